@@ -1,0 +1,101 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Backends wrap them with %w so callers use errors.Is and
+// the HTTP API maps them to 404 / 409 / 400.
+var (
+	// ErrNotFound means no row has that id (or phone, or email).
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict means a uniqueness rule was broken (a phone or email already
+	// belongs to another customer, a Call-ID already logged with other data).
+	ErrConflict = errors.New("store: conflict")
+	// ErrInvalid means a field value is not acceptable; see *FieldError.
+	ErrInvalid = errors.New("store: invalid value")
+)
+
+// FieldError names the field that is wrong. It wraps ErrInvalid.
+type FieldError struct {
+	Field   string
+	Message string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
+func (e *FieldError) Unwrap() error { return ErrInvalid }
+
+// Page asks for one page of a list. Cursor is opaque (from the previous page).
+type Page struct {
+	Limit  int
+	Cursor string
+}
+
+// CustomerFilter, TicketFilter and InteractionFilter narrow list calls;
+// zero fields do not filter.
+type CustomerFilter struct {
+	Phone string // E.164 or anything Normalize accepts
+	Email string
+	Tier  string
+}
+
+type TicketFilter struct {
+	CustomerID int64
+	Status     string
+	Category   string
+}
+
+type InteractionFilter struct {
+	CustomerID int64
+	TicketID   int64
+	Channel    string
+}
+
+// LogResult tells what LogCall did.
+type LogResult struct {
+	InteractionID int64
+	CustomerID    int64
+	TicketID      int64
+	Duplicate     bool // the Call-ID was already logged; nothing was written
+	NewCustomer   bool
+	NewTicket     bool
+}
+
+// Store is the ticket history. Both backends implement it and pass the same
+// conformance suite (store/storetest).
+type Store interface {
+	CreateCustomer(ctx context.Context, c *Customer) error
+	GetCustomer(ctx context.Context, id int64) (*Customer, error)
+	UpdateCustomer(ctx context.Context, c *Customer) error
+	ListCustomers(ctx context.Context, f CustomerFilter, p Page) ([]Customer, string, error)
+	FindCustomerByPhone(ctx context.Context, e164 string) (*Customer, error)
+	FindCustomerByEmail(ctx context.Context, email string) (*Customer, error)
+
+	CreateTicket(ctx context.Context, t *Ticket) error
+	GetTicket(ctx context.Context, id int64) (*Ticket, error)
+	UpdateTicket(ctx context.Context, t *Ticket) error
+	ListTickets(ctx context.Context, f TicketFilter, p Page) ([]Ticket, string, error)
+
+	CreateInteraction(ctx context.Context, i *Interaction) error
+	GetInteraction(ctx context.Context, id int64) (*Interaction, error)
+	ListInteractions(ctx context.Context, f InteractionFilter, p Page) ([]Interaction, string, error)
+	// Timeline lists a customer's interactions on every channel, newest first.
+	Timeline(ctx context.Context, customerID int64, p Page) ([]Interaction, string, error)
+
+	// LogCall records one finished call in a single transaction: exactly one
+	// voice interaction per Call-ID; finds or creates the customer by caller
+	// number; attaches to the customer's open ticket in the same category or
+	// opens one. Logging the same Call-ID again is a no-op (Duplicate).
+	LogCall(ctx context.Context, r CallRecord) (LogResult, error)
+	// LogCalls is LogCall for a batch in one transaction (the spool replayer
+	// and the high-rate path use it).
+	LogCalls(ctx context.Context, rs []CallRecord) ([]LogResult, error)
+
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Clock lets tests control timestamps.
+type Clock func() time.Time
