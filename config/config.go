@@ -163,6 +163,26 @@ func Default() Config {
 		Database: Database{URL: "sqlite:./var/hotline.db", SpoolDir: "./var/spool"},
 		Log:      Log{Level: "info", Format: "text"},
 		Phone:    Phone{DefaultCountry: "VN"},
+		Lookups: map[string]Lookup{
+			// The built-in demo order service (served by `hotline serve` under
+			// /demo/) so the shipped flow's self-service works out of the box.
+			"order-status": {URL: "http://127.0.0.1:8080/demo/orders/{order}", Method: "GET", Timeout: 3 * time.Second},
+		},
+		Queues: map[string]Queue{
+			"technical": {Music: "hold-music", Announce: "queue-announce", AnnouncePosition: true, JoinEmpty: true, Keys: map[string]string{"9": "callback"}},
+			"sales":     {Music: "hold-music", Announce: "queue-announce", AnnouncePosition: true, JoinEmpty: true, Keys: map[string]string{"9": "callback"}},
+			"operator":  {Music: "hold-music", Announce: "queue-announce", AnnouncePosition: true, JoinEmpty: true, Keys: map[string]string{"9": "callback"}},
+		},
+		Calendars: map[string]Calendar{
+			"office": {
+				TimeZone: "Asia/Ho_Chi_Minh",
+				Hours: map[string][]string{
+					"mon": {"08:00-17:30"}, "tue": {"08:00-17:30"}, "wed": {"08:00-17:30"},
+					"thu": {"08:00-17:30"}, "fri": {"08:00-17:30"}, "sat": {"08:00-12:00"},
+				},
+				Holidays: []string{"2026-01-01", "2026-04-30", "2026-05-01", "2026-09-02", "2027-01-01"},
+			},
+		},
 	}
 }
 
@@ -175,10 +195,23 @@ func Load(path string) (Config, error) {
 		if err != nil {
 			return c, fmt.Errorf("config: %w", err)
 		}
+		// The demo queues, lookup and calendar apply only when the file does
+		// not define that section: a file's queues replace them, not merge.
+		def := c
+		c.Lookups, c.Queues, c.Calendars = nil, nil, nil
 		dec := yaml.NewDecoder(bytes.NewReader(b))
 		dec.KnownFields(true)
 		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
 			return c, fmt.Errorf("config %s: %w", path, err)
+		}
+		if c.Lookups == nil {
+			c.Lookups = def.Lookups
+		}
+		if c.Queues == nil {
+			c.Queues = def.Queues
+		}
+		if c.Calendars == nil {
+			c.Calendars = def.Calendars
 		}
 	}
 	if v := os.Getenv("HOTLINE_DATABASE_URL"); v != "" {

@@ -1,0 +1,42 @@
+# Hotline — see README.md. `make run` needs no external service; `make test`
+# needs PostgreSQL for the full suite (skipped when absent, required in CI).
+GO       ?= go
+BIN      := bin/hotline
+VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -X main.version=$(VERSION)
+FUZZTIME ?= 3s
+
+.PHONY: all build run test unit fuzz bench lint prompts clean
+
+all: build
+
+build:
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/hotline
+
+## run: start the server on embedded defaults (SIP 127.0.0.1:5060, HTTP 127.0.0.1:8080, SQLite in ./var)
+run: build
+	./$(BIN) serve
+
+## test: vet, the race-enabled test suite (unit, store on SQLite+PostgreSQL, end-to-end SIP), and a short seeded fuzz run of every parser
+test: lint unit fuzz
+
+unit:
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+fuzz:
+	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
+
+## bench: Go benchmarks for every package, then the SIP load benchmark (prints figures; see docs/benchmarks.md)
+bench: build
+	./scripts/bench.sh
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1)
+	$(GO) vet ./...
+
+## prompts: regenerate prompts/<lang>/*.wav from prompts/prompts.txt (needs espeak-ng and sox)
+prompts:
+	./scripts/prompts.sh
+
+clean:
+	rm -rf bin var
