@@ -1,0 +1,62 @@
+package events
+
+import (
+	"sync"
+	"testing"
+)
+
+func TestPublishDeliversInOrderWithSeq(t *testing.T) {
+	b := NewBus()
+	s := b.Subscribe(8)
+	defer s.Close()
+	b.Publish(Event{Type: CallStarted, CallID: "a"})
+	b.Publish(Event{Type: CallEnded, CallID: "a"})
+	e1, e2 := <-s.C, <-s.C
+	if e1.Type != CallStarted || e2.Type != CallEnded || e1.Seq+1 != e2.Seq || e1.Time.IsZero() {
+		t.Fatalf("got %+v then %+v", e1, e2)
+	}
+}
+
+func TestSlowSubscriberDropsInsteadOfBlocking(t *testing.T) {
+	b := NewBus()
+	slow := b.Subscribe(1)
+	fast := b.Subscribe(10)
+	defer slow.Close()
+	defer fast.Close()
+	for i := 0; i < 5; i++ {
+		b.Publish(Event{Type: DigitPressed})
+	}
+	if got := len(fast.C); got != 5 {
+		t.Errorf("fast subscriber has %d events, want 5", got)
+	}
+	if got := b.Dropped(); got != 4 {
+		t.Errorf("Dropped = %d, want 4", got)
+	}
+}
+
+func TestCloseIsIdempotentAndConcurrentWithPublish(t *testing.T) {
+	b := NewBus()
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 1000; j++ {
+				b.Publish(Event{Type: NodeEntered})
+			}
+		}()
+	}
+	for i := 0; i < 50; i++ {
+		s := b.Subscribe(4)
+		s.Close()
+		s.Close()
+		if _, ok := <-s.C; ok {
+			// drain whatever arrived before Close; the channel must end closed
+			for range s.C {
+			}
+		}
+	}
+	wg.Wait()
+	var nilBus *Bus
+	nilBus.Publish(Event{Type: CallEnded}) // components built without a bus must not crash
+}
