@@ -1,0 +1,292 @@
+package registrar
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+	"github.com/icholy/digest"
+
+	"github.com/hotline-dev/hotline/events"
+)
+
+// HandleRegister answers one REGISTER (RFC 3261 §10.3). Its signature is
+// sipgo's RequestHandler, so it can be passed to Server.OnRegister or to the
+// sip.Server Register hook. It never panics on input.
+func (r *Registrar) HandleRegister(req *sip.Request, tx sip.ServerTransaction) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.cfg.Logger.Error("registrar: panic in REGISTER handler", "panic", p)
+			r.respond(tx, req, sip.StatusInternalServerError, "Server Internal Error")
+		}
+	}()
+	src := req.Source()
+	ip := sourceIP(src)
+	log := r.cfg.Logger.With("source", src)
+
+	r.mu.Lock()
+	banned := r.bans.isBanned(ip, r.cfg.Now())
+	r.mu.Unlock()
+	if banned {
+		r.respond(tx, req, sip.StatusForbidden, "Forbidden")
+		return
+	}
+
+	name, err := r.authenticate(req)
+	switch {
+	case errors.Is(err, ErrNoCredentials), errors.Is(err, ErrStaleNonce), errors.Is(err, ErrReplay):
+		// RFC 3261 §22.1: challenge. stale=true lets a client retry without
+		// asking its user (RFC 2617 §3.2.1).
+		res := sip.NewResponseFromRequest(req, sip.StatusUnauthorized, "Unauthorized", nil)
+		nonce := newNonce(r.key, r.cfg.Realm, r.cfg.Now())
+		for _, v := range challenges(r.cfg.Realm, nonce, r.cfg.Algorithms, !errors.Is(err, ErrNoCredentials)) {
+			res.AppendHeader(sip.NewHeader("WWW-Authenticate", v))
+		}
+		r.send(tx, res)
+		return
+	case err != nil:
+		r.mu.Lock()
+		nowBanned := r.bans.fail(ip, r.cfg.Now(), &r.cfg)
+		r.mu.Unlock()
+		log.Warn("registrar: authentication failed", "err", err, "banned", nowBanned)
+		r.respond(tx, req, sip.StatusForbidden, "Forbidden")
+		return
+	}
+
+	evs, status, err := r.update(req, name)
+	if err != nil {
+		log.Info("registrar: REGISTER refused", "user", name, "err", err)
+		res := sip.NewResponseFromRequest(req, status, reasonFor(status), nil)
+		if status == sip.StatusIntervalToBrief {
+			// RFC 3261 §10.3 step 7 / §20.23.
+			res.AppendHeader(sip.NewHeader("Min-Expires", strconv.Itoa(int(r.cfg.MinExpires/time.Second))))
+		}
+		r.send(tx, res)
+		return
+	}
+	r.send(tx, r.okResponse(req, name))
+	for _, e := range evs {
+		r.cfg.Bus.Publish(e)
+	}
+}
+
+// authenticate returns the digest username of a verified request.
+func (r *Registrar) authenticate(req *sip.Request) (string, error) {
+	h := req.GetHeader("Authorization")
+	if h == nil || !digest.IsDigest(h.Value()) {
+		return "", ErrNoCredentials
+	}
+	cred, err := digest.ParseCredentials(h.Value())
+	if err != nil {
+		return "", fmt.Errorf("parse Authorization: %v: %w", err, ErrBadCredentials)
+	}
+	if cred.Realm != r.cfg.Realm {
+		return "", ErrNoCredentials // credentials for another realm: challenge for ours
+	}
+	now := r.cfg.Now()
+	if err := checkNonce(r.key, r.cfg.Realm, cred.Nonce, now, r.cfg.NonceTTL); err != nil {
+		return "", err
+	}
+	u, ok := r.users[cred.Username]
+	if !ok {
+		return "", fmt.Errorf("unknown user %q: %w", cred.Username, ErrBadCredentials)
+	}
+	if err := verifyResponse(cred, string(req.Method), u.password); err != nil {
+		return "", err
+	}
+	// RFC 3261 §10.3 step 6: the authenticated user may only modify its own
+	// address of record.
+	if to := req.To(); to == nil || to.Address.User != cred.Username {
+		return "", fmt.Errorf("user %q may not register another AOR: %w", cred.Username, ErrBadCredentials)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if cred.Nc <= r.nc[cred.Nonce] {
+		return "", ErrReplay
+	}
+	r.nc[cred.Nonce] = cred.Nc
+	r.bans.succeed(sourceIP(req.Source()))
+	return cred.Username, nil
+}
+
+type contactReq struct {
+	uri      string
+	expires  time.Duration
+	q        float64
+	wildcard bool
+}
+
+// parseContacts reads every Contact (several headers or comma lists) with
+// its expiry: the contact's expires parameter, else the Expires header, else
+// DefaultExpires (RFC 3261 §10.2.1.1).
+func (r *Registrar) parseContacts(req *sip.Request) ([]contactReq, error) {
+	hdrExp := r.cfg.DefaultExpires
+	if h := req.GetHeader("Expires"); h != nil {
+		n, err := strconv.ParseUint(strings.TrimSpace(h.Value()), 10, 32)
+		if err != nil {
+			return nil, fmt.Errorf("Expires %q: %w", h.Value(), ErrBadRequest)
+		}
+		hdrExp = time.Duration(n) * time.Second
+	}
+	var out []contactReq
+	for _, h := range req.GetHeaders("Contact") {
+		c, ok := h.(*sip.ContactHeader)
+		if !ok {
+			c = &sip.ContactHeader{}
+			if _, err := sip.ParseAddressValue(h.Value(), &c.Address, &c.Params); err != nil {
+				return nil, fmt.Errorf("Contact %q: %w", h.Value(), ErrBadRequest)
+			}
+		}
+		cr := contactReq{expires: hdrExp, wildcard: c.Address.Wildcard || strings.TrimSpace(h.Value()) == "*"}
+		if !cr.wildcard {
+			cr.uri = c.Address.String()
+		}
+		if c.Params != nil {
+			if v, ok := c.Params.Get("expires"); ok {
+				n, err := strconv.ParseUint(v, 10, 32)
+				if err != nil {
+					return nil, fmt.Errorf("contact expires %q: %w", v, ErrBadRequest)
+				}
+				cr.expires = time.Duration(n) * time.Second
+			}
+			if v, ok := c.Params.Get("q"); ok {
+				q, err := strconv.ParseFloat(v, 64)
+				if err != nil || q < 0 || q > 1 {
+					return nil, fmt.Errorf("contact q %q: %w", v, ErrBadRequest)
+				}
+				cr.q = q
+			}
+		}
+		out = append(out, cr)
+	}
+	return out, nil
+}
+
+// update applies the request's contacts to the user's bindings atomically:
+// either every contact is accepted or none is (RFC 3261 §10.3 step 7).
+func (r *Registrar) update(req *sip.Request, name string) ([]events.Event, int, error) {
+	cs, err := r.parseContacts(req)
+	if err != nil {
+		return nil, sip.StatusBadRequest, err
+	}
+	callID, cseq := "", uint32(0)
+	if h := req.CallID(); h != nil {
+		callID = h.Value()
+	}
+	if h := req.CSeq(); h != nil {
+		cseq = h.SeqNo
+	}
+	ua := ""
+	if h := req.GetHeader("User-Agent"); h != nil {
+		ua = h.Value()
+	}
+	for _, c := range cs {
+		if c.wildcard {
+			// RFC 3261 §10.2.2: "*" only alone and only with Expires: 0.
+			if len(cs) != 1 || c.expires != 0 || req.GetHeader("Expires") == nil {
+				return nil, sip.StatusBadRequest, fmt.Errorf("wildcard contact: %w", ErrBadRequest)
+			}
+		} else if c.expires > 0 && c.expires < r.cfg.MinExpires {
+			return nil, sip.StatusIntervalToBrief, ErrIntervalTooBrief
+		}
+	}
+	now := r.cfg.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cur := append([]Contact(nil), r.bindings[name]...)
+	var evs []events.Event
+	for _, c := range cs {
+		if c.wildcard {
+			for _, b := range cur {
+				evs = append(evs, r.event(name, b, "removed", 0, 0))
+			}
+			cur = nil
+			continue
+		}
+		i := indexOf(cur, c.uri)
+		if i >= 0 && cur[i].callID == callID && cseq <= cur[i].cseq {
+			return nil, sip.StatusBadRequest, ErrOutOfOrder
+		}
+		exp := min(c.expires, r.cfg.MaxExpires)
+		nb := Contact{URI: c.uri, Expires: now.Add(exp), Q: c.q, Source: req.Source(),
+			Transport: req.Transport(), UserAgent: ua, callID: callID, cseq: cseq, updated: now}
+		switch {
+		case exp == 0 && i >= 0:
+			cur = append(cur[:i], cur[i+1:]...)
+			evs = append(evs, r.event(name, nb, "removed", 0, 0))
+		case exp == 0:
+		case i >= 0:
+			cur[i] = nb
+			evs = append(evs, r.event(name, nb, "refreshed", exp, 0))
+		default:
+			cur = append(cur, nb)
+			evs = append(evs, r.event(name, nb, "added", exp, 0))
+		}
+	}
+	live := cur[:0]
+	for _, b := range cur {
+		if now.Before(b.Expires) {
+			live = append(live, b)
+		}
+	}
+	if len(live) > r.cfg.MaxContacts {
+		return nil, sip.StatusForbidden, ErrTooManyContacts
+	}
+	if len(live) == 0 {
+		delete(r.bindings, name)
+	} else {
+		r.bindings[name] = live
+	}
+	for i := range evs {
+		evs[i].Data["contacts"] = len(live)
+	}
+	return evs, 0, nil
+}
+
+func indexOf(cs []Contact, uri string) int {
+	for i, c := range cs {
+		if c.URI == uri {
+			return i
+		}
+	}
+	return -1
+}
+
+// okResponse lists every current binding with its remaining time (RFC 3261
+// §10.3 step 8).
+func (r *Registrar) okResponse(req *sip.Request, name string) *sip.Response {
+	res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
+	now := r.cfg.Now()
+	for _, c := range r.Lookup(name) {
+		secs := int((c.Expires.Sub(now) + time.Second - 1) / time.Second)
+		res.AppendHeader(sip.NewHeader("Contact", "<"+c.URI+">;expires="+strconv.Itoa(secs)))
+	}
+	res.AppendHeader(sip.NewHeader("Date", now.UTC().Format(http.TimeFormat)))
+	return res
+}
+
+func reasonFor(status int) string {
+	switch status {
+	case sip.StatusBadRequest:
+		return "Bad Request"
+	case sip.StatusForbidden:
+		return "Forbidden"
+	case sip.StatusIntervalToBrief:
+		return "Interval Too Brief"
+	}
+	return "Error"
+}
+
+func (r *Registrar) respond(tx sip.ServerTransaction, req *sip.Request, status int, reason string) {
+	r.send(tx, sip.NewResponseFromRequest(req, status, reason, nil))
+}
+
+func (r *Registrar) send(tx sip.ServerTransaction, res *sip.Response) {
+	if err := tx.Respond(res); err != nil {
+		r.cfg.Logger.Warn("registrar: respond failed", "status", res.StatusCode, "err", err)
+	}
+}
