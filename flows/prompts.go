@@ -1,0 +1,195 @@
+package flows
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Prompts the engine plays on its own; the checker requires them wherever a
+// node needs them, in every declared language.
+const (
+	PromptYouEntered     = "you-entered"      // gather confirm: before the read-back
+	PromptConfirmOrRetry = "confirm-or-retry" // gather confirm: "press 1 if right, 2 to try again"
+)
+
+// BuiltinVars are variables every call has from the start.
+var builtinVars = []string{"caller", "called", "language"}
+
+// BuiltinVars lists the variables set for every call: caller, called, language.
+func BuiltinVars() []string { return append([]string(nil), builtinVars...) }
+
+// DigitPrompt names the prompt that says one key: digit-0..digit-9,
+// digit-star, digit-hash.
+func DigitPrompt(key rune) string {
+	switch key {
+	case '*':
+		return "digit-star"
+	case '#':
+		return "digit-hash"
+	}
+	return "digit-" + string(key)
+}
+
+func digitPrompts() []string {
+	out := make([]string, 10)
+	for i := range out {
+		out[i] = DigitPrompt(rune('0' + i))
+	}
+	return out
+}
+
+// varSources records, per variable, the literal values set nodes give it
+// and the first node that sets it at run time.
+type varSources struct {
+	literal map[string][]string
+	dynamic map[string]string
+}
+
+func flowVars(f *Flow) varSources {
+	vs := varSources{literal: map[string][]string{}, dynamic: map[string]string{}}
+	dyn := func(name, from string) {
+		if _, ok := vs.dynamic[name]; !ok {
+			vs.dynamic[name] = from
+		}
+	}
+	for _, b := range builtinVars {
+		dyn(b, "the call")
+	}
+	for _, name := range f.Order {
+		n := f.Nodes[name]
+		switch n.Type {
+		case TypeSet:
+			for _, a := range n.Vars {
+				if len(TemplateVars(a.Value)) > 0 {
+					dyn(a.Name, fmt.Sprintf("set node %q", n.Name))
+				} else if !contains(vs.literal[a.Name], a.Value) {
+					vs.literal[a.Name] = append(vs.literal[a.Name], a.Value)
+				}
+			}
+		case TypeGather:
+			if n.Var != "" {
+				dyn(n.Var, fmt.Sprintf("gather node %q", n.Name))
+			}
+		case TypeHTTP:
+			for _, a := range n.Assign {
+				dyn(a.Name, fmt.Sprintf("http node %q", n.Name))
+			}
+		}
+	}
+	return vs
+}
+
+func (vs varSources) known(name string) bool {
+	_, lit := vs.literal[name]
+	_, dyn := vs.dynamic[name]
+	return lit || dyn
+}
+
+// checkPrompts checks every prompt a node may play exists in every declared
+// language, expanding "{var}" names when the variable only ever gets literal
+// values, and warning when it is set at run time.
+func (ps *problems) checkPrompts(f *Flow, env Env) {
+	vs := flowVars(f)
+	for _, name := range f.Order {
+		n := f.Nodes[name]
+		var refs []PromptRef
+		refs = append(refs, n.Prompts...)
+		refs = append(refs, n.InvalidPrompts...)
+		refs = append(refs, n.TimeoutPrompts...)
+		readBack := false
+		for _, r := range refs {
+			if r.Digits != "" {
+				readBack = true
+				if !vs.known(r.Digits) {
+					ps.errorf(r.Line, n.Name, "{digits: %s}: variable %q is never set in this flow", r.Digits, r.Digits)
+				}
+				continue
+			}
+			ps.checkPromptName(f, n, r, vs, env)
+		}
+		if n.Type == TypeGather && n.Confirm {
+			readBack = true
+			for _, p := range []string{PromptYouEntered, PromptConfirmOrRetry} {
+				ps.checkPromptName(f, n, PromptRef{Name: p, Line: n.FieldLine("confirm")}, vs, env)
+			}
+		}
+		if readBack && env.Prompts != nil {
+			line := n.FieldLine("confirm")
+			for _, r := range refs {
+				if r.Digits != "" {
+					line = r.Line
+					break
+				}
+			}
+			for _, lang := range f.Languages {
+				var missing []string
+				for _, d := range digitPrompts() {
+					if !env.Prompts.Has(lang, d) {
+						missing = append(missing, d)
+					}
+				}
+				if len(missing) > 0 {
+					ps.errorf(line, n.Name, "read-back prompts missing for %s: %s", lang, strings.Join(missing, ", "))
+				}
+			}
+		}
+	}
+}
+
+func (ps *problems) checkPromptName(f *Flow, n *Node, r PromptRef, vs varSources, env Env) {
+	vars := TemplateVars(r.Name)
+	for _, v := range vars {
+		if !vs.known(v) {
+			ps.errorf(r.Line, n.Name, "prompt %q: variable %q is never set in this flow", r.Name, v)
+			return
+		}
+		if from, dyn := vs.dynamic[v]; dyn {
+			ps.warnf(r.Line, n.Name, "prompt %q: variable %q is set at run time by %s, so not every prompt it names can be checked", r.Name, v, from)
+			return
+		}
+	}
+	if env.Prompts == nil {
+		return
+	}
+	for _, name := range expandAll(r.Name, vars, vs.literal) {
+		var missing []string
+		for _, lang := range f.Languages {
+			if !env.Prompts.Has(lang, name) {
+				missing = append(missing, lang)
+			}
+		}
+		if len(missing) == 0 {
+			continue
+		}
+		where := make([]string, len(missing))
+		for i, l := range missing {
+			where[i] = "prompts/" + l + "/" + name + ".wav"
+		}
+		from := ""
+		if name != r.Name {
+			from = fmt.Sprintf(" (from %q)", r.Name)
+		}
+		ps.errorf(r.Line, n.Name, "prompt %q%s missing for %s: no %s", name, from, strings.Join(missing, ", "), strings.Join(where, ", "))
+	}
+}
+
+// expandAll returns every name the template can produce from literal
+// values (at most 256; the rest are not checked).
+func expandAll(tmpl string, vars []string, literal map[string][]string) []string {
+	out := []string{tmpl}
+	for _, v := range vars {
+		vals := append([]string(nil), literal[v]...)
+		sort.Strings(vals)
+		var next []string
+		for _, s := range out {
+			for _, val := range vals {
+				if len(next) < 256 {
+					next = append(next, strings.ReplaceAll(s, "{"+v+"}", val))
+				}
+			}
+		}
+		out = next
+	}
+	return out
+}

@@ -1,0 +1,114 @@
+package flows
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// DefaultPollInterval is how often Watch looks at the flow directory.
+const DefaultPollInterval = 2 * time.Second
+
+// Registry serves the current set of flows and replaces it on Reload. A call
+// keeps the *Flow it started with: a reload never changes a loaded Flow.
+type Registry struct {
+	dir    string
+	env    Env
+	logger *slog.Logger
+
+	current atomic.Pointer[Set]
+	mu      sync.Mutex // one reload at a time
+	seen    string     // fingerprint of the files last tried (guarded by mu)
+}
+
+// NewRegistry returns a registry over dir; call Reload to load it.
+func NewRegistry(dir string, env Env, logger *slog.Logger) *Registry {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Registry{dir: dir, env: env, logger: logger}
+}
+
+// Current returns the set in service (nil before the first good load).
+func (r *Registry) Current() *Set { return r.current.Load() }
+
+// ByNumber finds the flow for a dialled number in the current set.
+func (r *Registry) ByNumber(called string) (*Flow, bool) { return r.Current().ByNumber(called) }
+
+// Reload reads and checks the directory. With no errors the new set
+// replaces the current one; otherwise the current set keeps serving and the
+// error wraps ErrRejected. Problems (warnings too) are returned and logged.
+func (r *Registry) Reload() ([]Problem, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	files, err := readDir(r.dir)
+	if err != nil {
+		r.logger.Error("flows: reload failed, previous flows keep serving", "dir", r.dir, "err", err)
+		return nil, err
+	}
+	return r.load(files)
+}
+
+func (r *Registry) load(files []file) ([]Problem, error) {
+	r.seen = fingerprint(files)
+	set, ps := loadFiles(r.dir, files, r.env)
+	for _, p := range ps {
+		lvl := slog.LevelWarn
+		if p.Severity == Error {
+			lvl = slog.LevelError
+		}
+		r.logger.Log(context.Background(), lvl, "flows: "+p.Message, "file", p.File, "line", p.Line, "node", p.Node, "severity", p.Severity.String())
+	}
+	if errs, _ := Count(ps); errs > 0 {
+		r.logger.Error("flows: reload rejected, previous flows keep serving", "dir", r.dir, "errors", errs, "serving", r.Current().Version())
+		return ps, fmt.Errorf("%w: %d error(s) in %s", ErrRejected, errs, r.dir)
+	}
+	r.current.Store(set)
+	r.logger.Info("flows: loaded", "dir", r.dir, "flows", len(set.Flows()), "version", set.Version())
+	return ps, nil
+}
+
+// Watch polls the directory every DefaultPollInterval and reloads when the
+// content of its flow files changes, until ctx is done. It returns nil then.
+func (r *Registry) Watch(ctx context.Context) error {
+	return r.WatchEvery(ctx, DefaultPollInterval)
+}
+
+// WatchEvery is Watch with a chosen poll interval.
+func (r *Registry) WatchEvery(ctx context.Context, every time.Duration) error {
+	if every <= 0 {
+		every = DefaultPollInterval
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			r.poll()
+		}
+	}
+}
+
+// poll reloads when the files differ from the last ones tried, so a broken
+// file is reported once, not on every tick.
+func (r *Registry) poll() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	files, err := readDir(r.dir)
+	if err != nil {
+		if r.seen != "unreadable" {
+			r.logger.Error("flows: watch cannot read directory", "dir", r.dir, "err", err)
+			r.seen = "unreadable"
+		}
+		return
+	}
+	if fingerprint(files) == r.seen {
+		return
+	}
+	_, _ = r.load(files)
+}
