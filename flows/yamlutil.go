@@ -49,7 +49,7 @@ func (ps *problems) mapping(n *yaml.Node, node, what string) ([]pair, bool) {
 		if n != nil {
 			line = n.Line
 		}
-		ps.errorf(line, node, "%swant a mapping, got %s", prefix(what), kindNameOrEmpty(n))
+		ps.errorf(line, node, "%swant a mapping, got %s", prefix(what), kindNameOrNull(n))
 		return nil, false
 	}
 	seen := map[string]int{}
