@@ -1,0 +1,268 @@
+package sqlcore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hotline-dev/hotline/phone"
+	"github.com/hotline-dev/hotline/store"
+)
+
+// Contact kinds in customer_contacts. "caller" holds a raw caller ID that
+// is not a phone number (anonymous, a SIP user): see LogCall.
+const (
+	kindPhone  = "phone"
+	kindEmail  = "email"
+	kindChat   = "chat"
+	kindCaller = "caller"
+)
+
+type contact struct{ kind, value, field string }
+
+func contactsOf(c *store.Customer) []contact {
+	var out []contact
+	for i, v := range c.Phones {
+		out = append(out, contact{kindPhone, v, fmt.Sprintf("phones[%d]", i)})
+	}
+	for i, v := range c.Emails {
+		out = append(out, contact{kindEmail, v, fmt.Sprintf("emails[%d]", i)})
+	}
+	for i, v := range c.ChatHandles {
+		out = append(out, contact{kindChat, v, fmt.Sprintf("chat_handles[%d]", i)})
+	}
+	return out
+}
+
+// claimContacts fails with a ConflictError when a contact belongs to
+// another customer, then (re)writes id's contacts.
+func claimContacts(ctx context.Context, q Querier, id int64, cs []contact) error {
+	for _, c := range cs {
+		var owner int64
+		err := q.QueryRow(ctx, `SELECT customer_id FROM customer_contacts WHERE kind = $1 AND value = $2`, c.kind, c.value).Scan(&owner)
+		if err == nil && owner != id {
+			return &store.ConflictError{Field: c.field, Message: fmt.Sprintf("%q belongs to customer %d", c.value, owner)}
+		}
+		if err != nil && !errors.Is(err, ErrNoRows) {
+			return err
+		}
+	}
+	if err := q.Exec(ctx, `DELETE FROM customer_contacts WHERE customer_id = $1 AND kind <> 'caller'`, id); err != nil {
+		return err
+	}
+	for pos, c := range cs {
+		if err := q.Exec(ctx, `INSERT INTO customer_contacts (customer_id, kind, value, position) VALUES ($1, $2, $3, $4)`,
+			id, c.kind, c.value, pos); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func attrsJSON(m map[string]string) string {
+	b, _ := json.Marshal(m) // a map[string]string always marshals
+	return string(b)
+}
+
+// CreateCustomer validates c, stores it and sets its ID and timestamps.
+func (s *Store) CreateCustomer(ctx context.Context, c *store.Customer) error {
+	if err := s.normCustomer(c); err != nil {
+		return s.wrap("create customer", err)
+	}
+	now := s.clock()
+	err := s.c.Tx(ctx, func(q Querier) error { return insertCustomer(ctx, q, s.d, c, now) })
+	return s.wrap("create customer", err)
+}
+
+func insertCustomer(ctx context.Context, q Querier, d Dialect, c *store.Customer, now time.Time) error {
+	var id int64
+	if err := q.QueryRow(ctx, `INSERT INTO customers (name, tier, attributes, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $4) RETURNING id`, c.Name, c.Tier, attrsJSON(c.Attributes), d.Time(now)).Scan(&id); err != nil {
+		return err
+	}
+	if err := claimContacts(ctx, q, id, contactsOf(c)); err != nil {
+		return err
+	}
+	c.ID, c.CreatedAt, c.UpdatedAt = id, now, now
+	return nil
+}
+
+// GetCustomer returns the customer or ErrNotFound.
+func (s *Store) GetCustomer(ctx context.Context, id int64) (*store.Customer, error) {
+	c, err := s.getCustomer(ctx, s.c, id)
+	return c, s.wrap("get customer "+strconv.FormatInt(id, 10), err)
+}
+
+const customerCols = `c.id, c.name, c.tier, c.attributes, c.created_at, c.updated_at`
+
+func (s *Store) getCustomer(ctx context.Context, q Querier, id int64) (*store.Customer, error) {
+	cs, err := s.scanCustomers(ctx, q, `SELECT `+customerCols+` FROM customers c WHERE c.id = $1`, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(cs) == 0 {
+		return nil, store.ErrNotFound
+	}
+	return &cs[0], nil
+}
+
+// scanCustomers runs a customer query and loads the contacts of each row.
+func (s *Store) scanCustomers(ctx context.Context, q Querier, sql string, args ...any) ([]store.Customer, error) {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	var out []store.Customer
+	for rows.Next() {
+		var c store.Customer
+		var attrs []byte
+		if err := rows.Scan(&c.ID, &c.Name, &c.Tier, jsonDest{&attrs}, ts(&c.CreatedAt), ts(&c.UpdatedAt)); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		c.Attributes = map[string]string{}
+		if len(attrs) > 0 {
+			if err := json.Unmarshal(attrs, &c.Attributes); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("customer %d attributes: %w", c.ID, err)
+			}
+		}
+		c.Phones, c.Emails, c.ChatHandles = []string{}, []string{}, []string{}
+		out = append(out, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(out) == 0 {
+		return out, err
+	}
+	idx := make(map[int64]int, len(out))
+	ph := make([]string, len(out))
+	args = args[:0]
+	for i, c := range out {
+		idx[c.ID] = i
+		ph[i] = "$" + strconv.Itoa(i+1)
+		args = append(args, c.ID)
+	}
+	rows, err = q.Query(ctx, `SELECT customer_id, kind, value FROM customer_contacts
+		WHERE customer_id IN (`+strings.Join(ph, ",")+`) ORDER BY customer_id, position`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var kind, value string
+		if err := rows.Scan(&id, &kind, &value); err != nil {
+			return nil, err
+		}
+		c := &out[idx[id]]
+		switch kind {
+		case kindPhone:
+			c.Phones = append(c.Phones, value)
+		case kindEmail:
+			c.Emails = append(c.Emails, value)
+		case kindChat:
+			c.ChatHandles = append(c.ChatHandles, value)
+		}
+	}
+	return out, rows.Err()
+}
+
+// UpdateCustomer replaces every field of customer c.ID (contacts included).
+func (s *Store) UpdateCustomer(ctx context.Context, c *store.Customer) error {
+	op := "update customer " + strconv.FormatInt(c.ID, 10)
+	if err := s.normCustomer(c); err != nil {
+		return s.wrap(op, err)
+	}
+	now := s.clock()
+	err := s.c.Tx(ctx, func(q Querier) error {
+		if err := q.QueryRow(ctx, `UPDATE customers SET name = $1, tier = $2, attributes = $3, updated_at = $4
+			WHERE id = $5 RETURNING created_at`, c.Name, c.Tier, attrsJSON(c.Attributes), s.d.Time(now), c.ID).Scan(ts(&c.CreatedAt)); err != nil {
+			return err
+		}
+		c.UpdatedAt = now
+		return claimContacts(ctx, q, c.ID, contactsOf(c))
+	})
+	return s.wrap(op, err)
+}
+
+// ListCustomers lists by id ascending.
+func (s *Store) ListCustomers(ctx context.Context, f store.CustomerFilter, p store.Page) ([]store.Customer, string, error) {
+	limit, err := pageLimit(p)
+	if err != nil {
+		return nil, "", s.wrap("list customers", err)
+	}
+	cur, hasCur, err := decodeCursor(p.Cursor, "c")
+	if err != nil {
+		return nil, "", s.wrap("list customers", err)
+	}
+	var where []string
+	var args []any
+	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
+	if f.Phone != "" {
+		e, err := phone.Normalize(f.Phone, s.country)
+		if err != nil {
+			return nil, "", s.wrap("list customers", fieldErr("phone", "%q is not a phone number", f.Phone))
+		}
+		where = append(where, `c.id IN (SELECT customer_id FROM customer_contacts WHERE kind = 'phone' AND value = `+arg(e)+`)`)
+	}
+	if f.Email != "" {
+		where = append(where, `c.id IN (SELECT customer_id FROM customer_contacts WHERE kind = 'email' AND value = `+arg(strings.ToLower(strings.TrimSpace(f.Email)))+`)`)
+	}
+	if f.Tier != "" {
+		where = append(where, `c.tier = `+arg(f.Tier))
+	}
+	if hasCur {
+		where = append(where, `c.id > `+arg(cur.id))
+	}
+	sql := `SELECT ` + customerCols + ` FROM customers c`
+	if len(where) > 0 {
+		sql += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	sql += ` ORDER BY c.id LIMIT ` + strconv.Itoa(limit+1)
+	cs, err := s.scanCustomers(ctx, s.c, sql, args...)
+	if err != nil {
+		return nil, "", s.wrap("list customers", err)
+	}
+	next := ""
+	if len(cs) > limit {
+		cs = cs[:limit]
+		next = cursor{kind: "c", id: cs[limit-1].ID}.encode()
+	}
+	return orEmptyList(cs), next, nil
+}
+
+func orEmptyList[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// FindCustomerByPhone finds the customer owning a number (any format
+// Normalize accepts).
+func (s *Store) FindCustomerByPhone(ctx context.Context, number string) (*store.Customer, error) {
+	e, err := phone.Normalize(number, s.country)
+	if err != nil {
+		return nil, s.wrap("find customer by phone", fieldErr("phone", "%q is not a phone number", number))
+	}
+	return s.findByContact(ctx, s.c, "find customer by phone", kindPhone, e)
+}
+
+// FindCustomerByEmail finds the customer owning an email (case-insensitive).
+func (s *Store) FindCustomerByEmail(ctx context.Context, email string) (*store.Customer, error) {
+	return s.findByContact(ctx, s.c, "find customer by email", kindEmail, strings.ToLower(strings.TrimSpace(email)))
+}
+
+func (s *Store) findByContact(ctx context.Context, q Querier, op, kind, value string) (*store.Customer, error) {
+	var id int64
+	err := q.QueryRow(ctx, `SELECT customer_id FROM customer_contacts WHERE kind = $1 AND value = $2`, kind, value).Scan(&id)
+	if err != nil {
+		return nil, s.wrap(op, err)
+	}
+	c, err := s.getCustomer(ctx, q, id)
+	return c, s.wrap(op, err)
+}

@@ -1,0 +1,55 @@
+// Package sqlcore is the SQL shared by the SQLite and PostgreSQL backends.
+// Both speak the same statements ($N placeholders, RETURNING, row values,
+// ON CONFLICT); the differences (timestamp binding, error codes, write
+// serialisation) sit behind Conn and Dialect.
+package sqlcore
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNoRows is what adapters return from Row.Scan when nothing matched.
+var ErrNoRows = errors.New("sqlcore: no rows")
+
+// Querier runs statements; a pool or a transaction.
+type Querier interface {
+	Exec(ctx context.Context, q string, args ...any) error
+	Query(ctx context.Context, q string, args ...any) (Rows, error)
+	QueryRow(ctx context.Context, q string, args ...any) Row
+}
+
+// Rows is a result set.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close()
+}
+
+// Row is one result row; Scan returns ErrNoRows when there was none.
+type Row interface {
+	Scan(dest ...any) error
+}
+
+// Conn is a backend's connection: reads go to Querier, writes through Tx.
+type Conn interface {
+	Querier
+	// Tx runs fn in one write transaction, committed when fn returns nil
+	// and rolled back otherwise.
+	Tx(ctx context.Context, fn func(Querier) error) error
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Dialect is what differs between backends outside the connection.
+type Dialect struct {
+	Name string
+	// Time turns a timestamp into a bind argument.
+	Time func(time.Time) any
+	// Unique reports whether err is a uniqueness violation.
+	Unique func(err error) bool
+	// ForeignKey reports whether err is a foreign-key violation.
+	ForeignKey func(err error) bool
+}

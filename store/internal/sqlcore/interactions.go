@@ -1,0 +1,231 @@
+package sqlcore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hotline-dev/hotline/store"
+)
+
+// CreateInteraction validates i, stores it (with its voice details) and sets
+// its ID. A ticket, when given, must belong to the same customer.
+func (s *Store) CreateInteraction(ctx context.Context, i *store.Interaction) error {
+	if err := s.normInteraction(i); err != nil {
+		return s.wrap("create interaction", err)
+	}
+	now := s.clock()
+	err := s.c.Tx(ctx, func(q Querier) error {
+		if err := customerExists(ctx, q, i.CustomerID); err != nil {
+			return err
+		}
+		if i.TicketID != 0 {
+			var owner int64
+			err := q.QueryRow(ctx, `SELECT customer_id FROM tickets WHERE id = $1`, i.TicketID).Scan(&owner)
+			if errors.Is(err, ErrNoRows) {
+				return fieldErr("ticket_id", "no ticket %d", i.TicketID)
+			}
+			if err != nil {
+				return err
+			}
+			if owner != i.CustomerID {
+				return fieldErr("ticket_id", "ticket %d belongs to customer %d", i.TicketID, owner)
+			}
+		}
+		if i.Voice != nil {
+			var other int64
+			err := q.QueryRow(ctx, `SELECT interaction_id FROM voice_calls WHERE call_id = $1`, i.Voice.CallID).Scan(&other)
+			if err == nil {
+				return &store.ConflictError{Field: "voice.call_id", Message: fmt.Sprintf("call %q already logged as interaction %d", i.Voice.CallID, other)}
+			}
+			if !errors.Is(err, ErrNoRows) {
+				return err
+			}
+		}
+		return insertInteraction(ctx, q, s.d, i, now)
+	})
+	return s.wrap("create interaction", err)
+}
+
+func insertInteraction(ctx context.Context, q Querier, d Dialect, i *store.Interaction, now time.Time) error {
+	var ended any
+	if i.EndedAt != nil {
+		ended = d.Time(*i.EndedAt)
+	}
+	var details any
+	if len(i.Details) > 0 {
+		details = string(i.Details)
+	}
+	if err := q.QueryRow(ctx, `INSERT INTO interactions (customer_id, ticket_id, channel, direction, started_at, ended_at, summary, body, details, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+		i.CustomerID, idArg(i.TicketID), i.Channel, i.Direction, d.Time(i.StartedAt), ended, i.Summary, i.Body, details, d.Time(now)).Scan(&i.ID); err != nil {
+		return err
+	}
+	i.CreatedAt = now
+	if v := i.Voice; v != nil {
+		path := v.Path
+		if path == nil {
+			path = []store.IVRStep{}
+		}
+		pj, err := json.Marshal(path)
+		if err != nil {
+			return fieldErr("voice.path", "%v", err)
+		}
+		if err := q.Exec(ctx, `INSERT INTO voice_calls (interaction_id, call_id, caller_number, called_number, flow_name, flow_version,
+			path, queue, wait_seconds, agent, talk_seconds, outcome, hangup_cause, hangup_side, callback_attempts, packets_lost, jitter_ms)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+			i.ID, v.CallID, v.CallerNumber, v.CalledNumber, v.FlowName, v.FlowVersion, string(pj), v.Queue, v.WaitSeconds,
+			v.Agent, v.TalkSeconds, v.Outcome, v.HangupCause, v.HangupSide, v.CallbackAttempts, v.PacketsLost, v.JitterMillis); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+const interactionCols = `i.id, i.customer_id, i.ticket_id, i.channel, i.direction, i.started_at, i.ended_at, i.summary, i.body, i.details, i.created_at,
+	v.call_id, v.caller_number, v.called_number, v.flow_name, v.flow_version, v.path, v.queue, v.wait_seconds, v.agent,
+	v.talk_seconds, v.outcome, v.hangup_cause, v.hangup_side, v.callback_attempts, v.packets_lost, v.jitter_ms`
+
+const interactionFrom = ` FROM interactions i LEFT JOIN voice_calls v ON v.interaction_id = i.id`
+
+func scanInteractions(rows Rows) ([]store.Interaction, error) {
+	defer rows.Close()
+	out := []store.Interaction{}
+	for rows.Next() {
+		var i store.Interaction
+		var details, path []byte
+		var callID, caller, called, flow, flowVer, queue, agent, outcome, cause, side *string
+		var wait, talk, jitter *float64
+		var attempts, lost *int64
+		if err := rows.Scan(&i.ID, &i.CustomerID, nullInt{&i.TicketID}, &i.Channel, &i.Direction, ts(&i.StartedAt),
+			tsNull(&i.EndedAt), &i.Summary, &i.Body, jsonDest{&details}, ts(&i.CreatedAt),
+			&callID, &caller, &called, &flow, &flowVer, jsonDest{&path}, &queue, &wait, &agent,
+			&talk, &outcome, &cause, &side, &attempts, &lost, &jitter); err != nil {
+			return nil, err
+		}
+		if len(details) > 0 {
+			i.Details = json.RawMessage(details)
+		}
+		if callID != nil {
+			v := &store.VoiceDetails{CallID: *callID, CallerNumber: deref(caller), CalledNumber: deref(called),
+				FlowName: deref(flow), FlowVersion: deref(flowVer), Queue: deref(queue), Agent: deref(agent),
+				Outcome: deref(outcome), HangupCause: deref(cause), HangupSide: deref(side), Path: []store.IVRStep{}}
+			if wait != nil {
+				v.WaitSeconds = *wait
+			}
+			if talk != nil {
+				v.TalkSeconds = *talk
+			}
+			if jitter != nil {
+				v.JitterMillis = *jitter
+			}
+			if attempts != nil {
+				v.CallbackAttempts = int(*attempts)
+			}
+			if lost != nil {
+				v.PacketsLost = *lost
+			}
+			if len(path) > 0 {
+				if err := json.Unmarshal(path, &v.Path); err != nil {
+					return nil, fmt.Errorf("interaction %d voice path: %w", i.ID, err)
+				}
+			}
+			i.Voice = v
+		}
+		out = append(out, i)
+	}
+	return out, rows.Err()
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+// GetInteraction returns the interaction or ErrNotFound.
+func (s *Store) GetInteraction(ctx context.Context, id int64) (*store.Interaction, error) {
+	op := "get interaction " + strconv.FormatInt(id, 10)
+	rows, err := s.c.Query(ctx, `SELECT `+interactionCols+interactionFrom+` WHERE i.id = $1`, id)
+	if err != nil {
+		return nil, s.wrap(op, err)
+	}
+	out, err := scanInteractions(rows)
+	if err != nil {
+		return nil, s.wrap(op, err)
+	}
+	if len(out) == 0 {
+		return nil, s.wrap(op, store.ErrNotFound)
+	}
+	return &out[0], nil
+}
+
+// ListInteractions lists newest first: (started_at, id) descending.
+func (s *Store) ListInteractions(ctx context.Context, f store.InteractionFilter, p store.Page) ([]store.Interaction, string, error) {
+	out, next, err := s.listInteractions(ctx, f, p, "i")
+	return out, next, s.wrap("list interactions", err)
+}
+
+// Timeline lists a customer's interactions on every channel, newest first.
+// An unknown customer is ErrNotFound.
+func (s *Store) Timeline(ctx context.Context, customerID int64, p store.Page) ([]store.Interaction, string, error) {
+	op := "timeline of customer " + strconv.FormatInt(customerID, 10)
+	if p.Cursor == "" {
+		var one int64
+		if err := s.c.QueryRow(ctx, `SELECT id FROM customers WHERE id = $1`, customerID).Scan(&one); err != nil {
+			return nil, "", s.wrap(op, err)
+		}
+	}
+	out, next, err := s.listInteractions(ctx, store.InteractionFilter{CustomerID: customerID}, p, "l")
+	return out, next, s.wrap(op, err)
+}
+
+func (s *Store) listInteractions(ctx context.Context, f store.InteractionFilter, p store.Page, kind string) ([]store.Interaction, string, error) {
+	limit, err := pageLimit(p)
+	if err != nil {
+		return nil, "", err
+	}
+	cur, hasCur, err := decodeCursor(p.Cursor, kind)
+	if err != nil {
+		return nil, "", err
+	}
+	var where []string
+	var args []any
+	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
+	if f.CustomerID != 0 {
+		where = append(where, `i.customer_id = `+arg(f.CustomerID))
+	}
+	if f.TicketID != 0 {
+		where = append(where, `i.ticket_id = `+arg(f.TicketID))
+	}
+	if f.Channel != "" {
+		where = append(where, `i.channel = `+arg(f.Channel))
+	}
+	if hasCur {
+		where = append(where, `(i.started_at, i.id) < (`+arg(s.d.Time(atCursor(cur)))+`, `+arg(cur.id)+`)`)
+	}
+	sql := `SELECT ` + interactionCols + interactionFrom
+	if len(where) > 0 {
+		sql += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	rows, err := s.c.Query(ctx, sql+` ORDER BY i.started_at DESC, i.id DESC LIMIT `+strconv.Itoa(limit+1), args...)
+	if err != nil {
+		return nil, "", err
+	}
+	out, err := scanInteractions(rows)
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		last := out[limit-1]
+		next = cursor{kind: kind, at: last.StartedAt.UnixMicro(), id: last.ID}.encode()
+	}
+	return out, next, nil
+}

@@ -1,0 +1,74 @@
+package sqlcore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/hotline-dev/hotline/store"
+)
+
+// Store implements store.Store over a Conn.
+type Store struct {
+	c       Conn
+	d       Dialect
+	country string
+	log     *slog.Logger
+	now     store.Clock
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New wraps an opened, migrated connection.
+func New(c Conn, d Dialect, o store.Options) *Store {
+	s := &Store{c: c, d: d, country: o.DefaultCountry, log: o.Logger, now: o.Clock}
+	if s.country == "" {
+		s.country = "VN"
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s
+}
+
+// Conn exposes the connection (benchmarks seed through it).
+func (s *Store) Conn() Conn { return s.c }
+
+func (s *Store) clock() time.Time { return micro(s.now()) }
+
+// Ping checks the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.c.Ping(ctx); err != nil {
+		return fmt.Errorf("store %s: ping: %w", s.d.Name, err)
+	}
+	return nil
+}
+
+// Close releases the connections.
+func (s *Store) Close() error { return s.c.Close() }
+
+// wrap names the operation and maps driver errors to the store sentinels.
+func (s *Store) wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var fe *store.FieldError
+	var ce *store.ConflictError
+	switch {
+	case errors.As(err, &fe), errors.As(err, &ce), errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("%s: %w", op, err)
+	case errors.Is(err, ErrNoRows):
+		return fmt.Errorf("%s: %w", op, store.ErrNotFound)
+	case s.d.Unique(err):
+		return fmt.Errorf("%s: %w: %v", op, store.ErrConflict, err)
+	case s.d.ForeignKey(err):
+		return fmt.Errorf("%s: %w: %v", op, store.ErrInvalid, err)
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}

@@ -1,0 +1,163 @@
+package sqlcore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hotline-dev/hotline/store"
+)
+
+func tagsJSON(t []string) string {
+	if t == nil {
+		t = []string{}
+	}
+	b, _ := json.Marshal(t) // []string always marshals
+	return string(b)
+}
+
+// customerExists turns a missing customer into a FieldError before a
+// foreign key would.
+func customerExists(ctx context.Context, q Querier, id int64) error {
+	var one int64
+	err := q.QueryRow(ctx, `SELECT id FROM customers WHERE id = $1`, id).Scan(&one)
+	if errors.Is(err, ErrNoRows) {
+		return fieldErr("customer_id", "no customer %d", id)
+	}
+	return err
+}
+
+// CreateTicket validates t, stores it and sets its ID and timestamps.
+func (s *Store) CreateTicket(ctx context.Context, t *store.Ticket) error {
+	if err := normTicket(t); err != nil {
+		return s.wrap("create ticket", err)
+	}
+	now := s.clock()
+	err := s.c.Tx(ctx, func(q Querier) error {
+		if err := customerExists(ctx, q, t.CustomerID); err != nil {
+			return err
+		}
+		return insertTicket(ctx, q, s.d, t, now)
+	})
+	return s.wrap("create ticket", err)
+}
+
+func insertTicket(ctx context.Context, q Querier, d Dialect, t *store.Ticket, now time.Time) error {
+	if err := q.QueryRow(ctx, `INSERT INTO tickets (customer_id, subject, category, tags, status, priority, assignee, channel, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id`,
+		t.CustomerID, t.Subject, t.Category, tagsJSON(t.Tags), t.Status, t.Priority, t.Assignee, t.Channel, d.Time(now)).Scan(&t.ID); err != nil {
+		return err
+	}
+	t.CreatedAt, t.UpdatedAt = now, now
+	return nil
+}
+
+const ticketCols = `id, customer_id, subject, category, tags, status, priority, assignee, channel, created_at, updated_at`
+
+func scanTickets(rows Rows) ([]store.Ticket, error) {
+	defer rows.Close()
+	out := []store.Ticket{}
+	for rows.Next() {
+		var t store.Ticket
+		var tags []byte
+		if err := rows.Scan(&t.ID, &t.CustomerID, &t.Subject, &t.Category, jsonDest{&tags}, &t.Status, &t.Priority,
+			&t.Assignee, &t.Channel, ts(&t.CreatedAt), ts(&t.UpdatedAt)); err != nil {
+			return nil, err
+		}
+		t.Tags = []string{}
+		if len(tags) > 0 {
+			if err := json.Unmarshal(tags, &t.Tags); err != nil {
+				return nil, fmt.Errorf("ticket %d tags: %w", t.ID, err)
+			}
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// GetTicket returns the ticket or ErrNotFound.
+func (s *Store) GetTicket(ctx context.Context, id int64) (*store.Ticket, error) {
+	op := "get ticket " + strconv.FormatInt(id, 10)
+	rows, err := s.c.Query(ctx, `SELECT `+ticketCols+` FROM tickets WHERE id = $1`, id)
+	if err != nil {
+		return nil, s.wrap(op, err)
+	}
+	ts, err := scanTickets(rows)
+	if err != nil {
+		return nil, s.wrap(op, err)
+	}
+	if len(ts) == 0 {
+		return nil, s.wrap(op, store.ErrNotFound)
+	}
+	return &ts[0], nil
+}
+
+// UpdateTicket replaces every field of ticket t.ID.
+func (s *Store) UpdateTicket(ctx context.Context, t *store.Ticket) error {
+	op := "update ticket " + strconv.FormatInt(t.ID, 10)
+	if err := normTicket(t); err != nil {
+		return s.wrap(op, err)
+	}
+	now := s.clock()
+	err := s.c.Tx(ctx, func(q Querier) error {
+		if err := customerExists(ctx, q, t.CustomerID); err != nil {
+			return err
+		}
+		err := q.QueryRow(ctx, `UPDATE tickets SET customer_id = $1, subject = $2, category = $3, tags = $4, status = $5,
+			priority = $6, assignee = $7, channel = $8, updated_at = $9 WHERE id = $10 RETURNING created_at`,
+			t.CustomerID, t.Subject, t.Category, tagsJSON(t.Tags), t.Status, t.Priority, t.Assignee, t.Channel,
+			s.d.Time(now), t.ID).Scan(ts(&t.CreatedAt))
+		t.UpdatedAt = now
+		return err
+	})
+	return s.wrap(op, err)
+}
+
+// ListTickets lists newest first (id descending).
+func (s *Store) ListTickets(ctx context.Context, f store.TicketFilter, p store.Page) ([]store.Ticket, string, error) {
+	limit, err := pageLimit(p)
+	if err != nil {
+		return nil, "", s.wrap("list tickets", err)
+	}
+	cur, hasCur, err := decodeCursor(p.Cursor, "t")
+	if err != nil {
+		return nil, "", s.wrap("list tickets", err)
+	}
+	var where []string
+	var args []any
+	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
+	if f.CustomerID != 0 {
+		where = append(where, `customer_id = `+arg(f.CustomerID))
+	}
+	if f.Status != "" {
+		where = append(where, `status = `+arg(f.Status))
+	}
+	if f.Category != "" {
+		where = append(where, `category = `+arg(normCategory(f.Category)))
+	}
+	if hasCur {
+		where = append(where, `id < `+arg(cur.id))
+	}
+	sql := `SELECT ` + ticketCols + ` FROM tickets`
+	if len(where) > 0 {
+		sql += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	rows, err := s.c.Query(ctx, sql+` ORDER BY id DESC LIMIT `+strconv.Itoa(limit+1), args...)
+	if err != nil {
+		return nil, "", s.wrap("list tickets", err)
+	}
+	out, err := scanTickets(rows)
+	if err != nil {
+		return nil, "", s.wrap("list tickets", err)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = cursor{kind: "t", id: out[limit-1].ID}.encode()
+	}
+	return out, next, nil
+}

@@ -1,0 +1,23 @@
+package sqlite_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/hotline-dev/hotline/store"
+	"github.com/hotline-dev/hotline/store/sqlite"
+	"github.com/hotline-dev/hotline/store/storetest"
+)
+
+func openFresh(t *testing.T) store.Store {
+	t.Helper()
+	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "sub", "hotline.db"), store.Options{DefaultCountry: "VN"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, openFresh)
+}
