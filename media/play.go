@@ -1,0 +1,219 @@
+package media
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+)
+
+// playJob is one Play call: prompts played back to back, consumed by the
+// sender one frame at a time.
+type playJob struct {
+	prompts   []*Prompt
+	idx, off  int        // current prompt and sample offset in it
+	done      chan error // receives the outcome once (capacity 1)
+	cancelled atomic.Bool
+}
+
+// remaining reports whether samples are left to play.
+func (j *playJob) remaining() bool {
+	for j.idx < len(j.prompts) && j.off >= j.prompts[j.idx].Samples() {
+		j.idx, j.off = j.idx+1, 0
+	}
+	return j.idx < len(j.prompts)
+}
+
+// payload returns the next n encoded samples. When they lie within one
+// prompt it returns the shared slice (no copy); otherwise it assembles them
+// into scratch, padding the end with silence.
+func (j *playJob) payload(c Codec, n int, scratch []byte) []byte {
+	j.remaining()
+	if j.idx < len(j.prompts) {
+		b := j.prompts[j.idx].Payload(c)
+		if j.off+n <= len(b) {
+			out := b[j.off : j.off+n]
+			j.off += n
+			return out
+		}
+	}
+	out := scratch[:n]
+	got := 0
+	for got < n && j.remaining() {
+		b := j.prompts[j.idx].Payload(c)
+		k := copy(out[got:], b[j.off:])
+		got += k
+		j.off += k
+	}
+	for i := got; i < n; i++ {
+		out[i] = silenceByte(c)
+	}
+	return out
+}
+
+// mixPCM adds the next len(dst) linear samples into dst.
+func (j *playJob) mixPCM(dst []int16) {
+	got := 0
+	for got < len(dst) && j.remaining() {
+		src := j.prompts[j.idx].PCM()[j.off:]
+		k := min(len(src), len(dst)-got)
+		for i := 0; i < k; i++ {
+			dst[got+i] = sat16(int32(dst[got+i]) + int32(src[i]))
+		}
+		got += k
+		j.off += k
+	}
+}
+
+func sat16(v int32) int16 {
+	return int16(max(-32768, min(32767, v)))
+}
+
+// Play sends the prompts back to back and returns when the last frame has
+// been sent. When ctx is cancelled (barge-in) it returns ctx.Err() at once
+// and the sender stops within one frame. A newer Play supersedes this one
+// (ErrPlaySuperseded). While on hold the play pauses.
+func (s *Session) Play(ctx context.Context, prompts ...*Prompt) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	j := &playJob{prompts: prompts, done: make(chan error, 1)}
+	if !j.remaining() {
+		return nil
+	}
+	s.mu.Lock()
+	switch {
+	case s.closed:
+		s.mu.Unlock()
+		return ErrSessionClosed
+	case !s.started:
+		s.mu.Unlock()
+		return ErrNotStarted
+	}
+	if old := s.play; old != nil {
+		old.done <- ErrPlaySuperseded
+	}
+	s.play = j
+	s.nudge()
+	s.mu.Unlock()
+	select {
+	case err := <-j.done:
+		return err
+	case <-ctx.Done():
+		j.cancelled.Store(true)
+		s.nudge()
+		return ctx.Err()
+	case <-s.done:
+		return s.Err()
+	}
+}
+
+// digitJob is one SendDigit call.
+type digitJob struct {
+	src       DigitSource
+	event     uint8 // RFC 4733 event code
+	tone      toneGen
+	dur       int // samples of event/tone
+	elapsed   int // samples sent so far
+	gap       int // inband: silence samples still to send after the tone
+	started   bool
+	ts        uint32 // RFC 4733: timestamp of the event's first packet
+	endsSent  int
+	done      chan error
+	cancelled atomic.Bool
+}
+
+// inbandGap is the silence sent after an inband tone so that the far
+// detector sees the key released before the next one (Q.24 pause ≥ 40 ms).
+const inbandGap = 60 * time.Millisecond
+
+// maxDigitDuration keeps the RFC 4733 16-bit duration field (§2.5.1.3) in
+// range without segmenting long events.
+const maxDigitDuration = 8 * time.Second
+
+// SendDigit sends key as RFC 4733 telephone-events (SourceRFC4733) or as
+// inband tones mixed into the outgoing audio (SourceInband), lasting dur
+// (0 = 100 ms, at least 40 ms), and returns when it has been sent.
+// Concurrent calls are sent one after the other.
+func (s *Session) SendDigit(ctx context.Context, key rune, dur time.Duration, src DigitSource) error {
+	code, err := eventCode(key)
+	if err != nil {
+		return err
+	}
+	if dur == 0 {
+		dur = 100 * time.Millisecond
+	}
+	dur = max(40*time.Millisecond, min(dur, maxDigitDuration))
+	j := &digitJob{src: src, event: code, dur: int(dur * SampleRate / time.Second), done: make(chan error, 1)}
+	switch src {
+	case SourceRFC4733:
+		if r := s.remote.Load(); r != nil && r.DTMFPayloadType == 0 {
+			return ErrNoTelephoneEvent
+		}
+	case SourceInband:
+		lo, hi, _ := DTMFFreqs(key)
+		j.tone = newToneGen([]float64{lo, hi})
+		j.gap = int(inbandGap * SampleRate / time.Second)
+	default:
+		return ErrBadDigitSource
+	}
+	select {
+	case s.digitSem <- struct{}{}:
+		defer func() { <-s.digitSem }()
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.done:
+		return s.Err()
+	}
+	s.mu.Lock()
+	switch {
+	case s.closed:
+		s.mu.Unlock()
+		return ErrSessionClosed
+	case !s.started:
+		s.mu.Unlock()
+		return ErrNotStarted
+	}
+	s.dig = j
+	s.nudge()
+	s.mu.Unlock()
+	select {
+	case err := <-j.done:
+		return err
+	case <-ctx.Done():
+		// The sender ends the event properly (end packets) on its next tick.
+		j.cancelled.Store(true)
+		s.nudge()
+		return ctx.Err()
+	case <-s.done:
+		return s.Err()
+	}
+}
+
+// WriteAudio queues one frame of live audio (a bridge or a recording being
+// played back) to be sent on the next frame slot, mixed with any prompt. It
+// never blocks. At most two frames are kept; older samples are dropped so a
+// relayed frame waits at most about one frame.
+func (s *Session) WriteAudio(pcm []int16) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || !s.started {
+		return
+	}
+	limit := 2 * defaultPtime.Milliseconds() * SampleRate / 1000
+	if r := s.remote.Load(); r != nil {
+		limit = int64(2 * r.frameSamples())
+	}
+	if s.live == nil {
+		s.live = make([]int16, 0, 2*maxFrame)
+	}
+	if extra := len(pcm) - int(limit); extra > 0 {
+		s.st.liveDrops.Add(uint64(extra))
+		pcm = pcm[extra:]
+	}
+	s.live = append(s.live, pcm...)
+	if over := len(s.live) - int(limit); over > 0 {
+		s.st.liveDrops.Add(uint64(over))
+		s.live = s.live[:copy(s.live, s.live[over:])]
+	}
+	s.nudge()
+}

@@ -1,0 +1,296 @@
+package media
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"log/slog"
+	"time"
+
+	"github.com/pion/rtp"
+)
+
+const (
+	rtpHeaderLen = 12
+	// maxLateFrames: a sender waking this many frames late skips ahead
+	// (a catch-up) instead of bursting the missed frames at once.
+	maxLateFrames = 3
+	// liveHangover: frame slots the talkspurt stays open, sending nothing,
+	// after live audio ran dry, so a bridge whose frames arrive just after
+	// a slot keeps one steady schedule instead of restarting talkspurts.
+	liveHangover = 3
+	// eventEndCopies: RFC 4733 §2.5.1.4 sends the final packet 3 times.
+	eventEndCopies = 3
+)
+
+// sendState is owned by the sender goroutine.
+type sendState struct {
+	hdr      rtp.Header
+	buf      []byte  // header + payload, reused for every packet
+	pcm      []int16 // mixing buffer
+	scratch  []byte  // prompt payload assembly across prompt boundaries
+	tsBase   uint32  // RTP timestamp at s.epoch
+	active   bool    // inside a talkspurt
+	marker   bool    // next audio packet starts a talkspurt (RFC 3551 §4.1)
+	next     time.Time
+	idleLive int // empty slots since live audio ran dry
+}
+
+func newSendState() *sendState {
+	var rnd [10]byte
+	_, _ = rand.Read(rnd[:]) // crypto/rand.Read never fails (Go ≥ 1.24)
+	// RFC 3550 §5.1: random initial sequence number and timestamp, and
+	// §8.1 a random SSRC.
+	return &sendState{
+		hdr: rtp.Header{
+			Version:        2,
+			SequenceNumber: binary.BigEndian.Uint16(rnd[0:]),
+			SSRC:           binary.BigEndian.Uint32(rnd[2:]),
+		},
+		tsBase:  binary.BigEndian.Uint32(rnd[6:]),
+		buf:     make([]byte, rtpHeaderLen+maxFrame),
+		pcm:     make([]int16, maxFrame),
+		scratch: make([]byte, maxFrame),
+	}
+}
+
+// sendLoop paces outgoing frames on the schedule start + n*ptime and
+// watches for media inactivity. It sends nothing while there is nothing to
+// play: silence is not sent (no comfort noise negotiated), which the far end
+// handles as the end of a talkspurt (RFC 3551 §4.1, marker on restart).
+func (s *Session) sendLoop() {
+	defer s.wg.Done()
+	st := newSendState()
+	tick := time.NewTimer(time.Hour)
+	tick.Stop()
+	defer tick.Stop()
+	var inact <-chan time.Time
+	var inactTimer *time.Timer
+	if s.cfg.InactivityTimeout > 0 {
+		inactTimer = time.NewTimer(s.cfg.InactivityTimeout)
+		defer inactTimer.Stop()
+		inact = inactTimer.C
+	}
+	for {
+		var tickC <-chan time.Time
+		if st.active {
+			tick.Reset(time.Until(st.next))
+			tickC = tick.C
+		}
+		select {
+		case <-s.stop:
+			return
+		case <-s.wake:
+			if !st.active && s.hasWork() {
+				st.active, st.marker = true, true
+				st.next = time.Now()
+				st.hdr.Timestamp = st.tsBase + uint32(time.Since(s.epoch)*SampleRate/time.Second)
+				s.frame(st)
+			}
+		case <-tickC:
+			s.frame(st)
+		case <-inact:
+			if left := s.inactivityLeft(); left > 0 {
+				inactTimer.Reset(left)
+				continue
+			}
+			s.log.Warn("media timeout: no RTP received", "timeout", s.cfg.InactivityTimeout)
+			s.fail(ErrMediaTimeout)
+			s.mu.Lock()
+			s.closed = true // refuse new work; Close still releases
+			s.mu.Unlock()
+			return
+		}
+	}
+}
+
+// inactivityLeft returns how long until the media timeout, or 0 if it has
+// passed. Held sessions get a full timeout.
+func (s *Session) inactivityLeft() time.Duration {
+	s.mu.Lock()
+	hold := s.hold
+	s.mu.Unlock()
+	if hold {
+		return s.cfg.InactivityTimeout
+	}
+	idle := time.Since(s.epoch) - time.Duration(s.lastRecv.Load())
+	return max(0, s.cfg.InactivityTimeout-idle)
+}
+
+// hasWork reports whether a frame would be sent now.
+func (s *Session) hasWork() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.hold && (s.play != nil || s.dig != nil || len(s.live) > 0)
+}
+
+// frame runs one frame slot: catch up if late, build and send the packet,
+// and schedule the next slot.
+func (s *Session) frame(st *sendState) {
+	r := s.remote.Load()
+	n := r.frameSamples()
+	now := time.Now()
+	if late := now.Sub(st.next); late > maxLateFrames*r.Ptime {
+		skip := int64(late / r.Ptime)
+		st.next = st.next.Add(time.Duration(skip) * r.Ptime)
+		st.hdr.Timestamp += uint32(skip) * uint32(n)
+		s.st.catchUps.Add(1)
+	} else if late > r.Ptime/2 {
+		s.st.lateFrames.Add(1)
+	}
+	st.next = st.next.Add(r.Ptime)
+	if !s.buildAndSend(st, r, n) {
+		st.active = false
+	}
+	st.hdr.Timestamp += uint32(n)
+}
+
+// buildAndSend sends the packet of this slot; false ends the talkspurt.
+func (s *Session) buildAndSend(st *sendState, r *Remote, n int) bool {
+	s.mu.Lock()
+	if s.hold {
+		s.mu.Unlock()
+		return false
+	}
+	if j := s.dig; j != nil && j.src == SourceRFC4733 {
+		ev, ts, marker, done := s.eventStep(j, st, n)
+		s.mu.Unlock()
+		s.writeEvent(st, r, ev, ts, marker)
+		if done {
+			j.done <- nil
+		}
+		return true
+	}
+	var payload []byte
+	usePCM := len(s.live) > 0 || s.dig != nil
+	pj := s.play
+	if pj != nil && pj.cancelled.Load() {
+		s.play, pj = nil, nil
+	}
+	if pj == nil && !usePCM {
+		s.mu.Unlock()
+		if st.idleLive > 0 && st.idleLive < liveHangover {
+			st.idleLive++
+			return true // keep the slot schedule for live audio, send nothing
+		}
+		st.idleLive = 0
+		return false
+	}
+	var digDone *digitJob
+	if usePCM {
+		pcm := st.pcm[:n]
+		clear(pcm)
+		if len(s.live) > 0 {
+			k := copy(pcm, s.live)
+			s.live = s.live[:copy(s.live, s.live[k:])]
+			st.idleLive = 1
+		}
+		if pj != nil {
+			pj.mixPCM(pcm)
+		}
+		if j := s.dig; j != nil {
+			if s.inbandStep(j, pcm) {
+				s.dig, digDone = nil, j
+			}
+		}
+		payload = st.buf[rtpHeaderLen : rtpHeaderLen+n]
+		encodeG711(r.Codec, payload, pcm)
+	} else {
+		payload = pj.payload(r.Codec, n, st.scratch)
+	}
+	var playDone *playJob
+	if pj != nil && !pj.remaining() {
+		s.play, playDone = nil, pj
+	}
+	s.mu.Unlock()
+
+	st.hdr.PayloadType = r.PayloadType
+	st.hdr.Marker = st.marker
+	st.marker = false
+	s.writePacket(st, payload)
+	if playDone != nil {
+		playDone.done <- nil
+	}
+	if digDone != nil {
+		digDone.done <- nil
+	}
+	return true
+}
+
+// inbandStep mixes the next tone samples (or the trailing gap) into pcm and
+// reports whether the digit is finished. Called with s.mu held.
+func (s *Session) inbandStep(j *digitJob, pcm []int16) bool {
+	if j.cancelled.Load() {
+		j.elapsed = j.dur
+		j.gap = 0
+	}
+	if j.elapsed < j.dur {
+		k := min(len(pcm), j.dur-j.elapsed)
+		j.tone.add(pcm[:k])
+		j.elapsed += k
+		return false
+	}
+	j.gap -= len(pcm)
+	return j.gap <= 0
+}
+
+// eventStep advances an RFC 4733 event by one slot. RFC 4733 §2.5.1: every
+// packet of the event carries the start timestamp and the duration so far;
+// the first has the marker bit; the last is sent eventEndCopies times with
+// the E bit. Called with s.mu held.
+func (s *Session) eventStep(j *digitJob, st *sendState, n int) (ev TelephoneEvent, ts uint32, marker, done bool) {
+	if !j.started {
+		j.started, j.ts, marker = true, st.hdr.Timestamp, true
+	}
+	if j.cancelled.Load() && j.elapsed < j.dur {
+		j.dur = max(j.elapsed, n)
+	}
+	if j.elapsed < j.dur {
+		j.elapsed = min(j.elapsed+n, j.dur)
+	}
+	ev = TelephoneEvent{Event: j.event, Volume: 10, Duration: uint16(j.elapsed)}
+	if j.elapsed >= j.dur {
+		ev.End = true
+		j.endsSent++
+		if j.endsSent == eventEndCopies {
+			s.dig, done = nil, true
+			// Audio after the event starts a new talkspurt.
+			st.marker = true
+		}
+	}
+	return ev, j.ts, marker, done
+}
+
+func (s *Session) writeEvent(st *sendState, r *Remote, ev TelephoneEvent, ts uint32, marker bool) {
+	saved := st.hdr.Timestamp
+	st.hdr.Timestamp = ts
+	st.hdr.PayloadType = r.DTMFPayloadType
+	st.hdr.Marker = marker
+	payload := ev.AppendTo(st.scratch[:0])
+	s.writePacket(st, payload)
+	st.hdr.Timestamp = saved
+}
+
+// writePacket marshals the header in front of payload in st.buf and sends
+// it to the current (possibly latched) address.
+func (s *Session) writePacket(st *sendState, payload []byte) {
+	hn, err := st.hdr.MarshalTo(st.buf[:rtpHeaderLen])
+	if err != nil {
+		s.log.Error("marshal RTP header", "error", err)
+		return
+	}
+	pkt := st.buf[:hn+len(payload)]
+	if len(payload) > 0 && &payload[0] != &st.buf[hn] {
+		copy(pkt[hn:], payload)
+	}
+	st.hdr.SequenceNumber++
+	addr := *s.sendAddr.Load()
+	if _, err := s.conn.WriteToUDPAddrPort(pkt, addr); err != nil {
+		if s.log.Enabled(context.Background(), slog.LevelDebug) {
+			s.log.Debug("send RTP", "to", addr, "error", err)
+		}
+		return
+	}
+	s.st.pktSent.Add(1)
+	s.st.bytesSent.Add(uint64(len(pkt)))
+}

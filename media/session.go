@@ -1,0 +1,291 @@
+package media
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// PacketConn is the socket a Session uses; *net.UDPConn implements it. Tests
+// substitute an in-memory pipe so that pacing and timeouts run under
+// testing/synctest.
+type PacketConn interface {
+	ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error)
+	WriteToUDPAddrPort(b []byte, addr netip.AddrPort) (int, error)
+	LocalAddr() net.Addr
+	Close() error
+}
+
+// SessionConfig configures NewSession.
+type SessionConfig struct {
+	IP     netip.Addr // local address to bind (e.g. 127.0.0.1)
+	Pool   *PortPool  // nil: an ephemeral port (tests)
+	Logger *slog.Logger
+	// InactivityTimeout ends the session with ErrMediaTimeout when no RTP
+	// arrives for this long (not counted while on hold). 0 disables it.
+	InactivityTimeout time.Duration
+	// InbandDTMF runs the Goertzel detector on received audio.
+	InbandDTMF bool
+	// DedupWindow overrides DefaultDedupWindow.
+	DedupWindow time.Duration
+	// Conn, when set, is used instead of binding a socket (test seam).
+	Conn PacketConn
+}
+
+// Remote is the negotiated far end (RFC 3264 answer).
+type Remote struct {
+	Addr            netip.AddrPort
+	Codec           Codec
+	PayloadType     uint8         // usually the static 0 or 8
+	DTMFPayloadType uint8         // telephone-event payload type; 0 = none
+	Ptime           time.Duration // 0 = 20 ms (RFC 3551 §4.5 default for G.711)
+}
+
+const (
+	defaultPtime = 20 * time.Millisecond
+	maxPtime     = 120 * time.Millisecond
+	maxFrame     = int(maxPtime * SampleRate / time.Second)
+)
+
+func (r Remote) frameSamples() int { return int(r.Ptime * SampleRate / time.Second) }
+
+func (r *Remote) normalise() error {
+	if r.Ptime == 0 {
+		r.Ptime = defaultPtime
+	}
+	switch {
+	case !r.Addr.IsValid() || r.Addr.Port() == 0:
+		return fmt.Errorf("%w: address %q", ErrBadRemote, r.Addr)
+	case !validCodec(r.Codec):
+		return fmt.Errorf("%w: codec %d", ErrBadRemote, r.Codec)
+	case r.PayloadType > 127 || r.DTMFPayloadType > 127:
+		return fmt.Errorf("%w: payload type %d/%d over 127", ErrBadRemote, r.PayloadType, r.DTMFPayloadType)
+	case r.DTMFPayloadType != 0 && r.DTMFPayloadType == r.PayloadType:
+		return fmt.Errorf("%w: telephone-event payload type %d equals audio", ErrBadRemote, r.PayloadType)
+	case r.Ptime < 10*time.Millisecond || r.Ptime > maxPtime || r.Ptime%time.Millisecond != 0:
+		return fmt.Errorf("%w: ptime %v, need 10-120 ms", ErrBadRemote, r.Ptime)
+	}
+	return nil
+}
+
+// Session is the RTP media of one call: one UDP socket, a reader and a
+// sender goroutine. All methods are safe for concurrent use.
+type Session struct {
+	log   *slog.Logger
+	cfg   SessionConfig
+	conn  PacketConn
+	local netip.AddrPort
+	port  int // pool port to release, 0 if not from the pool
+	epoch time.Time
+
+	digits *digitQueue
+	sink   atomic.Pointer[func([]int16)]
+
+	remote   atomic.Pointer[Remote]         // current negotiation, read per packet
+	sendAddr atomic.Pointer[netip.AddrPort] // latched destination
+
+	mu      sync.Mutex // guards the fields below and the jobs
+	started bool
+	closed  bool
+	hold    bool
+	play    *playJob
+	dig     *digitJob
+	live    []int16 // pending WriteAudio samples (at most 2 frames)
+
+	wake     chan struct{} // nudges the sender, capacity 1
+	stop     chan struct{}
+	done     chan struct{}
+	digitSem chan struct{} // one SendDigit at a time
+	errOnce  sync.Once
+	err      error
+	wg       sync.WaitGroup
+	closeMu  sync.Once
+
+	lastRecv atomic.Int64 // time since epoch of the last accepted RTP
+	st       counters
+}
+
+// NewSession binds a socket (from the pool if set) and returns an idle
+// session; call Start once the remote is known.
+func NewSession(cfg SessionConfig) (*Session, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Session{
+		cfg: cfg, epoch: time.Now(),
+		digits:   newDigitQueue(cfg.DedupWindow),
+		wake:     make(chan struct{}, 1),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+		digitSem: make(chan struct{}, 1),
+	}
+	switch {
+	case cfg.Conn != nil:
+		s.conn = cfg.Conn
+	case cfg.Pool != nil:
+		c, port, err := cfg.Pool.listen(cfg.IP)
+		if err != nil {
+			return nil, err
+		}
+		s.conn, s.port = c, port
+	default:
+		c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(cfg.IP, 0)))
+		if err != nil {
+			return nil, fmt.Errorf("media: bind RTP socket: %w", err)
+		}
+		s.conn = c
+	}
+	if ua, ok := s.conn.LocalAddr().(*net.UDPAddr); ok {
+		ap := ua.AddrPort()
+		s.local = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	s.log = cfg.Logger.With("rtp_local", s.local.String())
+	return s, nil
+}
+
+// LocalAddr is the bound RTP address, for the SDP offer/answer.
+func (s *Session) LocalAddr() netip.AddrPort { return s.local }
+
+// Start begins media with r: the reader and the sender goroutines.
+func (s *Session) Start(r Remote) error {
+	if err := r.normalise(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closed:
+		return ErrSessionClosed
+	case s.started:
+		return ErrAlreadyStarted
+	}
+	s.started = true
+	s.remote.Store(&r)
+	addr := r.Addr
+	s.sendAddr.Store(&addr)
+	s.lastRecv.Store(int64(time.Since(s.epoch)))
+	s.wg.Add(2)
+	go s.readLoop()
+	go s.sendLoop()
+	return nil
+}
+
+// SetRemote applies a re-INVITE: new address, codec, payload types or
+// ptime. The latch is reset to the new SDP address until RTP arrives again.
+func (s *Session) SetRemote(r Remote) error {
+	if err := r.normalise(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.started {
+		return ErrNotStarted
+	}
+	s.remote.Store(&r)
+	addr := r.Addr
+	s.sendAddr.Store(&addr)
+	s.st.latched.Store(false)
+	s.nudge()
+	return nil
+}
+
+// SetHold stops (true) or resumes (false) sending. A Play in progress pauses
+// and resumes where it was. The inactivity timeout does not run while held,
+// because a held far end may stop sending (RFC 3264 §8.4).
+func (s *Session) SetHold(hold bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hold = hold
+	if !hold {
+		s.lastRecv.Store(int64(time.Since(s.epoch)))
+	}
+	s.nudge()
+}
+
+// nudge wakes the sender; never blocks.
+func (s *Session) nudge() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Digits delivers every key press once, whatever its source. It is never
+// closed: select on Done as well.
+func (s *Session) Digits() <-chan Digit { return s.digits.ch }
+
+// InjectDigit delivers a digit that came by SIP INFO (or another
+// signalling path). A zero At is stamped now; an empty Source means INFO.
+func (s *Session) InjectDigit(d Digit) {
+	if _, err := eventCode(d.Key); err != nil {
+		s.log.Warn("ignoring injected digit", "error", err)
+		return
+	}
+	if d.Source == "" {
+		d.Source = SourceINFO
+	}
+	if d.At.IsZero() {
+		d.At = time.Now()
+	}
+	s.digits.push(d)
+}
+
+// SetAudioSink installs f to receive every received audio frame as linear
+// PCM, from the reader goroutine. f must not block and must copy pcm if it
+// keeps it (the buffer is reused). nil removes the sink.
+func (s *Session) SetAudioSink(f func(pcm []int16)) {
+	if f == nil {
+		s.sink.Store(nil)
+		return
+	}
+	s.sink.Store(&f)
+}
+
+// Done is closed when the session ended: Close, or a media timeout.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// Err is nil while the session runs, then ErrMediaTimeout or
+// ErrSessionClosed.
+func (s *Session) Err() error {
+	select {
+	case <-s.done:
+		return s.err
+	default:
+		return nil
+	}
+}
+
+// fail ends the session with err (the first error wins).
+func (s *Session) fail(err error) {
+	s.errOnce.Do(func() {
+		s.err = err
+		close(s.done)
+	})
+}
+
+// Close stops both goroutines, waits for them, closes the socket and
+// returns the port to the pool. It is safe to call more than once.
+func (s *Session) Close() error {
+	var err error
+	s.closeMu.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
+		close(s.stop)
+		err = s.conn.Close()
+		s.wg.Wait()
+		if s.port != 0 {
+			s.cfg.Pool.release(s.port)
+		}
+		s.fail(ErrSessionClosed)
+		if errors.Is(err, net.ErrClosed) {
+			err = nil
+		}
+	})
+	return err
+}

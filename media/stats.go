@@ -1,0 +1,66 @@
+package media
+
+import (
+	"net/netip"
+	"sync/atomic"
+	"time"
+)
+
+// Stats are the per-call media counters: they turn "the audio is choppy"
+// into numbers (exported as metrics and written to the call record).
+type Stats struct {
+	PacketsSent     uint64
+	BytesSent       uint64 // RTP header + payload
+	PacketsReceived uint64 // accepted RTP packets (negotiated payload types)
+	BytesReceived   uint64
+	PacketsIgnored  uint64 // not RTP, or a payload type we did not negotiate
+
+	// Lost counts packets missing from sequence-number gaps (RFC 3550 §6.4.1
+	// cumulative lost; a late packet that fills a gap is subtracted).
+	Lost uint64
+	// Jitter is the RFC 3550 §6.4.1 / A.8 interarrival jitter estimate.
+	Jitter time.Duration
+
+	LateFrames uint64 // frames sent more than half a ptime after their slot
+	CatchUps   uint64 // times the sender skipped frames instead of bursting
+	LiveDrops  uint64 // live (WriteAudio) samples dropped to bound delay
+
+	DigitsRFC4733   uint64
+	DigitsINFO      uint64
+	DigitsInband    uint64
+	DigitsDuplicate uint64 // same key from a second source, dropped
+	DigitsDropped   uint64 // Digits channel full, dropped
+
+	// RemoteAddr is where RTP is sent: the SDP address until RTP arrives,
+	// then the latched source (symmetric RTP).
+	RemoteAddr netip.AddrPort
+	Latched    bool
+	Relatches  uint64 // times the latched address changed
+}
+
+// counters are updated by the reader and sender goroutines and read by
+// Stats at any time.
+type counters struct {
+	pktSent, bytesSent, pktRecv, bytesRecv, ignored atomic.Uint64
+	lost, lateFrames, catchUps, liveDrops, relatches atomic.Uint64
+	jitterNs                                         atomic.Int64
+	latched                                          atomic.Bool
+}
+
+// Stats returns a snapshot of the session's counters.
+func (s *Session) Stats() Stats {
+	st := Stats{
+		PacketsSent: s.st.pktSent.Load(), BytesSent: s.st.bytesSent.Load(),
+		PacketsReceived: s.st.pktRecv.Load(), BytesReceived: s.st.bytesRecv.Load(),
+		PacketsIgnored: s.st.ignored.Load(), Lost: s.st.lost.Load(),
+		Jitter:     time.Duration(s.st.jitterNs.Load()),
+		LateFrames: s.st.lateFrames.Load(), CatchUps: s.st.catchUps.Load(),
+		LiveDrops: s.st.liveDrops.Load(), Relatches: s.st.relatches.Load(),
+		Latched: s.st.latched.Load(),
+	}
+	if a := s.sendAddr.Load(); a != nil {
+		st.RemoteAddr = *a
+	}
+	s.digits.stats(&st)
+	return st
+}
