@@ -1,0 +1,138 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/hotline-dev/hotline/media"
+)
+
+// Hang-up causes published in call.ended (Data "cause") and the side that ended it.
+const (
+	CauseCallerBye   = "caller-bye"    // caller sent BYE
+	CauseCancelled   = "cancelled"     // CANCEL before answer (487)
+	CauseCompleted   = "completed"     // handler returned; we sent BYE
+	CauseMediaTimout = "media-timeout" // no RTP for InactivityTimeout; we sent BYE
+	CauseShutdown    = "shutdown"      // drain time ran out; we sent BYE
+	CauseNoAck       = "no-ack"        // 200 never ACKed (RFC 3261 §13.3.1.4)
+	CauseError       = "error"         // media or signalling failure
+
+	SideCaller = "caller"
+	SideServer = "server"
+)
+
+// errCallerBye and friends are the context causes behind a call's ctx.
+var (
+	errCallerBye   = errors.New("sip: caller hung up")
+	errMediaTimout = errors.New("sip: media timeout")
+	errShutdown    = errors.New("sip: server shutdown")
+)
+
+// Call is one inbound call as the IVR and the queue see it.
+type Call struct {
+	id, caller, called string
+	log                *slog.Logger
+	srv                *Server
+	dialog             *sipgo.DialogServerSession
+	media              *media.Session
+	started            time.Time
+
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	done   chan struct{}
+	ackCh  chan *sip.Request // ACK handed from the ACK handler (late offer answer)
+	bg     sync.WaitGroup    // the media watchdog
+
+	mu       sync.Mutex
+	neg      Negotiated // current negotiated stream
+	version  uint64     // o= version (RFC 3264 §8)
+	sessID   uint64
+	answered time.Time
+	ended    bool
+	byeSent  bool
+	cause    string
+	side     string
+}
+
+// ID is the SIP Call-ID.
+func (c *Call) ID() string { return c.id }
+
+// Caller is the From user part, CR/LF/NUL stripped.
+func (c *Call) Caller() string { return c.caller }
+
+// Called is the Request-URI user part (the dialled number).
+func (c *Call) Called() string { return c.called }
+
+// Media is the call's RTP session.
+func (c *Call) Media() *media.Session { return c.media }
+
+// Play plays prompts and blocks until they finish or ctx is done.
+func (c *Call) Play(ctx context.Context, p ...*media.Prompt) error { return c.media.Play(ctx, p...) }
+
+// Digits delivers DTMF from RFC 4733, INFO and in-band detection.
+func (c *Call) Digits() <-chan media.Digit { return c.media.Digits() }
+
+// Done is closed when the call has ended and its resources are freed.
+func (c *Call) Done() <-chan struct{} { return c.done }
+
+// Logger has call_id attached.
+func (c *Call) Logger() *slog.Logger { return c.log }
+
+// Hangup sends BYE now (RFC 3261 §15.1.1) and records cause. The handler's
+// ctx is cancelled; ServeCall should return.
+func (c *Call) Hangup(ctx context.Context, cause string) error {
+	if !c.markEnded(clean(cause), SideServer) {
+		return ErrCallEnded
+	}
+	c.mu.Lock()
+	c.byeSent = true
+	c.mu.Unlock()
+	err := c.bye(ctx)
+	c.cancel(errors.New("sip: hung up: " + clean(cause)))
+	return err
+}
+
+// markEnded records the first cause only; it reports whether this call won.
+func (c *Call) markEnded(cause, side string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ended {
+		return false
+	}
+	c.ended, c.cause, c.side = true, cause, side
+	return true
+}
+
+func (c *Call) bye(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := c.dialog.Bye(ctx); err != nil {
+		c.log.Warn("BYE failed", "err", err)
+		return fmt.Errorf("sip: BYE: %w", err)
+	}
+	return nil
+}
+
+// remote converts a negotiation into the media package's view of the far end.
+func (n Negotiated) remote() media.Remote {
+	return media.Remote{Addr: n.Remote, Codec: n.Codec, PayloadType: n.PayloadType, DTMFPayloadType: n.DTMFPT, Ptime: n.Ptime}
+}
+
+// watchMedia cancels the call when the far end stops sending RTP.
+func (c *Call) watchMedia() {
+	select {
+	case <-c.media.Done():
+		if errors.Is(c.media.Err(), media.ErrMediaTimeout) && c.markEnded(CauseMediaTimout, SideServer) {
+			c.log.Info("media timeout, hanging up")
+			c.cancel(errMediaTimout)
+		}
+	case <-c.ctx.Done():
+	}
+}

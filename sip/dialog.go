@@ -1,0 +1,198 @@
+package sip
+
+import (
+	"net"
+	"net/netip"
+	"strings"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/hotline-dev/hotline/media"
+)
+
+// lookup finds the call a mid-dialog request belongs to (RFC 3261 §12.2.2).
+func (s *Server) lookup(req *sip.Request) *Call {
+	id, err := sip.DialogIDFromRequestUAS(req)
+	if err != nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[id]
+}
+
+// onAck hands the ACK to the INVITE goroutine blocked in WriteResponse.
+func (s *Server) onAck(req *sip.Request, tx sip.ServerTransaction) {
+	c := s.lookup(req)
+	if c == nil {
+		return // ACK for a non-2xx is absorbed by the transaction layer
+	}
+	select {
+	case c.ackCh <- req: // late offer: the answer is in this ACK (RFC 3264 §5)
+	default:
+	}
+	if err := c.dialog.ReadAck(req, tx); err != nil {
+		c.log.Debug("ACK not matched", "err", err)
+	}
+}
+
+// onBye ends the call from the caller's side (RFC 3261 §15.1.2).
+func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
+	c := s.lookup(req)
+	if c == nil {
+		s.respond(req, tx, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+		return
+	}
+	if err := c.dialog.ReadBye(req, tx); err != nil {
+		c.log.Warn("BYE rejected", "err", err)
+		s.respond(req, tx, sip.StatusBadRequest, "Bad Request (CSeq)")
+		return
+	}
+	if c.markEnded(CauseCallerBye, SideCaller) {
+		c.log.Info("caller hung up")
+	}
+	c.cancel(errCallerBye)
+}
+
+// onStrayCancel answers a CANCEL that matched no INVITE transaction (RFC 3261 §9.2).
+func (s *Server) onStrayCancel(req *sip.Request, tx sip.ServerTransaction) {
+	s.respond(req, tx, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+}
+
+// onInfo takes DTMF from INFO bodies (RFC 2976, RFC 6086 §4.2).
+func (s *Server) onInfo(req *sip.Request, tx sip.ServerTransaction) {
+	c := s.lookup(req)
+	if c == nil {
+		s.respond(req, tx, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+		return
+	}
+	if !isMime(req, "application/dtmf-relay") && !isMime(req, "application/dtmf") {
+		s.respond(req, tx, sip.StatusUnsupportedMediaType, "Unsupported Media Type", sip.NewHeader("Accept", "application/dtmf-relay, application/dtmf"))
+		return
+	}
+	d, err := media.ParseDTMFInfo(req.ContentType().Value(), req.Body())
+	if err != nil {
+		c.log.Info("bad INFO DTMF body", "err", err)
+		s.respond(req, tx, sip.StatusBadRequest, "Bad Request (DTMF body)")
+		return
+	}
+	c.media.InjectDigit(d)
+	s.respond(req, tx, sip.StatusOK, "OK")
+}
+
+// onOptions answers capability queries and keep-alives (RFC 3261 §11.2).
+func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
+	s.respond(req, tx, sip.StatusOK, "OK", sip.NewHeader("Allow", allowed), sip.NewHeader("Accept", accepts),
+		sip.NewHeader("Server", s.cfg.UserAgent))
+}
+
+func (s *Server) onRegister(req *sip.Request, tx sip.ServerTransaction) {
+	if s.cfg.Register != nil {
+		s.cfg.Register(req, tx)
+		return
+	}
+	s.onNoRoute(req, tx)
+}
+
+// onNoRoute: 405 must list what we allow (RFC 3261 §21.4.6).
+func (s *Server) onNoRoute(req *sip.Request, tx sip.ServerTransaction) {
+	s.respond(req, tx, sip.StatusMethodNotAllowed, "Method Not Allowed", sip.NewHeader("Allow", allowed))
+}
+
+// onReinvite handles hold, unhold and codec changes (RFC 3264 §8, §8.4).
+func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
+	c := s.lookup(req)
+	if c == nil {
+		s.respond(req, tx, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+		return
+	}
+	if err := c.dialog.ReadRequest(req, tx); err != nil {
+		// RFC 3261 §14.2: a lower CSeq or an overlapping INVITE gets 500.
+		s.respond(req, tx, sip.StatusInternalServerError, "Server Internal Error", sip.NewHeader("Retry-After", "1"))
+		return
+	}
+	c.mu.Lock()
+	prev := c.neg
+	c.mu.Unlock()
+	next := prev
+	if len(req.Body()) > 0 {
+		if !isMime(req, "application/sdp") {
+			s.respond(req, tx, sip.StatusUnsupportedMediaType, "Unsupported Media Type", sip.NewHeader("Accept", "application/sdp"))
+			return
+		}
+		n, err := NegotiateOffer(req.Body(), s.cfg.Codecs)
+		if err != nil { // the call goes on with the old session (RFC 3261 §14.2)
+			s.respond(req, tx, sip.StatusNotAcceptableHere, "Not Acceptable Here")
+			return
+		}
+		next = n
+	}
+	c.mu.Lock()
+	c.neg = next
+	c.version++
+	c.mu.Unlock()
+	body, err := BuildAnswer(c.local(), next)
+	if err != nil {
+		s.respond(req, tx, sip.StatusInternalServerError, "Server Internal Error")
+		return
+	}
+	res := sip.NewSDPResponseFromRequest(req, body)
+	s.decorate(res, req)
+	if err := tx.Respond(res); err != nil {
+		c.log.Warn("re-INVITE response", "err", err)
+		return
+	}
+	if next.Hold != prev.Hold {
+		c.log.Info("hold changed", "hold", next.Hold)
+		c.media.SetHold(next.Hold)
+	}
+	if !next.Hold && (next.Remote != prev.Remote || next.Codec != prev.Codec || next.PayloadType != prev.PayloadType ||
+		next.DTMFPT != prev.DTMFPT || next.Ptime != prev.Ptime) {
+		c.log.Info("media changed", "codec", next.Codec.String(), "remote", next.Remote.String())
+		if err := c.media.SetRemote(next.remote()); err != nil {
+			c.log.Warn("media update", "err", err)
+		}
+	}
+}
+
+// contact is our Contact for responses on the given transport.
+func (s *Server) contact(transport string) *sip.ContactHeader {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.contactFor(transport)
+}
+
+func (s *Server) contactLocked() *sip.ContactHeader { return s.contactFor("udp") }
+
+func (s *Server) contactFor(transport string) *sip.ContactHeader {
+	t := strings.ToLower(transport)
+	if t == "" {
+		t = "udp"
+	}
+	addrs := s.addrsLocked()
+	ap, ok := addrs[t]
+	if !ok {
+		for _, k := range []string{"udp", "tcp", "tls"} {
+			if a, ok := addrs[k]; ok {
+				ap, t = a, k
+				break
+			}
+		}
+	}
+	u := sip.Uri{Scheme: "sip", User: "hotline", Host: s.public.String(), Port: int(ap.Port())}
+	if t != "udp" {
+		u.UriParams = sip.NewParams()
+		u.UriParams.Add("transport", t)
+	}
+	return &sip.ContactHeader{Address: u}
+}
+
+func sourceIP(src string) string {
+	host, _, err := net.SplitHostPort(src)
+	if err != nil {
+		return src
+	}
+	return host
+}
+
+func netipFrom(ip netip.Addr, port uint16) netip.AddrPort { return netip.AddrPortFrom(ip, port) }

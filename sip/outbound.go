@@ -1,0 +1,330 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/hotline-dev/hotline/media"
+)
+
+// ClientConfig configures the outbound user agent (UAC).
+type ClientConfig struct {
+	Addr              string // UDP listen address, e.g. "127.0.0.1:0"
+	PublicAddr        string // IP for Contact and SDP; default the Addr IP
+	UserAgent         string
+	RTP               *media.PortPool // nil: ephemeral RTP ports
+	InactivityTimeout time.Duration
+	Logger            *slog.Logger
+}
+
+// DialOptions shape one outbound INVITE.
+type DialOptions struct {
+	From        string // user part of From: [0-9+*#]
+	DisplayName string
+	Username    string // digest credentials used on 401/407 (RFC 3261 §22.2)
+	Password    string
+	Codecs      []media.Codec     // offer order; default PCMU, PCMA
+	Ptime       time.Duration     // default 20 ms
+	Headers     map[string]string // extra headers; values CR/LF/NUL stripped
+	InbandDTMF  bool              // run the Goertzel detector on what we hear
+	OnRinging   func()            // called on 180/183
+}
+
+// Client places outbound calls and answers in-dialog requests for them.
+type Client struct {
+	cfg    ClientConfig
+	log    *slog.Logger
+	ua     *sipgo.UserAgent
+	srv    *sipgo.Server
+	dua    *sipgo.DialogUA
+	conn   net.PacketConn
+	public netip.Addr
+
+	mu     sync.Mutex
+	calls  map[string]*OutboundCall
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// NewClient binds the UDP socket and starts serving in-dialog requests.
+func NewClient(cfg ClientConfig) (*Client, error) {
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:0"
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = "Hotline"
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	pub := cfg.PublicAddr
+	if pub == "" {
+		pub, _, _ = net.SplitHostPort(cfg.Addr)
+	}
+	public, err := netip.ParseAddr(pub)
+	if err != nil || public.IsUnspecified() {
+		return nil, fmt.Errorf("sip: client public address %q: need a concrete IP", pub)
+	}
+	log := logger.With("component", "sip-client")
+	conn, err := net.ListenPacket("udp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("sip: client listen %s: %w", cfg.Addr, err)
+	}
+	ua, err := newUA(cfg.UserAgent, public.String(), log, nil)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	c := &Client{cfg: cfg, log: log, ua: ua, conn: conn, public: public.Unmap(), calls: map[string]*OutboundCall{}}
+	fail := func(err error) (*Client, error) {
+		ua.Close()
+		conn.Close()
+		return nil, err
+	}
+	if c.srv, err = sipgo.NewServer(ua, sipgo.WithServerLogger(log)); err != nil {
+		return fail(fmt.Errorf("sip: client server: %w", err))
+	}
+	cl, err := sipgo.NewClient(ua, sipgo.WithClientLogger(log), sipgo.WithClientHostname(c.public.String()),
+		sipgo.WithClientAddr(conn.LocalAddr().String()), sipgo.WithClientConnectionAddr(conn.LocalAddr().String()))
+	if err != nil {
+		return fail(fmt.Errorf("sip: client: %w", err))
+	}
+	port := conn.LocalAddr().(*net.UDPAddr).Port
+	c.dua = &sipgo.DialogUA{Client: cl, ContactHDR: sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "hotline", Host: c.public.String(), Port: port}}}
+	c.srv.OnBye(c.recovered(c.onBye))
+	c.srv.OnInfo(c.recovered(c.onOK))
+	c.srv.OnOptions(c.recovered(c.onOK))
+	c.srv.OnAck(func(*sip.Request, sip.ServerTransaction) {})
+	c.srv.OnInvite(c.recovered(c.onReinvite))
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		c.srv.ServeUDP(conn)
+	}()
+	waitUDPReady(ua, conn.LocalAddr().String(), nil)
+	return c, nil
+}
+
+// Addr is the bound UDP address.
+func (c *Client) Addr() netip.AddrPort { return netip.MustParseAddrPort(c.conn.LocalAddr().String()) }
+
+// Close hangs up every call and releases the socket.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	calls := make([]*OutboundCall, 0, len(c.calls))
+	for _, oc := range c.calls {
+		calls = append(calls, oc)
+	}
+	c.mu.Unlock()
+	for _, oc := range calls {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		oc.Hangup(ctx)
+		cancel()
+	}
+	c.ua.Close()
+	c.conn.Close()
+	c.dua.Client.Close()
+	c.wg.Wait()
+	return nil
+}
+
+func (c *Client) recovered(h sipgo.RequestHandler) sipgo.RequestHandler {
+	return func(req *sip.Request, tx sip.ServerTransaction) {
+		defer func() {
+			if r := recover(); r != nil {
+				c.log.Error("panic in SIP client handler", "panic", fmt.Sprint(r))
+			}
+		}()
+		h(req, tx)
+	}
+}
+
+func (c *Client) lookup(req *sip.Request) *OutboundCall {
+	id, err := sip.DialogIDFromRequestUAC(req)
+	if err != nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.calls[id]
+}
+
+func (c *Client) onBye(req *sip.Request, tx sip.ServerTransaction) {
+	oc := c.lookup(req)
+	if oc == nil {
+		tx.Respond(sip.NewResponseFromRequest(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil))
+		return
+	}
+	if err := oc.dialog.ReadBye(req, tx); err != nil {
+		oc.log.Warn("BYE", "err", err)
+	}
+	oc.end("remote-bye", "remote")
+}
+
+func (c *Client) onOK(req *sip.Request, tx sip.ServerTransaction) {
+	tx.Respond(sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil))
+}
+
+// onReinvite: we do not renegotiate as a UAC; 488 keeps the old session (RFC 3261 §14.2).
+func (c *Client) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
+	tx.Respond(sip.NewResponseFromRequest(req, sip.StatusNotAcceptableHere, "Not Acceptable Here", nil))
+}
+
+// parseDialURI accepts sip:USER@HOST[:PORT] with USER from [0-9+*#] only.
+func parseDialURI(raw string) (sip.Uri, error) {
+	var u sip.Uri
+	raw = strings.TrimSpace(raw)
+	if strings.ContainsAny(raw, "\r\n\x00 <>\"") {
+		return u, fmt.Errorf("%w: %q contains forbidden characters", ErrBadURI, clean(raw))
+	}
+	if err := sip.ParseUri(raw, &u); err != nil {
+		return u, fmt.Errorf("%w: %q: %v", ErrBadURI, raw, err)
+	}
+	if u.Scheme != "sip" {
+		return u, fmt.Errorf("%w: %q: scheme must be sip", ErrBadURI, raw)
+	}
+	if u.Host == "" {
+		return u, fmt.Errorf("%w: %q: no host", ErrBadURI, raw)
+	}
+	user, err := dialUser(strings.ReplaceAll(u.User, "%23", "#"))
+	if err != nil {
+		return u, err
+	}
+	return sip.Uri{Scheme: "sip", User: user, Host: u.Host, Port: u.Port}, nil
+}
+
+func validHeaderName(n string) bool {
+	if n == "" || len(n) > 64 {
+		return false
+	}
+	for _, r := range n {
+		if !(r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	switch strings.ToLower(n) {
+	case "via", "from", "to", "call-id", "cseq", "contact", "content-length", "content-type", "max-forwards", "route", "record-route":
+		return false
+	}
+	return true
+}
+
+// Dial places a call and returns once it is answered and ACKed. Cancelling
+// ctx before the answer sends CANCEL (RFC 3261 §9.1). A final non-2xx comes
+// back as *StatusError.
+func (c *Client) Dial(ctx context.Context, uri string, o DialOptions) (*OutboundCall, error) {
+	target, err := parseDialURI(uri)
+	if err != nil {
+		return nil, err
+	}
+	from := "hotline"
+	if o.From != "" {
+		if from, err = dialUser(o.From); err != nil {
+			return nil, fmt.Errorf("sip: From: %w", err)
+		}
+	}
+	if len(o.Codecs) == 0 {
+		o.Codecs = []media.Codec{media.PCMU, media.PCMA}
+	}
+	sess, err := media.NewSession(media.SessionConfig{IP: c.public, Pool: c.cfg.RTP, Logger: c.log,
+		InactivityTimeout: c.cfg.InactivityTimeout, InbandDTMF: o.InbandDTMF})
+	if err != nil {
+		return nil, fmt.Errorf("sip: dial: media: %w", err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			sess.Close()
+		}
+	}()
+	offer, err := BuildOffer(LocalSDP{Addr: netip.AddrPortFrom(c.public, sess.LocalAddr().Port()), SessionID: randUint64(), Version: 1},
+		o.Codecs, o.Ptime, SendRecv)
+	if err != nil {
+		return nil, err
+	}
+	req := sip.NewRequest(sip.INVITE, target)
+	req.SetBody(offer)
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	fromH := &sip.FromHeader{DisplayName: cleanLimit(strings.ReplaceAll(o.DisplayName, `"`, "")),
+		Address: sip.Uri{Scheme: "sip", User: from, Host: c.public.String()}, Params: sip.NewParams()}
+	fromH.Params.Add("tag", sip.GenerateTagN(16))
+	req.AppendHeader(fromH)
+	req.AppendHeader(sip.NewHeader("Allow", allowed))
+	for k, v := range o.Headers {
+		if !validHeaderName(k) {
+			return nil, fmt.Errorf("%w: header name %q", ErrBadHeader, clean(k))
+		}
+		req.AppendHeader(sip.NewHeader(k, cleanLimit(v)))
+	}
+	dialog, err := c.dua.WriteInvite(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("sip: dial %s: %w", target.String(), err)
+	}
+	log := c.log.With("call_id", req.CallID().Value())
+	err = dialog.WaitAnswer(ctx, sipgo.AnswerOptions{Username: o.Username, Password: o.Password,
+		OnResponse: func(res *sip.Response) error {
+			if (res.StatusCode == 180 || res.StatusCode == 183) && o.OnRinging != nil {
+				o.OnRinging()
+			}
+			return nil
+		}})
+	if err != nil {
+		dialog.Close()
+		var dr *sipgo.ErrDialogResponse
+		switch {
+		case errors.As(err, &dr):
+			return nil, statusErr(dr.Res.StatusCode, clean(dr.Res.Reason), nil)
+		case ctx.Err() != nil:
+			return nil, fmt.Errorf("%w: %w", ErrCanceled, ctx.Err())
+		}
+		return nil, fmt.Errorf("sip: dial %s: %w", target.String(), err)
+	}
+	// Take the SDP from the 200, never from a provisional (sipgo trap).
+	neg, nerr := ParseAnswer(dialog.InviteResponse.Body(), o.Codecs)
+	ackCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := dialog.Ack(ackCtx); err != nil {
+		dialog.Close()
+		return nil, fmt.Errorf("sip: ACK: %w", err)
+	}
+	if nerr != nil {
+		dialog.Bye(ackCtx)
+		dialog.Close()
+		return nil, statusErr(sip.StatusNotAcceptableHere, "Not Acceptable Here", nerr)
+	}
+	if err := sess.Start(neg.remote()); err != nil {
+		dialog.Bye(ackCtx)
+		dialog.Close()
+		return nil, fmt.Errorf("sip: media start: %w", err)
+	}
+	oc := &OutboundCall{id: req.CallID().Value(), c: c, dialog: dialog, media: sess, neg: neg, log: log,
+		end_: make(chan struct{}), done: make(chan struct{}), answered: time.Now()}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		dialog.Bye(ackCtx)
+		return nil, errors.New("sip: client closed")
+	}
+	c.calls[dialog.ID] = oc
+	c.wg.Add(1)
+	c.mu.Unlock()
+	ok = true
+	go func() {
+		defer c.wg.Done()
+		oc.watch()
+	}()
+	log.Info("outbound call answered", "codec", neg.Codec.String(), "remote", neg.Remote.String())
+	return oc, nil
+}

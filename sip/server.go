@@ -1,0 +1,401 @@
+package sip
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/hotline-dev/hotline/events"
+	"github.com/hotline-dev/hotline/media"
+)
+
+// ServerConfig configures the inbound user agent. Zero values are sane
+// except that at least one listen address and RTP are required.
+type ServerConfig struct {
+	UDP, TCP, TLS     string // listen addresses; "" disables
+	TLSCert, TLSKey   string
+	PublicAddr        string        // IP in Contact and SDP c=; default the UDP (or TCP) listen IP
+	UserAgent         string        // User-Agent / Server header
+	MaxCalls          int           // concurrent calls; beyond: 503. 0 = unlimited
+	RingTime          time.Duration // 180 Ringing shown this long before 200
+	RetryAfter        time.Duration // Retry-After on 503 while draining; default 60s
+	RTP               *media.PortPool
+	InactivityTimeout time.Duration
+	InbandDTMF        string  // auto | always | never
+	RateLimit         float64 // out-of-dialog requests/s per source IP; 0 = unlimited
+	RateBurst         int
+	Codecs            []media.Codec // accepted, default PCMU, PCMA
+	Bus               *events.Bus
+	Accept            func(called string) bool // false → 404; nil accepts all
+	// Register handles REGISTER (the registrar); nil → 405.
+	Register func(req *sip.Request, tx sip.ServerTransaction)
+}
+
+// Handler serves one answered call. ctx is cancelled when the caller hangs
+// up, the media times out, or the drain time runs out.
+type Handler interface {
+	ServeCall(ctx context.Context, c *Call)
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(ctx context.Context, c *Call)
+
+// ServeCall calls f.
+func (f HandlerFunc) ServeCall(ctx context.Context, c *Call) { f(ctx, c) }
+
+// Server is the inbound SIP user agent (UAS) on sipgo.
+type Server struct {
+	cfg     ServerConfig
+	h       Handler
+	log     *slog.Logger
+	ua      *sipgo.UserAgent
+	srv     *sipgo.Server
+	dua     *sipgo.DialogUA
+	public  netip.Addr
+	limiter *rateLimiter
+
+	mu        sync.Mutex
+	calls     map[string]*Call // by dialog ID
+	reserved  int              // calls counted against MaxCalls
+	draining  bool
+	closed    bool
+	listening bool
+	udp       net.PacketConn
+	tcp, tls  net.Listener
+	callWG    sync.WaitGroup
+	serveWG   sync.WaitGroup
+	closeCh   chan struct{}
+	closeOnce sync.Once
+	active    atomic.Int64
+}
+
+// NewServer builds the server; Listen or Serve binds it.
+func NewServer(cfg ServerConfig, h Handler, logger *slog.Logger) (*Server, error) {
+	if h == nil {
+		return nil, errors.New("sip: nil handler")
+	}
+	if cfg.RTP == nil {
+		return nil, errors.New("sip: ServerConfig.RTP port pool is required")
+	}
+	if cfg.UDP == "" && cfg.TCP == "" && cfg.TLS == "" {
+		return nil, errors.New("sip: no listen address")
+	}
+	if (cfg.TLS != "") != (cfg.TLSCert != "" && cfg.TLSKey != "") {
+		return nil, errors.New("sip: TLS needs both cert and key")
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.RetryAfter <= 0 {
+		cfg.RetryAfter = 60 * time.Second
+	}
+	if len(cfg.Codecs) == 0 {
+		cfg.Codecs = []media.Codec{media.PCMU, media.PCMA}
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = "Hotline"
+	}
+	public, err := publicAddr(cfg)
+	if err != nil {
+		return nil, err
+	}
+	log := logger.With("component", "sip")
+	ua, err := newUA(cfg.UserAgent, public.String(), log, nil)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(log))
+	if err != nil {
+		ua.Close()
+		return nil, fmt.Errorf("sip: server: %w", err)
+	}
+	s := &Server{cfg: cfg, h: h, log: log, ua: ua, srv: srv, public: public,
+		calls: map[string]*Call{}, closeCh: make(chan struct{})}
+	if cfg.RateLimit > 0 {
+		s.limiter = newRateLimiter(cfg.RateLimit, cfg.RateBurst, time.Now)
+	}
+	s.routes()
+	return s, nil
+}
+
+// newUA builds a sipgo user agent with our logger bridged into every layer.
+func newUA(name, host string, log *slog.Logger, tlsConf *tls.Config) (*sipgo.UserAgent, error) {
+	opts := []sipgo.UserAgentOption{
+		sipgo.WithUserAgent(name), sipgo.WithUserAgentHostname(host),
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(log)),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(log)),
+	}
+	if tlsConf != nil {
+		opts = append(opts, sipgo.WithUserAgenTLSConfig(tlsConf))
+	}
+	ua, err := sipgo.NewUA(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("sip: user agent: %w", err)
+	}
+	return ua, nil
+}
+
+func publicAddr(cfg ServerConfig) (netip.Addr, error) {
+	v := cfg.PublicAddr
+	if v == "" {
+		for _, a := range []string{cfg.UDP, cfg.TCP, cfg.TLS} {
+			if a != "" {
+				v, _, _ = net.SplitHostPort(a)
+				break
+			}
+		}
+	}
+	ip, err := netip.ParseAddr(v)
+	if err != nil || ip.IsUnspecified() {
+		return netip.Addr{}, fmt.Errorf("sip: public_addr %q: need a concrete IP for Contact and SDP", v)
+	}
+	return ip.Unmap(), nil
+}
+
+// Listen binds the configured sockets. Serve calls it if needed.
+func (s *Server) Listen() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrServerClosed
+	}
+	if s.listening {
+		return nil
+	}
+	var err error
+	if s.cfg.UDP != "" {
+		if s.udp, err = net.ListenPacket("udp", s.cfg.UDP); err != nil {
+			return fmt.Errorf("sip: listen udp %s: %w", s.cfg.UDP, err)
+		}
+	}
+	if s.cfg.TCP != "" {
+		if s.tcp, err = net.Listen("tcp", s.cfg.TCP); err != nil {
+			s.closeListeners()
+			return fmt.Errorf("sip: listen tcp %s: %w", s.cfg.TCP, err)
+		}
+	}
+	if s.cfg.TLS != "" {
+		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
+		if err != nil {
+			s.closeListeners()
+			return fmt.Errorf("sip: tls cert: %w", err)
+		}
+		if s.tls, err = tls.Listen("tcp", s.cfg.TLS, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}); err != nil {
+			s.closeListeners()
+			return fmt.Errorf("sip: listen tls %s: %w", s.cfg.TLS, err)
+		}
+	}
+	// Requests we originate (BYE) leave from the UDP listener so the far end
+	// sees the address it sent the INVITE to.
+	copts := []sipgo.ClientOption{sipgo.WithClientLogger(s.log), sipgo.WithClientHostname(s.public.String())}
+	if s.udp != nil {
+		a := s.udp.LocalAddr().String()
+		copts = append(copts, sipgo.WithClientAddr(a), sipgo.WithClientConnectionAddr(a))
+	}
+	cl, err := sipgo.NewClient(s.ua, copts...)
+	if err != nil {
+		s.closeListeners()
+		return fmt.Errorf("sip: client: %w", err)
+	}
+	s.dua = &sipgo.DialogUA{Client: cl, ContactHDR: *s.contactLocked()}
+	s.listening = true
+	return nil
+}
+
+func (s *Server) closeListeners() {
+	for _, c := range []interface{ Close() error }{s.udp, s.tcp, s.tls} {
+		if c != nil && !isNilCloser(c) {
+			c.Close()
+		}
+	}
+}
+
+func isNilCloser(c any) bool {
+	switch v := c.(type) {
+	case net.PacketConn:
+		return v == nil
+	case net.Listener:
+		return v == nil
+	}
+	return false
+}
+
+// Addr is the bound UDP address (or TCP when UDP is off); invalid before Listen.
+func (s *Server) Addr() netip.AddrPort {
+	for _, a := range s.Addrs() {
+		return a
+	}
+	return netip.AddrPort{}
+}
+
+// Addrs reports the bound addresses by transport ("udp", "tcp", "tls").
+func (s *Server) Addrs() map[string]netip.AddrPort {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addrsLocked()
+}
+
+func (s *Server) addrsLocked() map[string]netip.AddrPort {
+	out := map[string]netip.AddrPort{}
+	if s.udp != nil {
+		out["udp"] = netip.MustParseAddrPort(s.udp.LocalAddr().String())
+	}
+	if s.tcp != nil {
+		out["tcp"] = netip.MustParseAddrPort(s.tcp.Addr().String())
+	}
+	if s.tls != nil {
+		out["tls"] = netip.MustParseAddrPort(s.tls.Addr().String())
+	}
+	return out
+}
+
+// Serve binds (if needed) and serves until ctx is done (then Close) or
+// Shutdown/Close is called; it returns ErrServerClosed after a clean stop.
+func (s *Server) Serve(ctx context.Context) error {
+	if err := s.Listen(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	udp, tcp, tl := s.udp, s.tcp, s.tls
+	s.mu.Unlock()
+	errc := make(chan error, 3)
+	serve := func(f func() error) {
+		s.serveWG.Add(1)
+		go func() {
+			defer s.serveWG.Done()
+			errc <- f()
+		}()
+	}
+	if udp != nil {
+		serve(func() error { return s.srv.ServeUDP(udp) })
+		waitUDPReady(s.ua, udp.LocalAddr().String(), s.closeCh)
+	}
+	if tcp != nil {
+		serve(func() error { return s.srv.ServeTCP(tcp) })
+	}
+	if tl != nil {
+		serve(func() error { return s.srv.ServeTLS(tl) })
+	}
+	select {
+	case <-ctx.Done():
+		s.Close()
+		return ErrServerClosed
+	case <-s.closeCh:
+		return ErrServerClosed
+	case err := <-errc:
+		s.mu.Lock()
+		closed := s.closed || s.draining
+		s.mu.Unlock()
+		s.Close()
+		if closed || err == nil || errors.Is(err, net.ErrClosed) {
+			return ErrServerClosed
+		}
+		return fmt.Errorf("sip: serve: %w", err)
+	}
+}
+
+// ListenAndServe is Serve (which binds first); kept for net/http familiarity.
+func (s *Server) ListenAndServe(ctx context.Context) error { return s.Serve(ctx) }
+
+// ActiveCalls counts calls between INVITE accepted and call ended.
+func (s *Server) ActiveCalls() int { return int(s.active.Load()) }
+
+// Shutdown stops taking calls (503 + Retry-After), lets live calls finish
+// until ctx is done, then hangs them all up (BYE) and waits, then closes.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.draining = true
+	s.mu.Unlock()
+	idle := make(chan struct{})
+	go func() { s.callWG.Wait(); close(idle) }()
+	var err error
+	select {
+	case <-idle:
+	case <-ctx.Done():
+		err = ctx.Err()
+		s.endAll(errShutdown)
+		<-idle
+	}
+	s.Close()
+	return err
+}
+
+// Close hangs up every call at once, waits for them, and releases sockets.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	s.draining = true
+	s.closed = true
+	s.mu.Unlock()
+	s.endAll(errShutdown)
+	s.callWG.Wait()
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closeListeners()
+		s.mu.Unlock()
+		s.ua.Close()
+		if s.dua != nil {
+			s.dua.Client.Close()
+		}
+		close(s.closeCh)
+	})
+	s.serveWG.Wait()
+	return nil
+}
+
+func (s *Server) endAll(cause error) {
+	s.mu.Lock()
+	calls := make([]*Call, 0, len(s.calls))
+	for _, c := range s.calls {
+		calls = append(calls, c)
+	}
+	s.mu.Unlock()
+	for _, c := range calls {
+		if c.markEnded(CauseShutdown, SideServer) {
+			c.cancel(cause)
+		}
+	}
+}
+
+func (s *Server) retryAfter() sip.Header {
+	return sip.NewHeader("Retry-After", strconv.Itoa(int(s.cfg.RetryAfter/time.Second)))
+}
+
+func (s *Server) publish(typ, callID string, data map[string]any) {
+	s.cfg.Bus.Publish(events.Event{Type: typ, CallID: callID, Data: data})
+}
+
+func randUint64() uint64 {
+	var b [8]byte
+	rand.Read(b[:])
+	return binary.BigEndian.Uint64(b[:]) >> 2 // keep it positive for o= parsers
+}
+
+// waitUDPReady returns once sipgo has registered the UDP listener in its
+// connection pool, so requests we send leave from it. sipgo's Serve* has no
+// readiness signal, and registration happens on the serving goroutine.
+func waitUDPReady(ua *sipgo.UserAgent, addr string, stop <-chan struct{}) {
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := ua.TransportLayer().GetConnection("udp", addr); err == nil && c != nil {
+			return
+		}
+		select {
+		case <-stop:
+			return
+		case <-time.After(time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,299 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/hotline-dev/hotline/events"
+	"github.com/hotline-dev/hotline/media"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// testLogger logs to stderr only with -v, so failures can be traced.
+func testLogger(t testing.TB) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+type rig struct {
+	t    *testing.T
+	srv  *Server
+	cli  *Client
+	pool *media.PortPool
+	bus  *events.Bus
+	sub  *events.Subscription
+	ctx  context.Context
+}
+
+// newRig starts a Server on 127.0.0.1:0 and a Client, both torn down and
+// leak-checked at the end of the test.
+func newRig(t *testing.T, h Handler, mod func(*ServerConfig)) *rig {
+	t.Helper()
+	pool, err := media.NewPortPool(41000, 41998)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bus := events.NewBus()
+	cfg := ServerConfig{UDP: "127.0.0.1:0", RTP: pool, Bus: bus, InactivityTimeout: 5 * time.Second, InbandDTMF: "never"}
+	if mod != nil {
+		mod(&cfg)
+	}
+	srv, err := NewServer(cfg, h, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	r := &rig{t: t, srv: srv, pool: pool, bus: bus, sub: bus.Subscribe(1024)}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	r.ctx = ctx
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := srv.Serve(context.Background()); !errors.Is(err, ErrServerClosed) {
+			t.Errorf("Serve: %v", err)
+		}
+	}()
+	cli, err := NewClient(ClientConfig{Addr: "127.0.0.1:0", Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.cli = cli
+	t.Cleanup(func() {
+		cli.Close()
+		srv.Close()
+		wg.Wait()
+		cancel()
+		r.sub.Close()
+		if n := srv.ActiveCalls(); n != 0 {
+			t.Errorf("ActiveCalls = %d after close", n)
+		}
+		if n := pool.InUse(); n != 0 {
+			t.Errorf("port pool has %d in use after close", n)
+		}
+	})
+	return r
+}
+
+func (r *rig) uri(user string) string { return "sip:" + user + "@" + r.srv.Addr().String() }
+
+// waitEvent returns the next event of type typ.
+func (r *rig) waitEvent(typ string) events.Event {
+	r.t.Helper()
+	for {
+		select {
+		case e := <-r.sub.C:
+			if e.Type == typ {
+				return e
+			}
+		case <-r.ctx.Done():
+			r.t.Fatalf("timed out waiting for %s", typ)
+		}
+	}
+}
+
+func (r *rig) dial(user string, o DialOptions) *OutboundCall {
+	r.t.Helper()
+	oc, err := r.cli.Dial(r.ctx, r.uri(user), o)
+	if err != nil {
+		r.t.Fatalf("Dial: %v", err)
+	}
+	return oc
+}
+
+// waitHandler blocks until the call's ctx ends and reports the Call.
+type waitHandler struct{ calls chan *Call }
+
+func newWaitHandler() *waitHandler { return &waitHandler{calls: make(chan *Call, 8)} }
+
+func (h *waitHandler) ServeCall(ctx context.Context, c *Call) {
+	h.calls <- c
+	<-ctx.Done()
+}
+
+func TestCallerHangsUp(t *testing.T) {
+	h := newWaitHandler()
+	r := newRig(t, h, nil)
+	oc := r.dial("100", DialOptions{From: "0912345678", DisplayName: "Bob\r\nX-Evil: 1"})
+	c := <-h.calls
+	if c.Called() != "100" || c.Caller() != "0912345678" || c.ID() != oc.ID() {
+		t.Errorf("call %q from %q id %q", c.Called(), c.Caller(), c.ID())
+	}
+	if r.srv.ActiveCalls() != 1 {
+		t.Errorf("ActiveCalls = %d", r.srv.ActiveCalls())
+	}
+	r.waitEvent(events.CallAnswered)
+	if err := oc.Hangup(r.ctx); err != nil {
+		t.Fatal(err)
+	}
+	e := r.waitEvent(events.CallEnded)
+	if e.Data["cause"] != CauseCallerBye || e.Data["side"] != SideCaller {
+		t.Errorf("ended %v", e.Data)
+	}
+	<-c.Done()
+}
+
+func TestServerHangsUpWhenHandlerReturns(t *testing.T) {
+	prompt := media.NewPromptPCM("beep", make([]int16, 8000/10))
+	r := newRig(t, HandlerFunc(func(ctx context.Context, c *Call) {
+		if err := c.Play(ctx, prompt); err != nil {
+			t.Errorf("Play: %v", err)
+		}
+	}), nil)
+	var mu sync.Mutex
+	heard := 0
+	oc := r.dial("100", DialOptions{})
+	oc.Media().SetAudioSink(func(pcm []int16) {
+		mu.Lock()
+		heard += len(pcm)
+		mu.Unlock()
+	})
+	select {
+	case <-oc.Done():
+	case <-r.ctx.Done():
+		t.Fatal("server never hung up")
+	}
+	if cause, side := oc.Ended(); side != "remote" {
+		t.Errorf("ended %s by %s, want remote", cause, side)
+	}
+	e := r.waitEvent(events.CallEnded)
+	if e.Data["cause"] != CauseCompleted || e.Data["side"] != SideServer {
+		t.Errorf("ended %v", e.Data)
+	}
+	if oc.Media().Stats().PacketsReceived == 0 {
+		t.Error("no RTP received from the prompt")
+	}
+}
+
+func TestRejections(t *testing.T) {
+	tests := []struct {
+		name string
+		mod  func(*ServerConfig)
+		opts DialOptions
+		user string
+		code int
+	}{
+		{"unknown number 404", func(c *ServerConfig) { c.Accept = func(n string) bool { return n == "100" } }, DialOptions{}, "999", 404},
+		{"no common codec 488", func(c *ServerConfig) { c.Codecs = []media.Codec{media.PCMA} }, DialOptions{Codecs: []media.Codec{media.PCMU}}, "100", 488},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRig(t, newWaitHandler(), tt.mod)
+			_, err := r.cli.Dial(r.ctx, r.uri(tt.user), tt.opts)
+			var se *StatusError
+			if !errors.As(err, &se) || se.SIPStatus() != tt.code {
+				t.Fatalf("err = %v, want status %d", err, tt.code)
+			}
+			e := r.waitEvent(events.CallRejected)
+			if e.Data["status"] != tt.code {
+				t.Errorf("rejected event %v", e.Data)
+			}
+		})
+	}
+}
+
+func TestMaxCalls503(t *testing.T) {
+	h := newWaitHandler()
+	r := newRig(t, h, func(c *ServerConfig) { c.MaxCalls = 1 })
+	oc := r.dial("100", DialOptions{})
+	<-h.calls
+	_, err := r.cli.Dial(r.ctx, r.uri("100"), DialOptions{})
+	var se *StatusError
+	if !errors.As(err, &se) || se.Code != 503 {
+		t.Fatalf("second call: %v, want 503", err)
+	}
+	oc.Hangup(r.ctx)
+	r.waitEvent(events.CallEnded)
+	// The slot is free again.
+	oc2 := r.dial("100", DialOptions{})
+	<-h.calls
+	oc2.Hangup(r.ctx)
+}
+
+func TestCancelBeforeAnswer(t *testing.T) {
+	r := newRig(t, newWaitHandler(), func(c *ServerConfig) { c.RingTime = time.Minute })
+	ctx, cancel := context.WithCancel(r.ctx)
+	_, err := r.cli.Dial(ctx, r.uri("100"), DialOptions{OnRinging: cancel})
+	if !errors.Is(err, ErrCanceled) {
+		t.Fatalf("Dial: %v, want ErrCanceled", err)
+	}
+	e := r.waitEvent(events.CallEnded)
+	if e.Data["cause"] != CauseCancelled || e.Data["side"] != SideCaller {
+		t.Errorf("ended %v", e.Data)
+	}
+}
+
+func TestShutdownDrains(t *testing.T) {
+	h := newWaitHandler()
+	r := newRig(t, h, func(c *ServerConfig) { c.RetryAfter = 7 * time.Second })
+	oc := r.dial("100", DialOptions{})
+	<-h.calls
+	drainCtx, expire := context.WithCancel(context.Background())
+	shut := make(chan error, 1)
+	go func() { shut <- r.srv.Shutdown(drainCtx) }()
+	// New calls are refused while the live one continues.
+	for {
+		_, err := r.cli.Dial(r.ctx, r.uri("100"), DialOptions{})
+		var se *StatusError
+		if errors.As(err, &se) && se.Code == 503 {
+			break
+		}
+		if err == nil {
+			t.Fatal("call accepted")
+		}
+		if r.ctx.Err() != nil {
+			t.Fatalf("never refused: %v", err)
+		}
+	}
+	select {
+	case <-oc.Done():
+		t.Fatal("live call dropped before drain expiry")
+	default:
+	}
+	expire()
+	<-oc.Done()
+	if _, side := oc.Ended(); side != "remote" {
+		t.Errorf("side %s", side)
+	}
+	if err := <-shut; !errors.Is(err, context.Canceled) {
+		t.Errorf("Shutdown = %v", err)
+	}
+	e := r.waitEvent(events.CallEnded)
+	if e.Data["cause"] != CauseShutdown {
+		t.Errorf("ended %v", e.Data)
+	}
+}
+
+func TestINFODigits(t *testing.T) {
+	got := make(chan media.Digit, 4)
+	r := newRig(t, HandlerFunc(func(ctx context.Context, c *Call) {
+		select {
+		case d := <-c.Digits():
+			got <- d
+		case <-ctx.Done():
+		}
+	}), nil)
+	oc := r.dial("100", DialOptions{})
+	if err := oc.SendINFO(r.ctx, '7', 160*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	d := <-got
+	if d.Key != '7' || d.Source != media.SourceINFO {
+		t.Errorf("digit %+v", d)
+	}
+	<-oc.Done()
+}
