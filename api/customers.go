@@ -1,0 +1,247 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/hotline-dev/hotline/store"
+)
+
+// customerInput is the body of POST /customers. Server-set fields (id,
+// timestamps) are not accepted: sending them is an unknown-field error.
+type customerInput struct {
+	Name        string            `json:"name"`
+	Phones      []string          `json:"phones"`
+	Emails      []string          `json:"emails"`
+	ChatHandles []string          `json:"chat_handles"`
+	Tier        string            `json:"tier"`
+	Attributes  map[string]string `json:"attributes"`
+}
+
+// customerPatch is the body of PATCH /customers/{id}: absent (or null)
+// fields keep their value; lists and attributes are replaced as a whole.
+type customerPatch struct {
+	Name        *string            `json:"name"`
+	Phones      *[]string          `json:"phones"`
+	Emails      *[]string          `json:"emails"`
+	ChatHandles *[]string          `json:"chat_handles"`
+	Tier        *string            `json:"tier"`
+	Attributes  *map[string]string `json:"attributes"`
+}
+
+// DecodeCustomer decodes and checks a customer creation body (exported for
+// the fuzz target and for tools that validate before sending).
+func DecodeCustomer(b []byte) (store.Customer, error) {
+	var in customerInput
+	if err := decodeJSON(b, &in); err != nil {
+		return store.Customer{}, err
+	}
+	c := store.Customer{Name: in.Name, Phones: in.Phones, Emails: in.Emails,
+		ChatHandles: in.ChatHandles, Tier: in.Tier, Attributes: in.Attributes}
+	return c, checkCustomer(&c)
+}
+
+func (s *Server) customerRoutes(r chi.Router) {
+	r.Get("/", s.listCustomers)
+	r.Post("/", s.createCustomer)
+	r.Get("/lookup", s.lookupCustomer)
+	r.Get("/{id}", s.getCustomer)
+	r.Patch("/{id}", s.patchCustomer)
+	r.Get("/{id}/timeline", s.timeline)
+}
+
+func (s *Server) createCustomer(w http.ResponseWriter, r *http.Request) {
+	b, err := readBody(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	c, err := DecodeCustomer(b)
+	if err == nil {
+		err = s.normalizePhones(c.Phones)
+	}
+	if err == nil {
+		err = s.cfg.Store.CreateCustomer(r.Context(), &c)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", fmt.Sprintf("%s/customers/%d", Prefix, c.ID))
+	writeJSON(w, http.StatusCreated, c)
+}
+
+func (s *Server) getCustomer(w http.ResponseWriter, r *http.Request) {
+	id, err := idParam(r, "customer")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	c, err := s.cfg.Store.GetCustomer(r.Context(), id)
+	if err != nil {
+		s.writeError(w, r, s.missing(err, "customer", id))
+		return
+	}
+	writeJSON(w, http.StatusOK, c)
+}
+
+func (s *Server) patchCustomer(w http.ResponseWriter, r *http.Request) {
+	id, err := idParam(r, "customer")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var p customerPatch
+	if err := decodeRequest(r, &p); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	c, err := s.cfg.Store.GetCustomer(r.Context(), id)
+	if err != nil {
+		s.writeError(w, r, s.missing(err, "customer", id))
+		return
+	}
+	setIf(&c.Name, p.Name)
+	setIf(&c.Phones, p.Phones)
+	setIf(&c.Emails, p.Emails)
+	setIf(&c.ChatHandles, p.ChatHandles)
+	setIf(&c.Tier, p.Tier)
+	setIf(&c.Attributes, p.Attributes)
+	err = checkCustomer(c)
+	if err == nil {
+		err = s.normalizePhones(c.Phones)
+	}
+	if err == nil {
+		err = s.cfg.Store.UpdateCustomer(r.Context(), c)
+	}
+	if err != nil {
+		s.writeError(w, r, s.missing(err, "customer", id))
+		return
+	}
+	writeJSON(w, http.StatusOK, c)
+}
+
+func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := store.CustomerFilter{Email: strings.TrimSpace(q.Get("email")), Tier: q.Get("tier")}
+	if f.Tier != "" && !oneOf(f.Tier, store.TierVIP, store.TierStandard, store.TierNew) {
+		s.writeError(w, r, invalid("tier", "must be vip, standard or new"))
+		return
+	}
+	if raw := q.Get("phone"); raw != "" {
+		e164, err := s.norm(raw, s.cfg.DefaultCountry)
+		if err != nil {
+			s.writeError(w, r, invalid("phone", "%v", err))
+			return
+		}
+		f.Phone = e164
+	}
+	page, err := pageParams(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	items, next, err := s.cfg.Store.ListCustomers(r.Context(), f, page)
+	if err != nil {
+		s.writeError(w, r, pageError(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, newList(items, next))
+}
+
+// lookupCustomer finds one customer by ?phone= (normalised to E.164 with
+// the default country) or ?email=.
+func (s *Server) lookupCustomer(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	phone, email := strings.TrimSpace(q.Get("phone")), strings.TrimSpace(q.Get("email"))
+	var (
+		c   *store.Customer
+		err error
+	)
+	switch {
+	case phone != "" && email != "":
+		err = invalid("phone", "give phone or email, not both")
+	case phone != "":
+		var e164 string
+		if e164, err = s.norm(phone, s.cfg.DefaultCountry); err != nil {
+			err = invalid("phone", "%v", err)
+			break
+		}
+		if c, err = s.cfg.Store.FindCustomerByPhone(r.Context(), e164); isNotFound(err) {
+			err = notFound("no customer with phone %s", e164)
+		}
+	case email != "":
+		if c, err = s.cfg.Store.FindCustomerByEmail(r.Context(), email); isNotFound(err) {
+			err = notFound("no customer with email %s", email)
+		}
+	default:
+		err = invalid("phone", "give ?phone= or ?email=")
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, c)
+}
+
+// timeline lists the customer's interactions on every channel, newest first.
+func (s *Server) timeline(w http.ResponseWriter, r *http.Request) {
+	id, err := idParam(r, "customer")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	page, err := pageParams(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if _, err := s.cfg.Store.GetCustomer(r.Context(), id); err != nil {
+		s.writeError(w, r, s.missing(err, "customer", id))
+		return
+	}
+	items, next, err := s.cfg.Store.Timeline(r.Context(), id, page)
+	if err != nil {
+		s.writeError(w, r, pageError(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, newList(items, next))
+}
+
+// checkCustomer validates what the API adds to the store's own rules (the
+// store normalises and checks phones, emails and chat handles).
+func checkCustomer(c *store.Customer) error {
+	if len(c.Name) > maxText {
+		return invalid("name", "longer than %d bytes", maxText)
+	}
+	if c.Tier != "" && !oneOf(c.Tier, store.TierVIP, store.TierStandard, store.TierNew) {
+		return invalid("tier", "must be vip, standard or new, got %q", c.Tier)
+	}
+	if strings.TrimSpace(c.Name) == "" && len(c.Phones) == 0 && len(c.Emails) == 0 && len(c.ChatHandles) == 0 {
+		return invalid("name", "a customer needs a name, a phone, an email or a chat handle")
+	}
+	if len(c.Attributes) > maxAttributes {
+		return invalid("attributes", "at most %d attributes", maxAttributes)
+	}
+	for k, v := range c.Attributes {
+		if k == "" || len(k) > maxShort || len(v) > maxText {
+			return invalid("attributes", "keys must be 1 to %d bytes and values at most %d", maxShort, maxText)
+		}
+	}
+	return nil
+}
+
+// normalizePhones rewrites each phone to E.164 in place.
+func (s *Server) normalizePhones(phones []string) error {
+	for i, p := range phones {
+		e164, err := s.norm(p, s.cfg.DefaultCountry)
+		if err != nil {
+			return invalid(fmt.Sprintf("phones[%d]", i), "%v", err)
+		}
+		phones[i] = e164
+	}
+	return nil
+}

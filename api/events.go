@@ -1,0 +1,132 @@
+package api
+
+import (
+	"bufio"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hotline-dev/hotline/events"
+)
+
+// Stream tuning.
+const (
+	streamBuffer       = 1024             // events buffered per client before the bus drops for it
+	streamWriteTimeout = 10 * time.Second // a client that does not read for this long is cut off
+)
+
+// streamEvents is GET /api/v1/events: every event on the bus as Server-Sent
+// Events (https://html.spec.whatwg.org/multipage/server-sent-events.html).
+// Each event is one "id: <seq>" plus one "data: <JSON event>" line; a
+// comment line is sent every heartbeat so proxies keep the connection open.
+// ?types=call.,queue. keeps only events whose type starts with one of the
+// comma-separated prefixes. The stream has no history: a client that
+// reconnects gets events from that moment on (gaps show in seq).
+//
+// The handler runs on the request's goroutine and returns when the client
+// goes away, the server calls Close/Shutdown, or the bus subscription ends.
+func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
+	prefixes := typePrefixes(r.URL.Query().Get("types"))
+	rc := http.NewResponseController(w)
+	if !s.startStream() {
+		s.writeError(w, r, &Error{Kind: ErrUnavailable, Message: "shutting down"})
+		return
+	}
+	defer s.streams.Done()
+
+	var sub *events.Subscription
+	var in <-chan events.Event // nil (blocks forever) without a bus
+	if s.cfg.Bus != nil {
+		sub = s.cfg.Bus.Subscribe(streamBuffer)
+		defer sub.Close()
+		in = sub.C
+	}
+
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream; charset=utf-8")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+	w.WriteHeader(http.StatusOK)
+	bw := bufio.NewWriter(w)
+	send := func(chunk string) bool {
+		_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout)) // unsupported writers: best effort
+		if _, err := bw.WriteString(chunk); err != nil {
+			return false
+		}
+		if err := bw.Flush(); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
+	}
+	if !send(": hotline events\nretry: 3000\n\n") {
+		return
+	}
+
+	heartbeat := time.NewTicker(s.cfg.Heartbeat)
+	defer heartbeat.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-s.done:
+			return
+		case <-heartbeat.C:
+			if !send(": ping\n\n") {
+				return
+			}
+		case e, ok := <-in:
+			if !ok {
+				return
+			}
+			if !matches(e.Type, prefixes) {
+				continue
+			}
+			if !send(formatEvent(e)) {
+				s.log.Debug("event stream ended: write failed", "token", tokenName(r.Context()))
+				return
+			}
+		}
+	}
+}
+
+// formatEvent renders one SSE message. JSON never contains a raw newline,
+// so one data line is enough.
+func formatEvent(e events.Event) string {
+	b, err := json.Marshal(e)
+	if err != nil {
+		// Data holds something JSON cannot encode: keep the envelope.
+		e.Data = map[string]any{"error": "unencodable data: " + err.Error()}
+		b, _ = json.Marshal(e)
+	}
+	var sb strings.Builder
+	sb.WriteString("id: ")
+	sb.WriteString(strconv.FormatUint(e.Seq, 10))
+	sb.WriteString("\ndata: ")
+	sb.Write(b)
+	sb.WriteString("\n\n")
+	return sb.String()
+}
+
+func typePrefixes(raw string) []string {
+	var out []string
+	for _, p := range strings.Split(raw, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func matches(typ string, prefixes []string) bool {
+	if len(prefixes) == 0 {
+		return true
+	}
+	for _, p := range prefixes {
+		if strings.HasPrefix(typ, p) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,79 @@
+package api_test
+
+import (
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/hotline-dev/hotline/api"
+	"github.com/hotline-dev/hotline/store"
+)
+
+func TestInteractionErrors(t *testing.T) {
+	e := newEnv(t)
+	c := e.customer(map[string]any{"name": "An"})
+	c2 := e.customer(map[string]any{"name": "Bình"})
+	tk := e.ticket(map[string]any{"customer_id": c.ID, "subject": "Help"})
+	tests := []struct {
+		name, method, path, body string
+		status                   int
+		code, field              string
+	}{
+		{"no links", "POST", "/api/v1/interactions", `{"channel":"email","direction":"inbound"}`, 422, "invalid", "customer_id"},
+		{"bad channel", "POST", "/api/v1/interactions", fmt.Sprintf(`{"customer_id":%d,"channel":"fax","direction":"inbound"}`, c.ID), 422, "invalid", "channel"},
+		{"bad direction", "POST", "/api/v1/interactions", fmt.Sprintf(`{"customer_id":%d,"channel":"chat","direction":"sideways"}`, c.ID), 422, "invalid", "direction"},
+		{"bad time", "POST", "/api/v1/interactions", fmt.Sprintf(`{"customer_id":%d,"channel":"chat","direction":"inbound","started_at":"yesterday"}`, c.ID), 422, "invalid", "started_at"},
+		{"ends before start", "POST", "/api/v1/interactions", fmt.Sprintf(`{"customer_id":%d,"channel":"chat","direction":"inbound","started_at":"2026-01-02T10:00:00Z","ended_at":"2026-01-02T09:00:00Z"}`, c.ID), 422, "invalid", "ended_at"},
+		{"details not object", "POST", "/api/v1/interactions", fmt.Sprintf(`{"customer_id":%d,"channel":"chat","direction":"inbound","details":[1]}`, c.ID), 422, "invalid", "details"},
+		{"voice on email", "POST", "/api/v1/interactions", fmt.Sprintf(`{"customer_id":%d,"channel":"email","direction":"inbound","voice":{"call_id":"x"}}`, c.ID), 422, "invalid", "voice"},
+		{"unknown voice field", "POST", "/api/v1/interactions", fmt.Sprintf(`{"customer_id":%d,"channel":"voice","direction":"inbound","voice":{"callid":"x"}}`, c.ID), 400, "unknown_field", "callid"},
+		{"unknown customer", "POST", "/api/v1/interactions", `{"customer_id":98765,"channel":"chat","direction":"inbound"}`, 422, "invalid", "customer_id"},
+		{"unknown ticket", "POST", "/api/v1/interactions", `{"ticket_id":98765,"channel":"chat","direction":"inbound"}`, 422, "invalid", "ticket_id"},
+		{"ticket of another customer", "POST", "/api/v1/interactions", fmt.Sprintf(`{"customer_id":%d,"ticket_id":%d,"channel":"chat","direction":"inbound"}`, c2.ID, tk.ID), 422, "invalid", "customer_id"},
+		{"ids not accepted on ticket message", "POST", fmt.Sprintf("/api/v1/tickets/%d/interactions", tk.ID), `{"customer_id":1,"channel":"chat","direction":"inbound"}`, 400, "unknown_field", "customer_id"},
+		{"message to missing ticket", "POST", "/api/v1/tickets/98765/interactions", `{"channel":"email","direction":"inbound"}`, 404, "not_found", ""},
+		{"missing", "GET", "/api/v1/interactions/98765", "", 404, "not_found", ""},
+		{"no update", "PATCH", "/api/v1/interactions/1", `{}`, 405, "method_not_allowed", ""},
+		{"list bad channel", "GET", "/api/v1/interactions?channel=fax", "", 422, "invalid", "channel"},
+		{"list bad ticket", "GET", "/api/v1/interactions?ticket_id=-1", "", 422, "invalid", "ticket_id"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var body any
+			if tt.body != "" {
+				body = tt.body
+			}
+			r := e.do(tt.method, tt.path, writeToken, body)
+			if r.status != tt.status {
+				t.Fatalf("status %d, want %d: %s", r.status, tt.status, r.body)
+			}
+			got := decodeErr(t, r)
+			if got.Error.Code != tt.code || got.Error.Field != tt.field {
+				t.Fatalf("error %+v, want code %q field %q", got.Error, tt.code, tt.field)
+			}
+		})
+	}
+}
+
+// TestInteractionDefaultsStartToNow pins the clock so the default is checked exactly.
+func TestInteractionDefaultsStartToNow(t *testing.T) {
+	now := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	e := newEnv(t, func(c *api.Config) { c.Now = func() time.Time { return now } })
+	c := e.customer(map[string]any{"name": "An"})
+	var i store.Interaction
+	e.must(http.StatusCreated, "POST", "/api/v1/interactions",
+		map[string]any{"customer_id": c.ID, "channel": "chat", "direction": "inbound"}, &i)
+	if !i.StartedAt.Equal(now) {
+		t.Fatalf("started_at %v, want %v", i.StartedAt, now)
+	}
+	r := e.must(http.StatusCreated, "POST", "/api/v1/interactions",
+		map[string]any{"customer_id": c.ID, "channel": "voice", "direction": "outbound",
+			"voice": map[string]any{"call_id": "abc@host", "outcome": "completed", "talk_seconds": 12.5}}, &i)
+	if i.Voice == nil || i.Voice.CallID != "abc@host" {
+		t.Fatalf("voice details lost: %s", r.body)
+	}
+	if loc := r.header.Get("Location"); loc != fmt.Sprintf("/api/v1/interactions/%d", i.ID) {
+		t.Fatalf("Location %q", loc)
+	}
+}
