@@ -1,0 +1,89 @@
+// Package postgres is the production store on PostgreSQL through a pgx
+// connection pool. It is the history that the email and chat systems share.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/hotline-dev/hotline/store"
+	"github.com/hotline-dev/hotline/store/internal/sqlcore"
+	"github.com/hotline-dev/hotline/store/migrate"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Migrations returns the embedded schema migrations.
+func Migrations() ([]migrate.Migration, error) { return migrate.Load(migrationFS, "migrations") }
+
+var dialect = sqlcore.Dialect{
+	Name:       "postgres",
+	Time:       func(t time.Time) any { return t },
+	Unique:     func(err error) bool { return pgCode(err) == "23505" },
+	ForeignKey: func(err error) bool { return pgCode(err) == "23503" },
+}
+
+func pgCode(err error) string {
+	var e *pgconn.PgError
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}
+
+// lock serialises concurrent migrators (two replicas starting at once).
+const lock = `LOCK TABLE schema_migrations IN SHARE ROW EXCLUSIVE MODE`
+
+// Open connects to url (postgres://..., any pgxpool parameter such as
+// pool_max_conns or search_path) and applies pending migrations unless
+// o.NoMigrate. It fails when the server does not answer.
+func Open(ctx context.Context, url string, o store.Options) (*sqlcore.Store, error) {
+	c, err := OpenConn(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	if !o.NoMigrate {
+		r, err := Runner(c)
+		if err == nil {
+			_, err = r.Up(ctx)
+		}
+		if err != nil {
+			_ = c.Close()
+			return nil, fmt.Errorf("store postgres: %w", err)
+		}
+	}
+	return sqlcore.New(c, dialect, o), nil
+}
+
+// OpenConn connects without migrating (for the migrate command and tests).
+func OpenConn(ctx context.Context, url string) (sqlcore.Conn, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("store postgres: %w", &store.FieldError{Field: "database.url", Message: err.Error()})
+	}
+	p, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("store postgres: %w", err)
+	}
+	if err := p.Ping(ctx); err != nil {
+		p.Close()
+		return nil, fmt.Errorf("store postgres %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
+	}
+	return &conn{p: p}, nil
+}
+
+// Runner returns the migration runner for c.
+func Runner(c sqlcore.Conn) (*migrate.Runner, error) {
+	ms, err := Migrations()
+	if err != nil {
+		return nil, err
+	}
+	return &migrate.Runner{Conn: c, Migrations: ms, Lock: lock}, nil
+}
