@@ -26,9 +26,13 @@ const (
 	// relativePeak: the chosen row (column) must be 8 dB above every other
 	// row (column).
 	relativePeak = 6.31
-	// harmonicRatio: a tone's 2nd harmonic must be weaker than the tone
-	// itself; voiced speech with a harmonic on a DTMF frequency fails this.
-	harmonicRatio = 1.0
+	// A tone's 2nd harmonic must be weaker than the tone itself: voiced
+	// speech and instruments put harmonics there, a DTMF generator does
+	// not. Row harmonics (1394-1882 Hz) sit near column frequencies and
+	// pick up their leakage, so they get a looser limit (0 dB) than
+	// column harmonics (2418-3266 Hz, clear of DTMF: -6 dB).
+	rowHarmonicRatio = 1.0
+	colHarmonicRatio = 0.25
 	// minFraction: the two tones must hold this share of the block energy;
 	// speech, music and noise spread their energy and fail it.
 	minFraction = 0.7
@@ -150,7 +154,7 @@ func (d *dtmfDetector) classify() rune {
 		return 0
 	case colE > rowE*normalTwist || rowE > colE*reverseTwist:
 		return 0
-	case p[8+br] > rowE*harmonicRatio || p[12+bc] > colE*harmonicRatio:
+	case p[8+br] > rowE*rowHarmonicRatio || p[12+bc] > colE*colHarmonicRatio:
 		return 0
 	case rowE+colE < total*minFraction:
 		return 0
