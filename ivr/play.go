@@ -1,0 +1,204 @@
+package ivr
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/hotline-dev/hotline/events"
+	"github.com/hotline-dev/hotline/flows"
+	"github.com/hotline-dev/hotline/media"
+)
+
+// resolved is one prompt ready to play.
+type resolved struct {
+	name     string // after {var} expansion
+	lang     string // language actually played
+	fallback bool   // lang is the fallback language
+	p        *media.Prompt
+}
+
+// resolve turns prompt references into prompts in the current language,
+// falling back to the flow's fallback_language; a prompt missing in both is
+// logged (ErrNoPrompt), published with missing=true and skipped.
+func (r *run) resolve(refs []flows.PromptRef) []resolved {
+	var out []resolved
+	for _, ref := range refs {
+		if ref.Digits != "" {
+			v, ok := r.vars[ref.Digits]
+			if !ok {
+				r.log.Warn("ivr: read-back of an unset variable", "var", ref.Digits)
+			}
+			out = append(out, r.resolveDigits(v)...)
+			continue
+		}
+		name, missing := flows.Expand(ref.Name, r.lookupVar, nil)
+		if len(missing) > 0 {
+			r.log.Warn("ivr: prompt names an unset variable", "prompt", ref.Name, "vars", missing)
+		}
+		if rp, ok := r.resolveName(name); ok {
+			out = append(out, rp)
+		}
+	}
+	return out
+}
+
+func (r *run) resolveDigits(s string) []resolved {
+	var out []resolved
+	for _, k := range s {
+		if rp, ok := r.resolveName(flows.DigitPrompt(k)); ok {
+			out = append(out, rp)
+		}
+	}
+	return out
+}
+
+func (r *run) resolveName(name string) (resolved, bool) {
+	lib := r.e.cfg.Prompts
+	if lib == nil {
+		return resolved{}, false
+	}
+	if p, err := lib.Prompt(r.lang, name); err == nil {
+		return resolved{name: name, lang: r.lang, p: p}, true
+	}
+	if fb := r.flow.FallbackLanguage; fb != "" && fb != r.lang {
+		if p, err := lib.Prompt(fb, name); err == nil {
+			r.log.Info("ivr: prompt played in the fallback language", "prompt", name, "lang", r.lang, "fallback", fb)
+			return resolved{name: name, lang: fb, fallback: true, p: p}, true
+		}
+	}
+	r.log.Warn("ivr: prompt skipped", "prompt", name, "lang", r.lang, "err", ErrNoPrompt)
+	r.publish(events.PromptPlayed, map[string]any{"prompt": name, "lang": r.lang, "missing": true, "interrupted": false, "duration_ms": int64(0)})
+	return resolved{}, false
+}
+
+// playRefs plays the prompts in order. With bargeIn, a digit stops the
+// playing prompt and skips the rest; the digit is kept as type-ahead for the
+// next input, and when type-ahead is already waiting nothing is played.
+// Without bargeIn the prompts play to the end and digits pressed meanwhile
+// are discarded (published with discarded=true): the caller must hear them.
+func (r *run) playRefs(ctx context.Context, refs []flows.PromptRef, bargeIn bool) error {
+	return r.playResolved(ctx, r.resolve(refs), bargeIn)
+}
+
+func (r *run) playResolved(ctx context.Context, list []resolved, bargeIn bool) error {
+	for _, rp := range list {
+		if bargeIn && len(r.pending) > 0 {
+			return nil
+		}
+		if err := r.playOne(ctx, rp, bargeIn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// playOne plays one prompt on its own goroutine, which it always waits for,
+// so that a digit or a hang-up can cancel it.
+func (r *run) playOne(ctx context.Context, rp resolved, bargeIn bool) error {
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	start := r.e.cfg.Clock.Now()
+	go func() { done <- r.call.Play(pctx, rp.p) }()
+	interrupted := false
+	var err error
+wait:
+	for {
+		select {
+		case err = <-done:
+			break wait
+		case d, ok := <-r.digits:
+			if !ok {
+				r.digits = nil
+				continue
+			}
+			r.digitEvent(d, !bargeIn)
+			if bargeIn {
+				r.pending = append(r.pending, d)
+				interrupted = true
+				cancel()
+				err = <-done
+				break wait
+			}
+		case <-ctx.Done():
+			cancel()
+			<-done
+			return ctx.Err()
+		}
+	}
+	dur := rp.p.Duration()
+	if interrupted {
+		dur = r.e.cfg.Clock.Now().Sub(start)
+	}
+	r.publish(events.PromptPlayed, map[string]any{"prompt": rp.name, "lang": rp.lang, "fallback": rp.fallback,
+		"file": rp.p.Name, "interrupted": interrupted, "duration_ms": dur.Milliseconds()})
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if err != nil && !interrupted && !errors.Is(err, context.Canceled) {
+		r.log.Warn("ivr: prompt did not play", "prompt", rp.name, "err", err)
+	}
+	return nil
+}
+
+func (r *run) digitEvent(d media.Digit, discarded bool) {
+	data := map[string]any{"digit": string(d.Key), "source": string(d.Source), "duration_ms": d.Duration.Milliseconds()}
+	if discarded {
+		data["discarded"] = true
+	}
+	r.publish(events.DigitPressed, data)
+}
+
+// waitingForInput tells a simulated call that one input event is wanted.
+func (r *run) waitingForInput(n *flows.Node) {
+	if w, ok := r.call.(InputWaiter); ok {
+		w.WaitingForInput(n.Name)
+	}
+}
+
+// waitDigit returns the next digit (type-ahead first) or ok=false after d.
+// When the timer and a digit are both ready, the digit wins.
+func (r *run) waitDigit(ctx context.Context, d time.Duration) (media.Digit, bool, error) {
+	if len(r.pending) > 0 {
+		dg := r.pending[0]
+		r.pending = r.pending[1:]
+		return dg, true, nil
+	}
+	timer, stop := r.e.cfg.Clock.After(d)
+	defer stop()
+	for {
+		select {
+		case dg, ok := <-r.digits:
+			if !ok {
+				r.digits = nil
+				continue
+			}
+			r.digitEvent(dg, false)
+			return dg, true, nil
+		case <-timer:
+			select {
+			case dg, ok := <-r.digits:
+				if ok {
+					r.digitEvent(dg, false)
+					return dg, true, nil
+				}
+				r.digits = nil
+			default:
+			}
+			return media.Digit{}, false, nil
+		case <-ctx.Done():
+			return media.Digit{}, false, ctx.Err()
+		}
+	}
+}
+
+// addDigits records one input event on the current step; events are
+// separated by spaces ("9 1": a wrong key, then 1).
+func (r *run) addDigits(s string) {
+	st := &r.res.Path[r.step]
+	if st.Digits != "" {
+		st.Digits += " "
+	}
+	st.Digits += s
+}
