@@ -244,7 +244,10 @@ func (s *Server) run(c *Call, tx sip.ServerTransaction, late bool) {
 	if late { // RFC 3264 §5: we offer in the 200, the answer comes in the ACK
 		body, err = BuildOffer(local, s.cfg.Codecs, defaultPtime, SendRecv)
 	} else {
-		body, err = BuildAnswer(local, c.neg)
+		c.mu.Lock()
+		neg := c.neg
+		c.mu.Unlock()
+		body, err = BuildAnswer(local, neg)
 	}
 	if err != nil {
 		c.markEnded(CauseError, SideServer)
@@ -284,7 +287,10 @@ func (s *Server) run(c *Call, tx sip.ServerTransaction, late bool) {
 		c.neg = n
 		c.mu.Unlock()
 	}
-	if err := c.media.Start(c.neg.remote()); err != nil {
+	c.mu.Lock()
+	neg := c.neg
+	c.mu.Unlock()
+	if err := c.media.Start(neg.remote()); err != nil {
 		c.log.Error("media start", "err", err)
 		s.hangupError(c)
 		return
@@ -292,8 +298,8 @@ func (s *Server) run(c *Call, tx sip.ServerTransaction, late bool) {
 	c.mu.Lock()
 	c.answered = time.Now()
 	c.mu.Unlock()
-	c.log.Info("call answered", "codec", c.neg.Codec.String(), "remote", c.neg.Remote.String(), "ptime", c.neg.Ptime)
-	s.publish(events.CallAnswered, c.id, map[string]any{"codec": c.neg.Codec.String()})
+	c.log.Info("call answered", "codec", neg.Codec.String(), "remote", neg.Remote.String(), "ptime", neg.Ptime)
+	s.publish(events.CallAnswered, c.id, map[string]any{"codec": neg.Codec.String()})
 	c.bg.Add(1)
 	go func() {
 		defer c.bg.Done()

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emiago/sipgo"
 	"go.uber.org/goleak"
 
 	"github.com/hotline-dev/hotline/events"
@@ -297,3 +298,5 @@ func TestINFODigits(t *testing.T) {
 	}
 	<-oc.Done()
 }
+
+func sipgoAnswer() sipgo.AnswerOptions { return sipgo.AnswerOptions{} }
