@@ -41,7 +41,7 @@ type Stats struct {
 // counters are updated by the reader and sender goroutines and read by
 // Stats at any time.
 type counters struct {
-	pktSent, bytesSent, pktRecv, bytesRecv, ignored atomic.Uint64
+	pktSent, bytesSent, pktRecv, bytesRecv, ignored  atomic.Uint64
 	lost, lateFrames, catchUps, liveDrops, relatches atomic.Uint64
 	jitterNs                                         atomic.Int64
 	latched                                          atomic.Bool
