@@ -37,8 +37,10 @@ nodes:
 
 // withMenu adds a field to menuFlow's main node.
 func withMenu(field string) string {
-	return strings.Replace(menuFlow, "    exhausted: tired\n", "    exhausted: tired\n    "+field+"\n", 1)
+	return replaceOnce(menuFlow, "    exhausted: tired\n", "    exhausted: tired\n    "+field+"\n")
 }
+
+func replaceOnce(s, old, new string) string { return strings.Replace(s, old, new, 1) }
 
 type engineCase struct {
 	name        string
@@ -141,7 +143,7 @@ func TestMenu(t *testing.T) {
 				t.Error("no prompt event")
 			}},
 		{name: "no barge-in discards keys during the prompt", flow: withMenu("barge_in: false"),
-			presses: []press{{500 * time.Millisecond, '0'}, {1500 * time.Millisecond, '2'}},
+			presses:  []press{{500 * time.Millisecond, '0'}, {1500 * time.Millisecond, '2'}},
 			wantPath: "main[2] two", wantOutcome: done, wantPlayed: "en/menu",
 			check: func(t *testing.T, _ Result, evs []events.Event) {
 				n := 0
