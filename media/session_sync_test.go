@@ -239,7 +239,7 @@ func TestSessionHoldSuspendsTimeoutAndSending(t *testing.T) {
 		a.Start(remoteAt(addrB))
 		done := make(chan error, 1)
 		go func() { done <- a.Play(context.Background(), NewPromptPCM("p", make([]int16, 800))) }() // 5 frames
-		time.Sleep(50 * time.Millisecond)                                                          // frames at 0, 20, 40
+		time.Sleep(50 * time.Millisecond)                                                           // frames at 0, 20, 40
 		a.SetHold(true)
 		time.Sleep(10 * time.Second)
 		synctest.Wait()
