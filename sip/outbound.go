@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -273,13 +274,29 @@ func (c *Client) Dial(ctx context.Context, uri string, o DialOptions) (*Outbound
 		return nil, fmt.Errorf("sip: dial %s: %w", target.String(), err)
 	}
 	log := c.log.With("call_id", req.CallID().Value())
-	err = dialog.WaitAnswer(ctx, sipgo.AnswerOptions{Username: o.Username, Password: o.Password,
+	// RFC 3261 §9.1: CANCEL needs a provisional response first. When ctx
+	// ends before any, give up at once instead of waiting out Timer B.
+	var provisional atomic.Bool
+	wctx, wcancel := context.WithCancelCause(context.Background())
+	stop := context.AfterFunc(ctx, func() {
+		if provisional.Load() {
+			wcancel(ctx.Err())
+		} else {
+			wcancel(sipgo.WaitAnswerForceCancelErr)
+		}
+	})
+	err = dialog.WaitAnswer(wctx, sipgo.AnswerOptions{Username: o.Username, Password: o.Password,
 		OnResponse: func(res *sip.Response) error {
+			if res.IsProvisional() {
+				provisional.Store(true)
+			}
 			if (res.StatusCode == 180 || res.StatusCode == 183) && o.OnRinging != nil {
 				o.OnRinging()
 			}
 			return nil
 		}})
+	stop()
+	wcancel(nil)
 	if err != nil {
 		dialog.Close()
 		var dr *sipgo.ErrDialogResponse

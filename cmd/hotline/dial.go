@@ -2,12 +2,91 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/hotline-dev/hotline/caller"
+	"github.com/hotline-dev/hotline/media"
 )
 
-// dialCmd is a placeholder until its owner lands it.
-func dialCmd(_ context.Context, _ []string, _, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "hotline dial: not implemented yet")
-	return 1
+// dialCmd places one test call: hotline dial sip:100@127.0.0.1:5060
+// --digits "1@3s,2@6s" --dtmf rfc4733|inband|info --record out.wav
+// --duration 20s --from 0912345678. Exit 0 on an answered call that
+// received audio, 1 on any failure, 2 on usage errors.
+func dialCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("dial", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	digits := fs.String("digits", "", `digits to send after answer: "1@3s,2@6s" (key@offset)`)
+	dtmf := fs.String("dtmf", caller.DTMFRFC4733, "how to send digits: rfc4733, inband or info")
+	record := fs.String("record", "", "write what we hear to this WAV file")
+	duration := fs.Duration("duration", 20*time.Second, "hang up this long after answer")
+	answer := fs.Duration("answer-timeout", 30*time.Second, "give up if not answered within this")
+	from := fs.String("from", "", "caller number (0-9, +, *, #)")
+	display := fs.String("display", "", "caller display name")
+	bind := fs.String("bind", "", "local SIP address (default: the route to the target, port 0)")
+	codec := fs.String("codec", "", "offer only this codec: PCMU or PCMA (default both)")
+	digitDur := fs.Duration("digit-duration", 160*time.Millisecond, "length of each digit")
+	verbose := fs.Bool("v", false, "log SIP and media debug output to stderr")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: hotline dial sip:NUMBER@HOST[:PORT] [flags]")
+		fs.PrintDefaults()
+	}
+	// The URI may come before or after the flags.
+	var uri string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		uri, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if uri == "" && fs.NArg() > 0 {
+		uri = fs.Arg(0)
+	}
+	if uri == "" || fs.NArg() > 1 || (uri != fs.Arg(0) && fs.NArg() > 0) {
+		fs.Usage()
+		return 2
+	}
+	steps, err := caller.ParseSchedule(*digits)
+	if err != nil {
+		fmt.Fprintln(stderr, "hotline dial:", err)
+		return 2
+	}
+	var codecs []media.Codec
+	switch strings.ToUpper(*codec) {
+	case "":
+	case "PCMU":
+		codecs = []media.Codec{media.PCMU}
+	case "PCMA":
+		codecs = []media.Codec{media.PCMA}
+	default:
+		fmt.Fprintf(stderr, "hotline dial: --codec %q is not PCMU or PCMA\n", *codec)
+		return 2
+	}
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	res, err := caller.Run(ctx, caller.Options{URI: uri, From: *from, DisplayName: *display, Digits: steps, DTMF: *dtmf,
+		DigitDuration: *digitDur, Duration: *duration, AnswerTimeout: *answer, Record: *record, Bind: *bind,
+		Codecs: codecs, Logger: logger}, stdout)
+	if err != nil {
+		fmt.Fprintln(stderr, "hotline dial:", err)
+		if errors.Is(err, caller.ErrBadOptions) {
+			return 2
+		}
+		return 1
+	}
+	if !res.Answered {
+		return 1
+	}
+	return 0
 }
