@@ -163,10 +163,15 @@ func (s *Session) latch(src netip.AddrPort) {
 		return
 	}
 	s.sendAddr.Store(&src)
+	var n uint64
 	if s.st.latched.Swap(true) {
-		s.st.relatches.Add(1)
+		n = s.st.relatches.Add(1)
 	}
-	s.log.Info("RTP latched", "from", src, "sdp", *cur)
+	// Rate-limited: a flapping or spoofing source must not flood the log;
+	// log the first latch and re-latches 1, 2, 4, 8, ...
+	if n&(n-1) == 0 {
+		s.log.Info("RTP latched", "from", src, "previous", *cur, "relatches", n)
+	}
 }
 
 // trackSeq counts loss from sequence gaps per SSRC (RFC 3550 A.1,
