@@ -300,3 +300,65 @@ func TestINFODigits(t *testing.T) {
 }
 
 func sipgoAnswer() sipgo.AnswerOptions { return sipgo.AnswerOptions{} }
+
+func mediaPool() (*media.PortPool, error) { return media.NewPortPool(41000, 41998) }
+
+func TestHandlerPanicIsContained(t *testing.T) {
+	r := newRig(t, HandlerFunc(func(ctx context.Context, c *Call) {
+		if c.Called() == "666" {
+			panic("flow bug")
+		}
+		<-ctx.Done()
+	}), nil)
+	oc := r.dial("666", DialOptions{})
+	<-oc.Done() // the server hung up the broken call
+	if e := r.waitEvent(events.CallEnded); e.Data["cause"] != CauseError {
+		t.Errorf("ended %v", e.Data)
+	}
+	// and keeps serving others.
+	oc2 := r.dial("100", DialOptions{})
+	oc2.Hangup(r.ctx)
+	r.waitEvent(events.CallEnded)
+}
+
+func TestCallHangupWithCause(t *testing.T) {
+	r := newRig(t, HandlerFunc(func(ctx context.Context, c *Call) {
+		if err := c.Hangup(ctx, "transfer\r\ndone"); err != nil {
+			t.Errorf("Hangup: %v", err)
+		}
+		if err := c.Hangup(ctx, "again"); err != ErrCallEnded {
+			t.Errorf("second Hangup: %v", err)
+		}
+	}), nil)
+	oc := r.dial("100", DialOptions{})
+	<-oc.Done()
+	e := r.waitEvent(events.CallEnded)
+	if e.Data["cause"] != "transferdone" || e.Data["side"] != SideServer {
+		t.Errorf("ended %v", e.Data)
+	}
+}
+
+func TestRateLimiterBuckets(t *testing.T) {
+	now := time.Unix(0, 0)
+	l := newRateLimiter(2, 3, func() time.Time { return now })
+	for i := range 3 {
+		if !l.allow("a") {
+			t.Fatalf("request %d refused within burst", i)
+		}
+	}
+	if l.allow("a") {
+		t.Fatal("burst exceeded but allowed")
+	}
+	if !l.allow("b") {
+		t.Fatal("other source refused")
+	}
+	now = now.Add(500 * time.Millisecond) // 2/s refills one token
+	if !l.allow("a") || l.allow("a") {
+		t.Fatal("refill wrong")
+	}
+	now = now.Add(time.Hour)
+	l.prune(now)
+	if len(l.buckets) != 0 {
+		t.Errorf("%d buckets after prune", len(l.buckets))
+	}
+}
