@@ -76,7 +76,12 @@ func (s *Session) Play(ctx context.Context, prompts ...*Prompt) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	j := &playJob{prompts: prompts, done: make(chan error, 1)}
+	j := &playJob{done: make(chan error, 1)}
+	for _, p := range prompts {
+		if p != nil { // a nil prompt plays as nothing rather than crashing the call
+			j.prompts = append(j.prompts, p)
+		}
+	}
 	if !j.remaining() {
 		return nil
 	}
