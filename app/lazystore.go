@@ -1,0 +1,156 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/hotline-dev/hotline/api"
+	"github.com/hotline-dev/hotline/store"
+)
+
+// errStoreDown is what the API reports (503) while the database is unreachable.
+var errStoreDown = fmt.Errorf("ticket history database unavailable: %w", api.ErrUnavailable)
+
+// lazyStore is the store.Store the API and the call logger share. It opens
+// the database on first use and again after an open fails, so Hotline starts
+// and answers calls (spooling their records) during a database outage; the
+// API then answers 503 until the database is back.
+type lazyStore struct {
+	open func(ctx context.Context) (store.Store, error)
+	mu   sync.Mutex
+	s    store.Store
+}
+
+var _ store.Store = (*lazyStore)(nil)
+
+func newLazyStore(open func(ctx context.Context) (store.Store, error)) *lazyStore {
+	return &lazyStore{open: open}
+}
+
+func (l *lazyStore) get(ctx context.Context) (store.Store, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.s != nil {
+		return l.s, nil
+	}
+	s, err := l.open(ctx)
+	if err != nil {
+		// Not %w: an unparseable URL is a FieldError, and callers must
+		// treat any failure to open as an outage, not as invalid input.
+		return nil, fmt.Errorf("%w: %v", errStoreDown, err)
+	}
+	l.s = s
+	return s, nil
+}
+
+func (l *lazyStore) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.s == nil {
+		return nil
+	}
+	err := l.s.Close()
+	l.s = nil
+	return err
+}
+
+func (l *lazyStore) Ping(ctx context.Context) error {
+	s, err := l.get(ctx)
+	if err != nil {
+		return err
+	}
+	return s.Ping(ctx)
+}
+
+// with runs f on the open store, or fails with errStoreDown.
+func with[T any](ctx context.Context, l *lazyStore, f func(store.Store) (T, error)) (T, error) {
+	s, err := l.get(ctx)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return f(s)
+}
+
+type page[T any] struct {
+	items []T
+	next  string
+}
+
+func withPage[T any](ctx context.Context, l *lazyStore, f func(store.Store) ([]T, string, error)) ([]T, string, error) {
+	p, err := with(ctx, l, func(s store.Store) (page[T], error) {
+		items, next, err := f(s)
+		return page[T]{items, next}, err
+	})
+	return p.items, p.next, err
+}
+
+func (l *lazyStore) do(ctx context.Context, f func(store.Store) error) error {
+	_, err := with(ctx, l, func(s store.Store) (struct{}, error) { return struct{}{}, f(s) })
+	return err
+}
+
+func (l *lazyStore) CreateCustomer(ctx context.Context, c *store.Customer) error {
+	return l.do(ctx, func(s store.Store) error { return s.CreateCustomer(ctx, c) })
+}
+
+func (l *lazyStore) GetCustomer(ctx context.Context, id int64) (*store.Customer, error) {
+	return with(ctx, l, func(s store.Store) (*store.Customer, error) { return s.GetCustomer(ctx, id) })
+}
+
+func (l *lazyStore) UpdateCustomer(ctx context.Context, c *store.Customer) error {
+	return l.do(ctx, func(s store.Store) error { return s.UpdateCustomer(ctx, c) })
+}
+
+func (l *lazyStore) ListCustomers(ctx context.Context, f store.CustomerFilter, p store.Page) ([]store.Customer, string, error) {
+	return withPage(ctx, l, func(s store.Store) ([]store.Customer, string, error) { return s.ListCustomers(ctx, f, p) })
+}
+
+func (l *lazyStore) FindCustomerByPhone(ctx context.Context, e164 string) (*store.Customer, error) {
+	return with(ctx, l, func(s store.Store) (*store.Customer, error) { return s.FindCustomerByPhone(ctx, e164) })
+}
+
+func (l *lazyStore) FindCustomerByEmail(ctx context.Context, email string) (*store.Customer, error) {
+	return with(ctx, l, func(s store.Store) (*store.Customer, error) { return s.FindCustomerByEmail(ctx, email) })
+}
+
+func (l *lazyStore) CreateTicket(ctx context.Context, t *store.Ticket) error {
+	return l.do(ctx, func(s store.Store) error { return s.CreateTicket(ctx, t) })
+}
+
+func (l *lazyStore) GetTicket(ctx context.Context, id int64) (*store.Ticket, error) {
+	return with(ctx, l, func(s store.Store) (*store.Ticket, error) { return s.GetTicket(ctx, id) })
+}
+
+func (l *lazyStore) UpdateTicket(ctx context.Context, t *store.Ticket) error {
+	return l.do(ctx, func(s store.Store) error { return s.UpdateTicket(ctx, t) })
+}
+
+func (l *lazyStore) ListTickets(ctx context.Context, f store.TicketFilter, p store.Page) ([]store.Ticket, string, error) {
+	return withPage(ctx, l, func(s store.Store) ([]store.Ticket, string, error) { return s.ListTickets(ctx, f, p) })
+}
+
+func (l *lazyStore) CreateInteraction(ctx context.Context, i *store.Interaction) error {
+	return l.do(ctx, func(s store.Store) error { return s.CreateInteraction(ctx, i) })
+}
+
+func (l *lazyStore) GetInteraction(ctx context.Context, id int64) (*store.Interaction, error) {
+	return with(ctx, l, func(s store.Store) (*store.Interaction, error) { return s.GetInteraction(ctx, id) })
+}
+
+func (l *lazyStore) ListInteractions(ctx context.Context, f store.InteractionFilter, p store.Page) ([]store.Interaction, string, error) {
+	return withPage(ctx, l, func(s store.Store) ([]store.Interaction, string, error) { return s.ListInteractions(ctx, f, p) })
+}
+
+func (l *lazyStore) Timeline(ctx context.Context, customerID int64, p store.Page) ([]store.Interaction, string, error) {
+	return withPage(ctx, l, func(s store.Store) ([]store.Interaction, string, error) { return s.Timeline(ctx, customerID, p) })
+}
+
+func (l *lazyStore) LogCall(ctx context.Context, r store.CallRecord) (store.LogResult, error) {
+	return with(ctx, l, func(s store.Store) (store.LogResult, error) { return s.LogCall(ctx, r) })
+}
+
+func (l *lazyStore) LogCalls(ctx context.Context, rs []store.CallRecord) ([]store.LogResult, error) {
+	return with(ctx, l, func(s store.Store) ([]store.LogResult, error) { return s.LogCalls(ctx, rs) })
+}
