@@ -130,9 +130,12 @@ func (d *dtmfDetector) step(key rune, out []detected) []detected {
 	return out
 }
 
-// classify returns the DTMF key in the current block, or 0.
+// classify returns the DTMF key in the current block, or 0. The 8
+// fundamentals are computed first; the two 2nd harmonics that matter are
+// computed only for a block that already looks like DTMF, which halves the
+// cost on ordinary audio.
 func (d *dtmfDetector) classify() rune {
-	var s1, s2 [16]float32
+	var s1, s2 [8]float32
 	var total float32
 	for _, x := range d.block {
 		total += x * x
@@ -141,20 +144,20 @@ func (d *dtmfDetector) classify() rune {
 			s2[k], s1[k] = s1[k], s
 		}
 	}
-	var p [16]float32
+	minE := float32(goertzelN * minToneAmp * minToneAmp / 2)
+	if total < 2*minE {
+		return 0 // too quiet to hold two tones: skip the rest
+	}
+	var p [8]float32
 	for k := range p {
-		// Goertzel power |X(f)|², scaled by 2/N to energy units.
-		p[k] = (s1[k]*s1[k] + s2[k]*s2[k] - d.coeff[k]*s1[k]*s2[k]) * 2 / goertzelN
+		p[k] = goertzelPower(d.coeff[k], s1[k], s2[k])
 	}
 	br, bc := argmax4(p[0:4]), argmax4(p[4:8])
 	rowE, colE := p[br], p[4+bc]
-	minE := float32(goertzelN * minToneAmp * minToneAmp / 2)
 	switch {
 	case rowE < minE || colE < minE:
 		return 0
 	case colE > rowE*normalTwist || rowE > colE*reverseTwist:
-		return 0
-	case p[8+br] > rowE*rowHarmonicRatio || p[12+bc] > colE*colHarmonicRatio:
 		return 0
 	case rowE+colE < total*minFraction:
 		return 0
@@ -167,7 +170,26 @@ func (d *dtmfDetector) classify() rune {
 			return 0
 		}
 	}
+	if d.harmonic(8+br) > rowE*rowHarmonicRatio || d.harmonic(12+bc) > colE*colHarmonicRatio {
+		return 0
+	}
 	return dtmfKeys[br][bc]
+}
+
+// harmonic runs the Goertzel filter k (a 2nd harmonic) over the block.
+func (d *dtmfDetector) harmonic(k int) float32 {
+	var s1, s2 float32
+	c := d.coeff[k]
+	for _, x := range d.block {
+		s1, s2 = x+c*s1-s2, s1
+	}
+	return goertzelPower(c, s1, s2)
+}
+
+// goertzelPower is |X(f)|² from the filter state, scaled by 2/N to energy
+// units.
+func goertzelPower(c, s1, s2 float32) float32 {
+	return (s1*s1 + s2*s2 - c*s1*s2) * 2 / goertzelN
 }
 
 func argmax4(v []float32) int {

@@ -243,3 +243,13 @@ func BenchmarkGoertzelFrame(b *testing.B) {
 		out = d.process(pcm, out[:0])
 	}
 }
+
+func BenchmarkGoertzelFrameSpeech(b *testing.B) {
+	pcm := toPCM(vowel(ms(20), 120, [3]float64{730, 1090, 2440}, 2500))
+	d := newDTMFDetector()
+	var out []detected
+	b.SetBytes(int64(2 * len(pcm)))
+	for b.Loop() {
+		out = d.process(pcm, out[:0])
+	}
+}

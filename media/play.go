@@ -89,7 +89,7 @@ func (s *Session) Play(ctx context.Context, prompts ...*Prompt) error {
 	switch {
 	case s.closed:
 		s.mu.Unlock()
-		return ErrSessionClosed
+		return s.closedErr()
 	case !s.started:
 		s.mu.Unlock()
 		return ErrNotStarted
@@ -173,7 +173,7 @@ func (s *Session) SendDigit(ctx context.Context, key rune, dur time.Duration, sr
 	switch {
 	case s.closed:
 		s.mu.Unlock()
-		return ErrSessionClosed
+		return s.closedErr()
 	case !s.started:
 		s.mu.Unlock()
 		return ErrNotStarted

@@ -160,7 +160,7 @@ func (s *Session) Start(r Remote) error {
 	defer s.mu.Unlock()
 	switch {
 	case s.closed:
-		return ErrSessionClosed
+		return s.closedErr()
 	case s.started:
 		return ErrAlreadyStarted
 	}
@@ -258,6 +258,15 @@ func (s *Session) Err() error {
 	default:
 		return nil
 	}
+}
+
+// closedErr is the error for work refused by an ended session: the reason
+// it ended (ErrMediaTimeout) if known, else ErrSessionClosed.
+func (s *Session) closedErr() error {
+	if err := s.Err(); err != nil {
+		return err
+	}
+	return ErrSessionClosed
 }
 
 // fail ends the session with err (the first error wins).

@@ -225,8 +225,8 @@ func TestSessionInactivityTimeout(t *testing.T) {
 		if !errors.Is(a.Err(), ErrMediaTimeout) {
 			t.Fatalf("Err = %v", a.Err())
 		}
-		if err := a.Play(context.Background(), NewPromptPCM("x", make([]int16, 160))); err == nil {
-			t.Fatal("Play after timeout succeeded")
+		if err := a.Play(context.Background(), NewPromptPCM("x", make([]int16, 160))); !errors.Is(err, ErrMediaTimeout) {
+			t.Fatalf("Play after timeout = %v, want ErrMediaTimeout", err)
 		}
 	})
 }
