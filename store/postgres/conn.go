@@ -10,7 +10,6 @@ import (
 	"github.com/hotline-dev/hotline/store/internal/sqlcore"
 )
 
-
 // conn adapts a pgxpool.Pool to sqlcore.Conn.
 type conn struct{ p *pgxpool.Pool }
 
@@ -22,19 +21,27 @@ type adapter struct {
 
 func poolAdapter(p *pgxpool.Pool) adapter {
 	return adapter{
-		exec:  func(ctx context.Context, sql string, args ...any) error { _, err := p.Exec(ctx, sql, args...); return err },
+		exec: func(ctx context.Context, sql string, args ...any) error {
+			_, err := p.Exec(ctx, sql, args...)
+			return err
+		},
 		query: p.Query, row: p.QueryRow,
 	}
 }
 
 func txAdapter(tx pgx.Tx) adapter {
 	return adapter{
-		exec:  func(ctx context.Context, sql string, args ...any) error { _, err := tx.Exec(ctx, sql, args...); return err },
+		exec: func(ctx context.Context, sql string, args ...any) error {
+			_, err := tx.Exec(ctx, sql, args...)
+			return err
+		},
 		query: tx.Query, row: tx.QueryRow,
 	}
 }
 
-func (a adapter) Exec(ctx context.Context, q string, args ...any) error { return a.exec(ctx, q, args...) }
+func (a adapter) Exec(ctx context.Context, q string, args ...any) error {
+	return a.exec(ctx, q, args...)
+}
 
 func (a adapter) Query(ctx context.Context, q string, args ...any) (sqlcore.Rows, error) {
 	rows, err := a.query(ctx, q, args...)

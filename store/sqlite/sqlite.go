@@ -33,9 +33,11 @@ func Migrations() ([]migrate.Migration, error) { return migrate.Load(migrationFS
 
 // Dialect is how SQLite binds timestamps and reports constraint errors.
 var dialect = sqlcore.Dialect{
-	Name:       "sqlite",
-	Time:       func(t time.Time) any { return t.UnixMicro() },
-	Unique:     func(err error) bool { return code(err) == sqlite3.SQLITE_CONSTRAINT_UNIQUE || code(err) == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY },
+	Name: "sqlite",
+	Time: func(t time.Time) any { return t.UnixMicro() },
+	Unique: func(err error) bool {
+		return code(err) == sqlite3.SQLITE_CONSTRAINT_UNIQUE || code(err) == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	},
 	ForeignKey: func(err error) bool { return code(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY },
 }
 

@@ -1,0 +1,77 @@
+package storetest
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/hotline-dev/hotline/store"
+)
+
+// BenchLogCalls logs b.N calls in LogCalls batches of batch records from
+// callers numbers distinct callers and reports calls/s.
+func BenchLogCalls(b *testing.B, s store.Store, batch, callers int) {
+	b.Helper()
+	cats := []string{"technical", "sales", "billing", ""}
+	recs := make([]store.CallRecord, 0, batch)
+	start := time.Now()
+	b.ResetTimer()
+	for i := 0; i < b.N; i += batch {
+		recs = recs[:0]
+		for j := i; j < min(i+batch, b.N); j++ {
+			r := rec(fmt.Sprintf("bench-%d-%d@host", start.UnixNano(), j), fmt.Sprintf("+849%08d", j%callers), cats[j%len(cats)])
+			recs = append(recs, r)
+		}
+		if _, err := s.LogCalls(b.Context(), recs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "calls/s")
+}
+
+// Env1M is the variable that enables the 1,000,000-interaction benchmark
+// (it takes minutes and a few hundred MB).
+const Env1M = "HOTLINE_BENCH_1M"
+
+// Skip1M skips unless HOTLINE_BENCH_1M=1.
+func Skip1M(b *testing.B) {
+	if os.Getenv(Env1M) != "1" {
+		b.Skipf("set %s=1 to seed 1,000,000 interactions and measure the timeline", Env1M)
+	}
+}
+
+// BenchTimeline measures Timeline for random customers among customers
+// (ids 1..customers, already seeded): the first page of 50 and the page its
+// cursor points to. It reports p50 and p99 in milliseconds.
+func BenchTimeline(b *testing.B, s store.Store, customers int) {
+	b.Helper()
+	lat := make([]time.Duration, 0, 2*b.N)
+	rng := rand.New(rand.NewPCG(1, 2))
+	b.ResetTimer()
+	for range b.N {
+		id := int64(1 + rng.IntN(customers))
+		t0 := time.Now()
+		page, next, err := s.Timeline(b.Context(), id, store.Page{Limit: 50})
+		lat = append(lat, time.Since(t0))
+		if err != nil || len(page) == 0 {
+			b.Fatalf("timeline %d: %d rows, %v", id, len(page), err)
+		}
+		if next != "" {
+			t0 = time.Now()
+			if _, _, err := s.Timeline(b.Context(), id, store.Page{Limit: 50, Cursor: next}); err != nil {
+				b.Fatal(err)
+			}
+			lat = append(lat, time.Since(t0))
+		}
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	pct := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))]) / float64(time.Millisecond) }
+	b.ReportMetric(pct(0.50), "p50-ms")
+	b.ReportMetric(pct(0.99), "p99-ms")
+	b.ReportMetric(0, "ns/op")
+}
