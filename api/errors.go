@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -170,19 +171,21 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, status, errorBody{Error: errorDetail{Code: ae.Code(), Message: ae.Message, Field: ae.Field}})
 }
 
-// writeJSON writes v with status. Encoding failures are a bug in the API
-// (all response types are plain structs), so they surface in logs via the
-// recover middleware's sibling: the status is already sent.
+// writeJSON writes v with status. HTML escaping is off: these bodies are
+// JSON for programs, and "<token>" should read as written.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		b = []byte(`{"error":{"code":"internal","message":"response encoding failed"}}`)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		buf.Reset()
+		buf.WriteString(`{"error":{"code":"internal","message":"response encoding failed"}}` + "\n")
 		status = http.StatusInternalServerError
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
+	_, _ = w.Write(buf.Bytes())
 }
 
 // logger returns l or a logger that discards.

@@ -35,6 +35,7 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.streams.Done()
+	defer s.active.Add(-1)
 
 	var sub *events.Subscription
 	var in <-chan events.Event // nil (blocks forever) without a bus

@@ -179,3 +179,12 @@ func (e *env) ticket(body any) store.Ticket {
 	e.must(http.StatusCreated, "POST", "/api/v1/tickets", body, &tk)
 	return tk
 }
+
+func readAll(t *testing.T, res *http.Response) []byte {
+	t.Helper()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("read body: %v", err)
+	}
+	return b
+}

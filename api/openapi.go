@@ -42,11 +42,7 @@ func (s *Server) CheckSpec() (missing, extra []string, err error) {
 	}
 	routed := map[string]bool{}
 	err = chi.Walk(s.router, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
-		route = strings.TrimSuffix(strings.ReplaceAll(route, "/*/", "/"), "/*")
-		if len(route) > 1 {
-			route = strings.TrimSuffix(route, "/")
-		}
-		routed[method+" "+route] = true
+		routed[method+" "+cleanRoute(route)] = true
 		return nil
 	})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -72,17 +73,19 @@ type Config struct {
 // server shuts down so open event streams end; http.Server.RegisterOnShutdown
 // is the place.
 type Server struct {
-	cfg     Config
-	log     *slog.Logger
-	router  *chi.Mux
-	auth    *authenticator
-	spec    []byte
-	now     func() time.Time
-	norm    func(raw, country string) (string, error)
-	mu      sync.Mutex
-	closed  bool          // set by Close; no stream starts after it
-	done    chan struct{} // closed by Close: streams end
-	streams sync.WaitGroup
+	cfg      Config
+	log      *slog.Logger
+	router   *chi.Mux
+	patterns map[string][]string // method → route patterns, for Allow
+	auth     *authenticator
+	spec     []byte
+	now      func() time.Time
+	norm     func(raw, country string) (string, error)
+	mu       sync.Mutex
+	closed   bool          // set by Close; no stream starts after it
+	done     chan struct{} // closed by Close: streams end
+	streams  sync.WaitGroup
+	active   atomic.Int64 // open event streams
 }
 
 // New builds the API. It does not start anything: serve it with an
@@ -103,6 +106,7 @@ func New(cfg Config) *Server {
 	}
 	s.auth = newAuthenticator(cfg.Tokens, cfg.RateLimit, s.log)
 	s.router = s.routes()
+	s.patterns = routePatterns(s.router)
 	spec, err := buildSpec(cfg.Mounts)
 	if err != nil {
 		s.log.Error("OpenAPI description unavailable", "err", err)
@@ -129,6 +133,9 @@ func (s *Server) Close() {
 	}
 }
 
+// ActiveStreams reports how many event streams are open (a gauge for metrics).
+func (s *Server) ActiveStreams() int { return int(s.active.Load()) }
+
 // startStream registers an event stream unless the server is closed.
 func (s *Server) startStream() bool {
 	s.mu.Lock()
@@ -137,6 +144,7 @@ func (s *Server) startStream() bool {
 		return false
 	}
 	s.streams.Add(1)
+	s.active.Add(1)
 	return true
 }
 
@@ -187,12 +195,57 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
 	var allow []string
 	for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"} {
-		if s.router.Match(chi.NewRouteContext(), m, r.URL.Path) {
-			allow = append(allow, m)
+		for _, pattern := range s.patterns[m] {
+			if patternMatches(pattern, r.URL.Path) {
+				allow = append(allow, m)
+				break
+			}
 		}
 	}
 	w.Header().Set("Allow", strings.Join(allow, ", "))
 	s.writeError(w, r, &Error{Kind: ErrMethodNotAllowed, Message: r.Method + " is not allowed on " + r.URL.Path})
+}
+
+// routePatterns lists the route patterns by method (chi's own Match says
+// yes to every method on a mounted subrouter, so it cannot fill Allow).
+func routePatterns(r chi.Routes) map[string][]string {
+	out := map[string][]string{}
+	_ = chi.Walk(r, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		out[method] = append(out[method], cleanRoute(route))
+		return nil
+	})
+	return out
+}
+
+// cleanRoute turns chi's walked pattern into the documented path:
+// "/api/v1/customers/" → "/api/v1/customers".
+func cleanRoute(route string) string {
+	route = strings.TrimSuffix(strings.ReplaceAll(route, "/*/", "/"), "/*")
+	if len(route) > 1 {
+		route = strings.TrimSuffix(route, "/")
+	}
+	return route
+}
+
+// patternMatches reports whether path fits pattern, where a {param}
+// segment matches any one non-empty segment.
+func patternMatches(pattern, path string) bool {
+	if len(path) > 1 {
+		path = strings.TrimSuffix(path, "/")
+	}
+	ps, xs := strings.Split(pattern, "/"), strings.Split(path, "/")
+	if len(ps) != len(xs) {
+		return false
+	}
+	for i := range ps {
+		if strings.HasPrefix(ps[i], "{") && xs[i] != "" {
+			continue
+		}
+		if ps[i] != xs[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {

@@ -1,0 +1,163 @@
+package api_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hotline-dev/hotline/api"
+	"github.com/hotline-dev/hotline/events"
+)
+
+// sse is a minimal Server-Sent Events reader for tests.
+type sse struct {
+	t      *testing.T
+	res    *http.Response
+	r      *bufio.Reader
+	cancel context.CancelFunc
+}
+
+// openStream connects and reads up to the server's opening comment, which
+// the handler writes after subscribing to the bus: events published after
+// openStream returns are delivered.
+func (e *env) openStream(query string) *sse {
+	e.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, "GET", e.url+"/api/v1/events"+query, nil)
+	if err != nil {
+		cancel()
+		e.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+readToken)
+	res, err := e.http.Do(req)
+	if err != nil {
+		cancel()
+		e.t.Fatal(err)
+	}
+	s := &sse{t: e.t, res: res, r: bufio.NewReader(res.Body), cancel: cancel}
+	e.t.Cleanup(s.close)
+	if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/event-stream") {
+		e.t.Fatalf("stream: status %d, content type %q", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	if first := s.block(); !strings.HasPrefix(first, ": hotline events") {
+		e.t.Fatalf("stream opened with %q", first)
+	}
+	return s
+}
+
+func (s *sse) close() { s.cancel(); _ = s.res.Body.Close() }
+
+// block reads one message block (up to a blank line), without the newline.
+func (s *sse) block() string {
+	s.t.Helper()
+	var lines []string
+	for {
+		line, err := s.r.ReadString('\n')
+		if err != nil {
+			s.t.Fatalf("stream read: %v (after %q)", err, lines)
+		}
+		line = strings.TrimSuffix(line, "\n")
+		if line == "" {
+			return strings.Join(lines, "\n")
+		}
+		lines = append(lines, line)
+	}
+}
+
+// event reads blocks until an event (skipping heartbeat comments).
+func (s *sse) event() (id string, ev events.Event) {
+	s.t.Helper()
+	for {
+		b := s.block()
+		if strings.HasPrefix(b, ":") {
+			continue
+		}
+		for _, line := range strings.Split(b, "\n") {
+			switch {
+			case strings.HasPrefix(line, "id: "):
+				id = strings.TrimPrefix(line, "id: ")
+			case strings.HasPrefix(line, "data: "):
+				if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &ev); err != nil {
+					s.t.Fatalf("event data %q: %v", line, err)
+				}
+			}
+		}
+		return id, ev
+	}
+}
+
+func TestEventsStream(t *testing.T) {
+	e := newEnv(t)
+	all := e.openStream("")
+	calls := e.openStream("?types=call.,agent.")
+	e.bus.Publish(events.Event{Type: events.QueueJoined, Queue: "sales", CallID: "c1"})
+	e.bus.Publish(events.Event{Type: events.CallStarted, CallID: "c1", Data: map[string]any{"caller": "+84912345678"}})
+
+	id, ev := all.event()
+	if ev.Type != events.QueueJoined || ev.Queue != "sales" || id != "1" || ev.Seq != 1 {
+		t.Fatalf("first event id %s %+v", id, ev)
+	}
+	id, ev = all.event()
+	if ev.Type != events.CallStarted || id != "2" || ev.Data["caller"] != "+84912345678" {
+		t.Fatalf("second event id %s %+v", id, ev)
+	}
+	id, ev = calls.event()
+	if ev.Type != events.CallStarted || id != "2" {
+		t.Fatalf("filtered stream got id %s %+v, want only call.started", id, ev)
+	}
+}
+
+func TestEventsHeartbeat(t *testing.T) {
+	e := newEnv(t, func(c *api.Config) { c.Heartbeat = time.Millisecond })
+	s := e.openStream("")
+	if b := s.block(); b != ": ping" {
+		t.Fatalf("want a heartbeat comment, got %q", b)
+	}
+}
+
+// TestEventsEndOnShutdown: Shutdown ends open streams (the client sees EOF)
+// and returns once their handlers are done; later streams are refused.
+func TestEventsEndOnShutdown(t *testing.T) {
+	e := newEnv(t)
+	s := e.openStream("")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := e.api.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if _, err := io.ReadAll(s.r); err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("stream did not end cleanly: %v", err)
+	}
+	r := e.do("GET", "/api/v1/events", readToken, nil)
+	if r.status != http.StatusServiceUnavailable {
+		t.Fatalf("stream after shutdown: status %d", r.status)
+	}
+}
+
+// TestEventsEndOnDisconnect: a client that goes away releases its handler
+// without any shutdown. The wait polls the gauge until a deadline: it is a
+// condition, not a guess at how long the handler takes.
+func TestEventsEndOnDisconnect(t *testing.T) {
+	e := newEnv(t)
+	s := e.openStream("")
+	if n := e.api.ActiveStreams(); n != 1 {
+		t.Fatalf("ActiveStreams %d with one client", n)
+	}
+	s.close()
+	deadline := time.After(5 * time.Second)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for e.api.ActiveStreams() != 0 {
+		select {
+		case <-deadline:
+			t.Fatalf("handler still running 5s after the client left (%d streams)", e.api.ActiveStreams())
+		case <-tick.C:
+		}
+	}
+}
