@@ -1,0 +1,185 @@
+package queue
+
+import (
+	"github.com/hotline-dev/hotline/events"
+)
+
+// dispatch offers waiting callers to eligible agents until no queue can make
+// another offer. Across queues the caller with the earliest virtual join time
+// goes first, so an agent in several queues serves the longest (priority-
+// adjusted) wait. Deterministic: queues and agents are visited in ID order.
+func (s *Service) dispatch() {
+	order := s.queueOrder()
+	pos := make([]int, len(order))
+	done := make([]bool, len(order))
+	for {
+		best, bestE := -1, (*entry)(nil)
+		for i, q := range order {
+			if done[i] {
+				continue
+			}
+			for pos[i] < len(q.waiting) && len(q.waiting[pos[i]].offers) > 0 {
+				pos[i]++
+			}
+			if pos[i] == len(q.waiting) {
+				done[i] = true
+				continue
+			}
+			if h := q.waiting[pos[i]]; bestE == nil || entryLess(h, bestE) {
+				best, bestE = i, h
+			}
+		}
+		if best < 0 {
+			return
+		}
+		q := order[best]
+		if q.cfg.Strategy == "ring-all" {
+			n := 0
+			for _, a := range q.members {
+				if s.eligible(q, a) {
+					s.makeOffer(q, bestE, a)
+					n++
+				}
+			}
+			if n == 0 {
+				done[best] = true
+			}
+			continue
+		}
+		a := s.pick(q, bestE)
+		if a == nil {
+			done[best] = true
+			continue
+		}
+		s.makeOffer(q, bestE, a)
+	}
+}
+
+func (s *Service) queueOrder() []*queueState {
+	if len(s.qorder) != len(s.queues) {
+		s.qorder = s.qorder[:0]
+		for _, q := range s.queues {
+			s.qorder = append(s.qorder, q)
+		}
+		sortQueues(s.qorder)
+	}
+	return s.qorder
+}
+
+func (s *Service) eligible(q *queueState, a *agent) bool {
+	if a.presence != Available || a.activity != Idle || a.offer != nil {
+		return false
+	}
+	return q.cfg.Skill == "" || a.cfg.Skills[q.cfg.Skill] > 0
+}
+
+// pick chooses one agent for e by the queue's strategy. Agents who already
+// missed this caller are chosen only when no other agent is eligible (RONA:
+// the next agent rings first).
+func (s *Service) pick(q *queueState, e *entry) *agent {
+	var best *agent
+	bestIdx, bestTried := -1, true
+	for i, a := range q.members {
+		if !s.eligible(q, a) {
+			continue
+		}
+		tried := e.tried[a.cfg.ID]
+		if best == nil || (bestTried && !tried) || (bestTried == tried && s.better(q, a, i, best, bestIdx)) {
+			best, bestIdx, bestTried = a, i, tried
+		}
+	}
+	return best
+}
+
+// better reports whether agent a (member index ai) beats b (index bi).
+// Penalty (lower first) ranks before the strategy's own order, except for
+// skills, where the skill level (higher first) ranks before the penalty.
+func (s *Service) better(q *queueState, a *agent, ai int, b *agent, bi int) bool {
+	pa, pb := a.cfg.Queues[q.name], b.cfg.Queues[q.name]
+	switch q.cfg.Strategy {
+	case "skills":
+		la, lb := a.cfg.Skills[q.cfg.Skill], b.cfg.Skills[q.cfg.Skill]
+		if la != lb {
+			return la > lb
+		}
+		if pa != pb {
+			return pa < pb
+		}
+		return a.idleSince.Before(b.idleSince)
+	}
+	if pa != pb {
+		return pa < pb
+	}
+	switch q.cfg.Strategy {
+	case "round-robin":
+		n := len(q.members)
+		return (ai-q.rr-1+2*n)%n < (bi-q.rr-1+2*n)%n
+	case "fewest-calls":
+		if a.answered != b.answered {
+			return a.answered < b.answered
+		}
+	}
+	return a.idleSince.Before(b.idleSince) // longest-idle and tie-break
+}
+
+func (s *Service) makeOffer(q *queueState, e *entry, a *agent) {
+	now := s.cfg.Now()
+	o := &offer{Offer: Offer{ID: s.newOfferID(), CallID: e.callID, Queue: q.name, Agent: a.cfg.ID,
+		Username: a.cfg.Username, URI: a.cfg.URI, Caller: e.caller, Deadline: now.Add(q.cfg.RingTimeout)}, e: e, a: a}
+	s.offers[o.ID] = o
+	e.offers[o.ID] = o
+	a.offer = o
+	a.activity = Ringing
+	if q.cfg.Strategy == "round-robin" {
+		for i, m := range q.members {
+			if m == a {
+				q.rr = i
+			}
+		}
+	}
+	s.emit(events.Event{Type: events.AgentOffered, CallID: e.callID, Queue: q.name, Agent: a.cfg.ID,
+		Data: map[string]any{"offer": o.ID, "deadline": o.Deadline, "tier": e.tier, "strategy": q.cfg.Strategy}})
+	s.emitAgent(a, q.name, nil)
+	s.outbox = append(s.outbox, action{ring: true, o: o.Offer})
+}
+
+// endOffer closes an offer. A non-empty cancelReason asks the Ringer to stop
+// ringing. Misses (no-answer, busy, declined, error) count towards MaxMisses.
+func (s *Service) endOffer(o *offer, result, cancelReason string) {
+	delete(s.offers, o.ID)
+	delete(o.e.offers, o.ID)
+	a := o.a
+	if a.offer == o {
+		a.offer = nil
+		if a.activity == Ringing {
+			a.activity = Idle
+		}
+	}
+	if cancelReason != "" {
+		s.outbox = append(s.outbox, action{o: o.Offer, reason: cancelReason})
+	}
+	s.emit(events.Event{Type: OfferEnded, CallID: o.CallID, Queue: o.Queue, Agent: a.cfg.ID,
+		Data: map[string]any{"offer": o.ID, "result": result}})
+	if result == ResultAnswered {
+		return
+	}
+	if result != ResultCancelled {
+		o.e.tried[a.cfg.ID] = true
+		a.misses++
+		if max := s.queues[o.Queue].cfg.MaxMisses; max > 0 && a.misses >= max && a.presence == Available {
+			a.presence, a.reason, a.misses = Paused, PauseNoAnswer, 0
+		}
+	}
+	s.emitAgent(a, o.Queue, map[string]any{"offer_result": result})
+}
+
+func (s *Service) emitAgent(a *agent, queue string, extra map[string]any) {
+	d := map[string]any{"presence": string(a.presence), "activity": string(a.activity)}
+	if a.reason != "" {
+		d["reason"] = a.reason
+	}
+	for k, v := range extra {
+		d[k] = v
+	}
+	s.emit(events.Event{Type: events.AgentState, Agent: a.cfg.ID, Queue: queue, CallID: a.call, Data: d})
+}
