@@ -1,6 +1,7 @@
 package ivr
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/hotline-dev/hotline/flows"
@@ -11,9 +12,11 @@ func (r *run) branch(n *flows.Node) string {
 	for i, c := range n.Cases {
 		if r.holds(c) {
 			r.log.Debug("ivr: branch case matched", "node", n.Name, "case", i+1)
+			r.traceEvent("branch", map[string]any{"case": i + 1, "test": describe(c), "next": c.Next})
 			return c.Next
 		}
 	}
+	r.traceEvent("branch", map[string]any{"case": 0, "next": n.Else})
 	return n.Else
 }
 
@@ -48,4 +51,21 @@ func matchNumber(pattern, number string) bool {
 		return strings.HasPrefix(number, p)
 	}
 	return number == pattern
+}
+
+// describe renders a case for the simulator.
+func describe(c flows.Case) string {
+	switch {
+	case c.Calendar != "":
+		return "calendar " + c.Calendar + " is open"
+	case c.Caller != "":
+		return "caller matches " + c.Caller
+	case c.Equals != nil:
+		return c.Var + " equals " + strconv.Quote(*c.Equals)
+	case c.Matches != nil:
+		return c.Var + " matches " + c.Matches.String()
+	case c.IsSet != nil && *c.IsSet:
+		return c.Var + " is set"
+	}
+	return c.Var + " is not set"
 }

@@ -24,11 +24,14 @@ type Call interface {
 }
 
 // InputWaiter is optionally implemented by a Call that wants to know when
-// the engine starts waiting for one input event (a menu choice, a gather's
-// digits, a confirmation): the simulator releases its next scripted event
-// then. Real calls do not implement it.
+// the engine waits for one input event (a menu choice, a gather's digits, a
+// confirmation) and when that event is over: the simulator releases its next
+// scripted event at WaitingForInput and drops the digits the node did not
+// read at InputDone. Real calls do not implement it (their extra digits are
+// type-ahead for the next input).
 type InputWaiter interface {
 	WaitingForInput(node string)
+	InputDone(node string)
 }
 
 // Prompts finds a prompt by language and name; *media.Library satisfies it.

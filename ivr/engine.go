@@ -50,6 +50,9 @@ type Engine struct {
 	cfg       Config
 	calendars map[string]calendar
 	log       *slog.Logger
+	// trace, set only by Simulate, shows decisions no event carries
+	// (which branch case held, why a lookup failed).
+	trace func(typ string, data map[string]any)
 }
 
 // NewEngine checks the calendars and returns an engine.
@@ -196,6 +199,12 @@ func (r *run) enter(n *flows.Node) {
 
 func (r *run) publish(typ string, data map[string]any) {
 	r.e.cfg.Bus.Publish(events.Event{Type: typ, CallID: r.call.ID(), Time: r.e.cfg.Clock.Now(), Data: data})
+}
+
+func (r *run) traceEvent(typ string, data map[string]any) {
+	if r.e.trace != nil {
+		r.e.trace(typ, data)
+	}
 }
 
 func (r *run) setVar(name, value string) {

@@ -41,6 +41,7 @@ func (r *run) menu(ctx context.Context, n *flows.Node) (string, error) {
 			return "", err
 		}
 		if !ok {
+			r.inputDone(n)
 			r.log.Info("ivr: menu timeout", "node", n.Name, "failures", a.failures+1)
 			if n.OnTimeout != "" {
 				return n.OnTimeout, nil
@@ -62,6 +63,7 @@ func (r *run) menu(ctx context.Context, n *flows.Node) (string, error) {
 			}
 			keys += string(d.Key)
 		}
+		r.inputDone(n)
 		r.addDigits(keys)
 		for _, o := range n.Options {
 			if o.Digits == keys {
@@ -102,6 +104,7 @@ func (r *run) gather(ctx context.Context, n *flows.Node) (string, error) {
 			return "", err
 		}
 		if !ok {
+			r.inputDone(n)
 			r.log.Info("ivr: gather timeout", "node", n.Name, "failures", a.failures+1)
 			if n.OnTimeout != "" {
 				return n.OnTimeout, nil
@@ -116,6 +119,7 @@ func (r *run) gather(ctx context.Context, n *flows.Node) (string, error) {
 		if err != nil {
 			return "", err
 		}
+		r.inputDone(n)
 		r.addDigits(pressed)
 		if !validGather(n, got) {
 			r.log.Info("ivr: gather invalid", "node", n.Name, "digits", got, "failures", a.failures+1)
@@ -188,6 +192,7 @@ func (r *run) confirm(ctx context.Context, n *flows.Node, got string) (bool, err
 	}
 	r.waitingForInput(n)
 	d, ok, err := r.waitDigit(ctx, n.Timeout)
+	r.inputDone(n)
 	if err != nil || !ok {
 		return false, err
 	}

@@ -157,6 +157,13 @@ func (r *run) waitingForInput(n *flows.Node) {
 	}
 }
 
+// inputDone tells a simulated call that the input event is over.
+func (r *run) inputDone(n *flows.Node) {
+	if w, ok := r.call.(InputWaiter); ok {
+		w.InputDone(n.Name)
+	}
+}
+
 // waitDigit returns the next digit (type-ahead first) or ok=false after d.
 // When the timer and a digit are both ready, the digit wins.
 func (r *run) waitDigit(ctx context.Context, d time.Duration) (media.Digit, bool, error) {
