@@ -9,8 +9,9 @@ import (
 	"github.com/hotline-dev/hotline/store"
 )
 
-func TestCustomerCreateGetPatch(t *testing.T) {
-	e := newEnv(t)
+func TestCustomerCreateGetPatch(t *testing.T) { onBothStores(t, testCustomerCreateGetPatch) }
+
+func testCustomerCreateGetPatch(t *testing.T, e *env) {
 	c := e.customer(map[string]any{"name": "Nguyễn Văn An", "phones": []string{"0912 345 678"},
 		"emails": []string{"an@example.vn"}, "tier": "vip", "attributes": map[string]string{"city": "Hà Nội"}})
 	if c.ID == 0 || c.Phones[0] != "+84912345678" || c.Tier != "vip" || c.Attributes["city"] != "Hà Nội" {
@@ -42,8 +43,9 @@ func TestCustomerCreateGetPatch(t *testing.T) {
 	}
 }
 
-func TestCustomerErrors(t *testing.T) {
-	e := newEnv(t)
+func TestCustomerErrors(t *testing.T) { onBothStores(t, testCustomerErrors) }
+
+func testCustomerErrors(t *testing.T, e *env) {
 	owner := e.customer(map[string]any{"name": "A", "phones": []string{"+84912345678"}, "emails": []string{"a@example.com"}})
 	other := e.customer(map[string]any{"name": "B"})
 	tests := []struct {
@@ -89,8 +91,9 @@ func TestCustomerErrors(t *testing.T) {
 	}
 }
 
-func TestCustomerLookupAndList(t *testing.T) {
-	e := newEnv(t)
+func TestCustomerLookupAndList(t *testing.T) { onBothStores(t, testCustomerLookupAndList) }
+
+func testCustomerLookupAndList(t *testing.T, e *env) {
 	an := e.customer(map[string]any{"name": "An", "phones": []string{"0912345678"}, "emails": []string{"An@Example.vn"}, "tier": "vip"})
 	e.customer(map[string]any{"name": "Somchai", "phones": []string{"+66812345678"}})
 	for _, q := range []url.Values{{"phone": {"0912345678"}}, {"phone": {"+84912345678"}},
@@ -116,8 +119,9 @@ func TestCustomerLookupAndList(t *testing.T) {
 }
 
 // TestCustomerPagination walks every page and finds each customer once.
-func TestCustomerPagination(t *testing.T) {
-	e := newEnv(t)
+func TestCustomerPagination(t *testing.T) { onBothStores(t, testCustomerPagination) }
+
+func testCustomerPagination(t *testing.T, e *env) {
 	want := map[int64]bool{}
 	for i := range 7 {
 		c := e.customer(map[string]any{"name": fmt.Sprintf("c%d", i), "chat_handles": []string{fmt.Sprintf("zalo:%d", i)}})

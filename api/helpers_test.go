@@ -18,6 +18,8 @@ import (
 	"github.com/hotline-dev/hotline/config"
 	"github.com/hotline-dev/hotline/events"
 	"github.com/hotline-dev/hotline/store"
+	"github.com/hotline-dev/hotline/store/postgres"
+	"github.com/hotline-dev/hotline/store/postgres/pgtest"
 	"github.com/hotline-dev/hotline/store/sqlite"
 )
 
@@ -49,6 +51,24 @@ func openSQLite(t *testing.T) store.Store {
 	}
 	t.Cleanup(func() { _ = st.Close() })
 	return st
+}
+
+// openPostgres opens the PostgreSQL store on a fresh schema (dropped at
+// cleanup); it skips when the server is unreachable unless HOTLINE_REQUIRE_PG=1.
+func openPostgres(t *testing.T) store.Store {
+	t.Helper()
+	st, err := postgres.Open(context.Background(), pgtest.Schema(t), store.Options{DefaultCountry: "VN"})
+	if err != nil {
+		t.Fatalf("open postgres: %v", err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	return st
+}
+
+// onBothStores runs fn against an API on SQLite and on PostgreSQL.
+func onBothStores(t *testing.T, fn func(t *testing.T, e *env)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, newEnv(t)) })
+	t.Run("postgres", func(t *testing.T) { fn(t, newEnvWith(t, openPostgres(t))) })
 }
 
 // newEnv serves the API over a real loopback listener on a real SQLite store.

@@ -10,8 +10,9 @@ import (
 	"github.com/hotline-dev/hotline/store"
 )
 
-func TestInteractionErrors(t *testing.T) {
-	e := newEnv(t)
+func TestInteractionErrors(t *testing.T) { onBothStores(t, testInteractionErrors) }
+
+func testInteractionErrors(t *testing.T, e *env) {
 	c := e.customer(map[string]any{"name": "An"})
 	c2 := e.customer(map[string]any{"name": "Bình"})
 	tk := e.ticket(map[string]any{"customer_id": c.ID, "subject": "Help"})

@@ -14,8 +14,9 @@ type list[T any] struct {
 	NextCursor string `json:"next_cursor"`
 }
 
-func TestTicketLifecycle(t *testing.T) {
-	e := newEnv(t)
+func TestTicketLifecycle(t *testing.T) { onBothStores(t, testTicketLifecycle) }
+
+func testTicketLifecycle(t *testing.T, e *env) {
 	c := e.customer(map[string]any{"name": "An", "emails": []string{"an@example.vn"}})
 	tk := e.ticket(map[string]any{"customer_id": c.ID, "subject": "Đơn hàng chưa tới", "category": "shipping",
 		"tags": []string{"email"}, "channel": "email"})
@@ -39,8 +40,9 @@ func TestTicketLifecycle(t *testing.T) {
 	}
 }
 
-func TestTicketErrors(t *testing.T) {
-	e := newEnv(t)
+func TestTicketErrors(t *testing.T) { onBothStores(t, testTicketErrors) }
+
+func testTicketErrors(t *testing.T, e *env) {
 	c := e.customer(map[string]any{"name": "An"})
 	tk := e.ticket(map[string]any{"customer_id": c.ID, "subject": "Help"})
 	other := e.customer(map[string]any{"name": "Bình"})
@@ -84,8 +86,9 @@ func TestTicketErrors(t *testing.T) {
 // TestEmailAndChatScenario is what docs/api.md shows: an email system adds
 // an inbound email to a customer's ticket; a chat system looks the customer
 // up by phone and reads the timeline across channels, newest first.
-func TestEmailAndChatScenario(t *testing.T) {
-	e := newEnv(t)
+func TestEmailAndChatScenario(t *testing.T) { onBothStores(t, testEmailAndChatScenario) }
+
+func testEmailAndChatScenario(t *testing.T, e *env) {
 	c := e.customer(map[string]any{"name": "Trần Thị Bình", "phones": []string{"0903 123 456"}, "emails": []string{"binh@example.vn"}})
 	tk := e.ticket(map[string]any{"customer_id": c.ID, "subject": "Hoàn tiền", "category": "billing", "channel": "email"})
 
