@@ -111,9 +111,9 @@ type Service struct {
 	mu       sync.Mutex
 	agents   map[string]*agent
 	queues   map[string]*queueState
-	entries  map[string]*entry  // waiting callers by call ID
-	offers   map[string]*offer  // active offers by ID
-	oncall   map[string]*agent  // connected calls by call ID
+	entries  map[string]*entry // waiting callers by call ID
+	offers   map[string]*offer // active offers by ID
+	oncall   map[string]*agent // connected calls by call ID
 	seq      uint64
 	outbox   []action
 	flushing bool

@@ -1,0 +1,246 @@
+package queue
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/hotline-dev/hotline/config"
+	"github.com/hotline-dev/hotline/events"
+)
+
+// TestModelRandomOperations drives the service with random sequences of
+// joins, hang-ups, answers, declines, timeouts, pauses, logins and exit keys,
+// and checks the invariants after every step. The seed is logged; rerun a
+// failure by putting its seed in `seeds`.
+func TestModelRandomOperations(t *testing.T) {
+	seeds := []uint64{1, 2, 3, uint64(time.Now().UnixNano())}
+	for _, seed := range seeds {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			t.Logf("seed %d", seed)
+			runModel(t, rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), 2000)
+		})
+	}
+}
+
+func runModel(t *testing.T, rng *rand.Rand, steps int) {
+	strategies := []string{"longest-idle", "round-robin", "ring-all", "fewest-calls", "skills"}
+	queues := map[string]config.Queue{}
+	for i, st := range strategies {
+		queues[st] = config.Queue{Strategy: st, Skill: map[bool]string{true: "vi"}[st == "skills"],
+			RingTimeout: time.Duration(5+rng.IntN(20)) * time.Second, MaxMisses: 1 + rng.IntN(3),
+			WrapUp: time.Duration(rng.IntN(3)*10) * time.Second, MaxWait: time.Duration(1+rng.IntN(5)) * time.Minute,
+			MaxLength: 3 + rng.IntN(8), JoinEmpty: i%2 == 0, LeaveWhenEmpty: i == 2, Exit: "exit-" + st,
+			Keys: map[string]string{"9": "cb"}}
+	}
+	var ags []config.Agent
+	for i := range 8 {
+		a := config.Agent{ID: fmt.Sprintf("a%d", i), Queues: map[string]int{}, Skills: map[string]int{"vi": rng.IntN(4)}}
+		for _, st := range strategies {
+			if rng.IntN(2) == 0 {
+				a.Queues[st] = rng.IntN(3)
+			}
+		}
+		ags = append(ags, a)
+	}
+	g := newRig(t, queues, ags)
+	tickets := map[string]*Ticket{} // every accepted join
+	refused := 0
+	joins := 0
+	connected := []string{}
+	tiers := []string{"vip", "standard", "new"}
+	for step := range steps {
+		op := rng.IntN(12)
+		active := g.activeOffers()
+		switch {
+		case op == 0 || op == 1:
+			joins++
+			call := fmt.Sprintf("c%d", joins)
+			tk, err := g.s.Join(JoinRequest{CallID: call, Queue: strategies[rng.IntN(len(strategies))], Tier: tiers[rng.IntN(3)]})
+			if err != nil {
+				refused++
+			} else {
+				tickets[call] = tk
+			}
+		case op == 2:
+			if w := g.waitingCalls(); len(w) > 0 {
+				g.must(g.s.Leave(w[rng.IntN(len(w))], ReasonAbandoned))
+			}
+		case op == 3 || op == 4:
+			if len(active) > 0 {
+				id := active[rng.IntN(len(active))]
+				o := g.rg.active[id]
+				g.rg.done(id)
+				g.must(g.s.Answered(id))
+				connected = append(connected, o.CallID)
+			}
+		case op == 5:
+			if len(active) > 0 {
+				id := active[rng.IntN(len(active))]
+				g.rg.done(id)
+				g.must(g.s.Failed(id, []string{ResultBusy, ResultDeclined, ResultNoAnswer, ResultError}[rng.IntN(4)]))
+			}
+		case op == 6:
+			g.advance(time.Duration(rng.IntN(30)) * time.Second)
+		case op == 7:
+			if len(connected) > 0 {
+				i := rng.IntN(len(connected))
+				g.must(g.s.Hangup(connected[i]))
+				connected = slices.Delete(connected, i, i+1)
+			}
+		case op == 8:
+			a := ags[rng.IntN(len(ags))].ID
+			switch rng.IntN(4) {
+			case 0:
+				g.must(g.s.Login(a))
+			case 1:
+				g.must(g.s.Logout(a))
+			case 2:
+				_ = g.s.Pause(a, "break") // ErrLoggedOut is fine
+			case 3:
+				_ = g.s.Ready(a)
+			}
+		case op == 9:
+			if w := g.waitingCalls(); len(w) > 0 {
+				_, _ = g.s.Key(w[rng.IntN(len(w))], []string{"9", "1"}[rng.IntN(2)])
+			}
+		default:
+			a := ags[rng.IntN(len(ags))].ID
+			_ = g.s.Login(a)
+			_ = g.s.Ready(a)
+		}
+		g.checkInvariants(t, step, tickets, refused)
+	}
+	// Drain: hang up, let everyone leave; every offer must end.
+	for _, c := range connected {
+		g.must(g.s.Hangup(c))
+	}
+	for _, c := range g.waitingCalls() {
+		g.must(g.s.Leave(c, ReasonAbandoned))
+	}
+	g.advance(time.Hour)
+	g.checkInvariants(t, steps, tickets, refused)
+	if len(g.s.offers) != 0 || len(g.rg.active) != 0 {
+		t.Fatalf("offers left after drain: %d / %d", len(g.s.offers), len(g.rg.active))
+	}
+	for _, a := range g.s.Agents() {
+		if a.Activity != Idle {
+			t.Fatalf("agent %s %s after drain", a.ID, a.Activity)
+		}
+	}
+	// Every agent.offered was closed by exactly one agent.offer_ended.
+	open := map[string]int{}
+	for {
+		select {
+		case e := <-g.sub.C:
+			switch e.Type {
+			case events.AgentOffered:
+				open[e.Data["offer"].(string)]++
+			case OfferEnded:
+				open[e.Data["offer"].(string)]--
+			}
+			continue
+		default:
+		}
+		break
+	}
+	if g.bus.Dropped() != 0 {
+		t.Fatalf("event subscriber dropped %d events", g.bus.Dropped())
+	}
+	for id, n := range open {
+		if n != 0 {
+			t.Fatalf("offer %s: offered-ended balance %d", id, n)
+		}
+	}
+}
+
+func (g *rig) activeOffers() []string {
+	out := make([]string, 0, len(g.rg.active))
+	for id := range g.rg.active {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (g *rig) waitingCalls() []string {
+	out := make([]string, 0, len(g.s.entries))
+	for id := range g.s.entries {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (g *rig) checkInvariants(t *testing.T, step int, tickets map[string]*Ticket, refused int) {
+	t.Helper()
+	s := g.s
+	fail := func(f string, a ...any) { t.Fatalf("step %d: "+f, append([]any{step}, a...)...) }
+	// The ringer rings exactly the offers the service holds: none stuck.
+	if len(s.offers) != len(g.rg.active) {
+		fail("service has %d offers, ringer %d", len(s.offers), len(g.rg.active))
+	}
+	now := g.clk.Now()
+	perAgent := map[string]int{}
+	for id, o := range s.offers {
+		if _, ok := g.rg.active[id]; !ok {
+			fail("offer %s not ringing", id)
+		}
+		perAgent[o.Agent]++
+		if o.a.offer != o || o.a.activity != Ringing {
+			fail("offer %s: agent %s is %s", id, o.Agent, o.a.activity)
+		}
+		if o.Deadline.Sub(now) > s.queues[o.Queue].cfg.RingTimeout {
+			fail("offer %s deadline beyond ring timeout", id)
+		}
+		if s.entries[o.CallID] != o.e {
+			fail("offer %s for a caller not waiting", id)
+		}
+	}
+	for a, n := range perAgent {
+		if n > 1 {
+			fail("agent %s has %d offers", a, n)
+		}
+	}
+	for _, a := range s.agents {
+		if (a.activity == Ringing) != (a.offer != nil) {
+			fail("agent %s activity %s offer %v", a.cfg.ID, a.activity, a.offer != nil)
+		}
+	}
+	// No caller lost: each accepted join is waiting, connected, or done with a reason.
+	for call, tk := range tickets {
+		_, waiting := s.entries[call]
+		select {
+		case <-tk.Done():
+			if waiting || tk.outcome.Reason == "" {
+				fail("call %s done but waiting=%v reason=%q", call, waiting, tk.outcome.Reason)
+			}
+			if tk.outcome.Reason == ReasonAnswered && s.oncall[call] == nil && tk.outcome.Agent == "" {
+				fail("call %s answered without agent", call)
+			}
+		default:
+			if !waiting {
+				fail("call %s neither waiting nor done", call)
+			}
+		}
+	}
+	// Metrics add up per queue and in total.
+	var tot Totals
+	for name := range s.queues {
+		st, _ := s.Stats().Queue(name, now)
+		x := st.Totals
+		if x.Joined != x.Answered+x.Abandoned+x.Exited+x.Waiting {
+			fail("queue %s totals do not add up: %+v", name, x)
+		}
+		if x.Waiting != len(s.queues[name].waiting) {
+			fail("queue %s stats waiting %d, service %d", name, x.Waiting, len(s.queues[name].waiting))
+		}
+		tot.Joined += x.Joined
+		tot.Waiting += x.Waiting
+	}
+	if tot.Joined != len(tickets)+refused {
+		fail("joined %d, want %d", tot.Joined, len(tickets)+refused)
+	}
+}
