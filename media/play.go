@@ -131,7 +131,7 @@ type digitJob struct {
 // detector sees the key released before the next one (Q.24 pause ≥ 40 ms).
 const inbandGap = 60 * time.Millisecond
 
-// maxDigitDuration keeps the RFC 4733 16-bit duration field (§2.5.1.3) in
+// maxDigitDuration keeps the RFC 4733 16-bit duration field (§2.3.5) in
 // range without segmenting long events.
 const maxDigitDuration = 8 * time.Second
 

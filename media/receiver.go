@@ -150,7 +150,7 @@ func (s *Session) emitEvents(rs *recvState) {
 	}
 }
 
-// latch implements symmetric RTP (RFC 4961 §3 practice, as comedia): send
+// latch implements symmetric RTP (RFC 4961; "latching" in RFC 7362): send
 // to where the negotiated media really comes from, which differs from the
 // SDP address behind NAT.
 func (s *Session) latch(src netip.AddrPort) {

@@ -20,8 +20,9 @@ type TelephoneEvent struct {
 	Duration uint16 // in RTP timestamp units since the event's timestamp
 }
 
-// eventLen is the size of one event block; RFC 4733 §2.5.1.5 allows several
-// blocks (redundancy, RFC 2198 is separate), we read the first.
+// eventLen is the size of one event report. RFC 4733 §2.5.1.5 lets a packet
+// carry several consecutive reports; we read the first (senders that pack
+// reports are rare, and the later event's own packets follow).
 const eventLen = 4
 
 // ParseTelephoneEvent parses the first event block of an RFC 4733 payload.
@@ -80,7 +81,7 @@ func eventCode(key rune) (uint8, error) {
 }
 
 // eventReceiver turns a stream of telephone-event packets into one digit per
-// event. RFC 4733 §2.5.1.2: all packets of one event carry the event's start
+// event. RFC 4733 §2.5.1: all packets of one event carry the event's start
 // timestamp, so the timestamp identifies the event; the end packet is sent
 // three times (§2.5.1.4) and must count once. A digit is reported when its
 // end is seen, or, when every end packet was lost, when a later event or
