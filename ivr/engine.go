@@ -128,6 +128,11 @@ var errEnd = errors.New("end of flow")
 // done: outcome abandoned_ivr) or MaxSteps is reached. It never panics on a
 // flow and always returns a Result.
 func (e *Engine) Run(ctx context.Context, call Call, flow *flows.Flow) Result {
+	if flow == nil || call == nil {
+		now := e.cfg.Clock.Now()
+		return Result{StartedAt: now, EndedAt: now, Outcome: store.OutcomeFailed, HangupReason: ReasonError,
+			Err: fmt.Errorf("%w: no flow or call", ErrUnknownNode)}
+	}
 	r := &run{e: e, call: call, flow: flow, lang: flow.Language, digits: call.Digits(),
 		log: e.log.With("call_id", call.ID(), "flow", flow.Name, "flow_version", flow.Version)}
 	r.vars = map[string]string{"caller": call.Caller(), "called": call.Called(), "language": flow.Language}
