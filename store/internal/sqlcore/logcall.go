@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
-	"github.com/hotline-dev/hotline/phone"
 	"github.com/hotline-dev/hotline/store"
 )
 
@@ -47,12 +45,13 @@ func (s *Store) LogCalls(ctx context.Context, rs []store.CallRecord) ([]store.Lo
 	for attempt := 0; ; attempt++ {
 		out = make([]store.LogResult, len(recs))
 		err = s.c.Tx(ctx, func(q Querier) error {
-			for i := range recs {
-				res, err := s.logOne(ctx, q, &recs[i])
+			for lo := 0; lo < len(recs); lo += chunk {
+				hi := min(lo+chunk, len(recs))
+				res, err := s.logChunk(ctx, q, recs[lo:hi])
 				if err != nil {
 					return err
 				}
-				out[i] = res
+				copy(out[lo:], res)
 			}
 			return nil
 		})
@@ -111,111 +110,6 @@ func callerNumber(r *store.CallRecord) string {
 		return r.Voice.CalledNumber
 	}
 	return r.Voice.CallerNumber
-}
-
-func (s *Store) logOne(ctx context.Context, q Querier, r *store.CallRecord) (store.LogResult, error) {
-	var res store.LogResult
-	err := q.QueryRow(ctx, `SELECT i.id, i.customer_id, i.ticket_id FROM voice_calls v JOIN interactions i ON i.id = v.interaction_id
-		WHERE v.call_id = $1`, r.Voice.CallID).Scan(&res.InteractionID, &res.CustomerID, nullInt{&res.TicketID})
-	if err == nil {
-		res.Duplicate = true
-		return res, nil
-	}
-	if !errors.Is(err, ErrNoRows) {
-		return res, err
-	}
-	now := s.clock()
-	raw := strings.TrimSpace(callerNumber(r))
-	kind, value := kindPhone, ""
-	if e, err := phone.Normalize(raw, s.country); err == nil {
-		value = e
-	} else {
-		kind, value = kindCaller, rawCallerKey(raw)
-	}
-	err = q.QueryRow(ctx, `SELECT customer_id FROM customer_contacts WHERE kind = $1 AND value = $2`, kind, value).Scan(&res.CustomerID)
-	switch {
-	case errors.Is(err, ErrNoRows):
-		c := store.Customer{Name: value, Tier: store.TierNew, Phones: []string{}, Emails: []string{}, ChatHandles: []string{},
-			Attributes: map[string]string{"source": "call"}}
-		if kind == kindPhone {
-			c.Phones = []string{value}
-		} else {
-			c.Name = "Unknown caller " + value
-			c.Attributes["caller_raw"] = value
-		}
-		if err := insertCustomer(ctx, q, s.d, &c, now); err != nil {
-			return res, err
-		}
-		if kind == kindCaller {
-			if err := q.Exec(ctx, `INSERT INTO customer_contacts (customer_id, kind, value, position) VALUES ($1, $2, $3, 0)`,
-				c.ID, kindCaller, value); err != nil {
-				return res, err
-			}
-		}
-		res.CustomerID, res.NewCustomer = c.ID, true
-	case err != nil:
-		return res, err
-	}
-
-	var tags []byte
-	err = q.QueryRow(ctx, `SELECT id, tags FROM tickets WHERE customer_id = $1 AND category = $2 AND status IN ('open', 'pending')
-		ORDER BY id DESC LIMIT 1`, res.CustomerID, r.Category).Scan(&res.TicketID, jsonDest{&tags})
-	switch {
-	case errors.Is(err, ErrNoRows):
-		shown := raw
-		if kind == kindPhone {
-			shown = value
-		}
-		if shown == "" {
-			shown = "anonymous"
-		}
-		t := store.Ticket{CustomerID: res.CustomerID, Subject: r.Subject, Category: r.Category, Tags: r.Tags,
-			Status: store.StatusOpen, Priority: "normal", Channel: store.ChannelVoice}
-		if t.Subject == "" {
-			t.Subject = "Call from " + shown + " — " + r.Category
-		}
-		if err := insertTicket(ctx, q, s.d, &t, now); err != nil {
-			return res, err
-		}
-		res.TicketID, res.NewTicket = t.ID, true
-	case err != nil:
-		return res, err
-	default:
-		if err := s.touchTicket(ctx, q, res.TicketID, tags, r.Tags, s.d.Time(now)); err != nil {
-			return res, err
-		}
-	}
-
-	i := store.Interaction{CustomerID: res.CustomerID, TicketID: res.TicketID, Channel: store.ChannelVoice,
-		Direction: r.Direction, StartedAt: r.StartedAt, Summary: r.Summary, Voice: &r.Voice}
-	if !r.EndedAt.IsZero() {
-		e := r.EndedAt
-		i.EndedAt = &e
-	}
-	if i.Summary == "" {
-		i.Summary = callSummary(r)
-	}
-	if err := insertInteraction(ctx, q, s.d, &i, now); err != nil {
-		return res, err
-	}
-	res.InteractionID = i.ID
-	return res, nil
-}
-
-// touchTicket marks a reused ticket updated and adds the call's new tags.
-func (s *Store) touchTicket(ctx context.Context, q Querier, id int64, old []byte, add []string, now any) error {
-	var tags []string
-	_ = jsonUnmarshal(old, &tags)
-	merged := slices.Clone(tags)
-	for _, t := range add {
-		if !slices.Contains(merged, t) {
-			merged = append(merged, t)
-		}
-	}
-	if len(merged) == len(tags) {
-		return q.Exec(ctx, `UPDATE tickets SET updated_at = $1 WHERE id = $2`, now, id)
-	}
-	return q.Exec(ctx, `UPDATE tickets SET updated_at = $1, tags = $2 WHERE id = $3`, now, tagsJSON(merged), id)
 }
 
 // rawCallerKey is the contact value for a caller ID that is not a number:

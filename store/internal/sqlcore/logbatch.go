@@ -1,0 +1,384 @@
+package sqlcore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hotline-dev/hotline/phone"
+	"github.com/hotline-dev/hotline/store"
+)
+
+// chunk bounds the rows of one multi-row statement (bind-variable limits:
+// 17 voice columns x 200 rows stays far below SQLite's 32766).
+const chunk = 200
+
+// args collects bind arguments and hands out $N placeholders.
+type args []any
+
+func (a *args) add(v any) string { *a = append(*a, v); return "$" + strconv.Itoa(len(*a)) }
+
+func (a *args) list(vs ...any) string {
+	ph := make([]string, len(vs))
+	for i, v := range vs {
+		ph[i] = a.add(v)
+	}
+	return strings.Join(ph, ", ")
+}
+
+type callerKey struct{ kind, value string }
+
+// keyOf is the contact a call is matched on: the E.164 number, or the raw
+// caller ID (lowercased, "" is "anonymous") when it is not a number.
+func (s *Store) keyOf(r *store.CallRecord) (k callerKey, shown string) {
+	raw := strings.TrimSpace(callerNumber(r))
+	if e, err := phone.Normalize(raw, s.country); err == nil {
+		return callerKey{kindPhone, e}, e
+	}
+	if raw == "" {
+		raw = "anonymous"
+	}
+	return callerKey{kindCaller, rawCallerKey(raw)}, raw
+}
+
+type ticketKey struct {
+	customer int64
+	category string
+}
+
+// logChunk logs up to chunk records with a fixed number of statements
+// (set-based, not one round trip per record). The rules are LogCall's:
+// see store.Store.
+func (s *Store) logChunk(ctx context.Context, q Querier, recs []store.CallRecord) ([]store.LogResult, error) {
+	now := s.clock()
+	out := make([]store.LogResult, len(recs))
+
+	// 1. Call-IDs already logged, and repeats inside the batch.
+	var a args
+	ids := make([]any, len(recs))
+	for i := range recs {
+		ids[i] = recs[i].Voice.CallID
+	}
+	rows, err := q.Query(ctx, `SELECT v.call_id, i.id, i.customer_id, i.ticket_id FROM voice_calls v
+		JOIN interactions i ON i.id = v.interaction_id WHERE v.call_id IN (`+a.list(ids...)+`)`, a...)
+	if err != nil {
+		return nil, err
+	}
+	done := map[string]int{} // call id -> index of the record (or -1) that has it
+	prior := map[string]store.LogResult{}
+	for rows.Next() {
+		var id string
+		var res store.LogResult
+		if err := rows.Scan(&id, &res.InteractionID, &res.CustomerID, nullInt{&res.TicketID}); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		res.Duplicate = true
+		prior[id] = res
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var fresh []int // records to write, in order
+	for i := range recs {
+		id := recs[i].Voice.CallID
+		if res, ok := prior[id]; ok {
+			out[i] = res
+			continue
+		}
+		if _, ok := done[id]; ok {
+			continue // filled in from the first one at the end
+		}
+		done[id] = i
+		fresh = append(fresh, i)
+	}
+	if len(fresh) > 0 {
+		if err := s.writeFresh(ctx, q, recs, fresh, out, now); err != nil {
+			return nil, err
+		}
+	}
+	for i := range recs {
+		if first, ok := done[recs[i].Voice.CallID]; ok && first != i {
+			out[i] = store.LogResult{InteractionID: out[first].InteractionID, CustomerID: out[first].CustomerID,
+				TicketID: out[first].TicketID, Duplicate: true}
+		}
+	}
+	return out, nil
+}
+
+func (s *Store) writeFresh(ctx context.Context, q Querier, recs []store.CallRecord, fresh []int, out []store.LogResult, now time.Time) error {
+	// 2. Customers by caller key; create the missing ones.
+	keys := make(map[int]callerKey, len(fresh))
+	shown := make(map[int]string, len(fresh))
+	var values []any
+	for _, i := range fresh {
+		k, sh := s.keyOf(&recs[i])
+		keys[i], shown[i] = k, sh
+		values = append(values, k.value)
+	}
+	var a args
+	rows, err := q.Query(ctx, `SELECT kind, value, customer_id FROM customer_contacts WHERE kind IN ('phone', 'caller')
+		AND value IN (`+a.list(values...)+`)`, a...)
+	if err != nil {
+		return err
+	}
+	cust := map[callerKey]int64{}
+	for rows.Next() {
+		var k callerKey
+		var id int64
+		if err := rows.Scan(&k.kind, &k.value, &id); err != nil {
+			rows.Close()
+			return err
+		}
+		cust[k] = id
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	var missing []callerKey
+	for _, i := range fresh {
+		if _, ok := cust[keys[i]]; !ok && !slices.Contains(missing, keys[i]) {
+			missing = append(missing, keys[i])
+		}
+	}
+	if err := s.createCallers(ctx, q, missing, cust, now); err != nil {
+		return err
+	}
+	created := map[callerKey]bool{}
+	for _, k := range missing {
+		created[k] = true
+	}
+	for _, i := range fresh {
+		k := keys[i]
+		out[i].CustomerID = cust[k]
+		if created[k] {
+			out[i].NewCustomer = true
+			delete(created, k) // only the first call of a new caller says so
+		}
+	}
+
+	// 3. Tickets: the newest open or pending one per customer and category.
+	if err := s.attachTickets(ctx, q, recs, fresh, shown, out, now); err != nil {
+		return err
+	}
+
+	// 4. Interactions and their voice rows.
+	return s.insertCalls(ctx, q, recs, fresh, out, now)
+}
+
+// createCallers inserts one customer (tier new) per missing key, with its
+// phone, or its raw caller ID as a "caller" contact and attribute.
+func (s *Store) createCallers(ctx context.Context, q Querier, missing []callerKey, cust map[callerKey]int64, now time.Time) error {
+	if len(missing) == 0 {
+		return nil
+	}
+	var a args
+	var vals []string
+	byName := map[string]callerKey{}
+	for _, k := range missing {
+		name, attrs := k.value, map[string]string{"source": "call"}
+		if k.kind == kindCaller {
+			name = "Unknown caller " + k.value
+			attrs["caller_raw"] = k.value
+		}
+		byName[name] = k
+		vals = append(vals, "("+a.list(name, store.TierNew, attrsJSON(attrs), s.d.Time(now), s.d.Time(now))+")")
+	}
+	rows, err := q.Query(ctx, `INSERT INTO customers (name, tier, attributes, created_at, updated_at) VALUES `+
+		strings.Join(vals, ", ")+` RETURNING id, name`, a...)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var id int64
+		var name string
+		if err := rows.Scan(&id, &name); err != nil {
+			rows.Close()
+			return err
+		}
+		cust[byName[name]] = id
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	a, vals = nil, nil
+	for _, k := range missing {
+		vals = append(vals, "("+a.list(cust[k], k.kind, k.value, 0)+")")
+	}
+	return q.Exec(ctx, `INSERT INTO customer_contacts (customer_id, kind, value, position) VALUES `+strings.Join(vals, ", "), a...)
+}
+
+func (s *Store) attachTickets(ctx context.Context, q Querier, recs []store.CallRecord, fresh []int, shown map[int]string, out []store.LogResult, now time.Time) error {
+	var a args
+	var custs []any
+	for _, i := range fresh {
+		if !slices.Contains(custs, any(out[i].CustomerID)) {
+			custs = append(custs, out[i].CustomerID)
+		}
+	}
+	rows, err := q.Query(ctx, `SELECT id, customer_id, category, tags FROM tickets WHERE status IN ('open', 'pending')
+		AND customer_id IN (`+a.list(custs...)+`) ORDER BY id`, a...)
+	if err != nil {
+		return err
+	}
+	type open struct {
+		id        int64
+		tags, was []string
+		isNew     bool
+		subject   string
+	}
+	tickets := map[ticketKey]*open{}
+	for rows.Next() {
+		var k ticketKey
+		var t open
+		var tags []byte
+		if err := rows.Scan(&t.id, &k.customer, &k.category, jsonDest{&tags}); err != nil {
+			rows.Close()
+			return err
+		}
+		_ = jsonUnmarshal(tags, &t.tags)
+		t.was = slices.Clone(t.tags)
+		tickets[k] = &t // ordered by id: the newest wins
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	var order []ticketKey // new tickets, in the order their first call came
+	for _, i := range fresh {
+		r := &recs[i]
+		k := ticketKey{out[i].CustomerID, r.Category}
+		t := tickets[k]
+		if t == nil {
+			t = &open{isNew: true, subject: r.Subject, tags: []string{}}
+			if t.subject == "" {
+				t.subject = "Call from " + shown[i] + " — " + r.Category
+			}
+			tickets[k] = t
+			order = append(order, k)
+			out[i].NewTicket = true
+		}
+		for _, g := range r.Tags {
+			if !slices.Contains(t.tags, g) {
+				t.tags = append(t.tags, g)
+			}
+		}
+	}
+	if len(order) > 0 {
+		a = nil
+		var vals []string
+		for _, k := range order {
+			t := tickets[k]
+			vals = append(vals, "("+a.list(k.customer, t.subject, k.category, tagsJSON(t.tags), store.StatusOpen, "normal", "",
+				store.ChannelVoice, s.d.Time(now), s.d.Time(now))+")")
+		}
+		rows, err := q.Query(ctx, `INSERT INTO tickets (customer_id, subject, category, tags, status, priority, assignee, channel, created_at, updated_at)
+			VALUES `+strings.Join(vals, ", ")+` RETURNING id, customer_id, category`, a...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var k ticketKey
+			var id int64
+			if err := rows.Scan(&id, &k.customer, &k.category); err != nil {
+				rows.Close()
+				return err
+			}
+			tickets[k].id = id
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	// Reused tickets: mark updated, add new tags.
+	a = nil
+	var touched []any
+	for _, i := range fresh {
+		k := ticketKey{out[i].CustomerID, recs[i].Category}
+		t := tickets[k]
+		out[i].TicketID = t.id
+		if t.isNew || slices.Contains(touched, any(t.id)) {
+			continue
+		}
+		touched = append(touched, t.id)
+		if len(t.tags) != len(t.was) {
+			if err := q.Exec(ctx, `UPDATE tickets SET tags = $1 WHERE id = $2`, tagsJSON(t.tags), t.id); err != nil {
+				return err
+			}
+		}
+	}
+	if len(touched) == 0 {
+		return nil
+	}
+	at := a.add(s.d.Time(now))
+	return q.Exec(ctx, `UPDATE tickets SET updated_at = `+at+` WHERE id IN (`+a.list(touched...)+`)`, a...)
+}
+
+func (s *Store) insertCalls(ctx context.Context, q Querier, recs []store.CallRecord, fresh []int, out []store.LogResult, now time.Time) error {
+	var a args
+	var vals []string
+	for _, i := range fresh {
+		r := &recs[i]
+		var ended any
+		if !r.EndedAt.IsZero() {
+			ended = s.d.Time(r.EndedAt)
+		}
+		summary := r.Summary
+		if summary == "" {
+			summary = callSummary(r)
+		}
+		vals = append(vals, "("+a.list(out[i].CustomerID, out[i].TicketID, store.ChannelVoice, r.Direction, s.d.Time(r.StartedAt),
+			ended, summary, "", s.d.Time(now))+")")
+	}
+	rows, err := q.Query(ctx, `INSERT INTO interactions (customer_id, ticket_id, channel, direction, started_at, ended_at, summary, body, created_at)
+		VALUES `+strings.Join(vals, ", ")+` RETURNING id`, a...)
+	if err != nil {
+		return err
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(ids) != len(fresh) {
+		return fmt.Errorf("insert interactions: %d ids for %d rows", len(ids), len(fresh))
+	}
+	// Both backends number the rows of one INSERT ... VALUES in order (an
+	// identity / autoincrement evaluated row by row), so the ascending ids
+	// are the VALUES rows in order.
+	slices.Sort(ids)
+	a, vals = nil, nil
+	for n, i := range fresh {
+		out[i].InteractionID = ids[n]
+		v := &recs[i].Voice
+		path := v.Path
+		if path == nil {
+			path = []store.IVRStep{}
+		}
+		pj, err := json.Marshal(path)
+		if err != nil {
+			return fieldErr("voice.path", "%v", err)
+		}
+		vals = append(vals, "("+a.list(ids[n], v.CallID, v.CallerNumber, v.CalledNumber, v.FlowName, v.FlowVersion, string(pj), v.Queue,
+			v.WaitSeconds, v.Agent, v.TalkSeconds, v.Outcome, v.HangupCause, v.HangupSide, v.CallbackAttempts, v.PacketsLost, v.JitterMillis)+")")
+	}
+	return q.Exec(ctx, `INSERT INTO voice_calls (interaction_id, call_id, caller_number, called_number, flow_name, flow_version,
+		path, queue, wait_seconds, agent, talk_seconds, outcome, hangup_cause, hangup_side, callback_attempts, packets_lost, jitter_ms)
+		VALUES `+strings.Join(vals, ", "), a...)
+}
