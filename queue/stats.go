@@ -2,6 +2,7 @@ package queue
 
 import (
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -200,8 +201,19 @@ func (st *Stats) Queue(name string, now time.Time) (QueueStats, bool) {
 		q.window("30m", now.Add(-st.window), now),
 		q.window("today", startOfDay(now, st.loc), now),
 	}
-	out.Windows[0].Name = st.window.String()
+	out.Windows[0].Name = windowName(st.window)
 	return out, true
+}
+
+// windowName is "30m" for 30 minutes, "1h" for an hour, else Duration.String.
+func windowName(d time.Duration) string {
+	switch {
+	case d%time.Hour == 0:
+		return strconv.Itoa(int(d/time.Hour)) + "h"
+	case d%time.Minute == 0:
+		return strconv.Itoa(int(d/time.Minute)) + "m"
+	}
+	return d.String()
 }
 
 func (q *qstats) window(name string, from, to time.Time) Window {
