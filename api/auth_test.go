@@ -30,6 +30,7 @@ func TestAuth(t *testing.T) {
 		{"unknown token", "GET", "/api/v1/customers", "Bearer nope", 401, "unauthorized"},
 		{"prefix of a token", "GET", "/api/v1/customers", "Bearer " + writeToken[:5], 401, "unauthorized"},
 		{"empty env secret is not a token", "GET", "/api/v1/customers", "Bearer ", 401, "unauthorized"},
+		{"read token HEAD", "HEAD", "/api/v1/customers", "Bearer " + readToken, 200, ""},
 		{"read token reads", "GET", "/api/v1/customers", "Bearer " + readToken, 200, ""},
 		{"scheme is case-insensitive", "GET", "/api/v1/customers", "bearer " + readToken, 200, ""},
 		{"read token cannot write", "POST", "/api/v1/customers", "Bearer " + readToken, 403, "forbidden"},

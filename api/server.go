@@ -164,7 +164,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 func (s *Server) routes() *chi.Mux {
 	r := chi.NewRouter()
-	r.Use(s.recoverer, s.accessLog)
+	r.Use(s.recoverer, s.accessLog, s.headAsGet)
 	r.NotFound(s.notFound)
 	r.MethodNotAllowed(s.methodNotAllowed)
 	r.Get("/healthz", s.healthz)
@@ -195,7 +195,11 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
 	var allow []string
 	for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"} {
-		for _, pattern := range s.patterns[m] {
+		method := m
+		if m == "HEAD" {
+			method = "GET"
+		}
+		for _, pattern := range s.patterns[method] {
 			if patternMatches(pattern, r.URL.Path) {
 				allow = append(allow, m)
 				break
@@ -204,6 +208,24 @@ func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Allow", strings.Join(allow, ", "))
 	s.writeError(w, r, &Error{Kind: ErrMethodNotAllowed, Message: r.Method + " is not allowed on " + r.URL.Path})
+}
+
+// headAsGet serves HEAD with the GET route of the same path; net/http drops
+// the body of a HEAD response. (chi's middleware.GetHead cannot see through
+// mounted subrouters.)
+func (s *Server) headAsGet(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodHead {
+			for _, p := range s.patterns["GET"] {
+				if patternMatches(p, r.URL.Path) {
+					r = r.Clone(r.Context())
+					r.Method = http.MethodGet
+					break
+				}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // routePatterns lists the route patterns by method (chi's own Match says
