@@ -97,14 +97,14 @@ type Session struct {
 	dig     *digitJob
 	live    []int16 // pending WriteAudio samples (at most 2 frames)
 
-	wake     chan struct{} // nudges the sender, capacity 1
-	stop     chan struct{}
-	done     chan struct{}
-	digitSem chan struct{} // one SendDigit at a time
-	errOnce  sync.Once
-	err      error
-	wg       sync.WaitGroup
-	closeMu  sync.Once
+	wake      chan struct{} // nudges the sender, capacity 1
+	stop      chan struct{}
+	done      chan struct{}
+	digitSem  chan struct{} // one SendDigit at a time
+	errOnce   sync.Once
+	err       error
+	wg        sync.WaitGroup
+	closeOnce sync.Once
 
 	lastRecv atomic.Int64 // time since epoch of the last accepted RTP
 	st       counters
@@ -127,6 +127,10 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 	switch {
 	case cfg.Conn != nil:
 		s.conn = cfg.Conn
+	case !cfg.IP.IsValid():
+		// Binding "all interfaces" by accident is a security surprise;
+		// pass netip.IPv4Unspecified() to mean it.
+		return nil, errors.New("media: SessionConfig.IP is not set")
 	case cfg.Pool != nil:
 		c, port, err := cfg.Pool.listen(cfg.IP)
 		if err != nil {
@@ -281,7 +285,7 @@ func (s *Session) fail(err error) {
 // returns the port to the pool. It is safe to call more than once.
 func (s *Session) Close() error {
 	var err error
-	s.closeMu.Do(func() {
+	s.closeOnce.Do(func() {
 		s.mu.Lock()
 		s.closed = true
 		s.mu.Unlock()

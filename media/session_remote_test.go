@@ -143,3 +143,32 @@ func TestSessionLifecycleErrors(t *testing.T) {
 		}
 	})
 }
+
+func TestSessionPtimeChange(t *testing.T) {
+	if _, err := NewSession(SessionConfig{}); err == nil {
+		t.Fatal("NewSession without IP bound a socket")
+	}
+	synctest.Test(t, func(t *testing.T) {
+		n := newMemNet()
+		a, _ := memSession(t, n, addrA, SessionConfig{})
+		peer := n.listen(addrB)
+		a.Start(remoteAt(addrB))
+		r := remoteAt(addrB)
+		r.Ptime = 30 * time.Millisecond
+		if err := a.SetRemote(r); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Play(context.Background(), NewPromptPCM("p", make([]int16, 720))); err != nil {
+			t.Fatal(err)
+		}
+		pkts := drain(t, peer)
+		if len(pkts) != 3 {
+			t.Fatalf("%d packets, want 3 of 30 ms", len(pkts))
+		}
+		for i, k := range pkts {
+			if len(k.Payload) != 240 || (i > 0 && (k.at.Sub(pkts[i-1].at) != 30*time.Millisecond || k.Timestamp-pkts[i-1].Timestamp != 240)) {
+				t.Fatalf("packet %d: %d bytes, %v after the previous", i, len(k.Payload), k.at.Sub(pkts[max(i-1, 0)].at))
+			}
+		}
+	})
+}
