@@ -172,3 +172,30 @@ func TestSessionPtimeChange(t *testing.T) {
 		}
 	})
 }
+
+func TestSessionCloseEndsBlockedCalls(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newMemNet()
+		a, _ := memSession(t, n, addrA, SessionConfig{})
+		a.Start(remoteAt(addrB))
+		play := make(chan error, 1)
+		dig := make(chan error, 1)
+		go func() { play <- a.Play(context.Background(), NewPromptPCM("long", make([]int16, 10*SampleRate))) }()
+		go func() { dig <- a.SendDigit(context.Background(), '1', 5*time.Second, SourceInband) }()
+		time.Sleep(time.Second)
+		if err := a.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-play; !errors.Is(err, ErrSessionClosed) {
+			t.Fatalf("Play = %v", err)
+		}
+		if err := <-dig; !errors.Is(err, ErrSessionClosed) {
+			t.Fatalf("SendDigit = %v", err)
+		}
+		select {
+		case <-a.Done():
+		default:
+			t.Fatal("Done not closed")
+		}
+	})
+}
