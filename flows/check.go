@@ -55,6 +55,7 @@ func (ps *problems) checkFlow(f *Flow, env Env) {
 	ps.checkReachable(f, env)
 	ps.checkLoops(f, env)
 	ps.checkPrompts(f, env)
+	ps.checkVarUses(f, env)
 }
 
 // checkNames looks up the configuration names a node uses.

@@ -19,22 +19,24 @@ var builtinVars = []string{"caller", "called", "language"}
 // BuiltinVars lists the variables set for every call: caller, called, language.
 func BuiltinVars() []string { return append([]string(nil), builtinVars...) }
 
-// DigitPrompt names the prompt that says one key: digit-0..digit-9,
-// digit-star, digit-hash.
+// DigitPrompt names the prompt that says one key in a read-back:
+// digit-0..digit-9, star, pound (other keys: "digit-" + key).
 func DigitPrompt(key rune) string {
 	switch key {
 	case '*':
-		return "digit-star"
+		return "star"
 	case '#':
-		return "digit-hash"
+		return "pound"
 	}
 	return "digit-" + string(key)
 }
 
-func digitPrompts() []string {
-	out := make([]string, 10)
-	for i := range out {
-		out[i] = DigitPrompt(rune('0' + i))
+// ReadBackPrompts are the prompts {digits: var} and confirm need in every
+// language.
+func ReadBackPrompts() []string {
+	out := make([]string, 0, 12)
+	for _, k := range "0123456789*#" {
+		out = append(out, DigitPrompt(k))
 	}
 	return out
 }
@@ -124,7 +126,7 @@ func (ps *problems) checkPrompts(f *Flow, env Env) {
 			}
 			for _, lang := range f.Languages {
 				var missing []string
-				for _, d := range digitPrompts() {
+				for _, d := range ReadBackPrompts() {
 					if !env.Prompts.Has(lang, d) {
 						missing = append(missing, d)
 					}
@@ -192,4 +194,32 @@ func expandAll(tmpl string, vars []string, literal map[string][]string) []string
 		out = next
 	}
 	return out
+}
+
+// checkVarUses reports variables read by set values, branch cases and
+// lookup URLs that nothing in the flow (nor the call) ever sets.
+func (ps *problems) checkVarUses(f *Flow, env Env) {
+	vs := flowVars(f)
+	for _, name := range f.Order {
+		n := f.Nodes[name]
+		for _, a := range n.Vars {
+			for _, v := range TemplateVars(a.Value) {
+				if !vs.known(v) {
+					ps.errorf(a.Line, n.Name, "vars.%s: variable %q is never set in this flow", a.Name, v)
+				}
+			}
+		}
+		for i, c := range n.Cases {
+			if c.Var != "" && !vs.known(c.Var) {
+				ps.errorf(c.Line, n.Name, "case %d: variable %q is never set in this flow", i+1, c.Var)
+			}
+		}
+		if lk, ok := env.Lookups[n.Lookup]; ok && n.Type == TypeHTTP {
+			for _, v := range TemplateVars(lk.URL) {
+				if !vs.known(v) {
+					ps.errorf(n.FieldLine("lookup"), n.Name, "lookup %q needs variable %q for its URL, and it is never set in this flow", n.Lookup, v)
+				}
+			}
+		}
+	}
 }
