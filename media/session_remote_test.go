@@ -29,7 +29,15 @@ func TestSessionLatching(t *testing.T) {
 		if got := len(drain(t, natted)); got != 1 {
 			t.Fatalf("latched address got %d packets, want 1", got)
 		}
+		// One packet from elsewhere (spoofed?) does not move the latch;
+		// three in sequence (a NAT rebinding) do.
 		c.inject("192.0.2.8:32000", rtpBytes(0, 2, 160, make([]byte, 160)))
+		synctest.Wait()
+		if st := a.Stats(); st.RemoteAddr != mustAP("192.0.2.7:31000") || st.PacketsIgnored != 2 {
+			t.Fatalf("a single packet moved the latch: %+v", st)
+		}
+		c.inject("192.0.2.8:32000", rtpBytes(0, 3, 320, make([]byte, 160)))
+		c.inject("192.0.2.8:32000", rtpBytes(0, 4, 480, make([]byte, 160)))
 		synctest.Wait()
 		a.Play(context.Background(), NewPromptPCM("p", make([]int16, 160)))
 		st := a.Stats()
