@@ -13,8 +13,9 @@
 //     stream costs bandwidth and CPU for nothing at 1,500 calls. A new
 //     talkspurt sets the marker bit and a timestamp that follows the clock
 //     (RFC 3551 §4.1), so receivers handle the gap as silence.
-//   - Symmetric RTP: the first packet of a negotiated payload type from a
-//     new source moves the send address there (NAT).
+//   - Symmetric RTP: the first packet of a negotiated payload type moves the
+//     send address to its source (NAT); later moves need 3 in-sequence
+//     packets from the new source, so one spoofed packet cannot steal audio.
 //   - Digits are reported when the press ends (RFC 4733 end packet, or the
 //     tone released), so Digit.Duration is known; At is the press start.
 //   - The inactivity watchdog lives in the sender goroutine; the reader only
