@@ -148,8 +148,15 @@ type Calendar struct {
 	Holidays []string            `yaml:"holidays"` // YYYY-MM-DD
 }
 
-// Default returns the zero-configuration defaults.
+// Default returns the zero-configuration defaults, complete and valid.
 func Default() Config {
+	c := base()
+	c.fill()
+	return c
+}
+
+// base is the defaults before per-entry defaults (queue timeouts etc.) fill in.
+func base() Config {
 	return Config{
 		SIP: SIP{
 			UDP: "127.0.0.1:5060", TCP: "127.0.0.1:5060", Domain: "hotline",
@@ -229,7 +236,7 @@ func Load(path string) (Config, error) {
 
 // fill puts defaults into keys a file left empty inside sections it set.
 func (c *Config) fill() {
-	d := Default()
+	d := base()
 	if c.SIP.Domain == "" {
 		c.SIP.Domain = d.SIP.Domain
 	}

@@ -1,0 +1,245 @@
+// Package e2e places real SIP calls over loopback against an in-process
+// Hotline (app.App on port 0): with the project's own Go caller and with
+// independent clients (sipp, baresip). Assertions come from the server's
+// call events and the ticket history, never from timing.
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hotline-dev/hotline/app"
+	"github.com/hotline-dev/hotline/config"
+	"github.com/hotline-dev/hotline/events"
+	"github.com/hotline-dev/hotline/store"
+)
+
+const testToken = "e2e-write-token"
+
+// harness is one running Hotline with a subscription to its events.
+type harness struct {
+	t    *testing.T
+	app  *app.App
+	sub  *events.Subscription
+	seen []events.Event
+	stop func() error
+	dir  string
+}
+
+// start runs Hotline with the shipped prompts, the shipped support flow plus
+// the sipp e2e flow, SQLite in a temp dir, and an office calendar that is
+// always open so the support flow does not depend on the time of day.
+func start(t *testing.T, mutate func(*config.Config)) *harness {
+	t.Helper()
+	dir := t.TempDir()
+	flowsDir := filepath.Join(dir, "flows")
+	must(t, os.MkdirAll(flowsDir, 0o755))
+	copyFile(t, "../flows/support.yaml", filepath.Join(flowsDir, "support.yaml"))
+	copyFile(t, "../testdata/sipp/flows/e2e.yaml", filepath.Join(flowsDir, "e2e.yaml"))
+
+	orders := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		order := strings.TrimPrefix(r.URL.Path, "/orders/")
+		if strings.HasPrefix(order, "000") {
+			http.NotFound(w, r)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"order": order, "status": "shipped", "delivery": map[string]string{"eta": "2026-11-25"}})
+	}))
+	t.Cleanup(orders.Close)
+
+	cfg := config.Default()
+	cfg.SIP.UDP, cfg.SIP.TCP = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.SIP.DrainTime = 5 * time.Second
+	cfg.SIP.RateLimit = 0 // load from one address is the test, not an attack
+	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg.HTTP.Tokens = []config.Token{{Name: "e2e", Secret: testToken, Scope: "write"}}
+	cfg.Media.Prompts = "../prompts"
+	cfg.Media.PortMin, cfg.Media.PortMax = 31000, 39000
+	cfg.Flows.Dir = flowsDir
+	cfg.Flows.Watch = false
+	cfg.Database.URL = "sqlite:" + filepath.Join(dir, "hotline.db")
+	cfg.Database.SpoolDir = filepath.Join(dir, "spool")
+	allDay := []string{"00:00-24:00"}
+	cfg.Calendars["office"] = config.Calendar{TimeZone: "Asia/Ho_Chi_Minh", Hours: map[string][]string{
+		"mon": allDay, "tue": allDay, "wed": allDay, "thu": allDay, "fri": allDay, "sat": allDay, "sun": allDay}}
+	cfg.Lookups["order-status"] = config.Lookup{URL: orders.URL + "/orders/{order}", Method: "GET", Timeout: 2 * time.Second}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	must(t, cfg.Validate())
+
+	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := app.New(ctx, cfg, log)
+	if err != nil {
+		cancel()
+		t.Fatalf("app.New: %v", err)
+	}
+	h := &harness{t: t, app: a, sub: a.Bus().Subscribe(100000), dir: dir}
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	h.stop = func() error {
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(30 * time.Second):
+			t.Fatal("app did not stop within 30s")
+			return nil
+		}
+	}
+	t.Cleanup(func() {
+		if h.stop != nil {
+			_ = h.stop()
+		}
+		h.sub.Close()
+	})
+	return h
+}
+
+// shutdown stops the app now (before leak checks).
+func (h *harness) shutdown() {
+	h.t.Helper()
+	stop := h.stop
+	h.stop = nil
+	if err := stop(); err != nil {
+		h.t.Errorf("app.Run: %v", err)
+	}
+}
+
+func (h *harness) sipAddr(transport string) string {
+	return h.app.SIPAddrs()[transport].String()
+}
+
+// waitEvent returns the first event (already seen or new) matching match.
+func (h *harness) waitEvent(d time.Duration, what string, match func(events.Event) bool) events.Event {
+	h.t.Helper()
+	for _, e := range h.seen {
+		if match(e) {
+			return e
+		}
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		select {
+		case e := <-h.sub.C:
+			h.seen = append(h.seen, e)
+			if match(e) {
+				return e
+			}
+		case <-timer.C:
+			h.t.Fatalf("no %s within %v; events so far:\n%s", what, d, h.dump())
+			return events.Event{}
+		}
+	}
+}
+
+// node waits for the call to enter an IVR node.
+func (h *harness) node(callID, node string) {
+	h.t.Helper()
+	h.waitEvent(30*time.Second, "node "+node, func(e events.Event) bool {
+		return e.Type == events.NodeEntered && (callID == "" || e.CallID == callID) && e.Data["node"] == node
+	})
+}
+
+// callEvents returns every event seen so far for one call.
+func (h *harness) callEvents(callID string) []events.Event {
+	var out []events.Event
+	for _, e := range h.seen {
+		if e.CallID == callID {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func (h *harness) dump() string {
+	var b strings.Builder
+	for _, e := range h.seen {
+		j, _ := json.Marshal(e.Data)
+		b.WriteString("  " + e.Type + " " + e.CallID + " " + string(j) + "\n")
+	}
+	return b.String()
+}
+
+// interaction waits for the call's record in the ticket history.
+func (h *harness) interaction(callID string) store.Interaction {
+	h.t.Helper()
+	// call.ended is published after the handler has handed the record to
+	// the call log, so waiting for it and then for the log to drain is enough.
+	h.waitEvent(30*time.Second, "call.ended", func(e events.Event) bool {
+		return e.CallID == callID && e.Type == events.CallEnded
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := h.app.CallLog().WaitIdle(ctx); err != nil {
+		h.t.Fatalf("call log did not drain: %v", err)
+	}
+	st, err := h.app.Store(ctx)
+	must(h.t, err)
+	items, _, err := st.ListInteractions(ctx, store.InteractionFilter{Channel: store.ChannelVoice}, store.Page{Limit: 100})
+	must(h.t, err)
+	for _, it := range items {
+		if it.Voice != nil && it.Voice.CallID == callID {
+			return it
+		}
+	}
+	h.t.Fatalf("no voice interaction for call %s among %d", callID, len(items))
+	return store.Interaction{}
+}
+
+func path(it store.Interaction) []string {
+	var out []string
+	for _, s := range it.Voice.Path {
+		out = append(out, s.Node)
+	}
+	return out
+}
+
+// needTool skips when an external client is missing, except in CI
+// (HOTLINE_REQUIRE_TOOLS=1) where a missing tool is a failure.
+func needTool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("HOTLINE_REQUIRE_TOOLS") == "1" {
+			t.Fatalf("%s not installed (HOTLINE_REQUIRE_TOOLS=1)", name)
+		}
+		t.Skipf("%s not installed", name)
+	}
+	return p
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	must(t, err)
+	must(t, os.WriteFile(to, b, 0o644))
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+var _ io.Writer = testWriter{}
