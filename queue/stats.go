@@ -124,9 +124,7 @@ func (st *Stats) prune(q *qstats, now time.Time) {
 	for i < len(q.recs) && q.recs[i].at.Before(cut) {
 		i++
 	}
-	if i > 0 {
-		q.recs = slices.Delete(q.recs, 0, i)
-	}
+	q.recs = q.recs[i:] // amortised: append reallocates only the live tail
 }
 
 func startOfDay(t time.Time, loc *time.Location) time.Time {
