@@ -9,7 +9,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"strings"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -162,114 +162,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
-func (s *Server) routes() *chi.Mux {
-	r := chi.NewRouter()
-	r.Use(s.recoverer, s.accessLog, s.headAsGet)
-	r.NotFound(s.notFound)
-	r.MethodNotAllowed(s.methodNotAllowed)
-	r.Get("/healthz", s.healthz)
-	r.Route(Prefix, func(r chi.Router) {
-		r.Get("/openapi.json", s.openapi)
-		r.Group(func(r chi.Router) {
-			r.Use(s.authenticate, s.limitBody)
-			r.Route("/customers", s.customerRoutes)
-			r.Route("/tickets", s.ticketRoutes)
-			r.Route("/interactions", s.interactionRoutes)
-			r.Get("/calls", s.listCalls)
-			r.Get("/events", s.streamEvents)
-			for _, m := range s.cfg.Mounts {
-				if m.Routes != nil {
-					m.Routes(r)
-				}
-			}
-		})
-	})
-	return r
-}
-
-func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
-	s.writeError(w, r, &Error{Kind: ErrNotFound, Message: "no route " + r.URL.Path})
-}
-
-// methodNotAllowed answers 405 with the Allow header listing what the path does accept.
-func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
-	var allow []string
-	for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"} {
-		method := m
-		if m == "HEAD" {
-			method = "GET"
-		}
-		for _, pattern := range s.patterns[method] {
-			if patternMatches(pattern, r.URL.Path) {
-				allow = append(allow, m)
-				break
-			}
-		}
-	}
-	w.Header().Set("Allow", strings.Join(allow, ", "))
-	s.writeError(w, r, &Error{Kind: ErrMethodNotAllowed, Message: r.Method + " is not allowed on " + r.URL.Path})
-}
-
-// headAsGet serves HEAD with the GET route of the same path; net/http drops
-// the body of a HEAD response. (chi's middleware.GetHead cannot see through
-// mounted subrouters.)
-func (s *Server) headAsGet(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodHead {
-			for _, p := range s.patterns["GET"] {
-				if patternMatches(p, r.URL.Path) {
-					r = r.Clone(r.Context())
-					r.Method = http.MethodGet
-					break
-				}
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// routePatterns lists the route patterns by method (chi's own Match says
-// yes to every method on a mounted subrouter, so it cannot fill Allow).
-func routePatterns(r chi.Routes) map[string][]string {
-	out := map[string][]string{}
-	_ = chi.Walk(r, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
-		out[method] = append(out[method], cleanRoute(route))
-		return nil
-	})
-	return out
-}
-
-// cleanRoute turns chi's walked pattern into the documented path:
-// "/api/v1/customers/" → "/api/v1/customers".
-func cleanRoute(route string) string {
-	route = strings.TrimSuffix(strings.ReplaceAll(route, "/*/", "/"), "/*")
-	if len(route) > 1 {
-		route = strings.TrimSuffix(route, "/")
-	}
-	return route
-}
-
-// patternMatches reports whether path fits pattern, where a {param}
-// segment matches any one non-empty segment.
-func patternMatches(pattern, path string) bool {
-	if len(path) > 1 {
-		path = strings.TrimSuffix(path, "/")
-	}
-	ps, xs := strings.Split(pattern, "/"), strings.Split(path, "/")
-	if len(ps) != len(xs) {
-		return false
-	}
-	for i := range ps {
-		if strings.HasPrefix(ps[i], "{") && xs[i] != "" {
-			continue
-		}
-		if ps[i] != xs[i] {
-			return false
-		}
-	}
-	return true
-}
-
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
@@ -297,8 +189,8 @@ func (s *Server) listCalls(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if calls == nil {
-		calls = []any{}
+	if v := reflect.ValueOf(calls); !v.IsValid() || (v.Kind() == reflect.Slice && v.IsNil()) {
+		calls = []any{} // "items" is always an array
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": calls})
 }
