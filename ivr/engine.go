@@ -119,6 +119,7 @@ type run struct {
 	digits  <-chan media.Digit
 	pending []media.Digit // type-ahead: digits that stopped a prompt before input was wanted
 	step    int           // index of the current node in res.Path
+	swallow swallow       // a late gather terminator to drop
 }
 
 // errEnd stops the walk after a node decided the call is over.

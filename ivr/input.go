@@ -159,6 +159,9 @@ func (r *run) collect(ctx context.Context, n *flows.Node, first rune) (got, pres
 		}
 		got += string(k)
 		if n.MaxDigits > 0 && len(got) >= n.MaxDigits {
+			if n.Terminator != "" {
+				r.swallow = swallow{key: []rune(n.Terminator)[0], until: r.e.cfg.Clock.Now().Add(n.InterDigitTimeout)}
+			}
 			return got, pressed, nil
 		}
 		d, ok, err := r.waitDigit(ctx, n.InterDigitTimeout)

@@ -113,6 +113,9 @@ wait:
 				r.digits = nil
 				continue
 			}
+			if r.stale(d) {
+				continue
+			}
 			r.digitEvent(d, !bargeIn)
 			if bargeIn {
 				r.pending = append(r.pending, d)
@@ -181,16 +184,21 @@ func (r *run) waitDigit(ctx context.Context, d time.Duration) (media.Digit, bool
 				r.digits = nil
 				continue
 			}
+			if r.stale(dg) {
+				continue
+			}
 			r.digitEvent(dg, false)
 			return dg, true, nil
 		case <-timer:
 			select {
 			case dg, ok := <-r.digits:
-				if ok {
+				if ok && !r.stale(dg) {
 					r.digitEvent(dg, false)
 					return dg, true, nil
 				}
-				r.digits = nil
+				if !ok {
+					r.digits = nil
+				}
 			default:
 			}
 			return media.Digit{}, false, nil
@@ -208,4 +216,25 @@ func (r *run) addDigits(s string) {
 		st.Digits += " "
 	}
 	st.Digits += s
+}
+
+// swallow is a terminator the caller may still press after a gather ended
+// at max_digits ("12345678#" with max_digits 8): dropped when it comes
+// within the inter-digit timeout, so it neither interrupts the next prompt
+// nor counts as a wrong menu key.
+type swallow struct {
+	key   rune
+	until time.Time
+}
+
+// stale reports (and publishes as discarded) a digit that is such a late
+// terminator. Any digit ends the grace.
+func (r *run) stale(d media.Digit) bool {
+	sw := r.swallow
+	r.swallow = swallow{}
+	if sw.key != 0 && d.Key == sw.key && r.e.cfg.Clock.Now().Before(sw.until) {
+		r.digitEvent(d, true)
+		return true
+	}
+	return false
 }
