@@ -61,8 +61,19 @@ func (ps *problems) checkFlow(f *Flow, env Env) {
 // checkNames looks up the configuration names a node uses.
 func (ps *problems) checkNames(f *Flow, n *Node, env Env) {
 	if n.Queue != "" && env.Queues != nil {
-		if _, ok := env.Queues[n.Queue]; !ok {
+		q, ok := env.Queues[n.Queue]
+		if !ok {
 			ps.errorf(n.FieldLine("queue"), n.Name, "unknown queue %q (not in config queues:)%s", n.Queue, suggest(n.Queue, keys(env.Queues), ""))
+		}
+		if ok && n.Type == TypeEnqueue {
+			if _, has := f.Nodes[q.Exit]; q.Exit != "" && !has {
+				ps.warnf(n.FieldLine("queue"), n.Name, "queue %q sends callers who reach its max wait to node %q, which this flow does not have (they follow next)", n.Queue, q.Exit)
+			}
+			for _, k := range sortedKeys(q.Keys) {
+				if _, has := f.Nodes[q.Keys[k]]; !has {
+					ps.warnf(n.FieldLine("queue"), n.Name, "queue %q sends key %q to node %q, which this flow does not have", n.Queue, k, q.Keys[k])
+				}
+			}
 		}
 	}
 	if n.Lookup != "" && env.Lookups != nil {

@@ -30,7 +30,8 @@ func (fakePrompts) Has(lang, name string) bool {
 
 func testEnv() Env {
 	return Env{
-		Queues:    map[string]config.Queue{"technical": {}, "sales": {}},
+		Queues: map[string]config.Queue{"technical": {}, "sales": {},
+			"operator": {Exit: "queue-exit", Keys: map[string]string{"9": "callback", "1": "main"}}},
 		Lookups:   map[string]config.Lookup{"order-status": {URL: "http://x/{order}"}},
 		Calendars: map[string]config.Calendar{"office": {TimeZone: "Asia/Ho_Chi_Minh"}},
 		Prompts:   fakePrompts{},
