@@ -87,19 +87,21 @@ func position(b []byte, off int64) string {
 }
 
 func jsonType(kind string) string {
-	switch kind {
-	case "string":
+	switch {
+	case kind == "string":
 		return "a string"
-	case "slice", "array":
+	case kind == "slice" || kind == "array":
 		return "an array"
-	case "map", "struct":
+	case kind == "map" || kind == "struct":
 		return "an object"
-	case "bool":
+	case kind == "bool":
 		return "true or false"
-	case "ptr", "interface":
-		return "a valid value"
-	default:
+	case strings.HasPrefix(kind, "int") || strings.HasPrefix(kind, "uint"):
+		return "a whole number"
+	case strings.HasPrefix(kind, "float"):
 		return "a number"
+	default:
+		return "a valid value"
 	}
 }
 

@@ -163,6 +163,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	ae := fromStore(err)
 	status := ae.Status()
 	switch {
+	case status >= 500 && r.Context().Err() != nil:
+		s.log.Debug("api request abandoned by the client", "method", r.Method, "path", r.URL.Path, "err", err)
 	case status >= 500:
 		s.log.Error("api request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 	case status == http.StatusTooManyRequests:
