@@ -175,14 +175,16 @@ func (s *Store) ListInteractions(ctx context.Context, f store.InteractionFilter,
 // An unknown customer is ErrNotFound.
 func (s *Store) Timeline(ctx context.Context, customerID int64, p store.Page) ([]store.Interaction, string, error) {
 	op := "timeline of customer " + strconv.FormatInt(customerID, 10)
-	if p.Cursor == "" {
-		var one int64
-		if err := s.c.QueryRow(ctx, `SELECT id FROM customers WHERE id = $1`, customerID).Scan(&one); err != nil {
-			return nil, "", s.wrap(op, err)
-		}
-	}
 	out, next, err := s.listInteractions(ctx, store.InteractionFilter{CustomerID: customerID}, p, "l")
-	return out, next, s.wrap(op, err)
+	if err == nil && len(out) == 0 && p.Cursor == "" {
+		// Only an empty first page needs to tell "no such customer" apart.
+		var one int64
+		err = s.c.QueryRow(ctx, `SELECT id FROM customers WHERE id = $1`, customerID).Scan(&one)
+	}
+	if err != nil {
+		return nil, "", s.wrap(op, err)
+	}
+	return out, next, nil
 }
 
 func (s *Store) listInteractions(ctx context.Context, f store.InteractionFilter, p store.Page, kind string) ([]store.Interaction, string, error) {

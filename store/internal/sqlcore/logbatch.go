@@ -14,8 +14,8 @@ import (
 )
 
 // chunk bounds the rows of one multi-row statement (bind-variable limits:
-// 17 voice columns x 200 rows stays far below SQLite's 32766).
-const chunk = 200
+// 17 voice columns x 500 rows stays far below SQLite's 32766).
+const chunk = 500
 
 // args collects bind arguments and hands out $N placeholders.
 type args []any
