@@ -45,6 +45,10 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 		in = sub.C
 	}
 
+	// The per-write deadlines below must not outlive the stream on a
+	// kept-alive connection.
+	defer func() { _ = rc.SetWriteDeadline(time.Time{}) }()
+
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream; charset=utf-8")
 	h.Set("Cache-Control", "no-cache")
