@@ -159,3 +159,14 @@ func TestVersionIsContentHashWithoutExplicitVersion(t *testing.T) {
 		t.Errorf("versions %q %q: want distinct 12-hex hashes", fa.Version, fb.Version)
 	}
 }
+
+type ptrLib struct{}
+
+func (*ptrLib) Has(string, string) bool { return true }
+
+func TestEnvFromConfigTypedNil(t *testing.T) {
+	var lib *ptrLib
+	if env := EnvFromConfig(config.Config{}, lib); env.Prompts != nil || env.Queues == nil {
+		t.Errorf("env %+v: want nil prompts and empty (not nil) queues", env)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 
@@ -28,7 +29,12 @@ type Env struct {
 }
 
 // EnvFromConfig takes queues, lookups and calendars from the configuration.
+// A nil prompts (also a typed nil such as a nil *media.Library) leaves
+// prompts unchecked.
 func EnvFromConfig(c config.Config, prompts PromptLibrary) Env {
+	if v := reflect.ValueOf(prompts); prompts != nil && v.Kind() == reflect.Pointer && v.IsNil() {
+		prompts = nil
+	}
 	return Env{Queues: orEmpty(c.Queues), Lookups: orEmpty(c.Lookups), Calendars: orEmpty(c.Calendars), Prompts: prompts}
 }
 
