@@ -1,0 +1,254 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/hotline-dev/hotline/config"
+	"github.com/hotline-dev/hotline/events"
+	"github.com/hotline-dev/hotline/ivr"
+	"github.com/hotline-dev/hotline/media"
+	"github.com/hotline-dev/hotline/sip"
+)
+
+type fakeLeg struct {
+	mu     sync.Mutex
+	sink   func([]int16)
+	got    [][]int16
+	sent   []rune
+	digits chan media.Digit
+}
+
+func newFakeLeg() *fakeLeg { return &fakeLeg{digits: make(chan media.Digit, 8)} }
+
+func (l *fakeLeg) SetAudioSink(f func([]int16)) { l.mu.Lock(); l.sink = f; l.mu.Unlock() }
+func (l *fakeLeg) WriteAudio(p []int16) {
+	l.mu.Lock()
+	l.got = append(l.got, slices.Clone(p))
+	l.mu.Unlock()
+}
+func (l *fakeLeg) Digits() <-chan media.Digit { return l.digits }
+func (l *fakeLeg) SendDigit(_ context.Context, k rune, _ time.Duration, _ media.DigitSource) error {
+	l.mu.Lock()
+	l.sent = append(l.sent, k)
+	l.mu.Unlock()
+	return nil
+}
+
+// hear delivers received audio to the leg's sink, as the RTP reader would.
+func (l *fakeLeg) hear(p []int16) {
+	l.mu.Lock()
+	f := l.sink
+	l.mu.Unlock()
+	if f != nil {
+		f(p)
+	}
+}
+
+type fakeAgentCall struct {
+	leg    *fakeLeg
+	done   chan struct{}
+	once   sync.Once
+	hungUp bool
+}
+
+func newFakeAgentCall() *fakeAgentCall {
+	return &fakeAgentCall{leg: newFakeLeg(), done: make(chan struct{})}
+}
+func (c *fakeAgentCall) Leg() Leg              { return c.leg }
+func (c *fakeAgentCall) Done() <-chan struct{} { return c.done }
+func (c *fakeAgentCall) Hangup(context.Context) error {
+	c.once.Do(func() { c.hungUp = true; close(c.done) })
+	return nil
+}
+
+type dial struct {
+	uri   string
+	o     Offer
+	reply chan error // nil: answer
+	ctx   context.Context
+	call  *fakeAgentCall
+}
+
+type fakeDialer struct{ dials chan *dial }
+
+func (d *fakeDialer) Dial(ctx context.Context, uri string, o Offer) (AgentCall, error) {
+	x := &dial{uri: uri, o: o, reply: make(chan error, 1), ctx: ctx, call: newFakeAgentCall()}
+	d.dials <- x
+	select {
+	case err := <-x.reply:
+		if err != nil {
+			return nil, err
+		}
+		return x.call, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+type fakeCall struct {
+	id     string
+	digits chan media.Digit
+}
+
+func (c *fakeCall) ID() string     { return c.id }
+func (c *fakeCall) Caller() string { return "+84901234567" }
+func (c *fakeCall) Called() string { return "100" }
+func (c *fakeCall) Play(ctx context.Context, _ ...*media.Prompt) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+func (c *fakeCall) Digits() <-chan media.Digit { return c.digits }
+
+type b2bua struct {
+	svc    *Service
+	ringer *SIPRinger
+	dialer *fakeDialer
+	enq    *Enqueuer
+	caller *fakeLeg
+	sub    *events.Subscription
+}
+
+func newB2BUA(t *testing.T, q config.Queue, ids ...string) *b2bua {
+	bus := events.NewBus()
+	d := &fakeDialer{dials: make(chan *dial, 4)}
+	r := NewSIPRinger(RingerConfig{Dialer: d, AllowHosts: []string{"pbx.example"},
+		Contacts: func(u string) []string { return []string{"sip:" + u + "@127.0.0.1:5099"} }})
+	if q.Strategy == "" {
+		q.Strategy = "longest-idle"
+	}
+	q.RingTimeout, q.MaxMisses, q.MaxWait, q.MaxLength = 15*time.Second, 3, time.Hour, 10
+	var ags []config.Agent
+	for _, id := range ids {
+		ags = append(ags, config.Agent{ID: id, Username: "u" + id, Queues: map[string]int{"q": 0}})
+	}
+	svc := New(Config{Agents: ags, Queues: one(q), Ringer: r, Bus: bus})
+	r.Bind(svc)
+	for _, id := range ids {
+		svc.Login(id)
+	}
+	caller := newFakeLeg()
+	enq := NewEnqueuer(EnqueuerConfig{Service: svc, Ringer: r, CallerLeg: func(ivr.Call) (Leg, bool) { return caller, true }})
+	t.Cleanup(func() { r.Close() })
+	return &b2bua{svc: svc, ringer: r, dialer: d, enq: enq, caller: caller, sub: bus.Subscribe(256)}
+}
+
+type enqResult struct {
+	res ivr.QueueResult
+	err error
+}
+
+func (b *b2bua) enqueue(ctx context.Context, call *fakeCall) chan enqResult {
+	out := make(chan enqResult, 1)
+	go func() {
+		res, err := b.enq.Enqueue(ctx, call, ivr.QueueRequest{Queue: "q", Vars: map[string]string{"tier": "vip"}})
+		out <- enqResult{res, err}
+	}()
+	return out
+}
+
+func TestBridgeRelaysAudioAndDigitsUntilAgentHangsUp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newB2BUA(t, config.Queue{}, "a")
+		call := &fakeCall{id: "c1", digits: b.caller.digits}
+		done := b.enqueue(t.Context(), call)
+		d := <-b.dialer.dials
+		if d.uri != "sip:ua@127.0.0.1:5099" || d.o.Caller != "+84901234567" {
+			t.Fatalf("dialled %q for %+v", d.uri, d.o)
+		}
+		d.reply <- nil // agent answers
+		synctest.Wait()
+		b.caller.hear([]int16{1, 2, 3})
+		d.call.leg.hear([]int16{7, 8})
+		b.caller.digits <- media.Digit{Key: '5'}
+		d.call.leg.digits <- media.Digit{Key: '#'}
+		synctest.Wait()
+		if len(d.call.leg.got) != 1 || d.call.leg.got[0][2] != 3 || len(b.caller.got) != 1 || b.caller.got[0][1] != 8 {
+			t.Fatalf("audio not relayed: agent got %v, caller got %v", d.call.leg.got, b.caller.got)
+		}
+		if string(d.call.leg.sent) != "5" || string(b.caller.sent) != "#" {
+			t.Fatalf("digits not relayed: to agent %q, to caller %q", string(d.call.leg.sent), string(b.caller.sent))
+		}
+		close(d.call.done) // agent hangs up (BYE)
+		r := <-done
+		if r.err != nil || !r.res.Answered || r.res.Agent != "a" {
+			t.Fatalf("result %+v %v", r.res, r.err)
+		}
+		if a, _ := b.svc.Agent("a"); a.Activity != Idle {
+			t.Fatalf("agent after hang-up: %s", a.Activity)
+		}
+	})
+}
+
+func TestCallerHangupWhileRingingCancelsAgent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newB2BUA(t, config.Queue{}, "a")
+		ctx, hangup := context.WithCancel(t.Context())
+		done := b.enqueue(ctx, &fakeCall{id: "c1"})
+		d := <-b.dialer.dials
+		hangup()
+		r := <-done
+		synctest.Wait()
+		if !errors.Is(r.err, context.Canceled) || r.res.Reason != ReasonAbandoned {
+			t.Fatalf("result %+v %v", r.res, r.err)
+		}
+		if d.ctx.Err() == nil {
+			t.Fatal("agent INVITE not cancelled")
+		}
+		if a, _ := b.svc.Agent("a"); a.Activity != Idle || a.Misses != 0 {
+			t.Fatalf("agent %+v", a)
+		}
+	})
+}
+
+func TestBusyAgentIsAMissAndNextAgentRings(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newB2BUA(t, config.Queue{}, "a", "b")
+		ctx, hangup := context.WithCancel(t.Context())
+		done := b.enqueue(ctx, &fakeCall{id: "c1"})
+		d := <-b.dialer.dials
+		d.reply <- &sip.StatusError{Code: 486, Reason: "Busy Here"}
+		d2 := <-b.dialer.dials
+		if d2.o.Agent == d.o.Agent {
+			t.Fatalf("busy agent %s rung again first", d.o.Agent)
+		}
+		if a, _ := b.svc.Agent(d.o.Agent); a.Misses != 1 {
+			t.Fatalf("busy not a miss: %+v", a)
+		}
+		hangup()
+		<-done
+	})
+}
+
+func TestRingerTarget(t *testing.T) {
+	r := NewSIPRinger(RingerConfig{AllowHosts: []string{"pbx.example", "192.0.2.10"},
+		Contacts: func(u string) []string {
+			if u == "reg" {
+				return []string{"sip:reg@10.0.0.5:5062"}
+			}
+			return nil
+		}})
+	defer r.Close()
+	tests := []struct {
+		o    Offer
+		want string
+	}{
+		{Offer{Username: "reg", URI: "sip:x@pbx.example"}, "sip:reg@10.0.0.5:5062"},
+		{Offer{Username: "none", URI: "sip:200@pbx.example"}, "sip:200@pbx.example"},
+		{Offer{URI: "sip:200@192.0.2.10:5070;transport=udp"}, "sip:200@192.0.2.10:5070;transport=udp"},
+		{Offer{URI: "sip:200@evil.example"}, ""},
+		{Offer{URI: "sip:200@pbx.example.evil.example"}, ""},
+		{Offer{URI: "tel:+84900000000"}, ""},
+		{Offer{}, ""},
+	}
+	for _, tt := range tests {
+		if got := r.target(tt.o); got != tt.want {
+			t.Errorf("target(%+v) = %q, want %q", tt.o, got, tt.want)
+		}
+	}
+}
