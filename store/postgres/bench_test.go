@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
 
@@ -14,7 +15,7 @@ import (
 )
 
 func BenchmarkLogCalls(b *testing.B) {
-	s, err := postgres.Open(b.Context(), pgtest.Schema(b), store.Options{})
+	s, err := postgres.Open(b.Context(), pgtest.Schema(b)+os.Getenv("HOTLINE_BENCH_PG_PARAMS"), store.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
