@@ -18,6 +18,7 @@ package calllog
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -198,10 +199,11 @@ func (l *Logger) Close(ctx context.Context) error {
 		case <-ctx.Done():
 			return fmt.Errorf("calllog: close: %w", ctx.Err())
 		}
-	} else if err := l.flushToSpool(nil); err != nil {
-		return err
 	}
+	// Whatever is still queued (Run never started, or it ended with its
+	// context before Close) goes to the spool for the next start.
+	ferr := l.flushToSpool(nil)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.spool.close()
+	return errors.Join(ferr, l.spool.close())
 }

@@ -258,3 +258,33 @@ func TestInvalidRecordRejectedNotRetried(t *testing.T) {
 		t.Fatalf("stats = %+v; want 1 rejected", st)
 	}
 }
+
+func TestCloseWithoutRunSpoolsQueue(t *testing.T) {
+	dir := t.TempDir()
+	l, err := New(downSink{}, Options{SpoolDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if err := l.Log(sample(fmt.Sprint("q", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	// The next process finds all five in the spool.
+	s := openSQLite(t, filepath.Join(t.TempDir(), "h.db"))
+	l2, err := New(s, Options{SpoolDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := l2.Stats(); st.Spooled != 5 {
+		t.Fatalf("spooled %d; want 5", st.Spooled)
+	}
+	start(t, l2)
+	if err := l2.WaitIdle(waitCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	wantOnce(t, countCalls(t, s), []string{"q0", "q1", "q2", "q3", "q4"})
+}
