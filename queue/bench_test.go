@@ -11,7 +11,7 @@ import (
 // fifoRinger keeps offers in ring order; the benchmark answers them in turn.
 type fifoRinger struct{ offers []Offer }
 
-func (r *fifoRinger) Ring(o Offer)          { r.offers = append(r.offers, o) }
+func (r *fifoRinger) Ring(o Offer)         { r.offers = append(r.offers, o) }
 func (r *fifoRinger) Cancel(Offer, string) {}
 
 // BenchmarkDispatch measures routing decisions with 10,000 waiting callers

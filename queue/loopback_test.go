@@ -1,0 +1,245 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"math"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo"
+	gosip "github.com/emiago/sipgo/sip"
+
+	"github.com/hotline-dev/hotline/config"
+	"github.com/hotline-dev/hotline/events"
+	"github.com/hotline-dev/hotline/ivr"
+	"github.com/hotline-dev/hotline/media"
+	"github.com/hotline-dev/hotline/registrar"
+	"github.com/hotline-dev/hotline/sip"
+)
+
+// toneSeen closes C the first time a received frame is dominated by freq.
+type toneSeen struct {
+	freq float64
+	once sync.Once
+	C    chan struct{}
+}
+
+func newToneSeen(f float64) *toneSeen { return &toneSeen{freq: f, C: make(chan struct{})} }
+
+func (d *toneSeen) sink(pcm []int16) {
+	if len(pcm) == 0 {
+		return
+	}
+	// Goertzel power at freq against the frame's total energy.
+	k := 2 * math.Cos(2*math.Pi*d.freq/8000)
+	var s1, s2, energy float64
+	for _, v := range pcm {
+		x := float64(v)
+		s1, s2 = x+k*s1-s2, s1
+		energy += x * x
+	}
+	power := s1*s1 + s2*s2 - k*s1*s2
+	if energy > 1e6 && power/(energy*float64(len(pcm))/2) > 0.6 {
+		d.once.Do(func() { close(d.C) })
+	}
+}
+
+func playLoop(ctx context.Context, s *media.Session, f float64) {
+	p := media.NewPromptPCM("tone", media.Tone([]float64{f}, 2*time.Second))
+	for ctx.Err() == nil {
+		if s.Play(ctx, p) != nil {
+			return
+		}
+	}
+}
+
+// TestLoopbackCallerBridgedToRegisteredAgent runs the whole path over UDP on
+// 127.0.0.1: an agent phone (a PCMA-only SIP UA) registers with digest auth,
+// a PCMU caller dials Hotline and is queued, Hotline rings the registered
+// contact and bridges: each side's tone is heard by the other (transcoded),
+// and the caller's hang-up sends BYE to the agent.
+func TestLoopbackCallerBridgedToRegisteredAgent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loopback SIP")
+	}
+	for _, side := range []string{"caller", "agent"} {
+		t.Run(side+" hangs up", func(t *testing.T) { loopbackBridge(t, side) })
+	}
+}
+
+func loopbackBridge(t *testing.T, hangupSide string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ags := []config.Agent{{ID: "alice", Username: "1001", Password: "pw", Queues: map[string]int{"q": 0}}}
+	bus := events.NewBus()
+	sub := bus.Subscribe(1024)
+	defer sub.Close()
+	reg := registrar.New(registrar.Config{Agents: ags, Bus: bus})
+
+	out, err := sip.NewClient(sip.ClientConfig{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ringer := NewSIPRinger(RingerConfig{Dialer: SIPDialer{out}, Contacts: func(u string) []string {
+		var uris []string
+		for _, c := range reg.Lookup(u) {
+			uris = append(uris, c.URI)
+		}
+		return uris
+	}})
+	svc := New(Config{Agents: ags, Ringer: ringer, Bus: bus, Queues: map[string]config.Queue{"q": {
+		Strategy: "longest-idle", RingTimeout: 10 * time.Second, MaxMisses: 3, WrapUp: time.Second,
+		MaxWait: time.Minute, MaxLength: 10, JoinEmpty: true}}})
+	ringer.Bind(svc)
+	enq := NewEnqueuer(EnqueuerConfig{Service: svc, Ringer: ringer})
+	var wg sync.WaitGroup
+	runCtx, stopRun := context.WithCancel(ctx)
+	wg.Add(1)
+	go func() { defer wg.Done(); svc.Run(runCtx) }()
+
+	hotPool, _ := media.NewPortPool(46000, 46498)
+	hotline, err := sip.NewServer(sip.ServerConfig{UDP: "127.0.0.1:0", RTP: hotPool, Bus: bus, Register: reg.HandleRegister,
+		InbandDTMF: "never"}, sip.HandlerFunc(func(ctx context.Context, c *sip.Call) {
+		enq.Enqueue(ctx, c, ivr.QueueRequest{Queue: "q"})
+	}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	agentHears := newToneSeen(600)
+	agentHungUp := make(chan struct{})
+	agentHangup := make(chan struct{}) // closed: the agent phone hangs up
+	phonePool, _ := media.NewPortPool(46500, 46998)
+	phone, err := sip.NewServer(sip.ServerConfig{UDP: "127.0.0.1:0", RTP: phonePool, Codecs: []media.Codec{media.PCMA},
+		InbandDTMF: "never"}, sip.HandlerFunc(func(ctx context.Context, c *sip.Call) {
+		defer close(agentHungUp)
+		c.Media().SetAudioSink(agentHears.sink)
+		pctx, stop := context.WithCancel(ctx)
+		go func() {
+			select {
+			case <-agentHangup:
+			case <-pctx.Done():
+			}
+			stop()
+		}()
+		playLoop(pctx, c.Media(), 1400) // returning hangs up (BYE) unless the caller did
+		stop()
+	}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*sip.Server{hotline, phone} {
+		if err := s.Listen(); err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.Serve(context.Background()); !errors.Is(err, sip.ErrServerClosed) {
+				t.Errorf("Serve: %v", err)
+			}
+		}()
+	}
+	defer func() {
+		stopRun()
+		ringer.Close()
+		out.Close()
+		hotline.Close()
+		phone.Close()
+		wg.Wait()
+	}()
+
+	registerPhone(t, ctx, hotline.Addr().String(), phone.Addr().String())
+	if err := svc.Login("alice"); err != nil {
+		t.Fatal(err)
+	}
+
+	caller, err := sip.NewClient(sip.ClientConfig{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer caller.Close()
+	oc, err := caller.Dial(ctx, "sip:100@"+hotline.Addr().String(), sip.DialOptions{From: "0901234567", Codecs: []media.Codec{media.PCMU}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	callerHears := newToneSeen(1400)
+	oc.Media().SetAudioSink(callerHears.sink)
+	playCtx, stopPlay := context.WithCancel(ctx)
+	wg.Add(1)
+	go func() { defer wg.Done(); playLoop(playCtx, oc.Media(), 600) }()
+	defer stopPlay()
+	for name, c := range map[string]chan struct{}{"agent hears caller": agentHears.C, "caller hears agent": callerHears.C} {
+		select {
+		case <-c:
+		case <-ctx.Done():
+			t.Fatalf("%s: no tone", name)
+		}
+	}
+	stopPlay()
+	if hangupSide == "caller" {
+		if err := oc.Hangup(ctx); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-agentHungUp:
+		case <-ctx.Done():
+			t.Fatal("agent leg not hung up after the caller's BYE")
+		}
+	} else {
+		close(agentHangup)
+		select {
+		case <-oc.Done():
+		case <-ctx.Done():
+			t.Fatal("caller not hung up after the agent's BYE")
+		}
+	}
+	// The agent goes through wrap-up back to idle.
+	for {
+		select {
+		case e := <-sub.C:
+			if e.Type == events.AgentState && e.Data["activity"] == "idle" && e.Data["handle_ms"] != nil {
+				st, _ := svc.Stats().Queue("q", time.Now())
+				if st.Totals.Answered != 1 {
+					t.Fatalf("totals %+v", st.Totals)
+				}
+				return
+			}
+		case <-ctx.Done():
+			t.Fatal("agent never back to idle")
+		}
+	}
+}
+
+// registerPhone REGISTERs user 1001's contact at phoneAddr with digest auth.
+func registerPhone(t *testing.T, ctx context.Context, hotlineAddr, phoneAddr string) {
+	t.Helper()
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent("1001"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ua.Close()
+	cli, err := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	host, port, _ := net.SplitHostPort(hotlineAddr)
+	var p int
+	for _, c := range port {
+		p = p*10 + int(c-'0')
+	}
+	req := gosip.NewRequest(gosip.REGISTER, gosip.Uri{Scheme: "sip", Host: host, Port: p})
+	req.AppendHeader(&gosip.ToHeader{Address: gosip.Uri{Scheme: "sip", User: "1001", Host: "hotline"}})
+	req.AppendHeader(gosip.NewHeader("Contact", "<sip:1001@"+phoneAddr+">"))
+	req.AppendHeader(gosip.NewHeader("Expires", "300"))
+	res, err := cli.Do(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err = cli.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: "1001", Password: "pw"}); err != nil || res.StatusCode != 200 {
+		t.Fatalf("REGISTER: %v %v", res, err)
+	}
+}
