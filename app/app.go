@@ -177,6 +177,12 @@ func (a *App) Run(ctx context.Context) error {
 	drainCtx, cancel := context.WithTimeout(context.Background(), a.cfg.SIP.DrainTime)
 	err := a.sip.Shutdown(drainCtx)
 	cancel()
+	if errors.Is(err, context.DeadlineExceeded) {
+		// The drain time ran out and the remaining calls were sent BYE:
+		// that is the documented shutdown, not a failure.
+		a.log.Info("drain time over; remaining calls hung up")
+		err = nil
+	}
 	httpCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	err = errors.Join(err, a.http.Shutdown(httpCtx))
 	cancel()
