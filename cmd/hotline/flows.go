@@ -213,4 +213,3 @@ func loadOneFlow(path string, env flows.Env, stdout, stderr io.Writer) (*flows.F
 	}
 	return flow, 0
 }
-
