@@ -82,6 +82,7 @@ type reg struct {
 	expires  string // Expires header value, "" = none
 	callID   string
 	noAuth   bool
+	uri      string // digest uri; default the Request-URI sip:hotline
 }
 
 func (g *rig) raw(rq reg, auth string) *sip.Request {
@@ -164,7 +165,11 @@ func (g *rig) answer(res *sip.Response, rq reg, nc int) string {
 	if pw == "" {
 		pw = "secret" + u[len(u)-1:]
 	}
-	cred, err := digest.Digest(chal, digest.Options{Method: "REGISTER", URI: "sip:hotline", Username: u, Password: pw, Count: nc})
+	uri := rq.uri
+	if uri == "" {
+		uri = "sip:hotline"
+	}
+	cred, err := digest.Digest(chal, digest.Options{Method: "REGISTER", URI: uri, Username: u, Password: pw, Count: nc})
 	if err != nil {
 		g.t.Fatal(err)
 	}

@@ -98,6 +98,11 @@ func (r *Registrar) authenticate(req *sip.Request) (string, error) {
 	if err := verifyResponse(cred, string(req.Method), u.password); err != nil {
 		return "", err
 	}
+	// RFC 2617 §3.2.2.5: the digest-uri must name the Request-URI, so a
+	// response captured for one target cannot be replayed at another.
+	if !sameURI(cred.URI, req.Recipient) {
+		return "", fmt.Errorf("digest uri %q is not the Request-URI: %w", cred.URI, ErrBadCredentials)
+	}
 	// RFC 3261 §10.3 step 6: the authenticated user may only modify its own
 	// address of record.
 	if to := req.To(); to == nil || to.Address.User != cred.Username {
@@ -111,6 +116,21 @@ func (r *Registrar) authenticate(req *sip.Request) (string, error) {
 	r.nc[cred.Nonce] = cred.Nc
 	r.bans.succeed(sourceIP(req.Source()))
 	return cred.Username, nil
+}
+
+func sameURI(raw string, r sip.Uri) bool {
+	var u sip.Uri
+	if err := sip.ParseUri(raw, &u); err != nil {
+		return false
+	}
+	port := func(p int) int {
+		if p == 0 {
+			return 5060
+		}
+		return p
+	}
+	return strings.EqualFold(u.Scheme, r.Scheme) && u.User == r.User &&
+		strings.EqualFold(u.Host, r.Host) && port(u.Port) == port(r.Port)
 }
 
 type contactReq struct {

@@ -50,6 +50,8 @@ func TestRegisterTable(t *testing.T) {
 		{"star with expires", reg{contacts: []string{"*"}, expires: "60"}, 400, 0},
 		{"star without Expires", reg{contacts: []string{"*"}}, 400, 0},
 		{"query only", reg{}, 200, 0},
+		{"digest uri of another target", reg{uri: "sip:other.example", contacts: []string{c1}}, 403, 0},
+		{"digest uri with default port", reg{uri: "sip:hotline:5060", contacts: []string{c1}}, 200, 1},
 		{"two contacts", reg{contacts: []string{c1, "<sip:1001@10.0.0.9:5062>;q=0.5"}}, 200, 2},
 		{"comma list", reg{contacts: []string{c1 + ", <sip:1001@10.0.0.9:5062>"}}, 200, 2},
 	}
