@@ -252,3 +252,24 @@ func TestRingerTarget(t *testing.T) {
 		}
 	}
 }
+
+func TestUnreachableAgentIsPausedNotRungForever(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := NewSIPRinger(RingerConfig{Dialer: &fakeDialer{dials: make(chan *dial)}})
+		defer r.Close()
+		svc := New(Config{Agents: []config.Agent{{ID: "a", Username: "ua", URI: "sip:a@not-allowed.example",
+			Queues: map[string]int{"q": 0}}}, Queues: one(config.Queue{Strategy: "ring-all", MaxLength: 5}), Ringer: r})
+		r.Bind(svc)
+		svc.Login("a")
+		if _, err := svc.Join(JoinRequest{CallID: "c1", Queue: "q"}); err != nil {
+			t.Fatal(err)
+		}
+		a, _ := svc.Agent("a")
+		if a.Presence != Paused || a.Reason != PauseNoAnswer || a.Activity != Idle {
+			t.Fatalf("agent %+v", a)
+		}
+		if p, err := svc.Position("c1"); err != nil || p.Position != 1 {
+			t.Fatalf("caller lost: %+v %v", p, err)
+		}
+	})
+}

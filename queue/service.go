@@ -131,6 +131,15 @@ func New(cfg Config) *Service {
 	}
 	s.stats = NewStats(cfg.Queues, cfg.Agents, cfg.StatsWindow, cfg.Location)
 	for name, q := range cfg.Queues {
+		// Guards against configs built without config.Load: an offer must
+		// have a future deadline and misses must end in a pause, or a
+		// phone that fails at once would be re-rung forever.
+		if q.RingTimeout <= 0 {
+			q.RingTimeout = 15 * time.Second
+		}
+		if q.MaxMisses <= 0 {
+			q.MaxMisses = 3
+		}
 		s.queues[name] = &queueState{name: name, cfg: q, rr: -1}
 	}
 	now := cfg.Now()
