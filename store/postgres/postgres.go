@@ -7,7 +7,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -30,6 +29,11 @@ var dialect = sqlcore.Dialect{
 	Time:       func(t time.Time) any { return t },
 	Unique:     func(err error) bool { return pgCode(err) == "23505" },
 	ForeignKey: func(err error) bool { return pgCode(err) == "23503" },
+	// LogCalls builds statements whose length varies with the batch; in the
+	// prepared-statement cache they would churn it (measured 1.6x slower).
+	// Other statements stay cached prepared statements (the timeline's p50
+	// halves with them).
+	BatchArgs: []any{pgx.QueryExecModeCacheDescribe},
 }
 
 func pgCode(err error) string {
@@ -69,12 +73,6 @@ func OpenConn(ctx context.Context, url string) (sqlcore.Conn, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("store postgres: %w", &store.FieldError{Field: "database.url", Message: err.Error()})
-	}
-	if !strings.Contains(url, "default_query_exec_mode") {
-		// Batches build statements whose length varies with the batch; a
-		// per-connection prepared-statement cache would churn on them.
-		// Caching only descriptions measured 1.6x faster for LogCalls.
-		cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
 	}
 	p, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

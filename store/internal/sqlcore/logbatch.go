@@ -17,10 +17,13 @@ import (
 // 17 voice columns x 500 rows stays far below SQLite's 32766).
 const chunk = 500
 
-// args collects bind arguments and hands out $N placeholders.
-type args []any
+// args collects bind arguments and hands out $N placeholders; pre (the
+// dialect's BatchArgs) goes first and is not numbered.
+type args struct{ pre, v []any }
 
-func (a *args) add(v any) string { *a = append(*a, v); return "$" + strconv.Itoa(len(*a)) }
+func (s *Store) newArgs() *args { return &args{pre: s.d.BatchArgs} }
+
+func (a *args) add(v any) string { a.v = append(a.v, v); return "$" + strconv.Itoa(len(a.v)) }
 
 func (a *args) list(vs ...any) string {
 	ph := make([]string, len(vs))
@@ -29,6 +32,8 @@ func (a *args) list(vs ...any) string {
 	}
 	return strings.Join(ph, ", ")
 }
+
+func (a *args) all() []any { return append(slices.Clone(a.pre), a.v...) }
 
 type callerKey struct{ kind, value string }
 
@@ -58,13 +63,13 @@ func (s *Store) logChunk(ctx context.Context, q Querier, recs []store.CallRecord
 	out := make([]store.LogResult, len(recs))
 
 	// 1. Call-IDs already logged, and repeats inside the batch.
-	var a args
+	a := s.newArgs()
 	ids := make([]any, len(recs))
 	for i := range recs {
 		ids[i] = recs[i].Voice.CallID
 	}
 	rows, err := q.Query(ctx, `SELECT v.call_id, i.id, i.customer_id, i.ticket_id FROM voice_calls v
-		JOIN interactions i ON i.id = v.interaction_id WHERE v.call_id IN (`+a.list(ids...)+`)`, a...)
+		JOIN interactions i ON i.id = v.interaction_id WHERE v.call_id IN (`+a.list(ids...)+`)`, a.all()...)
 	if err != nil {
 		return nil, err
 	}
@@ -121,9 +126,9 @@ func (s *Store) writeFresh(ctx context.Context, q Querier, recs []store.CallReco
 		keys[i], shown[i] = k, sh
 		values = append(values, k.value)
 	}
-	var a args
+	a := s.newArgs()
 	rows, err := q.Query(ctx, `SELECT kind, value, customer_id FROM customer_contacts WHERE kind IN ('phone', 'caller')
-		AND value IN (`+a.list(values...)+`)`, a...)
+		AND value IN (`+a.list(values...)+`)`, a.all()...)
 	if err != nil {
 		return err
 	}
@@ -178,7 +183,7 @@ func (s *Store) createCallers(ctx context.Context, q Querier, missing []callerKe
 	if len(missing) == 0 {
 		return nil
 	}
-	var a args
+	a := s.newArgs()
 	var vals []string
 	byName := map[string]callerKey{}
 	for _, k := range missing {
@@ -191,7 +196,7 @@ func (s *Store) createCallers(ctx context.Context, q Querier, missing []callerKe
 		vals = append(vals, "("+a.list(name, store.TierNew, attrsJSON(attrs), s.d.Time(now), s.d.Time(now))+")")
 	}
 	rows, err := q.Query(ctx, `INSERT INTO customers (name, tier, attributes, created_at, updated_at) VALUES `+
-		strings.Join(vals, ", ")+` RETURNING id, name`, a...)
+		strings.Join(vals, ", ")+` RETURNING id, name`, a.all()...)
 	if err != nil {
 		return err
 	}
@@ -208,15 +213,15 @@ func (s *Store) createCallers(ctx context.Context, q Querier, missing []callerKe
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	a, vals = nil, nil
+	a, vals = s.newArgs(), nil
 	for _, k := range missing {
 		vals = append(vals, "("+a.list(cust[k], k.kind, k.value, 0)+")")
 	}
-	return q.Exec(ctx, `INSERT INTO customer_contacts (customer_id, kind, value, position) VALUES `+strings.Join(vals, ", "), a...)
+	return q.Exec(ctx, `INSERT INTO customer_contacts (customer_id, kind, value, position) VALUES `+strings.Join(vals, ", "), a.all()...)
 }
 
 func (s *Store) attachTickets(ctx context.Context, q Querier, recs []store.CallRecord, fresh []int, shown map[int]string, out []store.LogResult, now time.Time) error {
-	var a args
+	a := s.newArgs()
 	var custs []any
 	for _, i := range fresh {
 		if !slices.Contains(custs, any(out[i].CustomerID)) {
@@ -224,7 +229,7 @@ func (s *Store) attachTickets(ctx context.Context, q Querier, recs []store.CallR
 		}
 	}
 	rows, err := q.Query(ctx, `SELECT id, customer_id, category, tags FROM tickets WHERE status IN ('open', 'pending')
-		AND customer_id IN (`+a.list(custs...)+`) ORDER BY id`, a...)
+		AND customer_id IN (`+a.list(custs...)+`) ORDER BY id`, a.all()...)
 	if err != nil {
 		return err
 	}
@@ -272,7 +277,7 @@ func (s *Store) attachTickets(ctx context.Context, q Querier, recs []store.CallR
 		}
 	}
 	if len(order) > 0 {
-		a = nil
+		a = s.newArgs()
 		var vals []string
 		for _, k := range order {
 			t := tickets[k]
@@ -280,7 +285,7 @@ func (s *Store) attachTickets(ctx context.Context, q Querier, recs []store.CallR
 				store.ChannelVoice, s.d.Time(now), s.d.Time(now))+")")
 		}
 		rows, err := q.Query(ctx, `INSERT INTO tickets (customer_id, subject, category, tags, status, priority, assignee, channel, created_at, updated_at)
-			VALUES `+strings.Join(vals, ", ")+` RETURNING id, customer_id, category`, a...)
+			VALUES `+strings.Join(vals, ", ")+` RETURNING id, customer_id, category`, a.all()...)
 		if err != nil {
 			return err
 		}
@@ -299,7 +304,7 @@ func (s *Store) attachTickets(ctx context.Context, q Querier, recs []store.CallR
 		}
 	}
 	// Reused tickets: mark updated, add new tags.
-	a = nil
+	a = s.newArgs()
 	var touched []any
 	for _, i := range fresh {
 		k := ticketKey{out[i].CustomerID, recs[i].Category}
@@ -319,11 +324,11 @@ func (s *Store) attachTickets(ctx context.Context, q Querier, recs []store.CallR
 		return nil
 	}
 	at := a.add(s.d.Time(now))
-	return q.Exec(ctx, `UPDATE tickets SET updated_at = `+at+` WHERE id IN (`+a.list(touched...)+`)`, a...)
+	return q.Exec(ctx, `UPDATE tickets SET updated_at = `+at+` WHERE id IN (`+a.list(touched...)+`)`, a.all()...)
 }
 
 func (s *Store) insertCalls(ctx context.Context, q Querier, recs []store.CallRecord, fresh []int, out []store.LogResult, now time.Time) error {
-	var a args
+	a := s.newArgs()
 	var vals []string
 	for _, i := range fresh {
 		r := &recs[i]
@@ -339,7 +344,7 @@ func (s *Store) insertCalls(ctx context.Context, q Querier, recs []store.CallRec
 			ended, summary, "", s.d.Time(now))+")")
 	}
 	rows, err := q.Query(ctx, `INSERT INTO interactions (customer_id, ticket_id, channel, direction, started_at, ended_at, summary, body, created_at)
-		VALUES `+strings.Join(vals, ", ")+` RETURNING id`, a...)
+		VALUES `+strings.Join(vals, ", ")+` RETURNING id`, a.all()...)
 	if err != nil {
 		return err
 	}
@@ -363,7 +368,7 @@ func (s *Store) insertCalls(ctx context.Context, q Querier, recs []store.CallRec
 	// identity / autoincrement evaluated row by row), so the ascending ids
 	// are the VALUES rows in order.
 	slices.Sort(ids)
-	a, vals = nil, nil
+	a, vals = s.newArgs(), nil
 	for n, i := range fresh {
 		out[i].InteractionID = ids[n]
 		v := &recs[i].Voice
@@ -380,5 +385,5 @@ func (s *Store) insertCalls(ctx context.Context, q Querier, recs []store.CallRec
 	}
 	return q.Exec(ctx, `INSERT INTO voice_calls (interaction_id, call_id, caller_number, called_number, flow_name, flow_version,
 		path, queue, wait_seconds, agent, talk_seconds, outcome, hangup_cause, hangup_side, callback_attempts, packets_lost, jitter_ms)
-		VALUES `+strings.Join(vals, ", "), a...)
+		VALUES `+strings.Join(vals, ", "), a.all()...)
 }
