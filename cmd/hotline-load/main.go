@@ -51,6 +51,7 @@ type stats struct {
 	talkspurts                            atomic.Uint64
 	pktRecv, pktSent, lost, noAudio       atomic.Uint64
 	fewPackets, digitErr                  atomic.Uint64
+	kernelTS                              atomic.Bool
 	minPkts                               atomic.Uint64
 	gaps                                  hist
 	digit                                 samples
@@ -353,8 +354,12 @@ func report(w io.Writer, o options, st *stats, launch, wall, cpu time.Duration) 
 	g := &st.gaps
 	fmt.Fprintf(w, "rtp received: packets=%d talkspurts=%d seq_gaps(lost)=%d min_per_call=%d sent=%d\n",
 		st.pktRecv.Load(), st.talkspurts.Load(), st.lost.Load(), minP, st.pktSent.Load())
-	fmt.Fprintf(w, "rtp gap within talkspurts: n=%d p50=%v p99=%v p99.9=%v max=%v  >25ms=%d >40ms=%d\n",
-		g.n.Load(), g.quantile(0.5), g.quantile(0.99), g.quantile(0.999), time.Duration(g.max.Load()).Round(10*time.Microsecond),
+	clock := "read time (no kernel timestamps)"
+	if st.kernelTS.Load() {
+		clock = "kernel receive timestamps"
+	}
+	fmt.Fprintf(w, "rtp gap within talkspurts (%s): n=%d p50=%v p99=%v p99.9=%v max=%v  >25ms=%d >40ms=%d\n",
+		clock, g.n.Load(), g.quantile(0.5), g.quantile(0.99), g.quantile(0.999), time.Duration(g.max.Load()).Round(10*time.Microsecond),
 		g.over(25*time.Millisecond), g.over(40*time.Millisecond))
 	if o.digit != 0 {
 		n, q := st.digit.quantiles(0.5, 0.99, 1)

@@ -6,7 +6,9 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+	"unsafe"
 )
 
 // obsConn wraps a call's RTP socket and watches every packet without
@@ -19,27 +21,65 @@ import (
 // Sent: the first RFC 4733 end packet (E bit) of a digit is timestamped.
 type obsConn struct {
 	*net.UDPConn
-	st     *stats
-	dtmfPT uint8 // set before the session sends anything
+	st       *stats
+	dtmfPT   uint8 // set before the session sends anything
+	kernelTS bool  // received packets carry kernel timestamps
 
-	last int64 // reader goroutine only: mono ns of the previous packet, 0 = none yet
+	last int64 // reader goroutine only: wall ns of the previous packet, 0 = none yet
 
-	digitEnd atomic.Int64 // mono ns of our first end packet, 0 = none pending
+	digitEnd atomic.Int64 // wall ns of our first end packet, 0 = none pending
 	sentEnd  atomic.Bool
 }
 
-var epoch = time.Now()
+// wall is the realtime clock in ns, the clock of SO_TIMESTAMPNS.
+func wall() int64 { return time.Now().UnixNano() }
 
-func mono() int64 { return int64(time.Since(epoch)) }
+// kernelStamp finds the SCM_TIMESTAMPNS control message.
+func kernelStamp(oob []byte) (int64, bool) {
+	msgs, err := syscall.ParseSocketControlMessage(oob)
+	if err != nil {
+		return 0, false
+	}
+	for _, m := range msgs {
+		if m.Header.Level == syscall.SOL_SOCKET && m.Header.Type == syscall.SCM_TIMESTAMPNS && len(m.Data) >= int(unsafe.Sizeof(syscall.Timespec{})) {
+			ts := (*syscall.Timespec)(unsafe.Pointer(&m.Data[0]))
+			return ts.Nano(), true
+		}
+	}
+	return 0, false
+}
 
-func newObsConn(c *net.UDPConn, st *stats) *obsConn { return &obsConn{UDPConn: c, st: st} }
+// newObsConn asks the kernel to timestamp every received datagram
+// (SO_TIMESTAMPNS), so the gaps are those of the packets' arrival on the
+// socket, not of when this process got around to reading them: the load
+// generator's own scheduling delays do not count against the server.
+func newObsConn(c *net.UDPConn, st *stats) *obsConn {
+	o := &obsConn{UDPConn: c, st: st}
+	if rc, err := c.SyscallConn(); err == nil {
+		rc.Control(func(fd uintptr) {
+			if syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_TIMESTAMPNS, 1) == nil {
+				o.kernelTS = true
+			}
+		})
+	}
+	if o.kernelTS {
+		st.kernelTS.Store(true)
+	}
+	return o
+}
 
 func (o *obsConn) ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error) {
-	n, src, err := o.UDPConn.ReadFromUDPAddrPort(b)
+	var oob [64]byte
+	n, oobn, _, src, err := o.UDPConn.ReadMsgUDPAddrPort(b, oob[:])
 	if err != nil || n < 12 || b[0]>>6 != 2 {
 		return n, src, err
 	}
-	now := mono()
+	now := wall()
+	if o.kernelTS {
+		if t, ok := kernelStamp(oob[:oobn]); ok {
+			now = t
+		}
+	}
 	marker := b[1]&0x80 != 0
 	if marker || o.last == 0 {
 		if marker {
@@ -60,7 +100,7 @@ func (o *obsConn) WriteToUDPAddrPort(b []byte, addr netip.AddrPort) (int, error)
 	// RFC 4733 §2.3: byte 1 of the payload carries the E (end) bit.
 	if len(b) >= 16 && o.dtmfPT != 0 && b[1]&0x7f == o.dtmfPT && b[13]&0x80 != 0 && !o.sentEnd.Load() {
 		o.sentEnd.Store(true)
-		o.digitEnd.Store(mono())
+		o.digitEnd.Store(wall())
 	}
 	return o.UDPConn.WriteToUDPAddrPort(b, addr)
 }

@@ -1,0 +1,244 @@
+#!/usr/bin/env bash
+# make bench: Go benchmarks, then the SIP call-path load benchmark.
+#
+#   BENCH_PKGS   packages for `go test -bench` (default ./...; "none" skips)
+#   BENCH_LOAD   0 skips the load benchmark
+#   CPS_STEPS    calls/s ramp (default "50 100 200 250 300"), CPS_SECS per step (10)
+#   CONC_STEPS   held-call levels (default "500 1000 1500"), CONC_RATE calls/s to reach them (150)
+#   DIGIT_CALLS, DIGIT_RATE  the digit-latency run (500 calls at 50/s)
+#   SIPP         0 skips the sipp comparison
+#
+# The server (bin/hotline serve) runs pinned to core 0 and the load
+# generator (bin/hotline-load) to core 1, both on 127.0.0.1. Every run is
+# bounded in calls and time; the server is stopped by PID on exit.
+# docs/benchmarks.md ("Call path") records results and reads them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BENCH_PKGS=${BENCH_PKGS:-./...}
+BENCH_LOAD=${BENCH_LOAD:-1}
+CPS_STEPS=${CPS_STEPS:-"50 100 200 250 300"}
+CPS_SECS=${CPS_SECS:-10}
+CONC_STEPS=${CONC_STEPS:-"500 1000 1500"}
+CONC_RATE=${CONC_RATE:-150}
+DIGIT_CALLS=${DIGIT_CALLS:-500}
+DIGIT_RATE=${DIGIT_RATE:-50}
+SIPP=${SIPP:-1}
+GO=${GO:-go}
+
+if [[ $BENCH_PKGS != none ]]; then
+	echo "== go test -bench ($BENCH_PKGS)"
+	# shellcheck disable=SC2086
+	$GO test -run='^$' -bench=. -benchmem -timeout 30m $BENCH_PKGS
+fi
+[[ $BENCH_LOAD == 0 ]] && exit 0
+
+echo "== call path load benchmark"
+$GO build -o bin/hotline ./cmd/hotline
+$GO build -o bin/hotline-load ./cmd/hotline-load
+NCPU=$(nproc)
+SRV_CPU=0 LOAD_CPU=1
+if ((NCPU < 2)); then LOAD_CPU=0; echo "warning: one CPU, server and load generator share it"; fi
+TCK=$(getconf CLK_TCK)
+PAGE=$(getconf PAGESIZE)
+
+TMP=$(mktemp -d /tmp/hotline-bench.XXXXXX)
+SRV_PID=""
+SAMPLER_PID=""
+cleanup() {
+	[[ -n $SAMPLER_PID ]] && kill "$SAMPLER_PID" 2>/dev/null || true
+	if [[ -n $SRV_PID ]] && kill -0 "$SRV_PID" 2>/dev/null; then
+		kill "$SRV_PID" 2>/dev/null || true
+		for _ in $(seq 50); do kill -0 "$SRV_PID" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$SRV_PID" 2>/dev/null || true
+	fi
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket,sys
+s=socket.socket(socket.AF_INET,getattr(socket,sys.argv[1]));s.bind(("127.0.0.1",0));print(s.getsockname()[1])' "$1"; }
+
+# start_server FLOWS_DIR: a fresh server (fresh SQLite, fresh RSS baseline).
+start_server() {
+	local flows=$1
+	SIP_PORT=$(free_port SOCK_DGRAM)
+	HTTP_PORT=$(free_port SOCK_STREAM)
+	rm -rf "$TMP/db" && mkdir -p "$TMP/db"
+	cat >"$TMP/hotline.yaml" <<EOF
+sip:
+  udp: 127.0.0.1:$SIP_PORT
+  tcp: ""
+  max_calls: 10000
+  rate_limit: 0
+  drain_time: 2s
+media:
+  port_min: 40000
+  port_max: 60000
+  prompts: $PWD/prompts
+  inactivity_timeout: 30s
+http:
+  addr: 127.0.0.1:$HTTP_PORT
+flows:
+  dir: $flows
+  watch: false
+database:
+  url: sqlite:$TMP/db/hotline.db
+  spool_dir: $TMP/db/spool
+log:
+  level: error
+EOF
+	taskset -c $SRV_CPU ./bin/hotline serve --config "$TMP/hotline.yaml" >"$TMP/server.log" 2>&1 &
+	SRV_PID=$!
+	for _ in $(seq 100); do
+		curl -sf "http://127.0.0.1:$HTTP_PORT/metrics" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	echo "server did not come up:"; cat "$TMP/server.log"; exit 1
+}
+
+stop_server() {
+	kill "$SRV_PID" 2>/dev/null || true
+	for _ in $(seq 100); do kill -0 "$SRV_PID" 2>/dev/null || break; sleep 0.1; done
+	kill -9 "$SRV_PID" 2>/dev/null || true
+	wait "$SRV_PID" 2>/dev/null || true
+	SRV_PID=""
+}
+
+cpu_ticks() { awk '{print $14+$15}' "/proc/$SRV_PID/stat"; }
+rss_kib() { awk '/^VmRSS:/{print $2}' "/proc/$SRV_PID/status"; }
+active_calls() { curl -sf "http://127.0.0.1:$HTTP_PORT/metrics" | awk '/^hotline_calls_active /{print $2}'; }
+
+# sampler: every second "elapsed_s active_calls rss_kib cpu_percent" to $1.
+start_sampler() {
+	local out=$1
+	(
+		prev=$(cpu_ticks) t0=$(date +%s.%N) tp=$t0
+		while kill -0 "$SRV_PID" 2>/dev/null; do
+			sleep 1
+			now=$(date +%s.%N) cur=$(cpu_ticks 2>/dev/null) || break
+			a=$(active_calls || echo 0)
+			awk -v t="$now" -v t0="$t0" -v tp="$tp" -v c="$cur" -v p="$prev" -v a="${a:-0}" -v r="$(rss_kib)" -v hz="$TCK" \
+				'BEGIN{printf "%.1f %d %d %.1f\n", t-t0, a, r, 100*(c-p)/hz/(t-tp)}'
+			prev=$cur tp=$now
+		done
+	) >"$out" 2>/dev/null &
+	SAMPLER_PID=$!
+}
+stop_sampler() { kill "$SAMPLER_PID" 2>/dev/null || true; wait "$SAMPLER_PID" 2>/dev/null || true; SAMPLER_PID=""; }
+
+wait_idle() {
+	for _ in $(seq 150); do
+		[[ $(active_calls) == 0 ]] && return 0
+		sleep 0.2
+	done
+	echo "warning: server still has $(active_calls) calls up"
+}
+
+# server_media: the server's own counters of finished calls (sent/received/lost
+# RTP, late frames and catch-ups in its pacing).
+server_media() {
+	curl -sf "http://127.0.0.1:$HTTP_PORT/metrics" | awk '/^hotline_rtp_(packets|pacing_events)_total/{printf "%s=%s ", $1, $2} END{print ""}' |
+		sed 's/hotline_rtp_//g; s/_total{kind="\([a-z_-]*\)"}/_\1/g' | sed 's/^/server media counters: /'
+}
+
+load() { taskset -c $LOAD_CPU ./bin/hotline-load "$@"; }
+
+echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "server on CPU $SRV_CPU, load generator on CPU $LOAD_CPU; $(date -u +%FT%TZ)"
+
+# --- 1. sustained calls/s with zero failures -------------------------------
+echo
+echo "== 1. calls/s ramp: ${CPS_SECS}s per step, 2 s holds, number 200 (prompt playing)"
+start_server "$PWD/bench/flows"
+best=0
+for r in $CPS_STEPS; do
+	n=$((r * CPS_SECS))
+	echo "-- $r calls/s, $n calls"
+	c0=$(cpu_ticks) t0=$(date +%s.%N)
+	set +e
+	load --target "sip:200@127.0.0.1:$SIP_PORT" --rate "$r" --calls "$n" --hold 2s --min-packets 50 \
+		--duration $((CPS_SECS + 20))s | tee "$TMP/cps.out"
+	rc=${PIPESTATUS[0]}
+	set -e
+	c1=$(cpu_ticks) t1=$(date +%s.%N)
+	awk -v c="$c1" -v p="$c0" -v t="$t1" -v tp="$t0" -v hz="$TCK" \
+		'BEGIN{printf "server cpu during step: %.0f%% of one core\n", 100*(c-p)/hz/(t-tp)}'
+	wait_idle
+	if ((rc == 0)); then
+		best=$r
+	else
+		echo "   step $r calls/s had failures (exit $rc); stopping the ramp"
+		break
+	fi
+done
+server_media
+echo "RESULT calls/s sustained with zero failures: $best (steps: $CPS_STEPS)"
+stop_server
+
+# --- 2. concurrent held calls, each hearing its prompt ---------------------
+echo
+echo "== 2. held calls: $CONC_STEPS concurrent, added at $CONC_RATE/s, held 8 s at the peak, number 201 (continuous prompt)"
+for n in $CONC_STEPS; do
+	start_server "$PWD/bench/flows"
+	sleep 1
+	base_rss=$(rss_kib)
+	hold=$((n / CONC_RATE + 8))
+	echo "-- $n calls, hold ${hold}s, idle server RSS ${base_rss} KiB"
+	start_sampler "$TMP/samples.$n"
+	set +e
+	# a caller that hears less than 80% of its hold as RTP packets fails
+	load --target "sip:201@127.0.0.1:$SIP_PORT" --rate "$CONC_RATE" --calls "$n" --hold "${hold}s" \
+		--min-packets $((hold * 50 * 8 / 10)) --duration $((hold + n / CONC_RATE + 20))s
+	rc=$?
+	set -e
+	stop_sampler
+	awk -v base="$base_rss" -v n="$n" '
+		{ if ($2 > peak) peak = $2; if ($3 > rss) rss = $3; s[NR]=$0; a[NR]=$2; c[NR]=$4 }
+		END {
+			for (i = 1; i <= NR; i++) if (a[i] >= 0.95*peak && peak > 0) { sum += c[i]; k++ }
+			printf "server: peak active %d, peak RSS %d KiB (+%d KiB), %.1f KiB/call, cpu at plateau %.0f%% of one core\n",
+				peak, rss, rss-base, peak ? (rss-base)/peak : 0, k ? sum/k : 0
+		}' "$TMP/samples.$n"
+	echo "goroutines per call: not measurable (the server exposes neither go_goroutines on /metrics nor pprof); OS threads at end: $(awk '/^Threads:/{print $2}' /proc/$SRV_PID/status)"
+	wait_idle
+	server_media
+	echo "RESULT held $n: load generator exit $rc"
+	stop_server
+done
+
+# --- 3. digit to next prompt ------------------------------------------------
+echo
+echo "== 3. digit-to-next-prompt: $DIGIT_CALLS calls at $DIGIT_RATE/s, digit 1 at 8 s (menu waiting, server silent), server hangs up after the next prompt"
+start_server "$PWD/bench/flows"
+set +e
+load --target "sip:200@127.0.0.1:$SIP_PORT" --rate "$DIGIT_RATE" --calls "$DIGIT_CALLS" --hold 20s --digit 1@8s \
+	--duration $((DIGIT_CALLS / DIGIT_RATE + 30))s
+echo "RESULT digit run: load generator exit $?"
+set -e
+stop_server
+
+# --- 4. sipp (independent client) for comparison ----------------------------
+if [[ $SIPP != 0 ]] && command -v sipp >/dev/null; then
+	echo
+	echo "== 4. sipp built-in uac (SIP only, no RTP; BYE after 2 s): ramp like step 1"
+	start_server "$PWD/bench/flows"
+	for r in $CPS_STEPS; do
+		n=$((r * CPS_SECS))
+		c0=$(cpu_ticks) t0=$(date +%s.%N)
+		set +e
+		(cd "$TMP" && timeout $((CPS_SECS + 30)) taskset -c $LOAD_CPU sipp -sn uac -s 200 -r "$r" -m "$n" -d 2000 \
+			-i 127.0.0.1 -p "$(free_port SOCK_DGRAM)" -nostdin -timeout $((CPS_SECS + 20))s -timeout_error \
+			-trace_stat -stf "$TMP/sipp_$r.csv" -fd 1 "127.0.0.1:$SIP_PORT" >/dev/null 2>&1)
+		rc=$?
+		set -e
+		c1=$(cpu_ticks) t1=$(date +%s.%N)
+		ok=$(tail -1 "$TMP/sipp_$r.csv" 2>/dev/null | awk -F';' '{print $16}')
+		fail=$(tail -1 "$TMP/sipp_$r.csv" 2>/dev/null | awk -F';' '{print $18}')
+		awk -v c="$c1" -v p="$c0" -v t="$t1" -v tp="$t0" -v hz="$TCK" -v r="$r" -v ok="$ok" -v f="$fail" -v rc="$rc" \
+			'BEGIN{printf "sipp %d calls/s: successful %s failed %s exit %d; server cpu %.0f%% of one core\n", r, ok, f, rc, 100*(c-p)/hz/(t-tp)}'
+		wait_idle
+		((rc == 0)) || break
+	done
+	stop_server
+fi
