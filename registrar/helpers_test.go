@@ -62,7 +62,7 @@ func newRig(t *testing.T, mod func(*Config)) *rig {
 	t.Helper()
 	clk := &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	bus := events.NewBus()
-	cfg := Config{Realm: "hotline", Agents: testAgents, Now: clk.Now, Bus: bus}
+	cfg := Config{Realm: "hotline", Agents: testAgents, Now: clk.Now, Bus: bus, Algorithms: []string{"SHA-256", "MD5"}}
 	if mod != nil {
 		mod(&cfg)
 	}

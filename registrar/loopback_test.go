@@ -2,6 +2,7 @@ package registrar
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"testing"
 	"testing/synctest"
@@ -16,10 +17,16 @@ import (
 // TestLoopbackSipgoClient registers a real sipgo user agent over UDP on
 // 127.0.0.1:0: challenge, digest answer, binding, un-REGISTER, wrong password.
 func TestLoopbackSipgoClient(t *testing.T) {
+	for _, algs := range [][]string{nil, {"SHA-256"}} {
+		t.Run(fmt.Sprint(algs), func(t *testing.T) { loopbackSipgo(t, algs) })
+	}
+}
+
+func loopbackSipgo(t *testing.T, algs []string) {
 	bus := events.NewBus()
 	sub := bus.Subscribe(64)
 	defer sub.Close()
-	r := New(Config{Agents: testAgents, Bus: bus})
+	r := New(Config{Agents: testAgents, Bus: bus, Algorithms: algs})
 
 	sua, err := sipgo.NewUA()
 	if err != nil {

@@ -95,6 +95,10 @@ func (r *Registrar) authenticate(req *sip.Request) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("unknown user %q: %w", cred.Username, ErrBadCredentials)
 	}
+	if !r.offered(cred.Algorithm) {
+		// Only what we challenged with: no downgrade to an algorithm we did not offer.
+		return "", fmt.Errorf("algorithm %q not offered: %w", cred.Algorithm, ErrBadCredentials)
+	}
 	if err := verifyResponse(cred, string(req.Method), u.password); err != nil {
 		return "", err
 	}
@@ -116,6 +120,18 @@ func (r *Registrar) authenticate(req *sip.Request) (string, error) {
 	r.nc[cred.Nonce] = cred.Nc
 	r.bans.succeed(sourceIP(req.Source()))
 	return cred.Username, nil
+}
+
+func (r *Registrar) offered(alg string) bool {
+	if alg == "" {
+		alg = "MD5" // RFC 2617 §3.2.1
+	}
+	for _, a := range r.cfg.Algorithms {
+		if strings.EqualFold(a, alg) {
+			return true
+		}
+	}
+	return false
 }
 
 func sameURI(raw string, r sip.Uri) bool {

@@ -79,6 +79,20 @@ func TestRegisterTable(t *testing.T) {
 	}
 }
 
+func TestDefaultChallengeIsMD5AndNoDowngrade(t *testing.T) {
+	g := newRig(t, func(c *Config) { c.Algorithms = nil })
+	res := g.do(reg{noAuth: true})
+	if hs := res.GetHeaders("WWW-Authenticate"); len(hs) != 1 || !strings.Contains(hs[0].Value(), "algorithm=MD5") {
+		t.Fatalf("default challenges %v", hs)
+	}
+	mustStatus(t, g.do(reg{contacts: []string{"<sip:1001@10.0.0.1>"}}), 200)
+	// Only SHA-256 offered: an MD5 answer (a downgrade) is refused.
+	g = newRig(t, func(c *Config) { c.Algorithms = []string{"SHA-256"} })
+	rq := reg{contacts: []string{"<sip:1001@10.0.0.1>"}}
+	auth := g.answer(g.send(g.raw(rq, "")), rq, 1)
+	mustStatus(t, g.send(g.raw(rq, strings.Replace(auth, "algorithm=SHA-256", "algorithm=MD5", 1))), 403)
+}
+
 func TestExpiryClampAndDefaults(t *testing.T) {
 	g := newRig(t, func(c *Config) { c.MaxExpires = 10 * time.Minute })
 	res := g.do(reg{contacts: []string{"<sip:1001@10.0.0.1>"}, expires: "7200"})

@@ -29,15 +29,19 @@ type Config struct {
 	MaxExpires     time.Duration  // above: shortened to this; default 1h
 	DefaultExpires time.Duration  // no Expires given; default 1h
 	NonceTTL       time.Duration  // nonce lifetime, then 401 stale=true; default 5m
-	Algorithms     []string       // challenges in order of preference; default SHA-256, MD5
-	MaxContacts    int            // bindings per user; default 10
-	MaxFailures    int            // failed authentications from one IP ...; default 5
-	FailureWindow  time.Duration  // ... within this window; default 1m
-	BanTime        time.Duration  // ... ban the IP this long; default 10m
-	SweepInterval  time.Duration  // Run's expiry sweep period; default 5s
-	Now            func() time.Time
-	Logger         *slog.Logger
-	Bus            *events.Bus
+	// Algorithms are the challenges sent, most preferred first (RFC 8760
+	// §2.4): "SHA-256", "MD5". Default MD5 only: baresip 1.0 (libre 1.0)
+	// aborts on any SHA-256 challenge, even next to an MD5 one (see
+	// TestBaresipRegisters). Set ["SHA-256", "MD5"] when every phone copes.
+	Algorithms    []string
+	MaxContacts   int           // bindings per user; default 10
+	MaxFailures   int           // failed authentications from one IP ...; default 5
+	FailureWindow time.Duration // ... within this window; default 1m
+	BanTime       time.Duration // ... ban the IP this long; default 10m
+	SweepInterval time.Duration // Run's expiry sweep period; default 5s
+	Now           func() time.Time
+	Logger        *slog.Logger
+	Bus           *events.Bus
 }
 
 func (c *Config) fill() {
@@ -61,7 +65,7 @@ func (c *Config) fill() {
 		c.NonceTTL = 5 * time.Minute
 	}
 	if len(c.Algorithms) == 0 {
-		c.Algorithms = []string{"SHA-256", "MD5"}
+		c.Algorithms = []string{"MD5"}
 	}
 	if c.MaxContacts <= 0 {
 		c.MaxContacts = 10
