@@ -53,10 +53,11 @@ func TestHTTPLookup(t *testing.T) {
 	arrived := make(chan struct{}, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
-		case r.URL.EscapedPath() == "/hang/12%2F3%204":
-			select {
-			case arrived <- struct{}{}:
-			default:
+		case strings.HasPrefix(r.URL.EscapedPath(), "/hang"):
+			// Only the hang-up case signals: the timeout case also hangs,
+			// and its arrival must not look like the hang-up case's.
+			if strings.HasPrefix(r.URL.EscapedPath(), "/hangup/") {
+				arrived <- struct{}{}
 			}
 			select { // answers only after the client gave up
 			case <-r.Context().Done():
@@ -128,7 +129,7 @@ func TestHTTPLookup(t *testing.T) {
 		}
 	})
 	t.Run("caller hangs up during the lookup", func(t *testing.T) {
-		e, _ := NewEngine(Config{Prompts: lib{}, Lookups: lookup("/hang/{order}", "GET", time.Minute)})
+		e, _ := NewEngine(Config{Prompts: lib{}, Lookups: lookup("/hangup/{order}", "GET", time.Minute)})
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
 		call := newFakeCall("+1")
