@@ -76,8 +76,9 @@ func (s *Server) onInfo(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(req, tx, sip.StatusBadRequest, "Bad Request (DTMF body)")
 		return
 	}
-	c.media.InjectDigit(d)
+	// Answer first: the digit may end the call, and the 200 must not trail the BYE.
 	s.respond(req, tx, sip.StatusOK, "OK")
+	c.media.InjectDigit(d)
 }
 
 // onOptions answers capability queries and keep-alives (RFC 3261 §11.2).

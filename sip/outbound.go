@@ -126,7 +126,9 @@ func (c *Client) Close() error {
 	c.closed = true
 	calls := make([]*OutboundCall, 0, len(c.calls))
 	for _, oc := range c.calls {
-		calls = append(calls, oc)
+		if oc.watching {
+			calls = append(calls, oc)
+		}
 	}
 	c.mu.Unlock()
 	for _, oc := range calls {
@@ -312,30 +314,41 @@ func (c *Client) Dial(ctx context.Context, uri string, o DialOptions) (*Outbound
 	neg, nerr := ParseAnswer(dialog.InviteResponse.Body(), o.Codecs)
 	ackCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := dialog.Ack(ackCtx); err != nil {
-		dialog.Close()
-		return nil, fmt.Errorf("sip: ACK: %w", err)
-	}
-	if nerr != nil {
-		dialog.Bye(ackCtx)
-		dialog.Close()
-		return nil, statusErr(sip.StatusNotAcceptableHere, "Not Acceptable Here", nerr)
-	}
-	if err := sess.Start(neg.remote()); err != nil {
-		dialog.Bye(ackCtx)
-		dialog.Close()
-		return nil, fmt.Errorf("sip: media start: %w", err)
-	}
 	oc := &OutboundCall{id: req.CallID().Value(), c: c, dialog: dialog, media: sess, neg: neg, log: log,
 		end_: make(chan struct{}), done: make(chan struct{}), answered: time.Now()}
+	// Register before the ACK: the far end may send BYE the moment it has it.
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
+		dialog.Ack(ackCtx)
 		dialog.Bye(ackCtx)
+		dialog.Close()
 		return nil, errors.New("sip: client closed")
 	}
 	c.calls[dialog.ID] = oc
+	c.mu.Unlock()
+	fail := func(err error, bye bool) (*OutboundCall, error) {
+		if bye {
+			dialog.Bye(ackCtx)
+		}
+		c.mu.Lock()
+		delete(c.calls, dialog.ID)
+		c.mu.Unlock()
+		dialog.Close()
+		return nil, err
+	}
+	if err := dialog.Ack(ackCtx); err != nil {
+		return fail(fmt.Errorf("sip: ACK: %w", err), false)
+	}
+	if nerr != nil {
+		return fail(statusErr(sip.StatusNotAcceptableHere, "Not Acceptable Here", nerr), true)
+	}
+	if err := sess.Start(neg.remote()); err != nil {
+		return fail(fmt.Errorf("sip: media start: %w", err), true)
+	}
+	c.mu.Lock()
 	c.wg.Add(1)
+	oc.watching = true
 	c.mu.Unlock()
 	ok = true
 	go func() {

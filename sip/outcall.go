@@ -23,6 +23,7 @@ type OutboundCall struct {
 	neg      Negotiated
 	log      *slog.Logger
 	answered time.Time
+	watching bool // guarded by Client.mu: watch goroutine running
 
 	end_ chan struct{} // closed by the first end()
 	done chan struct{} // closed when media is closed

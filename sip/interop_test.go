@@ -1,0 +1,96 @@
+package sip
+
+import (
+	"context"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/hotline-dev/hotline/events"
+	"github.com/hotline-dev/hotline/media"
+)
+
+// freeUDPPort finds a free loopback port for tools that cannot bind port 0.
+func freeUDPPort(t *testing.T) int {
+	t.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+// TestSippUAC runs sipp's built-in UAC scenario (INVITE with SDP, ACK, BYE)
+// against the server: an independent implementation, not our own client.
+func TestSippUAC(t *testing.T) {
+	sipp, err := exec.LookPath("sipp")
+	if err != nil {
+		t.Skip("sipp not installed (Debian: sip-tester)")
+	}
+	h := newWaitHandler()
+	r := newRig(t, h, nil)
+	ctx, cancel := context.WithTimeout(r.ctx, 15*time.Second)
+	defer cancel()
+	port := freeUDPPort(t)
+	cmd := exec.CommandContext(ctx, sipp, "-sn", "uac", "-s", "100", "-m", "3", "-l", "1",
+		"-i", "127.0.0.1", "-p", strconv.Itoa(port), "-mp", strconv.Itoa(freeUDPPort(t)),
+		"-timeout", "10s", "-timeout_error", "-nostdin", "-d", "200", r.srv.Addr().String())
+	cmd.Dir = t.TempDir()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("sipp failed: %v\n%s", err, out)
+	}
+	for range 3 {
+		<-h.calls
+		if e := r.waitEvent(events.CallEnded); e.Data["cause"] != CauseCallerBye {
+			t.Errorf("ended %v", e.Data)
+		}
+	}
+}
+
+func runSipp(t *testing.T, ctx context.Context, r *rig, args ...string) {
+	t.Helper()
+	sipp, err := exec.LookPath("sipp")
+	if err != nil {
+		t.Skip("sipp not installed (Debian: sip-tester)")
+	}
+	base := []string{"-s", "100", "-m", "1", "-i", "127.0.0.1", "-p", strconv.Itoa(freeUDPPort(t)),
+		"-mp", strconv.Itoa(freeUDPPort(t)), "-timeout", "10s", "-timeout_error", "-nostdin"}
+	cmd := exec.CommandContext(ctx, sipp, append(append(base, args...), r.srv.Addr().String())...)
+	cmd.Dir = t.TempDir()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("sipp %v: %v\n%s", args, err, out)
+	}
+}
+
+func TestSippCancel(t *testing.T) {
+	r := newRig(t, newWaitHandler(), func(c *ServerConfig) { c.RingTime = time.Minute })
+	scen, _ := filepath.Abs("testdata/sipp/cancel.xml")
+	runSipp(t, r.ctx, r, "-sf", scen)
+	if e := r.waitEvent(events.CallEnded); e.Data["cause"] != CauseCancelled {
+		t.Errorf("ended %v", e.Data)
+	}
+}
+
+func TestSippINFO(t *testing.T) {
+	got := make(chan media.Digit, 1)
+	r := newRig(t, HandlerFunc(func(ctx context.Context, c *Call) {
+		select {
+		case d := <-c.Digits():
+			got <- d
+		case <-ctx.Done():
+		}
+	}), nil)
+	scen, _ := filepath.Abs("testdata/sipp/info.xml")
+	runSipp(t, r.ctx, r, "-sf", scen)
+	if d := <-got; d.Key != '4' || d.Source != media.SourceINFO {
+		t.Errorf("digit %+v", d)
+	}
+	if e := r.waitEvent(events.CallEnded); e.Data["cause"] != CauseCompleted {
+		t.Errorf("ended %v", e.Data)
+	}
+}
