@@ -209,6 +209,9 @@ func (s *Server) newCall(d *sipgo.DialogServerSession, sess *media.Session, call
 	c.ctx, c.cancel = context.WithCancelCause(context.Background())
 	s.mu.Lock()
 	s.calls[d.ID] = c
+	if s.forced && c.markEnded(CauseShutdown, SideServer) {
+		c.cancel(errShutdown)
+	}
 	s.mu.Unlock()
 	s.active.Add(1)
 	return c

@@ -71,6 +71,7 @@ type Server struct {
 	calls     map[string]*Call // by dialog ID
 	reserved  int              // calls counted against MaxCalls
 	draining  bool
+	forced    bool // drain time is over: calls set up from now on end at once
 	closed    bool
 	listening bool
 	udp       net.PacketConn
@@ -357,6 +358,7 @@ func (s *Server) Close() error {
 
 func (s *Server) endAll(cause error) {
 	s.mu.Lock()
+	s.forced = true
 	calls := make([]*Call, 0, len(s.calls))
 	for _, c := range s.calls {
 		calls = append(calls, c)

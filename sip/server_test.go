@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -261,6 +262,10 @@ func TestShutdownDrains(t *testing.T) {
 		if r.ctx.Err() != nil {
 			t.Fatalf("never refused: %v", err)
 		}
+	}
+	invite := []byte("INVITE sip:100@{ADDR} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK{BR}\r\nFrom: <sip:1@127.0.0.1>;tag=a\r\nTo: <sip:100@{ADDR}>\r\nCall-ID: drain-{BR}\r\nCSeq: 1 INVITE\r\nContact: <sip:1@127.0.0.1:5999>\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n")
+	if res := rawUDP(t, r.srv, invite, 2*time.Second); !strings.HasPrefix(res, "SIP/2.0 503") || !strings.Contains(res, "Retry-After: 7") {
+		t.Errorf("INVITE while draining: %q", res)
 	}
 	select {
 	case <-oc.Done():
