@@ -1,0 +1,111 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+)
+
+// challenger is a bare sipgo UAS that demands digest credentials (RFC 3261
+// §22.2) before answering, so Client's 401/407 handling is tested against a
+// peer that is not our Server.
+func challenger(t *testing.T, code int) (addr string, tries *atomic.Int32) {
+	t.Helper()
+	ua, err := sipgo.NewUA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, _ := sipgo.NewServer(ua)
+	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rtp, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tries = new(atomic.Int32)
+	hdr := "WWW-Authenticate"
+	authz := "Authorization"
+	if code == 407 {
+		hdr, authz = "Proxy-Authenticate", "Proxy-Authorization"
+	}
+	srv.OnInvite(func(req *sip.Request, tx sip.ServerTransaction) {
+		tries.Add(1)
+		h := req.GetHeader(authz)
+		if h == nil {
+			res := sip.NewResponseFromRequest(req, code, "Auth Required", nil)
+			res.AppendHeader(sip.NewHeader(hdr, `Digest realm="hotline", nonce="5f1a2b3c", algorithm=MD5, qop="auth"`))
+			tx.Respond(res)
+			return
+		}
+		if !strings.Contains(h.Value(), `username="alice"`) || !strings.Contains(h.Value(), "response=") {
+			tx.Respond(sip.NewResponseFromRequest(req, 403, "Forbidden", nil))
+			return
+		}
+		ans, _ := BuildAnswer(LocalSDP{Addr: netip.MustParseAddrPort(rtp.LocalAddr().String())}, mustNeg(req.Body()))
+		res := sip.NewSDPResponseFromRequest(req, ans)
+		res.To().Params.Add("tag", "uas1")
+		res.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Scheme: "sip", Host: "127.0.0.1", Port: conn.LocalAddr().(*net.UDPAddr).Port}})
+		tx.Respond(res)
+	})
+	srv.OnAck(func(*sip.Request, sip.ServerTransaction) {})
+	srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
+		tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
+	})
+	done := make(chan struct{})
+	go func() { defer close(done); srv.ServeUDP(conn) }()
+	waitUDPReady(ua, conn.LocalAddr().String(), nil)
+	t.Cleanup(func() {
+		ua.Close()
+		conn.Close()
+		rtp.Close()
+		<-done
+	})
+	return conn.LocalAddr().String(), tries
+}
+
+func mustNeg(b []byte) Negotiated {
+	n, _ := NegotiateOffer(b, both)
+	return n
+}
+
+func TestDialDigestAuth(t *testing.T) {
+	for _, code := range []int{401, 407} {
+		t.Run(fmt.Sprint(code), func(t *testing.T) {
+			addr, tries := challenger(t, code)
+			cli, err := NewClient(ClientConfig{Addr: "127.0.0.1:0", Logger: testLogger(t)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cli.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			// Without credentials the challenge is the answer.
+			_, err = cli.Dial(ctx, "sip:200@"+addr, DialOptions{})
+			var se *StatusError
+			if !errors.As(err, &se) || se.Code != code {
+				t.Fatalf("no credentials: %v, want %d", err, code)
+			}
+			oc, err := cli.Dial(ctx, "sip:200@"+addr, DialOptions{Username: "alice", Password: "s3cret"})
+			if err != nil {
+				t.Fatalf("with credentials: %v", err)
+			}
+			if n := tries.Load(); n != 3 {
+				t.Errorf("server saw %d INVITEs, want 3", n)
+			}
+			if err := oc.Hangup(ctx); err != nil {
+				t.Errorf("Hangup: %v", err)
+			}
+		})
+	}
+}
