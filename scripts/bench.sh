@@ -59,9 +59,13 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket,sys
 s=socket.socket(socket.AF_INET,getattr(socket,sys.argv[1]));s.bind(("127.0.0.1",0));print(s.getsockname()[1])' "$1"; }
 
-# start_server FLOWS_DIR: a fresh server (fresh SQLite, fresh RSS baseline).
+# start_server FLOWS_DIR [BINARY ARGS...]: a fresh server (fresh SQLite,
+# fresh RSS baseline), default bin/hotline serve. GC traces go to its log.
 start_server() {
 	local flows=$1
+	shift
+	local cmd=("$@")
+	((${#cmd[@]})) || cmd=(./bin/hotline serve)
 	SIP_PORT=$(free_port SOCK_DGRAM)
 	HTTP_PORT=$(free_port SOCK_STREAM)
 	rm -rf "$TMP/db" && mkdir -p "$TMP/db"
@@ -88,7 +92,7 @@ database:
 log:
   level: error
 EOF
-	taskset -c $SRV_CPU ./bin/hotline serve --config "$TMP/hotline.yaml" >"$TMP/server.log" 2>&1 &
+	GODEBUG=gctrace=1 taskset -c $SRV_CPU "${cmd[@]}" --config "$TMP/hotline.yaml" >"$TMP/server.log" 2>&1 &
 	SRV_PID=$!
 	for _ in $(seq 100); do
 		curl -sf "http://127.0.0.1:$HTTP_PORT/metrics" >/dev/null 2>&1 && return 0
@@ -105,27 +109,37 @@ stop_server() {
 	SRV_PID=""
 }
 
+# runq_ns: time the server's threads spent runnable but not running (waiting
+# for the CPU: other processes on core 0), from /proc/PID/task/*/schedstat.
+runq_ns() { cat /proc/"$SRV_PID"/task/*/schedstat 2>/dev/null | awk '{s+=$2} END{printf "%d\n", s}'; }
 cpu_ticks() { awk '{print $14+$15}' "/proc/$SRV_PID/stat"; }
 rss_kib() { awk '/^VmRSS:/{print $2}' "/proc/$SRV_PID/status"; }
 active_calls() { curl -sf "http://127.0.0.1:$HTTP_PORT/metrics" | awk '/^hotline_calls_active /{print $2}'; }
 
-# sampler: every second "elapsed_s active_calls rss_kib cpu_percent" to $1.
+# sampler: every second "elapsed_s active_calls rss_kib cpu_percent runq_ms" to $1.
 start_sampler() {
 	local out=$1
 	(
-		prev=$(cpu_ticks) t0=$(date +%s.%N) tp=$t0
+		prev=$(cpu_ticks) t0=$(date +%s.%N) tp=$t0 rq=$(runq_ns)
 		while kill -0 "$SRV_PID" 2>/dev/null; do
 			sleep 1
 			now=$(date +%s.%N) cur=$(cpu_ticks 2>/dev/null) || break
 			a=$(active_calls || echo 0)
-			awk -v t="$now" -v t0="$t0" -v tp="$tp" -v c="$cur" -v p="$prev" -v a="${a:-0}" -v r="$(rss_kib)" -v hz="$TCK" \
-				'BEGIN{printf "%.1f %d %d %.1f\n", t-t0, a, r, 100*(c-p)/hz/(t-tp)}'
-			prev=$cur tp=$now
+			rq1=$(runq_ns)
+			awk -v t="$now" -v t0="$t0" -v tp="$tp" -v c="$cur" -v p="$prev" -v a="${a:-0}" -v r="$(rss_kib)" -v hz="$TCK" -v q="$((rq1 - rq))" \
+				'BEGIN{printf "%.1f %d %d %.1f %.1f\n", t-t0, a, r, 100*(c-p)/hz/(t-tp), q/1e6}'
+			prev=$cur tp=$now rq=$rq1
 		done
 	) >"$out" 2>/dev/null &
 	SAMPLER_PID=$!
 }
 stop_sampler() { kill "$SAMPLER_PID" 2>/dev/null || true; wait "$SAMPLER_PID" 2>/dev/null || true; SAMPLER_PID=""; }
+
+# gc_summary: GC cycles and the longest stop-the-world pause (gctrace).
+gc_summary() {
+	awk '/^gc [0-9]+ @/ { n++; split($5, p, "+"); stw = p[1] + p[3]; if (stw > m) m = stw }
+		END { printf "server GC: %d cycles, longest stop-the-world %.2f ms\n", n, m }' "$TMP/server.log"
+}
 
 wait_idle() {
 	for _ in $(seq 150); do
@@ -194,12 +208,14 @@ for n in $CONC_STEPS; do
 	set -e
 	stop_sampler
 	awk -v base="$base_rss" -v n="$n" '
-		{ if ($2 > peak) peak = $2; if ($3 > rss) rss = $3; s[NR]=$0; a[NR]=$2; c[NR]=$4 }
+		{ if ($2 > peak) peak = $2; if ($3 > rss) rss = $3; s[NR]=$0; a[NR]=$2; c[NR]=$4; q[NR]=$5 }
 		END {
-			for (i = 1; i <= NR; i++) if (a[i] >= 0.95*peak && peak > 0) { sum += c[i]; k++ }
+			for (i = 1; i <= NR; i++) if (a[i] >= 0.95*peak && peak > 0) { sum += c[i]; rq += q[i]; k++; if (q[i] > rqmax) rqmax = q[i] }
 			printf "server: peak active %d, peak RSS %d KiB (+%d KiB), %.1f KiB/call, cpu at plateau %.0f%% of one core\n",
 				peak, rss, rss-base, peak ? (rss-base)/peak : 0, k ? sum/k : 0
+			printf "server threads waiting for a CPU (run queue) at plateau: mean %.0f ms/s, max %.0f ms/s\n", k ? rq/k : 0, rqmax
 		}' "$TMP/samples.$n"
+	gc_summary
 	echo "goroutines per call: not measurable (the server exposes neither go_goroutines on /metrics nor pprof); OS threads at end: $(awk '/^Threads:/{print $2}' /proc/$SRV_PID/status)"
 	wait_idle
 	server_media
@@ -207,12 +223,43 @@ for n in $CONC_STEPS; do
 	stop_server
 done
 
+# --- 2b. goroutines per call and a CPU profile (bench/profserver) ----------
+PROF_CALLS=${PROF_CALLS:-1000}
+if [[ $PROF_CALLS != 0 ]]; then
+	echo
+	echo "== 2b. $PROF_CALLS held calls on bench/profserver (hotline serve + pprof): goroutines per call, CPU profile"
+	$GO build -o bin/profserver ./bench/profserver
+	PPROF_PORT=$(free_port SOCK_STREAM)
+	start_server "$PWD/bench/flows" ./bin/profserver --pprof "127.0.0.1:$PPROF_PORT"
+	goroutines() { curl -sf "http://127.0.0.1:$PPROF_PORT/debug/pprof/goroutine?debug=1" | awk 'NR==1{print $4}'; }
+	sleep 1
+	g0=$(goroutines)
+	hold=$((PROF_CALLS / CONC_RATE + 15))
+	load --target "sip:201@127.0.0.1:$SIP_PORT" --rate "$CONC_RATE" --calls "$PROF_CALLS" --hold "${hold}s" \
+		--duration $((hold + PROF_CALLS / CONC_RATE + 20))s >"$TMP/prof.load" 2>&1 &
+	LOAD_PID=$!
+	for _ in $(seq 300); do
+		a=$(active_calls || echo 0)
+		((${a:-0} >= PROF_CALLS * 95 / 100)) && break
+		sleep 0.2
+	done
+	a=$(active_calls) g1=$(goroutines)
+	awk -v a="$a" -v g0="$g0" -v g1="$g1" 'BEGIN{printf "goroutines: idle %d, with %d calls up %d = %.2f per call\n", g0, a, g1, a ? (g1-g0)/a : 0}'
+	curl -sf -o "$TMP/cpu.pprof" "http://127.0.0.1:$PPROF_PORT/debug/pprof/profile?seconds=8"
+	wait "$LOAD_PID" || echo "profiling run: load generator exit $? (see below)"
+	grep -E '^(calls|rtp gap)' "$TMP/prof.load"
+	echo "CPU profile of the server, 8 s with $a calls up (top 25 by cumulative, then flat):"
+	$GO tool pprof -top -cum -nodecount=25 bin/profserver "$TMP/cpu.pprof" 2>/dev/null | sed -n '1,35p'
+	$GO tool pprof -top -nodecount=20 bin/profserver "$TMP/cpu.pprof" 2>/dev/null | sed -n '5,30p'
+	stop_server
+fi
+
 # --- 3. digit to next prompt ------------------------------------------------
 echo
-echo "== 3. digit-to-next-prompt: $DIGIT_CALLS calls at $DIGIT_RATE/s, digit 1 at 8 s (menu waiting, server silent), server hangs up after the next prompt"
+echo "== 3. digit-to-next-prompt: $DIGIT_CALLS calls at $DIGIT_RATE/s, digit 1 at 9 s (menu waiting, server silent), server hangs up after the next prompt"
 start_server "$PWD/bench/flows"
 set +e
-load --target "sip:200@127.0.0.1:$SIP_PORT" --rate "$DIGIT_RATE" --calls "$DIGIT_CALLS" --hold 20s --digit 1@8s \
+load --target "sip:200@127.0.0.1:$SIP_PORT" --rate "$DIGIT_RATE" --calls "$DIGIT_CALLS" --hold 20s --digit 1@9s \
 	--duration $((DIGIT_CALLS / DIGIT_RATE + 30))s
 echo "RESULT digit run: load generator exit $?"
 set -e

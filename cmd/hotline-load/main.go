@@ -52,6 +52,7 @@ type stats struct {
 	pktRecv, pktSent, lost, noAudio       atomic.Uint64
 	fewPackets, digitErr                  atomic.Uint64
 	kernelTS                              atomic.Bool
+	digitMid, digitNoPrompt               atomic.Uint64
 	minPkts                               atomic.Uint64
 	gaps                                  hist
 	digit                                 samples
@@ -245,6 +246,12 @@ wait:
 		reason = "call ended before the digit"
 	}
 	talk.remove(c.sess)
+	if c.obs.digitEnd.Load() != 0 {
+		st.digitNoPrompt.Add(1)
+		if reason == "" {
+			reason = "no prompt after the digit"
+		}
+	}
 	ms := c.sess.Stats()
 	if c.end() {
 		st.byServer.Add(1)
@@ -363,8 +370,9 @@ func report(w io.Writer, o options, st *stats, launch, wall, cpu time.Duration) 
 		g.over(25*time.Millisecond), g.over(40*time.Millisecond))
 	if o.digit != 0 {
 		n, q := st.digit.quantiles(0.5, 0.99, 1)
-		fmt.Fprintf(w, "digit-to-next-prompt: n=%d p50=%v p99=%v max=%v (digit errors %d)\n",
-			n, q[0].Round(10*time.Microsecond), q[1].Round(10*time.Microsecond), q[2].Round(10*time.Microsecond), st.digitErr.Load())
+		fmt.Fprintf(w, "digit-to-next-prompt: n=%d p50=%v p99=%v max=%v (not timed: sent while the server was still playing %d; send errors %d; no prompt after it %d)\n",
+			n, q[0].Round(10*time.Microsecond), q[1].Round(10*time.Microsecond), q[2].Round(10*time.Microsecond),
+			st.digitMid.Load(), st.digitErr.Load(), st.digitNoPrompt.Load())
 	}
 	fmt.Fprintf(w, "load generator cpu: %v over %v wall = %.0f%% of one core\n",
 		cpu.Round(time.Millisecond), wall.Round(time.Millisecond), 100*cpu.Seconds()/wall.Seconds())

@@ -25,7 +25,7 @@ type obsConn struct {
 	dtmfPT   uint8 // set before the session sends anything
 	kernelTS bool  // received packets carry kernel timestamps
 
-	last int64 // reader goroutine only: wall ns of the previous packet, 0 = none yet
+	last atomic.Int64 // wall ns of the previous packet, 0 = none yet (written by the reader)
 
 	digitEnd atomic.Int64 // wall ns of our first end packet, 0 = none pending
 	sentEnd  atomic.Bool
@@ -81,7 +81,8 @@ func (o *obsConn) ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error) {
 		}
 	}
 	marker := b[1]&0x80 != 0
-	if marker || o.last == 0 {
+	last := o.last.Load()
+	if marker || last == 0 {
 		if marker {
 			o.st.talkspurts.Add(1)
 			if d := o.digitEnd.Load(); d != 0 {
@@ -90,9 +91,9 @@ func (o *obsConn) ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error) {
 			}
 		}
 	} else {
-		o.st.gaps.add(time.Duration(now - o.last))
+		o.st.gaps.add(time.Duration(now - last))
 	}
-	o.last = now
+	o.last.Store(now)
 	return n, src, err
 }
 
@@ -100,10 +101,22 @@ func (o *obsConn) WriteToUDPAddrPort(b []byte, addr netip.AddrPort) (int, error)
 	// RFC 4733 §2.3: byte 1 of the payload carries the E (end) bit.
 	if len(b) >= 16 && o.dtmfPT != 0 && b[1]&0x7f == o.dtmfPT && b[13]&0x80 != 0 && !o.sentEnd.Load() {
 		o.sentEnd.Store(true)
-		o.digitEnd.Store(wall())
+		now := wall()
+		if now-o.last.Load() < int64(midPrompt) {
+			// The server is still talking (its prompt ran late): barge-in
+			// may switch prompts without a silence, so no marker bit will
+			// say where the next prompt starts. Counted, not timed.
+			o.st.digitMid.Add(1)
+		} else {
+			o.digitEnd.Store(now)
+		}
 	}
 	return o.UDPConn.WriteToUDPAddrPort(b, addr)
 }
+
+// midPrompt: a packet this recent when our digit ends means the server was
+// still playing (packets are 20 ms apart within a talkspurt).
+const midPrompt = 60 * time.Millisecond
 
 // hist is a fixed-bucket latency histogram (50 µs buckets up to 2 s).
 type hist struct {
