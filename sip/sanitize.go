@@ -3,6 +3,8 @@ package sip
 import (
 	"fmt"
 	"strings"
+
+	"github.com/emiago/sipgo/sip"
 )
 
 // clean strips CR, LF and NUL from a caller-supplied value before it goes
@@ -55,4 +57,43 @@ func dialUser(s string) (string, error) {
 		}
 	}
 	return b.String(), nil
+}
+
+// parseDialURI accepts sip:USER@HOST[:PORT] with USER from [0-9+*#] only.
+func parseDialURI(raw string) (sip.Uri, error) {
+	var u sip.Uri
+	raw = strings.TrimSpace(raw)
+	if strings.ContainsAny(raw, "\r\n\x00 <>\"") {
+		return u, fmt.Errorf("%w: %q contains forbidden characters", ErrBadURI, clean(raw))
+	}
+	if err := sip.ParseUri(raw, &u); err != nil {
+		return u, fmt.Errorf("%w: %q: %v", ErrBadURI, raw, err)
+	}
+	if u.Scheme != "sip" {
+		return u, fmt.Errorf("%w: %q: scheme must be sip", ErrBadURI, raw)
+	}
+	if u.Host == "" {
+		return u, fmt.Errorf("%w: %q: no host", ErrBadURI, raw)
+	}
+	user, err := dialUser(strings.ReplaceAll(u.User, "%23", "#"))
+	if err != nil {
+		return u, err
+	}
+	return sip.Uri{Scheme: "sip", User: user, Host: u.Host, Port: u.Port}, nil
+}
+
+func validHeaderName(n string) bool {
+	if n == "" || len(n) > 64 {
+		return false
+	}
+	for _, r := range n {
+		if !(r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	switch strings.ToLower(n) {
+	case "via", "from", "to", "call-id", "cseq", "contact", "content-length", "content-type", "max-forwards", "route", "record-route":
+		return false
+	}
+	return true
 }
