@@ -149,3 +149,31 @@ func TestUnknownMethod405(t *testing.T) {
 	}
 	_ = events.CallEnded
 }
+
+func TestTCPListener(t *testing.T) {
+	r := newRig(t, newWaitHandler(), func(c *ServerConfig) { c.TCP = "127.0.0.1:0" })
+	addrs := r.srv.Addrs()
+	tcp, ok := addrs["tcp"]
+	if !ok || tcp.Port() == 0 || addrs["udp"].Port() == 0 {
+		t.Fatalf("Addrs = %v", addrs)
+	}
+	conn, err := net.Dial("tcp", tcp.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	local := conn.LocalAddr().String()
+	msg := "OPTIONS sip:" + tcp.String() + ";transport=tcp SIP/2.0\r\nVia: SIP/2.0/TCP " + local + ";branch=z9hG4bKtcp1\r\nFrom: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:" + tcp.String() + ">\r\nCall-ID: tcp-1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+	if _, err := conn.Write([]byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(3 * time.Second))
+	buf := make([]byte, 4096)
+	n, err := conn.Read(buf)
+	if err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	if res := string(buf[:n]); !strings.HasPrefix(res, "SIP/2.0 200") || !strings.Contains(res, "Allow: INVITE") {
+		t.Fatalf("OPTIONS over TCP: %q", res)
+	}
+}
