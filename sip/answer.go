@@ -133,7 +133,7 @@ func (s *Server) finish(c *Call) {
 	cause, side := c.cause, c.side
 	c.mu.Unlock()
 	if needBye {
-		c.bye(context.Background())
+		c.bye(context.Background(), cause)
 	}
 	c.cancel(errors.New("sip: call ended: " + cause))
 	c.bg.Wait()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -94,7 +95,7 @@ func (c *Call) Hangup(ctx context.Context, cause string) error {
 	c.mu.Lock()
 	c.byeSent = true
 	c.mu.Unlock()
-	err := c.bye(ctx)
+	err := c.bye(ctx, cause)
 	c.cancel(errors.New("sip: hung up: " + clean(cause)))
 	return err
 }
@@ -110,10 +111,15 @@ func (c *Call) markEnded(cause, side string) bool {
 	return true
 }
 
-func (c *Call) bye(ctx context.Context) error {
+func (c *Call) bye(ctx context.Context, cause string) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if err := c.dialog.Bye(ctx); err != nil {
+	req := c.dialog.InviteRequest
+	bye := sip.NewRequest(sip.BYE, req.Contact().Address)
+	bye.SetTransport(req.Transport())
+	// RFC 3326: say why we hung up.
+	bye.AppendHeader(sip.NewHeader("Reason", `SIP;text="`+strings.ReplaceAll(clean(cause), `"`, "")+`"`))
+	if err := c.dialog.WriteBye(ctx, bye); err != nil {
 		c.log.Warn("BYE failed", "err", err)
 		return fmt.Errorf("sip: BYE: %w", err)
 	}

@@ -173,7 +173,7 @@ func (c *Client) onBye(req *sip.Request, tx sip.ServerTransaction) {
 	if err := oc.dialog.ReadBye(req, tx); err != nil {
 		oc.log.Warn("BYE", "err", err)
 	}
-	oc.end("remote-bye", "remote")
+	oc.end(byeReason(req), "remote")
 }
 
 func (c *Client) onOK(req *sip.Request, tx sip.ServerTransaction) {
@@ -318,4 +318,19 @@ func (c *Client) Dial(ctx context.Context, uri string, o DialOptions) (*Outbound
 	}()
 	log.Info("outbound call answered", "codec", neg.Codec.String(), "remote", neg.Remote.String())
 	return oc, nil
+}
+
+// byeReason reads the text of an RFC 3326 Reason header, or "remote-bye".
+func byeReason(req *sip.Request) string {
+	h := req.GetHeader("Reason")
+	if h == nil {
+		return "remote-bye"
+	}
+	v := h.Value()
+	if _, after, ok := strings.Cut(v, `text="`); ok {
+		if text, _, ok := strings.Cut(after, `"`); ok && text != "" {
+			return cleanLimit(text)
+		}
+	}
+	return "remote-bye"
 }

@@ -169,8 +169,8 @@ func TestServerHangsUpWhenHandlerReturns(t *testing.T) {
 	case <-r.ctx.Done():
 		t.Fatal("server never hung up")
 	}
-	if cause, side := oc.Ended(); side != "remote" {
-		t.Errorf("ended %s by %s, want remote", cause, side)
+	if cause, side := oc.Ended(); side != "remote" || cause != CauseCompleted {
+		t.Errorf("ended %s by %s, want %s by remote (RFC 3326 Reason)", cause, side, CauseCompleted)
 	}
 	e := r.waitEvent(events.CallEnded)
 	if e.Data["cause"] != CauseCompleted || e.Data["side"] != SideServer {
