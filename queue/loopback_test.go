@@ -3,6 +3,8 @@ package queue
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"os"
 	"math"
 	"net"
 	"sync"
@@ -70,20 +72,30 @@ func TestLoopbackCallerBridgedToRegisteredAgent(t *testing.T) {
 	}
 }
 
-func loopbackBridge(t *testing.T, hangupSide string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	ags := []config.Agent{{ID: "alice", Username: "1001", Password: "pw", Queues: map[string]int{"q": 0}}}
+// hotlineRig is Hotline's call path for loopback tests: registrar, queue
+// service with a SIPRinger on a sip.Client, and a sip.Server whose handler
+// enqueues every call in queue "q".
+type hotlineRig struct {
+	svc  *Service
+	reg  *registrar.Registrar
+	sub  *events.Subscription
+	addr string
+}
+
+func startHotline(t *testing.T, ctx context.Context, ags []config.Agent) *hotlineRig {
+	t.Helper()
 	bus := events.NewBus()
 	sub := bus.Subscribe(1024)
-	defer sub.Close()
 	reg := registrar.New(registrar.Config{Agents: ags, Bus: bus})
-
 	out, err := sip.NewClient(sip.ClientConfig{Addr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ringer := NewSIPRinger(RingerConfig{Dialer: SIPDialer{out}, Contacts: func(u string) []string {
+	log := slog.New(slog.DiscardHandler)
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	ringer := NewSIPRinger(RingerConfig{Logger: log, Dialer: SIPDialer{out}, Contacts: func(u string) []string {
 		var uris []string
 		for _, c := range reg.Lookup(u) {
 			uris = append(uris, c.URI)
@@ -99,15 +111,80 @@ func loopbackBridge(t *testing.T, hangupSide string) {
 	runCtx, stopRun := context.WithCancel(ctx)
 	wg.Add(1)
 	go func() { defer wg.Done(); svc.Run(runCtx) }()
-
-	hotPool, _ := media.NewPortPool(46000, 46498)
-	hotline, err := sip.NewServer(sip.ServerConfig{UDP: "127.0.0.1:0", RTP: hotPool, Bus: bus, Register: reg.HandleRegister,
+	pool, _ := media.NewPortPool(46000, 46498)
+	hotline, err := sip.NewServer(sip.ServerConfig{UDP: "127.0.0.1:0", RTP: pool, Bus: bus, Register: reg.HandleRegister,
 		InbandDTMF: "never"}, sip.HandlerFunc(func(ctx context.Context, c *sip.Call) {
 		enq.Enqueue(ctx, c, ivr.QueueRequest{Queue: "q"})
 	}), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := hotline.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := hotline.Serve(context.Background()); !errors.Is(err, sip.ErrServerClosed) {
+			t.Errorf("Serve: %v", err)
+		}
+	}()
+	t.Cleanup(func() {
+		stopRun()
+		ringer.Close()
+		out.Close()
+		hotline.Close()
+		wg.Wait()
+		sub.Close()
+	})
+	return &hotlineRig{svc: svc, reg: reg, sub: sub, addr: hotline.Addr().String()}
+}
+
+// dialTone calls Hotline from a PCMU caller that sends a tone of freq Hz.
+func dialTone(t *testing.T, ctx context.Context, addr string, freq float64) (*sip.OutboundCall, context.CancelFunc) {
+	t.Helper()
+	caller, err := sip.NewClient(sip.ClientConfig{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { caller.Close() })
+	oc, err := caller.Dial(ctx, "sip:100@"+addr, sip.DialOptions{From: "0901234567", Codecs: []media.Codec{media.PCMU}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	playCtx, stopPlay := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); playLoop(playCtx, oc.Media(), freq) }()
+	stop := func() { stopPlay(); <-done }
+	t.Cleanup(stop)
+	return oc, stop
+}
+
+// waitIdleAfterCall waits for the agent's wrap-up to end and checks the
+// queue counted one answered call.
+func (h *hotlineRig) waitIdleAfterCall(t *testing.T, ctx context.Context) {
+	t.Helper()
+	for {
+		select {
+		case e := <-h.sub.C:
+			if e.Type == events.AgentState && e.Data["activity"] == "idle" && e.Data["handle_ms"] != nil {
+				st, _ := h.svc.Stats().Queue("q", time.Now())
+				if st.Totals.Answered != 1 {
+					t.Fatalf("totals %+v", st.Totals)
+				}
+				return
+			}
+		case <-ctx.Done():
+			t.Fatal("agent never back to idle")
+		}
+	}
+}
+
+func loopbackBridge(t *testing.T, hangupSide string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ags := []config.Agent{{ID: "alice", Username: "1001", Password: "pw", Queues: map[string]int{"q": 0}}}
+	h := startHotline(t, ctx, ags)
 	agentHears := newToneSeen(600)
 	agentHungUp := make(chan struct{})
 	agentHangup := make(chan struct{}) // closed: the agent phone hangs up
@@ -130,47 +207,26 @@ func loopbackBridge(t *testing.T, hangupSide string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []*sip.Server{hotline, phone} {
-		if err := s.Listen(); err != nil {
-			t.Fatal(err)
+	if err := phone.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := phone.Serve(context.Background()); !errors.Is(err, sip.ErrServerClosed) {
+			t.Errorf("Serve: %v", err)
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := s.Serve(context.Background()); !errors.Is(err, sip.ErrServerClosed) {
-				t.Errorf("Serve: %v", err)
-			}
-		}()
-	}
-	defer func() {
-		stopRun()
-		ringer.Close()
-		out.Close()
-		hotline.Close()
-		phone.Close()
-		wg.Wait()
 	}()
+	defer func() { phone.Close(); wg.Wait() }()
 
-	registerPhone(t, ctx, hotline.Addr().String(), phone.Addr().String())
-	if err := svc.Login("alice"); err != nil {
+	registerPhone(t, ctx, h.addr, phone.Addr().String())
+	if err := h.svc.Login("alice"); err != nil {
 		t.Fatal(err)
 	}
-
-	caller, err := sip.NewClient(sip.ClientConfig{Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer caller.Close()
-	oc, err := caller.Dial(ctx, "sip:100@"+hotline.Addr().String(), sip.DialOptions{From: "0901234567", Codecs: []media.Codec{media.PCMU}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	oc, stopPlay := dialTone(t, ctx, h.addr, 600)
 	callerHears := newToneSeen(1400)
 	oc.Media().SetAudioSink(callerHears.sink)
-	playCtx, stopPlay := context.WithCancel(ctx)
-	wg.Add(1)
-	go func() { defer wg.Done(); playLoop(playCtx, oc.Media(), 600) }()
-	defer stopPlay()
 	for name, c := range map[string]chan struct{}{"agent hears caller": agentHears.C, "caller hears agent": callerHears.C} {
 		select {
 		case <-c:
@@ -196,21 +252,7 @@ func loopbackBridge(t *testing.T, hangupSide string) {
 			t.Fatal("caller not hung up after the agent's BYE")
 		}
 	}
-	// The agent goes through wrap-up back to idle.
-	for {
-		select {
-		case e := <-sub.C:
-			if e.Type == events.AgentState && e.Data["activity"] == "idle" && e.Data["handle_ms"] != nil {
-				st, _ := svc.Stats().Queue("q", time.Now())
-				if st.Totals.Answered != 1 {
-					t.Fatalf("totals %+v", st.Totals)
-				}
-				return
-			}
-		case <-ctx.Done():
-			t.Fatal("agent never back to idle")
-		}
-	}
+	h.waitIdleAfterCall(t, ctx)
 }
 
 // registerPhone REGISTERs user 1001's contact at phoneAddr with digest auth.

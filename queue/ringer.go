@@ -133,6 +133,7 @@ func (r *SIPRinger) Ring(o Offer) {
 			if ctx.Err() != nil {
 				res = ResultNoAnswer
 			}
+			r.cfg.Logger.Info("queue: agent not reached", "agent", o.Agent, "uri", uri, "result", res, "err", err)
 			_ = r.svc.Failed(o.ID, res) // ErrOfferGone: the queue's own deadline won
 			return
 		}
