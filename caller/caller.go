@@ -120,6 +120,17 @@ func Run(ctx context.Context, o Options, out io.Writer) (*Result, error) {
 	p.event("answered", "codec", res.Codec, "ptime", oc.Negotiated().Ptime, "remote", oc.Negotiated().Remote)
 	rec := newRecorder(o.Duration)
 	oc.Media().SetAudioSink(rec.sink)
+	// Send a continuous silent stream, as a phone does, so the far end's
+	// RTP inactivity timer never fires on a long test call.
+	playCtx, stopPlay := context.WithCancel(ctx)
+	var played sync.WaitGroup
+	played.Add(1)
+	go func() {
+		defer played.Done()
+		oc.Media().Play(playCtx, media.NewPromptPCM("silence", make([]int16, int(o.Duration/time.Millisecond)*8)))
+	}()
+	defer played.Wait()
+	defer stopPlay()
 	digitErr := sendDigits(ctx, oc, o, answered, res, p)
 	timer := time.NewTimer(max(0, o.Duration-time.Since(answered)))
 	defer timer.Stop()
