@@ -62,6 +62,7 @@ func playLoop(ctx context.Context, s *media.Session, f float64) {
 // 127.0.0.1: an agent phone (a PCMA-only SIP UA) registers with digest auth,
 // a PCMU caller dials Hotline and is queued, Hotline rings the registered
 // contact and bridges: each side's tone is heard by the other (transcoded),
+// the caller's RFC 4733 digit reaches the agent,
 // and the caller's hang-up sends BYE to the agent.
 func TestLoopbackCallerBridgedToRegisteredAgent(t *testing.T) {
 	if testing.Short() {
@@ -188,11 +189,19 @@ func loopbackBridge(t *testing.T, hangupSide string) {
 	agentHears := newToneSeen(600)
 	agentHungUp := make(chan struct{})
 	agentHangup := make(chan struct{}) // closed: the agent phone hangs up
+	agentDigit := make(chan rune, 1)
 	phonePool, _ := media.NewPortPool(46500, 46998)
 	phone, err := sip.NewServer(sip.ServerConfig{UDP: "127.0.0.1:0", RTP: phonePool, Codecs: []media.Codec{media.PCMA},
 		InbandDTMF: "never"}, sip.HandlerFunc(func(ctx context.Context, c *sip.Call) {
 		defer close(agentHungUp)
 		c.Media().SetAudioSink(agentHears.sink)
+		go func() { // the agent phone reports the first digit it receives
+			select {
+			case d := <-c.Digits():
+				agentDigit <- d.Key
+			case <-ctx.Done():
+			}
+		}()
 		pctx, stop := context.WithCancel(ctx)
 		go func() {
 			select {
@@ -233,6 +242,18 @@ func loopbackBridge(t *testing.T, hangupSide string) {
 		case <-ctx.Done():
 			t.Fatalf("%s: no tone", name)
 		}
+	}
+	// DTMF from the caller reaches the agent as RFC 4733 events.
+	if err := oc.Media().SendDigit(ctx, '7', 120*time.Millisecond, media.SourceRFC4733); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case k := <-agentDigit:
+		if k != '7' {
+			t.Fatalf("agent got digit %q, want 7", k)
+		}
+	case <-ctx.Done():
+		t.Fatal("caller's digit not relayed to the agent")
 	}
 	stopPlay()
 	if hangupSide == "caller" {
