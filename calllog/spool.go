@@ -37,6 +37,10 @@ func openSpool(dir string, log *slog.Logger) (*spool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("calllog: open spool: %w", err)
 	}
+	if err := lockFile(f); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
 	s := &spool{f: f, path: path, log: log}
 	end, count, err := s.scan()
 	if err != nil {

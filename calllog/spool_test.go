@@ -1,6 +1,7 @@
 package calllog
 
 import (
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -72,6 +73,23 @@ func TestSpoolDamagedRecordSkipped(t *testing.T) {
 	rs, _, err := sp.read(0, sp.size, 10)
 	if err != nil || len(rs) != 2 || rs[0].Voice.CallID != "1" || rs[1].Voice.CallID != "3" {
 		t.Fatalf("read = %+v, %v; want 1 and 3", rs, err)
+	}
+	_ = sp.close()
+}
+
+func TestSpoolLockedByOneProcess(t *testing.T) {
+	dir := t.TempDir()
+	sp, err := openSpool(dir, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := openSpool(dir, quiet()); !errors.Is(err, ErrSpoolBusy) {
+		t.Fatalf("second open = %v; want ErrSpoolBusy", err)
+	}
+	_ = sp.close()
+	sp, err = openSpool(dir, quiet())
+	if err != nil {
+		t.Fatalf("open after close: %v", err)
 	}
 	_ = sp.close()
 }
