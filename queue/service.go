@@ -335,21 +335,7 @@ func (s *Service) finish(e *entry, out Outcome, cancelReason string) {
 	close(e.ticket.done)
 }
 
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
 func (s *Service) newOfferID() string {
 	s.seq++
 	return "o" + strconv.FormatUint(s.seq, 10)
-}
-
-func sortQueues(qs []*queueState) {
-	slices.SortFunc(qs, func(a, b *queueState) int { return cmpString(a.name, b.name) })
 }
