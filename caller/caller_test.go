@@ -48,7 +48,7 @@ func (h *ivr) ServeCall(ctx context.Context, c *sip.Call) {
 
 func startServer(t *testing.T, h sip.Handler, inband string) (*sip.Server, *events.Subscription) {
 	t.Helper()
-	pool, err := media.NewPortPool(43000, 43998)
+	pool, err := media.NewPortPool(62000, 62998)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func TestRunFailures(t *testing.T) {
 }
 
 func TestRunRejected(t *testing.T) {
-	pool, _ := media.NewPortPool(43000, 43998)
+	pool, _ := media.NewPortPool(62000, 62998)
 	srv, err := sip.NewServer(sip.ServerConfig{UDP: "127.0.0.1:0", RTP: pool, Accept: func(string) bool { return false }},
 		sip.HandlerFunc(func(context.Context, *sip.Call) {}), nil)
 	if err != nil {

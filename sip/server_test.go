@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
 	"go.uber.org/goleak"
 
 	"github.com/hotline-dev/hotline/events"
@@ -43,7 +44,7 @@ type rig struct {
 // leak-checked at the end of the test.
 func newRig(t *testing.T, h Handler, mod func(*ServerConfig)) *rig {
 	t.Helper()
-	pool, err := media.NewPortPool(41000, 41998)
+	pool, err := media.NewPortPool(61000, 61998)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,6 +295,7 @@ func TestINFODigits(t *testing.T) {
 			got <- d
 		case <-ctx.Done():
 		}
+		<-ctx.Done()
 	}), nil)
 	oc := r.dial("100", DialOptions{})
 	if err := oc.SendINFO(r.ctx, '7', 160*time.Millisecond); err != nil {
@@ -303,12 +305,37 @@ func TestINFODigits(t *testing.T) {
 	if d.Key != '7' || d.Source != media.SourceINFO {
 		t.Errorf("digit %+v", d)
 	}
-	<-oc.Done()
+	// RFC 6086 §4.2: a body we do not understand gets 415 with Accept; the call goes on.
+	for _, tc := range []struct {
+		ctype, body string
+		code        int
+	}{
+		{"text/plain", "hello", 415},
+		{"application/dtmf-relay", "Signal=Z\r\n", 400},
+		{"application/dtmf", "9", 200},
+	} {
+		req := sip.NewRequest(sip.INFO, oc.dialog.InviteResponse.Contact().Address)
+		req.AppendHeader(sip.NewHeader("Content-Type", tc.ctype))
+		req.SetBody([]byte(tc.body))
+		res, err := oc.dialog.Do(r.ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.StatusCode != tc.code {
+			t.Errorf("INFO %s %q: %d, want %d", tc.ctype, tc.body, res.StatusCode, tc.code)
+		}
+		if tc.code == 415 && res.GetHeader("Accept") == nil {
+			t.Error("415 without Accept")
+		}
+	}
+	if err := oc.Hangup(r.ctx); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func sipgoAnswer() sipgo.AnswerOptions { return sipgo.AnswerOptions{} }
 
-func mediaPool() (*media.PortPool, error) { return media.NewPortPool(41000, 41998) }
+func mediaPool() (*media.PortPool, error) { return media.NewPortPool(61000, 61998) }
 
 func TestHandlerPanicIsContained(t *testing.T) {
 	r := newRig(t, HandlerFunc(func(ctx context.Context, c *Call) {
