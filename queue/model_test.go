@@ -3,6 +3,7 @@ package queue
 import (
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -130,11 +131,14 @@ func runModel(t *testing.T, rng *rand.Rand, steps int) {
 			t.Fatalf("agent %s %s after drain", a.ID, a.Activity)
 		}
 	}
-	// Every agent.offered was closed by exactly one agent.offer_ended.
+	// Every agent.offered was closed by exactly one agent.offer_ended, and
+	// stats rebuilt from the bus alone equal the service's own.
 	open := map[string]int{}
+	replay := NewStats(queues, ags, g.s.cfg.StatsWindow, g.s.cfg.Location)
 	for {
 		select {
 		case e := <-g.sub.C:
+			replay.Apply(e)
 			switch e.Type {
 			case events.AgentOffered:
 				open[e.Data["offer"].(string)]++
@@ -148,6 +152,13 @@ func runModel(t *testing.T, rng *rand.Rand, steps int) {
 	}
 	if g.bus.Dropped() != 0 {
 		t.Fatalf("event subscriber dropped %d events", g.bus.Dropped())
+	}
+	for name := range queues {
+		want, _ := g.s.Stats().Queue(name, g.clk.Now())
+		got, _ := replay.Queue(name, g.clk.Now())
+		if !reflect.DeepEqual(want, got) {
+			t.Fatalf("queue %s: stats from the bus differ:\n%+v\n%+v", name, got, want)
+		}
 	}
 	for id, n := range open {
 		if n != 0 {
