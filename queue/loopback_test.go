@@ -96,13 +96,7 @@ func startHotline(t *testing.T, ctx context.Context, ags []config.Agent) *hotlin
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	ringer := NewSIPRinger(RingerConfig{Logger: log, Dialer: SIPDialer{out}, Contacts: func(u string) []string {
-		var uris []string
-		for _, c := range reg.Lookup(u) {
-			uris = append(uris, c.URI)
-		}
-		return uris
-	}})
+	ringer := NewSIPRinger(RingerConfig{Logger: log, Dialer: SIPDialer{out}, Contacts: reg.ContactURIs})
 	svc := New(Config{Agents: ags, Ringer: ringer, Bus: bus, Queues: map[string]config.Queue{"q": {
 		Strategy: "longest-idle", RingTimeout: 10 * time.Second, MaxMisses: 3, WrapUp: time.Second,
 		MaxWait: time.Minute, MaxLength: 10, JoinEmpty: true}}})

@@ -234,6 +234,9 @@ func TestLookupOrderAndAgent(t *testing.T) {
 	if len(got) != 2 || got[0].URI != "sip:1001@10.0.0.2" {
 		t.Fatalf("lookup %+v", got)
 	}
+	if uris := g.r.ContactURIs("1001"); len(uris) != 2 || uris[0] != "sip:1001@10.0.0.2" {
+		t.Fatalf("contact URIs %v", uris)
+	}
 	if g.r.LookupAgent("nobody") != nil {
 		t.Fatal("unknown agent has contacts")
 	}

@@ -157,6 +157,16 @@ func (r *Registrar) Lookup(username string) []Contact {
 	return out
 }
 
+// ContactURIs is Lookup reduced to the URIs, best first: the shape
+// queue.RingerConfig.Contacts takes.
+func (r *Registrar) ContactURIs(username string) []string {
+	var out []string
+	for _, c := range r.Lookup(username) {
+		out = append(out, c.URI)
+	}
+	return out
+}
+
 // LookupAgent is Lookup by agent ID.
 func (r *Registrar) LookupAgent(agentID string) []Contact {
 	for name, u := range r.users {
