@@ -24,12 +24,12 @@ type querier interface {
 type adapter struct{ q querier }
 
 func (a adapter) Exec(ctx context.Context, q string, args ...any) error {
-	_, err := a.q.ExecContext(ctx, q, args...)
+	_, err := a.q.ExecContext(ctx, positional(q), args...)
 	return err
 }
 
 func (a adapter) Query(ctx context.Context, q string, args ...any) (sqlcore.Rows, error) {
-	rows, err := a.q.QueryContext(ctx, q, args...)
+	rows, err := a.q.QueryContext(ctx, positional(q), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -37,7 +37,7 @@ func (a adapter) Query(ctx context.Context, q string, args ...any) (sqlcore.Rows
 }
 
 func (a adapter) QueryRow(ctx context.Context, q string, args ...any) sqlcore.Row {
-	return sqlRow{a.q.QueryRowContext(ctx, q, args...)}
+	return sqlRow{a.q.QueryRowContext(ctx, positional(q), args...)}
 }
 
 type sqlRows struct{ *sql.Rows }
