@@ -124,3 +124,35 @@ func TestHTTPRoutes(t *testing.T) {
 		t.Fatalf("windows %v", ws)
 	}
 }
+
+// TestOpenAPIPathsCoverRoutes: every route Routes registers is described in
+// OpenAPIPaths (under /api/v1) and nothing else is.
+func TestOpenAPIPathsCoverRoutes(t *testing.T) {
+	g := newRig(t, one(config.Queue{}), agents("a"))
+	r := chi.NewRouter()
+	Routes(g.s)(r)
+	routed := map[string]bool{}
+	chi.Walk(r, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		routed[strings.ToLower(method)+" /api/v1"+route] = true
+		return nil
+	})
+	described := map[string]bool{}
+	for path, item := range OpenAPIPaths() {
+		for method := range item.(map[string]any) {
+			described[method+" "+path] = true
+		}
+	}
+	if len(routed) != 5 {
+		t.Fatalf("walked %d routes", len(routed))
+	}
+	for k := range routed {
+		if !described[k] {
+			t.Errorf("route %s not described", k)
+		}
+	}
+	for k := range described {
+		if !routed[k] {
+			t.Errorf("described %s not routed", k)
+		}
+	}
+}
