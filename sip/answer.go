@@ -135,6 +135,9 @@ func (s *Server) finish(c *Call) {
 	if needBye {
 		c.bye(context.Background(), cause)
 	}
+	c.mu.Lock()
+	c.closing = true
+	c.mu.Unlock()
 	c.cancel(errors.New("sip: call ended: " + cause))
 	c.bg.Wait()
 	if err := c.media.Close(); err != nil {

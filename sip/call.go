@@ -57,6 +57,9 @@ type Call struct {
 	sessID   uint64
 	answered time.Time
 	ended    bool
+	closing  bool          // finish has started: no new background work
+	reack    chan struct{} // closed when the re-INVITE 2xx being retransmitted is ACKed
+	reackSeq uint32
 	byeSent  bool
 	cause    string
 	side     string

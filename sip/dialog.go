@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/emiago/sipgo/sip"
 
@@ -30,6 +31,14 @@ func (s *Server) onAck(req *sip.Request, tx sip.ServerTransaction) {
 	select {
 	case c.ackCh <- req: // late offer: the answer is in this ACK (RFC 3264 §5)
 	default:
+	}
+	if cs := req.CSeq(); cs != nil {
+		c.mu.Lock()
+		if c.reack != nil && cs.SeqNo == c.reackSeq {
+			close(c.reack)
+			c.reack = nil
+		}
+		c.mu.Unlock()
 	}
 	if err := c.dialog.ReadAck(req, tx); err != nil {
 		c.log.Debug("ACK not matched", "err", err)
@@ -143,6 +152,7 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		c.log.Warn("re-INVITE response", "err", err)
 		return
 	}
+	s.retransmitUntilAck(c, res, req.CSeq().SeqNo)
 	if next.Hold != prev.Hold {
 		c.log.Info("hold changed", "hold", next.Hold)
 		c.media.SetHold(next.Hold)
@@ -197,3 +207,45 @@ func sourceIP(src string) string {
 }
 
 func netipFrom(ip netip.Addr, port uint16) netip.AddrPort { return netip.AddrPortFrom(ip, port) }
+
+// retransmitUntilAck resends a re-INVITE's 2xx at T1, doubling to T2, until
+// its ACK arrives or 64*T1 pass (RFC 3261 §13.3.1.4: the TU, not the
+// transaction, retransmits 2xx). The goroutine belongs to the call.
+func (s *Server) retransmitUntilAck(c *Call, res *sip.Response, seq uint32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return
+	}
+	if c.reack != nil {
+		close(c.reack) // a new INVITE means the previous one was ACKed
+	}
+	acked := make(chan struct{})
+	c.reack, c.reackSeq = acked, seq
+	c.bg.Add(1)
+	go func() {
+		defer c.bg.Done()
+		interval := sip.T1
+		t := time.NewTimer(interval)
+		defer t.Stop()
+		giveUp := time.NewTimer(64 * sip.T1)
+		defer giveUp.Stop()
+		for {
+			select {
+			case <-acked:
+				return
+			case <-c.ctx.Done():
+				return
+			case <-giveUp.C:
+				c.log.Warn("re-INVITE 2xx never ACKed")
+				return
+			case <-t.C:
+				if err := s.ua.TransportLayer().WriteMsg(res); err != nil {
+					c.log.Debug("2xx retransmit", "err", err)
+				}
+				interval = min(2*interval, sip.T2)
+				t.Reset(interval)
+			}
+		}
+	}()
+}

@@ -181,3 +181,50 @@ func TestMediaTimeoutHangsUp(t *testing.T) {
 		t.Errorf("answer:\n%s", d.InviteResponse.Body())
 	}
 }
+
+// TestReinvite2xxRetransmittedUntilAck holds back the ACK and expects the
+// server to resend its 200 (RFC 3261 §13.3.1.4), then stop once ACKed.
+func TestReinvite2xxRetransmittedUntilAck(t *testing.T) {
+	h := newWaitHandler()
+	r := newRig(t, h, nil)
+	oc := r.dial("100", DialOptions{})
+	<-h.calls
+	offer, _ := BuildOffer(LocalSDP{Addr: oc.Media().LocalAddr(), SessionID: 3, Version: 2}, nil, 0, SendRecv)
+	req := sip.NewRequest(sip.INVITE, oc.dialog.InviteResponse.Contact().Address)
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	req.SetBody(offer)
+	tx, err := oc.dialog.TransactionRequest(r.ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Terminate()
+	again := make(chan *sip.Response, 4)
+	tx.OnRetransmission(func(res *sip.Response) {
+		select {
+		case again <- res:
+		default:
+		}
+	})
+	select {
+	case res := <-tx.Responses():
+		if res.StatusCode != 200 {
+			t.Fatalf("re-INVITE: %d", res.StatusCode)
+		}
+	case <-r.ctx.Done():
+		t.Fatal("no 200")
+	}
+	select {
+	case res := <-again:
+		if res.StatusCode != 200 {
+			t.Fatalf("retransmission %d", res.StatusCode)
+		}
+	case <-r.ctx.Done():
+		t.Fatal("200 never retransmitted without ACK")
+	}
+	ack := sip.NewRequest(sip.ACK, oc.dialog.InviteResponse.Contact().Address)
+	if err := oc.dialog.WriteRequest(ack); err != nil {
+		t.Fatal(err)
+	}
+	oc.Hangup(r.ctx)
+	r.waitEvent(events.CallEnded)
+}
