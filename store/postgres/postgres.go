@@ -29,6 +29,8 @@ var dialect = sqlcore.Dialect{
 	Time:       func(t time.Time) any { return t },
 	Unique:     func(err error) bool { return pgCode(err) == "23505" },
 	ForeignKey: func(err error) bool { return pgCode(err) == "23503" },
+	// 40001 serialization_failure, 40P01 deadlock_detected.
+	Transient: func(err error) bool { c := pgCode(err); return c == "40001" || c == "40P01" },
 	// LogCalls builds statements whose length varies with the batch; in the
 	// prepared-statement cache they would churn it (measured 1.6x slower).
 	// Other statements stay cached prepared statements (the timeline's p50

@@ -40,6 +40,8 @@ func Run(t *testing.T, open Factory) {
 		{"LogCallAnonymous", testLogCallAnonymous},
 		{"LogCallsBatch", testLogCallsBatch},
 		{"LogCallValidation", testLogCallValidation},
+		{"LogCallOutbound", testLogCallOutbound},
+		{"LogCallsConcurrent", testLogCallsConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -52,6 +52,9 @@ type Dialect struct {
 	Unique func(err error) bool
 	// ForeignKey reports whether err is a foreign-key violation.
 	ForeignKey func(err error) bool
+	// Transient reports errors worth retrying the transaction for
+	// (deadlock, serialization failure); nil for none.
+	Transient func(err error) bool
 	// BatchArgs go before the arguments of the variable-length statements
 	// LogCalls builds (PostgreSQL: a pgx query mode that does not cache
 	// them as prepared statements).

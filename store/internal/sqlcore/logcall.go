@@ -55,7 +55,8 @@ func (s *Store) LogCalls(ctx context.Context, rs []store.CallRecord) ([]store.Lo
 			}
 			return nil
 		})
-		if err == nil || !s.d.Unique(err) || attempt == conflictRetries || ctx.Err() != nil {
+		retry := s.d.Unique(err) || (s.d.Transient != nil && s.d.Transient(err))
+		if err == nil || !retry || attempt == conflictRetries || ctx.Err() != nil {
 			break
 		}
 		s.log.Debug("log calls: lost a race, retrying", "attempt", attempt+1, "err", err)
