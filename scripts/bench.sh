@@ -156,6 +156,11 @@ server_media() {
 		sed 's/hotline_rtp_//g; s/_total{kind="\([a-z_-]*\)"}/_\1/g' | sed 's/^/server media counters: /'
 }
 
+# server_pkts: RTP packets sent+received by the server's finished calls.
+server_pkts() {
+	curl -sf "http://127.0.0.1:$HTTP_PORT/metrics" | awk '/^hotline_rtp_packets_total\{kind="(sent|received)"\}/{s+=$2} END{printf "%d\n", s}'
+}
+
 load() { taskset -c $LOAD_CPU ./bin/hotline-load "$@"; }
 
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -175,15 +180,14 @@ for r in $CPS_STEPS; do
 		--duration $((CPS_SECS + 20))s | tee "$TMP/cps.out"
 	rc=${PIPESTATUS[0]}
 	set -e
-	c1=$(cpu_ticks) t1=$(date +%s.%N)
-	awk -v c="$c1" -v p="$c0" -v t="$t1" -v tp="$t0" -v hz="$TCK" \
-		'BEGIN{printf "server cpu during step: %.0f%% of one core\n", 100*(c-p)/hz/(t-tp)}'
 	wait_idle
+	c1=$(cpu_ticks) t1=$(date +%s.%N)
+	awk -v c="$c1" -v p="$c0" -v t="$t1" -v tp="$t0" -v hz="$TCK" -v n="$n" \
+		'BEGIN{printf "server cpu during step: %.0f%% of one core; %.2f ms of server CPU per call (INVITE to BYE, 2 s of prompt)\n", 100*(c-p)/hz/(t-tp), 1000*(c-p)/hz/n}'
 	if ((rc == 0)); then
-		best=$r
+		((r > best)) && best=$r
 	else
-		echo "   step $r calls/s had failures (exit $rc); stopping the ramp"
-		break
+		echo "   step $r calls/s had failures (exit $rc)"
 	fi
 done
 server_media
@@ -200,6 +204,7 @@ for n in $CONC_STEPS; do
 	hold=$((n / CONC_RATE + 8))
 	echo "-- $n calls, hold ${hold}s, idle server RSS ${base_rss} KiB"
 	start_sampler "$TMP/samples.$n"
+	c0=$(cpu_ticks)
 	set +e
 	# a caller that hears less than 80% of its hold as RTP packets fails
 	load --target "sip:201@127.0.0.1:$SIP_PORT" --rate "$CONC_RATE" --calls "$n" --hold "${hold}s" \
@@ -219,6 +224,9 @@ for n in $CONC_STEPS; do
 	echo "goroutines per call: not measurable (the server exposes neither go_goroutines on /metrics nor pprof); OS threads at end: $(awk '/^Threads:/{print $2}' /proc/$SRV_PID/status)"
 	wait_idle
 	server_media
+	awk -v c="$(cpu_ticks)" -v p="$c0" -v hz="$TCK" -v k="$(server_pkts)" 'BEGIN{
+		us = 1e6*(c-p)/hz/k
+		printf "server CPU per RTP packet handled (sent+received, SIP included): %.2f us; one core at this cost: about %d calls (100 packets/s each; estimate)\n", us, 1e6/us/100 }'
 	echo "RESULT held $n: load generator exit $rc"
 	stop_server
 done
@@ -279,13 +287,12 @@ if [[ $SIPP != 0 ]] && command -v sipp >/dev/null; then
 			-trace_stat -stf "$TMP/sipp_$r.csv" -fd 1 "127.0.0.1:$SIP_PORT" >/dev/null 2>&1)
 		rc=$?
 		set -e
+		wait_idle
 		c1=$(cpu_ticks) t1=$(date +%s.%N)
 		ok=$(tail -1 "$TMP/sipp_$r.csv" 2>/dev/null | awk -F';' '{print $16}')
 		fail=$(tail -1 "$TMP/sipp_$r.csv" 2>/dev/null | awk -F';' '{print $18}')
 		awk -v c="$c1" -v p="$c0" -v t="$t1" -v tp="$t0" -v hz="$TCK" -v r="$r" -v ok="$ok" -v f="$fail" -v rc="$rc" \
-			'BEGIN{printf "sipp %d calls/s: successful %s failed %s exit %d; server cpu %.0f%% of one core\n", r, ok, f, rc, 100*(c-p)/hz/(t-tp)}'
-		wait_idle
-		((rc == 0)) || break
+			'BEGIN{printf "sipp %d calls/s: successful %s failed %s exit %d; server cpu %.0f%% of one core, %.2f ms per call (SIP only)\n", r, ok, f, rc, 100*(c-p)/hz/(t-tp), (ok+f) ? 1000*(c-p)/hz/(ok+f) : 0}'
 	done
 	stop_server
 fi

@@ -113,6 +113,9 @@ func run() int {
 	defer cancel()
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	// sipgo logs some things (retransmitted 200s it no longer has a
+	// transaction for) through the default logger.
+	slog.SetDefault(log)
 	st := &stats{failures: map[string]int{}}
 	st.minPkts.Store(^uint64(0))
 	uacs := make([]*uac, o.clients)
