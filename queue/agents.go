@@ -19,6 +19,7 @@ func (s *Service) Login(agentID string) error {
 		return nil
 	}
 	a.presence, a.reason, a.misses = Available, "", 0
+	s.agentFreed(a)
 	if a.activity == Idle {
 		a.idleSince = s.cfg.Now()
 	}
@@ -95,6 +96,7 @@ func (s *Service) Ready(agentID string) error {
 		return nil
 	}
 	a.presence, a.reason, a.misses = Available, "", 0
+	s.agentFreed(a)
 	s.emitAgent(a, "", nil)
 	s.dispatch()
 	return nil

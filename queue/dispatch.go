@@ -23,7 +23,7 @@ func (s *Service) dispatch() {
 			for pos[i] < len(q.waiting) && len(q.waiting[pos[i]].offers) > 0 {
 				pos[i]++
 			}
-			if pos[i] == len(q.waiting) {
+			if pos[i] == len(q.waiting) || q.noFree {
 				done[i] = true
 				continue
 			}
@@ -44,13 +44,13 @@ func (s *Service) dispatch() {
 				}
 			}
 			if n == 0 {
-				done[best] = true
+				done[best], q.noFree = true, true
 			}
 			continue
 		}
 		a := s.pick(q, bestE)
 		if a == nil {
-			done[best] = true
+			done[best], q.noFree = true, true
 			continue
 		}
 		s.makeOffer(q, bestE, a)
@@ -66,6 +66,16 @@ func (s *Service) queueOrder() []*queueState {
 		sortQueues(s.qorder)
 	}
 	return s.qorder
+}
+
+// agentFreed clears noFree on the agent's queues: call it whenever the
+// agent may have become eligible (login, ready, offer ended, wrap-up ended).
+func (s *Service) agentFreed(a *agent) {
+	for name := range a.cfg.Queues {
+		if q := s.queues[name]; q != nil {
+			q.noFree = false
+		}
+	}
 }
 
 func (s *Service) eligible(q *queueState, a *agent) bool {
@@ -156,6 +166,7 @@ func (s *Service) endOffer(o *offer, result, cancelReason string) {
 		if a.activity == Ringing {
 			a.activity = Idle
 		}
+		s.agentFreed(a)
 	}
 	if cancelReason != "" {
 		s.outbox = append(s.outbox, action{o: o.Offer, reason: cancelReason})

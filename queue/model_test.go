@@ -220,6 +220,25 @@ func (g *rig) checkInvariants(t *testing.T, step int, tickets map[string]*Ticket
 			fail("agent %s activity %s offer %v", a.cfg.ID, a.activity, a.offer != nil)
 		}
 	}
+	// Work-conserving: no caller waits unoffered while an agent of its
+	// queue is free (ring-all rings every free agent for one caller).
+	for _, q := range s.queues {
+		unoffered := false
+		for _, e := range q.waiting {
+			if len(e.offers) == 0 {
+				unoffered = true
+				break
+			}
+		}
+		if !unoffered {
+			continue
+		}
+		for _, a := range q.members {
+			if s.eligible(q, a) {
+				fail("queue %s: caller waits unoffered while agent %s is free", q.name, a.cfg.ID)
+			}
+		}
+	}
 	// No caller lost: each accepted join is waiting, connected, or done with a reason.
 	for call, tk := range tickets {
 		_, waiting := s.entries[call]

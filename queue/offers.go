@@ -92,6 +92,7 @@ func (s *Service) endWrapUp(a *agent, now time.Time) {
 		handle += now.Sub(a.wrapEnd.Add(-s.queues[a.callQueue].cfg.WrapUp))
 	}
 	a.activity, a.idleSince = Idle, now
+	s.agentFreed(a)
 	q := a.callQueue
 	s.emitAgent(a, q, map[string]any{"talk_ms": a.talk.Milliseconds(), "handle_ms": handle.Milliseconds()})
 	a.call, a.callQueue, a.talk = "", "", 0

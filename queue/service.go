@@ -94,6 +94,10 @@ type queueState struct {
 	byJoin  []*entry // join order (= max-wait deadline order); lazily pruned
 	members []*agent // sorted by ID
 	rr      int      // round-robin: index of the last agent offered
+	// noFree records that the last pick found no eligible agent; it is
+	// cleared when a member may have become eligible (agentFreed), so a
+	// join into a busy queue costs no scan of its agents.
+	noFree  bool
 	answers []time.Time
 }
 
