@@ -81,10 +81,9 @@ func (l *Logger) finish(ctx context.Context) error {
 		}
 		break
 	}
-	l.mu.Lock()
-	spooling := l.spooling
-	l.mu.Unlock()
-	if len(batch) > 0 && !spooling {
+	// Queued records are older than any spooled ones, so they are written
+	// first; only if that fails do they follow the spool.
+	if len(batch) > 0 {
 		if err := l.write(ctx, batch); err == nil {
 			l.done1(len(batch))
 			return nil
