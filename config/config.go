@@ -283,29 +283,34 @@ func (c *Config) fill() {
 		c.Lookups[name] = l
 	}
 	for name, q := range c.Queues {
-		if q.Strategy == "" {
-			q.Strategy = "longest-idle"
-		}
-		if q.RingTimeout == 0 {
-			q.RingTimeout = 15 * time.Second
-		}
-		if q.MaxMisses == 0 {
-			q.MaxMisses = 3
-		}
-		if q.MaxWait == 0 {
-			q.MaxWait = 10 * time.Minute
-		}
-		if q.MaxLength == 0 {
-			q.MaxLength = 100
-		}
-		if q.AnnounceEvery == 0 {
-			q.AnnounceEvery = 30 * time.Second
-		}
-		if q.ServiceLevel == 0 {
-			q.ServiceLevel = 20 * time.Second
-		}
-		c.Queues[name] = q
+		c.Queues[name] = q.WithDefaults()
 	}
+}
+
+// WithDefaults fills a queue's unset keys with their documented defaults.
+func (q Queue) WithDefaults() Queue {
+	if q.Strategy == "" {
+		q.Strategy = "longest-idle"
+	}
+	if q.RingTimeout == 0 {
+		q.RingTimeout = 15 * time.Second
+	}
+	if q.MaxMisses == 0 {
+		q.MaxMisses = 3
+	}
+	if q.MaxWait == 0 {
+		q.MaxWait = 10 * time.Minute
+	}
+	if q.MaxLength == 0 {
+		q.MaxLength = 100
+	}
+	if q.AnnounceEvery == 0 {
+		q.AnnounceEvery = 30 * time.Second
+	}
+	if q.ServiceLevel == 0 {
+		q.ServiceLevel = 20 * time.Second
+	}
+	return q
 }
 
 // Validate reports the first impossible setting, naming its key.
