@@ -19,8 +19,17 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, lateMessage)
 }
+
+// lateMessage ignores one sipgo limitation: each datagram is handled on its
+// own goroutine, so a message read just before UserAgent.Close (typically an
+// ACK overtaken by the BYE right behind it) can be processed after Close has
+// cleared the connection pool, and sipgo then opens a fresh socket with a
+// reader that nothing closes. It needs a message in flight at Close, so it
+// only shows in tests that end right after a call. TestGoroutinesPerCall
+// checks strictly, with live user agents.
+var lateMessage = goleak.IgnoreAnyFunction("github.com/emiago/sipgo/sip.(*TransportUDP).readUDPConnection")
 
 // testLogger logs to stderr only with -v, so failures can be traced.
 func testLogger(t testing.TB) *slog.Logger {
@@ -44,6 +53,7 @@ type rig struct {
 // leak-checked at the end of the test.
 func newRig(t *testing.T, h Handler, mod func(*ServerConfig)) *rig {
 	t.Helper()
+	ignore := goleak.IgnoreCurrent()
 	pool, err := media.NewPortPool(61000, 61998)
 	if err != nil {
 		t.Fatal(err)
@@ -88,6 +98,7 @@ func newRig(t *testing.T, h Handler, mod func(*ServerConfig)) *rig {
 		if n := pool.InUse(); n != 0 {
 			t.Errorf("port pool has %d in use after close", n)
 		}
+		goleak.VerifyNone(t, ignore, lateMessage)
 	})
 	return r
 }
