@@ -157,6 +157,9 @@ func TestTCPListener(t *testing.T) {
 	if !ok || tcp.Port() == 0 || addrs["udp"].Port() == 0 {
 		t.Fatalf("Addrs = %v", addrs)
 	}
+	if r.srv.Addr() != addrs["udp"] {
+		t.Errorf("Addr = %v, want the UDP address %v", r.srv.Addr(), addrs["udp"])
+	}
 	conn, err := net.Dial("tcp", tcp.String())
 	if err != nil {
 		t.Fatal(err)

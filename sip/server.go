@@ -236,8 +236,11 @@ func isNilCloser(c any) bool {
 
 // Addr is the bound UDP address (or TCP when UDP is off); invalid before Listen.
 func (s *Server) Addr() netip.AddrPort {
-	for _, a := range s.Addrs() {
-		return a
+	addrs := s.Addrs()
+	for _, t := range []string{"udp", "tcp", "tls"} {
+		if a, ok := addrs[t]; ok {
+			return a
+		}
 	}
 	return netip.AddrPort{}
 }
