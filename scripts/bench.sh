@@ -170,7 +170,7 @@ echo "server on CPU $SRV_CPU, load generator on CPU $LOAD_CPU; $(date -u +%FT%TZ
 echo
 echo "== 1. calls/s ramp: ${CPS_SECS}s per step, 2 s holds, number 200 (prompt playing)"
 start_server "$PWD/bench/flows"
-best=0
+best=0 best_any=0 clean=1
 for r in $CPS_STEPS; do
 	n=$((r * CPS_SECS))
 	echo "-- $r calls/s, $n calls"
@@ -185,13 +185,15 @@ for r in $CPS_STEPS; do
 	awk -v c="$c1" -v p="$c0" -v t="$t1" -v tp="$t0" -v hz="$TCK" -v n="$n" \
 		'BEGIN{printf "server cpu during step: %.0f%% of one core; %.2f ms of server CPU per call (INVITE to BYE, 2 s of prompt)\n", 100*(c-p)/hz/(t-tp), 1000*(c-p)/hz/n}'
 	if ((rc == 0)); then
-		((r > best)) && best=$r
+		((clean)) && best=$r
+		best_any=$r
 	else
+		clean=0
 		echo "   step $r calls/s had failures (exit $rc)"
 	fi
 done
 server_media
-echo "RESULT calls/s sustained with zero failures: $best (steps: $CPS_STEPS)"
+echo "RESULT calls/s sustained with zero failures: $best (this and every lower step clean; highest clean step: $best_any; steps: $CPS_STEPS)"
 stop_server
 
 # --- 2. concurrent held calls, each hearing its prompt ---------------------
@@ -240,8 +242,11 @@ if [[ $PROF_CALLS != 0 ]]; then
 	PPROF_PORT=$(free_port SOCK_STREAM)
 	start_server "$PWD/bench/flows" ./bin/profserver --pprof "127.0.0.1:$PPROF_PORT"
 	goroutines() { curl -sf "http://127.0.0.1:$PPROF_PORT/debug/pprof/goroutine?debug=1" | awk 'NR==1{print $4}'; }
+	# memstats: "HeapInuse StackInuse" in bytes (runtime.MemStats via the heap profile)
+	memstats() { curl -sf "http://127.0.0.1:$PPROF_PORT/debug/pprof/heap?debug=1" |
+		awk '/^# HeapInuse = /{h=$4} /^# Stack = /{s=$4} END{print h, s}'; }
 	sleep 1
-	g0=$(goroutines)
+	g0=$(goroutines) m0=$(memstats)
 	hold=$((PROF_CALLS / CONC_RATE + 15))
 	load --target "sip:201@127.0.0.1:$SIP_PORT" --rate "$CONC_RATE" --calls "$PROF_CALLS" --hold "${hold}s" \
 		--duration $((hold + PROF_CALLS / CONC_RATE + 20))s >"$TMP/prof.load" 2>&1 &
@@ -251,8 +256,11 @@ if [[ $PROF_CALLS != 0 ]]; then
 		((${a:-0} >= PROF_CALLS * 95 / 100)) && break
 		sleep 0.2
 	done
-	a=$(active_calls) g1=$(goroutines)
+	a=$(active_calls) g1=$(goroutines) m1=$(memstats)
 	awk -v a="$a" -v g0="$g0" -v g1="$g1" 'BEGIN{printf "goroutines: idle %d, with %d calls up %d = %.2f per call\n", g0, a, g1, a ? (g1-g0)/a : 0}'
+	awk -v a="$a" -v m0="$m0" -v m1="$m1" 'BEGIN{split(m0, x, " "); split(m1, y, " ")
+		printf "Go memory per call: heap in use %.1f KiB, goroutine stacks %.1f KiB (heap %d -> %d KiB, stacks %d -> %d KiB)\n",
+			(y[1]-x[1])/1024/a, (y[2]-x[2])/1024/a, x[1]/1024, y[1]/1024, x[2]/1024, y[2]/1024}'
 	curl -sf -o "$TMP/cpu.pprof" "http://127.0.0.1:$PPROF_PORT/debug/pprof/profile?seconds=8"
 	wait "$LOAD_PID" || echo "profiling run: load generator exit $? (see below)"
 	grep -E '^(calls|rtp gap)' "$TMP/prof.load"
