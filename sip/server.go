@@ -74,6 +74,7 @@ type Server struct {
 	forced    bool // drain time is over: calls set up from now on end at once
 	closed    bool
 	listening bool
+	serving   bool
 	udp       net.PacketConn
 	tcp, tls  net.Listener
 	callWG    sync.WaitGroup
@@ -273,6 +274,11 @@ func (s *Server) Serve(ctx context.Context) error {
 		return err
 	}
 	s.mu.Lock()
+	if s.serving {
+		s.mu.Unlock()
+		return errors.New("sip: Serve called twice")
+	}
+	s.serving = true
 	udp, tcp, tl := s.udp, s.tcp, s.tls
 	s.mu.Unlock()
 	errc := make(chan error, 3)
