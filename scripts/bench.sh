@@ -29,9 +29,13 @@ GO=${GO:-go}
 if [[ $BENCH_PKGS != none ]]; then
 	echo "== go test -bench ($BENCH_PKGS)"
 	# shellcheck disable=SC2086
-	$GO test -run='^$' -bench=. -benchmem -timeout 30m $BENCH_PKGS
+	if ! $GO test -run='^$' -bench=. -benchmem -timeout 30m $BENCH_PKGS; then
+		GO_BENCH_FAILED=1
+		echo "go test -bench FAILED (continuing with the load benchmark; make bench will exit 1)"
+	fi
 fi
-[[ $BENCH_LOAD == 0 ]] && exit 0
+GO_BENCH_FAILED=${GO_BENCH_FAILED:-0}
+if [[ $BENCH_LOAD == 0 ]]; then exit "$GO_BENCH_FAILED"; fi
 
 echo "== call path load benchmark"
 $GO build -o bin/hotline ./cmd/hotline
@@ -303,4 +307,9 @@ if [[ $SIPP != 0 ]] && command -v sipp >/dev/null; then
 			'BEGIN{printf "sipp %d calls/s: successful %s failed %s exit %d; server cpu %.0f%% of one core, %.2f ms per call (SIP only)\n", r, ok, f, rc, 100*(c-p)/hz/(t-tp), (ok+f) ? 1000*(c-p)/hz/(ok+f) : 0}'
 	done
 	stop_server
+fi
+
+if ((GO_BENCH_FAILED)); then
+	echo "go test -bench failed (see above)"
+	exit 1
 fi
