@@ -20,7 +20,7 @@ const (
 	CauseCallerBye   = "caller-bye"    // caller sent BYE
 	CauseCancelled   = "cancelled"     // CANCEL before answer (487)
 	CauseCompleted   = "completed"     // handler returned; we sent BYE
-	CauseMediaTimout = "media-timeout" // no RTP for InactivityTimeout; we sent BYE
+	CauseMediaTimeout = "media-timeout" // no RTP for InactivityTimeout; we sent BYE
 	CauseShutdown    = "shutdown"      // drain time ran out; we sent BYE
 	CauseNoAck       = "no-ack"        // 200 never ACKed (RFC 3261 §13.3.1.4)
 	CauseError       = "error"         // media or signalling failure
@@ -32,7 +32,7 @@ const (
 // errCallerBye and friends are the context causes behind a call's ctx.
 var (
 	errCallerBye   = errors.New("sip: caller hung up")
-	errMediaTimout = errors.New("sip: media timeout")
+	errMediaTimeout = errors.New("sip: media timeout")
 	errShutdown    = errors.New("sip: server shutdown")
 )
 
@@ -138,9 +138,9 @@ func (n Negotiated) remote() media.Remote {
 func (c *Call) watchMedia() {
 	select {
 	case <-c.media.Done():
-		if errors.Is(c.media.Err(), media.ErrMediaTimeout) && c.markEnded(CauseMediaTimout, SideServer) {
+		if errors.Is(c.media.Err(), media.ErrMediaTimeout) && c.markEnded(CauseMediaTimeout, SideServer) {
 			c.log.Info("media timeout, hanging up")
-			c.cancel(errMediaTimout)
+			c.cancel(errMediaTimeout)
 		}
 	case <-c.ctx.Done():
 	}

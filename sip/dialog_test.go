@@ -174,7 +174,7 @@ func TestMediaTimeoutHangsUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := r.waitEvent(events.CallEnded)
-	if e.Data["cause"] != CauseMediaTimout || e.Data["side"] != SideServer {
+	if e.Data["cause"] != CauseMediaTimeout || e.Data["side"] != SideServer {
 		t.Errorf("ended %v", e.Data)
 	}
 	if !strings.Contains(string(d.InviteResponse.Body()), "a=sendrecv") {
