@@ -17,13 +17,13 @@ import (
 
 // Hang-up causes published in call.ended (Data "cause") and the side that ended it.
 const (
-	CauseCallerBye   = "caller-bye"    // caller sent BYE
-	CauseCancelled   = "cancelled"     // CANCEL before answer (487)
-	CauseCompleted   = "completed"     // handler returned; we sent BYE
+	CauseCallerBye    = "caller-bye"    // caller sent BYE
+	CauseCancelled    = "cancelled"     // CANCEL before answer (487)
+	CauseCompleted    = "completed"     // handler returned; we sent BYE
 	CauseMediaTimeout = "media-timeout" // no RTP for InactivityTimeout; we sent BYE
-	CauseShutdown    = "shutdown"      // drain time ran out; we sent BYE
-	CauseNoAck       = "no-ack"        // 200 never ACKed (RFC 3261 §13.3.1.4)
-	CauseError       = "error"         // media or signalling failure
+	CauseShutdown     = "shutdown"      // drain time ran out; we sent BYE
+	CauseNoAck        = "no-ack"        // 200 never ACKed (RFC 3261 §13.3.1.4)
+	CauseError        = "error"         // media or signalling failure
 
 	SideCaller = "caller"
 	SideServer = "server"
@@ -31,9 +31,9 @@ const (
 
 // errCallerBye and friends are the context causes behind a call's ctx.
 var (
-	errCallerBye   = errors.New("sip: caller hung up")
+	errCallerBye    = errors.New("sip: caller hung up")
 	errMediaTimeout = errors.New("sip: media timeout")
-	errShutdown    = errors.New("sip: server shutdown")
+	errShutdown     = errors.New("sip: server shutdown")
 )
 
 // Call is one inbound call as the IVR and the queue see it.
