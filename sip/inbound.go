@@ -146,7 +146,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	log := s.log.With("call_id", callID)
-	sess, err := media.NewSession(media.SessionConfig{IP: s.public, Pool: s.cfg.RTP, Logger: log,
+	sess, err := media.NewSession(media.SessionConfig{IP: s.mediaIP, Pool: s.cfg.RTP, Logger: log,
 		InactivityTimeout: s.cfg.InactivityTimeout, InbandDTMF: inband(s.cfg.InbandDTMF, late, neg)})
 	if err != nil {
 		log.Error("media session", "err", err)

@@ -64,7 +64,8 @@ type Server struct {
 	ua      *sipgo.UserAgent
 	srv     *sipgo.Server
 	dua     *sipgo.DialogUA
-	public  netip.Addr
+	public  netip.Addr // advertised in Contact and SDP
+	mediaIP netip.Addr // where RTP sockets bind (the SIP listen IP)
 	limiter *rateLimiter
 
 	mu        sync.Mutex
@@ -124,7 +125,7 @@ func NewServer(cfg ServerConfig, h Handler, logger *slog.Logger) (*Server, error
 		ua.Close()
 		return nil, fmt.Errorf("sip: server: %w", err)
 	}
-	s := &Server{cfg: cfg, h: h, log: log, ua: ua, srv: srv, public: public,
+	s := &Server{cfg: cfg, h: h, log: log, ua: ua, srv: srv, public: public, mediaIP: mediaIP(cfg, public),
 		calls: map[string]*Call{}, closeCh: make(chan struct{})}
 	if cfg.RateLimit > 0 {
 		s.limiter = newRateLimiter(cfg.RateLimit, cfg.RateBurst, time.Now)
@@ -165,6 +166,19 @@ func publicAddr(cfg ServerConfig) (netip.Addr, error) {
 		return netip.Addr{}, fmt.Errorf("sip: public_addr %q: need a concrete IP for Contact and SDP", v)
 	}
 	return ip.Unmap(), nil
+}
+
+// mediaIP is where RTP binds: the SIP listen IP (possibly 0.0.0.0), not the
+// public address, which behind NAT is not a local address at all.
+func mediaIP(cfg ServerConfig, public netip.Addr) netip.Addr {
+	for _, a := range []string{cfg.UDP, cfg.TCP, cfg.TLS} {
+		if host, _, err := net.SplitHostPort(a); err == nil {
+			if ip, err := netip.ParseAddr(host); err == nil {
+				return ip.Unmap()
+			}
+		}
+	}
+	return public
 }
 
 // Listen binds the configured sockets. Serve calls it if needed.
