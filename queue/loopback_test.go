@@ -77,10 +77,11 @@ func TestLoopbackCallerBridgedToRegisteredAgent(t *testing.T) {
 // service with a SIPRinger on a sip.Client, and a sip.Server whose handler
 // enqueues every call in queue "q".
 type hotlineRig struct {
-	svc  *Service
-	reg  *registrar.Registrar
-	sub  *events.Subscription
-	addr string
+	ringing chan string // offer IDs whose agent phone sent 180
+	svc     *Service
+	reg     *registrar.Registrar
+	sub     *events.Subscription
+	addr    string
 }
 
 func startHotline(t *testing.T, ctx context.Context, ags []config.Agent) *hotlineRig {
@@ -96,7 +97,14 @@ func startHotline(t *testing.T, ctx context.Context, ags []config.Agent) *hotlin
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	ringer := NewSIPRinger(RingerConfig{Logger: log, Dialer: SIPDialer{out}, Contacts: reg.ContactURIs})
+	ringing := make(chan string, 16)
+	onRinging := func(o Offer) {
+		select {
+		case ringing <- o.ID:
+		default:
+		}
+	}
+	ringer := NewSIPRinger(RingerConfig{Logger: log, Dialer: SIPDialer{Client: out, OnRinging: onRinging}, Contacts: reg.ContactURIs})
 	svc := New(Config{Agents: ags, Ringer: ringer, Bus: bus, Queues: map[string]config.Queue{"q": {
 		Strategy: "longest-idle", RingTimeout: 10 * time.Second, MaxMisses: 3, WrapUp: time.Second,
 		MaxWait: time.Minute, MaxLength: 10, JoinEmpty: true}}})
@@ -132,7 +140,7 @@ func startHotline(t *testing.T, ctx context.Context, ags []config.Agent) *hotlin
 		wg.Wait()
 		sub.Close()
 	})
-	return &hotlineRig{svc: svc, reg: reg, sub: sub, addr: hotline.Addr().String()}
+	return &hotlineRig{svc: svc, reg: reg, sub: sub, addr: hotline.Addr().String(), ringing: ringing}
 }
 
 // dialTone calls Hotline from a PCMU caller that sends a tone of freq Hz.
@@ -298,5 +306,71 @@ func registerPhone(t *testing.T, ctx context.Context, hotlineAddr, phoneAddr str
 	}
 	if res, err = cli.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: "1001", Password: "pw"}); err != nil || res.StatusCode != 200 {
 		t.Fatalf("REGISTER: %v %v", res, err)
+	}
+}
+
+// TestLoopbackCallerAbandonsWhileAgentRings: the agent phone rings (180,
+// never answers); the caller hangs up; Hotline must CANCEL the agent's
+// INVITE (RFC 3261 §9.1) and count the caller as abandoned, not a miss.
+func TestLoopbackCallerAbandonsWhileAgentRings(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loopback SIP")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ags := []config.Agent{{ID: "alice", Username: "1001", Password: "pw", Queues: map[string]int{"q": 0}}}
+	h := startHotline(t, ctx, ags)
+	phoneBus := events.NewBus()
+	phoneSub := phoneBus.Subscribe(64)
+	defer phoneSub.Close()
+	pool, _ := media.NewPortPool(46500, 46998)
+	phone, err := sip.NewServer(sip.ServerConfig{UDP: "127.0.0.1:0", RTP: pool, Bus: phoneBus, RingTime: time.Hour,
+		InbandDTMF: "never"}, sip.HandlerFunc(func(context.Context, *sip.Call) { t.Error("agent phone answered") }), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := phone.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan struct{})
+	go func() { defer close(served); phone.Serve(context.Background()) }()
+	defer func() { phone.Close(); <-served }()
+	registerPhone(t, ctx, h.addr, phone.Addr().String())
+	if err := h.svc.Login("alice"); err != nil {
+		t.Fatal(err)
+	}
+	oc, _ := dialTone(t, ctx, h.addr, 600)
+	next := func(sub *events.Subscription, typ string) events.Event {
+		t.Helper()
+		for {
+			select {
+			case e := <-sub.C:
+				if e.Type == typ {
+					return e
+				}
+			case <-ctx.Done():
+				t.Fatalf("no %s event", typ)
+			}
+		}
+	}
+	next(phoneSub, events.CallStarted)
+	// CANCEL needs a provisional response first (RFC 3261 §9.1): wait until
+	// Hotline's agent leg has seen the 180.
+	select {
+	case <-h.ringing:
+	case <-ctx.Done():
+		t.Fatal("no 180 from the agent phone")
+	}
+	if err := oc.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if e := next(phoneSub, events.CallEnded); e.Data["cause"] != "cancelled" {
+		t.Fatalf("agent leg ended with %v, want cancelled", e.Data)
+	}
+	if e := next(h.sub, events.QueueLeft); e.Data["reason"] != ReasonAbandoned {
+		t.Fatalf("caller left with %v", e.Data)
+	}
+	if a, _ := h.svc.Agent("alice"); a.Misses != 0 || a.Activity != Idle {
+		t.Fatalf("agent after abandon: %+v", a)
 	}
 }

@@ -38,12 +38,19 @@ type Dialer interface {
 }
 
 // SIPDialer dials agents with a *sip.Client.
-type SIPDialer struct{ Client *sip.Client }
+type SIPDialer struct {
+	Client *sip.Client
+	// OnRinging, if set, is called when the agent's phone answers 180/183.
+	OnRinging func(Offer)
+}
 
 // Dial implements Dialer. The caller's number is shown to the agent when it
 // is a dialable string ([0-9+*#]).
 func (d SIPDialer) Dial(ctx context.Context, uri string, o Offer) (AgentCall, error) {
 	opts := sip.DialOptions{DisplayName: "Queue " + o.Queue}
+	if d.OnRinging != nil {
+		opts.OnRinging = func() { d.OnRinging(o) }
+	}
 	if o.Caller != "" && strings.Trim(o.Caller, "0123456789+*#") == "" {
 		opts.From = o.Caller
 	}
