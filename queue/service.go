@@ -135,9 +135,11 @@ func New(cfg Config) *Service {
 	}
 	s.stats = NewStats(cfg.Queues, cfg.Agents, cfg.StatsWindow, cfg.Location)
 	for name, q := range cfg.Queues {
-		// Guards against configs built without config.Load: an offer must
-		// have a future deadline and misses must end in a pause, or a
-		// phone that fails at once would be re-rung forever.
+		// config.Load has filled the defaults already; a Config built by
+		// hand gets them here. An offer must have a future deadline and
+		// misses must end in a pause, or a phone that fails at once would
+		// be re-rung forever.
+		q = q.WithDefaults()
 		if q.RingTimeout <= 0 {
 			q.RingTimeout = 15 * time.Second
 		}

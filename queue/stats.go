@@ -62,7 +62,7 @@ func NewStats(queues map[string]config.Queue, agents []config.Agent, window time
 	st := &Stats{window: window, loc: loc, queues: map[string]*qstats{},
 		agentQueues: map[string][]string{}, agents: map[string][2]string{}}
 	for name, q := range queues {
-		st.queues[name] = &qstats{sl: q.ServiceLevel, waiting: map[string]time.Time{}}
+		st.queues[name] = &qstats{sl: q.WithDefaults().ServiceLevel, waiting: map[string]time.Time{}}
 	}
 	for _, a := range agents {
 		for q := range a.Queues {
