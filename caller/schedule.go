@@ -19,11 +19,16 @@ type Step struct {
 const (
 	maxSteps  = 256
 	maxOffset = time.Hour
+	// KeyGap separates the keys of one item ("123456#@10s"): room for a
+	// default 160 ms press and the pause a person leaves between keys.
+	KeyGap = 300 * time.Millisecond
 )
 
-// ParseSchedule reads "1@3s,2@6s,#@7.5s": key@offset items, comma separated.
-// Keys are 0-9, *, #, A-D; offsets are Go durations from answer. The result
-// is ordered by offset (stable for equal offsets).
+// ParseSchedule reads "1@3s,2@6s,123456#@9s": keys@offset items, comma
+// separated. Keys are 0-9, *, #, A-D; several keys in one item (an order
+// number for a gather) are pressed KeyGap apart from the offset on. Offsets
+// are Go durations from answer. The result is ordered by time (stable for
+// equal times).
 func ParseSchedule(s string) ([]Step, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -43,9 +48,14 @@ func ParseSchedule(s string) ([]Step, error) {
 		if !ok {
 			return nil, fail("want key@offset, e.g. 1@3s")
 		}
-		r := []rune(k)
-		if len(r) != 1 || !validKey(r[0]) {
-			return nil, fail("key must be 0-9, *, #, A-D")
+		keys := []rune(k)
+		if len(keys) == 0 || len(keys) > 32 {
+			return nil, fail("want 1 to 32 keys before @")
+		}
+		for _, r := range keys {
+			if !validKey(r) {
+				return nil, fail("key must be 0-9, *, #, A-D")
+			}
 		}
 		d, err := time.ParseDuration(at)
 		if err != nil {
@@ -54,7 +64,12 @@ func ParseSchedule(s string) ([]Step, error) {
 		if d < 0 || d > maxOffset {
 			return nil, fail("offset must be between 0 and 1h")
 		}
-		steps = append(steps, Step{Key: r[0], At: d})
+		if len(steps)+len(keys) > maxSteps {
+			return nil, fmt.Errorf("digits: more than %d keys", maxSteps)
+		}
+		for j, r := range keys {
+			steps = append(steps, Step{Key: r, At: d + time.Duration(j)*KeyGap})
+		}
 	}
 	slices.SortStableFunc(steps, func(a, b Step) int { return int(a.At - b.At) })
 	return steps, nil

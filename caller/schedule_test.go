@@ -17,7 +17,10 @@ func TestParseSchedule(t *testing.T) {
 		{" #@1.5s , *@500ms,A@0s", []Step{{'A', 0}, {'*', 500 * time.Millisecond}, {'#', 1500 * time.Millisecond}}, ""},
 		{"1@3s,x@3s", nil, `digits: item 2 "x@3s": key must be 0-9, *, #, A-D`},
 		{"1", nil, `digits: item 1 "1": want key@offset`},
-		{"12@1s", nil, `item 1 "12@1s": key must be`},
+		{"12#@1s", []Step{{'1', time.Second}, {'2', time.Second + KeyGap}, {'#', time.Second + 2*KeyGap}}, ""},
+		{"1@1s,92@1.1s", []Step{{'1', time.Second}, {'9', 1100 * time.Millisecond}, {'2', 1100*time.Millisecond + KeyGap}}, ""},
+		{"1x@1s", nil, `item 1 "1x@1s": key must be`},
+		{"@1s", nil, `item 1 "@1s": want 1 to 32 keys`},
 		{"1@soon", nil, `item 1 "1@soon": offset must be a duration`},
 		{"1@-1s", nil, "offset must be between 0 and 1h"},
 		{"1@2h", nil, "offset must be between 0 and 1h"},
@@ -48,7 +51,7 @@ func TestParseSchedule(t *testing.T) {
 }
 
 func FuzzParseSchedule(f *testing.F) {
-	for _, s := range []string{"1@3s,2@6s", "#@1.5s,*@0s", "x@3s", "1@", "@", ",,,", "D@59m59s", "1@1e3h"} {
+	for _, s := range []string{"1@3s,2@6s", "123456#@2s", "#@1.5s,*@0s", "x@3s", "1@", "@", ",,,", "D@59m59s", "1@1e3h"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

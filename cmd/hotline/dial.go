@@ -21,7 +21,7 @@ import (
 func dialCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("dial", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	digits := fs.String("digits", "", `digits to send after answer: "1@3s,2@6s" (key@offset)`)
+	digits := fs.String("digits", "", `digits to send after answer: "1@3s,2@6s,123456#@9s" (keys@offset; several keys are pressed 300ms apart)`)
 	dtmf := fs.String("dtmf", caller.DTMFRFC4733, "how to send digits: rfc4733, inband or info")
 	record := fs.String("record", "", "write what we hear to this WAV file")
 	duration := fs.Duration("duration", 20*time.Second, "hang up this long after answer")
