@@ -13,10 +13,13 @@ const (
 	PromptConfirmOrRetry = "confirm-or-retry" // gather confirm: "press 1 if right, 2 to try again"
 )
 
-// BuiltinVars are variables every call has from the start.
-var builtinVars = []string{"caller", "called", "language"}
+// BuiltinVars are variables every call has from the start. tier and
+// customer_id come from the ticket history ("new" and "" for an unknown or
+// anonymous caller, or when the database does not answer in time).
+var builtinVars = []string{"caller", "called", "language", "tier", "customer_id"}
 
-// BuiltinVars lists the variables set for every call: caller, called, language.
+// BuiltinVars lists the variables set for every call: caller, called,
+// language, tier, customer_id.
 func BuiltinVars() []string { return append([]string(nil), builtinVars...) }
 
 // DigitPrompt names the prompt that says one key in a read-back:

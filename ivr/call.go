@@ -23,6 +23,15 @@ type Call interface {
 	Digits() <-chan media.Digit
 }
 
+// Attributes is optionally implemented by a Call that knows more about its
+// caller before the flow starts: the app looks the caller up in the ticket
+// history and provides "tier" (vip, standard, new) and "customer_id", so a
+// flow can branch on them and the queue can rank VIP callers first. They
+// are set after the built-in variables and never replace caller or called.
+type Attributes interface {
+	Attributes() map[string]string
+}
+
 // InputWaiter is optionally implemented by a Call that wants to know when
 // the engine waits for one input event (a menu choice, a gather's digits, a
 // confirmation) and when that event is over: the simulator releases its next

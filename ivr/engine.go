@@ -137,6 +137,13 @@ func (e *Engine) Run(ctx context.Context, call Call, flow *flows.Flow) Result {
 	r := &run{e: e, call: call, flow: flow, lang: flow.Language, digits: call.Digits(),
 		log: e.log.With("call_id", call.ID(), "flow", flow.Name, "flow_version", flow.Version)}
 	r.vars = map[string]string{"caller": call.Caller(), "called": call.Called(), "language": flow.Language}
+	if a, ok := call.(Attributes); ok {
+		for k, v := range a.Attributes() {
+			if _, builtin := r.vars[k]; !builtin {
+				r.vars[k] = v
+			}
+		}
+	}
 	r.res = &Result{CallID: call.ID(), Flow: flow.Name, FlowVersion: flow.Version, StartedAt: e.cfg.Clock.Now(), Vars: r.vars}
 	r.log.Info("ivr: flow started", "caller", call.Caller(), "called", call.Called())
 
