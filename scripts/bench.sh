@@ -288,7 +288,7 @@ stop_server
 # --- 4. sipp (independent client) for comparison ----------------------------
 if [[ $SIPP != 0 ]] && command -v sipp >/dev/null; then
 	echo
-	echo "== 4. sipp built-in uac (SIP only, no RTP; BYE after 2 s): ramp like step 1"
+	echo "== 4. sipp built-in uac (sipp sends no RTP; the server still plays its prompt; BYE after 2 s): ramp like step 1"
 	start_server "$PWD/bench/flows"
 	for r in $CPS_STEPS; do
 		n=$((r * CPS_SECS))
@@ -304,7 +304,7 @@ if [[ $SIPP != 0 ]] && command -v sipp >/dev/null; then
 		ok=$(tail -1 "$TMP/sipp_$r.csv" 2>/dev/null | awk -F';' '{print $16}')
 		fail=$(tail -1 "$TMP/sipp_$r.csv" 2>/dev/null | awk -F';' '{print $18}')
 		awk -v c="$c1" -v p="$c0" -v t="$t1" -v tp="$t0" -v hz="$TCK" -v r="$r" -v ok="$ok" -v f="$fail" -v rc="$rc" \
-			'BEGIN{printf "sipp %d calls/s: successful %s failed %s exit %d; server cpu %.0f%% of one core, %.2f ms per call (SIP only)\n", r, ok, f, rc, 100*(c-p)/hz/(t-tp), (ok+f) ? 1000*(c-p)/hz/(ok+f) : 0}'
+			'BEGIN{printf "sipp %d calls/s: successful %s failed %s exit %d; server cpu %.0f%% of one core, %.2f ms of server CPU per call\n", r, ok, f, rc, 100*(c-p)/hz/(t-tp), (ok+f) ? 1000*(c-p)/hz/(ok+f) : 0}'
 	done
 	stop_server
 fi
