@@ -108,6 +108,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	c.srv.OnOptions(c.recovered(c.onOK))
 	c.srv.OnAck(func(*sip.Request, sip.ServerTransaction) {})
 	c.srv.OnInvite(c.recovered(c.onReinvite))
+	c.srv.OnRefer(c.recovered(c.onRefer)) // blind transfer by the far end (refer.go)
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
@@ -225,7 +226,7 @@ func (c *Client) Dial(ctx context.Context, uri string, o DialOptions) (*Outbound
 		Address: sip.Uri{Scheme: "sip", User: from, Host: c.public.String()}, Params: sip.NewParams()}
 	fromH.Params.Add("tag", sip.GenerateTagN(16))
 	req.AppendHeader(fromH)
-	req.AppendHeader(sip.NewHeader("Allow", allowed))
+	req.AppendHeader(sip.NewHeader("Allow", allowed+", REFER")) // RFC 3515 §2.4.2: we take REFER (refer.go)
 	for k, v := range o.Headers {
 		if !validHeaderName(k) {
 			return nil, fmt.Errorf("%w: header name %q", ErrBadHeader, clean(k))

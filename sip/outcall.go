@@ -28,10 +28,12 @@ type OutboundCall struct {
 	end_ chan struct{} // closed by the first end()
 	done chan struct{} // closed when media is closed
 
-	mu    sync.Mutex
-	ended bool
-	cause string
-	side  string
+	mu        sync.Mutex
+	ended     bool
+	cause     string
+	side      string
+	referFn   ReferFunc // see OnRefer (refer.go)
+	referring bool      // a REFER was accepted: one transfer per call
 }
 
 // ID is the SIP Call-ID.
