@@ -5,6 +5,7 @@
 #   BENCH_LOAD   0 skips the load benchmark
 #   CPS_STEPS    calls/s ramp (default "50 100 200 250 300"), CPS_SECS per step (10)
 #   CONC_STEPS   held-call levels (default "500 1000 1500"), CONC_RATE calls/s to reach them (150)
+#   PROF_CALLS   held calls for the goroutine/memory/pprof run on bench/profserver (1000; 0 skips)
 #   DIGIT_CALLS, DIGIT_RATE  the digit-latency run (500 calls at 50/s)
 #   SIPP         0 skips the sipp comparison
 #
@@ -12,6 +13,8 @@
 # generator (bin/hotline-load) to core 1, both on 127.0.0.1. Every run is
 # bounded in calls and time; the server is stopped by PID on exit.
 # docs/benchmarks.md ("Call path") records results and reads them.
+# Exit status 1 only when a Go benchmark fails: failed calls in the load
+# steps are results (printed, and the step does not count), not errors.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
