@@ -21,7 +21,10 @@ type EnqueuerConfig struct {
 	// CallerLeg returns the caller's media; default: the call's
 	// Media() *media.Session (as *sip.Call has).
 	CallerLeg func(ivr.Call) (Leg, bool)
-	Logger    *slog.Logger
+	// Transfer is the allow-list for agents' blind transfers (REFER, see
+	// transfer.go); the zero value allows transfers to queues only.
+	Transfer TransferConfig
+	Logger   *slog.Logger
 }
 
 // Enqueuer puts IVR callers in queues, holds them with music and
@@ -52,9 +55,7 @@ func NewEnqueuer(cfg EnqueuerConfig) *Enqueuer {
 // variable "tier" (vip, standard, new). It returns when the caller leaves
 // the queue, or when the bridged call ends (Answered true).
 func (q *Enqueuer) Enqueue(ctx context.Context, call ivr.Call, req ivr.QueueRequest) (ivr.QueueResult, error) {
-	svc := q.cfg.Service
-	log := q.cfg.Logger.With("call_id", call.ID(), "queue", req.Queue)
-	tk, err := svc.Join(JoinRequest{CallID: call.ID(), Queue: req.Queue, Tier: req.Vars["tier"], Caller: call.Caller()})
+	tk, err := q.cfg.Service.Join(JoinRequest{CallID: call.ID(), Queue: req.Queue, Tier: req.Vars["tier"], Caller: call.Caller()})
 	var ee *ExitError
 	if errors.As(err, &ee) {
 		return ivr.QueueResult{Reason: ee.Reason, Next: ee.Exit}, nil
@@ -62,6 +63,14 @@ func (q *Enqueuer) Enqueue(ctx context.Context, call ivr.Call, req ivr.QueueRequ
 	if err != nil {
 		return ivr.QueueResult{}, err
 	}
+	return q.stay(ctx, call, req, tk)
+}
+
+// stay holds a joined caller until they leave the queue, then bridges them
+// to the agent who answered; an agent's blind transfer moves them on.
+func (q *Enqueuer) stay(ctx context.Context, call ivr.Call, req ivr.QueueRequest, tk *Ticket) (ivr.QueueResult, error) {
+	svc := q.cfg.Service
+	log := q.cfg.Logger.With("call_id", call.ID(), "queue", req.Queue)
 	holdCtx, stopHold := context.WithCancel(ctx)
 	var hold sync.WaitGroup
 	hold.Add(1)
@@ -77,11 +86,15 @@ func (q *Enqueuer) Enqueue(ctx context.Context, call ivr.Call, req ivr.QueueRequ
 		return res, err
 	}
 	res.Answered = true
-	defer func() {
-		if err := svc.Hangup(call.ID()); err != nil {
-			log.Warn("queue: hangup bookkeeping", "err", err)
-		}
-	}()
+	var hungUp sync.Once
+	hangup := func() {
+		hungUp.Do(func() {
+			if err := svc.Hangup(call.ID()); err != nil {
+				log.Warn("queue: hangup bookkeeping", "err", err)
+			}
+		})
+	}
+	defer hangup()
 	ac, ok := q.cfg.Ringer.Take(out.Offer)
 	caller, okLeg := q.cfg.CallerLeg(call)
 	if !ok || !okLeg {
@@ -92,8 +105,12 @@ func (q *Enqueuer) Enqueue(ctx context.Context, call ivr.Call, req ivr.QueueRequ
 		}
 		return res, fmt.Errorf("queue: bridge %s: agent leg %v, caller media %v", call.ID(), ok, okLeg)
 	}
-	side := Bridge(ctx, caller, ac)
+	side, tr := q.bridgeAgent(ctx, caller, ac, req.Queue, out.Agent)
 	log.Info("queue: bridged call ended", "agent", out.Agent, "hangup_side", side)
+	if tr != nil {
+		hangup() // the agent wraps up; the caller may re-join a queue
+		return q.transfer(ctx, call, req, res, caller, ac, tr)
+	}
 	return res, nil
 }
 
@@ -202,6 +219,12 @@ func (q *Enqueuer) numberPrompts(lang, lead string, n int) []*media.Prompt {
 // handler then returns and the server sends BYE). It returns "caller" or
 // "agent", the side that ended the call.
 func Bridge(ctx context.Context, caller Leg, agent AgentCall) string {
+	return bridge(ctx, caller, agent, nil)
+}
+
+// bridge is Bridge that also ends, returning "transfer", when stop closes
+// (the agent's REFER was accepted); stop wins over the agent's BYE.
+func bridge(ctx context.Context, caller Leg, agent AgentCall, stop <-chan struct{}) string {
 	a := agent.Leg()
 	caller.SetAudioSink(a.WriteAudio)
 	a.SetAudioSink(caller.WriteAudio)
@@ -232,7 +255,14 @@ func Bridge(ctx context.Context, caller Leg, agent AgentCall) string {
 	go relay(a, caller)
 	side := "agent"
 	select {
+	case <-stop:
+		side = "transfer"
 	case <-agent.Done():
+		select {
+		case <-stop:
+			side = "transfer"
+		default:
+		}
 	case <-ctx.Done():
 		side = "caller"
 		hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
