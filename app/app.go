@@ -46,6 +46,7 @@ type App struct {
 	httpLn  net.Listener
 	metrics *metrics
 	live    *liveCalls
+	acd     *acd
 }
 
 // New builds every component and binds the listeners, so Addr methods work
@@ -85,17 +86,24 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		return nil, fmt.Errorf("call log (database.spool_dir %s): %w", cfg.Database.SpoolDir, err)
 	}
 
+	if err := a.newACD(); err != nil {
+		return nil, err
+	}
 	if a.engine, err = ivr.NewEngine(ivr.Config{
 		Prompts: a.prompts, Lookups: cfg.Lookups, Calendars: cfg.Calendars, Bus: a.bus, Logger: log,
+		Enqueuer: a.acd.enqueuer,
 	}); err != nil {
+		_ = a.acd.close()
 		return nil, fmt.Errorf("ivr engine: %w", err)
 	}
 
 	if err := a.newSIP(); err != nil {
+		_ = a.acd.close()
 		return nil, err
 	}
 	if err := a.newHTTP(); err != nil {
 		a.sip.Close()
+		_ = a.acd.close()
 		return nil, err
 	}
 	return a, nil
@@ -112,7 +120,7 @@ func (a *App) newSIP() error {
 		PublicAddr: ip, UserAgent: cfg.SIP.UserAgent, MaxCalls: cfg.SIP.MaxCalls, RingTime: cfg.SIP.RingTime,
 		RetryAfter: cfg.SIP.RetryAfter, RTP: a.ports, InactivityTimeout: cfg.Media.InactivityTimeout,
 		InbandDTMF: cfg.Media.InbandDTMF, RateLimit: cfg.SIP.RateLimit, RateBurst: cfg.SIP.RateBurst,
-		Bus: a.bus, Accept: a.accept,
+		Bus: a.bus, Accept: a.accept, Register: a.acd.reg.HandleRegister,
 	}, a, a.log)
 	if err != nil {
 		return fmt.Errorf("sip: %w", err)
@@ -133,7 +141,7 @@ func (a *App) newHTTP() error {
 	})
 	a.api = api.New(api.Config{
 		Store: a.store, Tokens: a.cfg.HTTP.Tokens, RateLimit: a.cfg.HTTP.RateLimit, Bus: a.bus,
-		Logger: a.log, DefaultCountry: a.cfg.Phone.DefaultCountry, Calls: a.live,
+		Logger: a.log, DefaultCountry: a.cfg.Phone.DefaultCountry, Calls: a.live, Mounts: []api.Mount{a.acd.mount()},
 		Health: func(ctx context.Context) error { _, err := a.store.get(ctx); return err },
 	})
 	ln, err := net.Listen("tcp", a.cfg.HTTP.Addr)
@@ -161,6 +169,8 @@ func (a *App) Run(ctx context.Context) error {
 	g.Go(func() error { return ignoreClosed(a.sip.Serve(gctx)) })
 	g.Go(func() error { return ignoreClosed(a.http.Serve(a.httpLn)) })
 	g.Go(func() error { return a.metrics.run(gctx, a.bus.Subscribe(4096)) })
+	g.Go(func() error { return ignoreCanceled(a.acd.svc.Run(gctx)) })
+	g.Go(func() error { return ignoreCanceled(a.acd.reg.Run(gctx)) })
 	if a.cfg.Flows.Watch {
 		g.Go(func() error { return ignoreCanceled(a.flows.Watch(gctx)) })
 	}
@@ -187,7 +197,7 @@ func (a *App) Run(ctx context.Context) error {
 	err = errors.Join(err, a.http.Shutdown(httpCtx))
 	cancel()
 	stopServing()
-	err = errors.Join(err, ignoreCanceled(g.Wait()))
+	err = errors.Join(err, ignoreCanceled(g.Wait()), a.acd.close())
 
 	flushCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	err = errors.Join(err, a.calls.Close(flushCtx))

@@ -27,7 +27,7 @@ func (a *App) ServeCall(ctx context.Context, c *sip.Call) {
 	a.live.add(c, flow.Name)
 	defer a.live.remove(c.ID())
 
-	res := a.engine.Run(ctx, c, flow)
+	res := a.engine.Run(ctx, knownCall{Call: c, attrs: a.callerAttributes(ctx, c.Caller())}, flow)
 	if ctx.Err() == nil {
 		// The flow ended (hangup node, hand-off done): we hang up, so the
 		// record can carry the real cause and side.

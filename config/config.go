@@ -176,9 +176,9 @@ func base() Config {
 			"order-status": {URL: "http://127.0.0.1:8080/demo/orders/{order}", Method: "GET", Timeout: 3 * time.Second},
 		},
 		Queues: map[string]Queue{
-			"technical": {Music: "hold-music", Announce: "queue-announce", AnnouncePosition: true, JoinEmpty: true, Keys: map[string]string{"9": "callback"}},
-			"sales":     {Music: "hold-music", Announce: "queue-announce", AnnouncePosition: true, JoinEmpty: true, Keys: map[string]string{"9": "callback"}},
-			"operator":  {Music: "hold-music", Announce: "queue-announce", AnnouncePosition: true, JoinEmpty: true, Keys: map[string]string{"9": "callback"}},
+			"technical": {Music: "hold-music", Announce: "queue-announce", AnnouncePosition: true, Keys: map[string]string{"9": "callback"}},
+			"sales":     {Music: "hold-music", Announce: "queue-announce", AnnouncePosition: true, Keys: map[string]string{"9": "callback"}},
+			"operator":  {Music: "hold-music", Announce: "queue-announce", AnnouncePosition: true, Keys: map[string]string{"9": "callback"}},
 		},
 		Calendars: map[string]Calendar{
 			"office": {
