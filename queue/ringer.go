@@ -54,7 +54,9 @@ func (d SIPDialer) Dial(ctx context.Context, uri string, o Offer) (AgentCall, er
 	if o.Caller != "" && strings.Trim(o.Caller, "0123456789+*#") == "" {
 		opts.From = o.Caller
 	}
-	oc, err := d.Client.Dial(ctx, uri, opts)
+	// uri is a registered contact or an allow-listed static URI, never
+	// caller input: dial it as registered (RFC 3261 §10).
+	oc, err := d.Client.DialContact(ctx, uri, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -186,14 +185,34 @@ func (c *Client) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	tx.Respond(sip.NewResponseFromRequest(req, sip.StatusNotAcceptableHere, "Not Acceptable Here", nil))
 }
 
-// Dial places a call and returns once it is answered and ACKed. Cancelling
-// ctx before the answer sends CANCEL (RFC 3261 §9.1). A final non-2xx comes
-// back as *StatusError.
+// Dial places a call to a number and returns once it is answered and ACKed.
+// uri is sip:USER@HOST[:PORT] with USER from [0-9+*#] only: use it for
+// anything built from caller or form input (toll-fraud and injection guard).
+// Cancelling ctx before the answer sends CANCEL (RFC 3261 §9.1; see dial).
+// A final non-2xx comes back as *StatusError.
 func (c *Client) Dial(ctx context.Context, uri string, o DialOptions) (*OutboundCall, error) {
 	target, err := parseDialURI(uri)
 	if err != nil {
 		return nil, err
 	}
+	return c.dial(ctx, target, o)
+}
+
+// DialContact is Dial for a registered Contact URI, dialled as registered
+// (RFC 3261 §10: e.g. sip:lan-0x5586d4800230@127.0.0.1:41905;transport=udp,
+// user part and params kept). The user part may hold any RFC 3261 user
+// characters, so uri must come from the registrar or the configuration,
+// never from a caller (see parseContactURI).
+func (c *Client) DialContact(ctx context.Context, uri string, o DialOptions) (*OutboundCall, error) {
+	target, err := parseContactURI(uri)
+	if err != nil {
+		return nil, err
+	}
+	return c.dial(ctx, target, o)
+}
+
+func (c *Client) dial(ctx context.Context, target sip.Uri, o DialOptions) (*OutboundCall, error) {
+	var err error
 	from := "hotline"
 	if o.From != "" {
 		if from, err = dialUser(o.From); err != nil {
@@ -238,29 +257,7 @@ func (c *Client) Dial(ctx context.Context, uri string, o DialOptions) (*Outbound
 		return nil, fmt.Errorf("sip: dial %s: %w", target.String(), err)
 	}
 	log := c.log.With("call_id", req.CallID().Value())
-	// RFC 3261 §9.1: CANCEL needs a provisional response first. When ctx
-	// ends before any, give up at once instead of waiting out Timer B.
-	var provisional atomic.Bool
-	wctx, wcancel := context.WithCancelCause(context.Background())
-	stop := context.AfterFunc(ctx, func() {
-		if provisional.Load() {
-			wcancel(ctx.Err())
-		} else {
-			wcancel(sipgo.WaitAnswerForceCancelErr)
-		}
-	})
-	err = dialog.WaitAnswer(wctx, sipgo.AnswerOptions{Username: o.Username, Password: o.Password,
-		OnResponse: func(res *sip.Response) error {
-			if res.IsProvisional() {
-				provisional.Store(true)
-			}
-			if (res.StatusCode == 180 || res.StatusCode == 183) && o.OnRinging != nil {
-				o.OnRinging()
-			}
-			return nil
-		}})
-	stop()
-	wcancel(nil)
+	err = waitAnswer(ctx, dialog, o)
 	if err != nil {
 		dialog.Close()
 		var dr *sipgo.ErrDialogResponse
@@ -271,6 +268,17 @@ func (c *Client) Dial(ctx context.Context, uri string, o DialOptions) (*Outbound
 			return nil, fmt.Errorf("%w: %w", ErrCanceled, ctx.Err())
 		}
 		return nil, fmt.Errorf("sip: dial %s: %w", target.String(), err)
+	}
+	if ctx.Err() != nil {
+		// Cancelled, but the far end answered before it saw a CANCEL (or
+		// before we could send one): RFC 3261 §15 — ACK the 2xx, then BYE.
+		byeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		dialog.Ack(byeCtx)
+		dialog.Bye(byeCtx)
+		dialog.Close()
+		log.Info("outbound call answered after cancel: ACK and BYE sent")
+		return nil, fmt.Errorf("%w: %w", ErrCanceled, ctx.Err())
 	}
 	// Take the SDP from the 200, never from a provisional (sipgo trap).
 	neg, nerr := ParseAnswer(dialog.InviteResponse.Body(), o.Codecs)

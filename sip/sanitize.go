@@ -82,6 +82,109 @@ func parseDialURI(raw string) (sip.Uri, error) {
 	return sip.Uri{Scheme: "sip", User: user, Host: u.Host, Port: u.Port}, nil
 }
 
+// maxContactURI bounds a contact URI we dial.
+const maxContactURI = 512
+
+// uriChars are the characters RFC 3261 §25.1 allows in a SIP-URI outside
+// escapes: unreserved, reserved and the escape '%'.
+const uriChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789" +
+	"-_.!~*'()" + "&=+$,;?/:@[]" + "%"
+
+// parseContactURI accepts a registered Contact URI to dial as is (RFC 3261
+// §10.3, §16.5: a request to a registered user goes to the Contact URI,
+// params such as transport=udp included). It is for URIs the registrar or
+// the configuration supplied, never for numbers built from caller input
+// (those go through parseDialURI). The user part may be empty or hold only
+// unreserved, user-unreserved and escaped characters (RFC 3261 §25.1 user);
+// escapes may not decode to controls, space, '<', '>' or '"'. '?' is refused
+// everywhere: it starts URI headers ("?name=value"), which would add headers
+// to our request, and no phone we know puts it in a contact user.
+func parseContactURI(raw string) (sip.Uri, error) {
+	var u sip.Uri
+	raw = strings.TrimSpace(raw)
+	switch {
+	case raw == "":
+		return u, fmt.Errorf("%w: empty", ErrBadURI)
+	case len(raw) > maxContactURI:
+		return u, fmt.Errorf("%w: longer than %d", ErrBadURI, maxContactURI)
+	}
+	for i := 0; i < len(raw); i++ {
+		if !strings.ContainsRune(uriChars, rune(raw[i])) {
+			return u, fmt.Errorf("%w: %q: character %q at %d not allowed in a SIP URI", ErrBadURI, clean(raw), raw[i], i)
+		}
+	}
+	if err := sip.ParseUri(raw, &u); err != nil {
+		return u, fmt.Errorf("%w: %q: %v", ErrBadURI, raw, err)
+	}
+	if u.Scheme != "sip" {
+		return u, fmt.Errorf("%w: %q: scheme must be sip", ErrBadURI, raw)
+	}
+	if len(u.Headers) > 0 || strings.Contains(raw, "?") {
+		return u, fmt.Errorf("%w: %q: URI headers not allowed", ErrBadURI, raw)
+	}
+	if !validHost(u.Host) {
+		return u, fmt.Errorf("%w: %q: bad host %q", ErrBadURI, raw, u.Host)
+	}
+	if err := contactUser(u.User); err != nil {
+		return u, fmt.Errorf("%w: %q: %v", ErrBadURI, raw, err)
+	}
+	return u, nil
+}
+
+// contactUser checks an RFC 3261 §25.1 user part:
+// 1*( unreserved / escaped / user-unreserved ).
+func contactUser(s string) error {
+	const ok = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789" +
+		"-_.!~*'()" + "&=+$,;/"
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '%' {
+			if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+				return fmt.Errorf("bad escape at %d", i)
+			}
+			d := unhex(s[i+1])<<4 | unhex(s[i+2])
+			if d <= ' ' || d >= 0x7f || d == '<' || d == '>' || d == '"' {
+				return fmt.Errorf("escape %%%02X at %d decodes to a forbidden character", d, i)
+			}
+			i += 2
+			continue
+		}
+		if !strings.ContainsRune(ok, rune(c)) {
+			return fmt.Errorf("user part: character %q at %d", c, i)
+		}
+	}
+	return nil
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= 'a':
+		return c - 'a' + 10
+	case c >= 'A':
+		return c - 'A' + 10
+	}
+	return c - '0'
+}
+
+// validHost accepts a hostname, IPv4 address or bracketed IPv6 reference
+// (RFC 3261 §25.1 host).
+func validHost(h string) bool {
+	if h == "" || len(h) > 255 {
+		return false
+	}
+	if h[0] == '[' {
+		if h[len(h)-1] != ']' || len(h) < 4 {
+			return false
+		}
+		return strings.Trim(h[1:len(h)-1], "0123456789abcdefABCDEF:.") == ""
+	}
+	return strings.Trim(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") == ""
+}
+
 func validHeaderName(n string) bool {
 	if n == "" || len(n) > 64 {
 		return false
