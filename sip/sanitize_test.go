@@ -52,7 +52,7 @@ func TestContactURI(t *testing.T) {
 		{"sip:127.0.0.1:5062", "sip:127.0.0.1:5062"},
 		{"sip:u@[::1]:5060;transport=tcp;lr", "sip:u@[::1]:5060;transport=tcp;lr"},
 		{"  sip:u@h  ", "sip:u@h"},
-		{"sip:u@h?X-Evil=1", ""},        // URI headers would add headers
+		{"sip:u@h?X-Evil=1", ""},          // URI headers would add headers
 		{"sip:u@h;x=1?Route=<sip:x>", ""}, // '<' and '?'
 		{"sip:u@h\r\nX-Evil: 1", ""},
 		{"sip:u\r@h", ""},
