@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/hotline-dev/hotline/events"
@@ -40,6 +41,10 @@ func newMetrics(bus *events.Bus, gauges map[string]func() float64) *metrics {
 	m.outcomes = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hotline_call_outcomes_total", Help: "Finished calls by ticket-history outcome."}, []string{"outcome"})
 	m.rtpPackets = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hotline_rtp_packets_total", Help: "RTP packets of finished calls, by direction (sent, received, lost)."}, []string{"kind"})
 	m.rtpEvents = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hotline_rtp_pacing_events_total", Help: "Outgoing pacing anomalies of finished calls: late frames and catch-ups."}, []string{"kind"})
+	// Goroutines, heap and RSS per call are part of the per-call budget
+	// (docs/benchmarks.md): an operator must see them too.
+	f(collectors.NewGoCollector())
+	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, c := range []prometheus.Collector{m.started, m.ended, m.rejected, m.digits, m.prompts, m.nodes, m.outcomes, m.rtpPackets, m.rtpEvents} {
 		f(c)
 	}
