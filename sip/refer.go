@@ -237,7 +237,11 @@ func parseRefer(req *sip.Request) (Refer, error) {
 	if strings.ContainsAny(raw, "?\" ") {
 		return Refer{}, fmt.Errorf("%w: embedded headers or spaces in %q", ErrBadRefer, raw)
 	}
-	if scheme, _, ok := strings.Cut(raw, ":"); !ok || !strings.EqualFold(scheme, "sip") {
+	scheme, _, ok := strings.Cut(raw, ":")
+	if !ok || scheme == "" {
+		return Refer{}, fmt.Errorf("%w: no URI scheme in %q", ErrBadRefer, raw)
+	}
+	if !strings.EqualFold(scheme, "sip") {
 		return Refer{}, statusErr(sip.StatusForbidden, "Forbidden", fmt.Errorf("%w: scheme of %q is not sip", ErrBadRefer, raw))
 	}
 	var u sip.Uri
