@@ -1,12 +1,17 @@
 package queue
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -19,19 +24,24 @@ import (
 // phone: it registers with digest auth and auto-answers; a PCMU caller joins
 // the queue, Hotline rings baresip's registered contact and bridges. The
 // caller must hear baresip's 440 Hz sine and baresip must hear (its WAV dump
-// of decoded audio) the caller's 1000 Hz tone.
+// of decoded audio) the caller's 1000 Hz tone. Then one side hangs up and
+// the BYE must reach the other through Hotline.
 func TestBaresipAgentAnswersQueuedCaller(t *testing.T) {
 	bin, err := exec.LookPath("baresip")
-	if err != nil || testing.Short() {
-		t.Skip("baresip not installed")
+	switch {
+	case err != nil && os.Getenv("HOTLINE_REQUIRE_TOOLS") == "1":
+		t.Fatal("baresip not installed and HOTLINE_REQUIRE_TOOLS=1")
+	case err != nil:
+		t.Skip("baresip not installed (apt-get install baresip-core)")
+	case testing.Short():
+		t.Skip("end-to-end with baresip")
 	}
-	// baresip 1.0 registers a contact like sip:lan-0x55f1…@127.0.0.1:PORT and
-	// answers 404 unless the INVITE's Request-URI carries that user part,
-	// while sip.Client.Dial accepts only [0-9+*#] users ("sip: bad dial URI").
-	// Remove this skip once sip.Client can dial a registered contact URI.
-	if os.Getenv("HOTLINE_BARESIP_AGENT") == "" {
-		t.Skip("needs sip.Client to dial registered contact URIs; set HOTLINE_BARESIP_AGENT=1 to run")
+	for _, side := range []string{"caller", "agent"} {
+		t.Run(side+" hangs up", func(t *testing.T) { baresipBridge(t, bin, side) })
 	}
+}
+
+func baresipBridge(t *testing.T, bin, hangupSide string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	ags := []config.Agent{{ID: "lan", Username: "lan", Password: "s3cret", Queues: map[string]int{"q": 0}}}
@@ -104,8 +114,20 @@ func TestBaresipAgentAnswersQueuedCaller(t *testing.T) {
 	wait := time.NewTimer(500 * time.Millisecond)
 	<-wait.C
 	stopPlay()
-	if err := oc.Hangup(ctx); err != nil {
-		t.Fatal(err)
+	if hangupSide == "caller" {
+		if err := oc.Hangup(ctx); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		baresipCommand(t, ctx, ctrlPort, "hangup", "")
+		select {
+		case <-oc.Done():
+		case <-ctx.Done():
+			t.Fatal("baresip hung up but no BYE reached the caller")
+		}
+		if cause, side := oc.Ended(); side != "remote" {
+			t.Errorf("caller's call ended %s by %s, want a remote BYE", cause, side)
+		}
 	}
 	h.waitIdleAfterCall(t, ctx)
 	cmd.Process.Signal(syscall.SIGTERM)
@@ -129,5 +151,51 @@ func TestBaresipAgentAnswersQueuedCaller(t *testing.T) {
 	case <-agentHears.C:
 	default:
 		t.Fatalf("baresip's decoded audio %v holds no 1000 Hz tone", dumps)
+	}
+}
+
+// baresipCommand sends one ctrl_tcp command (JSON in a netstring) and waits
+// for the response carrying its token (testdata/baresip/README.md).
+func baresipCommand(t *testing.T, ctx context.Context, port int, command, params string) {
+	t.Helper()
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		t.Fatalf("ctrl_tcp: %v", err)
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	}
+	msg, _ := json.Marshal(map[string]string{"command": command, "params": params, "token": "t-" + command})
+	if _, err := fmt.Fprintf(conn, "%d:%s,", len(msg), msg); err != nil {
+		t.Fatalf("ctrl_tcp write: %v", err)
+	}
+	r := bufio.NewReader(conn)
+	for {
+		n, err := r.ReadString(':')
+		if err != nil {
+			t.Fatalf("ctrl_tcp read: %v", err)
+		}
+		size, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(n, ":")))
+		if err != nil || size < 0 || size > 1<<20 {
+			t.Fatalf("ctrl_tcp: bad netstring length %q", n)
+		}
+		body := make([]byte, size+1) // JSON and the trailing ','
+		if _, err := io.ReadFull(r, body); err != nil {
+			t.Fatalf("ctrl_tcp read: %v", err)
+		}
+		var res struct {
+			Response bool   `json:"response"`
+			OK       bool   `json:"ok"`
+			Token    string `json:"token"`
+			Data     string `json:"data"`
+		}
+		if json.Unmarshal(body[:size], &res) == nil && res.Response && res.Token == "t-"+command {
+			if !res.OK {
+				t.Fatalf("ctrl_tcp %s: %s", command, res.Data)
+			}
+			return
+		}
 	}
 }
