@@ -1,7 +1,6 @@
 package registrar
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -24,38 +23,12 @@ func (r *Registrar) HandleRegister(req *sip.Request, tx sip.ServerTransaction) {
 			r.respond(tx, req, sip.StatusInternalServerError, "Server Internal Error")
 		}
 	}()
-	src := req.Source()
-	ip := sourceIP(src)
-	log := r.cfg.Logger.With("source", src)
-
-	r.mu.Lock()
-	banned := r.bans.isBanned(ip, r.cfg.Now())
-	r.mu.Unlock()
-	if banned {
-		r.respond(tx, req, sip.StatusForbidden, "Forbidden")
+	name, reject := r.verify(req)
+	if reject != nil {
+		r.send(tx, reject)
 		return
 	}
-
-	name, err := r.authenticate(req)
-	switch {
-	case errors.Is(err, ErrNoCredentials), errors.Is(err, ErrStaleNonce), errors.Is(err, ErrReplay):
-		// RFC 3261 §22.1: challenge. stale=true lets a client retry without
-		// asking its user (RFC 2617 §3.2.1).
-		res := sip.NewResponseFromRequest(req, sip.StatusUnauthorized, "Unauthorized", nil)
-		nonce := newNonce(r.key, r.cfg.Realm, r.cfg.Now())
-		for _, v := range challenges(r.cfg.Realm, nonce, r.cfg.Algorithms, !errors.Is(err, ErrNoCredentials)) {
-			res.AppendHeader(sip.NewHeader("WWW-Authenticate", v))
-		}
-		r.send(tx, res)
-		return
-	case err != nil:
-		r.mu.Lock()
-		nowBanned := r.bans.fail(ip, r.cfg.Now(), &r.cfg)
-		r.mu.Unlock()
-		log.Warn("registrar: authentication failed", "err", err, "banned", nowBanned)
-		r.respond(tx, req, sip.StatusForbidden, "Forbidden")
-		return
-	}
+	log := r.cfg.Logger.With("source", req.Source())
 
 	evs, status, err := r.update(req, name)
 	if err != nil {
@@ -108,8 +81,8 @@ func (r *Registrar) authenticate(req *sip.Request) (string, error) {
 		return "", fmt.Errorf("digest uri %q is not the Request-URI: %w", cred.URI, ErrBadCredentials)
 	}
 	// RFC 3261 §10.3 step 6: the authenticated user may only modify its own
-	// address of record.
-	if to := req.To(); to == nil || to.Address.User != cred.Username {
+	// address of record. (Other methods: see Authenticate.)
+	if to := req.To(); req.Method == sip.REGISTER && (to == nil || to.Address.User != cred.Username) {
 		return "", fmt.Errorf("user %q may not register another AOR: %w", cred.Username, ErrBadCredentials)
 	}
 	r.mu.Lock()
