@@ -18,7 +18,7 @@ func (s *Server) run(c *Call, tx sip.ServerTransaction, late bool) {
 	c.log.Info("incoming call", "caller", c.caller, "called", c.called, "source", clean(c.dialog.InviteRequest.Source()))
 	s.publish(events.CallStarted, c.id, map[string]any{"caller": c.caller, "called": c.called})
 	s.respondDialog(c, sip.StatusTrying, "Trying")
-	if s.cfg.RingTime > 0 {
+	if s.cfg.RingTime > 0 && c.feature == nil {
 		s.respondDialog(c, sip.StatusRinging, "Ringing")
 		t := time.NewTimer(s.cfg.RingTime)
 		select {
@@ -117,6 +117,10 @@ func (s *Server) serveCall(c *Call) {
 			c.markEnded(CauseError, SideServer)
 		}
 	}()
+	if c.feature != nil {
+		s.serveFeature(c.ctx, c, c.feature)
+		return
+	}
 	s.h.ServeCall(c.ctx, c)
 }
 

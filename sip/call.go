@@ -44,6 +44,7 @@ type Call struct {
 	dialog             *sipgo.DialogServerSession
 	media              *media.Session
 	started            time.Time
+	feature            *featureCall // a feature-code call: served by serveFeature
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc

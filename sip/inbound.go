@@ -110,6 +110,13 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.reject(req, tx, callID, statusErr(sip.StatusUnsupportedMediaType, "Unsupported Media Type", ErrBadSDP), sip.NewHeader("Accept", "application/sdp"))
 		return
 	}
+	var feature *featureCall
+	if s.cfg.FeatureCode != nil && isFeatureCode(called) {
+		var ok bool
+		if feature, ok = s.authenticateFeature(req, tx, callID, called); !ok {
+			return
+		}
+	}
 	if err := s.admit(); err != nil {
 		var hdrs []sip.Header
 		if errors.Is(err, ErrDraining) {
@@ -124,7 +131,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 			s.release()
 		}
 	}()
-	if s.cfg.Accept != nil && !s.cfg.Accept(called) {
+	if feature == nil && s.cfg.Accept != nil && !s.cfg.Accept(called) {
 		s.reject(req, tx, callID, statusErr(sip.StatusNotFound, "Not Found", ErrNotFound))
 		return
 	}
@@ -139,6 +146,9 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 			s.reject(req, tx, callID, se, sip.NewHeader("Warning", `304 hotline "media type not available"`))
 			return
 		}
+	}
+	if feature != nil && !s.applyFeature(req, tx, callID, feature) {
+		return
 	}
 	dialog, err := s.dua.ReadInvite(req, tx)
 	if err != nil {
@@ -156,6 +166,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	admitted = false // the call owns the reservation now
 	c := s.newCall(dialog, sess, callID, called, req, neg)
+	c.feature = feature
 	s.run(c, tx, late)
 }
 

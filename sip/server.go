@@ -42,6 +42,19 @@ type ServerConfig struct {
 	Accept            func(called string) bool // false → 404; nil accepts all
 	// Register handles REGISTER (the registrar); nil → 405.
 	Register func(req *sip.Request, tx sip.ServerTransaction)
+	// FeatureCode applies an agent feature code (*11, *12, *13[n], *14, ...)
+	// dialled from the agent's own phone: an INVITE whose Request-URI user
+	// starts with '*' is authenticated with Authenticate and, once the SDP
+	// is acceptable, FeatureCode(ctx, user, code) runs; an error wrapping
+	// ErrNotFound answers 404, anything else is answered with a confirmation
+	// (nil) or failure tone, then BYE (see feature.go). nil: '*' numbers are
+	// ordinary calls for the Handler.
+	FeatureCode func(ctx context.Context, user, code string) error
+	// Authenticate verifies digest credentials (RFC 3261 §22) on requests
+	// that need them: it returns the authenticated user, or the response to
+	// send instead (401 challenge, 403). registrar.Registrar.Authenticate
+	// fits (its user is the agent ID). Required with FeatureCode.
+	Authenticate func(req *sip.Request) (user string, reject *sip.Response)
 }
 
 // Handler serves one answered call. ctx is cancelled when the caller hangs
@@ -67,6 +80,8 @@ type Server struct {
 	public  netip.Addr // advertised in Contact and SDP
 	mediaIP netip.Addr // where RTP sockets bind (the SIP listen IP)
 	limiter *rateLimiter
+
+	featureOK, featureFailed *media.Prompt // feature-code result tones
 
 	mu        sync.Mutex
 	calls     map[string]*Call // by dialog ID
@@ -95,6 +110,9 @@ func NewServer(cfg ServerConfig, h Handler, logger *slog.Logger) (*Server, error
 	}
 	if cfg.UDP == "" && cfg.TCP == "" && cfg.TLS == "" {
 		return nil, errors.New("sip: no listen address")
+	}
+	if cfg.FeatureCode != nil && cfg.Authenticate == nil {
+		return nil, errors.New("sip: FeatureCode needs Authenticate (anyone could change agents' state)")
 	}
 	if (cfg.TLS != "") != (cfg.TLSCert != "" && cfg.TLSKey != "") {
 		return nil, errors.New("sip: TLS needs both cert and key")
@@ -129,6 +147,9 @@ func NewServer(cfg ServerConfig, h Handler, logger *slog.Logger) (*Server, error
 		calls: map[string]*Call{}, closeCh: make(chan struct{})}
 	if cfg.RateLimit > 0 {
 		s.limiter = newRateLimiter(cfg.RateLimit, cfg.RateBurst, time.Now)
+	}
+	if cfg.FeatureCode != nil {
+		s.featureOK, s.featureFailed = featureTones()
 	}
 	s.routes()
 	return s, nil
