@@ -30,4 +30,31 @@
 // by the BYE behind it) may be handled after Close cleared the pool, and sipgo
 // then opens a socket whose reader nothing closes. It only matters at process
 // exit; tests that close right after a call ignore that one reader.
+//
+// Outbound (Client): Dial takes numbers ([0-9+*#] users only: anything built
+// from caller input); DialContact takes a registered Contact URI and dials
+// it as registered (RFC 3261 §10), e.g. baresip's
+// sip:lan-0x5586d4800230@127.0.0.1:41905;transport=udp, because phones
+// answer 404 unless the Request-URI carries their contact user. Both refuse
+// CR, LF, NUL, spaces, '<', '>', '"' and URI headers. Cancelling a Dial
+// before any provisional response does not abandon the INVITE (the phone
+// would ring on): RFC 3261 §9.1 allows a CANCEL only after a provisional, so
+// the client waits for one (at most Timer B) and cancels then, or ACKs and
+// BYEs a 2xx that comes instead (cancel.go).
+//
+// Agent feature codes (feature.go): an INVITE to a '*' number (*11 log in,
+// *12 log out, *13[n] pause, *14 ready) from an agent's own phone is a
+// request to change that agent's state, so it is digest-authenticated like a
+// REGISTER (ServerConfig.Authenticate: 401 challenge, 403 on a wrong password,
+// failures counted towards the registrar's ban), and the authenticated user
+// names the agent, never the From header. Found while designing it: a SIP
+// INVITE has no final response that both says "done" and is shown as success
+// by phones (202 Accepted was only defined for SUBSCRIBE and REFER, RFC
+// 3265 and 3515, and RFC 6665 deprecates it; 4xx-6xx show as a failed
+// call), so, as Asterisk and FreeSWITCH dialplans do, we
+// answer, play a confirmation (two 880 Hz beeps) or a reorder tone when the
+// code failed, and hang up. Unknown codes are 404 before anything is
+// answered. The code is applied only after the SDP offer is found
+// acceptable, so a call we could not answer changes nothing. sipgo's client
+// answers the 401 itself (AnswerOptions Username/Password), as baresip does.
 package sip
