@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -47,38 +48,8 @@ func baresipBridge(t *testing.T, bin, hangupSide string) {
 	ags := []config.Agent{{ID: "lan", Username: "lan", Password: "s3cret", Queues: map[string]int{"q": 0}}}
 	h := startHotline(t, ctx, ags)
 
-	dir := t.TempDir()
-	rec := filepath.Join(dir, "rec")
-	if err := os.Mkdir(rec, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	ctrl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctrlPort := ctrl.Addr().(*net.TCPAddr).Port
-	ctrl.Close()
-	_, port, _ := net.SplitHostPort(h.addr)
-	vars := map[string]string{"BARESIP_CTRL_PORT": strconv.Itoa(ctrlPort), "BARESIP_TONE": "440",
-		"BARESIP_REC_DIR": rec, "AGENT_USER": "lan", "AGENT_PASSWORD": "s3cret", "HOTLINE_SIP_PORT": port}
-	for name, src := range map[string]string{"config": "config.template", "accounts": "accounts.agent.template"} {
-		b, err := os.ReadFile(filepath.Join("..", "testdata", "baresip", src))
-		if err != nil {
-			t.Skip("testdata/baresip: ", err)
-		}
-		out := os.Expand(string(b), func(k string) string { return vars[k] })
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(out), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cmd := exec.CommandContext(ctx, bin, "-f", dir)
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	defer func() { cmd.Process.Signal(syscall.SIGTERM); <-exited }()
+	ctrlPort, rec, stop := startBaresipAgent(t, ctx, bin, h.addr, "lan", "s3cret")
+	defer stop()
 
 	for len(h.reg.Lookup("lan")) == 0 { // registration: wait for the binding event
 		select {
@@ -130,8 +101,7 @@ func baresipBridge(t *testing.T, bin, hangupSide string) {
 		}
 	}
 	h.waitIdleAfterCall(t, ctx)
-	cmd.Process.Signal(syscall.SIGTERM)
-	<-exited
+	stop() // baresip closes its WAV dumps on exit
 	dumps, _ := filepath.Glob(filepath.Join(rec, "*dec*.wav"))
 	if len(dumps) == 0 {
 		t.Fatalf("no decoded-audio dump from baresip in %s", rec)
@@ -154,48 +124,132 @@ func baresipBridge(t *testing.T, bin, hangupSide string) {
 	}
 }
 
-// baresipCommand sends one ctrl_tcp command (JSON in a netstring) and waits
-// for the response carrying its token (testdata/baresip/README.md).
-func baresipCommand(t *testing.T, ctx context.Context, port int, command, params string) {
+// startBaresipAgent runs baresip as an auto-answering agent phone that
+// registers user/password to Hotline at hotlineAddr (testdata/baresip). It
+// returns its ctrl_tcp port, its WAV dump directory and a stop function
+// (SIGTERM, wait; idempotent).
+func startBaresipAgent(t *testing.T, ctx context.Context, bin, hotlineAddr, user, password string) (ctrlPort int, rec string, stop func()) {
+	t.Helper()
+	dir := t.TempDir()
+	rec = filepath.Join(dir, "rec")
+	if err := os.Mkdir(rec, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ctrl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctrlPort = ctrl.Addr().(*net.TCPAddr).Port
+	ctrl.Close()
+	_, port, _ := net.SplitHostPort(hotlineAddr)
+	vars := map[string]string{"BARESIP_CTRL_PORT": strconv.Itoa(ctrlPort), "BARESIP_TONE": "440",
+		"BARESIP_REC_DIR": rec, "AGENT_USER": user, "AGENT_PASSWORD": password, "HOTLINE_SIP_PORT": port}
+	for name, src := range map[string]string{"config": "config.template", "accounts": "accounts.agent.template"} {
+		b, err := os.ReadFile(filepath.Join("..", "testdata", "baresip", src))
+		if err != nil {
+			t.Fatal("testdata/baresip: ", err)
+		}
+		out := os.Expand(string(b), func(k string) string { return vars[k] })
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(out), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.CommandContext(ctx, bin, "-f", dir)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() { cmd.Process.Signal(syscall.SIGTERM) })
+		<-exited
+	}
+	t.Cleanup(stop)
+	return ctrlPort, rec, stop
+}
+
+// baresipCtrl is a ctrl_tcp connection: JSON in netstrings
+// (testdata/baresip/README.md). Connected before a call, it sees its events.
+type baresipCtrl struct {
+	t    *testing.T
+	conn net.Conn
+	r    *bufio.Reader
+}
+
+type baresipMsg struct {
+	Response bool   `json:"response"`
+	OK       bool   `json:"ok"`
+	Token    string `json:"token"`
+	Data     string `json:"data"`
+	Event    bool   `json:"event"`
+	Type     string `json:"type"`
+	Param    string `json:"param"`
+}
+
+func dialBaresipCtrl(t *testing.T, ctx context.Context, port int) *baresipCtrl {
 	t.Helper()
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 	if err != nil {
 		t.Fatalf("ctrl_tcp: %v", err)
 	}
-	defer conn.Close()
+	t.Cleanup(func() { conn.Close() })
 	if dl, ok := ctx.Deadline(); ok {
 		conn.SetDeadline(dl)
 	}
-	msg, _ := json.Marshal(map[string]string{"command": command, "params": params, "token": "t-" + command})
-	if _, err := fmt.Fprintf(conn, "%d:%s,", len(msg), msg); err != nil {
-		t.Fatalf("ctrl_tcp write: %v", err)
+	return &baresipCtrl{t: t, conn: conn, r: bufio.NewReader(conn)}
+}
+
+func (c *baresipCtrl) read() baresipMsg {
+	c.t.Helper()
+	n, err := c.r.ReadString(':')
+	if err != nil {
+		c.t.Fatalf("ctrl_tcp read: %v", err)
 	}
-	r := bufio.NewReader(conn)
+	size, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(n, ":")))
+	if err != nil || size < 0 || size > 1<<20 {
+		c.t.Fatalf("ctrl_tcp: bad netstring length %q", n)
+	}
+	body := make([]byte, size+1) // JSON and the trailing ','
+	if _, err := io.ReadFull(c.r, body); err != nil {
+		c.t.Fatalf("ctrl_tcp read: %v", err)
+	}
+	var m baresipMsg
+	if err := json.Unmarshal(body[:size], &m); err != nil {
+		c.t.Fatalf("ctrl_tcp: %v in %q", err, body)
+	}
+	return m
+}
+
+// cmd sends a command and waits for its response; events read meanwhile
+// are returned.
+func (c *baresipCtrl) cmd(command, params string) []baresipMsg {
+	c.t.Helper()
+	token := "t-" + command
+	msg, _ := json.Marshal(map[string]string{"command": command, "params": params, "token": token})
+	if _, err := fmt.Fprintf(c.conn, "%d:%s,", len(msg), msg); err != nil {
+		c.t.Fatalf("ctrl_tcp write: %v", err)
+	}
+	var evs []baresipMsg
 	for {
-		n, err := r.ReadString(':')
-		if err != nil {
-			t.Fatalf("ctrl_tcp read: %v", err)
+		m := c.read()
+		if m.Event {
+			evs = append(evs, m)
+			continue
 		}
-		size, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(n, ":")))
-		if err != nil || size < 0 || size > 1<<20 {
-			t.Fatalf("ctrl_tcp: bad netstring length %q", n)
-		}
-		body := make([]byte, size+1) // JSON and the trailing ','
-		if _, err := io.ReadFull(r, body); err != nil {
-			t.Fatalf("ctrl_tcp read: %v", err)
-		}
-		var res struct {
-			Response bool   `json:"response"`
-			OK       bool   `json:"ok"`
-			Token    string `json:"token"`
-			Data     string `json:"data"`
-		}
-		if json.Unmarshal(body[:size], &res) == nil && res.Response && res.Token == "t-"+command {
-			if !res.OK {
-				t.Fatalf("ctrl_tcp %s: %s", command, res.Data)
+		if m.Response && m.Token == token {
+			if !m.OK {
+				c.t.Fatalf("ctrl_tcp %s: %s", command, m.Data)
 			}
-			return
+			return evs
 		}
 	}
+}
+
+// baresipCommand sends one ctrl_tcp command on its own connection.
+func baresipCommand(t *testing.T, ctx context.Context, port int, command, params string) {
+	t.Helper()
+	dialBaresipCtrl(t, ctx, port).cmd(command, params)
 }
