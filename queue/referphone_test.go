@@ -44,8 +44,13 @@ type phoneCall struct {
 
 func (c *phoneCall) end() { c.once.Do(func() { close(c.ended); c.cancel() }) }
 
-func newReferPhone(t *testing.T, pool *media.PortPool, freq float64) *referPhone {
+// newReferPhone starts a phone with its own RTP ports from minPort.
+func newReferPhone(t *testing.T, minPort int, freq float64) *referPhone {
 	t.Helper()
+	pool, err := media.NewPortPool(minPort, minPort+498)
+	if err != nil {
+		t.Fatal(err)
+	}
 	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

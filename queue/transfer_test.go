@@ -200,8 +200,7 @@ func TestLoopbackTransferToQueue(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	phonePool, _ := media.NewPortPool(47500, 47998)
-	alice, bob := newReferPhone(t, phonePool, 1400), newReferPhone(t, phonePool, 1000)
+	alice, bob := newReferPhone(t, 47500, 1400), newReferPhone(t, 48500, 1000)
 	h, addr := startTransferRig(t, ctx, twoAgents(alice, bob), TransferConfig{})
 	for _, id := range []string{"alice", "bob"} {
 		if err := h.svc.Login(id); err != nil {
@@ -210,7 +209,7 @@ func TestLoopbackTransferToQueue(t *testing.T) {
 	}
 	oc, _ := dialTone(t, ctx, addr, 600)
 	ca := nextCall(t, ctx, alice, "alice")
-	waitClosed(t, ctx, ca.hears.C, "alice never heard the caller")
+	waitClosed(t, ctx, ca.hears.C, "alice never heard the caller") // bridged: REFER is taken from now on
 	if code := alice.refer(ctx, ca, "<sip:sales@hotline>"); code != 202 {
 		t.Fatalf("REFER to queue sales: %d, want 202", code)
 	}
@@ -239,8 +238,7 @@ func TestLoopbackTransferRefused(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	phonePool, _ := media.NewPortPool(47500, 47998)
-	alice, bob := newReferPhone(t, phonePool, 1400), newReferPhone(t, phonePool, 1000)
+	alice, bob := newReferPhone(t, 47500, 1400), newReferPhone(t, 48500, 1000)
 	h, addr := startTransferRig(t, ctx, twoAgents(alice, bob),
 		TransferConfig{Numbers: []string{"2001"}, Hosts: []string{"pbx.example"}})
 	if err := h.svc.Login("alice"); err != nil {
@@ -248,6 +246,7 @@ func TestLoopbackTransferRefused(t *testing.T) {
 	}
 	oc, _ := dialTone(t, ctx, addr, 600)
 	ca := nextCall(t, ctx, alice, "alice")
+	waitClosed(t, ctx, ca.hears.C, "alice never heard the caller") // bridged: REFER is taken from now on
 	for _, tt := range []struct {
 		name    string
 		referTo []string
@@ -322,8 +321,7 @@ func TestLoopbackTransferToNumber(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	target, calls, done := numberUAS(t, true)
-	phonePool, _ := media.NewPortPool(47500, 47998)
-	alice, bob := newReferPhone(t, phonePool, 1400), newReferPhone(t, phonePool, 1000)
+	alice, bob := newReferPhone(t, 47500, 1400), newReferPhone(t, 48500, 1000)
 	h, addr := startTransferRig(t, ctx, twoAgents(alice, bob),
 		TransferConfig{Numbers: []string{"20*"}, Hosts: []string{"127.0.0.1"}})
 	if err := h.svc.Login("alice"); err != nil {
@@ -331,6 +329,7 @@ func TestLoopbackTransferToNumber(t *testing.T) {
 	}
 	oc, _ := dialTone(t, ctx, addr, 600)
 	ca := nextCall(t, ctx, alice, "alice")
+	waitClosed(t, ctx, ca.hears.C, "alice never heard the caller") // bridged: REFER is taken from now on
 	if code := alice.refer(ctx, ca, "<sip:2001@"+target+">"); code != 202 {
 		t.Fatalf("REFER to an allowed number: %d, want 202", code)
 	}
@@ -375,8 +374,7 @@ func TestLoopbackTransferFailsBackToQueue(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	target, _, _ := numberUAS(t, false)
-	phonePool, _ := media.NewPortPool(47500, 47998)
-	alice, bob := newReferPhone(t, phonePool, 1400), newReferPhone(t, phonePool, 1000)
+	alice, bob := newReferPhone(t, 47500, 1400), newReferPhone(t, 48500, 1000)
 	h, addr := startTransferRig(t, ctx, twoAgents(alice, bob),
 		TransferConfig{Numbers: []string{"2001"}, Hosts: []string{"127.0.0.1"}})
 	if err := h.svc.Login("alice"); err != nil {
@@ -384,6 +382,7 @@ func TestLoopbackTransferFailsBackToQueue(t *testing.T) {
 	}
 	oc, _ := dialTone(t, ctx, addr, 600)
 	ca := nextCall(t, ctx, alice, "alice")
+	waitClosed(t, ctx, ca.hears.C, "alice never heard the caller") // bridged: REFER is taken from now on
 	if code := alice.refer(ctx, ca, "<sip:2001@"+target+">"); code != 202 {
 		t.Fatalf("REFER: %d, want 202", code)
 	}
