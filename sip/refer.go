@@ -62,7 +62,8 @@ func (o *OutboundCall) OnRefer(f ReferFunc) {
 
 // Finish sends the final NOTIFY with a message/sipfrag status line
 // (RFC 3515 §2.4.5, RFC 3420): code 200 when the transferee reached the
-// target, the failure otherwise. Only the first call sends anything.
+// target, the failure otherwise. Only the first call sends anything; later
+// calls return ErrCallEnded, as does a call after the dialog has ended.
 func (t *Transfer) Finish(ctx context.Context, code int, reason string) error {
 	err := ErrCallEnded
 	t.once.Do(func() {
@@ -98,6 +99,9 @@ func (c *Client) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	ref, err := parseRefer(req)
+	if err == nil && req.CSeq() == nil {
+		err = fmt.Errorf("%w: no CSeq", ErrBadHeader)
+	}
 	if err != nil {
 		code, reason := sip.StatusBadRequest, "Bad Request (Refer-To)"
 		var se *StatusError

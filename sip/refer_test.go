@@ -92,3 +92,73 @@ func TestReferURI(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+// TestReferInDialog drives Client.onRefer over loopback: the far end of an
+// OutboundCall (here Hotline's own server leg) sends REFER in the dialog.
+func TestReferInDialog(t *testing.T) {
+	h := newWaitHandler()
+	r := newRig(t, h, nil)
+	oc := r.dial("100", DialOptions{})
+	c := <-h.calls
+	refer := func(referTo string, hdrs ...sip.Header) *sip.Response {
+		t.Helper()
+		req := sip.NewRequest(sip.REFER, c.dialog.InviteRequest.Contact().Address)
+		if referTo != "" {
+			req.AppendHeader(sip.NewHeader("Refer-To", referTo))
+		}
+		for _, h := range hdrs {
+			req.AppendHeader(h)
+		}
+		res, err := c.dialog.Do(r.ctx, req)
+		if err != nil {
+			t.Fatalf("REFER: %v", err)
+		}
+		return res
+	}
+	if res := refer("<sip:sales@hotline>"); res.StatusCode != 403 {
+		t.Fatalf("REFER without OnRefer: %d, want 403", res.StatusCode)
+	}
+	accepted := make(chan *Transfer, 1)
+	oc.OnRefer(func(tr *Transfer) error {
+		if tr.User == "nobody" {
+			return &StatusError{Code: 404, Reason: "Not Found"}
+		}
+		accepted <- tr
+		return nil
+	})
+	steps := []struct {
+		name    string
+		referTo string
+		hdrs    []sip.Header
+		want    int
+	}{
+		{"no Refer-To", "", nil, 400},
+		{"Replaces", "<sip:sales@hotline?Replaces=x%40y>", nil, 400},
+		{"refused by OnRefer", "<sip:nobody@hotline>", nil, 404},
+		{"accepted without subscription", "<sip:sales@hotline>", []sip.Header{sip.NewHeader("Refer-Sub", "false")}, 202},
+		{"second transfer", "<sip:sales@hotline>", nil, 491},
+	}
+	for _, s := range steps {
+		res := s.want
+		if got := refer(s.referTo, s.hdrs...); got.StatusCode != res {
+			t.Fatalf("%s: %d, want %d", s.name, got.StatusCode, res)
+		} else if res == 202 {
+			if h := got.GetHeader("Refer-Sub"); h == nil || h.Value() != "false" {
+				t.Fatalf("202 without Refer-Sub: false (RFC 4488 §4)")
+			}
+		}
+	}
+	tr := <-accepted
+	if tr.User != "sales" || tr.Host != "hotline" {
+		t.Fatalf("transfer %+v", tr.Refer)
+	}
+	if err := tr.Finish(r.ctx, 200, "OK"); err != nil { // no subscription: nothing to send
+		t.Fatalf("Finish: %v", err)
+	}
+	if err := tr.Finish(r.ctx, 500, "again"); !errors.Is(err, ErrCallEnded) {
+		t.Fatalf("second Finish: %v", err)
+	}
+	if err := oc.Hangup(r.ctx); err != nil {
+		t.Fatal(err)
+	}
+}
