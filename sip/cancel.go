@@ -12,11 +12,10 @@ import (
 // waitAnswer waits for the final response to our INVITE, answering 401/407
 // challenges with o's credentials (RFC 3261 §22.2).
 //
-// When ctx ends first, RFC 3261 §9.1 applies: "a CANCEL request SHOULD NOT be
-// sent to cancel a request other than INVITE ... [and] if no provisional
-// response has been received, the CANCEL request MUST NOT be sent; rather,
-// the client MUST wait for the arrival of a provisional response before
-// sending the request." So with a provisional in hand (on the current
+// When ctx ends first, RFC 3261 §9.1 applies: "If no provisional response
+// has been received, the CANCEL request MUST NOT be sent; rather, the client
+// MUST wait for the arrival of a provisional response before sending the
+// request." So with a provisional in hand (on the current
 // transaction: a challenge starts a new one) the CANCEL goes at once;
 // without one we keep waiting for the first provisional, at most Timer B
 // (64*T1, §17.1.1.2), and cancel then. A 2xx that arrives instead is

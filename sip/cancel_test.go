@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,6 +23,9 @@ type scriptedUAS struct {
 	cancels chan struct{}
 	acks    chan struct{}
 	byes    chan struct{}
+
+	provisional atomic.Bool // set by a script before it sends a provisional
+	early       atomic.Bool // a CANCEL came before any provisional (RFC 3261 §9.1); best effort: it needs the CANCEL to overtake the release
 }
 
 func newScriptedUAS(t *testing.T, script func(u *scriptedUAS, req *sip.Request, tx sip.ServerTransaction)) *scriptedUAS {
@@ -43,7 +47,12 @@ func newScriptedUAS(t *testing.T, script func(u *scriptedUAS, req *sip.Request, 
 	u := &scriptedUAS{addr: conn.LocalAddr().String(), rtp: rtp, invited: make(chan *sip.Request, 4),
 		cancels: make(chan struct{}, 4), acks: make(chan struct{}, 4), byes: make(chan struct{}, 4)}
 	srv.OnInvite(func(req *sip.Request, tx sip.ServerTransaction) {
-		tx.OnCancel(func(*sip.Request) { u.cancels <- struct{}{} })
+		tx.OnCancel(func(*sip.Request) {
+			if !u.provisional.Load() {
+				u.early.Store(true)
+			}
+			u.cancels <- struct{}{}
+		})
 		u.invited <- req
 		script(u, req, tx)
 	})
@@ -94,16 +103,25 @@ func recv[T any](t *testing.T, ctx context.Context, c <-chan T, what string) T {
 func TestCancelBeforeProvisional(t *testing.T) {
 	tests := []struct {
 		name  string
+		auth  bool // challenge the first INVITE (401): the cancel concerns the second
 		reply func(u *scriptedUAS, req *sip.Request, tx sip.ServerTransaction)
 		check func(t *testing.T, ctx context.Context, u *scriptedUAS)
 	}{
-		{"provisional then CANCEL", func(u *scriptedUAS, req *sip.Request, tx sip.ServerTransaction) {
+		{"provisional then CANCEL", false, func(u *scriptedUAS, req *sip.Request, tx sip.ServerTransaction) {
+			u.provisional.Store(true)
 			tx.Respond(sip.NewResponseFromRequest(req, 180, "Ringing", nil))
 			<-tx.Done() // sipgo: the handler must outlive the transaction
 		}, func(t *testing.T, ctx context.Context, u *scriptedUAS) {
 			recv(t, ctx, u.cancels, "CANCEL")
 		}},
-		{"2xx then ACK and BYE", func(u *scriptedUAS, req *sip.Request, tx sip.ServerTransaction) {
+		{"after a challenge: provisional then CANCEL", true, func(u *scriptedUAS, req *sip.Request, tx sip.ServerTransaction) {
+			u.provisional.Store(true)
+			tx.Respond(sip.NewResponseFromRequest(req, 180, "Ringing", nil))
+			<-tx.Done()
+		}, func(t *testing.T, ctx context.Context, u *scriptedUAS) {
+			recv(t, ctx, u.cancels, "CANCEL")
+		}},
+		{"2xx then ACK and BYE", false, func(u *scriptedUAS, req *sip.Request, tx sip.ServerTransaction) {
 			u.answer(req, tx)
 		}, func(t *testing.T, ctx context.Context, u *scriptedUAS) {
 			recv(t, ctx, u.acks, "ACK")
@@ -116,6 +134,12 @@ func TestCancelBeforeProvisional(t *testing.T) {
 			defer cancel()
 			release := make(chan struct{})
 			u := newScriptedUAS(t, func(u *scriptedUAS, req *sip.Request, tx sip.ServerTransaction) {
+				if tt.auth && req.GetHeader("Authorization") == nil {
+					res := sip.NewResponseFromRequest(req, 401, "Unauthorized", nil)
+					res.AppendHeader(sip.NewHeader("WWW-Authenticate", `Digest realm="hotline", nonce="5f1a2b3c", algorithm=MD5, qop="auth"`))
+					tx.Respond(res)
+					return
+				}
 				<-release // silent until the dialler has given up
 				tt.reply(u, req, tx)
 			})
@@ -127,15 +151,21 @@ func TestCancelBeforeProvisional(t *testing.T) {
 			dctx, dcancel := context.WithCancel(ctx)
 			errc := make(chan error, 1)
 			go func() {
-				_, err := cli.DialContact(dctx, "sip:agent-1@"+u.addr+";transport=udp", DialOptions{})
+				_, err := cli.DialContact(dctx, "sip:agent-1@"+u.addr+";transport=udp", DialOptions{Username: "a", Password: "pw"})
 				errc <- err
 			}()
+			if tt.auth {
+				recv(t, ctx, u.invited, "INVITE")
+			}
 			recv(t, ctx, u.invited, "INVITE")
 			dcancel()
 			close(release)
 			tt.check(t, ctx, u)
 			if err := recv(t, ctx, errc, "Dial to return"); !errors.Is(err, ErrCanceled) {
 				t.Fatalf("Dial: %v, want ErrCanceled", err)
+			}
+			if u.early.Load() {
+				t.Error("CANCEL sent before any provisional response (RFC 3261 §9.1)")
 			}
 		})
 	}
