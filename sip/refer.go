@@ -238,7 +238,7 @@ func parseRefer(req *sip.Request) (Refer, error) {
 	} else if strings.Contains(raw, ",") {
 		return Refer{}, fmt.Errorf("%w: more than one value", ErrBadRefer)
 	}
-	if strings.ContainsAny(raw, "?\" ") {
+	if strings.ContainsAny(raw, "?\" <>") {
 		return Refer{}, fmt.Errorf("%w: embedded headers or spaces in %q", ErrBadRefer, raw)
 	}
 	scheme, _, ok := strings.Cut(raw, ":")
@@ -253,12 +253,27 @@ func parseRefer(req *sip.Request) (Refer, error) {
 		return Refer{}, fmt.Errorf("%w: %q: %v", ErrBadRefer, raw, err)
 	}
 	user, err := url.PathUnescape(u.User)
-	if err != nil || user == "" || clean(user) != user {
-		return Refer{}, fmt.Errorf("%w: user part of %q", ErrBadRefer, raw)
+	if err != nil || !referChars(user, "-_.!~*+#") || !referChars(u.Host, "-.:[]") {
+		return Refer{}, fmt.Errorf("%w: user or host of %q", ErrBadRefer, raw)
 	}
 	ref := Refer{User: user, Host: strings.ToLower(u.Host), Port: u.Port}
 	if rb := req.GetHeader("Referred-By"); rb != nil {
 		ref.ReferredBy = cleanLimit(rb.Value())
 	}
 	return ref, nil
+}
+
+// referChars reports whether s is non-empty, at most 64 bytes, and only
+// ASCII letters, digits and extra: what a queue name, a number or a host
+// may hold, so nothing else reaches a header, a log or a dial URI.
+func referChars(s, extra string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || strings.ContainsRune(extra, r)) {
+			return false
+		}
+	}
+	return true
 }

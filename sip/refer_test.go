@@ -2,6 +2,7 @@ package sip
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/emiago/sipgo/sip"
@@ -161,4 +162,24 @@ func TestReferInDialog(t *testing.T) {
 	if err := oc.Hangup(r.ctx); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// FuzzParseRefer: any Refer-To value is refused or yields a clean target.
+func FuzzParseRefer(f *testing.F) {
+	for _, s := range []string{"<sip:sales@hotline>", "sip:2001@pbx.example:5070", `"A" <sip:+84@h>;x=y`,
+		"<sip:a@h?Replaces=x>", "<tel:1>", "<sip:%00@h>", "<<sip:a@h>>", "sip:a@h,sip:b@h", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		req := sip.NewRequest(sip.REFER, sip.Uri{Scheme: "sip", User: "hotline", Host: "127.0.0.1"})
+		req.AppendHeader(sip.NewHeader("Refer-To", v))
+		ref, err := parseRefer(req)
+		if err != nil {
+			return
+		}
+		if ref.User == "" || ref.Host == "" || clean(ref.User) != ref.User || clean(ref.Host) != ref.Host ||
+			strings.ContainsAny(ref.URI(), "?<>\" ") {
+			t.Fatalf("parseRefer(%q) = %+v", v, ref)
+		}
+	})
 }
