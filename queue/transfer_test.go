@@ -408,3 +408,38 @@ func testLog() *slog.Logger {
 	}
 	return slog.New(slog.DiscardHandler)
 }
+
+func TestBridgeEndsForTransfer(t *testing.T) {
+	tests := []struct {
+		name                   string
+		stop, agentBye, hangup bool
+		want                   string
+	}{
+		{"agent hangs up", false, true, false, "agent"},
+		{"caller hangs up", false, false, true, "caller"},
+		{"transfer accepted", true, false, false, "transfer"},
+		{"transfer wins over the agent's BYE", true, true, false, "transfer"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			ag, stop := newFakeAgentCall(), make(chan struct{})
+			if tt.stop {
+				close(stop)
+			}
+			if tt.agentBye {
+				close(ag.done)
+			}
+			if tt.hangup {
+				cancel()
+			}
+			if got := bridge(ctx, newFakeLeg(), ag, stop); got != tt.want {
+				t.Fatalf("bridge ended by %q, want %q", got, tt.want)
+			}
+			if tt.want == "transfer" && ag.hungUp {
+				t.Fatal("bridge hung the agent up itself on a transfer")
+			}
+		})
+	}
+}
