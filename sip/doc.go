@@ -37,10 +37,11 @@
 // sip:lan-0x5586d4800230@127.0.0.1:41905;transport=udp, because phones
 // answer 404 unless the Request-URI carries their contact user. Both refuse
 // CR, LF, NUL, spaces, '<', '>', '"' and URI headers. Cancelling a Dial
-// before any provisional response does not abandon the INVITE (the phone
+// returns ErrCanceled at once but does not abandon the INVITE (the phone
 // would ring on): RFC 3261 §9.1 allows a CANCEL only after a provisional, so
-// the client waits for one (at most Timer B) and cancels then, or ACKs and
-// BYEs a 2xx that comes instead (cancel.go).
+// a goroutine the Client owns waits for one (at most Timer B) and cancels
+// then, or ACKs and BYEs a 2xx that comes instead (cancel.go); Close stops
+// those waits and joins them.
 //
 // Agent feature codes (feature.go): an INVITE to a '*' number (*11 log in,
 // *12 log out, *13[n] pause, *14 ready) from an agent's own phone is a

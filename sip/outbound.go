@@ -54,6 +54,9 @@ type Client struct {
 	calls  map[string]*OutboundCall
 	closed bool
 	wg     sync.WaitGroup
+
+	base context.Context // cancelled by Close: abandoned INVITEs give up
+	stop context.CancelFunc
 }
 
 // NewClient binds the UDP socket and starts serving in-dialog requests.
@@ -87,7 +90,9 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{cfg: cfg, log: log, ua: ua, conn: conn, public: public.Unmap(), calls: map[string]*OutboundCall{}}
+	c.base, c.stop = context.WithCancel(context.Background())
 	fail := func(err error) (*Client, error) {
+		c.stop()
 		ua.Close()
 		conn.Close()
 		return nil, err
@@ -124,6 +129,7 @@ func (c *Client) Addr() netip.AddrPort { return netip.MustParseAddrPort(c.conn.L
 func (c *Client) Close() error {
 	c.mu.Lock()
 	c.closed = true
+	c.stop()
 	calls := make([]*OutboundCall, 0, len(c.calls))
 	for _, oc := range c.calls {
 		if oc.watching {
@@ -188,7 +194,9 @@ func (c *Client) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 // Dial places a call to a number and returns once it is answered and ACKed.
 // uri is sip:USER@HOST[:PORT] with USER from [0-9+*#] only: use it for
 // anything built from caller or form input (toll-fraud and injection guard).
-// Cancelling ctx before the answer sends CANCEL (RFC 3261 §9.1; see dial).
+// Cancelling ctx before the answer returns ErrCanceled at once; the client
+// then finishes the INVITE itself, RFC 3261 §9.1 style: CANCEL once a
+// provisional has arrived, ACK and BYE if a 2xx comes instead (cancel.go).
 // A final non-2xx comes back as *StatusError.
 func (c *Client) Dial(ctx context.Context, uri string, o DialOptions) (*OutboundCall, error) {
 	target, err := parseDialURI(uri)
@@ -257,7 +265,10 @@ func (c *Client) dial(ctx context.Context, target sip.Uri, o DialOptions) (*Outb
 		return nil, fmt.Errorf("sip: dial %s: %w", target.String(), err)
 	}
 	log := c.log.With("call_id", req.CallID().Value())
-	err = waitAnswer(ctx, dialog, o)
+	err = c.waitAnswer(ctx, dialog, o, log)
+	if errors.Is(err, errAbandoned) { // the client finishes the INVITE (cancel.go)
+		return nil, fmt.Errorf("%w: %w", ErrCanceled, ctx.Err())
+	}
 	if err != nil {
 		dialog.Close()
 		var dr *sipgo.ErrDialogResponse
