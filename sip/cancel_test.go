@@ -170,3 +170,38 @@ func TestCancelBeforeProvisional(t *testing.T) {
 		})
 	}
 }
+
+// TestCloseEndsAbandonedInvite: a Dial cancelled while the far end has sent
+// nothing returns at once; the INVITE left waiting for a provisional (up to
+// Timer B, 32 s) is given up by Client.Close, which joins its goroutine
+// (goleak in the peer's cleanup), and no CANCEL was ever sent.
+func TestCloseEndsAbandonedInvite(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	u := newScriptedUAS(t, func(u *scriptedUAS, req *sip.Request, tx sip.ServerTransaction) {
+		<-tx.Done() // never answers
+	})
+	cli, err := NewClient(ClientConfig{Addr: "127.0.0.1:0", Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dctx, dcancel := context.WithCancel(ctx)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := cli.DialContact(dctx, "sip:agent-1@"+u.addr, DialOptions{})
+		errc <- err
+	}()
+	recv(t, ctx, u.invited, "INVITE")
+	dcancel()
+	if err := recv(t, ctx, errc, "Dial to return"); !errors.Is(err, ErrCanceled) {
+		t.Fatalf("Dial: %v, want ErrCanceled", err)
+	}
+	closed := make(chan struct{})
+	go func() { cli.Close(); close(closed) }()
+	recv(t, ctx, closed, "Close (it must not wait out Timer B)")
+	select {
+	case <-u.cancels:
+		t.Error("CANCEL sent without a provisional response (RFC 3261 §9.1)")
+	default:
+	}
+}
