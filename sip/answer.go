@@ -16,7 +16,11 @@ import (
 func (s *Server) run(c *Call, tx sip.ServerTransaction, late bool) {
 	defer s.finish(c)
 	c.log.Info("incoming call", "caller", c.caller, "called", c.called, "source", clean(c.dialog.InviteRequest.Source()))
-	s.publish(events.CallStarted, c.id, map[string]any{"caller": c.caller, "called": c.called})
+	started := map[string]any{"caller": c.caller, "called": c.called}
+	if c.feature != nil { // not a customer call: the app may leave it out of the ticket history
+		started["feature_code"], started["agent"] = c.feature.code, c.feature.user
+	}
+	s.publish(events.CallStarted, c.id, started)
 	s.respondDialog(c, sip.StatusTrying, "Trying")
 	if s.cfg.RingTime > 0 && c.feature == nil {
 		s.respondDialog(c, sip.StatusRinging, "Ringing")
@@ -156,10 +160,15 @@ func (s *Server) finish(c *Call) {
 	if answered {
 		dur = time.Since(c.answered)
 	}
+	// Free the slot before anyone hears the call ended: whoever reacts to
+	// call.ended (a wallboard, a test, a caller redialling) may call at once.
+	s.mu.Lock()
+	s.reserved--
+	s.mu.Unlock()
 	c.log.Info("call ended", "cause", cause, "side", side, "duration", dur)
 	s.publish(events.CallEnded, c.id, map[string]any{"cause": cause, "side": side, "duration_ms": dur.Milliseconds()})
 	close(c.done)
-	s.release()
+	s.callWG.Done()
 }
 
 func (c *Call) local() LocalSDP {

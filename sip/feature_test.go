@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/hotline-dev/hotline/config"
+	"github.com/hotline-dev/hotline/events"
 	"github.com/hotline-dev/hotline/registrar"
 )
 
@@ -68,6 +69,10 @@ func TestFeatureCodes(t *testing.T) {
 						reorder.Add(1)
 					}
 				})
+				e := r.waitEvent(events.CallStarted)
+				if e.Data["feature_code"] != tt.code || e.Data["agent"] != "lan" {
+					t.Errorf("call.started %v, want feature_code %s agent lan", e.Data, tt.code)
+				}
 				select { // the server hangs up after the tone
 				case <-oc.Done():
 				case <-r.ctx.Done():

@@ -47,7 +47,8 @@ type ServerConfig struct {
 	// starts with '*' is authenticated with Authenticate and, once the SDP
 	// is acceptable, FeatureCode(ctx, user, code) runs; an error wrapping
 	// ErrNotFound answers 404, anything else is answered with a confirmation
-	// (nil) or failure tone, then BYE (see feature.go). nil: '*' numbers are
+	// (nil) or failure tone, then BYE (see feature.go). Its call.started
+	// event carries "feature_code" and "agent". nil: '*' numbers are
 	// ordinary calls for the Handler.
 	FeatureCode func(ctx context.Context, user, code string) error
 	// Authenticate verifies digest credentials (RFC 3261 §22) on requests
