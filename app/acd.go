@@ -48,7 +48,14 @@ func (a *App) newACD() error {
 	svc := queue.New(queue.Config{Agents: cfg.Agents, Queues: cfg.Queues, Ringer: ringer, Bus: a.bus, Logger: a.log, Location: loc})
 	ringer.Bind(svc)
 	a.acd = &acd{reg: reg, client: client, ringer: ringer, svc: svc,
-		enqueuer: queue.NewEnqueuer(queue.EnqueuerConfig{Service: svc, Ringer: ringer, Prompts: a.prompts, Logger: a.log})}
+		enqueuer: queue.NewEnqueuer(queue.EnqueuerConfig{Service: svc, Ringer: ringer, Prompts: a.prompts, Logger: a.log,
+			// An agent's REFER may send the caller to a queue or to an
+			// allow-listed number only (toll-fraud guard).
+			Transfer: queue.TransferConfig{
+				Numbers: cfg.Allow.Numbers, Hosts: cfg.Allow.Hosts,
+				Domains:  []string{cfg.SIP.Domain, hostOf(cfg.SIP.PublicAddr+":0", cfg.SIP.UDP, cfg.SIP.TCP)},
+				Contacts: reg.ContactURIs, Dialer: queue.SIPDialer{Client: client},
+			}})}
 	return nil
 }
 
