@@ -46,7 +46,7 @@ func (a *App) ServeCall(ctx context.Context, c *sip.Call) {
 		},
 	}
 	if q := res.Queue; q != nil {
-		rec.Voice.Agent, rec.Voice.WaitSeconds = q.Agent, q.Wait.Seconds()
+		rec.Voice.Agent, rec.Voice.WaitSeconds, rec.Voice.TalkSeconds = q.Agent, q.Wait.Seconds(), q.Talk.Seconds()
 	}
 	if res.Handoff != nil {
 		rec.Voice.Queue = res.Handoff.Queue

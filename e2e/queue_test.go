@@ -139,6 +139,9 @@ func TestCallerReachesAgentThroughIVRAndQueue(t *testing.T) {
 	if v.Queue != "technical" || v.Agent != "lan" || v.Outcome != store.OutcomeCompleted {
 		t.Errorf("record: queue %q agent %q outcome %q", v.Queue, v.Agent, v.Outcome)
 	}
+	if v.TalkSeconds < 2.5 { // the caller's 3 s tone (its last frame leaves at 2.98 s) played inside the bridge
+		t.Errorf("record: talk time %.1fs, want at least the 3 s spent bridged", v.TalkSeconds)
+	}
 	h.shutdown()
 	if n := h.app.Ports().InUse(); n != 0 {
 		t.Errorf("%d RTP ports in use", n)

@@ -84,8 +84,9 @@ type QueueResult struct {
 	Answered bool // bridged to an agent: the flow ends there
 	Agent    string
 	Wait     time.Duration
-	Reason   string // events.QueueLeft reasons: timeout, full, exit-key, ...
-	Next     string // flow node chosen by the queue (exit key, queue exit); "" = the enqueue node's next
+	Talk     time.Duration // agent answer to the end of the bridge (ticket history talk time)
+	Reason   string        // events.QueueLeft reasons: timeout, full, exit-key, ...
+	Next     string        // flow node chosen by the queue (exit key, queue exit); "" = the enqueue node's next
 }
 
 // Enqueuer puts a caller in an ACD queue and returns when they leave it.

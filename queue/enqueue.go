@@ -105,8 +105,10 @@ func (q *Enqueuer) stay(ctx context.Context, call ivr.Call, req ivr.QueueRequest
 		}
 		return res, fmt.Errorf("queue: bridge %s: agent leg %v, caller media %v", call.ID(), ok, okLeg)
 	}
+	bridged := time.Now()
 	side, tr := q.bridgeAgent(ctx, caller, ac, req.Queue, out.Agent)
-	log.Info("queue: bridged call ended", "agent", out.Agent, "hangup_side", side)
+	res.Talk = time.Since(bridged)
+	log.Info("queue: bridged call ended", "agent", out.Agent, "hangup_side", side, "talk", res.Talk)
 	if tr != nil {
 		hangup() // the agent wraps up; the caller may re-join a queue
 		return q.transfer(ctx, call, req, res, caller, ac, tr)
