@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -57,6 +58,17 @@ func (a *App) newACD() error {
 				Contacts: reg.ContactURIs, Dialer: queue.SIPDialer{Client: client},
 			}})}
 	return nil
+}
+
+// featureCode applies a code an agent dialled from their authenticated
+// phone (*11 login, *12 logout, *13[n] pause, *14 ready); an unknown code is
+// 404 so the phone shows it failed.
+func (c *acd) featureCode(_ context.Context, agent, code string) error {
+	err := c.svc.FeatureCode(agent, code)
+	if errors.Is(err, queue.ErrUnknownFeatureCode) {
+		return fmt.Errorf("%w: %w", sip.ErrNotFound, err)
+	}
+	return err
 }
 
 // mount is the queue and agent routes inside the authenticated API.

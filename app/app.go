@@ -121,6 +121,7 @@ func (a *App) newSIP() error {
 		RetryAfter: cfg.SIP.RetryAfter, RTP: a.ports, InactivityTimeout: cfg.Media.InactivityTimeout,
 		InbandDTMF: cfg.Media.InbandDTMF, RateLimit: cfg.SIP.RateLimit, RateBurst: cfg.SIP.RateBurst,
 		Bus: a.bus, Accept: a.accept, Register: a.acd.reg.HandleRegister,
+		Authenticate: a.acd.reg.Authenticate, FeatureCode: a.acd.featureCode,
 	}, a, a.log)
 	if err != nil {
 		return fmt.Errorf("sip: %w", err)
