@@ -56,19 +56,24 @@ func goertzel(pcm []int16, freq float64) float64 {
 // hears and hangs up when told.
 type agentPhone struct {
 	srv    *sip.Server
+	events *events.Subscription // the phone's own call events
 	heard  pcmRecorder
 	hangup chan struct{}
 	calls  chan string
 	wg     sync.WaitGroup
 }
 
-func startAgentPhone(t *testing.T) *agentPhone {
+func startAgentPhone(t *testing.T) *agentPhone { return startRingingPhone(t, 0) }
+
+// startRingingPhone is an agent phone that rings for ring before answering.
+func startRingingPhone(t *testing.T, ring time.Duration) *agentPhone {
 	t.Helper()
-	pool, err := media.NewPortPool(41000, 41998)
+	pool, err := media.NewPortPool(41000, 43998)
 	must(t, err)
-	p := &agentPhone{hangup: make(chan struct{}), calls: make(chan string, 4)}
+	bus := events.NewBus()
+	p := &agentPhone{hangup: make(chan struct{}), calls: make(chan string, 4), events: bus.Subscribe(256)}
 	tone := media.NewPromptPCM("agent-tone", media.Tone([]float64{440}, 20*time.Second))
-	srv, err := sip.NewServer(sip.ServerConfig{UDP: "127.0.0.1:0", RTP: pool, InactivityTimeout: time.Minute, InbandDTMF: "never"},
+	srv, err := sip.NewServer(sip.ServerConfig{UDP: "127.0.0.1:0", RTP: pool, InactivityTimeout: time.Minute, InbandDTMF: "never", RingTime: ring, Bus: bus},
 		sip.HandlerFunc(func(ctx context.Context, c *sip.Call) {
 			c.Media().SetAudioSink(p.heard.sink)
 			p.calls <- c.ID()
@@ -85,7 +90,7 @@ func startAgentPhone(t *testing.T) *agentPhone {
 	p.srv = srv
 	p.wg.Add(1)
 	go func() { defer p.wg.Done(); _ = srv.Serve(context.Background()) }()
-	t.Cleanup(func() { srv.Close(); p.wg.Wait() })
+	t.Cleanup(func() { srv.Close(); p.wg.Wait(); p.events.Close() })
 	return p
 }
 
