@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -24,15 +22,6 @@ import (
 // the agent's presence, and the call is answered and hung up by Hotline; an
 // unknown code is refused with 404 and changes nothing.
 func TestBaresipAgentFeatureCodes(t *testing.T) {
-	bin, err := exec.LookPath("baresip")
-	switch {
-	case err != nil && os.Getenv("HOTLINE_REQUIRE_TOOLS") == "1":
-		t.Fatal("baresip not installed and HOTLINE_REQUIRE_TOOLS=1")
-	case err != nil:
-		t.Skip("baresip not installed (apt-get install baresip-core)")
-	case testing.Short():
-		t.Skip("end-to-end with baresip")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	ags := []config.Agent{{ID: "lan", Username: "lan", Password: "s3cret", Queues: map[string]int{"q": 0}}}
@@ -67,8 +56,8 @@ func TestBaresipAgentFeatureCodes(t *testing.T) {
 		}
 	}()
 	addr := hotline.Addr().String()
-	ctrlPort, _, stop := startBaresipAgent(t, ctx, bin, addr, "lan", "s3cret")
-	defer stop()
+	agent := startBaresipAgent(t, addr, "lan", "s3cret")
+	defer agent.Stop()
 	for len(reg.Lookup("lan")) == 0 { // registration: wait for the binding event
 		select {
 		case <-sub.C:
@@ -76,7 +65,6 @@ func TestBaresipAgentFeatureCodes(t *testing.T) {
 			t.Fatal("baresip did not register")
 		}
 	}
-	ctrl := dialBaresipCtrl(t, ctx, ctrlPort)
 	_, port, _ := net.SplitHostPort(addr)
 	steps := []struct {
 		code        string
@@ -91,21 +79,14 @@ func TestBaresipAgentFeatureCodes(t *testing.T) {
 		{"*12", true, LoggedOut, ""},
 	}
 	for _, st := range steps {
-		evs := ctrl.cmd("dial", "sip:"+st.code+"@127.0.0.1:"+port)
-		closed, established := "", false
-		for closed == "" {
-			for _, e := range evs {
-				switch e.Type {
-				case "CALL_ESTABLISHED":
-					established = true
-				case "CALL_CLOSED":
-					closed = e.Param
-				}
-			}
-			if closed == "" {
-				evs = []baresipMsg{ctrl.read()}
-			}
+		agent.Command("dial", "sip:"+st.code+"@127.0.0.1:"+port)
+		established := false
+		e := agent.WaitEvent(10*time.Second, "CALL_ESTABLISHED", "CALL_CLOSED")
+		if e.Type == "CALL_ESTABLISHED" {
+			established = true
+			e = agent.WaitEvent(10*time.Second, "CALL_CLOSED")
 		}
+		closed := e.Param
 		t.Logf("%s: established %v, closed %q", st.code, established, closed)
 		if established != st.established {
 			t.Errorf("%s: established %v, want %v (closed: %s)", st.code, established, st.established, closed)
