@@ -2,12 +2,9 @@ package registrar
 
 import (
 	"context"
-	"net"
 	"strconv"
 	"testing"
 	"time"
-
-	"github.com/emiago/sipgo"
 
 	"github.com/hotline-dev/hotline/config"
 	"github.com/hotline-dev/hotline/events"
@@ -23,28 +20,12 @@ func TestBaresipRegisters(t *testing.T) {
 	defer sub.Close()
 	r := New(Config{Agents: []config.Agent{{ID: "lan", Username: "lan", Password: "s3cret"}}, Bus: bus})
 
-	ua, err := sipgo.NewUA()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ua.Close()
-	srv, err := sipgo.NewServer(ua)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.OnRegister(r.HandleRegister)
-	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan struct{})
-	go func() { defer close(served); srv.ServeUDP(conn) }()
-	defer func() { srv.Close(); conn.Close(); <-served }()
+	port := serveRegistrar(t, r)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	agent := baresiptest.Start(t, baresiptest.Config{Accounts: "accounts.agent.template", Tone: 440, Vars: map[string]string{
-		"AGENT_USER": "lan", "AGENT_PASSWORD": "s3cret", "HOTLINE_SIP_PORT": strconv.Itoa(conn.LocalAddr().(*net.UDPAddr).Port)}})
+		"AGENT_USER": "lan", "AGENT_PASSWORD": "s3cret", "HOTLINE_SIP_PORT": strconv.Itoa(port)}})
 	defer agent.Stop()
 	next := func(action string) {
 		t.Helper()

@@ -28,24 +28,7 @@ func loopbackSipgo(t *testing.T, algs []string) {
 	defer sub.Close()
 	r := New(Config{Agents: testAgents, Bus: bus, Algorithms: algs})
 
-	sua, err := sipgo.NewUA()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sua.Close()
-	srv, err := sipgo.NewServer(sua)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.OnRegister(r.HandleRegister)
-	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan struct{})
-	go func() { defer close(served); srv.ServeUDP(conn) }()
-	defer func() { srv.Close(); conn.Close(); <-served }()
-	port := conn.LocalAddr().(*net.UDPAddr).Port
+	port := serveRegistrar(t, r)
 
 	cua, err := sipgo.NewUA(sipgo.WithUserAgent("1001"))
 	if err != nil {
@@ -120,4 +103,27 @@ func TestRunSweepsExpiredBindings(t *testing.T) {
 			t.Fatalf("Run returned %v", err)
 		}
 	})
+}
+
+// serveRegistrar serves r's REGISTER handler on a sipgo server on a free
+// UDP port of 127.0.0.1 until the test ends, and returns the port.
+func serveRegistrar(t *testing.T, r *Registrar) int {
+	t.Helper()
+	ua, err := sipgo.NewUA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := sipgo.NewServer(ua)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.OnRegister(r.HandleRegister)
+	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan struct{})
+	go func() { defer close(served); srv.ServeUDP(conn) }()
+	t.Cleanup(func() { srv.Close(); conn.Close(); <-served; ua.Close() })
+	return conn.LocalAddr().(*net.UDPAddr).Port
 }
