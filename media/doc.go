@@ -13,6 +13,11 @@
 //     stream costs bandwidth and CPU for nothing at 1,500 calls. A new
 //     talkspurt sets the marker bit and a timestamp that follows the clock
 //     (RFC 3551 §4.1), so receivers handle the gap as silence.
+//   - Live audio (WriteAudio: a bridge relaying the other leg) is not paced
+//     when nothing else is being sent: each frame leaves at once from the
+//     writer's goroutine, so a bridge adds no frame of delay. With a prompt
+//     or an inband digit playing it is queued and mixed on the pacer's
+//     slots. Both paths share one SSRC, sequence and timestamp (txMu).
 //   - Symmetric RTP: the first packet of a negotiated payload type moves the
 //     send address to its source (NAT); later moves need 3 in-sequence
 //     packets from the new source, so one spoofed packet cannot steal audio.

@@ -194,31 +194,74 @@ func (s *Session) SendDigit(ctx context.Context, key rune, dur time.Duration, sr
 	}
 }
 
-// WriteAudio queues one frame of live audio (a bridge or a recording being
-// played back) to be sent on the next frame slot, mixed with any prompt. It
-// never blocks. At most two frames are kept; older samples are dropped so a
-// relayed frame waits at most about one frame.
+// WriteAudio sends one frame of live audio (a bridge relaying the other
+// leg, or a recording played back). It never blocks on the pacer and keeps
+// no more than two frames.
+//
+// When nothing else is being sent (no prompt, no digit, not on hold, no
+// earlier live samples still queued) and pcm is exactly one frame of this
+// leg's ptime, the frame leaves at once, from the caller's goroutine (for
+// a bridge, the other leg's RTP reader): no pacing delay is added to a
+// relayed call. It is its own RTP packet of this session's stream: the next
+// sequence number, the timestamp advanced by one frame (continuous within
+// a talkspurt; after silence it follows the clock and carries the marker
+// bit, RFC 3551 §4.1), encoded in this leg's codec.
+//
+// Otherwise the samples are queued for the pacer, which sends them on its
+// next frame slot mixed with the prompt or inband digit (a whisper over a
+// bridged call), so a queued frame waits at most about one frame; older
+// samples beyond two frames are dropped (Stats.LiveDrops). Frames of
+// another size (legs that negotiated different ptimes) always take this
+// paced path. Both paths share one sequence and timestamp, so switching
+// between them neither repeats nor skips a sequence number and never moves
+// the timestamp backwards.
 func (s *Session) WriteAudio(pcm []int16) {
+	s.txMu.Lock()
+	defer s.txMu.Unlock()
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed || !s.started {
+		s.mu.Unlock()
 		return
 	}
-	limit := 2 * defaultPtime.Milliseconds() * SampleRate / 1000
-	if r := s.remote.Load(); r != nil {
-		limit = int64(2 * r.frameSamples())
+	r := s.remote.Load()
+	n := r.frameSamples()
+	if len(pcm) == n && !s.hold && s.play == nil && s.dig == nil && len(s.live) == 0 {
+		s.mu.Unlock()
+		s.sendLive(r, pcm)
+		return
 	}
+	defer s.mu.Unlock()
+	limit := 2 * n
 	if s.live == nil {
 		s.live = make([]int16, 0, 2*maxFrame)
 	}
-	if extra := len(pcm) - int(limit); extra > 0 {
+	if extra := len(pcm) - limit; extra > 0 {
 		s.st.liveDrops.Add(uint64(extra))
 		pcm = pcm[extra:]
 	}
 	s.live = append(s.live, pcm...)
-	if over := len(s.live) - int(limit); over > 0 {
+	if over := len(s.live) - limit; over > 0 {
 		s.st.liveDrops.Add(uint64(over))
 		s.live = s.live[:copy(s.live, s.live[over:])]
 	}
 	s.nudge()
+}
+
+// sendLive sends one live frame at once (WriteAudio's immediate path) and
+// ends the pacer's slots, which had nothing left to send. Called with txMu
+// held.
+func (s *Session) sendLive(r *Remote, pcm []int16) {
+	st := s.tx
+	// Live frames keep their talkspurt over the same hangover the pacer
+	// allows them (jitter, a lost frame upstream).
+	s.startTalkspurt(st, liveHangover*r.Ptime, time.Now())
+	st.active, st.idleLive = false, 0
+	payload := st.buf[rtpHeaderLen : rtpHeaderLen+len(pcm)]
+	encodeG711(r.Codec, payload, pcm)
+	st.hdr.PayloadType = r.PayloadType
+	st.hdr.Marker = st.marker
+	st.marker = false
+	s.writePacket(st, payload)
+	st.hdr.Timestamp += uint32(len(pcm))
+	s.st.liveDirect.Add(1)
 }

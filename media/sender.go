@@ -23,17 +23,19 @@ const (
 	eventEndCopies = 3
 )
 
-// sendState is owned by the sender goroutine.
+// sendState is the outgoing stream: one SSRC, sequence and timestamp for
+// paced and immediate packets alike. Guarded by Session.txMu.
 type sendState struct {
-	hdr      rtp.Header
-	buf      []byte  // header + payload, reused for every packet
-	pcm      []int16 // mixing buffer
-	scratch  []byte  // prompt payload assembly across prompt boundaries
-	tsBase   uint32  // RTP timestamp at s.epoch
-	active   bool    // inside a talkspurt
-	marker   bool    // next audio packet starts a talkspurt (RFC 3551 §4.1)
-	next     time.Time
-	idleLive int // empty slots since live audio ran dry
+	hdr      rtp.Header // SequenceNumber and Timestamp are the next packet's
+	buf      []byte     // header + payload, reused for every packet
+	pcm      []int16    // mixing buffer
+	scratch  []byte     // prompt payload assembly across prompt boundaries
+	tsBase   uint32     // RTP timestamp at s.epoch
+	active   bool       // the pacer runs frame slots
+	marker   bool       // next audio packet starts a talkspurt (RFC 3551 §4.1)
+	next     time.Time  // the pacer's next slot
+	idleLive int        // empty slots since live audio ran dry
+	lastSent time.Time  // last packet sent, paced or immediate; zero: none yet
 }
 
 func newSendState() *sendState {
@@ -41,7 +43,7 @@ func newSendState() *sendState {
 	_, _ = rand.Read(rnd[:]) // crypto/rand.Read never fails (Go ≥ 1.24)
 	// RFC 3550 §5.1: random initial sequence number and timestamp, and
 	// §8.1 a random SSRC.
-	return &sendState{
+	st := &sendState{
 		hdr: rtp.Header{
 			Version:        2,
 			SequenceNumber: binary.BigEndian.Uint16(rnd[0:]),
@@ -52,15 +54,45 @@ func newSendState() *sendState {
 		pcm:     make([]int16, maxFrame),
 		scratch: make([]byte, maxFrame),
 	}
+	st.hdr.Timestamp = st.tsBase
+	return st
+}
+
+// clockTS is the RTP timestamp of the wall clock now: tsBase at s.epoch,
+// then SampleRate per second.
+func (s *Session) clockTS(st *sendState, now time.Time) uint32 {
+	return st.tsBase + uint32(now.Sub(s.epoch)*SampleRate/time.Second)
+}
+
+// inTalkspurt reports whether a packet sent now continues the current
+// talkspurt: the pacer is running slots, or a packet left within window.
+// Called with txMu held.
+func inTalkspurt(st *sendState, window time.Duration, now time.Time) bool {
+	return st.active || (!st.lastSent.IsZero() && now.Sub(st.lastSent) <= window)
+}
+
+// startTalkspurt prepares the next packet: inside a talkspurt (see
+// inTalkspurt) the timestamp simply continues; after silence the packet
+// gets the marker bit and a timestamp that follows the clock (RFC 3551
+// §4.1), never behind the previous packet's. Called with txMu held.
+func (s *Session) startTalkspurt(st *sendState, window time.Duration, now time.Time) {
+	if inTalkspurt(st, window, now) {
+		return
+	}
+	st.marker = true
+	if ts := s.clockTS(st, now); int32(ts-st.hdr.Timestamp) > 0 {
+		st.hdr.Timestamp = ts
+	}
 }
 
 // sendLoop paces outgoing frames on the schedule start + n*ptime and
 // watches for media inactivity. It sends nothing while there is nothing to
 // play: silence is not sent (no comfort noise negotiated), which the far end
 // handles as the end of a talkspurt (RFC 3551 §4.1, marker on restart).
+// Live audio written while nothing plays does not wait for it: WriteAudio
+// sends it at once.
 func (s *Session) sendLoop() {
 	defer s.wg.Done()
-	st := newSendState()
 	tick := time.NewTimer(time.Hour)
 	tick.Stop()
 	defer tick.Stop()
@@ -71,24 +103,36 @@ func (s *Session) sendLoop() {
 		defer inactTimer.Stop()
 		inact = inactTimer.C
 	}
+	st := s.tx
 	for {
 		var tickC <-chan time.Time
+		s.txMu.Lock()
 		if st.active {
 			tick.Reset(time.Until(st.next))
 			tickC = tick.C
 		}
+		s.txMu.Unlock()
 		select {
 		case <-s.stop:
 			return
 		case <-s.wake:
+			s.txMu.Lock()
 			if !st.active && s.hasWork() {
-				st.active, st.marker = true, true
-				st.next = time.Now()
-				st.hdr.Timestamp = st.tsBase + uint32(time.Since(s.epoch)*SampleRate/time.Second)
+				// A prompt starting right after live frames sent at once
+				// (within one frame) continues their talkspurt.
+				now := time.Now()
+				s.startTalkspurt(st, s.remote.Load().Ptime, now)
+				st.active, st.next = true, now
 				s.frame(st)
 			}
+			s.txMu.Unlock()
 		case <-tickC:
-			s.frame(st)
+			s.txMu.Lock()
+			// WriteAudio may have ended the slots since the timer was set.
+			if st.active {
+				s.frame(st)
+			}
+			s.txMu.Unlock()
 		case <-inact:
 			if left := s.inactivityLeft(); left > 0 {
 				inactTimer.Reset(left)
@@ -125,7 +169,7 @@ func (s *Session) hasWork() bool {
 }
 
 // frame runs one frame slot: catch up if late, build and send the packet,
-// and schedule the next slot.
+// and schedule the next slot. Called with txMu held.
 func (s *Session) frame(st *sendState) {
 	r := s.remote.Load()
 	n := r.frameSamples()
@@ -145,7 +189,7 @@ func (s *Session) frame(st *sendState) {
 	st.hdr.Timestamp += uint32(n)
 }
 
-// buildAndSend sends the packet of this slot; false ends the talkspurt.
+// buildAndSend sends the packet of this slot; false ends the slots.
 func (s *Session) buildAndSend(st *sendState, r *Remote, n int) bool {
 	s.mu.Lock()
 	if s.hold {
@@ -272,8 +316,9 @@ func (s *Session) writeEvent(st *sendState, r *Remote, ev TelephoneEvent, ts uin
 }
 
 // writePacket marshals the header in front of payload in st.buf and sends
-// it to the current (possibly latched) address.
+// it to the current (possibly latched) address. Called with txMu held.
 func (s *Session) writePacket(st *sendState, payload []byte) {
+	st.lastSent = time.Now()
 	hn, err := st.hdr.MarshalTo(st.buf[:rtpHeaderLen])
 	if err != nil {
 		s.log.Error("marshal RTP header", "error", err)

@@ -89,13 +89,19 @@ type Session struct {
 	remote   atomic.Pointer[Remote]         // current negotiation, read per packet
 	sendAddr atomic.Pointer[netip.AddrPort] // latched destination
 
+	// txMu guards tx, the outgoing stream's state (sequence number,
+	// timestamp, talkspurt), shared by the pacing sender goroutine and
+	// WriteAudio's immediate path. Lock order: txMu before mu.
+	txMu sync.Mutex
+	tx   *sendState
+
 	mu      sync.Mutex // guards the fields below and the jobs
 	started bool
 	closed  bool
 	hold    bool
 	play    *playJob
 	dig     *digitJob
-	live    []int16 // pending WriteAudio samples (at most 2 frames)
+	live    []int16 // WriteAudio samples waiting for the pacer (at most 2 frames)
 
 	wake      chan struct{} // nudges the sender, capacity 1
 	stop      chan struct{}
@@ -123,6 +129,7 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 		digitSem: make(chan struct{}, 1),
+		tx:       newSendState(),
 	}
 	switch {
 	case cfg.Conn != nil:
@@ -241,7 +248,9 @@ func (s *Session) InjectDigit(d Digit) {
 
 // SetAudioSink installs f to receive every received audio frame as linear
 // PCM, from the reader goroutine. f must not block and must copy pcm if it
-// keeps it (the buffer is reused). nil removes the sink.
+// keeps it (the buffer is reused). nil removes the sink. A bridge installs
+// the other leg's WriteAudio here, which may send the frame at once from
+// this reader goroutine (see WriteAudio).
 func (s *Session) SetAudioSink(f func(pcm []int16)) {
 	if f == nil {
 		s.sink.Store(nil)

@@ -24,6 +24,9 @@ type Stats struct {
 	LateFrames uint64 // frames sent more than half a ptime after their slot
 	CatchUps   uint64 // times the sender skipped frames instead of bursting
 	LiveDrops  uint64 // live (WriteAudio) samples dropped to bound delay
+	// LiveDirect counts live frames sent at once by WriteAudio (a bridge
+	// with nothing else playing) rather than on a paced frame slot.
+	LiveDirect uint64
 
 	DigitsRFC4733   uint64
 	DigitsINFO      uint64
@@ -43,6 +46,7 @@ type Stats struct {
 type counters struct {
 	pktSent, bytesSent, pktRecv, bytesRecv, ignored  atomic.Uint64
 	lost, lateFrames, catchUps, liveDrops, relatches atomic.Uint64
+	liveDirect                                       atomic.Uint64
 	jitterNs                                         atomic.Int64
 	latched                                          atomic.Bool
 }
@@ -55,8 +59,9 @@ func (s *Session) Stats() Stats {
 		PacketsIgnored: s.st.ignored.Load(), Lost: s.st.lost.Load(),
 		Jitter:     time.Duration(s.st.jitterNs.Load()),
 		LateFrames: s.st.lateFrames.Load(), CatchUps: s.st.catchUps.Load(),
-		LiveDrops: s.st.liveDrops.Load(), Relatches: s.st.relatches.Load(),
-		Latched: s.st.latched.Load(),
+		LiveDrops: s.st.liveDrops.Load(), LiveDirect: s.st.liveDirect.Load(),
+		Relatches: s.st.relatches.Load(),
+		Latched:   s.st.latched.Load(),
 	}
 	if a := s.sendAddr.Load(); a != nil {
 		st.RemoteAddr = *a

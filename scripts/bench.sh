@@ -8,6 +8,8 @@
 #   PROF_CALLS   held calls for the goroutine/memory/pprof run on bench/profserver (1000; 0 skips)
 #   DIGIT_CALLS, DIGIT_RATE  the digit-latency run (500 calls at 50/s)
 #   SIPP         0 skips the sipp comparison
+#   RELAY        0 skips the bridged-call relay benchmark (queue BenchmarkBridgeRelay)
+#   RELAY_CALLS, RELAY_SECS  bridged calls (500 = 1,000 RTP streams each way) and seconds (20)
 #
 # The server (bin/hotline serve) runs pinned to core 0 and the load
 # generator (bin/hotline-load) to core 1, both on 127.0.0.1. Every run is
@@ -38,6 +40,28 @@ if [[ $BENCH_PKGS != none ]]; then
 	fi
 fi
 GO_BENCH_FAILED=${GO_BENCH_FAILED:-0}
+
+# --- bridged calls: relay delay on one core ---------------------------------
+# The relay (the test binary: real media.Sessions joined by queue.Bridge) is
+# pinned to core 0; it re-executes itself as the callers' and agents' phones
+# pinned to core 1. docs/benchmarks.md ("Bridged calls") says what is measured.
+RELAY=${RELAY:-1}
+RELAY_CALLS=${RELAY_CALLS:-500}
+RELAY_SECS=${RELAY_SECS:-20}
+if [[ $RELAY != 0 ]]; then
+	echo
+	echo "== bridged calls: $RELAY_CALLS calls relayed on core 0, ${RELAY_SECS}s, endpoints on core 1; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+	mkdir -p bin
+	$GO test -c -o bin/queue.test ./queue
+	relay_ep_cpu=1
+	(($(nproc) < 2)) && relay_ep_cpu=0
+	if ! HOTLINE_BENCH_RELAY=1 HOTLINE_RELAY_ENDPOINT_CPU=$relay_ep_cpu RELAY_CALLS=$RELAY_CALLS RELAY_SECS=$RELAY_SECS \
+		timeout $((RELAY_SECS + 40)) taskset -c 0 ./bin/queue.test -test.run='^$' -test.bench='^BenchmarkBridgeRelay$' \
+		-test.benchtime=1x -test.timeout=$((RELAY_SECS + 30))s; then
+		GO_BENCH_FAILED=1
+		echo "bridged-call relay benchmark FAILED"
+	fi
+fi
 if [[ $BENCH_LOAD == 0 ]]; then exit "$GO_BENCH_FAILED"; fi
 
 echo "== call path load benchmark"
