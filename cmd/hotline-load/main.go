@@ -279,25 +279,30 @@ wait:
 
 // talker sends a low-noise PCMU frame every 20 ms on every live call, as a
 // phone does, so the server's RTP inactivity timeout never fires. One
-// goroutine serves every call; media.Session paces the packets.
+// goroutine serves every call. A bridged-style WriteAudio leaves at once, so
+// calls are spread over talkerSlots sub-ticks of the 20 ms frame: the server
+// sees phones' independent phases, not one burst of every call's packet.
 type talker struct {
 	mu    sync.Mutex
-	calls map[*media.Session]struct{}
+	calls map[*media.Session]int // session → slot
+	next  int
 	frame []int16
 }
+
+const talkerSlots = 10 // 2 ms apart
 
 func newTalker() *talker {
 	f := make([]int16, 160)
 	for i := range f {
 		f[i] = int16(rand.IntN(64) - 32)
 	}
-	return &talker{calls: map[*media.Session]struct{}{}, frame: f}
+	return &talker{calls: map[*media.Session]int{}, frame: f}
 }
 
 func (t *talker) add(s *media.Session) {
-	s.WriteAudio(t.frame) // one frame of slack against ticker/sender phase
 	t.mu.Lock()
-	t.calls[s] = struct{}{}
+	t.calls[s] = t.next % talkerSlots
+	t.next++
 	t.mu.Unlock()
 }
 
@@ -308,10 +313,10 @@ func (t *talker) remove(s *media.Session) {
 }
 
 func (t *talker) run(ctx context.Context) {
-	tick := time.NewTicker(20 * time.Millisecond)
+	tick := time.NewTicker(20 * time.Millisecond / talkerSlots)
 	defer tick.Stop()
 	var batch []*media.Session
-	for {
+	for slot := 0; ; slot = (slot + 1) % talkerSlots {
 		select {
 		case <-ctx.Done():
 			return
@@ -319,8 +324,10 @@ func (t *talker) run(ctx context.Context) {
 		}
 		t.mu.Lock()
 		batch = batch[:0]
-		for s := range t.calls {
-			batch = append(batch, s)
+		for s, sl := range t.calls {
+			if sl == slot {
+				batch = append(batch, s)
+			}
 		}
 		t.mu.Unlock()
 		for _, s := range batch {
