@@ -52,9 +52,18 @@ type App struct {
 // New builds every component and binds the listeners, so Addr methods work
 // before Run. It fails on anything that would make calls fail later: missing
 // or corrupt prompts, an invalid flow directory, ports that cannot be bound.
-func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err error) {
 	a := &App{cfg: cfg, log: log, bus: events.NewBus(), live: newLiveCalls()}
-	var err error
+	// undo releases what was built (sockets, the spool lock, the database)
+	// when a later step fails, newest first.
+	var undo []func()
+	defer func() {
+		if err != nil {
+			for i := len(undo) - 1; i >= 0; i-- {
+				undo[i]()
+			}
+		}
+	}()
 	if a.prompts, err = media.LoadLibrary(cfg.Media.Prompts); err != nil {
 		return nil, fmt.Errorf("load prompts from %s (media.prompts): %w", cfg.Media.Prompts, err)
 	}
@@ -77,6 +86,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	a.store = newLazyStore(func(ctx context.Context) (store.Store, error) {
 		return storeopen.Open(ctx, cfg.Database.URL, store.Options{DefaultCountry: cfg.Phone.DefaultCountry, Logger: log})
 	})
+	undo = append(undo, func() { _ = a.store.Close() })
 	if _, err := a.store.get(ctx); err != nil {
 		// Calls are still answered and logged to the spool; the API answers
 		// 503 until the database is back. Refusing to start would lose calls.
@@ -85,25 +95,27 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	if a.calls, err = calllog.New(a.store, calllog.Options{SpoolDir: cfg.Database.SpoolDir, Logger: log}); err != nil {
 		return nil, fmt.Errorf("call log (database.spool_dir %s): %w", cfg.Database.SpoolDir, err)
 	}
+	undo = append(undo, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = a.calls.Close(ctx)
+	})
 
-	if err := a.newACD(); err != nil {
+	if err = a.newACD(); err != nil {
 		return nil, err
 	}
+	undo = append(undo, func() { _ = a.acd.close() })
 	if a.engine, err = ivr.NewEngine(ivr.Config{
 		Prompts: a.prompts, Lookups: cfg.Lookups, Calendars: cfg.Calendars, Bus: a.bus, Logger: log,
 		Enqueuer: a.acd.enqueuer,
 	}); err != nil {
-		_ = a.acd.close()
 		return nil, fmt.Errorf("ivr engine: %w", err)
 	}
-
-	if err := a.newSIP(); err != nil {
-		_ = a.acd.close()
+	if err = a.newSIP(); err != nil {
 		return nil, err
 	}
-	if err := a.newHTTP(); err != nil {
-		a.sip.Close()
-		_ = a.acd.close()
+	undo = append(undo, func() { _ = a.sip.Close() })
+	if err = a.newHTTP(); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -127,6 +139,7 @@ func (a *App) newSIP() error {
 		return fmt.Errorf("sip: %w", err)
 	}
 	if err := srv.Listen(); err != nil {
+		_ = srv.Close()
 		return fmt.Errorf("sip listen (sip.udp %q, sip.tcp %q): %w", cfg.SIP.UDP, cfg.SIP.TCP, err)
 	}
 	a.sip = srv
