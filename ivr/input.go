@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/hotline-dev/hotline/flows"
+	"github.com/hotline-dev/hotline/media"
 )
 
 // attempts counts a menu's or gather's failures against its retries.
@@ -32,24 +33,14 @@ func (r *run) menu(ctx context.Context, n *flows.Node) (string, error) {
 	a := attempts{n: n}
 	prompts := n.Prompts
 	for {
-		if err := r.playRefs(ctx, prompts, n.BargeIn); err != nil {
-			return "", err
-		}
-		r.waitingForInput(n)
-		d, ok, err := r.waitDigit(ctx, n.Timeout)
+		d, next, retry, err := r.promptForKey(ctx, n, &a, &prompts, "menu")
 		if err != nil {
 			return "", err
 		}
-		if !ok {
-			r.inputDone(n)
-			r.log.Info("ivr: menu timeout", "node", n.Name, "failures", a.failures+1)
-			if n.OnTimeout != "" {
-				return n.OnTimeout, nil
-			}
-			if a.fail() {
-				return n.Exhausted, nil
-			}
-			prompts = concat(n.TimeoutPrompts, n.Prompts)
+		if next != "" {
+			return next, nil
+		}
+		if retry {
 			continue
 		}
 		keys := string(d.Key)
@@ -95,24 +86,14 @@ func (r *run) gather(ctx context.Context, n *flows.Node) (string, error) {
 	a := attempts{n: n}
 	prompts := n.Prompts
 	for {
-		if err := r.playRefs(ctx, prompts, n.BargeIn); err != nil {
-			return "", err
-		}
-		r.waitingForInput(n)
-		d, ok, err := r.waitDigit(ctx, n.Timeout)
+		d, next, retry, err := r.promptForKey(ctx, n, &a, &prompts, "gather")
 		if err != nil {
 			return "", err
 		}
-		if !ok {
-			r.inputDone(n)
-			r.log.Info("ivr: gather timeout", "node", n.Name, "failures", a.failures+1)
-			if n.OnTimeout != "" {
-				return n.OnTimeout, nil
-			}
-			if a.fail() {
-				return n.Exhausted, nil
-			}
-			prompts = concat(n.TimeoutPrompts, n.Prompts)
+		if next != "" {
+			return next, nil
+		}
+		if retry {
 			continue
 		}
 		got, pressed, err := r.collect(ctx, n, d.Key)
@@ -201,4 +182,28 @@ func (r *run) confirm(ctx context.Context, n *flows.Node, got string) (bool, err
 	}
 	r.addDigits(string(d.Key))
 	return d.Key == '1', nil
+}
+
+// promptForKey plays a menu's or gather's prompts and waits for the first
+// key. On a timeout it returns where to go (on_timeout, or exhausted once
+// the retries are spent), or retry with the timeout prompts queued.
+func (r *run) promptForKey(ctx context.Context, n *flows.Node, a *attempts, prompts *[]flows.PromptRef, kind string) (d media.Digit, next string, retry bool, err error) {
+	if err := r.playRefs(ctx, *prompts, n.BargeIn); err != nil {
+		return d, "", false, err
+	}
+	r.waitingForInput(n)
+	d, ok, err := r.waitDigit(ctx, n.Timeout)
+	if err != nil || ok {
+		return d, "", false, err
+	}
+	r.inputDone(n)
+	r.log.Info("ivr: "+kind+" timeout", "node", n.Name, "failures", a.failures+1)
+	if n.OnTimeout != "" {
+		return d, n.OnTimeout, false, nil
+	}
+	if a.fail() {
+		return d, n.Exhausted, false, nil
+	}
+	*prompts = concat(n.TimeoutPrompts, n.Prompts)
+	return d, "", true, nil
 }

@@ -91,25 +91,7 @@ var t0 = time.Date(2026, 3, 4, 9, 0, 0, 0, time.UTC)
 func newRig(t *testing.T, queues map[string]config.Queue, agents []config.Agent) *rig {
 	t.Helper()
 	for n, q := range queues {
-		if q.Strategy == "" {
-			q.Strategy = "longest-idle"
-		}
-		if q.RingTimeout == 0 {
-			q.RingTimeout = 15 * time.Second
-		}
-		if q.MaxMisses == 0 {
-			q.MaxMisses = 3
-		}
-		if q.MaxWait == 0 {
-			q.MaxWait = 10 * time.Minute
-		}
-		if q.MaxLength == 0 {
-			q.MaxLength = 100
-		}
-		if q.ServiceLevel == 0 {
-			q.ServiceLevel = 20 * time.Second
-		}
-		queues[n] = q
+		queues[n] = q.WithDefaults()
 	}
 	clk := &fakeClock{now: t0}
 	rg := newFakeRinger()
