@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -139,17 +140,9 @@ func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request) {
 		}
 		f.Phone = e164
 	}
-	page, err := pageParams(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	items, next, err := s.cfg.Store.ListCustomers(r.Context(), f, page)
-	if err != nil {
-		s.writeError(w, r, pageError(err))
-		return
-	}
-	writeJSON(w, http.StatusOK, newList(items, next))
+	listPage(s, w, r, func(ctx context.Context, p store.Page) ([]store.Customer, string, error) {
+		return s.cfg.Store.ListCustomers(ctx, f, p)
+	})
 }
 
 // lookupCustomer finds one customer by ?phone= (normalised to E.164 with
@@ -194,21 +187,13 @@ func (s *Server) timeline(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	page, err := pageParams(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
 	if _, err := s.cfg.Store.GetCustomer(r.Context(), id); err != nil {
 		s.writeError(w, r, s.missing(err, "customer", id))
 		return
 	}
-	items, next, err := s.cfg.Store.Timeline(r.Context(), id, page)
-	if err != nil {
-		s.writeError(w, r, pageError(err))
-		return
-	}
-	writeJSON(w, http.StatusOK, newList(items, next))
+	listPage(s, w, r, func(ctx context.Context, p store.Page) ([]store.Interaction, string, error) {
+		return s.cfg.Store.Timeline(ctx, id, p)
+	})
 }
 
 // checkCustomer validates what the API adds to the store's own rules (the

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -136,6 +137,22 @@ const (
 type listResponse[T any] struct {
 	Items      []T    `json:"items"`
 	NextCursor string `json:"next_cursor"`
+}
+
+// listPage answers a list request: the page parameters (?limit, ?cursor),
+// one fetch, and {"items": [...], "next_cursor": ...}.
+func listPage[T any](s *Server, w http.ResponseWriter, r *http.Request, fetch func(context.Context, store.Page) ([]T, string, error)) {
+	page, err := pageParams(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	items, next, err := fetch(r.Context(), page)
+	if err != nil {
+		s.writeError(w, r, pageError(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, newList(items, next))
 }
 
 func newList[T any](items []T, next string) listResponse[T] {

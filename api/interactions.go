@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -220,15 +221,7 @@ func (s *Server) listInteractions(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, invalid("channel", "must be one of voice, email, chat, sms, social"))
 		return
 	}
-	page, err := pageParams(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	items, next, err := s.cfg.Store.ListInteractions(r.Context(), f, page)
-	if err != nil {
-		s.writeError(w, r, pageError(err))
-		return
-	}
-	writeJSON(w, http.StatusOK, newList(items, next))
+	listPage(s, w, r, func(ctx context.Context, p store.Page) ([]store.Interaction, string, error) {
+		return s.cfg.Store.ListInteractions(ctx, f, p)
+	})
 }

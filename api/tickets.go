@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -153,17 +154,9 @@ func (s *Server) listTickets(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, invalid("status", "must be open, pending, solved or closed"))
 		return
 	}
-	page, err := pageParams(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	items, next, err := s.cfg.Store.ListTickets(r.Context(), f, page)
-	if err != nil {
-		s.writeError(w, r, pageError(err))
-		return
-	}
-	writeJSON(w, http.StatusOK, newList(items, next))
+	listPage(s, w, r, func(ctx context.Context, p store.Page) ([]store.Ticket, string, error) {
+		return s.cfg.Store.ListTickets(ctx, f, p)
+	})
 }
 
 // checkTicket validates values shared by create and update.
