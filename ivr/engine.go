@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/hotline-dev/hotline/config"
@@ -284,20 +285,11 @@ func (r *run) ticket(n *flows.Node) {
 		r.res.Category = n.Category
 	}
 	for _, t := range n.Tags {
-		if !contains(r.res.Tags, t) {
+		if !slices.Contains(r.res.Tags, t) {
 			r.res.Tags = append(r.res.Tags, t)
 		}
 	}
 	if n.Priority != "" {
 		r.res.Priority = n.Priority
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

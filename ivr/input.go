@@ -5,20 +5,7 @@ import (
 	"strings"
 
 	"github.com/hotline-dev/hotline/flows"
-	"github.com/hotline-dev/hotline/media"
 )
-
-// attempts counts a menu's or gather's failures against its retries.
-type attempts struct {
-	n        *flows.Node
-	failures int
-}
-
-// fail counts one failure; it returns true when the retries are used up.
-func (a *attempts) fail() bool {
-	a.failures++
-	return a.failures > a.n.Retries
-}
 
 func concat(a, b []flows.PromptRef) []flows.PromptRef {
 	return append(append([]flows.PromptRef(nil), a...), b...)
@@ -30,24 +17,12 @@ func concat(a, b []flows.PromptRef) []flows.PromptRef {
 // otherwise re-prompts (timeout_prompts or invalid_prompts first) until
 // retries are used up, then goes to exhausted.
 func (r *run) menu(ctx context.Context, n *flows.Node) (string, error) {
-	a := attempts{n: n}
-	prompts := n.Prompts
-	for {
-		d, next, retry, err := r.promptForKey(ctx, n, &a, &prompts, "menu")
-		if err != nil {
-			return "", err
-		}
-		if next != "" {
-			return next, nil
-		}
-		if retry {
-			continue
-		}
-		keys := string(d.Key)
+	return r.askForKey(ctx, n, "menu", func(first rune, failures int) (string, bool, []flows.PromptRef, error) {
+		keys := string(first)
 		for hasLonger(n, keys) {
 			d, ok, err := r.waitDigit(ctx, n.InterDigitTimeout)
 			if err != nil {
-				return "", err
+				return "", false, nil, err
 			}
 			if !ok {
 				break
@@ -58,15 +33,12 @@ func (r *run) menu(ctx context.Context, n *flows.Node) (string, error) {
 		r.addDigits(keys)
 		for _, o := range n.Options {
 			if o.Digits == keys {
-				return o.Next, nil
+				return o.Next, true, nil, nil
 			}
 		}
-		r.log.Info("ivr: menu invalid choice", "node", n.Name, "keys", keys, "failures", a.failures+1)
-		if a.fail() {
-			return n.Exhausted, nil
-		}
-		prompts = concat(n.InvalidPrompts, n.Prompts)
-	}
+		r.log.Info("ivr: menu invalid choice", "node", n.Name, "keys", keys, "failures", failures+1)
+		return "", false, concat(n.InvalidPrompts, n.Prompts), nil
+	})
 }
 
 // hasLonger reports whether some option is longer than keys and starts with it.
@@ -83,49 +55,29 @@ func hasLonger(n *flows.Node, keys string) bool {
 // inter-digit timeout; checks min_digits and pattern; optionally reads the
 // digits back and asks for confirmation; then sets var and goes to next.
 func (r *run) gather(ctx context.Context, n *flows.Node) (string, error) {
-	a := attempts{n: n}
-	prompts := n.Prompts
-	for {
-		d, next, retry, err := r.promptForKey(ctx, n, &a, &prompts, "gather")
+	return r.askForKey(ctx, n, "gather", func(first rune, failures int) (string, bool, []flows.PromptRef, error) {
+		got, pressed, err := r.collect(ctx, n, first)
 		if err != nil {
-			return "", err
-		}
-		if next != "" {
-			return next, nil
-		}
-		if retry {
-			continue
-		}
-		got, pressed, err := r.collect(ctx, n, d.Key)
-		if err != nil {
-			return "", err
+			return "", false, nil, err
 		}
 		r.inputDone(n)
 		r.addDigits(pressed)
 		if !validGather(n, got) {
-			r.log.Info("ivr: gather invalid", "node", n.Name, "digits", got, "failures", a.failures+1)
-			if a.fail() {
-				return n.Exhausted, nil
-			}
-			prompts = concat(n.InvalidPrompts, n.Prompts)
-			continue
+			r.log.Info("ivr: gather invalid", "node", n.Name, "digits", got, "failures", failures+1)
+			return "", false, concat(n.InvalidPrompts, n.Prompts), nil
 		}
 		if n.Confirm {
 			yes, err := r.confirm(ctx, n, got)
 			if err != nil {
-				return "", err
+				return "", false, nil, err
 			}
 			if !yes {
-				if a.fail() {
-					return n.Exhausted, nil
-				}
-				prompts = n.Prompts
-				continue
+				return "", false, n.Prompts, nil
 			}
 		}
 		r.setVar(n.Var, got)
-		return n.Next, nil
-	}
+		return n.Next, true, nil, nil
+	})
 }
 
 // collect reads digits after the first until the terminator, max_digits or
@@ -184,26 +136,41 @@ func (r *run) confirm(ctx context.Context, n *flows.Node, got string) (bool, err
 	return d.Key == '1', nil
 }
 
-// promptForKey plays a menu's or gather's prompts and waits for the first
-// key. On a timeout it returns where to go (on_timeout, or exhausted once
-// the retries are spent), or retry with the timeout prompts queued.
-func (r *run) promptForKey(ctx context.Context, n *flows.Node, a *attempts, prompts *[]flows.PromptRef, kind string) (d media.Digit, next string, retry bool, err error) {
-	if err := r.playRefs(ctx, *prompts, n.BargeIn); err != nil {
-		return d, "", false, err
+// askForKey is the loop menu and gather share: it plays the prompts, waits
+// Timeout for a first key and hands it to handle, which returns the next
+// node and ok, or the prompts to play before asking again when the input was
+// wrong. A timeout goes to on_timeout when set, otherwise re-prompts with
+// the timeout prompts; a timeout or wrong input past the retries goes to
+// exhausted.
+func (r *run) askForKey(ctx context.Context, n *flows.Node, kind string, handle func(first rune, failures int) (next string, ok bool, retry []flows.PromptRef, err error)) (string, error) {
+	failures := 0
+	prompts := n.Prompts
+	for {
+		if err := r.playRefs(ctx, prompts, n.BargeIn); err != nil {
+			return "", err
+		}
+		r.waitingForInput(n)
+		d, ok, err := r.waitDigit(ctx, n.Timeout)
+		if err != nil {
+			return "", err
+		}
+		if ok {
+			next, done, retry, err := handle(d.Key, failures)
+			if err != nil || done {
+				return next, err
+			}
+			prompts = retry
+		} else {
+			r.inputDone(n)
+			r.log.Info("ivr: "+kind+" timeout", "node", n.Name, "failures", failures+1)
+			if n.OnTimeout != "" {
+				return n.OnTimeout, nil
+			}
+			prompts = concat(n.TimeoutPrompts, n.Prompts)
+		}
+		failures++
+		if failures > n.Retries {
+			return n.Exhausted, nil
+		}
 	}
-	r.waitingForInput(n)
-	d, ok, err := r.waitDigit(ctx, n.Timeout)
-	if err != nil || ok {
-		return d, "", false, err
-	}
-	r.inputDone(n)
-	r.log.Info("ivr: "+kind+" timeout", "node", n.Name, "failures", a.failures+1)
-	if n.OnTimeout != "" {
-		return d, n.OnTimeout, false, nil
-	}
-	if a.fail() {
-		return d, n.Exhausted, false, nil
-	}
-	*prompts = concat(n.TimeoutPrompts, n.Prompts)
-	return d, "", true, nil
 }

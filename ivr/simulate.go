@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -84,7 +85,7 @@ func Simulate(ctx context.Context, flow *flows.Flow, opts SimOptions, out io.Wri
 	}
 	fl := flow
 	if opts.Language != "" && opts.Language != flow.Language {
-		if !contains(flow.Languages, opts.Language) {
+		if !slices.Contains(flow.Languages, opts.Language) {
 			return Result{}, fmt.Errorf("ivr: simulate: language %q is not one of the flow's %v", opts.Language, flow.Languages)
 		}
 		cp := *flow // a shallow copy: only the starting language differs
