@@ -66,3 +66,37 @@ func pageLimit(p store.Page) (int, error) {
 
 // atCursor converts the cursor's time back for binding.
 func atCursor(c cursor) time.Time { return time.UnixMicro(c.at).UTC() }
+
+// listQuery builds a list's SELECT: filters joined with AND, numbered
+// placeholders, and one row more than the page so the next page is known.
+type listQuery struct {
+	where []string
+	args  []any
+}
+
+// arg binds v and returns its placeholder.
+func (q *listQuery) arg(v any) string {
+	q.args = append(q.args, v)
+	return "$" + strconv.Itoa(len(q.args))
+}
+
+// and adds one condition.
+func (q *listQuery) and(cond string) { q.where = append(q.where, cond) }
+
+// sql is base with the conditions, order and LIMIT limit+1.
+func (q *listQuery) sql(base, order string, limit int) string {
+	if len(q.where) > 0 {
+		base += ` WHERE ` + strings.Join(q.where, ` AND `)
+	}
+	return base + ` ORDER BY ` + order + ` LIMIT ` + strconv.Itoa(limit+1)
+}
+
+// nextPage trims rows fetched with LIMIT limit+1 to the page and returns
+// the cursor after its last row ("" on the last page).
+func nextPage[T any](rows []T, limit int, after func(last T) cursor) ([]T, string) {
+	if len(rows) <= limit {
+		return rows, ""
+	}
+	rows = rows[:limit]
+	return rows, after(rows[limit-1]).encode()
+}

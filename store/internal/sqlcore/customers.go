@@ -199,39 +199,28 @@ func (s *Store) ListCustomers(ctx context.Context, f store.CustomerFilter, p sto
 	if err != nil {
 		return nil, "", s.wrap("list customers", err)
 	}
-	var where []string
-	var args []any
-	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
+	var q listQuery
 	if f.Phone != "" {
 		e, err := phone.Normalize(f.Phone, s.country)
 		if err != nil {
 			return nil, "", s.wrap("list customers", fieldErr("phone", "%q is not a phone number", f.Phone))
 		}
-		where = append(where, `c.id IN (SELECT customer_id FROM customer_contacts WHERE kind = 'phone' AND value = `+arg(e)+`)`)
+		q.and(`c.id IN (SELECT customer_id FROM customer_contacts WHERE kind = 'phone' AND value = ` + q.arg(e) + `)`)
 	}
 	if f.Email != "" {
-		where = append(where, `c.id IN (SELECT customer_id FROM customer_contacts WHERE kind = 'email' AND value = `+arg(strings.ToLower(strings.TrimSpace(f.Email)))+`)`)
+		q.and(`c.id IN (SELECT customer_id FROM customer_contacts WHERE kind = 'email' AND value = ` + q.arg(strings.ToLower(strings.TrimSpace(f.Email))) + `)`)
 	}
 	if f.Tier != "" {
-		where = append(where, `c.tier = `+arg(f.Tier))
+		q.and(`c.tier = ` + q.arg(f.Tier))
 	}
 	if hasCur {
-		where = append(where, `c.id > `+arg(cur.id))
+		q.and(`c.id > ` + q.arg(cur.id))
 	}
-	sql := `SELECT ` + customerCols + ` FROM customers c`
-	if len(where) > 0 {
-		sql += ` WHERE ` + strings.Join(where, ` AND `)
-	}
-	sql += ` ORDER BY c.id LIMIT ` + strconv.Itoa(limit+1)
-	cs, err := s.scanCustomers(ctx, s.c, sql, args...)
+	cs, err := s.scanCustomers(ctx, s.c, q.sql(`SELECT `+customerCols+` FROM customers c`, `c.id`, limit), q.args...)
 	if err != nil {
 		return nil, "", s.wrap("list customers", err)
 	}
-	next := ""
-	if len(cs) > limit {
-		cs = cs[:limit]
-		next = cursor{kind: "c", id: cs[limit-1].ID}.encode()
-	}
+	cs, next := nextPage(cs, limit, func(c store.Customer) cursor { return cursor{kind: "c", id: c.ID} })
 	return orEmptyList(cs), next, nil
 }
 

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/hotline-dev/hotline/store"
@@ -196,26 +195,20 @@ func (s *Store) listInteractions(ctx context.Context, f store.InteractionFilter,
 	if err != nil {
 		return nil, "", err
 	}
-	var where []string
-	var args []any
-	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
+	var q listQuery
 	if f.CustomerID != 0 {
-		where = append(where, `i.customer_id = `+arg(f.CustomerID))
+		q.and(`i.customer_id = ` + q.arg(f.CustomerID))
 	}
 	if f.TicketID != 0 {
-		where = append(where, `i.ticket_id = `+arg(f.TicketID))
+		q.and(`i.ticket_id = ` + q.arg(f.TicketID))
 	}
 	if f.Channel != "" {
-		where = append(where, `i.channel = `+arg(f.Channel))
+		q.and(`i.channel = ` + q.arg(f.Channel))
 	}
 	if hasCur {
-		where = append(where, `(i.started_at, i.id) < (`+arg(s.d.Time(atCursor(cur)))+`, `+arg(cur.id)+`)`)
+		q.and(`(i.started_at, i.id) < (` + q.arg(s.d.Time(atCursor(cur))) + `, ` + q.arg(cur.id) + `)`)
 	}
-	sql := `SELECT ` + interactionCols + interactionFrom
-	if len(where) > 0 {
-		sql += ` WHERE ` + strings.Join(where, ` AND `)
-	}
-	rows, err := s.c.Query(ctx, sql+` ORDER BY i.started_at DESC, i.id DESC LIMIT `+strconv.Itoa(limit+1), args...)
+	rows, err := s.c.Query(ctx, q.sql(`SELECT `+interactionCols+interactionFrom, `i.started_at DESC, i.id DESC`, limit), q.args...)
 	if err != nil {
 		return nil, "", err
 	}
@@ -223,11 +216,8 @@ func (s *Store) listInteractions(ctx context.Context, f store.InteractionFilter,
 	if err != nil {
 		return nil, "", err
 	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		last := out[limit-1]
-		next = cursor{kind: kind, at: last.StartedAt.UnixMicro(), id: last.ID}.encode()
-	}
+	out, next := nextPage(out, limit, func(i store.Interaction) cursor {
+		return cursor{kind: kind, at: i.StartedAt.UnixMicro(), id: i.ID}
+	})
 	return out, next, nil
 }

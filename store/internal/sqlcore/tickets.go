@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/hotline-dev/hotline/store"
@@ -127,26 +126,20 @@ func (s *Store) ListTickets(ctx context.Context, f store.TicketFilter, p store.P
 	if err != nil {
 		return nil, "", s.wrap("list tickets", err)
 	}
-	var where []string
-	var args []any
-	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
+	var q listQuery
 	if f.CustomerID != 0 {
-		where = append(where, `customer_id = `+arg(f.CustomerID))
+		q.and(`customer_id = ` + q.arg(f.CustomerID))
 	}
 	if f.Status != "" {
-		where = append(where, `status = `+arg(f.Status))
+		q.and(`status = ` + q.arg(f.Status))
 	}
 	if f.Category != "" {
-		where = append(where, `category = `+arg(normCategory(f.Category)))
+		q.and(`category = ` + q.arg(normCategory(f.Category)))
 	}
 	if hasCur {
-		where = append(where, `id < `+arg(cur.id))
+		q.and(`id < ` + q.arg(cur.id))
 	}
-	sql := `SELECT ` + ticketCols + ` FROM tickets`
-	if len(where) > 0 {
-		sql += ` WHERE ` + strings.Join(where, ` AND `)
-	}
-	rows, err := s.c.Query(ctx, sql+` ORDER BY id DESC LIMIT `+strconv.Itoa(limit+1), args...)
+	rows, err := s.c.Query(ctx, q.sql(`SELECT `+ticketCols+` FROM tickets`, `id DESC`, limit), q.args...)
 	if err != nil {
 		return nil, "", s.wrap("list tickets", err)
 	}
@@ -154,10 +147,6 @@ func (s *Store) ListTickets(ctx context.Context, f store.TicketFilter, p store.P
 	if err != nil {
 		return nil, "", s.wrap("list tickets", err)
 	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = cursor{kind: "t", id: out[limit-1].ID}.encode()
-	}
+	out, next := nextPage(out, limit, func(t store.Ticket) cursor { return cursor{kind: "t", id: t.ID} })
 	return out, next, nil
 }
