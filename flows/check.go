@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"slices"
 	"sort"
 	"strings"
 )
@@ -37,14 +38,14 @@ func Check(set *Set, env Env) []Problem {
 func (ps *problems) checkFlow(f *Flow, env Env) {
 	if f.Start != "" && len(f.Nodes) > 0 {
 		if _, ok := f.Nodes[f.Start]; !ok {
-			ps.errorf(f.fieldLines["start"], "", "start: unknown node %q%s", f.Start, suggest(f.Start, f.Order, ""))
+			ps.errorf(f.fieldLines["start"], "", "start: unknown node %q%s", f.Start, suggest(f.Start, f.Order))
 		}
 	}
 	for _, name := range f.Order {
 		n := f.Nodes[name]
 		for _, e := range n.Edges() {
 			if _, ok := f.Nodes[e.Target]; !ok {
-				ps.errorf(e.Line, n.Name, "%s goes to unknown node %q%s", e.Label, e.Target, suggest(e.Target, f.Order, ""))
+				ps.errorf(e.Line, n.Name, "%s goes to unknown node %q%s", e.Label, e.Target, suggest(e.Target, f.Order))
 			}
 		}
 		ps.checkNames(f, n, env)
@@ -54,8 +55,9 @@ func (ps *problems) checkFlow(f *Flow, env Env) {
 	}
 	ps.checkReachable(f, env)
 	ps.checkLoops(f, env)
-	ps.checkPrompts(f, env)
-	ps.checkVarUses(f, env)
+	vs := flowVars(f)
+	ps.checkPrompts(f, vs, env)
+	ps.checkVarUses(f, vs, env)
 }
 
 // checkNames looks up the configuration names a node uses.
@@ -63,13 +65,13 @@ func (ps *problems) checkNames(f *Flow, n *Node, env Env) {
 	if n.Queue != "" && env.Queues != nil {
 		q, ok := env.Queues[n.Queue]
 		if !ok {
-			ps.errorf(n.FieldLine("queue"), n.Name, "unknown queue %q (not in config queues:)%s", n.Queue, suggest(n.Queue, keys(env.Queues), ""))
+			ps.errorf(n.FieldLine("queue"), n.Name, "unknown queue %q (not in config queues:)%s", n.Queue, suggest(n.Queue, keys(env.Queues)))
 		}
 		if ok && n.Type == TypeEnqueue {
 			if _, has := f.Nodes[q.Exit]; q.Exit != "" && !has {
 				ps.warnf(n.FieldLine("queue"), n.Name, "queue %q sends callers who reach its max wait to node %q, which this flow does not have (they follow next)", n.Queue, q.Exit)
 			}
-			for _, k := range sortedKeys(q.Keys) {
+			for _, k := range keys(q.Keys) {
 				if _, has := f.Nodes[q.Keys[k]]; !has {
 					ps.warnf(n.FieldLine("queue"), n.Name, "queue %q sends key %q to node %q, which this flow does not have", n.Queue, k, q.Keys[k])
 				}
@@ -78,17 +80,17 @@ func (ps *problems) checkNames(f *Flow, n *Node, env Env) {
 	}
 	if n.Lookup != "" && env.Lookups != nil {
 		if _, ok := env.Lookups[n.Lookup]; !ok {
-			ps.errorf(n.FieldLine("lookup"), n.Name, "unknown lookup %q (not in config lookups:)%s", n.Lookup, suggest(n.Lookup, keys(env.Lookups), ""))
+			ps.errorf(n.FieldLine("lookup"), n.Name, "unknown lookup %q (not in config lookups:)%s", n.Lookup, suggest(n.Lookup, keys(env.Lookups)))
 		}
 	}
 	for i, c := range n.Cases {
 		if c.Calendar != "" && env.Calendars != nil {
 			if _, ok := env.Calendars[c.Calendar]; !ok {
-				ps.errorf(c.Line, n.Name, "case %d: unknown calendar %q (not in config calendars:)%s", i+1, c.Calendar, suggest(c.Calendar, keys(env.Calendars), ""))
+				ps.errorf(c.Line, n.Name, "case %d: unknown calendar %q (not in config calendars:)%s", i+1, c.Calendar, suggest(c.Calendar, keys(env.Calendars)))
 			}
 		}
 	}
-	if n.Type == TypeLanguage && n.Language != "" && len(f.Languages) > 0 && !contains(f.Languages, n.Language) {
+	if n.Type == TypeLanguage && n.Language != "" && len(f.Languages) > 0 && !slices.Contains(f.Languages, n.Language) {
 		ps.errorf(n.FieldLine("language"), n.Name, "language %q is not in the flow's languages %v", n.Language, f.Languages)
 	}
 }
@@ -153,7 +155,7 @@ func successors(f *Flow, n *Node, env Env) []string {
 		if q.Exit != "" {
 			extra = append(extra, q.Exit)
 		}
-		for _, k := range sortedKeys(q.Keys) {
+		for _, k := range keys(q.Keys) {
 			extra = append(extra, q.Keys[k])
 		}
 		for _, t := range extra {
@@ -196,5 +198,3 @@ func keys[V any](m map[string]V) []string {
 	sort.Strings(out)
 	return out
 }
-
-func sortedKeys(m map[string]string) []string { return keys(m) }

@@ -1,6 +1,9 @@
 package flows
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // waits reports whether a node holds the caller for input: a menu or gather
 // (retry-bounded) or a queue (the caller waits there and may press keys).
@@ -69,7 +72,7 @@ func (ps *problems) checkLoops(f *Flow, env Env) {
 				first = s
 			}
 		}
-		if len(scc) == 1 && !contains(succ(first), first) {
+		if len(scc) == 1 && !slices.Contains(succ(first), first) {
 			continue
 		}
 		in := map[string]bool{}

@@ -194,6 +194,7 @@ func (n *Node) Edges() []Edge {
 	return es
 }
 
-// Input reports whether the node waits for the caller (a retry-bounded
-// menu or gather), which is what makes a loop through it safe.
+// Input reports whether the node reads keys from the caller (a
+// retry-bounded menu or gather). The loop check also counts an enqueue as
+// caller input (see waits).
 func (n *Node) Input() bool { return n.Type == TypeMenu || n.Type == TypeGather }

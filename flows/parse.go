@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -158,21 +159,12 @@ func (ps *problems) flowLanguages(f *Flow) {
 	}
 	if f.Language == "" {
 		f.Language = f.Languages[0]
-	} else if !contains(f.Languages, f.Language) {
+	} else if !slices.Contains(f.Languages, f.Language) {
 		ps.errorf(f.fieldLines["language"], "", "language: %q is not in languages %v", f.Language, f.Languages)
 	}
-	if f.FallbackLanguage != "" && !contains(f.Languages, f.FallbackLanguage) {
+	if f.FallbackLanguage != "" && !slices.Contains(f.Languages, f.FallbackLanguage) {
 		ps.errorf(f.fieldLines["fallback_language"], "", "fallback_language: %q is not in languages %v", f.FallbackLanguage, f.Languages)
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func firstInvalidUTF8(b []byte) int {

@@ -2,6 +2,7 @@ package flows
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -56,13 +57,13 @@ func (ps *problems) node(np pair) *Node {
 	case n.Type == "":
 		return n
 	case !known:
-		ps.errorf(n.FieldLine("type"), n.Name, "unknown type %q%s", n.Type, suggest(n.Type, nodeTypes, ""))
+		ps.errorf(n.FieldLine("type"), n.Name, "unknown type %q%s", n.Type, suggest(n.Type, nodeTypes))
 		return n
 	}
 	for _, p := range pairs {
 		switch {
 		case p.key == "type" || p.key == "description":
-		case !contains(allowed, p.key):
+		case !slices.Contains(allowed, p.key):
 			ps.notForType(p, n)
 		default:
 			ps.nodeField(n, p)
@@ -74,8 +75,8 @@ func (ps *problems) node(np pair) *Node {
 
 func (ps *problems) notForType(p pair, n *Node) {
 	for _, t := range nodeTypes {
-		if contains(nodeFields[t], p.key) {
-			ps.errorf(p.kline, n.Name, "field %q does not apply to a %s node%s", p.key, n.Type, suggest(p.key, nodeFields[n.Type], ""))
+		if slices.Contains(nodeFields[t], p.key) {
+			ps.errorf(p.kline, n.Name, "field %q does not apply to a %s node%s", p.key, n.Type, suggest(p.key, nodeFields[n.Type]))
 			return
 		}
 	}
@@ -83,7 +84,7 @@ func (ps *problems) notForType(p pair, n *Node) {
 }
 
 func (ps *problems) unknownField(line int, node, key, where string, allowed []string) {
-	ps.errorf(line, node, "unknown field %q in %s%s", key, where, suggest(key, allowed, ""))
+	ps.errorf(line, node, "unknown field %q in %s%s", key, where, suggest(key, allowed))
 }
 
 func (ps *problems) nodeField(n *Node, p pair) {
@@ -155,8 +156,8 @@ func (ps *problems) nodeField(n *Node, p pair) {
 		n.Tags, _, _ = ps.strList(p, nm)
 	case "priority":
 		if s, ok := ps.str(p, nm); ok {
-			if !contains(priorities, s) {
-				ps.errorf(p.kline, nm, "priority: %q is not one of %s%s", s, strings.Join(priorities, ", "), suggest(s, priorities, ""))
+			if !slices.Contains(priorities, s) {
+				ps.errorf(p.kline, nm, "priority: %q is not one of %s%s", s, strings.Join(priorities, ", "), suggest(s, priorities))
 			} else {
 				n.Priority = s
 			}

@@ -142,7 +142,7 @@ func (ps *problems) required(n *Node) {
 
 // suggest returns ` (did you mean "x"?)` for the closest candidate within
 // two edits, or "".
-func suggest(s string, candidates []string, _ string) string {
+func suggest(s string, candidates []string) string {
 	best, bestD := "", 3
 	for _, c := range candidates {
 		if d := editDistance(strings.ToLower(s), c); d < bestD {

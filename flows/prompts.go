@@ -2,6 +2,7 @@ package flows
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -13,7 +14,7 @@ const (
 	PromptConfirmOrRetry = "confirm-or-retry" // gather confirm: "press 1 if right, 2 to try again"
 )
 
-// BuiltinVars are variables every call has from the start. tier and
+// builtinVars are the variables every call has from the start. tier and
 // customer_id come from the ticket history ("new" and "" for an unknown or
 // anonymous caller, or when the database does not answer in time).
 var builtinVars = []string{"caller", "called", "language", "tier", "customer_id"}
@@ -68,7 +69,7 @@ func flowVars(f *Flow) varSources {
 			for _, a := range n.Vars {
 				if len(TemplateVars(a.Value)) > 0 {
 					dyn(a.Name, fmt.Sprintf("set node %q", n.Name))
-				} else if !contains(vs.literal[a.Name], a.Value) {
+				} else if !slices.Contains(vs.literal[a.Name], a.Value) {
 					vs.literal[a.Name] = append(vs.literal[a.Name], a.Value)
 				}
 			}
@@ -94,8 +95,7 @@ func (vs varSources) known(name string) bool {
 // checkPrompts checks every prompt a node may play exists in every declared
 // language, expanding "{var}" names when the variable only ever gets literal
 // values, and warning when it is set at run time.
-func (ps *problems) checkPrompts(f *Flow, env Env) {
-	vs := flowVars(f)
+func (ps *problems) checkPrompts(f *Flow, vs varSources, env Env) {
 	for _, name := range f.Order {
 		n := f.Nodes[name]
 		var refs []PromptRef
@@ -201,8 +201,7 @@ func expandAll(tmpl string, vars []string, literal map[string][]string) []string
 
 // checkVarUses reports variables read by set values, branch cases and
 // lookup URLs that nothing in the flow (nor the call) ever sets.
-func (ps *problems) checkVarUses(f *Flow, env Env) {
-	vs := flowVars(f)
+func (ps *problems) checkVarUses(f *Flow, vs varSources, env Env) {
 	for _, name := range f.Order {
 		n := f.Nodes[name]
 		for _, a := range n.Vars {

@@ -74,13 +74,6 @@ func (ps *problems) mapping(n *yaml.Node, node, what string) ([]pair, bool) {
 	return out, true
 }
 
-func kindNameOrEmpty(n *yaml.Node) string {
-	if n == nil {
-		return "nothing"
-	}
-	return kindName(n)
-}
-
 func (ps *problems) str(p pair, node string) (string, bool) {
 	v := deref(p.val)
 	if v == nil || v.Kind != yaml.ScalarNode || v.Tag == "!!null" {
@@ -91,10 +84,10 @@ func (ps *problems) str(p pair, node string) (string, bool) {
 }
 
 func kindNameOrNull(n *yaml.Node) string {
-	if n != nil && n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+	if n == nil || (n.Kind == yaml.ScalarNode && n.Tag == "!!null") {
 		return "nothing"
 	}
-	return kindNameOrEmpty(n)
+	return kindName(n)
 }
 
 // name reads a non-empty string (node names, queue names, variables).
