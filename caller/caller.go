@@ -105,7 +105,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (*Result, error) {
 	defer cancel()
 	t0 := time.Now()
 	oc, err := cli.Dial(dctx, o.URI, sip.DialOptions{From: o.From, DisplayName: o.DisplayName, Codecs: o.Codecs,
-		InbandDTMF: false, OnRinging: func() { p.event("ringing") }})
+		OnRinging: func() { p.event("ringing") }})
 	if err != nil {
 		var se *sip.StatusError
 		if errors.As(err, &se) {
@@ -127,7 +127,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (*Result, error) {
 	played.Add(1)
 	go func() {
 		defer played.Done()
-		oc.Media().Play(playCtx, media.NewPromptPCM("silence", make([]int16, int(o.Duration/time.Millisecond)*8)))
+		oc.Media().Play(playCtx, media.NewPromptPCM("silence", make([]int16, int(o.Duration/time.Millisecond)*media.SampleRate/1000)))
 	}()
 	defer played.Wait()
 	defer stopPlay()

@@ -3,6 +3,8 @@ package caller
 import (
 	"sync"
 	"time"
+
+	"github.com/hotline-dev/hotline/media"
 )
 
 // silenceRMS is the mean-square level below which a frame counts as silence
@@ -21,15 +23,14 @@ type recorder struct {
 	gapSum    time.Duration
 	gapMin    time.Duration
 	gapMax    time.Duration
-	now       func() time.Time
 }
 
 func newRecorder(d time.Duration) *recorder {
-	return &recorder{limit: int(d/time.Second+2) * 8000, now: time.Now}
+	return &recorder{limit: int(d/time.Second+2) * media.SampleRate}
 }
 
 func (r *recorder) sink(pcm []int16) {
-	now := r.now()
+	now := time.Now()
 	var sum int64
 	for _, s := range pcm {
 		sum += int64(s) * int64(s)
@@ -58,8 +59,8 @@ func (r *recorder) fill(res *Result) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	res.PCM = r.pcm
-	res.Audio = time.Duration(len(r.pcm)) * time.Second / 8000
-	res.NonSilent = time.Duration(r.nonSilent) * time.Second / 8000
+	res.Audio = time.Duration(len(r.pcm)) * time.Second / media.SampleRate
+	res.NonSilent = time.Duration(r.nonSilent) * time.Second / media.SampleRate
 	res.GapMin, res.GapMax = r.gapMin, r.gapMax
 	if r.gaps > 0 {
 		res.GapMean = r.gapSum / time.Duration(r.gaps)

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/hotline-dev/hotline/media"
 )
 
 // Step is one digit to send at an offset after answer.
@@ -75,6 +77,8 @@ func ParseSchedule(s string) ([]Step, error) {
 	return steps, nil
 }
 
+// validKey reports whether k is a DTMF key: 0-9, *, #, A-D (media's key table).
 func validKey(k rune) bool {
-	return k >= '0' && k <= '9' || k == '*' || k == '#' || k >= 'A' && k <= 'D'
+	_, _, err := media.DTMFFreqs(k)
+	return err == nil
 }

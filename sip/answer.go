@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"runtime/debug"
 	"time"
 
@@ -76,13 +77,13 @@ func (s *Server) run(c *Call, tx sip.ServerTransaction, late bool) {
 		}
 		if ack == nil || len(ack.Body()) == 0 {
 			c.log.Warn("late offer: ACK carried no answer")
-			s.hangupError(c)
+			c.markEnded(CauseError, SideServer) // finish sends the BYE
 			return
 		}
 		n, err := ParseAnswer(ack.Body(), s.cfg.Codecs)
 		if err != nil {
 			c.log.Warn("late offer: bad answer in ACK", "err", err)
-			s.hangupError(c)
+			c.markEnded(CauseError, SideServer) // finish sends the BYE
 			return
 		}
 		c.mu.Lock()
@@ -94,7 +95,7 @@ func (s *Server) run(c *Call, tx sip.ServerTransaction, late bool) {
 	c.mu.Unlock()
 	if err := c.media.Start(neg.remote()); err != nil {
 		c.log.Error("media start", "err", err)
-		s.hangupError(c)
+		c.markEnded(CauseError, SideServer) // finish sends the BYE
 		return
 	}
 	c.mu.Lock()
@@ -108,10 +109,6 @@ func (s *Server) run(c *Call, tx sip.ServerTransaction, late bool) {
 		c.watchMedia()
 	}()
 	s.serveCall(c)
-}
-
-func (s *Server) hangupError(c *Call) {
-	c.markEnded(CauseError, SideServer)
 }
 
 func (s *Server) serveCall(c *Call) {
@@ -152,19 +149,17 @@ func (s *Server) finish(c *Call) {
 		c.log.Warn("media close", "err", err)
 	}
 	c.dialog.Close()
+	// Free the slot before anyone hears the call ended: whoever reacts to
+	// call.ended (a wallboard, a test, a caller redialling) may call at once.
 	s.mu.Lock()
 	delete(s.calls, c.dialog.ID)
+	s.reserved--
 	s.mu.Unlock()
 	s.active.Add(-1)
 	dur := time.Duration(0)
 	if answered {
 		dur = time.Since(c.answered)
 	}
-	// Free the slot before anyone hears the call ended: whoever reacts to
-	// call.ended (a wallboard, a test, a caller redialling) may call at once.
-	s.mu.Lock()
-	s.reserved--
-	s.mu.Unlock()
 	c.log.Info("call ended", "cause", cause, "side", side, "duration", dur)
 	s.publish(events.CallEnded, c.id, map[string]any{"cause": cause, "side": side, "duration_ms": dur.Milliseconds()})
 	close(c.done)
@@ -174,5 +169,5 @@ func (s *Server) finish(c *Call) {
 func (c *Call) local() LocalSDP {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return LocalSDP{Addr: netipFrom(c.srv.public, c.media.LocalAddr().Port()), SessionID: c.sessID, Version: c.version}
+	return LocalSDP{Addr: netip.AddrPortFrom(c.srv.public, c.media.LocalAddr().Port()), SessionID: c.sessID, Version: c.version}
 }

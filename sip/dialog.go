@@ -2,7 +2,6 @@ package sip
 
 import (
 	"net"
-	"net/netip"
 	"strings"
 	"time"
 
@@ -173,8 +172,6 @@ func (s *Server) contact(transport string) *sip.ContactHeader {
 	return s.contactFor(transport)
 }
 
-func (s *Server) contactLocked() *sip.ContactHeader { return s.contactFor("udp") }
-
 func (s *Server) contactFor(transport string) *sip.ContactHeader {
 	t := strings.ToLower(transport)
 	if t == "" {
@@ -205,8 +202,6 @@ func sourceIP(src string) string {
 	}
 	return host
 }
-
-func netipFrom(ip netip.Addr, port uint16) netip.AddrPort { return netip.AddrPortFrom(ip, port) }
 
 // retransmitUntilAck resends a re-INVITE's 2xx at T1, doubling to T2, until
 // its ACK arrives or 64*T1 pass (RFC 3261 §13.3.1.4: the TU, not the

@@ -98,8 +98,10 @@ func (o *OutboundCall) SendINFO(ctx context.Context, key rune, dur time.Duration
 	return nil
 }
 
+// validKey reports whether k is a DTMF key: 0-9, *, #, A-D (media's key table).
 func validKey(k rune) bool {
-	return k >= '0' && k <= '9' || k == '*' || k == '#' || k >= 'A' && k <= 'D'
+	_, _, err := media.DTMFFreqs(k)
+	return err == nil
 }
 
 // watch ends the call on remote BYE, local hangup, media timeout or client close.

@@ -262,8 +262,7 @@ func BuildAnswer(l LocalSDP, n Negotiated) ([]byte, error) {
 			attrs := []sdp.Attribute{rtpmap(n.PayloadType, n.Codec.String())}
 			if n.DTMFPT != 0 {
 				fmts = append(fmts, strconv.Itoa(int(n.DTMFPT)))
-				attrs = append(attrs, sdp.NewAttribute("rtpmap", strconv.Itoa(int(n.DTMFPT))+" telephone-event/8000"),
-					sdp.NewAttribute("fmtp", strconv.Itoa(int(n.DTMFPT))+" 0-16"))
+				attrs = append(attrs, telephoneEventAttrs(n.DTMFPT)...)
 			}
 			attrs = append(attrs, sdp.NewAttribute("ptime", strconv.Itoa(int(n.Ptime/time.Millisecond))),
 				sdp.NewPropertyAttribute(n.AnswerDirection()))
@@ -305,9 +304,8 @@ func BuildOffer(l LocalSDP, codecs []media.Codec, ptime time.Duration, dir strin
 		attrs = append(attrs, rtpmap(uint8(c), c.String()))
 	}
 	fmts = append(fmts, "101")
-	attrs = append(attrs, sdp.NewAttribute("rtpmap", "101 telephone-event/8000"),
-		sdp.NewAttribute("fmtp", "101 0-16"),
-		sdp.NewAttribute("ptime", strconv.Itoa(int(ptime/time.Millisecond))),
+	attrs = append(attrs, telephoneEventAttrs(101)...)
+	attrs = append(attrs, sdp.NewAttribute("ptime", strconv.Itoa(int(ptime/time.Millisecond))),
 		sdp.NewPropertyAttribute(dir))
 	sd.MediaDescriptions = append(sd.MediaDescriptions, audioMD(l.Addr.Port(), fmts, attrs))
 	return sd.Marshal()
@@ -320,6 +318,12 @@ func audioMD(port uint16, fmts []string, attrs []sdp.Attribute) *sdp.MediaDescri
 		MediaName:  sdp.MediaName{Media: "audio", Port: sdp.RangedPort{Value: int(port)}, Protos: []string{"RTP", "AVP"}, Formats: fmts},
 		Attributes: attrs,
 	}
+}
+
+// telephoneEventAttrs maps pt to telephone-event/8000 with events 0-16, the
+// DTMF keys (RFC 4733 §7.1.1).
+func telephoneEventAttrs(pt uint8) []sdp.Attribute {
+	return []sdp.Attribute{rtpmap(pt, telephoneEvt), sdp.NewAttribute("fmtp", strconv.Itoa(int(pt))+" 0-16")}
 }
 
 func rtpmap(pt uint8, name string) sdp.Attribute {

@@ -248,27 +248,17 @@ func (s *Server) Listen() error {
 		s.closeListeners()
 		return fmt.Errorf("sip: client: %w", err)
 	}
-	s.dua = &sipgo.DialogUA{Client: cl, ContactHDR: *s.contactLocked()}
+	s.dua = &sipgo.DialogUA{Client: cl, ContactHDR: *s.contactFor("udp")}
 	s.listening = true
 	return nil
 }
 
 func (s *Server) closeListeners() {
 	for _, c := range []interface{ Close() error }{s.udp, s.tcp, s.tls} {
-		if c != nil && !isNilCloser(c) {
+		if c != nil {
 			c.Close()
 		}
 	}
-}
-
-func isNilCloser(c any) bool {
-	switch v := c.(type) {
-	case net.PacketConn:
-		return v == nil
-	case net.Listener:
-		return v == nil
-	}
-	return false
 }
 
 // Addr is the bound UDP address (or TCP when UDP is off); invalid before Listen.

@@ -51,12 +51,16 @@ func newUAC(ip netip.Addr, log *slog.Logger) (*uac, error) {
 	}
 	u := &uac{log: log, ua: ua, conn: conn, ip: ip, calls: map[string]*call{}}
 	if u.srv, err = sipgo.NewServer(ua, sipgo.WithServerLogger(log)); err != nil {
+		ua.Close()
+		conn.Close()
 		return nil, err
 	}
 	addr := conn.LocalAddr().String()
 	cl, err := sipgo.NewClient(ua, sipgo.WithClientLogger(log), sipgo.WithClientHostname(ip.String()),
 		sipgo.WithClientAddr(addr), sipgo.WithClientConnectionAddr(addr))
 	if err != nil {
+		ua.Close()
+		conn.Close()
 		return nil, err
 	}
 	port := conn.LocalAddr().(*net.UDPAddr).Port
@@ -168,24 +172,31 @@ func (u *uac) dial(ctx context.Context, target sip.Uri, st *stats) (*call, error
 	neg, nerr := hsip.ParseAnswer(dialog.InviteResponse.Body(), []media.Codec{media.PCMU})
 	actx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := dialog.Ack(actx); err != nil {
+	// Register before the ACK, as hsip.Client does: the server may send BYE
+	// the moment it has the ACK, and an unknown dialog would get 481.
+	c := &call{u: u, dialog: dialog, sess: sess, obs: obs, byeCh: make(chan struct{})}
+	u.mu.Lock()
+	u.calls[dialog.ID] = c
+	u.mu.Unlock()
+	drop := func(err error) (*call, error) {
+		u.mu.Lock()
+		delete(u.calls, dialog.ID)
+		u.mu.Unlock()
 		dialog.Close()
-		return fail(fmt.Errorf("ACK: %w", err))
+		return fail(err)
+	}
+	if err := dialog.Ack(actx); err != nil {
+		return drop(fmt.Errorf("ACK: %w", err))
 	}
 	if nerr == nil {
+		obs.dtmfPT = neg.DTMFPT
 		nerr = sess.Start(media.Remote{Addr: neg.Remote, Codec: neg.Codec, PayloadType: neg.PayloadType,
 			DTMFPayloadType: neg.DTMFPT, Ptime: neg.Ptime})
 	}
 	if nerr != nil {
 		dialog.Bye(actx)
-		dialog.Close()
-		return fail(fmt.Errorf("answer: %w", nerr))
+		return drop(fmt.Errorf("answer: %w", nerr))
 	}
-	obs.dtmfPT = neg.DTMFPT
-	c := &call{u: u, dialog: dialog, sess: sess, obs: obs, byeCh: make(chan struct{})}
-	u.mu.Lock()
-	u.calls[dialog.ID] = c
-	u.mu.Unlock()
 	return c, nil
 }
 
