@@ -19,10 +19,6 @@ const (
 // anonymous caller, or when the database does not answer in time).
 var builtinVars = []string{"caller", "called", "language", "tier", "customer_id"}
 
-// BuiltinVars lists the variables set for every call: caller, called,
-// language, tier, customer_id.
-func BuiltinVars() []string { return append([]string(nil), builtinVars...) }
-
 // DigitPrompt names the prompt that says one key in a read-back:
 // digit-0..digit-9, star, pound (other keys: "digit-" + key).
 func DigitPrompt(key rune) string {

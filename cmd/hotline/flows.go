@@ -80,13 +80,6 @@ func flowEnv(configPath, promptsDir string, stderr io.Writer) (config.Config, *m
 	return cfg, lib, nil
 }
 
-func envFor(cfg config.Config, lib *media.Library) flows.Env {
-	if lib == nil {
-		return flows.EnvFromConfig(cfg, nil) // a nil *Library in the interface would be "non-nil"
-	}
-	return flows.EnvFromConfig(cfg, lib)
-}
-
 func flowsCheck(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("flows check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -109,7 +102,7 @@ func flowsCheck(args []string, stdout, stderr io.Writer) int {
 	if len(pos) == 1 {
 		dir = pos[0]
 	}
-	set, ps := flows.LoadDir(dir, envFor(cfg, lib))
+	set, ps := flows.LoadDir(dir, flows.EnvFromConfig(cfg, lib))
 	for _, p := range ps {
 		fmt.Fprintln(stdout, p)
 	}
@@ -177,7 +170,7 @@ func flowsSimulate(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fmt.Fprintf(stderr, "hotline flows simulate: %v\n", err)
 		return 1
 	}
-	flow, code := loadOneFlow(pos[0], envFor(cfg, lib), stdout, stderr)
+	flow, code := loadOneFlow(pos[0], flows.EnvFromConfig(cfg, lib), stdout, stderr)
 	if flow == nil {
 		return code
 	}
