@@ -27,7 +27,8 @@ type Call interface {
 // caller before the flow starts: the app looks the caller up in the ticket
 // history and provides "tier" (vip, standard, new) and "customer_id", so a
 // flow can branch on them and the queue can rank VIP callers first. They
-// are set after the built-in variables and never replace caller or called.
+// are set after the built-in variables and never replace caller, called or
+// language.
 type Attributes interface {
 	Attributes() map[string]string
 }

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/hotline-dev/hotline/config"
@@ -50,13 +51,15 @@ type Config struct {
 type Engine struct {
 	cfg       Config
 	calendars map[string]calendar
+	lookups   map[string]config.Lookup // cfg.Lookups with method and timeout defaults applied
 	log       *slog.Logger
 	// trace, set only by Simulate, shows decisions no event carries
 	// (which branch case held, why a lookup failed).
 	trace func(typ string, data map[string]any)
 }
 
-// NewEngine checks the calendars and returns an engine.
+// NewEngine checks the calendars, applies the lookup defaults and returns
+// an engine.
 func NewEngine(cfg Config) (*Engine, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -70,7 +73,17 @@ func NewEngine(cfg Config) (*Engine, error) {
 	if cfg.MaxSteps <= 0 {
 		cfg.MaxSteps = DefaultMaxSteps
 	}
-	e := &Engine{cfg: cfg, calendars: map[string]calendar{}, log: cfg.Logger}
+	e := &Engine{cfg: cfg, calendars: map[string]calendar{}, lookups: map[string]config.Lookup{}, log: cfg.Logger}
+	for name, lk := range cfg.Lookups {
+		lk.Method = strings.ToUpper(lk.Method)
+		if lk.Method == "" {
+			lk.Method = http.MethodGet
+		}
+		if lk.Timeout <= 0 {
+			lk.Timeout = defaultLookupTimeout
+		}
+		e.lookups[name] = lk
+	}
 	for name, c := range cfg.Calendars {
 		cal, err := parseCalendar(c)
 		if err != nil {

@@ -18,6 +18,9 @@ import (
 // maxLookupBody bounds what a lookup answer may be.
 const maxLookupBody = 1 << 20
 
+// defaultLookupTimeout applies to a lookup configured without a timeout.
+const defaultLookupTimeout = 3 * time.Second
+
 // lookupNameKey carries the lookup's name in the request context, for the
 // simulator's offline transport.
 type lookupNameKey struct{}
@@ -43,7 +46,7 @@ func (r *run) lookup(ctx context.Context, n *flows.Node) (string, error) {
 }
 
 func (r *run) fetch(ctx context.Context, n *flows.Node) (map[string]string, error) {
-	lk, ok := r.e.cfg.Lookups[n.Lookup]
+	lk, ok := r.e.lookups[n.Lookup]
 	if !ok {
 		return nil, fmt.Errorf("%w: no lookup %q in the configuration", ErrLookup, n.Lookup)
 	}
@@ -51,16 +54,9 @@ func (r *run) fetch(ctx context.Context, n *flows.Node) (map[string]string, erro
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("%w: URL needs unset variable(s) %v", ErrLookup, missing)
 	}
-	timeout := lk.Timeout
-	if timeout <= 0 {
-		timeout = 3 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(context.WithValue(ctx, lookupNameKey{}, n.Lookup), timeout)
+	ctx, cancel := context.WithTimeout(context.WithValue(ctx, lookupNameKey{}, n.Lookup), lk.Timeout)
 	defer cancel()
-	method := strings.ToUpper(lk.Method)
-	if method == "" {
-		method = http.MethodGet
-	}
+	method := lk.Method
 	var body io.Reader
 	if method == http.MethodPost {
 		b, err := json.Marshal(r.vars)
