@@ -55,7 +55,7 @@ func printEvents(out io.Writer, sub *events.Subscription, promptsDir string) {
 			switch in := d["input"].(string); {
 			case d["n"] == 0:
 				fmt.Fprintf(out, "    input: none left, times out\n")
-			case in == simTimeout || in == "timeout" || in == "":
+			case silent(in):
 				fmt.Fprintf(out, "    input #%d: (silence), times out\n", d["n"])
 			default:
 				fmt.Fprintf(out, "    input #%d: %s\n", d["n"], in)

@@ -144,7 +144,7 @@ func (c *simCall) WaitingForInput(node string) {
 	in := strings.TrimSpace(c.inputs[c.next])
 	c.next++
 	c.publish(simInput, map[string]any{"node": node, "input": in, "n": c.next})
-	if in == simTimeout || in == "timeout" || in == "" {
+	if silent(in) {
 		return
 	}
 	for _, k := range in {
@@ -154,6 +154,9 @@ func (c *simCall) WaitingForInput(node string) {
 		}
 	}
 }
+
+// silent reports whether a scripted input event lets the node time out.
+func silent(in string) bool { return in == simTimeout || in == "timeout" || in == "" }
 
 // InputDone drops the keys of the event the node did not read.
 func (c *simCall) InputDone(node string) {
