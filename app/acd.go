@@ -54,7 +54,7 @@ func (a *App) newACD() error {
 			// allow-listed number only (toll-fraud guard).
 			Transfer: queue.TransferConfig{
 				Numbers: cfg.Allow.Numbers, Hosts: cfg.Allow.Hosts,
-				Domains:  []string{cfg.SIP.Domain, hostOf(cfg.SIP.PublicAddr+":0", cfg.SIP.UDP, cfg.SIP.TCP)},
+				Domains:  []string{cfg.SIP.Domain, ownHost(cfg.SIP)},
 				Contacts: reg.ContactURIs, Dialer: queue.SIPDialer{Client: client},
 			}})}
 	return nil

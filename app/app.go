@@ -123,13 +123,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 
 func (a *App) newSIP() error {
 	cfg := a.cfg
-	ip := cfg.SIP.PublicAddr
-	if ip == "" {
-		ip = hostOf(cfg.SIP.UDP, cfg.SIP.TCP)
-	}
 	srv, err := sip.NewServer(sip.ServerConfig{
 		UDP: cfg.SIP.UDP, TCP: cfg.SIP.TCP, TLS: cfg.SIP.TLS, TLSCert: cfg.SIP.TLSCert, TLSKey: cfg.SIP.TLSKey,
-		PublicAddr: ip, UserAgent: cfg.SIP.UserAgent, MaxCalls: cfg.SIP.MaxCalls, RingTime: cfg.SIP.RingTime,
+		PublicAddr: ownHost(cfg.SIP), UserAgent: cfg.SIP.UserAgent, MaxCalls: cfg.SIP.MaxCalls, RingTime: cfg.SIP.RingTime,
 		RetryAfter: cfg.SIP.RetryAfter, RTP: a.ports, InactivityTimeout: cfg.Media.InactivityTimeout,
 		InbandDTMF: cfg.Media.InbandDTMF, RateLimit: cfg.SIP.RateLimit, RateBurst: cfg.SIP.RateBurst,
 		Bus: a.bus, Accept: a.accept, Register: a.acd.reg.HandleRegister,
@@ -147,11 +143,13 @@ func (a *App) newSIP() error {
 }
 
 func (a *App) newHTTP() error {
-	a.metrics = newMetrics(a.bus, map[string]func() float64{
-		"hotline_calls_active":     func() float64 { return float64(a.sip.ActiveCalls()) },
-		"hotline_rtp_ports_in_use": func() float64 { return float64(a.ports.InUse()) },
-		"hotline_calllog_backlog":  func() float64 { s := a.calls.Stats(); return float64(s.Queued + s.Spooled) },
-		"hotline_flows_loaded":     func() float64 { return float64(len(a.flows.Current().Flows())) },
+	a.metrics = newMetrics(a.bus, []gauge{
+		{"hotline_calls_active", "Calls in progress.", func() float64 { return float64(a.sip.ActiveCalls()) }},
+		{"hotline_rtp_ports_in_use", "RTP ports allocated (including ports draining before reuse).",
+			func() float64 { return float64(a.ports.InUse()) }},
+		{"hotline_calllog_backlog", "Call records waiting in memory or in the spool for the database.",
+			func() float64 { s := a.calls.Stats(); return float64(s.Queued + s.Spooled) }},
+		{"hotline_flows_loaded", "Flows currently serving.", func() float64 { return float64(len(a.flows.Current().Flows())) }},
 	})
 	a.api = api.New(api.Config{
 		Store: a.store, Tokens: a.cfg.HTTP.Tokens, RateLimit: a.cfg.HTTP.RateLimit, Bus: a.bus,
@@ -240,9 +238,6 @@ func (a *App) CallLog() *calllog.Logger { return a.calls }
 // Ports is the RTP port pool (leak tests read InUse).
 func (a *App) Ports() *media.PortPool { return a.ports }
 
-// ActiveCalls is the number of calls in progress.
-func (a *App) ActiveCalls() int { return a.sip.ActiveCalls() }
-
 // SIPAddrs reports the bound SIP listeners by transport.
 func (a *App) SIPAddrs() map[string]netip.AddrPort { return a.sip.Addrs() }
 
@@ -273,6 +268,15 @@ func (a *App) flowNames() []string {
 		names = append(names, fmt.Sprintf("%s (%s)", f.Name, filepath.Base(f.File)))
 	}
 	return names
+}
+
+// ownHost is the address Hotline puts in Contact and SDP: sip.public_addr,
+// else the SIP listen IP.
+func ownHost(c config.SIP) string {
+	if c.PublicAddr != "" {
+		return c.PublicAddr
+	}
+	return hostOf(c.UDP, c.TCP)
 }
 
 func hostOf(addrs ...string) string {

@@ -3,9 +3,9 @@ package app
 import (
 	"context"
 	"fmt"
-	"sync"
 
 	"github.com/hotline-dev/hotline/api"
+	"github.com/hotline-dev/hotline/calllog"
 	"github.com/hotline-dev/hotline/store"
 )
 
@@ -13,47 +13,30 @@ import (
 var errStoreDown = fmt.Errorf("ticket history database unavailable: %w", api.ErrUnavailable)
 
 // lazyStore is the store.Store the API and the call logger share. It opens
-// the database on first use and again after an open fails, so Hotline starts
-// and answers calls (spooling their records) during a database outage; the
-// API then answers 503 until the database is back.
+// the database on first use and again after an open fails (calllog.Reopener),
+// so Hotline starts and answers calls (spooling their records) during a
+// database outage; the API then answers 503 until the database is back.
 type lazyStore struct {
-	open func(ctx context.Context) (store.Store, error)
-	mu   sync.Mutex
-	s    store.Store
+	r *calllog.Reopener
 }
 
 var _ store.Store = (*lazyStore)(nil)
 
 func newLazyStore(open func(ctx context.Context) (store.Store, error)) *lazyStore {
-	return &lazyStore{open: open}
+	return &lazyStore{r: calllog.NewReopener(open)}
 }
 
 func (l *lazyStore) get(ctx context.Context) (store.Store, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.s != nil {
-		return l.s, nil
-	}
-	s, err := l.open(ctx)
+	s, err := l.r.Store(ctx)
 	if err != nil {
-		// Not %w: an unparseable URL is a FieldError, and callers must
-		// treat any failure to open as an outage, not as invalid input.
+		// Not %w on err: an unparseable URL is a FieldError, and callers
+		// must treat any failure to open as an outage, not invalid input.
 		return nil, fmt.Errorf("%w: %v", errStoreDown, err)
 	}
-	l.s = s
 	return s, nil
 }
 
-func (l *lazyStore) Close() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.s == nil {
-		return nil
-	}
-	err := l.s.Close()
-	l.s = nil
-	return err
-}
+func (l *lazyStore) Close() error { return l.r.Close() }
 
 func (l *lazyStore) Ping(ctx context.Context) error {
 	s, err := l.get(ctx)

@@ -29,7 +29,13 @@ type metrics struct {
 	dropped    prometheus.CounterFunc
 }
 
-func newMetrics(bus *events.Bus, gauges map[string]func() float64) *metrics {
+// gauge is a value read when Prometheus scrapes.
+type gauge struct {
+	name, help string
+	value      func() float64
+}
+
+func newMetrics(bus *events.Bus, gauges []gauge) *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
 	f := func(c prometheus.Collector) { m.reg.MustRegister(c) }
 	m.started = prometheus.NewCounter(prometheus.CounterOpts{Name: "hotline_calls_started_total", Help: "Inbound calls accepted (INVITE answered or ringing)."})
@@ -50,17 +56,10 @@ func newMetrics(bus *events.Bus, gauges map[string]func() float64) *metrics {
 	}
 	f(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "hotline_events_dropped_total", Help: "Event deliveries skipped because a subscriber (SSE client) was too slow."},
 		func() float64 { return float64(bus.Dropped()) }))
-	for name, fn := range gauges {
-		f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: gaugeHelp[name]}, fn))
+	for _, g := range gauges {
+		f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: g.name, Help: g.help}, g.value))
 	}
 	return m
-}
-
-var gaugeHelp = map[string]string{
-	"hotline_calls_active":     "Calls in progress.",
-	"hotline_rtp_ports_in_use": "RTP ports allocated (including ports draining before reuse).",
-	"hotline_calllog_backlog":  "Call records waiting in memory or in the spool for the database.",
-	"hotline_flows_loaded":     "Flows currently serving.",
 }
 
 // observe updates counters from one event.

@@ -11,7 +11,7 @@ import (
 
 func TestMetricsCountEventsAndExposeRuntime(t *testing.T) {
 	bus := events.NewBus()
-	m := newMetrics(bus, map[string]func() float64{"hotline_calls_active": func() float64 { return 3 }})
+	m := newMetrics(bus, []gauge{{"hotline_calls_active", "Calls in progress.", func() float64 { return 3 }}})
 	for _, e := range []events.Event{
 		{Type: events.CallStarted}, {Type: events.CallStarted},
 		{Type: events.DigitPressed, Data: map[string]any{"source": "rfc4733"}},

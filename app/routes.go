@@ -3,6 +3,7 @@ package app
 import (
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 )
@@ -23,7 +24,7 @@ func (a *App) routes() http.Handler {
 func (a *App) usesDemoOrders() bool {
 	for _, l := range a.cfg.Lookups {
 		u, err := url.Parse(l.URL)
-		if err == nil && u.Host == a.cfg.HTTP.Addr && len(u.Path) > 6 && u.Path[:6] == "/demo/" {
+		if err == nil && u.Host == a.cfg.HTTP.Addr && strings.HasPrefix(u.Path, "/demo/") {
 			return true
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -115,7 +116,7 @@ func TestSupportFlowOrderStatusOverRFC4733(t *testing.T) {
 		}
 	}
 	// 1 (language), 3 (main), 123453# (order number), 1 (confirm).
-	if got := join(digits); got != "13123453#1" {
+	if got := strings.Join(digits, ""); got != "13123453#1" {
 		t.Errorf("digits seen by the server = %q, want 13123453#1", got)
 	}
 	if loud := meter.loud.Load(); loud < 100 { // 2 s of non-silent prompt audio at least
@@ -221,12 +222,4 @@ func mustSchedule(t *testing.T, s string) []caller.Step {
 func str(v any) string {
 	s, _ := v.(string)
 	return s
-}
-
-func join(ss []string) string {
-	out := ""
-	for _, s := range ss {
-		out += s
-	}
-	return out
 }

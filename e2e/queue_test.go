@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"math"
 	"net/http"
 	"strings"
 	"sync"
@@ -38,17 +37,7 @@ func (r *pcmRecorder) hears(freq, other float64) bool {
 	if len(r.pcm) < 8000 {
 		return false
 	}
-	return goertzel(r.pcm, freq) > 10*goertzel(r.pcm, other)
-}
-
-func goertzel(pcm []int16, freq float64) float64 {
-	k := 2 * math.Cos(2*math.Pi*freq/8000)
-	var s1, s2 float64
-	for _, x := range pcm {
-		s0 := float64(x) + k*s1 - s2
-		s2, s1 = s1, s0
-	}
-	return s1*s1 + s2*s2 - k*s1*s2
+	return media.TonePower(r.pcm, freq) > 10*media.TonePower(r.pcm, other)
 }
 
 // agentPhone is a real SIP user agent on loopback standing in for an

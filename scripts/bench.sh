@@ -254,7 +254,7 @@ for n in $CONC_STEPS; do
 			printf "server threads waiting for a CPU (run queue) at plateau: mean %.0f ms/s, max %.0f ms/s\n", k ? rq/k : 0, rqmax
 		}' "$TMP/samples.$n"
 	gc_summary
-	echo "goroutines per call: not measurable (the server exposes neither go_goroutines on /metrics nor pprof); OS threads at end: $(awk '/^Threads:/{print $2}' /proc/$SRV_PID/status)"
+	echo "OS threads at end: $(awk '/^Threads:/{print $2}' /proc/$SRV_PID/status) (goroutines per call: step 2b)"
 	wait_idle
 	server_media
 	awk -v c="$(cpu_ticks)" -v p="$c0" -v hz="$TCK" -v k="$(server_pkts)" 'BEGIN{
