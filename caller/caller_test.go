@@ -33,7 +33,17 @@ type ivr struct {
 }
 
 func (h *ivr) ServeCall(ctx context.Context, c *sip.Call) {
-	go c.Play(ctx, h.prompt) // barge-in style: digits may arrive while playing
+	// Barge-in style: digits may arrive while playing. The player ends
+	// with this handler, not after it.
+	pctx, stop := context.WithCancel(ctx)
+	var played sync.WaitGroup
+	played.Add(1)
+	go func() {
+		defer played.Done()
+		c.Play(pctx, h.prompt)
+	}()
+	defer played.Wait()
+	defer stop()
 	for {
 		select {
 		case d := <-c.Digits():

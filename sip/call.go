@@ -43,7 +43,6 @@ type Call struct {
 	srv                *Server
 	dialog             *sipgo.DialogServerSession
 	media              *media.Session
-	started            time.Time
 	feature            *featureCall // a feature-code call: served by serveFeature
 
 	ctx    context.Context

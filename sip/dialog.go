@@ -156,8 +156,7 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		c.log.Info("hold changed", "hold", next.Hold)
 		c.media.SetHold(next.Hold)
 	}
-	if !next.Hold && (next.Remote != prev.Remote || next.Codec != prev.Codec || next.PayloadType != prev.PayloadType ||
-		next.DTMFPT != prev.DTMFPT || next.Ptime != prev.Ptime) {
+	if !next.Hold && next.remote() != prev.remote() {
 		c.log.Info("media changed", "codec", next.Codec.String(), "remote", next.Remote.String())
 		if err := c.media.SetRemote(next.remote()); err != nil {
 			c.log.Warn("media update", "err", err)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"runtime/debug"
 	"strings"
-	"time"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -215,7 +214,7 @@ func (s *Server) release() {
 
 func (s *Server) newCall(d *sipgo.DialogServerSession, sess *media.Session, callID, called string, req *sip.Request, neg Negotiated) *Call {
 	c := &Call{id: callID, called: called, caller: cleanLimit(req.From().Address.User),
-		log: s.log.With("call_id", callID), srv: s, dialog: d, media: sess, started: time.Now(),
+		log: s.log.With("call_id", callID), srv: s, dialog: d, media: sess,
 		done: make(chan struct{}), ackCh: make(chan *sip.Request, 1), neg: neg, version: 1, sessID: randUint64()}
 	c.ctx, c.cancel = context.WithCancelCause(context.Background())
 	s.mu.Lock()

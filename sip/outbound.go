@@ -296,7 +296,7 @@ func (c *Client) dial(ctx context.Context, target sip.Uri, o DialOptions) (*Outb
 	ackCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	oc := &OutboundCall{id: req.CallID().Value(), c: c, dialog: dialog, media: sess, neg: neg, log: log,
-		end_: make(chan struct{}), done: make(chan struct{}), answered: time.Now()}
+		end_: make(chan struct{}), done: make(chan struct{})}
 	// Register before the ACK: the far end may send BYE the moment it has it.
 	c.mu.Lock()
 	if c.closed {

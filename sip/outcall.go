@@ -22,7 +22,6 @@ type OutboundCall struct {
 	media    *media.Session
 	neg      Negotiated
 	log      *slog.Logger
-	answered time.Time
 	watching bool // guarded by Client.mu: watch goroutine running
 
 	end_ chan struct{} // closed by the first end()

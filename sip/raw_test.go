@@ -10,8 +10,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/hotline-dev/hotline/events"
 )
 
 var branchSeq atomic.Int64
@@ -147,7 +145,6 @@ func TestUnknownMethod405(t *testing.T) {
 	if !strings.HasPrefix(res, "SIP/2.0 405") || !strings.Contains(res, "Allow: INVITE") {
 		t.Fatalf("SUBSCRIBE: %q", res)
 	}
-	_ = events.CallEnded
 }
 
 func TestTCPListener(t *testing.T) {
