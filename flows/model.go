@@ -57,12 +57,6 @@ type Flow struct {
 	fieldLines  map[string]int
 }
 
-// Node returns the named node.
-func (f *Flow) Node(name string) (*Node, bool) {
-	n, ok := f.Nodes[name]
-	return n, ok
-}
-
 // Node is one step of a flow. Which fields mean something depends on Type;
 // the parser refuses fields that do not belong to the type.
 type Node struct {
