@@ -8,6 +8,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/hotline-dev/hotline/phone"
 	"github.com/hotline-dev/hotline/store"
 )
 
@@ -71,22 +72,11 @@ func (s *Server) createCustomer(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	w.Header().Set("Location", fmt.Sprintf("%s/customers/%d", Prefix, c.ID))
-	writeJSON(w, http.StatusCreated, c)
+	writeCreated(w, "customers", c.ID, c)
 }
 
 func (s *Server) getCustomer(w http.ResponseWriter, r *http.Request) {
-	id, err := idParam(r, "customer")
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	c, err := s.cfg.Store.GetCustomer(r.Context(), id)
-	if err != nil {
-		s.writeError(w, r, s.missing(err, "customer", id))
-		return
-	}
-	writeJSON(w, http.StatusOK, c)
+	getOne(s, w, r, "customer", s.cfg.Store.GetCustomer)
 }
 
 func (s *Server) patchCustomer(w http.ResponseWriter, r *http.Request) {
@@ -133,7 +123,7 @@ func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if raw := q.Get("phone"); raw != "" {
-		e164, err := s.norm(raw, s.cfg.DefaultCountry)
+		e164, err := phone.Normalize(raw, s.cfg.DefaultCountry)
 		if err != nil {
 			s.writeError(w, r, invalid("phone", "%v", err))
 			return
@@ -149,17 +139,17 @@ func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request) {
 // the default country) or ?email=.
 func (s *Server) lookupCustomer(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	phone, email := strings.TrimSpace(q.Get("phone")), strings.TrimSpace(q.Get("email"))
+	number, email := strings.TrimSpace(q.Get("phone")), strings.TrimSpace(q.Get("email"))
 	var (
 		c   *store.Customer
 		err error
 	)
 	switch {
-	case phone != "" && email != "":
+	case number != "" && email != "":
 		err = invalid("phone", "give phone or email, not both")
-	case phone != "":
+	case number != "":
 		var e164 string
-		if e164, err = s.norm(phone, s.cfg.DefaultCountry); err != nil {
+		if e164, err = phone.Normalize(number, s.cfg.DefaultCountry); err != nil {
 			err = invalid("phone", "%v", err)
 			break
 		}
@@ -222,7 +212,7 @@ func checkCustomer(c *store.Customer) error {
 // normalizePhones rewrites each phone to E.164 in place.
 func (s *Server) normalizePhones(phones []string) error {
 	for i, p := range phones {
-		e164, err := s.norm(p, s.cfg.DefaultCountry)
+		e164, err := phone.Normalize(p, s.cfg.DefaultCountry)
 		if err != nil {
 			return invalid(fmt.Sprintf("phones[%d]", i), "%v", err)
 		}

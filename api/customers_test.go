@@ -48,12 +48,7 @@ func TestCustomerErrors(t *testing.T) { onBothStores(t, testCustomerErrors) }
 func testCustomerErrors(t *testing.T, e *env) {
 	owner := e.customer(map[string]any{"name": "A", "phones": []string{"+84912345678"}, "emails": []string{"a@example.com"}})
 	other := e.customer(map[string]any{"name": "B"})
-	tests := []struct {
-		name, method, path string
-		body               any
-		status             int
-		code, field        string
-	}{
+	checkErrors(t, e, []errorCase{
 		{"duplicate phone", "POST", "/api/v1/customers", `{"name":"X","phones":["0912345678"]}`, 409, "conflict", "phones[0]"},
 		{"duplicate email on patch", "PATCH", fmt.Sprintf("/api/v1/customers/%d", other.ID), `{"emails":["a@example.com"]}`, 409, "conflict", "emails[0]"},
 		{"bad phone", "POST", "/api/v1/customers", `{"name":"X","phones":["12ab"]}`, 422, "invalid", "phones[0]"},
@@ -76,19 +71,7 @@ func testCustomerErrors(t *testing.T, e *env) {
 		{"list huge limit", "GET", "/api/v1/customers?limit=100000", nil, 422, "invalid", "limit"},
 		{"list bad cursor", "GET", "/api/v1/customers?cursor=garbage", nil, 422, "invalid", "cursor"},
 		{"timeline missing customer", "GET", "/api/v1/customers/999999/timeline", nil, 404, "not_found", ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r := e.do(tt.method, tt.path, writeToken, tt.body)
-			if r.status != tt.status {
-				t.Fatalf("status %d, want %d: %s", r.status, tt.status, r.body)
-			}
-			got := decodeErr(t, r)
-			if got.Error.Code != tt.code || got.Error.Field != tt.field {
-				t.Fatalf("error %+v, want code %q field %q", got.Error, tt.code, tt.field)
-			}
-		})
-	}
+	})
 }
 
 func TestCustomerLookupAndList(t *testing.T) { onBothStores(t, testCustomerLookupAndList) }

@@ -126,6 +126,29 @@ func idParam(r *http.Request, what string) (int64, error) {
 	return id, nil
 }
 
+// getOne answers GET /{what}s/{id}: the id, one fetch, 404 naming the
+// resource when it does not exist.
+func getOne[T any](s *Server, w http.ResponseWriter, r *http.Request, what string, get func(context.Context, int64) (*T, error)) {
+	id, err := idParam(r, what)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	v, err := get(r.Context(), id)
+	if err != nil {
+		s.writeError(w, r, s.missing(err, what, id))
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+// writeCreated answers 201 with the new resource v and its Location
+// (Prefix/collection/id).
+func writeCreated(w http.ResponseWriter, collection string, id int64, v any) {
+	w.Header().Set("Location", fmt.Sprintf("%s/%s/%d", Prefix, collection, id))
+	writeJSON(w, http.StatusCreated, v)
+}
+
 // Pagination limits.
 const (
 	DefaultPageLimit = 50

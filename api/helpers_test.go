@@ -208,3 +208,33 @@ func readAll(t *testing.T, res *http.Response) []byte {
 	}
 	return b
 }
+
+// errorCase is one request that must fail with status, code and field.
+// A body of nil or "" sends no body.
+type errorCase struct {
+	name, method, path string
+	body               any
+	status             int
+	code, field        string
+}
+
+// checkErrors runs each case as a write-token request and checks the error.
+func checkErrors(t *testing.T, e *env, tests []errorCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := tt.body
+			if body == "" {
+				body = nil
+			}
+			r := e.do(tt.method, tt.path, writeToken, body)
+			if r.status != tt.status {
+				t.Fatalf("status %d, want %d: %s", r.status, tt.status, r.body)
+			}
+			got := decodeErr(t, r)
+			if got.Error.Code != tt.code || got.Error.Field != tt.field {
+				t.Fatalf("error %+v, want code %q field %q", got.Error, tt.code, tt.field)
+			}
+		})
+	}
+}

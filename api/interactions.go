@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"time"
 
@@ -167,8 +166,7 @@ func (s *Server) saveInteraction(w http.ResponseWriter, r *http.Request, i store
 		s.writeError(w, r, err)
 		return
 	}
-	w.Header().Set("Location", fmt.Sprintf("%s/interactions/%d", Prefix, i.ID))
-	writeJSON(w, http.StatusCreated, i)
+	writeCreated(w, "interactions", i.ID, i)
 }
 
 // resolveLinks checks the ticket and customer exist and agree, and fills
@@ -193,17 +191,7 @@ func (s *Server) resolveLinks(r *http.Request, i *store.Interaction) error {
 }
 
 func (s *Server) getInteraction(w http.ResponseWriter, r *http.Request) {
-	id, err := idParam(r, "interaction")
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	i, err := s.cfg.Store.GetInteraction(r.Context(), id)
-	if err != nil {
-		s.writeError(w, r, s.missing(err, "interaction", id))
-		return
-	}
-	writeJSON(w, http.StatusOK, i)
+	getOne(s, w, r, "interaction", s.cfg.Store.GetInteraction)
 }
 
 func (s *Server) listInteractions(w http.ResponseWriter, r *http.Request) {

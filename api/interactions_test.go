@@ -16,11 +16,7 @@ func testInteractionErrors(t *testing.T, e *env) {
 	c := e.customer(map[string]any{"name": "An"})
 	c2 := e.customer(map[string]any{"name": "Bình"})
 	tk := e.ticket(map[string]any{"customer_id": c.ID, "subject": "Help"})
-	tests := []struct {
-		name, method, path, body string
-		status                   int
-		code, field              string
-	}{
+	checkErrors(t, e, []errorCase{
 		{"no links", "POST", "/api/v1/interactions", `{"channel":"email","direction":"inbound"}`, 422, "invalid", "customer_id"},
 		{"bad channel", "POST", "/api/v1/interactions", fmt.Sprintf(`{"customer_id":%d,"channel":"fax","direction":"inbound"}`, c.ID), 422, "invalid", "channel"},
 		{"bad direction", "POST", "/api/v1/interactions", fmt.Sprintf(`{"customer_id":%d,"channel":"chat","direction":"sideways"}`, c.ID), 422, "invalid", "direction"},
@@ -38,23 +34,7 @@ func testInteractionErrors(t *testing.T, e *env) {
 		{"no update", "PATCH", "/api/v1/interactions/1", `{}`, 405, "method_not_allowed", ""},
 		{"list bad channel", "GET", "/api/v1/interactions?channel=fax", "", 422, "invalid", "channel"},
 		{"list bad ticket", "GET", "/api/v1/interactions?ticket_id=-1", "", 422, "invalid", "ticket_id"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var body any
-			if tt.body != "" {
-				body = tt.body
-			}
-			r := e.do(tt.method, tt.path, writeToken, body)
-			if r.status != tt.status {
-				t.Fatalf("status %d, want %d: %s", r.status, tt.status, r.body)
-			}
-			got := decodeErr(t, r)
-			if got.Error.Code != tt.code || got.Error.Field != tt.field {
-				t.Fatalf("error %+v, want code %q field %q", got.Error, tt.code, tt.field)
-			}
-		})
-	}
+	})
 }
 
 // TestInteractionDefaultsStartToNow pins the clock so the default is checked exactly.

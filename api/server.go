@@ -18,7 +18,6 @@ import (
 
 	"github.com/hotline-dev/hotline/config"
 	"github.com/hotline-dev/hotline/events"
-	"github.com/hotline-dev/hotline/phone"
 	"github.com/hotline-dev/hotline/store"
 )
 
@@ -59,8 +58,6 @@ type Config struct {
 	Logger    *slog.Logger
 	// DefaultCountry (ISO 3166 alpha-2) turns national phone numbers into E.164.
 	DefaultCountry string
-	// NormalizePhone overrides phone normalisation; nil uses phone.Normalize.
-	NormalizePhone func(raw, country string) (string, error)
 	Mounts         []Mount
 	Calls          CallLister                      // nil: GET /api/v1/calls answers 503
 	Health         func(ctx context.Context) error // nil: Store.Ping
@@ -80,7 +77,6 @@ type Server struct {
 	auth     *authenticator
 	spec     []byte
 	now      func() time.Time
-	norm     func(raw, country string) (string, error)
 	mu       sync.Mutex
 	closed   bool          // set by Close; no stream starts after it
 	done     chan struct{} // closed by Close: streams end
@@ -91,12 +87,9 @@ type Server struct {
 // New builds the API. It does not start anything: serve it with an
 // http.Server.
 func New(cfg Config) *Server {
-	s := &Server{cfg: cfg, log: logger(cfg.Logger), done: make(chan struct{}), now: cfg.Now, norm: cfg.NormalizePhone}
+	s := &Server{cfg: cfg, log: logger(cfg.Logger), done: make(chan struct{}), now: cfg.Now}
 	if s.now == nil {
 		s.now = time.Now
-	}
-	if s.norm == nil {
-		s.norm = phone.Normalize
 	}
 	if s.cfg.MaxBodyBytes <= 0 {
 		s.cfg.MaxBodyBytes = DefaultMaxBodyBytes

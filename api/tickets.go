@@ -87,22 +87,11 @@ func (s *Server) createTicket(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	w.Header().Set("Location", fmt.Sprintf("%s/tickets/%d", Prefix, t.ID))
-	writeJSON(w, http.StatusCreated, t)
+	writeCreated(w, "tickets", t.ID, t)
 }
 
 func (s *Server) getTicket(w http.ResponseWriter, r *http.Request) {
-	id, err := idParam(r, "ticket")
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	t, err := s.cfg.Store.GetTicket(r.Context(), id)
-	if err != nil {
-		s.writeError(w, r, s.missing(err, "ticket", id))
-		return
-	}
-	writeJSON(w, http.StatusOK, t)
+	getOne(s, w, r, "ticket", s.cfg.Store.GetTicket)
 }
 
 func (s *Server) patchTicket(w http.ResponseWriter, r *http.Request) {

@@ -46,11 +46,7 @@ func testTicketErrors(t *testing.T, e *env) {
 	c := e.customer(map[string]any{"name": "An"})
 	tk := e.ticket(map[string]any{"customer_id": c.ID, "subject": "Help"})
 	other := e.customer(map[string]any{"name": "Bình"})
-	tests := []struct {
-		name, method, path, body string
-		status                   int
-		code, field              string
-	}{
+	checkErrors(t, e, []errorCase{
 		{"no customer", "POST", "/api/v1/tickets", `{"subject":"x"}`, 422, "invalid", "customer_id"},
 		{"unknown customer", "POST", "/api/v1/tickets", `{"customer_id":987654,"subject":"s"}`, 422, "invalid", "customer_id"},
 		{"no subject", "POST", "/api/v1/tickets", fmt.Sprintf(`{"customer_id":%d,"subject":"  "}`, c.ID), 422, "invalid", "subject"},
@@ -64,23 +60,7 @@ func testTicketErrors(t *testing.T, e *env) {
 		{"list bad customer id", "GET", "/api/v1/tickets?customer_id=x", "", 422, "invalid", "customer_id"},
 		{"list bad status", "GET", "/api/v1/tickets?status=done", "", 422, "invalid", "status"},
 		{"list bad cursor", "GET", "/api/v1/tickets?cursor=bm9wZQ", "", 422, "invalid", "cursor"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var body any
-			if tt.body != "" {
-				body = tt.body
-			}
-			r := e.do(tt.method, tt.path, writeToken, body)
-			if r.status != tt.status {
-				t.Fatalf("status %d, want %d: %s", r.status, tt.status, r.body)
-			}
-			got := decodeErr(t, r)
-			if got.Error.Code != tt.code || got.Error.Field != tt.field {
-				t.Fatalf("error %+v, want code %q field %q", got.Error, tt.code, tt.field)
-			}
-		})
-	}
+	})
 }
 
 // TestEmailAndChatScenario is what docs/api.md shows: an email system adds

@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"slices"
 
 	"github.com/hotline-dev/hotline/store"
 )
@@ -20,14 +21,7 @@ func setIf[T any](dst *T, src *T) {
 	}
 }
 
-func oneOf(v string, allowed ...string) bool {
-	for _, a := range allowed {
-		if v == a {
-			return true
-		}
-	}
-	return false
-}
+func oneOf(v string, allowed ...string) bool { return slices.Contains(allowed, v) }
 
 func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
 

@@ -2,13 +2,7 @@
 
 package calllog
 
-import (
-	"errors"
-	"os"
-)
+import "os"
 
-// ErrSpoolBusy means another process has the spool open (not detected on
-// this platform).
-var ErrSpoolBusy = errors.New("calllog: spool is in use by another process")
-
+// lockFile does nothing: ErrSpoolBusy is not detected on this platform.
 func lockFile(*os.File) error { return nil }

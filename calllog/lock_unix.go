@@ -9,9 +9,6 @@ import (
 	"syscall"
 )
 
-// ErrSpoolBusy means another process has the spool open.
-var ErrSpoolBusy = errors.New("calllog: spool is in use by another process")
-
 // lockFile takes an exclusive advisory lock on the spool; the kernel drops
 // it when the process dies, so a crash never leaves it held.
 func lockFile(f *os.File) error {

@@ -20,7 +20,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -83,7 +82,7 @@ func New(sink Sink, o Options) (*Logger, error) {
 		return nil, &store.FieldError{Field: "database.spool_dir", Message: "required"}
 	}
 	if o.Logger == nil {
-		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	def := func(v *time.Duration, d time.Duration) {
 		if *v <= 0 {

@@ -71,16 +71,7 @@ func (l *Logger) Run(ctx context.Context) error {
 
 // finish runs on Close: one attempt to write the queue, else spool it.
 func (l *Logger) finish(ctx context.Context) error {
-	var batch []store.CallRecord
-	for {
-		select {
-		case r := <-l.queue:
-			batch = append(batch, r)
-			continue
-		default:
-		}
-		break
-	}
+	batch := l.drainQueue(nil)
 	// Queued records are older than any spooled ones, so they are written
 	// first; only if that fails do they follow the spool.
 	if len(batch) > 0 {
@@ -120,6 +111,18 @@ collect:
 	return err
 }
 
+// drainQueue appends everything in the queue now to rs, without waiting.
+func (l *Logger) drainQueue(rs []store.CallRecord) []store.CallRecord {
+	for {
+		select {
+		case r := <-l.queue:
+			rs = append(rs, r)
+		default:
+			return rs
+		}
+	}
+}
+
 // done1 marks n queued records as written.
 func (l *Logger) done1(n int) {
 	l.mu.Lock()
@@ -133,16 +136,7 @@ func (l *Logger) done1(n int) {
 func (l *Logger) flushToSpool(held []store.CallRecord) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	rs := held
-	for {
-		select {
-		case r := <-l.queue:
-			rs = append(rs, r)
-			continue
-		default:
-		}
-		break
-	}
+	rs := l.drainQueue(held)
 	if len(rs) == 0 {
 		return nil
 	}
