@@ -109,11 +109,7 @@ wait:
 		case err = <-done:
 			break wait
 		case d, ok := <-r.digits:
-			if !ok {
-				r.digits = nil
-				continue
-			}
-			if r.stale(d) {
+			if !r.usable(d, ok) {
 				continue
 			}
 			r.digitEvent(d, !bargeIn)
@@ -180,11 +176,7 @@ func (r *run) waitDigit(ctx context.Context, d time.Duration) (media.Digit, bool
 	for {
 		select {
 		case dg, ok := <-r.digits:
-			if !ok {
-				r.digits = nil
-				continue
-			}
-			if r.stale(dg) {
+			if !r.usable(dg, ok) {
 				continue
 			}
 			r.digitEvent(dg, false)
@@ -192,12 +184,9 @@ func (r *run) waitDigit(ctx context.Context, d time.Duration) (media.Digit, bool
 		case <-timer:
 			select {
 			case dg, ok := <-r.digits:
-				if ok && !r.stale(dg) {
+				if r.usable(dg, ok) {
 					r.digitEvent(dg, false)
 					return dg, true, nil
-				}
-				if !ok {
-					r.digits = nil
 				}
 			default:
 			}
@@ -206,6 +195,16 @@ func (r *run) waitDigit(ctx context.Context, d time.Duration) (media.Digit, bool
 			return media.Digit{}, false, ctx.Err()
 		}
 	}
+}
+
+// usable takes one receive from the digit channel: a closed channel is
+// dropped (a nil channel never fires again), a late terminator is discarded.
+func (r *run) usable(d media.Digit, ok bool) bool {
+	if !ok {
+		r.digits = nil
+		return false
+	}
+	return !r.stale(d)
 }
 
 // addDigits records one input event on the current step; events are
