@@ -4,42 +4,25 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/netip"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 )
 
-// challenger is a bare sipgo UAS that demands digest credentials (RFC 3261
-// §22.2) before answering, so Client's 401/407 handling is tested against a
-// peer that is not our Server.
+// challenger is a bare sipgo UAS (scriptedUAS) that demands digest
+// credentials (RFC 3261 §22.2) before answering, so Client's 401/407
+// handling is tested against a peer that is not our Server.
 func challenger(t *testing.T, code int) (addr string, tries *atomic.Int32) {
 	t.Helper()
-	ua, err := sipgo.NewUA()
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, _ := sipgo.NewServer(ua)
-	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rtp, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	tries = new(atomic.Int32)
-	hdr := "WWW-Authenticate"
-	authz := "Authorization"
+	hdr, authz := "WWW-Authenticate", "Authorization"
 	if code == 407 {
 		hdr, authz = "Proxy-Authenticate", "Proxy-Authorization"
 	}
-	srv.OnInvite(func(req *sip.Request, tx sip.ServerTransaction) {
+	u := newScriptedUAS(t, func(u *scriptedUAS, req *sip.Request, tx sip.ServerTransaction) {
 		tries.Add(1)
 		h := req.GetHeader(authz)
 		if h == nil {
@@ -52,26 +35,9 @@ func challenger(t *testing.T, code int) (addr string, tries *atomic.Int32) {
 			tx.Respond(sip.NewResponseFromRequest(req, 403, "Forbidden", nil))
 			return
 		}
-		ans, _ := BuildAnswer(LocalSDP{Addr: netip.MustParseAddrPort(rtp.LocalAddr().String())}, mustNeg(req.Body()))
-		res := sip.NewSDPResponseFromRequest(req, ans)
-		res.To().Params.Add("tag", "uas1")
-		res.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Scheme: "sip", Host: "127.0.0.1", Port: conn.LocalAddr().(*net.UDPAddr).Port}})
-		tx.Respond(res)
+		u.answer(req, tx)
 	})
-	srv.OnAck(func(*sip.Request, sip.ServerTransaction) {})
-	srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
-		tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
-	})
-	done := make(chan struct{})
-	go func() { defer close(done); srv.ServeUDP(conn) }()
-	waitUDPReady(ua, conn.LocalAddr().String(), nil)
-	t.Cleanup(func() {
-		ua.Close()
-		conn.Close()
-		rtp.Close()
-		<-done
-	})
-	return conn.LocalAddr().String(), tries
+	return u.addr, tries
 }
 
 func mustNeg(b []byte) Negotiated {
