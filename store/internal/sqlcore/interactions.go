@@ -66,18 +66,14 @@ func insertInteraction(ctx context.Context, q Querier, d Dialect, i *store.Inter
 	}
 	i.CreatedAt = now
 	if v := i.Voice; v != nil {
-		path := v.Path
-		if path == nil {
-			path = []store.IVRStep{}
-		}
-		pj, err := json.Marshal(path)
+		pj, err := pathJSON(v)
 		if err != nil {
-			return fieldErr("voice.path", "%v", err)
+			return err
 		}
 		if err := q.Exec(ctx, `INSERT INTO voice_calls (interaction_id, call_id, caller_number, called_number, flow_name, flow_version,
 			path, queue, wait_seconds, agent, talk_seconds, outcome, hangup_cause, hangup_side, callback_attempts, packets_lost, jitter_ms)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
-			i.ID, v.CallID, v.CallerNumber, v.CalledNumber, v.FlowName, v.FlowVersion, string(pj), v.Queue, v.WaitSeconds,
+			i.ID, v.CallID, v.CallerNumber, v.CalledNumber, v.FlowName, v.FlowVersion, pj, v.Queue, v.WaitSeconds,
 			v.Agent, v.TalkSeconds, v.Outcome, v.HangupCause, v.HangupSide, v.CallbackAttempts, v.PacketsLost, v.JitterMillis); err != nil {
 			return err
 		}
@@ -138,6 +134,20 @@ func scanInteractions(rows Rows) ([]store.Interaction, error) {
 		out = append(out, i)
 	}
 	return out, rows.Err()
+}
+
+// pathJSON is the voice_calls.path column: the IVR steps as a JSON array
+// ([] when there are none).
+func pathJSON(v *store.VoiceDetails) (string, error) {
+	path := v.Path
+	if path == nil {
+		path = []store.IVRStep{}
+	}
+	b, err := json.Marshal(path)
+	if err != nil {
+		return "", fieldErr("voice.path", "%v", err)
+	}
+	return string(b), nil
 }
 
 func deref(p *string) string {

@@ -2,7 +2,6 @@ package sqlcore
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -372,15 +371,11 @@ func (s *Store) insertCalls(ctx context.Context, q Querier, recs []store.CallRec
 	for n, i := range fresh {
 		out[i].InteractionID = ids[n]
 		v := &recs[i].Voice
-		path := v.Path
-		if path == nil {
-			path = []store.IVRStep{}
-		}
-		pj, err := json.Marshal(path)
+		pj, err := pathJSON(v)
 		if err != nil {
-			return fieldErr("voice.path", "%v", err)
+			return err
 		}
-		vals = append(vals, "("+a.list(ids[n], v.CallID, v.CallerNumber, v.CalledNumber, v.FlowName, v.FlowVersion, string(pj), v.Queue,
+		vals = append(vals, "("+a.list(ids[n], v.CallID, v.CallerNumber, v.CalledNumber, v.FlowName, v.FlowVersion, pj, v.Queue,
 			v.WaitSeconds, v.Agent, v.TalkSeconds, v.Outcome, v.HangupCause, v.HangupSide, v.CallbackAttempts, v.PacketsLost, v.JitterMillis)+")")
 	}
 	return q.Exec(ctx, `INSERT INTO voice_calls (interaction_id, call_id, caller_number, called_number, flow_name, flow_version,
