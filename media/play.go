@@ -85,6 +85,19 @@ func (s *Session) Play(ctx context.Context, prompts ...*Prompt) error {
 	if !j.remaining() {
 		return nil
 	}
+	return s.runJob(ctx, j.done, &j.cancelled, func() {
+		if old := s.play; old != nil {
+			old.done <- ErrPlaySuperseded
+		}
+		s.play = j
+	})
+}
+
+// runJob hands a job to the sender (install runs with s.mu held, once the
+// session is known to be started and open) and waits for its outcome. On
+// ctx cancellation it marks the job cancelled and wakes the sender, which
+// drops it (or, for an RFC 4733 digit, ends the event) on its next tick.
+func (s *Session) runJob(ctx context.Context, done <-chan error, cancelled *atomic.Bool, install func()) error {
 	s.mu.Lock()
 	switch {
 	case s.closed:
@@ -94,17 +107,14 @@ func (s *Session) Play(ctx context.Context, prompts ...*Prompt) error {
 		s.mu.Unlock()
 		return ErrNotStarted
 	}
-	if old := s.play; old != nil {
-		old.done <- ErrPlaySuperseded
-	}
-	s.play = j
+	install()
 	s.nudge()
 	s.mu.Unlock()
 	select {
-	case err := <-j.done:
+	case err := <-done:
 		return err
 	case <-ctx.Done():
-		j.cancelled.Store(true)
+		cancelled.Store(true)
 		s.nudge()
 		return ctx.Err()
 	case <-s.done:
@@ -169,29 +179,7 @@ func (s *Session) SendDigit(ctx context.Context, key rune, dur time.Duration, sr
 	case <-s.done:
 		return s.Err()
 	}
-	s.mu.Lock()
-	switch {
-	case s.closed:
-		s.mu.Unlock()
-		return s.closedErr()
-	case !s.started:
-		s.mu.Unlock()
-		return ErrNotStarted
-	}
-	s.dig = j
-	s.nudge()
-	s.mu.Unlock()
-	select {
-	case err := <-j.done:
-		return err
-	case <-ctx.Done():
-		// The sender ends the event properly (end packets) on its next tick.
-		j.cancelled.Store(true)
-		s.nudge()
-		return ctx.Err()
-	case <-s.done:
-		return s.Err()
-	}
+	return s.runJob(ctx, j.done, &j.cancelled, func() { s.dig = j })
 }
 
 // WriteAudio sends one frame of live audio (a bridge relaying the other

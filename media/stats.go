@@ -13,7 +13,7 @@ type Stats struct {
 	BytesSent       uint64 // RTP header + payload
 	PacketsReceived uint64 // accepted RTP packets (negotiated payload types)
 	BytesReceived   uint64
-	PacketsIgnored  uint64 // not RTP, or a payload type we did not negotiate
+	PacketsIgnored  uint64 // not RTP, an unnegotiated payload type, a source on re-latch probation, a bad telephone-event, a failed read
 
 	// Lost counts packets missing from sequence-number gaps (RFC 3550 §6.4.1
 	// cumulative lost; a late packet that fills a gap is subtracted).

@@ -57,25 +57,14 @@ func DTMFTone(key rune, dur time.Duration) ([]int16, error) {
 // toneGen is a phase-continuous oscillator bank, so a tone generated frame by
 // frame has no clicks at frame edges.
 type toneGen struct {
-	n     int
-	step  [2]float64
-	phase [2]float64
-	more  []float64 // steps for more than two frequencies (rare)
-	mph   []float64
+	step, phase []float64 // per frequency: radians per sample, current phase
 }
 
 func newToneGen(freqs []float64) toneGen {
-	var g toneGen
+	g := toneGen{step: make([]float64, len(freqs)), phase: make([]float64, len(freqs))}
 	for i, f := range freqs {
-		s := 2 * math.Pi * f / SampleRate
-		if i < 2 {
-			g.step[i] = s
-		} else {
-			g.more = append(g.more, s)
-			g.mph = append(g.mph, 0)
-		}
+		g.step[i] = 2 * math.Pi * f / SampleRate
 	}
-	g.n = min(len(freqs), 2)
 	return g
 }
 
@@ -83,22 +72,15 @@ func newToneGen(freqs []float64) toneGen {
 func (g *toneGen) add(dst []int16) {
 	for i := range dst {
 		v := float64(dst[i])
-		for k := 0; k < g.n; k++ {
-			v += toneAmplitude * math.Sin(g.phase[k])
-			g.phase[k] += g.step[k]
-		}
-		for k := range g.more {
-			v += toneAmplitude * math.Sin(g.mph[k])
-			g.mph[k] += g.more[k]
+		for k, ph := range g.phase {
+			v += toneAmplitude * math.Sin(ph)
+			g.phase[k] = ph + g.step[k]
 		}
 		dst[i] = clip16(v)
 	}
 	// Keep phases small so precision does not drift on long tones.
-	for k := 0; k < g.n; k++ {
+	for k := range g.phase {
 		g.phase[k] = math.Mod(g.phase[k], 2*math.Pi)
-	}
-	for k := range g.mph {
-		g.mph[k] = math.Mod(g.mph[k], 2*math.Pi)
 	}
 }
 

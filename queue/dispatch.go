@@ -2,6 +2,7 @@ package queue
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/hotline-dev/hotline/events"
 )
@@ -197,16 +198,6 @@ func (s *Service) emitAgent(a *agent, queue string, extra map[string]any) {
 	s.emit(events.Event{Type: events.AgentState, Agent: a.cfg.ID, Queue: queue, CallID: a.call, Data: d})
 }
 
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
 func sortQueues(qs []*queueState) {
-	slices.SortFunc(qs, func(a, b *queueState) int { return cmpString(a.name, b.name) })
+	slices.SortFunc(qs, func(a, b *queueState) int { return strings.Compare(a.name, b.name) })
 }

@@ -99,9 +99,7 @@ func (q *Enqueuer) stay(ctx context.Context, call ivr.Call, req ivr.QueueRequest
 	caller, okLeg := q.cfg.CallerLeg(call)
 	if !ok || !okLeg {
 		if ok {
-			hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			_ = ac.Hangup(hctx)
-			cancel()
+			hangupAgent(ctx, ac)
 		}
 		return res, fmt.Errorf("queue: bridge %s: agent leg %v, caller media %v", call.ID(), ok, okLeg)
 	}
@@ -129,9 +127,7 @@ func (q *Enqueuer) wait(ctx context.Context, call ivr.Call, tk *Ticket) (Outcome
 				// Answered in the same instant: the agent leg is ours to end.
 				if out := tk.Outcome(); out.Reason == ReasonAnswered {
 					if ac, ok := q.cfg.Ringer.Take(out.Offer); ok {
-						hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-						_ = ac.Hangup(hctx)
-						cancel()
+						hangupAgent(ctx, ac)
 					}
 					_ = q.cfg.Service.Hangup(call.ID())
 				}
@@ -215,6 +211,14 @@ func (q *Enqueuer) numberPrompts(lang, lead string, n int) []*media.Prompt {
 	return ps
 }
 
+// hangupAgent sends BYE on the agent's leg, allowing it 5 s even when ctx
+// (the caller's call) has already ended.
+func hangupAgent(ctx context.Context, ac AgentCall) {
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_ = ac.Hangup(hctx)
+}
+
 // Bridge relays audio both ways between the caller's and the agent's media
 // and DTMF each way (RFC 4733 events on the other leg), until the caller
 // hangs up (ctx done: the agent gets BYE) or the agent does (the caller's
@@ -273,9 +277,7 @@ func bridge(ctx context.Context, caller Leg, agent AgentCall, stop <-chan struct
 		}
 	case <-ctx.Done():
 		side = "caller"
-		hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		_ = agent.Hangup(hctx)
-		hcancel()
+		hangupAgent(ctx, agent)
 	}
 	cancel()
 	wg.Wait()

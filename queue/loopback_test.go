@@ -3,10 +3,8 @@ package queue
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"math"
 	"net"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -93,10 +91,7 @@ func startHotline(t *testing.T, ctx context.Context, ags []config.Agent) *hotlin
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.DiscardHandler)
-	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
-	}
+	log := testLog()
 	ringing := make(chan string, 16)
 	onRinging := func(o Offer) {
 		select {

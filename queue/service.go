@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -159,7 +160,7 @@ func New(cfg Config) *Service {
 		}
 	}
 	for _, q := range s.queues {
-		slices.SortFunc(q.members, func(a, b *agent) int { return cmpString(a.cfg.ID, b.cfg.ID) })
+		slices.SortFunc(q.members, func(a, b *agent) int { return strings.Compare(a.cfg.ID, b.cfg.ID) })
 	}
 	return s
 }

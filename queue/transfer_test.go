@@ -191,6 +191,26 @@ func twoAgents(alice, bob *referPhone) []config.Agent {
 	}
 }
 
+// bridgedToAlice starts the rig with tc and agents alice (1400 Hz) and bob
+// (1000 Hz), logs in the agents named, and calls in with a 600 Hz caller who
+// is offered to alice; it returns once alice hears the caller, when she may
+// REFER.
+func bridgedToAlice(t *testing.T, ctx context.Context, tc TransferConfig, login ...string) (
+	h *transferRig, oc *sip.OutboundCall, alice, bob *referPhone, ca *phoneCall) {
+	t.Helper()
+	alice, bob = newReferPhone(t, 47500, 1400), newReferPhone(t, 48500, 1000)
+	h, addr := startTransferRig(t, ctx, twoAgents(alice, bob), tc)
+	for _, id := range login {
+		if err := h.svc.Login(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	oc, _ = dialTone(t, ctx, addr, 600)
+	ca = nextCall(t, ctx, alice, "alice")
+	waitClosed(t, ctx, ca.hears.C, "alice never heard the caller") // bridged: REFER is taken from now on
+	return h, oc, alice, bob, ca
+}
+
 // TestLoopbackTransferToQueue: alice answers a caller from queue q and
 // blind-transfers to queue sales; Hotline answers 202, NOTIFYs 100 then 200
 // (sipfrag), hangs alice up, and the caller is re-queued and reached by bob.
@@ -200,16 +220,7 @@ func TestLoopbackTransferToQueue(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	alice, bob := newReferPhone(t, 47500, 1400), newReferPhone(t, 48500, 1000)
-	h, addr := startTransferRig(t, ctx, twoAgents(alice, bob), TransferConfig{})
-	for _, id := range []string{"alice", "bob"} {
-		if err := h.svc.Login(id); err != nil {
-			t.Fatal(err)
-		}
-	}
-	oc, _ := dialTone(t, ctx, addr, 600)
-	ca := nextCall(t, ctx, alice, "alice")
-	waitClosed(t, ctx, ca.hears.C, "alice never heard the caller") // bridged: REFER is taken from now on
+	h, oc, alice, bob, ca := bridgedToAlice(t, ctx, TransferConfig{}, "alice", "bob")
 	if code := alice.refer(ctx, ca, "<sip:sales@hotline>"); code != 202 {
 		t.Fatalf("REFER to queue sales: %d, want 202", code)
 	}
@@ -238,15 +249,7 @@ func TestLoopbackTransferRefused(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	alice, bob := newReferPhone(t, 47500, 1400), newReferPhone(t, 48500, 1000)
-	h, addr := startTransferRig(t, ctx, twoAgents(alice, bob),
-		TransferConfig{Numbers: []string{"2001"}, Hosts: []string{"pbx.example"}})
-	if err := h.svc.Login("alice"); err != nil {
-		t.Fatal(err)
-	}
-	oc, _ := dialTone(t, ctx, addr, 600)
-	ca := nextCall(t, ctx, alice, "alice")
-	waitClosed(t, ctx, ca.hears.C, "alice never heard the caller") // bridged: REFER is taken from now on
+	_, oc, alice, _, ca := bridgedToAlice(t, ctx, TransferConfig{Numbers: []string{"2001"}, Hosts: []string{"pbx.example"}}, "alice")
 	for _, tt := range []struct {
 		name    string
 		referTo []string
@@ -321,15 +324,7 @@ func TestLoopbackTransferToNumber(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	target, calls, done := numberUAS(t, true)
-	alice, bob := newReferPhone(t, 47500, 1400), newReferPhone(t, 48500, 1000)
-	h, addr := startTransferRig(t, ctx, twoAgents(alice, bob),
-		TransferConfig{Numbers: []string{"20*"}, Hosts: []string{"127.0.0.1"}})
-	if err := h.svc.Login("alice"); err != nil {
-		t.Fatal(err)
-	}
-	oc, _ := dialTone(t, ctx, addr, 600)
-	ca := nextCall(t, ctx, alice, "alice")
-	waitClosed(t, ctx, ca.hears.C, "alice never heard the caller") // bridged: REFER is taken from now on
+	h, oc, alice, _, ca := bridgedToAlice(t, ctx, TransferConfig{Numbers: []string{"20*"}, Hosts: []string{"127.0.0.1"}}, "alice")
 	if code := alice.refer(ctx, ca, "<sip:2001@"+target+">"); code != 202 {
 		t.Fatalf("REFER to an allowed number: %d, want 202", code)
 	}
@@ -374,15 +369,7 @@ func TestLoopbackTransferFailsBackToQueue(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	target, _, _ := numberUAS(t, false)
-	alice, bob := newReferPhone(t, 47500, 1400), newReferPhone(t, 48500, 1000)
-	h, addr := startTransferRig(t, ctx, twoAgents(alice, bob),
-		TransferConfig{Numbers: []string{"2001"}, Hosts: []string{"127.0.0.1"}})
-	if err := h.svc.Login("alice"); err != nil {
-		t.Fatal(err)
-	}
-	oc, _ := dialTone(t, ctx, addr, 600)
-	ca := nextCall(t, ctx, alice, "alice")
-	waitClosed(t, ctx, ca.hears.C, "alice never heard the caller") // bridged: REFER is taken from now on
+	h, oc, alice, _, ca := bridgedToAlice(t, ctx, TransferConfig{Numbers: []string{"2001"}, Hosts: []string{"127.0.0.1"}}, "alice")
 	if code := alice.refer(ctx, ca, "<sip:2001@"+target+">"); code != 202 {
 		t.Fatalf("REFER: %d, want 202", code)
 	}

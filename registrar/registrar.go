@@ -191,23 +191,21 @@ func (r *Registrar) Sweep() {
 	var evs []events.Event
 	r.mu.Lock()
 	for name, cs := range r.bindings {
-		kept := cs[:0]
+		kept, first := cs[:0], len(evs)
 		for _, c := range cs {
 			if now.Before(c.Expires) {
 				kept = append(kept, c)
 				continue
 			}
-			evs = append(evs, r.event(name, c, "expired", 0, len(cs)))
+			evs = append(evs, r.event(name, c, "expired", 0, 0))
 		}
 		if len(kept) == 0 {
 			delete(r.bindings, name)
 		} else {
 			r.bindings[name] = kept
 		}
-		for i := range evs {
-			if evs[i].Data["user"] == name {
-				evs[i].Data["contacts"] = len(kept)
-			}
+		for _, e := range evs[first:] { // contacts: what the user has left
+			e.Data["contacts"] = len(kept)
 		}
 	}
 	for n := range r.nc {
