@@ -47,10 +47,11 @@ func dialCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	if uri == "" && fs.NArg() > 0 {
-		uri = fs.Arg(0)
+	rest := fs.Args()
+	if uri == "" && len(rest) > 0 {
+		uri, rest = rest[0], rest[1:]
 	}
-	if uri == "" || fs.NArg() > 1 || (uri != fs.Arg(0) && fs.NArg() > 0) {
+	if uri == "" || len(rest) > 0 {
 		fs.Usage()
 		return 2
 	}
@@ -75,7 +76,7 @@ func dialCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	res, err := caller.Run(ctx, caller.Options{URI: uri, From: *from, DisplayName: *display, Digits: steps, DTMF: *dtmf,
+	_, err = caller.Run(ctx, caller.Options{URI: uri, From: *from, DisplayName: *display, Digits: steps, DTMF: *dtmf,
 		DigitDuration: *digitDur, Duration: *duration, AnswerTimeout: *answer, Record: *record, Bind: *bind,
 		Codecs: codecs, Logger: logger}, stdout)
 	if err != nil {
@@ -83,10 +84,7 @@ func dialCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if errors.Is(err, caller.ErrBadOptions) {
 			return 2
 		}
-		return 1
-	}
-	if !res.Answered {
-		return 1
+		return 1 // includes a call that was not answered
 	}
 	return 0
 }
