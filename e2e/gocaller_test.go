@@ -59,6 +59,16 @@ func dial(t *testing.T, h *harness, uri string, o sip.DialOptions) (*sip.Client,
 	return c, call, m
 }
 
+// menus walks menus: for each (node, keys) pair it waits until the server
+// says the call is in node, then presses keys over RFC 4733.
+func (h *harness) menus(call *sip.OutboundCall, nodeKeys ...string) {
+	h.t.Helper()
+	for i := 0; i+1 < len(nodeKeys); i += 2 {
+		h.node(call.ID(), nodeKeys[i])
+		press(h.t, call, nodeKeys[i+1], media.SourceRFC4733)
+	}
+}
+
 func press(t *testing.T, call *sip.OutboundCall, keys string, src media.DigitSource) {
 	t.Helper()
 	for _, k := range keys {
@@ -86,12 +96,7 @@ func TestSupportFlowOrderStatusOverRFC4733(t *testing.T) {
 	_, call, meter := dial(t, h, "sip:100@"+h.sipAddr("udp"), sip.DialOptions{From: "0912345678"})
 	id := call.ID()
 
-	h.node(id, "language")
-	press(t, call, "1", media.SourceRFC4733)
-	h.node(id, "main")
-	press(t, call, "3", media.SourceRFC4733)
-	h.node(id, "order")
-	press(t, call, "123453#", media.SourceRFC4733)
+	h.menus(call, "language", "1", "main", "3", "order", "123453#")
 	h.waitEvent(20*time.Second, "read-back of the order number", func(e events.Event) bool {
 		return e.CallID == id && e.Type == events.PromptPlayed && e.Data["prompt"] == "you-entered"
 	})

@@ -96,10 +96,7 @@ func TestCallerReachesAgentThroughIVRAndQueue(t *testing.T) {
 	var heard pcmRecorder
 	call.Media().SetAudioSink(heard.sink)
 	id := call.ID()
-	h.node(id, "language")
-	press(t, call, "1", media.SourceRFC4733)
-	h.node(id, "main")
-	press(t, call, "1", media.SourceRFC4733)
+	h.menus(call, "language", "1", "main", "1")
 	h.node(id, "technical-queue")
 	h.waitEvent(20*time.Second, "bridge to the agent", func(e events.Event) bool {
 		return e.Type == events.CallBridged && e.CallID == id

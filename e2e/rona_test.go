@@ -6,7 +6,6 @@ import (
 
 	"github.com/hotline-dev/hotline/config"
 	"github.com/hotline-dev/hotline/events"
-	"github.com/hotline-dev/hotline/media"
 	"github.com/hotline-dev/hotline/sip"
 )
 
@@ -31,10 +30,7 @@ func TestNoAnswerMovesToNextAgent(t *testing.T) {
 
 	_, call, _ := dial(t, h, "sip:100@"+h.sipAddr("udp"), sip.DialOptions{From: "0912000003"})
 	id := call.ID()
-	h.node(id, "language")
-	press(t, call, "1", media.SourceRFC4733)
-	h.node(id, "main")
-	press(t, call, "1", media.SourceRFC4733)
+	h.menus(call, "language", "1", "main", "1")
 
 	first := h.waitEvent(20*time.Second, "first offer", func(e events.Event) bool { return e.Type == events.AgentOffered && e.CallID == id })
 	if first.Agent != "slow" {

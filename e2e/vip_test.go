@@ -7,7 +7,6 @@ import (
 
 	"github.com/hotline-dev/hotline/config"
 	"github.com/hotline-dev/hotline/events"
-	"github.com/hotline-dev/hotline/media"
 	"github.com/hotline-dev/hotline/sip"
 	"github.com/hotline-dev/hotline/store"
 )
@@ -30,10 +29,7 @@ func TestVIPOvertakesAndAbandonIsRecorded(t *testing.T) {
 
 	toQueue := func(from string) *sip.OutboundCall {
 		_, call, _ := dial(t, h, "sip:100@"+h.sipAddr("udp"), sip.DialOptions{From: from})
-		h.node(call.ID(), "language")
-		press(t, call, "1", media.SourceRFC4733)
-		h.node(call.ID(), "main")
-		press(t, call, "1", media.SourceRFC4733)
+		h.menus(call, "language", "1", "main", "1")
 		h.waitEvent(20*time.Second, "queue.joined", func(e events.Event) bool {
 			return e.Type == events.QueueJoined && e.CallID == call.ID()
 		})
