@@ -96,11 +96,11 @@ func (s *Store) normRecord(r *store.CallRecord) error {
 			return err
 		}
 	}
-	t := store.Ticket{CustomerID: 1, Subject: "x", Tags: r.Tags}
-	if err := normTicket(&t); err != nil {
+	tags, err := normTags(r.Tags)
+	if err != nil {
 		return err
 	}
-	r.Tags = t.Tags
+	r.Tags = tags
 	return nil
 }
 

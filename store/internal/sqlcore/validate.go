@@ -151,18 +151,27 @@ func normTicket(t *store.Ticket) error {
 	if err := checkText("assignee", t.Assignee, 200); err != nil {
 		return err
 	}
+	tags, err := normTags(t.Tags)
+	if err != nil {
+		return err
+	}
+	t.Tags = tags
+	return nil
+}
+
+// normTags trims tags and drops duplicates; the result is never nil.
+func normTags(in []string) ([]string, error) {
 	tags := []string{}
-	for i, g := range t.Tags {
+	for i, g := range in {
 		g = strings.TrimSpace(g)
 		if g == "" || checkText("", g, 100) != nil {
-			return fieldErr(fmt.Sprintf("tags[%d]", i), "empty, too long or not UTF-8")
+			return nil, fieldErr(fmt.Sprintf("tags[%d]", i), "empty, too long or not UTF-8")
 		}
 		if !slices.Contains(tags, g) {
 			tags = append(tags, g)
 		}
 	}
-	t.Tags = tags
-	return nil
+	return tags, nil
 }
 
 func (s *Store) normInteraction(i *store.Interaction) error {
