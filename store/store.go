@@ -7,7 +7,7 @@ import (
 )
 
 // Sentinel errors. Backends wrap them with %w so callers use errors.Is and
-// the HTTP API maps them to 404 / 409 / 400.
+// the HTTP API maps them to 404 / 409 / 422.
 var (
 	// ErrNotFound means no row has that id (or phone, or email).
 	ErrNotFound = errors.New("store: not found")
