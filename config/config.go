@@ -287,27 +287,29 @@ func (c *Config) fill() {
 	}
 }
 
-// WithDefaults fills a queue's unset keys with their documented defaults.
+// WithDefaults fills a queue's unset (or impossible, below zero) keys with
+// their documented defaults: an offer must have a future deadline and misses
+// must end in a pause, or a phone that fails at once is re-rung forever.
 func (q Queue) WithDefaults() Queue {
 	if q.Strategy == "" {
 		q.Strategy = "longest-idle"
 	}
-	if q.RingTimeout == 0 {
+	if q.RingTimeout <= 0 {
 		q.RingTimeout = 15 * time.Second
 	}
-	if q.MaxMisses == 0 {
+	if q.MaxMisses <= 0 {
 		q.MaxMisses = 3
 	}
-	if q.MaxWait == 0 {
+	if q.MaxWait <= 0 {
 		q.MaxWait = 10 * time.Minute
 	}
-	if q.MaxLength == 0 {
+	if q.MaxLength <= 0 {
 		q.MaxLength = 100
 	}
-	if q.AnnounceEvery == 0 {
+	if q.AnnounceEvery <= 0 {
 		q.AnnounceEvery = 30 * time.Second
 	}
-	if q.ServiceLevel == 0 {
+	if q.ServiceLevel <= 0 {
 		q.ServiceLevel = 20 * time.Second
 	}
 	return q

@@ -146,11 +146,8 @@ func (q *Enqueuer) wait(ctx context.Context, call ivr.Call, tk *Ticket) (Outcome
 // hold plays the queue's music, interrupted every AnnounceEvery by the
 // announcement and (if configured) the caller's position.
 func (q *Enqueuer) hold(ctx context.Context, call ivr.Call, req ivr.QueueRequest) {
-	qc := q.cfg.Service.cfg.Queues[req.Queue]
+	qc := q.cfg.Service.cfg.Queues[req.Queue] // defaults filled by New
 	every := qc.AnnounceEvery
-	if every <= 0 {
-		every = 30 * time.Second
-	}
 	for ctx.Err() == nil {
 		if p := q.prompt(req.Language, qc.Music); p != nil {
 			mctx, cancel := context.WithTimeout(ctx, every)

@@ -129,6 +129,13 @@ type Service struct {
 // New builds a Service; every agent starts logged out and idle.
 func New(cfg Config) *Service {
 	cfg.fill()
+	// config.Load has filled the queue defaults already; a Config built by
+	// hand gets them here, in a copy, so every reader sees the same values.
+	queues := make(map[string]config.Queue, len(cfg.Queues))
+	for name, q := range cfg.Queues {
+		queues[name] = q.WithDefaults()
+	}
+	cfg.Queues = queues
 	s := &Service{
 		cfg: cfg, agents: map[string]*agent{}, queues: map[string]*queueState{},
 		entries: map[string]*entry{}, offers: map[string]*offer{}, oncall: map[string]*agent{},
@@ -136,17 +143,6 @@ func New(cfg Config) *Service {
 	}
 	s.stats = NewStats(cfg.Queues, cfg.Agents, cfg.StatsWindow, cfg.Location)
 	for name, q := range cfg.Queues {
-		// config.Load has filled the defaults already; a Config built by
-		// hand gets them here. An offer must have a future deadline and
-		// misses must end in a pause, or a phone that fails at once would
-		// be re-rung forever.
-		q = q.WithDefaults()
-		if q.RingTimeout <= 0 {
-			q.RingTimeout = 15 * time.Second
-		}
-		if q.MaxMisses <= 0 {
-			q.MaxMisses = 3
-		}
 		s.queues[name] = &queueState{name: name, cfg: q, rr: -1}
 	}
 	now := cfg.Now()
