@@ -3,7 +3,6 @@ package queue
 import (
 	"context"
 	"errors"
-	"math"
 	"net"
 	"sync"
 	"testing"
@@ -30,19 +29,7 @@ type toneSeen struct {
 func newToneSeen(f float64) *toneSeen { return &toneSeen{freq: f, C: make(chan struct{})} }
 
 func (d *toneSeen) sink(pcm []int16) {
-	if len(pcm) == 0 {
-		return
-	}
-	// Goertzel power at freq against the frame's total energy.
-	k := 2 * math.Cos(2*math.Pi*d.freq/8000)
-	var s1, s2, energy float64
-	for _, v := range pcm {
-		x := float64(v)
-		s1, s2 = x+k*s1-s2, s1
-		energy += x * x
-	}
-	power := s1*s1 + s2*s2 - k*s1*s2
-	if energy > 1e6 && power/(energy*float64(len(pcm))/2) > 0.6 {
+	if media.ToneShare(pcm, d.freq) > 0.6 {
 		d.once.Do(func() { close(d.C) })
 	}
 }

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/hotline-dev/hotline/config"
 	"github.com/hotline-dev/hotline/events"
+	"github.com/hotline-dev/hotline/media"
 	"github.com/hotline-dev/hotline/registrar"
 )
 
@@ -62,10 +62,10 @@ func TestFeatureCodes(t *testing.T) {
 				}
 				var beeps, reorder atomic.Int32
 				oc.Media().SetAudioSink(func(pcm []int16) {
-					if toneShare(pcm, 880) > 0.6 {
+					if media.ToneShare(pcm, 880) > 0.6 {
 						beeps.Add(1)
 					}
-					if toneShare(pcm, 620) > 0.3 {
+					if media.ToneShare(pcm, 620) > 0.3 {
 						reorder.Add(1)
 					}
 				})
@@ -97,21 +97,6 @@ func TestFeatureCodes(t *testing.T) {
 			}
 		})
 	}
-}
-
-// toneShare is the share of a frame's energy at freq (Goertzel).
-func toneShare(pcm []int16, freq float64) float64 {
-	k := 2 * math.Cos(2*math.Pi*freq/8000)
-	var s1, s2, energy float64
-	for _, v := range pcm {
-		x := float64(v)
-		s1, s2 = x+k*s1-s2, s1
-		energy += x * x
-	}
-	if energy < 1e6 {
-		return 0
-	}
-	return (s1*s1 + s2*s2 - k*s1*s2) / (energy * float64(len(pcm)) / 2)
 }
 
 func TestFeatureCodeNeedsAuthenticate(t *testing.T) {

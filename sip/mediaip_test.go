@@ -21,4 +21,8 @@ func TestMediaIPIsTheListenAddressNotThePublicOne(t *testing.T) {
 			t.Errorf("mediaIP(%+v) = %s, want %s", tc.cfg, got, tc.want)
 		}
 	}
+	// The outbound client (agent legs) binds the same way.
+	if got := bindIP(public, "10.0.0.7:0"); got.String() != "10.0.0.7" {
+		t.Errorf("client bindIP = %s, want the listen IP 10.0.0.7", got)
+	}
 }

@@ -48,7 +48,8 @@ type Client struct {
 	srv    *sipgo.Server
 	dua    *sipgo.DialogUA
 	conn   net.PacketConn
-	public netip.Addr
+	public netip.Addr // advertised in Contact and SDP
+	bindIP netip.Addr // where RTP sockets bind: the listen IP (behind NAT public is not local)
 
 	mu     sync.Mutex
 	calls  map[string]*OutboundCall
@@ -89,7 +90,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		conn.Close()
 		return nil, err
 	}
-	c := &Client{cfg: cfg, log: log, ua: ua, conn: conn, public: public.Unmap(), calls: map[string]*OutboundCall{}}
+	c := &Client{cfg: cfg, log: log, ua: ua, conn: conn, public: public.Unmap(), bindIP: bindIP(public.Unmap(), cfg.Addr), calls: map[string]*OutboundCall{}}
 	c.base, c.stop = context.WithCancel(context.Background())
 	fail := func(err error) (*Client, error) {
 		c.stop()
@@ -230,7 +231,7 @@ func (c *Client) dial(ctx context.Context, target sip.Uri, o DialOptions) (*Outb
 	if len(o.Codecs) == 0 {
 		o.Codecs = []media.Codec{media.PCMU, media.PCMA}
 	}
-	sess, err := media.NewSession(media.SessionConfig{IP: c.public, Pool: c.cfg.RTP, Logger: c.log,
+	sess, err := media.NewSession(media.SessionConfig{IP: c.bindIP, Pool: c.cfg.RTP, Logger: c.log,
 		InactivityTimeout: c.cfg.InactivityTimeout, InbandDTMF: o.InbandDTMF})
 	if err != nil {
 		return nil, fmt.Errorf("sip: dial: media: %w", err)

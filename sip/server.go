@@ -193,7 +193,13 @@ func publicAddr(cfg ServerConfig) (netip.Addr, error) {
 // mediaIP is where RTP binds: the SIP listen IP (possibly 0.0.0.0), not the
 // public address, which behind NAT is not a local address at all.
 func mediaIP(cfg ServerConfig, public netip.Addr) netip.Addr {
-	for _, a := range []string{cfg.UDP, cfg.TCP, cfg.TLS} {
+	return bindIP(public, cfg.UDP, cfg.TCP, cfg.TLS)
+}
+
+// bindIP is the IP of the first listen address that has one, else public
+// (a host name is not bindable as is).
+func bindIP(public netip.Addr, listen ...string) netip.Addr {
+	for _, a := range listen {
 		if host, _, err := net.SplitHostPort(a); err == nil {
 			if ip, err := netip.ParseAddr(host); err == nil {
 				return ip.Unmap()
