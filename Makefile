@@ -4,7 +4,7 @@ GO       ?= go
 BIN      := bin/hotline
 VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
-FUZZTIME ?= 3s
+FUZZTIME ?= 10000x
 
 .PHONY: all build run test unit fuzz bench lint prompts clean
 

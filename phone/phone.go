@@ -36,7 +36,8 @@ func Normalize(raw, defaultCountry string) (e164 string, err error) {
 			e164, err = "", fmt.Errorf("%w: %q: parser failure", ErrInvalid, raw)
 		}
 	}()
-	num, perr := phonenumbers.Parse(s, strings.ToUpper(strings.TrimSpace(defaultCountry)))
+	region := strings.ToUpper(strings.TrimSpace(defaultCountry))
+	num, perr := phonenumbers.Parse(s, region)
 	if perr != nil {
 		return "", fmt.Errorf("%w: %q: %v", ErrInvalid, raw, perr)
 	}
@@ -44,6 +45,21 @@ func Normalize(raw, defaultCountry string) (e164 string, err error) {
 		return "", fmt.Errorf("%w: %q: not a possible number", ErrInvalid, raw)
 	}
 	out := phonenumbers.Format(num, phonenumbers.E164)
+	// libphonenumber may strip a national-prefix zero each time it reads its
+	// own output ("+3580000000000" → "+358000000000" → ...); repeat until the
+	// form is stable, so a stored number always matches its own lookup. Each
+	// pass removes a digit and E.164 has at most 15, so 16 passes suffice.
+	for range 16 {
+		again, perr := phonenumbers.Parse(out, region)
+		if perr != nil || !phonenumbers.IsPossibleNumber(again) {
+			break
+		}
+		next := phonenumbers.Format(again, phonenumbers.E164)
+		if next == out {
+			break
+		}
+		out = next
+	}
 	if len(out) < 3 || out[0] != '+' {
 		return "", fmt.Errorf("%w: %q", ErrInvalid, raw)
 	}
