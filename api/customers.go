@@ -19,7 +19,7 @@ type customerInput struct {
 	Phones      []string          `json:"phones"`
 	Emails      []string          `json:"emails"`
 	ChatHandles []string          `json:"chat_handles"`
-	Tier        string            `json:"tier"`
+	Tier        store.Tier        `json:"tier"`
 	Attributes  map[string]string `json:"attributes"`
 }
 
@@ -30,7 +30,7 @@ type customerPatch struct {
 	Phones      *[]string          `json:"phones"`
 	Emails      *[]string          `json:"emails"`
 	ChatHandles *[]string          `json:"chat_handles"`
-	Tier        *string            `json:"tier"`
+	Tier        *store.Tier        `json:"tier"`
 	Attributes  *map[string]string `json:"attributes"`
 }
 
@@ -117,9 +117,9 @@ func (s *Server) patchCustomer(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := store.CustomerFilter{Email: strings.TrimSpace(q.Get("email")), Tier: q.Get("tier")}
-	if f.Tier != "" && !oneOf(f.Tier, store.TierVIP, store.TierStandard, store.TierNew) {
-		s.writeError(w, r, invalid("tier", "must be vip, standard or new"))
+	f := store.CustomerFilter{Email: strings.TrimSpace(q.Get("email")), Tier: store.Tier(q.Get("tier"))}
+	if f.Tier != "" && !oneOf(f.Tier, store.Tiers...) {
+		s.writeError(w, r, invalid("tier", "must be %s", tierNames))
 		return
 	}
 	if raw := q.Get("phone"); raw != "" {
@@ -192,8 +192,8 @@ func checkCustomer(c *store.Customer) error {
 	if len(c.Name) > maxText {
 		return invalid("name", "longer than %d bytes", maxText)
 	}
-	if c.Tier != "" && !oneOf(c.Tier, store.TierVIP, store.TierStandard, store.TierNew) {
-		return invalid("tier", "must be vip, standard or new, got %q", c.Tier)
+	if c.Tier != "" && !oneOf(c.Tier, store.Tiers...) {
+		return invalid("tier", "must be %s, got %q", tierNames, c.Tier)
 	}
 	if strings.TrimSpace(c.Name) == "" && len(c.Phones) == 0 && len(c.Emails) == 0 && len(c.ChatHandles) == 0 {
 		return invalid("name", "a customer needs a name, a phone, an email or a chat handle")

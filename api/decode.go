@@ -215,7 +215,7 @@ func pageParams(r *http.Request) (store.Page, error) {
 
 // pageError makes a store complaint about the cursor name the cursor.
 func pageError(err error) error {
-	ae := fromStore(err)
+	ae := asError(err)
 	if ae.Kind != ErrInvalid {
 		return err // keep the original for the log
 	}

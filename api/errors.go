@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/hotline-dev/hotline/queue"
 	"github.com/hotline-dev/hotline/store"
 )
 
@@ -32,6 +33,9 @@ var (
 	// ErrConflict means a uniqueness rule was broken, e.g. a phone or email
 	// that already belongs to another customer (409).
 	ErrConflict = errors.New("api: conflict")
+	// ErrPrecondition means If-Match names a version the resource no
+	// longer has, or is not an entity tag at all (412).
+	ErrPrecondition = errors.New("api: precondition failed")
 	// ErrTooLarge means the request body is over the limit (413).
 	ErrTooLarge = errors.New("api: body too large")
 	// ErrRateLimited means the token sent more requests than its rate (429).
@@ -49,6 +53,9 @@ type Error struct {
 	Kind    error  // one of the sentinels above
 	Message string // for people; safe to show
 	Field   string // JSON field (path) at fault, if any: "phones[1]", "customer_id"
+	// Existing is the resource a conflict is with (a duplicate callback
+	// request's open callback); sent as "existing" beside "error".
+	Existing any
 }
 
 func (e *Error) Error() string {
@@ -91,6 +98,8 @@ func kindOf(err error) (int, string) {
 		return http.StatusMethodNotAllowed, "method_not_allowed"
 	case errors.Is(err, ErrConflict):
 		return http.StatusConflict, "conflict"
+	case errors.Is(err, ErrPrecondition):
+		return http.StatusPreconditionFailed, "precondition_failed"
 	case errors.Is(err, ErrTooLarge):
 		return http.StatusRequestEntityTooLarge, "too_large"
 	case errors.Is(err, ErrRateLimited):
@@ -104,7 +113,8 @@ func kindOf(err error) (int, string) {
 
 // errorBody is the wire form.
 type errorBody struct {
-	Error errorDetail `json:"error"`
+	Error    errorDetail `json:"error"`
+	Existing any         `json:"existing,omitempty"`
 }
 
 type errorDetail struct {
@@ -121,9 +131,11 @@ func notFound(format string, args ...any) *Error {
 	return &Error{Kind: ErrNotFound, Message: fmt.Sprintf(format, args...)}
 }
 
-// fromStore turns an error from the store (or anything else) into an *Error.
-// Unknown errors become ErrInternal; the caller logs the original.
-func fromStore(err error) *Error {
+// asError turns an error from the store, the ACD (or anything else) into an
+// *Error: the one mapping from the sentinels of the packages below the API
+// to its kinds. Unknown errors become ErrInternal; the caller logs the
+// original.
+func asError(err error) *Error {
 	var ae *Error
 	var fe *store.FieldError
 	var ce *store.ConflictError
@@ -140,6 +152,14 @@ func fromStore(err error) *Error {
 		return &Error{Kind: ErrNotFound, Message: "not found"}
 	case errors.Is(err, store.ErrConflict):
 		return &Error{Kind: ErrConflict, Message: conflictMessage(err)}
+	case errors.Is(err, queue.ErrUnknownQueue), errors.Is(err, queue.ErrUnknownAgent):
+		return &Error{Kind: ErrNotFound, Message: err.Error()}
+	case errors.Is(err, queue.ErrBadState): // only a state change says it
+		return &Error{Kind: ErrInvalid, Field: "state", Message: "state must be login, logout, pause or ready"}
+	case errors.Is(err, queue.ErrLoggedOut):
+		return &Error{Kind: ErrConflict, Field: "state", Message: err.Error()}
+	case errors.Is(err, store.ErrUnavailable), errors.Is(err, ErrUnavailable):
+		return &Error{Kind: ErrUnavailable, Message: "the ticket history database is unavailable; retry later"}
 	case errors.Is(err, context.DeadlineExceeded):
 		return &Error{Kind: ErrUnavailable, Message: "the database did not answer in time"}
 	default:
@@ -160,17 +180,24 @@ func conflictMessage(err error) string {
 // writeError writes err as a JSON error body. Internal errors are logged
 // with the request so an operator can find them; the client sees no detail.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	ae := fromStore(err)
+	ae := asError(err)
 	status := ae.Status()
 	switch {
-	case status >= 500 && r.Context().Err() != nil:
+	case status >= 500 && errors.Is(r.Context().Err(), context.Canceled):
 		s.log.Debug("api request abandoned by the client", "method", r.Method, "path", r.URL.Path, "err", err)
+	case status == http.StatusServiceUnavailable:
+		// An outage is not a bug: one line per request at warn, and the
+		// client is told when to come back.
+		s.log.Warn("api request failed: unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
 	case status >= 500:
 		s.log.Error("api request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
-	case status == http.StatusTooManyRequests:
+	case status == http.StatusTooManyRequests && w.Header().Get("Retry-After") == "":
 		w.Header().Set("Retry-After", "1")
 	}
-	writeJSON(w, status, errorBody{Error: errorDetail{Code: ae.Code(), Message: ae.Message, Field: ae.Field}})
+	if status == http.StatusServiceUnavailable {
+		s.setRetryAfter(w)
+	}
+	writeJSON(w, status, errorBody{Error: errorDetail{Code: ae.Code(), Message: ae.Message, Field: ae.Field}, Existing: ae.Existing})
 }
 
 // writeJSON writes v with status. HTML escaping is off: these bodies are

@@ -11,9 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/hotline-dev/hotline/api"
+	"github.com/hotline-dev/hotline/queue"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
@@ -100,12 +99,8 @@ func TestTooLargeChunked(t *testing.T) {
 }
 
 func TestPanicIsRecovered(t *testing.T) {
-	e := newEnv(t, func(c *api.Config) {
-		c.Mounts = []api.Mount{{Routes: func(r chi.Router) {
-			r.Get("/boom", func(http.ResponseWriter, *http.Request) { panic("test panic") })
-		}}}
-	})
-	r := e.do("GET", "/api/v1/boom", readToken, nil)
+	e := newEnv(t, func(c *api.Config) { c.ACD = panicACD{} })
+	r := e.do("GET", "/api/v1/queues", readToken, nil)
 	if r.status != http.StatusInternalServerError || decodeErr(t, r).Error.Code != "internal" {
 		t.Fatalf("status %d body %s", r.status, r.body)
 	}
@@ -116,3 +111,12 @@ func TestPanicIsRecovered(t *testing.T) {
 		t.Fatalf("server unusable after a panic: %d", r.status)
 	}
 }
+
+// panicACD panics in every method.
+type panicACD struct{}
+
+func (panicACD) Queues() []queue.QueueView             { panic("test panic") }
+func (panicACD) Queue(string) (queue.QueueView, error) { panic("test panic") }
+func (panicACD) Agents() []queue.AgentInfo             { panic("test panic") }
+func (panicACD) Agent(string) (queue.AgentInfo, error) { panic("test panic") }
+func (panicACD) SetState(string, string, string) error { panic("test panic") }

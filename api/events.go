@@ -37,6 +37,14 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 	defer s.streams.Done()
 	defer s.active.Add(-1)
 
+	// A stream opened with a session cookie ends when the session does
+	// (sign out, expiry); it keeps the session in use while it is open.
+	var sess *session
+	var ended <-chan struct{} // nil (blocks forever) for a bearer token
+	if p := principalOf(r.Context()); p != nil && p.session != nil {
+		sess, ended = p.session, p.session.done
+	}
+
 	var sub *events.Subscription
 	var in <-chan events.Event // nil (blocks forever) without a bus
 	if s.cfg.Bus != nil {
@@ -77,7 +85,12 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-s.done:
 			return
+		case <-ended:
+			return
 		case <-heartbeat.C:
+			if sess != nil && !s.sessions.touch(sess, s.now()) {
+				return
+			}
 			if !send(": ping\n\n") {
 				return
 			}
@@ -101,8 +114,9 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 func formatEvent(e events.Event) string {
 	b, err := json.Marshal(e)
 	if err != nil {
-		// Data holds something JSON cannot encode: keep the envelope.
-		e.Data = map[string]any{"error": "unencodable data: " + err.Error()}
+		// The payload holds something JSON cannot encode: keep the
+		// envelope, say so in data.
+		e.Payload = unencodable{Error: "unencodable data: " + err.Error()}
 		b, _ = json.Marshal(e)
 	}
 	var sb strings.Builder
@@ -112,6 +126,11 @@ func formatEvent(e events.Event) string {
 	sb.Write(b)
 	sb.WriteString("\n\n")
 	return sb.String()
+}
+
+// unencodable is the data of an event whose payload JSON cannot encode.
+type unencodable struct {
+	Error string `json:"error"`
 }
 
 func typePrefixes(raw string) []string {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hotline-dev/hotline/api"
 	"github.com/hotline-dev/hotline/events"
+	"github.com/hotline-dev/hotline/sip"
 )
 
 // sse is a minimal Server-Sent Events reader for tests.
@@ -97,19 +98,37 @@ func TestEventsStream(t *testing.T) {
 	all := e.openStream("")
 	calls := e.openStream("?types=call.,agent.")
 	e.bus.Publish(events.Event{Type: events.QueueJoined, Queue: "sales", CallID: "c1"})
-	e.bus.Publish(events.Event{Type: events.CallStarted, CallID: "c1", Data: map[string]any{"caller": "+84912345678"}})
+	e.bus.Publish(events.Event{Type: events.CallStarted, CallID: "c1", Payload: sip.CallStart{Caller: "+84912345678"}})
 
 	id, ev := all.event()
 	if ev.Type != events.QueueJoined || ev.Queue != "sales" || id != "1" || ev.Seq != 1 {
 		t.Fatalf("first event id %s %+v", id, ev)
 	}
 	id, ev = all.event()
-	if ev.Type != events.CallStarted || id != "2" || ev.Data["caller"] != "+84912345678" {
+	if ev.Type != events.CallStarted || id != "2" || data(ev)["caller"] != "+84912345678" {
 		t.Fatalf("second event id %s %+v", id, ev)
 	}
 	id, ev = calls.event()
 	if ev.Type != events.CallStarted || id != "2" {
 		t.Fatalf("filtered stream got id %s %+v, want only call.started", id, ev)
+	}
+}
+
+// data is a decoded event's data object (nil when it has none).
+func data(ev events.Event) map[string]any {
+	m, _ := ev.Payload.(map[string]any)
+	return m
+}
+
+// TestEventsUnencodable: a payload JSON cannot encode still sends the
+// event, its data saying why.
+func TestEventsUnencodable(t *testing.T) {
+	e := newEnv(t)
+	s := e.openStream("")
+	e.bus.Publish(events.Event{Type: "test.broken", CallID: "c1", Payload: struct{ C chan int }{make(chan int)}})
+	_, ev := s.event()
+	if msg, _ := data(ev)["error"].(string); ev.Type != "test.broken" || ev.CallID != "c1" || !strings.HasPrefix(msg, "unencodable data: ") {
+		t.Fatalf("event %+v", ev)
 	}
 }
 

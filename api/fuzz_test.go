@@ -95,3 +95,20 @@ func FuzzDecodeInteraction(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDecodeCallback(f *testing.F) {
+	for _, s := range append(jsonSeeds,
+		`{"number":"0912 345 678","queue":"technical"}`,
+		`{"number":"+84912345678","queue":"sales","at":"2026-11-24T10:00:00+07:00","customer_id":3,"note":"gọi lại giúp tôi"}`,
+		`{"number":"+84912345678","queue":"sales","at":"tomorrow"}`, `{"number":"","queue":"x"}`, `{"number":"1","queue":""}`,
+		`{"number":"+84912345678","queue":"sales","ticket_id":-4}`, `{"number":"+84912345678","queue":"sales","at":"2026-13-40T99:00:00Z"}`) {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := api.DecodeCallback(b)
+		checkDecodeErr(t, b, err)
+		if err == nil && (r.Number == "" || r.Queue == "" || r.CustomerID < 0 || r.TicketID < 0) {
+			t.Fatalf("input %q: accepted %+v", b, r)
+		}
+	})
+}

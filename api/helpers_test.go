@@ -114,6 +114,12 @@ type resp struct {
 // do sends a request; body may be a string (sent as is) or a value (JSON).
 func (e *env) do(method, path, token string, body any) resp {
 	e.t.Helper()
+	return e.doWith(method, path, token, body, nil)
+}
+
+// doWith is do with extra request headers.
+func (e *env) doWith(method, path, token string, body any, header map[string]string) resp {
+	e.t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -137,6 +143,9 @@ func (e *env) do(method, path, token string, body any) resp {
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
 	}
 	res, err := e.http.Do(req)
 	if err != nil {

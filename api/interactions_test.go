@@ -3,6 +3,7 @@ package api_test
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,6 +54,34 @@ func TestInteractionDefaultsStartToNow(t *testing.T) {
 			"voice": map[string]any{"call_id": "abc@host", "outcome": "completed", "talk_seconds": 12.5}}, &i)
 	if i.Voice == nil || i.Voice.CallID != "abc@host" {
 		t.Fatalf("voice details lost: %s", r.body)
+	}
+	// A call's legs and From tag go in and come out; the same Call-ID with
+	// another From tag is another call, the same pair a conflict.
+	legs := []map[string]any{
+		{"queue": "technical", "agent": "lan", "joined_at": "2026-03-04T05:00:00Z", "answered_at": "2026-03-04T05:00:20Z",
+			"ended_at": "2026-03-04T05:01:20Z", "wait_seconds": 20, "talk_seconds": 60, "end": "transferred", "ended_by": "agent", "transfer_to": "sales"},
+		{"queue": "sales", "agent": "mai", "joined_at": "2026-03-04T05:01:20Z", "answered_at": "2026-03-04T05:01:25Z",
+			"ended_at": "2026-03-04T05:02:25Z", "wait_seconds": 5, "talk_seconds": 60, "end": "hangup", "ended_by": "caller"},
+	}
+	voice := func(tag string) map[string]any {
+		return map[string]any{"customer_id": c.ID, "channel": "voice", "direction": "inbound",
+			"voice": map[string]any{"call_id": "abc@host", "from_tag": tag, "outcome": "completed", "agent": "lan", "talk_seconds": 120,
+				"hangup_side": "caller", "legs": legs}}
+	}
+	r = e.must(http.StatusCreated, "POST", "/api/v1/interactions", voice("t2"), &i)
+	var got store.Interaction
+	e.must(http.StatusOK, "GET", fmt.Sprintf("/api/v1/interactions/%d", i.ID), nil, &got)
+	if v := got.Voice; v == nil || v.FromTag != "t2" || len(v.Legs) != 2 || v.Legs[0].TransferTo != "sales" || v.Legs[1].EndedBy != store.SideCaller ||
+		!v.Legs[1].Answered() || v.Legs[1].TalkSeconds != 60 {
+		t.Fatalf("voice legs lost: %s", r.body)
+	}
+	if r := e.do("POST", "/api/v1/interactions", writeToken, voice("t2")); r.status != http.StatusConflict {
+		t.Fatalf("same Call-ID and From tag again: %d %s, want 409", r.status, r.body)
+	}
+	bad := voice("t3")
+	bad["voice"].(map[string]any)["legs"] = []map[string]any{{"queue": "q", "end": "vanished"}}
+	if r := e.do("POST", "/api/v1/interactions", writeToken, bad); r.status != http.StatusUnprocessableEntity || !strings.Contains(string(r.body), "voice.legs[0].end") {
+		t.Fatalf("bad leg end: %d %s, want 422 naming voice.legs[0].end", r.status, r.body)
 	}
 	if loc := r.header.Get("Location"); loc != fmt.Sprintf("/api/v1/interactions/%d", i.ID) {
 		t.Fatalf("Location %q", loc)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -65,7 +66,10 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 	})
 }
 
-// accessLog logs each request at debug level (info for server errors).
+// accessLog logs each request: at debug level, at info for refused
+// authentication (401, 403, 429: someone may be guessing tokens) and server
+// errors. It names the token presented, once the authenticator knows it,
+// never its secret, and the client's address.
 func (s *Server) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := s.now()
@@ -73,17 +77,20 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		if !ok {
 			sw = &statusWriter{ResponseWriter: w}
 		}
+		note := &requestNote{}
+		r = r.WithContext(context.WithValue(r.Context(), requestNoteKey{}, note))
 		next.ServeHTTP(sw, r)
 		if !s.log.Enabled(r.Context(), levelFor(sw.status)) {
 			return
 		}
 		s.log.Log(r.Context(), levelFor(sw.status), "api request", "method", r.Method, "path", r.URL.Path,
-			"status", sw.status, "duration", s.now().Sub(start), "token", tokenName(r.Context()))
+			"status", sw.status, "duration", s.now().Sub(start), "token", note.token, "source", r.RemoteAddr)
 	})
 }
 
 func levelFor(status int) slog.Level {
-	if status >= 500 {
+	switch {
+	case status >= 500, status == http.StatusUnauthorized, status == http.StatusForbidden, status == http.StatusTooManyRequests:
 		return slog.LevelInfo
 	}
 	return slog.LevelDebug

@@ -25,10 +25,14 @@ func (s *Server) OpenAPI() []byte { return append([]byte(nil), s.spec...) }
 // "METHOD /path", every route the description lacks and every described
 // operation no route serves. Both empty means they match.
 func (s *Server) CheckSpec() (missing, extra []string, err error) {
+	return checkSpec(s.spec, s.router)
+}
+
+func checkSpec(spec []byte, routes chi.Routes) (missing, extra []string, err error) {
 	var doc struct {
 		Paths map[string]map[string]json.RawMessage `json:"paths"`
 	}
-	if err := json.Unmarshal(s.spec, &doc); err != nil {
+	if err := json.Unmarshal(spec, &doc); err != nil {
 		return nil, nil, fmt.Errorf("api: parsing own OpenAPI description: %w", err)
 	}
 	described := map[string]bool{}
@@ -41,7 +45,7 @@ func (s *Server) CheckSpec() (missing, extra []string, err error) {
 		}
 	}
 	routed := map[string]bool{}
-	err = chi.Walk(s.router, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+	err = chi.Walk(routes, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
 		routed[method+" "+cleanRoute(route)] = true
 		return nil
 	})
@@ -63,15 +67,9 @@ func (s *Server) CheckSpec() (missing, extra []string, err error) {
 	return missing, extra, nil
 }
 
-// buildSpec renders the description once at start-up, with the mounted
-// routes' path items merged in.
-func buildSpec(mounts []Mount) ([]byte, error) {
-	paths := corePaths()
-	for _, m := range mounts {
-		for p, item := range m.Paths {
-			paths[p] = item
-		}
-	}
+// buildSpec renders the description once at start-up.
+func buildSpec() ([]byte, error) {
+	paths := merge(corePaths(), sessionPaths())
 	doc := obj{
 		"openapi": "3.0.3",
 		"info": obj{
@@ -80,12 +78,12 @@ func buildSpec(mounts []Mount) ([]byte, error) {
 			"description": "Ticket history (customers, tickets, interactions) shared by the phone, email and chat channels; live calls and events. Errors are {\"error\": {\"code\", \"message\", \"field\"}}. See docs/api.md.",
 		},
 		"servers":    []obj{{"url": "/"}},
-		"security":   []obj{{"bearer": []string{}}},
+		"security":   []obj{{"bearer": []string{}}, {"session": []string{}}},
 		"paths":      paths,
 		"components": components(),
 	}
 	b, err := json.MarshalIndent(doc, "", "  ")
-	if err != nil { // a Mount's path item that JSON cannot encode
+	if err != nil { // a path item that JSON cannot encode
 		return nil, fmt.Errorf("api: encoding the OpenAPI description: %w", err)
 	}
 	return b, nil
@@ -136,6 +134,10 @@ func idPath(what string) obj {
 	return obj{"name": "id", "in": "path", "required": true, "description": what + " id", "schema": obj{"type": "integer", "format": "int64"}}
 }
 
+func agentID() []obj {
+	return []obj{{"name": "id", "in": "path", "required": true, "description": "agent id (config agents:)", "schema": str()}}
+}
+
 func pageParamsSpec() []obj {
 	return []obj{
 		query("limit", fmt.Sprintf("page size, 1..%d (default %d)", MaxPageLimit, DefaultPageLimit), obj{"type": "integer"}),
@@ -147,12 +149,33 @@ func withPage(ps ...obj) []obj { return append(ps, pageParamsSpec()...) }
 
 func str() obj { return obj{"type": "string"} }
 
+func ifMatchParam() obj {
+	return obj{"name": "If-Match", "in": "header", "description": "the ETag of a GET: the change applies only to that version (RFC 9110 §13.1.1)",
+		"schema": obj{"type": "string"}}
+}
+
+// withETag says the operation's success answer carries the resource's ETag.
+func withETag(o obj) obj {
+	for code, r := range o["responses"].(obj) {
+		if ro, ok := r.(obj); ok && (code == "200" || code == "201") {
+			ro["headers"] = obj{"ETag": obj{"description": "the resource's version, for If-Match", "schema": obj{"type": "string"}}}
+		}
+	}
+	return o
+}
+
 func corePaths() obj {
-	const bad, unproc, notF, conf, big, forb = 400, 422, 404, 409, 413, 403
+	const bad, unproc, notF, conf, big, forb, unav = 400, 422, 404, 409, 413, 403, 503
 	id := func(w string) []obj { return []obj{idPath(w)} }
 	return obj{
-		"/healthz": obj{"get": obj{"operationId": "health", "summary": "Liveness and database check (no token)", "security": []obj{},
-			"responses": obj{"200": obj{"description": "healthy"}, "503": obj{"$ref": "#/components/responses/Error"}}}},
+		"/livez": obj{"get": obj{"operationId": "livez", "summary": "Liveness: the process serves (no token; checks no dependency)", "security": []obj{},
+			"responses": obj{"200": obj{"description": "alive", "content": obj{"application/json": obj{}}}}}},
+		"/readyz": obj{"get": obj{"operationId": "readyz", "summary": "Readiness: database reachable within the deadline, flows loaded (no token)", "security": []obj{},
+			"responses": obj{"200": obj{"description": "ready; body names each check", "content": obj{"application/json": obj{}}},
+				"503": obj{"description": "not ready; body names the failed checks, Retry-After set", "content": obj{"application/json": obj{}}}}}},
+		"/healthz": obj{"get": obj{"operationId": "health", "summary": "Alias of /readyz (no token)", "security": []obj{},
+			"responses": obj{"200": obj{"description": "ready", "content": obj{"application/json": obj{}}},
+				"503": obj{"description": "not ready", "content": obj{"application/json": obj{}}}}}},
 		Prefix + "/openapi.json": obj{"get": obj{"operationId": "openapi", "summary": "This description (no token)", "security": []obj{},
 			"responses": obj{"200": obj{"description": "OpenAPI 3 document", "content": obj{"application/json": obj{}}}}}},
 		Prefix + "/customers": obj{
@@ -183,6 +206,9 @@ func corePaths() obj {
 		Prefix + "/tickets/{id}/interactions": obj{
 			"post": op("addTicketMessage", "Add an interaction (an email, a chat) to a ticket", id("ticket"), "MessageInput", "201", "Interaction", bad, unproc, notF, big, forb),
 		},
+		Prefix + "/tickets/{id}/notes": obj{
+			"post": op("addTicketNote", "Wrap-up: add an agent's note to a ticket and/or set its category (an agent session: only a ticket of a call it is handling or handled)", id("ticket"), "NoteInput", "201", "NoteResult", bad, unproc, notF, big, forb),
+		},
 		Prefix + "/interactions": obj{
 			"get": op("listInteractions", "List interactions, newest first", withPage(query("customer_id", "customer id", obj{"type": "integer"}),
 				query("ticket_id", "ticket id", obj{"type": "integer"}), query("channel", "voice, email, chat, sms or social", str())), "", "200", "InteractionList", unproc),
@@ -191,11 +217,46 @@ func corePaths() obj {
 		Prefix + "/interactions/{id}": obj{
 			"get": op("getInteraction", "Get an interaction", id("interaction"), "", "200", "Interaction", notF),
 		},
+		Prefix + "/callbacks": obj{
+			"get": op("listCallbacks", "List callbacks, newest first", withPage(query("queue", "queue name", str()),
+				query("state", "open (waiting, dialling or connected), waiting, dialling, connected, completed, failed, expired or cancelled", str()),
+				query("customer_id", "customer id", obj{"type": "integer"}), query("ticket_id", "ticket id", obj{"type": "integer"}),
+				query("number", "the number called back, any format the normaliser accepts", str())), "", "200", "CallbackList", unproc, 503),
+			"post": withETag(op("requestCallback", "Ask for a callback: the queue's agents call the number back inside its business hours (409 with the existing request when the number already has one open in the queue; 429 past the request bounds)",
+				nil, "CallbackInput", "201", "Callback", bad, unproc, conf, big, forb, 503)),
+		},
+		Prefix + "/callbacks/{id}": obj{
+			"get": withETag(op("getCallback", "Get a callback with its calls", id("callback"), "", "200", "Callback", notF, 503)),
+			"patch": withETag(op("rescheduleCallback", "Move a waiting callback to another time inside its queue's hours, keeping its place; If-Match: the ETag of a GET (412 when it changed)",
+				append(id("callback"), ifMatchParam()), "CallbackPatch", "200", "Callback", bad, unproc, notF, conf, 412, big, forb, 503)),
+		},
+		Prefix + "/callbacks/{id}/cancel": obj{
+			"post": withETag(op("cancelCallback", "Cancel a waiting callback (409 while it is being dialled or in a call); If-Match: the ETag of a GET (412 when it changed)",
+				append(id("callback"), ifMatchParam()), "", "200", "Callback", bad, notF, conf, 412, forb, 503)),
+		},
 		Prefix + "/calls": obj{
 			"get": obj{"operationId": "listCalls", "summary": "Calls in progress", "responses": obj{
 				"200": obj{"description": "calls in progress", "content": obj{"application/json": obj{"schema": obj{"type": "object",
 					"properties": obj{"items": obj{"type": "array", "items": obj{"type": "object"}}}}}}},
 				"401": obj{"$ref": "#/components/responses/Error"}, "503": obj{"$ref": "#/components/responses/Error"}}},
+		},
+		Prefix + "/queues": obj{
+			"get": op("listQueues", "Queues: live state and stats (last 30m, today)", nil, "", "200", "QueueList", unav),
+		},
+		Prefix + "/queues/{name}": obj{
+			"get": op("getQueue", "One queue: the first callers in service order, live state and stats",
+				[]obj{{"name": "name", "in": "path", "required": true, "description": "queue name (config queues:)", "schema": str()}},
+				"", "200", "Queue", notF, unav),
+		},
+		Prefix + "/agents": obj{
+			"get": op("listAgents", "Agents: presence and activity", nil, "", "200", "AgentList", unav),
+		},
+		Prefix + "/agents/{id}": obj{
+			"get": op("getAgent", "One agent", agentID(), "", "200", "Agent", notF, unav),
+		},
+		Prefix + "/agents/{id}/state": obj{
+			"post": op("setAgentState", "Change presence: login, logout, pause (with reason), ready; answers the agent after the change",
+				agentID(), "AgentStateInput", "200", "Agent", bad, unproc, notF, conf, big, forb, unav),
 		},
 		Prefix + "/events": obj{
 			"get": obj{"operationId": "streamEvents", "summary": "Server-Sent Events: every call, IVR, queue and agent event",

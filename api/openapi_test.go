@@ -3,13 +3,14 @@ package api_test
 import (
 	"encoding/json"
 	"net/http"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/hotline-dev/hotline/api"
+	"github.com/hotline-dev/hotline/store"
 )
 
 // TestOpenAPIMatchesRoutes walks chi's route tree and fails if a route is
@@ -30,39 +31,6 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	})
 	if walked < 15 {
 		t.Fatalf("walked only %d routes: the check would pass vacuously", walked)
-	}
-}
-
-// TestOpenAPIMounts: a mounted route must bring its description.
-func TestOpenAPIMounts(t *testing.T) {
-	queues := func(r chi.Router) {
-		r.Get("/queues", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
-	}
-	undocumented := api.New(api.Config{Store: openSQLite(t), Mounts: []api.Mount{{Routes: queues}}})
-	missing, extra, err := undocumented.CheckSpec()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(missing) != 1 || missing[0] != "GET /api/v1/queues" || len(extra) != 0 {
-		t.Fatalf("missing %v extra %v, want exactly GET /api/v1/queues missing", missing, extra)
-	}
-
-	e := newEnv(t, func(c *api.Config) {
-		c.Mounts = []api.Mount{{Routes: queues, Paths: map[string]any{
-			"/api/v1/queues": map[string]any{"get": map[string]any{"summary": "Queues", "responses": map[string]any{"204": map[string]any{"description": "ok"}}}},
-		}}}
-	})
-	if missing, extra, err := e.api.CheckSpec(); err != nil || len(missing)+len(extra) != 0 {
-		t.Fatalf("documented mount: missing %v extra %v err %v", missing, extra, err)
-	}
-	if r := e.do("GET", "/api/v1/queues", "", nil); r.status != http.StatusUnauthorized {
-		t.Fatalf("mounted route without token: %d, want 401", r.status)
-	}
-	if r := e.do("GET", "/api/v1/queues", readToken, nil); r.status != http.StatusNoContent {
-		t.Fatalf("mounted route: %d", r.status)
-	}
-	if r := e.do("POST", "/api/v1/queues", readToken, nil); r.status != http.StatusMethodNotAllowed {
-		t.Fatalf("POST on mounted GET route: %d", r.status)
 	}
 }
 
@@ -101,6 +69,43 @@ func TestOpenAPIServed(t *testing.T) {
 			}
 			if err := json.Unmarshal(raw, &o); err != nil || o.OperationID == "" {
 				t.Errorf("%s %s has no operationId", method, path)
+			}
+		}
+	}
+}
+
+// TestOpenAPISchemasMatchVoiceModel: every JSON field of the voice model
+// (store.VoiceDetails, store.CallLeg) is described, and nothing else is
+// (the schemas forbid additional properties, so a client generated from
+// them would reject or drop an undescribed field).
+func TestOpenAPISchemasMatchVoiceModel(t *testing.T) {
+	e := newEnv(t)
+	r := e.do("GET", "/api/v1/openapi.json", "", nil)
+	var doc struct {
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]json.RawMessage `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(r.body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for name, typ := range map[string]reflect.Type{"VoiceDetails": reflect.TypeFor[store.VoiceDetails](), "CallLeg": reflect.TypeFor[store.CallLeg]()} {
+		props := doc.Components.Schemas[name].Properties
+		fields := map[string]bool{}
+		for f := range typ.Fields() {
+			tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if tag != "" && tag != "-" {
+				fields[tag] = true
+				if _, ok := props[tag]; !ok {
+					t.Errorf("%s.%s (%s) is not in the OpenAPI schema", name, tag, f.Name)
+				}
+			}
+		}
+		for p := range props {
+			if !fields[p] {
+				t.Errorf("schema %s describes %q, which the model does not have", name, p)
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
@@ -12,21 +13,30 @@ func (s *Server) routes() *chi.Mux {
 	r.Use(s.recoverer, s.accessLog, s.headAsGet)
 	r.NotFound(s.notFound)
 	r.MethodNotAllowed(s.methodNotAllowed)
-	r.Get("/healthz", s.healthz)
+	r.Get("/livez", s.livez)
+	r.Get("/readyz", s.readyz)
+	r.Get("/healthz", s.readyz) // the older name: an alias of /readyz
+	r.Get("/", s.index)
 	r.Route(Prefix, func(r chi.Router) {
 		r.Get("/openapi.json", s.openapi)
+		r.With(s.limitBody, s.deadline).Post("/session", s.signIn)
+		r.Group(func(r chi.Router) {
+			r.Use(s.authenticateAnyScope, s.deadline)
+			r.Get("/session", s.whoAmI)
+			r.Delete("/session", s.signOut)
+		})
 		r.Group(func(r chi.Router) {
 			r.Use(s.authenticate, s.limitBody)
-			r.Route("/customers", s.customerRoutes)
-			r.Route("/tickets", s.ticketRoutes)
-			r.Route("/interactions", s.interactionRoutes)
-			r.Get("/calls", s.listCalls)
-			r.Get("/events", s.streamEvents)
-			for _, m := range s.cfg.Mounts {
-				if m.Routes != nil {
-					m.Routes(r)
-				}
-			}
+			r.Get("/events", s.streamEvents) // a stream: no deadline
+			r.Group(func(r chi.Router) {
+				r.Use(s.deadline)
+				r.Route("/customers", s.customerRoutes)
+				r.Route("/tickets", s.ticketRoutes)
+				r.Route("/interactions", s.interactionRoutes)
+				r.Route("/callbacks", s.callbackRoutes)
+				r.Get("/calls", s.listCalls)
+				s.queueRoutes(r)
+			})
 		})
 	})
 	return r
@@ -57,14 +67,25 @@ func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
 
 // headAsGet serves HEAD with the GET route of the same path; net/http drops
 // the body of a HEAD response. (chi's middleware.GetHead cannot see through
-// mounted subrouters.)
+// mounted subrouters.) chi routes on its context's RouteMethod, which a
+// parent router (the App's, that mounts this one) has already set to HEAD:
+// it is switched too, or the request would still answer 405. The answer is
+// complete once its headers are written: the request's context ends then,
+// so a streaming GET (the SSE event stream) returns instead of streaming
+// into a body net/http discards, holding the kept-alive connection.
 func (s *Server) headAsGet(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodHead {
 			for _, p := range s.patterns["GET"] {
 				if patternMatches(p, r.URL.Path) {
-					r = r.Clone(r.Context())
+					ctx, cancel := context.WithCancel(r.Context())
+					defer cancel()
+					r = r.Clone(ctx)
 					r.Method = http.MethodGet
+					if rctx := chi.RouteContext(r.Context()); rctx != nil && rctx.RouteMethod != "" {
+						rctx.RouteMethod = http.MethodGet
+					}
+					w = &headWriter{ResponseWriter: w, done: cancel}
 					break
 				}
 			}
@@ -72,6 +93,31 @@ func (s *Server) headAsGet(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// headWriter ends a HEAD request's context once the headers are out.
+type headWriter struct {
+	http.ResponseWriter
+	done  context.CancelFunc
+	wrote bool
+}
+
+func (h *headWriter) WriteHeader(code int) {
+	h.ResponseWriter.WriteHeader(code)
+	if code >= 200 && !h.wrote {
+		h.wrote = true
+		h.done()
+	}
+}
+
+func (h *headWriter) Write(p []byte) (int, error) {
+	if !h.wrote {
+		h.WriteHeader(http.StatusOK)
+	}
+	return h.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.NewResponseController reach Flush and deadlines.
+func (h *headWriter) Unwrap() http.ResponseWriter { return h.ResponseWriter }
 
 // routePatterns lists the route patterns by method (chi's own Match says
 // yes to every method on a mounted subrouter, so it cannot fill Allow).

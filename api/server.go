@@ -1,15 +1,19 @@
 // Package api is Hotline's HTTP API under /api/v1: customers, tickets and
 // interactions of the ticket history (so email and chat systems share the
-// phone channel's history), live calls, the Server-Sent Events stream, and
-// the OpenAPI description. Every route except /healthz and
-// /api/v1/openapi.json needs a bearer token from the configuration.
+// phone channel's history), callbacks, live calls, queues and agents (the ACD), the
+// Server-Sent Events stream, the OpenAPI description, and the health
+// endpoints (/livez, /readyz and its alias /healthz). Every route except
+// those and /api/v1/openapi.json needs a bearer token from the
+// configuration, or a browser session signed in with one (or with an
+// agent's SIP credentials; session_routes.go, csrf.go). Every error goes through one writer (errors.go), every
+// route is described in one OpenAPI source (openapi*.go), and a test walks
+// the route tree against it.
 package api
 
 import (
 	"context"
 	"log/slog"
 	"net/http"
-	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,22 +33,22 @@ const (
 	DefaultRateLimit    = 100     // requests/s per token
 	DefaultMaxBodyBytes = 1 << 20 // 1 MiB
 	DefaultHeartbeat    = 15 * time.Second
+	DefaultAuthFailures = 10 // unknown tokens per source and minute
 )
 
-// CallLister lists the calls in progress for GET /api/v1/calls. The result
-// must be JSON-encodable (a slice of structs); it is sent as {"items": ...}.
+// CallLister lists the calls in progress for GET /api/v1/calls, oldest
+// first; it is sent as {"items": ...}.
 type CallLister interface {
-	ListCalls(ctx context.Context) (any, error)
+	ListCalls(ctx context.Context) ([]LiveCall, error)
 }
 
-// Mount adds routes to the authenticated /api/v1 router (the queue and agent
-// routes of the ACD). Routes are relative to /api/v1, and the same scope
-// rule applies: GET/HEAD need a read token, every other method a write token.
-// Paths documents them in the OpenAPI description: keys are full paths
-// ("/api/v1/queues/{name}"), values OpenAPI 3 path items.
-type Mount struct {
-	Routes func(r chi.Router)
-	Paths  map[string]any
+// LiveCall is a call in progress.
+type LiveCall struct {
+	CallID    string    `json:"call_id"`
+	Caller    string    `json:"caller"`
+	Called    string    `json:"called"`
+	Flow      string    `json:"flow"`
+	StartedAt time.Time `json:"started_at"`
 }
 
 // Config is everything the API needs. Store is required.
@@ -58,12 +62,36 @@ type Config struct {
 	Logger    *slog.Logger
 	// DefaultCountry (ISO 3166 alpha-2) turns national phone numbers into E.164.
 	DefaultCountry string
-	Mounts         []Mount
-	Calls          CallLister                      // nil: GET /api/v1/calls answers 503
-	Health         func(ctx context.Context) error // nil: Store.Ping
-	MaxBodyBytes   int64                           // 0: DefaultMaxBodyBytes
-	Heartbeat      time.Duration                   // SSE comment interval; 0: DefaultHeartbeat
-	Now            func() time.Time                // nil: time.Now
+	Calls          CallLister // nil: GET /api/v1/calls answers 503
+	ACD            ACD        // queues and agents (queue.Service); nil: their routes answer 503
+	Callbacks      Callbacks  // nil: the /api/v1/callbacks routes answer 503
+	// AuthFailures is how many unknown tokens one source address may
+	// present per minute (burst the same) before it gets 429 with
+	// Retry-After. 0 means DefaultAuthFailures; negative disables it.
+	AuthFailures int
+	// RequestTimeout bounds each request under /api/v1 except the event
+	// stream; past it the request answers 503. 0: DefaultRequestTimeout.
+	RequestTimeout time.Duration
+	// Ready are the checks of /readyz and /healthz; nil: one "database"
+	// check, Store.Ping. They run side by side within ReadyTimeout.
+	Ready        []Check
+	ReadyTimeout time.Duration // 0: DefaultReadyTimeout
+	// RetryAfter goes with every 503 (rounded up to seconds); 0: DefaultRetryAfter.
+	RetryAfter   time.Duration
+	MaxBodyBytes int64            // 0: DefaultMaxBodyBytes
+	Heartbeat    time.Duration    // SSE comment interval; 0: DefaultHeartbeat
+	Now          func() time.Time // nil: time.Now
+
+	// Agents may sign in to a browser session with their SIP username and
+	// password (POST /api/v1/session); one without either cannot.
+	Agents []config.Agent
+	// SessionIdle ends a session unused this long; 0: DefaultSessionIdle.
+	SessionIdle time.Duration
+	// SessionLifetime ends a session this long after sign-in, used or
+	// not; 0: DefaultSessionLifetime.
+	SessionLifetime time.Duration
+	MaxSessions     int  // live sessions in all; 0: DefaultMaxSessions
+	SecureCookies   bool // the session cookie is Secure also on plain HTTP (TLS ends at a proxy in front)
 }
 
 // Server is the API's http.Handler. Call Shutdown (or Close) when the HTTP
@@ -75,6 +103,8 @@ type Server struct {
 	router   *chi.Mux
 	patterns map[string][]string // method → route patterns, for Allow
 	auth     *authenticator
+	throttle *failThrottle // nil: token guessing not throttled
+	sessions *sessions
 	spec     []byte
 	now      func() time.Time
 	mu       sync.Mutex
@@ -97,10 +127,24 @@ func New(cfg Config) *Server {
 	if s.cfg.Heartbeat <= 0 {
 		s.cfg.Heartbeat = DefaultHeartbeat
 	}
-	s.auth = newAuthenticator(cfg.Tokens, cfg.RateLimit, s.log)
+	if s.cfg.RequestTimeout <= 0 {
+		s.cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	if s.cfg.ReadyTimeout <= 0 {
+		s.cfg.ReadyTimeout = DefaultReadyTimeout
+	}
+	if s.cfg.RetryAfter <= 0 {
+		s.cfg.RetryAfter = DefaultRetryAfter
+	}
+	s.auth = newAuthenticator(cfg.Tokens, cfg.Agents, cfg.RateLimit, s.log)
+	s.sessions = newSessions(cfg.SessionIdle, cfg.SessionLifetime, cfg.MaxSessions)
+	if s.cfg.AuthFailures == 0 {
+		s.cfg.AuthFailures = DefaultAuthFailures
+	}
+	s.throttle = newFailThrottle(s.cfg.AuthFailures)
 	s.router = s.routes()
 	s.patterns = routePatterns(s.router)
-	spec, err := buildSpec(cfg.Mounts)
+	spec, err := buildSpec()
 	if err != nil {
 		s.log.Error("OpenAPI description unavailable", "err", err)
 		spec = []byte(`{"openapi": "3.0.3", "info": {"title": "Hotline API", "version": "1"}, "paths": {}}`)
@@ -115,15 +159,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.Se
 // Router exposes the route tree (for chi.Walk in tests and docs checks).
 func (s *Server) Router() chi.Routes { return s.router }
 
-// Close makes every open event stream end. It does not wait; it is safe to
-// call more than once.
-func (s *Server) Close() {
+// Close makes every open event stream end at once; no stream starts after
+// it. It does not wait (Shutdown does) and is safe to call more than once.
+func (s *Server) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.closed {
 		s.closed = true
 		close(s.done)
 	}
+	return nil
 }
 
 // ActiveStreams reports how many event streams are open (a gauge for metrics).
@@ -155,23 +200,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
-func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	check := s.cfg.Health
-	if check == nil && s.cfg.Store != nil {
-		check = s.cfg.Store.Ping
-	}
-	if check != nil {
-		if err := check(ctx); err != nil {
-			s.log.Warn("health check failed", "err", err)
-			s.writeError(w, r, &Error{Kind: ErrUnavailable, Message: "unhealthy"})
-			return
-		}
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-}
-
 func (s *Server) listCalls(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.Calls == nil {
 		s.writeError(w, r, &Error{Kind: ErrUnavailable, Message: "live calls are not available in this process"})
@@ -182,8 +210,5 @@ func (s *Server) listCalls(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if v := reflect.ValueOf(calls); !v.IsValid() || (v.Kind() == reflect.Slice && v.IsNil()) {
-		calls = []any{} // "items" is always an array
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": calls})
+	writeJSON(w, http.StatusOK, map[string]any{"items": nonNil(calls)})
 }

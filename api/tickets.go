@@ -68,6 +68,7 @@ func (s *Server) ticketRoutes(r chi.Router) {
 	r.Get("/{id}", s.getTicket)
 	r.Patch("/{id}", s.patchTicket)
 	r.Post("/{id}/interactions", s.addTicketInteraction)
+	r.Post("/{id}/notes", s.addTicketNote)
 }
 
 func (s *Server) createTicket(w http.ResponseWriter, r *http.Request) {

@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"slices"
+	"strings"
 
 	"github.com/hotline-dev/hotline/store"
 )
@@ -21,7 +22,7 @@ func setIf[T any](dst *T, src *T) {
 	}
 }
 
-func oneOf(v string, allowed ...string) bool { return slices.Contains(allowed, v) }
+func oneOf[T ~string](v T, allowed ...T) bool { return slices.Contains(allowed, v) }
 
 func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
 
@@ -31,4 +32,19 @@ func (s *Server) missing(err error, what string, id int64) error {
 		return notFound("no %s with id %d", what, id)
 	}
 	return err
+}
+
+// tierNames is "vip, standard or new", from the store's one list.
+var tierNames = orList(store.Tiers)
+
+// orList joins names as prose: "a, b or c".
+func orList[T ~string](values []T) string {
+	names := make([]string, len(values))
+	for i, v := range values {
+		names[i] = string(v)
+	}
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }

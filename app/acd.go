@@ -5,15 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strconv"
 	"time"
 
-	"github.com/hotline-dev/hotline/api"
-	"github.com/hotline-dev/hotline/phone"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hotline-dev/hotline/bridge"
+	"github.com/hotline-dev/hotline/calendar"
+	"github.com/hotline-dev/hotline/config"
 	"github.com/hotline-dev/hotline/queue"
 	"github.com/hotline-dev/hotline/registrar"
 	"github.com/hotline-dev/hotline/sip"
-	"github.com/hotline-dev/hotline/store"
 )
 
 // acd is automatic call distribution: the registrar agents' phones REGISTER
@@ -25,39 +26,52 @@ type acd struct {
 	ringer   *queue.SIPRinger
 	svc      *queue.Service
 	enqueuer *queue.Enqueuer
+	// callbacks puts the callback scheduler's due callbacks in the
+	// queues' lines and dials them when their turn comes.
+	callbacks *callbackACD
 }
 
 func (a *App) newACD() error {
 	cfg := a.cfg
-	reg := registrar.New(registrar.Config{Realm: cfg.SIP.Domain, Agents: cfg.Agents, Logger: a.log, Bus: a.bus})
+	a.state = newStateWriter(a)
+	reg := registrar.New(registrar.Config{Realm: cfg.SIP.Domain, Agents: cfg.Agents, Policy: a.policy, Logger: a.log, Bus: a.bus,
+		State: a.state})
 	client, err := sip.NewClient(sip.ClientConfig{
 		Addr: net.JoinHostPort(hostOf(cfg.SIP.UDP, cfg.SIP.TCP), "0"), PublicAddr: cfg.SIP.PublicAddr,
 		UserAgent: cfg.SIP.UserAgent, RTP: a.ports, InactivityTimeout: cfg.Media.InactivityTimeout, Logger: a.log,
+		Policy: a.policy, // every dial to a number or a trunk is admitted there (trunks, caps)
 	})
 	if err != nil {
 		return fmt.Errorf("sip client for agent calls: %w", err)
 	}
 	ringer := queue.NewSIPRinger(queue.RingerConfig{
-		Dialer: queue.SIPDialer{Client: client}, Contacts: reg.ContactURIs, AllowHosts: cfg.Allow.Hosts, Logger: a.log,
+		Dialer: bridge.SIPDialer{Client: client}, Contacts: reg.ContactURIs, Policy: a.policy, Logger: a.log,
 	})
-	loc := time.Local
-	if cal, ok := cfg.Calendars["office"]; ok {
-		if l, err := time.LoadLocation(cal.TimeZone); err == nil {
-			loc = l // "today" on the wallboard is the office's day
+	// "today" on the wallboard is the office's day.
+	cbs := newCallbackACD(a.log)
+	svc := queue.New(queue.Config{Agents: cfg.Agents, Queues: cfg.Queues, Ringer: ringer, Bus: a.bus, Logger: a.log,
+		Location: officeLocation(cfg), State: a.state, Callbacks: cbs})
+	ringer.Bind(svc)
+	a.acd = &acd{reg: reg, client: client, ringer: ringer, svc: svc, callbacks: cbs,
+		enqueuer: queue.NewEnqueuer(queue.EnqueuerConfig{Service: svc, Ringer: ringer, Prompts: a.prompts, Logger: a.log,
+			// An agent's REFER may send the caller to a queue or to what
+			// the outbound policy allows (toll-fraud guard).
+			Transfer: queue.TransferConfig{Policy: a.policy, Contacts: reg.ContactURIs, Dialer: bridge.SIPDialer{Client: client}},
+		})}
+	cbs.svc, cbs.legs, cbs.enqueuer = svc, ringer, a.acd.enqueuer
+	return nil
+}
+
+// officeLocation is the office calendar's time zone (time.Local without
+// one): the day of the wallboard's counts, of the outbound daily cap and of
+// the bound on new customers.
+func officeLocation(cfg config.Config) *time.Location {
+	if spec, ok := cfg.Calendars["office"]; ok {
+		if cal, err := calendar.Parse(spec); err == nil {
+			return cal.Location()
 		}
 	}
-	svc := queue.New(queue.Config{Agents: cfg.Agents, Queues: cfg.Queues, Ringer: ringer, Bus: a.bus, Logger: a.log, Location: loc})
-	ringer.Bind(svc)
-	a.acd = &acd{reg: reg, client: client, ringer: ringer, svc: svc,
-		enqueuer: queue.NewEnqueuer(queue.EnqueuerConfig{Service: svc, Ringer: ringer, Prompts: a.prompts, Logger: a.log,
-			// An agent's REFER may send the caller to a queue or to an
-			// allow-listed number only (toll-fraud guard).
-			Transfer: queue.TransferConfig{
-				Numbers: cfg.Allow.Numbers, Hosts: cfg.Allow.Hosts,
-				Domains:  []string{cfg.SIP.Domain, ownHost(cfg.SIP)},
-				Contacts: reg.ContactURIs, Dialer: queue.SIPDialer{Client: client},
-			}})}
-	return nil
+	return time.Local
 }
 
 // featureCode applies a code an agent dialled from their authenticated
@@ -71,9 +85,27 @@ func (c *acd) featureCode(_ context.Context, agent, code string) error {
 	return err
 }
 
-// mount is the queue and agent routes inside the authenticated API.
-func (c *acd) mount() api.Mount {
-	return api.Mount{Routes: queue.Routes(c.svc), Paths: queue.OpenAPIPaths()}
+// collectors are the registrar's counters as Prometheus series: failed
+// authentications, bans (and source bans withheld because agents register
+// from that address), requests refused by a ban, and contacts the outbound
+// policy refused (docs/metrics.md).
+func (c *acd) collectors() []prometheus.Collector {
+	counter := func(name, help string, v func(registrar.Stats) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
+			func() float64 { return float64(v(c.reg.Stats())) })
+	}
+	return []prometheus.Collector{
+		counter("hotline_registrar_auth_failures_total", "Failed digest authentications (REGISTER, feature codes) that counted towards a ban.",
+			func(s registrar.Stats) uint64 { return s.AuthFailures }),
+		counter("hotline_registrar_bans_total", "Bans imposed: a username from a source, or a whole source.",
+			func(s registrar.Stats) uint64 { return s.Bans }),
+		counter("hotline_registrar_bans_withheld_total", "Source bans not imposed because the source authenticated recently.",
+			func(s registrar.Stats) uint64 { return s.BansWithheld }),
+		counter("hotline_registrar_banned_requests_total", "Requests refused (403) because of a ban.",
+			func(s registrar.Stats) uint64 { return s.RefusedBanned }),
+		counter("hotline_registrar_contacts_refused_total", "REGISTERs refused because the outbound policy does not allow a Contact (toll-fraud guard).",
+			func(s registrar.Stats) uint64 { return s.ContactsRefused }),
+	}
 }
 
 func (c *acd) close() error {
@@ -82,42 +114,4 @@ func (c *acd) close() error {
 		err = cerr
 	}
 	return err
-}
-
-// knownCall is a *sip.Call that knows its customer (ivr.Attributes): the
-// flow and the queue see the caller's tier from the ticket history.
-type knownCall struct {
-	*sip.Call
-	attrs map[string]string
-}
-
-func (k knownCall) Attributes() map[string]string { return k.attrs }
-
-// customerLookupTimeout bounds the ticket-history lookup at call start: a
-// slow database must not keep a caller in silence.
-const customerLookupTimeout = 300 * time.Millisecond
-
-// callerAttributes finds the caller in the ticket history. An unknown or
-// anonymous caller, or a database that does not answer in time, is tier new.
-func (a *App) callerAttributes(ctx context.Context, caller string) map[string]string {
-	attrs := map[string]string{"tier": store.TierNew, "customer_id": ""}
-	e164, err := phone.Normalize(caller, a.cfg.Phone.DefaultCountry)
-	if err != nil {
-		return attrs
-	}
-	ctx, cancel := context.WithTimeout(ctx, customerLookupTimeout)
-	defer cancel()
-	st, err := a.store.get(ctx)
-	if err != nil {
-		return attrs
-	}
-	c, err := st.FindCustomerByPhone(ctx, e164)
-	if err != nil {
-		return attrs
-	}
-	if c.Tier != "" {
-		attrs["tier"] = c.Tier
-	}
-	attrs["customer_id"] = strconv.FormatInt(c.ID, 10)
-	return attrs
 }

@@ -6,24 +6,26 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/netip"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/hotline-dev/hotline/api"
+	"github.com/hotline-dev/hotline/callback"
 	"github.com/hotline-dev/hotline/calllog"
 	"github.com/hotline-dev/hotline/config"
 	"github.com/hotline-dev/hotline/events"
 	"github.com/hotline-dev/hotline/flows"
 	"github.com/hotline-dev/hotline/ivr"
 	"github.com/hotline-dev/hotline/media"
+	"github.com/hotline-dev/hotline/netguard"
+	"github.com/hotline-dev/hotline/outbound"
+	"github.com/hotline-dev/hotline/runstate"
 	"github.com/hotline-dev/hotline/sip"
 	"github.com/hotline-dev/hotline/store"
 	"github.com/hotline-dev/hotline/store/storeopen"
@@ -31,39 +33,78 @@ import (
 
 // App is one running Hotline.
 type App struct {
-	cfg     config.Config
-	log     *slog.Logger
-	bus     *events.Bus
-	prompts *media.Library
-	ports   *media.PortPool
-	flows   *flows.Registry
-	engine  *ivr.Engine
-	store   *lazyStore
-	calls   *calllog.Logger
-	sip     *sip.Server
-	api     *api.Server
-	http    *http.Server
-	httpLn  net.Listener
-	metrics *metrics
-	live    *liveCalls
-	acd     *acd
+	cfg       config.Config
+	log       *slog.Logger
+	bus       *events.Bus
+	prompts   *media.Library
+	ports     *media.PortPool
+	flows     *flows.Registry
+	state     *runstate.Writer // live state kept across a restart (agents, registrations, today)
+	engine    *ivr.Engine
+	store     *lazyStore
+	calls     *calllog.Logger
+	sip       *sip.Server
+	api       *api.Server
+	http      *httpServer
+	httpRaw   net.Listener             // bound in New, before the engine (lookups need its port)
+	httpLn    *netguard.Listener       // httpRaw with connection caps and accept back-off
+	lookups   map[string]config.Lookup // cfg.Lookups with /paths on the bound HTTP address
+	metrics   *metrics
+	live      *liveCalls
+	acd       *acd
+	callbacks *callback.Scheduler // the callback service (docs/callbacks.md)
+	callers   *callerBudget       // new customers per source and day
+	policy    *outbound.Policy
+	// stopping is set when shutdown starts: /readyz fails from then on.
+	stopping atomic.Bool
+
+	// Lifecycle (lifecycle.go).
+	undo      []func() error     // releases what New built, newest last
+	life      sync.Mutex         // guards running and closed
+	running   bool               // Run owns the teardown
+	closed    bool               // Close was called
+	closeCtx  context.Context    // cancelled by Close: a drain in progress ends at once
+	closeNow  context.CancelFunc //
+	torndown  chan struct{}      // closed when Run has torn everything down
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // New builds every component and binds the listeners, so Addr methods work
 // before Run. It fails on anything that would make calls fail later: missing
 // or corrupt prompts, an invalid flow directory, ports that cannot be bound.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err error) {
-	a := &App{cfg: cfg, log: log, bus: events.NewBus(), live: newLiveCalls()}
-	// undo releases what was built (sockets, the spool lock, the database)
-	// when a later step fails, newest first.
-	var undo []func()
+	a := &App{cfg: cfg, log: log, bus: events.NewBus(), live: newLiveCalls(), torndown: make(chan struct{})}
+	a.closeCtx, a.closeNow = context.WithCancel(context.Background())
+	// a.undo releases what was built (sockets, the spool lock, the
+	// database) when a later step fails, or when Close is called without
+	// Run, newest first.
 	defer func() {
 		if err != nil {
-			for i := len(undo) - 1; i >= 0; i-- {
-				undo[i]()
-			}
+			_ = a.release()
 		}
 	}()
+	if err := cfg.CheckSecrets(); err != nil {
+		return nil, err
+	}
+	var warnings []string
+	if a.policy, warnings, err = compileConfig(cfg, log, a.bus); err != nil {
+		return nil, err
+	}
+	for _, w := range warnings {
+		log.Warn("allow-list entry is wide", "warning", w)
+	}
+	// Metrics first: the components built below report into it. Gauges
+	// are read at scrape time, once Run serves.
+	a.metrics = newMetrics(a.bus, []gauge{
+		{"hotline_calls_active", "Calls in progress.", func() float64 { return float64(a.sip.ActiveCalls()) }},
+		{"hotline_rtp_ports_in_use", "RTP ports allocated (including ports draining before reuse).",
+			func() float64 { return float64(a.ports.InUse()) }},
+		{"hotline_calllog_backlog", "Call records not yet in the database: waiting for the spool's fsync or in the spool.",
+			func() float64 { s := a.calls.Stats(); return float64(s.Queued + s.Spooled) }},
+		{"hotline_flows_loaded", "Flows currently serving.", func() float64 { return float64(len(a.flows.Current().Flows())) }},
+	})
+	a.metrics.buildInfo(cfg.Version)
 	if a.prompts, err = media.LoadLibrary(cfg.Media.Prompts); err != nil {
 		return nil, fmt.Errorf("load prompts from %s (media.prompts): %w", cfg.Media.Prompts, err)
 	}
@@ -72,49 +113,55 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	}
 
 	a.flows = flows.NewRegistry(cfg.Flows.Dir, flows.EnvFromConfig(cfg, a.prompts), log)
-	problems, err := a.flows.Reload()
-	for _, p := range problems {
-		log.Warn("flow problem", "problem", p.String())
-	}
-	if err != nil {
-		return nil, fmt.Errorf("flows in %s: %w", cfg.Flows.Dir, err)
-	}
-	if set := a.flows.Current(); set == nil || len(set.Flows()) == 0 {
-		return nil, fmt.Errorf("flows in %s: no flow files found (flows.dir)", cfg.Flows.Dir)
+	a.metrics.flowReloads(a.flows.Reloads)
+	// The registry logs each problem once; the error says why none loaded.
+	if _, err := a.flows.Reload(); err != nil {
+		return nil, fmt.Errorf("flows in %s (flows.dir): %w", cfg.Flows.Dir, err)
 	}
 
 	a.store = newLazyStore(func(ctx context.Context) (store.Store, error) {
-		return storeopen.Open(ctx, cfg.Database.URL, store.Options{DefaultCountry: cfg.Phone.DefaultCountry, Logger: log})
+		return storeopen.Open(ctx, cfg.Database.URL, store.Options{DefaultCountry: cfg.Phone.DefaultCountry, Logger: log,
+			Timeout: cfg.Database.Timeout})
 	})
-	undo = append(undo, func() { _ = a.store.Close() })
+	a.undo = append(a.undo, a.store.Close)
 	if _, err := a.store.get(ctx); err != nil {
 		// Calls are still answered and logged to the spool; the API answers
 		// 503 until the database is back. Refusing to start would lose calls.
 		log.Error("ticket history unavailable at start; calls will be spooled", "database", redactURL(cfg.Database.URL), "err", err)
 	}
-	if a.calls, err = calllog.New(a.store, calllog.Options{SpoolDir: cfg.Database.SpoolDir, Logger: log}); err != nil {
+	if a.calls, err = calllog.New(timedSink{a.store, a.metrics.dbWrite}, calllog.Options{SpoolDir: cfg.Database.SpoolDir, Logger: log}); err != nil {
 		return nil, fmt.Errorf("call log (database.spool_dir %s): %w", cfg.Database.SpoolDir, err)
 	}
-	undo = append(undo, func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = a.calls.Close(ctx)
-	})
+	a.undo = append(a.undo, a.calls.Close)
 
+	a.callers = newCallerBudget(cfg.Customers, officeLocation(cfg))
 	if err = a.newACD(); err != nil {
 		return nil, err
 	}
-	undo = append(undo, func() { _ = a.acd.close() })
+	a.undo = append(a.undo, a.acd.close)
+	if err = a.newCallbacks(); err != nil {
+		return nil, err
+	}
+	a.restoreState(ctx)
+	a.metrics.reg.MustRegister(queueCollector{stats: a.acd.svc.Stats(), queues: sortedKeys(cfg.Queues), now: time.Now})
+	// The HTTP port is bound before the engine: lookups written as a path
+	// (the demo order service) go to the port it really got.
+	if a.httpRaw, err = net.Listen("tcp", cfg.HTTP.Addr); err != nil {
+		return nil, fmt.Errorf("http listen (http.addr %q): %w", cfg.HTTP.Addr, err)
+	}
+	a.undo = append(a.undo, a.httpRaw.Close)
+	a.lookups = config.ResolveLookups(cfg.Lookups, config.SelfURL(a.HTTPAddr().String()))
 	if a.engine, err = ivr.NewEngine(ivr.Config{
-		Prompts: a.prompts, Lookups: cfg.Lookups, Calendars: cfg.Calendars, Bus: a.bus, Logger: log,
-		Enqueuer: a.acd.enqueuer,
+		Prompts: a.prompts, Lookups: a.lookups, Calendars: cfg.Calendars, Bus: a.bus, Logger: log,
+		Enqueuer: a.acd.enqueuer, Callbacks: ivrCallbacks{s: a.callbacks}, Location: officeLocation(cfg),
 	}); err != nil {
 		return nil, fmt.Errorf("ivr engine: %w", err)
 	}
 	if err = a.newSIP(); err != nil {
 		return nil, err
 	}
-	undo = append(undo, func() { _ = a.sip.Close() })
+	a.undo = append(a.undo, a.sip.Close)
+	a.metrics.reg.MustRegister(sipCollector{responses: a.sip.Responses})
 	if err = a.newHTTP(); err != nil {
 		return nil, err
 	}
@@ -123,6 +170,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 
 func (a *App) newSIP() error {
 	cfg := a.cfg
+	trusted, err := cfg.SIP.TrustedPrefixes()
+	if err != nil {
+		return err
+	}
 	srv, err := sip.NewServer(sip.ServerConfig{
 		UDP: cfg.SIP.UDP, TCP: cfg.SIP.TCP, TLS: cfg.SIP.TLS, TLSCert: cfg.SIP.TLSCert, TLSKey: cfg.SIP.TLSKey,
 		PublicAddr: ownHost(cfg.SIP), UserAgent: cfg.SIP.UserAgent, MaxCalls: cfg.SIP.MaxCalls, RingTime: cfg.SIP.RingTime,
@@ -130,6 +181,13 @@ func (a *App) newSIP() error {
 		InbandDTMF: cfg.Media.InbandDTMF, RateLimit: cfg.SIP.RateLimit, RateBurst: cfg.SIP.RateBurst,
 		Bus: a.bus, Accept: a.accept, Register: a.acd.reg.HandleRegister,
 		Authenticate: a.acd.reg.Authenticate, FeatureCode: a.acd.featureCode,
+		Limits: sip.Limits{
+			RateTotal: cfg.SIP.RateLimitTotal, BurstTotal: cfg.SIP.RateBurstTotal,
+			MaxUnconfirmed: cfg.SIP.MaxUnconfirmed, MaxUnconfirmedPerSource: cfg.SIP.MaxUnconfirmedPerSource,
+			AckTimeout: cfg.SIP.AckTimeout, AckTimeoutUnderLoad: cfg.SIP.AckTimeoutUnderLoad,
+			TCPMaxConns: cfg.SIP.TCPMaxConns, TCPMaxConnsPerSource: cfg.SIP.TCPMaxConnsPerSource,
+			TCPIdleTimeout: cfg.SIP.TCPIdleTimeout, TCPReadTimeout: cfg.SIP.TCPReadTimeout, Trusted: trusted,
+		},
 	}, a, a.log)
 	if err != nil {
 		return fmt.Errorf("sip: %w", err)
@@ -143,91 +201,69 @@ func (a *App) newSIP() error {
 }
 
 func (a *App) newHTTP() error {
-	a.metrics = newMetrics(a.bus, []gauge{
-		{"hotline_calls_active", "Calls in progress.", func() float64 { return float64(a.sip.ActiveCalls()) }},
-		{"hotline_rtp_ports_in_use", "RTP ports allocated (including ports draining before reuse).",
-			func() float64 { return float64(a.ports.InUse()) }},
-		{"hotline_calllog_backlog", "Call records waiting in memory or in the spool for the database.",
-			func() float64 { s := a.calls.Stats(); return float64(s.Queued + s.Spooled) }},
-		{"hotline_flows_loaded", "Flows currently serving.", func() float64 { return float64(len(a.flows.Current().Flows())) }},
-	})
-	a.api = api.New(api.Config{
-		Store: a.store, Tokens: a.cfg.HTTP.Tokens, RateLimit: a.cfg.HTTP.RateLimit, Bus: a.bus,
-		Logger: a.log, DefaultCountry: a.cfg.Phone.DefaultCountry, Calls: a.live, Mounts: []api.Mount{a.acd.mount()},
-		Health: func(ctx context.Context) error { _, err := a.store.get(ctx); return err },
-	})
-	ln, err := net.Listen("tcp", a.cfg.HTTP.Addr)
+	a.metrics.register(a.acd.collectors()...)
+	a.metrics.register(outboundCollector{a.policy})
+	tokens, err := adminTokens(a.cfg, config.SelfURL(a.HTTPAddr().String()), a.log)
 	if err != nil {
-		return fmt.Errorf("http listen (http.addr %q): %w", a.cfg.HTTP.Addr, err)
+		return err
 	}
-	a.httpLn = ln
-	a.http = &http.Server{Handler: a.routes(), ReadHeaderTimeout: 10 * time.Second}
-	a.http.RegisterOnShutdown(a.api.Close)
+	a.api = api.New(api.Config{
+		Agents: a.cfg.Agents, SessionIdle: a.cfg.HTTP.SessionIdle, MaxSessions: a.cfg.HTTP.MaxSessions, SecureCookies: a.cfg.HTTP.SecureCookie,
+		Store: a.store, Tokens: tokens, RateLimit: a.cfg.HTTP.RateLimit, AuthFailures: a.cfg.HTTP.AuthFailures, Bus: a.bus,
+		Logger: a.log, DefaultCountry: a.cfg.Phone.DefaultCountry, Calls: a.live, ACD: a.acd.svc, Callbacks: a.callbacks,
+		RequestTimeout: a.cfg.Database.Timeout, ReadyTimeout: a.cfg.Database.Timeout, Ready: a.readiness(),
+	})
+	a.http = newHTTPServer(a.httpRaw, a.cfg.HTTP, a.routes(), a.log)
+	a.httpLn = a.http.ln
+	a.http.srv.RegisterOnShutdown(func() { _ = a.api.Close() })
+	a.metrics.reg.MustRegister(edgeCollector{sip: a.sip, http: a.httpLn})
 	return nil
 }
 
-// Run serves until ctx ends, then shuts down in order: SIP first (new calls
-// get 503, live calls get sip.drain_time to finish, then BYE), then HTTP, then
-// the call log is flushed (to the database or the spool) and the store closed.
-func (a *App) Run(ctx context.Context) error {
-	serveCtx, stopServing := context.WithCancel(context.Background())
-	defer stopServing()
-	logCtx, stopLog := context.WithCancel(context.Background())
-	defer stopLog()
-
-	g, gctx := errgroup.WithContext(serveCtx)
-	lg := new(errgroup.Group)
-	lg.Go(func() error { return a.calls.Run(logCtx) })
-	g.Go(func() error { return ignoreClosed(a.sip.Serve(gctx)) })
-	g.Go(func() error { return ignoreClosed(a.http.Serve(a.httpLn)) })
-	g.Go(func() error { return a.metrics.run(gctx, a.bus.Subscribe(4096)) })
-	g.Go(func() error { return ignoreCanceled(a.acd.svc.Run(gctx)) })
-	g.Go(func() error { return ignoreCanceled(a.acd.reg.Run(gctx)) })
-	if a.cfg.Flows.Watch {
-		g.Go(func() error { return ignoreCanceled(a.flows.Watch(gctx)) })
+// readiness are /readyz's checks: the database answers (within
+// database.timeout), flows are loaded, the callback service has loaded its
+// callbacks (until then its API answers 503), the server is not shutting
+// down.
+// /livez checks none of them: calls are answered, and their records
+// spooled, while the database is down.
+func (a *App) readiness() []api.Check {
+	return []api.Check{
+		{Name: "database", Run: a.store.Ping},
+		{Name: "flows", Run: func(context.Context) error {
+			if set := a.flows.Current(); set == nil || len(set.Flows()) == 0 {
+				return &api.Error{Kind: api.ErrUnavailable, Message: "no flows loaded"}
+			}
+			return nil
+		}},
+		{Name: "callbacks", Run: func(ctx context.Context) error {
+			// Like the database's first connect: worth a short wait at start.
+			select {
+			case <-a.callbacks.Ready():
+				return nil
+			case <-ctx.Done():
+				return &api.Error{Kind: api.ErrUnavailable, Message: "the callback service is loading its callbacks"}
+			}
+		}},
+		{Name: "shutdown", Run: func(context.Context) error {
+			if a.stopping.Load() {
+				return &api.Error{Kind: api.ErrUnavailable, Message: "shutting down: draining calls"}
+			}
+			return nil
+		}},
 	}
-	a.log.Info("hotline serving", "sip", a.SIPAddrs(), "http", a.HTTPAddr().String(),
-		"flows", a.flowNames(), "database", redactURL(a.cfg.Database.URL))
-
-	var runErr error
-	select {
-	case <-ctx.Done():
-	case <-gctx.Done():
-		runErr = context.Cause(gctx)
-	}
-	a.log.Info("shutting down", "drain_time", a.cfg.SIP.DrainTime, "active_calls", a.sip.ActiveCalls())
-	drainCtx, cancel := context.WithTimeout(context.Background(), a.cfg.SIP.DrainTime)
-	err := a.sip.Shutdown(drainCtx)
-	cancel()
-	if errors.Is(err, context.DeadlineExceeded) {
-		// The drain time ran out and the remaining calls were sent BYE:
-		// that is the documented shutdown, not a failure.
-		a.log.Info("drain time over; remaining calls hung up")
-		err = nil
-	}
-	httpCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	err = errors.Join(err, a.http.Shutdown(httpCtx))
-	cancel()
-	stopServing()
-	err = errors.Join(err, ignoreCanceled(g.Wait()), a.acd.close())
-
-	flushCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	err = errors.Join(err, a.calls.Close(flushCtx))
-	cancel()
-	stopLog()
-	err = errors.Join(err, ignoreCanceled(lg.Wait()), a.store.Close())
-	if runErr != nil && !errors.Is(runErr, context.Canceled) {
-		return errors.Join(runErr, err)
-	}
-	return err
 }
 
-// Reload re-reads the flow files (SIGHUP). Invalid flows are refused and the
-// previous version keeps serving; calls in progress are never affected.
+// Reload re-reads the flow files (SIGHUP). Invalid flows (or none at all)
+// are refused and the previous version keeps serving; the registry has
+// logged every problem, once. Calls in progress are never affected.
 func (a *App) Reload() ([]flows.Problem, error) { return a.flows.Reload() }
 
 // Bus is the event stream (tests and embedders subscribe to it).
 func (a *App) Bus() *events.Bus { return a.bus }
+
+// CallbacksReady is closed once Run's callback scheduler has recovered and
+// loaded the callbacks of earlier runs (it waits for the database).
+func (a *App) CallbacksReady() <-chan struct{} { return a.callbacks.Ready() }
 
 // Store is the ticket history (nil error once the database is reachable).
 func (a *App) Store(ctx context.Context) (store.Store, error) { return a.store.get(ctx) }
@@ -243,7 +279,7 @@ func (a *App) SIPAddrs() map[string]netip.AddrPort { return a.sip.Addrs() }
 
 // HTTPAddr reports the bound HTTP listener.
 func (a *App) HTTPAddr() netip.AddrPort {
-	return a.httpLn.Addr().(*net.TCPAddr).AddrPort()
+	return a.httpRaw.Addr().(*net.TCPAddr).AddrPort()
 }
 
 func (a *App) accept(called string) bool {
@@ -286,18 +322,4 @@ func hostOf(addrs ...string) string {
 		}
 	}
 	return "127.0.0.1"
-}
-
-func ignoreClosed(err error) error {
-	if errors.Is(err, http.ErrServerClosed) || errors.Is(err, sip.ErrServerClosed) {
-		return nil
-	}
-	return err
-}
-
-func ignoreCanceled(err error) error {
-	if errors.Is(err, context.Canceled) {
-		return nil
-	}
-	return err
 }

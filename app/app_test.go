@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -18,8 +19,8 @@ func testConfig(t *testing.T) config.Config {
 	cfg := config.Default()
 	dir := t.TempDir()
 	cfg.SIP.UDP, cfg.SIP.TCP, cfg.HTTP.Addr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	cfg.Media.Prompts, cfg.Flows.Dir = "../prompts", "../flows"
-	cfg.Media.PortMin, cfg.Media.PortMax = 44000, 44998
+	cfg.Media.Prompts, cfg.Flows.Dir = "../prompts", "../etc/flows"
+	cfg.Media.PortMin, cfg.Media.PortMax = 31000, 31998 // below the ephemeral range: a port a test caller was given stays its own
 	cfg.Database.URL = "sqlite:" + filepath.Join(dir, "h.db")
 	cfg.Database.SpoolDir = filepath.Join(dir, "spool")
 	return cfg
@@ -69,11 +70,50 @@ func TestNewNamesTheBrokenSetting(t *testing.T) {
 		{func(c *config.Config) { c.Media.Prompts = "testdata/nowhere" }, "media.prompts"},
 		{func(c *config.Config) { c.Flows.Dir = t.TempDir() }, "no flow files"},
 		{func(c *config.Config) { c.SIP.UDP = busy.LocalAddr().String() }, "sip.udp"},
+		{func(c *config.Config) { c.Database.URL = "mysql://hotline@127.0.0.1/hotline" }, "database.url"},
+		{func(c *config.Config) {
+			c.HTTP.Tokens = []config.Token{{Name: "desk", Secret: "env:HOTLINE_TEST_UNSET_TOKEN", Scope: "read"}}
+		}, "http.tokens[0].secret"},
 	} {
 		cfg := testConfig(t)
 		tc.mutate(&cfg)
 		if _, err := New(context.Background(), cfg, log); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("New: %v, want an error mentioning %q", err, tc.want)
 		}
+	}
+}
+
+// /readyz says ready only once the callback service has loaded its
+// callbacks: before that the callbacks API answers 503, so a load balancer
+// must not send it requests.
+func TestReadinessWaitsForCallbacks(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	a, err := New(context.Background(), testConfig(t), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func() error {
+		for _, c := range a.readiness() {
+			if c.Name == "callbacks" {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				defer cancel()
+				return c.Run(ctx)
+			}
+		}
+		t.Fatal("no callbacks readiness check")
+		return nil
+	}
+	if err := check(); err == nil {
+		t.Error("ready before the scheduler ran: the callbacks API would answer 503")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	if err := check(); err != nil {
+		t.Errorf("not ready once running: %v", err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
 	}
 }

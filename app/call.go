@@ -7,14 +7,16 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hotline-dev/hotline/api"
 	"github.com/hotline-dev/hotline/ivr"
+	"github.com/hotline-dev/hotline/queue"
 	"github.com/hotline-dev/hotline/sip"
 	"github.com/hotline-dev/hotline/store"
 )
 
 // ServeCall is the sip.Handler: it runs the flow that claims the dialled
 // number (the version current now: a reload later does not touch this call)
-// and hands the result to the call logger, which never blocks.
+// and hands the result to the call logger, which never waits for the database.
 func (a *App) ServeCall(ctx context.Context, c *sip.Call) {
 	log := c.Logger()
 	flow, ok := a.flows.ByNumber(c.Called())
@@ -26,49 +28,80 @@ func (a *App) ServeCall(ctx context.Context, c *sip.Call) {
 	}
 	a.live.add(c, flow.Name)
 	defer a.live.remove(c.ID())
+	mark := a.markAnswered(c, flow)
 
-	res := a.engine.Run(ctx, knownCall{Call: c, attrs: a.callerAttributes(ctx, c.Caller())}, flow)
+	attrs, found, key := a.callerAttributes(ctx, c.Caller())
+	res := a.engine.Run(ctx, knownCall{Call: c, attrs: attrs}, flow)
 	if ctx.Err() == nil {
-		// The flow ended (hangup node, hand-off done): we hang up, so the
-		// record can carry the real cause and side.
-		_ = c.Hangup(ctx, sip.CauseCompleted)
+		// The flow ended (hangup node, hand-off done, the agent hung up):
+		// we hang up, so the record can carry the real cause and side.
+		cause := sip.CauseCompleted
+		if agentHungUp(res) {
+			cause = sip.CauseAgentBye
+		}
+		_ = c.Hangup(ctx, cause)
 	}
-	cause, side, _ := c.EndCause()
+	rec := callRecord(c, res)
+	stats := c.Media().Stats()
+	if a.boundNewCaller(&rec, c.Source(), found, key) {
+		log.Warn("caller filed as unverified: the day's bound on new customers is reached", "caller", c.Caller(), "source", c.Source())
+	}
+	a.metrics.outcomes.WithLabelValues(string(res.Outcome)).Inc()
+	a.metrics.rtpPackets.WithLabelValues("sent").Add(float64(stats.PacketsSent))
+	a.metrics.rtpPackets.WithLabelValues("received").Add(float64(stats.PacketsReceived))
+	a.metrics.rtpPackets.WithLabelValues("lost").Add(float64(stats.Lost))
+	a.metrics.rtpPackets.WithLabelValues("rejected").Add(float64(stats.PacketsRejected)) // strict RTP: wrong source
+	a.metrics.rtpPackets.WithLabelValues("withheld").Add(float64(stats.PacketsWithheld)) // far end never answered
+	a.metrics.rtpEvents.WithLabelValues("late").Add(float64(stats.LateFrames))
+	a.metrics.rtpEvents.WithLabelValues("catch_up").Add(float64(stats.CatchUps))
+	if err := a.calls.Finish(mark, rec); err != nil { // durable before the call's resources are freed
+		log.Error("call record not logged", "err", err)
+	}
+	log.Info("call finished", "flow", res.Flow, "outcome", res.Outcome, "cause", rec.Voice.HangupCause, "side", rec.Voice.HangupSide,
+		"nodes", len(res.Path), "legs", len(res.Legs), "category", res.Category)
+}
+
+// callRecord is the ticket-history record of a call that has ended: the
+// IVR's result, every leg after it, and who hung up.
+func callRecord(c *sip.Call, res ivr.Result) store.CallRecord {
 	stats := c.Media().Stats()
 	rec := store.CallRecord{
 		StartedAt: res.StartedAt, EndedAt: res.EndedAt, Direction: store.DirectionInbound,
 		Category: res.Category, Tags: res.Tags, Summary: summary(res),
 		Voice: store.VoiceDetails{
-			CallID: c.ID(), CallerNumber: c.Caller(), CalledNumber: c.Called(),
-			FlowName: res.Flow, FlowVersion: res.FlowVersion, Path: res.Path,
-			Outcome: res.Outcome, HangupCause: cause, HangupSide: hangupSide(side),
+			CallID: c.ID(), FromTag: c.FromTag(), CallerNumber: c.Caller(), CalledNumber: c.Called(),
+			FlowName: res.Flow, FlowVersion: res.FlowVersion, Path: res.Path, Outcome: res.Outcome,
 			PacketsLost: int64(stats.Lost), JitterMillis: float64(stats.Jitter) / float64(time.Millisecond),
 		},
-	}
-	if q := res.Queue; q != nil {
-		rec.Voice.Agent, rec.Voice.WaitSeconds, rec.Voice.TalkSeconds = q.Agent, q.Wait.Seconds(), q.Talk.Seconds()
 	}
 	if res.Handoff != nil {
 		rec.Voice.Queue = res.Handoff.Queue
 	}
-	a.metrics.outcomes.WithLabelValues(res.Outcome).Inc()
-	a.metrics.rtpPackets.WithLabelValues("sent").Add(float64(stats.PacketsSent))
-	a.metrics.rtpPackets.WithLabelValues("received").Add(float64(stats.PacketsReceived))
-	a.metrics.rtpPackets.WithLabelValues("lost").Add(float64(stats.Lost))
-	a.metrics.rtpEvents.WithLabelValues("late").Add(float64(stats.LateFrames))
-	a.metrics.rtpEvents.WithLabelValues("catch_up").Add(float64(stats.CatchUps))
-	if err := a.calls.Log(rec); err != nil {
-		log.Error("call record not logged", "err", err)
-	}
-	log.Info("call finished", "flow", res.Flow, "outcome", res.Outcome, "cause", cause, "side", side,
-		"nodes", len(res.Path), "category", res.Category)
+	rec.Voice.ApplyLegs(res.Legs)
+	rec.Voice.HangupCause, rec.Voice.HangupSide = hangupOf(c, res)
+	return rec
 }
 
-func hangupSide(s string) string {
-	if s == sip.SideServer {
-		return "hotline"
+// agentHungUp reports whether the call ended because the party the
+// caller was last bridged to (an agent, or a number they were transferred
+// to) hung up.
+func agentHungUp(res ivr.Result) bool {
+	if len(res.Legs) == 0 {
+		return false
 	}
-	return s
+	l := res.Legs[len(res.Legs)-1]
+	return l.End == store.LegHangup && l.EndedBy == store.SideAgent
+}
+
+// hangupOf is the record's hang-up cause and side: the agent's when they
+// ended the bridge (they hung up first, even if the caller's BYE raced
+// ours), else as the call's user agent saw it.
+func hangupOf(c *sip.Call, res ivr.Result) (string, store.Side) {
+	if agentHungUp(res) {
+		return string(sip.CauseAgentBye), store.SideAgent
+	}
+	cause, _, _ := c.EndCause()
+	return string(cause), queue.EndedBy(c)
 }
 
 // summary is the one-line text an agent sees in the timeline.
@@ -81,28 +114,20 @@ func summary(r ivr.Result) string {
 		}
 		nodes = append(nodes, n)
 	}
-	return "IVR " + r.Flow + ": " + strings.Join(nodes, " > ") + " (" + r.Outcome + ")"
+	return "IVR " + r.Flow + ": " + strings.Join(nodes, " > ") + " (" + string(r.Outcome) + ")"
 }
 
 // liveCalls backs GET /api/v1/calls: the calls in progress right now.
 type liveCalls struct {
 	mu    sync.Mutex
-	calls map[string]liveCall
+	calls map[string]api.LiveCall
 }
 
-type liveCall struct {
-	CallID    string    `json:"call_id"`
-	Caller    string    `json:"caller"`
-	Called    string    `json:"called"`
-	Flow      string    `json:"flow"`
-	StartedAt time.Time `json:"started_at"`
-}
-
-func newLiveCalls() *liveCalls { return &liveCalls{calls: make(map[string]liveCall)} }
+func newLiveCalls() *liveCalls { return &liveCalls{calls: make(map[string]api.LiveCall)} }
 
 func (l *liveCalls) add(c *sip.Call, flow string) {
 	l.mu.Lock()
-	l.calls[c.ID()] = liveCall{CallID: c.ID(), Caller: c.Caller(), Called: c.Called(), Flow: flow, StartedAt: time.Now()}
+	l.calls[c.ID()] = api.LiveCall{CallID: c.ID(), Caller: c.Caller(), Called: c.Called(), Flow: flow, StartedAt: time.Now()}
 	l.mu.Unlock()
 }
 
@@ -113,9 +138,9 @@ func (l *liveCalls) remove(id string) {
 }
 
 // ListCalls implements api.CallLister, oldest call first.
-func (l *liveCalls) ListCalls(context.Context) (any, error) {
+func (l *liveCalls) ListCalls(context.Context) ([]api.LiveCall, error) {
 	l.mu.Lock()
-	out := make([]liveCall, 0, len(l.calls))
+	out := make([]api.LiveCall, 0, len(l.calls))
 	for _, c := range l.calls {
 		out = append(out, c)
 	}

@@ -17,7 +17,7 @@ import (
 // Rule (docs/flows.md): orders are 6–10 digits; a number starting with "000"
 // does not exist (404); otherwise the last digit picks the status:
 // 0–2 processing, 3–5 shipped, 6–8 delivered, 9 cancelled.
-func demoOrders() http.Handler {
+func demoOrders() *chi.Mux {
 	r := chi.NewRouter()
 	r.Get("/orders/{order}", func(w http.ResponseWriter, req *http.Request) {
 		order := chi.URLParam(req, "order")

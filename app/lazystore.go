@@ -4,18 +4,20 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/hotline-dev/hotline/api"
 	"github.com/hotline-dev/hotline/calllog"
 	"github.com/hotline-dev/hotline/store"
 )
 
 // errStoreDown is what the API reports (503) while the database is unreachable.
-var errStoreDown = fmt.Errorf("ticket history database unavailable: %w", api.ErrUnavailable)
+var errStoreDown = fmt.Errorf("ticket history database unavailable: %w", store.ErrUnavailable)
 
 // lazyStore is the store.Store the API and the call logger share. It opens
-// the database on first use and again after an open fails (calllog.Reopener),
-// so Hotline starts and answers calls (spooling their records) during a
-// database outage; the API then answers 503 until the database is back.
+// the database on first use and again after an open fails (calllog.Reopener:
+// one attempt at a time, in the background, each caller waiting no longer
+// than its context), so Hotline starts and answers calls (spooling their
+// records) during a database outage; the API then answers 503 until the
+// database is back. The callers' contexts bound every operation (the API's
+// request deadline, the call logger's write timeout).
 type lazyStore struct {
 	r *calllog.Reopener
 }
@@ -26,6 +28,7 @@ func newLazyStore(open func(ctx context.Context) (store.Store, error)) *lazyStor
 	return &lazyStore{r: calllog.NewReopener(open)}
 }
 
+// get returns the open store, waiting for an open attempt no longer than ctx.
 func (l *lazyStore) get(ctx context.Context) (store.Store, error) {
 	s, err := l.r.Store(ctx)
 	if err != nil {
@@ -136,4 +139,24 @@ func (l *lazyStore) LogCall(ctx context.Context, r store.CallRecord) (store.LogR
 
 func (l *lazyStore) LogCalls(ctx context.Context, rs []store.CallRecord) ([]store.LogResult, error) {
 	return with(ctx, l, func(s store.Store) ([]store.LogResult, error) { return s.LogCalls(ctx, rs) })
+}
+
+// withPartT runs f on part P of the open store (store.Runtime,
+// store.Callbacks: interfaces both stores implement beside store.Store),
+// or fails with errStoreDown.
+func withPartT[P, T any](ctx context.Context, l *lazyStore, f func(P) (T, error)) (T, error) {
+	return with(ctx, l, func(s store.Store) (T, error) {
+		p, ok := s.(P)
+		if !ok {
+			var zero T
+			return zero, fmt.Errorf("store %T has no %T", s, (*P)(nil))
+		}
+		return f(p)
+	})
+}
+
+// withPart is withPartT for what returns only an error.
+func withPart[P any](ctx context.Context, l *lazyStore, f func(P) error) error {
+	_, err := withPartT(ctx, l, func(p P) (struct{}, error) { return struct{}{}, f(p) })
+	return err
 }

@@ -15,8 +15,9 @@ import (
 )
 
 const (
-	crashEnv   = "HOTLINE_CALLLOG_CRASH_DIR"
-	crashCalls = 30
+	crashEnv      = "HOTLINE_CALLLOG_CRASH_DIR"
+	crashCalls    = 30 // answered (marked) in the child
+	crashFinished = 20 // of which finished before the kill
 )
 
 // downSink is a database that is always down.
@@ -26,9 +27,13 @@ func (downSink) LogCalls(context.Context, []store.CallRecord) ([]store.LogResult
 	return nil, fmt.Errorf("connection refused")
 }
 
-// crashChild runs in the re-executed test binary: it spools crashCalls
-// records through a Logger whose database is down, starts a torn record,
-// says READY and waits to be killed. It reports whether it was the child.
+func crashID(i int) string { return fmt.Sprintf("crash-%02d", i) }
+
+// crashChild runs in the re-executed test binary: its database is down;
+// it marks crashCalls calls answered, finishes the first crashFinished
+// (the last one just before saying READY, as a call that ends 1 ms before
+// the kill), starts a torn entry, says READY and waits to be killed. It
+// reports whether it was the child.
 func crashChild() bool {
 	dir := os.Getenv(crashEnv)
 	if dir == "" {
@@ -42,28 +47,32 @@ func crashChild() bool {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go l.Run(ctx) //nolint:errcheck // the process is killed while it runs
+	marks := make([]*Mark, crashCalls)
 	for i := range crashCalls {
-		if err := l.Log(sample(fmt.Sprintf("crash-%02d", i))); err != nil {
+		base := sample(crashID(i))
+		base.Voice.Outcome, base.Voice.Path, base.Voice.FlowName = "", nil, "support"
+		if marks[i], err = l.Begin(base); err != nil {
 			fail(err)
 		}
 	}
-	wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
-	defer wcancel()
-	if err := l.waitFor(wctx, func() bool { return l.pending == 0 && l.spool.count == crashCalls }); err != nil {
-		fail(err)
+	for i := range crashFinished {
+		if err := l.Finish(marks[i], sample(crashID(i))); err != nil {
+			fail(err)
+		}
 	}
-	// A record half written when the process dies.
-	l.mu.Lock()
-	torn, _ := appendRecord(nil, sample("torn"))
-	_, _ = l.spool.f.WriteAt(torn[:len(torn)/2], l.spool.size)
-	_ = l.spool.f.Sync()
-	l.mu.Unlock()
+	// A half-written entry when the process dies.
+	l.fileMu.Lock()
+	torn, _ := appendEntry(nil, entry{Kind: kindEnd, Record: sample("torn")})
+	_, _ = l.sp.f.WriteAt(torn[:len(torn)/2], l.size)
+	_ = l.sp.f.Sync()
 	fmt.Println("READY")
-	select {} // killed here
+	select {} // killed here, holding fileMu: nothing more is written
 }
 
-func TestCrashBetweenSpoolAndReplay(t *testing.T) {
-	dir := t.TempDir()
+// killChild re-executes the test binary as crashChild on dir and kills it
+// (SIGKILL: no deferred code, no flush) once it says READY.
+func killChild(t *testing.T, dir string) {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), crashEnv+"="+dir)
 	out, err := cmd.StdoutPipe()
@@ -74,18 +83,27 @@ func TestCrashBetweenSpoolAndReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	line, _ := bufio.NewReader(out).ReadString('\n')
-	_ = cmd.Process.Kill() // SIGKILL: no deferred code, no flush
+	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
 	if strings.TrimSpace(line) != "READY" {
 		t.Fatalf("child said %q", line)
 	}
+}
+
+// After kill -9: every finished call has its own record, every call in
+// progress one record failed/server-restart, none twice, also when a
+// previous replay had committed part of the spool; a second restart adds
+// nothing.
+func TestCrashRecordsEveryAnsweredCallOnce(t *testing.T) {
+	dir := t.TempDir()
+	killChild(t, dir)
 
 	s := openSQLite(t, filepath.Join(t.TempDir(), "h.db"))
 	// Pretend a previous replay committed the first ten and died before
-	// truncating the spool: they are in the database and in the spool.
+	// compacting the spool: they are in the database and in the spool.
 	var first []store.CallRecord
 	for i := range 10 {
-		first = append(first, sample(fmt.Sprintf("crash-%02d", i)))
+		first = append(first, sample(crashID(i)))
 	}
 	if _, err := s.LogCalls(t.Context(), first); err != nil {
 		t.Fatal(err)
@@ -94,8 +112,8 @@ func TestCrashBetweenSpoolAndReplay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st := l.Stats(); st.Spooled != crashCalls {
-		t.Fatalf("restart found %d spooled records; want %d (torn one discarded)", st.Spooled, crashCalls)
+	if st := l.Stats(); st.Recovered != crashCalls-crashFinished || st.Spooled != crashCalls || st.InProgress != 0 {
+		t.Fatalf("restart stats %+v; want %d recovered, %d spooled (torn entry discarded)", st, crashCalls-crashFinished, crashCalls)
 	}
 	start(t, l)
 	if err := l.WaitIdle(waitCtx(t)); err != nil {
@@ -103,13 +121,42 @@ func TestCrashBetweenSpoolAndReplay(t *testing.T) {
 	}
 	var ids []string
 	for i := range crashCalls {
-		ids = append(ids, fmt.Sprintf("crash-%02d", i))
+		ids = append(ids, crashID(i))
 	}
 	wantOnce(t, countCalls(t, s), ids)
 	if st := l.Stats(); st.Written != crashCalls-10 || st.Dupes != 10 {
 		t.Fatalf("stats = %+v; want %d written, 10 duplicates", st, crashCalls-10)
 	}
+	for _, in := range voiceCalls(t, s) {
+		var i int
+		if _, err := fmt.Sscanf(in.Voice.CallID, "crash-%d", &i); err != nil {
+			t.Fatalf("unexpected call %q", in.Voice.CallID)
+		}
+		v := in.Voice
+		if i < crashFinished {
+			if v.Outcome != store.OutcomeCompleted || v.HangupCause == CauseServerRestart {
+				t.Errorf("finished call %s recorded as %s/%s; want its own record", v.CallID, v.Outcome, v.HangupCause)
+			}
+			continue
+		}
+		if v.Outcome != store.OutcomeFailed || v.HangupCause != CauseServerRestart || v.HangupSide != "hotline" ||
+			v.CallerNumber != "0912345678" || v.FlowName != "support" || !in.StartedAt.Equal(sample("").StartedAt) {
+			t.Errorf("call in progress %s recorded as %+v (started %v); want failed/server-restart with what the mark knew", v.CallID, v, in.StartedAt)
+		}
+	}
 	if fi, err := os.Stat(filepath.Join(dir, SpoolFile)); err != nil || fi.Size() != 0 {
 		t.Fatalf("spool not emptied after replay: %v %v", fi, err)
 	}
+	closeNow(t, l)
+
+	// A second restart finds nothing left to do.
+	l2, err := New(s, Options{SpoolDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := l2.Stats(); st.Recovered != 0 || st.Spooled != 0 {
+		t.Fatalf("second restart stats %+v; want nothing", st)
+	}
+	closeNow(t, l2)
+	wantOnce(t, countCalls(t, s), ids)
 }

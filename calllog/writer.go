@@ -6,15 +6,18 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/hotline-dev/hotline/store"
 )
 
-// Run is the writer: it batches the queue into the store, spools on
-// failure, and replays the spool when the store answers again. It returns
-// nil after Close, or ctx's error when ctx ends; either way queued records
-// are written to the spool first.
+// Run is the writer: it reads the spool's end entries in order and writes
+// them to the store in batches, retrying with backoff while the store
+// fails, and compacts the spool once enough of it is in the database. It
+// returns nil on a clean stop: after Shutdown (having written what it could
+// within Shutdown's context) or Close, or when ctx ends. Records it has not
+// written stay in the spool: they are durable already.
 func (l *Logger) Run(ctx context.Context) error {
 	l.mu.Lock()
 	if l.running {
@@ -28,131 +31,171 @@ func (l *Logger) Run(ctx context.Context) error {
 	if closed {
 		return nil
 	}
-	backoff := l.o.RetryBackoff
-	for {
-		var err error
-		l.mu.Lock()
-		replay := l.spooling && len(l.queue) == 0
-		l.mu.Unlock()
-		if replay {
-			err = l.replay(ctx)
-		} else {
-			select {
-			case <-l.stop:
-				return l.finish(context.WithoutCancel(ctx))
-			case <-ctx.Done():
-				_ = l.flushToSpool(nil)
-				return ctx.Err()
-			case r := <-l.queue:
-				err = l.writeQueued(ctx, r)
-			case <-l.kick:
-				continue
-			}
-		}
-		if err == nil {
-			backoff = l.o.RetryBackoff
-			continue
-		}
-		l.log.Warn("calllog: database write failed; records are spooled", "err", err, "retry_in", backoff)
-		t := time.NewTimer(backoff)
-		select {
-		case <-t.C:
-		case <-l.stop:
-			t.Stop()
-			return l.finish(context.WithoutCancel(ctx))
-		case <-ctx.Done():
-			t.Stop()
-			_ = l.flushToSpool(nil)
-			return ctx.Err()
-		}
-		backoff = min(2*backoff, l.o.MaxBackoff)
+	// A write still running when Close's context ends is abandoned, so
+	// Close never waits longer than its context for a hung database.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(l.abort, cancel)()
+	err := l.run(ctx)
+	select {
+	case <-l.stop:
+		return nil // Shutdown or Close asked; what is not written stays in the spool
+	default:
 	}
-}
-
-// finish runs on Close: one attempt to write the queue, else spool it.
-func (l *Logger) finish(ctx context.Context) error {
-	batch := l.drainQueue(nil)
-	// Queued records are older than any spooled ones, so they are written
-	// first; only if that fails do they follow the spool.
-	if len(batch) > 0 {
-		if err := l.write(ctx, batch); err == nil {
-			l.done1(len(batch))
-			return nil
-		}
-	}
-	return l.flushToSpool(batch)
-}
-
-// writeQueued collects a batch starting with first and writes it; on
-// failure the batch and the rest of the queue go to the spool, in order.
-func (l *Logger) writeQueued(ctx context.Context, first store.CallRecord) error {
-	batch := []store.CallRecord{first}
-	timer := time.NewTimer(l.o.FlushInterval)
-	defer timer.Stop()
-collect:
-	for len(batch) < l.o.BatchSize {
-		select {
-		case r := <-l.queue:
-			batch = append(batch, r)
-		case <-timer.C:
-			break collect
-		case <-l.stop:
-			break collect
-		}
-	}
-	err := l.write(ctx, batch)
-	if err == nil {
-		l.done1(len(batch))
-		return nil
-	}
-	if serr := l.flushToSpool(batch); serr != nil {
-		err = errors.Join(err, serr)
+	if ctx.Err() != nil {
+		return nil // a clean stop: the same
 	}
 	return err
 }
 
-// drainQueue appends everything in the queue now to rs, without waiting.
-func (l *Logger) drainQueue(rs []store.CallRecord) []store.CallRecord {
+func (l *Logger) run(ctx context.Context) error {
+	w := &writer{l: l, batch: l.o.BatchSize, backoff: l.o.RetryBackoff}
 	for {
-		select {
-		case r := <-l.queue:
-			rs = append(rs, r)
-		default:
-			return rs
+		if w.caughtUp() {
+			select {
+			case <-l.grown:
+				// Let a partial batch gather before writing it.
+				if !w.pause(ctx, l.o.FlushInterval) {
+					return w.end(ctx)
+				}
+			case <-l.stop:
+				return w.end(ctx)
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			continue
+		}
+		if err := w.step(ctx); err != nil {
+			l.log.Warn("calllog: database write failed; records stay in the spool", "err", err, "retry_in", w.backoff)
+			if !w.pause(ctx, w.backoff) {
+				return w.end(ctx)
+			}
+			w.backoff = min(2*w.backoff, l.o.MaxBackoff)
 		}
 	}
 }
 
-// done1 marks n queued records as written.
-func (l *Logger) done1(n int) {
-	l.mu.Lock()
-	l.pending -= n
-	l.notifyLocked()
-	l.mu.Unlock()
+// writer is Run's state.
+type writer struct {
+	l       *Logger
+	off     int64 // the spool before off is in the database (or holds only marks)
+	batch   int   // records per write; halved after a timeout
+	backoff time.Duration
 }
 
-// flushToSpool spools held (older) then everything queued, and switches new
-// records to the spool so their order is kept.
-func (l *Logger) flushToSpool(held []store.CallRecord) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	rs := l.drainQueue(held)
-	if len(rs) == 0 {
+func (w *writer) caughtUp() bool {
+	w.l.mu.Lock()
+	defer w.l.mu.Unlock()
+	return w.off >= w.l.size
+}
+
+// pause waits d; false when Close or ctx ended the wait.
+func (w *writer) pause(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-w.l.stop:
+		return false
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// end runs once Close (or ctx) stopped Run: one pass writing what is left,
+// bounded by Close's context.
+func (w *writer) end(ctx context.Context) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	w.l.mu.Lock()
+	fctx := w.l.finalCtx
+	w.l.mu.Unlock()
+	if fctx == nil {
 		return nil
 	}
-	l.pending -= len(rs)
-	l.spooling = true
-	l.notifyLocked()
-	if err := l.spool.append(rs...); err != nil {
-		l.log.Error("calllog: call records lost: cannot spool them", "records", len(rs), "err", err)
-		return err
+	for !w.caughtUp() && fctx.Err() == nil {
+		if err := w.step(fctx); err != nil {
+			w.l.log.Info("calllog: records left in the spool for the next start", "records", w.l.Stats().Spooled, "err", err)
+			break
+		}
 	}
 	return nil
 }
 
+// step writes the next batch from the spool and compacts when due.
+func (w *writer) step(ctx context.Context) error {
+	l := w.l
+	l.mu.Lock()
+	size := l.size
+	l.mu.Unlock()
+	recs, next, err := l.sp.readEnds(w.off, size, w.batch)
+	if err != nil {
+		return err
+	}
+	if len(recs) > 0 {
+		if err := w.write(ctx, recs); err != nil {
+			if errors.Is(err, context.DeadlineExceeded) && w.batch > 1 {
+				w.batch /= 2 // a slow database may take a smaller batch in time
+			}
+			return err
+		}
+		w.batch = min(2*w.batch, l.o.BatchSize)
+		w.backoff = l.o.RetryBackoff
+	}
+	w.off = next
+	l.mu.Lock()
+	l.spooled -= len(recs)
+	l.notifyLocked()
+	l.mu.Unlock()
+	w.compact()
+	return nil
+}
+
+// compact rewrites the spool without what is in the database: when all of
+// it is there and no call is in progress (truncate), or when that would
+// free CompactBytes (copy the open marks and the rest).
+func (w *writer) compact() {
+	l := w.l
+	l.mu.Lock()
+	due := w.off > 0 && ((w.off >= l.size && len(l.open) == 0) || w.off-l.openSize >= l.o.CompactBytes)
+	l.mu.Unlock()
+	if !due {
+		return
+	}
+	l.fileMu.Lock() // no append runs meanwhile, so size and open are stable
+	defer l.fileMu.Unlock()
+	l.mu.Lock()
+	size := l.size
+	ids := make([]uint64, 0, len(l.open))
+	for id := range l.open {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	var marks []byte
+	for _, id := range ids {
+		marks = append(marks, l.open[id]...)
+	}
+	l.mu.Unlock()
+	newSize, newOff, err := l.sp.compact(w.off, size, marks)
+	if err != nil {
+		l.log.Warn("calllog: spool compaction failed; will retry", "err", err)
+		return
+	}
+	l.mu.Lock()
+	l.size, w.off = newSize, newOff
+	l.notifyLocked()
+	l.mu.Unlock()
+	if newSize == 0 {
+		l.log.Debug("calllog: spool emptied")
+	}
+}
+
 // write sends a batch to the store. A batch refused as invalid is retried
 // record by record; records the store refuses go to rejected.jsonl.
-func (l *Logger) write(ctx context.Context, batch []store.CallRecord) error {
+func (w *writer) write(ctx context.Context, batch []store.CallRecord) error {
+	l := w.l
 	wctx, cancel := context.WithTimeout(ctx, l.o.WriteTimeout)
 	defer cancel()
 	res, err := l.sink.LogCalls(wctx, batch)
@@ -163,6 +206,7 @@ func (l *Logger) write(ctx context.Context, batch []store.CallRecord) error {
 	if !errors.Is(err, store.ErrInvalid) {
 		l.mu.Lock()
 		l.stats.Failures++
+		l.notifyLocked()
 		l.mu.Unlock()
 		return err
 	}
@@ -171,7 +215,7 @@ func (l *Logger) write(ctx context.Context, batch []store.CallRecord) error {
 		return nil
 	}
 	for _, r := range batch {
-		if err := l.write(ctx, []store.CallRecord{r}); err != nil {
+		if err := w.write(ctx, []store.CallRecord{r}); err != nil {
 			return err
 		}
 	}
@@ -181,6 +225,7 @@ func (l *Logger) write(ctx context.Context, batch []store.CallRecord) error {
 func (l *Logger) count(res []store.LogResult) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	defer l.notifyLocked()
 	for _, r := range res {
 		if r.Duplicate {
 			l.stats.Dupes++
@@ -196,6 +241,7 @@ func (l *Logger) reject(r store.CallRecord, why error) {
 	l.log.Error("calllog: store refused a call record; kept in rejected.jsonl", "call_id", r.Voice.CallID, "err", why)
 	l.mu.Lock()
 	l.stats.Rejected++
+	l.notifyLocked()
 	l.mu.Unlock()
 	line, err := json.Marshal(struct {
 		Error  string           `json:"error"`
@@ -211,38 +257,4 @@ func (l *Logger) reject(r store.CallRecord, why error) {
 	}
 	_, _ = f.Write(append(line, '\n'))
 	_ = f.Close()
-}
-
-// replay writes the spool to the store in order, batch by batch, and
-// empties it once all of it is committed. Records spooled meanwhile are
-// replayed in the same pass.
-func (l *Logger) replay(ctx context.Context) error {
-	var off int64
-	for {
-		l.mu.Lock()
-		limit := l.spool.size
-		if off >= limit {
-			// Everything spooled is in the database: empty the spool
-			// (under the lock, so no Log appends meanwhile).
-			err := l.spool.reset()
-			if err == nil {
-				l.spooling = false
-				l.log.Info("calllog: spool replayed")
-			}
-			l.notifyLocked()
-			l.mu.Unlock()
-			return err
-		}
-		l.mu.Unlock()
-		batch, next, err := l.spool.read(off, limit, l.o.BatchSize)
-		if err != nil {
-			return err
-		}
-		if len(batch) > 0 {
-			if err := l.write(ctx, batch); err != nil {
-				return err
-			}
-		}
-		off = next
-	}
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -52,9 +53,13 @@ func TestLoadFile(t *testing.T) {
 
 func TestLoadErrors(t *testing.T) {
 	for _, tc := range []struct{ file, want string }{
-		{"testdata/typo.yaml", "line 3: field max_cals not found"},
+		{"testdata/typo.yaml", "testdata/typo.yaml:3:3: field max_cals not found in type config.SIP"},
+		{"testdata/badindent.yaml", "testdata/badindent.yaml:4:7: mapping values are not allowed in this context"},
 		{"testdata/badqueue.yaml", `queues.billing.strategy: "random"`},
 		{"testdata/missing.yaml", "no such file"},
+		{"testdata/badcalendar.yaml", `calendars.office.hours.mon: invalid calendar: "25:00-26:00"`},
+		{"testdata/badlookup.yaml", `lookups.orders.method: "DELETE" is not GET or POST`},
+		{"testdata/badlookupurl.yaml", `lookups.orders.url: "orders.example/{order}" is not an http:// or https:// URL`},
 	} {
 		_, err := Load(tc.file)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "config") {
@@ -71,5 +76,164 @@ func TestEnvOverridesDatabase(t *testing.T) {
 	}
 	if c.Database.URL != "postgres://127.0.0.1/test" {
 		t.Errorf("url = %q", c.Database.URL)
+	}
+}
+
+// Secrets are the server's business: Load (used by migrate and flows check)
+// does not need them, CheckSecrets (used by serve) names the one missing.
+func TestSecretsAreCheckedOnlyOnDemand(t *testing.T) {
+	t.Setenv("HOTLINE_TEST_AGENT_PW", "")
+	c, err := Load("testdata/secrets.yaml")
+	if err != nil {
+		t.Fatalf("Load with unset secrets: %v", err)
+	}
+	err = c.CheckSecrets()
+	if err == nil || !strings.Contains(err.Error(), "http.tokens[0].secret: env:HOTLINE_TEST_UNSET_TOKEN is not set") {
+		t.Errorf("CheckSecrets = %v", err)
+	}
+	t.Setenv("HOTLINE_TEST_UNSET_TOKEN", "x")
+	if err := c.CheckSecrets(); err == nil || !strings.Contains(err.Error(), "agents[0].password: env:HOTLINE_TEST_AGENT_PW") {
+		t.Errorf("CheckSecrets = %v, want the agent password named", err)
+	}
+	t.Setenv("HOTLINE_TEST_AGENT_PW", "pw")
+	if err := c.CheckSecrets(); err != nil {
+		t.Errorf("CheckSecrets with everything set: %v", err)
+	}
+	c.HTTP.Tokens[0].Secret = "env:"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "http.tokens[0].secret: empty") {
+		t.Errorf("Validate of an empty env: name = %v", err)
+	}
+}
+
+func TestSelfURL(t *testing.T) {
+	for _, tc := range []struct{ addr, want string }{
+		{"127.0.0.1:8080", "http://127.0.0.1:8080"},
+		{"127.0.0.1:41234", "http://127.0.0.1:41234"},
+		{"0.0.0.0:9000", "http://127.0.0.1:9000"},
+		{":9000", "http://127.0.0.1:9000"},
+		{"[::]:9000", "http://[::1]:9000"},
+		{"[::1]:9000", "http://[::1]:9000"},
+		{"localhost:8081", "http://localhost:8081"},
+		{"192.0.2.7:80", "http://192.0.2.7:80"},
+	} {
+		if got := SelfURL(tc.addr); got != tc.want {
+			t.Errorf("SelfURL(%q) = %q, want %q", tc.addr, got, tc.want)
+		}
+	}
+}
+
+// The demo lookup is a path on Hotline's own listener, so it follows
+// http.addr (issue: moving the port made every order "not found").
+func TestDemoLookupFollowsTheHTTPListener(t *testing.T) {
+	c := Default()
+	if got := c.Lookups["order-status"].URL; got != DemoOrdersURL {
+		t.Fatalf("default order-status URL = %q, want the path %q", got, DemoOrdersURL)
+	}
+	c.Lookups["shop"] = Lookup{URL: "https://shop.example/orders/{order}"}
+	got := ResolveLookups(c.Lookups, SelfURL("0.0.0.0:9090"))
+	if got["order-status"].URL != "http://127.0.0.1:9090/demo/orders/{order}" {
+		t.Errorf("resolved demo URL = %q", got["order-status"].URL)
+	}
+	if got["shop"].URL != "https://shop.example/orders/{order}" {
+		t.Errorf("an absolute URL changed: %q", got["shop"].URL)
+	}
+	if c.Lookups["order-status"].URL != DemoOrdersURL {
+		t.Error("ResolveLookups changed its input")
+	}
+	for _, bad := range []string{"//evil.example/x", "ftp://x/y", "orders/{order}", ""} {
+		if err := (Lookup{URL: bad}).validate(); err == nil {
+			t.Errorf("lookup URL %q accepted", bad)
+		}
+	}
+}
+
+// The shipped example configuration loads as it is (with its secrets
+// exported) and its order lookup is the demo service.
+func TestExampleConfigLoads(t *testing.T) {
+	for _, v := range []string{"HOTLINE_TOKEN_HELPDESK", "HOTLINE_TOKEN_WALLBOARD", "HOTLINE_AGENT_LAN_PASSWORD", "HOTLINE_AGENT_MINH_PASSWORD"} {
+		t.Setenv(v, "x")
+	}
+	c, err := Load("../hotline.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CheckSecrets(); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Lookups["order-status"].URL; got != DemoOrdersURL {
+		t.Errorf("example order-status URL = %q, want the demo service %q", got, DemoOrdersURL)
+	}
+}
+
+func TestTrustedAndEdgeDefaults(t *testing.T) {
+	c := Default()
+	if c.HTTP.ReadTimeout != 30*time.Second || c.HTTP.MaxConnsPerSource != 64 || c.HTTP.MaxHeaderBytes != 64<<10 {
+		t.Errorf("http defaults %+v", c.HTTP)
+	}
+	c.SIP.Trusted = []string{"10.0.0.5", "192.0.2.0/24"}
+	p, err := c.SIP.TrustedPrefixes()
+	if err != nil || len(p) != 2 || p[0].String() != "10.0.0.5/32" || p[1].String() != "192.0.2.0/24" {
+		t.Fatalf("trusted %v %v", p, err)
+	}
+	c.SIP.Trusted = []string{"kamailio.local"}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "sip.trusted[0]") {
+		t.Fatalf("Validate = %v, want the key named", err)
+	}
+}
+
+// TestAgentPasswords: an agent whose phone could register with an empty
+// password stops `serve` (Validate, then CheckSecrets), naming the agent and
+// the variable; a missing variable does not stop Load (migrate, flows check).
+func TestAgentPasswords(t *testing.T) {
+	t.Setenv("HOTLINE_TEST_EMPTY_PW", "")
+	t.Setenv("HOTLINE_TEST_SET_PW", "s3cret")
+	for _, tc := range []struct {
+		agent Agent
+		want  string // "" valid
+	}{
+		{Agent{ID: "lan", Username: "lan", Password: "env:HOTLINE_TEST_SET_PW"}, ""},
+		{Agent{ID: "lan", Username: "lan", Password: "plain"}, ""},
+		{Agent{ID: "desk", URI: "sip:desk@127.0.0.1"}, ""}, // no SIP account: no password needed
+		{Agent{ID: "lan", Username: "lan", Password: "env:HOTLINE_TEST_EMPTY_PW"}, `agents[0].password: env:HOTLINE_TEST_EMPTY_PW is not set in the environment (agent lan, username "lan"`},
+		{Agent{ID: "lan", Username: "lan", Password: "env:HOTLINE_TEST_UNSET_PW"}, "env:HOTLINE_TEST_UNSET_PW is not set"},
+		{Agent{ID: "lan", Username: "lan", Password: "env:"}, "names no environment variable"},
+		{Agent{ID: "lan", Username: "lan"}, "agents[0].password: agent lan (username \"lan\"): empty"},
+	} {
+		c := Default()
+		c.Agents = []Agent{tc.agent}
+		c.Agents[0].Queues = map[string]int{"technical": 0}
+		err := c.Validate()
+		if err == nil {
+			err = c.CheckSecrets()
+		}
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%+v: Validate+CheckSecrets = %v, want %q", tc.agent, err, tc.want)
+		}
+	}
+	// From a file: Load accepts the unset variable, CheckSecrets refuses it.
+	t.Setenv("HOTLINE_TEST_AGENT_PW", "")
+	c, err := Load("testdata/full.yaml")
+	if err != nil {
+		t.Fatalf("Load with the agent's password unset: %v", err)
+	}
+	if err := c.CheckSecrets(); err == nil || !strings.Contains(err.Error(), "agents[0].password") {
+		t.Errorf("CheckSecrets with the agent's password unset: %v", err)
+	}
+}
+
+func TestAdminTokenFile(t *testing.T) {
+	for _, tc := range []struct {
+		spool, file, want string
+	}{
+		{"", "", filepath.Join("var", "admin-token")},
+		{"./var/spool", "", filepath.Join("var", "admin-token")},
+		{"/srv/hotline/spool/", "", "/srv/hotline/admin-token"},
+		{"/srv/hotline/spool", "/etc/hotline/token", "/etc/hotline/token"},
+	} {
+		var c Config
+		c.Database.SpoolDir, c.HTTP.TokenFile = tc.spool, tc.file
+		if got := c.AdminTokenFile(); got != tc.want {
+			t.Errorf("spool %q token_file %q: %q, want %q", tc.spool, tc.file, got, tc.want)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hotline-dev/hotline/config"
+	"github.com/hotline-dev/hotline/internal/siptest"
 	"github.com/hotline-dev/hotline/sip"
 )
 
@@ -19,8 +20,7 @@ func TestAgentFeatureCodesThroughTheServer(t *testing.T) {
 	h := start(t, func(c *config.Config) {
 		c.Agents = []config.Agent{{ID: "lan", Name: "Lan", Username: "lan", Password: "s3cret", Queues: map[string]int{"technical": 0}}}
 	})
-	client, err := sip.NewClient(sip.ClientConfig{Addr: "127.0.0.1:0"})
-	must(t, err)
+	client := siptest.Client(t, sip.ClientConfig{Addr: "127.0.0.1:0"})
 	t.Cleanup(func() { client.Close() })
 	code := func(c, password string) error {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -11,12 +11,14 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/hotline-dev/hotline/caller"
 	"github.com/hotline-dev/hotline/config"
 	"github.com/hotline-dev/hotline/events"
+	"github.com/hotline-dev/hotline/internal/siptest"
+	"github.com/hotline-dev/hotline/ivr"
 	"github.com/hotline-dev/hotline/media"
 	"github.com/hotline-dev/hotline/sip"
 	"github.com/hotline-dev/hotline/store"
+	"github.com/hotline-dev/hotline/testcall"
 )
 
 // leakCheck registers, before anything else, a cleanup that runs last: every
@@ -45,8 +47,7 @@ func (m *audioMeter) sink(pcm []int16) {
 
 func dial(t *testing.T, h *harness, uri string, o sip.DialOptions) (*sip.Client, *sip.OutboundCall, *audioMeter) {
 	t.Helper()
-	c, err := sip.NewClient(sip.ClientConfig{Addr: "127.0.0.1:0", InactivityTimeout: time.Minute})
-	must(t, err)
+	c := siptest.Client(t, sip.ClientConfig{Addr: "127.0.0.1:0", InactivityTimeout: time.Minute})
 	t.Cleanup(func() { c.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -98,7 +99,7 @@ func TestSupportFlowOrderStatusOverRFC4733(t *testing.T) {
 
 	h.menus(call, "language", "1", "main", "3", "order", "123453#")
 	h.waitEvent(20*time.Second, "read-back of the order number", func(e events.Event) bool {
-		return e.CallID == id && e.Type == events.PromptPlayed && e.Data["prompt"] == "you-entered"
+		return e.CallID == id && e.Type == events.PromptPlayed && payload[ivr.PromptPlay](e).Prompt == "you-entered"
 	})
 	press(t, call, "1", media.SourceRFC4733)
 	h.node(id, "say-shipped")
@@ -113,11 +114,11 @@ func TestSupportFlowOrderStatusOverRFC4733(t *testing.T) {
 
 	var digits []string
 	for _, e := range h.callEvents(id) {
-		if e.Type == events.DigitPressed {
-			if e.Data["source"] != string(media.SourceRFC4733) {
-				t.Errorf("digit %v from source %v, want rfc4733", e.Data["digit"], e.Data["source"])
+		if d := payload[ivr.DigitPress](e); e.Type == events.DigitPressed {
+			if d.Source != string(media.SourceRFC4733) {
+				t.Errorf("digit %v from source %v, want rfc4733", d.Digit, d.Source)
 			}
-			digits = append(digits, str(e.Data["digit"]))
+			digits = append(digits, d.Digit)
 		}
 	}
 	// 1 (language), 3 (main), 123453# (order number), 1 (confirm).
@@ -180,8 +181,8 @@ func TestDigitsOverINFOAndInband(t *testing.T) {
 		h.node(id, "done")
 		<-call.Done()
 		for _, e := range h.callEvents(id) {
-			if e.Type == events.DigitPressed && e.Data["source"] != string(tc.src) {
-				t.Errorf("%s call: digit %v arrived as %v", tc.src, e.Data["digit"], e.Data["source"])
+			if d := payload[ivr.DigitPress](e); e.Type == events.DigitPressed && d.Source != string(tc.src) {
+				t.Errorf("%s call: digit %v arrived as %v", tc.src, d.Digit, d.Source)
 			}
 		}
 		if it := h.interaction(id); !slices.Equal(path(it), []string{"welcome", "first", "second", "done"}) {
@@ -194,20 +195,20 @@ func TestDigitsOverINFOAndInband(t *testing.T) {
 	}
 }
 
-// `hotline dial`'s engine (caller.Run) against the server: digits on a
+// `hotline dial`'s engine (testcall.Run) against the server: digits on a
 // schedule, recording, and the caller hangs up first.
 func TestHotlineDialCaller(t *testing.T) {
 	leakCheck(t)
 	h := start(t, nil)
-	res, err := caller.Run(context.Background(), caller.Options{
+	res, err := testcall.Run(context.Background(), testcall.Options{
 		URI: "sip:200@" + h.sipAddr("udp"), From: "0281234567",
 		Digits:   mustSchedule(t, "1@7s"),
 		Duration: 9 * time.Second,
 	}, io.Discard)
 	if err != nil {
-		t.Fatalf("caller.Run: %v", err)
+		t.Fatalf("testcall.Run: %v", err)
 	}
-	if !res.Answered || res.HungUpBy != "local" || res.SeqGaps != 0 || res.NonSilent < 2*time.Second {
+	if !res.Answered || res.HungUpBy != sip.SideLocal || res.SeqGaps != 0 || res.NonSilent < 2*time.Second {
 		t.Errorf("result: answered %v hung up by %q seq gaps %d non-silent %v", res.Answered, res.HungUpBy, res.SeqGaps, res.NonSilent)
 	}
 	e := h.waitEvent(10*time.Second, "call.ended", func(e events.Event) bool { return e.Type == events.CallEnded })
@@ -218,8 +219,8 @@ func TestHotlineDialCaller(t *testing.T) {
 	h.shutdown()
 }
 
-func mustSchedule(t *testing.T, s string) []caller.Step {
-	steps, err := caller.ParseSchedule(s)
+func mustSchedule(t *testing.T, s string) []testcall.Step {
+	steps, err := testcall.ParseSchedule(s)
 	must(t, err)
 	return steps
 }

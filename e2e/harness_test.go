@@ -12,15 +12,16 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/hotline-dev/hotline/app"
 	"github.com/hotline-dev/hotline/config"
 	"github.com/hotline-dev/hotline/events"
+	"github.com/hotline-dev/hotline/ivr"
 	"github.com/hotline-dev/hotline/store"
 )
 
@@ -34,18 +35,20 @@ type harness struct {
 	seen []events.Event
 	stop func() error
 	dir  string
+	logs *logLines // every log line, as JSON
 }
 
 // start runs Hotline with the shipped prompts, the shipped support flow plus
-// the sipp e2e flow, SQLite in a temp dir, and an office calendar that is
+// the sipp e2e flow and the straight-to-a-queue flow (number 300), SQLite in a temp dir, and an office calendar that is
 // always open so the support flow does not depend on the time of day.
 func start(t *testing.T, mutate func(*config.Config)) *harness {
 	t.Helper()
 	dir := t.TempDir()
 	flowsDir := filepath.Join(dir, "flows")
 	must(t, os.MkdirAll(flowsDir, 0o755))
-	copyFile(t, "../flows/support.yaml", filepath.Join(flowsDir, "support.yaml"))
+	copyFile(t, "../etc/flows/support.yaml", filepath.Join(flowsDir, "support.yaml"))
 	copyFile(t, "../testdata/sipp/flows/e2e.yaml", filepath.Join(flowsDir, "e2e.yaml"))
+	copyFile(t, "testdata/flows/queues.yaml", filepath.Join(flowsDir, "queues.yaml"))
 
 	orders := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		order := strings.TrimPrefix(r.URL.Path, "/orders/")
@@ -60,11 +63,12 @@ func start(t *testing.T, mutate func(*config.Config)) *harness {
 	cfg := config.Default()
 	cfg.SIP.UDP, cfg.SIP.TCP = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.SIP.DrainTime = 5 * time.Second
-	cfg.SIP.RateLimit = 0 // load from one address is the test, not an attack
+	// Load from one address is the test, not an attack.
+	cfg.SIP.RateLimit, cfg.SIP.RateLimitTotal, cfg.SIP.MaxUnconfirmedPerSource = 0, -1, -1
 	cfg.HTTP.Addr = "127.0.0.1:0"
 	cfg.HTTP.Tokens = []config.Token{{Name: "e2e", Secret: testToken, Scope: "write"}}
 	cfg.Media.Prompts = "../prompts"
-	cfg.Media.PortMin, cfg.Media.PortMax = 31000, 39000
+	cfg.Media.PortMin, cfg.Media.PortMax = 23000, 29998 // below the ephemeral range (32768-): never a port a caller was just given
 	cfg.Flows.Dir = flowsDir
 	cfg.Flows.Watch = false
 	cfg.Database.URL = "sqlite:" + filepath.Join(dir, "hotline.db")
@@ -78,16 +82,29 @@ func start(t *testing.T, mutate func(*config.Config)) *harness {
 	}
 	must(t, cfg.Validate())
 
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	logs := &logLines{}
+	text, err := app.NewLogger(testWriter{t}, config.Log{Level: "info", Format: "text"})
+	must(t, err)
+	asJSON, err := app.NewLogger(logs, config.Log{Level: "info", Format: "json"}) // as `hotline serve` logs
+	must(t, err)
+	log := slog.New(slog.NewMultiHandler(text.Handler(), asJSON.Handler()))
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.New(ctx, cfg, log)
 	if err != nil {
 		cancel()
 		t.Fatalf("app.New: %v", err)
 	}
-	h := &harness{t: t, app: a, sub: a.Bus().Subscribe(100000), dir: dir}
+	h := &harness{t: t, app: a, sub: a.Bus().Subscribe(100000), dir: dir, logs: logs}
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
+	// Start-up is over when the callback scheduler has loaded: its lines
+	// then come before the test's calls, not among them.
+	select {
+	case <-a.CallbacksReady():
+	case <-time.After(20 * time.Second):
+		cancel()
+		t.Fatal("the callback scheduler did not load within 20s")
+	}
 	h.stop = func() error {
 		cancel()
 		select {
@@ -149,7 +166,7 @@ func (h *harness) waitEvent(d time.Duration, what string, match func(events.Even
 func (h *harness) node(callID, node string) {
 	h.t.Helper()
 	h.waitEvent(30*time.Second, "node "+node, func(e events.Event) bool {
-		return e.Type == events.NodeEntered && (callID == "" || e.CallID == callID) && e.Data["node"] == node
+		return e.Type == events.NodeEntered && (callID == "" || e.CallID == callID) && payload[ivr.NodeEnter](e).Node == node
 	})
 }
 
@@ -164,10 +181,16 @@ func (h *harness) callEvents(callID string) []events.Event {
 	return out
 }
 
+// payload is e's typed payload, or T's zero value when it carries another.
+func payload[T any](e events.Event) T {
+	p, _ := e.Payload.(T)
+	return p
+}
+
 func (h *harness) dump() string {
 	var b strings.Builder
 	for _, e := range h.seen {
-		j, _ := json.Marshal(e.Data)
+		j, _ := json.Marshal(e.Payload)
 		b.WriteString("  " + e.Type + " " + e.CallID + " " + string(j) + "\n")
 	}
 	return b.String()
@@ -207,20 +230,6 @@ func path(it store.Interaction) []string {
 	return out
 }
 
-// needTool skips when an external client is missing, except in CI
-// (HOTLINE_REQUIRE_TOOLS=1) where a missing tool is a failure.
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("HOTLINE_REQUIRE_TOOLS") == "1" {
-			t.Fatalf("%s not installed (HOTLINE_REQUIRE_TOOLS=1)", name)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
-}
-
 func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
@@ -243,3 +252,27 @@ func (w testWriter) Write(p []byte) (int, error) {
 }
 
 var _ io.Writer = testWriter{}
+
+// logLines keeps the server's JSON log lines (tests check what an
+// operator would grep).
+type logLines struct {
+	mu    sync.Mutex
+	lines []map[string]any
+}
+
+func (l *logLines) Write(p []byte) (int, error) {
+	var m map[string]any
+	if err := json.Unmarshal(p, &m); err != nil {
+		return 0, err
+	}
+	l.mu.Lock()
+	l.lines = append(l.lines, m)
+	l.mu.Unlock()
+	return len(p), nil
+}
+
+func (l *logLines) all() []map[string]any {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]map[string]any(nil), l.lines...)
+}

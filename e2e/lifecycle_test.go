@@ -11,6 +11,7 @@ import (
 
 	"github.com/hotline-dev/hotline/config"
 	"github.com/hotline-dev/hotline/events"
+	"github.com/hotline-dev/hotline/ivr"
 	"github.com/hotline-dev/hotline/media"
 	"github.com/hotline-dev/hotline/sip"
 )
@@ -63,8 +64,8 @@ func TestShutdownDrainsThenHangsUp(t *testing.T) {
 		t.Errorf("Run: %v", err)
 	}
 	e := h.waitEvent(time.Second, "call.ended", func(e events.Event) bool { return e.CallID == live.ID() && e.Type == events.CallEnded })
-	if e.Data["cause"] != sip.CauseShutdown {
-		t.Errorf("live call ended with cause %v, want %s", e.Data["cause"], sip.CauseShutdown)
+	if p, _ := e.Payload.(sip.CallEnd); p.Cause != sip.CauseShutdown {
+		t.Errorf("live call ended with cause %v, want %s", p.Cause, sip.CauseShutdown)
 	}
 	if n := h.app.Ports().InUse(); n != 0 {
 		t.Errorf("%d RTP ports in use after shutdown", n)
@@ -140,8 +141,8 @@ func TestReloadKeepsLiveCallsAndRefusesBadFlows(t *testing.T) {
 
 func nodeVersion(h *harness, callID, node string) string {
 	for _, e := range h.callEvents(callID) {
-		if e.Type == events.NodeEntered && e.Data["node"] == node {
-			return str(e.Data["version"])
+		if p := payload[ivr.NodeEnter](e); e.Type == events.NodeEntered && p.Node == node {
+			return p.Version
 		}
 	}
 	h.t.Fatalf("no node event for %s", node)

@@ -57,12 +57,19 @@ func startAgentPhone(t *testing.T) *agentPhone { return startRingingPhone(t, 0) 
 // startRingingPhone is an agent phone that rings for ring before answering.
 func startRingingPhone(t *testing.T, ring time.Duration) *agentPhone {
 	t.Helper()
+	return startPhoneOn(t, "127.0.0.1", ring)
+}
+
+// startPhoneOn is an agent phone listening on ip (another 127.0.0.x is
+// another host: a trunk or PBX in allow.hosts, apart from agents' phones).
+func startPhoneOn(t *testing.T, ip string, ring time.Duration) *agentPhone {
+	t.Helper()
 	pool, err := media.NewPortPool(41000, 43998)
 	must(t, err)
 	bus := events.NewBus()
 	p := &agentPhone{hangup: make(chan struct{}), calls: make(chan string, 4), events: bus.Subscribe(256)}
 	tone := media.NewPromptPCM("agent-tone", media.Tone([]float64{440}, 20*time.Second))
-	srv, err := sip.NewServer(sip.ServerConfig{UDP: "127.0.0.1:0", RTP: pool, InactivityTimeout: time.Minute, InbandDTMF: "never", RingTime: ring, Bus: bus},
+	srv, err := sip.NewServer(sip.ServerConfig{UDP: ip + ":0", RTP: pool, InactivityTimeout: time.Minute, InbandDTMF: "never", RingTime: ring, Bus: bus},
 		sip.HandlerFunc(func(ctx context.Context, c *sip.Call) {
 			c.Media().SetAudioSink(p.heard.sink)
 			p.calls <- c.ID()
@@ -129,6 +136,9 @@ func TestCallerReachesAgentThroughIVRAndQueue(t *testing.T) {
 	v := it.Voice
 	if v.Queue != "technical" || v.Agent != "lan" || v.Outcome != store.OutcomeCompleted {
 		t.Errorf("record: queue %q agent %q outcome %q", v.Queue, v.Agent, v.Outcome)
+	}
+	if v.HangupSide != store.SideAgent || v.HangupCause != string(sip.CauseAgentBye) {
+		t.Errorf("record: hang-up side %q cause %q, want agent, %s (the agent hung up)", v.HangupSide, v.HangupCause, sip.CauseAgentBye)
 	}
 	if v.TalkSeconds < 2.5 { // the caller's 3 s tone (its last frame leaves at 2.98 s) played inside the bridge
 		t.Errorf("record: talk time %.1fs, want at least the 3 s spent bridged", v.TalkSeconds)

@@ -53,8 +53,8 @@ func TestNoAnswerMovesToNextAgent(t *testing.T) {
 	}
 	select { // the slow phone saw CANCEL (RFC 3261 §9) and freed the call
 	case e := <-waitType(slow.events, events.CallEnded):
-		if e.Data["cause"] != sip.CauseCancelled {
-			t.Errorf("slow phone's call ended with %v, want %s", e.Data["cause"], sip.CauseCancelled)
+		if p, _ := e.Payload.(sip.CallEnd); p.Cause != sip.CauseCancelled {
+			t.Errorf("slow phone's call ended with %v, want %s", p.Cause, sip.CauseCancelled)
 		}
 	case <-time.After(5 * time.Second):
 		t.Error("slow agent's phone never saw its offer cancelled")

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/hotline-dev/hotline/config"
 	"github.com/hotline-dev/hotline/events"
+	"github.com/hotline-dev/hotline/internal/testenv"
+	"github.com/hotline-dev/hotline/ivr"
 	"github.com/hotline-dev/hotline/media"
 )
 
@@ -21,12 +24,35 @@ import (
 // exchange was not what the scenario expects.
 func sipp(t *testing.T, h *harness, scenario, service, transport string, extra ...string) {
 	t.Helper()
-	bin := needTool(t, "sipp")
-	errFile := filepath.Join(t.TempDir(), "sipp.err")
+	testenv.Tool(t, "sipp", "Debian: apt-get install sip-tester")
+	if err := sippRun(h, scenario, service, transport, extra...); err != nil {
+		t.Fatalf("%v\nserver events:\n%s", err, h.dump())
+	}
+}
+
+// sippRun is sipp for any goroutine: it returns the failure instead of
+// failing the test. extra may set -m (default one call).
+func sippRun(h *harness, scenario, service, transport string, extra ...string) error {
+	bin, err := exec.LookPath("sipp")
+	if err != nil {
+		return err
+	}
+	errFile := filepath.Join(h.t.TempDir(), "sipp.err")
 	addr := h.sipAddr(transport)
-	args := []string{"-sf", scenario, "-s", service, "-m", "1", "-timeout", "60s", "-timeout_error",
-		"-i", "127.0.0.1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenUDPPort(t)), "-p", fmt.Sprint(freeUDPPort(t)),
+	mp, err := findEvenUDPPort()
+	if err != nil {
+		return err
+	}
+	p, err := findUDPPort()
+	if err != nil {
+		return err
+	}
+	args := []string{"-sf", scenario, "-s", service, "-timeout", "60s", "-timeout_error",
+		"-i", "127.0.0.1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(mp), "-p", fmt.Sprint(p),
 		"-trace_err", "-error_file", errFile, "-nostdin"}
+	if !slices.Contains(extra, "-m") {
+		args = append(args, "-m", "1")
+	}
 	if transport == "tcp" {
 		args = append(args, "-t", "t1")
 	}
@@ -39,8 +65,9 @@ func sipp(t *testing.T, h *harness, scenario, service, transport string, extra .
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		trace, _ := os.ReadFile(errFile)
-		t.Fatalf("sipp %s: %v\n%s\nerrors:\n%s\nserver events:\n%s", scenario, err, tail(out, 3000), trace, h.dump())
+		return fmt.Errorf("sipp %s: %v\n%s\nerrors:\n%s", scenario, err, tail(out, 3000), trace)
 	}
+	return nil
 }
 
 // The RFC 2833 pcap presses 1 then 3: the e2e flow walks first → second →
@@ -113,10 +140,10 @@ func assertDigits(t *testing.T, h *harness, callID, want string, src media.Digit
 	t.Helper()
 	got := ""
 	for _, e := range h.callEvents(callID) {
-		if e.Type == events.DigitPressed {
-			got += str(e.Data["digit"])
-			if e.Data["source"] != string(src) {
-				t.Errorf("digit %v source %v, want %s", e.Data["digit"], e.Data["source"], src)
+		if d := payload[ivr.DigitPress](e); e.Type == events.DigitPressed {
+			got += d.Digit
+			if d.Source != string(src) {
+				t.Errorf("digit %v source %v, want %s", d.Digit, d.Source, src)
 			}
 		}
 	}
@@ -129,18 +156,42 @@ func assertDigits(t *testing.T, h *harness, callID, want string, src media.Digit
 // (so sipp never takes 5060 from a developer's running server).
 func freeUDPPort(t *testing.T) int {
 	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	must(t, err)
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
+	p, err := findUDPPort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
-// freeEvenUDPPort finds an even port whose odd neighbour is free too (sipp
-// binds RTP and RTCP there).
+// freeEvenUDPPort is findEvenUDPPort for the test's goroutine.
 func freeEvenUDPPort(t *testing.T) int {
 	t.Helper()
+	p, err := findEvenUDPPort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// findUDPPort is freeUDPPort for any goroutine.
+func findUDPPort() (int, error) {
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port, nil
+}
+
+// findEvenUDPPort finds an even port whose odd neighbour is free too (sipp
+// binds RTP and RTCP there).
+func findEvenUDPPort() (int, error) {
 	for i := 0; i < 50; i++ {
-		p := freeUDPPort(t) &^ 1
+		p, err := findUDPPort()
+		if err != nil {
+			return 0, err
+		}
+		p &^= 1
 		a, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", p))
 		if err != nil {
 			continue
@@ -151,10 +202,9 @@ func freeEvenUDPPort(t *testing.T) int {
 			continue
 		}
 		b.Close()
-		return p
+		return p, nil
 	}
-	t.Fatal("no free even UDP port pair")
-	return 0
+	return 0, errors.New("no free even UDP port pair")
 }
 
 func tail(b []byte, n int) string {

@@ -10,33 +10,40 @@ import (
 )
 
 // Event types. Keep them stable: they are part of the HTTP API (SSE) and of
-// what tests assert on.
+// what tests assert on. The payload of each is a struct of the publishing
+// package, named here; readers type-assert Event.Payload.
 const (
-	CallStarted  = "call.started"  // INVITE accepted (before answer)
-	CallAnswered = "call.answered" // 200 OK sent and ACKed
-	CallEnded    = "call.ended"    // Data: cause, side, duration_ms
-	CallRejected = "call.rejected" // Data: status, reason
-	NodeEntered  = "ivr.node"      // Data: node, type, flow, version
-	PromptPlayed = "ivr.prompt"    // Data: prompt, lang, interrupted, duration_ms
-	DigitPressed = "ivr.digit"     // Data: digit, source, duration_ms
-	VarSet       = "ivr.var"       // Data: name, value
-	FlowHandoff  = "ivr.handoff"   // Data: kind (enqueue|callback), target
-	QueueJoined  = "queue.joined"
-	QueueLeft    = "queue.left" // Data: reason (answered|abandoned|timeout|full|exit-key|transfer)
-	AgentOffered = "agent.offered"
-	AgentState   = "agent.state"
-	CallBridged  = "call.bridged"
+	CallStarted  = "call.started"  // INVITE accepted (before answer); sip.CallStart
+	CallAnswered = "call.answered" // 200 OK sent and ACKed; sip.CallAnswer
+	CallEnded    = "call.ended"    // sip.CallEnd: cause, side, duration_ms
+	CallRejected = "call.rejected" // sip.CallReject: status, reason
+	NodeEntered  = "ivr.node"      // ivr.NodeEnter: node, type, flow, version
+	PromptPlayed = "ivr.prompt"    // ivr.PromptPlay: prompt, lang, interrupted, duration_ms, ...
+	DigitPressed = "ivr.digit"     // ivr.DigitPress: digit, source, duration_ms, discarded
+	VarSet       = "ivr.var"       // ivr.VarSet: name, value
+	FlowHandoff  = "ivr.handoff"   // ivr.FlowHandoff: kind (enqueue|callback), target, node
+	QueueJoined  = "queue.joined"  // queue.Joined: caller, tier (callback)
+	QueueLeft    = "queue.left"    // queue.Left: reason, wait_ms (exit, callback)
+	AgentOffered = "agent.offered" // queue.Offered: offer, deadline, strategy, tier
+	AgentState   = "agent.state"   // queue.AgentChange: presence, activity (reason, offer_result, talk_ms, handle_ms, callback)
+	CallBridged  = "call.bridged"  // queue.Bridged: offer, wait_ms
 )
 
-// Event is one thing that happened. Data values must be JSON-encodable.
+// Event is one thing that happened. Payload must be JSON-encodable.
 type Event struct {
-	Seq    uint64         `json:"seq"`
-	Time   time.Time      `json:"time"`
-	Type   string         `json:"type"`
-	CallID string         `json:"call_id,omitempty"`
-	Queue  string         `json:"queue,omitempty"`
-	Agent  string         `json:"agent,omitempty"`
-	Data   map[string]any `json:"data,omitempty"`
+	Seq    uint64    `json:"seq"`
+	Time   time.Time `json:"time"`
+	Type   string    `json:"type"`
+	CallID string    `json:"call_id,omitempty"`
+	Queue  string    `json:"queue,omitempty"`
+	Agent  string    `json:"agent,omitempty"`
+	// Payload is the body, a struct of the publishing package (e.g.
+	// sip.CallEnd, queue.Left, callback.Change): a reader type-asserts it.
+	// It goes on the wire as "data" (left out when nil). Decoding the
+	// wire back into an Event, as the stream's tests do, yields whatever
+	// encoding/json makes of an object in an any (a generic map), never
+	// the publisher's struct.
+	Payload any `json:"data,omitempty"`
 }
 
 // Bus fans events out to subscribers. Publish never blocks: a subscriber that

@@ -1,6 +1,7 @@
 package events
 
 import (
+	"encoding/json"
 	"sync"
 	"testing"
 )
@@ -59,4 +60,24 @@ func TestCloseIsIdempotentAndConcurrentWithPublish(t *testing.T) {
 	wg.Wait()
 	var nilBus *Bus
 	nilBus.Publish(Event{Type: CallEnded}) // components built without a bus must not crash
+}
+
+// TestPayloadOnTheWire: a typed payload is sent as "data"; no payload, no
+// "data".
+func TestPayloadOnTheWire(t *testing.T) {
+	type change struct {
+		ID    int64  `json:"id"`
+		State string `json:"state"`
+	}
+	b, err := json.Marshal(Event{Seq: 7, Type: "callback.waiting", Queue: "sales", Payload: change{ID: 3, State: "waiting"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"seq":7,"time":"0001-01-01T00:00:00Z","type":"callback.waiting","queue":"sales","data":{"id":3,"state":"waiting"}}`; string(b) != want {
+		t.Fatalf("got  %s\nwant %s", b, want)
+	}
+	b, err = json.Marshal(Event{Seq: 8, Type: "queue.joined", Queue: "sales"})
+	if err != nil || string(b) != `{"seq":8,"time":"0001-01-01T00:00:00Z","type":"queue.joined","queue":"sales"}` {
+		t.Fatalf("no payload: %s %v", b, err)
+	}
 }

@@ -167,21 +167,41 @@ func successors(f *Flow, n *Node, env Env) []string {
 	return out
 }
 
+// checkReachable reports nodes no path from start reaches. A broken
+// reference (a typo in a next:) is reported once where it is, not again as
+// every node behind it: a reached edge to an unknown node counts as going
+// to the node its name most likely meant, and when no name is close
+// nothing is reported unreachable (the typo could have meant any node).
 func (ps *problems) checkReachable(f *Flow, env Env) {
 	if _, ok := f.Nodes[f.Start]; !ok {
-		return
+		return // the unknown start is the one error
 	}
 	seen := map[string]bool{f.Start: true}
 	queue := []string{f.Start}
+	guessed := false // a broken edge with no likely target was reached
 	for len(queue) > 0 {
 		n := f.Nodes[queue[0]]
 		queue = queue[1:]
-		for _, s := range successors(f, n, env) {
+		next := successors(f, n, env)
+		for _, e := range n.Edges() {
+			if _, ok := f.Nodes[e.Target]; ok {
+				continue
+			}
+			if meant := closest(e.Target, f.Order); meant != "" {
+				next = append(next, meant)
+			} else {
+				guessed = true
+			}
+		}
+		for _, s := range next {
 			if !seen[s] {
 				seen[s] = true
 				queue = append(queue, s)
 			}
 		}
+	}
+	if guessed {
+		return
 	}
 	for _, name := range f.Order {
 		if !seen[name] {

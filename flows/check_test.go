@@ -105,7 +105,7 @@ func TestLoadDirDuplicatesAcrossFiles(t *testing.T) {
 func TestLoadDirEmptyAndMissing(t *testing.T) {
 	dir := t.TempDir()
 	_, ps := LoadDir(dir, Env{})
-	if len(ps) != 1 || ps[0].Severity != Warning || !strings.Contains(ps[0].Message, "no flow files") {
+	if len(ps) != 1 || ps[0].Severity != Error || !strings.Contains(ps[0].Message, "no flow files") {
 		t.Errorf("empty dir: %v", ps)
 	}
 	_, ps = LoadDir(filepath.Join(dir, "absent"), Env{})

@@ -8,3 +8,7 @@ var ErrRejected = errors.New("flows: reload rejected, previous flows keep servin
 
 // ErrNoDir is returned when the flow directory cannot be read.
 var ErrNoDir = errors.New("flows: cannot read flow directory")
+
+// ErrNoFlows is returned by Registry.Reload when the directory holds no flow
+// file (deleted by mistake?): the previous set keeps serving.
+var ErrNoFlows = errors.New("flows: no flow files")

@@ -36,6 +36,11 @@ const (
 	MaxRetries               = 10
 	DefaultTerminator        = "#"
 	MaxOptionsAdvice         = 5
+	// The callback node's dialogue (docs/flows.md "callback").
+	DefaultConfirmKey      = "1"
+	DefaultAnotherKey      = "2"
+	DefaultCancelKey       = "2"
+	DefaultMaxNumberDigits = 15 // E.164's longest number
 )
 
 // Flow is one parsed flow file.
@@ -104,6 +109,17 @@ type Node struct {
 	Vars []Assignment // set: variable <- literal value (may hold {var})
 
 	Queue string // enqueue, callback
+
+	// callback: the dialogue's keys ("press 1 to confirm, 2 to enter
+	// another number"; "press 2 to cancel it"), how many digits a number
+	// typed in may have, and a chosen time ("{var}" placeholders, RFC 3339
+	// or HH:MM, read at run time). Timeout, InterDigitTimeout and Retries
+	// apply to its questions.
+	ConfirmKey      string
+	AnotherKey      string
+	CancelKey       string
+	MaxNumberDigits int
+	At              string
 
 	fieldLines map[string]int
 }

@@ -8,10 +8,9 @@ import (
 	"io"
 	"regexp"
 	"slices"
-	"strings"
 	"unicode/utf8"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v4"
 )
 
 var (
@@ -37,13 +36,16 @@ func Parse(file string, data []byte) (*Flow, []Problem) {
 		if errors.Is(err, io.EOF) {
 			ps.errorf(1, "", "empty file: want a flow (flow:, nodes:)")
 		} else {
-			ps.errorf(syntaxLine(err), "", "YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+			ps.yamlError(err)
 		}
 		return nil, ps.list
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
 		ps.errorf(extra.Line, "", "more than one YAML document: one flow per file")
+	} else if !errors.Is(err, io.EOF) {
+		ps.yamlError(err)
+		return nil, ps.list
 	}
 	if len(doc.Content) == 0 {
 		ps.errorf(1, "", "empty file: want a flow (flow:, nodes:)")

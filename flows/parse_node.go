@@ -4,8 +4,9 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v4"
 )
 
 var (
@@ -20,7 +21,7 @@ var (
 		TypeTicket:   {"category", "tags", "priority", "next"},
 		TypeSet:      {"vars", "next"},
 		TypeEnqueue:  {"queue", "prompts", "next"},
-		TypeCallback: {"queue", "prompts", "next"},
+		TypeCallback: {"queue", "prompts", "next", "confirm_key", "another_key", "cancel_key", "max_number_digits", "timeout", "inter_digit_timeout", "retries", "at"},
 		TypeGoto:     {"next"},
 		TypeHangup:   {"prompts"},
 	}
@@ -35,7 +36,8 @@ var (
 // node parses one entry under nodes:.
 func (ps *problems) node(np pair) *Node {
 	n := &Node{Name: np.key, Line: np.kline, Timeout: DefaultTimeout, InterDigitTimeout: DefaultInterDigitTimeout,
-		Retries: DefaultRetries, BargeIn: true, Terminator: DefaultTerminator, fieldLines: map[string]int{}}
+		Retries: DefaultRetries, BargeIn: true, Terminator: DefaultTerminator, fieldLines: map[string]int{},
+		ConfirmKey: DefaultConfirmKey, AnotherKey: DefaultAnotherKey, CancelKey: DefaultCancelKey, MaxNumberDigits: DefaultMaxNumberDigits}
 	if strings.TrimSpace(n.Name) == "" {
 		ps.errorf(np.kline, n.Name, "node name is empty")
 	}
@@ -166,7 +168,58 @@ func (ps *problems) nodeField(n *Node, p pair) {
 		n.Vars = ps.assignments(p, nm, false)
 	case "queue":
 		n.Queue, _ = ps.name(p, nm)
+	case "confirm_key":
+		ps.key(p, nm, &n.ConfirmKey)
+	case "another_key":
+		ps.key(p, nm, &n.AnotherKey)
+	case "cancel_key":
+		ps.key(p, nm, &n.CancelKey)
+	case "max_number_digits":
+		if d, ok := ps.integer(p, nm, MinNumberDigits, 20); ok {
+			n.MaxNumberDigits = d
+		}
+	case "at":
+		n.At, _ = ps.chosenTime(p, nm)
 	}
+}
+
+// key reads one key (0-9, * or #) into dst.
+func (ps *problems) key(p pair, node string, dst *string) {
+	s, ok := ps.str(p, node)
+	if !ok {
+		return
+	}
+	if len(s) != 1 || !keysRE.MatchString(s) {
+		ps.errorf(p.kline, node, "%s: %q is not one key (0-9, * or #)", p.key, s)
+		return
+	}
+	*dst = s
+}
+
+// chosenTime reads a callback's `at`: a value with "{var}" placeholders
+// (checked at run time), or a literal RFC 3339 time or HH:MM.
+func (ps *problems) chosenTime(p pair, node string) (string, bool) {
+	s, ok := ps.name(p, node)
+	if !ok {
+		return "", false
+	}
+	if strings.Count(s, "{") != strings.Count(s, "}") {
+		ps.errorf(p.kline, node, "at: %q has unbalanced { }", s)
+		return "", false
+	}
+	for _, v := range TemplateVars(s) {
+		if !varRE.MatchString(v) {
+			ps.errorf(p.kline, node, "at: %q has a bad placeholder {%s}", s, v)
+			return "", false
+		}
+	}
+	if len(TemplateVars(s)) == 0 {
+		if _, err := ParseChosenTime(s, time.Now()); err != nil {
+			ps.errorf(p.kline, node, "at: %v", err)
+			return "", false
+		}
+	}
+	return s, true
 }
 
 // variable reads a variable name.

@@ -1,7 +1,7 @@
 package flows
 
 import (
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v4"
 	"strings"
 )
 
@@ -133,8 +133,17 @@ func (ps *problems) required(n *Node) {
 	case TypeSet:
 		need("vars", "the variables to set")
 		need("next", "where to go next")
-	case TypeEnqueue, TypeCallback:
+	case TypeEnqueue:
 		need("queue", "the queue")
+	case TypeCallback:
+		need("queue", "the queue")
+		if n.ConfirmKey == n.AnotherKey {
+			line := n.FieldLine("another_key")
+			if _, ok := n.fieldLines["another_key"]; !ok {
+				line = n.FieldLine("confirm_key")
+			}
+			ps.errorf(line, n.Name, "confirm_key and another_key are both %q: the caller could not tell confirm from another number", n.ConfirmKey)
+		}
 	case TypeGoto:
 		need("next", "the node to go to")
 	}
@@ -143,16 +152,23 @@ func (ps *problems) required(n *Node) {
 // suggest returns ` (did you mean "x"?)` for the closest candidate within
 // two edits, or "".
 func suggest(s string, candidates []string) string {
+	best := closest(s, candidates)
+	if best == "" {
+		return ""
+	}
+	return ` (did you mean "` + best + `"?)`
+}
+
+// closest is the candidate within edit distance 2 of s ("" if none): what
+// a typo most likely meant.
+func closest(s string, candidates []string) string {
 	best, bestD := "", 3
 	for _, c := range candidates {
 		if d := editDistance(strings.ToLower(s), c); d < bestD {
 			best, bestD = c, d
 		}
 	}
-	if best == "" {
-		return ""
-	}
-	return ` (did you mean "` + best + `"?)`
+	return best
 }
 
 func editDistance(a, b string) int {

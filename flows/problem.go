@@ -27,17 +27,22 @@ func (s Severity) String() string {
 type Problem struct {
 	File     string
 	Line     int
+	Column   int    // 0 when only the line is known
 	Node     string // "" for flow-level problems
 	Severity Severity
 	Message  string
 }
 
-// String renders the problem as `file:line: node "x": message`, with
-// "warning: " before the message for warnings.
+// String renders the problem as `file:line: node "x": message` (or
+// file:line:column when the column is known), with "warning: " before the
+// message for warnings.
 func (p Problem) String() string {
 	s := p.File
 	if p.Line > 0 {
 		s += fmt.Sprintf(":%d", p.Line)
+		if p.Column > 0 {
+			s += fmt.Sprintf(":%d", p.Column)
+		}
 	}
 	s += ": "
 	if p.Severity == Warning {
@@ -86,6 +91,9 @@ func Sort(ps []Problem) {
 		}
 		if a.Line != b.Line {
 			return a.Line < b.Line
+		}
+		if a.Column != b.Column {
+			return a.Column < b.Column
 		}
 		return a.Message < b.Message
 	})

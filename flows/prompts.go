@@ -92,6 +92,7 @@ func (vs varSources) known(name string) bool {
 // language, expanding "{var}" names when the variable only ever gets literal
 // values, and warning when it is set at run time.
 func (ps *problems) checkPrompts(f *Flow, vs varSources, env Env) {
+	callbackChecked := false
 	for _, name := range f.Order {
 		n := f.Nodes[name]
 		var refs []PromptRef
@@ -114,6 +115,10 @@ func (ps *problems) checkPrompts(f *Flow, vs varSources, env Env) {
 			for _, p := range []string{PromptYouEntered, PromptConfirmOrRetry} {
 				ps.checkPromptName(f, n, PromptRef{Name: p, Line: n.FieldLine("confirm")}, vs, env)
 			}
+		}
+		if n.Type == TypeCallback && !callbackChecked {
+			callbackChecked = true // once per flow: every callback node says the same
+			ps.checkCallbackPrompts(f, n, env)
 		}
 		if readBack && env.Prompts != nil {
 			line := n.FieldLine("confirm")
@@ -212,12 +217,40 @@ func (ps *problems) checkVarUses(f *Flow, vs varSources, env Env) {
 				ps.errorf(c.Line, n.Name, "case %d: variable %q is never set in this flow", i+1, c.Var)
 			}
 		}
+		for _, v := range TemplateVars(n.At) {
+			if !vs.known(v) {
+				ps.errorf(n.FieldLine("at"), n.Name, "at: variable %q is never set in this flow", v)
+			}
+		}
 		if lk, ok := env.Lookups[n.Lookup]; ok && n.Type == TypeHTTP {
 			for _, v := range TemplateVars(lk.URL) {
 				if !vs.known(v) {
 					ps.errorf(n.FieldLine("lookup"), n.Name, "lookup %q needs variable %q for its URL, and it is never set in this flow", n.Lookup, v)
 				}
 			}
+		}
+	}
+}
+
+// checkCallbackPrompts requires what the callback dialogue says, in every
+// declared language: one error per language naming what is missing.
+func (ps *problems) checkCallbackPrompts(f *Flow, n *Node, env Env) {
+	if env.Prompts == nil {
+		return
+	}
+	for _, lang := range f.Languages {
+		var missing []string
+		for _, name := range CallbackPrompts() {
+			if !env.Prompts.Has(lang, name) {
+				missing = append(missing, name)
+			}
+		}
+		if len(missing) > 0 {
+			list := strings.Join(missing[:min(len(missing), 6)], ", ")
+			if len(missing) > 6 {
+				list += fmt.Sprintf(", ... (%d in all)", len(missing))
+			}
+			ps.errorf(n.FieldLine("type"), n.Name, "callback dialogue prompts missing for %s: %s (prompts/prompts.txt has them for en and vi)", lang, list)
 		}
 	}
 }

@@ -19,9 +19,11 @@ type Registry struct {
 	env    Env
 	logger *slog.Logger
 
-	current atomic.Pointer[Set]
-	mu      sync.Mutex // one reload at a time
-	seen    string     // fingerprint of the files last tried (guarded by mu)
+	current  atomic.Pointer[Set]
+	loaded   atomic.Uint64 // reloads that replaced the set (the first load too)
+	rejected atomic.Uint64 // reloads refused: the set in service stayed
+	mu       sync.Mutex    // one reload at a time
+	seen     string        // fingerprint of the files last tried (guarded by mu)
 }
 
 // NewRegistry returns a registry over dir; call Reload to load it.
@@ -40,17 +42,24 @@ func (r *Registry) ByNumber(called string) (*Flow, bool) { return r.Current().By
 
 // Reload reads and checks the directory. With no errors the new set
 // replaces the current one; otherwise the current set keeps serving and the
-// error wraps ErrRejected. Problems (warnings too) are returned and logged.
+// error wraps ErrRejected (and ErrNoFlows when no flow file is left).
+// Problems (warnings too) are returned and logged here, once each: callers
+// need not log them again.
 func (r *Registry) Reload() ([]Problem, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	files, err := readDir(r.dir)
 	if err != nil {
+		r.rejected.Add(1)
 		r.logger.Error("flows: reload failed, previous flows keep serving", "dir", r.dir, "err", err)
 		return nil, err
 	}
 	return r.load(files)
 }
+
+// Reloads counts the reloads (by Reload or Watch) that replaced the set and
+// those refused, since the registry was made (metrics).
+func (r *Registry) Reloads() (loaded, rejected uint64) { return r.loaded.Load(), r.rejected.Load() }
 
 func (r *Registry) load(files []file) ([]Problem, error) {
 	r.seen = fingerprint(files)
@@ -60,13 +69,27 @@ func (r *Registry) load(files []file) ([]Problem, error) {
 		if p.Severity == Error {
 			lvl = slog.LevelError
 		}
-		r.logger.Log(context.Background(), lvl, "flows: "+p.Message, "file", p.File, "line", p.Line, "node", p.Node, "severity", p.Severity.String())
+		attrs := []any{"file", p.File, "line", p.Line}
+		if p.Column > 0 {
+			attrs = append(attrs, "column", p.Column)
+		}
+		if p.Node != "" {
+			attrs = append(attrs, "node", p.Node)
+		}
+		r.logger.Log(context.Background(), lvl, "flows: "+p.Message, attrs...)
+	}
+	if len(files) == 0 {
+		r.rejected.Add(1)
+		r.logger.Error("flows: reload rejected: no flow files, previous flows keep serving", "dir", r.dir, "serving", r.Current().Version())
+		return ps, fmt.Errorf("%w: %w in %s (*.yaml, *.yml)", ErrRejected, ErrNoFlows, r.dir)
 	}
 	if errs, _ := Count(ps); errs > 0 {
+		r.rejected.Add(1)
 		r.logger.Error("flows: reload rejected, previous flows keep serving", "dir", r.dir, "errors", errs, "serving", r.Current().Version())
 		return ps, fmt.Errorf("%w: %d error(s) in %s", ErrRejected, errs, r.dir)
 	}
 	r.current.Store(set)
+	r.loaded.Add(1)
 	r.logger.Info("flows: loaded", "dir", r.dir, "flows", len(set.Flows()), "version", set.Version())
 	return ps, nil
 }

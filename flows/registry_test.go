@@ -1,10 +1,16 @@
 package flows
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -110,4 +116,77 @@ func TestRegistryWatchReloadsOnChange(t *testing.T) {
 			t.Fatalf("Watch returned %v", err)
 		}
 	})
+}
+
+// syncBuffer is a log sink safe for the watcher's goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// A reload that would leave no flow at all (the file deleted by mistake)
+// keeps the last good set and says so at error level.
+func TestRegistryReloadWithNoFlowFilesKeepsLastGoodSet(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.yaml")
+	write(t, path, goodFlow)
+	var logs syncBuffer
+	r := NewRegistry(dir, Env{}, slog.New(slog.NewTextHandler(&logs, nil)))
+	if _, err := r.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	v1 := r.Current().Version()
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	_, err := r.Reload()
+	if !errors.Is(err, ErrNoFlows) || !errors.Is(err, ErrRejected) {
+		t.Fatalf("reload of an empty directory: %v, want ErrNoFlows and ErrRejected", err)
+	}
+	if r.Current().Version() != v1 {
+		t.Fatal("an empty directory replaced the flows in service")
+	}
+	if loaded, rejected := r.Reloads(); loaded != 1 || rejected != 1 {
+		t.Errorf("Reloads() = %d loaded, %d rejected; want 1, 1", loaded, rejected)
+	}
+	if _, ok := r.ByNumber("100"); !ok {
+		t.Error("number 100 no longer served")
+	}
+	if !strings.Contains(logs.String(), "level=ERROR msg=\"flows: reload rejected: no flow files") {
+		t.Errorf("no error logged:\n%s", logs.String())
+	}
+}
+
+// Each problem of a rejected reload is logged once, at its own level.
+func TestRegistryLogsEachProblemOnce(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "a.yaml"), goodFlow)
+	var logs syncBuffer
+	r := NewRegistry(dir, Env{}, slog.New(slog.NewTextHandler(&logs, nil)))
+	if _, err := r.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(dir, "a.yaml"), goodFlow+"  oops: {type: goto, next: nowhere}\n")
+	ps, err := r.Reload()
+	if !errors.Is(err, ErrRejected) || len(ps) == 0 {
+		t.Fatalf("broken reload: %v %v", err, ps)
+	}
+	for _, p := range ps {
+		want := fmt.Sprintf("line=%d node=%s", p.Line, p.Node)
+		if n := strings.Count(logs.String(), strconv.Quote("flows: "+p.Message)+" file="); n != 1 || !strings.Contains(logs.String(), want) {
+			t.Errorf("problem %q logged %d times:\n%s", p.Message, n, logs.String())
+		}
+	}
 }

@@ -171,7 +171,7 @@ func loadFiles(dir string, files []file, env Env) (*Set, []Problem) {
 		}
 	}
 	if len(files) == 0 {
-		all = append(all, Problem{File: dir, Severity: Warning, Message: "no flow files (*.yaml): every call will be refused"})
+		all = append(all, Problem{File: dir, Severity: Error, Message: "no flow files (*.yaml, *.yml): every call would be refused"})
 	}
 	set := NewSet(flows...)
 	all = append(all, Check(set, env)...)

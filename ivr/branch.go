@@ -12,11 +12,11 @@ func (r *run) branch(n *flows.Node) string {
 	for i, c := range n.Cases {
 		if r.holds(c) {
 			r.log.Debug("ivr: branch case matched", "node", n.Name, "case", i+1)
-			r.traceEvent("branch", map[string]any{"case": i + 1, "test": describe(c), "next": c.Next})
+			r.traceEvent("branch", simBranchEvent{Case: i + 1, Test: describe(c), Next: c.Next})
 			return c.Next
 		}
 	}
-	r.traceEvent("branch", map[string]any{"case": 0, "next": n.Else})
+	r.traceEvent("branch", simBranchEvent{Next: n.Else})
 	return n.Else
 }
 
@@ -28,7 +28,7 @@ func (r *run) holds(c flows.Case) bool {
 			r.log.Error("ivr: unknown calendar, treated as closed", "calendar", c.Calendar)
 			return false
 		}
-		return cal.open(r.e.cfg.Clock.Now())
+		return cal.Open(r.e.cfg.Clock.Now())
 	case c.Caller != "":
 		return matchNumber(c.Caller, r.call.Caller())
 	case c.Var != "":

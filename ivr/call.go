@@ -11,6 +11,7 @@ import (
 
 	"github.com/hotline-dev/hotline/flows"
 	"github.com/hotline-dev/hotline/media"
+	"github.com/hotline-dev/hotline/store"
 )
 
 // Call is what the engine needs from a call; *sip.Call satisfies it.
@@ -28,10 +29,17 @@ type Call interface {
 // history and provides "tier" (vip, standard, new) and "customer_id", so a
 // flow can branch on them and the queue can rank VIP callers first. They
 // are set after the built-in variables and never replace caller, called or
-// language.
+// language. CallerTier reads "tier" back as a store.Tier.
 type Attributes interface {
 	Attributes() map[string]string
 }
+
+// CallerTier is the flow variable "tier" as a store.Tier: the one place a
+// flow's string becomes a tier (the queue's ranking, a callback's place).
+// It is not checked against store.Tiers, because a flow may set "tier" to
+// anything: the queue gives a tier it has no boost for none (as it does
+// standard) and the store refuses an unknown one on a callback request.
+func CallerTier(vars map[string]string) store.Tier { return store.Tier(vars["tier"]) }
 
 // InputWaiter is optionally implemented by a Call that wants to know when
 // the engine waits for one input event (a menu choice, a gather's digits, a
@@ -80,14 +88,21 @@ type QueueRequest struct {
 	Priority string
 }
 
-// QueueResult is how the caller left the queue.
+// QueueResult is what happened to the caller from the enqueue node on:
+// every leg (each stay in a queue, each agent or number they were bridged
+// to, each transfer), and how they left.
 type QueueResult struct {
-	Answered bool // bridged to an agent: the flow ends there
-	Agent    string
-	Wait     time.Duration
-	Talk     time.Duration // agent answer to the end of the bridge (ticket history talk time)
-	Reason   string        // events.QueueLeft reasons: timeout, full, exit-key, ...
-	Next     string        // flow node chosen by the queue (exit key, queue exit); "" = the enqueue node's next
+	// Answered: the caller's last leg was a bridged call (an agent, or a
+	// number an agent transferred them to) and it has ended, whoever hung
+	// up: the flow ends there, and the call is answered (completed).
+	Answered bool
+	Legs     []store.CallLeg
+	Reason   string // unanswered: the queue's leave reason (events.QueueLeft: timeout, full, exit-key, ...)
+	Next     string // flow node chosen by the queue (exit key, queue exit); "" = the enqueue node's next
+	// Position is the caller's position in the queue when they left it
+	// unanswered (1 = next), for the callback dialogue ("you keep your
+	// place: your position is 3"); 0 when unknown.
+	Position int
 }
 
 // Enqueuer puts a caller in an ACD queue and returns when they leave it.
@@ -97,19 +112,58 @@ type Enqueuer interface {
 
 // CallbackRequest is what a callback node hands to the scheduler.
 type CallbackRequest struct {
-	CallID      string
-	Number      string // the caller's number: where to call back
-	Called      string
-	Queue       string // whose agents call back
+	CallID string
+	Number string // the caller's number: where to call back
+	Called string
+	// Queue is whose agents call back: the queue the caller was waiting in
+	// when they asked (the queue's callback key, or the flow's callback
+	// after leaving it), else the callback node's queue. JoinedAt and Tier
+	// are their place in that queue (when they joined it and the tier they
+	// were ranked with), so the callback can keep it; zero and "" when the
+	// caller never waited.
+	Queue       string
+	JoinedAt    time.Time
+	Tier        store.Tier
 	Language    string
 	Vars        map[string]string
 	Category    string
 	Tags        []string
 	Priority    string
 	RequestedAt time.Time
+	// At is a chosen time (the callback node's `at`); zero: as soon as
+	// the queue's calendar allows.
+	At time.Time
 }
 
-// CallbackScheduler records a callback durably.
+// CallbackScheduler records a callback durably and tells the IVR what it
+// recorded, so the caller hears it (their position, when they will be
+// called). The app's adapter implements it on the callback scheduler.
 type CallbackScheduler interface {
-	ScheduleCallback(ctx context.Context, req CallbackRequest) error
+	// ScheduleCallback records req. A number that already has an open
+	// callback in the queue is no error: the receipt names that callback
+	// with Existing set, and nothing new is recorded. Errors the caller
+	// hears about wrap ErrCallbackRefused, ErrCallbackRateLimited,
+	// ErrCallbackOutsideHours (a *CallbackOutsideHoursError with the next
+	// opening) or ErrCallbackUnavailable.
+	ScheduleCallback(ctx context.Context, req CallbackRequest) (CallbackReceipt, error)
+	// CancelCallback cancels callback id at version (the receipt's; 0
+	// skips the check), on the caller's word.
+	CancelCallback(ctx context.Context, id, version int64) error
+}
+
+// CallbackReceipt is what the scheduler recorded, or found.
+type CallbackReceipt struct {
+	ID      int64
+	Version int64
+	// Position is the callback's place in its queue's line, 1 = next; 0
+	// when unknown (not in line yet: scheduled for later).
+	Position int
+	// FirstCall is when it will first be dialled: the chosen time, the
+	// calendar's next opening, or about now (OpenNow). In the calendar's
+	// zone, since that is the clock time the caller is told.
+	FirstCall time.Time
+	// OpenNow: the calendar is open, the callback waits only for an agent.
+	OpenNow bool
+	// Existing: the number already had this open callback in the queue.
+	Existing bool
 }

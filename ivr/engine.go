@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hotline-dev/hotline/calendar"
 	"github.com/hotline-dev/hotline/config"
 	"github.com/hotline-dev/hotline/events"
 	"github.com/hotline-dev/hotline/flows"
@@ -45,17 +46,20 @@ type Config struct {
 	Enqueuer   Enqueuer
 	Callbacks  CallbackScheduler
 	MaxSteps   int // default DefaultMaxSteps
+	// Location reads a callback node's chosen time given as HH:MM (the
+	// office's zone: the queue calendar's); nil means time.Local.
+	Location *time.Location
 }
 
 // Engine runs flows. It is safe for concurrent use by many calls.
 type Engine struct {
 	cfg       Config
-	calendars map[string]calendar
+	calendars map[string]*calendar.Calendar
 	lookups   map[string]config.Lookup // cfg.Lookups with method and timeout defaults applied
 	log       *slog.Logger
 	// trace, set only by Simulate, shows decisions no event carries
 	// (which branch case held, why a lookup failed).
-	trace func(typ string, data map[string]any)
+	trace func(typ string, payload any) // the simulator: sim.<typ> events
 }
 
 // NewEngine checks the calendars, applies the lookup defaults and returns
@@ -73,7 +77,10 @@ func NewEngine(cfg Config) (*Engine, error) {
 	if cfg.MaxSteps <= 0 {
 		cfg.MaxSteps = DefaultMaxSteps
 	}
-	e := &Engine{cfg: cfg, calendars: map[string]calendar{}, lookups: map[string]config.Lookup{}, log: cfg.Logger}
+	if cfg.Location == nil {
+		cfg.Location = time.Local
+	}
+	e := &Engine{cfg: cfg, calendars: map[string]*calendar.Calendar{}, lookups: map[string]config.Lookup{}, log: cfg.Logger}
 	for name, lk := range cfg.Lookups {
 		lk.Method = strings.ToUpper(lk.Method)
 		if lk.Method == "" {
@@ -85,7 +92,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 		e.lookups[name] = lk
 	}
 	for name, c := range cfg.Calendars {
-		cal, err := parseCalendar(c)
+		cal, err := calendar.Parse(c)
 		if err != nil {
 			return nil, fmt.Errorf("%w %q: %w", ErrBadCalendar, name, err)
 		}
@@ -114,11 +121,16 @@ type Result struct {
 	Category     string            `json:"category,omitempty"`
 	Tags         []string          `json:"tags,omitempty"`
 	Priority     string            `json:"priority,omitempty"`
-	Outcome      string            `json:"outcome"` // store.Outcome*
+	Outcome      store.Outcome     `json:"outcome"`
 	Handoff      *Handoff          `json:"handoff,omitempty"`
-	Queue        *QueueResult      `json:"queue,omitempty"` // set when an Enqueuer ran
+	Legs         []store.CallLeg   `json:"legs,omitempty"` // what the Enqueuer reported, every enqueue node in turn
 	HangupReason string            `json:"hangup_reason"`
-	Err          error             `json:"-"` // why the flow stopped early, if it did
+	// CallbackID and CallbackStatus are what the callback dialogue ended
+	// with (Callback*: booked, existing, cancelled, declined, ...), so the
+	// call log can link the call to its callback.
+	CallbackID     int64  `json:"callback_id,omitempty"`
+	CallbackStatus string `json:"callback_status,omitempty"`
+	Err            error  `json:"-"` // why the flow stopped early, if it did
 }
 
 // run is the state of one call walking one flow.
@@ -134,6 +146,9 @@ type run struct {
 	pending []media.Digit // type-ahead: digits that stopped a prompt before input was wanted
 	step    int           // index of the current node in res.Path
 	swallow swallow       // a late gather terminator to drop
+	// queuePos is the caller's position when they last left a queue
+	// unanswered (QueueResult.Position), for the callback dialogue.
+	queuePos int
 }
 
 // errEnd stops the walk after a node decided the call is over.
@@ -201,6 +216,11 @@ func (r *run) finish(ctx context.Context, err error) {
 	default:
 		res.Outcome, res.HangupReason, res.Err = store.OutcomeFailed, ReasonError, err
 	}
+	// A caller who talked to someone was answered, even if they hung up
+	// later in a queue or a menu (after a transfer, say).
+	if (res.Outcome == store.OutcomeAbandonedIVR || res.Outcome == store.OutcomeAbandonedQueue) && answered(res.Legs) {
+		res.Outcome = store.OutcomeCompleted
+	}
 	res.Language = r.lang
 	res.Vars = maps.Clone(r.vars)
 	res.EndedAt = r.e.cfg.Clock.Now()
@@ -211,8 +231,17 @@ func (r *run) finish(ctx context.Context, err error) {
 	r.log.Log(context.Background(), lvl, "ivr: flow ended", "outcome", res.Outcome, "reason", res.HangupReason, "steps", len(res.Path), "err", res.Err)
 }
 
+func answered(legs []store.CallLeg) bool {
+	for _, l := range legs {
+		if l.Answered() {
+			return true
+		}
+	}
+	return false
+}
+
 // end marks the call as finished by the flow.
-func (r *run) end(outcome, reason string) error {
+func (r *run) end(outcome store.Outcome, reason string) error {
 	r.res.Outcome, r.res.HangupReason = outcome, reason
 	return errEnd
 }
@@ -221,22 +250,24 @@ func (r *run) enter(n *flows.Node) {
 	r.res.Path = append(r.res.Path, store.IVRStep{Node: n.Name, Type: n.Type, At: r.e.cfg.Clock.Now()})
 	r.step = len(r.res.Path) - 1
 	r.log.Debug("ivr: node", "node", n.Name, "type", n.Type)
-	r.publish(events.NodeEntered, map[string]any{"node": n.Name, "type": n.Type, "flow": r.flow.Name, "version": r.flow.Version})
+	r.publish(events.NodeEntered, NodeEnter{Node: n.Name, Type: n.Type, Flow: r.flow.Name, Version: r.flow.Version})
 }
 
-func (r *run) publish(typ string, data map[string]any) {
-	r.e.cfg.Bus.Publish(events.Event{Type: typ, CallID: r.call.ID(), Time: r.e.cfg.Clock.Now(), Data: data})
+// publish puts one of the run's events on the bus; payload is one of the
+// structs of events.go.
+func (r *run) publish(typ string, payload any) {
+	r.e.cfg.Bus.Publish(events.Event{Type: typ, CallID: r.call.ID(), Time: r.e.cfg.Clock.Now(), Payload: payload})
 }
 
-func (r *run) traceEvent(typ string, data map[string]any) {
+func (r *run) traceEvent(typ string, payload any) {
 	if r.e.trace != nil {
-		r.e.trace(typ, data)
+		r.e.trace(typ, payload)
 	}
 }
 
 func (r *run) setVar(name, value string) {
 	r.vars[name] = value
-	r.publish(events.VarSet, map[string]any{"name": name, "value": value})
+	r.publish(events.VarSet, VarSet{Name: name, Value: value})
 }
 
 // exec runs one node and returns the next node's name, or an error (errEnd
@@ -279,8 +310,10 @@ func (r *run) exec(ctx context.Context, n *flows.Node) (string, error) {
 		if err := r.playRefs(ctx, n.Prompts, false); err != nil {
 			return "", err
 		}
+		// An outcome a node already decided stands (a callback requested,
+		// a queue given up for a callback that was not taken, a failure).
 		outcome := store.OutcomeCompleted
-		if r.res.Outcome == store.OutcomeCallbackRequested {
+		if r.res.Outcome != "" {
 			outcome = r.res.Outcome
 		}
 		return "", r.end(outcome, ReasonHangup)

@@ -43,14 +43,18 @@ func withMenu(field string) string {
 func replaceOnce(s, old, new string) string { return strings.Replace(s, old, new, 1) }
 
 type engineCase struct {
-	name        string
-	flow        string
-	caller      string
-	at          time.Time
-	presses     []press
+	name    string
+	flow    string
+	caller  string
+	at      time.Time
+	presses []press
+	// inputs, instead of timed presses: one input event per wait (keys;
+	// "-" lets it time out; "hangup" ends the call there), sent when the
+	// engine waits for it (inputCall).
+	inputs      []string
 	cfg         func(*Config)
 	wantPath    string
-	wantOutcome string
+	wantOutcome store.Outcome
 	wantReason  string
 	wantPlayed  string
 	wantVars    map[string]string
@@ -85,9 +89,16 @@ func runCase(t *testing.T, tc engineCase) {
 		}
 		call := newFakeCall(caller)
 		ctx, cancel := context.WithCancel(t.Context())
+		if q, ok := cfg.Enqueuer.(*fakeQueue); ok {
+			q.cancel = cancel
+		}
 		var wg sync.WaitGroup
 		wg.Go(func() { call.script(ctx, tc.presses) })
-		res := e.Run(ctx, call, mustFlow(t, tc.flow))
+		var c Call = call
+		if tc.inputs != nil {
+			c = &inputCall{fakeCall: call, inputs: tc.inputs, hangup: cancel}
+		}
+		res := e.Run(ctx, c, mustFlow(t, tc.flow))
 		cancel()
 		wg.Wait()
 		if got := pathString(res); got != tc.wantPath {
@@ -133,9 +144,9 @@ func TestMenu(t *testing.T) {
 			wantPath: "main[0] zero", wantOutcome: done, wantPlayed: "en/menu!",
 			check: func(t *testing.T, _ Result, evs []events.Event) {
 				for _, ev := range evs {
-					if ev.Type == events.PromptPlayed && ev.Data["prompt"] == "menu" {
-						if ev.Data["interrupted"] != true || ev.Data["duration_ms"] != int64(500) {
-							t.Errorf("prompt event %v: want interrupted after 500ms", ev.Data)
+					if p, ok := ev.Payload.(PromptPlay); ok && ev.Type == events.PromptPlayed && p.Prompt == "menu" {
+						if !p.Interrupted || p.DurationMS != 500 {
+							t.Errorf("prompt event %+v: want interrupted after 500ms", p)
 						}
 						return
 					}
@@ -148,7 +159,7 @@ func TestMenu(t *testing.T) {
 			check: func(t *testing.T, _ Result, evs []events.Event) {
 				n := 0
 				for _, ev := range evs {
-					if ev.Type == events.DigitPressed && ev.Data["discarded"] == true {
+					if p, ok := ev.Payload.(DigitPress); ok && ev.Type == events.DigitPressed && p.Discarded {
 						n++
 					}
 				}

@@ -1,6 +1,10 @@
 package ivr
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"time"
+)
 
 var (
 	// ErrMaxSteps ends a call whose flow went through Config.MaxSteps nodes:
@@ -19,4 +23,31 @@ var (
 	// ErrNoPrompt is logged when a prompt exists neither in the current nor
 	// in the fallback language; the engine skips it and carries on.
 	ErrNoPrompt = errors.New("ivr: prompt missing")
+
+	// The callback errors a CallbackScheduler returns (wrapped) and the
+	// dialogue tells apart; each has its own prompt.
+
+	// ErrCallbackRefused: the outbound policy will not call that number.
+	ErrCallbackRefused = errors.New("ivr: callback number refused")
+	// ErrCallbackRateLimited: too many requests for the number (or in all).
+	ErrCallbackRateLimited = errors.New("ivr: too many callback requests")
+	// ErrCallbackOutsideHours: the chosen time is outside the queue's
+	// calendar; see *CallbackOutsideHoursError.
+	ErrCallbackOutsideHours = errors.New("ivr: callback time outside business hours")
+	// ErrCallbackUnavailable: the scheduler cannot take a request now
+	// (not ready, shutting down, the database, callbacks off for the queue).
+	ErrCallbackUnavailable = errors.New("ivr: callbacks unavailable")
 )
+
+// CallbackOutsideHoursError is a chosen time the queue's calendar is
+// closed at; Next is its next opening (zero: it never opens), which the
+// dialogue offers instead.
+type CallbackOutsideHoursError struct {
+	At, Next time.Time
+}
+
+func (e *CallbackOutsideHoursError) Error() string {
+	return fmt.Sprintf("ivr: callback at %s is outside business hours; next opening %s", e.At.Format(time.RFC3339), e.Next.Format(time.RFC3339))
+}
+
+func (e *CallbackOutsideHoursError) Unwrap() error { return ErrCallbackOutsideHours }

@@ -33,17 +33,17 @@ func TestEventStream(t *testing.T) {
 			var got []string
 			for _, e := range evs {
 				var s string
-				switch e.Type {
-				case events.NodeEntered:
-					s = fmt.Sprintf("node %v %v %v %v", e.Data["node"], e.Data["type"], e.Data["flow"], e.Data["version"])
-				case events.VarSet:
-					s = fmt.Sprintf("var %v=%v", e.Data["name"], e.Data["value"])
-				case events.PromptPlayed:
-					s = fmt.Sprintf("prompt %v %v interrupted=%v %vms", e.Data["prompt"], e.Data["lang"], e.Data["interrupted"], e.Data["duration_ms"])
-				case events.DigitPressed:
-					s = fmt.Sprintf("digit %v %v", e.Data["digit"], e.Data["source"])
-				case events.FlowHandoff:
-					s = fmt.Sprintf("handoff %v %v", e.Data["kind"], e.Data["target"])
+				switch d := e.Payload.(type) {
+				case NodeEnter:
+					s = fmt.Sprintf("node %v %v %v %v", d.Node, d.Type, d.Flow, d.Version)
+				case VarSet:
+					s = fmt.Sprintf("var %v=%v", d.Name, d.Value)
+				case PromptPlay:
+					s = fmt.Sprintf("prompt %v %v interrupted=%v %vms", d.Prompt, d.Lang, d.Interrupted, d.DurationMS)
+				case DigitPress:
+					s = fmt.Sprintf("digit %v %v", d.Digit, d.Source)
+				case FlowHandoff:
+					s = fmt.Sprintf("handoff %v %v", d.Kind, d.Target)
 				default:
 					s = e.Type
 				}

@@ -140,3 +140,31 @@ func drain(sub *events.Subscription) []events.Event {
 		}
 	}
 }
+
+// inputCall sends its scripted input events when the engine waits for
+// one (as the simulator does), so a dialogue's test needs no timings.
+type inputCall struct {
+	*fakeCall
+	inputs []string
+	next   int
+	hangup context.CancelFunc
+}
+
+func (c *inputCall) WaitingForInput(string) {
+	if c.next >= len(c.inputs) {
+		return // the rest time out
+	}
+	in := c.inputs[c.next]
+	c.next++
+	switch in {
+	case "-":
+	case "hangup":
+		c.hangup()
+	default:
+		for _, k := range in {
+			c.digits <- media.Digit{Key: k, Source: media.SourceRFC4733, At: time.Now(), Duration: 100 * time.Millisecond}
+		}
+	}
+}
+
+func (c *inputCall) InputDone(string) {}

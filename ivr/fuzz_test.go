@@ -4,7 +4,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hotline-dev/hotline/config"
 	"github.com/hotline-dev/hotline/flows"
 )
 
@@ -20,28 +19,6 @@ func FuzzExtract(f *testing.F) {
 		vals, err := extract(data, []flows.Assignment{{Name: "v", Value: path}})
 		if err == nil && vals == nil {
 			t.Fatal("no values and no error")
-		}
-	})
-}
-
-// FuzzCalendar: hours and holidays come from the configuration file.
-func FuzzCalendar(f *testing.F) {
-	f.Add("mon", "08:00-12:00", "2026-12-25")
-	f.Add("saturday", "00:00-24:00", "")
-	f.Add("x", "25:99-1:00", "2026-02-30")
-	f.Fuzz(func(t *testing.T, day, hours, holiday string) {
-		cal, err := parseCalendar(config.Calendar{TimeZone: "Asia/Ho_Chi_Minh",
-			Hours: map[string][]string{day: {hours}}, Holidays: []string{holiday}})
-		if err != nil {
-			return
-		}
-		_ = cal.open(monday10)
-		for _, sps := range cal.hours {
-			for _, sp := range sps {
-				if sp.from < 0 || sp.to > 24*60 || sp.from >= sp.to {
-					t.Fatalf("accepted span %+v from %q", sp, hours)
-				}
-			}
 		}
 	})
 }

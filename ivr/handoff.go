@@ -19,24 +19,28 @@ func (r *run) enqueue(ctx context.Context, n *flows.Node) (string, error) {
 	if err := r.playRefs(ctx, n.Prompts, n.BargeIn); err != nil {
 		return "", err
 	}
-	r.handoff("enqueue", n)
+	r.handoff("enqueue", n.Queue, n)
 	if r.e.cfg.Enqueuer == nil {
 		return "", r.end(store.OutcomeCompleted, ReasonHandoff)
 	}
 	req := QueueRequest{Queue: n.Queue, Flow: r.flow, Node: n.Name, Language: r.lang, Vars: maps.Clone(r.vars),
 		Category: r.res.Category, Tags: append([]string(nil), r.res.Tags...), Priority: r.res.Priority}
 	qr, err := r.e.cfg.Enqueuer.Enqueue(ctx, r.call, req)
-	r.res.Queue = &qr
-	if ctx.Err() != nil {
-		r.res.Outcome = store.OutcomeAbandonedQueue
-		return "", ctx.Err()
-	}
-	if err != nil {
+	r.res.Legs = append(r.res.Legs, qr.Legs...)
+	r.queuePos = qr.Position
+	if err != nil && ctx.Err() == nil {
 		r.res.Err = fmt.Errorf("ivr: enqueue %q: %w", n.Queue, err)
 		r.log.Error("ivr: enqueue failed", "queue", n.Queue, "err", err)
 	}
-	if err == nil && qr.Answered {
+	// What the queue says happened decides, not whether the call is still
+	// up: the caller's BYE ends ctx too, and an answered call is completed
+	// whoever hangs up first.
+	if qr.Answered {
 		return "", r.end(store.OutcomeCompleted, ReasonAnswered)
+	}
+	if ctx.Err() != nil {
+		r.res.Outcome = store.OutcomeAbandonedQueue
+		return "", ctx.Err()
 	}
 	next := n.Next
 	if qr.Next != "" {
@@ -55,37 +59,21 @@ func (r *run) enqueue(ctx context.Context, n *flows.Node) (string, error) {
 	return next, nil
 }
 
-// callback plays the node's prompts and asks the scheduler for a callback
-// to the caller's number. Without a scheduler the handoff is recorded,
-// published and the flow ends (outcome callback_requested).
-func (r *run) callback(ctx context.Context, n *flows.Node) (string, error) {
-	if err := r.playRefs(ctx, n.Prompts, n.BargeIn); err != nil {
-		return "", err
+// waitedIn is the caller's last leg when it was a wait in a queue that
+// nobody answered: where they were when they asked for a callback.
+func (r *run) waitedIn() (store.CallLeg, bool) {
+	if len(r.res.Legs) == 0 {
+		return store.CallLeg{}, false
 	}
-	r.handoff("callback", n)
-	if r.e.cfg.Callbacks == nil {
-		return "", r.end(store.OutcomeCallbackRequested, ReasonHandoff)
+	l := r.res.Legs[len(r.res.Legs)-1]
+	if l.Queue == "" || l.Number != "" || l.Answered() {
+		return store.CallLeg{}, false
 	}
-	req := CallbackRequest{CallID: r.call.ID(), Number: r.call.Caller(), Called: r.call.Called(), Queue: n.Queue,
-		Language: r.lang, Vars: maps.Clone(r.vars), Category: r.res.Category, Tags: append([]string(nil), r.res.Tags...),
-		Priority: r.res.Priority, RequestedAt: r.e.cfg.Clock.Now()}
-	if err := r.e.cfg.Callbacks.ScheduleCallback(ctx, req); err != nil {
-		if ctx.Err() != nil {
-			return "", ctx.Err()
-		}
-		r.res.Err = fmt.Errorf("ivr: schedule callback: %w", err)
-		r.log.Error("ivr: callback not scheduled", "queue", n.Queue, "err", err)
-		return "", r.end(store.OutcomeFailed, ReasonError)
-	}
-	r.res.Outcome = store.OutcomeCallbackRequested
-	if n.Next == "" {
-		return "", r.end(store.OutcomeCallbackRequested, ReasonEnd)
-	}
-	return n.Next, nil
+	return l, true
 }
 
-func (r *run) handoff(kind string, n *flows.Node) {
-	r.res.Handoff = &Handoff{Kind: kind, Queue: n.Queue, Node: n.Name}
-	r.log.Info("ivr: handoff", "kind", kind, "queue", n.Queue, "node", n.Name)
-	r.publish(events.FlowHandoff, map[string]any{"kind": kind, "target": n.Queue, "node": n.Name})
+func (r *run) handoff(kind, queue string, n *flows.Node) {
+	r.res.Handoff = &Handoff{Kind: kind, Queue: queue, Node: n.Name}
+	r.log.Info("ivr: handoff", "kind", kind, "queue", queue, "node", n.Name)
+	r.publish(events.FlowHandoff, FlowHandoff{Kind: kind, Target: queue, Node: n.Name})
 }

@@ -36,7 +36,7 @@ func (r *run) lookup(ctx context.Context, n *flows.Node) (string, error) {
 	}
 	if err != nil {
 		r.log.Warn("ivr: lookup failed", "node", n.Name, "lookup", n.Lookup, "err", err)
-		r.traceEvent("lookup-failed", map[string]any{"lookup": n.Lookup, "err": err.Error()})
+		r.traceEvent("lookup-failed", simLookupFailedEvent{Lookup: n.Lookup, Err: err.Error()})
 		return n.OnFailure, nil
 	}
 	for _, a := range n.Assign {

@@ -68,7 +68,7 @@ func (r *run) resolveName(name string) (resolved, bool) {
 		}
 	}
 	r.log.Warn("ivr: prompt skipped", "prompt", name, "lang", r.lang, "err", ErrNoPrompt)
-	r.publish(events.PromptPlayed, map[string]any{"prompt": name, "lang": r.lang, "missing": true, "interrupted": false, "duration_ms": int64(0)})
+	r.publish(events.PromptPlayed, PromptPlay{Prompt: name, Lang: r.lang, Missing: true})
 	return resolved{}, false
 }
 
@@ -130,8 +130,8 @@ wait:
 	if interrupted {
 		dur = r.e.cfg.Clock.Now().Sub(start)
 	}
-	r.publish(events.PromptPlayed, map[string]any{"prompt": rp.name, "lang": rp.lang, "fallback": rp.fallback,
-		"file": rp.p.Name, "interrupted": interrupted, "duration_ms": dur.Milliseconds()})
+	r.publish(events.PromptPlayed, PromptPlay{Prompt: rp.name, Lang: rp.lang, Fallback: rp.fallback,
+		File: rp.p.Name, Interrupted: interrupted, DurationMS: dur.Milliseconds()})
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -142,11 +142,8 @@ wait:
 }
 
 func (r *run) digitEvent(d media.Digit, discarded bool) {
-	data := map[string]any{"digit": string(d.Key), "source": string(d.Source), "duration_ms": d.Duration.Milliseconds()}
-	if discarded {
-		data["discarded"] = true
-	}
-	r.publish(events.DigitPressed, data)
+	r.publish(events.DigitPressed, DigitPress{Digit: string(d.Key), Source: string(d.Source),
+		DurationMS: d.Duration.Milliseconds(), Discarded: discarded})
 }
 
 // waitingForInput tells a simulated call that one input event is wanted.

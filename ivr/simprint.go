@@ -12,7 +12,7 @@ import (
 
 // printEvents renders the events of one simulated call, in order.
 // Consecutive digits print as one line.
-func printEvents(out io.Writer, sub *events.Subscription, promptsDir string) {
+func printEvents(out io.Writer, sub *events.Subscription, promptsDir string, texts func(lang, name string) (string, bool)) {
 	var keys strings.Builder
 	flush := func() {
 		if keys.Len() > 0 {
@@ -28,54 +28,65 @@ func printEvents(out io.Writer, sub *events.Subscription, promptsDir string) {
 		default:
 			return
 		}
-		d := ev.Data
-		if ev.Type == events.DigitPressed {
-			keys.WriteString(d["digit"].(string))
+		if d, ok := ev.Payload.(DigitPress); ok {
+			keys.WriteString(d.Digit)
 			continue
 		}
 		flush()
-		switch ev.Type {
-		case events.NodeEntered:
-			fmt.Fprintf(out, "> %s (%s)\n", d["node"], d["type"])
-		case events.PromptPlayed:
-			if d["missing"] == true {
-				fmt.Fprintf(out, "    play %s/%s  MISSING (no prompt in %s or the fallback language)\n", d["lang"], d["prompt"], d["lang"])
+		switch d := ev.Payload.(type) {
+		case NodeEnter:
+			fmt.Fprintf(out, "> %s (%s)\n", d.Node, d.Type)
+		case PromptPlay:
+			if d.Missing {
+				fmt.Fprintf(out, "    play %s/%s  MISSING (no prompt in %s or the fallback language)\n", d.Lang, d.Prompt, d.Lang)
 				continue
 			}
-			file, _ := d["file"].(string)
+			file := d.File
 			if promptsDir != "" {
 				file = filepath.ToSlash(filepath.Join(promptsDir, file+".wav"))
 			}
 			note := ""
-			if d["fallback"] == true {
+			if d.Fallback {
 				note = "  (fallback language)"
 			}
-			fmt.Fprintf(out, "    play %s/%s  %s%s\n", d["lang"], d["prompt"], file, note)
-		case simInput:
-			switch in := d["input"].(string); {
-			case d["n"] == 0:
+			fmt.Fprintf(out, "    play %s/%s  %s%s\n", d.Lang, d.Prompt, file, note)
+		case simInputEvent:
+			switch {
+			case d.N == 0:
 				fmt.Fprintf(out, "    input: none left, times out\n")
-			case silent(in):
-				fmt.Fprintf(out, "    input #%d: (silence), times out\n", d["n"])
+			case silent(d.Input):
+				fmt.Fprintf(out, "    input #%d: (silence), times out\n", d.N)
 			default:
-				fmt.Fprintf(out, "    input #%d: %s\n", d["n"], in)
+				fmt.Fprintf(out, "    input #%d: %s\n", d.N, d.Input)
 			}
-		case simUnused:
-			fmt.Fprintf(out, "    keys not read: %s\n", d["keys"])
-		case events.VarSet:
-			fmt.Fprintf(out, "    set %s = %q\n", d["name"], d["value"])
-		case "sim.branch":
-			if d["case"] == 0 {
-				fmt.Fprintf(out, "    no case holds: else -> %s\n", d["next"])
+		case simUnusedEvent:
+			fmt.Fprintf(out, "    keys not read: %s\n", d.Keys)
+		case VarSet:
+			fmt.Fprintf(out, "    set %s = %q\n", d.Name, d.Value)
+		case simBranchEvent:
+			if d.Case == 0 {
+				fmt.Fprintf(out, "    no case holds: else -> %s\n", d.Next)
 			} else {
-				fmt.Fprintf(out, "    case %d holds (%s) -> %s\n", d["case"], d["test"], d["next"])
+				fmt.Fprintf(out, "    case %d holds (%s) -> %s\n", d.Case, d.Test, d.Next)
 			}
-		case "sim.lookup-failed":
-			fmt.Fprintf(out, "    lookup %s failed: %s\n", d["lookup"], d["err"])
-		case simLookup:
-			fmt.Fprintf(out, "    lookup %s: %s %s %s\n", d["lookup"], d["method"], d["url"], d["result"])
-		case events.FlowHandoff:
-			fmt.Fprintf(out, "    handoff %s to queue %s\n", d["kind"], d["target"])
+		case simLookupFailedEvent:
+			fmt.Fprintf(out, "    lookup %s failed: %s\n", d.Lookup, d.Err)
+		case simLookupEvent:
+			fmt.Fprintf(out, "    lookup %s: %s %s %s\n", d.Lookup, d.Method, d.URL, d.Result)
+		case simSayEvent:
+			fmt.Fprintf(out, "    say %s (%s): %s\n", d.Value, d.Lang, spoken(d.Lang, d.Fragments, texts))
+		case simCallbackEvent:
+			if d.Status == "" {
+				fmt.Fprintf(out, "    callback for queue %s: nothing requested (the caller hung up)\n", d.Queue)
+			} else {
+				fmt.Fprintf(out, "    callback for queue %s to %q: %s", d.Queue, d.Number, d.Status)
+				if d.Callback != 0 {
+					fmt.Fprintf(out, " (callback %d)", d.Callback)
+				}
+				fmt.Fprintln(out)
+			}
+		case FlowHandoff:
+			fmt.Fprintf(out, "    handoff %s to queue %s\n", d.Kind, d.Target)
 		}
 	}
 }
@@ -96,6 +107,12 @@ func printResult(out io.Writer, r Result) {
 	}
 	if r.Handoff != nil {
 		fmt.Fprintf(out, "  handoff:  %s to queue %s (node %s)\n", r.Handoff.Kind, r.Handoff.Queue, r.Handoff.Node)
+	}
+	switch {
+	case r.CallbackID != 0:
+		fmt.Fprintf(out, "  callback: %s (id %d)\n", r.CallbackStatus, r.CallbackID)
+	case r.CallbackStatus != "":
+		fmt.Fprintf(out, "  callback: %s\n", r.CallbackStatus)
 	}
 	if r.Category != "" || len(r.Tags) > 0 || r.Priority != "" {
 		fmt.Fprintf(out, "  ticket:   category %s, tags %s, priority %s\n", orNone(r.Category), orNone(strings.Join(r.Tags, ", ")), orNone(r.Priority))
@@ -118,4 +135,18 @@ func orNone(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// spoken joins the fragments' texts, or their names when a text is unknown.
+func spoken(lang string, frags []string, texts func(lang, name string) (string, bool)) string {
+	words := make([]string, len(frags))
+	for i, f := range frags {
+		words[i] = f
+		if texts != nil {
+			if t, ok := texts(lang, f); ok {
+				words[i] = t
+			}
+		}
+	}
+	return strings.Join(words, " ")
 }

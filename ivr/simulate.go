@@ -47,6 +47,13 @@ type SimOptions struct {
 	Fail     map[string]bool
 	MaxSteps int
 	Logger   *slog.Logger
+	// Callbacks takes the callback nodes' requests; nil: a fake that books
+	// every request (id 1, position 3, the office open now).
+	Callbacks CallbackScheduler
+	// Texts gives a prompt's spoken text (prompts/prompts.txt), so that
+	// what package say makes of a value prints as words ("say 14 (vi):
+	// mười bốn"); nil prints the fragment names.
+	Texts func(lang, name string) (string, bool)
 }
 
 // Simulate walks flow with no audio on a virtual clock: prompts take no
@@ -75,13 +82,18 @@ func Simulate(ctx context.Context, flow *flows.Flow, opts SimOptions, out io.Wri
 		prompts = anyPrompt{}
 	}
 	clock := &simClock{now: at}
+	cbs := opts.Callbacks
+	if cbs == nil {
+		cbs = simCallbacks{clock: clock}
+	}
 	e, err := NewEngine(Config{Prompts: prompts, Lookups: lookups, Calendars: opts.Calendars, Bus: bus, Logger: opts.Logger,
-		Clock: clock, MaxSteps: opts.MaxSteps, HTTPClient: &http.Client{Transport: &simTransport{opts: opts, bus: bus}}})
+		Clock: clock, MaxSteps: opts.MaxSteps, HTTPClient: &http.Client{Transport: &simTransport{opts: opts, bus: bus}},
+		Callbacks: cbs, Location: at.Location()})
 	if err != nil {
 		return Result{}, err
 	}
-	e.trace = func(typ string, data map[string]any) {
-		bus.Publish(events.Event{Type: "sim." + typ, CallID: "simulated", Data: data})
+	e.trace = func(typ string, payload any) {
+		bus.Publish(events.Event{Type: "sim." + typ, CallID: "simulated", Payload: payload})
 	}
 	fl := flow
 	if opts.Language != "" && opts.Language != flow.Language {
@@ -103,7 +115,7 @@ func Simulate(ctx context.Context, flow *flows.Flow, opts SimOptions, out io.Wri
 	fmt.Fprintf(out, "flow %s (version %s) from %s\n", flow.Name, flow.Version, flow.File)
 	fmt.Fprintf(out, "caller %s, called %s, language %s, at %s\n", call.caller, call.called, fl.Language, at.Format(time.RFC3339))
 	res := e.Run(ctx, call, fl)
-	printEvents(out, sub, opts.PromptsDir)
+	printEvents(out, sub, opts.PromptsDir, opts.Texts)
 	if rest := call.inputs[min(call.next, len(call.inputs)):]; len(rest) > 0 {
 		fmt.Fprintf(out, "unused input: %s\n", strings.Join(rest, ","))
 	}
@@ -138,12 +150,12 @@ func (c *simCall) Play(ctx context.Context, ps ...*media.Prompt) error {
 // WaitingForInput releases the next scripted input event.
 func (c *simCall) WaitingForInput(node string) {
 	if c.next >= len(c.inputs) {
-		c.publish(simInput, map[string]any{"node": node, "input": "", "n": 0})
+		c.publish(simInput, simInputEvent{Node: node})
 		return
 	}
 	in := strings.TrimSpace(c.inputs[c.next])
 	c.next++
-	c.publish(simInput, map[string]any{"node": node, "input": in, "n": c.next})
+	c.publish(simInput, simInputEvent{Node: node, Input: in, N: c.next})
 	if silent(in) {
 		return
 	}
@@ -167,15 +179,15 @@ func (c *simCall) InputDone(node string) {
 			rest = append(rest, d.Key)
 		default:
 			if len(rest) > 0 {
-				c.publish(simUnused, map[string]any{"node": node, "keys": string(rest)})
+				c.publish(simUnused, simUnusedEvent{Node: node, Keys: string(rest)})
 			}
 			return
 		}
 	}
 }
 
-func (c *simCall) publish(typ string, data map[string]any) {
-	c.bus.Publish(events.Event{Type: typ, CallID: c.ID(), Time: c.clock.Now(), Data: data})
+func (c *simCall) publish(typ string, payload any) {
+	c.bus.Publish(events.Event{Type: typ, CallID: c.ID(), Time: c.clock.Now(), Payload: payload})
 }
 
 // simClock is virtual time: timers fire at once (the scripted input is
@@ -189,6 +201,20 @@ func (c *simClock) After(d time.Duration) (<-chan time.Time, func()) {
 	ch <- c.now.Add(d)
 	return ch, func() {}
 }
+
+// simCallbacks books every callback request: a new one, third in line,
+// with the office open now.
+type simCallbacks struct{ clock *simClock }
+
+func (c simCallbacks) ScheduleCallback(_ context.Context, req CallbackRequest) (CallbackReceipt, error) {
+	first := c.clock.Now()
+	if !req.At.IsZero() {
+		first = req.At
+	}
+	return CallbackReceipt{ID: 1, Version: 1, Position: 3, FirstCall: first, OpenNow: req.At.IsZero()}, nil
+}
+
+func (simCallbacks) CancelCallback(context.Context, int64, int64) error { return nil }
 
 // anyPrompt has every prompt, silent.
 type anyPrompt struct{}
@@ -206,17 +232,17 @@ type simTransport struct {
 func (t *simTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	name, _ := req.Context().Value(lookupNameKey{}).(string)
 	body, ok := t.opts.Answers[name]
-	data := map[string]any{"lookup": name, "method": req.Method, "url": req.URL.String()}
+	ev := simLookupEvent{Lookup: name, Method: req.Method, URL: req.URL.String()}
 	status := http.StatusOK
 	switch {
 	case t.opts.Fail[name]:
-		status, data["result"] = http.StatusServiceUnavailable, "fails (--lookup-fail)"
+		status, ev.Result = http.StatusServiceUnavailable, "fails (--lookup-fail)"
 	case !ok:
-		status, data["result"] = http.StatusServiceUnavailable, "fails (no answer given: --lookup "+name+"=FILE)"
+		status, ev.Result = http.StatusServiceUnavailable, "fails (no answer given: --lookup "+name+"=FILE)"
 	default:
-		data["result"] = "answers"
+		ev.Result = "answers"
 	}
-	t.bus.Publish(events.Event{Type: simLookup, CallID: "simulated", Data: data})
+	t.bus.Publish(events.Event{Type: simLookup, CallID: "simulated", Payload: ev})
 	if status != http.StatusOK {
 		body = nil
 	}

@@ -2,6 +2,9 @@ package ivr
 
 import (
 	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +13,8 @@ import (
 
 	"github.com/hotline-dev/hotline/store"
 )
+
+var update = flag.Bool("update", false, "rewrite golden files")
 
 func TestSimulate(t *testing.T) {
 	defer goleak.VerifyNone(t)
@@ -69,5 +74,58 @@ func TestRunWithoutFlow(t *testing.T) {
 	e, _ := NewEngine(Config{})
 	if r := e.Run(t.Context(), newFakeCall("1"), nil); r.Outcome != store.OutcomeFailed || r.Err == nil {
 		t.Errorf("result %+v", r)
+	}
+}
+
+// TestSimulateCallbackGolden: what `hotline flows simulate` prints for the
+// callback dialogue, with the prompt list's words for what say makes of
+// the values; compared with testdata/simulate-callback-<lang>.golden
+// (go test -update rewrites them).
+func TestSimulateCallbackGolden(t *testing.T) {
+	f, err := os.Open("../prompts/prompts.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	texts, err := PromptTexts(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flow := mustFlow(t, `
+flow: t
+languages: [en, vi]
+nodes:
+  cb: {type: callback, queue: operator, next: bye}
+  bye: {type: hangup, prompts: [goodbye]}
+`)
+	for _, tt := range []struct {
+		lang   string
+		inputs []string
+	}{{"en", []string{"1"}}, {"vi", []string{"2", "0912345678#", "1"}}} {
+		t.Run(tt.lang, func(t *testing.T) {
+			var out bytes.Buffer
+			res, err := Simulate(t.Context(), flow, SimOptions{Inputs: tt.inputs, Language: tt.lang, Caller: "+84912345014",
+				At: monday10, Texts: texts}, &out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Outcome != store.OutcomeCallbackRequested || res.CallbackID != 1 {
+				t.Errorf("result %+v", res)
+			}
+			path := filepath.Join("testdata", "simulate-callback-"+tt.lang+".golden")
+			if *update {
+				if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (go test -update)", err)
+			}
+			if out.String() != string(want) {
+				t.Errorf("simulate output differs from %s:\n--- got\n%s--- want\n%s", path, out.String(), want)
+			}
+		})
 	}
 }

@@ -18,9 +18,16 @@
 //     writer's goroutine, so a bridge adds no frame of delay. With a prompt
 //     or an inband digit playing it is queued and mixed on the pacer's
 //     slots. Both paths share one SSRC, sequence and timestamp (txMu).
-//   - Symmetric RTP: the first packet of a negotiated payload type moves the
-//     send address to its source (NAT); later moves need 3 in-sequence
-//     packets from the new source, so one spoofed packet cannot steal audio.
+//   - Strict RTP (strictrtp.go): media is taken only from the SDP address's
+//     IP or the IP the SIP came from (Remote.Signal); the first such packet
+//     latches the send address (symmetric RTP, NAT); for LearnWindow after
+//     Start or SetRemote the latch may move to another port of those IPs
+//     after 3 in-sequence packets, then it is locked. Rejected and
+//     probation packets give no audio and no digits.
+//   - Reflection guard: media goes out before the far end is heard only if
+//     the SDP address is on the signalling IP, and then for
+//     UnansweredSendLimit at most; otherwise the session waits for the far
+//     end's first packet as if on hold.
 //   - Digits are reported when the press ends (RFC 4733 end packet, or the
 //     tone released), so Digit.Duration is known; At is the press start.
 //   - The inactivity watchdog lives in the sender goroutine; the reader only

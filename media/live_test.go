@@ -262,12 +262,13 @@ func TestWriteAudioConcurrentRace(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rx.Close()
-	if err := a.Start(Remote{Addr: rx.LocalAddr().(*net.UDPAddr).AddrPort(), Codec: PCMU}); err != nil {
+	if err := a.Start(Remote{Addr: rx.LocalAddr().(*net.UDPAddr).AddrPort(), Codec: PCMU, Signal: loopback}); err != nil {
 		t.Fatal(err)
 	}
 	var got []rtpAt
 	var rmu sync.Mutex
 	rdone := make(chan struct{})
+	arrived := make(chan struct{}, 1) // a packet was received
 	go func() {
 		defer close(rdone)
 		buf := make([]byte, 1500)
@@ -283,6 +284,10 @@ func TestWriteAudioConcurrentRace(t *testing.T) {
 			rmu.Lock()
 			got = append(got, rtpAt{Packet: p, at: time.Now()})
 			rmu.Unlock()
+			select {
+			case arrived <- struct{}{}:
+			default:
+			}
 		}
 	}()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -305,8 +310,34 @@ func TestWriteAudioConcurrentRace(t *testing.T) {
 	tick.Stop()
 	cancel()
 	wg.Wait()
-	time.Sleep(200 * time.Millisecond)
-	sent := a.Stats().PacketsSent
+	// Wait, not sleep: until the sender has nothing left (no prompt, no live
+	// samples: checked under txMu, so no packet is half sent) and every
+	// packet sent has arrived.
+	idle := func() (uint64, bool) {
+		a.txMu.Lock()
+		defer a.txMu.Unlock()
+		a.mu.Lock()
+		quiet := a.play == nil && len(a.live) == 0
+		a.mu.Unlock()
+		return a.Stats().PacketsSent, quiet
+	}
+	deadline := time.After(5 * time.Second)
+	var sent uint64
+	for {
+		n, quiet := idle()
+		rmu.Lock()
+		have := uint64(len(got))
+		rmu.Unlock()
+		if quiet && have >= n {
+			sent = n
+			break
+		}
+		select {
+		case <-arrived:
+		case <-deadline:
+			t.Fatalf("received %d of %d packets (sender idle: %v)", have, n, quiet)
+		}
+	}
 	rx.Close()
 	<-rdone
 	rmu.Lock()

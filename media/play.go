@@ -213,7 +213,7 @@ func (s *Session) WriteAudio(pcm []int16) {
 	}
 	r := s.remote.Load()
 	n := r.frameSamples()
-	if len(pcm) == n && !s.hold && s.play == nil && s.dig == nil && len(s.live) == 0 {
+	if len(pcm) == n && !s.paused() && s.play == nil && s.dig == nil && len(s.live) == 0 {
 		s.mu.Unlock()
 		s.sendLive(r, pcm)
 		return
@@ -238,7 +238,7 @@ func (s *Session) WriteAudio(pcm []int16) {
 // sendLive sends one live frame at once (WriteAudio's immediate path) and
 // ends the pacer's slots, which had nothing left to send. Called with txMu
 // held.
-func (s *Session) sendLive(r *Remote, pcm []int16) {
+func (s *Session) sendLive(r *negotiation, pcm []int16) {
 	st := s.tx
 	// Live frames keep their talkspurt over the same hangover the pacer
 	// allows them (jitter, a lost frame upstream).

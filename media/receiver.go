@@ -56,7 +56,8 @@ type recvState struct {
 	transit     int32
 	jitter      float64
 	warnedPT    bool
-	// re-latch probation (see latch)
+	// re-latch probation under neg (see latch)
+	neg       *negotiation
 	cand      netip.AddrPort
 	candSeq   uint16
 	candCount int
@@ -98,6 +99,9 @@ func (s *Session) handlePacket(rs *recvState, b []byte, src netip.AddrPort) {
 		s.st.ignored.Add(1)
 		return
 	}
+	if rs.neg != r { // a SetRemote: probation starts over
+		rs.neg, rs.candCount = r, 0
+	}
 	pt := rs.hdr.PayloadType
 	isEvent := r.DTMFPayloadType != 0 && pt == r.DTMFPayloadType
 	if pt != r.PayloadType && !isEvent {
@@ -110,12 +114,15 @@ func (s *Session) handlePacket(rs *recvState, b []byte, src netip.AddrPort) {
 		}
 		return
 	}
-	if !s.latch(rs, src) {
-		s.st.ignored.Add(1)
-		return
+	if !s.latch(rs, r, src) {
+		return // counted as rejected; no audio, no digits
 	}
 	now := time.Since(s.epoch)
 	s.lastRecv.Store(int64(now))
+	if !r.heard.Load() {
+		r.heard.Store(true)
+		s.nudge() // a sender waiting to hear the far end may start
+	}
 	s.st.pktRecv.Add(1)
 	s.st.bytesRecv.Add(uint64(len(b)))
 	s.trackSeq(rs)
@@ -155,52 +162,6 @@ func (s *Session) emitEvents(rs *recvState) {
 	for _, d := range rs.evOut {
 		s.digits.push(Digit{Key: d.key, Source: SourceRFC4733, At: time.Now().Add(-d.dur), Duration: d.dur})
 	}
-}
-
-// relatchPackets is how many packets with consecutive sequence numbers a
-// new source must send before we move an established latch to it, as
-// Asterisk's strictrtp learning does: one spoofed packet cannot steal the
-// call's audio, while a NAT rebinding moves within a few frames.
-const relatchPackets = 3
-
-// latch implements symmetric RTP (RFC 4961; "latching" in RFC 7362): send
-// to where the negotiated media really comes from, which differs from the
-// SDP address behind NAT. It reports whether the packet's source is
-// accepted; packets from a source on probation are dropped.
-func (s *Session) latch(rs *recvState, src netip.AddrPort) bool {
-	src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
-	cur := s.sendAddr.Load()
-	if *cur == src {
-		rs.candCount = 0
-		if !s.st.latched.Load() {
-			s.st.latched.Store(true)
-		}
-		return true
-	}
-	if s.st.latched.Load() {
-		seq := rs.hdr.SequenceNumber
-		if src == rs.cand && seq == rs.candSeq+1 {
-			rs.candCount++
-		} else {
-			rs.cand, rs.candCount = src, 1
-		}
-		rs.candSeq = seq
-		if rs.candCount < relatchPackets {
-			return false
-		}
-		rs.candCount = 0
-	}
-	s.sendAddr.Store(&src)
-	var n uint64
-	if s.st.latched.Swap(true) {
-		n = s.st.relatches.Add(1)
-	}
-	// Rate-limited: a flapping source must not flood the log; log the
-	// first latch and re-latches 1, 2, 4, 8, ...
-	if n&(n-1) == 0 {
-		s.log.Info("RTP latched", "from", src, "previous", *cur, "relatches", n)
-	}
-	return true
 }
 
 // trackSeq counts loss from sequence gaps per SSRC (RFC 3550 A.1,

@@ -1,6 +1,7 @@
 package media
 
 import (
+	"encoding/binary"
 	"errors"
 	"net/netip"
 	"os"
@@ -64,15 +65,18 @@ func fuzzSession(t testing.TB) (*Session, *recvState) {
 		t.Fatal(err)
 	}
 	r := remoteAt(addrB)
-	s.remote.Store(&r)
-	addr := r.Addr
-	s.sendAddr.Store(&addr)
+	r.Signal = netip.MustParseAddr("192.0.2.1") // FuzzRTPInput's source, as behind NAT
+	if err := r.normalise(); err != nil {
+		t.Fatal(err)
+	}
+	s.remote.Store(s.negotiate(r))
 	s.SetAudioSink(func([]int16) {})
 	return s, &recvState{det: newDTMFDetector()}
 }
 
 // FuzzRTPInput: any datagram on the RTP port is handled without panicking,
-// and only accepted packets count as received.
+// only accepted packets count as received, and nothing from a source off
+// the SDP and signalling IPs is ever taken.
 func FuzzRTPInput(f *testing.F) {
 	seeds, _ := filepath.Glob("testdata/rtp-*.bin")
 	for _, fn := range seeds {
@@ -87,11 +91,15 @@ func FuzzRTPInput(f *testing.F) {
 	f.Add([]byte{0x80})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, rs := fuzzSession(t)
+		s.handlePacket(rs, b, mustAP("203.0.113.9:1000")) // a third party
+		if st := s.Stats(); st.PacketsReceived != 0 || st.Latched || len(s.Digits()) != 0 {
+			t.Fatalf("took a packet from a third party: %+v", st)
+		}
 		s.handlePacket(rs, b, mustAP("192.0.2.1:1000"))
 		s.handlePacket(rs, b, mustAP("192.0.2.1:1000")) // twice: duplicate paths
 		st := s.Stats()
-		if st.PacketsReceived+st.PacketsIgnored < 2 {
-			t.Fatalf("packet neither received nor ignored: %+v", st)
+		if st.PacketsReceived+st.PacketsIgnored+st.PacketsRejected < 3 {
+			t.Fatalf("packet neither received, ignored nor rejected: %+v", st)
 		}
 		if st.PacketsReceived > 0 && st.RemoteAddr != netip.MustParseAddrPort("192.0.2.1:1000") {
 			t.Fatalf("accepted packet did not latch: %+v", st)
@@ -111,10 +119,8 @@ func BenchmarkSessionSendFrame(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	r := remoteAt(addrB)
-	s.remote.Store(&r)
-	addr := r.Addr
-	s.sendAddr.Store(&addr)
+	r := s.negotiate(remoteAt(addrB))
+	s.remote.Store(r)
 	s.started = true
 	p := NewPromptPCM("p", Tone([]float64{440}, 10*time.Second))
 	st := newSendState()
@@ -123,6 +129,24 @@ func BenchmarkSessionSendFrame(b *testing.B) {
 		if s.play == nil {
 			s.play = &playJob{prompts: []*Prompt{p}, done: make(chan error, 1)}
 		}
-		s.buildAndSend(st, &r, 160)
+		s.buildAndSend(st, r, 160)
+	}
+}
+
+// BenchmarkSessionReceivePacket measures the receive path of one audio
+// packet from the latched source (parse, source check, counters, decode,
+// sink, inband detector); it must not allocate.
+func BenchmarkSessionReceivePacket(b *testing.B) {
+	s, rs := fuzzSession(b)
+	from := mustAP(addrB)
+	pkt := rtpBytes(0, 1, 160, make([]byte, 160))
+	s.handlePacket(rs, pkt, from) // latch
+	b.ReportAllocs()
+	seq := uint16(2)
+	for b.Loop() {
+		binary.BigEndian.PutUint16(pkt[2:], seq)
+		binary.BigEndian.PutUint32(pkt[4:], uint32(seq)*160)
+		seq++
+		s.handlePacket(rs, pkt, from)
 	}
 }

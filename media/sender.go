@@ -165,7 +165,14 @@ func (s *Session) inactivityLeft() time.Duration {
 func (s *Session) hasWork() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return !s.hold && (s.play != nil || s.dig != nil || len(s.live) > 0)
+	return !s.paused() && (s.play != nil || s.dig != nil || len(s.live) > 0)
+}
+
+// paused reports whether jobs wait instead of being sent: on hold, or the
+// far end has not been heard yet and its SDP address is not on the
+// signalling IP (strictrtp.go). Called with s.mu held.
+func (s *Session) paused() bool {
+	return s.hold || s.remote.Load().waiting()
 }
 
 // frame runs one frame slot: catch up if late, build and send the packet,
@@ -190,9 +197,9 @@ func (s *Session) frame(st *sendState) {
 }
 
 // buildAndSend sends the packet of this slot; false ends the slots.
-func (s *Session) buildAndSend(st *sendState, r *Remote, n int) bool {
+func (s *Session) buildAndSend(st *sendState, r *negotiation, n int) bool {
 	s.mu.Lock()
-	if s.hold {
+	if s.paused() {
 		s.mu.Unlock()
 		return false
 	}
@@ -305,7 +312,7 @@ func (s *Session) eventStep(j *digitJob, st *sendState, n int) (ev TelephoneEven
 	return ev, j.ts, marker, done
 }
 
-func (s *Session) writeEvent(st *sendState, r *Remote, ev TelephoneEvent, ts uint32, marker bool) {
+func (s *Session) writeEvent(st *sendState, r *negotiation, ev TelephoneEvent, ts uint32, marker bool) {
 	saved := st.hdr.Timestamp
 	st.hdr.Timestamp = ts
 	st.hdr.PayloadType = r.DTMFPayloadType
@@ -316,9 +323,13 @@ func (s *Session) writeEvent(st *sendState, r *Remote, ev TelephoneEvent, ts uin
 }
 
 // writePacket marshals the header in front of payload in st.buf and sends
-// it to the current (possibly latched) address. Called with txMu held.
+// it to the current (possibly latched) address, unless the far end has not
+// answered within UnansweredSendLimit: then the packet is dropped as if
+// lost on the way (its sequence number is used) and counted. Called with
+// txMu held.
 func (s *Session) writePacket(st *sendState, payload []byte) {
-	st.lastSent = time.Now()
+	now := time.Now()
+	st.lastSent = now
 	hn, err := st.hdr.MarshalTo(st.buf[:rtpHeaderLen])
 	if err != nil {
 		s.log.Error("marshal RTP header", "error", err)
@@ -329,7 +340,12 @@ func (s *Session) writePacket(st *sendState, payload []byte) {
 		copy(pkt[hn:], payload)
 	}
 	st.hdr.SequenceNumber++
-	addr := *s.sendAddr.Load()
+	r := s.remote.Load()
+	if !r.cleared(now.Sub(s.epoch)) {
+		s.st.withheld.Add(1)
+		return
+	}
+	addr := *r.dest.Load()
 	if _, err := s.conn.WriteToUDPAddrPort(pkt, addr); err != nil {
 		if s.log.Enabled(context.Background(), slog.LevelDebug) {
 			s.log.Debug("send RTP", "to", addr, "error", err)

@@ -33,17 +33,28 @@ type SessionConfig struct {
 	InbandDTMF bool
 	// DedupWindow overrides DefaultDedupWindow.
 	DedupWindow time.Duration
-	// Conn, when set, is used instead of binding a socket (test seam).
+	// Conn, when set, is used instead of binding a socket: a test's
+	// in-memory pipe, or a caller's own socket (sip.DialOptions.MediaConn).
+	// Close closes it.
 	Conn PacketConn
 }
 
-// Remote is the negotiated far end (RFC 3264 answer).
+// Remote is the negotiated far end (RFC 3264 answer) and where its
+// description came from.
 type Remote struct {
 	Addr            netip.AddrPort
 	Codec           Codec
 	PayloadType     uint8         // usually the static 0 or 8
 	DTMFPayloadType uint8         // telephone-event payload type; 0 = none
 	Ptime           time.Duration // 0 = 20 ms (RFC 3551 §4.5 default for G.711)
+	// Signal is the IP address the description came from: the source of
+	// the SIP request or response that carried the SDP (behind NAT, the
+	// caller's public address, where its RTP comes from too). RTP is
+	// accepted only from Addr's IP and from Signal, and media is sent
+	// before the far end has been heard only when Addr's IP is Signal
+	// (strict RTP, docs/security.md "RTP"). Zero means unknown: only
+	// Addr's IP is accepted and nothing is sent until RTP from it arrives.
+	Signal netip.Addr
 }
 
 const (
@@ -58,6 +69,9 @@ func (r *Remote) normalise() error {
 	if r.Ptime == 0 {
 		r.Ptime = defaultPtime
 	}
+	// Sources are compared unmapped (see latch).
+	r.Addr = netip.AddrPortFrom(r.Addr.Addr().Unmap(), r.Addr.Port())
+	r.Signal = r.Signal.Unmap()
 	switch {
 	case !r.Addr.IsValid() || r.Addr.Port() == 0:
 		return fmt.Errorf("%w: address %q", ErrBadRemote, r.Addr)
@@ -86,8 +100,7 @@ type Session struct {
 	digits *digitQueue
 	sink   atomic.Pointer[func([]int16)]
 
-	remote   atomic.Pointer[Remote]         // current negotiation, read per packet
-	sendAddr atomic.Pointer[netip.AddrPort] // latched destination
+	remote atomic.Pointer[negotiation] // current negotiation, read per packet
 
 	// txMu guards tx, the outgoing stream's state (sequence number,
 	// timestamp, talkspurt), shared by the pacing sender goroutine and
@@ -112,7 +125,9 @@ type Session struct {
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 
-	lastRecv atomic.Int64 // time since epoch of the last accepted RTP
+	// lastRecv is the time since epoch of the last accepted RTP packet, or
+	// of Start or the end of a hold: the inactivity timeout runs from it.
+	lastRecv atomic.Int64
 	st       counters
 }
 
@@ -176,9 +191,7 @@ func (s *Session) Start(r Remote) error {
 		return ErrAlreadyStarted
 	}
 	s.started = true
-	s.remote.Store(&r)
-	addr := r.Addr
-	s.sendAddr.Store(&addr)
+	s.remote.Store(s.negotiate(r))
 	s.lastRecv.Store(int64(time.Since(s.epoch)))
 	s.wg.Add(2)
 	go s.readLoop()
@@ -186,8 +199,12 @@ func (s *Session) Start(r Remote) error {
 	return nil
 }
 
-// SetRemote applies a re-INVITE: new address, codec, payload types or
-// ptime. The latch is reset to the new SDP address until RTP arrives again.
+// SetRemote applies a re-INVITE: new address, codec, payload types, ptime
+// or signalling source. It starts a new negotiation: media goes to the new
+// SDP address until RTP arrives, the latch learns again (LearnWindow), and
+// if the address is not on the signalling IP nothing is sent until the far
+// end has been heard. The description already in force (a session-timer
+// refresh, RFC 4028) changes nothing.
 func (s *Session) SetRemote(r Remote) error {
 	if err := r.normalise(); err != nil {
 		return err
@@ -197,10 +214,10 @@ func (s *Session) SetRemote(r Remote) error {
 	if !s.started {
 		return ErrNotStarted
 	}
-	s.remote.Store(&r)
-	addr := r.Addr
-	s.sendAddr.Store(&addr)
-	s.st.latched.Store(false)
+	if s.remote.Load().Remote == r {
+		return nil
+	}
+	s.remote.Store(s.negotiate(r))
 	s.nudge()
 	return nil
 }

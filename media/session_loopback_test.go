@@ -26,8 +26,8 @@ func loopbackPair(t *testing.T, pool *PortPool, cfgB SessionConfig) (a, b *Sessi
 		a.Close()
 		t.Fatal(err)
 	}
-	ra := Remote{Addr: b.LocalAddr(), Codec: PCMA, PayloadType: 8, DTMFPayloadType: 101}
-	rb := Remote{Addr: a.LocalAddr(), Codec: PCMA, PayloadType: 8, DTMFPayloadType: 101}
+	ra := Remote{Addr: b.LocalAddr(), Codec: PCMA, PayloadType: 8, DTMFPayloadType: 101, Signal: loopback}
+	rb := Remote{Addr: a.LocalAddr(), Codec: PCMA, PayloadType: 8, DTMFPayloadType: 101, Signal: loopback}
 	if err := a.Start(ra); err != nil {
 		t.Fatal(err)
 	}

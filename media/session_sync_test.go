@@ -30,8 +30,11 @@ func memSession(t *testing.T, n *memNet, addr string, cfg SessionConfig) (*Sessi
 	return s, c
 }
 
+// remoteAt is a far end at addr whose SDP came from its own IP (the
+// ordinary case: media may be sent at once).
 func remoteAt(addr string) Remote {
-	return Remote{Addr: mustAP(addr), Codec: PCMU, PayloadType: 0, DTMFPayloadType: 101, Ptime: 20 * time.Millisecond}
+	ap := mustAP(addr)
+	return Remote{Addr: ap, Codec: PCMU, PayloadType: 0, DTMFPayloadType: 101, Ptime: 20 * time.Millisecond, Signal: ap.Addr()}
 }
 
 // drain parses every packet queued on c.
@@ -234,9 +237,10 @@ func TestSessionInactivityTimeout(t *testing.T) {
 func TestSessionHoldSuspendsTimeoutAndSending(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := newMemNet()
-		a, _ := memSession(t, n, addrA, SessionConfig{InactivityTimeout: 2 * time.Second})
+		a, c := memSession(t, n, addrA, SessionConfig{InactivityTimeout: 2 * time.Second})
 		peer := n.listen(addrB)
 		a.Start(remoteAt(addrB))
+		c.inject(addrB, rtpBytes(0, 1, 160, make([]byte, 160))) // the far end answers, then holds
 		done := make(chan error, 1)
 		go func() { done <- a.Play(context.Background(), NewPromptPCM("p", make([]int16, 800))) }() // 5 frames
 		time.Sleep(50 * time.Millisecond)                                                           // frames at 0, 20, 40

@@ -7,21 +7,23 @@ import (
 	"os/exec"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/hotline-dev/hotline/internal/testenv"
 )
 
 // TestSippRTPEcho checks the session against an independent RTP peer: sipp
 // (Debian's sip-tester) with -rtp_echo returns every datagram to its
 // sender. The prompt must come back complete, in order, from sipp's port
-// (which we latch onto), with no loss.
+// (which we latch onto), with no loss, while a third party on 127.0.0.9
+// sprays bursts of in-sequence RTP and RFC 4733 digits at our port: none
+// of it is heard or taken, and it receives nothing.
 func TestSippRTPEcho(t *testing.T) {
-	sipp, err := exec.LookPath("sipp")
-	if err != nil {
-		t.Skip("sipp not installed (apt install sip-tester)")
-	}
+	sipp := testenv.Tool(t, "sipp", "Debian: apt-get install sip-tester")
 	defer goleak.VerifyNone(t)
 	mediaPort := freeEvenRange(t, 2)
 	sipPort := freeUDPPort(t)
@@ -43,9 +45,11 @@ func TestSippRTPEcho(t *testing.T) {
 	}
 	defer s.Close()
 	echo := netip.AddrPortFrom(loopback, uint16(mediaPort))
-	if err := s.Start(Remote{Addr: echo, Codec: PCMU, PayloadType: 0}); err != nil {
+	if err := s.Start(Remote{Addr: echo, Codec: PCMU, PayloadType: 0, Signal: loopback}); err != nil {
 		t.Fatal(err)
 	}
+	attacker := spray(t, netip.MustParseAddr("127.0.0.9"), s.LocalAddr())
+	defer attacker.stop() // before the leak check on a failure path
 	var mu sync.Mutex
 	var got []int16
 	arrived := make(chan struct{}, 1)
@@ -107,6 +111,75 @@ func TestSippRTPEcho(t *testing.T) {
 	if st.Lost != 0 || st.PacketsReceived-before.PacketsReceived < 25 || st.RemoteAddr != echo || !st.Latched {
 		t.Fatalf("stats %+v", st)
 	}
+	sent, recv := attacker.stop()
+	if recv != 0 || st.PacketsRejected == 0 || len(readDigits(s)) != 0 {
+		t.Fatalf("attacker sent %d, received %d packets; %d rejected", sent, recv, st.PacketsRejected)
+	}
+}
+
+// sprayer sends bursts of 3 in-sequence RTP packets (audio, digit '9',
+// audio) to a session every 10 ms from its own address, and counts what
+// comes back.
+type sprayer struct {
+	conn       *net.UDPConn
+	sent, recv atomic.Int64
+	done       chan struct{}
+	wg         sync.WaitGroup
+}
+
+func spray(t *testing.T, from netip.Addr, to netip.AddrPort) *sprayer {
+	t.Helper()
+	c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(from, 0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &sprayer{conn: c, done: make(chan struct{})}
+	a.wg.Add(2)
+	go func() {
+		defer a.wg.Done()
+		buf := make([]byte, maxDatagram)
+		for {
+			if _, _, err := c.ReadFromUDPAddrPort(buf); err != nil {
+				return
+			}
+			a.recv.Add(1)
+		}
+	}()
+	go func() {
+		defer a.wg.Done()
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for seq := uint16(0); ; seq += 3 {
+			select {
+			case <-a.done:
+				return
+			case <-tick.C:
+			}
+			for _, pkt := range [][]byte{
+				rtpBytes(0, seq, uint32(seq)*160, make([]byte, 160)),
+				eventBytes(seq+1, 9),
+				rtpBytes(0, seq+2, uint32(seq+2)*160, make([]byte, 160)),
+			} {
+				if _, err := c.WriteToUDPAddrPort(pkt, to); err == nil {
+					a.sent.Add(1)
+				}
+			}
+		}
+	}()
+	t.Cleanup(func() { a.stop() })
+	return a
+}
+
+// stop ends the spray (idempotent) and reports packets sent and received.
+func (a *sprayer) stop() (sent, recv int64) {
+	select {
+	case <-a.done:
+	default:
+		close(a.done)
+		a.conn.Close()
+		a.wg.Wait()
+	}
+	return a.sent.Load(), a.recv.Load()
 }
 
 func freeUDPPort(t *testing.T) int {

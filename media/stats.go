@@ -13,7 +13,15 @@ type Stats struct {
 	BytesSent       uint64 // RTP header + payload
 	PacketsReceived uint64 // accepted RTP packets (negotiated payload types)
 	BytesReceived   uint64
-	PacketsIgnored  uint64 // not RTP, an unnegotiated payload type, a source on re-latch probation, a bad telephone-event, a failed read
+	PacketsIgnored  uint64 // not RTP, an unnegotiated payload type, a bad telephone-event, a failed read
+	// PacketsRejected counts RTP of a negotiated payload type dropped for
+	// its source (strictrtp.go): not the SDP address's IP nor the
+	// signalling IP, a port on probation, or any other port once the latch
+	// is locked. Nothing of them reaches the audio sink or the digits.
+	PacketsRejected uint64
+	// PacketsWithheld counts packets not sent because the far end had not
+	// answered with any RTP within UnansweredSendLimit (reflection guard).
+	PacketsWithheld uint64
 
 	// Lost counts packets missing from sequence-number gaps (RFC 3550 §6.4.1
 	// cumulative lost; a late packet that fills a gap is subtracted).
@@ -35,10 +43,11 @@ type Stats struct {
 	DigitsDropped   uint64 // Digits channel full, dropped
 
 	// RemoteAddr is where RTP is sent: the SDP address until RTP arrives,
-	// then the latched source (symmetric RTP).
+	// then the latched source (symmetric RTP). Latched is per negotiation
+	// (a SetRemote learns again).
 	RemoteAddr netip.AddrPort
 	Latched    bool
-	Relatches  uint64 // times the latched address changed
+	Relatches  uint64 // times an established latch moved
 }
 
 // counters are updated by the reader and sender goroutines and read by
@@ -46,9 +55,8 @@ type Stats struct {
 type counters struct {
 	pktSent, bytesSent, pktRecv, bytesRecv, ignored  atomic.Uint64
 	lost, lateFrames, catchUps, liveDrops, relatches atomic.Uint64
-	liveDirect                                       atomic.Uint64
+	liveDirect, rejected, withheld                   atomic.Uint64
 	jitterNs                                         atomic.Int64
-	latched                                          atomic.Bool
 }
 
 // Stats returns a snapshot of the session's counters.
@@ -60,11 +68,11 @@ func (s *Session) Stats() Stats {
 		Jitter:     time.Duration(s.st.jitterNs.Load()),
 		LateFrames: s.st.lateFrames.Load(), CatchUps: s.st.catchUps.Load(),
 		LiveDrops: s.st.liveDrops.Load(), LiveDirect: s.st.liveDirect.Load(),
-		Relatches: s.st.relatches.Load(),
-		Latched:   s.st.latched.Load(),
+		Relatches:       s.st.relatches.Load(),
+		PacketsRejected: s.st.rejected.Load(), PacketsWithheld: s.st.withheld.Load(),
 	}
-	if a := s.sendAddr.Load(); a != nil {
-		st.RemoteAddr = *a
+	if n := s.remote.Load(); n != nil {
+		st.RemoteAddr, st.Latched = *n.dest.Load(), n.latched.Load()
 	}
 	s.digits.stats(&st)
 	return st

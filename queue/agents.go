@@ -23,7 +23,7 @@ func (s *Service) Login(agentID string) error {
 	if a.activity == Idle {
 		a.idleSince = s.cfg.Now()
 	}
-	s.emitAgent(a, "", nil)
+	s.emitAgent(a, "", AgentChange{})
 	s.dispatch()
 	return nil
 }
@@ -45,13 +45,18 @@ func (s *Service) Logout(agentID string) error {
 	if a.offer != nil {
 		s.endOffer(a.offer, ResultCancelled, "agent-unavailable")
 	}
-	s.emitAgent(a, "", nil)
+	s.dropReservation(a)
+	s.emitAgent(a, "", AgentChange{})
 	for _, q := range s.queueOrder() {
 		if _, member := a.cfg.Queues[q.name]; !member || !q.cfg.LeaveWhenEmpty || q.anyLoggedIn() {
 			continue
 		}
-		for len(q.waiting) > 0 {
-			s.finish(q.waiting[0], Outcome{Reason: ReasonEmpty, Exit: q.cfg.Exit}, "agent-unavailable")
+		// The callers leave; callbacks keep their place (the scheduler
+		// withdraws them when they must go).
+		for _, e := range slices.Clone(q.waiting) {
+			if e.cb == nil {
+				s.finish(e, Outcome{Reason: ReasonEmpty, Exit: q.cfg.Exit}, "agent-unavailable")
+			}
 		}
 	}
 	s.dispatch()
@@ -76,7 +81,8 @@ func (s *Service) Pause(agentID, reason string) error {
 	if a.offer != nil {
 		s.endOffer(a.offer, ResultCancelled, "agent-unavailable")
 	}
-	s.emitAgent(a, "", nil)
+	s.dropReservation(a)
+	s.emitAgent(a, "", AgentChange{})
 	s.dispatch()
 	return nil
 }
@@ -97,7 +103,7 @@ func (s *Service) Ready(agentID string) error {
 	}
 	a.presence, a.reason, a.misses = Available, "", 0
 	s.agentFreed(a)
-	s.emitAgent(a, "", nil)
+	s.emitAgent(a, "", AgentChange{})
 	s.dispatch()
 	return nil
 }

@@ -8,6 +8,8 @@ import (
 
 	"github.com/hotline-dev/hotline/config"
 	"github.com/hotline-dev/hotline/internal/baresiptest"
+	"github.com/hotline-dev/hotline/internal/referphone"
+	"github.com/hotline-dev/hotline/sip"
 )
 
 // TestBaresipAgentAnswersQueuedCaller uses Debian's baresip as the agent
@@ -42,8 +44,8 @@ func baresipBridge(t *testing.T, hangupSide string) {
 		t.Fatal(err)
 	}
 	oc, stopPlay := dialTone(t, ctx, h.addr, 1000)
-	callerHears := newToneSeen(440)
-	oc.Media().SetAudioSink(callerHears.sink)
+	callerHears := referphone.NewTone(440)
+	oc.Media().SetAudioSink(callerHears.Sink)
 	select {
 	case <-callerHears.C:
 	case <-ctx.Done():
@@ -52,7 +54,7 @@ func baresipBridge(t *testing.T, hangupSide string) {
 		for {
 			select {
 			case e := <-h.sub.C:
-				t.Logf("event %s %s %v", e.Type, e.Agent, e.Data)
+				t.Logf("event %s %s %+v", e.Type, e.Agent, e.Payload)
 				continue
 			default:
 			}
@@ -76,14 +78,14 @@ func baresipBridge(t *testing.T, hangupSide string) {
 		case <-ctx.Done():
 			t.Fatal("baresip hung up but no BYE reached the caller")
 		}
-		if cause, side := oc.Ended(); side != "remote" {
+		if cause, side := oc.Ended(); side != sip.SideRemote {
 			t.Errorf("caller's call ended %s by %s, want a remote BYE", cause, side)
 		}
 	}
 	h.waitIdleAfterCall(t, ctx)
 	agent.Stop() // baresip closes its WAV dumps on exit
-	agentHears := newToneSeen(1000)
-	dumps := agent.Heard(agentHears.sink)
+	agentHears := referphone.NewTone(1000)
+	dumps := agent.Heard(agentHears.Sink)
 	select {
 	case <-agentHears.C:
 	default:

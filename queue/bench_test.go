@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hotline-dev/hotline/config"
+	"github.com/hotline-dev/hotline/store"
 )
 
 // fifoRinger keeps offers in ring order; the benchmark answers them in turn.
@@ -20,8 +21,8 @@ func (r *fifoRinger) Cancel(Offer, string) {}
 // decision), the offer is answered, and a new caller joins so the queue
 // stays at 10,000.
 func BenchmarkDispatch(b *testing.B) {
-	for _, strategy := range []string{"longest-idle", "round-robin", "fewest-calls", "skills"} {
-		b.Run(strategy, func(b *testing.B) {
+	for _, strategy := range []config.Strategy{config.StrategyLongestIdle, config.StrategyRoundRobin, config.StrategyFewestCalls, config.StrategySkills} {
+		b.Run(string(strategy), func(b *testing.B) {
 			const nAgents, nCallers = 1000, 10000
 			clk := &fakeClock{now: t0}
 			rg := &fifoRinger{}
@@ -33,7 +34,7 @@ func BenchmarkDispatch(b *testing.B) {
 					Skills: map[string]int{"vi": 1 + i%10}})
 			}
 			s := New(Config{Agents: ags, Queues: one(q), Ringer: rg, Now: clk.Now})
-			tiers := []string{"standard", "vip", "new"}
+			tiers := []store.Tier{store.TierStandard, store.TierVIP, store.TierNew}
 			for _, a := range ags {
 				s.Login(a.ID)
 			}

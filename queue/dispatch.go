@@ -4,7 +4,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/hotline-dev/hotline/config"
 	"github.com/hotline-dev/hotline/events"
+	"github.com/hotline-dev/hotline/store"
 )
 
 // dispatch offers waiting callers to eligible agents until no queue can make
@@ -21,7 +23,7 @@ func (s *Service) dispatch() {
 			if done[i] {
 				continue
 			}
-			for pos[i] < len(q.waiting) && len(q.waiting[pos[i]].offers) > 0 {
+			for pos[i] < len(q.waiting) && !q.servable(q.waiting[pos[i]]) {
 				pos[i]++
 			}
 			if pos[i] == len(q.waiting) || q.noFree {
@@ -36,7 +38,18 @@ func (s *Service) dispatch() {
 			return
 		}
 		q := order[best]
-		if q.cfg.Strategy == "ring-all" {
+		if bestE.cb != nil && !bestE.cb.agentFirst {
+			// Customer first: one agent is reserved for the customer
+			// Hotline is about to dial, whatever the strategy.
+			a := s.pick(q, bestE)
+			if a == nil {
+				done[best], q.noFree = true, true
+				continue
+			}
+			s.reserve(q, bestE, a)
+			continue
+		}
+		if q.cfg.Strategy == config.StrategyRingAll {
 			n := 0
 			for _, a := range q.members {
 				if s.eligible(q, a) {
@@ -75,8 +88,22 @@ func (s *Service) agentFreed(a *agent) {
 	for name := range a.cfg.Queues {
 		if q := s.queues[name]; q != nil {
 			q.noFree = false
+			q.freed++
 		}
 	}
+}
+
+// servable reports whether dispatch may offer (or reserve for) e now: a
+// caller not ringing; a callback not ringing, not being dialled, and not
+// waiting for an agent to be freed after a refused dial.
+func (q *queueState) servable(e *entry) bool {
+	if len(e.offers) > 0 {
+		return false
+	}
+	if c := e.cb; c != nil {
+		return c.state == cbWaiting && (!c.held || c.heldAt != q.freed)
+	}
+	return true
 }
 
 func (s *Service) eligible(q *queueState, a *agent) bool {
@@ -110,7 +137,7 @@ func (s *Service) pick(q *queueState, e *entry) *agent {
 func (s *Service) better(q *queueState, a *agent, ai int, b *agent, bi int) bool {
 	pa, pb := a.cfg.Queues[q.name], b.cfg.Queues[q.name]
 	switch q.cfg.Strategy {
-	case "skills":
+	case config.StrategySkills:
 		la, lb := a.cfg.Skills[q.cfg.Skill], b.cfg.Skills[q.cfg.Skill]
 		if la != lb {
 			return la > lb
@@ -124,35 +151,32 @@ func (s *Service) better(q *queueState, a *agent, ai int, b *agent, bi int) bool
 		return pa < pb
 	}
 	switch q.cfg.Strategy {
-	case "round-robin":
+	case config.StrategyRoundRobin:
 		n := len(q.members)
 		return (ai-q.rr-1+2*n)%n < (bi-q.rr-1+2*n)%n
-	case "fewest-calls":
+	case config.StrategyFewestCalls:
 		if a.answered != b.answered {
 			return a.answered < b.answered
 		}
 	}
-	return a.idleSince.Before(b.idleSince) // longest-idle and tie-break
+	return a.idleSince.Before(b.idleSince) // config.StrategyLongestIdle, and the tie-break
 }
 
 func (s *Service) makeOffer(q *queueState, e *entry, a *agent) {
 	now := s.cfg.Now()
 	o := &offer{Offer: Offer{ID: s.newOfferID(), CallID: e.callID, Queue: q.name, Agent: a.cfg.ID,
-		Username: a.cfg.Username, URI: a.cfg.URI, Caller: e.caller, Deadline: now.Add(q.cfg.RingTimeout)}, e: e, a: a}
+		Username: a.cfg.Username, URI: a.cfg.URI, Caller: e.caller, Deadline: now.Add(q.cfg.RingTimeout)}, e: e, a: a, rang: now}
+	if e.cb != nil {
+		o.Callback = e.cb.key
+	}
 	s.offers[o.ID] = o
 	e.offers[o.ID] = o
 	a.offer = o
 	a.activity = Ringing
-	if q.cfg.Strategy == "round-robin" {
-		for i, m := range q.members {
-			if m == a {
-				q.rr = i
-			}
-		}
-	}
+	q.rotate(a)
 	s.emit(events.Event{Type: events.AgentOffered, CallID: e.callID, Queue: q.name, Agent: a.cfg.ID,
-		Data: map[string]any{"offer": o.ID, "deadline": o.Deadline, "tier": e.tier, "strategy": q.cfg.Strategy}})
-	s.emitAgent(a, q.name, nil)
+		Payload: Offered{Deadline: o.Deadline, Offer: o.ID, Strategy: q.cfg.Strategy, Tier: e.tier}})
+	s.emitAgent(a, q.name, AgentChange{})
 	s.outbox = append(s.outbox, action{ring: true, o: o.Offer})
 }
 
@@ -166,6 +190,9 @@ func (s *Service) endOffer(o *offer, result, cancelReason string) {
 		a.offer = nil
 		if a.activity == Ringing {
 			a.activity = Idle
+			if result != ResultAnswered {
+				a.holds, a.holdsQueue = "", "" // a callback's agent who missed its customer
+			}
 		}
 		s.agentFreed(a)
 	}
@@ -173,7 +200,7 @@ func (s *Service) endOffer(o *offer, result, cancelReason string) {
 		s.outbox = append(s.outbox, action{o: o.Offer, reason: cancelReason})
 	}
 	s.emit(events.Event{Type: OfferEnded, CallID: o.CallID, Queue: o.Queue, Agent: a.cfg.ID,
-		Data: map[string]any{"offer": o.ID, "result": result}})
+		Payload: OfferEnd{Offer: o.ID, Result: result}})
 	if result == ResultAnswered {
 		return
 	}
@@ -184,18 +211,30 @@ func (s *Service) endOffer(o *offer, result, cancelReason string) {
 			a.presence, a.reason, a.misses = Paused, PauseNoAnswer, 0
 		}
 	}
-	s.emitAgent(a, o.Queue, map[string]any{"offer_result": result})
+	s.emitAgent(a, o.Queue, AgentChange{OfferResult: result})
 }
 
-func (s *Service) emitAgent(a *agent, queue string, extra map[string]any) {
-	d := map[string]any{"presence": string(a.presence), "activity": string(a.activity)}
-	if a.reason != "" {
-		d["reason"] = a.reason
+// emitAgent publishes a's agent.state: c carries what caused the change
+// (offer result, talk and handle time, callback); presence, activity and
+// pause reason come from a.
+func (s *Service) emitAgent(a *agent, queue string, c AgentChange) {
+	c.Presence, c.Activity, c.Reason = a.presence, a.activity, a.reason
+	s.emit(events.Event{Type: events.AgentState, Agent: a.cfg.ID, Queue: queue, CallID: a.call, Payload: c})
+	if s.cfg.State != nil && (a.saved.Presence != string(a.presence) || a.saved.Reason != a.reason) {
+		a.saved = store.AgentState{AgentID: a.cfg.ID, Presence: string(a.presence), Reason: a.reason, Since: s.cfg.Now()}
+		s.cfg.State.SaveAgent(a.saved)
 	}
-	for k, v := range extra {
-		d[k] = v
+}
+
+// rotate records a as the last agent chosen (round-robin).
+func (q *queueState) rotate(a *agent) {
+	if q.cfg.Strategy == config.StrategyRoundRobin {
+		for i, m := range q.members {
+			if m == a {
+				q.rr = i
+			}
+		}
 	}
-	s.emit(events.Event{Type: events.AgentState, Agent: a.cfg.ID, Queue: queue, CallID: a.call, Data: d})
 }
 
 func sortQueues(qs []*queueState) {

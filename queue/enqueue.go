@@ -9,8 +9,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hotline-dev/hotline/bridge"
 	"github.com/hotline-dev/hotline/ivr"
 	"github.com/hotline-dev/hotline/media"
+	"github.com/hotline-dev/hotline/sip"
+	"github.com/hotline-dev/hotline/store"
 )
 
 // EnqueuerConfig configures the ivr.Enqueuer for enqueue nodes.
@@ -20,7 +23,7 @@ type EnqueuerConfig struct {
 	Prompts ivr.Prompts // music, announcements; nil: callers wait in silence
 	// CallerLeg returns the caller's media; default: the call's
 	// Media() *media.Session (as *sip.Call has).
-	CallerLeg func(ivr.Call) (Leg, bool)
+	CallerLeg func(ivr.Call) (bridge.Leg, bool)
 	// Transfer is the allow-list for agents' blind transfers (REFER, see
 	// transfer.go); the zero value allows transfers to queues only.
 	Transfer TransferConfig
@@ -40,7 +43,7 @@ func NewEnqueuer(cfg EnqueuerConfig) *Enqueuer {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.CallerLeg == nil {
-		cfg.CallerLeg = func(c ivr.Call) (Leg, bool) {
+		cfg.CallerLeg = func(c ivr.Call) (bridge.Leg, bool) {
 			m, ok := c.(interface{ Media() *media.Session })
 			if !ok || m.Media() == nil {
 				return nil, false
@@ -53,12 +56,36 @@ func NewEnqueuer(cfg EnqueuerConfig) *Enqueuer {
 
 // Enqueue implements ivr.Enqueuer. The caller's tier comes from the flow
 // variable "tier" (vip, standard, new). It returns when the caller leaves
-// the queue, or when the bridged call ends (Answered true).
+// the queue, or when the bridged call ends (Answered true), with every leg
+// of the way (transfers included).
 func (q *Enqueuer) Enqueue(ctx context.Context, call ivr.Call, req ivr.QueueRequest) (ivr.QueueResult, error) {
-	tk, err := q.cfg.Service.Join(JoinRequest{CallID: call.ID(), Queue: req.Queue, Tier: req.Vars["tier"], Caller: call.Caller()})
+	return q.enqueue(ctx, call, req, JoinRequest{CallID: call.ID(), Queue: req.Queue, Tier: ivr.CallerTier(req.Vars), Caller: call.Caller()})
+}
+
+// Rejoin is the place a confirmed callback customer takes back.
+type Rejoin struct {
+	JoinedAt time.Time  // the original join time
+	Tier     store.Tier // the tier they were ranked with
+	// Reservation is the callback's key ("callback:42"): the customer
+	// takes that entry's place and rings its reserved agent first.
+	Reservation string
+}
+
+// Rejoin puts a callback's customer (Hotline's outbound call, confirmed)
+// in req.Queue at their original place, ahead of everyone who joined after
+// it, and then holds and bridges them as Enqueue does a caller.
+func (q *Enqueuer) Rejoin(ctx context.Context, call ivr.Call, req ivr.QueueRequest, at Rejoin) (ivr.QueueResult, error) {
+	return q.enqueue(ctx, call, req, JoinRequest{CallID: call.ID(), Queue: req.Queue, Tier: at.Tier, Caller: call.Caller(),
+		JoinedAt: at.JoinedAt, Reservation: at.Reservation})
+}
+
+func (q *Enqueuer) enqueue(ctx context.Context, call ivr.Call, req ivr.QueueRequest, jr JoinRequest) (ivr.QueueResult, error) {
+	tk, err := q.cfg.Service.Join(jr)
 	var ee *ExitError
-	if errors.As(err, &ee) {
-		return ivr.QueueResult{Reason: ee.Reason, Next: ee.Exit}, nil
+	if errors.As(err, &ee) { // joined and left at once: full, or nobody logged in
+		now := q.cfg.Service.cfg.Now()
+		return ivr.QueueResult{Reason: ee.Reason, Next: ee.Exit, Legs: []store.CallLeg{{Queue: req.Queue, JoinedAt: now, EndedAt: now,
+			End: store.LegUnanswered, Reason: ee.Reason}}}, nil
 	}
 	if err != nil {
 		return ivr.QueueResult{}, err
@@ -67,8 +94,9 @@ func (q *Enqueuer) Enqueue(ctx context.Context, call ivr.Call, req ivr.QueueRequ
 }
 
 // stay holds a joined caller until they leave the queue, then bridges them
-// to the agent who answered; an agent's blind transfer moves them on.
-func (q *Enqueuer) stay(ctx context.Context, call ivr.Call, req ivr.QueueRequest, tk *Ticket) (ivr.QueueResult, error) {
+// to the agent who answered; an agent's blind transfer moves them on. The
+// result's legs start with this stay.
+func (q *Enqueuer) stay(ctx context.Context, call ivr.Call, req ivr.QueueRequest, tk *Place) (ivr.QueueResult, error) {
 	svc := q.cfg.Service
 	log := q.cfg.Logger.With("call_id", call.ID(), "queue", req.Queue)
 	holdCtx, stopHold := context.WithCancel(ctx)
@@ -81,11 +109,22 @@ func (q *Enqueuer) stay(ctx context.Context, call ivr.Call, req ivr.QueueRequest
 	out, err := q.wait(ctx, call, tk)
 	stopHold()
 	hold.Wait()
-	res := ivr.QueueResult{Reason: out.Reason, Next: out.Exit, Agent: out.Agent, Wait: out.Wait}
-	if err != nil || out.Reason != ReasonAnswered {
+	left := out.Joined.Add(out.Wait)
+	leg := store.CallLeg{Queue: req.Queue, JoinedAt: out.Joined, EndedAt: left, WaitSeconds: out.Wait.Seconds()}
+	res := ivr.QueueResult{Reason: out.Reason, Next: out.Exit}
+	if out.Reason != ReasonAnswered {
+		res.Position = out.Position
+		leg.End, leg.Reason = store.LegUnanswered, out.Reason
+		switch out.Reason {
+		case ReasonAbandoned:
+			leg.EndedBy = store.SideCaller
+		case ReasonDropped:
+			leg.EndedBy = store.SideHotline
+		}
+		res.Legs = []store.CallLeg{leg}
 		return res, err
 	}
-	res.Answered = true
+	leg.Agent, leg.OfferedAt, leg.AnsweredAt = out.Agent, &out.Offered, &left
 	var hungUp sync.Once
 	hangup := func() {
 		hungUp.Do(func() {
@@ -95,41 +134,54 @@ func (q *Enqueuer) stay(ctx context.Context, call ivr.Call, req ivr.QueueRequest
 		})
 	}
 	defer hangup()
+	if err != nil { // the caller hung up as the agent answered: wait ended the agent's leg
+		leg.End, leg.EndedBy = store.LegHangup, EndedBy(call)
+		res.Answered, res.Legs = true, []store.CallLeg{leg}
+		return res, err
+	}
 	ac, ok := q.cfg.Ringer.Take(out.Offer)
 	caller, okLeg := q.cfg.CallerLeg(call)
 	if !ok || !okLeg {
 		if ok {
-			hangupAgent(ctx, ac)
+			_ = bridge.Hangup(ctx, ac)
 		}
+		leg.AnsweredAt, leg.End, leg.Reason = nil, store.LegUnanswered, "error"
+		res.Legs = []store.CallLeg{leg}
 		return res, fmt.Errorf("queue: bridge %s: agent leg %v, caller media %v", call.ID(), ok, okLeg)
 	}
-	bridged := time.Now()
 	side, tr := q.bridgeAgent(ctx, caller, ac, req.Queue, out.Agent)
-	res.Talk = time.Since(bridged)
-	log.Info("queue: bridged call ended", "agent", out.Agent, "hangup_side", side, "talk", res.Talk)
-	if tr != nil {
-		hangup() // the agent wraps up; the caller may re-join a queue
-		return q.transfer(ctx, call, req, res, caller, ac, tr)
+	leg.EndedAt = svc.cfg.Now()
+	leg.TalkSeconds = leg.EndedAt.Sub(left).Seconds()
+	if tr == nil {
+		leg.End, leg.EndedBy = store.LegHangup, endedBy(call, side)
+		log.Info("queue: bridged call ended", "agent", out.Agent, "hangup_side", leg.EndedBy, "talk", leg.EndedAt.Sub(left))
+		res.Answered, res.Legs = true, []store.CallLeg{leg}
+		return res, nil
 	}
-	return res, nil
+	leg.End, leg.EndedBy, leg.TransferTo = store.LegTransferred, store.SideAgent, tr.target.name(tr.t)
+	log.Info("queue: bridged call transferred", "agent", out.Agent, "target", leg.TransferTo, "talk", leg.EndedAt.Sub(left))
+	hangup() // the agent wraps up; the caller may re-join a queue
+	next, err := q.transfer(ctx, call, req, out.Agent, caller, ac, tr)
+	next.Legs = append([]store.CallLeg{leg}, next.Legs...)
+	return next, err
 }
 
-// wait blocks until the ticket is done, handling exit keys; a caller who
-// hangs up (ctx done) leaves as abandoned.
-func (q *Enqueuer) wait(ctx context.Context, call ivr.Call, tk *Ticket) (Outcome, error) {
+// wait blocks until the caller's place is done, handling exit keys. A caller whose
+// call ends (ctx done) leaves as abandoned, or as dropped when Hotline ended
+// the call (see leaveReason).
+func (q *Enqueuer) wait(ctx context.Context, call ivr.Call, tk *Place) (Outcome, error) {
 	digits := call.Digits()
 	for {
 		select {
 		case <-tk.Done():
 			return tk.Outcome(), nil
 		case <-ctx.Done():
-			if err := q.cfg.Service.Leave(call.ID(), ReasonAbandoned); err != nil {
+			if err := q.cfg.Service.Leave(call.ID(), leaveReason(call)); err != nil {
 				// Answered in the same instant: the agent leg is ours to end.
 				if out := tk.Outcome(); out.Reason == ReasonAnswered {
 					if ac, ok := q.cfg.Ringer.Take(out.Offer); ok {
-						hangupAgent(ctx, ac)
+						_ = bridge.Hangup(ctx, ac)
 					}
-					_ = q.cfg.Service.Hangup(call.ID())
 				}
 			}
 			return tk.Outcome(), ctx.Err()
@@ -143,140 +195,62 @@ func (q *Enqueuer) wait(ctx context.Context, call ivr.Call, tk *Ticket) (Outcome
 	}
 }
 
+// endCause is how the caller's call ended, as its user agent saw it
+// (*sip.Call.EndCause); ok is false for a call that cannot tell.
+func endCause(call ivr.Call) (cause sip.Cause, side sip.Side, ok bool) {
+	e, can := call.(interface {
+		EndCause() (sip.Cause, sip.Side, bool)
+	})
+	if !can {
+		return "", "", false
+	}
+	return e.EndCause()
+}
+
+// EndedBy is who ended the caller's call once its context is done: the
+// hotline when Hotline hung it up (the flow ended, a shutdown, a media
+// timeout, an error), else the caller.
+func EndedBy(call ivr.Call) store.Side {
+	if _, side, ok := endCause(call); ok && side == sip.SideLocal {
+		return store.SideHotline
+	}
+	return store.SideCaller
+}
+
+// endedBy maps a bridge's end to the record's side: when the caller's
+// side ended it, the call itself tells whether the caller hung up.
+func endedBy(call ivr.Call, bridge store.Side) store.Side {
+	if bridge == store.SideCaller {
+		return EndedBy(call)
+	}
+	return bridge
+}
+
+// leaveReason is why a waiting caller whose call ended left the queue: a
+// shutdown or an error is Hotline's doing (dropped); the caller hanging up,
+// or their media stopping (their phone or network gone), is abandoned.
+func leaveReason(call ivr.Call) string {
+	if cause, side, ok := endCause(call); ok && side == sip.SideLocal && cause != sip.CauseMediaTimeout {
+		return ReasonDropped
+	}
+	return ReasonAbandoned
+}
+
 // hold plays the queue's music, interrupted every AnnounceEvery by the
 // announcement and (if configured) the caller's position.
 func (q *Enqueuer) hold(ctx context.Context, call ivr.Call, req ivr.QueueRequest) {
 	qc := q.cfg.Service.cfg.Queues[req.Queue] // defaults filled by New
-	every := qc.AnnounceEvery
-	for ctx.Err() == nil {
-		if p := q.prompt(req.Language, qc.Music); p != nil {
-			mctx, cancel := context.WithTimeout(ctx, every)
-			for mctx.Err() == nil {
-				if call.Play(mctx, p) != nil {
-					break
-				}
-			}
-			cancel()
-		} else {
-			t := time.NewTimer(every)
-			select {
-			case <-ctx.Done():
-			case <-t.C:
-			}
-			t.Stop()
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		var ps []*media.Prompt
-		if p := q.prompt(req.Language, qc.Announce); p != nil {
-			ps = append(ps, p)
-		}
+	var music *media.Prompt
+	if ps := bridge.Lookup(q.cfg.Prompts, req.Language, qc.Music); len(ps) > 0 {
+		music = ps[0]
+	}
+	bridge.Hold(ctx, call, music, qc.AnnounceEvery, func() []*media.Prompt {
+		ps := bridge.Lookup(q.cfg.Prompts, req.Language, qc.Announce)
 		if qc.AnnouncePosition {
 			if pos, err := q.cfg.Service.Position(call.ID()); err == nil {
-				ps = append(ps, q.numberPrompts(req.Language, "position", pos.Position)...)
+				ps = append(ps, bridge.SayDigits(q.cfg.Prompts, req.Language, "position", strconv.Itoa(pos.Position))...)
 			}
 		}
-		if len(ps) > 0 {
-			_ = call.Play(ctx, ps...)
-		}
-	}
-}
-
-func (q *Enqueuer) prompt(lang, name string) *media.Prompt {
-	if q.cfg.Prompts == nil || name == "" {
-		return nil
-	}
-	p, err := q.cfg.Prompts.Prompt(lang, name)
-	if err != nil {
-		return nil
-	}
-	return p
-}
-
-// numberPrompts is a lead-in prompt and n read digit by digit (digit-0..9).
-func (q *Enqueuer) numberPrompts(lang, lead string, n int) []*media.Prompt {
-	var ps []*media.Prompt
-	if p := q.prompt(lang, lead); p != nil {
-		ps = append(ps, p)
-	}
-	for _, c := range strconv.Itoa(n) {
-		if p := q.prompt(lang, "digit-"+string(c)); p != nil {
-			ps = append(ps, p)
-		}
-	}
-	return ps
-}
-
-// hangupAgent sends BYE on the agent's leg, allowing it 5 s even when ctx
-// (the caller's call) has already ended.
-func hangupAgent(ctx context.Context, ac AgentCall) {
-	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	_ = ac.Hangup(hctx)
-}
-
-// Bridge relays audio both ways between the caller's and the agent's media
-// and DTMF each way (RFC 4733 events on the other leg), until the caller
-// hangs up (ctx done: the agent gets BYE) or the agent does (the caller's
-// handler then returns and the server sends BYE). It returns "caller" or
-// "agent", the side that ended the call.
-//
-// Audio is relayed frame by frame from each leg's RTP reader into the other
-// leg's WriteAudio: with *media.Session legs a frame is re-encoded in the
-// other leg's codec and sent at once, with no pacing delay, unless a prompt
-// or a digit is being sent on that leg (then it waits at most one frame).
-// BenchmarkBridgeRelay measures the added delay.
-func Bridge(ctx context.Context, caller Leg, agent AgentCall) string {
-	return bridge(ctx, caller, agent, nil)
-}
-
-// bridge is Bridge that also ends, returning "transfer", when stop closes
-// (the agent's REFER was accepted); stop wins over the agent's BYE.
-func bridge(ctx context.Context, caller Leg, agent AgentCall, stop <-chan struct{}) string {
-	a := agent.Leg()
-	caller.SetAudioSink(a.WriteAudio)
-	a.SetAudioSink(caller.WriteAudio)
-	defer caller.SetAudioSink(nil)
-	defer a.SetAudioSink(nil)
-	rctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	relay := func(from, to Leg) {
-		defer wg.Done()
-		for {
-			select {
-			case <-rctx.Done():
-				return
-			case d, ok := <-from.Digits():
-				if !ok {
-					return
-				}
-				dur := d.Duration
-				if dur <= 0 {
-					dur = 100 * time.Millisecond
-				}
-				_ = to.SendDigit(rctx, d.Key, dur, media.SourceRFC4733)
-			}
-		}
-	}
-	wg.Add(2)
-	go relay(caller, a)
-	go relay(a, caller)
-	side := "agent"
-	select {
-	case <-stop:
-		side = "transfer"
-	case <-agent.Done():
-		select {
-		case <-stop:
-			side = "transfer"
-		default:
-		}
-	case <-ctx.Done():
-		side = "caller"
-		hangupAgent(ctx, agent)
-	}
-	cancel()
-	wg.Wait()
-	return side
+		return ps
+	})
 }

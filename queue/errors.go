@@ -28,6 +28,9 @@ var (
 	ErrBadState = errors.New("queue: invalid state change")
 	// ErrUnknownFeatureCode means the dialled feature code is not one we know.
 	ErrUnknownFeatureCode = errors.New("queue: unknown feature code")
+	// ErrBadCallback means a callback entry without a key or a join
+	// time, or with the key of a live call.
+	ErrBadCallback = errors.New("queue: invalid callback entry")
 	// ErrNoKey means the digit is not an exit key of the caller's queue.
 	ErrNoKey = errors.New("queue: not an exit key")
 )

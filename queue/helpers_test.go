@@ -7,6 +7,7 @@ import (
 
 	"github.com/hotline-dev/hotline/config"
 	"github.com/hotline-dev/hotline/events"
+	"github.com/hotline-dev/hotline/store"
 )
 
 type fakeClock struct {
@@ -109,7 +110,7 @@ func (g *rig) must(err error) {
 	}
 }
 
-func (g *rig) join(call, q, tier string) *Ticket {
+func (g *rig) join(call, q string, tier store.Tier) *Place {
 	g.t.Helper()
 	tk, err := g.s.Join(JoinRequest{CallID: call, Queue: q, Tier: tier})
 	g.must(err)
@@ -137,3 +138,10 @@ func agents(ids ...string) []config.Agent {
 }
 
 func one(q config.Queue) map[string]config.Queue { return map[string]config.Queue{"q": q} }
+
+// payload is e's payload as a T, or T's zero value when it carries another
+// (so a check on it fails instead of panicking).
+func payload[T any](e events.Event) T {
+	p, _ := e.Payload.(T)
+	return p
+}

@@ -2,7 +2,7 @@ package queue
 
 import (
 	"context"
-	"errors"
+	"log/slog"
 	"net"
 	"sync"
 	"testing"
@@ -11,37 +11,17 @@ import (
 	"github.com/emiago/sipgo"
 	gosip "github.com/emiago/sipgo/sip"
 
+	"github.com/hotline-dev/hotline/bridge"
 	"github.com/hotline-dev/hotline/config"
 	"github.com/hotline-dev/hotline/events"
+	"github.com/hotline-dev/hotline/internal/referphone"
+	"github.com/hotline-dev/hotline/internal/siptest"
 	"github.com/hotline-dev/hotline/ivr"
 	"github.com/hotline-dev/hotline/media"
+	"github.com/hotline-dev/hotline/outbound"
 	"github.com/hotline-dev/hotline/registrar"
 	"github.com/hotline-dev/hotline/sip"
 )
-
-// toneSeen closes C the first time a received frame is dominated by freq.
-type toneSeen struct {
-	freq float64
-	once sync.Once
-	C    chan struct{}
-}
-
-func newToneSeen(f float64) *toneSeen { return &toneSeen{freq: f, C: make(chan struct{})} }
-
-func (d *toneSeen) sink(pcm []int16) {
-	if media.ToneShare(pcm, d.freq) > 0.6 {
-		d.once.Do(func() { close(d.C) })
-	}
-}
-
-func playLoop(ctx context.Context, s *media.Session, f float64) {
-	p := media.NewPromptPCM("tone", media.Tone([]float64{f}, 2*time.Second))
-	for ctx.Err() == nil {
-		if s.Play(ctx, p) != nil {
-			return
-		}
-	}
-}
 
 // TestLoopbackCallerBridgedToRegisteredAgent runs the whole path over UDP on
 // 127.0.0.1: an agent phone (a PCMA-only SIP UA) registers with digest auth,
@@ -71,14 +51,29 @@ type hotlineRig struct {
 
 func startHotline(t *testing.T, ctx context.Context, ags []config.Agent) *hotlineRig {
 	t.Helper()
+	return startHotlineWith(t, ctx, ags, rigOptions{})
+}
+
+// rigOptions vary a hotlineRig: the registrar's and the ringer's outbound
+// policies (nil: built from the agents alone) and the logger.
+type rigOptions struct {
+	registrarPolicy, ringerPolicy *outbound.Policy
+	log                           *slog.Logger
+}
+
+func startHotlineWith(t *testing.T, ctx context.Context, ags []config.Agent, o rigOptions) *hotlineRig {
+	t.Helper()
 	bus := events.NewBus()
 	sub := bus.Subscribe(1024)
-	reg := registrar.New(registrar.Config{Agents: ags, Bus: bus})
-	out, err := sip.NewClient(sip.ClientConfig{Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
+	log := o.log
+	if log == nil {
+		log = testLog()
 	}
-	log := testLog()
+	if o.ringerPolicy == nil {
+		o.ringerPolicy = policyFor(t, config.Allow{}, ags...)
+	}
+	reg := registrar.New(registrar.Config{Agents: ags, Bus: bus, Policy: o.registrarPolicy, Logger: log})
+	out := siptest.Client(t, sip.ClientConfig{Addr: "127.0.0.1:0"})
 	ringing := make(chan string, 16)
 	onRinging := func(o Offer) {
 		select {
@@ -86,7 +81,8 @@ func startHotline(t *testing.T, ctx context.Context, ags []config.Agent) *hotlin
 		default:
 		}
 	}
-	ringer := NewSIPRinger(RingerConfig{Logger: log, Dialer: SIPDialer{Client: out, OnRinging: onRinging}, Contacts: reg.ContactURIs})
+	ringer := NewSIPRinger(RingerConfig{Logger: log, Dialer: bridge.SIPDialer{Client: out}, OnRinging: onRinging, Contacts: reg.ContactURIs,
+		Policy: o.ringerPolicy})
 	svc := New(Config{Agents: ags, Ringer: ringer, Bus: bus, Queues: map[string]config.Queue{"q": {
 		Strategy: "longest-idle", RingTimeout: 10 * time.Second, MaxMisses: 3, WrapUp: time.Second,
 		MaxWait: time.Minute, MaxLength: 10, JoinEmpty: true}}})
@@ -110,7 +106,7 @@ func startHotline(t *testing.T, ctx context.Context, ags []config.Agent) *hotlin
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		if err := hotline.Serve(context.Background()); !errors.Is(err, sip.ErrServerClosed) {
+		if err := hotline.Serve(context.Background()); err != nil {
 			t.Errorf("Serve: %v", err)
 		}
 	}()
@@ -128,10 +124,7 @@ func startHotline(t *testing.T, ctx context.Context, ags []config.Agent) *hotlin
 // dialTone calls Hotline from a PCMU caller that sends a tone of freq Hz.
 func dialTone(t *testing.T, ctx context.Context, addr string, freq float64) (*sip.OutboundCall, context.CancelFunc) {
 	t.Helper()
-	caller, err := sip.NewClient(sip.ClientConfig{Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	caller := siptest.Client(t, sip.ClientConfig{Addr: "127.0.0.1:0"})
 	t.Cleanup(func() { caller.Close() })
 	oc, err := caller.Dial(ctx, "sip:100@"+addr, sip.DialOptions{From: "0901234567", Codecs: []media.Codec{media.PCMU}})
 	if err != nil {
@@ -139,7 +132,7 @@ func dialTone(t *testing.T, ctx context.Context, addr string, freq float64) (*si
 	}
 	playCtx, stopPlay := context.WithCancel(ctx)
 	done := make(chan struct{})
-	go func() { defer close(done); playLoop(playCtx, oc.Media(), freq) }()
+	go func() { defer close(done); referphone.PlayTone(playCtx, oc.Media(), freq) }()
 	stop := func() { stopPlay(); <-done }
 	t.Cleanup(stop)
 	return oc, stop
@@ -152,7 +145,7 @@ func (h *hotlineRig) waitIdleAfterCall(t *testing.T, ctx context.Context) {
 	for {
 		select {
 		case e := <-h.sub.C:
-			if e.Type == events.AgentState && e.Data["activity"] == "idle" && e.Data["handle_ms"] != nil {
+			if c := payload[AgentChange](e); e.Type == events.AgentState && c.Activity == Idle && c.HandleMS != nil {
 				st, _ := h.svc.Stats().Queue("q", time.Now())
 				if st.Totals.Answered != 1 {
 					t.Fatalf("totals %+v", st.Totals)
@@ -170,7 +163,7 @@ func loopbackBridge(t *testing.T, hangupSide string) {
 	defer cancel()
 	ags := []config.Agent{{ID: "alice", Username: "1001", Password: "pw", Queues: map[string]int{"q": 0}}}
 	h := startHotline(t, ctx, ags)
-	agentHears := newToneSeen(600)
+	agentHears := referphone.NewTone(600)
 	agentHungUp := make(chan struct{})
 	agentHangup := make(chan struct{}) // closed: the agent phone hangs up
 	agentDigit := make(chan rune, 1)
@@ -178,7 +171,7 @@ func loopbackBridge(t *testing.T, hangupSide string) {
 	phone, err := sip.NewServer(sip.ServerConfig{UDP: "127.0.0.1:0", RTP: phonePool, Codecs: []media.Codec{media.PCMA},
 		InbandDTMF: "never"}, sip.HandlerFunc(func(ctx context.Context, c *sip.Call) {
 		defer close(agentHungUp)
-		c.Media().SetAudioSink(agentHears.sink)
+		c.Media().SetAudioSink(agentHears.Sink)
 		go func() { // the agent phone reports the first digit it receives
 			select {
 			case d := <-c.Digits():
@@ -194,7 +187,7 @@ func loopbackBridge(t *testing.T, hangupSide string) {
 			}
 			stop()
 		}()
-		playLoop(pctx, c.Media(), 1400) // returning hangs up (BYE) unless the caller did
+		referphone.PlayTone(pctx, c.Media(), 1400) // returning hangs up (BYE) unless the caller did
 		stop()
 	}), nil)
 	if err != nil {
@@ -207,7 +200,7 @@ func loopbackBridge(t *testing.T, hangupSide string) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		if err := phone.Serve(context.Background()); !errors.Is(err, sip.ErrServerClosed) {
+		if err := phone.Serve(context.Background()); err != nil {
 			t.Errorf("Serve: %v", err)
 		}
 	}()
@@ -218,8 +211,8 @@ func loopbackBridge(t *testing.T, hangupSide string) {
 		t.Fatal(err)
 	}
 	oc, stopPlay := dialTone(t, ctx, h.addr, 600)
-	callerHears := newToneSeen(1400)
-	oc.Media().SetAudioSink(callerHears.sink)
+	callerHears := referphone.NewTone(1400)
+	oc.Media().SetAudioSink(callerHears.Sink)
 	for name, c := range map[string]chan struct{}{"agent hears caller": agentHears.C, "caller hears agent": callerHears.C} {
 		select {
 		case <-c:
@@ -346,11 +339,11 @@ func TestLoopbackCallerAbandonsWhileAgentRings(t *testing.T) {
 	if err := oc.Hangup(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if e := next(phoneSub, events.CallEnded); e.Data["cause"] != "cancelled" {
-		t.Fatalf("agent leg ended with %v, want cancelled", e.Data)
+	if e := next(phoneSub, events.CallEnded); payload[sip.CallEnd](e).Cause != sip.CauseCancelled {
+		t.Fatalf("agent leg ended with %+v, want cancelled", e.Payload)
 	}
-	if e := next(h.sub, events.QueueLeft); e.Data["reason"] != ReasonAbandoned {
-		t.Fatalf("caller left with %v", e.Data)
+	if e := next(h.sub, events.QueueLeft); payload[Left](e).Reason != ReasonAbandoned {
+		t.Fatalf("caller left with %+v", e.Payload)
 	}
 	if a, _ := h.svc.Agent("alice"); a.Misses != 0 || a.Activity != Idle {
 		t.Fatalf("agent after abandon: %+v", a)

@@ -5,16 +5,19 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/hotline-dev/hotline/config"
 	"github.com/hotline-dev/hotline/events"
+	"github.com/hotline-dev/hotline/store"
 )
 
 // TestModelRandomOperations drives the service with random sequences of
 // joins, hang-ups, answers, declines, timeouts, pauses, logins and exit keys,
-// and checks the invariants after every step. The seed is logged; rerun a
+// and callbacks (offered, withdrawn, due, refused, ended, rejoined by their
+// customer), and checks the invariants after every step. The seed is logged; rerun a
 // failure by putting its seed in `seeds`.
 func TestModelRandomOperations(t *testing.T) {
 	seeds := []uint64{1, 2, 3, uint64(time.Now().UnixNano())}
@@ -30,7 +33,7 @@ func runModel(t *testing.T, rng *rand.Rand, steps int) {
 	strategies := []string{"longest-idle", "round-robin", "ring-all", "fewest-calls", "skills"}
 	queues := map[string]config.Queue{}
 	for i, st := range strategies {
-		queues[st] = config.Queue{Strategy: st, Skill: map[bool]string{true: "vi"}[st == "skills"],
+		queues[st] = config.Queue{Strategy: config.Strategy(st), Skill: map[bool]string{true: "vi"}[st == "skills"],
 			RingTimeout: time.Duration(5+rng.IntN(20)) * time.Second, MaxMisses: 1 + rng.IntN(3),
 			WrapUp: time.Duration(rng.IntN(3)*10) * time.Second, MaxWait: time.Duration(1+rng.IntN(5)) * time.Minute,
 			MaxLength: 3 + rng.IntN(8), JoinEmpty: i%2 == 0, LeaveWhenEmpty: i == 2, Exit: "exit-" + st,
@@ -47,15 +50,64 @@ func runModel(t *testing.T, rng *rand.Rand, steps int) {
 		ags = append(ags, a)
 	}
 	g := newRig(t, queues, ags)
-	tickets := map[string]*Ticket{} // every accepted join
+	d := &dues{}
+	g.s.cfg.Callbacks = d
+	cbs := 0
+	pending := map[string]CallbackDue{} // due and not yet settled, by key
+	rejoined := map[string]*Place{}     // confirmed customers' calls
+	places := map[string]*Place{}       // every accepted join
 	refused := 0
 	joins := 0
 	connected := []string{}
-	tiers := []string{"vip", "standard", "new"}
+	tiers := store.Tiers
 	for step := range steps {
-		op := rng.IntN(12)
+		for _, due := range d.got {
+			pending[due.Key] = due
+		}
+		d.got = nil
+		op := rng.IntN(17)
 		active := g.activeOffers()
 		switch {
+		case op == 12:
+			cbs++
+			// Joined up to five minutes ago, or again at an old place.
+			key := fmt.Sprintf("callback:%d", rng.IntN(cbs)+1)
+			_ = g.s.OfferCallback(CallbackEntry{Key: key, Queue: strategies[rng.IntN(len(strategies))],
+				Tier: tiers[rng.IntN(3)], JoinedAt: g.clk.Now().Add(-time.Duration(rng.IntN(300)) * time.Second),
+				AgentFirst: rng.IntN(3) == 0})
+			delete(pending, key)
+		case op == 13:
+			if k := g.callbackKeys(); len(k) > 0 {
+				key := k[rng.IntN(len(k))]
+				g.must(g.s.WithdrawCallback(key))
+				delete(pending, key)
+			}
+		case op >= 14 && len(pending) > 0:
+			keys := make([]string, 0, len(pending))
+			for k := range pending {
+				keys = append(keys, k)
+			}
+			slices.Sort(keys)
+			due := pending[keys[rng.IntN(len(keys))]]
+			delete(pending, due.Key)
+			switch rng.IntN(3) {
+			case 0: // refused
+				_ = g.s.CallbackFailed(due.Key)
+			case 1: // no answer
+				_ = g.s.CallbackEnded(due.Key)
+			default:
+				if due.AgentFirst { // claimed: the agent talks until a hang-up (op 7)
+					break
+				}
+				e := g.s.cbs[due.Key]
+				if e == nil {
+					break
+				}
+				call := "out-" + due.Key + fmt.Sprint(step)
+				tk, err := g.s.Join(JoinRequest{CallID: call, Queue: due.Queue, Tier: e.tier, JoinedAt: e.placed, Reservation: due.Key})
+				g.must(err)
+				rejoined[call] = tk
+			}
 		case op == 0 || op == 1:
 			joins++
 			call := fmt.Sprintf("c%d", joins)
@@ -63,7 +115,7 @@ func runModel(t *testing.T, rng *rand.Rand, steps int) {
 			if err != nil {
 				refused++
 			} else {
-				tickets[call] = tk
+				places[call] = tk
 			}
 		case op == 2:
 			if w := g.waitingCalls(); len(w) > 0 {
@@ -88,7 +140,9 @@ func runModel(t *testing.T, rng *rand.Rand, steps int) {
 		case op == 7:
 			if len(connected) > 0 {
 				i := rng.IntN(len(connected))
-				g.must(g.s.Hangup(connected[i]))
+				if err := g.s.Hangup(connected[i]); err != nil && !strings.HasPrefix(connected[i], "callback:") {
+					t.Fatal(err) // an agent-first callback's call may have ended (withdrawn, ended, refused)
+				}
 				connected = slices.Delete(connected, i, i+1)
 			}
 		case op == 8:
@@ -112,17 +166,36 @@ func runModel(t *testing.T, rng *rand.Rand, steps int) {
 			_ = g.s.Login(a)
 			_ = g.s.Ready(a)
 		}
-		g.checkInvariants(t, step, tickets, refused)
+		g.checkInvariants(t, step, places, refused)
+		for call, tk := range rejoined { // a confirmed customer is never lost either
+			select {
+			case <-tk.Done():
+				if g.s.entries[call] != nil || tk.outcome.Reason == "" {
+					t.Fatalf("step %d: rejoined %s done but waiting, reason %q", step, call, tk.outcome.Reason)
+				}
+			default:
+				if g.s.entries[call] == nil {
+					t.Fatalf("step %d: rejoined %s neither waiting nor done", step, call)
+				}
+			}
+		}
 	}
+	t.Logf("callbacks offered %d, rejoined %d, still in line %d", cbs, len(rejoined), len(g.s.cbs))
 	// Drain: hang up, let everyone leave; every offer must end.
+	for _, key := range g.callbackKeys() {
+		g.must(g.s.WithdrawCallback(key))
+	}
 	for _, c := range connected {
-		g.must(g.s.Hangup(c))
+		_ = g.s.Hangup(c) // a callback's call may have ended with its withdraw
 	}
 	for _, c := range g.waitingCalls() {
 		g.must(g.s.Leave(c, ReasonAbandoned))
 	}
 	g.advance(time.Hour)
-	g.checkInvariants(t, steps, tickets, refused)
+	g.checkInvariants(t, steps, places, refused)
+	if len(g.s.cbs) != 0 || len(g.s.oncall) != 0 {
+		t.Fatalf("after drain: %d callbacks, %d calls", len(g.s.cbs), len(g.s.oncall))
+	}
 	if len(g.s.offers) != 0 || len(g.rg.active) != 0 {
 		t.Fatalf("offers left after drain: %d / %d", len(g.s.offers), len(g.rg.active))
 	}
@@ -141,9 +214,9 @@ func runModel(t *testing.T, rng *rand.Rand, steps int) {
 			replay.Apply(e)
 			switch e.Type {
 			case events.AgentOffered:
-				open[e.Data["offer"].(string)]++
+				open[payload[Offered](e).Offer]++
 			case OfferEnded:
-				open[e.Data["offer"].(string)]--
+				open[payload[OfferEnd](e).Offer]--
 			}
 			continue
 		default:
@@ -185,7 +258,16 @@ func (g *rig) waitingCalls() []string {
 	return out
 }
 
-func (g *rig) checkInvariants(t *testing.T, step int, tickets map[string]*Ticket, refused int) {
+func (g *rig) callbackKeys() []string {
+	out := make([]string, 0, len(g.s.cbs))
+	for k := range g.s.cbs {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (g *rig) checkInvariants(t *testing.T, step int, places map[string]*Place, refused int) {
 	t.Helper()
 	s := g.s
 	fail := func(f string, a ...any) { t.Fatalf("step %d: "+f, append([]any{step}, a...)...) }
@@ -206,8 +288,11 @@ func (g *rig) checkInvariants(t *testing.T, step int, tickets map[string]*Ticket
 		if o.Deadline.Sub(now) > s.queues[o.Queue].cfg.RingTimeout {
 			fail("offer %s deadline beyond ring timeout", id)
 		}
-		if s.entries[o.CallID] != o.e {
+		if s.entries[o.CallID] != o.e && (o.e.cb == nil || s.cbs[o.CallID] != o.e || o.e.cb.state != cbWaiting) {
 			fail("offer %s for a caller not waiting", id)
+		}
+		if (o.Callback != "") != (o.e.cb != nil) {
+			fail("offer %s: callback %q for entry %+v", id, o.Callback, o.e.cb)
 		}
 	}
 	for a, n := range perAgent {
@@ -219,13 +304,66 @@ func (g *rig) checkInvariants(t *testing.T, step int, tickets map[string]*Ticket
 		if (a.activity == Ringing) != (a.offer != nil) {
 			fail("agent %s activity %s offer %v", a.cfg.ID, a.activity, a.offer != nil)
 		}
+		if a.activity == Reserved {
+			e := s.cbs[a.holds]
+			if e == nil || e.cb.state != cbDialling || e.cb.agent != a || a.presence != Available {
+				fail("agent %s reserved for %q, which does not hold it", a.cfg.ID, a.holds)
+			}
+		}
+		if a.activity == Idle && a.holds != "" {
+			fail("idle agent %s holds %q", a.cfg.ID, a.holds)
+		}
+	}
+	// A callback's agent is its own: reserved (dialling) or on its call
+	// (answered); callback entries in line are counted.
+	for key, e := range s.cbs {
+		q := s.queues[e.queue]
+		inLine := q.index(e) >= 0
+		switch e.cb.state {
+		case cbAnswered:
+			if inLine || s.oncall[key] == nil || s.oncall[key] != e.cb.agent {
+				fail("answered callback %s: in line %v, on call with %v", key, inLine, s.oncall[key])
+			}
+		case cbDialling:
+			if !inLine || (e.cb.agent != nil && (e.cb.agent.activity != Reserved || e.cb.agent.holds != key)) {
+				fail("dialling callback %s: in line %v, agent %+v", key, inLine, e.cb.agent)
+			}
+		default:
+			if !inLine || e.cb.agent != nil {
+				fail("waiting callback %s: in line %v, agent %v", key, inLine, e.cb.agent != nil)
+			}
+		}
+	}
+	for _, q := range s.queues {
+		n := 0
+		for _, e := range q.waiting {
+			if e.cb != nil {
+				n++
+				if s.cbs[e.callID] != e {
+					fail("queue %s: callback %s in line, not known", q.name, e.callID)
+				}
+			} else if s.entries[e.callID] != e {
+				fail("queue %s: caller %s in line, not known", q.name, e.callID)
+			}
+		}
+		if n != q.ncb {
+			fail("queue %s: %d callbacks in line, counted %d", q.name, n, q.ncb)
+		}
+		if !slices.IsSortedFunc(q.waiting, func(a, b *entry) int {
+			if entryLess(a, b) {
+				return -1
+			}
+			return 1
+		}) {
+			fail("queue %s: line out of order", q.name)
+		}
 	}
 	// Work-conserving: no caller waits unoffered while an agent of its
 	// queue is free (ring-all rings every free agent for one caller).
 	for _, q := range s.queues {
 		unoffered := false
 		for _, e := range q.waiting {
-			if len(e.offers) == 0 {
+			if q.servable(e) {
 				unoffered = true
 				break
 			}
@@ -240,7 +378,7 @@ func (g *rig) checkInvariants(t *testing.T, step int, tickets map[string]*Ticket
 		}
 	}
 	// No caller lost: each accepted join is waiting, connected, or done with a reason.
-	for call, tk := range tickets {
+	for call, tk := range places {
 		_, waiting := s.entries[call]
 		select {
 		case <-tk.Done():
@@ -264,13 +402,19 @@ func (g *rig) checkInvariants(t *testing.T, step int, tickets map[string]*Ticket
 		if x.Joined != x.Answered+x.Abandoned+x.Exited+x.Waiting {
 			fail("queue %s totals do not add up: %+v", name, x)
 		}
-		if x.Waiting != len(s.queues[name].waiting) {
-			fail("queue %s stats waiting %d, service %d", name, x.Waiting, len(s.queues[name].waiting))
+		live := 0 // callers on hold, confirmed callbacks apart (counted when they first waited)
+		for _, e := range s.queues[name].waiting {
+			if e.cb == nil && e.rejoin == "" {
+				live++
+			}
+		}
+		if x.Waiting != live {
+			fail("queue %s stats waiting %d, service %d", name, x.Waiting, live)
 		}
 		tot.Joined += x.Joined
 		tot.Waiting += x.Waiting
 	}
-	if tot.Joined != len(tickets)+refused {
-		fail("joined %d, want %d", tot.Joined, len(tickets)+refused)
+	if tot.Joined != len(places)+refused {
+		fail("joined %d, want %d", tot.Joined, len(places)+refused)
 	}
 }

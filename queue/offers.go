@@ -33,10 +33,17 @@ func (s *Service) Answered(offerID string) error {
 	s.oncall[e.callID] = a
 	q.answers = append(q.answers, now)
 	q.pruneAnswers(now, s.cfg.EWTWindow)
-	s.emitAgent(a, e.queue, nil)
+	if e.cb != nil {
+		s.answeredCallback(q, e, o)
+		return nil
+	}
+	if e.rejoin != "" { // a confirmed callback's customer: this agent is the callback's
+		a.holds, a.holdsQueue = e.rejoin, e.queue
+	}
+	s.emitAgent(a, e.queue, AgentChange{})
 	s.emit(events.Event{Type: events.CallBridged, CallID: e.callID, Queue: e.queue, Agent: a.cfg.ID,
-		Data: map[string]any{"offer": o.ID, "wait_ms": now.Sub(e.joined).Milliseconds()}})
-	s.finish(e, Outcome{Reason: ReasonAnswered, Agent: a.cfg.ID, Offer: o.ID}, "")
+		Payload: Bridged{Offer: o.ID, WaitMS: now.Sub(e.joined).Milliseconds()}})
+	s.finish(e, Outcome{Reason: ReasonAnswered, Agent: a.cfg.ID, Offer: o.ID, Offered: o.rang}, "")
 	s.dispatch()
 	return nil
 }
@@ -70,18 +77,29 @@ func (s *Service) Hangup(callID string) error {
 	if !ok {
 		return fmt.Errorf("hangup %q: %w", callID, ErrUnknownCall)
 	}
+	s.endCall(callID, a)
+	s.dispatch()
+	return nil
+}
+
+// endCall ends agent a's call callID: wrap-up for the queue's WrapUp,
+// then idle. An agent-first callback's call ends its entry too.
+func (s *Service) endCall(callID string, a *agent) {
 	delete(s.oncall, callID)
+	if e := s.cbs[callID]; e != nil && e.cb.state == cbAnswered {
+		delete(s.cbs, callID)
+		e.cb.agent = nil
+	}
+	a.holds, a.holdsQueue = "", ""
 	now := s.cfg.Now()
 	a.talk = now.Sub(a.talkStart)
 	wrap := s.queues[a.callQueue].cfg.WrapUp
 	if wrap > 0 {
 		a.activity, a.wrapEnd = WrapUp, now.Add(wrap)
-		s.emitAgent(a, a.callQueue, map[string]any{"talk_ms": a.talk.Milliseconds()})
-		return nil
+		s.emitAgent(a, a.callQueue, AgentChange{TalkMS: ms(a.talk)})
+		return
 	}
 	s.endWrapUp(a, now)
-	s.dispatch()
-	return nil
 }
 
 // endWrapUp makes a wrapped-up agent idle; the agent.state event carries
@@ -94,7 +112,7 @@ func (s *Service) endWrapUp(a *agent, now time.Time) {
 	a.activity, a.idleSince = Idle, now
 	s.agentFreed(a)
 	q := a.callQueue
-	s.emitAgent(a, q, map[string]any{"talk_ms": a.talk.Milliseconds(), "handle_ms": handle.Milliseconds()})
+	s.emitAgent(a, q, AgentChange{HandleMS: ms(handle), TalkMS: ms(a.talk)})
 	a.call, a.callQueue, a.talk = "", "", 0
 }
 
@@ -165,7 +183,7 @@ func (s *Service) NextDeadline() (time.Time, bool) {
 	return next, !next.IsZero()
 }
 
-// Run fires deadlines on time until ctx is done, then returns ctx.Err(). It
+// Run fires deadlines on time until ctx is done, then returns nil. It
 // waits with real timers against Config.Now, so use it with the real clock
 // (or inside testing/synctest); with a fake clock, call Tick instead.
 func (s *Service) Run(ctx context.Context) error {
@@ -184,7 +202,7 @@ func (s *Service) Run(ctx context.Context) error {
 		t.Reset(wait)
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil
 		case <-t.C:
 		case <-s.wake:
 		}

@@ -4,82 +4,49 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
-	"slices"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/hotline-dev/hotline/media"
+	"github.com/hotline-dev/hotline/bridge"
+	"github.com/hotline-dev/hotline/outbound"
 	"github.com/hotline-dev/hotline/sip"
 )
 
-// Leg is the media of one side of a bridge; *media.Session satisfies it.
-// Audio crosses as linear PCM, so PCMU and PCMA legs transcode for free: each
-// session decodes what it receives and encodes what it sends.
-type Leg interface {
-	SetAudioSink(f func(pcm []int16))
-	WriteAudio(pcm []int16)
-	Digits() <-chan media.Digit
-	SendDigit(ctx context.Context, key rune, dur time.Duration, src media.DigitSource) error
-}
-
-// AgentCall is an answered call to an agent.
-type AgentCall interface {
-	Leg() Leg
-	Done() <-chan struct{}
-	Hangup(ctx context.Context) error
-}
-
-// Dialer places the INVITE to an agent (B2BUA outbound leg) and returns once
-// it is answered. Cancelling ctx before the answer must send CANCEL.
-type Dialer interface {
-	Dial(ctx context.Context, uri string, o Offer) (AgentCall, error)
-}
-
-// SIPDialer dials agents with a *sip.Client.
-type SIPDialer struct {
-	Client *sip.Client
-	// OnRinging, if set, is called when the agent's phone answers 180/183.
-	OnRinging func(Offer)
-}
-
-// Dial implements Dialer. The caller's number is shown to the agent when it
-// is a dialable string ([0-9+*#]).
-func (d SIPDialer) Dial(ctx context.Context, uri string, o Offer) (AgentCall, error) {
-	opts := sip.DialOptions{DisplayName: "Queue " + o.Queue}
-	if d.OnRinging != nil {
-		opts.OnRinging = func() { d.OnRinging(o) }
+// dialOptions are the agent leg's INVITE options for a caller of queue:
+// the agent's phone shows "Queue <name>" and the caller's number when it is
+// a dialable string ([0-9+*#]); the leg logs the caller's call_id (and its
+// own leg_id).
+func dialOptions(queue, caller, callID string) sip.DialOptions {
+	opts := sip.DialOptions{DisplayName: "Queue " + queue, CallID: callID}
+	if caller != "" && strings.Trim(caller, "0123456789+*#") == "" {
+		opts.From = caller
 	}
-	if o.Caller != "" && strings.Trim(o.Caller, "0123456789+*#") == "" {
-		opts.From = o.Caller
-	}
-	// uri is a registered contact or an allow-listed static URI, never
-	// caller input: dial it as registered (RFC 3261 §10).
-	oc, err := d.Client.DialContact(ctx, uri, opts)
-	if err != nil {
-		return nil, err
-	}
-	return sipAgentCall{oc}, nil
+	opts.Source = caller // the outbound policy's per-source rate on dials to numbers
+	return opts
 }
-
-type sipAgentCall struct{ *sip.OutboundCall }
-
-func (c sipAgentCall) Leg() Leg { return c.Media() }
 
 // RingerConfig configures a SIPRinger.
 type RingerConfig struct {
-	Dialer Dialer
+	// Dialer places the agent legs (bridge.SIPDialer in the server) with
+	// the URI the outbound policy returned.
+	Dialer bridge.Dialer
 	// Contacts returns the registered contact URIs of a SIP username, best
 	// first (adapt registrar.Registrar.Lookup).
 	Contacts func(username string) []string
-	// AllowHosts lists the hosts a static agent URI may point at (config
-	// allow.hosts); a static URI elsewhere is never dialled (toll fraud).
-	AllowHosts []string
-	Logger     *slog.Logger
+	// Policy is the outbound policy (toll-fraud guard) every URI is checked
+	// against at dial time, registered contacts included: the registrar
+	// checked them at REGISTER, but a binding may predate a configuration
+	// change. nil allows no static URI and no numeric contact.
+	Policy *outbound.Policy
+	// OnRinging, if set, is called when the agent's phone answers 180/183.
+	OnRinging func(Offer)
+	Logger    *slog.Logger
 }
 
-// SIPRinger is the Ringer that rings agents' phones. Each ring runs on a
+// SIPRinger is the Ringer that rings agents' phones: the ACD's side of an
+// offer (which URI, what the queue is told, the answered leg kept until the
+// caller's Enqueue takes it) over a bridge.Dialer. Each ring runs on a
 // goroutine it owns; Close cancels them and waits.
 type SIPRinger struct {
 	cfg  RingerConfig
@@ -90,7 +57,7 @@ type SIPRinger struct {
 
 	mu       sync.Mutex
 	ringing  map[string]context.CancelCauseFunc
-	answered map[string]AgentCall
+	answered map[string]bridge.Call
 }
 
 // errCancelledByQueue marks a ring the queue cancelled (it already knows).
@@ -103,7 +70,7 @@ func NewSIPRinger(cfg RingerConfig) *SIPRinger {
 	}
 	base, stop := context.WithCancel(context.Background())
 	return &SIPRinger{cfg: cfg, base: base, stop: stop, ringing: map[string]context.CancelCauseFunc{},
-		answered: map[string]AgentCall{}}
+		answered: map[string]bridge.Call{}}
 }
 
 // Bind sets the service the ringer reports to.
@@ -113,7 +80,7 @@ func (r *SIPRinger) Bind(s *Service) { r.svc = s }
 func (r *SIPRinger) Ring(o Offer) {
 	uri := r.target(o)
 	if uri == "" {
-		r.cfg.Logger.Warn("queue: agent has no registered contact or allowed URI", "agent", o.Agent)
+		r.cfg.Logger.Warn("queue: agent has no registered contact or allowed URI", "call_id", o.CallID, "queue", o.Queue, "agent", o.Agent)
 		_ = r.svc.Failed(o.ID, ResultError)
 		return
 	}
@@ -127,7 +94,12 @@ func (r *SIPRinger) Ring(o Offer) {
 		defer r.wg.Done()
 		defer cancelDeadline()
 		defer cancel(nil)
-		ac, err := r.cfg.Dialer.Dial(ctx, uri, o)
+		opts := dialOptions(o.Queue, o.Caller, o.CallID)
+		if r.cfg.OnRinging != nil {
+			opts.OnRinging = func() { r.cfg.OnRinging(o) }
+		}
+		// uri passed the outbound policy (target): dialled as given.
+		ac, err := r.cfg.Dialer.Dial(ctx, uri, opts)
 		r.mu.Lock()
 		delete(r.ringing, o.ID)
 		if err == nil {
@@ -138,11 +110,11 @@ func (r *SIPRinger) Ring(o Offer) {
 			if errors.Is(context.Cause(cctx), errCancelledByQueue) || r.base.Err() != nil {
 				return
 			}
-			res := classify(err)
+			res := offerResult(bridge.Classify(err))
 			if ctx.Err() != nil {
 				res = ResultNoAnswer
 			}
-			r.cfg.Logger.Info("queue: agent not reached", "agent", o.Agent, "uri", uri, "result", res, "err", err)
+			r.cfg.Logger.Info("queue: agent not reached", "call_id", o.CallID, "queue", o.Queue, "agent", o.Agent, "uri", uri, "result", res, "err", err)
 			_ = r.svc.Failed(o.ID, res) // ErrOfferGone: the queue's own deadline won
 			return
 		}
@@ -150,9 +122,7 @@ func (r *SIPRinger) Ring(o Offer) {
 			r.mu.Lock()
 			delete(r.answered, o.ID)
 			r.mu.Unlock()
-			hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second)
-			_ = ac.Hangup(hctx) // answered too late: BYE the agent
-			hcancel()
+			_ = bridge.Hangup(context.Background(), ac) // answered too late: BYE the agent
 		}
 	}()
 }
@@ -168,7 +138,7 @@ func (r *SIPRinger) Cancel(o Offer, reason string) {
 }
 
 // Take hands over the answered agent leg of an offer (once).
-func (r *SIPRinger) Take(offerID string) (AgentCall, bool) {
+func (r *SIPRinger) Take(offerID string) (bridge.Call, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	ac, ok := r.answered[offerID]
@@ -182,7 +152,7 @@ func (r *SIPRinger) Close() error {
 	r.wg.Wait()
 	r.mu.Lock()
 	left := r.answered
-	r.answered = map[string]AgentCall{}
+	r.answered = map[string]bridge.Call{}
 	r.mu.Unlock()
 	for _, ac := range left {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -192,50 +162,50 @@ func (r *SIPRinger) Close() error {
 	return nil
 }
 
-// target picks the URI to ring: the agent's registered contact, else its
-// static URI when the host is allow-listed.
+// target picks the URI to ring: the agent's best registered contact the
+// outbound policy allows, else its static URI if the policy allows it.
 func (r *SIPRinger) target(o Offer) string {
-	if r.cfg.Contacts != nil && o.Username != "" {
-		if cs := r.cfg.Contacts(o.Username); len(cs) > 0 {
-			return cs[0]
-		}
+	if uri := allowedContact(r.cfg.Policy, r.cfg.Contacts, o.Username, r.cfg.Logger); uri != "" {
+		return uri
 	}
-	if o.URI != "" && r.allowed(o.URI) {
-		return o.URI
+	if o.URI == "" {
+		return ""
+	}
+	t, err := r.cfg.Policy.CheckURI(outbound.AgentURI, o.URI)
+	if err != nil {
+		r.cfg.Logger.Warn("queue: agent URI refused by the outbound policy", "agent", o.Agent, "err", err)
+		return ""
+	}
+	return t.URI
+}
+
+// allowedContact is the best registered contact of username the policy
+// lets Hotline dial, or "". A refused one is logged and skipped: it was
+// registered before the allow-list changed, or the registrar was bypassed.
+func allowedContact(p *outbound.Policy, contacts func(string) []string, username string, log *slog.Logger) string {
+	if contacts == nil || username == "" {
+		return ""
+	}
+	for _, c := range contacts(username) {
+		t, err := p.CheckURI(outbound.Contact, c)
+		if err != nil {
+			log.Warn("queue: registered contact refused by the outbound policy", "user", username, "err", err)
+			continue
+		}
+		return t.URI
 	}
 	return ""
 }
 
-func (r *SIPRinger) allowed(uri string) bool {
-	rest, ok := strings.CutPrefix(uri, "sip:")
-	if !ok {
-		return false
-	}
-	if i := strings.LastIndex(rest, "@"); i >= 0 {
-		rest = rest[i+1:]
-	}
-	if i := strings.IndexAny(rest, ";?>"); i >= 0 {
-		rest = rest[:i]
-	}
-	host := rest
-	if h, _, err := net.SplitHostPort(rest); err == nil {
-		host = h
-	}
-	return host != "" && slices.Contains(r.cfg.AllowHosts, host)
-}
-
-// classify maps a dial failure to an offer result.
-func classify(err error) string {
-	var se *sip.StatusError
-	if errors.As(err, &se) {
-		switch se.Code {
-		case 486, 600:
-			return ResultBusy
-		case 603:
-			return ResultDeclined
-		case 408, 480, 487:
-			return ResultNoAnswer
-		}
+// offerResult is the offer result (OfferEnded) of a dial failure.
+func offerResult(f bridge.Failure) string {
+	switch f {
+	case bridge.Busy:
+		return ResultBusy
+	case bridge.Declined:
+		return ResultDeclined
+	case bridge.NoAnswer:
+		return ResultNoAnswer
 	}
 	return ResultError
 }

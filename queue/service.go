@@ -26,13 +26,26 @@ type Config struct {
 	// TierBoost is how far ahead of its join time a caller of a tier is
 	// ranked (aging, see docs/metrics.md): default vip 2m, others 0. A
 	// standard caller who has waited longer than the boost goes first.
-	TierBoost map[string]time.Duration
+	TierBoost map[store.Tier]time.Duration
 	// EWTWindow is the answer-throughput window for EWT; default 15m.
 	EWTWindow time.Duration
 	// StatsWindow is the sliding stats window; default 30m.
 	StatsWindow time.Duration
 	// Location is the time zone "today" is computed in; default UTC.
 	Location *time.Location
+	// State, when set, receives agents' presence and the statistics
+	// records as they change, to be kept across a restart (Restore).
+	State StateSink
+	// Callbacks, when set, is told when a callback entry's turn comes
+	// (callbacks.go): called outside the service's lock, in order.
+	Callbacks CallbackHook
+}
+
+// StateSink keeps the ACD's live state (runstate.Writer). Its methods must
+// not block: they are called with the service's lock held.
+type StateSink interface {
+	SaveAgent(store.AgentState)
+	Rec(store.QueueRec)
 }
 
 func (c *Config) fill() {
@@ -43,7 +56,7 @@ func (c *Config) fill() {
 		c.Now = time.Now
 	}
 	if c.TierBoost == nil {
-		c.TierBoost = map[string]time.Duration{store.TierVIP: 2 * time.Minute}
+		c.TierBoost = map[store.Tier]time.Duration{store.TierVIP: 2 * time.Minute}
 	}
 	if c.EWTWindow <= 0 {
 		c.EWTWindow = 15 * time.Minute
@@ -70,22 +83,37 @@ type agent struct {
 	idleSince time.Time
 	misses    int
 	answered  int
+	// holds is the key of the callback the agent is held by: reserved for
+	// it, on its agent-first call, or talking with its confirmed customer
+	// (pacing counts these as the callbacks' agents).
+	holds      string
+	holdsQueue string
+	saved      store.AgentState // the presence last given to Config.State
 }
 
 type entry struct {
-	callID, queue, tier, caller string
-	joined, vt                  time.Time // vt: virtual join time (joined - tier boost)
-	seq                         uint64
-	offers                      map[string]*offer
-	tried                       map[string]bool
-	lastPos                     int
-	ticket                      *Ticket
+	callID, queue, caller string
+	tier                  store.Tier
+	joined, vt            time.Time // vt: virtual join time (placed - tier boost)
+	// placed is the join time the entry is ranked by: joined for a
+	// caller, the original join time for a callback or a rejoined one.
+	placed time.Time
+	seq    uint64
+	// cb is set for a callback's placeholder (callbacks.go); rejoin is a
+	// confirmed callback customer's key (a live caller at its place).
+	cb      *cbEntry
+	rejoin  string
+	offers  map[string]*offer
+	tried   map[string]bool
+	lastPos int
+	place   *Place
 }
 
 type offer struct {
 	Offer
-	e *entry
-	a *agent
+	e    *entry
+	a    *agent
+	rang time.Time // when it started ringing
 }
 
 type queueState struct {
@@ -94,7 +122,11 @@ type queueState struct {
 	waiting []*entry // sorted by (vt, seq)
 	byJoin  []*entry // join order (= max-wait deadline order); lazily pruned
 	members []*agent // sorted by ID
-	rr      int      // round-robin: index of the last agent offered
+	ncb     int      // callback entries in waiting
+	// freed counts the times an agent of the queue may have become free
+	// (agentFreed): a callback whose dial was refused waits for the next.
+	freed uint64
+	rr    int // round-robin: index of the last agent offered
 	// noFree records that the last pick found no eligible agent; it is
 	// cleared when a member may have become eligible (agentFreed), so a
 	// join into a busy queue costs no scan of its agents.
@@ -106,6 +138,7 @@ type action struct {
 	ring   bool
 	o      Offer
 	reason string
+	due    *CallbackDue // a callback's turn: to Config.Callbacks
 }
 
 // Service is the ACD state machine. It is safe for concurrent use.
@@ -117,6 +150,7 @@ type Service struct {
 	agents   map[string]*agent
 	queues   map[string]*queueState
 	entries  map[string]*entry // waiting callers by call ID
+	cbs      map[string]*entry // callback entries by key (callbacks.go)
 	offers   map[string]*offer // active offers by ID
 	oncall   map[string]*agent // connected calls by call ID
 	seq      uint64
@@ -124,6 +158,7 @@ type Service struct {
 	flushing bool
 	wake     chan struct{}
 	qorder   []*queueState
+	alerts   alertBook // wallboard alerts in force (alerts.go); its own locks
 }
 
 // New builds a Service; every agent starts logged out and idle.
@@ -138,10 +173,13 @@ func New(cfg Config) *Service {
 	cfg.Queues = queues
 	s := &Service{
 		cfg: cfg, agents: map[string]*agent{}, queues: map[string]*queueState{},
-		entries: map[string]*entry{}, offers: map[string]*offer{}, oncall: map[string]*agent{},
+		entries: map[string]*entry{}, cbs: map[string]*entry{}, offers: map[string]*offer{}, oncall: map[string]*agent{},
 		wake: make(chan struct{}, 1),
 	}
 	s.stats = NewStats(cfg.Queues, cfg.Agents, cfg.StatsWindow, cfg.Location)
+	if cfg.State != nil {
+		s.stats.sink = cfg.State.Rec
+	}
 	for name, q := range cfg.Queues {
 		s.queues[name] = &queueState{name: name, cfg: q, rr: -1}
 	}
@@ -174,9 +212,6 @@ func (s *Service) emit(e events.Event) {
 // unlock releases mu and runs queued Ringer actions in order, outside the
 // lock, one drainer at a time (so a Cancel never overtakes its Ring).
 func (s *Service) unlock() {
-	if s.cfg.Ringer == nil {
-		s.outbox = nil
-	}
 	if !s.flushing {
 		s.flushing = true
 		for len(s.outbox) > 0 {
@@ -184,9 +219,15 @@ func (s *Service) unlock() {
 			s.outbox = nil
 			s.mu.Unlock()
 			for _, a := range acts {
-				if a.ring {
+				switch {
+				case a.due != nil:
+					if s.cfg.Callbacks != nil {
+						s.cfg.Callbacks.Due(*a.due)
+					}
+				case s.cfg.Ringer == nil:
+				case a.ring:
 					s.cfg.Ringer.Ring(a.o)
-				} else {
+				default:
 					s.cfg.Ringer.Cancel(a.o, a.reason)
 				}
 			}
@@ -205,36 +246,51 @@ func (s *Service) unlock() {
 type JoinRequest struct {
 	CallID string
 	Queue  string
-	Tier   string // store.TierVIP, TierStandard, TierNew ("" = standard)
-	Caller string // number, for the agent's display
+	Tier   store.Tier // "" = standard
+	Caller string     // number, for the agent's display
+	// JoinedAt, when set, is the place the caller takes instead of now:
+	// a confirmed callback customer keeps their original join time
+	// (ranked at JoinedAt less the tier's boost). Waiting is still timed
+	// (MaxWait, the wait reported) from the real join.
+	JoinedAt time.Time
+	// Reservation is the callback key ("callback:42") the caller stands
+	// for: the caller takes that callback entry's place and is offered
+	// first to the agent reserved for it (callbacks.go). Neither the
+	// queue's MaxLength nor JoinEmpty refuses them.
+	Reservation string
 }
 
 // Join puts a caller in a queue. When the caller may not wait (full, or
 // nobody logged in and JoinEmpty off) it returns an *ExitError naming the
 // exit node; the caller counts as joined and exited.
-func (s *Service) Join(r JoinRequest) (*Ticket, error) {
+func (s *Service) Join(r JoinRequest) (*Place, error) {
 	s.mu.Lock()
 	defer s.unlock()
 	q, ok := s.queues[r.Queue]
 	if !ok {
 		return nil, fmt.Errorf("join %q: %w", r.Queue, ErrUnknownQueue)
 	}
-	if _, dup := s.entries[r.CallID]; dup || s.oncall[r.CallID] != nil || r.CallID == "" {
+	if _, dup := s.entries[r.CallID]; dup || s.oncall[r.CallID] != nil || s.cbs[r.CallID] != nil || r.CallID == "" {
 		return nil, fmt.Errorf("join %q with call %q: %w", r.Queue, r.CallID, ErrDuplicateCall)
 	}
 	if r.Tier == "" {
 		r.Tier = store.TierStandard
 	}
 	now := s.cfg.Now()
+	placed := now
+	if !r.JoinedAt.IsZero() {
+		placed = r.JoinedAt
+	}
 	s.seq++
-	e := &entry{callID: r.CallID, queue: r.Queue, tier: r.Tier, caller: r.Caller, joined: now,
-		vt: now.Add(-s.cfg.TierBoost[r.Tier]), seq: s.seq, offers: map[string]*offer{},
-		tried: map[string]bool{}, ticket: &Ticket{callID: r.CallID, done: make(chan struct{})}}
+	e := &entry{callID: r.CallID, queue: r.Queue, tier: r.Tier, caller: r.Caller, joined: now, placed: placed,
+		vt: placed.Add(-s.cfg.TierBoost[r.Tier]), seq: s.seq, rejoin: r.Reservation, offers: map[string]*offer{},
+		tried: map[string]bool{}, place: &Place{callID: r.CallID, done: make(chan struct{})}}
 	s.emit(events.Event{Type: events.QueueJoined, CallID: r.CallID, Queue: r.Queue,
-		Data: map[string]any{"tier": r.Tier, "caller": r.Caller}})
+		Payload: Joined{Callback: r.Reservation, Caller: r.Caller, Tier: r.Tier}})
 	var refuse error
 	switch {
-	case len(q.waiting) >= q.cfg.MaxLength && q.cfg.MaxLength > 0:
+	case r.Reservation != "": // the callback held this place: it is theirs
+	case q.live() >= q.cfg.MaxLength && q.cfg.MaxLength > 0:
 		refuse = ErrQueueFull
 	case !q.cfg.JoinEmpty && !q.anyLoggedIn():
 		refuse = ErrQueueEmpty
@@ -247,20 +303,60 @@ func (s *Service) Join(r JoinRequest) (*Ticket, error) {
 		s.finish(e, Outcome{Reason: reason, Exit: q.cfg.Exit}, "")
 		return nil, &ExitError{Queue: r.Queue, Reason: reason, Exit: q.cfg.Exit, err: refuse}
 	}
-	i := sort.Search(len(q.waiting), func(i int) bool { return entryLess(e, q.waiting[i]) })
-	q.waiting = slices.Insert(q.waiting, i, e)
 	q.byJoin = append(q.byJoin, e)
 	s.entries[r.CallID] = e
+	if cb := s.cbs[r.Reservation]; cb != nil && cb.queue == r.Queue && cb.cb.state != cbAnswered {
+		s.takeReservation(q, cb, e)
+	} else {
+		q.insert(e)
+	}
 	s.dispatch()
-	return e.ticket, nil
+	return e.place, nil
 }
 
+// entryLess is the service order: virtual join time, then the join time
+// ranked by, then arrival in the service (seq). For live callers alone
+// placed follows seq, so this is the (vt, seq) order of old.
 func entryLess(a, b *entry) bool {
 	if !a.vt.Equal(b.vt) {
 		return a.vt.Before(b.vt)
 	}
+	if !a.placed.Equal(b.placed) {
+		return a.placed.Before(b.placed)
+	}
 	return a.seq < b.seq
 }
+
+func (q *queueState) insert(e *entry) {
+	i := sort.Search(len(q.waiting), func(i int) bool { return entryLess(e, q.waiting[i]) })
+	q.waiting = slices.Insert(q.waiting, i, e)
+}
+
+// index is e's index in q.waiting, or -1.
+func (q *queueState) index(e *entry) int {
+	i, found := slices.BinarySearchFunc(q.waiting, e, func(x, t *entry) int {
+		if x == t {
+			return 0
+		}
+		if entryLess(x, t) {
+			return -1
+		}
+		return 1
+	})
+	if !found {
+		return -1
+	}
+	return i
+}
+
+func (q *queueState) remove(e *entry) {
+	if i := q.index(e); i >= 0 {
+		q.waiting = slices.Delete(q.waiting, i, i+1)
+	}
+}
+
+// live is how many callers wait (callback entries are not on hold).
+func (q *queueState) live() int { return len(q.waiting) - q.ncb }
 
 func (q *queueState) anyLoggedIn() bool {
 	for _, a := range q.members {
@@ -306,36 +402,20 @@ func (s *Service) Key(callID, digit string) (string, error) {
 // finish removes a waiting entry with an outcome, cancelling its offers.
 func (s *Service) finish(e *entry, out Outcome, cancelReason string) {
 	now := s.cfg.Now()
-	out.Wait = now.Sub(e.joined)
+	out.Joined, out.Wait = e.joined, now.Sub(e.joined)
 	for _, o := range e.offers {
 		s.endOffer(o, ResultCancelled, cancelReason)
 	}
 	if _, ok := s.entries[e.callID]; ok {
-		delete(s.entries, e.callID)
 		q := s.queues[e.queue]
-		if i, found := slices.BinarySearchFunc(q.waiting, e, func(x, t *entry) int {
-			if x == t {
-				return 0
-			}
-			if entryLess(x, t) {
-				return -1
-			}
-			return 1
-		}); found {
-			q.waiting = slices.Delete(q.waiting, i, i+1)
-		}
+		out.Position = q.placeOf(e)
+		delete(s.entries, e.callID)
+		q.remove(e)
 	}
-	data := map[string]any{"reason": out.Reason, "wait_ms": out.Wait.Milliseconds()}
-	if out.Exit != "" {
-		data["exit"] = out.Exit
-	}
-	ev := events.Event{Type: events.QueueLeft, CallID: e.callID, Queue: e.queue, Data: data}
-	if out.Agent != "" {
-		ev.Agent = out.Agent
-	}
-	s.emit(ev)
-	e.ticket.outcome = out
-	close(e.ticket.done)
+	s.emit(events.Event{Type: events.QueueLeft, CallID: e.callID, Queue: e.queue, Agent: out.Agent,
+		Payload: Left{Callback: e.rejoin, Exit: out.Exit, Reason: out.Reason, WaitMS: out.Wait.Milliseconds()}})
+	e.place.outcome = out
+	close(e.place.done)
 }
 
 func (s *Service) newOfferID() string {

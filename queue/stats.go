@@ -8,6 +8,7 @@ import (
 
 	"github.com/hotline-dev/hotline/config"
 	"github.com/hotline-dev/hotline/events"
+	"github.com/hotline-dev/hotline/store"
 )
 
 // Stats computes queue metrics from the event stream alone (queue.joined,
@@ -21,6 +22,7 @@ type Stats struct {
 	queues      map[string]*qstats
 	agentQueues map[string][]string
 	agents      map[string][2]string // presence, activity
+	sink        func(store.QueueRec) // new records, to keep across a restart; nil: none
 }
 
 type recKind uint8
@@ -77,25 +79,33 @@ func NewStats(queues map[string]config.Queue, agents []config.Agent, window time
 func (st *Stats) Apply(e events.Event) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if e.Type == events.AgentState {
-		p, _ := e.Data["presence"].(string)
-		a, _ := e.Data["activity"].(string)
-		st.agents[e.Agent] = [2]string{p, a}
+	change, isChange := e.Payload.(AgentChange)
+	if e.Type == events.AgentState && isChange {
+		st.agents[e.Agent] = [2]string{string(change.Presence), string(change.Activity)}
 	}
 	q := st.queues[e.Queue]
 	if q == nil {
 		return
 	}
-	switch e.Type {
-	case events.QueueJoined:
+	joined, isJoined := e.Payload.(Joined)
+	left, isLeft := e.Payload.(Left)
+	if (isJoined && joined.Callback != "") || (isLeft && left.Callback != "") {
+		// A confirmed callback's customer back in line: their call was
+		// counted when they first waited (and left with the callback
+		// key); the callback's outcome is the scheduler's figures. Their
+		// agent's handle time still counts (agent.state).
+		return
+	}
+	switch {
+	case e.Type == events.QueueJoined && isJoined:
 		q.waiting[e.CallID] = e.Time
 		q.totals.Joined++
 		q.recs = append(q.recs, rec{at: e.Time, kind: recJoined})
-	case events.QueueLeft:
+		st.save(e.Queue, e.CallID, q.recs[len(q.recs)-1])
+	case e.Type == events.QueueLeft && isLeft:
 		delete(q.waiting, e.CallID)
-		wait := time.Duration(num(e.Data["wait_ms"])) * time.Millisecond
-		r := rec{at: e.Time, d: wait}
-		switch e.Data["reason"] {
+		r := rec{at: e.Time, d: time.Duration(left.WaitMS) * time.Millisecond}
+		switch left.Reason {
 		case ReasonAnswered:
 			r.kind = recAnswered
 			q.totals.Answered++
@@ -107,10 +117,10 @@ func (st *Stats) Apply(e events.Event) {
 			q.totals.Exited++
 		}
 		q.recs = append(q.recs, r)
-	case events.AgentState:
-		if h, ok := e.Data["handle_ms"]; ok {
-			q.recs = append(q.recs, rec{at: e.Time, kind: recHandled, d: time.Duration(num(h)) * time.Millisecond})
-		}
+		st.save(e.Queue, e.CallID, r)
+	case e.Type == events.AgentState && isChange && change.HandleMS != nil:
+		q.recs = append(q.recs, rec{at: e.Time, kind: recHandled, d: time.Duration(*change.HandleMS) * time.Millisecond})
+		st.save(e.Queue, e.CallID, q.recs[len(q.recs)-1])
 	}
 	st.prune(q, e.Time)
 }
@@ -130,18 +140,6 @@ func (st *Stats) prune(q *qstats, now time.Time) {
 func startOfDay(t time.Time, loc *time.Location) time.Time {
 	y, m, d := t.In(loc).Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, loc)
-}
-
-func num(v any) int64 {
-	switch n := v.(type) {
-	case int64:
-		return n
-	case int:
-		return int64(n)
-	case float64:
-		return int64(n)
-	}
-	return 0
 }
 
 // Window is the metrics of one queue over [From, To].

@@ -4,40 +4,39 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
-	"strings"
-	"sync"
 	"time"
 
+	"github.com/hotline-dev/hotline/bridge"
 	"github.com/hotline-dev/hotline/events"
 	"github.com/hotline-dev/hotline/ivr"
+	"github.com/hotline-dev/hotline/outbound"
 	"github.com/hotline-dev/hotline/sip"
+	"github.com/hotline-dev/hotline/store"
 )
 
 // CallTransferred is published when an agent's blind transfer (REFER) has
-// been carried out or has failed. Data: kind (queue|number), target, from
-// (queue), result ("ok" or the SIP failure, e.g. "486 Busy Here"),
-// referred_by.
+// been carried out or has failed; its payload is a Transferred.
 const CallTransferred = "call.transferred"
 
 // ErrTransferRefused means a REFER target is neither a configured queue nor
-// an allow-listed number on an allow-listed host (answered 403).
+// a destination the outbound policy allows (answered 403).
 var ErrTransferRefused = errors.New("queue: transfer target not allowed")
 
-// TransferConfig is the toll-fraud allow-list for agents' blind transfers.
+// TransferConfig is what an agent's blind transfer may reach.
 //
 // A Refer-To of sip:<name>@<any host> where name is a configured queue (or
-// an Aliases key) moves the caller to that queue. Otherwise the user part
-// must be a number ([0-9+*#]) matching Numbers (exact, or a prefix ending in
-// "*") on a host in Hosts (dialled as given) or in Domains (Hotline itself:
-// dialled at the extension's registered contact). Everything else is 403.
+// an Aliases key) moves the caller to that queue. Anything else is a
+// destination for the outbound policy (outbound.Transfer): an extension or
+// an allowed number, on an allow-listed host (dialled as the policy says)
+// or on Hotline itself (dialled at that user's registered contact, which
+// the policy checks again). Everything else is 403.
 type TransferConfig struct {
-	Numbers     []string                   // config allow.numbers
-	Hosts       []string                   // config allow.hosts
-	Domains     []string                   // Hotline's own: sip.domain, public IP
+	Policy      *outbound.Policy           // the toll-fraud guard; nil: only queues
 	Aliases     map[string]string          // Refer-To user -> queue name
 	Contacts    func(user string) []string // registered contacts (registrar.ContactURIs)
-	Dialer      Dialer                     // dials allowed numbers; nil: numbers refused
+	Dialer      bridge.Dialer              // dials allowed destinations; nil: only queues
 	RingTimeout time.Duration              // for the transfer target; default 30s
 }
 
@@ -54,153 +53,143 @@ func (t transferTarget) kind() string {
 	return "number"
 }
 
+// name is the target as the ticket history shows it: the queue, or the
+// Refer-To URI the agent asked for.
+func (t transferTarget) name(tr *sip.Transfer) string {
+	if t.queue != "" {
+		return t.queue
+	}
+	return tr.URI()
+}
+
 // resolve applies the allow-list to a REFER target (RFC 3515 §2.4.2: a
-// refusal is a final non-2xx and the call goes on).
-func (c TransferConfig) resolve(r sip.Refer, queues func(string) bool) (transferTarget, error) {
+// refusal is a final non-2xx and the call goes on). log gets refused
+// registered contacts.
+func (c TransferConfig) resolve(r sip.Refer, queues func(string) bool, log *slog.Logger) (transferTarget, error) {
 	if name, ok := c.Aliases[r.User]; ok && queues(name) {
 		return transferTarget{queue: name}, nil
 	}
 	if queues(r.User) {
 		return transferTarget{queue: r.User}, nil
 	}
-	refuse := func(why string) (transferTarget, error) {
+	refuse := func(err error) (transferTarget, error) {
 		return transferTarget{}, &sip.StatusError{Code: 403, Reason: "Forbidden",
-			Err: fmt.Errorf("%w: %s: %s", ErrTransferRefused, r.URI(), why)}
+			Err: fmt.Errorf("%w: %s: %w", ErrTransferRefused, r.URI(), err)}
 	}
-	if !dialable(r.User) {
-		return refuse("not a queue, and not a number")
-	}
-	if !matchesAny(c.Numbers, r.User) {
-		return refuse("number not in allow.numbers")
+	t, err := c.Policy.Check(outbound.Transfer, outbound.Address{Scheme: "sip", User: r.User, Host: r.Host, Port: r.Port})
+	if err != nil {
+		return refuse(err)
 	}
 	if c.Dialer == nil {
-		return refuse("no dialer for numbers")
+		return refuse(errors.New("no dialer for numbers"))
 	}
-	switch {
-	case hostIn(c.Hosts, r.Host):
-		return transferTarget{uri: r.URI()}, nil
-	case hostIn(c.Domains, r.Host):
-		if c.Contacts != nil {
-			if cs := c.Contacts(r.User); len(cs) > 0 {
-				return transferTarget{uri: cs[0]}, nil
-			}
-		}
-		return transferTarget{}, &sip.StatusError{Code: 480, Reason: "Temporarily Unavailable",
-			Err: fmt.Errorf("queue: transfer to %s: extension not registered", r.URI())}
+	if !t.Own {
+		return transferTarget{uri: t.URI}, nil
 	}
-	return refuse("host not in allow.hosts")
-}
-
-func dialable(user string) bool {
-	return user != "" && len(user) <= 32 && strings.Trim(user, "0123456789+*#") == "" &&
-		!strings.Contains(user[1:], "+")
-}
-
-// matchesAny: a pattern is an exact number or a prefix ending in "*".
-func matchesAny(patterns []string, number string) bool {
-	for _, p := range patterns {
-		if pre, ok := strings.CutSuffix(p, "*"); ok && strings.HasPrefix(number, pre) || p == number {
-			return true
-		}
+	if uri := allowedContact(c.Policy, c.Contacts, t.User, log); uri != "" {
+		return transferTarget{uri: uri}, nil
 	}
-	return false
+	return transferTarget{}, &sip.StatusError{Code: 480, Reason: "Temporarily Unavailable",
+		Err: fmt.Errorf("queue: transfer to %s: extension not registered", r.URI())}
 }
-
-func hostIn(hosts []string, host string) bool {
-	for _, h := range hosts {
-		if h != "" && strings.EqualFold(h, host) {
-			return true
-		}
-	}
-	return false
-}
-
-// referrer is an agent leg whose phone can send REFER (sipAgentCall).
-type referrer interface{ OnRefer(sip.ReferFunc) }
 
 type pendingTransfer struct {
 	t      *sip.Transfer
 	target transferTarget
 }
 
-// bridgeAgent bridges caller and agent, taking the agent's REFER while the
-// bridge is up. A non-nil transfer means it was accepted (202 sent) and the
-// bridge ended for it; the transfer's final NOTIFY is then the caller's.
-func (q *Enqueuer) bridgeAgent(ctx context.Context, caller Leg, ac AgentCall, queue, agent string) (string, *pendingTransfer) {
-	rf, ok := ac.(referrer)
-	if !ok {
-		return Bridge(ctx, caller, ac), nil
-	}
-	var (
-		mu      sync.Mutex
-		closed  bool
-		pending *pendingTransfer
-		fired   = make(chan struct{})
-	)
-	rf.OnRefer(func(t *sip.Transfer) error {
-		mu.Lock()
-		defer mu.Unlock()
-		if closed || pending != nil {
-			return &sip.StatusError{Code: 403, Reason: "Forbidden", Err: errors.New("queue: call no longer bridged")}
-		}
-		tg, err := q.cfg.Transfer.resolve(t.Refer, q.cfg.Service.hasQueue)
+// bridgeAgent connects caller and agent, taking the agent's REFER while they
+// are connected (the decision: resolve). It hangs the agent up when the
+// caller's call ended. A non-nil transfer means it was accepted (202 sent)
+// and the connection ended for it; the transfer's final NOTIFY is then the
+// caller's (bridge.FinishTransfer).
+func (q *Enqueuer) bridgeAgent(ctx context.Context, caller bridge.Leg, ac bridge.Call, queue, agent string) (store.Side, *pendingTransfer) {
+	var target transferTarget // set by an accepted REFER, before Connect returns
+	end, t := bridge.Connect(ctx, bridge.Media(caller), ac, bridge.Options{Refer: func(t *sip.Transfer) error {
+		tg, err := q.cfg.Transfer.resolve(t.Refer, q.cfg.Service.hasQueue, q.cfg.Logger)
 		if err != nil {
-			q.cfg.Logger.Info("queue: transfer refused", "queue", queue, "agent", agent, "target", t.URI(), "err", err)
+			t.Logger().Info("queue: transfer refused", "queue", queue, "agent", agent, "target", t.URI(), "err", err)
 			return err
 		}
-		pending = &pendingTransfer{t: t, target: tg}
-		close(fired)
+		target = tg
 		return nil
-	})
-	side := bridge(ctx, caller, ac, fired)
-	rf.OnRefer(nil)
-	mu.Lock()
-	closed = true
-	p := pending
-	mu.Unlock()
-	if p != nil && side != "transfer" { // the caller hung up in the same instant
-		q.finishTransfer(ctx, ac, p, 487, "Request Terminated")
-		return side, nil
+	}})
+	return q.ended(ctx, end, ac), transferOf(t, target)
+}
+
+func transferOf(t *sip.Transfer, target transferTarget) *pendingTransfer {
+	if t == nil {
+		return nil
 	}
-	return side, p
+	return &pendingTransfer{t: t, target: target}
+}
+
+// ended is the side that ended a connection to party b (an agent, a
+// transfer target), which it hangs up when the caller's side ended.
+func (q *Enqueuer) ended(ctx context.Context, end bridge.End, b bridge.Call) store.Side {
+	switch end {
+	case bridge.EndedByB, bridge.EndedByTransfer:
+		return store.SideAgent
+	}
+	_ = bridge.Hangup(ctx, b)
+	return store.SideCaller
 }
 
 // transfer moves the caller as the agent asked, then ends the agent leg.
 // The rule that keeps a caller from silence: if the target fails (queue
 // full or unmanned, number busy, unanswered or unreachable), the caller
 // re-joins the queue they came from, and if that refuses them too they leave
-// at its exit like any caller the queue cannot take.
-func (q *Enqueuer) transfer(ctx context.Context, call ivr.Call, req ivr.QueueRequest, res ivr.QueueResult,
-	caller Leg, ac AgentCall, p *pendingTransfer) (ivr.QueueResult, error) {
+// at its exit like any caller the queue cannot take. The result's legs are
+// those after the agent's: the target's, and any re-queue.
+func (q *Enqueuer) transfer(ctx context.Context, call ivr.Call, req ivr.QueueRequest, agent string,
+	caller bridge.Leg, ac bridge.Call, p *pendingTransfer) (ivr.QueueResult, error) {
 	svc := q.cfg.Service
-	log := q.cfg.Logger.With("call_id", call.ID(), "queue", req.Queue, "agent", res.Agent)
+	log := q.cfg.Logger.With("call_id", call.ID(), "queue", req.Queue, "agent", agent)
 	publish := func(result string) {
-		svc.emitTransfer(call.ID(), req.Queue, res.Agent, p, result)
+		svc.emitTransfer(call.ID(), req.Queue, agent, p, result)
 		log.Info("queue: transfer", "kind", p.target.kind(), "target", p.t.URI(), "result", result)
 	}
+	// requeue puts the caller back in their queue after the target failed.
+	requeue := func(failed store.CallLeg) (ivr.QueueResult, error) {
+		back, err := q.Enqueue(ctx, call, req)
+		back.Legs = append([]store.CallLeg{failed}, back.Legs...)
+		return back, err
+	}
 	if p.target.queue != "" {
-		tk, err := svc.Join(JoinRequest{CallID: call.ID(), Queue: p.target.queue, Tier: req.Vars["tier"], Caller: call.Caller()})
+		tk, err := svc.Join(JoinRequest{CallID: call.ID(), Queue: p.target.queue, Tier: ivr.CallerTier(req.Vars), Caller: call.Caller()})
 		if err != nil {
 			code, reason := 503, "Service Unavailable"
 			if errors.Is(err, ErrQueueFull) {
 				code, reason = 486, "Busy Here"
 			}
-			q.finishTransfer(ctx, ac, p, code, reason)
+			bridge.FinishTransfer(ctx, ac, p.t, code, reason)
 			publish(strconv.Itoa(code) + " " + reason)
-			return q.Enqueue(ctx, call, req)
+			now := svc.cfg.Now()
+			failed := store.CallLeg{Queue: p.target.queue, JoinedAt: now, EndedAt: now, End: store.LegUnanswered, Reason: err.Error()}
+			var ee *ExitError
+			if errors.As(err, &ee) {
+				failed.Reason = ee.Reason
+			}
+			return requeue(failed)
 		}
-		q.finishTransfer(ctx, ac, p, 200, "OK")
+		bridge.FinishTransfer(ctx, ac, p.t, 200, "OK")
 		publish("ok")
 		next := req
 		next.Queue = p.target.queue
 		return q.stay(ctx, call, next, tk)
 	}
+	dialled := svc.cfg.Now()
+	leg := store.CallLeg{Queue: req.Queue, Number: p.t.URI(), JoinedAt: dialled}
 	tc, err := q.dialTransfer(ctx, call, req, p.target.uri)
 	if err != nil {
+		leg.EndedAt = svc.cfg.Now()
+		leg.WaitSeconds = leg.EndedAt.Sub(dialled).Seconds()
+		leg.End = store.LegUnanswered
 		if ctx.Err() != nil { // the caller hung up while the target rang
-			q.finishTransfer(ctx, ac, p, 487, "Request Terminated")
+			bridge.FinishTransfer(ctx, ac, p.t, 487, "Request Terminated")
 			publish("487 Request Terminated")
-			return res, ctx.Err()
+			leg.Reason, leg.EndedBy = ReasonAbandoned, EndedBy(call)
+			return ivr.QueueResult{Reason: ReasonAbandoned, Legs: []store.CallLeg{leg}}, ctx.Err()
 		}
 		code, reason := 500, "Server Internal Error"
 		var se *sip.StatusError
@@ -210,51 +199,39 @@ func (q *Enqueuer) transfer(ctx context.Context, call ivr.Call, req ivr.QueueReq
 		case errors.Is(err, context.DeadlineExceeded), errors.Is(err, sip.ErrCanceled):
 			code, reason = 408, "Request Timeout"
 		}
-		q.finishTransfer(ctx, ac, p, code, reason)
+		bridge.FinishTransfer(ctx, ac, p.t, code, reason)
 		publish(strconv.Itoa(code) + " " + reason)
 		log.Info("queue: transfer target not reached, back to the queue", "err", err)
-		return q.Enqueue(ctx, call, req)
+		leg.Reason = strconv.Itoa(code) + " " + reason
+		return requeue(leg)
 	}
-	q.finishTransfer(ctx, ac, p, 200, "OK")
+	answered := svc.cfg.Now()
+	bridge.FinishTransfer(ctx, ac, p.t, 200, "OK")
 	publish("ok")
-	side := Bridge(ctx, caller, tc)
-	log.Info("queue: transferred call ended", "target", p.t.URI(), "hangup_side", side)
-	return res, nil
+	end, _ := bridge.Connect(ctx, bridge.Media(caller), tc, bridge.Options{}) // the target's REFERs are refused
+	side := q.ended(ctx, end, tc)
+	leg.AnsweredAt, leg.EndedAt = &answered, svc.cfg.Now()
+	leg.WaitSeconds, leg.TalkSeconds = answered.Sub(dialled).Seconds(), leg.EndedAt.Sub(answered).Seconds()
+	leg.End, leg.EndedBy = store.LegHangup, endedBy(call, side)
+	log.Info("queue: transferred call ended", "target", p.t.URI(), "hangup_side", leg.EndedBy)
+	return ivr.QueueResult{Answered: true, Legs: []store.CallLeg{leg}}, nil
 }
 
 // dialTransfer rings the target while the caller hears the queue's music.
-func (q *Enqueuer) dialTransfer(ctx context.Context, call ivr.Call, req ivr.QueueRequest, uri string) (AgentCall, error) {
+func (q *Enqueuer) dialTransfer(ctx context.Context, call ivr.Call, req ivr.QueueRequest, uri string) (bridge.Call, error) {
 	wait := q.cfg.Transfer.RingTimeout
 	if wait <= 0 {
 		wait = 30 * time.Second
 	}
 	dctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	holdCtx, stopHold := context.WithCancel(ctx)
-	held := make(chan struct{})
-	go func() {
-		defer close(held)
-		q.hold(holdCtx, call, req)
-	}()
-	tc, err := q.cfg.Transfer.Dialer.Dial(dctx, uri, Offer{ID: "transfer-" + call.ID(), CallID: call.ID(),
-		Queue: req.Queue, Caller: call.Caller()})
-	stopHold()
-	<-held
+	// uri passed the outbound policy (resolve): dialled as given.
+	tc, err := bridge.DialWhile(dctx, q.cfg.Transfer.Dialer, uri, dialOptions(req.Queue, call.Caller(), call.ID()),
+		func(ctx context.Context) { q.hold(ctx, call, req) })
 	if err != nil {
 		return nil, fmt.Errorf("queue: transfer to %s: %w", uri, err)
 	}
 	return tc, nil
-}
-
-// finishTransfer sends the final NOTIFY (RFC 3515 §2.4.5) and then BYE to
-// the agent, who has handed the caller on.
-func (q *Enqueuer) finishTransfer(ctx context.Context, ac AgentCall, p *pendingTransfer, code int, reason string) {
-	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if err := p.t.Finish(hctx, code, reason); err != nil && !errors.Is(err, sip.ErrCallEnded) {
-		q.cfg.Logger.Info("queue: transfer NOTIFY", "err", err)
-	}
-	_ = ac.Hangup(hctx)
 }
 
 func (s *Service) hasQueue(name string) bool {
@@ -267,6 +244,6 @@ func (s *Service) emitTransfer(callID, from, agent string, p *pendingTransfer, r
 	if target == "" {
 		target = p.t.URI()
 	}
-	s.emit(events.Event{Type: CallTransferred, CallID: callID, Queue: from, Agent: agent, Data: map[string]any{
-		"kind": p.target.kind(), "target": target, "from": from, "result": result, "referred_by": p.t.ReferredBy}})
+	s.emit(events.Event{Type: CallTransferred, CallID: callID, Queue: from, Agent: agent, Payload: Transferred{
+		From: from, Kind: p.target.kind(), ReferredBy: p.t.ReferredBy, Result: result, Target: target}})
 }

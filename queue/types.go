@@ -30,9 +30,12 @@ const (
 	Ringing Activity = "ringing"
 	OnCall  Activity = "on_call"
 	WrapUp  Activity = "wrap_up"
+	// Reserved: held for a customer-first callback while Hotline dials
+	// the customer (callbacks.go); offered nothing else meanwhile.
+	Reserved Activity = "reserved"
 )
 
-// Leave reasons (events.QueueLeft Data["reason"]).
+// Leave reasons (Left.Reason of events.QueueLeft).
 const (
 	ReasonAnswered  = "answered"
 	ReasonAbandoned = "abandoned" // caller hung up while waiting or ringing
@@ -41,9 +44,10 @@ const (
 	ReasonEmpty     = "empty"     // no agent logged in (JoinEmpty / LeaveWhenEmpty)
 	ReasonExitKey   = "exit-key"
 	ReasonTransfer  = "transfer"
+	ReasonDropped   = "dropped" // Hotline ended the call while it waited (shutdown, an error), not the caller
 )
 
-// Offer results (OfferEnded Data["result"]). Busy, Declined, NoAnswer and
+// Offer results (OfferEnd.Result of OfferEnded). Busy, Declined, NoAnswer and
 // Error count as misses; Cancelled does not.
 const (
 	ResultAnswered  = "answered"
@@ -59,7 +63,7 @@ const PauseNoAnswer = "no-answer"
 
 // Event types this package adds to those in package events.
 const (
-	// OfferEnded closes every agent.offered. Data: offer, result.
+	// OfferEnded closes every agent.offered; its payload is an OfferEnd.
 	OfferEnded = "agent.offer_ended"
 )
 
@@ -73,6 +77,10 @@ type Offer struct {
 	URI      string    `json:"uri,omitempty"`      // static agent URI (config), if any
 	Caller   string    `json:"caller,omitempty"`
 	Deadline time.Time `json:"deadline"`
+	// Callback is the callback's key ("callback:42") when the offer is an
+	// agent-first callback's (CallID is the key too): no caller waits on
+	// the other side; when the agent answers, Config.Callbacks is told.
+	Callback string `json:"callback,omitempty"`
 }
 
 // Ringer connects offers to phones (the SIP side). Ring and Cancel must not
@@ -87,30 +95,36 @@ type Ringer interface {
 
 // Outcome is how a caller's stay in a queue ended.
 type Outcome struct {
-	Reason string        `json:"reason"`          // a Reason* constant
-	Exit   string        `json:"exit,omitempty"`  // flow node to continue at (timeout, empty, exit-key)
-	Agent  string        `json:"agent,omitempty"` // answered: who
-	Offer  string        `json:"offer,omitempty"` // answered: the offer that won
-	Wait   time.Duration `json:"wait"`
+	Reason  string        `json:"reason"`          // a Reason* constant
+	Exit    string        `json:"exit,omitempty"`  // flow node to continue at (timeout, empty, exit-key)
+	Agent   string        `json:"agent,omitempty"` // answered: who
+	Offer   string        `json:"offer,omitempty"` // answered: the offer that won
+	Joined  time.Time     `json:"joined"`          // when the caller joined
+	Offered time.Time     `json:"offered"`         // answered: when the winning offer started ringing
+	Wait    time.Duration `json:"wait"`            // joined to left (answered or not)
+	// Position is the caller's place in the line as they left it (1 =
+	// next): what a caller who asked for a callback is told they keep.
+	Position int `json:"position,omitempty"`
 }
 
-// Ticket is a caller's handle on its place in a queue.
-type Ticket struct {
+// Place is a caller's place in a queue, as Join hands it out: Done is
+// closed when the caller leaves it (answered or not), Outcome says how.
+type Place struct {
 	callID  string
 	done    chan struct{}
 	outcome Outcome
 }
 
 // CallID is the caller's call ID.
-func (t *Ticket) CallID() string { return t.callID }
+func (p *Place) CallID() string { return p.callID }
 
 // Done is closed when the caller left the queue (answered or not).
-func (t *Ticket) Done() <-chan struct{} { return t.done }
+func (p *Place) Done() <-chan struct{} { return p.done }
 
 // Outcome is valid once Done is closed.
-func (t *Ticket) Outcome() Outcome {
-	<-t.done
-	return t.outcome
+func (p *Place) Outcome() Outcome {
+	<-p.done
+	return p.outcome
 }
 
 // Position is what a waiting caller may be told.

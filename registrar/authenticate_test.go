@@ -86,7 +86,7 @@ func TestAuthenticateInvite(t *testing.T) {
 }
 
 // TestAuthenticateBans: failed INVITE authentications count towards the
-// same per-source ban as failed REGISTERs.
+// same bans as failed REGISTERs: that username from that source.
 func TestAuthenticateBans(t *testing.T) {
 	g := newRig(t, func(c *Config) { c.Algorithms = []string{"MD5"}; c.MaxFailures = 2 })
 	for i := 0; i < 2; i++ {
@@ -95,10 +95,15 @@ func TestAuthenticateBans(t *testing.T) {
 			t.Fatalf("bad password %d: %v", i, rej)
 		}
 	}
-	if !g.r.Banned("10.0.0.9") {
-		t.Fatal("source not banned after MaxFailures")
+	if !g.r.BannedUser("10.0.0.9", "1001") || g.r.Banned("10.0.0.9") {
+		t.Fatal("want user 1001 banned from 10.0.0.9, the source itself not")
 	}
-	if _, rej := g.r.Authenticate(g.invite("")); rej == nil || rej.StatusCode != 403 {
-		t.Fatalf("banned source: %v, want 403 without a challenge", rej)
+	_, res := g.r.Authenticate(g.invite(""))
+	if _, rej := g.r.Authenticate(g.invite(digestFor(t, res, "INVITE", "sip:*11@hotline", "1001", "secret1", 1))); rej == nil || rej.StatusCode != 403 {
+		t.Fatalf("banned user with the right password: %v, want 403", rej)
+	}
+	_, res = g.r.Authenticate(g.invite(""))
+	if agent, rej := g.r.Authenticate(g.invite(digestFor(t, res, "INVITE", "sip:*11@hotline", "1002", "secret2", 1))); rej != nil || agent != "a2" {
+		t.Fatalf("another agent on the same source: %q %v, want accepted", agent, rej)
 	}
 }

@@ -27,12 +27,12 @@ func TestBaresipRegisters(t *testing.T) {
 	agent := baresiptest.Start(t, baresiptest.Config{Accounts: "accounts.agent.template", Tone: 440, Vars: map[string]string{
 		"AGENT_USER": "lan", "AGENT_PASSWORD": "s3cret", "HOTLINE_SIP_PORT": strconv.Itoa(port)}})
 	defer agent.Stop()
-	next := func(action string) {
+	next := func(action Action) {
 		t.Helper()
 		for {
 			select {
 			case e := <-sub.C:
-				if e.Data["action"] == action {
+				if b, _ := e.Payload.(BindingChange); b.Action == action {
 					return
 				}
 			case <-ctx.Done():

@@ -16,10 +16,15 @@ import (
 
 // Digest authentication for REGISTER: RFC 3261 §22 (HTTP digest as in RFC
 // 2617, qop=auth) with the SHA-256 algorithm of RFC 8760. The nonce is
-// stateless: "<unix-nanos hex>.<hmac>" signed with a per-registrar key, so a
-// restart invalidates old nonces and no nonce table can be flooded. Replay
-// protection keeps the highest nonce count (nc) seen per nonce while the nonce
-// is valid.
+// stateless: "<unix-nanos hex>-<salt>.<hmac>" signed with a per-registrar
+// key, so a restart invalidates old nonces and no nonce table can be
+// flooded. The HMAC also covers the source IP the challenge was sent to
+// (RFC 2617 §3.2.1 suggests the client's IP address in the nonce): only a
+// client that received our challenge at that address can answer it, so a
+// forged UDP source cannot produce a failure that counts against the
+// address it forges (bans.go). The IP, not the port: a NAT may move a
+// phone's port. Replay protection keeps the highest nonce count (nc) seen
+// per nonce while the nonce is valid.
 
 // supportedAlgorithm reports whether alg is one we issue challenges for.
 func supportedAlgorithm(alg string) bool {
@@ -30,43 +35,55 @@ func supportedAlgorithm(alg string) bool {
 	return false
 }
 
-// newNonce signs the issue time and 64 random bits with key, so two
-// challenges issued at the same instant still differ.
-func newNonce(key []byte, realm string, now time.Time) string {
+// newNonce signs the issue time, 64 random bits and the source IP with
+// key, so two challenges issued at the same instant still differ.
+func newNonce(key []byte, realm, ip string, now time.Time) string {
 	var salt [8]byte
 	rand.Read(salt[:])
 	ts := strconv.FormatInt(now.UnixNano(), 16) + "-" + hex.EncodeToString(salt[:])
-	return ts + "." + nonceMAC(key, realm, ts)
+	return ts + "." + nonceMAC(key, realm, ip, ts)
 }
 
-func nonceMAC(key []byte, realm, ts string) string {
+func nonceMAC(key []byte, realm, ip, ts string) string {
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte(realm))
+	m.Write([]byte{0})
+	m.Write([]byte(ip))
 	m.Write([]byte{0})
 	m.Write([]byte(ts))
 	return hex.EncodeToString(m.Sum(nil)[:16])
 }
 
-// checkNonce verifies the signature and age of a nonce we issued.
-func checkNonce(key []byte, realm, nonce string, now time.Time, ttl time.Duration) error {
+// checkNonce verifies that we issued nonce to ip, and its age. A nonce
+// that is not ours for this source is ErrUnknownNonce: answered with a
+// fresh challenge, never counted as a failure.
+func checkNonce(key []byte, realm, ip, nonce string, now time.Time, ttl time.Duration) error {
 	ts, mac, ok := strings.Cut(nonce, ".")
 	if !ok {
-		return fmt.Errorf("nonce %q: %w", nonce, ErrBadCredentials)
+		return ErrUnknownNonce
 	}
-	want := nonceMAC(key, realm, ts)
+	want := nonceMAC(key, realm, ip, ts)
 	if subtle.ConstantTimeCompare([]byte(mac), []byte(want)) != 1 {
-		return fmt.Errorf("nonce not issued by us: %w", ErrBadCredentials)
+		return ErrUnknownNonce
 	}
-	stamp, _, _ := strings.Cut(ts, "-")
-	n, err := strconv.ParseInt(stamp, 16, 64)
+	issued, err := nonceTime(nonce)
 	if err != nil {
-		return fmt.Errorf("nonce time: %w", ErrBadCredentials)
+		return ErrUnknownNonce
 	}
-	issued := time.Unix(0, n)
 	if age := now.Sub(issued); age > ttl || age < -time.Minute {
 		return ErrStaleNonce
 	}
 	return nil
+}
+
+// nonceTime is when a nonce was issued (for sweeping replay counters).
+func nonceTime(nonce string) (time.Time, error) {
+	stamp, _, _ := strings.Cut(nonce, "-")
+	n, err := strconv.ParseInt(stamp, 16, 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("nonce time: %w", err)
+	}
+	return time.Unix(0, n), nil
 }
 
 // challenges returns one WWW-Authenticate value per algorithm, most

@@ -13,9 +13,18 @@ var (
 	ErrBadCredentials = errors.New("registrar: bad credentials")
 	// ErrStaleNonce means the nonce was ours but has expired (401 stale=true).
 	ErrStaleNonce = errors.New("registrar: stale nonce")
+	// ErrUnknownNonce means the nonce was not issued by us to the request's
+	// source IP (forged, or from another address): challenged afresh, and
+	// not counted as a failure, so a forged source cannot get an address
+	// banned.
+	ErrUnknownNonce = errors.New("registrar: nonce not issued to this source")
+	// ErrContactRefused means the outbound policy does not let Hotline dial
+	// a Contact of a REGISTER (403): the toll-fraud guard.
+	ErrContactRefused = errors.New("registrar: contact refused by the outbound policy")
 	// ErrReplay means a nonce count (nc) was not higher than one already seen.
 	ErrReplay = errors.New("registrar: nonce count replayed")
-	// ErrBanned means the source address failed too often and is banned.
+	// ErrBanned means the source address, or the username from it, failed
+	// too often and is banned.
 	ErrBanned = errors.New("registrar: source banned")
 	// ErrIntervalTooBrief means a binding asked for less than MinExpires (423).
 	ErrIntervalTooBrief = errors.New("registrar: interval too brief")

@@ -74,6 +74,7 @@ func newRig(t *testing.T, mod func(*Config)) *rig {
 // reg describes one REGISTER.
 type reg struct {
 	ip       string // source (Via host); default 10.0.0.1
+	port     int    // source port (Via port); default 5060
 	user     string // AOR user (To); default 1001
 	authUser string // digest username; default user
 	password string
@@ -97,8 +98,11 @@ func (g *rig) raw(rq reg, auth string) *sip.Request {
 	if rq.callID == "" {
 		rq.callID = "call-1"
 	}
+	if rq.port == 0 {
+		rq.port = 5060
+	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "REGISTER sip:hotline SIP/2.0\r\nVia: SIP/2.0/UDP %s:5060;branch=z9hG4bK-%d\r\n", rq.ip, g.seq)
+	fmt.Fprintf(&b, "REGISTER sip:hotline SIP/2.0\r\nVia: SIP/2.0/UDP %s:%d;branch=z9hG4bK-%d\r\n", rq.ip, rq.port, g.seq)
 	fmt.Fprintf(&b, "From: <sip:%s@hotline>;tag=f%d\r\nTo: <sip:%s@hotline>\r\n", rq.user, g.seq, rq.user)
 	fmt.Fprintf(&b, "Call-ID: %s\r\nCSeq: %d REGISTER\r\nMax-Forwards: 70\r\n", rq.callID, g.seq)
 	for _, c := range rq.contacts {
@@ -187,4 +191,10 @@ func (g *rig) drain() []events.Event {
 			return out
 		}
 	}
+}
+
+// action is a binding event's action ("" for any other event).
+func action(e events.Event) Action {
+	b, _ := e.Payload.(BindingChange)
+	return b.Action
 }

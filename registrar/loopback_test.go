@@ -69,7 +69,7 @@ func loopbackSipgo(t *testing.T, algs []string) {
 	if len(cs) != 1 || cs[0].URI != "sip:1001@127.0.0.1:5099" || cs[0].Transport != "UDP" {
 		t.Fatalf("bindings %+v", cs)
 	}
-	if e := <-sub.C; e.Data["action"] != "added" || e.Agent != "a1" {
+	if e := <-sub.C; action(e) != ActionAdded || e.Agent != "a1" {
 		t.Fatalf("event %+v", e)
 	}
 	if got := register("secret1", "0"); got != 200 {
@@ -95,11 +95,11 @@ func TestRunSweepsExpiredBindings(t *testing.T) {
 		time.Sleep(61 * time.Second) // fake time: advances the bubble's clock
 		synctest.Wait()
 		evs := g.drain()
-		if len(evs) != 1 || evs[0].Data["action"] != "expired" {
+		if len(evs) != 1 || action(evs[0]) != ActionExpired {
 			t.Fatalf("events %+v", evs)
 		}
 		cancel()
-		if err := <-done; err != context.Canceled {
+		if err := <-done; err != nil {
 			t.Fatalf("Run returned %v", err)
 		}
 	})

@@ -1,6 +1,7 @@
 package registrar
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"github.com/icholy/digest"
 
 	"github.com/hotline-dev/hotline/events"
+	"github.com/hotline-dev/hotline/outbound"
 )
 
 // HandleRegister answers one REGISTER (RFC 3261 §10.3). Its signature is
@@ -32,7 +34,11 @@ func (r *Registrar) HandleRegister(req *sip.Request, tx sip.ServerTransaction) {
 
 	evs, status, err := r.update(req, name)
 	if err != nil {
-		log.Info("registrar: REGISTER refused", "user", name, "err", err)
+		if errors.Is(err, ErrContactRefused) {
+			r.refusedContact(req, name, err)
+		} else {
+			log.Info("registrar: REGISTER refused", "user", name, "err", err)
+		}
 		res := sip.NewResponseFromRequest(req, status, reasonFor(status), nil)
 		if status == sip.StatusIntervalToBrief {
 			// RFC 3261 §10.3 step 7 / §20.23.
@@ -47,8 +53,8 @@ func (r *Registrar) HandleRegister(req *sip.Request, tx sip.ServerTransaction) {
 	}
 }
 
-// authenticate returns the digest username of a verified request.
-func (r *Registrar) authenticate(req *sip.Request) (string, error) {
+// authenticate returns the digest username of a verified request from ip.
+func (r *Registrar) authenticate(req *sip.Request, ip string) (string, error) {
 	h := req.GetHeader("Authorization")
 	if h == nil || !digest.IsDigest(h.Value()) {
 		return "", ErrNoCredentials
@@ -61,7 +67,9 @@ func (r *Registrar) authenticate(req *sip.Request) (string, error) {
 		return "", ErrNoCredentials // credentials for another realm: challenge for ours
 	}
 	now := r.cfg.Now()
-	if err := checkNonce(r.key, r.cfg.Realm, cred.Nonce, now, r.cfg.NonceTTL); err != nil {
+	// The nonce first: everything after it counts as a failure, and only a
+	// client that received our challenge at ip can get this far.
+	if err := checkNonce(r.key, r.cfg.Realm, ip, cred.Nonce, now, r.cfg.NonceTTL); err != nil {
 		return "", err
 	}
 	u, ok := r.users[cred.Username]
@@ -91,7 +99,7 @@ func (r *Registrar) authenticate(req *sip.Request) (string, error) {
 		return "", ErrReplay
 	}
 	r.nc[cred.Nonce] = cred.Nc
-	r.bans.succeed(sourceIP(req.Source()))
+	r.bans.succeed(ip, cred.Username, now)
 	return cred.Username, nil
 }
 
@@ -203,6 +211,18 @@ func (r *Registrar) update(req *sip.Request, name string) ([]events.Event, int, 
 			return nil, sip.StatusIntervalToBrief, ErrIntervalTooBrief
 		}
 	}
+	for _, c := range cs {
+		// The toll-fraud guard: a contact is a URI Hotline will INVITE, so
+		// the outbound policy says what it may be (outbound.Contact). An
+		// un-REGISTER (expires 0) is always let through: it removes a
+		// binding that may predate the current allow-list.
+		if c.wildcard || c.expires == 0 {
+			continue
+		}
+		if _, err := r.cfg.Policy.CheckURI(outbound.Contact, c.uri); err != nil {
+			return nil, sip.StatusForbidden, fmt.Errorf("%w: %w", ErrContactRefused, err)
+		}
+	}
 	now := r.cfg.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -211,7 +231,7 @@ func (r *Registrar) update(req *sip.Request, name string) ([]events.Event, int, 
 	for _, c := range cs {
 		if c.wildcard {
 			for _, b := range cur {
-				evs = append(evs, r.event(name, b, "removed", 0, 0))
+				evs = append(evs, r.event(name, b, ActionRemoved, 0, 0))
 			}
 			cur = nil
 			continue
@@ -226,14 +246,14 @@ func (r *Registrar) update(req *sip.Request, name string) ([]events.Event, int, 
 		switch {
 		case exp == 0 && i >= 0:
 			cur = append(cur[:i], cur[i+1:]...)
-			evs = append(evs, r.event(name, nb, "removed", 0, 0))
+			evs = append(evs, r.event(name, nb, ActionRemoved, 0, 0))
 		case exp == 0:
 		case i >= 0:
 			cur[i] = nb
-			evs = append(evs, r.event(name, nb, "refreshed", exp, 0))
+			evs = append(evs, r.event(name, nb, ActionRefreshed, exp, 0))
 		default:
 			cur = append(cur, nb)
-			evs = append(evs, r.event(name, nb, "added", exp, 0))
+			evs = append(evs, r.event(name, nb, ActionAdded, exp, 0))
 		}
 	}
 	live := cur[:0]
@@ -250,10 +270,24 @@ func (r *Registrar) update(req *sip.Request, name string) ([]events.Event, int, 
 	} else {
 		r.bindings[name] = live
 	}
-	for i := range evs {
-		evs[i].Data["contacts"] = len(live)
-	}
+	r.saveLocked(name)
+	setContacts(evs, len(live))
 	return evs, 0, nil
+}
+
+// refusedContact logs, counts and publishes a REGISTER the outbound policy
+// refused: someone who holds the agent's password tried to point its
+// binding where Hotline must not call (or a phone is misconfigured).
+func (r *Registrar) refusedContact(req *sip.Request, name string, err error) {
+	r.stats.contactsRefused.Add(1)
+	var contacts []string
+	for _, h := range req.GetHeaders("Contact") {
+		contacts = append(contacts, h.Value())
+	}
+	r.cfg.Logger.Warn("registrar: contact refused by the outbound policy (toll-fraud guard)", "user", name,
+		"agent", r.users[name].agentID, "source", req.Source(), "contacts", contacts, "err", err)
+	r.cfg.Bus.Publish(events.Event{Type: EventContactRefused, Agent: r.users[name].agentID, Payload: Refusal{
+		User: name, Contact: strings.Join(contacts, ", "), Source: req.Source(), Reason: err.Error()}})
 }
 
 func indexOf(cs []Contact, uri string) int {

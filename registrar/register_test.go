@@ -1,12 +1,15 @@
 package registrar
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/goleak"
+
+	"github.com/hotline-dev/hotline/events"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -134,7 +137,7 @@ func TestRefreshRemoveWildcardAndExpiry(t *testing.T) {
 	}
 	actions := []string{}
 	for _, e := range g.drain() {
-		actions = append(actions, e.Data["action"].(string))
+		actions = append(actions, string(action(e)))
 		if e.Agent != "a1" || e.Type != EventBinding {
 			t.Fatalf("event %+v", e)
 		}
@@ -152,7 +155,7 @@ func TestRefreshRemoveWildcardAndExpiry(t *testing.T) {
 	}
 	g.r.Sweep()
 	evs := g.drain()
-	if len(evs) != 1 || evs[0].Data["action"] != "expired" || evs[0].Data["contacts"] != 0 {
+	if len(evs) != 1 || action(evs[0]) != ActionExpired || evs[0].Payload.(BindingChange).Contacts != 0 {
 		t.Fatalf("sweep events %+v", evs)
 	}
 }
@@ -173,9 +176,34 @@ func TestStaleNonceAndReplay(t *testing.T) {
 	if !strings.Contains(res.GetHeader("WWW-Authenticate").Value(), "stale=true") {
 		t.Fatalf("stale nonce challenge lacks stale=true: %v", res)
 	}
-	// A forged nonce is a failure, answered 403.
+	// A nonce we did not issue to this source is challenged afresh, not
+	// counted: a forged source must not be able to get an address banned.
 	forged := strings.Replace(auth, "nonce=\"", "nonce=\"ff", 1)
-	mustStatus(t, g.send(g.raw(rq, forged)), 403)
+	mustStatus(t, g.send(g.raw(rq, forged)), 401)
+	if s := g.r.Stats(); s.AuthFailures != 0 {
+		t.Fatalf("forged nonce counted: %+v", s)
+	}
+}
+
+// TestNonceBoundToSource: a nonce issued to one IP does not verify from
+// another, even with the right password (the address is in its HMAC).
+func TestNonceBoundToSource(t *testing.T) {
+	g := newRig(t, nil)
+	rq := reg{contacts: []string{"<sip:1001@10.0.0.1>"}, ip: "192.0.2.5"}
+	chal := g.send(g.raw(rq, ""))
+	other := rq
+	other.ip = "192.0.2.6"
+	for range 10 { // wrong password, other source: never counted
+		bad := other
+		bad.password = "wrong"
+		mustStatus(t, g.send(g.raw(bad, g.answer(chal, bad, 1))), 401)
+	}
+	mustStatus(t, g.send(g.raw(other, g.answer(chal, other, 2))), 401)
+	if g.r.BannedUser("192.0.2.6", "1001") || g.r.Stats().AuthFailures != 0 {
+		t.Fatal("answers to another source's nonce counted as failures")
+	}
+	other.port = 5999 // same IP, other port (a NAT): the nonce is the IP's
+	mustStatus(t, g.send(g.raw(rq, g.answer(chal, rq, 3))), 200)
 }
 
 func TestBanAfterRepeatedFailures(t *testing.T) {
@@ -186,17 +214,110 @@ func TestBanAfterRepeatedFailures(t *testing.T) {
 	}
 	good := bad
 	good.password = ""
-	// Banned: even the challenge is refused, with no processing.
+	// Banned: the right password is refused without being checked.
 	mustStatus(t, g.do(good), 403)
-	if !g.r.Banned("192.0.2.66") {
-		t.Fatal("source not banned")
+	if !g.r.BannedUser("192.0.2.66", "1001") {
+		t.Fatal("user not banned from the source")
 	}
-	// Another source is unaffected.
+	if g.r.Banned("192.0.2.66") {
+		t.Fatal("three failures of one user banned the whole source")
+	}
+	// Another agent on the same source (an office NAT) is unaffected.
+	mustStatus(t, g.do(reg{user: "1002", contacts: []string{"<sip:1002@10.0.0.2>"}, ip: "192.0.2.66", callID: "b"}), 200)
+	// The same agent from another source is unaffected.
 	other := good
 	other.ip = "192.0.2.67"
 	mustStatus(t, g.do(other), 200)
+	evs := g.drain()
+	var banned []events.Event
+	for _, e := range evs {
+		if e.Type == EventBanned {
+			banned = append(banned, e)
+		}
+	}
+	if len(banned) != 1 || banned[0].Payload.(Ban).User != "1001" || banned[0].Payload.(Ban).Source != "192.0.2.66" ||
+		banned[0].Payload.(Ban).BanS != 300 || banned[0].Agent != "a1" {
+		t.Fatalf("ban events %+v", banned)
+	}
+	if s := g.r.Stats(); s.Bans != 1 || s.AuthFailures != 3 || s.RefusedBanned != 1 {
+		t.Fatalf("stats %+v", s)
+	}
 	g.clk.Advance(5 * time.Minute)
 	mustStatus(t, g.do(good), 200)
+}
+
+// TestSourceBanAcrossUsernames: a scanner inventing usernames has the
+// invented names banned after MaxFailures (they share one entry, so the
+// table does not grow with them), and the whole source once
+// MaxSourceFailures failed across names.
+func TestSourceBanAcrossUsernames(t *testing.T) {
+	g := newRig(t, func(c *Config) { c.MaxFailures = 3; c.MaxSourceFailures = 6 })
+	for i := range 4 {
+		u := fmt.Sprintf("9%03d", i)
+		mustStatus(t, g.do(reg{user: u, contacts: []string{"<sip:" + u + "@192.0.2.80>"}, ip: "192.0.2.80", callID: u}), 403)
+	}
+	if !g.r.BannedUser("192.0.2.80", "9999") || g.r.Banned("192.0.2.80") {
+		t.Fatal("want invented names banned from the source, not yet the source")
+	}
+	for range 3 {
+		mustStatus(t, g.do(reg{contacts: []string{"<sip:1001@192.0.2.80>"}, ip: "192.0.2.80", password: "guess"}), 403)
+	}
+	if !g.r.Banned("192.0.2.80") {
+		t.Fatal("scanner source not banned")
+	}
+	// Banned as a whole: even the challenge is refused.
+	mustStatus(t, g.send(g.raw(reg{contacts: []string{"<sip:1001@192.0.2.80>"}, ip: "192.0.2.80"}, "")), 403)
+	if n := len(g.r.bans.failures); n > 1 {
+		t.Fatalf("%d failure keys for invented names, want them folded into one", n)
+	}
+}
+
+// TestTrustedSourceNotBanned: where agents register (an office NAT), a
+// guesser trying every name bans only the names it guessed; the source is
+// not banned, and that is logged and counted as withheld.
+func TestTrustedSourceNotBanned(t *testing.T) {
+	g := newRig(t, func(c *Config) { c.MaxFailures = 2; c.MaxSourceFailures = 4 })
+	office := "198.51.100.7"
+	mustStatus(t, g.do(reg{user: "1002", contacts: []string{"<sip:1002@10.0.0.2>"}, ip: office, callID: "lan"}), 200)
+	for i := range 4 {
+		u := []string{"1001", "1001", "8001", "8002"}[i]
+		mustStatus(t, g.do(reg{user: u, contacts: []string{"<sip:" + u + "@10.9.9.9>"}, ip: office, port: 6000 + i,
+			password: "guess", callID: "x" + u}), 403)
+	}
+	if g.r.Banned(office) {
+		t.Fatal("a source agents registered from was banned as a whole")
+	}
+	if !g.r.BannedUser(office, "1001") {
+		t.Fatal("the guessed user is not banned from the source")
+	}
+	mustStatus(t, g.do(reg{user: "1002", contacts: []string{"<sip:1002@10.0.0.2>"}, ip: office, callID: "lan"}), 200)
+	if s := g.r.Stats(); s.BansWithheld != 1 {
+		t.Fatalf("stats %+v, want one withheld source ban", s)
+	}
+}
+
+// TestBindingHolderNotLockedOut: a guesser behind the same NAT as agent
+// 1001 gets 1001 banned from the NAT's IP, but the phone that holds the
+// binding, at its own address and port, keeps refreshing it; a new device
+// as 1001 from that IP is refused until the ban ends.
+func TestBindingHolderNotLockedOut(t *testing.T) {
+	g := newRig(t, func(c *Config) { c.MaxFailures = 3 })
+	nat := "198.51.100.9"
+	phone := reg{contacts: []string{"<sip:1001@10.0.0.1:5060>"}, ip: nat, port: 40001, callID: "phone", expires: "300"}
+	mustStatus(t, g.do(phone), 200)
+	for i := range 5 {
+		mustStatus(t, g.do(reg{contacts: []string{"<sip:1001@10.0.0.66>"}, ip: nat, port: 50000 + i, password: "guess", callID: "guess"}), 403)
+	}
+	if !g.r.BannedUser(nat, "1001") {
+		t.Fatal("guessed user not banned")
+	}
+	for range 3 {
+		mustStatus(t, g.do(phone), 200)
+	}
+	mustStatus(t, g.do(reg{contacts: []string{"<sip:1001@10.0.0.7>"}, ip: nat, port: 40002, callID: "new"}), 403)
+	if n := len(g.r.Lookup("1001")); n != 1 {
+		t.Fatalf("%d bindings, want the phone's one", n)
+	}
 }
 
 func TestFailuresOutsideWindowDoNotBan(t *testing.T) {

@@ -10,16 +10,28 @@ import (
 	"net"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hotline-dev/hotline/config"
 	"github.com/hotline-dev/hotline/events"
+	"github.com/hotline-dev/hotline/outbound"
+	"github.com/hotline-dev/hotline/store"
 )
 
-// EventBinding is published on every binding change. Data: user, contact,
-// action (added|refreshed|removed|expired), expires_s, source, contacts
-// (bindings the user has afterwards). Agent is the agent ID.
-const EventBinding = "registrar.binding"
+// Events the registrar publishes.
+const (
+	// EventBinding is published on every binding change (BindingChange).
+	// Agent is the agent ID.
+	EventBinding = "registrar.binding"
+	// EventBanned is published when a ban starts, or is withheld from a
+	// source that authenticated recently (Ban).
+	EventBanned = "registrar.banned"
+	// EventContactRefused is published when a REGISTER is refused because
+	// the outbound policy does not allow a Contact (toll-fraud guard;
+	// Refusal). Agent is the agent ID.
+	EventContactRefused = "registrar.contact_refused"
+)
 
 // Config tunes the registrar. Zero values take the documented defaults.
 type Config struct {
@@ -33,15 +45,25 @@ type Config struct {
 	// §2.4): "SHA-256", "MD5". Default MD5 only: baresip 1.0 (libre 1.0)
 	// aborts on any SHA-256 challenge, even next to an MD5 one (see
 	// TestBaresipRegisters). Set ["SHA-256", "MD5"] when every phone copes.
-	Algorithms    []string
-	MaxContacts   int           // bindings per user; default 10
-	MaxFailures   int           // failed authentications from one IP ...; default 5
-	FailureWindow time.Duration // ... within this window; default 1m
-	BanTime       time.Duration // ... ban the IP this long; default 10m
-	SweepInterval time.Duration // Run's expiry sweep period; default 5s
-	Now           func() time.Time
-	Logger        *slog.Logger
-	Bus           *events.Bus
+	Algorithms  []string
+	MaxContacts int // bindings per user; default 10
+	// Policy is the outbound policy every Contact must pass at REGISTER
+	// (toll-fraud guard). nil: a policy that knows only Agents' usernames
+	// (no numbers, no extension ranges, no hosts).
+	Policy            *outbound.Policy
+	MaxFailures       int           // failed authentications of one username from one IP ...; default 5
+	FailureWindow     time.Duration // ... within this window; default 1m
+	BanTime           time.Duration // ... ban that username from that IP this long; default 10m
+	MaxSourceFailures int           // failures from one IP, every username together, that ban the IP; default 4×MaxFailures
+	TrustTime         time.Duration // an IP that authenticated this recently is never banned as a whole; default 1h
+	SweepInterval     time.Duration // Run's expiry sweep period; default 5s
+	Now               func() time.Time
+	Logger            *slog.Logger
+	Bus               *events.Bus
+	// State, when set, receives a user's contacts whenever a REGISTER
+	// changes them, to be kept across a restart (Restore). It must not
+	// block.
+	State interface{ SaveBindings(store.UserBindings) }
 }
 
 func (c *Config) fill() {
@@ -79,6 +101,12 @@ func (c *Config) fill() {
 	if c.BanTime <= 0 {
 		c.BanTime = 10 * time.Minute
 	}
+	if c.MaxSourceFailures <= 0 {
+		c.MaxSourceFailures = 4 * c.MaxFailures
+	}
+	if c.TrustTime <= 0 {
+		c.TrustTime = time.Hour
+	}
 	if c.SweepInterval <= 0 {
 		c.SweepInterval = 5 * time.Second
 	}
@@ -113,6 +141,7 @@ type Registrar struct {
 	cfg   Config
 	key   []byte
 	users map[string]user // by digest username
+	stats counters
 
 	mu       sync.Mutex
 	bindings map[string][]Contact // by username
@@ -120,7 +149,24 @@ type Registrar struct {
 	bans     banList
 }
 
-// New builds a registrar. Agents without a username cannot register.
+// counters back Stats.
+type counters struct {
+	failures, bans, withheld, refusedBanned, contactsRefused atomic.Uint64
+}
+
+// Stats are the registrar's counters since start (exported as metrics).
+type Stats struct {
+	AuthFailures    uint64 // failed authentications that counted towards a ban
+	Bans            uint64 // bans imposed (a username from a source, or a whole source)
+	BansWithheld    uint64 // source bans not imposed: the source authenticated recently
+	RefusedBanned   uint64 // requests refused because of a ban
+	ContactsRefused uint64 // REGISTERs refused by the outbound policy
+}
+
+// New builds a registrar. Agents without a username cannot register, and
+// neither can one whose password is empty (config.Validate refuses that
+// configuration; this is the second lock): an empty password would let
+// anyone register as them.
 func New(cfg Config) *Registrar {
 	cfg.fill()
 	r := &Registrar{
@@ -129,11 +175,64 @@ func New(cfg Config) *Registrar {
 	}
 	rand.Read(r.key) // never fails (crypto/rand, Go ≥ 1.24)
 	for _, a := range cfg.Agents {
-		if a.Username != "" {
-			r.users[a.Username] = user{agentID: a.ID, password: config.Secret(a.Password)}
+		if a.Username == "" {
+			continue
 		}
+		pw := config.Secret(a.Password)
+		if pw == "" {
+			cfg.Logger.Error("registrar: agent has an empty password; it cannot register", "agent", a.ID, "username", a.Username)
+			continue
+		}
+		r.users[a.Username] = user{agentID: a.ID, password: pw}
+	}
+	if r.cfg.Policy == nil {
+		// Cannot fail: there are no patterns to compile.
+		r.cfg.Policy, _ = outbound.New(outbound.Config{Agents: cfg.Agents})
 	}
 	return r
+}
+
+// Restore puts back the bindings a previous run kept (Config.State) that
+// are still live, for users still configured: phones do not re-register
+// for up to an hour, and must not be unreachable meanwhile.
+func (r *Registrar) Restore(bs []store.UserBindings) {
+	now := r.cfg.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, b := range bs {
+		if _, ok := r.users[b.Username]; !ok {
+			continue
+		}
+		var cs []Contact
+		for _, c := range b.Contacts {
+			if now.Before(c.Expires) && len(cs) < r.cfg.MaxContacts {
+				cs = append(cs, Contact{URI: c.URI, Expires: c.Expires, Q: c.Q, Source: c.Source, Transport: c.Transport,
+					UserAgent: c.UserAgent, callID: c.CallID, cseq: c.CSeq, updated: c.Updated})
+			}
+		}
+		if len(cs) > 0 {
+			r.bindings[b.Username] = cs
+		}
+	}
+}
+
+// saveLocked hands name's contacts to Config.State. Callers hold r.mu.
+func (r *Registrar) saveLocked(name string) {
+	if r.cfg.State == nil {
+		return
+	}
+	b := store.UserBindings{Username: name}
+	for _, c := range r.bindings[name] {
+		b.Contacts = append(b.Contacts, store.Binding{URI: c.URI, Expires: c.Expires, Q: c.Q, Source: c.Source,
+			Transport: c.Transport, UserAgent: c.UserAgent, CallID: c.callID, CSeq: c.cseq, Updated: c.updated})
+	}
+	r.cfg.State.SaveBindings(b)
+}
+
+// Stats returns the counters since start.
+func (r *Registrar) Stats() Stats {
+	return Stats{AuthFailures: r.stats.failures.Load(), Bans: r.stats.bans.Load(), BansWithheld: r.stats.withheld.Load(),
+		RefusedBanned: r.stats.refusedBanned.Load(), ContactsRefused: r.stats.contactsRefused.Load()}
 }
 
 // Lookup returns the live contacts of a digest username, best first (q
@@ -177,11 +276,45 @@ func (r *Registrar) LookupAgent(agentID string) []Contact {
 	return nil
 }
 
-// Banned reports whether a source IP is currently banned.
+// Banned reports whether a source IP is currently banned as a whole.
 func (r *Registrar) Banned(ip string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.bans.isBanned(ip, r.cfg.Now())
+	return r.bans.isBanned(ip, "", r.cfg.Now())
+}
+
+// BannedUser reports whether username is currently refused from ip (a ban
+// of that username from ip, or of the whole source).
+func (r *Registrar) BannedUser(ip, username string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.bans.isBanned(ip, r.banUser(username), r.cfg.Now())
+}
+
+// banUser is the ban-table name of a digest username: itself when it is a
+// user, unknownUser otherwise, "" for none.
+func (r *Registrar) banUser(name string) string {
+	if name == "" {
+		return ""
+	}
+	if _, ok := r.users[name]; ok {
+		return name
+	}
+	return unknownUser
+}
+
+// holdsBinding reports whether src (host:port) is the source of a live
+// binding: the phone that registered it, which a ban must not lock out
+// (bans.go). Callers hold r.mu.
+func (r *Registrar) holdsBinding(src string, now time.Time) bool {
+	for _, cs := range r.bindings {
+		for _, c := range cs {
+			if c.Source == src && now.Before(c.Expires) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Sweep removes expired bindings (publishing an "expired" event for each),
@@ -197,19 +330,17 @@ func (r *Registrar) Sweep() {
 				kept = append(kept, c)
 				continue
 			}
-			evs = append(evs, r.event(name, c, "expired", 0, 0))
+			evs = append(evs, r.event(name, c, ActionExpired, 0, 0))
 		}
 		if len(kept) == 0 {
 			delete(r.bindings, name)
 		} else {
 			r.bindings[name] = kept
 		}
-		for _, e := range evs[first:] { // contacts: what the user has left
-			e.Data["contacts"] = len(kept)
-		}
+		setContacts(evs[first:], len(kept)) // what the user has left
 	}
 	for n := range r.nc {
-		if checkNonce(r.key, r.cfg.Realm, n, now, r.cfg.NonceTTL) != nil {
+		if t, err := nonceTime(n); err != nil || now.Sub(t) > r.cfg.NonceTTL {
 			delete(r.nc, n)
 		}
 	}
@@ -220,24 +351,24 @@ func (r *Registrar) Sweep() {
 	}
 }
 
-// Run sweeps every SweepInterval until ctx is done; it returns ctx.Err().
+// Run sweeps every SweepInterval until ctx is done; it returns nil then.
 func (r *Registrar) Run(ctx context.Context) error {
 	t := time.NewTicker(r.cfg.SweepInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil
 		case <-t.C:
 			r.Sweep()
 		}
 	}
 }
 
-func (r *Registrar) event(name string, c Contact, action string, expires time.Duration, n int) events.Event {
-	return events.Event{Type: EventBinding, Agent: r.users[name].agentID, Data: map[string]any{
-		"user": name, "contact": c.URI, "action": action, "expires_s": int(expires / time.Second),
-		"source": c.Source, "contacts": n,
+func (r *Registrar) event(name string, c Contact, action Action, expires time.Duration, n int) events.Event {
+	return events.Event{Type: EventBinding, Agent: r.users[name].agentID, Payload: BindingChange{
+		User: name, Contact: c.URI, Action: action, ExpiresS: int(expires / time.Second),
+		Source: c.Source, Contacts: n,
 	}}
 }
 

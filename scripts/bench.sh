@@ -8,7 +8,11 @@
 #   PROF_CALLS   held calls for the goroutine/memory/pprof run on bench/profserver (1000; 0 skips)
 #   DIGIT_CALLS, DIGIT_RATE  the digit-latency run (500 calls at 50/s)
 #   SIPP         0 skips the sipp comparison
-#   RELAY        0 skips the bridged-call relay benchmark (queue BenchmarkBridgeRelay)
+#   LOAD_BIN     the load generator to run (default: bin/hotline-load, built
+#                from this tree), e.g. an older build to compare side by side
+#   SERVER_BIN   the server to measure (default: bin/hotline, built from this
+#                tree), e.g. an older build to compare side by side
+#   RELAY        0 skips the bridged-call relay benchmark (bridge BenchmarkBridgeRelay)
 #   RELAY_CALLS, RELAY_SECS  bridged calls (500 = 1,000 RTP streams each way) and seconds (20)
 #
 # The server (bin/hotline serve) runs pinned to core 0 and the load
@@ -42,7 +46,7 @@ fi
 GO_BENCH_FAILED=${GO_BENCH_FAILED:-0}
 
 # --- bridged calls: relay delay on one core ---------------------------------
-# The relay (the test binary: real media.Sessions joined by queue.Bridge) is
+# The relay (the test binary: real media.Sessions joined by bridge.Connect) is
 # pinned to core 0; it re-executes itself as the callers' and agents' phones
 # pinned to core 1. docs/benchmarks.md ("Bridged calls") says what is measured.
 RELAY=${RELAY:-1}
@@ -52,11 +56,11 @@ if [[ $RELAY != 0 ]]; then
 	echo
 	echo "== bridged calls: $RELAY_CALLS calls relayed on core 0, ${RELAY_SECS}s, endpoints on core 1; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 	mkdir -p bin
-	$GO test -c -o bin/queue.test ./queue
+	$GO test -c -o bin/bridge.test ./bridge
 	relay_ep_cpu=1
 	(($(nproc) < 2)) && relay_ep_cpu=0
 	if ! HOTLINE_BENCH_RELAY=1 HOTLINE_RELAY_ENDPOINT_CPU=$relay_ep_cpu RELAY_CALLS=$RELAY_CALLS RELAY_SECS=$RELAY_SECS \
-		timeout $((RELAY_SECS + 40)) taskset -c 0 ./bin/queue.test -test.run='^$' -test.bench='^BenchmarkBridgeRelay$' \
+		timeout $((RELAY_SECS + 40)) taskset -c 0 ./bin/bridge.test -test.run='^$' -test.bench='^BenchmarkBridgeRelay$' \
 		-test.benchtime=1x -test.timeout=$((RELAY_SECS + 30))s; then
 		GO_BENCH_FAILED=1
 		echo "bridged-call relay benchmark FAILED"
@@ -65,8 +69,16 @@ fi
 if [[ $BENCH_LOAD == 0 ]]; then exit "$GO_BENCH_FAILED"; fi
 
 echo "== call path load benchmark"
-$GO build -o bin/hotline ./cmd/hotline
-$GO build -o bin/hotline-load ./cmd/hotline-load
+SERVER_BIN=${SERVER_BIN:-}
+if [[ -z $SERVER_BIN ]]; then
+	$GO build -o bin/hotline ./cmd/hotline
+	SERVER_BIN=./bin/hotline
+fi
+LOAD_BIN=${LOAD_BIN:-}
+if [[ -z $LOAD_BIN ]]; then
+	$GO build -o bin/hotline-load ./cmd/hotline-load
+	LOAD_BIN=./bin/hotline-load
+fi
 NCPU=$(nproc)
 SRV_CPU=0 LOAD_CPU=1
 if ((NCPU < 2)); then LOAD_CPU=0; echo "warning: one CPU, server and load generator share it"; fi
@@ -96,7 +108,7 @@ start_server() {
 	local flows=$1
 	shift
 	local cmd=("$@")
-	((${#cmd[@]})) || cmd=(./bin/hotline serve)
+	((${#cmd[@]})) || cmd=("$SERVER_BIN" serve)
 	SIP_PORT=$(free_port SOCK_DGRAM)
 	HTTP_PORT=$(free_port SOCK_STREAM)
 	rm -rf "$TMP/db" && mkdir -p "$TMP/db"
@@ -106,6 +118,8 @@ sip:
   tcp: ""
   max_calls: 10000
   rate_limit: 0
+  rate_limit_total: -1
+  max_unconfirmed_per_source: -1
   drain_time: 2s
 media:
   port_min: 40000
@@ -192,7 +206,7 @@ server_pkts() {
 	curl -sf "http://127.0.0.1:$HTTP_PORT/metrics" | awk '/^hotline_rtp_packets_total\{kind="(sent|received)"\}/{s+=$2} END{printf "%d\n", s}'
 }
 
-load() { taskset -c $LOAD_CPU ./bin/hotline-load "$@"; }
+load() { taskset -c $LOAD_CPU "$LOAD_BIN" "$@"; }
 
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "server on CPU $SRV_CPU, load generator on CPU $LOAD_CPU; $(date -u +%FT%TZ)"

@@ -15,11 +15,15 @@ while IFS= read -r file; do
 	dir=$(dirname "$file")
 	for name in $(grep -oE '^func (Fuzz[A-Za-z0-9_]+)\(' "$file" | sed -E 's/^func (Fuzz[A-Za-z0-9_]+)\(/\1/'); do
 		count=$((count + 1))
-		echo "fuzz: ./$dir $name ($FUZZTIME)"
-		if ! go test -run='^$' -fuzz="^${name}\$" -fuzztime="$FUZZTIME" "./$dir" >"/tmp/hotline-fuzz-$name.log" 2>&1; then
+		budget=$FUZZTIME
+		# FuzzServer sends each input to a live server over UDP and TCP and
+		# waits for an OPTIONS answer: ~50 execs/s, so a smaller count.
+		if [[ $name == FuzzServer ]]; then budget=${FUZZTIME_SERVER:-500x}; fi
+		echo "fuzz: ./$dir $name ($budget)"
+		if ! go test -run='^$' -fuzz="^${name}\$" -fuzztime="$budget" "./$dir" >"/tmp/hotline-fuzz-$name.log" 2>&1; then
 			echo "FAIL fuzz ./$dir $name"; tail -40 "/tmp/hotline-fuzz-$name.log"; fail=1; failed=$((failed + 1))
 		fi
 	done
-done < <(git ls-files '*_test.go' | xargs grep -l '^func Fuzz' | sort)
+done < <(git ls-files '*_test.go' ':!third_party' | xargs grep -l '^func Fuzz' | sort)
 echo "fuzz: $((count - failed)) passed, $failed failed"
 exit $fail

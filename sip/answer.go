@@ -17,9 +17,9 @@ import (
 func (s *Server) run(c *Call, tx sip.ServerTransaction, late bool) {
 	defer s.finish(c)
 	c.log.Info("incoming call", "caller", c.caller, "called", c.called, "source", clean(c.dialog.InviteRequest.Source()))
-	started := map[string]any{"caller": c.caller, "called": c.called}
+	started := CallStart{Caller: c.caller, Called: c.called}
 	if c.feature != nil { // not a customer call: the app may leave it out of the ticket history
-		started["feature_code"], started["agent"] = c.feature.code, c.feature.user
+		started.FeatureCode, started.Agent = c.feature.code, c.feature.user
 	}
 	s.publish(events.CallStarted, c.id, started)
 	s.respondDialog(c, sip.StatusTrying, "Trying")
@@ -34,11 +34,11 @@ func (s *Server) run(c *Call, tx sip.ServerTransaction, late bool) {
 		t.Stop()
 	}
 	if c.dialog.Context().Err() != nil {
-		c.markEnded(CauseCancelled, SideCaller)
+		c.markEnded(CauseCancelled, SideRemote)
 		return
 	}
 	if c.ctx.Err() != nil {
-		s.respondDialog(c, sip.StatusServiceUnavailable, "Service Unavailable", s.retryAfter())
+		s.refuseDialog(c, s.errDraining)
 		return
 	}
 	var body []byte
@@ -53,22 +53,37 @@ func (s *Server) run(c *Call, tx sip.ServerTransaction, late bool) {
 		body, err = BuildAnswer(local, neg)
 	}
 	if err != nil {
-		c.markEnded(CauseError, SideServer)
-		s.respondDialog(c, sip.StatusInternalServerError, "Server Internal Error")
+		c.markEnded(CauseError, SideLocal)
+		s.refuseDialog(c, err)
 		return
 	}
 	res := sip.NewSDPResponseFromRequest(c.dialog.InviteRequest, body)
 	s.decorate(res, c.dialog.InviteRequest)
-	// Blocks until the ACK handler confirms the dialog (sipgo trap).
-	if err := c.dialog.WriteResponse(res); err != nil {
-		if c.dialog.Context().Err() != nil || errors.Is(err, sip.ErrTransactionCanceled) {
-			c.markEnded(CauseCancelled, SideCaller)
-		} else {
-			c.markEnded(CauseNoAck, SideServer)
-		}
-		c.log.Info("call not established", "err", err)
+	if c.dialog.Context().Err() != nil { // CANCEL won the race (RFC 3261 §9.2)
+		c.markEnded(CauseCancelled, SideRemote)
 		return
 	}
+	// We retransmit the 200 ourselves rather than with sipgo's
+	// WriteResponse, whose ACK wait is a fixed 64*T1 that ends as if the
+	// ACK had come: the wait here shrinks under load (issue 8.5).
+	c.dialog.InviteResponse = res
+	acked := c.expectAck(c.dialog.InviteRequest.CSeq().SeqNo)
+	err = tx.Respond(res)
+	if err == nil {
+		err = awaitAck(c.ctx, tx, res, time.Now(), acked, func() time.Duration { return s.ackTimeout(c.slot) })
+	}
+	if err != nil {
+		if errors.Is(err, errNoAck) {
+			s.edge.add(EdgeNoAck)
+			c.markEnded(CauseNoAck, SideLocal)
+			tx.Terminate() // nothing more to absorb: free it now, not at Timer L
+		} else {
+			c.markEnded(CauseError, SideLocal)
+		}
+		s.edgeLog.Info("call not established", "call_id", c.id, "err", err)
+		return
+	}
+	s.confirm(c.slot)
 	if late {
 		var ack *sip.Request
 		select {
@@ -77,32 +92,36 @@ func (s *Server) run(c *Call, tx sip.ServerTransaction, late bool) {
 		}
 		if ack == nil || len(ack.Body()) == 0 {
 			c.log.Warn("late offer: ACK carried no answer")
-			c.markEnded(CauseError, SideServer) // finish sends the BYE
+			c.markEnded(CauseError, SideLocal) // finish sends the BYE
 			return
 		}
 		n, err := ParseAnswer(ack.Body(), s.cfg.Codecs)
 		if err != nil {
 			c.log.Warn("late offer: bad answer in ACK", "err", err)
-			c.markEnded(CauseError, SideServer) // finish sends the BYE
+			c.markEnded(CauseError, SideLocal) // finish sends the BYE
 			return
 		}
+		n.Signal = signalIP(ack.Source()) // the answer came in the ACK
 		c.mu.Lock()
 		c.neg = n
 		c.mu.Unlock()
 	}
 	c.mu.Lock()
+	if !late {
+		c.neg.Signal = signalIP(c.dialog.InviteRequest.Source())
+	}
 	neg := c.neg
 	c.mu.Unlock()
 	if err := c.media.Start(neg.remote()); err != nil {
 		c.log.Error("media start", "err", err)
-		c.markEnded(CauseError, SideServer) // finish sends the BYE
+		c.markEnded(CauseError, SideLocal) // finish sends the BYE
 		return
 	}
 	c.mu.Lock()
 	c.answered = time.Now()
 	c.mu.Unlock()
 	c.log.Info("call answered", "codec", neg.Codec.String(), "remote", neg.Remote.String(), "ptime", neg.Ptime)
-	s.publish(events.CallAnswered, c.id, map[string]any{"codec": neg.Codec.String()})
+	s.publish(events.CallAnswered, c.id, CallAnswer{Codec: neg.Codec.String()})
 	c.bg.Add(1)
 	go func() {
 		defer c.bg.Done()
@@ -115,7 +134,7 @@ func (s *Server) serveCall(c *Call) {
 	defer func() {
 		if r := recover(); r != nil {
 			c.log.Error("panic in call handler", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-			c.markEnded(CauseError, SideServer)
+			c.markEnded(CauseError, SideLocal)
 		}
 	}()
 	if c.feature != nil {
@@ -127,10 +146,10 @@ func (s *Server) serveCall(c *Call) {
 
 // finish sends BYE if we ended an answered call, frees media and publishes call.ended.
 func (s *Server) finish(c *Call) {
-	c.markEnded(CauseCompleted, SideServer)
+	c.markEnded(CauseCompleted, SideLocal)
 	c.mu.Lock()
 	answered := !c.answered.IsZero()
-	needBye := answered && c.side == SideServer && !c.byeSent
+	needBye := answered && c.side == SideLocal && !c.byeSent
 	if c.cause == CauseError && !answered && c.dialog.LoadState() == sip.DialogStateConfirmed {
 		needBye = true // ACKed but media or answer failed
 	}
@@ -143,7 +162,7 @@ func (s *Server) finish(c *Call) {
 	c.mu.Lock()
 	c.closing = true
 	c.mu.Unlock()
-	c.cancel(errors.New("sip: call ended: " + cause))
+	c.cancel(errors.New("sip: call ended: " + string(cause)))
 	c.bg.Wait()
 	if err := c.media.Close(); err != nil {
 		c.log.Warn("media close", "err", err)
@@ -153,17 +172,23 @@ func (s *Server) finish(c *Call) {
 	// call.ended (a wallboard, a test, a caller redialling) may call at once.
 	s.mu.Lock()
 	delete(s.calls, c.dialog.ID)
-	s.reserved--
+	if cl := s.callIDs[c.id]; cl != nil && cl.call == c {
+		s.releaseCallIDLocked(c.id, cl)
+	}
 	s.mu.Unlock()
+	owed := s.unreserve(c.slot)
 	s.active.Add(-1)
 	dur := time.Duration(0)
 	if answered {
 		dur = time.Since(c.answered)
 	}
-	c.log.Info("call ended", "cause", cause, "side", side, "duration", dur)
-	s.publish(events.CallEnded, c.id, map[string]any{"cause": cause, "side": side, "duration_ms": dur.Milliseconds()})
+	end := CallEnd{Cause: cause, DurationMS: dur.Milliseconds(), Side: side.inboundWord()}
+	c.log.Info("call ended", "cause", cause, "side", end.Side, "duration", dur) // the event's words
+	s.publish(events.CallEnded, c.id, end)
 	close(c.done)
-	s.callWG.Done()
+	if owed {
+		s.callWG.Done()
+	}
 }
 
 func (c *Call) local() LocalSDP {

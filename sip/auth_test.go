@@ -49,15 +49,12 @@ func TestDialDigestAuth(t *testing.T) {
 	for _, code := range []int{401, 407} {
 		t.Run(fmt.Sprint(code), func(t *testing.T) {
 			addr, tries := challenger(t, code)
-			cli, err := NewClient(ClientConfig{Addr: "127.0.0.1:0", Logger: testLogger(t)})
-			if err != nil {
-				t.Fatal(err)
-			}
+			cli := startClient(t, ClientConfig{Addr: "127.0.0.1:0", Logger: testLogger(t)})
 			defer cli.Close()
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			// Without credentials the challenge is the answer.
-			_, err = cli.Dial(ctx, "sip:200@"+addr, DialOptions{})
+			_, err := cli.Dial(ctx, "sip:200@"+addr, DialOptions{})
 			var se *StatusError
 			if !errors.As(err, &se) || se.Code != code {
 				t.Fatalf("no credentials: %v, want %d", err, code)

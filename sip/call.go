@@ -15,20 +15,6 @@ import (
 	"github.com/hotline-dev/hotline/media"
 )
 
-// Hang-up causes published in call.ended (Data "cause") and the side that ended it.
-const (
-	CauseCallerBye    = "caller-bye"    // caller sent BYE
-	CauseCancelled    = "cancelled"     // CANCEL before answer (487)
-	CauseCompleted    = "completed"     // handler returned; we sent BYE
-	CauseMediaTimeout = "media-timeout" // no RTP for InactivityTimeout; we sent BYE
-	CauseShutdown     = "shutdown"      // drain time ran out; we sent BYE
-	CauseNoAck        = "no-ack"        // 200 never ACKed (RFC 3261 §13.3.1.4)
-	CauseError        = "error"         // media or signalling failure
-
-	SideCaller = "caller"
-	SideServer = "server"
-)
-
 // errCallerBye and friends are the context causes behind a call's ctx.
 var (
 	errCallerBye    = errors.New("sip: caller hung up")
@@ -38,12 +24,14 @@ var (
 
 // Call is one inbound call as the IVR and the queue see it.
 type Call struct {
-	id, caller, called string
-	log                *slog.Logger
-	srv                *Server
-	dialog             *sipgo.DialogServerSession
-	media              *media.Session
-	feature            *featureCall // a feature-code call: served by serveFeature
+	id, fromTag    string
+	caller, called string
+	log            *slog.Logger
+	srv            *Server
+	dialog         *sipgo.DialogServerSession
+	media          *media.Session
+	feature        *featureCall // a feature-code call: served by serveFeature
+	slot           *setupSlot   // its admission (setup.go)
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -61,18 +49,28 @@ type Call struct {
 	reack    chan struct{} // closed when the re-INVITE 2xx being retransmitted is ACKed
 	reackSeq uint32
 	byeSent  bool
-	cause    string
-	side     string
+	byeIn    bool // a BYE from the caller is being answered
+	cause    Cause
+	side     Side
 }
 
 // ID is the SIP Call-ID.
 func (c *Call) ID() string { return c.id }
+
+// FromTag is the caller's From tag (RFC 3261 §8.1.1.3): with the Call-ID it
+// names the call in the ticket history (a new From tag is a new call, §12).
+func (c *Call) FromTag() string { return c.fromTag }
 
 // Caller is the From user part, CR/LF/NUL stripped.
 func (c *Call) Caller() string { return c.caller }
 
 // Called is the Request-URI user part (the dialled number).
 func (c *Call) Called() string { return c.called }
+
+// Source is the address (host:port) the INVITE came from: the caller's
+// phone or trunk. The caller ID is what the caller says; this is where the
+// call came from (per-source limits).
+func (c *Call) Source() string { return c.dialog.InviteRequest.Source() }
 
 // Media is the call's RTP session.
 func (c *Call) Media() *media.Session { return c.media }
@@ -91,20 +89,20 @@ func (c *Call) Logger() *slog.Logger { return c.log }
 
 // Hangup sends BYE now (RFC 3261 §15.1.1) and records cause. The handler's
 // ctx is cancelled; ServeCall should return.
-func (c *Call) Hangup(ctx context.Context, cause string) error {
-	if !c.markEnded(clean(cause), SideServer) {
+func (c *Call) Hangup(ctx context.Context, cause Cause) error {
+	if !c.markEnded(Cause(clean(string(cause))), SideLocal) {
 		return ErrCallEnded
 	}
 	c.mu.Lock()
 	c.byeSent = true
 	c.mu.Unlock()
 	err := c.bye(ctx, cause)
-	c.cancel(errors.New("sip: hung up: " + clean(cause)))
+	c.cancel(errors.New("sip: hung up: " + clean(string(cause))))
 	return err
 }
 
 // markEnded records the first cause only; it reports whether this call won.
-func (c *Call) markEnded(cause, side string) bool {
+func (c *Call) markEnded(cause Cause, side Side) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.ended {
@@ -114,14 +112,14 @@ func (c *Call) markEnded(cause, side string) bool {
 	return true
 }
 
-func (c *Call) bye(ctx context.Context, cause string) error {
+func (c *Call) bye(ctx context.Context, cause Cause) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	req := c.dialog.InviteRequest
 	bye := sip.NewRequest(sip.BYE, req.Contact().Address)
 	bye.SetTransport(req.Transport())
 	// RFC 3326: say why we hung up.
-	bye.AppendHeader(sip.NewHeader("Reason", `SIP;text="`+strings.ReplaceAll(clean(cause), `"`, "")+`"`))
+	bye.AppendHeader(sip.NewHeader("Reason", `SIP;text="`+strings.ReplaceAll(clean(string(cause)), `"`, "")+`"`))
 	if err := c.dialog.WriteBye(ctx, bye); err != nil {
 		c.log.Warn("BYE failed", "err", err)
 		return fmt.Errorf("sip: BYE: %w", err)
@@ -131,14 +129,14 @@ func (c *Call) bye(ctx context.Context, cause string) error {
 
 // remote converts a negotiation into the media package's view of the far end.
 func (n Negotiated) remote() media.Remote {
-	return media.Remote{Addr: n.Remote, Codec: n.Codec, PayloadType: n.PayloadType, DTMFPayloadType: n.DTMFPT, Ptime: n.Ptime}
+	return media.Remote{Addr: n.Remote, Codec: n.Codec, PayloadType: n.PayloadType, DTMFPayloadType: n.DTMFPT, Ptime: n.Ptime, Signal: n.Signal}
 }
 
 // watchMedia cancels the call when the far end stops sending RTP.
 func (c *Call) watchMedia() {
 	select {
 	case <-c.media.Done():
-		if errors.Is(c.media.Err(), media.ErrMediaTimeout) && c.markEnded(CauseMediaTimeout, SideServer) {
+		if errors.Is(c.media.Err(), media.ErrMediaTimeout) && c.markEnded(CauseMediaTimeout, SideLocal) {
 			c.log.Info("media timeout, hanging up")
 			c.cancel(errMediaTimeout)
 		}

@@ -45,7 +45,7 @@ func (c *Client) waitAnswer(ctx context.Context, d *sipgo.DialogClientSession, o
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		return errors.New("sip: client closed")
+		return ErrClientClosed
 	}
 	c.wg.Add(1)
 	c.mu.Unlock()

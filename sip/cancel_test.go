@@ -143,10 +143,7 @@ func TestCancelBeforeProvisional(t *testing.T) {
 				<-release // silent until the dialler has given up
 				tt.reply(u, req, tx)
 			})
-			cli, err := NewClient(ClientConfig{Addr: "127.0.0.1:0", Logger: testLogger(t)})
-			if err != nil {
-				t.Fatal(err)
-			}
+			cli := startClient(t, ClientConfig{Addr: "127.0.0.1:0", Logger: testLogger(t)})
 			defer cli.Close()
 			dctx, dcancel := context.WithCancel(ctx)
 			errc := make(chan error, 1)
@@ -181,10 +178,7 @@ func TestCloseEndsAbandonedInvite(t *testing.T) {
 	u := newScriptedUAS(t, func(u *scriptedUAS, req *sip.Request, tx sip.ServerTransaction) {
 		<-tx.Done() // never answers
 	})
-	cli, err := NewClient(ClientConfig{Addr: "127.0.0.1:0", Logger: testLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cli := startClient(t, ClientConfig{Addr: "127.0.0.1:0", Logger: testLogger(t)})
 	dctx, dcancel := context.WithCancel(ctx)
 	errc := make(chan error, 1)
 	go func() {

@@ -1,7 +1,9 @@
 package sip
 
 import (
+	"errors"
 	"net"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -31,6 +33,10 @@ func (s *Server) onAck(req *sip.Request, tx sip.ServerTransaction) {
 	case c.ackCh <- req: // late offer: the answer is in this ACK (RFC 3264 §5)
 	default:
 	}
+	// Confirm the dialog before waking the waiter: it may send BYE at once.
+	if err := c.dialog.ReadAck(req, tx); err != nil {
+		c.log.Debug("ACK not matched", "err", err)
+	}
 	if cs := req.CSeq(); cs != nil {
 		c.mu.Lock()
 		if c.reack != nil && cs.SeqNo == c.reackSeq {
@@ -39,24 +45,25 @@ func (s *Server) onAck(req *sip.Request, tx sip.ServerTransaction) {
 		}
 		c.mu.Unlock()
 	}
-	if err := c.dialog.ReadAck(req, tx); err != nil {
-		c.log.Debug("ACK not matched", "err", err)
-	}
 }
 
 // onBye ends the call from the caller's side (RFC 3261 §15.1.2).
 func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
 	c := s.lookup(req)
 	if c == nil {
-		s.respond(req, tx, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+		s.respondError(req, tx, ErrNoDialog)
 		return
 	}
+	// The 200 goes out inside ReadBye: the caller may reuse the Call-ID
+	// for a new call the moment it has it (see callid.go).
+	c.setByeReceived(true)
 	if err := c.dialog.ReadBye(req, tx); err != nil {
+		c.setByeReceived(false)
 		c.log.Warn("BYE rejected", "err", err)
-		s.respond(req, tx, sip.StatusBadRequest, "Bad Request (CSeq)")
+		s.respondError(req, tx, badRequest("CSeq", err))
 		return
 	}
-	if c.markEnded(CauseCallerBye, SideCaller) {
+	if c.markEnded(CauseCallerBye, SideRemote) {
 		c.log.Info("caller hung up")
 	}
 	c.cancel(errCallerBye)
@@ -64,24 +71,24 @@ func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
 
 // onStrayCancel answers a CANCEL that matched no INVITE transaction (RFC 3261 §9.2).
 func (s *Server) onStrayCancel(req *sip.Request, tx sip.ServerTransaction) {
-	s.respond(req, tx, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+	s.respondError(req, tx, ErrNoDialog)
 }
 
 // onInfo takes DTMF from INFO bodies (RFC 2976, RFC 6086 §4.2).
 func (s *Server) onInfo(req *sip.Request, tx sip.ServerTransaction) {
 	c := s.lookup(req)
 	if c == nil {
-		s.respond(req, tx, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+		s.respondError(req, tx, ErrNoDialog)
 		return
 	}
 	if !isMime(req, "application/dtmf-relay") && !isMime(req, "application/dtmf") {
-		s.respond(req, tx, sip.StatusUnsupportedMediaType, "Unsupported Media Type", sip.NewHeader("Accept", "application/dtmf-relay, application/dtmf"))
+		s.respondError(req, tx, unsupportedBody("application/dtmf-relay, application/dtmf"))
 		return
 	}
 	d, err := media.ParseDTMFInfo(req.ContentType().Value(), req.Body())
 	if err != nil {
 		c.log.Info("bad INFO DTMF body", "err", err)
-		s.respond(req, tx, sip.StatusBadRequest, "Bad Request (DTMF body)")
+		s.respondError(req, tx, badRequest("DTMF body", err))
 		return
 	}
 	// Answer first: the digit may end the call, and the 200 must not trail the BYE.
@@ -89,35 +96,16 @@ func (s *Server) onInfo(req *sip.Request, tx sip.ServerTransaction) {
 	c.media.InjectDigit(d)
 }
 
-// onOptions answers capability queries and keep-alives (RFC 3261 §11.2).
-func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
-	s.respond(req, tx, sip.StatusOK, "OK", sip.NewHeader("Allow", allowed), sip.NewHeader("Accept", accepts),
-		sip.NewHeader("Server", s.cfg.UserAgent))
-}
-
-func (s *Server) onRegister(req *sip.Request, tx sip.ServerTransaction) {
-	if s.cfg.Register != nil {
-		s.cfg.Register(req, tx)
-		return
-	}
-	s.onNoRoute(req, tx)
-}
-
-// onNoRoute: 405 must list what we allow (RFC 3261 §21.4.6).
-func (s *Server) onNoRoute(req *sip.Request, tx sip.ServerTransaction) {
-	s.respond(req, tx, sip.StatusMethodNotAllowed, "Method Not Allowed", sip.NewHeader("Allow", allowed))
-}
-
 // onReinvite handles hold, unhold and codec changes (RFC 3264 §8, §8.4).
 func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	c := s.lookup(req)
 	if c == nil {
-		s.respond(req, tx, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+		s.respondError(req, tx, ErrNoDialog)
 		return
 	}
 	if err := c.dialog.ReadRequest(req, tx); err != nil {
 		// RFC 3261 §14.2: a lower CSeq or an overlapping INVITE gets 500.
-		s.respond(req, tx, sip.StatusInternalServerError, "Server Internal Error", sip.NewHeader("Retry-After", "1"))
+		s.respondError(req, tx, statusErr(sip.StatusInternalServerError, "Server Internal Error", err, sip.NewHeader("Retry-After", "1")))
 		return
 	}
 	c.mu.Lock()
@@ -126,14 +114,15 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	next := prev
 	if len(req.Body()) > 0 {
 		if !isMime(req, "application/sdp") {
-			s.respond(req, tx, sip.StatusUnsupportedMediaType, "Unsupported Media Type", sip.NewHeader("Accept", "application/sdp"))
+			s.respondError(req, tx, unsupportedBody("application/sdp"))
 			return
 		}
 		n, err := NegotiateOffer(req.Body(), s.cfg.Codecs)
-		if err != nil { // the call goes on with the old session (RFC 3261 §14.2)
-			s.respond(req, tx, sip.StatusNotAcceptableHere, "Not Acceptable Here")
+		if err != nil { // whatever is wrong with it: 488, the call goes on with the old session (RFC 3261 §14.2)
+			s.respondError(req, tx, statusErr(sip.StatusNotAcceptableHere, "Not Acceptable Here", err))
 			return
 		}
+		n.Signal = signalIP(req.Source()) // a roaming phone re-INVITEs from its new IP
 		next = n
 	}
 	c.mu.Lock()
@@ -142,16 +131,12 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	c.mu.Unlock()
 	body, err := BuildAnswer(c.local(), next)
 	if err != nil {
-		s.respond(req, tx, sip.StatusInternalServerError, "Server Internal Error")
+		s.respondError(req, tx, err)
 		return
 	}
 	res := sip.NewSDPResponseFromRequest(req, body)
 	s.decorate(res, req)
-	if err := tx.Respond(res); err != nil {
-		c.log.Warn("re-INVITE response", "err", err)
-		return
-	}
-	s.retransmitUntilAck(c, res, req.CSeq().SeqNo)
+	s.retransmitUntilAck(c, tx, res, req.CSeq().SeqNo)
 	if next.Hold != prev.Hold {
 		c.log.Info("hold changed", "hold", next.Hold)
 		c.media.SetHold(next.Hold)
@@ -202,44 +187,42 @@ func sourceIP(src string) string {
 	return host
 }
 
-// retransmitUntilAck resends a re-INVITE's 2xx at T1, doubling to T2, until
-// its ACK arrives or 64*T1 pass (RFC 3261 §13.3.1.4: the TU, not the
-// transaction, retransmits 2xx). The goroutine belongs to the call.
-func (s *Server) retransmitUntilAck(c *Call, res *sip.Response, seq uint32) {
+// signalIP is the IP of a SIP message's source ("ip:port", as sipgo's
+// transports record it): where the SDP came from, which strict RTP accepts
+// media from (media.Remote.Signal). Zero when unknown: media then waits to
+// hear the far end before sending.
+func signalIP(src string) netip.Addr {
+	ip, err := netip.ParseAddr(sourceIP(src))
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ip.Unmap()
+}
+
+// retransmitUntilAck sends a re-INVITE's 2xx and retransmits it until its
+// ACK (awaitAck) on a goroutine that belongs to the call.
+func (s *Server) retransmitUntilAck(c *Call, tx sip.ServerTransaction, res *sip.Response, seq uint32) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closing {
+	if c.closing { // finish is waiting for bg: add nothing
+		c.mu.Unlock()
 		return
 	}
-	if c.reack != nil {
-		close(c.reack) // a new INVITE means the previous one was ACKed
-	}
-	acked := make(chan struct{})
-	c.reack, c.reackSeq = acked, seq
+	acked := c.expectAckLocked(seq)
 	c.bg.Add(1)
+	c.mu.Unlock()
+	start := time.Now()
+	if err := tx.Respond(res); err != nil {
+		c.bg.Done()
+		c.log.Warn("re-INVITE response", "err", err)
+		return
+	}
 	go func() {
 		defer c.bg.Done()
-		interval := sip.T1
-		t := time.NewTimer(interval)
-		defer t.Stop()
-		giveUp := time.NewTimer(64 * sip.T1)
-		defer giveUp.Stop()
-		for {
-			select {
-			case <-acked:
-				return
-			case <-c.ctx.Done():
-				return
-			case <-giveUp.C:
-				c.log.Warn("re-INVITE 2xx never ACKed")
-				return
-			case <-t.C:
-				if err := s.ua.TransportLayer().WriteMsg(res); err != nil {
-					c.log.Debug("2xx retransmit", "err", err)
-				}
-				interval = min(2*interval, sip.T2)
-				t.Reset(interval)
-			}
+		err := awaitAck(c.ctx, tx, res, start, acked, func() time.Duration { return 64 * sip.T1 })
+		if errors.Is(err, errNoAck) {
+			c.log.Warn("re-INVITE 2xx never ACKed")
+		} else if err != nil && c.ctx.Err() == nil {
+			c.log.Warn("re-INVITE response", "err", err)
 		}
 	}()
 }

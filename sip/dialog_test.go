@@ -136,8 +136,8 @@ func TestLateOffer(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := r.waitEvent(events.CallAnswered)
-	if e.Data["codec"] != "PCMA" {
-		t.Errorf("answered with %v, want PCMA from the ACK's answer", e.Data)
+	if p, _ := e.Payload.(CallAnswer); p.Codec != "PCMA" {
+		t.Errorf("answered with %+v, want PCMA from the ACK's answer", e.Payload)
 	}
 	if err := <-played; err != nil {
 		t.Fatalf("Play: %v", err)
@@ -145,8 +145,8 @@ func TestLateOffer(t *testing.T) {
 	if err := d.Bye(r.ctx); err != nil {
 		t.Fatal(err)
 	}
-	if e := r.waitEvent(events.CallEnded); e.Data["cause"] != CauseCallerBye {
-		t.Errorf("ended %v", e.Data)
+	if e := r.waitEnded(); e.Cause != CauseCallerBye {
+		t.Errorf("ended %+v", e)
 	}
 }
 
@@ -173,9 +173,9 @@ func TestMediaTimeoutHangsUp(t *testing.T) {
 	if err := d.Ack(r.ctx); err != nil {
 		t.Fatal(err)
 	}
-	e := r.waitEvent(events.CallEnded)
-	if e.Data["cause"] != CauseMediaTimeout || e.Data["side"] != SideServer {
-		t.Errorf("ended %v", e.Data)
+	e := r.waitEnded()
+	if e.Cause != CauseMediaTimeout || e.Side != EndedByServer {
+		t.Errorf("ended %+v", e)
 	}
 	if !strings.Contains(string(d.InviteResponse.Body()), "a=sendrecv") {
 		t.Errorf("answer:\n%s", d.InviteResponse.Body())

@@ -69,7 +69,7 @@ func (s *Server) applyFeature(req *sip.Request, tx sip.ServerTransaction, callID
 	defer cancel()
 	f.err = s.cfg.FeatureCode(ctx, f.user, f.code)
 	if errors.Is(f.err, ErrNotFound) {
-		s.reject(req, tx, callID, statusErr(sip.StatusNotFound, "Not Found", f.err))
+		s.reject(req, tx, callID, f.err) // 404
 		return false
 	}
 	s.log.Info("feature code", "call_id", callID, "user", f.user, "code", f.code, "err", f.err)

@@ -70,15 +70,15 @@ func TestFeatureCodes(t *testing.T) {
 					}
 				})
 				e := r.waitEvent(events.CallStarted)
-				if e.Data["feature_code"] != tt.code || e.Data["agent"] != "lan" {
-					t.Errorf("call.started %v, want feature_code %s agent lan", e.Data, tt.code)
+				if p, _ := e.Payload.(CallStart); p.FeatureCode != tt.code || p.Agent != "lan" {
+					t.Errorf("call.started %+v, want feature_code %s agent lan", e.Payload, tt.code)
 				}
 				select { // the server hangs up after the tone
 				case <-oc.Done():
 				case <-r.ctx.Done():
 					t.Fatal("feature call not hung up by the server")
 				}
-				if cause, side := oc.Ended(); side != "remote" {
+				if cause, side := oc.Ended(); side != SideRemote {
 					t.Errorf("ended %s by %s, want remote BYE", cause, side)
 				}
 				ok, bad := beeps.Load(), reorder.Load()

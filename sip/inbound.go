@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"runtime/debug"
 	"strings"
 
@@ -14,47 +15,60 @@ import (
 	"github.com/hotline-dev/hotline/media"
 )
 
-const (
-	allowed = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"
-	accepts = "application/sdp, application/dtmf-relay, application/dtmf"
-)
-
 func (s *Server) routes() {
-	s.srv.OnInvite(s.wrap(s.onInvite, true))
-	s.srv.OnAck(s.wrap(s.onAck, false))
-	s.srv.OnBye(s.wrap(s.onBye, false))
-	s.srv.OnCancel(s.wrap(s.onStrayCancel, false))
-	s.srv.OnInfo(s.wrap(s.onInfo, false))
-	s.srv.OnOptions(s.wrap(s.onOptions, true))
-	s.srv.OnRegister(s.wrap(s.onRegister, true))
-	s.srv.OnNoRoute(s.wrap(s.onNoRoute, true))
+	s.srv.OnInvite(s.wrap(s.onInvite))
+	s.srv.OnAck(s.wrap(s.onAck))
+	s.srv.OnBye(s.wrap(s.onBye))
+	s.srv.OnCancel(s.wrap(s.onStrayCancel))
+	s.srv.OnInfo(s.wrap(s.onInfo))
+	s.srv.OnOptions(s.wrap(s.onOptions))
+	s.srv.OnRegister(s.wrap(s.onRegister))
+	s.srv.OnNoRoute(s.wrap(s.onNoRoute))
 }
 
-// wrap adds panic recovery (sipgo does not recover handler panics) and the
-// per-source rate limit on out-of-dialog requests.
-func (s *Server) wrap(h sipgo.RequestHandler, limited bool) sipgo.RequestHandler {
+// wrap adds panic recovery (sipgo does not recover handler panics), the
+// edge's screen for requests that did not pass the UDP guard (TCP, TLS:
+// sipgo frames those streams, so the refusal goes through the transaction,
+// which is terminated at once), and the RFC 3261 checks every request gets.
+func (s *Server) wrap(h sipgo.RequestHandler) sipgo.RequestHandler {
 	return func(req *sip.Request, tx sip.ServerTransaction) {
+		s.served.Add(1)
+		tx = countingTx{ServerTransaction: tx, method: req.Method.String(), counts: &s.responses}
 		defer func() {
 			if r := recover(); r != nil {
-				s.log.Error("panic in SIP handler", "method", req.Method.String(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				s.log.Error("panic in SIP handler", "call_id", callIDOf(req), "method", req.Method.String(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 				if !req.IsAck() {
-					tx.Respond(sip.NewResponseFromRequest(req, sip.StatusInternalServerError, "Server Internal Error", nil))
+					s.respondError(req, tx, errHandlerPanic)
 				}
 			}
 		}()
-		if limited && s.limiter != nil && !inDialog(req) && !s.limiter.allow(sourceIP(req.Source())) {
-			res := sip.NewResponseFromRequest(req, sip.StatusServiceUnavailable, "Rate Limited", nil)
-			res.AppendHeader(sip.NewHeader("Retry-After", "1"))
-			tx.Respond(res)
+		if req.Transport() != "UDP" {
+			if src, err := netip.ParseAddrPort(req.Source()); err == nil {
+				if rej := s.screen(req, src); rej != nil {
+					s.refuse(req, src, rej, func(res *sip.Response) error {
+						defer tx.Terminate() // no state kept for a refusal
+						return tx.Respond(res)
+					})
+					return
+				}
+			}
+		}
+		if req.IsAck() {
+			h(req, tx)
+			return
+		}
+		if err := validate(req); err != nil {
+			s.respondError(req, tx, err)
 			return
 		}
 		h(req, tx)
 	}
 }
 
-func inDialog(req *sip.Request) bool {
-	to := req.To()
-	return to != nil && to.Params != nil && to.Params.Has("tag")
+// fromTag is the From tag (RFC 3261 §8.1.1.3), CR/LF/NUL stripped.
+func fromTag(req *sip.Request) string {
+	tag, _ := req.From().Params.Get("tag")
+	return cleanLimit(tag)
 }
 
 // checkHeaders names the first missing mandatory header (RFC 3261 §8.1.1).
@@ -74,39 +88,68 @@ func checkHeaders(req *sip.Request) error {
 	return nil
 }
 
+// errHandlerPanic is what a handler that panicked is answered with (500).
+var errHandlerPanic = errors.New("sip: handler panicked")
+
+// respond sends a success (or provisional) response; refusals go through
+// respondError.
 func (s *Server) respond(req *sip.Request, tx sip.ServerTransaction, code int, reason string, hdrs ...sip.Header) {
 	res := sip.NewResponseFromRequest(req, code, reason, nil)
 	for _, h := range hdrs {
 		res.AppendHeader(h)
 	}
+	s.send(tx, res)
+}
+
+// respondError refuses req with the response err stands for (errorResponse).
+func (s *Server) respondError(req *sip.Request, tx sip.ServerTransaction, err error) {
+	s.send(tx, errorResponse(req, err))
+}
+
+func (s *Server) send(tx sip.ServerTransaction, res *sip.Response) {
 	if err := tx.Respond(res); err != nil {
-		s.log.Debug("respond failed", "status", code, "err", err)
+		s.log.Debug("respond failed", "status", res.StatusCode, "err", err)
 	}
 }
 
-// reject ends an INVITE that never became a call and publishes call.rejected.
-func (s *Server) reject(req *sip.Request, tx sip.ServerTransaction, callID string, err *StatusError, hdrs ...sip.Header) {
-	s.log.Info("INVITE rejected", "call_id", callID, "status", err.Code, "reason", err.Error())
-	s.respond(req, tx, err.Code, err.Reason, hdrs...)
-	s.publish(events.CallRejected, callID, map[string]any{"status": err.Code, "reason": err.Error()})
+// reject ends an INVITE that never became a call with the response err
+// stands for, and publishes call.rejected.
+func (s *Server) reject(req *sip.Request, tx sip.ServerTransaction, callID string, err error) {
+	se := statusOf(err)
+	s.log.Info("INVITE rejected", "call_id", callID, "status", se.Code, "reason", se.Error())
+	s.respondError(req, tx, se)
+	s.publish(events.CallRejected, callID, CallReject{Status: se.Code, Reason: se.Error()})
 }
 
 // onInvite runs a call from INVITE to its end on this goroutine (RFC 3261 §13.3).
 func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
-	if inDialog(req) {
+	if hasToTag(req) {
 		s.onReinvite(req, tx)
 		return
 	}
 	if err := checkHeaders(req); err != nil {
-		s.respond(req, tx, sip.StatusBadRequest, "Bad Request ("+strings.TrimPrefix(err.Error(), ErrBadHeader.Error()+": ")+")")
+		s.respondError(req, tx, err)
 		return
 	}
 	callID := cleanLimit(req.CallID().Value())
+	claim, se := s.claimCallID(req, callID)
+	if se != nil {
+		s.log.Warn("INVITE refused: its Call-ID belongs to another call", "call_id", callID,
+			"from_tag", fromTag(req), "status", se.Code)
+		s.respondError(req, tx, se)
+		return
+	}
+	claimed := true
+	defer func() {
+		if claimed {
+			s.releaseCallID(callID, claim)
+		}
+	}()
 	called := cleanLimit(req.Recipient.User)
 	body := req.Body()
 	late := len(body) == 0
 	if !late && !isMime(req, "application/sdp") {
-		s.reject(req, tx, callID, statusErr(sip.StatusUnsupportedMediaType, "Unsupported Media Type", ErrBadSDP), sip.NewHeader("Accept", "application/sdp"))
+		s.reject(req, tx, callID, unsupportedBody("application/sdp"))
 		return
 	}
 	var feature *featureCall
@@ -116,33 +159,30 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 			return
 		}
 	}
-	if err := s.admit(); err != nil {
-		var hdrs []sip.Header
-		if errors.Is(err, ErrDraining) {
-			hdrs = append(hdrs, s.retryAfter())
-		}
-		s.reject(req, tx, callID, statusErr(sip.StatusServiceUnavailable, "Service Unavailable", err), hdrs...)
+	// The set-up slot: reserved by the UDP guard or by wrap (screen), or here
+	// for a request that reached us another way.
+	src, _ := netip.ParseAddrPort(req.Source())
+	slot, err := s.admit(req.CallID().Value(), src.Addr().Unmap())
+	if err != nil {
+		s.edge.add(setupEdge(err))
+		s.reject(req, tx, callID, err)
 		return
 	}
 	admitted := true
 	defer func() {
 		if admitted {
-			s.release()
+			s.release(slot)
 		}
 	}()
 	if feature == nil && s.cfg.Accept != nil && !s.cfg.Accept(called) {
-		s.reject(req, tx, callID, statusErr(sip.StatusNotFound, "Not Found", ErrNotFound))
+		s.reject(req, tx, callID, ErrNotFound)
 		return
 	}
 	var neg Negotiated
 	if !late {
 		var err error
 		if neg, err = NegotiateOffer(body, s.cfg.Codecs); err != nil {
-			se := statusErr(sip.StatusBadRequest, "Bad Request (SDP)", err)
-			if errors.Is(err, ErrNoCommonCodec) {
-				se = statusErr(sip.StatusNotAcceptableHere, "Not Acceptable Here", err)
-			}
-			s.reject(req, tx, callID, se, sip.NewHeader("Warning", `304 hotline "media type not available"`))
+			s.reject(req, tx, callID, err) // 488 or 400, with a Warning
 			return
 		}
 	}
@@ -163,8 +203,9 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		dialog.Close()
 		return
 	}
-	admitted = false // the call owns the reservation now
-	c := s.newCall(dialog, sess, callID, called, req, neg)
+	admitted, claimed = false, false // the call owns the reservation and the Call-ID now
+	c := s.newCall(dialog, sess, callID, called, req, neg, claim)
+	c.slot = slot
 	c.feature = feature
 	s.run(c, tx, late)
 }
@@ -190,36 +231,16 @@ func isMime(req *sip.Request, want string) bool {
 	return strings.EqualFold(strings.TrimSpace(m), want)
 }
 
-// admit reserves a call slot; it fails while draining or at MaxCalls.
-func (s *Server) admit() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.draining || s.closed {
-		return ErrDraining
-	}
-	if s.cfg.MaxCalls > 0 && s.reserved >= s.cfg.MaxCalls {
-		return ErrBusy
-	}
-	s.reserved++
-	s.callWG.Add(1)
-	return nil
-}
-
-func (s *Server) release() {
-	s.mu.Lock()
-	s.reserved--
-	s.mu.Unlock()
-	s.callWG.Done()
-}
-
-func (s *Server) newCall(d *sipgo.DialogServerSession, sess *media.Session, callID, called string, req *sip.Request, neg Negotiated) *Call {
-	c := &Call{id: callID, called: called, caller: cleanLimit(req.From().Address.User),
+func (s *Server) newCall(d *sipgo.DialogServerSession, sess *media.Session, callID, called string, req *sip.Request, neg Negotiated,
+	claim *callIDClaim) *Call {
+	c := &Call{id: callID, fromTag: fromTag(req), called: called, caller: cleanLimit(req.From().Address.User),
 		log: s.log.With("call_id", callID), srv: s, dialog: d, media: sess,
 		done: make(chan struct{}), ackCh: make(chan *sip.Request, 1), neg: neg, version: 1, sessID: randUint64()}
 	c.ctx, c.cancel = context.WithCancelCause(context.Background())
 	s.mu.Lock()
 	s.calls[d.ID] = c
-	if s.forced && c.markEnded(CauseShutdown, SideServer) {
+	claim.call = c
+	if s.forced && c.markEnded(CauseShutdown, SideLocal) {
 		c.cancel(errShutdown)
 	}
 	s.mu.Unlock()
@@ -227,16 +248,22 @@ func (s *Server) newCall(d *sipgo.DialogServerSession, sess *media.Session, call
 	return c
 }
 
-func (s *Server) respondDialog(c *Call, code int, reason string, hdrs ...sip.Header) {
-	res := sip.NewResponseFromRequest(c.dialog.InviteRequest, code, reason, nil)
-	for _, h := range hdrs {
-		res.AppendHeader(h)
-	}
-	if code > 100 {
+// respondDialog sends a provisional response on the call's INVITE.
+func (s *Server) respondDialog(c *Call, code int, reason string) {
+	s.writeDialog(c, sip.NewResponseFromRequest(c.dialog.InviteRequest, code, reason, nil))
+}
+
+// refuseDialog ends the call's INVITE with the response err stands for.
+func (s *Server) refuseDialog(c *Call, err error) {
+	s.writeDialog(c, errorResponse(c.dialog.InviteRequest, err))
+}
+
+func (s *Server) writeDialog(c *Call, res *sip.Response) {
+	if res.StatusCode > 100 {
 		s.decorate(res, c.dialog.InviteRequest)
 	}
 	if err := c.dialog.WriteResponse(res); err != nil {
-		c.log.Debug("respond failed", "status", code, "err", err)
+		c.log.Debug("respond failed", "status", res.StatusCode, "err", err)
 	}
 }
 

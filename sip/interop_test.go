@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hotline-dev/hotline/events"
+	"github.com/hotline-dev/hotline/internal/testenv"
 	"github.com/hotline-dev/hotline/media"
 )
 
@@ -27,10 +27,7 @@ func freeUDPPort(t *testing.T) int {
 // TestSippUAC runs sipp's built-in UAC scenario (INVITE with SDP, ACK, BYE)
 // against the server: an independent implementation, not our own client.
 func TestSippUAC(t *testing.T) {
-	sipp, err := exec.LookPath("sipp")
-	if err != nil {
-		t.Skip("sipp not installed (Debian: sip-tester)")
-	}
+	sipp := testenv.Tool(t, "sipp", "Debian: apt-get install sip-tester")
 	h := newWaitHandler()
 	r := newRig(t, h, nil)
 	ctx, cancel := context.WithTimeout(r.ctx, 15*time.Second)
@@ -46,18 +43,15 @@ func TestSippUAC(t *testing.T) {
 	}
 	for range 3 {
 		<-h.calls
-		if e := r.waitEvent(events.CallEnded); e.Data["cause"] != CauseCallerBye {
-			t.Errorf("ended %v", e.Data)
+		if e := r.waitEnded(); e.Cause != CauseCallerBye {
+			t.Errorf("ended %+v", e)
 		}
 	}
 }
 
 func runSipp(t *testing.T, ctx context.Context, r *rig, args ...string) {
 	t.Helper()
-	sipp, err := exec.LookPath("sipp")
-	if err != nil {
-		t.Skip("sipp not installed (Debian: sip-tester)")
-	}
+	sipp := testenv.Tool(t, "sipp", "Debian: apt-get install sip-tester")
 	base := []string{"-s", "100", "-m", "1", "-i", "127.0.0.1", "-p", strconv.Itoa(freeUDPPort(t)),
 		"-mp", strconv.Itoa(freeUDPPort(t)), "-timeout", "10s", "-timeout_error", "-nostdin"}
 	cmd := exec.CommandContext(ctx, sipp, append(append(base, args...), r.srv.Addr().String())...)
@@ -71,8 +65,8 @@ func TestSippCancel(t *testing.T) {
 	r := newRig(t, newWaitHandler(), func(c *ServerConfig) { c.RingTime = time.Minute })
 	scen, _ := filepath.Abs("testdata/sipp/cancel.xml")
 	runSipp(t, r.ctx, r, "-sf", scen)
-	if e := r.waitEvent(events.CallEnded); e.Data["cause"] != CauseCancelled {
-		t.Errorf("ended %v", e.Data)
+	if e := r.waitEnded(); e.Cause != CauseCancelled {
+		t.Errorf("ended %+v", e)
 	}
 }
 
@@ -90,7 +84,7 @@ func TestSippINFO(t *testing.T) {
 	if d := <-got; d.Key != '4' || d.Source != media.SourceINFO {
 		t.Errorf("digit %+v", d)
 	}
-	if e := r.waitEvent(events.CallEnded); e.Data["cause"] != CauseCompleted {
-		t.Errorf("ended %v", e.Data)
+	if e := r.waitEnded(); e.Cause != CauseCompleted {
+		t.Errorf("ended %+v", e)
 	}
 }

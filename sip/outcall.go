@@ -22,21 +22,27 @@ type OutboundCall struct {
 	media    *media.Session
 	neg      Negotiated
 	log      *slog.Logger
-	watching bool // guarded by Client.mu: watch goroutine running
+	watching bool   // guarded by Client.mu: watch goroutine running
+	onEnd    func() // run once the call has ended, before Done closes (DialOut: release the grant)
 
 	end_ chan struct{} // closed by the first end()
+	bye  chan struct{} // closed by Hangup once its BYE is answered (or failed)
 	done chan struct{} // closed when media is closed
 
 	mu        sync.Mutex
 	ended     bool
-	cause     string
-	side      string
+	cause     Cause
+	side      Side
 	referFn   ReferFunc // see OnRefer (refer.go)
 	referring bool      // a REFER was accepted: one transfer per call
 }
 
 // ID is the SIP Call-ID.
 func (o *OutboundCall) ID() string { return o.id }
+
+// Logger has the call's call_id (DialOptions.CallID, else the leg's own
+// Call-ID) and, for a leg of another call, leg_id.
+func (o *OutboundCall) Logger() *slog.Logger { return o.log }
 
 // Media is the call's RTP session.
 func (o *OutboundCall) Media() *media.Session { return o.media }
@@ -47,14 +53,14 @@ func (o *OutboundCall) Negotiated() Negotiated { return o.neg }
 // Done is closed once the call has ended and media is closed.
 func (o *OutboundCall) Done() <-chan struct{} { return o.done }
 
-// Ended reports the cause and the side ("local" or "remote") after Done.
-func (o *OutboundCall) Ended() (cause, side string) {
+// Ended reports the cause and the side after Done.
+func (o *OutboundCall) Ended() (Cause, Side) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.cause, o.side
 }
 
-func (o *OutboundCall) end(cause, side string) bool {
+func (o *OutboundCall) end(cause Cause, side Side) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.ended {
@@ -67,11 +73,12 @@ func (o *OutboundCall) end(cause, side string) bool {
 
 // Hangup sends BYE (RFC 3261 §15.1.1) and waits until the call is torn down.
 func (o *OutboundCall) Hangup(ctx context.Context) error {
-	if !o.end("hangup", "local") {
+	if !o.end(CauseHangup, SideLocal) {
 		<-o.done
 		return ErrCallEnded
 	}
 	err := o.dialog.Bye(ctx)
+	close(o.bye)
 	<-o.done
 	if err != nil {
 		return fmt.Errorf("sip: BYE: %w", err)
@@ -108,7 +115,7 @@ func (o *OutboundCall) watch() {
 	select {
 	case <-o.end_:
 	case <-o.media.Done():
-		if o.end("media-timeout", "local") {
+		if o.end(CauseMediaTimeout, SideLocal) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			o.dialog.Bye(ctx)
 			cancel()
@@ -116,8 +123,15 @@ func (o *OutboundCall) watch() {
 	}
 	o.media.Close()
 	o.dialog.Close()
-	o.c.mu.Lock()
-	delete(o.c.calls, o.dialog.ID)
-	o.c.mu.Unlock()
+	if cause, _ := o.Ended(); cause == CauseHangup {
+		// The call stays the client's until its BYE is done: a Shutdown
+		// waiting for the calls to end must not close the user agent
+		// under it.
+		<-o.bye
+	}
+	o.c.forget(o.dialog.ID)
+	if o.onEnd != nil {
+		o.onEnd()
+	}
 	close(o.done)
 }

@@ -86,6 +86,11 @@ func TestMalformedRequests(t *testing.T) {
 		{"badsdp.sip", "SIP/2.0 400", "SDP"},
 		{"badctype.sip", "SIP/2.0 415", "Accept: application/sdp"},
 		{"wsopt.sip", "SIP/2.0 200", "Allow:"},
+		// RFC 4475 §3.1.2.21 bext01, §3.1.2.16 mismatch01, §3.1.2.19 mcl01
+		// (RFC 3261 §8.2.2.3, §8.1.1.7, §20.14).
+		{"bext01.sip", "SIP/2.0 420", "Unsupported: nothingSupportsThis, nothingSupportsThisEither"},
+		{"mismatch01.sip", "SIP/2.0 400", "CSeq method"},
+		{"mcl01.sip", "SIP/2.0 400", "Content-Length"},
 		{"ncl.sip", "", ""},
 		{"garbage.sip", "", ""},
 	}

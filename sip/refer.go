@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strconv"
 	"strings"
@@ -12,9 +13,6 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 )
-
-// ErrBadRefer means a REFER's Refer-To is missing, repeated or malformed (400).
-var ErrBadRefer = errors.New("sip: bad Refer-To")
 
 // Refer is the target of a REFER received in an OutboundCall's dialog
 // (RFC 3515 §2.1): one sip: URI without embedded headers, CR/LF/NUL stripped.
@@ -51,6 +49,9 @@ type Transfer struct {
 	ready chan struct{} // closed once the first NOTIFY is done
 	once  sync.Once
 }
+
+// Logger is the transferring leg's logger (call_id, leg_id).
+func (t *Transfer) Logger() *slog.Logger { return t.oc.log }
 
 // OnRefer installs f as the REFER decision for this call; nil refuses every
 // REFER with 403 (the default).
@@ -89,33 +90,26 @@ func (c *Client) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 		for _, h := range hdrs {
 			res.AppendHeader(h)
 		}
-		if err := tx.Respond(res); err != nil {
-			c.log.Debug("REFER respond", "status", code, "err", err)
-		}
+		c.send(tx, res)
 	}
 	oc := c.lookup(req)
 	if oc == nil {
-		respond(sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+		c.respondError(req, tx, ErrNoDialog)
 		return
 	}
 	ref, err := parseRefer(req)
 	if err == nil && req.CSeq() == nil {
-		err = fmt.Errorf("%w: no CSeq", ErrBadHeader)
+		err = fmt.Errorf("%w: no CSeq", ErrBadRefer)
 	}
 	if err != nil {
-		code, reason := sip.StatusBadRequest, "Bad Request (Refer-To)"
-		var se *StatusError
-		if errors.As(err, &se) {
-			code, reason = se.Code, se.Reason
-		}
-		oc.log.Info("REFER refused", "status", code, "err", err)
-		respond(code, reason)
+		oc.log.Info("REFER refused", "status", statusOf(err).Code, "err", err)
+		c.respondError(req, tx, err)
 		return
 	}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		respond(sip.StatusServiceUnavailable, "Service Unavailable")
+		c.respondError(req, tx, ErrClientClosed)
 		return
 	}
 	c.wg.Add(1) // the NOTIFY below must finish before Close returns
@@ -129,13 +123,13 @@ func (c *Client) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 	oc.mu.Unlock()
 	switch {
 	case ended:
-		respond(sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+		c.respondError(req, tx, ErrCallEnded)
 		return
 	case busy: // one transfer per call
-		respond(sip.StatusRequestPending, "Request Pending")
+		c.respondError(req, tx, ErrTransferPending)
 		return
 	case f == nil:
-		respond(sip.StatusForbidden, "Forbidden")
+		c.respondError(req, tx, ErrTransferRefused)
 		return
 	}
 	t := &Transfer{Refer: ref, oc: oc, id: req.CSeq().SeqNo, ready: make(chan struct{})}
@@ -146,13 +140,10 @@ func (c *Client) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 		oc.mu.Lock()
 		oc.referring = false
 		oc.mu.Unlock()
-		code, reason := sip.StatusForbidden, "Forbidden"
-		var se *StatusError
-		if errors.As(err, &se) && se.Code >= 400 && se.Code < 700 {
-			code, reason = se.Code, se.Reason
-		}
-		oc.log.Info("REFER refused", "target", ref.URI(), "status", code, "err", err)
-		respond(code, reason)
+		// The decision's own status if it names one, else 403.
+		err = fmt.Errorf("%w: %w", ErrTransferRefused, err)
+		oc.log.Info("REFER refused", "target", ref.URI(), "status", statusOf(err).Code, "err", err)
+		c.respondError(req, tx, err)
 		return
 	}
 	defer close(t.ready)

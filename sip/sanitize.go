@@ -200,3 +200,52 @@ func validHeaderName(n string) bool {
 	}
 	return true
 }
+
+// callIDOf is a request's Call-ID for log lines, sanitised; "" when the
+// header is absent (sipgo's accessor returns nil then).
+func callIDOf(req *sip.Request) string {
+	if h := req.CallID(); h != nil {
+		return cleanLimit(h.Value())
+	}
+	return ""
+}
+
+// maxDialogID bounds a Call-ID or tag a dialler supplies (DialOptions).
+const maxDialogID = 128
+
+// tokenChars are RFC 3261 §25.1 token's characters besides alphanumerics;
+// wordChars are a word's.
+const (
+	tokenChars = "-.!%*_+`'~"
+	wordChars  = tokenChars + "()<>:\\\"/[]?{}"
+)
+
+func isAlnum(r rune) bool {
+	return r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z'
+}
+
+func only(s, extra string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !isAlnum(r) && !strings.ContainsRune(extra, r) {
+			return false
+		}
+	}
+	return true
+}
+
+// validToken reports whether s may be a tag parameter (RFC 3261 §19.3:
+// a token).
+func validToken(s string) bool { return len(s) <= maxDialogID && only(s, tokenChars) }
+
+// validCallID reports whether s may be a Call-ID (RFC 3261 §25.1:
+// word ["@" word]).
+func validCallID(s string) bool {
+	if len(s) > maxDialogID {
+		return false
+	}
+	local, host, at := strings.Cut(s, "@")
+	return only(local, wordChars) && (!at || only(host, wordChars))
+}

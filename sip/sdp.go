@@ -35,8 +35,11 @@ type Negotiated struct {
 	Ptime       time.Duration
 	Direction   string // the remote side's direction attribute
 	Hold        bool   // remote put us on hold (sendonly/inactive or c=0.0.0.0)
-	mline       int    // index of the chosen m= line
-	lines       []rejected
+	// Signal is the IP the SDP came from (the SIP message's source), set
+	// by the user agent, not by parsing: media.Remote.Signal.
+	Signal netip.Addr
+	mline  int // index of the chosen m= line
+	lines  []rejected
 }
 
 // rejected is an m= line we do not take; the answer keeps it at port 0 (RFC 3264 §6).

@@ -17,9 +17,12 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+	"golang.org/x/time/rate"
 
 	"github.com/hotline-dev/hotline/events"
+	"github.com/hotline-dev/hotline/internal/logthrottle"
 	"github.com/hotline-dev/hotline/media"
+	"github.com/hotline-dev/hotline/netguard"
 )
 
 // ServerConfig configures the inbound user agent. Zero values are sane
@@ -37,6 +40,7 @@ type ServerConfig struct {
 	InbandDTMF        string  // auto | always | never
 	RateLimit         float64 // out-of-dialog requests/s per source IP; 0 = unlimited
 	RateBurst         int
+	Limits            Limits        // the rest of the edge's limits (docs/security.md)
 	Codecs            []media.Codec // accepted, default PCMU, PCMA
 	Bus               *events.Bus
 	Accept            func(called string) bool // false → 404; nil accepts all
@@ -48,7 +52,7 @@ type ServerConfig struct {
 	// is acceptable, FeatureCode(ctx, user, code) runs; an error wrapping
 	// ErrNotFound answers 404, anything else is answered with a confirmation
 	// (nil) or failure tone, then BYE (see feature.go). Its call.started
-	// event carries "feature_code" and "agent". nil: '*' numbers are
+	// event's CallStart carries FeatureCode and Agent. nil: '*' numbers are
 	// ordinary calls for the Handler.
 	FeatureCode func(ctx context.Context, user, code string) error
 	// Authenticate verifies digest credentials (RFC 3261 §22) on requests
@@ -80,25 +84,41 @@ type Server struct {
 	dua     *sipgo.DialogUA
 	public  netip.Addr // advertised in Contact and SDP
 	mediaIP netip.Addr // where RTP sockets bind (the SIP listen IP)
-	limiter *rateLimiter
+	limits  Limits
+	limiter *sourceLimiter // per source IP; nil: RateLimit 0
+	total   *rate.Limiter  // all sources; nil: Limits.RateTotal off
+	edge    *edgeCounters
+	edgeLog *slog.Logger // rate-limited: what floods would repeat
+	streams streams      // TCP/TLS connections by source
 
 	featureOK, featureFailed *media.Prompt // feature-code result tones
+	errDraining              *StatusError  // ErrDraining as we answer it: 503 with our Retry-After
 
-	mu        sync.Mutex
-	calls     map[string]*Call // by dialog ID
-	reserved  int              // calls counted against MaxCalls
-	draining  bool
-	forced    bool // drain time is over: calls set up from now on end at once
-	closed    bool
-	listening bool
-	serving   bool
-	udp       net.PacketConn
-	tcp, tls  net.Listener
-	callWG    sync.WaitGroup
-	serveWG   sync.WaitGroup
-	closeCh   chan struct{}
-	closeOnce sync.Once
-	active    atomic.Int64
+	mu      sync.Mutex
+	calls   map[string]*Call // by dialog ID
+	callIDs map[string]*callIDClaim
+	// callIDWait bounds the wait for an ended call's Call-ID (default
+	// callIDWait); onCallIDWait, nil outside tests, is told that an INVITE
+	// waits.
+	callIDWait   time.Duration
+	onCallIDWait func(callID string)
+	adm          admission // call counts (setup.go)
+	draining     bool
+	forced       bool // drain time is over: calls set up from now on end at once
+	closed       bool
+	listening    bool
+	serving      bool
+	udp          net.PacketConn
+	tcp, tls     net.Listener
+	tcpGuard     *netguard.Listener
+	tlsGuard     *netguard.Listener
+	callWG       sync.WaitGroup
+	serveWG      sync.WaitGroup
+	closeCh      chan struct{}
+	closeOnce    sync.Once
+	active       atomic.Int64
+	responses    responseCounts // metrics.go
+	served       atomic.Int64   // requests that reached wrap: each has a sipgo transaction (tests)
 }
 
 // NewServer builds the server; Listen or Serve binds it.
@@ -135,20 +155,36 @@ func NewServer(cfg ServerConfig, h Handler, logger *slog.Logger) (*Server, error
 		return nil, err
 	}
 	log := logger.With("component", "sip")
-	ua, err := newUA(cfg.UserAgent, public.String(), log, nil)
+	// sipgo logs one line per bad packet or failed transaction, and so do
+	// the edge's refusals: both go through a handler that passes a few of
+	// each kind per interval and then one summary line.
+	throttled := slog.New(logthrottle.New(log.Handler(), logthrottle.Options{}))
+	// The UDP listener forgets sources quiet for 2*64*T1 (third_party/sipgo/NOTE.md):
+	// our transactions keep their connection and our requests leave from the
+	// listener's address, so nothing needs them longer.
+	ua, err := newUA(cfg.UserAgent, public.String(), throttled, nil,
+		sip.WithTransportLayerUDPListenerAddrs(2*64*sip.T1, 0))
 	if err != nil {
 		return nil, err
 	}
-	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(log))
+	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(throttled))
 	if err != nil {
 		ua.Close()
 		return nil, fmt.Errorf("sip: server: %w", err)
 	}
 	s := &Server{cfg: cfg, h: h, log: log, ua: ua, srv: srv, public: public, mediaIP: mediaIP(cfg, public),
-		calls: map[string]*Call{}, closeCh: make(chan struct{})}
+		limits: cfg.Limits.withDefaults(), edge: newEdgeCounters(), edgeLog: throttled,
+		calls: map[string]*Call{}, callIDs: map[string]*callIDClaim{}, callIDWait: callIDWait, closeCh: make(chan struct{}),
+		adm: admission{perSource: map[netip.Addr]int{}, byCallID: map[string]*setupSlot{}}}
 	if cfg.RateLimit > 0 {
-		s.limiter = newRateLimiter(cfg.RateLimit, cfg.RateBurst, time.Now)
+		s.limiter = newSourceLimiter(cfg.RateLimit, cfg.RateBurst, time.Now)
 	}
+	if s.limits.RateTotal > 0 {
+		s.total = rate.NewLimiter(rate.Limit(s.limits.RateTotal), max(1, s.limits.BurstTotal))
+	}
+	s.errDraining = statusErr(sip.StatusServiceUnavailable, "Service Unavailable", ErrDraining,
+		sip.NewHeader("Retry-After", strconv.Itoa(int(cfg.RetryAfter/time.Second))))
+	ua.TransportLayer().OnMessage(s.onMessage)
 	if cfg.FeatureCode != nil {
 		s.featureOK, s.featureFailed = featureTones()
 	}
@@ -157,11 +193,16 @@ func NewServer(cfg ServerConfig, h Handler, logger *slog.Logger) (*Server, error
 }
 
 // newUA builds a sipgo user agent with our logger bridged into every layer.
-func newUA(name, host string, log *slog.Logger, tlsConf *tls.Config) (*sipgo.UserAgent, error) {
+func newUA(name, host string, log *slog.Logger, tlsConf *tls.Config, transport ...sip.TransportLayerOption) (*sipgo.UserAgent, error) {
 	opts := []sipgo.UserAgentOption{
 		sipgo.WithUserAgent(name), sipgo.WithUserAgentHostname(host),
-		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(log)),
-		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(log)),
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(log),
+			// sipgo's default logs each stray response at INFO on the global
+			// logger: a flood of forged responses would be a flood of log.
+			sip.WithTransactionLayerUnhandledResponseHandler(func(r *sip.Response) {
+				log.Debug("unmatched response dropped", "status", r.StatusCode, "source", r.Source())
+			})),
+		sipgo.WithUserAgentTransportLayerOptions(append([]sip.TransportLayerOption{sip.WithTransportLayerLogger(log)}, transport...)...),
 	}
 	if tlsConf != nil {
 		opts = append(opts, sipgo.WithUserAgenTLSConfig(tlsConf))
@@ -226,10 +267,13 @@ func (s *Server) Listen() error {
 		}
 	}
 	if s.cfg.TCP != "" {
-		if s.tcp, err = net.Listen("tcp", s.cfg.TCP); err != nil {
+		raw, err := net.Listen("tcp", s.cfg.TCP)
+		if err != nil {
 			s.closeListeners()
 			return fmt.Errorf("sip: listen tcp %s: %w", s.cfg.TCP, err)
 		}
+		s.tcpGuard = netguard.New(raw, s.streamCaps("sip tcp"))
+		s.tcp = &streamListener{Listener: s.tcpGuard, s: s, transport: "TCP"}
 	}
 	if s.cfg.TLS != "" {
 		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
@@ -237,10 +281,14 @@ func (s *Server) Listen() error {
 			s.closeListeners()
 			return fmt.Errorf("sip: tls cert: %w", err)
 		}
-		if s.tls, err = tls.Listen("tcp", s.cfg.TLS, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}); err != nil {
+		raw, err := net.Listen("tcp", s.cfg.TLS)
+		if err != nil {
 			s.closeListeners()
 			return fmt.Errorf("sip: listen tls %s: %w", s.cfg.TLS, err)
 		}
+		s.tlsGuard = netguard.New(raw, s.streamCaps("sip tls"))
+		tl := tls.NewListener(s.tlsGuard, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		s.tls = &streamListener{Listener: tl, s: s, transport: "TLS"}
 	}
 	// Requests we originate (BYE) leave from the UDP listener so the far end
 	// sees the address it sent the INVITE to.
@@ -257,6 +305,12 @@ func (s *Server) Listen() error {
 	s.dua = &sipgo.DialogUA{Client: cl, ContactHDR: *s.contactFor("udp")}
 	s.listening = true
 	return nil
+}
+
+// streamCaps are the connection caps of a TCP or TLS listener.
+func (s *Server) streamCaps(name string) netguard.Config {
+	return netguard.Config{MaxConns: s.limits.TCPMaxConns, MaxConnsPerSource: s.limits.TCPMaxConnsPerSource,
+		Exempt: s.limits.trusted, Logger: s.edgeLog, Name: name}
 }
 
 func (s *Server) closeListeners() {
@@ -299,21 +353,32 @@ func (s *Server) addrsLocked() map[string]netip.AddrPort {
 	return out
 }
 
-// Serve binds (if needed) and serves until ctx is done (then Close) or
-// Shutdown/Close is called; it returns ErrServerClosed after a clean stop.
+// Serve binds (if needed) and serves until ctx is done (then it closes the
+// server, as Close does) or Shutdown or Close is called. It returns nil on
+// such a clean stop, also when Shutdown or Close came before it. Temporary
+// accept errors (EMFILE) are retried, never returned. If a listener fails
+// for good, Serve returns its error but leaves the calls up: the caller
+// drains them with Shutdown (one broken transport must not cut every call).
 func (s *Server) Serve(ctx context.Context) error {
 	if err := s.Listen(); err != nil {
+		if errors.Is(err, ErrServerClosed) {
+			return nil // stopped before it started
+		}
 		return err
 	}
+	errc := make(chan error, 3)
+	// The serving goroutines join serveWG under mu, where Close sets
+	// closed: Close either sees them and waits, or Serve sees closed.
 	s.mu.Lock()
-	if s.serving {
+	switch {
+	case s.closed:
+		s.mu.Unlock()
+		return nil
+	case s.serving:
 		s.mu.Unlock()
 		return errors.New("sip: Serve called twice")
 	}
 	s.serving = true
-	udp, tcp, tl := s.udp, s.tcp, s.tls
-	s.mu.Unlock()
-	errc := make(chan error, 3)
 	serve := func(f func() error) {
 		s.serveWG.Add(1)
 		go func() {
@@ -321,46 +386,51 @@ func (s *Server) Serve(ctx context.Context) error {
 			errc <- f()
 		}()
 	}
-	if udp != nil {
+	var udpAddr string
+	if s.udp != nil {
+		udp := newUDPGuard(s.udp, s)
+		udpAddr = s.udp.LocalAddr().String()
 		serve(func() error { return s.srv.ServeUDP(udp) })
-		waitUDPReady(s.ua, udp.LocalAddr().String(), s.closeCh)
 	}
-	if tcp != nil {
+	if tcp := s.tcp; tcp != nil {
 		serve(func() error { return s.srv.ServeTCP(tcp) })
 	}
-	if tl != nil {
+	if tl := s.tls; tl != nil {
 		serve(func() error { return s.srv.ServeTLS(tl) })
+	}
+	s.mu.Unlock()
+	if udpAddr != "" {
+		waitUDPReady(s.ua, udpAddr, s.closeCh)
 	}
 	select {
 	case <-ctx.Done():
 		s.Close()
-		return ErrServerClosed
+		return nil
 	case <-s.closeCh:
-		return ErrServerClosed
+		return nil
 	case err := <-errc:
 		s.mu.Lock()
-		closed := s.closed || s.draining
+		closed := s.closed
 		s.mu.Unlock()
-		s.Close()
-		if closed || err == nil || errors.Is(err, net.ErrClosed) {
-			return ErrServerClosed
+		if closed { // Close closed the listeners
+			return nil
 		}
+		if err == nil { // sipgo's UDP reader returns nil on a read error
+			err = errors.New("listener stopped")
+		}
+		s.edge.add(EdgeTransportFailures)
+		s.log.Error("SIP listener failed; the server must be shut down (calls are kept until then)", "err", err)
 		return fmt.Errorf("sip: serve: %w", err)
 	}
 }
 
-// ListenAndServe is Serve (which binds first); kept for net/http familiarity.
-func (s *Server) ListenAndServe(ctx context.Context) error { return s.Serve(ctx) }
-
 // ActiveCalls counts calls between INVITE accepted and call ended.
 func (s *Server) ActiveCalls() int { return int(s.active.Load()) }
 
-func (s *Server) retryAfter() sip.Header {
-	return sip.NewHeader("Retry-After", strconv.Itoa(int(s.cfg.RetryAfter/time.Second)))
-}
-
-func (s *Server) publish(typ, callID string, data map[string]any) {
-	s.cfg.Bus.Publish(events.Event{Type: typ, CallID: callID, Data: data})
+// publish puts one of the server's events on the bus; payload is one of
+// the structs of events.go.
+func (s *Server) publish(typ, callID string, payload any) {
+	s.cfg.Bus.Publish(events.Event{Type: typ, CallID: callID, Payload: payload})
 }
 
 func randUint64() uint64 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -19,7 +20,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, lateMessage)
+	goleak.VerifyTestMain(m, lateMessage, tcpViaDial)
 }
 
 // lateMessage ignores one sipgo limitation: each datagram is handled on its
@@ -50,8 +51,15 @@ type rig struct {
 }
 
 // newRig starts a Server on 127.0.0.1:0 and a Client, both torn down and
-// leak-checked at the end of the test.
-func newRig(t *testing.T, h Handler, mod func(*ServerConfig)) *rig {
+// leak-checked at the end of the test; setup runs on the server before it
+// serves.
+func newRig(t *testing.T, h Handler, mod func(*ServerConfig), setup ...func(*Server)) *rig {
+	t.Helper()
+	return newRigLog(t, h, mod, testLogger(t), setup...)
+}
+
+// newRigLog is newRig with the server logging to log.
+func newRigLog(t *testing.T, h Handler, mod func(*ServerConfig), log *slog.Logger, setup ...func(*Server)) *rig {
 	t.Helper()
 	ignore := goleak.IgnoreCurrent()
 	pool, err := media.NewPortPool(61000, 61998)
@@ -63,12 +71,15 @@ func newRig(t *testing.T, h Handler, mod func(*ServerConfig)) *rig {
 	if mod != nil {
 		mod(&cfg)
 	}
-	srv, err := NewServer(cfg, h, testLogger(t))
+	srv, err := NewServer(cfg, h, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := srv.Listen(); err != nil {
 		t.Fatal(err)
+	}
+	for _, f := range setup {
+		f(srv)
 	}
 	r := &rig{t: t, srv: srv, pool: pool, bus: bus, sub: bus.Subscribe(1024)}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -77,7 +88,7 @@ func newRig(t *testing.T, h Handler, mod func(*ServerConfig)) *rig {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		if err := srv.Serve(context.Background()); !errors.Is(err, ErrServerClosed) {
+		if err := srv.Serve(context.Background()); err != nil {
 			t.Errorf("Serve: %v", err)
 		}
 	}()
@@ -86,6 +97,14 @@ func newRig(t *testing.T, h Handler, mod func(*ServerConfig)) *rig {
 		t.Fatal(err)
 	}
 	r.cli = cli
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := cli.Run(context.Background()); err != nil {
+			t.Errorf("Client.Run: %v", err)
+		}
+	}()
+	<-cli.ready // tests that write requests on cli.dua need the socket served
 	t.Cleanup(func() {
 		cli.Close()
 		srv.Close()
@@ -103,6 +122,25 @@ func newRig(t *testing.T, h Handler, mod func(*ServerConfig)) *rig {
 	return r
 }
 
+// startClient builds a Client and runs it until the test ends; Run must
+// return nil once Close has stopped it.
+func startClient(t testing.TB, cfg ClientConfig) *Client {
+	t.Helper()
+	cli, err := NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cli.Run(context.Background()) }()
+	t.Cleanup(func() {
+		cli.Close()
+		if err := <-done; err != nil {
+			t.Errorf("Client.Run: %v", err)
+		}
+	})
+	return cli
+}
+
 func (r *rig) uri(user string) string { return "sip:" + user + "@" + r.srv.Addr().String() }
 
 // waitEvent returns the next event of type typ.
@@ -118,6 +156,17 @@ func (r *rig) waitEvent(typ string) events.Event {
 			r.t.Fatalf("timed out waiting for %s", typ)
 		}
 	}
+}
+
+// waitEnded returns the payload of the next call.ended.
+func (r *rig) waitEnded() CallEnd {
+	r.t.Helper()
+	e := r.waitEvent(events.CallEnded)
+	p, ok := e.Payload.(CallEnd)
+	if !ok {
+		r.t.Fatalf("call.ended carries %T, want CallEnd", e.Payload)
+	}
+	return p
 }
 
 func (r *rig) dial(user string, o DialOptions) *OutboundCall {
@@ -154,9 +203,9 @@ func TestCallerHangsUp(t *testing.T) {
 	if err := oc.Hangup(r.ctx); err != nil {
 		t.Fatal(err)
 	}
-	e := r.waitEvent(events.CallEnded)
-	if e.Data["cause"] != CauseCallerBye || e.Data["side"] != SideCaller {
-		t.Errorf("ended %v", e.Data)
+	e := r.waitEnded()
+	if e.Cause != CauseCallerBye || e.Side != EndedByCaller {
+		t.Errorf("ended %+v", e)
 	}
 	<-c.Done()
 }
@@ -181,12 +230,12 @@ func TestServerHangsUpWhenHandlerReturns(t *testing.T) {
 	case <-r.ctx.Done():
 		t.Fatal("server never hung up")
 	}
-	if cause, side := oc.Ended(); side != "remote" || cause != CauseCompleted {
+	if cause, side := oc.Ended(); side != SideRemote || cause != CauseCompleted {
 		t.Errorf("ended %s by %s, want %s by remote (RFC 3326 Reason)", cause, side, CauseCompleted)
 	}
-	e := r.waitEvent(events.CallEnded)
-	if e.Data["cause"] != CauseCompleted || e.Data["side"] != SideServer {
-		t.Errorf("ended %v", e.Data)
+	e := r.waitEnded()
+	if e.Cause != CauseCompleted || e.Side != EndedByServer {
+		t.Errorf("ended %+v", e)
 	}
 	if oc.Media().Stats().PacketsReceived == 0 {
 		t.Error("no RTP received from the prompt")
@@ -213,8 +262,8 @@ func TestRejections(t *testing.T) {
 				t.Fatalf("err = %v, want status %d", err, tt.code)
 			}
 			e := r.waitEvent(events.CallRejected)
-			if e.Data["status"] != tt.code {
-				t.Errorf("rejected event %v", e.Data)
+			if p, _ := e.Payload.(CallReject); p.Status != tt.code {
+				t.Errorf("rejected event %+v", e.Payload)
 			}
 		})
 	}
@@ -245,9 +294,9 @@ func TestCancelBeforeAnswer(t *testing.T) {
 	if !errors.Is(err, ErrCanceled) {
 		t.Fatalf("Dial: %v, want ErrCanceled", err)
 	}
-	e := r.waitEvent(events.CallEnded)
-	if e.Data["cause"] != CauseCancelled || e.Data["side"] != SideCaller {
-		t.Errorf("ended %v", e.Data)
+	e := r.waitEnded()
+	if e.Cause != CauseCancelled || e.Side != EndedByCaller {
+		t.Errorf("ended %+v", e)
 	}
 }
 
@@ -286,7 +335,7 @@ func TestShutdownDrains(t *testing.T) {
 	}
 	expire()
 	<-oc.Done()
-	if _, side := oc.Ended(); side != "remote" {
+	if _, side := oc.Ended(); side != SideRemote {
 		t.Errorf("side %s", side)
 	}
 	if err := <-shut; !errors.Is(err, context.Canceled) {
@@ -296,8 +345,8 @@ func TestShutdownDrains(t *testing.T) {
 	for e.CallID != oc.ID() { // skip a call that raced ahead of Shutdown above
 		e = r.waitEvent(events.CallEnded)
 	}
-	if e.Data["cause"] != CauseShutdown {
-		t.Errorf("ended %v", e.Data)
+	if p, _ := e.Payload.(CallEnd); p.Cause != CauseShutdown {
+		t.Errorf("ended %+v", e.Payload)
 	}
 }
 
@@ -360,8 +409,8 @@ func TestHandlerPanicIsContained(t *testing.T) {
 	}), nil)
 	oc := r.dial("666", DialOptions{})
 	<-oc.Done() // the server hung up the broken call
-	if e := r.waitEvent(events.CallEnded); e.Data["cause"] != CauseError {
-		t.Errorf("ended %v", e.Data)
+	if e := r.waitEnded(); e.Cause != CauseError {
+		t.Errorf("ended %+v", e)
 	}
 	// and keeps serving others.
 	oc2 := r.dial("100", DialOptions{})
@@ -380,33 +429,57 @@ func TestCallHangupWithCause(t *testing.T) {
 	}), nil)
 	oc := r.dial("100", DialOptions{})
 	<-oc.Done()
-	e := r.waitEvent(events.CallEnded)
-	if e.Data["cause"] != "transferdone" || e.Data["side"] != SideServer {
-		t.Errorf("ended %v", e.Data)
+	e := r.waitEnded()
+	if e.Cause != "transferdone" || e.Side != EndedByServer {
+		t.Errorf("ended %+v", e)
 	}
 }
 
 func TestRateLimiterBuckets(t *testing.T) {
 	now := time.Unix(0, 0)
-	l := newRateLimiter(2, 3, func() time.Time { return now })
+	l := newSourceLimiter(2, 3, func() time.Time { return now })
+	a, b := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
 	for i := range 3 {
-		if !l.allow("a") {
+		if !l.allow(a) {
 			t.Fatalf("request %d refused within burst", i)
 		}
 	}
-	if l.allow("a") {
+	if l.allow(a) || !l.exhausted(a) {
 		t.Fatal("burst exceeded but allowed")
 	}
-	if !l.allow("b") {
+	if !l.allow(b) {
 		t.Fatal("other source refused")
 	}
 	now = now.Add(500 * time.Millisecond) // 2/s refills one token
-	if !l.allow("a") || l.allow("a") {
+	if !l.allow(a) || l.allow(a) {
 		t.Fatal("refill wrong")
+	}
+	// Stateless rejections have their own small budget per source.
+	for i := range rejectRepliesBurst {
+		if !l.reply(a) {
+			t.Fatalf("reply %d refused within its burst", i)
+		}
+	}
+	if l.reply(a) {
+		t.Fatal("reply budget exceeded but allowed")
 	}
 	now = now.Add(time.Hour)
 	l.prune(now)
-	if len(l.buckets) != 0 {
-		t.Errorf("%d buckets after prune", len(l.buckets))
+	if n := l.size(); n != 0 {
+		t.Errorf("%d sources after prune", n)
+	}
+}
+
+// TestRateLimiterBounded: a flood from ever new (spoofed) sources keeps the
+// table at its cap.
+func TestRateLimiterBounded(t *testing.T) {
+	now := time.Unix(0, 0)
+	l := newSourceLimiter(1, 1, func() time.Time { return now })
+	l.max = 1000
+	for i := range 10_000 {
+		l.allow(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}))
+	}
+	if n := l.size(); n > l.max {
+		t.Fatalf("%d sources tracked, cap %d", n, l.max)
 	}
 }

@@ -58,7 +58,7 @@ func (s *Server) endAll(cause error) {
 	}
 	s.mu.Unlock()
 	for _, c := range calls {
-		if c.markEnded(CauseShutdown, SideServer) {
+		if c.markEnded(CauseShutdown, SideLocal) {
 			c.cancel(cause)
 		}
 	}

@@ -9,12 +9,21 @@ import (
 	"time"
 )
 
-// Customer tiers (RFM segmentation decides them; VIPs get queue priority).
+// Tier is a customer's segment (RFM segmentation decides it; VIPs get queue
+// priority). Queue and callback rank by it (their TierBoost maps); the value
+// is what the database and the JSON wire carry.
+type Tier string
+
+// Customer tiers: Tiers lists them all (validation, the API's schema).
 const (
-	TierVIP      = "vip"
-	TierStandard = "standard"
-	TierNew      = "new"
+	TierVIP      Tier = "vip"
+	TierStandard Tier = "standard"
+	TierNew      Tier = "new"
 )
+
+// Tiers are the customer tiers, the one list validation and the API's
+// schema read.
+var Tiers = []Tier{TierVIP, TierStandard, TierNew}
 
 // Ticket statuses.
 const (
@@ -39,15 +48,22 @@ const (
 	DirectionOutbound = "outbound"
 )
 
-// Call outcomes recorded in VoiceDetails.Outcome.
+// Outcome is how a call ended for the customer (VoiceDetails.Outcome).
+type Outcome string
+
+// Call outcomes: Outcomes lists them all (validation, the API's schema).
 const (
-	OutcomeCompleted         = "completed"
-	OutcomeAbandonedIVR      = "abandoned_ivr"
-	OutcomeAbandonedQueue    = "abandoned_queue"
-	OutcomeCallbackRequested = "callback_requested"
-	OutcomeVoicemail         = "voicemail"
-	OutcomeFailed            = "failed"
+	OutcomeCompleted         Outcome = "completed"
+	OutcomeAbandonedIVR      Outcome = "abandoned_ivr"
+	OutcomeAbandonedQueue    Outcome = "abandoned_queue"
+	OutcomeCallbackRequested Outcome = "callback_requested"
+	OutcomeVoicemail         Outcome = "voicemail"
+	OutcomeFailed            Outcome = "failed"
 )
+
+// Outcomes are the call outcomes, in the order documents list them.
+var Outcomes = []Outcome{OutcomeCompleted, OutcomeAbandonedIVR, OutcomeAbandonedQueue,
+	OutcomeCallbackRequested, OutcomeVoicemail, OutcomeFailed}
 
 // Customer is one person or company, whatever channel they use.
 type Customer struct {
@@ -56,7 +72,7 @@ type Customer struct {
 	Phones      []string          `json:"phones"` // E.164
 	Emails      []string          `json:"emails"`
 	ChatHandles []string          `json:"chat_handles"`
-	Tier        string            `json:"tier"`
+	Tier        Tier              `json:"tier"`
 	Attributes  map[string]string `json:"attributes"`
 	CreatedAt   time.Time         `json:"created_at"`
 	UpdatedAt   time.Time         `json:"updated_at"`
@@ -94,8 +110,20 @@ type Interaction struct {
 }
 
 // VoiceDetails is what the phone channel knows about one call.
+//
+// A call is identified by its SIP Call-ID and the caller's From tag (RFC
+// 3261 §12: a dialog is Call-ID plus tags, and a new From tag is a new
+// call); the pair is unique and logging is idempotent on it.
+//
+// With several legs (a blind transfer, a re-queue) the top-level fields sum
+// them up: Queue is the first queue the caller waited in (where the IVR sent
+// them; for a callback requested from the IVR alone, the callback's queue),
+// Agent the first agent who answered, WaitSeconds the total time waiting
+// (in queues and for transfer targets to answer) and TalkSeconds the total
+// time bridged. Legs tells each stay apart.
 type VoiceDetails struct {
-	CallID           string    `json:"call_id"` // SIP Call-ID; unique: logging is idempotent on it
+	CallID           string    `json:"call_id"`  // SIP Call-ID
+	FromTag          string    `json:"from_tag"` // the caller's From tag ("" for records written before it was kept)
 	CallerNumber     string    `json:"caller_number"`
 	CalledNumber     string    `json:"called_number"`
 	FlowName         string    `json:"flow_name"`
@@ -105,13 +133,77 @@ type VoiceDetails struct {
 	WaitSeconds      float64   `json:"wait_seconds"`
 	Agent            string    `json:"agent,omitempty"`
 	TalkSeconds      float64   `json:"talk_seconds"`
-	Outcome          string    `json:"outcome"`
-	HangupCause      string    `json:"hangup_cause"`
-	HangupSide       string    `json:"hangup_side"` // caller, hotline, agent
+	Legs             []CallLeg `json:"legs"` // every stay after the IVR, in order; [] when the caller never queued
+	Outcome          Outcome   `json:"outcome"`
+	HangupCause      string    `json:"hangup_cause"` // sip.Cause* (caller-bye, agent-bye, completed, media-timeout, shutdown, ...)
+	HangupSide       Side      `json:"hangup_side"`
 	CallbackAttempts int       `json:"callback_attempts"`
 	PacketsLost      int64     `json:"packets_lost"`
 	JitterMillis     float64   `json:"jitter_ms"`
 }
+
+// ApplyLegs sets the legs and the top-level fields they sum up: Queue (the
+// first queue waited in; left as it is without legs), Agent (the first
+// agent who answered), WaitSeconds and TalkSeconds (totals over the legs).
+func (v *VoiceDetails) ApplyLegs(legs []CallLeg) {
+	v.Legs = legs
+	if len(legs) == 0 {
+		return
+	}
+	v.Queue, v.Agent, v.WaitSeconds, v.TalkSeconds = legs[0].Queue, "", 0, 0
+	for _, l := range legs {
+		if v.Agent == "" && l.Answered() {
+			v.Agent = l.Agent
+		}
+		v.WaitSeconds += l.WaitSeconds
+		v.TalkSeconds += l.TalkSeconds
+	}
+}
+
+// Side is who ended a call (VoiceDetails.HangupSide) or a leg (CallLeg.EndedBy).
+type Side string
+
+// Sides.
+const (
+	SideCaller  Side = "caller"  // the caller hung up
+	SideAgent   Side = "agent"   // the party the caller was bridged to hung up: an agent, or the number an agent transferred the call to
+	SideHotline Side = "hotline" // Hotline ended it: the flow hung up, a shutdown, a media timeout, an error
+)
+
+// LegEnd is how a leg ended (CallLeg.End).
+type LegEnd string
+
+// Leg ends.
+const (
+	LegHangup      LegEnd = "hangup"      // bridged, then hung up: EndedBy says who
+	LegTransferred LegEnd = "transferred" // the agent transferred the caller: TransferTo says where
+	LegUnanswered  LegEnd = "unanswered"  // nobody answered: Reason says why
+)
+
+// CallLeg is one stay of the caller after the IVR handed them on: in a
+// queue (waiting, and if an agent answered, talking to them) or with a
+// number an agent transferred the call to.
+type CallLeg struct {
+	Queue       string     `json:"queue,omitempty"`      // the queue waited in; for a number, the queue of the agent who transferred
+	Agent       string     `json:"agent,omitempty"`      // who answered from the queue
+	Number      string     `json:"number,omitempty"`     // a transfer to a number: the URI dialled
+	JoinedAt    time.Time  `json:"joined_at"`            // joined the queue, or started dialling the number
+	OfferedAt   *time.Time `json:"offered_at,omitempty"` // the answering agent's phone started ringing
+	AnsweredAt  *time.Time `json:"answered_at,omitempty"`
+	EndedAt     time.Time  `json:"ended_at"`
+	WaitSeconds float64    `json:"wait_seconds"` // joined to answered, or to the end when unanswered
+	TalkSeconds float64    `json:"talk_seconds"` // answered to the end
+	End         LegEnd     `json:"end"`
+	EndedBy     Side       `json:"ended_by,omitempty"`    // hangup: who hung up; unanswered: caller when they gave up
+	TransferTo  string     `json:"transfer_to,omitempty"` // transferred: the queue or the number's URI
+	// Reason says why an unanswered leg ended: a queue's leave reason
+	// (abandoned, timeout, full, empty, exit-key, dropped) or, for a
+	// number, the SIP failure ("486 Busy Here").
+	Reason string `json:"reason,omitempty"`
+}
+
+// Answered reports whether someone answered on this leg.
+func (l CallLeg) Answered() bool { return l.AnsweredAt != nil }
 
 // IVRStep is one node visited in a flow.
 type IVRStep struct {

@@ -1,6 +1,9 @@
 package store
 
-import "log/slog"
+import (
+	"log/slog"
+	"time"
+)
 
 // Options configure a backend. The zero value works: default country VN, a
 // discarding logger, the wall clock, migrations applied at open.
@@ -13,6 +16,13 @@ type Options struct {
 	// NoMigrate skips applying pending migrations at open (hotline migrate
 	// status uses it). A store opened on an old schema may then fail.
 	NoMigrate bool
+	// Timeout bounds each wait on the database server that the client
+	// cannot bound itself: PostgreSQL's connect timeout and
+	// statement_timeout (unless the URL sets connect_timeout or
+	// statement_timeout), SQLite's busy timeout. 0: no statement timeout
+	// and no connect timeout beyond the context on PostgreSQL, 10 s busy
+	// timeout on SQLite. Callers bound the whole operation with ctx.
+	Timeout time.Duration
 }
 
 // ConflictError names the field whose value belongs to another row (a phone

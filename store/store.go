@@ -7,15 +7,19 @@ import (
 )
 
 // Sentinel errors. Backends wrap them with %w so callers use errors.Is and
-// the HTTP API maps them to 404 / 409 / 422.
+// the HTTP API maps them to 404 / 409 / 422 / 503.
 var (
 	// ErrNotFound means no row has that id (or phone, or email).
 	ErrNotFound = errors.New("store: not found")
 	// ErrConflict means a uniqueness rule was broken (a phone or email already
-	// belongs to another customer, a Call-ID already logged with other data).
+	// belongs to another customer, a call (Call-ID and From tag) already logged).
 	ErrConflict = errors.New("store: conflict")
 	// ErrInvalid means a field value is not acceptable; see *FieldError.
 	ErrInvalid = errors.New("store: invalid value")
+	// ErrUnavailable means the database did not answer: unreachable,
+	// refusing connections, shutting down, or no answer within the
+	// deadline (Options.Timeout, the context). Retrying later may work.
+	ErrUnavailable = errors.New("store: database unavailable")
 )
 
 // FieldError names the field that is wrong. It wraps ErrInvalid.
@@ -38,7 +42,7 @@ type Page struct {
 type CustomerFilter struct {
 	Phone string // E.164 or anything Normalize accepts
 	Email string
-	Tier  string
+	Tier  Tier
 }
 
 type TicketFilter struct {
@@ -58,7 +62,7 @@ type LogResult struct {
 	InteractionID int64
 	CustomerID    int64
 	TicketID      int64
-	Duplicate     bool // the Call-ID was already logged; nothing was written
+	Duplicate     bool // the call (Call-ID and From tag) was already logged; nothing was written
 	NewCustomer   bool
 	NewTicket     bool
 }
@@ -85,9 +89,11 @@ type Store interface {
 	Timeline(ctx context.Context, customerID int64, p Page) ([]Interaction, string, error)
 
 	// LogCall records one finished call in a single transaction: exactly one
-	// voice interaction per Call-ID; finds or creates the customer by caller
+	// voice interaction per call, a call being its Call-ID and the caller's
+	// From tag (RFC 3261 §12); finds or creates the customer by caller
 	// number; attaches to the customer's open ticket in the same category or
-	// opens one. Logging the same Call-ID again is a no-op (Duplicate).
+	// opens one. Logging the same call again is a no-op (Duplicate); a
+	// later call that reuses a Call-ID with a new From tag is a new call.
 	LogCall(ctx context.Context, r CallRecord) (LogResult, error)
 	// LogCalls is LogCall for a batch in one transaction (the spool replayer
 	// and the high-rate path use it).

@@ -1,5 +1,7 @@
-// Command hotline-load places many concurrent real SIP calls (sipgo) with
-// RTP media (the project's media.Session) against a SIP server and prints
+// Command hotline-load places many concurrent real SIP calls (the
+// project's sip.Client, on sipgo) with RTP media (media.Session, each on a
+// socket of the generator's own that watches every packet: obs.go) against
+// a SIP server and prints
 // what it measured: calls answered and failed, calls/s, concurrency, the
 // received RTP inter-packet gaps within talkspurts, sequence gaps, and the
 // digit-to-next-prompt latency. It exits 1 when any call failed.
@@ -15,6 +17,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -28,6 +31,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/hotline-dev/hotline/media"
+	hsip "github.com/hotline-dev/hotline/sip"
 )
 
 type options struct {
@@ -84,7 +88,7 @@ func run() int {
 	fs.DurationVar(&o.hold, "hold", 5*time.Second, "hang up this long after the answer (unless the server hangs up first)")
 	fs.StringVar(&digit, "digit", "", "KEY@OFFSET: send an RFC 4733 digit OFFSET after the answer and time the next prompt")
 	fs.DurationVar(&o.duration, "duration", 60*time.Second, "cap on the whole run; calls still up are hung up")
-	fs.IntVar(&o.clients, "clients", 4, "SIP user agents (UDP sockets) the calls are spread over")
+	fs.IntVar(&o.clients, "clients", 4, "SIP clients (UDP sockets) the calls are spread over")
 	fs.DurationVar(&o.answerTO, "answer-timeout", 10*time.Second, "INVITE to 200 limit")
 	fs.Uint64Var(&o.minPackets, "min-packets", 1, "a call that received fewer RTP packets failed")
 	fs.Parse(os.Args[1:])
@@ -118,13 +122,21 @@ func run() int {
 	slog.SetDefault(log)
 	st := &stats{failures: map[string]int{}}
 	st.minPkts.Store(^uint64(0))
-	uacs := make([]*uac, o.clients)
-	for i := range uacs {
-		if uacs[i], err = newUAC(ip, log); err != nil {
+	clients := make([]*hsip.Client, o.clients)
+	for i := range clients {
+		clients[i], err = hsip.NewClient(hsip.ClientConfig{Addr: netip.AddrPortFrom(ip, 0).String(), UserAgent: "hotline-load", Logger: log})
+		if err != nil {
 			fmt.Fprintf(os.Stderr, "hotline-load: %v\n", err)
 			return 2
 		}
-		defer uacs[i].close()
+		served := make(chan error, 1)
+		go func(c *hsip.Client) { served <- c.Run(context.Background()) }(clients[i])
+		defer func(c *hsip.Client) {
+			c.Close()
+			if err := <-served; err != nil {
+				fmt.Fprintf(os.Stderr, "hotline-load: client: %v\n", err)
+			}
+		}(clients[i])
 	}
 	fmt.Printf("hotline-load: target=%s rate=%g/s calls=%d concurrent=%d hold=%v digit=%q duration=%v clients=%d\n",
 		o.target, o.rate, o.calls, o.concurrent, o.hold, digit, o.duration, o.clients)
@@ -164,13 +176,13 @@ launch:
 		lastStart = time.Now()
 		st.attempted.Add(1)
 		callsWG.Add(1)
-		go func(u *uac) {
+		go func(cl *hsip.Client) {
 			defer callsWG.Done()
 			if sem != nil {
 				defer func() { <-sem }()
 			}
-			oneCall(ctx, u, target, o, st, talk)
-		}(uacs[i%len(uacs)])
+			oneCall(ctx, cl, ip, o, st, talk)
+		}(clients[i%len(clients)])
 	}
 	launchTime := lastStart.Sub(t0)
 	callsWG.Wait()
@@ -186,16 +198,24 @@ launch:
 }
 
 // oneCall places, holds and ends one call.
-func oneCall(ctx context.Context, u *uac, target sip.Uri, o options, st *stats, talk *talker) {
+func oneCall(ctx context.Context, cl *hsip.Client, ip netip.Addr, o options, st *stats, talk *talker) {
+	udp, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, 0)))
+	if err != nil {
+		st.fail("error: rtp socket: " + err.Error())
+		return
+	}
+	obs := newObsConn(udp, st)
 	dctx, cancel := context.WithTimeout(ctx, o.answerTO)
 	t := time.Now()
-	c, err := u.dial(dctx, target, st)
+	// The target is the operator's: dialled as given, any user part. The
+	// call owns obs from here on (closed with its media).
+	c, err := cl.DialContact(dctx, o.target, hsip.DialOptions{From: "1000", Codecs: []media.Codec{media.PCMU}, MediaConn: obs})
 	cancel()
 	if err != nil {
-		var se statusError
+		var se *hsip.StatusError
 		switch {
 		case errors.As(err, &se):
-			st.fail(fmt.Sprintf("status %d", se.code))
+			st.fail(fmt.Sprintf("status %d", se.Code))
 		case dctx.Err() != nil && ctx.Err() == nil:
 			st.fail("answer timeout")
 		case ctx.Err() != nil:
@@ -205,13 +225,15 @@ func oneCall(ctx context.Context, u *uac, target sip.Uri, o options, st *stats, 
 		}
 		return
 	}
+	sess := c.Media()
+	obs.dtmfPT.Store(uint32(c.Negotiated().DTMFPT)) // before our first digit
 	st.setup.add(time.Since(t))
 	st.answered.Add(1)
 	if n := st.active.Add(1); n > st.peak.Load() {
 		for p := st.peak.Load(); n > p && !st.peak.CompareAndSwap(p, n); p = st.peak.Load() {
 		}
 	}
-	talk.add(c.sess)
+	talk.add(sess)
 	answered := time.Now()
 	hold := time.NewTimer(o.hold)
 	defer hold.Stop()
@@ -221,24 +243,26 @@ func oneCall(ctx context.Context, u *uac, target sip.Uri, o options, st *stats, 
 		defer dt.Stop()
 		digitC = dt.C
 	}
-	mediaDone := c.sess.Done()
 	var reason string
+	byServer := false
 wait:
 	for {
 		select {
 		case <-digitC:
 			digitC = nil
-			if err := c.sess.SendDigit(ctx, o.digit, 100*time.Millisecond, media.SourceRFC4733); err != nil {
+			if err := sess.SendDigit(ctx, o.digit, 100*time.Millisecond, media.SourceRFC4733); err != nil {
 				st.digitErr.Add(1)
 				reason = "digit: " + err.Error()
 				break wait
 			}
 		case <-hold.C:
 			break wait
-		case <-c.byeCh:
-			break wait
-		case <-mediaDone:
-			reason = "media ended: " + fmt.Sprint(c.sess.Err())
+		case <-c.Done(): // the server's BYE, or our media failed (the client then sent BYE)
+			if _, side := c.Ended(); side == hsip.SideRemote {
+				byServer = true
+			} else {
+				reason = "media ended: " + fmt.Sprint(sess.Err())
+			}
 			break wait
 		case <-ctx.Done():
 			break wait
@@ -248,15 +272,22 @@ wait:
 		// Server hung up (or the cap came) before we could send the digit.
 		reason = "call ended before the digit"
 	}
-	talk.remove(c.sess)
-	if c.obs.digitEnd.Load() != 0 {
+	talk.remove(sess)
+	if obs.digitEnd.Load() != 0 {
 		st.digitNoPrompt.Add(1)
 		if reason == "" {
 			reason = "no prompt after the digit"
 		}
 	}
-	ms := c.sess.Stats()
-	if c.end() {
+	ms := sess.Stats()
+	if !byServer {
+		hctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := c.Hangup(hctx); errors.Is(err, hsip.ErrCallEnded) {
+			byServer = true // the server's BYE crossed ours
+		}
+		cancel()
+	}
+	if byServer {
 		st.byServer.Add(1)
 	}
 	st.active.Add(-1)

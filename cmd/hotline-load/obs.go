@@ -22,8 +22,8 @@ import (
 type obsConn struct {
 	*net.UDPConn
 	st       *stats
-	dtmfPT   uint8 // set before the session sends anything
-	kernelTS bool  // received packets carry kernel timestamps
+	dtmfPT   atomic.Uint32 // telephone-event payload type, set once answered (before our first digit)
+	kernelTS bool          // received packets carry kernel timestamps
 
 	last atomic.Int64 // wall ns of the previous packet, 0 = none yet (written by the reader)
 
@@ -99,7 +99,7 @@ func (o *obsConn) ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error) {
 
 func (o *obsConn) WriteToUDPAddrPort(b []byte, addr netip.AddrPort) (int, error) {
 	// RFC 4733 §2.3: byte 1 of the payload carries the E (end) bit.
-	if len(b) >= 16 && o.dtmfPT != 0 && b[1]&0x7f == o.dtmfPT && b[13]&0x80 != 0 && !o.sentEnd.Load() {
+	if pt := o.dtmfPT.Load(); len(b) >= 16 && pt != 0 && uint32(b[1]&0x7f) == pt && b[13]&0x80 != 0 && !o.sentEnd.Load() {
 		o.sentEnd.Store(true)
 		now := wall()
 		if now-o.last.Load() < int64(midPrompt) {

@@ -38,7 +38,7 @@ func TestObsConn(t *testing.T) {
 	}
 	o := newObsConn(rc, st)
 	defer o.Close()
-	o.dtmfPT = 101
+	o.dtmfPT.Store(101)
 	tx, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)

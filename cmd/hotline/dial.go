@@ -6,12 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 	"time"
 
-	"github.com/hotline-dev/hotline/caller"
+	"github.com/hotline-dev/hotline/app"
+	"github.com/hotline-dev/hotline/config"
 	"github.com/hotline-dev/hotline/media"
+	"github.com/hotline-dev/hotline/testcall"
 )
 
 // dialCmd places one test call: hotline dial sip:100@127.0.0.1:5060
@@ -22,7 +23,7 @@ func dialCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("dial", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	digits := fs.String("digits", "", `digits to send after answer: "1@3s,2@6s,123456#@9s" (keys@offset; several keys are pressed 300ms apart)`)
-	dtmf := fs.String("dtmf", caller.DTMFRFC4733, "how to send digits: rfc4733, inband or info")
+	dtmf := fs.String("dtmf", testcall.DTMFRFC4733, "how to send digits: rfc4733, inband or info")
 	record := fs.String("record", "", "write what we hear to this WAV file")
 	duration := fs.Duration("duration", 20*time.Second, "hang up this long after answer")
 	answer := fs.Duration("answer-timeout", 30*time.Second, "give up if not answered within this")
@@ -55,7 +56,7 @@ func dialCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	steps, err := caller.ParseSchedule(*digits)
+	steps, err := testcall.ParseSchedule(*digits)
 	if err != nil {
 		fmt.Fprintln(stderr, "hotline dial:", err)
 		return 2
@@ -71,17 +72,21 @@ func dialCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "hotline dial: --codec %q is not PCMU or PCMA\n", *codec)
 		return 2
 	}
-	level := slog.LevelWarn
+	level := "warn"
 	if *verbose {
-		level = slog.LevelDebug
+		level = "debug"
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	_, err = caller.Run(ctx, caller.Options{URI: uri, From: *from, DisplayName: *display, Digits: steps, DTMF: *dtmf,
+	logger, err := app.NewLogger(stderr, config.Log{Level: level, Format: "text"})
+	if err != nil {
+		fmt.Fprintln(stderr, "hotline dial:", err)
+		return 1
+	}
+	_, err = testcall.Run(ctx, testcall.Options{URI: uri, From: *from, DisplayName: *display, Digits: steps, DTMF: *dtmf,
 		DigitDuration: *digitDur, Duration: *duration, AnswerTimeout: *answer, Record: *record, Bind: *bind,
 		Codecs: codecs, Logger: logger}, stdout)
 	if err != nil {
 		fmt.Fprintln(stderr, "hotline dial:", err)
-		if errors.Is(err, caller.ErrBadOptions) {
+		if errors.Is(err, testcall.ErrBadOptions) {
 			return 2
 		}
 		return 1 // includes a call that was not answered

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/hotline-dev/hotline/app"
 	"github.com/hotline-dev/hotline/config"
 	"github.com/hotline-dev/hotline/flows"
 	"github.com/hotline-dev/hotline/ivr"
@@ -17,7 +19,7 @@ import (
 
 const flowsUsage = `usage:
   hotline flows check [--config FILE] [--prompts DIR] [DIR]
-      check every flow file in DIR (default: flows.dir of the configuration, ./flows)
+      check every flow file in DIR (default: flows.dir of the configuration, ./etc/flows)
       against the configuration's queues, lookups and calendars and the prompt library;
       exit status 1 when there is any error
   hotline flows simulate FILE [--digits 1,3,123456#,-] [--lang vi] [--caller +8490...]
@@ -98,6 +100,15 @@ func flowsCheck(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "hotline flows check: %v\n", err)
 		return 1
 	}
+	// The configuration is checked as serve checks it (secrets aside).
+	warnings, err := app.CheckConfig(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "hotline flows check: %v\n", err)
+		return 1
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(stdout, "warning: %s\n", w)
+	}
 	dir := cfg.Flows.Dir
 	if len(pos) == 1 {
 		dir = pos[0]
@@ -174,10 +185,12 @@ func flowsSimulate(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if flow == nil {
 		return code
 	}
-	opts.Calendars, opts.Lookups, opts.PromptsDir = cfg.Calendars, cfg.Lookups, cfg.Media.Prompts
+	opts.Calendars, opts.PromptsDir = cfg.Calendars, cfg.Media.Prompts
+	opts.Lookups = config.ResolveLookups(cfg.Lookups, config.SelfURL(cfg.HTTP.Addr))
 	if lib != nil {
 		opts.Prompts = lib
 	}
+	opts.Texts = promptTexts(cfg.Media.Prompts, stderr)
 	if _, err := ivr.Simulate(ctx, flow, opts, stdout); err != nil {
 		fmt.Fprintf(stderr, "hotline flows simulate: %v\n", err)
 		return 1
@@ -205,4 +218,20 @@ func loadOneFlow(path string, env flows.Env, stdout, stderr io.Writer) (*flows.F
 		return nil, 1
 	}
 	return flow, 0
+}
+
+// promptTexts reads <dir>/prompts.txt, when there is one, so the simulator
+// prints what the callback dialogue says in words; nil without it.
+func promptTexts(dir string, stderr io.Writer) func(lang, name string) (string, bool) {
+	f, err := os.Open(filepath.Join(dir, "prompts.txt"))
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	texts, err := ivr.PromptTexts(f)
+	if err != nil {
+		fmt.Fprintf(stderr, "hotline flows simulate: %v (fragment names shown instead)\n", err)
+		return nil
+	}
+	return texts
 }

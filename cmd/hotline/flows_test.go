@@ -73,11 +73,11 @@ func TestFlowsCmdGolden(t *testing.T) {
 	}
 }
 
-// TestShippedFlowPassesTheChecker keeps flows/support.yaml, the built-in
+// TestShippedFlowPassesTheChecker keeps etc/flows/support.yaml, the built-in
 // default configuration and the shipped prompts in step.
 func TestShippedFlowPassesTheChecker(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	code := flowsCmd(t.Context(), []string{"check", "--prompts", "../../prompts", "../../flows"}, &stdout, &stderr)
+	code := flowsCmd(t.Context(), []string{"check", "--prompts", "../../prompts", "../../etc/flows"}, &stdout, &stderr)
 	if code != 0 || !strings.Contains(stdout.String(), " 0 error(s)") || stderr.Len() != 0 {
 		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
 	}

@@ -2,20 +2,32 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hotline-dev/hotline/store/sqlite"
 )
 
 func TestMigrateCmd(t *testing.T) {
 	t.Setenv("HOTLINE_DATABASE_URL", "sqlite:"+filepath.Join(t.TempDir(), "db", "h.db"))
+	ms, err := sqlite.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var out, errb bytes.Buffer
-	if code := migrateCmd(t.Context(), []string{"status"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "pending") || !strings.Contains(out.String(), "1 pending") {
+	if code := migrateCmd(t.Context(), []string{"status"}, &out, &errb); code != 0 || !strings.Contains(out.String(), fmt.Sprintf("%d pending", len(ms))) {
 		t.Fatalf("status before up: %d %q %q", code, out.String(), errb.String())
 	}
 	out.Reset()
-	if code := migrateCmd(t.Context(), []string{"up"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "applied 0001 init") {
+	if code := migrateCmd(t.Context(), []string{"up"}, &out, &errb); code != 0 {
 		t.Fatalf("up: %d %q %q", code, out.String(), errb.String())
+	}
+	for _, m := range ms {
+		if want := fmt.Sprintf("applied %04d %s", m.Version, m.Name); !strings.Contains(out.String(), want) {
+			t.Fatalf("up: %q lacks %q", out.String(), want)
+		}
 	}
 	out.Reset()
 	if code := migrateCmd(t.Context(), []string{"up"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "up to date") {

@@ -5,10 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/hotline-dev/hotline/app"
@@ -27,10 +25,11 @@ func serveCmd(ctx context.Context, args []string, _, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "hotline serve:", err)
 		return 1
 	}
+	cfg.Version = version
 	if cfg.SIP.UserAgent == "" {
 		cfg.SIP.UserAgent = "Hotline/" + version
 	}
-	log, err := newLogger(stderr, cfg.Log)
+	log, err := app.NewLogger(stderr, cfg.Log)
 	if err != nil {
 		fmt.Fprintln(stderr, "hotline serve:", err)
 		return 1
@@ -54,15 +53,9 @@ func serveCmd(ctx context.Context, args []string, _, stderr io.Writer) int {
 			case <-hupCtx.Done():
 				return
 			case <-hup:
-				problems, err := a.Reload()
-				for _, p := range problems {
-					log.Warn("flow problem", "problem", p.String())
-				}
-				if err != nil {
-					log.Error("flow reload refused; previous flows keep serving", "err", err)
-				} else {
-					log.Info("flows reloaded")
-				}
+				// The registry logs each problem and the outcome, once.
+				log.Info("SIGHUP: reloading flows")
+				_, _ = a.Reload()
 			}
 		}
 	}()
@@ -75,19 +68,4 @@ func serveCmd(ctx context.Context, args []string, _, stderr io.Writer) int {
 	}
 	log.Info("stopped")
 	return 0
-}
-
-func newLogger(w io.Writer, c config.Log) (*slog.Logger, error) {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(c.Level)); err != nil {
-		return nil, fmt.Errorf("log.level: %q is not debug, info, warn or error", c.Level)
-	}
-	opts := &slog.HandlerOptions{Level: level}
-	switch strings.ToLower(c.Format) {
-	case "", "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
-	}
-	return nil, fmt.Errorf("log.format: %q is not text or json", c.Format)
 }

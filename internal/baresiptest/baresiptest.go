@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-dev/hotline/internal/testenv"
 	"github.com/hotline-dev/hotline/media"
 )
 
@@ -72,15 +73,10 @@ type Phone struct {
 // stops when the test ends, and its log is printed if the test failed.
 func Start(t testing.TB, cfg Config) *Phone {
 	t.Helper()
-	bin, err := exec.LookPath("baresip")
-	switch {
-	case testing.Short():
+	if testing.Short() {
 		t.Skip("end-to-end with baresip")
-	case err != nil && os.Getenv("HOTLINE_REQUIRE_TOOLS") == "1":
-		t.Fatalf("baresip not installed (HOTLINE_REQUIRE_TOOLS=1)")
-	case err != nil:
-		t.Skip("baresip not installed (apt-get install baresip-core)")
 	}
+	bin := testenv.Tool(t, "baresip", "Debian: apt-get install baresip-core")
 	dir := t.TempDir() // baresip writes a uuid file here: one per run
 	p := &Phone{t: t, recDir: filepath.Join(dir, "rec"), exited: make(chan struct{}), arrived: make(chan struct{}, 1)}
 	must(t, os.Mkdir(p.recDir, 0o700))

@@ -2,10 +2,14 @@ package migrate_test
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
+	"github.com/hotline-dev/hotline/store"
 	"github.com/hotline-dev/hotline/store/internal/sqlcore"
 	"github.com/hotline-dev/hotline/store/migrate"
 	"github.com/hotline-dev/hotline/store/postgres"
@@ -113,5 +117,117 @@ func TestEmbeddedMigrationsLoad(t *testing.T) {
 		if err != nil || len(ms) == 0 || ms[0].Version != 1 {
 			t.Errorf("%s migrations = %v, %v", name, ms, err)
 		}
+	}
+}
+
+// TestCallLegsMigrationKeepsCalls: a call logged under 0001 (call_id
+// unique) survives 0002 with an empty From tag and no legs, is still a
+// duplicate of itself, and a later call reusing its Call-ID with a From
+// tag is a second interaction. Both backends.
+func TestCallLegsMigrationKeepsCalls(t *testing.T) {
+	type backend struct {
+		conn  func(t *testing.T) (sqlcore.Conn, func(sqlcore.Conn) (*migrate.Runner, error))
+		store func(t *testing.T) store.Store
+	}
+	var sqlitePath, pgURL string
+	backends := map[string]backend{
+		"sqlite": {
+			conn: func(t *testing.T) (sqlcore.Conn, func(sqlcore.Conn) (*migrate.Runner, error)) {
+				sqlitePath = filepath.Join(t.TempDir(), "up.db")
+				c, err := sqlite.OpenConn(sqlitePath)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return c, sqlite.Runner
+			},
+			store: func(t *testing.T) store.Store {
+				s, err := sqlite.Open(t.Context(), sqlitePath, store.Options{DefaultCountry: "VN"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return s
+			},
+		},
+		"postgres": {
+			conn: func(t *testing.T) (sqlcore.Conn, func(sqlcore.Conn) (*migrate.Runner, error)) {
+				pgURL = pgtest.Schema(t)
+				c, err := postgres.OpenConn(t.Context(), pgURL)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return c, postgres.Runner
+			},
+			store: func(t *testing.T) store.Store {
+				s, err := postgres.Open(t.Context(), pgURL, store.Options{DefaultCountry: "VN"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return s
+			},
+		},
+	}
+	for name, b := range backends {
+		t.Run(name, func(t *testing.T) {
+			c, runner := b.conn(t)
+			r, err := runner(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			all := r.Migrations
+			r.Migrations = all[:1]
+			if _, err := r.Up(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			// A call as 0001 stored it (timestamps bound as each backend keeps them).
+			at := any(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
+			if name == "sqlite" {
+				at = at.(time.Time).UnixMicro()
+			}
+			err = c.Tx(t.Context(), func(q sqlcore.Querier) error {
+				for _, stmt := range []string{
+					`INSERT INTO customers (id, name, tier, attributes, created_at, updated_at) VALUES (1, '+84912345678', 'new', '{}', $1, $1)`,
+					`INSERT INTO customer_contacts (customer_id, kind, value) VALUES (1, 'phone', '+84912345678')`,
+					`INSERT INTO interactions (id, customer_id, channel, direction, started_at, summary, created_at) VALUES (1, 1, 'voice', 'inbound', $1, 'old call', $1)`,
+					`INSERT INTO voice_calls (interaction_id, call_id, caller_number, queue, agent, outcome, hangup_side) VALUES (1, 'old@host', '+84912345678', 'technical', 'lan', 'completed', 'caller')`,
+				} {
+					var a []any
+					if strings.Contains(stmt, "$1") {
+						a = []any{at}
+					}
+					if err := q.Exec(t.Context(), stmt, a...); err != nil {
+						return fmt.Errorf("%s: %w", stmt, err)
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Migrations = all
+			if did, err := r.Up(t.Context()); err != nil || len(did) != len(all)-1 || did[0].Name != "call_legs" {
+				t.Fatalf("Up = %v, %v; want 0002 call_legs applied", did, err)
+			}
+			c.Close()
+
+			s := b.store(t)
+			defer s.Close()
+			in, err := s.GetInteraction(t.Context(), 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v := in.Voice; v == nil || v.CallID != "old@host" || v.FromTag != "" || v.Legs == nil || len(v.Legs) != 0 ||
+				v.Agent != "lan" || v.HangupSide != store.SideCaller {
+				t.Fatalf("old call after 0002: %+v", in.Voice)
+			}
+			rec := store.CallRecord{Voice: store.VoiceDetails{CallID: "old@host", CallerNumber: "+84912345678", Outcome: store.OutcomeCompleted}}
+			res, err := s.LogCall(t.Context(), rec) // a replay from an old spool: no From tag
+			if err != nil || !res.Duplicate || res.InteractionID != 1 {
+				t.Fatalf("replay of the old call = %+v, %v; want a duplicate of 1", res, err)
+			}
+			rec.Voice.FromTag = "new-tag"
+			if res, err = s.LogCall(t.Context(), rec); err != nil || res.Duplicate || res.InteractionID == 1 {
+				t.Fatalf("a new call reusing the Call-ID = %+v, %v; want a new interaction", res, err)
+			}
+		})
 	}
 }

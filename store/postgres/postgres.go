@@ -11,7 +11,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hotline-dev/hotline/store"
 	"github.com/hotline-dev/hotline/store/internal/sqlcore"
@@ -30,7 +29,8 @@ var dialect = sqlcore.Dialect{
 	Unique:     func(err error) bool { return pgCode(err) == "23505" },
 	ForeignKey: func(err error) bool { return pgCode(err) == "23503" },
 	// 40001 serialization_failure, 40P01 deadlock_detected.
-	Transient: func(err error) bool { c := pgCode(err); return c == "40001" || c == "40P01" },
+	Transient:   func(err error) bool { c := pgCode(err); return c == "40001" || c == "40P01" },
+	Unavailable: unavailable,
 	// LogCalls builds statements whose length varies with the batch; in the
 	// prepared-statement cache they would churn it (measured 1.6x slower).
 	// Other statements stay cached prepared statements (the timeline's p50
@@ -51,9 +51,10 @@ const lock = `LOCK TABLE schema_migrations IN SHARE ROW EXCLUSIVE MODE`
 
 // Open connects to url (postgres://..., any pgxpool parameter such as
 // pool_max_conns or search_path) and applies pending migrations unless
-// o.NoMigrate. It fails when the server does not answer.
+// o.NoMigrate. It fails when the server does not answer. o.Timeout sets
+// the connect timeout and statement_timeout (see store.Options).
 func Open(ctx context.Context, url string, o store.Options) (*sqlcore.Store, error) {
-	c, err := OpenConn(ctx, url)
+	c, err := openConn(ctx, url, o.Timeout)
 	if err != nil {
 		return nil, err
 	}
@@ -70,19 +71,22 @@ func Open(ctx context.Context, url string, o store.Options) (*sqlcore.Store, err
 	return sqlcore.New(c, dialect, o), nil
 }
 
-// OpenConn connects without migrating (for the migrate command and tests).
-func OpenConn(ctx context.Context, url string) (sqlcore.Conn, error) {
-	cfg, err := pgxpool.ParseConfig(url)
+// OpenConn connects without migrating (for the migrate command and tests)
+// and without timeouts beyond ctx: a migration may take long.
+func OpenConn(ctx context.Context, url string) (sqlcore.Conn, error) { return openConn(ctx, url, 0) }
+
+func openConn(ctx context.Context, url string, timeout time.Duration) (*conn, error) {
+	p, cfg, err := connect(ctx, url, timeout)
 	if err != nil {
-		return nil, fmt.Errorf("store postgres: %w", &store.FieldError{Field: "database.url", Message: err.Error()})
-	}
-	p, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("store postgres: %w", err)
+		return nil, err
 	}
 	if err := p.Ping(ctx); err != nil {
 		p.Close()
-		return nil, fmt.Errorf("store postgres %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
+		err = fmt.Errorf("store postgres %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
+		if unavailable(err) {
+			err = fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+		}
+		return nil, err
 	}
 	return &conn{p: p}, nil
 }

@@ -4,9 +4,39 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"time"
+
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/hotline-dev/hotline/store/internal/sqlcore"
 )
+
+// defaultBusy is how long a statement waits for a lock another process
+// holds (hotline migrate, a backup) when Options.Timeout is 0.
+const defaultBusy = 10 * time.Second
+
+// busyMillis is the busy_timeout pragma for timeout.
+func busyMillis(timeout time.Duration) int64 {
+	if timeout <= 0 {
+		timeout = defaultBusy
+	}
+	return timeout.Milliseconds()
+}
+
+// unavailable reports errors that mean the database file did not answer:
+// locked by another process past the busy timeout, interrupted at a
+// deadline, or unreadable (I/O error, cannot open, disk full).
+func unavailable(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	switch code(err) & 0xff { // the primary result code
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_INTERRUPT,
+		sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_FULL:
+		return true
+	}
+	return false
+}
 
 // conn has one writer connection (SQLite allows one writer; serialising in
 // the pool avoids busy errors) and a small pool of readers (WAL lets them

@@ -38,7 +38,8 @@ var dialect = sqlcore.Dialect{
 	Unique: func(err error) bool {
 		return code(err) == sqlite3.SQLITE_CONSTRAINT_UNIQUE || code(err) == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 	},
-	ForeignKey: func(err error) bool { return code(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY },
+	ForeignKey:  func(err error) bool { return code(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY },
+	Unavailable: unavailable,
 }
 
 func code(err error) int {
@@ -50,9 +51,10 @@ func code(err error) int {
 }
 
 // Open opens (creating the file and its directory) the database at path
-// and applies pending migrations unless o.NoMigrate.
+// and applies pending migrations unless o.NoMigrate. o.Timeout is the busy
+// timeout (see store.Options).
 func Open(ctx context.Context, path string, o store.Options) (*sqlcore.Store, error) {
-	c, err := openConn(path)
+	c, err := openConn(path, o.Timeout)
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +73,7 @@ func Open(ctx context.Context, path string, o store.Options) (*sqlcore.Store, er
 
 // OpenConn opens the connection without migrating or wrapping (for the
 // migrate command and tests).
-func OpenConn(path string) (sqlcore.Conn, error) { return openConn(path) }
+func OpenConn(path string) (sqlcore.Conn, error) { return openConn(path, 0) }
 
 // Runner returns the migration runner for c.
 func Runner(c sqlcore.Conn) (*migrate.Runner, error) {
@@ -82,7 +84,7 @@ func Runner(c sqlcore.Conn) (*migrate.Runner, error) {
 	return &migrate.Runner{Conn: c, Migrations: ms}, nil
 }
 
-func openConn(path string) (*conn, error) {
+func openConn(path string, timeout time.Duration) (*conn, error) {
 	if path == "" || path == ":memory:" {
 		return nil, fmt.Errorf("store sqlite: %w", &store.FieldError{Field: "database.url", Message: "needs a file path (sqlite:./var/hotline.db)"})
 	}
@@ -92,7 +94,7 @@ func openConn(path string) (*conn, error) {
 		}
 	}
 	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyMillis(timeout)))
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")

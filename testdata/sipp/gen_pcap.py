@@ -114,9 +114,11 @@ def generate(path, duration, digits, digit_ms=160, ssrc=0x484F544C, seed=1):
 
 
 # The files the scenarios name. Digit times suit testdata/sipp/flows/e2e.yaml
-# (and the language + main menu of flows/support.yaml): see README.md.
+# (and the language + main menu of etc/flows/support.yaml): see README.md.
 ALL = {
     "rfc2833_1_3.pcap": (25, "1@8,3@14"),
+    "rfc2833_1_at_3.pcap": (8, "1@3"),  # uas_callback.xml: the customer presses 1 after the greeting
+    "rfc2833_1_at_4_20s.pcap": (20, "1@4"),  # uas_callback_customer.xml: 1 during the greeting, then talk
     "pcmu_35s.pcap": (35, ""),
 }
 

@@ -81,7 +81,7 @@ func (s *Store) CreateCustomer(ctx context.Context, c *store.Customer) error {
 func insertCustomer(ctx context.Context, q Querier, d Dialect, c *store.Customer, now time.Time) error {
 	var id int64
 	if err := q.QueryRow(ctx, `INSERT INTO customers (name, tier, attributes, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $4) RETURNING id`, c.Name, c.Tier, attrsJSON(c.Attributes), d.Time(now)).Scan(&id); err != nil {
+		VALUES ($1, $2, $3, $4, $4) RETURNING id`, c.Name, string(c.Tier), attrsJSON(c.Attributes), d.Time(now)).Scan(&id); err != nil {
 		return err
 	}
 	if err := claimContacts(ctx, q, id, contactsOf(c)); err != nil {
@@ -180,7 +180,7 @@ func (s *Store) UpdateCustomer(ctx context.Context, c *store.Customer) error {
 	now := s.clock()
 	err := s.c.Tx(ctx, func(q Querier) error {
 		if err := q.QueryRow(ctx, `UPDATE customers SET name = $1, tier = $2, attributes = $3, updated_at = $4
-			WHERE id = $5 RETURNING created_at`, c.Name, c.Tier, attrsJSON(c.Attributes), s.d.Time(now), c.ID).Scan(ts(&c.CreatedAt)); err != nil {
+			WHERE id = $5 RETURNING created_at`, c.Name, string(c.Tier), attrsJSON(c.Attributes), s.d.Time(now), c.ID).Scan(ts(&c.CreatedAt)); err != nil {
 			return err
 		}
 		c.UpdatedAt = now
@@ -211,7 +211,7 @@ func (s *Store) ListCustomers(ctx context.Context, f store.CustomerFilter, p sto
 		q.and(`c.id IN (SELECT customer_id FROM customer_contacts WHERE kind = 'email' AND value = ` + q.arg(strings.ToLower(strings.TrimSpace(f.Email))) + `)`)
 	}
 	if f.Tier != "" {
-		q.and(`c.tier = ` + q.arg(f.Tier))
+		q.and(`c.tier = ` + q.arg(string(f.Tier)))
 	}
 	if hasCur {
 		q.and(`c.id > ` + q.arg(cur.id))

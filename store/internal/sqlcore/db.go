@@ -55,6 +55,10 @@ type Dialect struct {
 	// Transient reports errors worth retrying the transaction for
 	// (deadlock, serialization failure); nil for none.
 	Transient func(err error) bool
+	// Unavailable reports errors that mean the database did not answer
+	// (connection refused or lost, server shutting down, timeouts); they
+	// are wrapped with store.ErrUnavailable.
+	Unavailable func(err error) bool
 	// BatchArgs go before the arguments of the variable-length statements
 	// LogCalls builds (PostgreSQL: a pgx query mode that does not cache
 	// them as prepared statements).

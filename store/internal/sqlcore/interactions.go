@@ -37,9 +37,11 @@ func (s *Store) CreateInteraction(ctx context.Context, i *store.Interaction) err
 		}
 		if i.Voice != nil {
 			var other int64
-			err := q.QueryRow(ctx, `SELECT interaction_id FROM voice_calls WHERE call_id = $1`, i.Voice.CallID).Scan(&other)
+			err := q.QueryRow(ctx, `SELECT interaction_id FROM voice_calls WHERE call_id = $1 AND from_tag = $2`,
+				i.Voice.CallID, i.Voice.FromTag).Scan(&other)
 			if err == nil {
-				return &store.ConflictError{Field: "voice.call_id", Message: fmt.Sprintf("call %q already logged as interaction %d", i.Voice.CallID, other)}
+				return &store.ConflictError{Field: "voice.call_id", Message: fmt.Sprintf("call %q (From tag %q) already logged as interaction %d",
+					i.Voice.CallID, i.Voice.FromTag, other)}
 			}
 			if !errors.Is(err, ErrNoRows) {
 				return err
@@ -66,24 +68,42 @@ func insertInteraction(ctx context.Context, q Querier, d Dialect, i *store.Inter
 	}
 	i.CreatedAt = now
 	if v := i.Voice; v != nil {
-		pj, err := pathJSON(v)
+		vals, err := voiceValues(i.ID, v)
 		if err != nil {
 			return err
 		}
-		if err := q.Exec(ctx, `INSERT INTO voice_calls (interaction_id, call_id, caller_number, called_number, flow_name, flow_version,
-			path, queue, wait_seconds, agent, talk_seconds, outcome, hangup_cause, hangup_side, callback_attempts, packets_lost, jitter_ms)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
-			i.ID, v.CallID, v.CallerNumber, v.CalledNumber, v.FlowName, v.FlowVersion, pj, v.Queue, v.WaitSeconds,
-			v.Agent, v.TalkSeconds, v.Outcome, v.HangupCause, v.HangupSide, v.CallbackAttempts, v.PacketsLost, v.JitterMillis); err != nil {
+		a := &args{}
+		if err := q.Exec(ctx, `INSERT INTO voice_calls (`+voiceCols+`) VALUES (`+a.list(vals...)+`)`, a.all()...); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// voiceCols are the voice_calls columns every insert writes, in the order
+// of voiceValues.
+const voiceCols = `interaction_id, call_id, from_tag, caller_number, called_number, flow_name, flow_version,
+	path, queue, wait_seconds, agent, talk_seconds, legs, outcome, hangup_cause, hangup_side, callback_attempts,
+	packets_lost, jitter_ms`
+
+// voiceValues are the bind values of one voice_calls row.
+func voiceValues(interaction int64, v *store.VoiceDetails) ([]any, error) {
+	pj, err := pathJSON(v)
+	if err != nil {
+		return nil, err
+	}
+	lj, err := legsJSON(v)
+	if err != nil {
+		return nil, err
+	}
+	return []any{interaction, v.CallID, v.FromTag, v.CallerNumber, v.CalledNumber, v.FlowName, v.FlowVersion, pj, v.Queue,
+		v.WaitSeconds, v.Agent, v.TalkSeconds, lj, v.Outcome, v.HangupCause, string(v.HangupSide), v.CallbackAttempts,
+		v.PacketsLost, v.JitterMillis}, nil
+}
+
 const interactionCols = `i.id, i.customer_id, i.ticket_id, i.channel, i.direction, i.started_at, i.ended_at, i.summary, i.body, i.details, i.created_at,
-	v.call_id, v.caller_number, v.called_number, v.flow_name, v.flow_version, v.path, v.queue, v.wait_seconds, v.agent,
-	v.talk_seconds, v.outcome, v.hangup_cause, v.hangup_side, v.callback_attempts, v.packets_lost, v.jitter_ms`
+	v.call_id, v.from_tag, v.caller_number, v.called_number, v.flow_name, v.flow_version, v.path, v.queue, v.wait_seconds, v.agent,
+	v.talk_seconds, v.legs, v.outcome, v.hangup_cause, v.hangup_side, v.callback_attempts, v.packets_lost, v.jitter_ms`
 
 const interactionFrom = ` FROM interactions i LEFT JOIN voice_calls v ON v.interaction_id = i.id`
 
@@ -92,23 +112,24 @@ func scanInteractions(rows Rows) ([]store.Interaction, error) {
 	out := []store.Interaction{}
 	for rows.Next() {
 		var i store.Interaction
-		var details, path []byte
-		var callID, caller, called, flow, flowVer, queue, agent, outcome, cause, side *string
+		var details, path, legs []byte
+		var callID, fromTag, caller, called, flow, flowVer, queue, agent, outcome, cause, side *string
 		var wait, talk, jitter *float64
 		var attempts, lost *int64
 		if err := rows.Scan(&i.ID, &i.CustomerID, nullInt{&i.TicketID}, &i.Channel, &i.Direction, ts(&i.StartedAt),
 			tsNull(&i.EndedAt), &i.Summary, &i.Body, jsonDest{&details}, ts(&i.CreatedAt),
-			&callID, &caller, &called, &flow, &flowVer, jsonDest{&path}, &queue, &wait, &agent,
-			&talk, &outcome, &cause, &side, &attempts, &lost, &jitter); err != nil {
+			&callID, &fromTag, &caller, &called, &flow, &flowVer, jsonDest{&path}, &queue, &wait, &agent,
+			&talk, jsonDest{&legs}, &outcome, &cause, &side, &attempts, &lost, &jitter); err != nil {
 			return nil, err
 		}
 		if len(details) > 0 {
 			i.Details = json.RawMessage(details)
 		}
 		if callID != nil {
-			v := &store.VoiceDetails{CallID: *callID, CallerNumber: deref(caller), CalledNumber: deref(called),
+			v := &store.VoiceDetails{CallID: *callID, FromTag: deref(fromTag), CallerNumber: deref(caller), CalledNumber: deref(called),
 				FlowName: deref(flow), FlowVersion: deref(flowVer), Queue: deref(queue), Agent: deref(agent),
-				Outcome: deref(outcome), HangupCause: deref(cause), HangupSide: deref(side), Path: []store.IVRStep{}}
+				Outcome: store.Outcome(deref(outcome)), HangupCause: deref(cause), HangupSide: store.Side(deref(side)),
+				Path: []store.IVRStep{}, Legs: []store.CallLeg{}}
 			if wait != nil {
 				v.WaitSeconds = *wait
 			}
@@ -129,6 +150,11 @@ func scanInteractions(rows Rows) ([]store.Interaction, error) {
 					return nil, fmt.Errorf("interaction %d voice path: %w", i.ID, err)
 				}
 			}
+			if len(legs) > 0 {
+				if err := json.Unmarshal(legs, &v.Legs); err != nil {
+					return nil, fmt.Errorf("interaction %d voice legs: %w", i.ID, err)
+				}
+			}
 			i.Voice = v
 		}
 		out = append(out, i)
@@ -146,6 +172,20 @@ func pathJSON(v *store.VoiceDetails) (string, error) {
 	b, err := json.Marshal(path)
 	if err != nil {
 		return "", fieldErr("voice.path", "%v", err)
+	}
+	return string(b), nil
+}
+
+// legsJSON is the voice_calls.legs column: the legs as a JSON array ([]
+// when there are none).
+func legsJSON(v *store.VoiceDetails) (string, error) {
+	legs := v.Legs
+	if legs == nil {
+		legs = []store.CallLeg{}
+	}
+	b, err := json.Marshal(legs)
+	if err != nil {
+		return "", fieldErr("voice.legs", "%v", err)
 	}
 	return string(b), nil
 }

@@ -13,7 +13,7 @@ import (
 )
 
 // chunk bounds the rows of one multi-row statement (bind-variable limits:
-// 17 voice columns x 500 rows stays far below SQLite's 32766).
+// 19 voice columns x 500 rows stays far below SQLite's 32766).
 const chunk = 500
 
 // args collects bind arguments and hands out $N placeholders; pre (the
@@ -39,7 +39,13 @@ type callerKey struct{ kind, value string }
 // keyOf is the contact a call is matched on: the E.164 number, or the raw
 // caller ID (lowercased, "" is "anonymous") when it is not a number.
 func (s *Store) keyOf(r *store.CallRecord) (k callerKey, shown string) {
-	raw := strings.TrimSpace(callerNumber(r))
+	return s.callerKeyOf(callerNumber(r))
+}
+
+// callerKeyOf is keyOf for a raw caller ID (a callback request uses it for
+// the caller of the call it was asked from).
+func (s *Store) callerKeyOf(raw string) (k callerKey, shown string) {
+	raw = strings.TrimSpace(raw)
 	if e, err := phone.Normalize(raw, s.country); err == nil {
 		return callerKey{kindPhone, e}, e
 	}
@@ -61,28 +67,31 @@ func (s *Store) logChunk(ctx context.Context, q Querier, recs []store.CallRecord
 	now := s.clock()
 	out := make([]store.LogResult, len(recs))
 
-	// 1. Call-IDs already logged, and repeats inside the batch.
+	// 1. Calls (Call-ID and From tag) already logged, and repeats inside
+	// the batch.
 	a := s.newArgs()
-	ids := make([]any, len(recs))
+	ids := make([]any, 0, len(recs))
 	for i := range recs {
-		ids[i] = recs[i].Voice.CallID
+		if id := recs[i].Voice.CallID; !slices.Contains(ids, any(id)) {
+			ids = append(ids, id)
+		}
 	}
-	rows, err := q.Query(ctx, `SELECT v.call_id, i.id, i.customer_id, i.ticket_id FROM voice_calls v
+	rows, err := q.Query(ctx, `SELECT v.call_id, v.from_tag, i.id, i.customer_id, i.ticket_id FROM voice_calls v
 		JOIN interactions i ON i.id = v.interaction_id WHERE v.call_id IN (`+a.list(ids...)+`)`, a.all()...)
 	if err != nil {
 		return nil, err
 	}
-	done := map[string]int{} // call id -> index of the record (or -1) that has it
-	prior := map[string]store.LogResult{}
+	done := map[callKey]int{} // call -> index of the record that has it
+	prior := map[callKey]store.LogResult{}
 	for rows.Next() {
-		var id string
+		var k callKey
 		var res store.LogResult
-		if err := rows.Scan(&id, &res.InteractionID, &res.CustomerID, nullInt{&res.TicketID}); err != nil {
+		if err := rows.Scan(&k.id, &k.fromTag, &res.InteractionID, &res.CustomerID, nullInt{&res.TicketID}); err != nil {
 			rows.Close()
 			return nil, err
 		}
 		res.Duplicate = true
-		prior[id] = res
+		prior[k] = res
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -90,15 +99,15 @@ func (s *Store) logChunk(ctx context.Context, q Querier, recs []store.CallRecord
 	}
 	var fresh []int // records to write, in order
 	for i := range recs {
-		id := recs[i].Voice.CallID
-		if res, ok := prior[id]; ok {
+		k := keyOfCall(&recs[i])
+		if res, ok := prior[k]; ok {
 			out[i] = res
 			continue
 		}
-		if _, ok := done[id]; ok {
+		if _, ok := done[k]; ok {
 			continue // filled in from the first one at the end
 		}
-		done[id] = i
+		done[k] = i
 		fresh = append(fresh, i)
 	}
 	if len(fresh) > 0 {
@@ -107,7 +116,7 @@ func (s *Store) logChunk(ctx context.Context, q Querier, recs []store.CallRecord
 		}
 	}
 	for i := range recs {
-		if first, ok := done[recs[i].Voice.CallID]; ok && first != i {
+		if first, ok := done[keyOfCall(&recs[i])]; ok && first != i {
 			out[i] = store.LogResult{InteractionID: out[first].InteractionID, CustomerID: out[first].CustomerID,
 				TicketID: out[first].TicketID, Duplicate: true}
 		}
@@ -115,38 +124,43 @@ func (s *Store) logChunk(ctx context.Context, q Querier, recs []store.CallRecord
 	return out, nil
 }
 
+// callKey is what makes a call record unique: the SIP Call-ID and the
+// caller's From tag (RFC 3261 §12).
+type callKey struct{ id, fromTag string }
+
+func keyOfCall(r *store.CallRecord) callKey { return callKey{r.Voice.CallID, r.Voice.FromTag} }
+
 func (s *Store) writeFresh(ctx context.Context, q Querier, recs []store.CallRecord, fresh []int, out []store.LogResult, now time.Time) error {
-	// 2. Customers by caller key; create the missing ones.
+	// 2a. A call that asked for a callback belongs to the callback's
+	// customer and ticket: the request was written while the call was up,
+	// so its story (request, attempts, outcome) and the call share one
+	// ticket whatever the call's category or caller ID say.
+	linked, err := s.callbackTickets(ctx, q, recs, fresh)
+	if err != nil {
+		return err
+	}
+	// 2b. Other customers by caller key; create the missing ones.
 	keys := make(map[int]callerKey, len(fresh))
 	shown := make(map[int]string, len(fresh))
 	var values []any
 	for _, i := range fresh {
 		k, sh := s.keyOf(&recs[i])
 		keys[i], shown[i] = k, sh
-		values = append(values, k.value)
-	}
-	a := s.newArgs()
-	rows, err := q.Query(ctx, `SELECT kind, value, customer_id FROM customer_contacts WHERE kind IN ('phone', 'caller')
-		AND value IN (`+a.list(values...)+`)`, a.all()...)
-	if err != nil {
-		return err
+		if _, ok := linked[i]; !ok {
+			values = append(values, k.value)
+		}
 	}
 	cust := map[callerKey]int64{}
-	for rows.Next() {
-		var k callerKey
-		var id int64
-		if err := rows.Scan(&k.kind, &k.value, &id); err != nil {
-			rows.Close()
+	if len(values) > 0 {
+		if err := s.findCallers(ctx, q, values, cust); err != nil {
 			return err
 		}
-		cust[k] = id
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
 	}
 	var missing []callerKey
 	for _, i := range fresh {
+		if _, ok := linked[i]; ok {
+			continue
+		}
 		if _, ok := cust[keys[i]]; !ok && !slices.Contains(missing, keys[i]) {
 			missing = append(missing, keys[i])
 		}
@@ -159,6 +173,10 @@ func (s *Store) writeFresh(ctx context.Context, q Querier, recs []store.CallReco
 		created[k] = true
 	}
 	for _, i := range fresh {
+		if l, ok := linked[i]; ok {
+			out[i].CustomerID = l.customer
+			continue
+		}
 		k := keys[i]
 		out[i].CustomerID = cust[k]
 		if created[k] {
@@ -167,13 +185,79 @@ func (s *Store) writeFresh(ctx context.Context, q Querier, recs []store.CallReco
 		}
 	}
 
-	// 3. Tickets: the newest open or pending one per customer and category.
-	if err := s.attachTickets(ctx, q, recs, fresh, shown, out, now); err != nil {
+	// 3. Tickets: the callback's, else the newest open or pending one per
+	// customer and category.
+	if err := s.attachTickets(ctx, q, recs, fresh, linked, shown, out, now); err != nil {
 		return err
 	}
 
 	// 4. Interactions and their voice rows.
 	return s.insertCalls(ctx, q, recs, fresh, out, now)
+}
+
+// linkedTicket is where a call that asked for a callback goes.
+type linkedTicket struct{ customer, ticket int64 }
+
+// callbackTickets finds the callbacks the fresh records asked for (by
+// Call-ID and From tag), by record index.
+func (s *Store) callbackTickets(ctx context.Context, q Querier, recs []store.CallRecord, fresh []int) (map[int]linkedTicket, error) {
+	a := s.newArgs()
+	var ids []any
+	for _, i := range fresh {
+		if id := recs[i].Voice.CallID; !slices.Contains(ids, any(id)) {
+			ids = append(ids, id)
+		}
+	}
+	rows, err := q.Query(ctx, `SELECT call_id, from_tag, customer_id, ticket_id FROM callbacks WHERE call_id IN (`+a.list(ids...)+`)
+		ORDER BY id`, a.all()...)
+	if err != nil {
+		return nil, err
+	}
+	byCall := map[callKey]linkedTicket{}
+	for rows.Next() {
+		var k callKey
+		var l linkedTicket
+		if err := rows.Scan(&k.id, &k.fromTag, &l.customer, &l.ticket); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if _, ok := byCall[k]; !ok { // the first callback the call asked for
+			byCall[k] = l
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := map[int]linkedTicket{}
+	for _, i := range fresh {
+		if l, ok := byCall[keyOfCall(&recs[i])]; ok {
+			out[i] = l
+		}
+	}
+	return out, nil
+}
+
+// findCallers fills cust with the customers owning the phone or raw
+// caller ID values.
+func (s *Store) findCallers(ctx context.Context, q Querier, values []any, cust map[callerKey]int64) error {
+	a := s.newArgs()
+	rows, err := q.Query(ctx, `SELECT kind, value, customer_id FROM customer_contacts WHERE kind IN ('phone', 'caller')
+		AND value IN (`+a.list(values...)+`)`, a.all()...)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var k callerKey
+		var id int64
+		if err := rows.Scan(&k.kind, &k.value, &id); err != nil {
+			rows.Close()
+			return err
+		}
+		cust[k] = id
+	}
+	rows.Close()
+	return rows.Err()
 }
 
 // createCallers inserts one customer (tier new) per missing key, with its
@@ -192,7 +276,7 @@ func (s *Store) createCallers(ctx context.Context, q Querier, missing []callerKe
 			attrs["caller_raw"] = k.value
 		}
 		byName[name] = k
-		vals = append(vals, "("+a.list(name, store.TierNew, attrsJSON(attrs), s.d.Time(now), s.d.Time(now))+")")
+		vals = append(vals, "("+a.list(name, string(store.TierNew), attrsJSON(attrs), s.d.Time(now), s.d.Time(now))+")")
 	}
 	rows, err := q.Query(ctx, `INSERT INTO customers (name, tier, attributes, created_at, updated_at) VALUES `+
 		strings.Join(vals, ", ")+` RETURNING id, name`, a.all()...)
@@ -219,47 +303,75 @@ func (s *Store) createCallers(ctx context.Context, q Querier, missing []callerKe
 	return q.Exec(ctx, `INSERT INTO customer_contacts (customer_id, kind, value, position) VALUES `+strings.Join(vals, ", "), a.all()...)
 }
 
-func (s *Store) attachTickets(ctx context.Context, q Querier, recs []store.CallRecord, fresh []int, shown map[int]string, out []store.LogResult, now time.Time) error {
-	a := s.newArgs()
-	var custs []any
-	for _, i := range fresh {
-		if !slices.Contains(custs, any(out[i].CustomerID)) {
-			custs = append(custs, out[i].CustomerID)
-		}
-	}
-	rows, err := q.Query(ctx, `SELECT id, customer_id, category, tags FROM tickets WHERE status IN ('open', 'pending')
-		AND customer_id IN (`+a.list(custs...)+`) ORDER BY id`, a.all()...)
-	if err != nil {
-		return err
-	}
+func (s *Store) attachTickets(ctx context.Context, q Querier, recs []store.CallRecord, fresh []int, linked map[int]linkedTicket,
+	shown map[int]string, out []store.LogResult, now time.Time) error {
 	type open struct {
 		id        int64
 		tags, was []string
 		isNew     bool
 		subject   string
 	}
-	tickets := map[ticketKey]*open{}
-	for rows.Next() {
-		var k ticketKey
-		var t open
-		var tags []byte
-		if err := rows.Scan(&t.id, &k.customer, &k.category, jsonDest{&tags}); err != nil {
-			rows.Close()
+	scan := func(sql string, a *args, put func(k ticketKey, t *open)) error {
+		rows, err := q.Query(ctx, sql, a.all()...)
+		if err != nil {
 			return err
 		}
-		_ = jsonUnmarshal(tags, &t.tags)
-		t.was = slices.Clone(t.tags)
-		tickets[k] = &t // ordered by id: the newest wins
+		for rows.Next() {
+			var k ticketKey
+			var t open
+			var tags []byte
+			if err := rows.Scan(&t.id, &k.customer, &k.category, jsonDest{&tags}); err != nil {
+				rows.Close()
+				return err
+			}
+			_ = jsonUnmarshal(tags, &t.tags)
+			t.was = slices.Clone(t.tags)
+			put(k, &t)
+		}
+		rows.Close()
+		return rows.Err()
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
+	tickets := map[ticketKey]*open{}
+	var custs []any
+	for _, i := range fresh {
+		if _, ok := linked[i]; !ok && !slices.Contains(custs, any(out[i].CustomerID)) {
+			custs = append(custs, out[i].CustomerID)
+		}
+	}
+	if len(custs) > 0 {
+		a := s.newArgs()
+		if err := scan(`SELECT id, customer_id, category, tags FROM tickets WHERE status IN ('open', 'pending')
+			AND customer_id IN (`+a.list(custs...)+`) ORDER BY id`, a, func(k ticketKey, t *open) {
+			tickets[k] = t // ordered by id: the newest wins
+		}); err != nil {
+			return err
+		}
+	}
+	byID := map[int64]*open{} // the tickets of callbacks, whatever their status
+	if len(linked) > 0 {
+		a := s.newArgs()
+		var ids []any
+		for _, l := range linked {
+			if !slices.Contains(ids, any(l.ticket)) {
+				ids = append(ids, l.ticket)
+			}
+		}
+		if err := scan(`SELECT id, customer_id, category, tags FROM tickets WHERE id IN (`+a.list(ids...)+`)`, a,
+			func(_ ticketKey, t *open) { byID[t.id] = t }); err != nil {
+			return err
+		}
+	}
+	ticketOf := func(i int) *open {
+		if l, ok := linked[i]; ok {
+			return byID[l.ticket]
+		}
+		return tickets[ticketKey{out[i].CustomerID, recs[i].Category}]
 	}
 	var order []ticketKey // new tickets, in the order their first call came
 	for _, i := range fresh {
 		r := &recs[i]
 		k := ticketKey{out[i].CustomerID, r.Category}
-		t := tickets[k]
+		t := ticketOf(i)
 		if t == nil {
 			t = &open{isNew: true, subject: r.Subject, tags: []string{}}
 			if t.subject == "" {
@@ -276,7 +388,7 @@ func (s *Store) attachTickets(ctx context.Context, q Querier, recs []store.CallR
 		}
 	}
 	if len(order) > 0 {
-		a = s.newArgs()
+		a := s.newArgs()
 		var vals []string
 		for _, k := range order {
 			t := tickets[k]
@@ -303,11 +415,10 @@ func (s *Store) attachTickets(ctx context.Context, q Querier, recs []store.CallR
 		}
 	}
 	// Reused tickets: mark updated, add new tags.
-	a = s.newArgs()
+	a := s.newArgs()
 	var touched []any
 	for _, i := range fresh {
-		k := ticketKey{out[i].CustomerID, recs[i].Category}
-		t := tickets[k]
+		t := ticketOf(i)
 		out[i].TicketID = t.id
 		if t.isNew || slices.Contains(touched, any(t.id)) {
 			continue
@@ -370,15 +481,11 @@ func (s *Store) insertCalls(ctx context.Context, q Querier, recs []store.CallRec
 	a, vals = s.newArgs(), nil
 	for n, i := range fresh {
 		out[i].InteractionID = ids[n]
-		v := &recs[i].Voice
-		pj, err := pathJSON(v)
+		vs, err := voiceValues(ids[n], &recs[i].Voice)
 		if err != nil {
 			return err
 		}
-		vals = append(vals, "("+a.list(ids[n], v.CallID, v.CallerNumber, v.CalledNumber, v.FlowName, v.FlowVersion, pj, v.Queue,
-			v.WaitSeconds, v.Agent, v.TalkSeconds, v.Outcome, v.HangupCause, v.HangupSide, v.CallbackAttempts, v.PacketsLost, v.JitterMillis)+")")
+		vals = append(vals, "("+a.list(vs...)+")")
 	}
-	return q.Exec(ctx, `INSERT INTO voice_calls (interaction_id, call_id, caller_number, called_number, flow_name, flow_version,
-		path, queue, wait_seconds, agent, talk_seconds, outcome, hangup_cause, hangup_side, callback_attempts, packets_lost, jitter_ms)
-		VALUES `+strings.Join(vals, ", "), a.all()...)
+	return q.Exec(ctx, `INSERT INTO voice_calls (`+voiceCols+`) VALUES `+strings.Join(vals, ", "), a.all()...)
 }

@@ -127,7 +127,7 @@ func rawCallerKey(raw string) string {
 }
 
 func callSummary(r *store.CallRecord) string {
-	out := r.Voice.Outcome
+	out := string(r.Voice.Outcome)
 	if out == "" {
 		out = "ended"
 	}

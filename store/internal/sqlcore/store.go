@@ -39,14 +39,14 @@ func New(c Conn, d Dialect, o store.Options) *Store {
 // Conn exposes the connection (benchmarks seed through it).
 func (s *Store) Conn() Conn { return s.c }
 
+// Dialect exposes how the backend binds values (benchmarks seed with it).
+func (s *Store) Dialect() Dialect { return s.d }
+
 func (s *Store) clock() time.Time { return micro(s.now()) }
 
 // Ping checks the database answers.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.c.Ping(ctx); err != nil {
-		return fmt.Errorf("store %s: ping: %w", s.d.Name, err)
-	}
-	return nil
+	return s.wrap("store "+s.d.Name+": ping", s.c.Ping(ctx))
 }
 
 // Close releases the connections.
@@ -68,6 +68,8 @@ func (s *Store) wrap(op string, err error) error {
 		return fmt.Errorf("%s: %w: %v", op, store.ErrConflict, err)
 	case s.d.ForeignKey(err):
 		return fmt.Errorf("%s: %w: %v", op, store.ErrInvalid, err)
+	case !errors.Is(err, store.ErrUnavailable) && s.d.Unavailable != nil && s.d.Unavailable(err):
+		return fmt.Errorf("%s: %w: %w", op, store.ErrUnavailable, err)
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/hotline-dev/hotline/phone"
@@ -28,9 +29,13 @@ func checkText(field, v string, max int) error {
 	return nil
 }
 
-func oneOf(field, v string, allowed ...string) error {
+func oneOf[T ~string](field string, v T, allowed ...T) error {
 	if !slices.Contains(allowed, v) {
-		return fieldErr(field, "%q is not one of %s", v, strings.Join(allowed, ", "))
+		names := make([]string, len(allowed))
+		for i, a := range allowed {
+			names[i] = string(a)
+		}
+		return fieldErr(field, "%q is not one of %s", v, strings.Join(names, ", "))
 	}
 	return nil
 }
@@ -45,7 +50,7 @@ func (s *Store) normCustomer(c *store.Customer) error {
 	if c.Tier == "" {
 		c.Tier = store.TierNew
 	}
-	if err := oneOf("tier", c.Tier, store.TierVIP, store.TierStandard, store.TierNew); err != nil {
+	if err := oneOf("tier", c.Tier, store.Tiers...); err != nil {
 		return err
 	}
 	var phones []string
@@ -102,8 +107,7 @@ var (
 	statuses   = []string{store.StatusOpen, store.StatusPending, store.StatusSolved, store.StatusClosed}
 	priorities = []string{"low", "normal", "high", "urgent"}
 	channels   = []string{store.ChannelVoice, store.ChannelEmail, store.ChannelChat, store.ChannelSMS, store.ChannelSocial}
-	outcomes   = []string{"", store.OutcomeCompleted, store.OutcomeAbandonedIVR, store.OutcomeAbandonedQueue,
-		store.OutcomeCallbackRequested, store.OutcomeVoicemail, store.OutcomeFailed}
+	outcomes   = append([]store.Outcome{""}, store.Outcomes...)
 )
 
 // normCategory is the rule tickets are matched on: trimmed, lowercased,
@@ -231,9 +235,9 @@ func checkVoice(v *store.VoiceDetails) error {
 	}
 	for _, f := range []struct {
 		name, v string
-	}{{"voice.call_id", v.CallID}, {"voice.caller_number", v.CallerNumber}, {"voice.called_number", v.CalledNumber},
-		{"voice.flow_name", v.FlowName}, {"voice.flow_version", v.FlowVersion}, {"voice.queue", v.Queue},
-		{"voice.agent", v.Agent}, {"voice.hangup_cause", v.HangupCause}, {"voice.hangup_side", v.HangupSide}} {
+	}{{"voice.call_id", v.CallID}, {"voice.from_tag", v.FromTag}, {"voice.caller_number", v.CallerNumber},
+		{"voice.called_number", v.CalledNumber}, {"voice.flow_name", v.FlowName}, {"voice.flow_version", v.FlowVersion},
+		{"voice.queue", v.Queue}, {"voice.agent", v.Agent}, {"voice.hangup_cause", v.HangupCause}} {
 		if err := checkText(f.name, f.v, 500); err != nil {
 			return err
 		}
@@ -241,11 +245,69 @@ func checkVoice(v *store.VoiceDetails) error {
 	if err := oneOf("voice.outcome", v.Outcome, outcomes...); err != nil {
 		return err
 	}
+	if err := oneOf("voice.hangup_side", string(v.HangupSide), sides...); err != nil {
+		return err
+	}
 	if v.WaitSeconds < 0 || v.TalkSeconds < 0 || v.CallbackAttempts < 0 || v.PacketsLost < 0 || v.JitterMillis < 0 {
 		return fieldErr("voice", "negative duration or counter")
 	}
 	if len(v.Path) > 10000 {
 		return fieldErr("voice.path", "more than 10000 steps")
+	}
+	if len(v.Legs) > maxLegs {
+		return fieldErr("voice.legs", "more than %d legs", maxLegs)
+	}
+	for i := range v.Legs {
+		normLeg(&v.Legs[i])
+		if err := checkLeg(fmt.Sprintf("voice.legs[%d]", i), &v.Legs[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// maxLegs bounds the legs of one call (transfers and re-queues; the
+// longest real chain is a handful).
+const maxLegs = 100
+
+var (
+	sides   = []string{"", string(store.SideCaller), string(store.SideAgent), string(store.SideHotline)}
+	legEnds = []string{string(store.LegHangup), string(store.LegTransferred), string(store.LegUnanswered)}
+)
+
+// normLeg keeps leg timestamps as the store keeps every timestamp: UTC,
+// microseconds.
+func normLeg(l *store.CallLeg) {
+	l.JoinedAt, l.EndedAt = micro(l.JoinedAt), micro(l.EndedAt)
+	for _, p := range []**time.Time{&l.OfferedAt, &l.AnsweredAt} {
+		if *p != nil {
+			t := micro(**p)
+			*p = &t
+		}
+	}
+}
+
+func checkLeg(field string, l *store.CallLeg) error {
+	for _, f := range []struct{ name, v string }{{"queue", l.Queue}, {"agent", l.Agent}, {"number", l.Number},
+		{"transfer_to", l.TransferTo}, {"reason", l.Reason}} {
+		if err := checkText(field+"."+f.name, f.v, 500); err != nil {
+			return err
+		}
+	}
+	if err := oneOf(field+".end", string(l.End), legEnds...); err != nil {
+		return err
+	}
+	if err := oneOf(field+".ended_by", string(l.EndedBy), sides...); err != nil {
+		return err
+	}
+	if l.WaitSeconds < 0 || l.TalkSeconds < 0 {
+		return fieldErr(field, "negative duration")
+	}
+	if !l.EndedAt.IsZero() && l.EndedAt.Before(l.JoinedAt) {
+		return fieldErr(field+".ended_at", "before joined_at")
+	}
+	if l.AnsweredAt != nil && l.AnsweredAt.Before(l.JoinedAt) {
+		return fieldErr(field+".answered_at", "before joined_at")
 	}
 	return nil
 }

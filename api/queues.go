@@ -1,0 +1,158 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/hotline-dev/hotline/callback"
+	"github.com/hotline-dev/hotline/queue"
+)
+
+// ACD is what the queue and agent routes need of automatic call
+// distribution; *queue.Service is the implementation. Its errors wrap the
+// queue's sentinels (unknown queue or agent, bad state, logged out), which
+// asError maps to the API's kinds.
+type ACD interface {
+	Queues() []queue.QueueView
+	Queue(name string) (queue.QueueView, error)
+	Agents() []queue.AgentInfo
+	Agent(id string) (queue.AgentInfo, error)
+	SetState(agentID, state, reason string) error
+}
+
+var _ ACD = (*queue.Service)(nil)
+
+// maxReason bounds a pause reason: it is shown on wallboards and logged.
+const maxReason = 64
+
+// queueRoutes are the ACD's routes inside the authenticated /api/v1 router:
+//
+//	GET  /queues             every queue: live state + windowed stats
+//	GET  /queues/{name}      one queue
+//	GET  /agents             every agent's presence and activity
+//	GET  /agents/{id}        one agent
+//	POST /agents/{id}/state  {"state": "login|logout|pause|ready", "reason": "..."}
+func (s *Server) queueRoutes(r chi.Router) {
+	r.Get("/queues", s.listQueues)
+	r.Get("/queues/{name}", s.getQueue)
+	r.Get("/agents", s.listAgents)
+	r.Get("/agents/{id}", s.getAgent)
+	r.Post("/agents/{id}/state", s.setAgentState)
+}
+
+// acd returns the ACD, or answers 503 in a process without one.
+func (s *Server) acd(w http.ResponseWriter, r *http.Request) (ACD, bool) {
+	if s.cfg.ACD == nil {
+		s.writeError(w, r, &Error{Kind: ErrUnavailable, Message: "queues and agents are not available in this process"})
+		return nil, false
+	}
+	return s.cfg.ACD, true
+}
+
+// queueOut is a queue's view with its callbacks' figures: zero for a
+// queue without callbacks, or in a process without the callback service.
+type queueOut struct {
+	queue.QueueView
+	Callbacks callback.Figures `json:"callbacks"`
+}
+
+func (s *Server) queueOut(v queue.QueueView) queueOut {
+	out := queueOut{QueueView: v, Callbacks: callback.Figures{Queue: v.Name}}
+	if s.cfg.Callbacks != nil {
+		if f, ok := s.cfg.Callbacks.QueueFigures(v.Name); ok {
+			out.Callbacks = f
+		}
+	}
+	return out
+}
+
+func (s *Server) listQueues(w http.ResponseWriter, r *http.Request) {
+	if acd, ok := s.acd(w, r); ok {
+		vs := acd.Queues()
+		out := make([]queueOut, 0, len(vs))
+		for _, v := range vs {
+			out = append(out, s.queueOut(v))
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"items": out})
+	}
+}
+
+func (s *Server) getQueue(w http.ResponseWriter, r *http.Request) {
+	acd, ok := s.acd(w, r)
+	if !ok {
+		return
+	}
+	v, err := acd.Queue(chi.URLParam(r, "name"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.queueOut(v))
+}
+
+func (s *Server) listAgents(w http.ResponseWriter, r *http.Request) {
+	if acd, ok := s.acd(w, r); ok {
+		writeJSON(w, http.StatusOK, map[string]any{"items": nonNil(acd.Agents())})
+	}
+}
+
+func (s *Server) getAgent(w http.ResponseWriter, r *http.Request) {
+	acd, ok := s.acd(w, r)
+	if !ok {
+		return
+	}
+	a, err := acd.Agent(chi.URLParam(r, "id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, a)
+}
+
+// agentStateInput is the body of POST /agents/{id}/state.
+type agentStateInput struct {
+	State  string `json:"state"`
+	Reason string `json:"reason"`
+}
+
+func (s *Server) setAgentState(w http.ResponseWriter, r *http.Request) {
+	acd, ok := s.acd(w, r)
+	if !ok {
+		return
+	}
+	var in agentStateInput
+	if err := decodeRequest(r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if len(in.Reason) > maxReason || strings.ContainsAny(in.Reason, "\r\n\x00") {
+		s.writeError(w, r, invalid("reason", "at most %d characters, one line", maxReason))
+		return
+	}
+	id := chi.URLParam(r, "id")
+	if p := principalOf(r.Context()); p != nil && p.agent != "" && p.agent != id {
+		// authenticate let the route's shape through; this is its id, routed.
+		s.writeError(w, r, &Error{Kind: ErrForbidden, Message: "agent " + p.agent + "'s session may change only its own state"})
+		return
+	}
+	if err := acd.SetState(id, in.State, in.Reason); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	a, err := acd.Agent(id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, a)
+}
+
+// nonNil keeps "items" an array when there is nothing to list.
+func nonNil[T any](items []T) []T {
+	if items == nil {
+		return []T{}
+	}
+	return items
+}

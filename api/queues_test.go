@@ -1,0 +1,197 @@
+package api_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hotline-dev/hotline/api"
+	"github.com/hotline-dev/hotline/config"
+	"github.com/hotline-dev/hotline/events"
+	"github.com/hotline-dev/hotline/queue"
+)
+
+// holdRinger rings nobody: an offer stays ringing (nothing answers or
+// fails it) until the test ends.
+type holdRinger struct{}
+
+func (holdRinger) Ring(queue.Offer)           {}
+func (holdRinger) Cancel(queue.Offer, string) {}
+
+// newACD is a real queue.Service on a clock that stands still, with agents
+// a and b in queue "q" (logged out), and queues q and sales.
+func newACD(t *testing.T) *queue.Service {
+	t.Helper()
+	queues := map[string]config.Queue{"q": {}, "sales": {JoinEmpty: true}}
+	for n, q := range queues {
+		queues[n] = q.WithDefaults()
+	}
+	var agents []config.Agent
+	for _, id := range []string{"a", "b"} {
+		agents = append(agents, config.Agent{ID: id, Username: "u" + id, Queues: map[string]int{"q": 0}})
+	}
+	t0 := time.Date(2026, 3, 4, 9, 0, 0, 0, time.UTC)
+	return queue.New(queue.Config{Agents: agents, Queues: queues, Ringer: holdRinger{}, Bus: events.NewBus(),
+		Now: func() time.Time { return t0 }})
+}
+
+func TestQueueRoutes(t *testing.T) {
+	svc := newACD(t)
+	e := newEnv(t, func(c *api.Config) { c.ACD = svc })
+
+	do := func(method, path, body string) (int, map[string]any) {
+		t.Helper()
+		token := readToken
+		if method != "GET" {
+			token = writeToken
+		}
+		var b any
+		if body != "" {
+			b = body
+		}
+		r := e.do(method, "/api/v1"+path, token, b)
+		if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+			t.Fatalf("%s %s: content type %q", method, path, ct)
+		}
+		var v map[string]any
+		if err := json.Unmarshal(r.body, &v); err != nil {
+			t.Fatal(err)
+		}
+		return r.status, v
+	}
+	errCode := func(v map[string]any) string {
+		e, _ := v["error"].(map[string]any)
+		c, _ := e["code"].(string)
+		f, _ := e["field"].(string)
+		return c + "/" + f
+	}
+	tests := []struct {
+		name, method, path, body string
+		status                   int
+		check                    func(t *testing.T, v map[string]any)
+	}{
+		{"login", "POST", "/agents/a/state", `{"state":"login"}`, 200, func(t *testing.T, v map[string]any) {
+			if v["presence"] != "available" {
+				t.Fatalf("%v", v)
+			}
+		}},
+		{"pause with reason", "POST", "/agents/a/state", `{"state":"pause","reason":"lunch"}`, 200, func(t *testing.T, v map[string]any) {
+			if v["presence"] != "paused" || v["reason"] != "lunch" {
+				t.Fatalf("%v", v)
+			}
+		}},
+		{"ready", "POST", "/agents/a/state", `{"state":"ready"}`, 200, nil},
+		{"bad state", "POST", "/agents/a/state", `{"state":"nap"}`, 422, func(t *testing.T, v map[string]any) {
+			if errCode(v) != "invalid/state" {
+				t.Fatalf("%v", v)
+			}
+		}},
+		{"unknown field", "POST", "/agents/a/state", `{"state":"ready","mood":1}`, 400, func(t *testing.T, v map[string]any) {
+			if errCode(v) != "unknown_field/mood" {
+				t.Fatalf("%v", v)
+			}
+		}},
+		{"bad json", "POST", "/agents/a/state", `{`, 400, func(t *testing.T, v map[string]any) {
+			if errCode(v) != "bad_json/" {
+				t.Fatalf("%v", v)
+			}
+		}},
+		{"reason with newline", "POST", "/agents/a/state", `{"state":"pause","reason":"a\nb"}`, 422, nil},
+		{"ready while logged out", "POST", "/agents/b/state", `{"state":"ready"}`, 409, nil},
+		{"unknown agent", "POST", "/agents/zz/state", `{"state":"login"}`, 404, nil},
+		{"get agent", "GET", "/agents/a", "", 200, func(t *testing.T, v map[string]any) {
+			if v["id"] != "a" || v["activity"] != "idle" {
+				t.Fatalf("%v", v)
+			}
+		}},
+		{"agents", "GET", "/agents", "", 200, func(t *testing.T, v map[string]any) {
+			if items, _ := v["items"].([]any); len(items) != 2 {
+				t.Fatalf("%v", v)
+			}
+		}},
+		{"queues", "GET", "/queues", "", 200, func(t *testing.T, v map[string]any) {
+			items, _ := v["items"].([]any)
+			if len(items) != 2 || items[0].(map[string]any)["name"] != "q" {
+				t.Fatalf("%v", v)
+			}
+		}},
+		{"unknown queue", "GET", "/queues/nope", "", 404, func(t *testing.T, v map[string]any) {
+			if errCode(v) != "not_found/" {
+				t.Fatalf("%v", v)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, v := do(tt.method, tt.path, tt.body)
+			if status != tt.status {
+				t.Fatalf("status %d, want %d: %v", status, tt.status, v)
+			}
+			if tt.check != nil {
+				tt.check(t, v)
+			}
+		})
+	}
+	// Live queue view with a caller being offered.
+	if _, err := svc.Join(queue.JoinRequest{CallID: "c1", Queue: "q", Tier: "vip"}); err != nil {
+		t.Fatal(err)
+	}
+	status, v := do("GET", "/queues/q", "")
+	if status != 200 || v["waiting"] != 1.0 {
+		t.Fatalf("queue view %d %v", status, v)
+	}
+	callers := v["callers"].([]any)
+	if c := callers[0].(map[string]any); c["call_id"] != "c1" || c["ringing"] != true || c["tier"] != "vip" {
+		t.Fatalf("callers %v", callers)
+	}
+	ws := v["windows"].([]any)
+	if len(ws) != 2 || ws[0].(map[string]any)["name"] != "30m" || ws[1].(map[string]any)["name"] != "today" {
+		t.Fatalf("windows %v", ws)
+	}
+
+	// The routes are the API's: a token is needed, a read token may not
+	// write, the methods they do not serve are 405.
+	if r := e.do("GET", "/api/v1/queues", "", nil); r.status != http.StatusUnauthorized {
+		t.Fatalf("queues without token: %d, want 401", r.status)
+	}
+	if r := e.do("POST", "/api/v1/agents/a/state", readToken, `{"state":"logout"}`); r.status != http.StatusForbidden {
+		t.Fatalf("state change with a read token: %d, want 403", r.status)
+	}
+	if r := e.do("POST", "/api/v1/queues", readToken, nil); r.status != http.StatusMethodNotAllowed {
+		t.Fatalf("POST on GET route: %d, want 405", r.status)
+	}
+}
+
+// TestQueueRoutesWithoutACD: a process without queues answers 503.
+func TestQueueRoutesWithoutACD(t *testing.T) {
+	e := newEnv(t)
+	for _, p := range []string{"/api/v1/queues", "/api/v1/queues/q", "/api/v1/agents", "/api/v1/agents/a"} {
+		if r := e.do("GET", p, readToken, nil); r.status != http.StatusServiceUnavailable || decodeErr(t, r).Error.Code != "unavailable" {
+			t.Errorf("GET %s: %d %s, want 503 unavailable", p, r.status, r.body)
+		}
+	}
+}
+
+// TestOpenAPIDescribesQueueRoutes: the ACD's five operations are in the
+// one description, and the route tree matches it.
+func TestOpenAPIDescribesQueueRoutes(t *testing.T) {
+	e := newEnv(t, func(c *api.Config) { c.ACD = newACD(t) })
+	if missing, extra, err := e.api.CheckSpec(); err != nil || len(missing)+len(extra) != 0 {
+		t.Fatalf("missing %v extra %v err %v", missing, extra, err)
+	}
+	var doc struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(e.api.OpenAPI(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range []string{"get /api/v1/queues", "get /api/v1/queues/{name}", "get /api/v1/agents",
+		"get /api/v1/agents/{id}", "post /api/v1/agents/{id}/state"} {
+		method, path, _ := strings.Cut(op, " ")
+		if _, ok := doc.Paths[path][method]; !ok {
+			t.Errorf("%s not described", op)
+		}
+	}
+}

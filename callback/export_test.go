@@ -1,0 +1,15 @@
+package callback
+
+import "fmt"
+
+// DebugEntry describes callback id's entry in memory (tests' failure messages).
+func (s *Scheduler) DebugEntry(id int64) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.entries[id]
+	if e == nil {
+		return "no entry"
+	}
+	return fmt.Sprintf("state %s inLine %v busy %v suspect %v dial %v timer at %v (idx %d) version %d notBefore %v",
+		e.cb.State, e.inLine, e.busy, e.suspect, e.dial != nil, e.t.at, e.t.idx, e.cb.Version, e.cb.NotBefore)
+}

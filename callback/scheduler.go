@@ -1,0 +1,402 @@
+package callback
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/hotline-dev/hotline/config"
+	"github.com/hotline-dev/hotline/events"
+	"github.com/hotline-dev/hotline/outbound"
+	"github.com/hotline-dev/hotline/store"
+)
+
+// Defaults for zero Config fields.
+const (
+	DefaultWriteTimeout = 5 * time.Second
+	// backoffMin and backoffMax space the retries of a database write
+	// that found the database unavailable (as the call log does).
+	backoffMin = 250 * time.Millisecond
+	backoffMax = 5 * time.Second
+	// bootRetry spaces the start's recovery and load while the database
+	// is unavailable.
+	bootRetry = 2 * time.Second
+)
+
+// Config builds a Scheduler. Store, Queues and Dialer are required.
+type Config struct {
+	Store     store.Callbacks
+	Queues    map[string]config.Queue // each queue's callback: block
+	Calendars map[string]config.Calendar
+	Limits    config.Callbacks // request bounds (defaults filled by config)
+	// Policy is the outbound policy: a number it refuses is refused at
+	// request time (the Dialer checks again when it dials).
+	Policy *outbound.Policy
+	ACD    ACD // nil: nothing dials (every due callback waits in its line)
+	Dialer Dialer
+	Bus    *events.Bus
+	Logger *slog.Logger
+	// TierBoost is how far ahead of its join time a tier ranks: the
+	// queue's own (queue.Config.TierBoost), so a callback sits exactly
+	// where the caller would have. Default vip 2m, as the queue's.
+	TierBoost map[store.Tier]time.Duration
+	// Boot names this process's claims; default a random UUID. Two
+	// processes must never share one.
+	Boot string
+	// WriteTimeout bounds each database write; default DefaultWriteTimeout.
+	WriteTimeout time.Duration
+	// Location is the time zone of "today" in Figures when a queue has
+	// no calendar; default UTC.
+	Location *time.Location
+}
+
+// Scheduler is the callback state machine. It is safe for concurrent use.
+// Run it (Run blocks), then Shutdown or Close it.
+type Scheduler struct {
+	cfg    Config
+	log    *slog.Logger
+	queues map[string]*settings // configured queues
+	limits *limits
+
+	mu      sync.Mutex
+	ready   bool
+	closing bool // Shutdown or Close: no new request, no new dial
+	entries map[int64]*entry
+	byPhone map[string]*entry // open callbacks by queue and number (openKey)
+	lines   map[string]*line
+	timers  timers
+	outbox  []notice // to the ACD, in order
+
+	kick       chan struct{} // the Run loop has something new (buffered 1)
+	readyCh    chan struct{}
+	done       chan struct{} // closed by Close
+	closeOnce  sync.Once
+	dialCtx    context.Context // parent of every attempt's call
+	dialCancel context.CancelFunc
+	dials      sync.WaitGroup // attempt goroutines (and their writes)
+}
+
+// notice is one call to the ACD.
+type notice struct {
+	offer    *Waiting
+	queue    string
+	withdraw int64
+}
+
+// New checks cfg and builds a Scheduler; it does not start anything.
+func New(cfg Config) (*Scheduler, error) {
+	if cfg.Store == nil || cfg.Dialer == nil {
+		return nil, errors.New("callback: Config.Store and Config.Dialer are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.TierBoost == nil {
+		cfg.TierBoost = map[store.Tier]time.Duration{store.TierVIP: 2 * time.Minute}
+	}
+	if cfg.Boot == "" {
+		cfg.Boot = uuid.NewString()
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = DefaultWriteTimeout
+	}
+	if cfg.Location == nil {
+		cfg.Location = time.UTC
+	}
+	s := &Scheduler{cfg: cfg, log: cfg.Logger.With("component", "callback", "boot", cfg.Boot), queues: map[string]*settings{},
+		limits: newLimits(cfg.Limits), entries: map[int64]*entry{}, byPhone: map[string]*entry{}, lines: map[string]*line{},
+		kick: make(chan struct{}, 1), readyCh: make(chan struct{}), done: make(chan struct{})}
+	s.dialCtx, s.dialCancel = context.WithCancel(context.Background())
+	names := make([]string, 0, len(cfg.Queues))
+	for name := range cfg.Queues {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		set, err := newSettings(name, cfg.Queues[name], cfg.Calendars)
+		if err != nil {
+			return nil, fmt.Errorf("callback: %w", err)
+		}
+		s.queues[name] = set
+		s.lines[name] = newLine(set)
+	}
+	return s, nil
+}
+
+// Boot is the id this scheduler's claims carry.
+func (s *Scheduler) Boot() string { return s.cfg.Boot }
+
+// Ready is closed once the scheduler has recovered and loaded its
+// callbacks; requests before that are ErrNotReady.
+func (s *Scheduler) Ready() <-chan struct{} { return s.readyCh }
+
+// Run recovers the claims of earlier processes, loads every open callback
+// at its place, and then keeps time: callbacks become due, expire, and
+// leave their line when a calendar closes. While the database is
+// unavailable at start it retries. It returns nil when ctx ends or the
+// scheduler is closed (ctx ending closes it).
+func (s *Scheduler) Run(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() { _ = s.Close() })
+	defer stop()
+	for {
+		err := s.boot(ctx)
+		if err == nil {
+			break
+		}
+		if s.stopped(ctx) {
+			return nil
+		}
+		s.log.Warn("callback: cannot load callbacks yet; retrying", "err", err, "retry_in", bootRetry)
+		if !s.sleep(ctx, bootRetry) {
+			return nil
+		}
+	}
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
+	for {
+		s.deliver()
+		s.mu.Lock()
+		wait := time.Hour
+		if next := s.timers.peek(); next != nil {
+			wait = time.Until(next.at)
+		}
+		s.mu.Unlock()
+		t.Reset(max(wait, 0))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.done:
+			return nil
+		case <-t.C:
+			s.fire(ctx)
+		case <-s.kick:
+		}
+	}
+}
+
+func (s *Scheduler) stopped(ctx context.Context) bool {
+	select {
+	case <-ctx.Done():
+		return true
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// sleep waits d unless the scheduler stops first (false).
+func (s *Scheduler) sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	case <-s.done:
+		return false
+	}
+}
+
+// boot marks the calls of earlier processes interrupted, then loads every
+// open callback into its line and today's counts.
+func (s *Scheduler) boot(ctx context.Context) error {
+	now := time.Now()
+	wctx, cancel := context.WithTimeout(ctx, 4*s.cfg.WriteTimeout)
+	defer cancel()
+	recovered, err := s.cfg.Store.RecoverCallbacks(wctx, store.CallbackRecovery{Boot: s.cfg.Boot, At: now})
+	if err != nil {
+		return fmt.Errorf("recover interrupted calls: %w", err)
+	}
+	for _, cb := range recovered {
+		s.log.Warn("callback: a call was cut short by a restart", "callback", cb.ID, "queue", cb.Queue,
+			"attempt", cb.Attempts, "state", cb.State)
+		if !cb.State.Open() { // cut short twice: it ended here, say so (open ones say so when placed)
+			s.mu.Lock()
+			s.publish(&entry{cb: cb}, string(cb.State), &Change{Result: store.AttemptInterrupted})
+			s.mu.Unlock()
+		}
+	}
+	open, err := s.cfg.Store.OpenCallbacks(wctx)
+	if err != nil {
+		return err
+	}
+	// Today's ended callbacks, per distinct day start (one per time zone).
+	s.mu.Lock()
+	days := map[*line]time.Time{}
+	for _, cb := range open {
+		s.lineOf(cb.Queue) // lines for queues no longer configured, before counting
+	}
+	for _, l := range s.lines {
+		days[l] = s.dayStart(l, now)
+	}
+	s.mu.Unlock()
+	ended := map[time.Time][]store.CallbackCount{}
+	for _, day := range days {
+		if _, ok := ended[day]; !ok {
+			if ended[day], err = s.cfg.Store.CountCallbacks(wctx, day); err != nil {
+				return err
+			}
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for l, day := range days {
+		l.day = day
+	}
+	s.entries, s.byPhone = map[int64]*entry{}, map[string]*entry{}
+	s.timers = nil
+	for name, l := range s.lines {
+		clear(l.ended)
+		l.due, l.inFlight = nil, 0
+		l.close.idx = -1
+		for _, c := range ended[l.day] {
+			if c.Queue == name {
+				l.ended[c.State] += c.N
+			}
+		}
+	}
+	for _, cb := range open {
+		if cb.State != store.CallbackWaiting {
+			// Another process's claims were recovered above; an open claim
+			// left here is another live process's (a second node, or a
+			// boot id reused): it is not ours to touch.
+			s.log.Error("callback: a callback is claimed by another process; leaving it alone",
+				"callback", cb.ID, "claimed_by", cb.ClaimedBy)
+			continue
+		}
+		s.add(cb)
+	}
+	// Offer in place order, queue by queue.
+	ordered := make([]*entry, 0, len(s.entries))
+	for _, e := range s.entries {
+		ordered = append(ordered, e)
+	}
+	sort.Slice(ordered, func(i, j int) bool { return ordered[i].less(ordered[j]) < 0 })
+	for _, e := range ordered {
+		s.place(e, now)
+	}
+	for _, l := range s.lines {
+		s.armClose(l, now)
+	}
+	s.ready = true
+	close(s.readyCh)
+	s.log.Info("callback: scheduler started", "open", len(s.entries), "recovered", len(recovered))
+	return nil
+}
+
+// lineOf is queue's line, made for a queue no longer configured (its
+// callbacks stay until they expire; the ACD does not know the queue).
+func (s *Scheduler) lineOf(queue string) *line {
+	if l, ok := s.lines[queue]; ok {
+		return l
+	}
+	set, _ := newSettings(queue, config.Queue{}, nil)
+	l := newLine(set)
+	s.lines[queue] = l
+	s.log.Warn("callback: callbacks for a queue that is not configured; they wait until they expire", "queue", queue)
+	return l
+}
+
+// openKey names a (queue, number): one open callback each.
+func openKey(queue, number string) string { return queue + "\x00" + number }
+
+func (s *Scheduler) rankOf(cb store.Callback) time.Time {
+	return cb.JoinedAt.Add(-s.cfg.TierBoost[cb.Tier])
+}
+
+// dayStart is the start of t's day for l's counts: in its calendar's zone.
+func (s *Scheduler) dayStart(l *line, t time.Time) time.Time {
+	loc := s.cfg.Location
+	if l.set.cal != nil {
+		loc = l.set.cal.Location()
+	}
+	y, m, d := t.In(loc).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, loc)
+}
+
+// Shutdown stops new requests and dials, waits for the calls in flight to
+// end (and their outcome to be written) or ctx to end, then closes.
+func (s *Scheduler) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
+	idle := make(chan struct{})
+	go func() { s.dials.Wait(); close(idle) }() // ends when the calls do, or when Close cuts them
+	var err error
+	select {
+	case <-idle:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	return errors.Join(err, s.Close())
+}
+
+// Close stops at once: calls in flight are hung up (their attempts end
+// interrupted, written if the database answers), Run returns. Safe to call
+// more than once.
+func (s *Scheduler) Close() error {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closing = true
+		s.mu.Unlock()
+		close(s.done)
+		s.dialCancel()
+	})
+	s.dials.Wait()
+	return nil
+}
+
+// kickRun wakes the Run loop (a new timer, a notice to deliver).
+func (s *Scheduler) kickRun() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// deliver hands the notices to the ACD, in order, outside the lock.
+func (s *Scheduler) deliver() {
+	s.mu.Lock()
+	out := s.outbox
+	s.outbox = nil
+	s.mu.Unlock()
+	if s.cfg.ACD == nil {
+		return
+	}
+	for _, n := range out {
+		if n.offer != nil {
+			s.cfg.ACD.Offer(*n.offer)
+		} else {
+			s.cfg.ACD.Withdraw(n.queue, n.withdraw)
+		}
+	}
+}
+
+// write runs one database write bounded by WriteTimeout, not by any
+// caller's context: an outcome must be written even when the call that
+// produced it was cancelled.
+func (s *Scheduler) write(ctx context.Context, f func(ctx context.Context) error) error {
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.WriteTimeout)
+	defer cancel()
+	return f(wctx)
+}
+
+// transient reports store errors worth retrying the same write for.
+func transient(err error) bool {
+	return errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)
+}
+
+func nextBackoff(d time.Duration) time.Duration {
+	if d < backoffMin {
+		return backoffMin
+	}
+	return min(2*d, backoffMax)
+}

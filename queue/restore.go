@@ -1,0 +1,117 @@
+package queue
+
+import (
+	"time"
+
+	"github.com/hotline-dev/hotline/store"
+)
+
+// Restore puts back what a previous run of the server left (Config.State):
+// agents' presence (logged in, paused with its reason; every agent is idle,
+// as no call survived) and the statistics records behind "today" and the
+// sliding window. Call it once, before calls arrive. Agents no longer in
+// the configuration are ignored.
+func (s *Service) Restore(agents []store.AgentState, recs []store.QueueRec) {
+	s.mu.Lock()
+	defer s.unlock()
+	now := s.cfg.Now()
+	s.stats.restore(recs, now)
+	for _, st := range agents {
+		a, ok := s.agents[st.AgentID]
+		if !ok {
+			continue
+		}
+		switch Presence(st.Presence) {
+		case Available, Paused:
+			a.presence, a.reason = Presence(st.Presence), st.Reason
+		default:
+			continue
+		}
+		a.saved = st
+		if a.presence == Available {
+			a.idleSince = now
+			s.agentFreed(a)
+		}
+		s.emitAgent(a, "", AgentChange{})
+	}
+	s.dispatch()
+}
+
+// Since is the oldest record the figures at now read: local midnight, or
+// the start of the sliding window when that reaches back into yesterday.
+func (st *Stats) Since(now time.Time) time.Time {
+	day, win := startOfDay(now, st.loc), now.Add(-st.window)
+	if win.Before(day) {
+		return win
+	}
+	return day
+}
+
+// restore rebuilds the records from a previous run. A caller it saw join
+// and never leave was cut off by the restart: it is counted as exited now
+// (and that record kept too), so Joined = Answered + Abandoned + Exited +
+// Waiting still holds.
+func (st *Stats) restore(recs []store.QueueRec, now time.Time) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	open := map[string]map[string]bool{} // queue → joined call IDs not yet left
+	for _, r := range recs {
+		q := st.queues[r.Queue]
+		if q == nil {
+			continue
+		}
+		k, ok := recKinds[r.Kind]
+		if !ok {
+			continue
+		}
+		q.recs = append(q.recs, rec{at: r.At, kind: k, d: r.Duration})
+		q.totals.count(k)
+		if open[r.Queue] == nil {
+			open[r.Queue] = map[string]bool{}
+		}
+		switch k {
+		case recJoined:
+			open[r.Queue][r.CallID] = true
+		case recAnswered, recAbandoned, recExited:
+			delete(open[r.Queue], r.CallID)
+		}
+	}
+	for name, ids := range open {
+		q := st.queues[name]
+		for id := range ids {
+			r := rec{at: now, kind: recExited}
+			q.recs = append(q.recs, r)
+			q.totals.count(recExited)
+			st.save(name, id, r)
+		}
+	}
+	for _, q := range st.queues {
+		st.prune(q, now)
+	}
+}
+
+var recKinds = map[string]recKind{store.RecJoined: recJoined, store.RecAnswered: recAnswered,
+	store.RecAbandoned: recAbandoned, store.RecExited: recExited, store.RecHandled: recHandled}
+
+var recNames = map[recKind]string{recJoined: store.RecJoined, recAnswered: store.RecAnswered,
+	recAbandoned: store.RecAbandoned, recExited: store.RecExited, recHandled: store.RecHandled}
+
+func (t *Totals) count(k recKind) {
+	switch k {
+	case recJoined:
+		t.Joined++
+	case recAnswered:
+		t.Answered++
+	case recAbandoned:
+		t.Abandoned++
+	case recExited:
+		t.Exited++
+	}
+}
+
+// save hands a new record to the sink, if any. Callers hold st.mu.
+func (st *Stats) save(queue, callID string, r rec) {
+	if st.sink != nil {
+		st.sink(store.QueueRec{Queue: queue, At: r.at, Kind: recNames[r.kind], CallID: callID, Duration: r.d})
+	}
+}
