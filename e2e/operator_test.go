@@ -190,7 +190,10 @@ func TestMetricsAfterRealCalls(t *testing.T) {
 		t.Fatalf("dial 999: %v, want 404", err)
 	}
 
-	body := httpGet(t, h, http.MethodGet, "/metrics")
+	// The metrics follow the event stream on their own goroutine: the
+	// rejection is counted soon after the 404 reaches the caller, not
+	// before it. Scrape until it shows (bounded), then judge the scrape.
+	body := scrapeUntil(t, h, `hotline_calls_rejected_total{status="404"} 1`, 10*time.Second)
 	for _, want := range []string{
 		`hotline_queue_answered_total{queue="technical"} 1`,
 		`hotline_queue_abandoned_total{queue="technical"} 1`,
@@ -249,6 +252,24 @@ func TestMetricsAfterRealCalls(t *testing.T) {
 		}
 	}
 	h.shutdown()
+}
+
+// scrapeUntil scrapes /metrics until it contains want or d has passed,
+// and returns the last scrape.
+func scrapeUntil(t *testing.T, h *harness, want string, d time.Duration) string {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		body := httpGet(t, h, http.MethodGet, "/metrics")
+		if strings.Contains(body, want) || time.Now().After(deadline) {
+			return body
+		}
+		select {
+		case <-t.Context().Done():
+			return body
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // httpGet requests a path without a token and returns the body.

@@ -29,7 +29,8 @@ var knownMethods = map[string]bool{"INVITE": true, "ACK": true, "CANCEL": true, 
 	"OPTIONS": true, "SUBSCRIBE": true, "NOTIFY": true, "REFER": true, "INFO": true, "MESSAGE": true,
 	"PRACK": true, "UPDATE": true, "PUBLISH": true}
 
-func (c *responseCounts) add(method string, code int) {
+// add counts one response (delta 1) or takes one back (delta -1).
+func (c *responseCounts) add(method string, code int, delta int) {
 	if !knownMethods[method] {
 		method = "other"
 	}
@@ -42,7 +43,12 @@ func (c *responseCounts) add(method string, code int) {
 	if c.n == nil {
 		c.n = map[ResponseKey]uint64{}
 	}
-	c.n[ResponseKey{Method: method, Class: class}]++
+	k := ResponseKey{Method: method, Class: class}
+	if delta < 0 {
+		c.n[k]--
+		return
+	}
+	c.n[k]++
 }
 
 func (c *responseCounts) snapshot() map[ResponseKey]uint64 {
@@ -62,10 +68,14 @@ type countingTx struct {
 	counts *responseCounts
 }
 
+// Respond counts the response before handing it to the transport, so a
+// peer that has read it can already see it counted; a response the
+// transport could not send is taken back out.
 func (t countingTx) Respond(res *sip.Response) error {
+	t.counts.add(t.method, res.StatusCode, 1)
 	err := t.ServerTransaction.Respond(res)
-	if err == nil {
-		t.counts.add(t.method, res.StatusCode)
+	if err != nil {
+		t.counts.add(t.method, res.StatusCode, -1)
 	}
 	return err
 }
