@@ -81,19 +81,29 @@ func (s *Server) onInfo(req *sip.Request, tx sip.ServerTransaction) {
 		s.respondError(req, tx, ErrNoDialog)
 		return
 	}
-	if !isMime(req, "application/dtmf-relay") && !isMime(req, "application/dtmf") {
-		s.respondError(req, tx, unsupportedBody("application/dtmf-relay, application/dtmf"))
-		return
-	}
-	d, err := media.ParseDTMFInfo(req.ContentType().Value(), req.Body())
+	d, err := infoDigit(req)
 	if err != nil {
-		c.log.Info("bad INFO DTMF body", "err", err)
-		s.respondError(req, tx, badRequest("DTMF body", err))
+		c.log.Info("INFO refused", "err", err)
+		s.respondError(req, tx, err)
 		return
 	}
 	// Answer first: the digit may end the call, and the 200 must not trail the BYE.
 	s.respond(req, tx, sip.StatusOK, "OK")
 	c.media.InjectDigit(d)
+}
+
+// infoDigit reads the key an INFO request carries (application/dtmf-relay
+// or application/dtmf); the error is the response that refuses it (415 or
+// 400). Inbound and outbound calls both take keys this way.
+func infoDigit(req *sip.Request) (media.Digit, error) {
+	if !isMime(req, "application/dtmf-relay") && !isMime(req, "application/dtmf") {
+		return media.Digit{}, unsupportedBody("application/dtmf-relay, application/dtmf")
+	}
+	d, err := media.ParseDTMFInfo(req.ContentType().Value(), req.Body())
+	if err != nil {
+		return media.Digit{}, badRequest("DTMF body", err)
+	}
+	return d, nil
 }
 
 // onReinvite handles hold, unhold and codec changes (RFC 3264 §8, §8.4).

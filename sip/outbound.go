@@ -161,7 +161,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	port := conn.LocalAddr().(*net.UDPAddr).Port
 	c.dua = &sipgo.DialogUA{Client: cl, ContactHDR: sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "hotline", Host: c.public.String(), Port: port}}}
 	c.srv.OnBye(c.recovered(c.onBye))
-	c.srv.OnInfo(c.recovered(c.onOK))
+	c.srv.OnInfo(c.recovered(c.onInfo))
 	c.srv.OnOptions(c.recovered(c.onOK))
 	c.srv.OnAck(func(*sip.Request, sip.ServerTransaction) {})
 	c.srv.OnInvite(c.recovered(c.onReinvite))
@@ -302,6 +302,25 @@ func (c *Client) onBye(req *sip.Request, tx sip.ServerTransaction) {
 		oc.log.Warn("BYE", "err", err)
 	}
 	oc.end(byeReason(req), SideRemote)
+}
+
+// onInfo takes the keys the called party sends as INFO (RFC 6086 §4.2) into
+// the call's digits, beside RFC 4733 and in-band ones: a callback customer
+// on such a phone confirms with it.
+func (c *Client) onInfo(req *sip.Request, tx sip.ServerTransaction) {
+	oc := c.lookup(req)
+	if oc == nil {
+		c.respondError(req, tx, ErrNoDialog)
+		return
+	}
+	d, err := infoDigit(req)
+	if err != nil {
+		oc.log.Info("INFO refused", "err", err)
+		c.respondError(req, tx, err)
+		return
+	}
+	c.send(tx, sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil))
+	oc.media.InjectDigit(d)
 }
 
 func (c *Client) onOK(req *sip.Request, tx sip.ServerTransaction) {
