@@ -19,6 +19,7 @@ import (
 	"github.com/hotline-dev/hotline/queue"
 	"github.com/hotline-dev/hotline/sip"
 	"github.com/hotline-dev/hotline/store"
+	"github.com/hotline-dev/hotline/store/postgres/pgtest"
 )
 
 // apiDo sends one API request with the write token and returns the status,
@@ -258,12 +259,23 @@ func TestCallbackAPICancelAndRefusals(t *testing.T) {
 // waiting: virtual hold) and C (live) join technical in that order while its
 // only agent is paused. When she is ready she gets A; when A ends, B's
 // callback is dialled (before C is offered), B confirms and is bridged to
-// her; when B ends, C.
+// her; when B ends, C. It runs on both stores: the callback's place and
+// its durable job live in the database.
 func TestCallbackOrderLiveCallbackLive(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { callbackOrder(t, "") })
+	t.Run("postgres", func(t *testing.T) { callbackOrder(t, pgtest.Schema(t)) })
+}
+
+func callbackOrder(t *testing.T, dbURL string) {
 	leakCheck(t)
 	line := startTrunkLine(t, phonetest.Answer)
 	agent := startAgentPhone(t)
-	h := start(t, technicalCallbacks(line, agent, 1))
+	h := start(t, func(c *config.Config) {
+		technicalCallbacks(line, agent, 1)(c)
+		if dbURL != "" {
+			c.Database.URL = dbURL
+		}
+	})
 	apiPost(t, h, "/api/v1/agents/lan/state", `{"state":"login"}`)
 	apiPost(t, h, "/api/v1/agents/lan/state", `{"state":"pause","reason":"meeting"}`)
 
