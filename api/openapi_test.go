@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/hotline-dev/hotline/queue"
 	"github.com/hotline-dev/hotline/store"
 )
 
@@ -75,7 +76,8 @@ func TestOpenAPIServed(t *testing.T) {
 }
 
 // TestOpenAPISchemasMatchVoiceModel: every JSON field of the voice model
-// (store.VoiceDetails, store.CallLeg) is described, and nothing else is
+// (store.VoiceDetails, store.CallLeg) and of an agent (queue.AgentInfo) is
+// described, and nothing else is
 // (the schemas forbid additional properties, so a client generated from
 // them would reject or drop an undescribed field).
 func TestOpenAPISchemasMatchVoiceModel(t *testing.T) {
@@ -91,7 +93,8 @@ func TestOpenAPISchemasMatchVoiceModel(t *testing.T) {
 	if err := json.Unmarshal(r.body, &doc); err != nil {
 		t.Fatal(err)
 	}
-	for name, typ := range map[string]reflect.Type{"VoiceDetails": reflect.TypeFor[store.VoiceDetails](), "CallLeg": reflect.TypeFor[store.CallLeg]()} {
+	for name, typ := range map[string]reflect.Type{"VoiceDetails": reflect.TypeFor[store.VoiceDetails](), "CallLeg": reflect.TypeFor[store.CallLeg](),
+		"Agent": reflect.TypeFor[queue.AgentInfo]()} {
 		props := doc.Components.Schemas[name].Properties
 		fields := map[string]bool{}
 		for f := range typ.Fields() {

@@ -102,7 +102,8 @@ func TestQueueRoutes(t *testing.T) {
 		{"ready while logged out", "POST", "/agents/b/state", `{"state":"ready"}`, 409, nil},
 		{"unknown agent", "POST", "/agents/zz/state", `{"state":"login"}`, 404, nil},
 		{"get agent", "GET", "/agents/a", "", 200, func(t *testing.T, v map[string]any) {
-			if v["id"] != "a" || v["activity"] != "idle" {
+			// The clock stands still at t0: the agent became available then.
+			if v["id"] != "a" || v["activity"] != "idle" || v["state_since"] != "2026-03-04T09:00:00Z" || v["calls_today"] != 0.0 {
 				t.Fatalf("%v", v)
 			}
 		}},

@@ -160,27 +160,51 @@ func allDigits(v string) bool {
 
 // AgentInfo is an agent's live state.
 type AgentInfo struct {
-	ID        string         `json:"id"`
-	Name      string         `json:"name"`
-	Presence  Presence       `json:"presence"`
-	Reason    string         `json:"reason,omitempty"`
-	Activity  Activity       `json:"activity"`
-	CallID    string         `json:"call_id,omitempty"`
-	Offer     *Offer         `json:"offer,omitempty"`
-	Queues    map[string]int `json:"queues"`
-	Skills    map[string]int `json:"skills,omitempty"`
-	Misses    int            `json:"misses"`
-	Answered  int            `json:"answered"`
-	IdleSince time.Time      `json:"idle_since"`
+	ID       string         `json:"id"`
+	Name     string         `json:"name"`
+	Presence Presence       `json:"presence"`
+	Reason   string         `json:"reason,omitempty"`
+	Activity Activity       `json:"activity"`
+	CallID   string         `json:"call_id,omitempty"`
+	Caller   string         `json:"caller,omitempty"` // the number of CallID's caller (ringing, on a call, wrap-up)
+	Offer    *Offer         `json:"offer,omitempty"`
+	Queues   map[string]int `json:"queues"`
+	Skills   map[string]int `json:"skills,omitempty"`
+	Misses   int            `json:"misses"`
+	Answered int            `json:"answered"` // offers answered since the server started
+	// CallsToday is the offers the agent answered since local midnight
+	// (Config.Location), callbacks included; kept across a restart.
+	CallsToday int       `json:"calls_today"`
+	IdleSince  time.Time `json:"idle_since"`
+	// StateSince is when the agent entered its current state: logged
+	// out; else its activity when not idle; else paused (a new reason is
+	// a new state) or available (docs/metrics.md "agent state").
+	StateSince time.Time `json:"state_since"`
 }
 
-func (s *Service) agentInfo(a *agent) AgentInfo {
+// agentState names a's one state, as StateSince dates it.
+func (a *agent) agentState() string {
+	switch {
+	case a.presence == LoggedOut:
+		return string(LoggedOut)
+	case a.activity != Idle:
+		return string(a.activity)
+	case a.presence == Paused:
+		return string(Paused) + ":" + a.reason
+	}
+	return string(Available)
+}
+
+func (s *Service) agentInfo(a *agent, calls map[string]int) AgentInfo {
 	i := AgentInfo{ID: a.cfg.ID, Name: a.cfg.Name, Presence: a.presence, Reason: a.reason,
 		Activity: a.activity, CallID: a.call, Queues: a.cfg.Queues, Skills: a.cfg.Skills,
-		Misses: a.misses, Answered: a.answered, IdleSince: a.idleSince}
+		Misses: a.misses, Answered: a.answered, CallsToday: calls[a.cfg.ID], IdleSince: a.idleSince, StateSince: a.stateSince}
+	if a.activity == OnCall || a.activity == WrapUp {
+		i.Caller = a.caller
+	}
 	if a.offer != nil {
 		o := a.offer.Offer
-		i.Offer, i.CallID = &o, o.CallID
+		i.Offer, i.CallID, i.Caller = &o, o.CallID, o.Caller
 	}
 	return i
 }
@@ -189,9 +213,10 @@ func (s *Service) agentInfo(a *agent) AgentInfo {
 func (s *Service) Agents() []AgentInfo {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	calls := s.stats.CallsToday(s.cfg.Now())
 	var out []AgentInfo
 	for _, a := range s.sortedAgents() {
-		out = append(out, s.agentInfo(a))
+		out = append(out, s.agentInfo(a, calls))
 	}
 	return out
 }
@@ -204,7 +229,7 @@ func (s *Service) Agent(id string) (AgentInfo, error) {
 	if !ok {
 		return AgentInfo{}, fmt.Errorf("agent %q: %w", id, ErrUnknownAgent)
 	}
-	return s.agentInfo(a), nil
+	return s.agentInfo(a, s.stats.CallsToday(s.cfg.Now())), nil
 }
 
 func (s *Service) sortedAgents() []*agent {

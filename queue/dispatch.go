@@ -219,6 +219,9 @@ func (s *Service) endOffer(o *offer, result, cancelReason string) {
 // pause reason come from a.
 func (s *Service) emitAgent(a *agent, queue string, c AgentChange) {
 	c.Presence, c.Activity, c.Reason = a.presence, a.activity, a.reason
+	if st := a.agentState(); st != a.state {
+		a.state, a.stateSince = st, s.cfg.Now()
+	}
 	s.emit(events.Event{Type: events.AgentState, Agent: a.cfg.ID, Queue: queue, CallID: a.call, Payload: c})
 	if s.cfg.State != nil && (a.saved.Presence != string(a.presence) || a.saved.Reason != a.reason) {
 		a.saved = store.AgentState{AgentID: a.cfg.ID, Presence: string(a.presence), Reason: a.reason, Since: s.cfg.Now()}

@@ -233,6 +233,9 @@ func runModel(t *testing.T, rng *rand.Rand, steps int) {
 			t.Fatalf("queue %s: stats from the bus differ:\n%+v\n%+v", name, got, want)
 		}
 	}
+	if want, got := g.s.Stats().CallsToday(g.clk.Now()), replay.CallsToday(g.clk.Now()); !reflect.DeepEqual(want, got) {
+		t.Fatalf("calls today from the bus %v, the service's %v", got, want)
+	}
 	for id, n := range open {
 		if n != 0 {
 			t.Fatalf("offer %s: offered-ended balance %d", id, n)
@@ -312,6 +315,17 @@ func (g *rig) checkInvariants(t *testing.T, step int, places map[string]*Place, 
 		}
 		if a.activity == Idle && a.holds != "" {
 			fail("idle agent %s holds %q", a.cfg.ID, a.holds)
+		}
+		// Every change of state went out as agent.state (which dates it).
+		if a.state != a.agentState() || a.stateSince.After(now) {
+			fail("agent %s is %q, last published %q since %v", a.cfg.ID, a.agentState(), a.state, a.stateSince)
+		}
+	}
+	// The model stays within one day: every answer is a call today.
+	calls := s.stats.CallsToday(now)
+	for id, a := range s.agents {
+		if calls[id] != a.answered {
+			fail("agent %s: %d calls today, %d answered", id, calls[id], a.answered)
 		}
 	}
 	// A callback's agent is its own: reserved (dialling) or on its call

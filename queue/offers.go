@@ -27,7 +27,7 @@ func (s *Service) Answered(offerID string) error {
 	}
 	s.endOffer(o, ResultAnswered, "")
 	now := s.cfg.Now()
-	a.activity, a.call, a.callQueue, a.talkStart = OnCall, e.callID, e.queue, now
+	a.activity, a.call, a.callQueue, a.talkStart, a.caller = OnCall, e.callID, e.queue, now, e.caller
 	a.misses = 0
 	a.answered++
 	s.oncall[e.callID] = a
@@ -113,7 +113,7 @@ func (s *Service) endWrapUp(a *agent, now time.Time) {
 	s.agentFreed(a)
 	q := a.callQueue
 	s.emitAgent(a, q, AgentChange{HandleMS: ms(handle), TalkMS: ms(a.talk)})
-	a.call, a.callQueue, a.talk = "", "", 0
+	a.call, a.callQueue, a.talk, a.caller = "", "", 0, ""
 }
 
 // Tick fires every deadline that has passed: ring timeouts (a miss, and

@@ -9,8 +9,10 @@ import (
 // Restore puts back what a previous run of the server left (Config.State):
 // agents' presence (logged in, paused with its reason; every agent is idle,
 // as no call survived) and the statistics records behind "today" and the
-// sliding window. Call it once, before calls arrive. Agents no longer in
-// the configuration are ignored.
+// sliding window (the agents' calls today among them). Call it once,
+// before calls arrive. Agents no longer in the configuration are ignored.
+// A paused or logged-out agent has been in that state since the saved
+// change; an available one since now (what it was doing did not survive).
 func (s *Service) Restore(agents []store.AgentState, recs []store.QueueRec) {
 	s.mu.Lock()
 	defer s.unlock()
@@ -21,10 +23,15 @@ func (s *Service) Restore(agents []store.AgentState, recs []store.QueueRec) {
 		if !ok {
 			continue
 		}
+		since := now
+		if !st.Since.IsZero() && !st.Since.After(now) {
+			since = st.Since
+		}
 		switch Presence(st.Presence) {
 		case Available, Paused:
 			a.presence, a.reason = Presence(st.Presence), st.Reason
 		default:
+			a.stateSince = since // logged out, as New left it
 			continue
 		}
 		a.saved = st
@@ -33,6 +40,9 @@ func (s *Service) Restore(agents []store.AgentState, recs []store.QueueRec) {
 			s.agentFreed(a)
 		}
 		s.emitAgent(a, "", AgentChange{})
+		if a.presence == Paused {
+			a.stateSince = since
+		}
 	}
 	s.dispatch()
 }
@@ -64,8 +74,11 @@ func (st *Stats) restore(recs []store.QueueRec, now time.Time) {
 		if !ok {
 			continue
 		}
-		q.recs = append(q.recs, rec{at: r.At, kind: k, d: r.Duration})
+		q.recs = append(q.recs, rec{at: r.At, kind: k, d: r.Duration, agent: r.Agent})
 		q.totals.count(k)
+		if k == recAgentAnswered {
+			st.countCall(q.recs[len(q.recs)-1])
+		}
 		if open[r.Queue] == nil {
 			open[r.Queue] = map[string]bool{}
 		}
@@ -91,10 +104,12 @@ func (st *Stats) restore(recs []store.QueueRec, now time.Time) {
 }
 
 var recKinds = map[string]recKind{store.RecJoined: recJoined, store.RecAnswered: recAnswered,
-	store.RecAbandoned: recAbandoned, store.RecExited: recExited, store.RecHandled: recHandled}
+	store.RecAbandoned: recAbandoned, store.RecExited: recExited, store.RecHandled: recHandled,
+	store.RecAgentAnswered: recAgentAnswered}
 
 var recNames = map[recKind]string{recJoined: store.RecJoined, recAnswered: store.RecAnswered,
-	recAbandoned: store.RecAbandoned, recExited: store.RecExited, recHandled: store.RecHandled}
+	recAbandoned: store.RecAbandoned, recExited: store.RecExited, recHandled: store.RecHandled,
+	recAgentAnswered: store.RecAgentAnswered}
 
 func (t *Totals) count(k recKind) {
 	switch k {
@@ -112,6 +127,6 @@ func (t *Totals) count(k recKind) {
 // save hands a new record to the sink, if any. Callers hold st.mu.
 func (st *Stats) save(queue, callID string, r rec) {
 	if st.sink != nil {
-		st.sink(store.QueueRec{Queue: queue, At: r.at, Kind: recNames[r.kind], CallID: callID, Duration: r.d})
+		st.sink(store.QueueRec{Queue: queue, At: r.at, Kind: recNames[r.kind], CallID: callID, Duration: r.d, Agent: r.agent})
 	}
 }

@@ -81,8 +81,14 @@ type agent struct {
 	talk      time.Duration
 	wrapEnd   time.Time
 	idleSince time.Time
-	misses    int
-	answered  int
+	// caller is the number of the caller of call (set on answer).
+	caller string
+	// state and stateSince: the agent's one state (agentState) as
+	// agent.state last published it, and since when.
+	state      string
+	stateSince time.Time
+	misses     int
+	answered   int
 	// holds is the key of the callback the agent is held by: reserved for
 	// it, on its agent-first call, or talking with its confirmed customer
 	// (pacing counts these as the callbacks' agents).
@@ -185,7 +191,8 @@ func New(cfg Config) *Service {
 	}
 	now := cfg.Now()
 	for _, a := range cfg.Agents {
-		ag := &agent{cfg: a, presence: LoggedOut, activity: Idle, idleSince: now}
+		ag := &agent{cfg: a, presence: LoggedOut, activity: Idle, idleSince: now, stateSince: now}
+		ag.state = ag.agentState()
 		s.agents[a.ID] = ag
 		for q := range a.Queues {
 			if qs, ok := s.queues[q]; ok {

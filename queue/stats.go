@@ -12,7 +12,7 @@ import (
 )
 
 // Stats computes queue metrics from the event stream alone (queue.joined,
-// queue.left, agent.state). The Service feeds it every event it publishes;
+// queue.left, agent.state, agent.offer_ended). The Service feeds it every event it publishes;
 // anything else holding the same events (a bus subscriber, a replay) gets
 // the same numbers. docs/metrics.md gives each formula and window.
 type Stats struct {
@@ -22,7 +22,15 @@ type Stats struct {
 	queues      map[string]*qstats
 	agentQueues map[string][]string
 	agents      map[string][2]string // presence, activity
-	sink        func(store.QueueRec) // new records, to keep across a restart; nil: none
+	// calls counts the offers each agent answered on the day it names.
+	calls map[string]dayCount
+	sink  func(store.QueueRec) // new records, to keep across a restart; nil: none
+}
+
+// dayCount is a count on one day (its local midnight).
+type dayCount struct {
+	day time.Time
+	n   int
 }
 
 type recKind uint8
@@ -33,12 +41,15 @@ const (
 	recAbandoned
 	recExited
 	recHandled
+	recAgentAnswered // an agent answered an offer (rec.agent)
 )
 
 type rec struct {
 	at   time.Time
 	kind recKind
 	d    time.Duration // wait (answered, abandoned, exited) or handle time
+	// agent is who answered (recAgentAnswered).
+	agent string
 }
 
 type qstats struct {
@@ -62,7 +73,7 @@ type Totals struct {
 // the last `window` (sliding) and today since local midnight in loc.
 func NewStats(queues map[string]config.Queue, agents []config.Agent, window time.Duration, loc *time.Location) *Stats {
 	st := &Stats{window: window, loc: loc, queues: map[string]*qstats{},
-		agentQueues: map[string][]string{}, agents: map[string][2]string{}}
+		agentQueues: map[string][]string{}, agents: map[string][2]string{}, calls: map[string]dayCount{}}
 	for name, q := range queues {
 		st.queues[name] = &qstats{sl: q.WithDefaults().ServiceLevel, waiting: map[string]time.Time{}}
 	}
@@ -85,6 +96,16 @@ func (st *Stats) Apply(e events.Event) {
 	}
 	q := st.queues[e.Queue]
 	if q == nil {
+		return
+	}
+	if end, ok := e.Payload.(OfferEnd); ok && e.Type == OfferEnded && end.Result == ResultAnswered {
+		// Before the callback check below: an agent's calls count every
+		// offer answered, callbacks included.
+		r := rec{at: e.Time, kind: recAgentAnswered, agent: e.Agent}
+		q.recs = append(q.recs, r)
+		st.countCall(r)
+		st.save(e.Queue, e.CallID, r)
+		st.prune(q, e.Time)
 		return
 	}
 	joined, isJoined := e.Payload.(Joined)
@@ -135,6 +156,35 @@ func (st *Stats) prune(q *qstats, now time.Time) {
 		i++
 	}
 	q.recs = q.recs[i:] // amortised: append reallocates only the live tail
+}
+
+// countCall adds an agent's answered offer to their count of its day.
+func (st *Stats) countCall(r rec) {
+	day := startOfDay(r.at, st.loc)
+	c := st.calls[r.agent]
+	if !c.day.Equal(day) {
+		if c.day.After(day) { // an older record (restore reads in order; be safe)
+			return
+		}
+		c = dayCount{day: day}
+	}
+	c.n++
+	st.calls[r.agent] = c
+}
+
+// CallsToday is the offers each agent answered since local midnight at
+// now, by agent ID (agents with none are absent).
+func (st *Stats) CallsToday(now time.Time) map[string]int {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	day := startOfDay(now, st.loc)
+	out := make(map[string]int, len(st.calls))
+	for id, c := range st.calls {
+		if c.day.Equal(day) {
+			out[id] = c.n
+		}
+	}
+	return out
 }
 
 func startOfDay(t time.Time, loc *time.Location) time.Time {

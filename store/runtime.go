@@ -69,9 +69,10 @@ type QueueRec struct {
 	ID       string // unique per record (the writer's sequence), for idempotent retries
 	Queue    string
 	At       time.Time
-	Kind     string // joined, answered, abandoned, exited, handled
+	Kind     string // joined, answered, abandoned, exited, handled, agent_answered
 	CallID   string
 	Duration time.Duration
+	Agent    string // agent_answered: who answered
 }
 
 // Queue record kinds.
@@ -81,4 +82,7 @@ const (
 	RecAbandoned = "abandoned"
 	RecExited    = "exited"
 	RecHandled   = "handled"
+	// RecAgentAnswered is an offer an agent answered (callbacks
+	// included): the agent's calls today.
+	RecAgentAnswered = "agent_answered"
 )

@@ -231,3 +231,98 @@ func TestCallLegsMigrationKeepsCalls(t *testing.T) {
 		})
 	}
 }
+
+// TestAgentCallsMigrationKeepsRecs: queue records written under 0005
+// survive 0006 (no agent), and the new kind naming its agent is stored
+// after it. Both backends.
+func TestAgentCallsMigrationKeepsRecs(t *testing.T) {
+	type backend struct {
+		conn  func(t *testing.T) (sqlcore.Conn, func(sqlcore.Conn) (*migrate.Runner, error), any)
+		store func(t *testing.T) store.Store
+	}
+	at := time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
+	var sqlitePath, pgURL string
+	backends := map[string]backend{
+		"sqlite": {
+			conn: func(t *testing.T) (sqlcore.Conn, func(sqlcore.Conn) (*migrate.Runner, error), any) {
+				sqlitePath = filepath.Join(t.TempDir(), "up.db")
+				c, err := sqlite.OpenConn(sqlitePath)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return c, sqlite.Runner, at.UnixMicro()
+			},
+			store: func(t *testing.T) store.Store {
+				s, err := sqlite.Open(t.Context(), sqlitePath, store.Options{DefaultCountry: "VN"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return s
+			},
+		},
+		"postgres": {
+			conn: func(t *testing.T) (sqlcore.Conn, func(sqlcore.Conn) (*migrate.Runner, error), any) {
+				pgURL = pgtest.Schema(t)
+				c, err := postgres.OpenConn(t.Context(), pgURL)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return c, postgres.Runner, at
+			},
+			store: func(t *testing.T) store.Store {
+				s, err := postgres.Open(t.Context(), pgURL, store.Options{DefaultCountry: "VN"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return s
+			},
+		},
+	}
+	for name, b := range backends {
+		t.Run(name, func(t *testing.T) {
+			c, runner, bound := b.conn(t)
+			r, err := runner(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			all := r.Migrations
+			if all[len(all)-1].Name != "agent_calls" {
+				t.Fatalf("the last migration is %s", all[len(all)-1].Name)
+			}
+			r.Migrations = all[:len(all)-1]
+			if _, err := r.Up(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			err = c.Tx(t.Context(), func(q sqlcore.Querier) error {
+				return q.Exec(t.Context(), `INSERT INTO queue_recs (id, queue, at, kind, call_id, duration_us) VALUES ('b1-1', 'sales', $1, 'answered', 'c1', 12)`, bound)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Migrations = all
+			if did, err := r.Up(t.Context()); err != nil || len(did) != 1 {
+				t.Fatalf("Up = %v, %v; want 0006 applied", did, err)
+			}
+			c.Close()
+
+			s := b.store(t)
+			defer s.Close()
+			rs, ok := s.(store.Runtime)
+			if !ok {
+				t.Fatalf("%T is not a store.Runtime", s)
+			}
+			taken := store.QueueRec{ID: "b2-1", Queue: "sales", At: at.Add(time.Second), Kind: store.RecAgentAnswered, CallID: "c2", Agent: "lan"}
+			if err := rs.AppendQueueRecs(t.Context(), []store.QueueRec{taken}); err != nil {
+				t.Fatal(err)
+			}
+			got, err := rs.QueueRecs(t.Context(), at.Add(-time.Hour))
+			want := []store.QueueRec{{ID: "b1-1", Queue: "sales", At: at, Kind: store.RecAnswered, CallID: "c1", Duration: 12 * time.Microsecond}, taken}
+			if err != nil || len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+				t.Fatalf("records after 0006 = %+v, %v\nwant %+v", got, err, want)
+			}
+			if err := rs.AppendQueueRecs(t.Context(), []store.QueueRec{{ID: "b2-2", Queue: "sales", At: at, Kind: "lost"}}); err == nil {
+				t.Fatal("an unknown kind was stored after 0006")
+			}
+		})
+	}
+}

@@ -74,6 +74,7 @@ func testRuntimeQueueRecs(t *testing.T, s store.Store) {
 		{ID: "b1-000000000002", Queue: "sales", At: c0, Kind: store.RecJoined, CallID: "c1"},
 		{ID: "b1-000000000003", Queue: "sales", At: c0, Kind: store.RecAnswered, CallID: "c1", Duration: 12345 * time.Microsecond},
 		{ID: "b1-000000000004", Queue: "technical", At: c0.Add(time.Second), Kind: store.RecHandled, Duration: 90 * time.Second},
+		{ID: "b1-000000000005", Queue: "sales", At: c0.Add(2 * time.Second), Kind: store.RecAgentAnswered, CallID: "c2", Agent: "lan"},
 	}
 	must(t, rs.AppendQueueRecs(ctx(t), recs))
 	must(t, rs.AppendQueueRecs(ctx(t), recs[2:])) // a retried batch: no duplicates
@@ -82,7 +83,7 @@ func testRuntimeQueueRecs(t *testing.T, s store.Store) {
 	if !reflect.DeepEqual(got, recs[1:]) {
 		t.Fatalf("recs = %+v\nwant %+v", got, recs[1:])
 	}
-	if got, err = rs.QueueRecs(ctx(t), c0.Add(-48*time.Hour)); err != nil || len(got) != 3 {
+	if got, err = rs.QueueRecs(ctx(t), c0.Add(-48*time.Hour)); err != nil || len(got) != 4 {
 		t.Fatalf("the record before the first since must be pruned: %d recs, %v", len(got), err)
 	}
 	if err := rs.AppendQueueRecs(ctx(t), []store.QueueRec{{ID: "x", Queue: "sales", At: c0, Kind: "lost"}}); err == nil {

@@ -14,12 +14,29 @@ const state = {
   formulas: {},
   queues: new Map(), // name -> { view, at: performance.now() when received }
   agents: [], // GET /api/v1/agents items
-  since: new Map(), // agent id -> { key, at: epoch ms } from agent.state events
-  callers: new Map(), // agent id -> caller number of its last offer
   live: false,
   downSince: null, // epoch ms the stream went down; null while live
   run: null, // AbortController of the running session
 };
+
+// ---- measuring ---------------------------------------------------------
+
+// With ?perf in the address the board times its own work in the page
+// (window.boardPerf, read by the browser test of 100 agents and 200
+// callers): each event's handler, each re-render after a read, each
+// second's tick, in ms, and the browser's long tasks. Off: no cost.
+const perf = new URLSearchParams(location.search).has('perf')
+  ? (window.boardPerf = { handler: [], update: [], tick: [], longtask: [] }) : null;
+if (perf && PerformanceObserver.supportedEntryTypes?.includes('longtask')) {
+  new PerformanceObserver((l) => { for (const e of l.getEntries()) perf.longtask.push(e.duration); })
+    .observe({ type: 'longtask' });
+}
+
+function timed(kind, f) {
+  if (!perf) return f();
+  const t0 = performance.now();
+  try { return f(); } finally { perf[kind].push(performance.now() - t0); }
+}
 
 // ---- formatting --------------------------------------------------------
 
@@ -114,10 +131,8 @@ function agentState(a) {
 
 // sinceOf: docs/metrics.md "time in state" (epoch ms, or null).
 function sinceOf(a) {
-  const key = agentState(a);
-  if (key === 'available' && a.idle_since) return Date.parse(a.idle_since);
-  const s = state.since.get(a.id);
-  return s && s.key === key ? s.at : null;
+  const t = a.state_since ? Date.parse(a.state_since) : NaN;
+  return isFinite(t) ? t : null;
 }
 
 function membersOf(queue) {
@@ -231,12 +246,12 @@ function renderAgents() {
   for (const a of state.agents) {
     const k = agentState(a);
     const since = sinceOf(a);
-    const caller = a.offer?.caller || (a.call_id ? state.callers.get(a.id) || '' : '');
+    const caller = a.caller || a.offer?.caller || '';
     out.push(el('tr', { 'data-agent': a.id, 'data-state': k },
       el('td', { text: a.name || a.id }),
       el('td', {}, el('span', { class: `chip s-${k}`, text: STATE_NAME[k] + (k === 'paused' && a.reason ? ` (${a.reason})` : '') })),
       el('td', { class: 'num-s', 'data-since': since == null ? '' : String(since), text: since == null ? '–' : clock((Date.now() - since) / 1000) }),
-      el('td', { class: 'num-s', text: String(a.answered ?? 0) }),
+      el('td', { class: 'num-s', 'data-k': 'calls_today', text: String(a.calls_today ?? 0) }),
       el('td', { text: caller }),
       el('td', { text: Object.keys(a.queues || {}).sort().join(', ') })));
   }
@@ -265,20 +280,27 @@ function tick() {
 
 async function fetchQueue(name) {
   const v = await api.get('/api/v1/queues/' + encodeURIComponent(name), state.run?.signal);
-  state.queues.set(name, { view: v, at: performance.now() });
-  render(name);
+  timed('update', () => {
+    state.queues.set(name, { view: v, at: performance.now() });
+    render(name);
+  });
 }
 
 async function fetchAgents() {
   const r = await api.get('/api/v1/agents', state.run?.signal);
-  state.agents = r.items || [];
-  for (const a of state.agents) if (a.offer?.caller) state.callers.set(a.id, a.offer.caller);
-  renderAgents();
-  for (const name of state.queues.keys()) render(name);
+  timed('update', () => {
+    state.agents = r.items || [];
+    renderAgents();
+    for (const name of state.queues.keys()) render(name);
+  });
 }
 
 async function fetchAll() {
   const [qs] = await Promise.all([api.get('/api/v1/queues', state.run?.signal), fetchAgents()]);
+  timed('update', () => showQueues(qs));
+}
+
+function showQueues(qs) {
   const names = new Set();
   const at = performance.now();
   for (const v of qs.items || []) {
@@ -324,13 +346,6 @@ function refreshQueue(name) {
 function onEvent(ev) {
   const type = ev.type || '';
   if (type.startsWith('agent.')) {
-    if (type === 'agent.state' && ev.agent && ev.time) {
-      const d = ev.data || {};
-      const k = agentState({ presence: d.presence, activity: d.activity });
-      const prev = state.since.get(ev.agent);
-      if (!prev || prev.key !== k) state.since.set(ev.agent, { key: k, at: Date.parse(ev.time) });
-    }
-    if (type === 'agent.offered' && ev.agent && ev.data?.caller) state.callers.set(ev.agent, ev.data.caller);
     schedule('agents', fetchAgents);
     const a = state.agents.find((x) => x.id === ev.agent);
     const qs = ev.queue ? [ev.queue] : a ? Object.keys(a.queues || {}) : [...state.queues.keys()];
@@ -406,7 +421,7 @@ async function live(run) {
   while (!run.signal.aborted) {
     try {
       await api.stream({
-        types: 'queue.,agent.,callback.', signal: run.signal, onEvent,
+        types: 'queue.,agent.,callback.', signal: run.signal, onEvent: (ev) => timed('handler', () => onEvent(ev)),
         onOpen: () => {
           attempt = 0;
           catchUp(run);
@@ -487,7 +502,7 @@ applyTheme(localStorage.getItem('hotline.theme') || 'auto');
 // ---- start -------------------------------------------------------------
 
 async function main() {
-  setInterval(tick, 1000);
+  setInterval(() => timed('tick', tick), 1000);
   tick();
   try {
     state.formulas = await (await fetch('/wallboard/formulas.json', { cache: 'no-cache' })).json();

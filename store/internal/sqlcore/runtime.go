@@ -123,9 +123,9 @@ func (s *Store) Agents(ctx context.Context) ([]store.AgentState, error) {
 func (s *Store) AppendQueueRecs(ctx context.Context, rs []store.QueueRec) error {
 	err := s.c.Tx(ctx, func(q Querier) error {
 		for _, r := range rs {
-			if err := q.Exec(ctx, `INSERT INTO queue_recs (id, queue, at, kind, call_id, duration_us) VALUES ($1, $2, $3, $4, $5, $6)
+			if err := q.Exec(ctx, `INSERT INTO queue_recs (id, queue, at, kind, call_id, duration_us, agent) VALUES ($1, $2, $3, $4, $5, $6, $7)
 				ON CONFLICT (id) DO NOTHING`,
-				r.ID, r.Queue, s.d.Time(micro(r.At)), r.Kind, r.CallID, r.Duration.Microseconds()); err != nil {
+				r.ID, r.Queue, s.d.Time(micro(r.At)), r.Kind, r.CallID, r.Duration.Microseconds(), r.Agent); err != nil {
 				return err
 			}
 		}
@@ -142,7 +142,7 @@ func (s *Store) QueueRecs(ctx context.Context, since time.Time) ([]store.QueueRe
 		if err := q.Exec(ctx, `DELETE FROM queue_recs WHERE at < $1`, s.d.Time(micro(since))); err != nil {
 			return err
 		}
-		rows, err := q.Query(ctx, `SELECT id, queue, at, kind, call_id, duration_us FROM queue_recs ORDER BY at, id`)
+		rows, err := q.Query(ctx, `SELECT id, queue, at, kind, call_id, duration_us, agent FROM queue_recs ORDER BY at, id`)
 		if err != nil {
 			return err
 		}
@@ -150,7 +150,7 @@ func (s *Store) QueueRecs(ctx context.Context, since time.Time) ([]store.QueueRe
 		for rows.Next() {
 			var r store.QueueRec
 			var us int64
-			if err := rows.Scan(&r.ID, &r.Queue, ts(&r.At), &r.Kind, &r.CallID, &us); err != nil {
+			if err := rows.Scan(&r.ID, &r.Queue, ts(&r.At), &r.Kind, &r.CallID, &us, &r.Agent); err != nil {
 				return err
 			}
 			r.Duration = time.Duration(us) * time.Microsecond
