@@ -8,9 +8,11 @@ import (
 
 // Restore puts back what a previous run of the server left (Config.State):
 // agents' presence (logged in, paused with its reason; every agent is idle,
-// as no call survived) and the statistics records behind "today" and the
-// sliding window. Call it once, before calls arrive. Agents no longer in
-// the configuration are ignored.
+// as no call survived), their queue membership changed at run time (for
+// logged-out agents too; a queue no longer configured is dropped from it,
+// and logged), and the statistics records behind "today" and the sliding
+// window. Call it once, before calls arrive. Agents no longer in the
+// configuration are ignored.
 func (s *Service) Restore(agents []store.AgentState, recs []store.QueueRec) {
 	s.mu.Lock()
 	defer s.unlock()
@@ -21,18 +23,34 @@ func (s *Service) Restore(agents []store.AgentState, recs []store.QueueRec) {
 		if !ok {
 			continue
 		}
+		a.saved = st // what the store holds: emitAgent saves only a difference
+		var c AgentChange
+		if st.Queues != nil {
+			m := make(map[string]int, len(st.Queues))
+			for name, penalty := range st.Queues {
+				if _, ok := s.queues[name]; !ok {
+					s.cfg.Logger.Warn("queue membership restored without a queue no longer configured",
+						"agent", a.cfg.ID, "queue", name)
+					continue
+				}
+				m[name] = penalty
+			}
+			s.setQueues(a, m)
+			c.Queues = m
+		}
 		switch Presence(st.Presence) {
 		case Available, Paused:
 			a.presence, a.reason = Presence(st.Presence), st.Reason
 		default:
-			continue
+			if c.Queues == nil {
+				continue
+			}
 		}
-		a.saved = st
 		if a.presence == Available {
 			a.idleSince = now
 			s.agentFreed(a)
 		}
-		s.emitAgent(a, "", AgentChange{})
+		s.emitAgent(a, "", c)
 	}
 	s.dispatch()
 }
