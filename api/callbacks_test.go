@@ -1,13 +1,10 @@
 package api_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -299,20 +296,7 @@ func TestCallbackErrorsGolden(t *testing.T) {
 			}
 			r := on.doWith(tt.method, tt.path, token, tt.body, tt.header)
 			decodeErr(t, r)
-			got := fmt.Sprintf("%d %s\n%s", r.status, http.StatusText(r.status), r.body)
-			golden := filepath.Join("testdata", "errors", tt.name+".golden")
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("golden file (run with -update to create): %v", err)
-			}
-			if !bytes.Equal([]byte(got), want) {
-				t.Fatalf("error body changed\n got: %s\nwant: %s", got, want)
-			}
+			errorGolden(t, tt.name, fmt.Sprintf("%d %s\n%s", r.status, http.StatusText(r.status), r.body))
 		})
 	}
 }

@@ -152,7 +152,7 @@ func asError(err error) *Error {
 		return &Error{Kind: ErrNotFound, Message: "not found"}
 	case errors.Is(err, store.ErrConflict):
 		return &Error{Kind: ErrConflict, Message: conflictMessage(err)}
-	case errors.Is(err, queue.ErrUnknownQueue), errors.Is(err, queue.ErrUnknownAgent):
+	case errors.Is(err, queue.ErrUnknownQueue), errors.Is(err, queue.ErrUnknownAgent), errors.Is(err, queue.ErrNotMember):
 		return &Error{Kind: ErrNotFound, Message: err.Error()}
 	case errors.Is(err, queue.ErrBadState): // only a state change says it
 		return &Error{Kind: ErrInvalid, Field: "state", Message: "state must be login, logout, pause or ready"}

@@ -52,23 +52,30 @@ func TestErrorBodiesGolden(t *testing.T) {
 			if allow := r.header.Get("Allow"); allow != "" {
 				got = "Allow: " + allow + "\n" + got
 			}
-			golden := filepath.Join("testdata", "errors", tt.name+".golden")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("golden file (run with -update to create): %v", err)
-			}
-			if !bytes.Equal([]byte(got), want) {
-				t.Fatalf("error body changed\n got: %s\nwant: %s", got, want)
-			}
+			errorGolden(t, tt.name, got)
 		})
+	}
+}
+
+// errorGolden compares got with testdata/errors/<name>.golden (rewriting
+// it with -update).
+func errorGolden(t *testing.T, name, got string) {
+	t.Helper()
+	golden := filepath.Join("testdata", "errors", name+".golden")
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("golden file (run with -update to create): %v", err)
+	}
+	if !bytes.Equal([]byte(got), want) {
+		t.Fatalf("error body changed\n got: %s\nwant: %s", got, want)
 	}
 }
 
@@ -115,8 +122,10 @@ func TestPanicIsRecovered(t *testing.T) {
 // panicACD panics in every method.
 type panicACD struct{}
 
-func (panicACD) Queues() []queue.QueueView             { panic("test panic") }
-func (panicACD) Queue(string) (queue.QueueView, error) { panic("test panic") }
-func (panicACD) Agents() []queue.AgentInfo             { panic("test panic") }
-func (panicACD) Agent(string) (queue.AgentInfo, error) { panic("test panic") }
-func (panicACD) SetState(string, string, string) error { panic("test panic") }
+func (panicACD) Queues() []queue.QueueView                   { panic("test panic") }
+func (panicACD) Queue(string) (queue.QueueView, error)       { panic("test panic") }
+func (panicACD) Agents() []queue.AgentInfo                   { panic("test panic") }
+func (panicACD) Agent(string) (queue.AgentInfo, error)       { panic("test panic") }
+func (panicACD) SetState(string, string, string) error       { panic("test panic") }
+func (panicACD) SetMember(string, string, int) (bool, error) { panic("test panic") }
+func (panicACD) RemoveMember(string, string) error           { panic("test panic") }

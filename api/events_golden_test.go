@@ -92,6 +92,10 @@ func goldenEvents() []struct {
 		{"call_transferred", events.Event{Type: queue.CallTransferred, CallID: "c1", Queue: "technical", Agent: "lan",
 			Payload: queue.Transferred{From: "technical", Kind: "queue", ReferredBy: "<sip:2001@192.0.2.7>", Result: "ok",
 				Target: "sales"}}},
+		{"agent_state_membership", events.Event{Type: events.AgentState, Queue: "sales", Agent: "lan",
+			Payload: queue.AgentChange{Activity: "idle", Presence: "available", Queues: map[string]int{"sales": 2, "technical": 0}}}},
+		{"agent_state_no_queue", events.Event{Type: events.AgentState, Queue: "sales", Agent: "lan",
+			Payload: queue.AgentChange{Activity: "idle", Presence: "logged_out", Queues: map[string]int{}}}},
 	}
 }
 

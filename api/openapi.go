@@ -138,6 +138,24 @@ func agentID() []obj {
 	return []obj{{"name": "id", "in": "path", "required": true, "description": "agent id (config agents:)", "schema": str()}}
 }
 
+// queueMemberPaths is the path item of one queue membership: PUT (201
+// added, 200 changed; the body is optional) and DELETE (204).
+func queueMemberPaths() obj {
+	const bad, unproc, notF, big, forb, unav = 400, 422, 404, 413, 403, 503
+	params := []obj{{"name": "name", "in": "path", "required": true, "description": "queue name (config queues:)", "schema": str()},
+		{"name": "agent", "in": "path", "required": true, "description": "agent id (config agents:)", "schema": str()}}
+	put := op("setQueueMember", "Add an agent to a queue or change its penalty there (write scope); kept across restarts. A new member who is free is offered the queue's callers at once",
+		params, "QueueMemberInput", "200", "QueueMember", bad, unproc, notF, big, forb, unav)
+	put["requestBody"].(obj)["required"] = false
+	responses := put["responses"].(obj)
+	responses["200"] = reply("the penalty changed, or was that already", "QueueMember")
+	responses["201"] = reply("the agent was added to the queue", "QueueMember")
+	del := op("removeQueueMember", "Take an agent out of a queue (write scope); kept across restarts. An offer ringing for the queue's caller is cancelled; a call in progress continues",
+		params, "", "204", "", notF, forb, unav)
+	del["responses"].(obj)["204"] = obj{"description": "removed"}
+	return obj{"put": put, "delete": del}
+}
+
 func pageParamsSpec() []obj {
 	return []obj{
 		query("limit", fmt.Sprintf("page size, 1..%d (default %d)", MaxPageLimit, DefaultPageLimit), obj{"type": "integer"}),
@@ -248,6 +266,7 @@ func corePaths() obj {
 				[]obj{{"name": "name", "in": "path", "required": true, "description": "queue name (config queues:)", "schema": str()}},
 				"", "200", "Queue", notF, unav),
 		},
+		Prefix + "/queues/{name}/members/{agent}": queueMemberPaths(),
 		Prefix + "/agents": obj{
 			"get": op("listAgents", "Agents: presence and activity", nil, "", "200", "AgentList", unav),
 		},

@@ -49,7 +49,9 @@ func acdSchemas() obj {
 	return obj{
 		"Queue": props(nil, obj{"name": str(), "strategy": str(),
 			"callers": obj{"type": "array", "items": ref("Waiter"), "description": "the first 100 callers, in service order"},
-			"queue":   str(), "waiting": count(), "longest_wait_s": number(),
+			"members": obj{"type": "array", "items": props(nil, obj{"agent": str(), "penalty": count()}),
+				"description": "the queue's agents now (configured, or changed at run time), by id"},
+			"queue": str(), "waiting": count(), "longest_wait_s": number(),
 			"agents_by_presence": intMap(), "agents_by_activity": intMap(), "service_level_threshold_s": number(),
 			"windows": obj{"type": "array", "items": ref("QueueWindow")},
 			"totals":  props(nil, obj{"joined": count(), "answered": count(), "abandoned": count(), "exited": count(), "waiting": count()}),
@@ -83,6 +85,9 @@ func acdSchemas() obj {
 		"AgentList": items("Agent"),
 		"Offer": props(nil, obj{"id": str(), "call_id": str(), "queue": str(), "agent": str(), "username": str(),
 			"uri": str(), "caller": str(), "deadline": dateTime(), "callback": str()}),
+		"QueueMember": props(nil, obj{"queue": str(), "agent": str(), "penalty": count()}),
+		"QueueMemberInput": props(nil, obj{"penalty": obj{"type": "integer", "minimum": 0, "maximum": maxPenalty,
+			"description": "lower is offered first; default 0"}}),
 		"AgentStateInput": props([]string{"state"}, obj{"state": enum("login", "logout", "pause", "ready"),
 			"reason": obj{"type": "string", "maxLength": maxReason, "description": "pause reason, one line"}}),
 	}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"net/http"
 	"strings"
 
@@ -20,12 +21,17 @@ type ACD interface {
 	Agents() []queue.AgentInfo
 	Agent(id string) (queue.AgentInfo, error)
 	SetState(agentID, state, reason string) error
+	SetMember(agentID, queue string, penalty int) (added bool, err error)
+	RemoveMember(agentID, queue string) error
 }
 
 var _ ACD = (*queue.Service)(nil)
 
 // maxReason bounds a pause reason: it is shown on wallboards and logged.
 const maxReason = 64
+
+// maxPenalty bounds a queue member's penalty set over the API.
+const maxPenalty = 1000
 
 // queueRoutes are the ACD's routes inside the authenticated /api/v1 router:
 //
@@ -34,9 +40,13 @@ const maxReason = 64
 //	GET  /agents             every agent's presence and activity
 //	GET  /agents/{id}        one agent
 //	POST /agents/{id}/state  {"state": "login|logout|pause|ready", "reason": "..."}
+//	PUT    /queues/{name}/members/{agent}  {"penalty": N} (optional): add, or change the penalty
+//	DELETE /queues/{name}/members/{agent}  take the agent out of the queue
 func (s *Server) queueRoutes(r chi.Router) {
 	r.Get("/queues", s.listQueues)
 	r.Get("/queues/{name}", s.getQueue)
+	r.Put("/queues/{name}/members/{agent}", s.setQueueMember)
+	r.Delete("/queues/{name}/members/{agent}", s.removeQueueMember)
 	r.Get("/agents", s.listAgents)
 	r.Get("/agents/{id}", s.getAgent)
 	r.Post("/agents/{id}/state", s.setAgentState)
@@ -147,6 +157,70 @@ func (s *Server) setAgentState(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, a)
+}
+
+// memberInput is the body of PUT /queues/{name}/members/{agent}; without
+// a body the penalty is 0.
+type memberInput struct {
+	Penalty int `json:"penalty"`
+}
+
+// memberOut is a queue membership, as PUT answers it.
+type memberOut struct {
+	Queue   string `json:"queue"`
+	Agent   string `json:"agent"`
+	Penalty int    `json:"penalty"`
+}
+
+// setQueueMember adds an agent to a queue (201) or sets its penalty there
+// (200, also when it was that already). An agent session may not: the
+// scope check refuses every change but its own state.
+func (s *Server) setQueueMember(w http.ResponseWriter, r *http.Request) {
+	acd, ok := s.acd(w, r)
+	if !ok {
+		return
+	}
+	b, err := readBody(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var in memberInput
+	if len(bytes.TrimSpace(b)) > 0 {
+		if err := decodeJSON(b, &in); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	if in.Penalty < 0 || in.Penalty > maxPenalty {
+		s.writeError(w, r, invalid("penalty", "must be 0 to %d (lower is offered first), got %d", maxPenalty, in.Penalty))
+		return
+	}
+	out := memberOut{Queue: chi.URLParam(r, "name"), Agent: chi.URLParam(r, "agent"), Penalty: in.Penalty}
+	added, err := acd.SetMember(out.Agent, out.Queue, out.Penalty)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	status := http.StatusOK
+	if added {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, out)
+}
+
+// removeQueueMember takes an agent out of a queue: 204, or 404 when it
+// is not a member (or either is unknown).
+func (s *Server) removeQueueMember(w http.ResponseWriter, r *http.Request) {
+	acd, ok := s.acd(w, r)
+	if !ok {
+		return
+	}
+	if err := acd.RemoveMember(chi.URLParam(r, "agent"), chi.URLParam(r, "name")); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // nonNil keeps "items" an array when there is nothing to list.

@@ -2,7 +2,10 @@ package api_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -175,7 +178,7 @@ func TestQueueRoutesWithoutACD(t *testing.T) {
 	}
 }
 
-// TestOpenAPIDescribesQueueRoutes: the ACD's five operations are in the
+// TestOpenAPIDescribesQueueRoutes: the ACD's seven operations are in the
 // one description, and the route tree matches it.
 func TestOpenAPIDescribesQueueRoutes(t *testing.T) {
 	e := newEnv(t, func(c *api.Config) { c.ACD = newACD(t) })
@@ -189,10 +192,133 @@ func TestOpenAPIDescribesQueueRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, op := range []string{"get /api/v1/queues", "get /api/v1/queues/{name}", "get /api/v1/agents",
-		"get /api/v1/agents/{id}", "post /api/v1/agents/{id}/state"} {
+		"get /api/v1/agents/{id}", "post /api/v1/agents/{id}/state",
+		"put /api/v1/queues/{name}/members/{agent}", "delete /api/v1/queues/{name}/members/{agent}"} {
 		method, path, _ := strings.Cut(op, " ")
 		if _, ok := doc.Paths[path][method]; !ok {
 			t.Errorf("%s not described", op)
 		}
+	}
+}
+
+// TestQueueMemberRoutes: PUT adds (201) or sets the penalty (200), DELETE
+// takes out (204, then 404); the queue's view and the agent follow, and
+// the errors name what is wrong.
+func TestQueueMemberRoutes(t *testing.T) {
+	svc := newACD(t)
+	e := newEnv(t, func(c *api.Config) { c.ACD = svc })
+	type member struct {
+		Queue   string `json:"queue"`
+		Agent   string `json:"agent"`
+		Penalty int    `json:"penalty"`
+	}
+	tests := []struct {
+		name, method, path string
+		body               any // nil: no body
+		status             int
+		want               *member
+		code, field        string
+	}{
+		{name: "add without a body", method: "PUT", path: "/queues/sales/members/a", status: 201, want: &member{"sales", "a", 0}},
+		{name: "the same again", method: "PUT", path: "/queues/sales/members/a", status: 200, want: &member{"sales", "a", 0}},
+		{name: "a penalty", method: "PUT", path: "/queues/sales/members/a", body: `{"penalty": 3}`, status: 200, want: &member{"sales", "a", 3}},
+		{name: "add with a penalty", method: "PUT", path: "/queues/sales/members/b", body: `{"penalty": 1}`, status: 201, want: &member{"sales", "b", 1}},
+		{name: "negative penalty", method: "PUT", path: "/queues/sales/members/a", body: `{"penalty": -1}`, status: 422, code: "invalid", field: "penalty"},
+		{name: "penalty too high", method: "PUT", path: "/queues/sales/members/a", body: `{"penalty": 1001}`, status: 422, code: "invalid", field: "penalty"},
+		{name: "penalty not a number", method: "PUT", path: "/queues/sales/members/a", body: `{"penalty": "2"}`, status: 422, code: "invalid", field: "penalty"},
+		{name: "unknown field", method: "PUT", path: "/queues/sales/members/a", body: `{"priority": 2}`, status: 400, code: "unknown_field", field: "priority"},
+		{name: "bad json", method: "PUT", path: "/queues/sales/members/a", body: `{"penalty":`, status: 400, code: "bad_json"},
+		{name: "unknown queue", method: "PUT", path: "/queues/nope/members/a", status: 404, code: "not_found"},
+		{name: "unknown agent", method: "PUT", path: "/queues/sales/members/zz", status: 404, code: "not_found"},
+		{name: "remove", method: "DELETE", path: "/queues/q/members/a", status: 204},
+		{name: "remove again: not a member", method: "DELETE", path: "/queues/q/members/a", status: 404, code: "not_found"},
+		{name: "remove from an unknown queue", method: "DELETE", path: "/queues/nope/members/b", status: 404, code: "not_found"},
+		{name: "remove an unknown agent", method: "DELETE", path: "/queues/q/members/zz", status: 404, code: "not_found"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.do(tt.method, "/api/v1"+tt.path, writeToken, tt.body)
+			if r.status != tt.status {
+				t.Fatalf("status %d, want %d: %s", r.status, tt.status, r.body)
+			}
+			switch {
+			case tt.code != "":
+				if got := decodeErr(t, r); got.Error.Code != tt.code || got.Error.Field != tt.field {
+					t.Fatalf("error %+v, want %s/%s", got.Error, tt.code, tt.field)
+				}
+			case tt.want != nil:
+				var got member
+				if err := json.Unmarshal(r.body, &got); err != nil || got != *tt.want {
+					t.Fatalf("body %s, want %+v", r.body, *tt.want)
+				}
+			case len(r.body) != 0:
+				t.Fatalf("204 with a body: %s", r.body)
+			}
+		})
+	}
+	// The queue's view and the agents show the changes.
+	var q struct {
+		Members []member `json:"members"`
+	}
+	e.must(http.StatusOK, "GET", "/api/v1/queues/sales", nil, &q)
+	if want := []member{{Agent: "a", Penalty: 3}, {Agent: "b", Penalty: 1}}; !slices.Equal(q.Members, want) {
+		t.Fatalf("sales members %+v, want %+v", q.Members, want)
+	}
+	e.must(http.StatusOK, "GET", "/api/v1/queues/q", nil, &q)
+	if want := []member{{Agent: "b"}}; !slices.Equal(q.Members, want) {
+		t.Fatalf("q members %+v, want %+v", q.Members, want)
+	}
+	if a, err := svc.Agent("a"); err != nil || !maps.Equal(a.Queues, map[string]int{"sales": 3}) {
+		t.Fatalf("agent a %+v, %v", a, err)
+	}
+	// A read token may not change membership.
+	if r := e.do("PUT", "/api/v1/queues/q/members/a", readToken, nil); r.status != http.StatusForbidden || decodeErr(t, r).Error.Code != "forbidden" {
+		t.Fatalf("PUT with a read token: %d %s", r.status, r.body)
+	}
+	if r := e.do("DELETE", "/api/v1/queues/sales/members/a", readToken, nil); r.status != http.StatusForbidden {
+		t.Fatalf("DELETE with a read token: %d %s", r.status, r.body)
+	}
+	if a, _ := svc.Agent("a"); !maps.Equal(a.Queues, map[string]int{"sales": 3}) {
+		t.Fatalf("a refused change changed a: %v", a.Queues)
+	}
+}
+
+// TestQueueMemberErrorsGolden pins the error bodies of the membership
+// routes.
+func TestQueueMemberErrorsGolden(t *testing.T) {
+	t.Setenv("HOTLINE_TEST_AGENT_B", agentBPassword)
+	e := newEnv(t, withAgents, func(c *api.Config) { c.ACD = newACD(t) })
+	agentA := e.signIn(map[string]string{"username": "ua", "password": agentAPassword})
+	tests := []struct {
+		name, method, path, token, body string
+		session                         *browser
+	}{
+		{name: "member_penalty_negative", method: "PUT", path: "/api/v1/queues/sales/members/a", body: `{"penalty": -2}`},
+		{name: "member_penalty_type", method: "PUT", path: "/api/v1/queues/sales/members/a", body: `{"penalty": "low"}`},
+		{name: "member_unknown_field", method: "PUT", path: "/api/v1/queues/sales/members/a", body: `{"skill": "vi"}`},
+		{name: "member_queue_unknown", method: "PUT", path: "/api/v1/queues/nowhere/members/a"},
+		{name: "member_agent_unknown", method: "PUT", path: "/api/v1/queues/sales/members/nobody"},
+		{name: "member_not_a_member", method: "DELETE", path: "/api/v1/queues/sales/members/a"},
+		{name: "member_read_token", method: "PUT", path: "/api/v1/queues/sales/members/a", token: readToken},
+		{name: "member_agent_session", method: "PUT", path: "/api/v1/queues/sales/members/a", session: agentA},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var body any
+			if tt.body != "" {
+				body = tt.body
+			}
+			var r resp
+			switch {
+			case tt.session != nil:
+				r = tt.session.change(tt.method, tt.path, body)
+			case tt.token != "":
+				r = e.do(tt.method, tt.path, tt.token, body)
+			default:
+				r = e.do(tt.method, tt.path, writeToken, body)
+			}
+			decodeErr(t, r)
+			errorGolden(t, tt.name, fmt.Sprintf("%d %s\n%s", r.status, http.StatusText(r.status), r.body))
+		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -301,7 +302,8 @@ func TestSessionEventStream(t *testing.T) {
 
 func TestSessionScopes(t *testing.T) {
 	t.Setenv("HOTLINE_TEST_AGENT_B", agentBPassword)
-	e := newEnv(t, withAgents, func(c *api.Config) { c.ACD = newACD(t) })
+	acd := newACD(t)
+	e := newEnv(t, withAgents, func(c *api.Config) { c.ACD = acd })
 	read := e.signIn(map[string]string{"token": readToken})
 	write := e.signIn(map[string]string{"token": writeToken})
 	agentA := e.signIn(map[string]string{"username": "ua", "password": agentAPassword})
@@ -324,6 +326,13 @@ func TestSessionScopes(t *testing.T) {
 		{"agent reads queues", agentA, "GET", "/api/v1/queues", nil, 200},
 		{"agent reads customers", agentA, "GET", "/api/v1/customers", nil, 200},
 		{"agent reads another agent", agentA, "GET", "/api/v1/agents/b", nil, 200},
+		{"agent cannot join a queue", agentA, "PUT", "/api/v1/queues/sales/members/a", nil, 403},
+		{"agent cannot change its penalty", agentA, "PUT", "/api/v1/queues/q/members/a", map[string]int{"penalty": 9}, 403},
+		{"agent cannot leave a queue", agentA, "DELETE", "/api/v1/queues/q/members/a", nil, 403},
+		{"agent cannot take another out", agentA, "DELETE", "/api/v1/queues/q/members/b", nil, 403},
+		{"read session cannot change membership", read, "PUT", "/api/v1/queues/sales/members/b", nil, 403},
+		{"write session adds a member", write, "PUT", "/api/v1/queues/sales/members/b", nil, 201},
+		{"write session removes a member", write, "DELETE", "/api/v1/queues/q/members/b", nil, 204},
 		{"write session changes anyone", write, "POST", "/api/v1/agents/b/state", login, 200},
 		{"write session creates", write, "POST", "/api/v1/customers", map[string]string{"name": "Lan"}, 201},
 	}
@@ -337,6 +346,13 @@ func TestSessionScopes(t *testing.T) {
 				t.Fatalf("body %s", r.body)
 			}
 		})
+	}
+	// The refused membership changes changed nothing.
+	if a, err := acd.Agent("a"); err != nil || !maps.Equal(a.Queues, map[string]int{"q": 0}) {
+		t.Fatalf("agent a's queues %v (%v), want q alone", a.Queues, err)
+	}
+	if b, err := acd.Agent("b"); err != nil || !maps.Equal(b.Queues, map[string]int{"sales": 0}) {
+		t.Fatalf("agent b's queues %v (%v), want sales alone (the write session's changes)", b.Queues, err)
 	}
 }
 

@@ -48,19 +48,26 @@ func (s *Service) Logout(agentID string) error {
 	s.dropReservation(a)
 	s.emitAgent(a, "", AgentChange{})
 	for _, q := range s.queueOrder() {
-		if _, member := a.cfg.Queues[q.name]; !member || !q.cfg.LeaveWhenEmpty || q.anyLoggedIn() {
-			continue
-		}
-		// The callers leave; callbacks keep their place (the scheduler
-		// withdraws them when they must go).
-		for _, e := range slices.Clone(q.waiting) {
-			if e.cb == nil {
-				s.finish(e, Outcome{Reason: ReasonEmpty, Exit: q.cfg.Exit}, "agent-unavailable")
-			}
+		if _, member := a.queues[q.name]; member {
+			s.leaveIfEmpty(q)
 		}
 	}
 	s.dispatch()
 	return nil
+}
+
+// leaveIfEmpty sends q's callers to its exit node when q has
+// LeaveWhenEmpty and nobody logged in is left in it; callbacks keep their
+// place (the scheduler withdraws them when they must go).
+func (s *Service) leaveIfEmpty(q *queueState) {
+	if !q.cfg.LeaveWhenEmpty || q.anyLoggedIn() {
+		return
+	}
+	for _, e := range slices.Clone(q.waiting) {
+		if e.cb == nil {
+			s.finish(e, Outcome{Reason: ReasonEmpty, Exit: q.cfg.Exit}, "agent-unavailable")
+		}
+	}
 }
 
 // Pause stops offers to a logged-in agent; a ringing offer is cancelled.
@@ -197,7 +204,7 @@ func (a *agent) agentState() string {
 
 func (s *Service) agentInfo(a *agent, calls map[string]int) AgentInfo {
 	i := AgentInfo{ID: a.cfg.ID, Name: a.cfg.Name, Presence: a.presence, Reason: a.reason,
-		Activity: a.activity, CallID: a.call, Queues: a.cfg.Queues, Skills: a.cfg.Skills,
+		Activity: a.activity, CallID: a.call, Queues: a.queues, Skills: a.cfg.Skills,
 		Misses: a.misses, Answered: a.answered, CallsToday: calls[a.cfg.ID], IdleSince: a.idleSince, StateSince: a.stateSince}
 	if a.activity == OnCall || a.activity == WrapUp {
 		i.Caller = a.caller
@@ -237,9 +244,11 @@ func (s *Service) sortedAgents() []*agent {
 	for _, a := range s.agents {
 		out = append(out, a)
 	}
-	slices.SortFunc(out, func(a, b *agent) int { return strings.Compare(a.cfg.ID, b.cfg.ID) })
+	slices.SortFunc(out, byID)
 	return out
 }
+
+func byID(a, b *agent) int { return strings.Compare(a.cfg.ID, b.cfg.ID) }
 
 func (s *Service) sortedOfferIDs() []string {
 	out := make([]string, 0, len(s.offers))

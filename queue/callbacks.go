@@ -254,7 +254,7 @@ func (s *Service) unreserve(c *cbEntry, freed bool) {
 // it as freed: a refused dial's agent going back must not make the
 // refused callback due again at once.
 func (s *Service) release(a *agent) {
-	for name := range a.cfg.Queues {
+	for name := range a.queues {
 		if q := s.queues[name]; q != nil {
 			q.noFree = false
 		}

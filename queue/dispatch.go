@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"maps"
 	"slices"
 	"strings"
 
@@ -85,7 +86,7 @@ func (s *Service) queueOrder() []*queueState {
 // agentFreed clears noFree on the agent's queues: call it whenever the
 // agent may have become eligible (login, ready, offer ended, wrap-up ended).
 func (s *Service) agentFreed(a *agent) {
-	for name := range a.cfg.Queues {
+	for name := range a.queues {
 		if q := s.queues[name]; q != nil {
 			q.noFree = false
 			q.freed++
@@ -135,7 +136,7 @@ func (s *Service) pick(q *queueState, e *entry) *agent {
 // Penalty (lower first) ranks before the strategy's own order, except for
 // skills, where the skill level (higher first) ranks before the penalty.
 func (s *Service) better(q *queueState, a *agent, ai int, b *agent, bi int) bool {
-	pa, pb := a.cfg.Queues[q.name], b.cfg.Queues[q.name]
+	pa, pb := a.queues[q.name], b.queues[q.name]
 	switch q.cfg.Strategy {
 	case config.StrategySkills:
 		la, lb := a.cfg.Skills[q.cfg.Skill], b.cfg.Skills[q.cfg.Skill]
@@ -215,18 +216,32 @@ func (s *Service) endOffer(o *offer, result, cancelReason string) {
 }
 
 // emitAgent publishes a's agent.state: c carries what caused the change
-// (offer result, talk and handle time, callback); presence, activity and
-// pause reason come from a.
+// (offer result, talk and handle time, callback, membership); presence,
+// activity and pause reason come from a. A change of presence, pause
+// reason or membership goes to Config.State.
 func (s *Service) emitAgent(a *agent, queue string, c AgentChange) {
 	c.Presence, c.Activity, c.Reason = a.presence, a.activity, a.reason
 	if st := a.agentState(); st != a.state {
 		a.state, a.stateSince = st, s.cfg.Now()
 	}
 	s.emit(events.Event{Type: events.AgentState, Agent: a.cfg.ID, Queue: queue, CallID: a.call, Payload: c})
-	if s.cfg.State != nil && (a.saved.Presence != string(a.presence) || a.saved.Reason != a.reason) {
-		a.saved = store.AgentState{AgentID: a.cfg.ID, Presence: string(a.presence), Reason: a.reason, Since: s.cfg.Now()}
-		s.cfg.State.SaveAgent(a.saved)
+	if s.cfg.State == nil {
+		return
 	}
+	var queues map[string]int // nil: as configured
+	if a.custom {
+		queues = a.queues
+	}
+	st := store.AgentState{AgentID: a.cfg.ID, Presence: string(a.presence), Reason: a.reason, Since: a.saved.Since, Queues: queues}
+	presence := a.saved.Presence != st.Presence || a.saved.Reason != st.Reason
+	if !presence && (a.saved.Queues == nil) == (queues == nil) && maps.Equal(a.saved.Queues, queues) {
+		return
+	}
+	if presence {
+		st.Since = s.cfg.Now()
+	}
+	a.saved = st
+	s.cfg.State.SaveAgent(st)
 }
 
 // rotate records a as the last agent chosen (round-robin).

@@ -11,6 +11,8 @@ var (
 	ErrUnknownQueue = errors.New("queue: unknown queue")
 	// ErrUnknownAgent means no agent with that ID is configured.
 	ErrUnknownAgent = errors.New("queue: unknown agent")
+	// ErrNotMember means the agent is not a member of the queue.
+	ErrNotMember = errors.New("queue: agent not a member of the queue")
 	// ErrUnknownCall means the call is not waiting in any queue.
 	ErrUnknownCall = errors.New("queue: call not in a queue")
 	// ErrDuplicateCall means the call ID is already waiting or connected.

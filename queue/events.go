@@ -54,7 +54,11 @@ type AgentChange struct {
 	HandleMS    *int64   `json:"handle_ms,omitempty"`
 	OfferResult string   `json:"offer_result,omitempty"` // the offer that just ended (a Result*)
 	Presence    Presence `json:"presence"`
-	Reason      string   `json:"reason,omitempty"` // why paused
+	// Queues is set when the agent's queue membership changed (members.go,
+	// Restore): the membership after the change, queue → penalty ({} for
+	// none). Stats follows it.
+	Queues map[string]int `json:"queues,omitzero"`
+	Reason string         `json:"reason,omitempty"` // why paused
 	// TalkMS is set when a call ends, 0 included (a pointer for that).
 	TalkMS *int64 `json:"talk_ms,omitempty"`
 }

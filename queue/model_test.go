@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -15,8 +16,8 @@ import (
 )
 
 // TestModelRandomOperations drives the service with random sequences of
-// joins, hang-ups, answers, declines, timeouts, pauses, logins and exit keys,
-// and callbacks (offered, withdrawn, due, refused, ended, rejoined by their
+// joins, hang-ups, answers, declines, timeouts, pauses, logins, exit keys,
+// membership changes, and callbacks (offered, withdrawn, due, refused, ended, rejoined by their
 // customer), and checks the invariants after every step. The seed is logged; rerun a
 // failure by putting its seed in `seeds`.
 func TestModelRandomOperations(t *testing.T) {
@@ -160,6 +161,14 @@ func runModel(t *testing.T, rng *rand.Rand, steps int) {
 		case op == 9:
 			if w := g.waitingCalls(); len(w) > 0 {
 				_, _ = g.s.Key(w[rng.IntN(len(w))], []string{"9", "1"}[rng.IntN(2)])
+			}
+		case op == 10: // membership changed at run time
+			a, q := ags[rng.IntN(len(ags))].ID, strategies[rng.IntN(len(strategies))]
+			if rng.IntN(2) == 0 {
+				_, err := g.s.SetMember(a, q, rng.IntN(3))
+				g.must(err)
+			} else if err := g.s.RemoveMember(a, q); err != nil && !errors.Is(err, ErrNotMember) {
+				t.Fatal(err)
 			}
 		default:
 			a := ags[rng.IntN(len(ags))].ID
@@ -370,6 +379,27 @@ func (g *rig) checkInvariants(t *testing.T, step int, places map[string]*Place, 
 			return 1
 		}) {
 			fail("queue %s: line out of order", q.name)
+		}
+	}
+	// Each queue's members are the agents whose membership names it, by
+	// ID, and its figures count exactly them.
+	for _, q := range s.queues {
+		var want []*agent
+		for _, a := range s.sortedAgents() {
+			if _, ok := a.queues[q.name]; ok {
+				want = append(want, a)
+			}
+		}
+		if !slices.Equal(q.members, want) || q.rr < -1 || q.rr >= max(len(q.members), 1) {
+			fail("queue %s: members %d (round robin at %d), want %d", q.name, len(q.members), q.rr, len(want))
+		}
+		st, _ := s.Stats().Queue(q.name, now)
+		n := 0
+		for _, c := range st.AgentsByPresence {
+			n += c
+		}
+		if n != len(want) {
+			fail("queue %s: figures count %d agents, it has %d", q.name, n, len(want))
 		}
 	}
 	// Work-conserving: no caller waits unoffered while an agent of its

@@ -8,11 +8,13 @@ import (
 
 // Restore puts back what a previous run of the server left (Config.State):
 // agents' presence (logged in, paused with its reason; every agent is idle,
-// as no call survived) and the statistics records behind "today" and the
-// sliding window (the agents' calls today among them). Call it once,
-// before calls arrive. Agents no longer in the configuration are ignored.
-// A paused or logged-out agent has been in that state since the saved
-// change; an available one since now (what it was doing did not survive).
+// as no call survived), their queue membership changed at run time (for
+// logged-out agents too; a queue no longer configured is dropped from it,
+// and logged), and the statistics records behind "today" and the sliding
+// window (the agents' calls today among them). Call it once, before calls
+// arrive. Agents no longer in the configuration are ignored. A paused or
+// logged-out agent has been in that state since the saved change; an
+// available one since now (what it was doing did not survive).
 func (s *Service) Restore(agents []store.AgentState, recs []store.QueueRec) {
 	s.mu.Lock()
 	defer s.unlock()
@@ -27,20 +29,36 @@ func (s *Service) Restore(agents []store.AgentState, recs []store.QueueRec) {
 		if !st.Since.IsZero() && !st.Since.After(now) {
 			since = st.Since
 		}
+		a.saved = st // what the store holds: emitAgent saves only a difference
+		var c AgentChange
+		if st.Queues != nil {
+			m := make(map[string]int, len(st.Queues))
+			for name, penalty := range st.Queues {
+				if _, ok := s.queues[name]; !ok {
+					s.cfg.Logger.Warn("queue membership restored without a queue no longer configured",
+						"agent", a.cfg.ID, "queue", name)
+					continue
+				}
+				m[name] = penalty
+			}
+			s.setQueues(a, m)
+			c.Queues = m
+		}
 		switch Presence(st.Presence) {
 		case Available, Paused:
 			a.presence, a.reason = Presence(st.Presence), st.Reason
 		default:
 			a.stateSince = since // logged out, as New left it
-			continue
+			if c.Queues == nil {
+				continue
+			}
 		}
-		a.saved = st
 		if a.presence == Available {
 			a.idleSince = now
 			s.agentFreed(a)
 		}
-		s.emitAgent(a, "", AgentChange{})
-		if a.presence == Paused {
+		s.emitAgent(a, "", c)
+		if a.presence != Available {
 			a.stateSince = since
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -70,7 +69,12 @@ func (c *Config) fill() {
 }
 
 type agent struct {
-	cfg       config.Agent
+	cfg config.Agent
+	// queues is the agent's membership now (queue → penalty): cfg.Queues
+	// until a run-time change (members.go) or Restore replaces it. It is
+	// replaced whole, never changed in place: AgentInfo hands it out.
+	queues    map[string]int
+	custom    bool // queues differs from cfg.Queues: kept as store.AgentState.Queues
 	presence  Presence
 	reason    string
 	activity  Activity
@@ -94,7 +98,7 @@ type agent struct {
 	// (pacing counts these as the callbacks' agents).
 	holds      string
 	holdsQueue string
-	saved      store.AgentState // the presence last given to Config.State
+	saved      store.AgentState // the state last given to Config.State
 }
 
 type entry struct {
@@ -191,7 +195,7 @@ func New(cfg Config) *Service {
 	}
 	now := cfg.Now()
 	for _, a := range cfg.Agents {
-		ag := &agent{cfg: a, presence: LoggedOut, activity: Idle, idleSince: now, stateSince: now}
+		ag := &agent{cfg: a, queues: a.Queues, presence: LoggedOut, activity: Idle, idleSince: now, stateSince: now}
 		ag.state = ag.agentState()
 		s.agents[a.ID] = ag
 		for q := range a.Queues {
@@ -201,7 +205,7 @@ func New(cfg Config) *Service {
 		}
 	}
 	for _, q := range s.queues {
-		slices.SortFunc(q.members, func(a, b *agent) int { return strings.Compare(a.cfg.ID, b.cfg.ID) })
+		slices.SortFunc(q.members, byID)
 	}
 	return s
 }

@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -12,7 +13,8 @@ import (
 )
 
 // Stats computes queue metrics from the event stream alone (queue.joined,
-// queue.left, agent.state, agent.offer_ended). The Service feeds it every event it publishes;
+// queue.left, agent.state, whose Queues moves an agent between queues,
+// agent.offer_ended). The Service feeds it every event it publishes;
 // anything else holding the same events (a bus subscriber, a replay) gets
 // the same numbers. docs/metrics.md gives each formula and window.
 type Stats struct {
@@ -93,6 +95,9 @@ func (st *Stats) Apply(e events.Event) {
 	change, isChange := e.Payload.(AgentChange)
 	if e.Type == events.AgentState && isChange {
 		st.agents[e.Agent] = [2]string{string(change.Presence), string(change.Activity)}
+		if change.Queues != nil {
+			st.agentQueues[e.Agent] = slices.Collect(maps.Keys(change.Queues))
+		}
 	}
 	q := st.queues[e.Queue]
 	if q == nil {

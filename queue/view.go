@@ -31,6 +31,9 @@ type QueueView struct {
 	Name     string          `json:"name"`
 	Strategy config.Strategy `json:"strategy"`
 	Callers  []Waiter        `json:"callers"` // first MaxListed in service order
+	// Members are the queue's agents now (configured, or changed at run
+	// time: SetMember, RemoveMember), by ID.
+	Members []Member `json:"members"`
 	QueueStats
 	// EWTSeconds is the estimated wait of a caller joining now (position
 	// waiting + 1, docs/metrics.md "EWT"); null when unknown.
@@ -53,7 +56,10 @@ func (s *Service) Queue(name string) (QueueView, error) {
 		return QueueView{}, fmt.Errorf("queue %q: %w", name, ErrUnknownQueue)
 	}
 	now := s.cfg.Now()
-	v := QueueView{Name: name, Strategy: q.cfg.Strategy, Callers: []Waiter{}}
+	v := QueueView{Name: name, Strategy: q.cfg.Strategy, Callers: []Waiter{}, Members: make([]Member, 0, len(q.members))}
+	for _, a := range q.members {
+		v.Members = append(v.Members, Member{Agent: a.cfg.ID, Penalty: a.queues[name]})
+	}
 	for _, e := range q.waiting[:min(len(q.waiting), MaxListed)] {
 		w := Waiter{CallID: e.callID, Tier: e.tier, WaitedSeconds: now.Sub(e.placed).Seconds(), Ringing: len(e.offers) > 0,
 			Callback: e.rejoin}
