@@ -120,38 +120,9 @@ func (w *Writer) Flush(ctx context.Context) error {
 	if dropped > 0 {
 		w.cfg.Logger.Error("runstate: queue records dropped while the database was down; today's figures will miss them", "dropped", dropped)
 	}
-	var err error
-	if len(agents) > 0 {
-		as := make([]store.AgentState, 0, len(agents))
-		for _, a := range agents {
-			as = append(as, a)
-		}
-		if e := w.cfg.Store.SaveAgents(ctx, as); e != nil {
-			err = e
-			w.mu.Lock()
-			for id, a := range agents {
-				if _, newer := w.agents[id]; !newer {
-					w.agents[id] = a
-				}
-			}
-			w.mu.Unlock()
-		}
-	}
-	if len(bindings) > 0 {
-		bs := make([]store.UserBindings, 0, len(bindings))
-		for _, b := range bindings {
-			bs = append(bs, b)
-		}
-		if e := w.cfg.Store.SaveBindings(ctx, bs); e != nil {
-			err = e
-			w.mu.Lock()
-			for u, b := range bindings {
-				if _, newer := w.bindings[u]; !newer {
-					w.bindings[u] = b
-				}
-			}
-			w.mu.Unlock()
-		}
+	err := saveLatest(ctx, &w.mu, &w.agents, agents, w.cfg.Store.SaveAgents)
+	if e := saveLatest(ctx, &w.mu, &w.bindings, bindings, w.cfg.Store.SaveBindings); e != nil {
+		err = e
 	}
 	if len(recs) > 0 {
 		if e := w.cfg.Store.AppendQueueRecs(ctx, recs); e != nil {
@@ -162,6 +133,32 @@ func (w *Writer) Flush(ctx context.Context) error {
 				w.recs, w.dropped = w.recs[n:], w.dropped+n
 			}
 			w.mu.Unlock()
+		}
+	}
+	return err
+}
+
+// saveLatest writes taken, the latest state per key that Flush took from
+// *pending. When the write fails, each value goes back to *pending unless
+// a newer one for its key arrived meanwhile (the latest state wins).
+func saveLatest[V any](ctx context.Context, mu *sync.Mutex, pending *map[string]V, taken map[string]V,
+	save func(context.Context, []V) error) error {
+	if len(taken) == 0 {
+		return nil
+	}
+	vs := make([]V, 0, len(taken))
+	for _, v := range taken {
+		vs = append(vs, v)
+	}
+	err := save(ctx, vs)
+	if err == nil {
+		return nil
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for k, v := range taken {
+		if _, newer := (*pending)[k]; !newer {
+			(*pending)[k] = v
 		}
 	}
 	return err
