@@ -27,7 +27,10 @@ import (
 	"github.com/hotline-dev/hotline/store"
 )
 
-const deskPassword = "desk-pass-0123456789"
+const (
+	deskPassword = "desk-pass-0123456789"
+	deskToken    = "desk-token-0123456789" // http.tokens[] bound to agent lan
+)
 
 func TestAgentDeskInChromium(t *testing.T) {
 	ctx := browser(t)
@@ -45,6 +48,7 @@ func TestAgentDeskInChromium(t *testing.T) {
 	cfg.Allow.Hosts = []string{phone.LocalAddr().String()}
 	cfg.Agents = []config.Agent{{ID: "lan", Name: "Lan", Username: "2001", Password: deskPassword,
 		URI: "sip:2001@" + phone.LocalAddr().String(), Queues: map[string]int{"wait": 0}}}
+	cfg.HTTP.Tokens = append(cfg.HTTP.Tokens, config.Token{Name: "lan-desk", Secret: deskToken, Agent: "lan"})
 	b := &boardApp{t: t, cfg: cfg}
 	b.start()
 	base := "http://" + b.a.HTTPAddr().String()
@@ -173,5 +177,44 @@ func TestAgentDeskInChromium(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, "agent-desk.png"), png, 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+
+	// Sign out, then in again with the agent's API token: a wrong token
+	// and a token not bound to an agent are refused, the agent's opens
+	// the same desk (the agent is still paused/ready as before).
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.ID("signout")),
+		chromedp.WaitVisible(chromedp.ID("signin")),
+		chromedp.Click(chromedp.ID("how-token")),
+		chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.SendKeys(chromedp.ID("token"), "desk-token-wrong"),
+		chromedp.Click(chromedp.CSS(`#signin-form button[type="submit"]`)),
+	); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "wrong token", `document.getElementById('signin-error').textContent`, "Unknown token.", 10*time.Second)
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.ID("token"), boardToken),
+		chromedp.Click(chromedp.CSS(`#signin-form button[type="submit"]`)),
+	); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "a read token is not an agent's", `document.getElementById('signin-error').textContent.startsWith('This token is not bound to an agent')`, "true", 10*time.Second)
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.ID("token"), deskToken),
+		chromedp.Click(chromedp.CSS(`#signin-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.ID("desk")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "signed in as lan by token", `document.getElementById('me').textContent`, "lan", 5*time.Second)
+	waitFor(t, ctx, "the stream opens again", statusJS, "live", 10*time.Second)
+	// The token's session changes lan's state like the SIP sign-in's.
+	if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.ID("pause-reason"), "lunch"), chromedp.Click(chromedp.ID("btn-pause"))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "paused by the token's session", `document.getElementById('reason').textContent`, "(lunch)", 5*time.Second)
+	if a, err := b.a.acd.svc.Agent("lan"); err != nil || a.Presence != "paused" || a.Reason != "lunch" {
+		t.Fatalf("server's agent after Pause by token: %+v (%v)", a, err)
 	}
 }
