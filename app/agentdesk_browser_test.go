@@ -4,7 +4,9 @@ package app
 // against the real server in-process: a wrong password is refused, the
 // agent signs in and goes ready, a real SIP caller whose number belongs to
 // a customer with an email in the history calls the queue, the desk shows
-// who calls and that email, and the wrap-up note lands on the ticket.
+// who calls and that email, and the wrap-up note lands on the ticket; then
+// the agent signs in again with an API token bound to them, and once more
+// after a restart, which signs the desk out.
 
 import (
 	"context"
@@ -217,4 +219,23 @@ func TestAgentDeskInChromium(t *testing.T) {
 	if a, err := b.a.acd.svc.Agent("lan"); err != nil || a.Presence != "paused" || a.Reason != "lunch" {
 		t.Fatalf("server's agent after Pause by token: %+v (%v)", a, err)
 	}
+
+	// A restart: sessions live in memory, so the desk is signed out and
+	// says so; the agent signs in again and finds their state kept.
+	if err := call.Hangup(cctx); err != nil {
+		t.Fatal(err)
+	}
+	b.stop()
+	b.start()
+	waitFor(t, ctx, "signed out by the restart", `document.getElementById('signin').hidden ? '' : document.getElementById('signin-error').textContent`,
+		"Signed out: sign in again.", 20*time.Second)
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.ID("token"), deskToken),
+		chromedp.Click(chromedp.CSS(`#signin-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.ID("desk")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "paused across the restart", `document.getElementById('presence').textContent + ' ' + document.getElementById('reason').textContent`,
+		"paused (lunch)", 5*time.Second)
 }
