@@ -22,12 +22,13 @@ const (
 	ScopeWrite = "write"
 )
 
-// principal is who a request acts as: a bearer token, or a browser
-// session signed in with a token or an agent's SIP credentials.
+// principal is who a request acts as: a bearer token (read, write, or
+// bound to an agent: http.tokens[].agent), or a browser session signed in
+// with a token or an agent's SIP credentials.
 type principal struct {
 	name    string        // token name or "agent <id>", for logs (never a secret)
 	write   bool          // may change anything (a write token)
-	agent   string        // an agent session: its agent id (read, plus its own state)
+	agent   string        // an agent session or agent-bound token: its agent id (read, plus its own state and wrap-up)
 	limiter *rate.Limiter // nil: unlimited; shared by the token's requests and sessions
 	session *session      // nil: a bearer token
 }
@@ -63,17 +64,31 @@ func newAuthenticator(tokens []config.Token, agents []config.Agent, perSecond fl
 		return rate.NewLimiter(rate.Limit(perSecond), int(math.Max(1, math.Ceil(perSecond))))
 	}
 	a := &authenticator{}
+	known := map[string]bool{}
+	for _, ag := range agents {
+		known[ag.ID] = true
+	}
 	for i, t := range tokens {
 		secret := config.Secret(t.Secret)
 		if secret == "" {
 			log.Warn("api token has an empty secret; it is ignored", "token", t.Name, "index", i)
 			continue
 		}
-		if t.Scope != ScopeRead && t.Scope != ScopeWrite {
+		scope := t.TokenScope()
+		switch {
+		case t.Agent != "" && (scope != ScopeAgent || !known[t.Agent]):
+			// config.Validate refuses both; a caller that skipped it
+			// must not get a token broader than the agent it names.
+			log.Warn("api token bound to an unknown agent or with a scope other than agent; it is ignored", "token", t.Name, "agent", t.Agent, "scope", t.Scope)
+			continue
+		case t.Agent == "" && scope != ScopeRead && scope != ScopeWrite:
 			log.Warn("api token has an unknown scope; it is ignored", "token", t.Name, "scope", t.Scope)
 			continue
 		}
-		at := apiToken{principal: principal{name: t.Name, write: t.Scope == ScopeWrite, limiter: limiter()}, digest: sha256.Sum256([]byte(secret))}
+		// An agent-bound token is the agent's principal in all but its
+		// name and limiter: mayServe and mayWrapUp treat it as the agent's
+		// desk session.
+		at := apiToken{principal: principal{name: t.Name, write: scope == ScopeWrite, agent: t.Agent, limiter: limiter()}, digest: sha256.Sum256([]byte(secret))}
 		if at.name == "" {
 			at.name = fmt.Sprintf("tokens[%d]", i)
 		}
@@ -248,9 +263,18 @@ func (p *principal) mayServe(r *http.Request) *Error {
 		if r.Method == http.MethodPost && (ownAgentState(r.URL.Path, p.agent) || ticketNote(r.URL.Path)) {
 			return nil
 		}
-		return &Error{Kind: ErrForbidden, Message: "agent " + p.agent + "'s session may change only its own state and wrap up its calls' tickets"}
+		return &Error{Kind: ErrForbidden, Message: p.asAgent() + " may change only its own state and wrap up its calls' tickets"}
 	}
 	return &Error{Kind: ErrForbidden, Message: "token " + p.name + " is read-only"}
+}
+
+// asAgent names an agent principal for messages: "agent lan's session",
+// or "token lan-desk (agent lan)" for an agent-bound token.
+func (p *principal) asAgent() string {
+	if p.name == "agent "+p.agent {
+		return p.name + "'s session"
+	}
+	return "token " + p.name + " (agent " + p.agent + ")"
 }
 
 // ticketNote reports whether path is POST /api/v1/tickets/{id}/notes, the

@@ -15,8 +15,8 @@ import (
 // Wrap-up: POST /api/v1/tickets/{id}/notes {"note", "category"} adds the
 // agent's note to a ticket (an interaction on it) and/or sets the ticket's
 // category, in one request. A write token may do it on any ticket; an
-// agent session only on a ticket it may wrap up (mayWrapUp), which is the
-// one change to tickets an agent session can make.
+// agent (its session or its agent-bound token) only on a ticket it may
+// wrap up (mayWrapUp), which is the one change to tickets an agent can make.
 
 // noteInput is the body of POST /tickets/{id}/notes: at least one field.
 type noteInput struct {
@@ -107,21 +107,27 @@ func (s *Server) addTicketNote(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, out)
 }
 
-// mayWrapUp is the agent-session rule for notes: the agent is handling a
-// call of the ticket's customer now (its current offer or call comes from
-// one of the customer's numbers: the call is not logged yet, so no ticket
-// names it), or has handled a call logged on this ticket (a voice
-// interaction whose agent, or one of whose legs' agent, is this agent).
+// mayWrapUp is the agent rule for notes (an agent session or an
+// agent-bound token): the agent is being offered, is on or is wrapping up
+// a call of the ticket's customer (the ACD's caller), or answered one
+// within wrapUpGrace (the call events: wrapup.go), whose number is one of
+// the customer's: the call may not be logged yet, so no ticket names it;
+// or the agent handled a call logged on this ticket (a voice interaction
+// whose agent, or one of whose legs' agent, is this agent).
 func (s *Server) mayWrapUp(ctx context.Context, agent string, t *store.Ticket) (bool, error) {
-	if caller := s.currentCaller(ctx, agent); caller != "" {
-		if e164, err := phone.Normalize(caller, s.cfg.DefaultCountry); err == nil {
-			c, err := s.cfg.Store.FindCustomerByPhone(ctx, e164)
-			if err == nil && c.ID == t.CustomerID {
-				return true, nil
-			}
-			if err != nil && !isNotFound(err) {
-				return false, err
-			}
+	seen := map[string]bool{}
+	for _, caller := range append(s.currentCallers(ctx, agent), s.wrapUps.handled(agent)...) {
+		e164, err := phone.Normalize(caller, s.cfg.DefaultCountry)
+		if err != nil || seen[e164] {
+			continue
+		}
+		seen[e164] = true
+		c, err := s.cfg.Store.FindCustomerByPhone(ctx, e164)
+		if err == nil && c.ID == t.CustomerID {
+			return true, nil
+		}
+		if err != nil && !isNotFound(err) {
+			return false, err
 		}
 	}
 	f := store.InteractionFilter{TicketID: t.ID, Channel: store.ChannelVoice}
@@ -159,23 +165,31 @@ func handledBy(v *store.VoiceDetails, agent string) bool {
 	return false
 }
 
-// currentCaller is the number of the caller the agent is being offered or
-// is talking to, or "".
-func (s *Server) currentCaller(ctx context.Context, agent string) string {
+// currentCallers are the numbers of the callers the ACD says the agent
+// is being offered, is talking to or is wrapping up (AgentInfo.Caller
+// stays until the wrap-up time ends), and, should the ACD not say, the
+// caller of the agent's live call.
+func (s *Server) currentCallers(ctx context.Context, agent string) []string {
 	if s.cfg.ACD == nil {
-		return ""
+		return nil
 	}
 	a, err := s.cfg.ACD.Agent(agent)
 	if err != nil {
-		return ""
+		return nil
 	}
+	var out []string
 	if a.Offer != nil && a.Offer.Caller != "" { // a callback's offer too: the customer's number
-		return a.Offer.Caller
+		out = append(out, a.Offer.Caller)
 	}
-	if a.CallID == "" || s.cfg.Calls == nil {
-		return ""
+	if a.Caller != "" {
+		out = append(out, a.Caller)
 	}
-	return s.callerOf(ctx, a.CallID)
+	if len(out) == 0 && a.CallID != "" && s.cfg.Calls != nil {
+		if c := s.callerOf(ctx, a.CallID); c != "" {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // callerOf is a live call's caller, "" when it is not up.

@@ -225,7 +225,7 @@ func corePaths() obj {
 			"post": op("addTicketMessage", "Add an interaction (an email, a chat) to a ticket", id("ticket"), "MessageInput", "201", "Interaction", bad, unproc, notF, big, forb),
 		},
 		Prefix + "/tickets/{id}/notes": obj{
-			"post": op("addTicketNote", "Wrap-up: add an agent's note to a ticket and/or set its category (an agent session: only a ticket of a call it is handling or handled)", id("ticket"), "NoteInput", "201", "NoteResult", bad, unproc, notF, big, forb),
+			"post": op("addTicketNote", "Wrap-up: add an agent's note to a ticket and/or set its category (an agent session or agent-bound token: only a ticket of the customer whose call it is offered, on, wrapping up or answered within the last hour, or of a logged call it handled)", id("ticket"), "NoteInput", "201", "NoteResult", bad, unproc, notF, big, forb),
 		},
 		Prefix + "/interactions": obj{
 			"get": op("listInteractions", "List interactions, newest first", withPage(query("customer_id", "customer id", obj{"type": "integer"}),

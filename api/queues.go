@@ -144,7 +144,7 @@ func (s *Server) setAgentState(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "id")
 	if p := principalOf(r.Context()); p != nil && p.agent != "" && p.agent != id {
 		// authenticate let the route's shape through; this is its id, routed.
-		s.writeError(w, r, &Error{Kind: ErrForbidden, Message: "agent " + p.agent + "'s session may change only its own state"})
+		s.writeError(w, r, &Error{Kind: ErrForbidden, Message: p.asAgent() + " may change only its own state"})
 		return
 	}
 	if err := acd.SetState(id, in.State, in.Reason); err != nil {

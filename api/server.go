@@ -98,24 +98,26 @@ type Config struct {
 // server shuts down so open event streams end; http.Server.RegisterOnShutdown
 // is the place.
 type Server struct {
-	cfg      Config
-	log      *slog.Logger
-	router   *chi.Mux
-	patterns map[string][]string // method → route patterns, for Allow
-	auth     *authenticator
-	throttle *failThrottle // nil: token guessing not throttled
-	sessions *sessions
-	spec     []byte
-	now      func() time.Time
-	mu       sync.Mutex
-	closed   bool          // set by Close; no stream starts after it
-	done     chan struct{} // closed by Close: streams end
-	streams  sync.WaitGroup
-	active   atomic.Int64 // open event streams
+	cfg       Config
+	log       *slog.Logger
+	router    *chi.Mux
+	patterns  map[string][]string // method → route patterns, for Allow
+	auth      *authenticator
+	throttle  *failThrottle // nil: token guessing not throttled
+	sessions  *sessions
+	wrapUps   *wrapUps // who may wrap up which caller's tickets, from the call events (wrapup.go)
+	unobserve func()   // stops the bus calling wrapUps; nil without a bus
+	spec      []byte
+	now       func() time.Time
+	mu        sync.Mutex
+	closed    bool          // set by Close; no stream starts after it
+	done      chan struct{} // closed by Close: streams end
+	streams   sync.WaitGroup
+	active    atomic.Int64 // open event streams
 }
 
-// New builds the API. It does not start anything: serve it with an
-// http.Server.
+// New builds the API. It does not start anything (it observes Bus until
+// Close): serve it with an http.Server.
 func New(cfg Config) *Server {
 	s := &Server{cfg: cfg, log: logger(cfg.Logger), done: make(chan struct{}), now: cfg.Now}
 	if s.now == nil {
@@ -142,6 +144,10 @@ func New(cfg Config) *Server {
 		s.cfg.AuthFailures = DefaultAuthFailures
 	}
 	s.throttle = newFailThrottle(s.cfg.AuthFailures)
+	s.wrapUps = newWrapUps(s.now)
+	if cfg.Bus != nil {
+		s.unobserve = cfg.Bus.Observe(s.wrapUps.observe)
+	}
 	s.router = s.routes()
 	s.patterns = routePatterns(s.router)
 	spec, err := buildSpec()
@@ -160,13 +166,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.Se
 func (s *Server) Router() chi.Routes { return s.router }
 
 // Close makes every open event stream end at once; no stream starts after
-// it. It does not wait (Shutdown does) and is safe to call more than once.
+// it, and the bus is no longer observed. It does not wait (Shutdown does)
+// and is safe to call more than once.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.closed {
 		s.closed = true
 		close(s.done)
+		if s.unobserve != nil {
+			s.unobserve()
+		}
 	}
 	return nil
 }

@@ -4,7 +4,9 @@ package app
 // against the real server in-process: a wrong password is refused, the
 // agent signs in and goes ready, a real SIP caller whose number belongs to
 // a customer with an email in the history calls the queue, the desk shows
-// who calls and that email, and the wrap-up note lands on the ticket.
+// who calls and that email, and the wrap-up note lands on the ticket; then
+// the agent signs in again with an API token bound to them, and once more
+// after a restart, which signs the desk out.
 
 import (
 	"context"
@@ -27,7 +29,10 @@ import (
 	"github.com/hotline-dev/hotline/store"
 )
 
-const deskPassword = "desk-pass-0123456789"
+const (
+	deskPassword = "desk-pass-0123456789"
+	deskToken    = "desk-token-0123456789" // http.tokens[] bound to agent lan
+)
 
 func TestAgentDeskInChromium(t *testing.T) {
 	ctx := browser(t)
@@ -45,6 +50,7 @@ func TestAgentDeskInChromium(t *testing.T) {
 	cfg.Allow.Hosts = []string{phone.LocalAddr().String()}
 	cfg.Agents = []config.Agent{{ID: "lan", Name: "Lan", Username: "2001", Password: deskPassword,
 		URI: "sip:2001@" + phone.LocalAddr().String(), Queues: map[string]int{"wait": 0}}}
+	cfg.HTTP.Tokens = append(cfg.HTTP.Tokens, config.Token{Name: "lan-desk", Secret: deskToken, Agent: "lan"})
 	b := &boardApp{t: t, cfg: cfg}
 	b.start()
 	base := "http://" + b.a.HTTPAddr().String()
@@ -174,4 +180,62 @@ func TestAgentDeskInChromium(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+
+	// Sign out, then in again with the agent's API token: a wrong token
+	// and a token not bound to an agent are refused, the agent's opens
+	// the same desk (the agent is still paused/ready as before).
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.ID("signout")),
+		chromedp.WaitVisible(chromedp.ID("signin")),
+		chromedp.Click(chromedp.ID("how-token")),
+		chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.SendKeys(chromedp.ID("token"), "desk-token-wrong"),
+		chromedp.Click(chromedp.CSS(`#signin-form button[type="submit"]`)),
+	); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "wrong token", `document.getElementById('signin-error').textContent`, "Unknown token.", 10*time.Second)
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.ID("token"), boardToken),
+		chromedp.Click(chromedp.CSS(`#signin-form button[type="submit"]`)),
+	); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "a read token is not an agent's", `document.getElementById('signin-error').textContent.startsWith('This token is not bound to an agent')`, "true", 10*time.Second)
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.ID("token"), deskToken),
+		chromedp.Click(chromedp.CSS(`#signin-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.ID("desk")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "signed in as lan by token", `document.getElementById('me').textContent`, "lan", 5*time.Second)
+	waitFor(t, ctx, "the stream opens again", statusJS, "live", 10*time.Second)
+	// The token's session changes lan's state like the SIP sign-in's.
+	if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.ID("pause-reason"), "lunch"), chromedp.Click(chromedp.ID("btn-pause"))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "paused by the token's session", `document.getElementById('reason').textContent`, "(lunch)", 5*time.Second)
+	if a, err := b.a.acd.svc.Agent("lan"); err != nil || a.Presence != "paused" || a.Reason != "lunch" {
+		t.Fatalf("server's agent after Pause by token: %+v (%v)", a, err)
+	}
+
+	// A restart: sessions live in memory, so the desk is signed out and
+	// says so; the agent signs in again and finds their state kept.
+	if err := call.Hangup(cctx); err != nil {
+		t.Fatal(err)
+	}
+	b.stop()
+	b.start()
+	waitFor(t, ctx, "signed out by the restart", `document.getElementById('signin').hidden ? '' : document.getElementById('signin-error').textContent`,
+		"Signed out: sign in again.", 20*time.Second)
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.ID("token"), deskToken),
+		chromedp.Click(chromedp.CSS(`#signin-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.ID("desk")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "paused across the restart", `document.getElementById('presence').textContent + ' ' + document.getElementById('reason').textContent`,
+		"paused (lunch)", 5*time.Second)
 }

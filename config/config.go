@@ -143,7 +143,24 @@ func (c *Config) AdminTokenFile() string {
 type Token struct {
 	Name   string `yaml:"name"`
 	Secret string `yaml:"secret"`
-	Scope  string `yaml:"scope"` // read or write (write implies read)
+	Scope  string `yaml:"scope"` // read or write (write implies read); agent with Agent
+	// Agent binds the token to one agent (an id of agents:): it acts only
+	// as that agent, as the agent's desk session does (its own state, the
+	// wrap-up of its calls, what an agent may read), and signs in to the
+	// agent desk. Its scope is agent (or left out).
+	Agent string `yaml:"agent"`
+}
+
+// ScopeAgent is the scope of a token bound to an agent (Token.Agent).
+const ScopeAgent = "agent"
+
+// TokenScope is t's scope with the default filled in: agent for a token
+// bound to an agent whose scope is left out.
+func (t Token) TokenScope() string {
+	if t.Scope == "" && t.Agent != "" {
+		return ScopeAgent
+	}
+	return t.Scope
 }
 
 // Flows locates the flow files.
@@ -570,8 +587,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("http.max_sessions: must be positive, got %d", c.HTTP.MaxSessions)
 	}
 	for i, t := range c.HTTP.Tokens {
-		if t.Scope != "read" && t.Scope != "write" {
-			return fmt.Errorf("http.tokens[%d].scope: %q is not read or write", i, t.Scope)
+		if err := c.validateToken(t); err != nil {
+			return fmt.Errorf("http.tokens[%d].%w", i, err)
 		}
 		if t.Secret == "" || t.Secret == "env:" {
 			return fmt.Errorf("http.tokens[%d].secret: empty", i)
@@ -692,6 +709,34 @@ func ResolveLookups(lookups map[string]Lookup, self string) map[string]Lookup {
 		out[name] = l
 	}
 	return out
+}
+
+// validateToken checks a token's scope and, for one bound to an agent,
+// that the agent exists and the scope is agent's: a read or write token
+// naming an agent would be either a write token in disguise or a read
+// token that cannot act as its agent, so neither is accepted.
+func (c *Config) validateToken(t Token) error {
+	scope := t.TokenScope()
+	if t.Agent == "" {
+		if scope == ScopeAgent {
+			return errors.New("agent: required with scope agent (the agents: id the token acts as)")
+		}
+		if scope != "read" && scope != "write" {
+			return fmt.Errorf("scope: %q is not read, write or agent", t.Scope)
+		}
+		return nil
+	}
+	found := false
+	for _, a := range c.Agents {
+		found = found || a.ID == t.Agent
+	}
+	if !found {
+		return fmt.Errorf("agent: %q is not an agent of agents:", t.Agent)
+	}
+	if scope != ScopeAgent {
+		return fmt.Errorf("agent: a token bound to agent %q has scope agent (or none), not %q", t.Agent, t.Scope)
+	}
+	return nil
 }
 
 // CheckSecrets reports the first "env:NAME" secret the server needs whose

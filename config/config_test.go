@@ -237,3 +237,36 @@ func TestAdminTokenFile(t *testing.T) {
 		}
 	}
 }
+
+// A token bound to an agent: the agent must exist and the scope must be
+// agent's (or left out); the error names http.tokens[i].agent or .scope.
+func TestAgentTokens(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		token Token
+		want  string // "" valid
+	}{
+		{"agent token", Token{Name: "lan-desk", Secret: "s", Agent: "lan", Scope: "agent"}, ""},
+		{"scope left out", Token{Name: "lan-desk", Secret: "s", Agent: "lan"}, ""},
+		{"read token", Token{Name: "board", Secret: "s", Scope: "read"}, ""},
+		{"unknown agent", Token{Secret: "s", Agent: "nobody", Scope: "agent"}, `http.tokens[1].agent: "nobody" is not an agent of agents:`},
+		{"write scope with an agent", Token{Secret: "s", Agent: "lan", Scope: "write"}, `http.tokens[1].agent: a token bound to agent "lan" has scope agent (or none), not "write"`},
+		{"read scope with an agent", Token{Secret: "s", Agent: "lan", Scope: "read"}, `http.tokens[1].agent: a token bound to agent "lan" has scope agent (or none), not "read"`},
+		{"agent scope without an agent", Token{Secret: "s", Scope: "agent"}, "http.tokens[1].agent: required with scope agent"},
+		{"no scope, no agent", Token{Secret: "s"}, `http.tokens[1].scope: "" is not read, write or agent`},
+		{"empty secret", Token{Agent: "lan"}, "http.tokens[1].secret: empty"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Default()
+			c.Agents = []Agent{{ID: "lan", Username: "2001", Password: "pw", Queues: map[string]int{"technical": 0}}}
+			c.HTTP.Tokens = []Token{{Name: "admin", Secret: "a", Scope: "write"}, tc.token}
+			err := c.Validate()
+			if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Errorf("Validate = %v, want %q", err, tc.want)
+			}
+		})
+	}
+	if got := (Token{Agent: "lan"}).TokenScope(); got != ScopeAgent {
+		t.Errorf("TokenScope of an agent token without scope = %q", got)
+	}
+}

@@ -52,13 +52,14 @@ type Bus struct {
 	seq     atomic.Uint64
 	mu      sync.RWMutex
 	subs    map[*Subscription]struct{}
+	obs     map[*observer]struct{}
 	dropped atomic.Uint64
 	now     func() time.Time
 }
 
 // NewBus returns an empty bus.
 func NewBus() *Bus {
-	return &Bus{subs: make(map[*Subscription]struct{}), now: time.Now}
+	return &Bus{subs: make(map[*Subscription]struct{}), obs: make(map[*observer]struct{}), now: time.Now}
 }
 
 // Subscription receives events published after it was created.
@@ -103,12 +104,34 @@ func (b *Bus) Publish(e Event) {
 	}
 	b.mu.RLock()
 	defer b.mu.RUnlock()
+	for o := range b.obs {
+		o.f(e)
+	}
 	for s := range b.subs {
 		select {
 		case s.c <- e:
 		default:
 			b.dropped.Add(1)
 		}
+	}
+}
+
+type observer struct{ f func(Event) }
+
+// Observe calls f with every event published from now on, on the
+// publisher's goroutine, before Publish returns: unlike a Subscription it
+// never misses an event, and whoever publishes (or waits for) an event
+// knows f has seen it. f must be quick, must not block and must not
+// publish. stop ends the calls; after it returns f is not called again.
+func (b *Bus) Observe(f func(Event)) (stop func()) {
+	o := &observer{f: f}
+	b.mu.Lock()
+	b.obs[o] = struct{}{}
+	b.mu.Unlock()
+	return func() {
+		b.mu.Lock()
+		delete(b.obs, o)
+		b.mu.Unlock()
 	}
 }
 

@@ -81,3 +81,27 @@ func TestPayloadOnTheWire(t *testing.T) {
 		t.Fatalf("no payload: %s %v", b, err)
 	}
 }
+
+// An observer sees every event before Publish returns, even when a
+// subscription is full, and none after stop.
+func TestObserve(t *testing.T) {
+	b := NewBus()
+	full := b.Subscribe(1)
+	defer full.Close()
+	var seen []string
+	stop := b.Observe(func(e Event) { seen = append(seen, e.Type) })
+	for _, typ := range []string{"a", "b", "c"} {
+		b.Publish(Event{Type: typ})
+		if seen[len(seen)-1] != typ {
+			t.Fatalf("after Publish(%s) the observer saw %v", typ, seen)
+		}
+	}
+	if b.Dropped() != 2 {
+		t.Errorf("dropped %d, want 2 (the full subscription's)", b.Dropped())
+	}
+	stop()
+	b.Publish(Event{Type: "d"})
+	if len(seen) != 3 {
+		t.Errorf("observer saw %v after stop", seen)
+	}
+}

@@ -1,5 +1,5 @@
 // agent.js is the agent desk (docs/agent-desk.md): an agent signs in with
-// their SIP credentials, sees and changes their state, and when a call is
+// their SIP credentials or an API token bound to them, sees and changes their state, and when a call is
 // offered or connected sees who calls (the customer found by the caller's
 // number), their open tickets and their history on every channel, then
 // wraps up with a note and a category. All server access goes through
@@ -53,19 +53,44 @@ function showSignIn(msg = '') {
   $('signin').hidden = false;
   $('signin-error').textContent = msg;
   status('signed out');
-  $('username').focus();
+  (byToken() ? $('token') : $('username')).focus();
+}
+
+// byToken: the form asks for an API token bound to the agent instead of
+// the SIP username and password. The other kind's inputs are disabled, so
+// the browser neither requires nor sends them.
+const byToken = () => $('how-token').checked;
+
+function pickHow() {
+  const tok = byToken();
+  $('signin-sip').hidden = tok;
+  $('signin-token').hidden = !tok;
+  for (const id of ['username', 'password']) $(id).disabled = tok;
+  $('token').disabled = !tok;
+  $('token').required = tok;
+  $('signin-error').textContent = '';
 }
 
 async function onSignIn(ev) {
   ev.preventDefault();
   $('signin-error').textContent = '';
+  const tok = byToken();
   try {
-    await api.signInAgent($('username').value.trim(), $('password').value);
+    if (tok) await api.signInAgent({ token: $('token').value.trim() });
+    else await api.signInAgent({ username: $('username').value.trim(), password: $('password').value });
   } catch (e) {
-    $('signin-error').textContent = e instanceof Unauthorized ? 'Wrong username or password.' : e.message;
+    $('signin-error').textContent = e instanceof Unauthorized ? (tok ? 'Unknown token.' : 'Wrong username or password.') : e.message;
     return;
   }
   $('password').value = '';
+  $('token').value = '';
+  if (tok && (api.who || {}).scope !== 'agent') {
+    // A read or write token signed this browser in, but not as an agent:
+    // end that session rather than leave a supervisor's cookie here.
+    await api.signOut();
+    showSignIn('This token is not bound to an agent: use a token with agent: in the configuration.');
+    return;
+  }
   await open();
 }
 
@@ -74,7 +99,7 @@ async function open() {
   if (who.scope !== 'agent' || !who.agent) {
     // A token's session (the wallboard's, in this browser) is left alone:
     // signing in here replaces the cookie, not before.
-    showSignIn('This page is for agents: sign in with your SIP username and password.');
+    showSignIn('This page is for agents: sign in with your SIP username and password or your agent token.');
     return;
   }
   desk.me = who.agent;
@@ -315,6 +340,8 @@ async function live() {
 
 async function start() {
   $('signin-form').addEventListener('submit', onSignIn);
+  for (const id of ['how-sip', 'how-token']) $(id).addEventListener('change', pickHow);
+  pickHow();
   $('wrapup-form').addEventListener('submit', onWrapUp);
   $('wrapup-ticket').addEventListener('change', onPickTicket);
   for (const id of ['btn-login', 'btn-ready', 'btn-pause', 'btn-logout']) {

@@ -101,22 +101,24 @@ export class Api {
   }
 
   /**
-   * signInAgent opens an agent session with the agent's SIP username and
-   * password (the agent desk). Nothing is kept in the tab: after a server
-   * restart the agent signs in again. Throws Unauthorized for wrong ones.
+   * signInAgent opens an agent session (the agent desk) with creds:
+   * {username, password} (the agent's SIP account) or {token} (an API
+   * token bound to the agent). Nothing is kept in the tab: after a server
+   * restart the agent signs in again. Throws Unauthorized for wrong ones;
+   * this.who then says whom the session acts as.
    */
-  async signInAgent(username, password) {
+  async signInAgent(creds) {
     let r;
     try {
       r = await fetch('/api/v1/session', {
         method: 'POST', credentials: 'same-origin',
         headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-        body: JSON.stringify({ username, password }),
+        body: JSON.stringify(creds),
       });
     } catch (e) {
       throw new Error('server unreachable: ' + e.message);
     }
-    if (r.status === 401) throw new Unauthorized('wrong username or password');
+    if (r.status === 401) throw new Unauthorized(creds.token ? 'unknown token' : 'wrong username or password');
     if (!r.ok) throw new Error(await problem(r));
     if (!(await this.trySession())) throw new Error('signed in, but the session was not kept (cookies blocked?)');
   }
