@@ -1,0 +1,254 @@
+package e2e
+
+import (
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hotline-dev/hotline/config"
+	"github.com/hotline-dev/hotline/events"
+	"github.com/hotline-dev/hotline/internal/phonetest"
+	"github.com/hotline-dev/hotline/internal/siptest"
+	"github.com/hotline-dev/hotline/media"
+	"github.com/hotline-dev/hotline/queue"
+	"github.com/hotline-dev/hotline/registrar"
+	"github.com/hotline-dev/hotline/sip"
+	"github.com/hotline-dev/hotline/store/postgres/pgtest"
+)
+
+// A restart as a supervisor sees it (issue 11, "State that survives"),
+// with real calls, on both stores. Before: agent x's phone registers,
+// x, y and z log in, z pauses for lunch, a caller in technical is answered
+// by y (so y is in wrap-up when the server stops), y is taken out of
+// technical and x (a sales agent by configuration) put in through the
+// API, and a caller gives up waiting. A new server on the same database
+// then shows the same agents (y idle again, z paused for lunch), the same
+// "today" and calls today, and offers the next technical caller to x's
+// phone — without it registering again — which answers and is bridged;
+// y, logged in and free, is never offered it.
+func TestRestartKeepsFloorMembershipAndRegistration(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { restartFloor(t, "sqlite:"+filepath.Join(t.TempDir(), "hotline.db")) })
+	t.Run("postgres", func(t *testing.T) { restartFloor(t, pgtest.Schema(t)) })
+}
+
+// agentView is what GET /api/v1/agents says of one agent.
+type agentView struct {
+	ID         string         `json:"id"`
+	Presence   string         `json:"presence"`
+	Reason     string         `json:"reason"`
+	Activity   string         `json:"activity"`
+	Queues     map[string]int `json:"queues"`
+	CallsToday int            `json:"calls_today"`
+}
+
+// queueToday is the part of GET /api/v1/queues/{name} a restart must keep.
+type queueToday struct {
+	Windows []struct {
+		Joined    int `json:"joined"`
+		Answered  int `json:"answered"`
+		Abandoned int `json:"abandoned"`
+		Exited    int `json:"exited"`
+	} `json:"windows"`
+	Members []struct {
+		Agent   string `json:"agent"`
+		Penalty int    `json:"penalty"`
+	} `json:"members"`
+}
+
+func restartFloor(t *testing.T, dbURL string) {
+	leakCheck(t)
+	// Both phones live across the restart, as desk phones do.
+	phoneX := phonetest.New(t, 30000, 30498, 440, 1000)
+	phoneY := phonetest.New(t, 30500, 30998, 550)
+	cfg := func(c *config.Config) {
+		c.Database.URL = dbURL
+		c.Agents = []config.Agent{
+			{ID: "x", Name: "Xuan", Username: "x", Password: "pw-x", Queues: map[string]int{"sales": 0}},
+			{ID: "y", Name: "Yen", URI: phoneY.URI("y"), Queues: map[string]int{"technical": 0}},
+			{ID: "z", Name: "Zung", URI: "sip:z@127.0.0.1:9", Queues: map[string]int{"technical": 0}},
+		}
+		c.Allow.Hosts = []string{"127.0.0.1"}
+		q := c.Queues["technical"]
+		q.WrapUp = time.Minute // y is still wrapping up when the server stops
+		c.Queues["technical"] = q
+	}
+	h := start(t, cfg)
+	ctx := within(t, 60*time.Second)
+	status, err := siptest.Register(ctx, h.sipAddr("udp"), "x", "pw-x", "<"+phoneX.URI("x")+">")
+	must(t, err)
+	if status != 200 {
+		t.Fatalf("REGISTER x: %d", status)
+	}
+	for _, s := range []struct{ agent, body string }{
+		{"x", `{"state":"login"}`}, {"y", `{"state":"login"}`}, {"z", `{"state":"login"}`},
+		{"z", `{"state":"pause","reason":"lunch"}`},
+	} {
+		if code, _, body := apiDo(t, h, "POST", "/api/v1/agents/"+s.agent+"/state", s.body); code != 200 {
+			t.Fatalf("%s %s: %d %s", s.agent, s.body, code, body)
+		}
+	}
+
+	// Answered: the first caller in technical reaches y.
+	_, a, _ := dial(t, h, "sip:300@"+h.sipAddr("udp"), sip.DialOptions{From: "0911000001"})
+	h.waitEvent(10*time.Second, "caller A bridged to y", func(e events.Event) bool {
+		return e.Type == events.CallBridged && e.CallID == a.ID() && e.Agent == "y"
+	})
+	yCall := phoneY.NextCall(t, within(t, 5*time.Second))
+	must(t, a.Hangup(ctx))
+	yCall.WaitEnded(t, within(t, 5*time.Second), "y's leg after A hung up")
+
+	// Membership through the API: y out of technical, x in.
+	if code, _, body := apiDo(t, h, "DELETE", "/api/v1/queues/technical/members/y", ""); code != 204 {
+		t.Fatalf("DELETE y from technical: %d %s", code, body)
+	}
+	if code, _, body := apiDo(t, h, "PUT", "/api/v1/queues/technical/members/x", `{"penalty":2}`); code != 201 {
+		t.Fatalf("PUT x into technical: %d %s", code, body)
+	}
+
+	// Abandoned: x is in technical but pausing makes nobody free; the
+	// caller hangs up while waiting.
+	if code, _, body := apiDo(t, h, "POST", "/api/v1/agents/x/state", `{"state":"pause","reason":"coffee"}`); code != 200 {
+		t.Fatalf("pause x: %d %s", code, body)
+	}
+	_, b, _ := dial(t, h, "sip:300@"+h.sipAddr("udp"), sip.DialOptions{From: "0911000002"})
+	h.waitEvent(10*time.Second, "caller B waiting", func(e events.Event) bool {
+		return e.Type == events.QueueJoined && e.CallID == b.ID()
+	})
+	must(t, b.Hangup(ctx))
+	h.waitEvent(10*time.Second, "caller B abandoned", func(e events.Event) bool {
+		return e.Type == events.QueueLeft && e.CallID == b.ID() && payload[queue.Left](e).Reason == queue.ReasonAbandoned
+	})
+	if code, _, body := apiDo(t, h, "POST", "/api/v1/agents/x/state", `{"state":"ready"}`); code != 200 {
+		t.Fatalf("x ready: %d %s", code, body)
+	}
+
+	agentsBefore := agentsByID(t, h)
+	var techBefore queueToday
+	apiGetJSON(t, h, "/api/v1/queues/technical", &techBefore)
+	if y := agentsBefore["y"]; y.Activity != "wrap_up" || y.CallsToday != 1 {
+		t.Fatalf("y before the restart: %+v, want in wrap-up after one call", y)
+	}
+	if w := techBefore.Windows[1]; w.Joined != 2 || w.Answered != 1 || w.Abandoned != 1 {
+		t.Fatalf("technical today before the restart: %+v", w)
+	}
+	h.shutdown()
+
+	h2 := start(t, cfg)
+	agentsAfter := agentsByID(t, h2)
+	want := map[string][3]string{ // presence, reason, activity
+		"x": {"available", "", "idle"},
+		"y": {"available", "", "idle"}, // its wrap-up did not survive: free, not stuck
+		"z": {"paused", "lunch", "idle"},
+	}
+	for id, w := range want {
+		got := agentsAfter[id]
+		if got.Presence != w[0] || got.Reason != w[1] || got.Activity != w[2] {
+			t.Errorf("%s after the restart: %+v, want presence %s reason %q activity %s", id, got, w[0], w[1], w[2])
+		}
+		if before := agentsBefore[id]; got.CallsToday != before.CallsToday || !mapsEqual(got.Queues, before.Queues) {
+			t.Errorf("%s after the restart: calls today %d queues %v, before %d %v", id, got.CallsToday, got.Queues, before.CallsToday, before.Queues)
+		}
+	}
+	if q := agentsAfter["x"].Queues; q["technical"] != 2 || q["sales"] != 0 || len(q) != 2 {
+		t.Errorf("x's queues after the restart: %v, want sales and technical (penalty 2)", q)
+	}
+	if q := agentsAfter["y"].Queues; len(q) != 0 {
+		t.Errorf("y's queues after the restart: %v, want none", q)
+	}
+	var techAfter queueToday
+	apiGetJSON(t, h2, "/api/v1/queues/technical", &techAfter)
+	if techAfter.Windows[1] != techBefore.Windows[1] {
+		t.Errorf("technical today after the restart: %+v, before %+v", techAfter.Windows[1], techBefore.Windows[1])
+	}
+
+	// The next caller in technical goes to x's phone, on the binding
+	// restored from the database (the phone did not register again).
+	_, c, _ := dial(t, h2, "sip:300@"+h2.sipAddr("udp"), sip.DialOptions{From: "0911000003"})
+	offered := h2.waitEvent(10*time.Second, "caller C offered", func(e events.Event) bool {
+		return e.Type == events.AgentOffered && e.CallID == c.ID()
+	})
+	if offered.Agent != "x" {
+		t.Fatalf("caller C offered to %q, want x (added to technical before the restart)", offered.Agent)
+	}
+	h2.waitEvent(10*time.Second, "caller C bridged to x", func(e events.Event) bool {
+		return e.Type == events.CallBridged && e.CallID == c.ID() && e.Agent == "x"
+	})
+	xCall := phoneX.NextCall(t, within(t, 5*time.Second))
+	if u := xCall.Invite().User; u != "x" {
+		t.Errorf("x's phone was called as %q, want its registered contact's user x", u)
+	}
+	heard := make(chan struct{})
+	var once sync.Once
+	c.Media().SetAudioSink(func(pcm []int16) {
+		if media.ToneShare(pcm, 440) > 0.6 {
+			once.Do(func() { close(heard) })
+		}
+	})
+	select {
+	case <-heard:
+	case <-time.After(5 * time.Second):
+		t.Fatal("caller C did not hear x's phone through the bridge")
+	}
+	go func() {
+		_ = c.Media().Play(ctx, media.NewPromptPCM("caller-tone", media.Tone([]float64{1000}, 5*time.Second)))
+	}()
+	xCall.Heard(t, within(t, 5*time.Second), 1000, "caller C through the bridge")
+	must(t, c.Hangup(ctx))
+	xCall.WaitEnded(t, within(t, 5*time.Second), "x's leg after C hung up")
+
+	for _, e := range h2.seen {
+		if e.Type == events.AgentOffered && e.Agent == "y" {
+			t.Errorf("y was offered %s after leaving technical", e.CallID)
+		}
+	}
+	for drained := false; !drained; {
+		select {
+		case inv := <-phoneY.Invites():
+			if inv.CallID != yCall.Invite().CallID {
+				t.Errorf("y's phone was called again: %+v", inv)
+			}
+		default:
+			drained = true
+		}
+	}
+	for _, l := range h2.logs.all() {
+		if l["msg"] == "live state restored" {
+			if n, _ := l["registrations"].(float64); n != 1 {
+				t.Errorf("registrations restored: %v, want 1", l["registrations"])
+			}
+		}
+	}
+	// x never registered again: no binding changed in the second run.
+	for _, e := range h2.seen {
+		if e.Type == registrar.EventBinding {
+			t.Errorf("a binding changed in the second run: %+v", e)
+		}
+	}
+	h2.shutdown()
+}
+
+func agentsByID(t *testing.T, h *harness) map[string]agentView {
+	t.Helper()
+	var list struct {
+		Items []agentView `json:"items"`
+	}
+	apiGetJSON(t, h, "/api/v1/agents", &list)
+	m := map[string]agentView{}
+	for _, a := range list.Items {
+		m[a.ID] = a
+	}
+	return m
+}
+
+func mapsEqual(a, b map[string]int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
