@@ -15,7 +15,9 @@ import (
 	"github.com/hotline-dev/hotline/queue"
 	"github.com/hotline-dev/hotline/registrar"
 	"github.com/hotline-dev/hotline/sip"
+	"github.com/hotline-dev/hotline/store"
 	"github.com/hotline-dev/hotline/store/postgres/pgtest"
+	"github.com/hotline-dev/hotline/store/storeopen"
 )
 
 // A restart as a supervisor sees it (issue 11, "State that survives"),
@@ -266,4 +268,93 @@ func mapsEqual(a, b map[string]int) bool {
 		}
 	}
 	return true
+}
+
+// The edges of a restart a supervisor meets: a phone's binding that
+// expired while the server was down does not come back (and is deleted),
+// and an agent given a run-time membership and then removed from the
+// configuration is named in one warning; the rest starts as usual.
+func TestRestartEdges(t *testing.T) {
+	leakCheck(t)
+	db := "sqlite:" + filepath.Join(t.TempDir(), "hotline.db")
+	phoneX := phonetest.New(t, 30000, 30498, 440)
+	agents := []config.Agent{
+		{ID: "x", Name: "Xuan", Username: "x", Password: "pw-x", Queues: map[string]int{"technical": 0}},
+		{ID: "gone", Name: "Gone", URI: "sip:gone@127.0.0.1:9", Queues: map[string]int{"sales": 0}},
+	}
+	cfg := func(c *config.Config) {
+		c.Database.URL = db
+		c.Agents = agents
+		c.Allow.Hosts = []string{"127.0.0.1"}
+	}
+	h := start(t, cfg)
+	status, err := siptest.Register(within(t, 10*time.Second), h.sipAddr("udp"), "x", "pw-x", "<"+phoneX.URI("x")+">")
+	must(t, err)
+	if status != 200 {
+		t.Fatalf("REGISTER x: %d", status)
+	}
+	for _, r := range []struct{ method, path, body string }{
+		{"POST", "/api/v1/agents/x/state", `{"state":"login"}`},
+		{"POST", "/api/v1/agents/gone/state", `{"state":"login"}`},
+		{"PUT", "/api/v1/queues/technical/members/gone", ""},
+	} {
+		if code, _, body := apiDo(t, h, r.method, r.path, r.body); code/100 != 2 {
+			t.Fatalf("%s %s: %d %s", r.method, r.path, code, body)
+		}
+	}
+	h.shutdown()
+
+	// While the server is down, x's binding runs out: the database holds
+	// what the registrar wrote, with its expiry moved into the past (as
+	// if the outage had outlasted it).
+	func() {
+		st, err := storeopen.Open(t.Context(), db, store.Options{})
+		must(t, err)
+		defer st.Close()
+		rt := st.(store.Runtime)
+		bs, err := rt.Bindings(t.Context(), time.Now())
+		must(t, err)
+		if len(bs) != 1 || bs[0].Username != "x" || len(bs[0].Contacts) != 1 {
+			t.Fatalf("bindings saved by the first run: %+v", bs)
+		}
+		bs[0].Contacts[0].Expires = time.Now().Add(-time.Second)
+		must(t, rt.SaveBindings(t.Context(), bs))
+	}()
+
+	agents = agents[:1] // gone leaves the configuration
+	h2 := start(t, cfg)
+	var restored, warned map[string]any
+	for _, l := range h2.logs.all() {
+		switch l["msg"] {
+		case "live state restored":
+			restored = l
+		case "saved state of an agent no longer configured is ignored":
+			warned = l
+		}
+	}
+	if restored == nil || restored["registrations"] != 0.0 || restored["agents"] != 2.0 {
+		t.Errorf("restore log line: %v, want no registration (expired) and both saved agents read", restored)
+	}
+	if warned == nil || warned["agent"] != "gone" || warned["presence"] != "available" || warned["queues"] != "map[sales:0 technical:0]" {
+		t.Errorf("warning for the agent no longer configured: %v", warned)
+	}
+	if a := agentsByID(t, h2); len(a) != 1 || a["x"].Presence != "available" {
+		t.Errorf("agents after the restart: %+v, want x alone, available", a)
+	}
+	var tech queueToday
+	apiGetJSON(t, h2, "/api/v1/queues/technical", &tech)
+	if len(tech.Members) != 1 || tech.Members[0].Agent != "x" {
+		t.Errorf("technical's members after the restart: %+v, want x alone", tech.Members)
+	}
+	h2.shutdown()
+
+	// The expired row was deleted, not just skipped.
+	st, err := storeopen.Open(t.Context(), db, store.Options{})
+	must(t, err)
+	defer st.Close()
+	bs, err := st.(store.Runtime).Bindings(t.Context(), time.Now().Add(-time.Hour))
+	must(t, err)
+	if len(bs) != 0 {
+		t.Errorf("bindings left in the database: %+v", bs)
+	}
 }
