@@ -43,6 +43,9 @@ type agentView struct {
 	Activity   string         `json:"activity"`
 	Queues     map[string]int `json:"queues"`
 	CallsToday int            `json:"calls_today"`
+	StateSince time.Time      `json:"state_since"`
+	Misses     int            `json:"misses"`
+	Answered   int            `json:"answered"`
 }
 
 // queueToday is the part of GET /api/v1/queues/{name} a restart must keep.
@@ -158,6 +161,15 @@ func restartFloor(t *testing.T, dbURL string) {
 		if before := agentsBefore[id]; got.CallsToday != before.CallsToday || !mapsEqual(got.Queues, before.Queues) {
 			t.Errorf("%s after the restart: calls today %d queues %v, before %d %v", id, got.CallsToday, got.Queues, before.CallsToday, before.Queues)
 		}
+	}
+	// z has been paused for lunch since before the restart; y's time as
+	// available starts again (what it was doing did not survive), and
+	// "answered" counts since this start.
+	if z, was := agentsAfter["z"], agentsBefore["z"]; !z.StateSince.Equal(was.StateSince.Truncate(time.Microsecond)) { // the database keeps µs
+		t.Errorf("z paused since %v after the restart, %v before", z.StateSince, was.StateSince)
+	}
+	if y := agentsAfter["y"]; !y.StateSince.After(agentsBefore["y"].StateSince) || y.Answered != 0 {
+		t.Errorf("y after the restart: state since %v (before %v), answered %d", y.StateSince, agentsBefore["y"].StateSince, y.Answered)
 	}
 	if q := agentsAfter["x"].Queues; q["technical"] != 2 || q["sales"] != 0 || len(q) != 2 {
 		t.Errorf("x's queues after the restart: %v, want sales and technical (penalty 2)", q)
