@@ -82,7 +82,7 @@ func restartFloor(t *testing.T, dbURL string) {
 	}
 	h := start(t, cfg)
 	ctx := within(t, 60*time.Second)
-	status, err := siptest.Register(ctx, h.sipAddr("udp"), "x", "pw-x", "<"+phoneX.URI("x")+">")
+	status, err := phoneX.Register(ctx, h.sipAddr("udp"), "x", "pw-x", 3600)
 	must(t, err)
 	if status != 200 {
 		t.Fatalf("REGISTER x: %d", status)
@@ -145,6 +145,20 @@ func restartFloor(t *testing.T, dbURL string) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("caller A not hung up by the stop")
 	}
+
+	// What the first run left for x's phone: its own address, as source
+	// and contact, an hour to live.
+	func() {
+		st, err := storeopen.Open(t.Context(), dbURL, store.Options{})
+		must(t, err)
+		defer st.Close()
+		bs, err := st.(store.Runtime).Bindings(t.Context(), time.Now())
+		must(t, err)
+		if len(bs) != 1 || len(bs[0].Contacts) != 1 || bs[0].Contacts[0].Source != phoneX.Addr() ||
+			bs[0].Contacts[0].URI != phoneX.URI("x") || time.Until(bs[0].Contacts[0].Expires) < 50*time.Minute {
+			t.Fatalf("saved bindings %+v, want x's phone at %s for an hour", bs, phoneX.Addr())
+		}
+	}()
 
 	h2 := start(t, cfg)
 	agentsAfter := agentsByID(t, h2)
