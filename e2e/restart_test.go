@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"maps"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -172,7 +173,7 @@ func restartFloor(t *testing.T, dbURL string) {
 		if got.Presence != w[0] || got.Reason != w[1] || got.Activity != w[2] {
 			t.Errorf("%s after the restart: %+v, want presence %s reason %q activity %s", id, got, w[0], w[1], w[2])
 		}
-		if before := agentsBefore[id]; got.CallsToday != before.CallsToday || !mapsEqual(got.Queues, before.Queues) {
+		if before := agentsBefore[id]; got.CallsToday != before.CallsToday || !maps.Equal(got.Queues, before.Queues) {
 			t.Errorf("%s after the restart: calls today %d queues %v, before %d %v", id, got.CallsToday, got.Queues, before.CallsToday, before.Queues)
 		}
 	}
@@ -201,10 +202,17 @@ func restartFloor(t *testing.T, dbURL string) {
 	// restored from the database (the phone did not register again).
 	// Without it the offer to x is made but no phone rings: say so first.
 	restored := -1.0
+	replaced := map[string]string{} // agent → its restored queues, where they replace the configured ones
 	for _, l := range h2.logs.all() {
-		if l["msg"] == "live state restored" {
+		switch l["msg"] {
+		case "live state restored":
 			restored, _ = l["registrations"].(float64)
+		case "queue membership restored from a run-time change; it replaces the configured one":
+			replaced[str(l["agent"])] = str(l["queues"])
 		}
+	}
+	if want := map[string]string{"x": "map[sales:0 technical:2]", "y": "map[]"}; !maps.Equal(replaced, want) {
+		t.Errorf("membership restore log lines: %v, want %v", replaced, want)
 	}
 	if restored != 1 {
 		t.Fatalf("registrations restored at start: %v, want 1 (x's phone)", restored)
@@ -282,18 +290,6 @@ func agentsByID(t *testing.T, h *harness) map[string]agentView {
 		m[a.ID] = a
 	}
 	return m
-}
-
-func mapsEqual(a, b map[string]int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }
 
 // The edges of a restart a supervisor meets: a phone's binding that

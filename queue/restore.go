@@ -50,6 +50,12 @@ func (s *Service) Restore(agents []store.AgentState, recs []store.QueueRec) {
 			}
 			s.setQueues(a, m)
 			c.Queues = m
+			if a.custom {
+				// It stands until changed again through the API: an edit of
+				// the agent's queues in the configuration does not apply.
+				s.cfg.Logger.Info("queue membership restored from a run-time change; it replaces the configured one",
+					"agent", a.cfg.ID, "queues", fmt.Sprint(m), "configured", fmt.Sprint(a.cfg.Queues))
+			}
 		}
 		switch Presence(st.Presence) {
 		case Available, Paused:
