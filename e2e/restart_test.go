@@ -380,3 +380,58 @@ func TestRestartEdges(t *testing.T) {
 		t.Errorf("bindings left in the database: %+v", bs)
 	}
 }
+
+// A stop while an agent's phone rings: the caller is hung up at the end of
+// the drain and the offer cancelled, which is no miss of the agent's (with
+// max_misses 1 a miss would pause it for no-answer, and that pause would
+// survive); after the restart it is available and idle.
+func TestRestartWhileRinging(t *testing.T) {
+	leakCheck(t)
+	db := "sqlite:" + filepath.Join(t.TempDir(), "hotline.db")
+	phone := phonetest.New(t, 30500, 30998, 550)
+	phone.Plan(phonetest.Ring)
+	cfg := func(c *config.Config) {
+		c.Database.URL = db
+		c.SIP.DrainTime = time.Second
+		c.Agents = []config.Agent{{ID: "r", Name: "Ring", URI: phone.URI("r"), Queues: map[string]int{"technical": 0}}}
+		c.Allow.Hosts = []string{"127.0.0.1"}
+		q := c.Queues["technical"]
+		q.MaxMisses, q.RingTimeout = 1, time.Minute
+		c.Queues["technical"] = q
+	}
+	h := start(t, cfg)
+	if code, _, body := apiDo(t, h, "POST", "/api/v1/agents/r/state", `{"state":"login"}`); code != 200 {
+		t.Fatalf("login: %d %s", code, body)
+	}
+	_, call, _ := dial(t, h, "sip:300@"+h.sipAddr("udp"), sip.DialOptions{From: "0911000009"})
+	inv := phone.NextInvite(t, within(t, 10*time.Second))
+	if a := agentsByID(t, h)["r"]; a.Activity != "ringing" {
+		t.Fatalf("r before the stop: %+v, want ringing", a)
+	}
+	h.shutdown()
+	select {
+	case <-call.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("caller not hung up by the stop")
+	}
+	select {
+	case id := <-phone.Cancels():
+		if id != inv.CallID {
+			t.Errorf("cancelled %s, want the ringing %s", id, inv.CallID)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("the ringing phone was not cancelled by the stop")
+	}
+	ended := h.waitEvent(5*time.Second, "r's offer ended", func(e events.Event) bool {
+		return e.Type == queue.OfferEnded && e.Agent == "r"
+	})
+	if r := payload[queue.OfferEnd](ended).Result; r != queue.ResultCancelled {
+		t.Errorf("r's offer ended %q by the stop, want %q", r, queue.ResultCancelled)
+	}
+
+	h2 := start(t, cfg)
+	if a := agentsByID(t, h2)["r"]; a.Presence != "available" || a.Reason != "" || a.Activity != "idle" {
+		t.Errorf("r after the restart: %+v, want available and idle (the stop was no miss)", a)
+	}
+	h2.shutdown()
+}
