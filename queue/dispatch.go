@@ -221,8 +221,11 @@ func (s *Service) endOffer(o *offer, result, cancelReason string) {
 // reason or membership goes to Config.State.
 func (s *Service) emitAgent(a *agent, queue string, c AgentChange) {
 	c.Presence, c.Activity, c.Reason = a.presence, a.activity, a.reason
+	// One reading of the clock: the saved Since below is the state_since a
+	// restart puts back, so it must be the same instant, not a later one.
+	now := s.cfg.Now()
 	if st := a.agentState(); st != a.state {
-		a.state, a.stateSince = st, s.cfg.Now()
+		a.state, a.stateSince = st, now
 	}
 	s.emit(events.Event{Type: events.AgentState, Agent: a.cfg.ID, Queue: queue, CallID: a.call, Payload: c})
 	if s.cfg.State == nil {
@@ -238,7 +241,7 @@ func (s *Service) emitAgent(a *agent, queue string, c AgentChange) {
 		return
 	}
 	if presence {
-		st.Since = s.cfg.Now()
+		st.Since = now
 	}
 	a.saved = st
 	s.cfg.State.SaveAgent(st)

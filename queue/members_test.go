@@ -313,6 +313,9 @@ func TestRestoreMembership(t *testing.T) {
 	if l := logs.String(); !strings.Contains(l, `msg="queue membership restored without a queue no longer configured" agent=a queue=gone`) {
 		t.Fatalf("no log line for the dropped queue:\n%s", l)
 	}
+	if l := logs.String(); !strings.Contains(l, `msg="saved state of an agent no longer configured is ignored" agent=nobody presence=available reason="" queues=map[q:0]`) {
+		t.Fatalf("no log line for the agent no longer configured:\n%s", l)
+	}
 	st.mu.Lock()
 	a := st.agents["a"]
 	st.mu.Unlock()

@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/hotline-dev/hotline/store"
@@ -12,7 +13,8 @@ import (
 // logged-out agents too; a queue no longer configured is dropped from it,
 // and logged), and the statistics records behind "today" and the sliding
 // window (the agents' calls today among them). Call it once, before calls
-// arrive. Agents no longer in the configuration are ignored. A paused or
+// arrive. Agents no longer in the configuration are ignored, with a
+// warning naming each. A paused or
 // logged-out agent has been in that state since the saved change; an
 // available one since now (what it was doing did not survive).
 func (s *Service) Restore(agents []store.AgentState, recs []store.QueueRec) {
@@ -23,6 +25,11 @@ func (s *Service) Restore(agents []store.AgentState, recs []store.QueueRec) {
 	for _, st := range agents {
 		a, ok := s.agents[st.AgentID]
 		if !ok {
+			// Removed from the configuration since: its saved presence and
+			// any run-time membership go with it. Say so, so that a
+			// supervisor missing an agent (or a member) learns why.
+			s.cfg.Logger.Warn("saved state of an agent no longer configured is ignored",
+				"agent", st.AgentID, "presence", st.Presence, "reason", st.Reason, "queues", fmt.Sprint(st.Queues))
 			continue
 		}
 		since := now
@@ -43,6 +50,12 @@ func (s *Service) Restore(agents []store.AgentState, recs []store.QueueRec) {
 			}
 			s.setQueues(a, m)
 			c.Queues = m
+			if a.custom {
+				// It stands until changed again through the API: an edit of
+				// the agent's queues in the configuration does not apply.
+				s.cfg.Logger.Info("queue membership restored from a run-time change; it replaces the configured one",
+					"agent", a.cfg.ID, "queues", fmt.Sprint(m), "configured", fmt.Sprint(a.cfg.Queues))
+			}
 		}
 		switch Presence(st.Presence) {
 		case Available, Paused:

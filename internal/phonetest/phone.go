@@ -41,6 +41,7 @@ type Phone struct {
 	voice  float64
 	listen []float64
 	cache  *sipgo.DialogServerCache
+	cli    *sipgo.Client // sends from the phone's own socket (Register)
 
 	mu     sync.Mutex
 	decide func(Invite) Action
@@ -84,7 +85,7 @@ func New(t testing.TB, minPort, maxPort int, voice float64, listen ...float64) *
 		t.Fatalf("phone client: %v", err)
 	}
 	port := conn.LocalAddr().(*net.UDPAddr).Port
-	p := &Phone{addr: addr, pool: pool, voice: voice, listen: listen,
+	p := &Phone{addr: addr, pool: pool, voice: voice, listen: listen, cli: cli,
 		cache:  sipgo.NewDialogServerCache(cli, gosip.ContactHeader{Address: gosip.Uri{Scheme: "sip", User: "phone", Host: "127.0.0.1", Port: port}}),
 		decide: func(Invite) Action { return Answer }, live: map[*sipgo.DialogServerSession]*Call{}, stop: make(chan struct{}),
 		invites: make(chan Invite, 16), calls: make(chan *Call, 16), cancels: make(chan string, 16)}
