@@ -280,7 +280,7 @@ type Queue struct {
 	Skill            string            `yaml:"skill"`
 	RingTimeout      time.Duration     `yaml:"ring_timeout"` // default 15s
 	MaxMisses        int               `yaml:"max_misses"`   // pause agent with reason no-answer after N; default 3
-	WrapUp           time.Duration     `yaml:"wrap_up"`      // default 10s
+	WrapUp           time.Duration     `yaml:"wrap_up"`      // after each call; default 0 (ready at once)
 	MaxWait          time.Duration     `yaml:"max_wait"`     // default 10m
 	MaxLength        int               `yaml:"max_length"`   // default 100
 	Exit             string            `yaml:"exit"`         // flow node on max wait / full
