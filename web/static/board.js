@@ -265,22 +265,41 @@ function reconcile(parent, kids) {
   }
 }
 
+// agentRows caches each agent's row with the data it shows, so a re-read of
+// 100 agents after one agent's change builds one row, not 100.
+const agentRows = new Map(); // agent id -> { key, tr }
+
 function renderAgents() {
   const rows = $('agent-rows');
-  const out = [];
+  const out = [], ids = new Set();
   for (const a of state.agents) {
     const k = agentState(a);
     const since = sinceOf(a);
     const caller = a.caller || a.offer?.caller || '';
-    out.push(el('tr', { 'data-agent': a.id, 'data-state': k },
-      el('td', { text: a.name || a.id }),
-      el('td', {}, el('span', { class: `chip s-${k}`, text: STATE_NAME[k] + (k === 'paused' && a.reason ? ` (${a.reason})` : '') })),
-      el('td', { class: 'num-s', 'data-since': since == null ? '' : String(since), text: since == null ? '–' : clock((Date.now() - since) / 1000) }),
-      el('td', { class: 'num-s', 'data-k': 'calls_today', text: String(a.calls_today ?? 0) }),
-      el('td', { text: caller }),
-      el('td', { text: Object.keys(a.queues || {}).sort().join(', ') })));
+    const queues = Object.keys(a.queues || {}).sort().join(', ');
+    const key = JSON.stringify([a.name || a.id, k, a.reason, since, a.calls_today ?? 0, caller, queues]);
+    ids.add(a.id);
+    let r = agentRows.get(a.id);
+    if (!r || r.key !== key) {
+      r = { key, tr: el('tr', { 'data-agent': a.id, 'data-state': k },
+        el('td', { text: a.name || a.id }),
+        el('td', {}, el('span', { class: `chip s-${k}`, text: STATE_NAME[k] + (k === 'paused' && a.reason ? ` (${a.reason})` : '') })),
+        el('td', { class: 'num-s', 'data-since': since == null ? '' : String(since), text: since == null ? '–' : clock((Date.now() - since) / 1000) }),
+        el('td', { class: 'num-s', 'data-k': 'calls_today', text: String(a.calls_today ?? 0) }),
+        el('td', { text: caller }),
+        el('td', { text: queues })) };
+      agentRows.set(a.id, r);
+    }
+    out.push(r.tr);
   }
-  reconcile(rows, out);
+  for (const id of agentRows.keys()) if (!ids.has(id)) agentRows.delete(id);
+  // The common case, the same agents in the same order with a few rows
+  // rebuilt: swap those rows in place. Otherwise (agents added, removed,
+  // reordered) set the rows in order; unchanged ones move, not rebuilt.
+  const cur = rows.children;
+  if (cur.length === out.length && out.every((tr, i) => cur[i] === tr || !tr.isConnected)) {
+    for (let i = 0; i < out.length; i++) if (cur[i] !== out[i]) cur[i].replaceWith(out[i]);
+  } else rows.replaceChildren(...out);
   $('agents').hidden = state.agents.length === 0;
 }
 
