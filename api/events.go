@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hotline-dev/hotline/events"
@@ -83,7 +84,7 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 	sendEvents := func(e events.Event) (more bool) {
 		batch.Reset()
 		if matches(e.Type, prefixes) {
-			batch.WriteString(formatEvent(e))
+			batch.WriteString(s.encoded.get(e))
 		}
 		more = true
 	drain:
@@ -95,7 +96,7 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 					break drain
 				}
 				if matches(e.Type, prefixes) {
-					batch.WriteString(formatEvent(e))
+					batch.WriteString(s.encoded.get(e))
 				}
 			default:
 				break drain
@@ -137,6 +138,43 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+}
+
+// encodedEvents shares each event's SSE message among the open streams:
+// with 50 boards open an event is encoded once, not 50 times. A ring of
+// the latest events by sequence number (each stream is at most its
+// buffer behind the bus, so older ones are rarely asked for; a miss just
+// encodes again). The first stream to ask encodes while the others wait
+// for it (once).
+type encodedEvents struct {
+	mu   sync.Mutex
+	ring [2048]*encodedEvent
+}
+
+type encodedEvent struct {
+	seq  uint64
+	once sync.Once
+	msg  string
+}
+
+func (c *encodedEvents) get(e events.Event) string {
+	if e.Seq == 0 { // not from a bus: nothing to share it by
+		return formatEvent(e)
+	}
+	slot := &c.ring[e.Seq%uint64(len(c.ring))]
+	c.mu.Lock()
+	x := *slot
+	if x == nil || x.seq != e.Seq {
+		if x != nil && x.seq > e.Seq { // a stream far behind: its slot was reused
+			c.mu.Unlock()
+			return formatEvent(e)
+		}
+		x = &encodedEvent{seq: e.Seq}
+		*slot = x
+	}
+	c.mu.Unlock()
+	x.once.Do(func() { x.msg = formatEvent(e) })
+	return x.msg
 }
 
 // formatEvent renders one SSE message. JSON never contains a raw newline,

@@ -112,6 +112,7 @@ type Server struct {
 	done     chan struct{} // closed by Close: streams end
 	streams  sync.WaitGroup
 	active   atomic.Int64 // open event streams
+	encoded  encodedEvents
 }
 
 // New builds the API. It does not start anything: serve it with an
