@@ -51,8 +51,13 @@ type sseResult struct {
 // BenchmarkEventStreamFanout publishes SSE_RATES events/s (each for
 // SSE_SECS) to SSE_CLIENTS open streams and reports the delivery latency,
 // events/s delivered (all clients) and the server's CPU. Defaults: 50
-// clients, 200 and 2,000 events/s, 4 s each: about 10 s in all.
+// clients, 200 and 2,000 events/s, 4 s each: about 10 s in all. Only with
+// HOTLINE_BENCH_SSE=1 (scripts/bench.sh: make bench); HOTLINE_SSE_CLIENT_CPU
+// pins the clients' process to that CPU (taskset).
 func BenchmarkEventStreamFanout(b *testing.B) {
+	if os.Getenv("HOTLINE_BENCH_SSE") != "1" {
+		b.Skip("set HOTLINE_BENCH_SSE=1 (scripts/bench.sh does, server and clients pinned to a core each)")
+	}
 	clients := envIntOr("SSE_CLIENTS", 50)
 	secs := envIntOr("SSE_SECS", 4)
 	rates := []int{200, 2000}
@@ -114,7 +119,11 @@ func BenchmarkEventStreamFanout(b *testing.B) {
 // drops and the events sent.
 func fanoutPhase(b *testing.B, bus *events.Bus, url string, clients, rate, secs int) (sseResult, float64, uint64, int) {
 	b.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestEventStreamClients$", "-test.count=1")
+	args := []string{os.Args[0], "-test.run=^TestEventStreamClients$", "-test.count=1"}
+	if cpu := os.Getenv("HOTLINE_SSE_CLIENT_CPU"); cpu != "" { // the clients on a core of their own
+		args = append([]string{"taskset", "-c", cpu}, args...)
+	}
+	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = append(os.Environ(), "HOTLINE_SSE_CLIENTS=1", "SSE_URL="+url, "SSE_TOKEN="+boardToken,
 		"SSE_CLIENTS="+strconv.Itoa(clients), "SSE_EXPECT="+strconv.Itoa(rate*secs), "SSE_SECS="+strconv.Itoa(secs))
 	cmd.Stderr = os.Stderr
