@@ -256,7 +256,8 @@ function render(name) {
 // children that differ (isEqualNode: same tags, attributes and text). A
 // board of 100 agents and 200 callers re-read after every event would
 // otherwise rebuild every tile and row, and the browser restyle and lay
-// out all of it, when one figure changed (docs/benchmarks.md, "Wallboard").
+// out all of it, when one figure changed (docs/benchmarks.md, "The
+// wallboard in the browser").
 function reconcile(parent, kids) {
   const old = [...parent.childNodes];
   if (old.length !== kids.length) { parent.replaceChildren(...kids); return; }
