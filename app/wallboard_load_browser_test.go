@@ -3,7 +3,8 @@ package app
 // The wallboard at load in headless Chromium: 100 agents and 200 waiting
 // callers in four queues, fed through the real server (the queue service's
 // Join, Leave, Login and Pause, so the events and the views are the ones a
-// floor of that size produces), then a steady stream of changes. The page
+// floor of that size produces; 20 agents' phones ring for real, at a UDP
+// socket that never answers), then a steady stream of changes. The page
 // runs with ?perf and times its own work (window.boardPerf, board.js
 // "measuring"); the test logs those figures (docs/benchmarks.md records
 // them) and asserts only generous bounds: a sanity check that the page keeps
@@ -14,6 +15,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net"
 	"slices"
 	"strconv"
 	"testing"
@@ -83,9 +85,21 @@ func (d dist) String() string {
 
 func TestWallboardAtLoadInChromium(t *testing.T) {
 	ctx := browser(t)
+	// The ringing agents' phones: one UDP socket that never answers, so
+	// their offers ring for the whole test (the agent desk test's trick).
+	phones, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = phones.Close() })
 	cfg := newBoardConfig(t)
-	for _, q := range loadQueues[1:] {
-		cfg.Queues[q] = config.Queue{JoinEmpty: true, MaxWait: 10 * time.Minute}.WithDefaults()
+	cfg.Allow.Hosts = []string{phones.LocalAddr().String()}
+	for _, q := range loadQueues {
+		c := config.Queue{JoinEmpty: true, MaxWait: 10 * time.Minute, RingTimeout: time.Minute}
+		if q == "wait" {
+			c.Alerts = cfg.Queues[q].Alerts
+		}
+		cfg.Queues[q] = c.WithDefaults()
 	}
 	cfg.Agents = nil
 	for i := range loadAgents {
@@ -95,24 +109,28 @@ func TestWallboardAtLoadInChromium(t *testing.T) {
 		if i%3 == 0 {
 			qs[loadQueues[(i+1)%4]] = 1
 		}
+		user := strconv.Itoa(3000 + i)
 		cfg.Agents = append(cfg.Agents, config.Agent{ID: fmt.Sprintf("a%03d", i), Name: fmt.Sprintf("Agent %03d", i),
-			Username: strconv.Itoa(3000 + i), Queues: qs})
+			Username: user, URI: "sip:" + user + "@" + phones.LocalAddr().String(), Queues: qs})
 	}
 	b := &boardApp{t: t, cfg: cfg}
 	b.start()
 	svc := b.a.acd.svc
 
-	// The floor before the board opens: 80 agents logged in and paused
-	// (so no offer rings a phone that is not there), 20 logged out; 200
-	// callers, 50 a queue.
+	// The floor before the board opens: 60 agents logged in and paused,
+	// 20 available (offered a caller each as the callers join: ringing for
+	// the rest of the test), 20 logged out; 200 callers, 50 a queue.
 	reasons := []string{"lunch", "training", "admin", "coaching"}
-	for i := range loadAgents * 8 / 10 {
+	const paused, ringing = loadAgents * 6 / 10, loadAgents * 2 / 10
+	for i := range paused + ringing {
 		id := fmt.Sprintf("a%03d", i)
 		if err := svc.Login(id); err != nil {
 			t.Fatal(err)
 		}
-		if err := svc.Pause(id, reasons[i%len(reasons)]); err != nil {
-			t.Fatal(err)
+		if i < paused {
+			if err := svc.Pause(id, reasons[i%len(reasons)]); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	next := 0 // callers joined so far
@@ -140,6 +158,7 @@ func TestWallboardAtLoadInChromium(t *testing.T) {
 	waitFor(t, ctx, "the stream opens", statusJS, "live", 10*time.Second)
 	waitFor(t, ctx, "callers on the board", waitingJS, strconv.Itoa(loadCallers/4), 5*time.Second)
 	waitFor(t, ctx, "agents listed", `document.querySelectorAll('#agent-rows tr').length`, strconv.Itoa(loadAgents), 5*time.Second)
+	waitFor(t, ctx, "agents ringing", `document.querySelectorAll('#agent-rows tr[data-state="ringing"]').length`, strconv.Itoa(ringing), 10*time.Second)
 	p0 := readPerf(t, ctx)
 	t.Logf("first load: %d re-renders: %v", len(p0.Update), distOf(p0.Update))
 
@@ -159,7 +178,7 @@ func TestWallboardAtLoadInChromium(t *testing.T) {
 			join()
 			published += 2
 		case 2: // an agent changes pause reason: 1 event
-			id := fmt.Sprintf("a%03d", i%(loadAgents*8/10))
+			id := fmt.Sprintf("a%03d", i%paused)
 			if err := svc.Pause(id, reasons[(i/3)%len(reasons)]+"-"+strconv.Itoa(i)); err != nil {
 				t.Fatal(err)
 			}
@@ -189,7 +208,8 @@ func TestWallboardAtLoadInChromium(t *testing.T) {
 
 	p := readPerf(t, ctx).since(p0)
 	h, u, tick, lt := distOf(p.Handler), distOf(p.Update), distOf(p.Tick), distOf(p.Longtask)
-	t.Logf("steady phase: %d changes published (%d/s for %d s), %d events handled by the page", published, loadRate, loadSecs, len(p.Handler))
+	t.Logf("steady phase: %d events from the test's changes (%d changes/s for %d s), %d events handled by the page (with the offers, cancels and alerts they caused)",
+		published, loadRate, loadSecs, len(p.Handler))
 	t.Logf("  event handler: %v", h)
 	t.Logf("  re-render after a read: %v", u)
 	t.Logf("  second's tick: %v", tick)
