@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hotline-dev/hotline/events"
@@ -15,6 +16,7 @@ import (
 const (
 	streamBuffer       = 1024             // events buffered per client before the bus drops for it
 	streamWriteTimeout = 10 * time.Second // a client that does not read for this long is cut off
+	streamBatch        = 256              // events written (and flushed) together at most, when they queue up
 )
 
 // streamEvents is GET /api/v1/events: every event on the bus as Server-Sent
@@ -73,6 +75,38 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		return rc.Flush() == nil
 	}
+	// sendEvents sends e and whatever else is already waiting (up to
+	// streamBatch events) in one write: under a burst, one syscall and one
+	// client wake-up per batch instead of per event, which keeps 50 open
+	// boards from falling behind (docs/benchmarks.md, "Event stream
+	// fan-out"). An event alone still goes out at once.
+	var batch strings.Builder
+	sendEvents := func(e events.Event) (more bool) {
+		batch.Reset()
+		if matches(e.Type, prefixes) {
+			batch.WriteString(s.encoded.get(e))
+		}
+		more = true
+	drain:
+		for n := 1; n < streamBatch; n++ {
+			select {
+			case e, ok := <-in:
+				if !ok {
+					more = false
+					break drain
+				}
+				if matches(e.Type, prefixes) {
+					batch.WriteString(s.encoded.get(e))
+				}
+			default:
+				break drain
+			}
+		}
+		if batch.Len() == 0 {
+			return more
+		}
+		return send(batch.String()) && more
+	}
 	if !send(": hotline events\nretry: 3000\n\n") {
 		return
 	}
@@ -98,15 +132,49 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 			if !ok {
 				return
 			}
-			if !matches(e.Type, prefixes) {
-				continue
-			}
-			if !send(formatEvent(e)) {
-				s.log.Debug("event stream ended: write failed", "token", tokenName(r.Context()))
+			if !sendEvents(e) {
+				s.log.Debug("event stream ended: write failed or the bus closed", "token", tokenName(r.Context()))
 				return
 			}
 		}
 	}
+}
+
+// encodedEvents shares each event's SSE message among the open streams:
+// with 50 boards open an event is encoded once, not 50 times. A ring of
+// the latest events by sequence number (each stream is at most its
+// buffer behind the bus, so older ones are rarely asked for; a miss just
+// encodes again). The first stream to ask encodes while the others wait
+// for it (once).
+type encodedEvents struct {
+	mu   sync.Mutex
+	ring [2048]*encodedEvent
+}
+
+type encodedEvent struct {
+	seq  uint64
+	once sync.Once
+	msg  string
+}
+
+func (c *encodedEvents) get(e events.Event) string {
+	if e.Seq == 0 { // not from a bus: nothing to share it by
+		return formatEvent(e)
+	}
+	slot := &c.ring[e.Seq%uint64(len(c.ring))]
+	c.mu.Lock()
+	x := *slot
+	if x == nil || x.seq != e.Seq {
+		if x != nil && x.seq > e.Seq { // a stream far behind: its slot was reused
+			c.mu.Unlock()
+			return formatEvent(e)
+		}
+		x = &encodedEvent{seq: e.Seq}
+		*slot = x
+	}
+	c.mu.Unlock()
+	x.once.Do(func() { x.msg = formatEvent(e) })
+	return x.msg
 }
 
 // formatEvent renders one SSE message. JSON never contains a raw newline,

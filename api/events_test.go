@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -178,5 +179,37 @@ func TestEventsEndOnDisconnect(t *testing.T) {
 			t.Fatalf("handler still running 5s after the client left (%d streams)", e.api.ActiveStreams())
 		case <-tick.C:
 		}
+	}
+}
+
+// A burst goes out in batches (events.go, sendEvents): every event of it
+// arrives, in order, each its own message, and a filtered stream skips
+// the others inside a batch too.
+func TestEventsStreamBurst(t *testing.T) {
+	e := newEnv(t)
+	all := e.openStream("")
+	agents := e.openStream("?types=agent.")
+	const n = 1000 // more than one batch (256), less than a subscriber's buffer (1024)
+	for i := range n {
+		typ := events.QueueJoined
+		if i%10 == 0 {
+			typ = events.AgentState
+		}
+		e.bus.Publish(events.Event{Type: typ, Queue: "sales", Agent: "a" + strconv.Itoa(i)})
+	}
+	for i := range n {
+		id, ev := all.event()
+		if id != strconv.Itoa(i+1) || ev.Agent != "a"+strconv.Itoa(i) {
+			t.Fatalf("event %d of the burst: id %s %+v", i, id, ev)
+		}
+	}
+	for i := 0; i < n; i += 10 {
+		id, ev := agents.event()
+		if ev.Type != events.AgentState || id != strconv.Itoa(i+1) {
+			t.Fatalf("filtered event %d: id %s %+v", i, id, ev)
+		}
+	}
+	if d := e.bus.Dropped(); d != 0 {
+		t.Errorf("the bus dropped %d deliveries", d)
 	}
 }

@@ -114,6 +114,7 @@ type Server struct {
 	done      chan struct{} // closed by Close: streams end
 	streams   sync.WaitGroup
 	active    atomic.Int64 // open event streams
+	encoded   encodedEvents
 }
 
 // New builds the API. It does not start anything (it observes Bus until

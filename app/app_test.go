@@ -15,7 +15,7 @@ import (
 	"github.com/hotline-dev/hotline/config"
 )
 
-func testConfig(t *testing.T) config.Config {
+func testConfig(t testing.TB) config.Config {
 	cfg := config.Default()
 	dir := t.TempDir()
 	cfg.SIP.UDP, cfg.SIP.TCP, cfg.HTTP.Addr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"

@@ -14,6 +14,8 @@
 #                tree), e.g. an older build to compare side by side
 #   RELAY        0 skips the bridged-call relay benchmark (bridge BenchmarkBridgeRelay)
 #   RELAY_CALLS, RELAY_SECS  bridged calls (500 = 1,000 RTP streams each way) and seconds (20)
+#   SSE          0 skips the event stream fan-out benchmark (app BenchmarkEventStreamFanout)
+#   SSE_CLIENTS, SSE_RATES, SSE_SECS  open boards (50), events/s steps ("200 1000 2000 5000"), seconds a step (4)
 #
 # The server (bin/hotline serve) runs pinned to core 0 and the load
 # generator (bin/hotline-load) to core 1, both on 127.0.0.1. Every run is
@@ -64,6 +66,31 @@ if [[ $RELAY != 0 ]]; then
 		-test.benchtime=1x -test.timeout=$((RELAY_SECS + 30))s; then
 		GO_BENCH_FAILED=1
 		echo "bridged-call relay benchmark FAILED"
+	fi
+fi
+
+# --- event stream fan-out: 50 open boards -----------------------------------
+# The server (the test binary: the real App, HTTP and GET /api/v1/events) is
+# pinned to core 0; it re-executes itself as the SSE clients pinned to core
+# 1. docs/benchmarks.md ("Event stream fan-out") says what is measured.
+SSE=${SSE:-1}
+SSE_CLIENTS=${SSE_CLIENTS:-50}
+SSE_RATES=${SSE_RATES:-"200 1000 2000 5000"}
+SSE_SECS=${SSE_SECS:-4}
+if [[ $SSE != 0 ]]; then
+	echo
+	echo "== event stream fan-out: $SSE_CLIENTS SSE clients, events/s $SSE_RATES, ${SSE_SECS}s each; server on core 0, clients on core 1; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+	mkdir -p bin
+	$GO test -c -o bin/app.test ./app
+	sse_cli_cpu=1
+	(($(nproc) < 2)) && sse_cli_cpu=0
+	nsteps=$(wc -w <<<"$SSE_RATES")
+	# (cd app: the test binary's configuration finds ../prompts as go test does)
+	if ! (cd app && HOTLINE_BENCH_SSE=1 HOTLINE_SSE_CLIENT_CPU=$sse_cli_cpu SSE_CLIENTS=$SSE_CLIENTS SSE_RATES="$SSE_RATES" SSE_SECS=$SSE_SECS \
+		timeout $((nsteps * (SSE_SECS + 15) + 30)) taskset -c 0 ../bin/app.test -test.run='^$' -test.bench='^BenchmarkEventStreamFanout$' \
+		-test.benchtime=1x -test.timeout=$((nsteps * (SSE_SECS + 15) + 20))s); then
+		GO_BENCH_FAILED=1
+		echo "event stream fan-out benchmark FAILED"
 	fi
 fi
 if [[ $BENCH_LOAD == 0 ]]; then exit "$GO_BENCH_FAILED"; fi

@@ -23,8 +23,12 @@ const state = {
 
 // With ?perf in the address the board times its own work in the page
 // (window.boardPerf, read by the browser test of 100 agents and 200
-// callers): each event's handler, each re-render after a read, each
-// second's tick, in ms, and the browser's long tasks. Off: no cost.
+// callers, app/wallboard_load_browser_test.go): each event's handler, each
+// re-render after a read, each second's tick, in ms, and the browser's
+// long tasks. A timed re-render or tick ends by reading the layout, so its
+// figure includes the style and layout work it caused (the browser would
+// do that work before the next frame anyway; reading it here only moves
+// it into the measured span). Off: no cost.
 const perf = new URLSearchParams(location.search).has('perf')
   ? (window.boardPerf = { handler: [], update: [], tick: [], longtask: [] }) : null;
 if (perf && PerformanceObserver.supportedEntryTypes?.includes('longtask')) {
@@ -35,7 +39,10 @@ if (perf && PerformanceObserver.supportedEntryTypes?.includes('longtask')) {
 function timed(kind, f) {
   if (!perf) return f();
   const t0 = performance.now();
-  try { return f(); } finally { perf[kind].push(performance.now() - t0); }
+  try { return f(); } finally {
+    if (kind !== 'handler') void document.body.offsetHeight; // style + layout now, inside the span
+    perf[kind].push(performance.now() - t0);
+  }
 }
 
 // ---- formatting --------------------------------------------------------
@@ -173,8 +180,11 @@ function render(name) {
 
   // Now: the three big numbers.
   const waiting = v.waiting || 0;
+  // data-at (when the figure was read, for the tick) is set on the live
+  // element after reconciling, so a new read alone does not count as a
+  // change of the section.
   const wait = el('div', { class: 'num big', 'data-k': 'longest_wait',
-    'data-wait': waiting > 0 ? String(v.longest_wait_s || 0) : '', 'data-at': String(q.at) },
+    'data-wait': waiting > 0 ? String(v.longest_wait_s || 0) : '' },
     waiting > 0 ? clock(v.longest_wait_s) : '–');
   const thr = v.alert_thresholds || {};
   const now = el('div', { class: 'now' },
@@ -235,27 +245,62 @@ function render(name) {
     cbs.append(el('div', { 'data-cb': k }, el('dt', {}, label(n, 'callbacks')), el('dd', { text: String(cb[k] ?? 0) })));
   }
 
-  t.replaceChildren(head, now, agentsBox, table, target ?? '',
-    el('h3', {}, label('Callbacks', 'callbacks')), cbs);
+  reconcile(t, [head, now, agentsBox, table, target ?? document.createTextNode(''),
+    el('h3', {}, label('Callbacks', 'callbacks')), cbs]);
+  const live = t.querySelector('[data-k="longest_wait"]');
+  if (live) live.dataset.at = String(q.at);
   t.classList.toggle('stale', !state.live);
 }
 
+// reconcile makes parent's children equal to kids, replacing only the
+// children that differ (isEqualNode: same tags, attributes and text). A
+// board of 100 agents and 200 callers re-read after every event would
+// otherwise rebuild every tile and row, and the browser restyle and lay
+// out all of it, when one figure changed (docs/benchmarks.md, "The
+// wallboard in the browser").
+function reconcile(parent, kids) {
+  const old = [...parent.childNodes];
+  if (old.length !== kids.length) { parent.replaceChildren(...kids); return; }
+  for (let i = 0; i < kids.length; i++) {
+    if (!old[i].isEqualNode(kids[i])) old[i].replaceWith(kids[i]);
+  }
+}
+
+// agentRows caches each agent's row with the data it shows, so a re-read of
+// 100 agents after one agent's change builds one row, not 100.
+const agentRows = new Map(); // agent id -> { key, tr }
+
 function renderAgents() {
   const rows = $('agent-rows');
-  const out = [];
+  const out = [], ids = new Set();
   for (const a of state.agents) {
     const k = agentState(a);
     const since = sinceOf(a);
     const caller = a.caller || a.offer?.caller || '';
-    out.push(el('tr', { 'data-agent': a.id, 'data-state': k },
-      el('td', { text: a.name || a.id }),
-      el('td', {}, el('span', { class: `chip s-${k}`, text: STATE_NAME[k] + (k === 'paused' && a.reason ? ` (${a.reason})` : '') })),
-      el('td', { class: 'num-s', 'data-since': since == null ? '' : String(since), text: since == null ? '–' : clock((Date.now() - since) / 1000) }),
-      el('td', { class: 'num-s', 'data-k': 'calls_today', text: String(a.calls_today ?? 0) }),
-      el('td', { text: caller }),
-      el('td', { text: Object.keys(a.queues || {}).sort().join(', ') })));
+    const queues = Object.keys(a.queues || {}).sort().join(', ');
+    const key = JSON.stringify([a.name || a.id, k, a.reason, since, a.calls_today ?? 0, caller, queues]);
+    ids.add(a.id);
+    let r = agentRows.get(a.id);
+    if (!r || r.key !== key) {
+      r = { key, tr: el('tr', { 'data-agent': a.id, 'data-state': k },
+        el('td', { text: a.name || a.id }),
+        el('td', {}, el('span', { class: `chip s-${k}`, text: STATE_NAME[k] + (k === 'paused' && a.reason ? ` (${a.reason})` : '') })),
+        el('td', { class: 'num-s', 'data-since': since == null ? '' : String(since), text: since == null ? '–' : clock((Date.now() - since) / 1000) }),
+        el('td', { class: 'num-s', 'data-k': 'calls_today', text: String(a.calls_today ?? 0) }),
+        el('td', { text: caller }),
+        el('td', { text: queues })) };
+      agentRows.set(a.id, r);
+    }
+    out.push(r.tr);
   }
-  rows.replaceChildren(...out);
+  for (const id of agentRows.keys()) if (!ids.has(id)) agentRows.delete(id);
+  // The common case, the same agents in the same order with a few rows
+  // rebuilt: swap those rows in place. Otherwise (agents added, removed,
+  // reordered) set the rows in order; unchanged ones move, not rebuilt.
+  const cur = rows.children;
+  if (cur.length === out.length && out.every((tr, i) => cur[i] === tr || !tr.isConnected)) {
+    for (let i = 0; i < out.length; i++) if (cur[i] !== out[i]) cur[i].replaceWith(out[i]);
+  } else rows.replaceChildren(...out);
   $('agents').hidden = state.agents.length === 0;
 }
 
@@ -278,26 +323,48 @@ function tick() {
 
 // ---- fetching ----------------------------------------------------------
 
+// Reads land in state at once; drawing waits for the next animation frame,
+// so the reads of one burst (a queue and the agents after an answer) are
+// drawn together, once. A hidden page gets no frames: the timer draws
+// then, at most 250 ms late.
+const dirty = { queues: new Set(), agents: false, frame: 0, timer: 0 };
+
+function invalidate(queues, agents) {
+  for (const q of queues) dirty.queues.add(q);
+  dirty.agents ||= agents;
+  if (dirty.frame) return;
+  dirty.frame = requestAnimationFrame(draw);
+  dirty.timer = setTimeout(draw, 250);
+}
+
+function draw() {
+  cancelAnimationFrame(dirty.frame);
+  clearTimeout(dirty.timer);
+  dirty.frame = dirty.timer = 0;
+  const queues = [...dirty.queues].sort(), agents = dirty.agents;
+  dirty.queues.clear();
+  dirty.agents = false;
+  timed('update', () => {
+    if (agents) renderAgents();
+    for (const name of queues) render(name);
+  });
+}
+
 async function fetchQueue(name) {
   const v = await api.get('/api/v1/queues/' + encodeURIComponent(name), state.run?.signal);
-  timed('update', () => {
-    state.queues.set(name, { view: v, at: performance.now() });
-    render(name);
-  });
+  state.queues.set(name, { view: v, at: performance.now() });
+  invalidate([name], false);
 }
 
 async function fetchAgents() {
   const r = await api.get('/api/v1/agents', state.run?.signal);
-  timed('update', () => {
-    state.agents = r.items || [];
-    renderAgents();
-    for (const name of state.queues.keys()) render(name);
-  });
+  state.agents = r.items || [];
+  invalidate(state.queues.keys(), true); // members' states are on the tiles
 }
 
 async function fetchAll() {
   const [qs] = await Promise.all([api.get('/api/v1/queues', state.run?.signal), fetchAgents()]);
-  timed('update', () => showQueues(qs));
+  showQueues(qs);
 }
 
 function showQueues(qs) {
@@ -313,7 +380,8 @@ function showQueues(qs) {
       document.querySelector(`.tile[data-queue="${CSS.escape(n)}"]`)?.remove();
     }
   }
-  for (const n of [...names].sort()) render(n);
+  invalidate(names, false);
+  draw(); // the first picture, and catching up after a reconnect, at once
   $('board').hidden = false;
 }
 
