@@ -1,6 +1,7 @@
 package registrar
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -199,5 +200,37 @@ func TestNonceSharedSecret(t *testing.T) {
 		if h := res.GetHeader("WWW-Authenticate"); h == nil || strings.Contains(h.Value(), "stale=true") {
 			t.Fatalf("%s: challenge %v, want a fresh one (not stale)", name, h)
 		}
+	}
+}
+
+// TestProxySourceNeverBannedWhole: the proxy in front (Config.Trusted) is
+// every phone's source; failures through it ban the guessed usernames,
+// never the proxy as a whole (that would lock every agent out), even
+// when nobody has authenticated through it yet.
+func TestProxySourceNeverBannedWhole(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		trusted []netip.Prefix
+		whole   bool
+	}{
+		{"untrusted source is banned whole", nil, true},
+		{"proxy source is not", []netip.Prefix{netip.MustParsePrefix("192.0.2.80/32")}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newRig(t, func(c *Config) { c.MaxFailures = 3; c.MaxSourceFailures = 6; c.Trusted = tc.trusted })
+			for i := range 4 {
+				u := fmt.Sprintf("9%03d", i)
+				g.do(reg{user: u, contacts: []string{"<sip:" + u + "@192.0.2.80>"}, ip: "192.0.2.80", callID: u})
+			}
+			for range 3 {
+				g.do(reg{contacts: []string{"<sip:1001@192.0.2.80>"}, ip: "192.0.2.80", password: "guess"})
+			}
+			if got := g.r.Banned("192.0.2.80"); got != tc.whole {
+				t.Fatalf("source banned whole = %v, want %v", got, tc.whole)
+			}
+			if !g.r.BannedUser("192.0.2.80", "9999") {
+				t.Fatal("the guessed (unknown) usernames are not banned from the source")
+			}
+		})
 	}
 }

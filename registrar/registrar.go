@@ -309,13 +309,15 @@ func (r *Registrar) RouteSet(contactURI string) []string {
 }
 
 // trusted reports whether a source IP may send Path (Config.Trusted).
-func (r *Registrar) trusted(ip string) bool {
+func (r *Registrar) trusted(ip string) bool { return inPrefixes(ip, r.cfg.Trusted) }
+
+func inPrefixes(ip string, ps []netip.Prefix) bool {
 	a, err := netip.ParseAddr(ip)
 	if err != nil {
 		return false
 	}
 	a = a.Unmap()
-	for _, p := range r.cfg.Trusted {
+	for _, p := range ps {
 		if p.Contains(a) {
 			return true
 		}
