@@ -22,6 +22,7 @@ import (
 	"github.com/hotline-dev/hotline/internal/testenv"
 	"github.com/hotline-dev/hotline/registrar"
 	"github.com/hotline-dev/hotline/sip"
+	"github.com/hotline-dev/hotline/store/postgres/pgtest"
 )
 
 // kamailio is the shipped deploy/kamailio/kamailio.cfg running in the
@@ -266,4 +267,44 @@ func optionsTo(t *testing.T, addr string) string {
 		return ""
 	}
 	return string(buf[:n])
+}
+
+// TestOptionsFollowReadiness: SIP OPTIONS (a proxy's probe) is 503 with
+// Retry-After while the database is unreachable, as /readyz is, and 200
+// again once it is back.
+func TestOptionsFollowReadiness(t *testing.T) {
+	leakCheck(t)
+	pg := pgtest.StartCluster(t)
+	h := start(t, func(c *config.Config) {
+		c.Database.URL = pg.URL()
+		c.Database.Timeout = dbTimeout
+	})
+	node := h.sipAddr("udp")
+	optionsUntil := func(phase, want string) {
+		t.Helper()
+		deadline := time.Now().Add(dbTimeout + 5*time.Second)
+		var res string
+		for {
+			if res = optionsTo(t, node); strings.HasPrefix(res, want) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: OPTIONS = %q, want %s", phase, firstLine(res), want)
+			}
+			<-time.After(100 * time.Millisecond) // poll: the readiness cache refreshes once a second
+		}
+		if want == "SIP/2.0 503" && !strings.Contains(res, "Retry-After:") {
+			t.Fatalf("%s: 503 without Retry-After: %q", phase, res)
+		}
+	}
+	optionsUntil("database up", "SIP/2.0 200")
+	pg.Stop()
+	optionsUntil("database stopped", "SIP/2.0 503")
+	pg.Start()
+	optionsUntil("database restarted", "SIP/2.0 200")
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\r\n")
+	return l
 }
