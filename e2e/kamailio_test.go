@@ -228,8 +228,22 @@ func TestKamailioFront(t *testing.T) {
 		t.Error("a new call was answered while the only node drains")
 	}
 
-	must(t, call.Hangup(context.Background()))
+	// The agent hangs up: its BYE reaches the node's agent leg, and the
+	// node's BYE reaches the caller, each through Kamailio on the dialog's
+	// Record-Route (as UAC and as UAS).
+	agent.Command("hangup", "")
 	agent.WaitEvent(10*time.Second, "CALL_CLOSED")
+	select {
+	case <-call.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the caller got no BYE after the agent hung up")
+	}
+	if !strings.Contains(k.log.String(), "in-dialog BYE from "+node) {
+		t.Error("the node's BYE to the caller did not follow the Record-Route through Kamailio")
+	}
+	if n := strings.Count(k.log.String(), "in-dialog BYE from 127.0.0.1:"); n < 2 {
+		t.Errorf("%d BYEs through Kamailio, want the agent's and the node's", n)
+	}
 	var agentHeard pcmRecorder
 	agent.Heard(agentHeard.sink) // once the call is closed: baresip has finished its recording
 	if !agentHeard.hears(1000, 440) {
