@@ -577,8 +577,12 @@ func (c *Config) Validate() error {
 		return errors.New("sip.nonce_secret: env: names no variable")
 	}
 	if c.SIP.OutboundProxy != "" {
-		if _, err := ParseProxyURI(c.SIP.OutboundProxy); err != nil {
+		p, err := ParseProxyURI(c.SIP.OutboundProxy)
+		if err != nil {
 			return fmt.Errorf("sip.outbound_proxy: %w", err)
+		}
+		if p.Scheme != "sip" || p.Transport != "" && p.Transport != "udp" {
+			return fmt.Errorf("sip.outbound_proxy: %q: only sip: over UDP is supported for now", c.SIP.OutboundProxy)
 		}
 	}
 	if c.Database.Timeout < 0 {

@@ -80,6 +80,8 @@ func TestNonceSecretAndOutboundProxyValidation(t *testing.T) {
 		{name: "env empty name", secret: "env:", err: "names no variable"},
 		{name: "proxy ok", proxy: "sip:127.0.0.1:5070;lr"},
 		{name: "proxy bad", proxy: "127.0.0.1:5070", err: "sip.outbound_proxy"},
+		{name: "proxy over tcp", proxy: "sip:127.0.0.1:5070;transport=tcp", err: "only sip: over UDP"},
+		{name: "proxy sips", proxy: "sips:127.0.0.1:5071", err: "only sip: over UDP"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv("HOTLINE_TEST_NONCE", tc.env)
