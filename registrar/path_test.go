@@ -155,11 +155,17 @@ func TestRegisterPath(t *testing.T) {
 		t.Fatalf("RouteSet 1002 = %q", got)
 	}
 
-	// Restored on a new registrar: the route set with it.
-	g2 := newRig(t, nil)
+	// Restored on a new registrar: the route set with it; on one that no
+	// longer trusts the proxy, the binding is dropped.
+	g2 := newRig(t, func(c *Config) { c.Trusted = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/30")} })
 	g2.r.Restore(saved)
 	if got := g2.r.RouteSet("sip:1001@192.0.2.7:5060"); !slices.Equal(got, []string{"<sip:10.0.0.1:5060;lr>"}) {
 		t.Fatalf("restored RouteSet = %q", got)
+	}
+	g3 := newRig(t, nil)
+	g3.r.Restore(saved)
+	if got := g3.r.Lookup("1001"); len(got) != 0 {
+		t.Fatalf("restored without the proxy trusted: %+v, want the Path binding dropped", got)
 	}
 
 	// Expired: no route set any more.

@@ -222,6 +222,13 @@ func (r *Registrar) Restore(bs []store.UserBindings) {
 		}
 		var cs []Contact
 		for _, c := range b.Contacts {
+			if len(c.Path) > 0 && !r.trusted(sourceIP(c.Source)) {
+				// Registered through a proxy that sip.trusted no longer
+				// lists: its Path is not believed any more.
+				r.cfg.Logger.Warn("registrar: saved binding dropped: its Path came from a source no longer in sip.trusted",
+					"user", b.Username, "contact", c.URI, "source", c.Source)
+				continue
+			}
 			if now.Before(c.Expires) && len(cs) < r.cfg.MaxContacts {
 				cs = append(cs, Contact{URI: c.URI, Expires: c.Expires, Q: c.Q, Source: c.Source, Transport: c.Transport,
 					UserAgent: c.UserAgent, Path: c.Path, callID: c.CallID, cseq: c.CSeq, updated: c.Updated})
