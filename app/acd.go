@@ -34,18 +34,31 @@ type acd struct {
 func (a *App) newACD() error {
 	cfg := a.cfg
 	a.state = newStateWriter(a)
+	trusted, err := cfg.SIP.TrustedPrefixes()
+	if err != nil {
+		return err
+	}
 	reg := registrar.New(registrar.Config{Realm: cfg.SIP.Domain, Agents: cfg.Agents, Policy: a.policy, Logger: a.log, Bus: a.bus,
-		State: a.state})
+		State: a.state, NonceKey: cfg.SIP.NonceKey(), Trusted: trusted})
+	proxy := ""
+	if cfg.SIP.OutboundProxy != "" {
+		p, err := config.ParseProxyURI(cfg.SIP.OutboundProxy)
+		if err != nil {
+			return fmt.Errorf("sip.outbound_proxy: %w", err)
+		}
+		proxy = p.String()
+	}
 	client, err := sip.NewClient(sip.ClientConfig{
 		Addr: net.JoinHostPort(hostOf(cfg.SIP.UDP, cfg.SIP.TCP), "0"), PublicAddr: cfg.SIP.PublicAddr,
 		UserAgent: cfg.SIP.UserAgent, RTP: a.ports, InactivityTimeout: cfg.Media.InactivityTimeout, Logger: a.log,
-		Policy: a.policy, // every dial to a number or a trunk is admitted there (trunks, caps)
+		Policy:        a.policy, // every dial to a number or a trunk is admitted there (trunks, caps)
+		OutboundProxy: proxy,
 	})
 	if err != nil {
 		return fmt.Errorf("sip client for agent calls: %w", err)
 	}
 	ringer := queue.NewSIPRinger(queue.RingerConfig{
-		Dialer: bridge.SIPDialer{Client: client}, Contacts: reg.ContactURIs, Policy: a.policy, Logger: a.log,
+		Dialer: bridge.SIPDialer{Client: client, Routes: reg.RouteSet}, Contacts: reg.ContactURIs, Policy: a.policy, Logger: a.log,
 	})
 	// "today" on the wallboard is the office's day.
 	cbs := newCallbackACD(a.log)
@@ -56,7 +69,7 @@ func (a *App) newACD() error {
 		enqueuer: queue.NewEnqueuer(queue.EnqueuerConfig{Service: svc, Ringer: ringer, Prompts: a.prompts, Logger: a.log,
 			// An agent's REFER may send the caller to a queue or to what
 			// the outbound policy allows (toll-fraud guard).
-			Transfer: queue.TransferConfig{Policy: a.policy, Contacts: reg.ContactURIs, Dialer: bridge.SIPDialer{Client: client}},
+			Transfer: queue.TransferConfig{Policy: a.policy, Contacts: reg.ContactURIs, Dialer: bridge.SIPDialer{Client: client, Routes: reg.RouteSet}},
 		})}
 	cbs.svc, cbs.legs, cbs.enqueuer = svc, ringer, a.acd.enqueuer
 	return nil

@@ -181,6 +181,9 @@ func (a *App) newSIP() error {
 		InbandDTMF: cfg.Media.InbandDTMF, RateLimit: cfg.SIP.RateLimit, RateBurst: cfg.SIP.RateBurst,
 		Bus: a.bus, Accept: a.accept, Register: a.acd.reg.HandleRegister,
 		Authenticate: a.acd.reg.Authenticate, FeatureCode: a.acd.featureCode,
+		// OPTIONS answers 503 while /readyz would (docs/scale-out.md):
+		// Kamailio's ds_ping then takes this node out of the dispatcher set.
+		Ready: a.ready, ReadyTimeout: cfg.Database.Timeout,
 		Limits: sip.Limits{
 			RateTotal: cfg.SIP.RateLimitTotal, BurstTotal: cfg.SIP.RateBurstTotal,
 			MaxUnconfirmed: cfg.SIP.MaxUnconfirmed, MaxUnconfirmedPerSource: cfg.SIP.MaxUnconfirmedPerSource,
@@ -251,6 +254,17 @@ func (a *App) readiness() []api.Check {
 			return nil
 		}},
 	}
+}
+
+// ready runs readiness's checks one after the other (for SIP OPTIONS,
+// which caches the result for a second): the first failure.
+func (a *App) ready(ctx context.Context) error {
+	for _, c := range a.readiness() {
+		if err := c.Run(ctx); err != nil {
+			return fmt.Errorf("%s: %w", c.Name, err)
+		}
+	}
+	return nil
 }
 
 // Reload re-reads the flow files (SIGHUP). Invalid flows (or none at all)

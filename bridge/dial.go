@@ -22,7 +22,13 @@ type Dialer interface {
 }
 
 // SIPDialer dials with a *sip.Client.
-type SIPDialer struct{ Client *sip.Client }
+type SIPDialer struct {
+	Client *sip.Client
+	// Routes, when set, gives the route set of a contact URI: the Path it
+	// registered with (registrar.RouteSet), so the INVITE goes through
+	// the proxy the phone registered through. nil or empty: none.
+	Routes func(contactURI string) []string
+}
 
 var _ Dialer = SIPDialer{}
 
@@ -30,6 +36,9 @@ var _ Dialer = SIPDialer{}
 // part and parameters kept (sip.Client.DialContact), since it comes from
 // the outbound policy, never from caller input.
 func (d SIPDialer) Dial(ctx context.Context, uri string, o sip.DialOptions) (Call, error) {
+	if d.Routes != nil && len(o.Route) == 0 {
+		o.Route = d.Routes(uri)
+	}
 	oc, err := d.Client.DialContact(ctx, uri, o)
 	if err != nil {
 		return nil, err

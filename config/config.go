@@ -85,8 +85,21 @@ type SIP struct {
 	TCPMaxConnsPerSource    int           `yaml:"tcp_max_conns_per_source"`   // per source IP; default 64
 	TCPIdleTimeout          time.Duration `yaml:"tcp_idle_timeout"`           // no message this long: close (unless a call uses it); default 2m
 	TCPReadTimeout          time.Duration `yaml:"tcp_read_timeout"`           // one message, first byte to last; default 10s
-	Trusted                 []string      `yaml:"trusted"`                    // IPs/CIDRs exempt from per-source limits (a proxy in front)
+	Trusted                 []string      `yaml:"trusted"`                    // IPs/CIDRs exempt from per-source limits, and the only sources whose Path (RFC 3327) a REGISTER may carry (a proxy in front)
+
+	// NonceSecret signs digest nonces (≥ 32 bytes, or "env:NAME"): every
+	// node with the same secret verifies the others' nonces (several nodes
+	// behind one proxy). Empty: a random key per process.
+	NonceSecret string `yaml:"nonce_secret"`
+	// OutboundProxy is the next hop of out-of-dialog requests (INVITEs to
+	// agents without a Path and to trunks): sip:host[:port][;transport=..][;lr].
+	// Empty: requests go straight to their Request-URI.
+	OutboundProxy string `yaml:"outbound_proxy"`
 }
+
+// MinNonceSecret is the shortest sip.nonce_secret accepted: the nonce HMAC
+// key must carry at least 256 bits.
+const MinNonceSecret = 32
 
 // Media is RTP.
 type Media struct {
@@ -574,6 +587,21 @@ func (c *Config) Validate() error {
 	if _, err := c.SIP.TrustedPrefixes(); err != nil {
 		return err
 	}
+	if v := c.SIP.NonceSecret; v != "" && !strings.HasPrefix(v, "env:") && len(v) < MinNonceSecret {
+		return fmt.Errorf("sip.nonce_secret: %d bytes, need at least %d (or env:NAME)", len(v), MinNonceSecret)
+	}
+	if c.SIP.NonceSecret == "env:" {
+		return errors.New("sip.nonce_secret: env: names no variable")
+	}
+	if c.SIP.OutboundProxy != "" {
+		p, err := ParseProxyURI(c.SIP.OutboundProxy)
+		if err != nil {
+			return fmt.Errorf("sip.outbound_proxy: %w", err)
+		}
+		if p.Scheme != "sip" || p.Transport != "" && p.Transport != "udp" {
+			return fmt.Errorf("sip.outbound_proxy: %q: only sip: over UDP is supported for now", c.SIP.OutboundProxy)
+		}
+	}
 	if c.Database.Timeout < 0 {
 		return fmt.Errorf("database.timeout: must be positive, got %v", c.Database.Timeout)
 	}
@@ -745,6 +773,14 @@ func (c *Config) validateToken(t Token) error {
 // anyone register as that agent, a trunk password that resolved empty would
 // fail every call out. Only `hotline serve` needs them.
 func (c *Config) CheckSecrets() error {
+	if v := c.SIP.NonceSecret; strings.HasPrefix(v, "env:") {
+		switch n := len(Secret(v)); {
+		case n == 0:
+			return fmt.Errorf("sip.nonce_secret: %s is not set in the environment", v)
+		case n < MinNonceSecret:
+			return fmt.Errorf("sip.nonce_secret: %s holds %d bytes, need at least %d", v, n, MinNonceSecret)
+		}
+	}
 	for i, t := range c.HTTP.Tokens {
 		if Secret(t.Secret) == "" {
 			return fmt.Errorf("http.tokens[%d].secret: %s is not set in the environment", i, t.Secret)

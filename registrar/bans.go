@@ -87,7 +87,10 @@ func (b *banList) fail(ip, user string, now time.Time, c *Config) []ban {
 	if n, full := record(b.bySource, ip, now, c.FailureWindow, c.MaxSourceFailures); full {
 		delete(b.bySource, ip)
 		sk := banKey{ip, anyUser}
-		if last, ok := b.trusted[ip]; ok && now.Sub(last) < c.TrustTime {
+		// A source in sip.trusted (the proxy in front) is every phone at
+		// once: banning it would lock all of them out. Flood limits belong
+		// to the proxy there (Kamailio pike; docs/security.md).
+		if last, ok := b.trusted[ip]; ok && now.Sub(last) < c.TrustTime || inPrefixes(ip, c.Trusted) {
 			out = append(out, ban{key: sk, failures: n, withheld: true})
 		} else {
 			b.banned[sk] = now.Add(c.BanTime)

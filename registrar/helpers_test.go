@@ -83,7 +83,8 @@ type reg struct {
 	expires  string // Expires header value, "" = none
 	callID   string
 	noAuth   bool
-	uri      string // digest uri; default the Request-URI sip:hotline
+	uri      string   // digest uri; default the Request-URI sip:hotline
+	headers  []string // extra header lines ("Path: <sip:p;lr>")
 }
 
 func (g *rig) raw(rq reg, auth string) *sip.Request {
@@ -110,6 +111,9 @@ func (g *rig) raw(rq reg, auth string) *sip.Request {
 	}
 	if rq.expires != "" {
 		fmt.Fprintf(&b, "Expires: %s\r\n", rq.expires)
+	}
+	for _, h := range rq.headers {
+		b.WriteString(h + "\r\n")
 	}
 	if auth != "" {
 		fmt.Fprintf(&b, "Authorization: %s\r\n", auth)

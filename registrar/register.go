@@ -25,14 +25,28 @@ func (r *Registrar) HandleRegister(req *sip.Request, tx sip.ServerTransaction) {
 			r.respond(tx, req, sip.StatusInternalServerError, "Server Internal Error")
 		}
 	}()
+	// Path first, before any digest work: only the proxy in front may
+	// route our INVITEs (RFC 3327 §5.3 leaves whom to believe to policy).
+	path, err := parsePath(req)
+	if err != nil {
+		r.cfg.Logger.Info("registrar: REGISTER refused", "call_id", callIDOf(req), "source", req.Source(), "err", err)
+		r.respond(tx, req, sip.StatusBadRequest, "Bad Request")
+		return
+	}
+	if len(path) > 0 && !r.trusted(sourceIP(req.Source())) {
+		r.cfg.Logger.Warn("registrar: REGISTER with Path from a source not in sip.trusted refused",
+			"call_id", callIDOf(req), "source", req.Source(), "path", path)
+		r.respond(tx, req, sip.StatusForbidden, "Forbidden (Path from an untrusted source)")
+		return
+	}
 	name, reject := r.verify(req)
 	if reject != nil {
 		r.send(tx, reject)
 		return
 	}
-	log := r.cfg.Logger.With("source", req.Source())
+	log := r.cfg.Logger.With("source", req.Source(), "call_id", callIDOf(req))
 
-	evs, status, err := r.update(req, name)
+	evs, status, err := r.update(req, name, path)
 	if err != nil {
 		if errors.Is(err, ErrContactRefused) {
 			r.refusedContact(req, name, err)
@@ -47,7 +61,7 @@ func (r *Registrar) HandleRegister(req *sip.Request, tx sip.ServerTransaction) {
 		r.send(tx, res)
 		return
 	}
-	r.send(tx, r.okResponse(req, name))
+	r.send(tx, r.okResponse(req, name, path))
 	for _, e := range evs {
 		r.cfg.Bus.Publish(e)
 	}
@@ -185,7 +199,7 @@ func (r *Registrar) parseContacts(req *sip.Request) ([]contactReq, error) {
 
 // update applies the request's contacts to the user's bindings atomically:
 // either every contact is accepted or none is (RFC 3261 §10.3 step 7).
-func (r *Registrar) update(req *sip.Request, name string) ([]events.Event, int, error) {
+func (r *Registrar) update(req *sip.Request, name string, path []string) ([]events.Event, int, error) {
 	cs, err := r.parseContacts(req)
 	if err != nil {
 		return nil, sip.StatusBadRequest, err
@@ -242,7 +256,7 @@ func (r *Registrar) update(req *sip.Request, name string) ([]events.Event, int, 
 		}
 		exp := min(c.expires, r.cfg.MaxExpires)
 		nb := Contact{URI: c.uri, Expires: now.Add(exp), Q: c.q, Source: req.Source(),
-			Transport: req.Transport(), UserAgent: ua, callID: callID, cseq: cseq, updated: now}
+			Transport: req.Transport(), UserAgent: ua, Path: path, callID: callID, cseq: cseq, updated: now}
 		switch {
 		case exp == 0 && i >= 0:
 			cur = append(cur[:i], cur[i+1:]...)
@@ -301,8 +315,16 @@ func indexOf(cs []Contact, uri string) int {
 
 // okResponse lists every current binding with its remaining time (RFC 3261
 // §10.3 step 8).
-func (r *Registrar) okResponse(req *sip.Request, name string) *sip.Response {
+//
+// With a Path (RFC 3327 §5.3) the 200 carries the request's Path back when
+// the UA said it supports the extension (Supported or Require: path), and
+// always Supported: path, so the proxy and the UA see that we kept it.
+func (r *Registrar) okResponse(req *sip.Request, name string, path []string) *sip.Response {
 	res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
+	res.AppendHeader(sip.NewHeader("Supported", "path"))
+	if len(path) > 0 && supportsPath(req) {
+		res.AppendHeader(sip.NewHeader("Path", strings.Join(path, ", ")))
+	}
 	now := r.cfg.Now()
 	for _, c := range r.Lookup(name) {
 		secs := int((c.Expires.Sub(now) + time.Second - 1) / time.Second)
@@ -310,6 +332,14 @@ func (r *Registrar) okResponse(req *sip.Request, name string) *sip.Response {
 	}
 	res.AppendHeader(sip.NewHeader("Date", now.UTC().Format(http.TimeFormat)))
 	return res
+}
+
+// callIDOf is the request's Call-ID for log lines, "" without one.
+func callIDOf(req *sip.Request) string {
+	if h := req.CallID(); h != nil {
+		return h.Value()
+	}
+	return ""
 }
 
 func reasonFor(status int) string {

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -41,6 +42,16 @@ type Config struct {
 	MaxExpires     time.Duration  // above: shortened to this; default 1h
 	DefaultExpires time.Duration  // no Expires given; default 1h
 	NonceTTL       time.Duration  // nonce lifetime, then 401 stale=true; default 5m
+	// NonceKey signs digest nonces (config sip.nonce_secret): registrars
+	// with the same key verify each other's nonces, so a phone challenged
+	// by one node behind a proxy may answer to another. nil: 32 random
+	// bytes per registrar (a restart invalidates outstanding nonces).
+	NonceKey []byte
+	// Trusted are the sources (config sip.trusted: the proxy in front)
+	// whose REGISTERs may carry Path (RFC 3327). A Path from anyone else is
+	// 403: it would let a phone make Hotline send its agents' INVITEs
+	// through a host of its choosing.
+	Trusted []netip.Prefix
 	// Algorithms are the challenges sent, most preferred first (RFC 8760
 	// §2.4): "SHA-256", "MD5". Default MD5 only: baresip 1.0 (libre 1.0)
 	// aborts on any SHA-256 challenge, even next to an MD5 one (see
@@ -126,9 +137,12 @@ type Contact struct {
 	Source    string    `json:"source"` // host:port the REGISTER came from
 	Transport string    `json:"transport"`
 	UserAgent string    `json:"user_agent,omitempty"`
-	callID    string
-	cseq      uint32
-	updated   time.Time
+	// Path is the REGISTER's Path (RFC 3327), first proxy first: the route
+	// set of INVITEs to this contact (RouteSet).
+	Path    []string `json:"path,omitempty"`
+	callID  string
+	cseq    uint32
+	updated time.Time
 }
 
 type user struct {
@@ -170,10 +184,13 @@ type Stats struct {
 func New(cfg Config) *Registrar {
 	cfg.fill()
 	r := &Registrar{
-		cfg: cfg, key: make([]byte, 32), users: map[string]user{},
+		cfg: cfg, key: cfg.NonceKey, users: map[string]user{},
 		bindings: map[string][]Contact{}, nc: map[string]int{}, bans: newBanList(),
 	}
-	rand.Read(r.key) // never fails (crypto/rand, Go ≥ 1.24)
+	if len(r.key) == 0 {
+		r.key = make([]byte, 32)
+		rand.Read(r.key) // never fails (crypto/rand, Go ≥ 1.24)
+	}
 	for _, a := range cfg.Agents {
 		if a.Username == "" {
 			continue
@@ -205,9 +222,16 @@ func (r *Registrar) Restore(bs []store.UserBindings) {
 		}
 		var cs []Contact
 		for _, c := range b.Contacts {
+			if len(c.Path) > 0 && !r.trusted(sourceIP(c.Source)) {
+				// Registered through a proxy that sip.trusted no longer
+				// lists: its Path is not believed any more.
+				r.cfg.Logger.Warn("registrar: saved binding dropped: its Path came from a source no longer in sip.trusted",
+					"user", b.Username, "contact", c.URI, "source", c.Source)
+				continue
+			}
 			if now.Before(c.Expires) && len(cs) < r.cfg.MaxContacts {
 				cs = append(cs, Contact{URI: c.URI, Expires: c.Expires, Q: c.Q, Source: c.Source, Transport: c.Transport,
-					UserAgent: c.UserAgent, callID: c.CallID, cseq: c.CSeq, updated: c.Updated})
+					UserAgent: c.UserAgent, Path: c.Path, callID: c.CallID, cseq: c.CSeq, updated: c.Updated})
 			}
 		}
 		if len(cs) > 0 {
@@ -224,7 +248,7 @@ func (r *Registrar) saveLocked(name string) {
 	b := store.UserBindings{Username: name}
 	for _, c := range r.bindings[name] {
 		b.Contacts = append(b.Contacts, store.Binding{URI: c.URI, Expires: c.Expires, Q: c.Q, Source: c.Source,
-			Transport: c.Transport, UserAgent: c.UserAgent, CallID: c.callID, CSeq: c.cseq, Updated: c.updated})
+			Transport: c.Transport, UserAgent: c.UserAgent, Path: c.Path, CallID: c.callID, CSeq: c.cseq, Updated: c.updated})
 	}
 	r.cfg.State.SaveBindings(b)
 }
@@ -264,6 +288,48 @@ func (r *Registrar) ContactURIs(username string) []string {
 		out = append(out, c.URI)
 	}
 	return out
+}
+
+// RouteSet is the Path (RFC 3327) registered with a live contact URI,
+// first hop first, as Route header values ("<sip:proxy;lr>"); nil when the
+// contact registered directly or is not registered. The dialler puts it
+// in the INVITE's Route headers (loose routing, RFC 3261 §8.1.2) so the
+// INVITE reaches the phone through the proxy its REGISTER came through.
+// A URI registered by several users (a shared phone) takes the binding
+// refreshed last.
+func (r *Registrar) RouteSet(contactURI string) []string {
+	now := r.cfg.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var best *Contact
+	for _, cs := range r.bindings {
+		for i := range cs {
+			if c := &cs[i]; c.URI == contactURI && now.Before(c.Expires) && (best == nil || c.updated.After(best.updated)) {
+				best = c
+			}
+		}
+	}
+	if best == nil || len(best.Path) == 0 {
+		return nil
+	}
+	return append([]string(nil), best.Path...)
+}
+
+// trusted reports whether a source IP may send Path (Config.Trusted).
+func (r *Registrar) trusted(ip string) bool { return inPrefixes(ip, r.cfg.Trusted) }
+
+func inPrefixes(ip string, ps []netip.Prefix) bool {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range ps {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // LookupAgent is Lookup by agent ID.

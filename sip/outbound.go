@@ -34,6 +34,14 @@ type ClientConfig struct {
 	Policy *outbound.Policy
 	// TLS verifies TLS trunks (roots, server name); nil: the system's roots.
 	TLS *tls.Config
+	// OutboundProxy (config sip.outbound_proxy), "sip:host[:port][;lr]",
+	// is the next hop of every INVITE that has no route of its own: not
+	// one to a contact registered with a Path (DialOptions.Route), nor one
+	// through a trunk with its own proxy or over TCP/TLS. It is sent as the
+	// INVITE's only Route (a pre-existing route set, RFC 3261 §8.1.2);
+	// requests in the dialog then follow the Record-Route the proxy adds.
+	// UDP only. "": INVITEs go to their Request-URI.
+	OutboundProxy string
 }
 
 // DialOptions shape one outbound INVITE.
@@ -72,6 +80,12 @@ type DialOptions struct {
 	// confused with CallID, the log's correlation id.
 	DialogCallID string
 	FromTag      string
+	// Route is the INVITE's route set, first hop first, as Route header
+	// values ("<sip:proxy;lr>"): the Path a contact registered with (RFC
+	// 3327; registrar.RouteSet). Every hop is taken as a loose router.
+	// Empty: ClientConfig.OutboundProxy, if any. A value that is not a
+	// name-addr fails the dial with ErrBadHeader before anything is sent.
+	Route []string
 
 	leg   *trunkLeg // set by DialOut for a trunk (trunk.go)
 	onEnd func()    // set by DialOut: OutboundCall.onEnd
@@ -130,6 +144,15 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	public, err := netip.ParseAddr(pub)
 	if err != nil || public.IsUnspecified() {
 		return nil, fmt.Errorf("sip: client public address %q: need a concrete IP", pub)
+	}
+	if cfg.OutboundProxy != "" {
+		u, err := routeURI(cfg.OutboundProxy)
+		if err != nil {
+			return nil, fmt.Errorf("sip: client outbound proxy %q: %w", clean(cfg.OutboundProxy), err)
+		}
+		if t, ok := u.UriParams.Get("transport"); ok && !strings.EqualFold(t, "udp") {
+			return nil, fmt.Errorf("sip: client outbound proxy %q: transport %s: only UDP is supported", clean(cfg.OutboundProxy), clean(t))
+		}
 	}
 	log := logger.With("component", "sip-client")
 	conn, err := net.ListenPacket("udp", cfg.Addr)
@@ -459,6 +482,17 @@ func (c *Client) dial(ctx context.Context, target sip.Uri, o DialOptions) (*Outb
 			return nil, fmt.Errorf("%w: header name %q", ErrBadHeader, clean(k))
 		}
 		req.AppendHeader(sip.NewHeader(k, cleanLimit(v)))
+	}
+	routes := o.Route
+	if len(routes) == 0 && c.cfg.OutboundProxy != "" && (o.leg == nil || o.leg.proxy == "" && o.leg.transport == "udp") {
+		routes = []string{c.cfg.OutboundProxy}
+	}
+	for _, r := range routes {
+		u, err := routeURI(r)
+		if err != nil {
+			return nil, fmt.Errorf("%w: Route %q: %w", ErrBadHeader, clean(r), err)
+		}
+		req.AppendHeader(&sip.RouteHeader{Address: u})
 	}
 	dua := c.dua
 	if o.leg != nil {

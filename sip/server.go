@@ -60,6 +60,12 @@ type ServerConfig struct {
 	// send instead (401 challenge, 403). registrar.Registrar.Authenticate
 	// fits (its user is the agent ID). Required with FeatureCode.
 	Authenticate func(req *sip.Request) (user string, reject *sip.Response)
+	// Ready is the node's readiness (/readyz's checks: the database
+	// answers, ...). While it fails, OPTIONS is answered 503 with
+	// Retry-After, as while draining, so a proxy's probe takes the node
+	// out. Run at most once a second, bounded by ReadyTimeout. nil: ready.
+	Ready        func(ctx context.Context) error
+	ReadyTimeout time.Duration // default 2s
 }
 
 // Handler serves one answered call. ctx is cancelled when the caller hangs
@@ -93,6 +99,7 @@ type Server struct {
 
 	featureOK, featureFailed *media.Prompt // feature-code result tones
 	errDraining              *StatusError  // ErrDraining as we answer it: 503 with our Retry-After
+	ready                    *readyCache   // OPTIONS' view of ServerConfig.Ready
 
 	mu      sync.Mutex
 	calls   map[string]*Call // by dialog ID
@@ -176,6 +183,10 @@ func NewServer(cfg ServerConfig, h Handler, logger *slog.Logger) (*Server, error
 		limits: cfg.Limits.withDefaults(), edge: newEdgeCounters(), edgeLog: throttled,
 		calls: map[string]*Call{}, callIDs: map[string]*callIDClaim{}, callIDWait: callIDWait, closeCh: make(chan struct{}),
 		adm: admission{perSource: map[netip.Addr]int{}, byCallID: map[string]*setupSlot{}}}
+	if cfg.ReadyTimeout <= 0 {
+		cfg.ReadyTimeout = 2 * time.Second
+	}
+	s.ready = &readyCache{check: cfg.Ready, timeout: cfg.ReadyTimeout, log: log}
 	if cfg.RateLimit > 0 {
 		s.limiter = newSourceLimiter(cfg.RateLimit, cfg.RateBurst, time.Now)
 	}

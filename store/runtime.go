@@ -45,9 +45,13 @@ type Binding struct {
 	Source    string    `json:"source"`
 	Transport string    `json:"transport"`
 	UserAgent string    `json:"user_agent,omitempty"`
-	CallID    string    `json:"call_id"`
-	CSeq      uint32    `json:"cseq"`
-	Updated   time.Time `json:"updated"`
+	// Path is the REGISTER's Path (RFC 3327), first proxy first: the route
+	// set of requests to this contact. Kept in the contact's JSON column, so
+	// no migration: a row written before it has none.
+	Path    []string  `json:"path,omitempty"`
+	CallID  string    `json:"call_id"`
+	CSeq    uint32    `json:"cseq"`
+	Updated time.Time `json:"updated"`
 }
 
 // AgentState is an agent's presence as the ACD had it, and the queues it

@@ -26,6 +26,8 @@ func testRuntimeBindings(t *testing.T, s store.Store) {
 	alice := store.UserBindings{Username: "alice", Contacts: []store.Binding{
 		b("sip:alice@127.0.0.7:5062", c0.Add(time.Hour)), b("sip:alice@127.0.0.8:5060", c0.Add(time.Minute))}}
 	bob := store.UserBindings{Username: "bob", Contacts: []store.Binding{b("sip:bob@127.0.0.9:5060", c0.Add(time.Hour))}}
+	// Registered through a proxy (RFC 3327): the Path comes back in order.
+	bob.Contacts[0].Path = []string{"<sip:10.0.0.5:5060;lr>", "<sip:edge.example;lr;transport=tcp>"}
 	must(t, rs.SaveBindings(ctx(t), []store.UserBindings{alice, bob}))
 	got, err := rs.Bindings(ctx(t), c0)
 	must(t, err)
