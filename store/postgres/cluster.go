@@ -1,0 +1,430 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// The cluster's tables (migration 0007, docs/cluster.md): nodes and their
+// heartbeats, the leader's advisory lock and epoch, the command table the
+// nodes write and the leader consumes, the outbox the leader writes and
+// the nodes consume, and the leader's snapshot of the ACD.
+
+// Notification channels: a command was appended (the leader listens), an
+// outbox item was written (payload: the node it is for).
+const (
+	ChanCommands = "hotline_acd_cmd"
+	ChanOutbox   = "hotline_acd_out"
+)
+
+// leaderLock is the advisory lock key of the ACD leader ("HOTLINE1").
+const leaderLock int64 = 0x484f544c494e4531
+
+// Cluster errors.
+var (
+	// ErrNodeLost means this node's heartbeat expired and the leader
+	// removed its calls: it must stop serving and register again.
+	ErrNodeLost = errors.New("store postgres: cluster node declared lost")
+	// ErrFenced means a newer leader took over: this leader's commit was
+	// refused and it must step down.
+	ErrFenced = errors.New("store postgres: leader epoch superseded")
+)
+
+// Keepalives on the leader's lock connection, so the server ends the
+// session (and frees the lock) of a leader cut off by a partition within
+// about idle + interval*count = 5 + 2*3 = 11 s. A leader that dies with
+// its host's kernel alive (kill -9) has its socket closed at once.
+var lockKeepalive = map[string]string{
+	"tcp_keepalives_idle": "5", "tcp_keepalives_interval": "2", "tcp_keepalives_count": "3",
+	// A leader that stops mid-transaction must not hold the snapshot's rows.
+	"idle_in_transaction_session_timeout": "10000",
+}
+
+// Command is one input of a node for the ACD.
+type Command struct {
+	ID   int64
+	Node string
+	Kind string
+	Body []byte // JSON
+}
+
+// OutItem is one output of the ACD for a node.
+type OutItem struct {
+	ID   int64
+	Node string
+	Kind string
+	Body []byte // JSON
+}
+
+// SnapEntry is a waiting caller in the snapshot.
+type SnapEntry struct {
+	CallID, Queue, Node string
+	Placed              time.Time
+	Seq                 int64
+	Body                []byte // JSON: the join
+}
+
+// SnapAgent is an agent's presence and bridged call in the snapshot.
+type SnapAgent struct {
+	AgentID, Presence, Reason   string
+	CallID, CallQueue, CallNode string
+	CallBody                    []byte // JSON, nil when no call
+}
+
+// SnapOffer is an offer in flight.
+type SnapOffer struct {
+	OfferID, Node string
+	Body          []byte // JSON: queue.Offer
+}
+
+// Snapshot is the ACD state a new leader rebuilds from.
+type Snapshot struct {
+	Entries []SnapEntry // in (placed, seq) order
+	Agents  []SnapAgent
+	Offers  []SnapOffer
+	Lost    []string // nodes already declared lost
+}
+
+// Batch is what a leader commits at once: the commands it consumed, the
+// snapshot's changes and the outbox items they produced.
+type Batch struct {
+	Consumed   []int64
+	Entries    []SnapEntry // upserted
+	DelEntries []string
+	Agents     []SnapAgent // upserted
+	Offers     []SnapOffer // upserted
+	DelOffers  []string
+	Out        []OutItem
+	LostNodes  []string // declared lost in this batch
+}
+
+// Empty reports whether b changes nothing.
+func (b *Batch) Empty() bool {
+	return len(b.Consumed)+len(b.Entries)+len(b.DelEntries)+len(b.Agents)+len(b.Offers)+
+		len(b.DelOffers)+len(b.Out)+len(b.LostNodes) == 0
+}
+
+// Cluster is the cluster's side of the database for one node: a small pool
+// for commands, heartbeats and the outbox, plus dedicated connections for
+// listening and (when leader) for the advisory lock.
+type Cluster struct {
+	p   *pgxpool.Pool
+	url string
+}
+
+// OpenCluster connects to url and applies pending migrations (the same
+// ones the store applies; idempotent).
+func OpenCluster(ctx context.Context, url string) (*Cluster, error) {
+	p, _, err := connect(ctx, url, 0)
+	if err != nil {
+		return nil, err
+	}
+	c := &conn{p: p}
+	r, err := Runner(c)
+	if err == nil {
+		_, err = r.Up(ctx)
+	}
+	if err != nil {
+		p.Close()
+		return nil, fmt.Errorf("store postgres cluster: %w", err)
+	}
+	return &Cluster{p: p, url: url}, nil
+}
+
+// Close closes the pool.
+func (c *Cluster) Close() { c.p.Close() }
+
+// Register records a node starting (again): not lost, seen now.
+func (c *Cluster) Register(ctx context.Context, node, address string) error {
+	_, err := c.p.Exec(ctx, `INSERT INTO acd_nodes (id, address, started, last_seen) VALUES ($1, $2, now(), now())
+		ON CONFLICT (id) DO UPDATE SET address = $2, started = now(), last_seen = now(), lost = FALSE`, node, address)
+	if err != nil {
+		return fmt.Errorf("register node %s: %w", node, err)
+	}
+	return nil
+}
+
+// Heartbeat marks node seen now (the database's clock, so nodes' clocks
+// do not matter). ErrNodeLost when it was declared lost meanwhile.
+func (c *Cluster) Heartbeat(ctx context.Context, node string) error {
+	t, err := c.p.Exec(ctx, `UPDATE acd_nodes SET last_seen = now() WHERE id = $1 AND NOT lost`, node)
+	if err != nil {
+		return fmt.Errorf("heartbeat node %s: %w", node, err)
+	}
+	if t.RowsAffected() == 0 {
+		return fmt.Errorf("heartbeat node %s: %w", node, ErrNodeLost)
+	}
+	return nil
+}
+
+// Expired lists nodes not lost yet whose heartbeat is older than expiry.
+func (c *Cluster) Expired(ctx context.Context, expiry time.Duration) ([]string, error) {
+	rows, err := c.p.Query(ctx, `SELECT id FROM acd_nodes WHERE NOT lost AND last_seen < now() - make_interval(secs => $1) ORDER BY id`,
+		expiry.Seconds())
+	if err != nil {
+		return nil, fmt.Errorf("expired nodes: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("expired nodes: %w", err)
+	}
+	return ids, nil
+}
+
+// Send appends a command and wakes the leader.
+func (c *Cluster) Send(ctx context.Context, node, kind string, body []byte) (int64, error) {
+	var id int64
+	err := c.p.QueryRow(ctx, `WITH ins AS (INSERT INTO acd_commands (node, kind, body) VALUES ($1, $2, $3) RETURNING id)
+		SELECT id FROM ins, pg_notify('`+ChanCommands+`', '')`, node, kind, body).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("send %s command from %s: %w", kind, node, err)
+	}
+	return id, nil
+}
+
+// Outbox reads up to limit items for node, oldest first. They stay until
+// acknowledged (Ack).
+func (c *Cluster) Outbox(ctx context.Context, node string, limit int) ([]OutItem, error) {
+	rows, err := c.p.Query(ctx, `SELECT id, node, kind, body FROM acd_outbox WHERE node = $1 ORDER BY id LIMIT $2`, node, limit)
+	if err != nil {
+		return nil, fmt.Errorf("outbox of %s: %w", node, err)
+	}
+	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (OutItem, error) {
+		var it OutItem
+		return it, r.Scan(&it.ID, &it.Node, &it.Kind, &it.Body)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("outbox of %s: %w", node, err)
+	}
+	return items, nil
+}
+
+// Ack deletes node's handled outbox items.
+func (c *Cluster) Ack(ctx context.Context, node string, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if _, err := c.p.Exec(ctx, `DELETE FROM acd_outbox WHERE node = $1 AND id = ANY($2)`, node, ids); err != nil {
+		return fmt.Errorf("ack %d outbox items of %s: %w", len(ids), node, err)
+	}
+	return nil
+}
+
+// Listener is a dedicated connection LISTENing on channels.
+type Listener struct{ c *pgx.Conn }
+
+// Listen opens a connection that listens on channels.
+func (c *Cluster) Listen(ctx context.Context, channels ...string) (*Listener, error) {
+	pc, err := pgx.Connect(ctx, c.url)
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	for _, ch := range channels {
+		if _, err := pc.Exec(ctx, `LISTEN `+pgx.Identifier{ch}.Sanitize()); err != nil {
+			_ = pc.Close(context.Background())
+			return nil, fmt.Errorf("listen %s: %w", ch, err)
+		}
+	}
+	return &Listener{c: pc}, nil
+}
+
+// Wait blocks until a notification arrives or ctx ends; it returns the
+// channel and payload.
+func (l *Listener) Wait(ctx context.Context) (channel, payload string, err error) {
+	n, err := l.c.WaitForNotification(ctx)
+	if err != nil {
+		return "", "", fmt.Errorf("wait for notification: %w", err)
+	}
+	return n.Channel, n.Payload, nil
+}
+
+// Close closes the connection.
+func (l *Listener) Close() { _ = l.c.Close(context.Background()) }
+
+// Leader is a node holding the ACD's advisory lock, on its own connection:
+// the lock lives as long as that session, and every commit runs on it and
+// checks the epoch, so a leader whose session ended commits nothing.
+type Leader struct {
+	c     *pgx.Conn
+	Epoch int64
+}
+
+// TryLead takes the leader lock if it is free: (nil, nil) when another
+// session holds it. On success the epoch is incremented and returned in
+// the Leader.
+func (c *Cluster) TryLead(ctx context.Context, node string) (*Leader, error) {
+	cfg, err := pgx.ParseConfig(c.url)
+	if err != nil {
+		return nil, fmt.Errorf("lead: database url: %w", err)
+	}
+	for k, v := range lockKeepalive {
+		cfg.RuntimeParams[k] = v
+	}
+	// Client side too: the kernel probes a silent server.
+	cfg.DialFunc = (&net.Dialer{KeepAlive: 5 * time.Second, Timeout: 10 * time.Second}).DialContext
+	pc, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("lead: %w", err)
+	}
+	var ok bool
+	if err := pc.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, leaderLock).Scan(&ok); err != nil || !ok {
+		_ = pc.Close(context.Background())
+		if err != nil {
+			return nil, fmt.Errorf("lead: try lock: %w", err)
+		}
+		return nil, nil
+	}
+	var epoch int64
+	if err := pc.QueryRow(ctx, `UPDATE acd_leader SET epoch = epoch + 1, node = $1, since = now() WHERE id = 1 RETURNING epoch`,
+		node).Scan(&epoch); err != nil {
+		_ = pc.Close(context.Background())
+		return nil, fmt.Errorf("lead: new epoch: %w", err)
+	}
+	return &Leader{c: pc, Epoch: epoch}, nil
+}
+
+// Close ends the session, which frees the lock.
+func (l *Leader) Close() { _ = l.c.Close(context.Background()) }
+
+// Kill closes the leader's socket without a goodbye, as a crash would
+// (tests: the server notices the closed socket and frees the lock).
+func (l *Leader) Kill() { _ = l.c.PgConn().Conn().Close() }
+
+// Commands reads up to limit commands not consumed yet, in id order.
+func (l *Leader) Commands(ctx context.Context, limit int) ([]Command, error) {
+	rows, err := l.c.Query(ctx, `SELECT id, node, kind, body FROM acd_commands ORDER BY id LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read commands: %w", err)
+	}
+	cmds, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Command, error) {
+		var c Command
+		return c, r.Scan(&c.ID, &c.Node, &c.Kind, &c.Body)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read commands: %w", err)
+	}
+	return cmds, nil
+}
+
+// Expired is Cluster.Expired on the leader's connection.
+func (l *Leader) Expired(ctx context.Context, expiry time.Duration) ([]string, error) {
+	rows, err := l.c.Query(ctx, `SELECT id FROM acd_nodes WHERE NOT lost AND last_seen < now() - make_interval(secs => $1) ORDER BY id`,
+		expiry.Seconds())
+	if err != nil {
+		return nil, fmt.Errorf("expired nodes: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("expired nodes: %w", err)
+	}
+	return ids, nil
+}
+
+// Load reads the snapshot.
+func (l *Leader) Load(ctx context.Context) (Snapshot, error) {
+	var s Snapshot
+	rows, err := l.c.Query(ctx, `SELECT call_id, queue, node, placed, seq, body FROM acd_entries ORDER BY placed, seq`)
+	if err == nil {
+		s.Entries, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (SnapEntry, error) {
+			var e SnapEntry
+			return e, r.Scan(&e.CallID, &e.Queue, &e.Node, &e.Placed, &e.Seq, &e.Body)
+		})
+	}
+	if err == nil {
+		rows, err = l.c.Query(ctx, `SELECT agent_id, presence, reason, call_id, call_queue, call_node, call_body FROM acd_agents ORDER BY agent_id`)
+	}
+	if err == nil {
+		s.Agents, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (SnapAgent, error) {
+			var a SnapAgent
+			return a, r.Scan(&a.AgentID, &a.Presence, &a.Reason, &a.CallID, &a.CallQueue, &a.CallNode, &a.CallBody)
+		})
+	}
+	if err == nil {
+		rows, err = l.c.Query(ctx, `SELECT offer_id, node, body FROM acd_offers ORDER BY offer_id`)
+	}
+	if err == nil {
+		s.Offers, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (SnapOffer, error) {
+			var o SnapOffer
+			return o, r.Scan(&o.OfferID, &o.Node, &o.Body)
+		})
+	}
+	if err == nil {
+		rows, err = l.c.Query(ctx, `SELECT id FROM acd_nodes WHERE lost ORDER BY id`)
+	}
+	if err == nil {
+		s.Lost, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	}
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("load acd snapshot: %w", err)
+	}
+	return s, nil
+}
+
+// Commit writes b in one transaction that first checks the epoch (locking
+// the leader row, so a takeover waits for it or it sees the takeover).
+// ErrFenced when a newer leader holds the epoch.
+func (l *Leader) Commit(ctx context.Context, b *Batch) error {
+	err := pgx.BeginFunc(ctx, l.c, func(tx pgx.Tx) error {
+		var epoch int64
+		if err := tx.QueryRow(ctx, `SELECT epoch FROM acd_leader WHERE id = 1 FOR UPDATE`).Scan(&epoch); err != nil {
+			return fmt.Errorf("epoch: %w", err)
+		}
+		if epoch != l.Epoch {
+			return fmt.Errorf("epoch %d, now %d: %w", l.Epoch, epoch, ErrFenced)
+		}
+		var q pgx.Batch
+		if len(b.Consumed) > 0 {
+			q.Queue(`DELETE FROM acd_commands WHERE id = ANY($1)`, b.Consumed)
+		}
+		if len(b.DelEntries) > 0 {
+			q.Queue(`DELETE FROM acd_entries WHERE call_id = ANY($1)`, b.DelEntries)
+		}
+		for _, e := range b.Entries {
+			q.Queue(`INSERT INTO acd_entries (call_id, queue, node, placed, seq, body) VALUES ($1, $2, $3, $4, $5, $6)
+				ON CONFLICT (call_id) DO UPDATE SET queue = $2, node = $3, placed = $4, seq = $5, body = $6`,
+				e.CallID, e.Queue, e.Node, e.Placed, e.Seq, e.Body)
+		}
+		for _, a := range b.Agents {
+			q.Queue(`INSERT INTO acd_agents (agent_id, presence, reason, call_id, call_queue, call_node, call_body)
+				VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (agent_id) DO UPDATE SET presence = $2, reason = $3,
+				call_id = $4, call_queue = $5, call_node = $6, call_body = $7`,
+				a.AgentID, a.Presence, a.Reason, a.CallID, a.CallQueue, a.CallNode, a.CallBody)
+		}
+		if len(b.DelOffers) > 0 {
+			q.Queue(`DELETE FROM acd_offers WHERE offer_id = ANY($1)`, b.DelOffers)
+		}
+		for _, o := range b.Offers {
+			q.Queue(`INSERT INTO acd_offers (offer_id, node, body) VALUES ($1, $2, $3)
+				ON CONFLICT (offer_id) DO UPDATE SET node = $2, body = $3`, o.OfferID, o.Node, o.Body)
+		}
+		if len(b.LostNodes) > 0 {
+			q.Queue(`UPDATE acd_nodes SET lost = TRUE WHERE id = ANY($1)`, b.LostNodes)
+		}
+		if len(b.Out) > 0 {
+			nodes, kinds, bodies := make([]string, len(b.Out)), make([]string, len(b.Out)), make([]string, len(b.Out))
+			seen := map[string]bool{}
+			for i, it := range b.Out {
+				nodes[i], kinds[i], bodies[i] = it.Node, it.Kind, string(it.Body)
+				seen[it.Node] = true
+			}
+			// unnest keeps the arrays' order, so ids follow b.Out.
+			q.Queue(`INSERT INTO acd_outbox (node, kind, body)
+				SELECT n, k, b::jsonb FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS t(n, k, b, i) ORDER BY i`,
+				nodes, kinds, bodies)
+			for n := range seen {
+				q.Queue(`SELECT pg_notify('`+ChanOutbox+`', $1)`, n)
+			}
+		}
+		return tx.SendBatch(ctx, &q).Close()
+	})
+	if err != nil {
+		return fmt.Errorf("commit acd batch (epoch %d): %w", l.Epoch, err)
+	}
+	return nil
+}
