@@ -114,8 +114,9 @@ func (b *Batch) Empty() bool {
 // for commands, heartbeats and the outbox, plus dedicated connections for
 // listening and (when leader) for the advisory lock.
 type Cluster struct {
-	p   *pgxpool.Pool
-	url string
+	p    *pgxpool.Pool
+	url  string
+	cand *pgx.Conn // TryLead's connection while the lock is refused
 }
 
 // OpenCluster connects to url and applies pending migrations (the same
@@ -137,8 +138,9 @@ func OpenCluster(ctx context.Context, url string) (*Cluster, error) {
 	return &Cluster{p: p, url: url}, nil
 }
 
-// Close closes the pool.
-func (c *Cluster) Close() { c.p.Close() }
+// Close closes the pool and the lock candidate's connection (not a
+// Leader's: Leader.Close).
+func (c *Cluster) Close() { c.dropCand(); c.p.Close() }
 
 // Register records a node starting (again): not lost, seen now.
 func (c *Cluster) Register(ctx context.Context, node, address string) error {
@@ -257,29 +259,35 @@ type Leader struct {
 
 // TryLead takes the leader lock if it is free: (nil, nil) when another
 // session holds it. On success the epoch is incremented and returned in
-// the Leader.
+// the Leader, which owns the connection from then on. A refused attempt
+// keeps its connection for the next one, so a follower polling the lock
+// costs one query, not a connection, per attempt. Not safe for concurrent
+// use (one goroutine of the node tries).
 func (c *Cluster) TryLead(ctx context.Context, node string) (*Leader, error) {
-	cfg, err := pgx.ParseConfig(c.url)
-	if err != nil {
-		return nil, fmt.Errorf("lead: database url: %w", err)
+	if c.cand == nil || c.cand.IsClosed() {
+		cfg, err := pgx.ParseConfig(c.url)
+		if err != nil {
+			return nil, fmt.Errorf("lead: database url: %w", err)
+		}
+		for k, v := range lockKeepalive {
+			cfg.RuntimeParams[k] = v
+		}
+		// Client side too: the kernel probes a silent server.
+		cfg.DialFunc = (&net.Dialer{KeepAlive: 5 * time.Second, Timeout: 10 * time.Second}).DialContext
+		if c.cand, err = pgx.ConnectConfig(ctx, cfg); err != nil {
+			return nil, fmt.Errorf("lead: %w", err)
+		}
 	}
-	for k, v := range lockKeepalive {
-		cfg.RuntimeParams[k] = v
-	}
-	// Client side too: the kernel probes a silent server.
-	cfg.DialFunc = (&net.Dialer{KeepAlive: 5 * time.Second, Timeout: 10 * time.Second}).DialContext
-	pc, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("lead: %w", err)
-	}
+	pc := c.cand
 	var ok bool
 	if err := pc.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, leaderLock).Scan(&ok); err != nil || !ok {
-		_ = pc.Close(context.Background())
 		if err != nil {
+			c.dropCand()
 			return nil, fmt.Errorf("lead: try lock: %w", err)
 		}
 		return nil, nil
 	}
+	c.cand = nil // the Leader's now
 	var epoch int64
 	if err := pc.QueryRow(ctx, `UPDATE acd_leader SET epoch = epoch + 1, node = $1, since = now() WHERE id = 1 RETURNING epoch`,
 		node).Scan(&epoch); err != nil {
@@ -287,6 +295,13 @@ func (c *Cluster) TryLead(ctx context.Context, node string) (*Leader, error) {
 		return nil, fmt.Errorf("lead: new epoch: %w", err)
 	}
 	return &Leader{c: pc, Epoch: epoch}, nil
+}
+
+func (c *Cluster) dropCand() {
+	if c.cand != nil {
+		_ = c.cand.Close(context.Background())
+		c.cand = nil
+	}
 }
 
 // Close ends the session, which frees the lock.
