@@ -80,15 +80,28 @@ func (n *Node) takeOver(ctx context.Context, db *postgres.Leader) (*leader, erro
 			l.bridged[a.CallID] = a.AgentID
 		}
 	}
+	// Agents come back logged in but held (paused) while the callers
+	// rejoin: an agent available before the last caller is back would be
+	// offered the first one rejoined, not the first in line. Logged in,
+	// so a queue without JoinEmpty takes its callers back.
+	const holding = "cluster-restore"
 	for _, a := range snap.Agents {
 		switch queue.Presence(a.Presence) {
-		case queue.Available:
+		case queue.Available, queue.Paused:
 			_ = l.svc.Login(a.AgentID)
-		case queue.Paused:
-			_ = l.svc.Login(a.AgentID)
-			_ = l.svc.Pause(a.AgentID, a.Reason)
+			_ = l.svc.Pause(a.AgentID, holding)
 		}
 	}
+	defer func() {
+		for _, a := range snap.Agents {
+			switch queue.Presence(a.Presence) {
+			case queue.Available:
+				_ = l.svc.Ready(a.AgentID)
+			case queue.Paused:
+				_ = l.svc.Pause(a.AgentID, a.Reason)
+			}
+		}
+	}()
 	for _, o := range snap.Offers {
 		var off queue.Offer
 		_ = json.Unmarshal(o.Body, &off)
