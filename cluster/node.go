@@ -140,6 +140,10 @@ type Node struct {
 	mu     sync.Mutex
 	places map[string]*Place
 
+	smu     sync.Mutex // the command sender's queue (send)
+	squeue  []*pending
+	sending bool
+
 	// Owned by the goroutine running Step (Run's, or a test's).
 	lead *leader
 }
@@ -179,10 +183,53 @@ func (n *Node) Register(ctx context.Context) error {
 // declared it lost meanwhile (its calls are gone from the queues).
 func (n *Node) Heartbeat(ctx context.Context) error { return n.cfg.DB.Heartbeat(ctx, n.cfg.ID) }
 
+type pending struct {
+	kind string
+	body []byte
+	done chan error
+}
+
+// send writes one command. Concurrent sends share one INSERT (group
+// commit): the first sender writes everything queued meanwhile, in
+// order, while the others wait for that commit, so a burst of commands
+// costs a few commits, not one each.
 func (n *Node) send(ctx context.Context, kind string, c command) error {
 	b, err := json.Marshal(c)
-	if err == nil {
-		_, err = n.cfg.DB.Send(ctx, n.cfg.ID, kind, b)
+	if err != nil {
+		return fmt.Errorf("cluster %s: %w", kind, err)
+	}
+	p := &pending{kind: kind, body: b, done: make(chan error, 1)}
+	n.smu.Lock()
+	n.squeue = append(n.squeue, p)
+	if n.sending {
+		n.smu.Unlock()
+		select {
+		case err = <-p.done:
+		case <-ctx.Done():
+			return fmt.Errorf("cluster %s: %w", kind, ctx.Err())
+		}
+	} else {
+		n.sending = true
+		for len(n.squeue) > 0 {
+			batch := n.squeue
+			n.squeue = nil
+			n.smu.Unlock()
+			kinds, bodies := make([]string, len(batch)), make([][]byte, len(batch))
+			for i, q := range batch {
+				kinds[i], bodies[i] = q.kind, q.body
+			}
+			// Not the caller's ctx: the batch holds other callers' commands.
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			e := n.cfg.DB.SendMany(sctx, n.cfg.ID, kinds, bodies)
+			cancel()
+			for _, q := range batch {
+				q.done <- e
+			}
+			n.smu.Lock()
+		}
+		n.sending = false
+		n.smu.Unlock()
+		err = <-p.done
 	}
 	if err != nil {
 		return fmt.Errorf("cluster %s: %w", kind, err)

@@ -190,6 +190,23 @@ func (c *Cluster) Send(ctx context.Context, node, kind string, body []byte) (int
 	return id, nil
 }
 
+// SendMany appends commands in order in one statement (and one commit):
+// a node's concurrent commands share it, as the call journal's group
+// commit shares an fsync.
+func (c *Cluster) SendMany(ctx context.Context, node string, kinds []string, bodies [][]byte) error {
+	bs := make([]string, len(bodies))
+	for i, b := range bodies {
+		bs[i] = string(b)
+	}
+	_, err := c.p.Exec(ctx, `WITH ins AS (INSERT INTO acd_commands (node, kind, body)
+		SELECT $1, k, b::jsonb FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS t(k, b, i) ORDER BY i RETURNING 1)
+		SELECT pg_notify('`+ChanCommands+`', '') FROM (SELECT 1 FROM ins LIMIT 1) x`, node, kinds, bs)
+	if err != nil {
+		return fmt.Errorf("send %d commands from %s: %w", len(kinds), node, err)
+	}
+	return nil
+}
+
 // Outbox reads up to limit items for node, oldest first. They stay until
 // acknowledged (Ack).
 func (c *Cluster) Outbox(ctx context.Context, node string, limit int) ([]OutItem, error) {
@@ -400,23 +417,46 @@ func (l *Leader) Commit(ctx context.Context, b *Batch) error {
 		if len(b.DelEntries) > 0 {
 			q.Queue(`DELETE FROM acd_entries WHERE call_id = ANY($1)`, b.DelEntries)
 		}
-		for _, e := range b.Entries {
-			q.Queue(`INSERT INTO acd_entries (call_id, queue, node, placed, seq, body) VALUES ($1, $2, $3, $4, $5, $6)
-				ON CONFLICT (call_id) DO UPDATE SET queue = $2, node = $3, placed = $4, seq = $5, body = $6`,
-				e.CallID, e.Queue, e.Node, e.Placed, e.Seq, e.Body)
+		// One statement per table, whatever the batch's size: arrays
+		// through unnest, not a statement per row.
+		if n := len(b.Entries); n > 0 {
+			ids, queues, nodes, placed, seqs, bodies := make([]string, n), make([]string, n), make([]string, n),
+				make([]time.Time, n), make([]int64, n), make([]string, n)
+			for i, e := range b.Entries {
+				ids[i], queues[i], nodes[i], placed[i], seqs[i], bodies[i] = e.CallID, e.Queue, e.Node, e.Placed, e.Seq, string(e.Body)
+			}
+			q.Queue(`INSERT INTO acd_entries (call_id, queue, node, placed, seq, body)
+				SELECT c, q, n, p, s, b::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::bigint[], $6::text[]) AS t(c, q, n, p, s, b)
+				ON CONFLICT (call_id) DO UPDATE SET queue = EXCLUDED.queue, node = EXCLUDED.node, placed = EXCLUDED.placed,
+				seq = EXCLUDED.seq, body = EXCLUDED.body`, ids, queues, nodes, placed, seqs, bodies)
 		}
-		for _, a := range b.Agents {
+		if n := len(b.Agents); n > 0 {
+			ids, pres, reasons, calls, cqueues, cnodes, cbodies := make([]string, n), make([]string, n), make([]string, n),
+				make([]string, n), make([]string, n), make([]string, n), make([]*string, n)
+			for i, a := range b.Agents {
+				ids[i], pres[i], reasons[i], calls[i], cqueues[i], cnodes[i] = a.AgentID, a.Presence, a.Reason, a.CallID, a.CallQueue, a.CallNode
+				if a.CallBody != nil {
+					cb := string(a.CallBody)
+					cbodies[i] = &cb
+				}
+			}
 			q.Queue(`INSERT INTO acd_agents (agent_id, presence, reason, call_id, call_queue, call_node, call_body)
-				VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (agent_id) DO UPDATE SET presence = $2, reason = $3,
-				call_id = $4, call_queue = $5, call_node = $6, call_body = $7`,
-				a.AgentID, a.Presence, a.Reason, a.CallID, a.CallQueue, a.CallNode, a.CallBody)
+				SELECT a, p, r, c, cq, cn, cb::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+				AS t(a, p, r, c, cq, cn, cb)
+				ON CONFLICT (agent_id) DO UPDATE SET presence = EXCLUDED.presence, reason = EXCLUDED.reason, call_id = EXCLUDED.call_id,
+				call_queue = EXCLUDED.call_queue, call_node = EXCLUDED.call_node, call_body = EXCLUDED.call_body`,
+				ids, pres, reasons, calls, cqueues, cnodes, cbodies)
 		}
 		if len(b.DelOffers) > 0 {
 			q.Queue(`DELETE FROM acd_offers WHERE offer_id = ANY($1)`, b.DelOffers)
 		}
-		for _, o := range b.Offers {
-			q.Queue(`INSERT INTO acd_offers (offer_id, node, body) VALUES ($1, $2, $3)
-				ON CONFLICT (offer_id) DO UPDATE SET node = $2, body = $3`, o.OfferID, o.Node, o.Body)
+		if n := len(b.Offers); n > 0 {
+			ids, nodes, bodies := make([]string, n), make([]string, n), make([]string, n)
+			for i, o := range b.Offers {
+				ids[i], nodes[i], bodies[i] = o.OfferID, o.Node, string(o.Body)
+			}
+			q.Queue(`INSERT INTO acd_offers (offer_id, node, body) SELECT o, n, b::jsonb FROM unnest($1::text[], $2::text[], $3::text[]) AS t(o, n, b)
+				ON CONFLICT (offer_id) DO UPDATE SET node = EXCLUDED.node, body = EXCLUDED.body`, ids, nodes, bodies)
 		}
 		if len(b.LostNodes) > 0 {
 			q.Queue(`UPDATE acd_nodes SET lost = TRUE WHERE id = ANY($1)`, b.LostNodes)
