@@ -483,7 +483,7 @@ func (n *Node) Run(ctx context.Context) error {
 			}
 		}
 	}()
-	defer wg.Wait()
+	defer func() { cancel(); wg.Wait() }() // the goroutines stop on ctx, also when Run returns ErrNodeLost
 	defer n.StepDown()
 	t := time.NewTimer(0)
 	defer t.Stop()

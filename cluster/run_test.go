@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -148,5 +149,49 @@ func TestRunFailover(t *testing.T) {
 	case o := <-n2.ring:
 		t.Fatalf("unexpected offer %+v", o)
 	default:
+	}
+}
+
+// A node declared lost (its heartbeat expired, the leader removed its
+// calls) learns it at its next heartbeat: Run returns ErrNodeLost.
+func TestRunNodeLost(t *testing.T) {
+	url := pgtest.Schema(t)
+	db, err := postgres.OpenCluster(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	n, err := cluster.New(cluster.Config{ID: "n1", DB: db, Heartbeat: 20 * time.Millisecond,
+		ACD: queue.Config{Queues: map[string]config.Queue{"sales": {}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- n.Run(t.Context()) }()
+	c, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		tag, err := c.Exec(t.Context(), `UPDATE acd_nodes SET lost = TRUE WHERE id = 'n1'`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tag.RowsAffected() == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("n1 not registered within 10 s")
+		}
+		time.Sleep(10 * time.Millisecond) // polling the database with a bound
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, postgres.ErrNodeLost) {
+			t.Fatalf("Run = %v; want ErrNodeLost", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run still serving 10 s after the node was declared lost")
 	}
 }
