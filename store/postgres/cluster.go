@@ -23,8 +23,11 @@ const (
 	ChanOutbox   = "hotline_acd_out"
 )
 
-// leaderLock is the advisory lock key of the ACD leader ("HOTLINE1").
-const leaderLock int64 = 0x484f544c494e4531
+// leaderLock is the advisory lock of the ACD leader: the first key is
+// "HOTL", the second the hash of the schema the cluster's tables are in.
+// Advisory locks are database-wide; keyed by schema, two clusters (or two
+// tests) in two schemas of one database do not share a leader.
+const leaderLock int32 = 0x484f544c
 
 // Cluster errors.
 var (
@@ -297,7 +300,7 @@ func (c *Cluster) TryLead(ctx context.Context, node string) (*Leader, error) {
 	}
 	pc := c.cand
 	var ok bool
-	if err := pc.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, leaderLock).Scan(&ok); err != nil || !ok {
+	if err := pc.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, hashtext(current_schema()))`, leaderLock).Scan(&ok); err != nil || !ok {
 		if err != nil {
 			c.dropCand()
 			return nil, fmt.Errorf("lead: try lock: %w", err)

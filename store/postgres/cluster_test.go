@@ -177,3 +177,20 @@ func exec(t *testing.T, url, sql string) {
 		t.Fatalf("%s: %v", sql, err)
 	}
 }
+
+// Advisory locks are database-wide: the leader lock is keyed by schema,
+// so clusters in two schemas of one database each have a leader.
+func TestClusterLeaderPerSchema(t *testing.T) {
+	a, _ := openCluster(t)
+	b, _ := openCluster(t)
+	la, err := a.TryLead(t.Context(), "a")
+	if err != nil || la == nil {
+		t.Fatalf("TryLead in schema a = %v, %v", la, err)
+	}
+	defer la.Close()
+	lb, err := b.TryLead(t.Context(), "b")
+	if err != nil || lb == nil {
+		t.Fatalf("TryLead in schema b = %v, %v; want its own lock", lb, err)
+	}
+	defer lb.Close()
+}
