@@ -107,6 +107,7 @@ func TestClusterLeaderFencing(t *testing.T) {
 
 	// The leader crashes: its socket closes, the server frees the lock.
 	l1.Kill()
+	killed := time.Now()
 	var l2 *postgres.Leader
 	deadline := time.Now().Add(10 * time.Second)
 	for l2 == nil && time.Now().Before(deadline) {
@@ -118,6 +119,7 @@ func TestClusterLeaderFencing(t *testing.T) {
 		t.Fatal("lock not freed 10 s after the leader's socket closed")
 	}
 	defer l2.Close()
+	t.Logf("lock taken over %s after the leader's socket closed", time.Since(killed).Round(time.Microsecond))
 	if l2.Epoch != l1.Epoch+1 {
 		t.Fatalf("new epoch %d after %d", l2.Epoch, l1.Epoch)
 	}
