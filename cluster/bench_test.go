@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"fmt"
+	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -51,7 +52,7 @@ type benchCluster struct {
 const benchAgents, benchCallers = 1000, 10000
 
 func newBenchCluster(b *testing.B) *benchCluster {
-	url := pgtest.Schema(b)
+	url := pgtest.Schema(b) + os.Getenv("BENCH_URL_EXTRA")
 	var ags []config.Agent
 	for i := range benchAgents {
 		ags = append(ags, config.Agent{ID: fmt.Sprintf("a%04d", i), Queues: map[string]int{"q": i % 3}})

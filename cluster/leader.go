@@ -231,12 +231,12 @@ func (l *leader) fill() {
 	}
 	for _, id := range slices.Sorted(maps.Keys(l.dirtyAgent)) {
 		a := l.agents[id]
-		if info, err := l.svc.Agent(id); err == nil {
+		if p, reason, err := l.svc.Presence(id); err == nil {
 			if a == nil {
 				a = &postgres.SnapAgent{AgentID: id}
 				l.agents[id] = a
 			}
-			a.Presence, a.Reason = string(info.Presence), info.Reason
+			a.Presence, a.Reason = string(p), reason
 		}
 		if a != nil {
 			l.b.Agents = append(l.b.Agents, *a)
