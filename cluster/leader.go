@@ -190,13 +190,16 @@ func (l *leader) step(ctx context.Context) (bool, error) {
 			l.dirtyAgent[id] = true
 		}
 	}
-	expired, err := l.db.Expired(ctx, l.n.cfg.NodeExpiry)
-	if err != nil {
-		return false, err
-	}
-	for _, id := range expired {
-		if id != l.n.cfg.ID {
-			l.nodeLost(id, now)
+	if time.Since(l.n.checked) >= l.n.cfg.ExpiryEvery {
+		l.n.checked = time.Now()
+		expired, err := l.db.Expired(ctx, l.n.cfg.NodeExpiry)
+		if err != nil {
+			return false, err
+		}
+		for _, id := range expired {
+			if id != l.n.cfg.ID {
+				l.nodeLost(id, now)
+			}
 		}
 	}
 	cmds, err := l.db.Commands(ctx, l.n.cfg.Batch)

@@ -127,7 +127,10 @@ func (w *world) spawn() {
 	if err != nil {
 		w.t.Fatal(err)
 	}
+	// Every step tries the lock and checks expiry: the test steps the
+	// nodes itself and ages dead nodes by hand.
 	n, err := cluster.New(cluster.Config{ID: id, DB: db, ACD: w.acd, NodeExpiry: time.Hour,
+		LeadEvery: time.Nanosecond, ExpiryEvery: time.Nanosecond,
 		Observe: func(it postgres.OutItem) { w.mu.Lock(); w.items = append(w.items, it); w.mu.Unlock() },
 		Lost: func(lc cluster.LostCall) {
 			w.gotLost[lc.CallID]++

@@ -45,6 +45,13 @@ type Config struct {
 	// leader declares it lost; default 10 s. Heartbeat is the interval of
 	// Run's heartbeats; default NodeExpiry/4.
 	NodeExpiry, Heartbeat time.Duration
+	// LeadEvery is how often a follower tries the leader lock (Step
+	// skips the attempt in between); default 500 ms, so the failover
+	// time is the lock's release plus at most this.
+	LeadEvery time.Duration
+	// ExpiryEvery is how often the leader looks for expired nodes;
+	// default NodeExpiry/8.
+	ExpiryEvery time.Duration
 	// Batch caps the commands a leader applies per commit; default 1000.
 	Batch  int
 	Logger *slog.Logger
@@ -145,7 +152,10 @@ type Node struct {
 	sending bool
 
 	// Owned by the goroutine running Step (Run's, or a test's).
-	lead *leader
+	lead      *leader
+	acted     int64     // the last outbox item handled
+	triedLead time.Time // the last attempt at the lock
+	checked   time.Time // the leader's last node expiry check
 }
 
 // New builds a node; it touches nothing until Register / Run.
@@ -158,6 +168,12 @@ func New(cfg Config) (*Node, error) {
 	}
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = cfg.NodeExpiry / 4
+	}
+	if cfg.LeadEvery <= 0 {
+		cfg.LeadEvery = 500 * time.Millisecond
+	}
+	if cfg.ExpiryEvery <= 0 {
+		cfg.ExpiryEvery = cfg.NodeExpiry / 8
 	}
 	if cfg.Batch <= 0 {
 		cfg.Batch = 1000
@@ -312,7 +328,8 @@ func (n *Node) Service() *queue.Service {
 // rebuilds from the snapshot the last good commit left).
 func (n *Node) Step(ctx context.Context) (bool, error) {
 	did := false
-	if n.lead == nil {
+	if n.lead == nil && time.Since(n.triedLead) >= n.cfg.LeadEvery {
+		n.triedLead = time.Now()
 		l, err := n.cfg.DB.TryLead(ctx, n.cfg.ID)
 		if err != nil {
 			return false, err
@@ -362,15 +379,20 @@ func (n *Node) deliver(ctx context.Context) (bool, error) {
 	if err != nil || len(items) == 0 {
 		return false, err
 	}
-	ids := make([]int64, 0, len(items))
 	for _, it := range items {
+		// Items come in id order (one leader commits at a time), so an
+		// id at or below the last one handled is an item back from a
+		// lost ack.
+		if it.ID <= n.acted {
+			continue
+		}
 		if n.cfg.Observe != nil {
 			n.cfg.Observe(it)
 		}
 		n.act(it)
-		ids = append(ids, it.ID)
+		n.acted = it.ID
 	}
-	return true, n.cfg.DB.Ack(ctx, n.cfg.ID, ids)
+	return true, n.cfg.DB.Ack(ctx, n.cfg.ID, n.acted)
 }
 
 func (n *Node) act(it postgres.OutItem) {
@@ -505,9 +527,7 @@ func (n *Node) Run(ctx context.Context) error {
 				break
 			}
 		}
-		// A follower retries the lock twice a second: the failover time
-		// is the lock's release plus at most this.
-		wait := 500 * time.Millisecond
+		wait := n.cfg.LeadEvery
 		if n.lead != nil {
 			wait = min(n.cfg.NodeExpiry/4, time.Second)
 			if next, ok := n.lead.svc.NextDeadline(); ok {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -145,10 +147,19 @@ func OpenCluster(ctx context.Context, url string) (*Cluster, error) {
 // Leader's: Leader.Close).
 func (c *Cluster) Close() { c.dropCand(); c.p.Close() }
 
-// Register records a node starting (again): not lost, seen now.
+// Register records a node starting (again): not lost, seen now, its
+// outbox empty.
 func (c *Cluster) Register(ctx context.Context, node, address string) error {
-	_, err := c.p.Exec(ctx, `INSERT INTO acd_nodes (id, address, started, last_seen) VALUES ($1, $2, now(), now())
-		ON CONFLICT (id) DO UPDATE SET address = $2, started = now(), last_seen = now(), lost = FALSE`, node, address)
+	// Items left for an earlier run of the node are for calls that died
+	// with it.
+	err := pgx.BeginFunc(ctx, c.p, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM acd_outbox WHERE node = $1`, node); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO acd_nodes (id, address, started, last_seen) VALUES ($1, $2, now(), now())
+			ON CONFLICT (id) DO UPDATE SET address = $2, started = now(), last_seen = now(), lost = FALSE`, node, address)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("register node %s: %w", node, err)
 	}
@@ -227,16 +238,24 @@ func (c *Cluster) Outbox(ctx context.Context, node string, limit int) ([]OutItem
 	return items, nil
 }
 
-// Ack deletes node's handled outbox items.
-func (c *Cluster) Ack(ctx context.Context, node string, ids []int64) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	if _, err := c.p.Exec(ctx, `DELETE FROM acd_outbox WHERE node = $1 AND id = ANY($2)`, node, ids); err != nil {
-		return fmt.Errorf("ack %d outbox items of %s: %w", len(ids), node, err)
+// Ack deletes node's outbox items up to id (they were handled in id
+// order). The commit does not wait for the WAL flush: an ack lost in a
+// database crash only brings items back, and a node skips the ones it
+// has handled (Node keeps the last id). One round trip: the simple
+// protocol sends the whole transaction at once (no parameters; the node
+// is quoted, the id is a number).
+func (c *Cluster) Ack(ctx context.Context, node string, upTo int64) error {
+	sql := `BEGIN; SET LOCAL synchronous_commit = off; DELETE FROM acd_outbox WHERE node = ` +
+		quote(node) + ` AND id <= ` + strconv.FormatInt(upTo, 10) + `; COMMIT`
+	if _, err := c.p.Exec(ctx, sql); err != nil {
+		return fmt.Errorf("ack outbox items of %s up to %d: %w", node, upTo, err)
 	}
 	return nil
 }
+
+// quote is a string literal for s (standard_conforming_strings, the
+// default since PostgreSQL 9.1: only ' is special).
+func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // Listener is a dedicated connection LISTENing on channels.
 type Listener struct{ c *pgx.Conn }

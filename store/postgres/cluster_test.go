@@ -98,7 +98,7 @@ func TestClusterLeaderFencing(t *testing.T) {
 	if err != nil || len(out) != 2 || string(out[0].Body) != `{"n": 1}` || out[0].ID >= out[1].ID {
 		t.Fatalf("Outbox(b) = %+v, %v", out, err)
 	}
-	if err := c.Ack(ctx, "b", []int64{out[0].ID}); err != nil {
+	if err := c.Ack(ctx, "b", out[0].ID); err != nil {
 		t.Fatal(err)
 	}
 	if out, _ := c.Outbox(ctx, "b", 10); len(out) != 1 {
