@@ -451,8 +451,9 @@ func (n *Node) act(it postgres.OutItem) {
 // notification arrives (commands for the leader, outbox items for this
 // node) or a timer is due (the leader's deadlines, node expiry checks, a
 // follower's attempt at the lock). It returns postgres.ErrNodeLost when
-// the node was declared lost (the caller must end its calls and may
-// Register again), nil when ctx ends.
+// the node was declared lost, or could not heartbeat for NodeExpiry (a
+// partition: the leader removes its callers after that long): the caller
+// must end its calls, and may Register again. nil when ctx ends.
 func (n *Node) Run(ctx context.Context) error {
 	if err := n.Register(ctx); err != nil {
 		return err
@@ -491,18 +492,31 @@ func (n *Node) Run(ctx context.Context) error {
 		defer wg.Done()
 		t := time.NewTicker(n.cfg.Heartbeat)
 		defer t.Stop()
+		last := time.Now() // Register just succeeded
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-t.C:
 			}
-			if err := n.Heartbeat(ctx); errors.Is(err, postgres.ErrNodeLost) {
+			hctx, cancel := context.WithTimeout(ctx, n.cfg.Heartbeat)
+			err := n.Heartbeat(hctx)
+			cancel()
+			switch {
+			case err == nil:
+				last = time.Now()
+				continue
+			case errors.Is(err, postgres.ErrNodeLost):
 				hbErr <- err
 				return
-			} else if err != nil {
-				n.log.Warn("cluster: heartbeat failed", "err", err)
+			case time.Since(last) >= n.cfg.NodeExpiry:
+				// Cut off from the database for as long as the leader
+				// waits before removing this node's callers from the
+				// queues: they are gone from it, or soon will be.
+				hbErr <- fmt.Errorf("no heartbeat for %s (%w): %w", time.Since(last).Round(time.Millisecond), err, postgres.ErrNodeLost)
+				return
 			}
+			n.log.Warn("cluster: heartbeat failed", "err", err)
 		}
 	}()
 	defer func() { cancel(); wg.Wait() }() // the goroutines stop on ctx, also when Run returns ErrNodeLost

@@ -195,3 +195,52 @@ func TestRunNodeLost(t *testing.T) {
 		t.Fatal("Run still serving 10 s after the node was declared lost")
 	}
 }
+
+// A node cut off from the database for NodeExpiry stops: the leader
+// takes its callers out of the queues after that long.
+func TestRunCutOff(t *testing.T) {
+	url := pgtest.Schema(t)
+	db, err := postgres.OpenCluster(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := cluster.New(cluster.Config{ID: "n1", DB: db, Heartbeat: 20 * time.Millisecond, NodeExpiry: 200 * time.Millisecond,
+		ACD: queue.Config{Queues: map[string]config.Queue{"sales": {}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	done := make(chan error, 1)
+	go func() { done <- n.Run(t.Context()) }()
+	c, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	for deadline := time.Now().Add(10 * time.Second); ; { // Run is serving once a heartbeat came
+		var beat bool
+		err := c.QueryRow(t.Context(), `SELECT coalesce((SELECT last_seen > started FROM acd_nodes WHERE id = 'n1'), false)`).Scan(&beat)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if beat {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no heartbeat within 10 s")
+		}
+		time.Sleep(10 * time.Millisecond) // polling the database with a bound
+	}
+	// Every heartbeat fails from now on, as in a partition.
+	if _, err := c.Exec(t.Context(), `ALTER TABLE acd_nodes RENAME TO acd_nodes_away`); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, postgres.ErrNodeLost) {
+			t.Fatalf("Run = %v; want ErrNodeLost", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run still serving 10 s after the database went away")
+	}
+}
