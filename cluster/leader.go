@@ -31,6 +31,8 @@ type leader struct {
 	lost    map[string]bool                // nodes declared lost
 	seq     int64
 
+	committed time.Time // the last commit (followers depose a leader that stops)
+
 	// The batch: final states by key, written at commit.
 	b          postgres.Batch
 	dirtyEntry map[string]bool
@@ -214,10 +216,17 @@ func (l *leader) step(ctx context.Context) (bool, error) {
 	if len(l.b.Consumed) == 0 && len(l.b.Out) == 0 && len(l.dirtyEntry)+len(l.dirtyAgent)+len(l.dirtyOffer)+len(l.b.LostNodes) == 0 &&
 		len(l.b.DelOffers) == 0 {
 		l.reset()
-		return false, nil
+		if time.Since(l.committed) < l.n.cfg.LeaderExpiry/4 {
+			return false, nil
+		}
+		// Idle: an empty commit is the heartbeat followers watch.
+		err := l.db.Commit(ctx, &l.b)
+		l.committed = time.Now()
+		return false, err
 	}
 	l.fill()
 	err = l.db.Commit(ctx, &l.b)
+	l.committed = time.Now()
 	l.reset()
 	return true, err
 }

@@ -49,6 +49,10 @@ type Config struct {
 	// skips the attempt in between); default 500 ms, so the failover
 	// time is the lock's release plus at most this.
 	LeadEvery time.Duration
+	// LeaderExpiry is how long a leader may go without committing before
+	// a follower ends its session (a hung leader keeps its lock); default
+	// 10 s. An idle leader commits an empty batch every LeaderExpiry/4.
+	LeaderExpiry time.Duration
 	// ExpiryEvery is how often the leader looks for expired nodes;
 	// default NodeExpiry/8.
 	ExpiryEvery time.Duration
@@ -171,6 +175,9 @@ func New(cfg Config) (*Node, error) {
 	}
 	if cfg.LeadEvery <= 0 {
 		cfg.LeadEvery = 500 * time.Millisecond
+	}
+	if cfg.LeaderExpiry <= 0 {
+		cfg.LeaderExpiry = 10 * time.Second
 	}
 	if cfg.ExpiryEvery <= 0 {
 		cfg.ExpiryEvery = cfg.NodeExpiry / 8
@@ -333,6 +340,17 @@ func (n *Node) Step(ctx context.Context) (bool, error) {
 		l, err := n.cfg.DB.TryLead(ctx, n.cfg.ID)
 		if err != nil {
 			return false, err
+		}
+		if l == nil {
+			// The lock is held. A holder that has not committed for
+			// LeaderExpiry is hung with its socket open (the lock would
+			// never be freed): end its session.
+			if deposed, err := n.cfg.DB.Depose(ctx, n.cfg.LeaderExpiry); err != nil {
+				return false, err
+			} else if deposed {
+				n.log.Warn("cluster: deposed a leader that stopped committing", "after", n.cfg.LeaderExpiry)
+				n.triedLead = time.Time{} // try at once
+			}
 		}
 		if l != nil {
 			n.log.Info("cluster: leading", "epoch", l.Epoch)

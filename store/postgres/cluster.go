@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -328,12 +329,35 @@ func (c *Cluster) TryLead(ctx context.Context, node string) (*Leader, error) {
 	}
 	c.cand = nil // the Leader's now
 	var epoch int64
-	if err := pc.QueryRow(ctx, `UPDATE acd_leader SET epoch = epoch + 1, node = $1, since = now() WHERE id = 1 RETURNING epoch`,
+	if err := pc.QueryRow(ctx, `UPDATE acd_leader SET epoch = epoch + 1, node = $1, since = now(), beat = now() WHERE id = 1 RETURNING epoch`,
 		node).Scan(&epoch); err != nil {
 		_ = pc.Close(context.Background())
 		return nil, fmt.Errorf("lead: new epoch: %w", err)
 	}
 	return &Leader{c: pc, Epoch: epoch}, nil
+}
+
+// Depose ends the session of a leader that holds the lock but has not
+// committed for stale (a hung process: its socket is open, so the lock
+// is never freed). It reports whether a session was ended; the lock is
+// then free for TryLead. Only the session holding this schema's leader
+// lock is ended (found in pg_locks, never by a stored pid that may have
+// been reused), and only while acd_leader's beat is stale. The database
+// role must be allowed to signal the leader's backend (the same role, or
+// pg_signal_backend).
+func (c *Cluster) Depose(ctx context.Context, stale time.Duration) (bool, error) {
+	rows, err := c.p.Query(ctx, `SELECT pg_terminate_backend(l.pid) FROM pg_locks l
+		WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+		AND l.classid = $1::int4::oid AND l.objid = hashtext(current_schema())::oid
+		AND EXISTS (SELECT 1 FROM acd_leader WHERE id = 1 AND beat < now() - make_interval(secs => $2))`, leaderLock, stale.Seconds())
+	if err != nil {
+		return false, fmt.Errorf("depose a stale leader: %w", err)
+	}
+	ended, err := pgx.CollectRows(rows, pgx.RowTo[bool])
+	if err != nil {
+		return false, fmt.Errorf("depose a stale leader: %w", err)
+	}
+	return slices.Contains(ended, true), nil
 }
 
 func (c *Cluster) dropCand() {
@@ -426,7 +450,9 @@ func (l *Leader) Load(ctx context.Context) (Snapshot, error) {
 func (l *Leader) Commit(ctx context.Context, b *Batch) error {
 	err := pgx.BeginFunc(ctx, l.c, func(tx pgx.Tx) error {
 		var epoch int64
-		if err := tx.QueryRow(ctx, `SELECT epoch FROM acd_leader WHERE id = 1 FOR UPDATE`).Scan(&epoch); err != nil {
+		// The row lock orders this commit against a takeover; beat tells
+		// followers this leader still commits.
+		if err := tx.QueryRow(ctx, `UPDATE acd_leader SET beat = now() WHERE id = 1 RETURNING epoch`).Scan(&epoch); err != nil {
 			return fmt.Errorf("epoch: %w", err)
 		}
 		if epoch != l.Epoch {

@@ -196,3 +196,38 @@ func TestClusterLeaderPerSchema(t *testing.T) {
 	}
 	defer lb.Close()
 }
+
+// A leader whose session is open but which stopped committing is
+// deposed: its session ends, the lock is free, its next commit fails.
+func TestClusterDepose(t *testing.T) {
+	c, url := openCluster(t)
+	ctx := t.Context()
+	l1, err := c.TryLead(ctx, "a")
+	if err != nil || l1 == nil {
+		t.Fatalf("TryLead = %v, %v", l1, err)
+	}
+	defer l1.Close()
+	if err := l1.Commit(ctx, &postgres.Batch{}); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := c.Depose(ctx, time.Hour); err != nil || ok {
+		t.Fatalf("Depose of a leader that just committed = %v, %v; want false", ok, err)
+	}
+	exec(t, url, `UPDATE acd_leader SET beat = now() - interval '1 minute'`)
+	if ok, err := c.Depose(ctx, 10*time.Second); err != nil || !ok {
+		t.Fatalf("Depose of a stale leader = %v, %v; want true", ok, err)
+	}
+	var l2 *postgres.Leader
+	for deadline := time.Now().Add(10 * time.Second); l2 == nil && time.Now().Before(deadline); {
+		if l2, err = c.TryLead(ctx, "b"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if l2 == nil {
+		t.Fatal("lock not free 10 s after the stale leader was deposed")
+	}
+	defer l2.Close()
+	if err := l1.Commit(ctx, &postgres.Batch{}); err == nil {
+		t.Fatal("the deposed leader still commits")
+	}
+}

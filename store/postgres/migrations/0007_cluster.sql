@@ -13,15 +13,17 @@ CREATE TABLE acd_nodes (
 	lost BOOLEAN NOT NULL DEFAULT FALSE -- its heartbeat expired; the leader removed its calls
 );
 
--- One row: the leadership epoch (incremented by each new leader) and
--- who holds it.
+-- One row: the leadership epoch (incremented by each new leader), who
+-- holds it, and the leader's last commit (beat: a follower deposes a
+-- leader whose session is alive but which has stopped committing).
 CREATE TABLE acd_leader (
 	id INTEGER PRIMARY KEY CHECK (id = 1),
 	epoch BIGINT NOT NULL,
 	node TEXT NOT NULL DEFAULT '',
-	since TIMESTAMPTZ NOT NULL
+	since TIMESTAMPTZ NOT NULL,
+	beat TIMESTAMPTZ NOT NULL
 );
-INSERT INTO acd_leader (id, epoch, node, since) VALUES (1, 0, '', now());
+INSERT INTO acd_leader (id, epoch, node, since, beat) VALUES (1, 0, '', now(), now());
 
 CREATE TABLE acd_commands (
 	id BIGSERIAL PRIMARY KEY,
