@@ -72,6 +72,10 @@ type world struct {
 	gotLost    map[string]int
 
 	reasons map[string]int // outcomes seen, by reason (the log shows what was exercised)
+	// killed is when the leader was killed, until a survivor leads;
+	// takeovers are how long that took.
+	killed    time.Time
+	takeovers []time.Duration
 
 	mu    sync.Mutex
 	items []postgres.OutItem // observed, not yet checked
@@ -173,6 +177,10 @@ func (w *world) settle() {
 			}
 			did = did || k
 			leading = leading || n.n.Leading()
+		}
+		if leading && !w.killed.IsZero() {
+			w.takeovers = append(w.takeovers, time.Since(w.killed))
+			w.killed = time.Time{}
 		}
 		if leading && !did {
 			break
@@ -477,6 +485,9 @@ func (w *world) act(step int) string {
 		}
 		i := w.rng.IntN(len(alive))
 		d := alive[i]
+		if d.n.Leading() {
+			w.killed = time.Now()
+		}
 		d.n.Kill()
 		d.db.Close()
 		w.nodes = slices.Delete(w.nodes, i, i+1)
@@ -574,6 +585,11 @@ func TestModel(t *testing.T) {
 	}
 	t.Logf("%d joins, %d calls lost with %d nodes killed, outcomes %v, in %s", w.joins, len(w.expectLost), w.nextID-3, w.reasons,
 		time.Since(start).Round(time.Millisecond))
+	if len(w.takeovers) > 0 {
+		slices.Sort(w.takeovers)
+		t.Logf("%d leaders killed; a survivor led (rebuilt from the snapshot) %s to %s later", len(w.takeovers),
+			w.takeovers[0].Round(time.Microsecond), w.takeovers[len(w.takeovers)-1].Round(time.Microsecond))
+	}
 }
 
 func joinLines(s []string) string {

@@ -508,6 +508,8 @@ func (l *Leader) Commit(ctx context.Context, b *Batch) error {
 		}
 		if len(b.LostNodes) > 0 {
 			q.Queue(`UPDATE acd_nodes SET lost = TRUE WHERE id = ANY($1)`, b.LostNodes)
+			// Nobody will read them: their calls died with the node.
+			q.Queue(`DELETE FROM acd_outbox WHERE node = ANY($1)`, b.LostNodes)
 		}
 		if len(b.Out) > 0 {
 			nodes, kinds, bodies := make([]string, len(b.Out)), make([]string, len(b.Out)), make([]string, len(b.Out))
