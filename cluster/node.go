@@ -490,14 +490,14 @@ func (n *Node) Run(ctx context.Context) error {
 		defer wg.Done()
 		defer ln.Close()
 		for {
-			ch, payload, err := ln.Wait(ctx)
+			ch, node, err := ln.Wait(ctx)
 			if err != nil {
 				if ctx.Err() == nil {
 					n.log.Warn("cluster: listener failed", "err", err)
 				}
 				return
 			}
-			if ch == postgres.ChanOutbox && payload != n.cfg.ID {
+			if ch == postgres.ChanOutbox && node != n.cfg.ID {
 				continue
 			}
 			select {

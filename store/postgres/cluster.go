@@ -20,7 +20,8 @@ import (
 // the nodes consume, and the leader's snapshot of the ACD.
 
 // Notification channels: a command was appended (the leader listens), an
-// outbox item was written (payload: the node it is for).
+// outbox item was written. The payload is the schema ("schema/node" for
+// the outbox): channels are database-wide, like advisory locks.
 const (
 	ChanCommands = "hotline_acd_cmd"
 	ChanOutbox   = "hotline_acd_out"
@@ -198,7 +199,7 @@ func (c *Cluster) Expired(ctx context.Context, expiry time.Duration) ([]string, 
 func (c *Cluster) Send(ctx context.Context, node, kind string, body []byte) (int64, error) {
 	var id int64
 	err := c.p.QueryRow(ctx, `WITH ins AS (INSERT INTO acd_commands (node, kind, body) VALUES ($1, $2, $3) RETURNING id)
-		SELECT id FROM ins, pg_notify('`+ChanCommands+`', '')`, node, kind, body).Scan(&id)
+		SELECT id FROM ins, pg_notify('`+ChanCommands+`', current_schema())`, node, kind, body).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("send %s command from %s: %w", kind, node, err)
 	}
@@ -215,7 +216,7 @@ func (c *Cluster) SendMany(ctx context.Context, node string, kinds []string, bod
 	}
 	_, err := c.p.Exec(ctx, `WITH ins AS (INSERT INTO acd_commands (node, kind, body)
 		SELECT $1, k, b::jsonb FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS t(k, b, i) ORDER BY i RETURNING 1)
-		SELECT pg_notify('`+ChanCommands+`', '') FROM (SELECT 1 FROM ins LIMIT 1) x`, node, kinds, bs)
+		SELECT pg_notify('`+ChanCommands+`', current_schema()) FROM (SELECT 1 FROM ins LIMIT 1) x`, node, kinds, bs)
 	if err != nil {
 		return fmt.Errorf("send %d commands from %s: %w", len(kinds), node, err)
 	}
@@ -259,7 +260,12 @@ func (c *Cluster) Ack(ctx context.Context, node string, upTo int64) error {
 func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // Listener is a dedicated connection LISTENing on channels.
-type Listener struct{ c *pgx.Conn }
+// Notifications are database-wide, so each carries the schema it is
+// about, and Wait passes on only this cluster's.
+type Listener struct {
+	c      *pgx.Conn
+	schema string
+}
 
 // Listen opens a connection that listens on channels.
 func (c *Cluster) Listen(ctx context.Context, channels ...string) (*Listener, error) {
@@ -267,23 +273,34 @@ func (c *Cluster) Listen(ctx context.Context, channels ...string) (*Listener, er
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
+	l := &Listener{c: pc}
+	if err := pc.QueryRow(ctx, `SELECT current_schema()`).Scan(&l.schema); err != nil {
+		_ = pc.Close(context.Background())
+		return nil, fmt.Errorf("listen: current schema: %w", err)
+	}
 	for _, ch := range channels {
 		if _, err := pc.Exec(ctx, `LISTEN `+pgx.Identifier{ch}.Sanitize()); err != nil {
 			_ = pc.Close(context.Background())
 			return nil, fmt.Errorf("listen %s: %w", ch, err)
 		}
 	}
-	return &Listener{c: pc}, nil
+	return l, nil
 }
 
-// Wait blocks until a notification arrives or ctx ends; it returns the
-// channel and payload.
-func (l *Listener) Wait(ctx context.Context) (channel, payload string, err error) {
-	n, err := l.c.WaitForNotification(ctx)
-	if err != nil {
-		return "", "", fmt.Errorf("wait for notification: %w", err)
+// Wait blocks until a notification about this cluster arrives or ctx
+// ends; it returns the channel and, for ChanOutbox, the node the items
+// are for.
+func (l *Listener) Wait(ctx context.Context) (channel, node string, err error) {
+	for {
+		n, err := l.c.WaitForNotification(ctx)
+		if err != nil {
+			return "", "", fmt.Errorf("wait for notification: %w", err)
+		}
+		schema, node, _ := strings.Cut(n.Payload, "/")
+		if schema == l.schema {
+			return n.Channel, node, nil
+		}
 	}
-	return n.Channel, n.Payload, nil
 }
 
 // Close closes the connection.
@@ -523,7 +540,7 @@ func (l *Leader) Commit(ctx context.Context, b *Batch) error {
 				SELECT n, k, b::jsonb FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS t(n, k, b, i) ORDER BY i`,
 				nodes, kinds, bodies)
 			for n := range seen {
-				q.Queue(`SELECT pg_notify('`+ChanOutbox+`', $1)`, n)
+				q.Queue(`SELECT pg_notify('`+ChanOutbox+`', current_schema() || '/' || $1)`, n)
 			}
 		}
 		return tx.SendBatch(ctx, &q).Close()

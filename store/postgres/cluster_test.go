@@ -139,9 +139,11 @@ func TestClusterLeaderFencing(t *testing.T) {
 }
 
 // A commit with outbox items notifies the nodes they are for; a command
-// notifies the leader's channel.
+// notifies the leader's channel. Channels are database-wide: another
+// schema's notifications do not reach this cluster's listener.
 func TestClusterNotify(t *testing.T) {
 	c, _ := openCluster(t)
+	other, _ := openCluster(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	ln, err := c.Listen(ctx, postgres.ChanCommands, postgres.ChanOutbox)
@@ -149,11 +151,22 @@ func TestClusterNotify(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
+	if _, err := other.Send(ctx, "a", "join", []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := c.Send(ctx, "a", "join", []byte(`{}`)); err != nil {
 		t.Fatal(err)
 	}
 	if ch, _, err := ln.Wait(ctx); err != nil || ch != postgres.ChanCommands {
 		t.Fatalf("Wait = %q, %v", ch, err)
+	}
+	if ol, err := other.TryLead(ctx, "x"); err != nil || ol == nil {
+		t.Fatal(ol, err)
+	} else {
+		defer ol.Close()
+		if err := ol.Commit(ctx, &postgres.Batch{Out: []postgres.OutItem{{Node: "n9", Kind: "ring", Body: []byte(`{}`)}}}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	l, err := c.TryLead(ctx, "a")
 	if err != nil || l == nil {
@@ -163,8 +176,8 @@ func TestClusterNotify(t *testing.T) {
 	if err := l.Commit(ctx, &postgres.Batch{Out: []postgres.OutItem{{Node: "n2", Kind: "ring", Body: []byte(`{}`)}}}); err != nil {
 		t.Fatal(err)
 	}
-	if ch, payload, err := ln.Wait(ctx); err != nil || ch != postgres.ChanOutbox || payload != "n2" {
-		t.Fatalf("Wait = %q %q, %v; want the outbox channel for n2", ch, payload, err)
+	if ch, node, err := ln.Wait(ctx); err != nil || ch != postgres.ChanOutbox || node != "n2" {
+		t.Fatalf("Wait = %q %q, %v; want the outbox channel for n2 (not the other schema's n9)", ch, node, err)
 	}
 }
 
