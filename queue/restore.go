@@ -161,3 +161,27 @@ func (st *Stats) save(queue, callID string, r rec) {
 		st.sink(store.QueueRec{Queue: queue, At: r.at, Kind: recNames[r.kind], CallID: callID, Duration: r.d, Agent: r.agent})
 	}
 }
+
+// Adopt marks an agent as talking on a call that is up elsewhere: what a
+// cluster leader taking over (package cluster) knows of agents bridged
+// before it took over. The agent is on_call in queue for callID, offered
+// nothing until Hangup(callID), then wraps up as after any call. Call it
+// before the agent's presence is restored and callers rejoin.
+func (s *Service) Adopt(agentID, callID, queue string) error {
+	s.mu.Lock()
+	defer s.unlock()
+	a, ok := s.agents[agentID]
+	if !ok {
+		return fmt.Errorf("adopt call %q for %q: %w", callID, agentID, ErrUnknownAgent)
+	}
+	if _, ok := s.queues[queue]; !ok {
+		return fmt.Errorf("adopt call %q in %q: %w", callID, queue, ErrUnknownQueue)
+	}
+	if callID == "" || s.oncall[callID] != nil || s.entries[callID] != nil || a.activity != Idle || a.offer != nil {
+		return fmt.Errorf("adopt call %q for %q: %w", callID, agentID, ErrDuplicateCall)
+	}
+	a.activity, a.call, a.callQueue, a.talkStart = OnCall, callID, queue, s.cfg.Now()
+	s.oncall[callID] = a
+	s.emitAgent(a, queue, AgentChange{})
+	return nil
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -285,11 +286,14 @@ func TestAgentCallsMigrationKeepsRecs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// Up to 0005: the schema 0006 found (later ones, such as
+			// PostgreSQL's 0007 cluster tables, do not touch queue_recs).
 			all := r.Migrations
-			if all[len(all)-1].Name != "agent_calls" {
-				t.Fatalf("the last migration is %s", all[len(all)-1].Name)
+			i := slices.IndexFunc(all, func(m migrate.Migration) bool { return m.Name == "agent_calls" })
+			if i < 0 {
+				t.Fatal("no agent_calls migration")
 			}
-			r.Migrations = all[:len(all)-1]
+			r.Migrations = all[:i]
 			if _, err := r.Up(t.Context()); err != nil {
 				t.Fatal(err)
 			}
@@ -299,7 +303,7 @@ func TestAgentCallsMigrationKeepsRecs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r.Migrations = all
+			r.Migrations = all[:i+1]
 			if did, err := r.Up(t.Context()); err != nil || len(did) != 1 {
 				t.Fatalf("Up = %v, %v; want 0006 applied", did, err)
 			}

@@ -1,0 +1,463 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hotline-dev/hotline/queue"
+	"github.com/hotline-dev/hotline/store/postgres"
+)
+
+// leader is the node's state while it leads: the one queue.Service, what
+// the snapshot holds about it, and the batch being built. Only the
+// goroutine running Step touches it.
+type leader struct {
+	n      *Node
+	db     *postgres.Leader
+	svc    *queue.Service
+	prefix string // "<epoch>.": offer IDs are unique across leaders
+
+	entries map[string]*entryInfo          // waiting callers by call ID
+	agents  map[string]*postgres.SnapAgent // by agent ID
+	bridged map[string]string              // bridged call ID → agent ID
+	offers  map[string]*postgres.SnapOffer // by the service's offer ID
+	lost    map[string]bool                // nodes declared lost
+	seq     int64
+
+	committed time.Time // the last commit (followers depose a leader that stops)
+
+	// The batch: final states by key, written at commit.
+	b          postgres.Batch
+	dirtyEntry map[string]bool
+	dirtyAgent map[string]bool
+	dirtyOffer map[string]bool
+	check      []string // calls whose place may have closed
+	scanAll    bool
+}
+
+type entryInfo struct {
+	join   JoinRequest
+	body   []byte
+	node   string
+	placed time.Time
+	seq    int64
+	place  *queue.Place
+}
+
+// takeOver builds the leader's Service from the snapshot: agents bridged
+// before keep their calls (Adopt), presence comes back, callers rejoin in
+// their order (placed, seq: the same ranking, priorities and original
+// join times included), and offers in flight are cancelled on their
+// nodes; the Service offers again at once.
+func (n *Node) takeOver(ctx context.Context, db *postgres.Leader) (*leader, error) {
+	snap, err := db.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	l := &leader{n: n, db: db, prefix: strconv.FormatInt(db.Epoch, 10) + ".",
+		entries: map[string]*entryInfo{}, agents: map[string]*postgres.SnapAgent{}, bridged: map[string]string{},
+		offers: map[string]*postgres.SnapOffer{}, lost: map[string]bool{}}
+	l.reset()
+	cfg := n.cfg.ACD
+	cfg.Ringer = l
+	l.svc = queue.New(cfg)
+	for _, id := range snap.Lost {
+		l.lost[id] = true
+	}
+	for i := range snap.Agents {
+		a := snap.Agents[i]
+		l.agents[a.AgentID] = &a
+		if a.CallID != "" {
+			if err := l.svc.Adopt(a.AgentID, a.CallID, a.CallQueue); err != nil {
+				n.log.Warn("cluster: bridged call not adopted", "call_id", a.CallID, "agent", a.AgentID, "err", err)
+				continue
+			}
+			l.bridged[a.CallID] = a.AgentID
+		}
+	}
+	// Agents come back logged in but held (paused) while the callers
+	// rejoin: an agent available before the last caller is back would be
+	// offered the first one rejoined, not the first in line. Logged in,
+	// so a queue without JoinEmpty takes its callers back.
+	const holding = "cluster-restore"
+	for _, a := range snap.Agents {
+		switch queue.Presence(a.Presence) {
+		case queue.Available, queue.Paused:
+			_ = l.svc.Login(a.AgentID)
+			_ = l.svc.Pause(a.AgentID, holding)
+		}
+	}
+	defer func() {
+		for _, a := range snap.Agents {
+			switch queue.Presence(a.Presence) {
+			case queue.Available:
+				_ = l.svc.Ready(a.AgentID)
+			case queue.Paused:
+				_ = l.svc.Pause(a.AgentID, a.Reason)
+			}
+		}
+	}()
+	for _, o := range snap.Offers {
+		var off queue.Offer
+		_ = json.Unmarshal(o.Body, &off)
+		l.out(o.Node, outCancel, outCancelBody{Offer: off, Reason: "failover"})
+		l.b.DelOffers = append(l.b.DelOffers, o.OfferID)
+	}
+	for _, e := range snap.Entries {
+		var j JoinRequest
+		if err := json.Unmarshal(e.Body, &j); err != nil {
+			n.log.Error("cluster: bad snapshot entry", "call_id", e.CallID, "err", err)
+			continue
+		}
+		l.seq = max(l.seq, e.Seq)
+		info := &entryInfo{join: j, body: e.Body, node: e.Node, placed: e.Placed, seq: e.Seq}
+		l.entries[e.CallID] = info
+		r := j.JoinRequest
+		r.JoinedAt = e.Placed
+		p, err := l.svc.Join(r)
+		if err != nil {
+			l.refused(info, err)
+			continue
+		}
+		info.place = p
+	}
+	return l, nil
+}
+
+func (l *leader) reset() {
+	l.b = postgres.Batch{}
+	l.dirtyEntry, l.dirtyAgent, l.dirtyOffer = map[string]bool{}, map[string]bool{}, map[string]bool{}
+	l.check, l.scanAll = l.check[:0], false
+}
+
+// Ring and Cancel make the leader the Service's Ringer: an offer is rung
+// by the caller's node (it has the caller's media to bridge to).
+func (l *leader) Ring(o queue.Offer) {
+	node := l.nodeOf(o.CallID)
+	id := o.ID
+	o.ID = l.prefix + id
+	b, _ := json.Marshal(o)
+	l.offers[id] = &postgres.SnapOffer{OfferID: o.ID, Node: node, Body: b}
+	l.dirtyOffer[id] = true
+	l.out(node, outRing, o)
+}
+
+func (l *leader) Cancel(o queue.Offer, reason string) {
+	node := l.nodeOf(o.CallID)
+	l.dropOffer(o.ID)
+	o.ID = l.prefix + o.ID
+	l.out(node, outCancel, outCancelBody{Offer: o, Reason: reason})
+}
+
+func (l *leader) dropOffer(id string) {
+	if so := l.offers[id]; so != nil {
+		delete(l.offers, id)
+		l.dirtyOffer[id] = true
+		l.b.DelOffers = append(l.b.DelOffers, so.OfferID)
+	}
+}
+
+func (l *leader) nodeOf(callID string) string {
+	if e := l.entries[callID]; e != nil {
+		return e.node
+	}
+	return ""
+}
+
+// out queues an outbox item; nothing is written for a lost node.
+func (l *leader) out(node, kind string, v any) {
+	if node == "" || l.lost[node] {
+		return
+	}
+	b, _ := json.Marshal(v)
+	l.b.Out = append(l.b.Out, postgres.OutItem{Node: node, Kind: kind, Body: b})
+}
+
+// step applies due deadlines, expired nodes and a batch of commands, and
+// commits them with the snapshot's changes and the outbox in one fenced
+// transaction.
+func (l *leader) step(ctx context.Context) (bool, error) {
+	now := l.n.cfg.ACD.Now()
+	if next, ok := l.svc.NextDeadline(); ok && !now.Before(next) {
+		l.svc.Tick()
+		l.scanAll = true
+		for id := range l.agents {
+			l.dirtyAgent[id] = true
+		}
+	}
+	if time.Since(l.n.checked) >= l.n.cfg.ExpiryEvery {
+		l.n.checked = time.Now()
+		expired, err := l.db.Expired(ctx, l.n.cfg.NodeExpiry)
+		if err != nil {
+			return false, err
+		}
+		for _, id := range expired {
+			if id != l.n.cfg.ID {
+				l.nodeLost(id, now)
+			}
+		}
+	}
+	cmds, err := l.db.Commands(ctx, l.n.cfg.Batch)
+	if err != nil {
+		return false, err
+	}
+	for _, c := range cmds {
+		l.apply(c, now)
+		l.b.Consumed = append(l.b.Consumed, c.ID)
+	}
+	l.closePlaces()
+	if len(l.b.Consumed) == 0 && len(l.b.Out) == 0 && len(l.dirtyEntry)+len(l.dirtyAgent)+len(l.dirtyOffer)+len(l.b.LostNodes) == 0 &&
+		len(l.b.DelOffers) == 0 {
+		l.reset()
+		if time.Since(l.committed) < l.n.cfg.LeaderExpiry/4 {
+			return false, nil
+		}
+		// Idle: an empty commit is the heartbeat followers watch.
+		err := l.db.Commit(ctx, &l.b)
+		l.committed = time.Now()
+		return false, err
+	}
+	l.fill()
+	err = l.db.Commit(ctx, &l.b)
+	l.committed = time.Now()
+	l.reset()
+	return true, err
+}
+
+// fill turns the dirty keys into the batch's upserts and deletes.
+func (l *leader) fill() {
+	for _, id := range slices.Sorted(maps.Keys(l.dirtyEntry)) {
+		if e := l.entries[id]; e != nil {
+			l.b.Entries = append(l.b.Entries, postgres.SnapEntry{CallID: id, Queue: e.join.Queue, Node: e.node,
+				Placed: e.placed, Seq: e.seq, Body: e.body})
+		} else {
+			l.b.DelEntries = append(l.b.DelEntries, id)
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(l.dirtyAgent)) {
+		a := l.agents[id]
+		if p, reason, err := l.svc.Presence(id); err == nil {
+			if a == nil {
+				a = &postgres.SnapAgent{AgentID: id}
+				l.agents[id] = a
+			}
+			a.Presence, a.Reason = string(p), reason
+		}
+		if a != nil {
+			l.b.Agents = append(l.b.Agents, *a)
+		}
+	}
+	for id := range l.dirtyOffer {
+		if so := l.offers[id]; so != nil {
+			l.b.Offers = append(l.b.Offers, *so)
+		}
+	}
+	// An offer rung and ended in the same batch: its delete must win
+	// over nothing, and an upsert never follows its own delete.
+	if len(l.b.DelOffers) > 0 {
+		live := map[string]bool{}
+		for _, o := range l.b.Offers {
+			live[o.OfferID] = true
+		}
+		l.b.DelOffers = slices.DeleteFunc(l.b.DelOffers, func(id string) bool { return live[id] })
+	}
+}
+
+// apply runs one command on the Service. Errors of the Service (a caller
+// gone, an unknown agent) are the command's, not the leader's: logged.
+func (l *leader) apply(c postgres.Command, now time.Time) {
+	var m command
+	if err := json.Unmarshal(c.Body, &m); err != nil {
+		l.n.log.Error("cluster: bad command", "command", c.ID, "kind", c.Kind, "err", err)
+		return
+	}
+	log := l.n.log.With("call_id", m.CallID, "from", c.Node, "kind", c.Kind)
+	var err error
+	switch c.Kind {
+	case cmdJoin:
+		if m.Join == nil {
+			err = errors.New("join without a request")
+			break
+		}
+		m.CallID = m.Join.CallID
+		log = l.n.log.With("call_id", m.CallID, "from", c.Node, "kind", c.Kind)
+		err = l.join(c, *m.Join, now)
+	case cmdLeave:
+		err = l.svc.Leave(m.CallID, m.Reason)
+		l.check = append(l.check, m.CallID)
+	case cmdKey:
+		_, err = l.svc.Key(m.CallID, m.Digit)
+		l.check = append(l.check, m.CallID)
+	case cmdHangup:
+		err = l.svc.Hangup(m.CallID)
+		if err == nil {
+			l.unbridge(m.CallID)
+		}
+	case cmdAnswered, cmdFailed:
+		id, ok := strings.CutPrefix(m.Offer, l.prefix)
+		so := l.offers[id]
+		if !ok || so == nil {
+			err = queue.ErrOfferGone
+		} else {
+			var o queue.Offer
+			_ = json.Unmarshal(so.Body, &o)
+			if c.Kind == cmdAnswered {
+				err = l.svc.Answered(id)
+				l.check = append(l.check, o.CallID)
+			} else {
+				err = l.svc.Failed(id, m.Result)
+			}
+			l.dropOffer(id)
+			l.dirtyAgent[o.Agent] = true
+		}
+		if c.Kind == cmdAnswered && errors.Is(err, queue.ErrOfferGone) {
+			l.out(c.Node, outGone, outCancelBody{Offer: queue.Offer{ID: m.Offer}, Reason: "gone"})
+		}
+	case cmdAgent:
+		err = l.svc.SetState(m.Agent, m.State, m.Reason)
+		l.dirtyAgent[m.Agent] = true
+		if m.State == "logout" {
+			l.scanAll = true // leave-when-empty may send callers out
+		}
+	default:
+		err = fmt.Errorf("unknown command kind %q", c.Kind)
+	}
+	if err != nil {
+		log.Info("cluster: command refused", "command", c.ID, "err", err)
+	}
+}
+
+func (l *leader) join(c postgres.Command, j JoinRequest, now time.Time) error {
+	if l.lost[c.Node] { // sent before its node died: the call is gone with it
+		l.out(l.n.cfg.ID, outLost, lostOf(j, c.Node, "", now))
+		return nil
+	}
+	if l.entries[j.CallID] != nil || l.bridged[j.CallID] != "" {
+		return fmt.Errorf("join %q: %w", j.CallID, queue.ErrDuplicateCall)
+	}
+	placed := j.JoinedAt
+	if placed.IsZero() {
+		placed = now
+	}
+	body, _ := json.Marshal(j)
+	l.seq++
+	info := &entryInfo{join: j, body: body, node: c.Node, placed: placed, seq: l.seq}
+	l.entries[j.CallID] = info // before Join: its offers ring on this node
+	r := j.JoinRequest
+	r.JoinedAt = placed
+	p, err := l.svc.Join(r)
+	if err != nil {
+		l.refused(info, err)
+		return nil
+	}
+	info.place = p
+	l.dirtyEntry[j.CallID] = true
+	return nil
+}
+
+// refused answers a join the Service refused (full, empty, a duplicate).
+func (l *leader) refused(e *entryInfo, err error) {
+	delete(l.entries, e.join.CallID)
+	l.dirtyEntry[e.join.CallID] = true
+	out := queue.Outcome{Reason: queue.ReasonDropped}
+	var x *queue.ExitError
+	if errors.As(err, &x) {
+		out = queue.Outcome{Reason: x.Reason, Exit: x.Exit}
+	}
+	l.out(e.node, outOutcome, outOutcomeBody{CallID: e.join.CallID, Outcome: out})
+}
+
+// closePlaces sends the outcome of every place the batch closed to its
+// node; an answered caller's agent is bridged with the caller's node.
+func (l *leader) closePlaces() {
+	ids := l.check
+	if l.scanAll {
+		ids = slices.Collect(maps.Keys(l.entries))
+		slices.SortFunc(ids, func(a, b string) int { return int(l.entries[a].seq - l.entries[b].seq) })
+	}
+	for _, id := range ids {
+		e := l.entries[id]
+		if e == nil || e.place == nil {
+			continue
+		}
+		select {
+		case <-e.place.Done():
+		default:
+			continue
+		}
+		out := e.place.Outcome()
+		delete(l.entries, id)
+		l.dirtyEntry[id] = true
+		if out.Reason == queue.ReasonAnswered && out.Agent != "" {
+			a := l.agents[out.Agent]
+			if a == nil {
+				a = &postgres.SnapAgent{AgentID: out.Agent}
+				l.agents[out.Agent] = a
+			}
+			a.CallID, a.CallQueue, a.CallNode, a.CallBody = id, e.join.Queue, e.node, e.body
+			l.bridged[id] = out.Agent
+			l.dirtyAgent[out.Agent] = true
+		}
+		l.out(e.node, outOutcome, outOutcomeBody{CallID: id, Outcome: out})
+	}
+}
+
+func (l *leader) unbridge(callID string) {
+	if id := l.bridged[callID]; id != "" {
+		delete(l.bridged, callID)
+		if a := l.agents[id]; a != nil {
+			a.CallID, a.CallQueue, a.CallNode, a.CallBody = "", "", "", nil
+		}
+		l.dirtyAgent[id] = true
+	}
+}
+
+// nodeLost declares a node lost: its waiting callers leave the queues
+// (dropped), agents bridged with its calls are free (after wrap-up), and
+// each of those calls is handed to this node as a LostCall to record —
+// once: the same commit marks the node lost, so no later leader does it
+// again.
+func (l *leader) nodeLost(node string, now time.Time) {
+	if l.lost[node] {
+		return
+	}
+	l.n.log.Warn("cluster: node lost", "lost_node", node)
+	l.lost[node] = true
+	l.b.LostNodes = append(l.b.LostNodes, node)
+	var calls []*entryInfo
+	for _, e := range l.entries {
+		if e.node == node {
+			calls = append(calls, e)
+		}
+	}
+	slices.SortFunc(calls, func(a, b *entryInfo) int { return int(a.seq - b.seq) })
+	for _, e := range calls {
+		l.out(l.n.cfg.ID, outLost, lostOf(e.join, node, "", now))
+		_ = l.svc.Leave(e.join.CallID, queue.ReasonDropped)
+		delete(l.entries, e.join.CallID)
+		l.dirtyEntry[e.join.CallID] = true
+	}
+	for _, callID := range slices.Sorted(maps.Keys(l.bridged)) {
+		a := l.agents[l.bridged[callID]]
+		if a == nil || a.CallNode != node {
+			continue
+		}
+		var j JoinRequest
+		_ = json.Unmarshal(a.CallBody, &j)
+		l.out(l.n.cfg.ID, outLost, lostOf(j, node, a.AgentID, now))
+		_ = l.svc.Hangup(callID)
+		l.unbridge(callID)
+	}
+}
+
+func lostOf(j JoinRequest, node, agent string, now time.Time) LostCall {
+	return LostCall{CallID: j.CallID, FromTag: j.FromTag, Caller: j.Caller, Called: j.Called, Queue: j.Queue,
+		Tier: j.Tier, Node: node, Agent: agent, Started: j.Started, Lost: now}
+}

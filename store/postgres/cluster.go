@@ -1,0 +1,552 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// The cluster's tables (migration 0007, docs/cluster.md): nodes and their
+// heartbeats, the leader's advisory lock and epoch, the command table the
+// nodes write and the leader consumes, the outbox the leader writes and
+// the nodes consume, and the leader's snapshot of the ACD.
+
+// Notification channels: a command was appended (the leader listens), an
+// outbox item was written. The payload is the schema ("schema/node" for
+// the outbox): channels are database-wide, like advisory locks.
+const (
+	ChanCommands = "hotline_acd_cmd"
+	ChanOutbox   = "hotline_acd_out"
+)
+
+// leaderLock is the advisory lock of the ACD leader: the first key is
+// "HOTL", the second the hash of the schema the cluster's tables are in.
+// Advisory locks are database-wide; keyed by schema, two clusters (or two
+// tests) in two schemas of one database do not share a leader.
+const leaderLock int32 = 0x484f544c
+
+// Cluster errors.
+var (
+	// ErrNodeLost means this node's heartbeat expired and the leader
+	// removed its calls: it must stop serving and register again.
+	ErrNodeLost = errors.New("store postgres: cluster node declared lost")
+	// ErrFenced means a newer leader took over: this leader's commit was
+	// refused and it must step down.
+	ErrFenced = errors.New("store postgres: leader epoch superseded")
+)
+
+// Keepalives on the leader's lock connection, so the server ends the
+// session (and frees the lock) of a leader cut off by a partition within
+// about idle + interval*count = 5 + 2*3 = 11 s. A leader that dies with
+// its host's kernel alive (kill -9) has its socket closed at once.
+var lockKeepalive = map[string]string{
+	"tcp_keepalives_idle": "5", "tcp_keepalives_interval": "2", "tcp_keepalives_count": "3",
+	// A leader that stops mid-transaction must not hold the snapshot's rows.
+	"idle_in_transaction_session_timeout": "10000",
+}
+
+// Command is one input of a node for the ACD.
+type Command struct {
+	ID   int64
+	Node string
+	Kind string
+	Body []byte // JSON
+}
+
+// OutItem is one output of the ACD for a node.
+type OutItem struct {
+	ID   int64
+	Node string
+	Kind string
+	Body []byte // JSON
+}
+
+// SnapEntry is a waiting caller in the snapshot.
+type SnapEntry struct {
+	CallID, Queue, Node string
+	Placed              time.Time
+	Seq                 int64
+	Body                []byte // JSON: the join
+}
+
+// SnapAgent is an agent's presence and bridged call in the snapshot.
+type SnapAgent struct {
+	AgentID, Presence, Reason   string
+	CallID, CallQueue, CallNode string
+	CallBody                    []byte // JSON, nil when no call
+}
+
+// SnapOffer is an offer in flight.
+type SnapOffer struct {
+	OfferID, Node string
+	Body          []byte // JSON: queue.Offer
+}
+
+// Snapshot is the ACD state a new leader rebuilds from.
+type Snapshot struct {
+	Entries []SnapEntry // in (placed, seq) order
+	Agents  []SnapAgent
+	Offers  []SnapOffer
+	Lost    []string // nodes already declared lost
+}
+
+// Batch is what a leader commits at once: the commands it consumed, the
+// snapshot's changes and the outbox items they produced.
+type Batch struct {
+	Consumed   []int64
+	Entries    []SnapEntry // upserted
+	DelEntries []string
+	Agents     []SnapAgent // upserted
+	Offers     []SnapOffer // upserted
+	DelOffers  []string
+	Out        []OutItem
+	LostNodes  []string // declared lost in this batch
+}
+
+// Empty reports whether b changes nothing.
+func (b *Batch) Empty() bool {
+	return len(b.Consumed)+len(b.Entries)+len(b.DelEntries)+len(b.Agents)+len(b.Offers)+
+		len(b.DelOffers)+len(b.Out)+len(b.LostNodes) == 0
+}
+
+// Cluster is the cluster's side of the database for one node: a small pool
+// for commands, heartbeats and the outbox, plus dedicated connections for
+// listening and (when leader) for the advisory lock.
+type Cluster struct {
+	p    *pgxpool.Pool
+	url  string
+	cand *pgx.Conn // TryLead's connection while the lock is refused
+}
+
+// OpenCluster connects to url and applies pending migrations (the same
+// ones the store applies; idempotent).
+func OpenCluster(ctx context.Context, url string) (*Cluster, error) {
+	p, _, err := connect(ctx, url, 0)
+	if err != nil {
+		return nil, err
+	}
+	c := &conn{p: p}
+	r, err := Runner(c)
+	if err == nil {
+		_, err = r.Up(ctx)
+	}
+	if err != nil {
+		p.Close()
+		return nil, fmt.Errorf("store postgres cluster: %w", err)
+	}
+	return &Cluster{p: p, url: url}, nil
+}
+
+// Close closes the pool and the lock candidate's connection (not a
+// Leader's: Leader.Close).
+func (c *Cluster) Close() { c.dropCand(); c.p.Close() }
+
+// Register records a node starting (again): not lost, seen now, its
+// outbox empty.
+func (c *Cluster) Register(ctx context.Context, node, address string) error {
+	// Items left for an earlier run of the node are for calls that died
+	// with it.
+	err := pgx.BeginFunc(ctx, c.p, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM acd_outbox WHERE node = $1`, node); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO acd_nodes (id, address, started, last_seen) VALUES ($1, $2, now(), now())
+			ON CONFLICT (id) DO UPDATE SET address = $2, started = now(), last_seen = now(), lost = FALSE`, node, address)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("register node %s: %w", node, err)
+	}
+	return nil
+}
+
+// Heartbeat marks node seen now (the database's clock, so nodes' clocks
+// do not matter). ErrNodeLost when it was declared lost meanwhile.
+func (c *Cluster) Heartbeat(ctx context.Context, node string) error {
+	t, err := c.p.Exec(ctx, `UPDATE acd_nodes SET last_seen = now() WHERE id = $1 AND NOT lost`, node)
+	if err != nil {
+		return fmt.Errorf("heartbeat node %s: %w", node, err)
+	}
+	if t.RowsAffected() == 0 {
+		return fmt.Errorf("heartbeat node %s: %w", node, ErrNodeLost)
+	}
+	return nil
+}
+
+// Expired lists nodes not lost yet whose heartbeat is older than expiry.
+func (c *Cluster) Expired(ctx context.Context, expiry time.Duration) ([]string, error) {
+	rows, err := c.p.Query(ctx, `SELECT id FROM acd_nodes WHERE NOT lost AND last_seen < now() - make_interval(secs => $1) ORDER BY id`,
+		expiry.Seconds())
+	if err != nil {
+		return nil, fmt.Errorf("expired nodes: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("expired nodes: %w", err)
+	}
+	return ids, nil
+}
+
+// Send appends a command and wakes the leader.
+func (c *Cluster) Send(ctx context.Context, node, kind string, body []byte) (int64, error) {
+	var id int64
+	err := c.p.QueryRow(ctx, `WITH ins AS (INSERT INTO acd_commands (node, kind, body) VALUES ($1, $2, $3) RETURNING id)
+		SELECT id FROM ins, pg_notify('`+ChanCommands+`', current_schema())`, node, kind, body).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("send %s command from %s: %w", kind, node, err)
+	}
+	return id, nil
+}
+
+// SendMany appends commands in order in one statement (and one commit):
+// a node's concurrent commands share it, as the call journal's group
+// commit shares an fsync.
+func (c *Cluster) SendMany(ctx context.Context, node string, kinds []string, bodies [][]byte) error {
+	bs := make([]string, len(bodies))
+	for i, b := range bodies {
+		bs[i] = string(b)
+	}
+	_, err := c.p.Exec(ctx, `WITH ins AS (INSERT INTO acd_commands (node, kind, body)
+		SELECT $1, k, b::jsonb FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS t(k, b, i) ORDER BY i RETURNING 1)
+		SELECT pg_notify('`+ChanCommands+`', current_schema()) FROM (SELECT 1 FROM ins LIMIT 1) x`, node, kinds, bs)
+	if err != nil {
+		return fmt.Errorf("send %d commands from %s: %w", len(kinds), node, err)
+	}
+	return nil
+}
+
+// Outbox reads up to limit items for node, oldest first. They stay until
+// acknowledged (Ack).
+func (c *Cluster) Outbox(ctx context.Context, node string, limit int) ([]OutItem, error) {
+	rows, err := c.p.Query(ctx, `SELECT id, node, kind, body FROM acd_outbox WHERE node = $1 ORDER BY id LIMIT $2`, node, limit)
+	if err != nil {
+		return nil, fmt.Errorf("outbox of %s: %w", node, err)
+	}
+	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (OutItem, error) {
+		var it OutItem
+		return it, r.Scan(&it.ID, &it.Node, &it.Kind, &it.Body)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("outbox of %s: %w", node, err)
+	}
+	return items, nil
+}
+
+// Ack deletes node's outbox items up to id (they were handled in id
+// order). The commit does not wait for the WAL flush: an ack lost in a
+// database crash only brings items back, and a node skips the ones it
+// has handled (Node keeps the last id). One round trip: the simple
+// protocol sends the whole transaction at once (no parameters; the node
+// is quoted, the id is a number).
+func (c *Cluster) Ack(ctx context.Context, node string, upTo int64) error {
+	sql := `BEGIN; SET LOCAL synchronous_commit = off; DELETE FROM acd_outbox WHERE node = ` +
+		quote(node) + ` AND id <= ` + strconv.FormatInt(upTo, 10) + `; COMMIT`
+	if _, err := c.p.Exec(ctx, sql); err != nil {
+		return fmt.Errorf("ack outbox items of %s up to %d: %w", node, upTo, err)
+	}
+	return nil
+}
+
+// quote is a string literal for s (standard_conforming_strings, the
+// default since PostgreSQL 9.1: only ' is special).
+func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// Listener is a dedicated connection LISTENing on channels.
+// Notifications are database-wide, so each carries the schema it is
+// about, and Wait passes on only this cluster's.
+type Listener struct {
+	c      *pgx.Conn
+	schema string
+}
+
+// Listen opens a connection that listens on channels.
+func (c *Cluster) Listen(ctx context.Context, channels ...string) (*Listener, error) {
+	pc, err := pgx.Connect(ctx, c.url)
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	l := &Listener{c: pc}
+	if err := pc.QueryRow(ctx, `SELECT current_schema()`).Scan(&l.schema); err != nil {
+		_ = pc.Close(context.Background())
+		return nil, fmt.Errorf("listen: current schema: %w", err)
+	}
+	for _, ch := range channels {
+		if _, err := pc.Exec(ctx, `LISTEN `+pgx.Identifier{ch}.Sanitize()); err != nil {
+			_ = pc.Close(context.Background())
+			return nil, fmt.Errorf("listen %s: %w", ch, err)
+		}
+	}
+	return l, nil
+}
+
+// Wait blocks until a notification about this cluster arrives or ctx
+// ends; it returns the channel and, for ChanOutbox, the node the items
+// are for.
+func (l *Listener) Wait(ctx context.Context) (channel, node string, err error) {
+	for {
+		n, err := l.c.WaitForNotification(ctx)
+		if err != nil {
+			return "", "", fmt.Errorf("wait for notification: %w", err)
+		}
+		schema, node, _ := strings.Cut(n.Payload, "/")
+		if schema == l.schema {
+			return n.Channel, node, nil
+		}
+	}
+}
+
+// Close closes the connection.
+func (l *Listener) Close() { _ = l.c.Close(context.Background()) }
+
+// Leader is a node holding the ACD's advisory lock, on its own connection:
+// the lock lives as long as that session, and every commit runs on it and
+// checks the epoch, so a leader whose session ended commits nothing.
+type Leader struct {
+	c     *pgx.Conn
+	Epoch int64
+}
+
+// TryLead takes the leader lock if it is free: (nil, nil) when another
+// session holds it. On success the epoch is incremented and returned in
+// the Leader, which owns the connection from then on. A refused attempt
+// keeps its connection for the next one, so a follower polling the lock
+// costs one query, not a connection, per attempt. Not safe for concurrent
+// use (one goroutine of the node tries).
+func (c *Cluster) TryLead(ctx context.Context, node string) (*Leader, error) {
+	if c.cand == nil || c.cand.IsClosed() {
+		cfg, err := pgx.ParseConfig(c.url)
+		if err != nil {
+			return nil, fmt.Errorf("lead: database url: %w", err)
+		}
+		for k, v := range lockKeepalive {
+			cfg.RuntimeParams[k] = v
+		}
+		// Client side too: the kernel probes a silent server.
+		cfg.DialFunc = (&net.Dialer{KeepAlive: 5 * time.Second, Timeout: 10 * time.Second}).DialContext
+		if c.cand, err = pgx.ConnectConfig(ctx, cfg); err != nil {
+			return nil, fmt.Errorf("lead: %w", err)
+		}
+	}
+	pc := c.cand
+	var ok bool
+	if err := pc.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, hashtext(current_schema()))`, leaderLock).Scan(&ok); err != nil || !ok {
+		if err != nil {
+			c.dropCand()
+			return nil, fmt.Errorf("lead: try lock: %w", err)
+		}
+		return nil, nil
+	}
+	c.cand = nil // the Leader's now
+	var epoch int64
+	if err := pc.QueryRow(ctx, `UPDATE acd_leader SET epoch = epoch + 1, node = $1, since = now(), beat = now() WHERE id = 1 RETURNING epoch`,
+		node).Scan(&epoch); err != nil {
+		_ = pc.Close(context.Background())
+		return nil, fmt.Errorf("lead: new epoch: %w", err)
+	}
+	return &Leader{c: pc, Epoch: epoch}, nil
+}
+
+// Depose ends the session of a leader that holds the lock but has not
+// committed for stale (a hung process: its socket is open, so the lock
+// is never freed). It reports whether a session was ended; the lock is
+// then free for TryLead. Only the session holding this schema's leader
+// lock is ended (found in pg_locks, never by a stored pid that may have
+// been reused), and only while acd_leader's beat is stale. The database
+// role must be allowed to signal the leader's backend (the same role, or
+// pg_signal_backend).
+func (c *Cluster) Depose(ctx context.Context, stale time.Duration) (bool, error) {
+	rows, err := c.p.Query(ctx, `SELECT pg_terminate_backend(l.pid) FROM pg_locks l
+		WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+		AND l.classid = $1::int4::oid AND l.objid = hashtext(current_schema())::oid
+		AND EXISTS (SELECT 1 FROM acd_leader WHERE id = 1 AND beat < now() - make_interval(secs => $2))`, leaderLock, stale.Seconds())
+	if err != nil {
+		return false, fmt.Errorf("depose a stale leader: %w", err)
+	}
+	ended, err := pgx.CollectRows(rows, pgx.RowTo[bool])
+	if err != nil {
+		return false, fmt.Errorf("depose a stale leader: %w", err)
+	}
+	return slices.Contains(ended, true), nil
+}
+
+func (c *Cluster) dropCand() {
+	if c.cand != nil {
+		_ = c.cand.Close(context.Background())
+		c.cand = nil
+	}
+}
+
+// Close ends the session, which frees the lock.
+func (l *Leader) Close() { _ = l.c.Close(context.Background()) }
+
+// Kill closes the leader's socket without a goodbye, as a crash would
+// (tests: the server notices the closed socket and frees the lock).
+func (l *Leader) Kill() { _ = l.c.PgConn().Conn().Close() }
+
+// Commands reads up to limit commands not consumed yet, in id order.
+func (l *Leader) Commands(ctx context.Context, limit int) ([]Command, error) {
+	rows, err := l.c.Query(ctx, `SELECT id, node, kind, body FROM acd_commands ORDER BY id LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read commands: %w", err)
+	}
+	cmds, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Command, error) {
+		var c Command
+		return c, r.Scan(&c.ID, &c.Node, &c.Kind, &c.Body)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read commands: %w", err)
+	}
+	return cmds, nil
+}
+
+// Expired is Cluster.Expired on the leader's connection.
+func (l *Leader) Expired(ctx context.Context, expiry time.Duration) ([]string, error) {
+	rows, err := l.c.Query(ctx, `SELECT id FROM acd_nodes WHERE NOT lost AND last_seen < now() - make_interval(secs => $1) ORDER BY id`,
+		expiry.Seconds())
+	if err != nil {
+		return nil, fmt.Errorf("expired nodes: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("expired nodes: %w", err)
+	}
+	return ids, nil
+}
+
+// Load reads the snapshot.
+func (l *Leader) Load(ctx context.Context) (Snapshot, error) {
+	var s Snapshot
+	rows, err := l.c.Query(ctx, `SELECT call_id, queue, node, placed, seq, body FROM acd_entries ORDER BY placed, seq`)
+	if err == nil {
+		s.Entries, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (SnapEntry, error) {
+			var e SnapEntry
+			return e, r.Scan(&e.CallID, &e.Queue, &e.Node, &e.Placed, &e.Seq, &e.Body)
+		})
+	}
+	if err == nil {
+		rows, err = l.c.Query(ctx, `SELECT agent_id, presence, reason, call_id, call_queue, call_node, call_body FROM acd_agents ORDER BY agent_id`)
+	}
+	if err == nil {
+		s.Agents, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (SnapAgent, error) {
+			var a SnapAgent
+			return a, r.Scan(&a.AgentID, &a.Presence, &a.Reason, &a.CallID, &a.CallQueue, &a.CallNode, &a.CallBody)
+		})
+	}
+	if err == nil {
+		rows, err = l.c.Query(ctx, `SELECT offer_id, node, body FROM acd_offers ORDER BY offer_id`)
+	}
+	if err == nil {
+		s.Offers, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (SnapOffer, error) {
+			var o SnapOffer
+			return o, r.Scan(&o.OfferID, &o.Node, &o.Body)
+		})
+	}
+	if err == nil {
+		rows, err = l.c.Query(ctx, `SELECT id FROM acd_nodes WHERE lost ORDER BY id`)
+	}
+	if err == nil {
+		s.Lost, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	}
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("load acd snapshot: %w", err)
+	}
+	return s, nil
+}
+
+// Commit writes b in one transaction that first checks the epoch (locking
+// the leader row, so a takeover waits for it or it sees the takeover).
+// ErrFenced when a newer leader holds the epoch.
+func (l *Leader) Commit(ctx context.Context, b *Batch) error {
+	err := pgx.BeginFunc(ctx, l.c, func(tx pgx.Tx) error {
+		var epoch int64
+		// The row lock orders this commit against a takeover; beat tells
+		// followers this leader still commits.
+		if err := tx.QueryRow(ctx, `UPDATE acd_leader SET beat = now() WHERE id = 1 RETURNING epoch`).Scan(&epoch); err != nil {
+			return fmt.Errorf("epoch: %w", err)
+		}
+		if epoch != l.Epoch {
+			return fmt.Errorf("epoch %d, now %d: %w", l.Epoch, epoch, ErrFenced)
+		}
+		var q pgx.Batch
+		if len(b.Consumed) > 0 {
+			q.Queue(`DELETE FROM acd_commands WHERE id = ANY($1)`, b.Consumed)
+		}
+		if len(b.DelEntries) > 0 {
+			q.Queue(`DELETE FROM acd_entries WHERE call_id = ANY($1)`, b.DelEntries)
+		}
+		// One statement per table, whatever the batch's size: arrays
+		// through unnest, not a statement per row.
+		if n := len(b.Entries); n > 0 {
+			ids, queues, nodes, placed, seqs, bodies := make([]string, n), make([]string, n), make([]string, n),
+				make([]time.Time, n), make([]int64, n), make([]string, n)
+			for i, e := range b.Entries {
+				ids[i], queues[i], nodes[i], placed[i], seqs[i], bodies[i] = e.CallID, e.Queue, e.Node, e.Placed, e.Seq, string(e.Body)
+			}
+			q.Queue(`INSERT INTO acd_entries (call_id, queue, node, placed, seq, body)
+				SELECT c, q, n, p, s, b::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::bigint[], $6::text[]) AS t(c, q, n, p, s, b)
+				ON CONFLICT (call_id) DO UPDATE SET queue = EXCLUDED.queue, node = EXCLUDED.node, placed = EXCLUDED.placed,
+				seq = EXCLUDED.seq, body = EXCLUDED.body`, ids, queues, nodes, placed, seqs, bodies)
+		}
+		if n := len(b.Agents); n > 0 {
+			ids, pres, reasons, calls, cqueues, cnodes, cbodies := make([]string, n), make([]string, n), make([]string, n),
+				make([]string, n), make([]string, n), make([]string, n), make([]*string, n)
+			for i, a := range b.Agents {
+				ids[i], pres[i], reasons[i], calls[i], cqueues[i], cnodes[i] = a.AgentID, a.Presence, a.Reason, a.CallID, a.CallQueue, a.CallNode
+				if a.CallBody != nil {
+					cb := string(a.CallBody)
+					cbodies[i] = &cb
+				}
+			}
+			q.Queue(`INSERT INTO acd_agents (agent_id, presence, reason, call_id, call_queue, call_node, call_body)
+				SELECT a, p, r, c, cq, cn, cb::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+				AS t(a, p, r, c, cq, cn, cb)
+				ON CONFLICT (agent_id) DO UPDATE SET presence = EXCLUDED.presence, reason = EXCLUDED.reason, call_id = EXCLUDED.call_id,
+				call_queue = EXCLUDED.call_queue, call_node = EXCLUDED.call_node, call_body = EXCLUDED.call_body`,
+				ids, pres, reasons, calls, cqueues, cnodes, cbodies)
+		}
+		if len(b.DelOffers) > 0 {
+			q.Queue(`DELETE FROM acd_offers WHERE offer_id = ANY($1)`, b.DelOffers)
+		}
+		if n := len(b.Offers); n > 0 {
+			ids, nodes, bodies := make([]string, n), make([]string, n), make([]string, n)
+			for i, o := range b.Offers {
+				ids[i], nodes[i], bodies[i] = o.OfferID, o.Node, string(o.Body)
+			}
+			q.Queue(`INSERT INTO acd_offers (offer_id, node, body) SELECT o, n, b::jsonb FROM unnest($1::text[], $2::text[], $3::text[]) AS t(o, n, b)
+				ON CONFLICT (offer_id) DO UPDATE SET node = EXCLUDED.node, body = EXCLUDED.body`, ids, nodes, bodies)
+		}
+		if len(b.LostNodes) > 0 {
+			q.Queue(`UPDATE acd_nodes SET lost = TRUE WHERE id = ANY($1)`, b.LostNodes)
+			// Nobody will read them: their calls died with the node.
+			q.Queue(`DELETE FROM acd_outbox WHERE node = ANY($1)`, b.LostNodes)
+		}
+		if len(b.Out) > 0 {
+			nodes, kinds, bodies := make([]string, len(b.Out)), make([]string, len(b.Out)), make([]string, len(b.Out))
+			seen := map[string]bool{}
+			for i, it := range b.Out {
+				nodes[i], kinds[i], bodies[i] = it.Node, it.Kind, string(it.Body)
+				seen[it.Node] = true
+			}
+			// unnest keeps the arrays' order, so ids follow b.Out.
+			q.Queue(`INSERT INTO acd_outbox (node, kind, body)
+				SELECT n, k, b::jsonb FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS t(n, k, b, i) ORDER BY i`,
+				nodes, kinds, bodies)
+			for n := range seen {
+				q.Queue(`SELECT pg_notify('`+ChanOutbox+`', current_schema() || '/' || $1)`, n)
+			}
+		}
+		return tx.SendBatch(ctx, &q).Close()
+	})
+	if err != nil {
+		return fmt.Errorf("commit acd batch (epoch %d): %w", l.Epoch, err)
+	}
+	return nil
+}

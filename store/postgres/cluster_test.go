@@ -1,0 +1,246 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hotline-dev/hotline/store/postgres"
+	"github.com/hotline-dev/hotline/store/postgres/pgtest"
+)
+
+func openCluster(t *testing.T) (*postgres.Cluster, string) {
+	t.Helper()
+	url := pgtest.Schema(t)
+	c, err := postgres.OpenCluster(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c, url
+}
+
+// Heartbeats: a node seen now is not expired; aged, it is; declared lost
+// by a leader's commit, its heartbeat fails until it registers again.
+func TestClusterNodes(t *testing.T) {
+	c, url := openCluster(t)
+	ctx := t.Context()
+	if err := c.Register(ctx, "a", "10.0.0.1:5060"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Heartbeat(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if ids, err := c.Expired(ctx, 10*time.Second); err != nil || len(ids) != 0 {
+		t.Fatalf("Expired = %v, %v; want none", ids, err)
+	}
+	exec(t, url, `UPDATE acd_nodes SET last_seen = now() - interval '1 minute' WHERE id = 'a'`)
+	if ids, err := c.Expired(ctx, 10*time.Second); err != nil || len(ids) != 1 || ids[0] != "a" {
+		t.Fatalf("Expired = %v, %v; want [a]", ids, err)
+	}
+	l, err := c.TryLead(ctx, "b")
+	if err != nil || l == nil {
+		t.Fatalf("TryLead = %v, %v", l, err)
+	}
+	defer l.Close()
+	if err := l.Commit(ctx, &postgres.Batch{LostNodes: []string{"a"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Heartbeat(ctx, "a"); !errors.Is(err, postgres.ErrNodeLost) {
+		t.Fatalf("Heartbeat of a lost node = %v; want ErrNodeLost", err)
+	}
+	if err := c.Register(ctx, "a", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Heartbeat(ctx, "a"); err != nil {
+		t.Fatalf("Heartbeat after Register = %v", err)
+	}
+}
+
+// One leader at a time; each takeover has a higher epoch; the old
+// leader's commit is refused once a new one took over; commands are
+// consumed once, with the snapshot and the outbox in the same commit.
+func TestClusterLeaderFencing(t *testing.T) {
+	c, _ := openCluster(t)
+	ctx := t.Context()
+	l1, err := c.TryLead(ctx, "a")
+	if err != nil || l1 == nil {
+		t.Fatalf("TryLead = %v, %v", l1, err)
+	}
+	if l2, err := c.TryLead(ctx, "b"); err != nil || l2 != nil {
+		t.Fatalf("second TryLead = %v, %v; want nil, nil (lock held)", l2, err)
+	}
+	for _, k := range []string{"join", "leave"} {
+		if _, err := c.Send(ctx, "b", k, []byte(`{"call_id":"c1"}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmds, err := l1.Commands(ctx, 10)
+	if err != nil || len(cmds) != 2 || cmds[0].Kind != "join" || cmds[1].Kind != "leave" || cmds[0].ID >= cmds[1].ID {
+		t.Fatalf("Commands = %+v, %v", cmds, err)
+	}
+	placed := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	b := &postgres.Batch{Consumed: []int64{cmds[0].ID},
+		Entries: []postgres.SnapEntry{{CallID: "c1", Queue: "q", Node: "b", Placed: placed, Seq: 1, Body: []byte(`{}`)}},
+		Agents:  []postgres.SnapAgent{{AgentID: "ag", Presence: "available"}},
+		Offers:  []postgres.SnapOffer{{OfferID: "1.o2", Node: "b", Body: []byte(`{}`)}},
+		Out:     []postgres.OutItem{{Node: "b", Kind: "ring", Body: []byte(`{"n":1}`)}, {Node: "b", Kind: "ring", Body: []byte(`{"n":2}`)}, {Node: "a", Kind: "event", Body: []byte(`{}`)}}}
+	if err := l1.Commit(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if cmds, _ := l1.Commands(ctx, 10); len(cmds) != 1 || cmds[0].Kind != "leave" {
+		t.Fatalf("after commit Commands = %+v; want the leave alone", cmds)
+	}
+	out, err := c.Outbox(ctx, "b", 10)
+	if err != nil || len(out) != 2 || string(out[0].Body) != `{"n": 1}` || out[0].ID >= out[1].ID {
+		t.Fatalf("Outbox(b) = %+v, %v", out, err)
+	}
+	if err := c.Ack(ctx, "b", out[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := c.Outbox(ctx, "b", 10); len(out) != 1 {
+		t.Fatalf("after Ack Outbox(b) = %+v; want one left", out)
+	}
+
+	// The leader crashes: its socket closes, the server frees the lock.
+	l1.Kill()
+	killed := time.Now()
+	var l2 *postgres.Leader
+	deadline := time.Now().Add(10 * time.Second)
+	for l2 == nil && time.Now().Before(deadline) {
+		if l2, err = c.TryLead(ctx, "b"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if l2 == nil {
+		t.Fatal("lock not freed 10 s after the leader's socket closed")
+	}
+	defer l2.Close()
+	t.Logf("lock taken over %s after the leader's socket closed", time.Since(killed).Round(time.Microsecond))
+	if l2.Epoch != l1.Epoch+1 {
+		t.Fatalf("new epoch %d after %d", l2.Epoch, l1.Epoch)
+	}
+	snap, err := l2.Load(ctx)
+	if err != nil || len(snap.Entries) != 1 || !snap.Entries[0].Placed.Equal(placed) || len(snap.Agents) != 1 || len(snap.Offers) != 1 {
+		t.Fatalf("Load = %+v, %v", snap, err)
+	}
+	// A stale leader (same session alive, epoch superseded) is fenced.
+	stale := *l2
+	stale.Epoch--
+	if err := stale.Commit(ctx, &postgres.Batch{DelEntries: []string{"c1"}}); !errors.Is(err, postgres.ErrFenced) {
+		t.Fatalf("stale Commit = %v; want ErrFenced", err)
+	}
+	if snap, _ := l2.Load(ctx); len(snap.Entries) != 1 {
+		t.Fatal("a fenced commit changed the snapshot")
+	}
+}
+
+// A commit with outbox items notifies the nodes they are for; a command
+// notifies the leader's channel. Channels are database-wide: another
+// schema's notifications do not reach this cluster's listener.
+func TestClusterNotify(t *testing.T) {
+	c, _ := openCluster(t)
+	other, _ := openCluster(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	ln, err := c.Listen(ctx, postgres.ChanCommands, postgres.ChanOutbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if _, err := other.Send(ctx, "a", "join", []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Send(ctx, "a", "join", []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	if ch, _, err := ln.Wait(ctx); err != nil || ch != postgres.ChanCommands {
+		t.Fatalf("Wait = %q, %v", ch, err)
+	}
+	if ol, err := other.TryLead(ctx, "x"); err != nil || ol == nil {
+		t.Fatal(ol, err)
+	} else {
+		defer ol.Close()
+		if err := ol.Commit(ctx, &postgres.Batch{Out: []postgres.OutItem{{Node: "n9", Kind: "ring", Body: []byte(`{}`)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, err := c.TryLead(ctx, "a")
+	if err != nil || l == nil {
+		t.Fatal(l, err)
+	}
+	defer l.Close()
+	if err := l.Commit(ctx, &postgres.Batch{Out: []postgres.OutItem{{Node: "n2", Kind: "ring", Body: []byte(`{}`)}}}); err != nil {
+		t.Fatal(err)
+	}
+	if ch, node, err := ln.Wait(ctx); err != nil || ch != postgres.ChanOutbox || node != "n2" {
+		t.Fatalf("Wait = %q %q, %v; want the outbox channel for n2 (not the other schema's n9)", ch, node, err)
+	}
+}
+
+func exec(t *testing.T, url, sql string) {
+	t.Helper()
+	c, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	if _, err := c.Exec(t.Context(), sql); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+// Advisory locks are database-wide: the leader lock is keyed by schema,
+// so clusters in two schemas of one database each have a leader.
+func TestClusterLeaderPerSchema(t *testing.T) {
+	a, _ := openCluster(t)
+	b, _ := openCluster(t)
+	la, err := a.TryLead(t.Context(), "a")
+	if err != nil || la == nil {
+		t.Fatalf("TryLead in schema a = %v, %v", la, err)
+	}
+	defer la.Close()
+	lb, err := b.TryLead(t.Context(), "b")
+	if err != nil || lb == nil {
+		t.Fatalf("TryLead in schema b = %v, %v; want its own lock", lb, err)
+	}
+	defer lb.Close()
+}
+
+// A leader whose session is open but which stopped committing is
+// deposed: its session ends, the lock is free, its next commit fails.
+func TestClusterDepose(t *testing.T) {
+	c, url := openCluster(t)
+	ctx := t.Context()
+	l1, err := c.TryLead(ctx, "a")
+	if err != nil || l1 == nil {
+		t.Fatalf("TryLead = %v, %v", l1, err)
+	}
+	defer l1.Close()
+	if err := l1.Commit(ctx, &postgres.Batch{}); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := c.Depose(ctx, time.Hour); err != nil || ok {
+		t.Fatalf("Depose of a leader that just committed = %v, %v; want false", ok, err)
+	}
+	exec(t, url, `UPDATE acd_leader SET beat = now() - interval '1 minute'`)
+	if ok, err := c.Depose(ctx, 10*time.Second); err != nil || !ok {
+		t.Fatalf("Depose of a stale leader = %v, %v; want true", ok, err)
+	}
+	var l2 *postgres.Leader
+	for deadline := time.Now().Add(10 * time.Second); l2 == nil && time.Now().Before(deadline); {
+		if l2, err = c.TryLead(ctx, "b"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if l2 == nil {
+		t.Fatal("lock not free 10 s after the stale leader was deposed")
+	}
+	defer l2.Close()
+	if err := l1.Commit(ctx, &postgres.Batch{}); err == nil {
+		t.Fatal("the deposed leader still commits")
+	}
+}
