@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -10,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,6 +16,7 @@ import (
 	"github.com/hotline-dev/hotline/config"
 	"github.com/hotline-dev/hotline/events"
 	"github.com/hotline-dev/hotline/internal/baresiptest"
+	"github.com/hotline-dev/hotline/internal/logbuf"
 	"github.com/hotline-dev/hotline/internal/siptest"
 	"github.com/hotline-dev/hotline/internal/testenv"
 	"github.com/hotline-dev/hotline/registrar"
@@ -33,25 +32,8 @@ type kamailio struct {
 	addr string // host:port of its SIP socket
 	ctl  string // kamcmd socket
 	cmd  *exec.Cmd
-	log  *syncBuffer
+	log  *logbuf.Buffer
 	done chan struct{}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // sbinTool is testenv.Tool for a program Debian puts in /usr/sbin, which
@@ -93,7 +75,7 @@ func startKamailio(t *testing.T, nodes ...string) *kamailio {
 	must(t, err)
 	addr := pc.LocalAddr().String()
 	pc.Close()
-	k := &kamailio{t: t, addr: addr, ctl: "unix:" + filepath.Join(dir, "ctl"), log: &syncBuffer{}, done: make(chan struct{})}
+	k := &kamailio{t: t, addr: addr, ctl: "unix:" + filepath.Join(dir, "ctl"), log: &logbuf.Buffer{}, done: make(chan struct{})}
 	cfg, err := filepath.Abs("../deploy/kamailio/kamailio.cfg")
 	must(t, err)
 	k.cmd = exec.Command(bin, "-DD", "-E", "-f", cfg, "-Y", dir, "-w", dir, "-m", "32", "-M", "4",

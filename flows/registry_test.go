@@ -1,7 +1,6 @@
 package flows
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,12 +9,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/hotline-dev/hotline/internal/logbuf"
 )
 
 const goodFlow = "flow: a\nnumbers: [\"100\"]\nlanguages: [en]\nnodes:\n  bye: {type: hangup}\n"
@@ -118,31 +118,13 @@ func TestRegistryWatchReloadsOnChange(t *testing.T) {
 	})
 }
 
-// syncBuffer is a log sink safe for the watcher's goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // A reload that would leave no flow at all (the file deleted by mistake)
 // keeps the last good set and says so at error level.
 func TestRegistryReloadWithNoFlowFilesKeepsLastGoodSet(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "a.yaml")
 	write(t, path, goodFlow)
-	var logs syncBuffer
+	var logs logbuf.Buffer
 	r := NewRegistry(dir, Env{}, slog.New(slog.NewTextHandler(&logs, nil)))
 	if _, err := r.Reload(); err != nil {
 		t.Fatal(err)
@@ -173,7 +155,7 @@ func TestRegistryReloadWithNoFlowFilesKeepsLastGoodSet(t *testing.T) {
 func TestRegistryLogsEachProblemOnce(t *testing.T) {
 	dir := t.TempDir()
 	write(t, filepath.Join(dir, "a.yaml"), goodFlow)
-	var logs syncBuffer
+	var logs logbuf.Buffer
 	r := NewRegistry(dir, Env{}, slog.New(slog.NewTextHandler(&logs, nil)))
 	if _, err := r.Reload(); err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hotline-dev/hotline/config"
 	"github.com/hotline-dev/hotline/events"
+	"github.com/hotline-dev/hotline/internal/logbuf"
 	"github.com/hotline-dev/hotline/store"
 )
 
@@ -294,7 +295,7 @@ func TestMembershipIsSaved(t *testing.T) {
 // without it), and the queue's view and figures follow.
 func TestRestoreMembership(t *testing.T) {
 	g, st, _ := memberRig(t)
-	logs := &syncBuffer{}
+	logs := &logbuf.Buffer{}
 	g.s.cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	g.s.Restore([]store.AgentState{
 		{AgentID: "a", Presence: string(LoggedOut), Queues: map[string]int{"other": 1, "gone": 0}},

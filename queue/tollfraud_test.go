@@ -1,38 +1,19 @@
 package queue
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hotline-dev/hotline/config"
 	"github.com/hotline-dev/hotline/events"
+	"github.com/hotline-dev/hotline/internal/logbuf"
 	"github.com/hotline-dev/hotline/internal/referphone"
 	"github.com/hotline-dev/hotline/internal/siptest"
 	"github.com/hotline-dev/hotline/outbound"
 )
-
-// syncBuffer is a log sink tests read while servers write.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func registerContact(t *testing.T, ctx context.Context, hotlineAddr, user, password, contact string) int {
 	t.Helper()
@@ -71,7 +52,7 @@ func TestLoopbackTollFraudContactNeverDialled(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := policyFor(t, config.Allow{Numbers: []string{"+8428*"}, Hosts: []string{trunk.Addr()}}, ags...)
-	logs := &syncBuffer{}
+	logs := &logbuf.Buffer{}
 	h := startHotlineWith(t, ctx, ags, rigOptions{registrarPolicy: before, ringerPolicy: now,
 		log: slog.New(slog.NewTextHandler(logs, nil))})
 
@@ -152,7 +133,7 @@ func TestLoopbackTollFraudContactRefusedAtRegister(t *testing.T) {
 	trunk := siptest.StartTrunk(t)
 	ags := []config.Agent{{ID: "mallory", Username: "2001", Password: "pw2001", Queues: map[string]int{"q": 0}}}
 	pol := policyFor(t, config.Allow{Numbers: []string{"+8428*"}, Hosts: []string{trunk.Addr()}}, ags...)
-	logs := &syncBuffer{}
+	logs := &logbuf.Buffer{}
 	h := startHotlineWith(t, ctx, ags, rigOptions{registrarPolicy: pol, ringerPolicy: pol, log: slog.New(slog.NewTextHandler(logs, nil))})
 	for _, tc := range []struct {
 		contact string
