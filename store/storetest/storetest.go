@@ -57,6 +57,8 @@ func Run(t *testing.T, open Factory) {
 		{"RuntimeBindings", testRuntimeBindings},
 		{"RuntimeAgents", testRuntimeAgents},
 		{"RuntimeQueueRecs", testRuntimeQueueRecs},
+		{"WebhookSubscriptions", testWebhookSubscriptions},
+		{"WebhookOutbox", testWebhookOutbox},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
