@@ -39,6 +39,7 @@ type WebhookDelivery struct {
 	State        WebhookState `json:"state"`
 	Attempts     int          `json:"attempts"`
 	CreatedAt    time.Time    `json:"created_at"`
+	FirstAt      time.Time    `json:"first_at"` // the retry horizon's start: CreatedAt, or when it was replayed
 	NextAt       time.Time    `json:"next_at"`
 	LastStatus   int          `json:"last_status,omitempty"` // the receiver's HTTP status (0: no answer)
 	LastError    string       `json:"last_error,omitempty"`

@@ -165,7 +165,7 @@ func testWebhookOutbox(t *testing.T, s store.Store) {
 	}
 	r, err := ws.ReplayWebhook(ctx(t), b.ID, c0.Add(4*time.Minute))
 	must(t, err)
-	if r.State != store.WebhookPending || r.Attempts != 0 || r.DoneAt != nil {
+	if r.State != store.WebhookPending || r.Attempts != 0 || r.DoneAt != nil || !r.FirstAt.Equal(c0.Add(4*time.Minute)) || !r.CreatedAt.Equal(c0) {
 		t.Errorf("replayed %+v", r)
 	}
 	if _, err := ws.ReplayWebhook(ctx(t), 999999, c0); !errors.Is(err, store.ErrNotFound) {

@@ -133,14 +133,14 @@ func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
 	return s.wrap("delete webhook "+id, err)
 }
 
-const deliveryCols = `id, subscription, event_id, event_type, body, state, attempts, created_at, next_at, last_status, last_error, done_at`
+const deliveryCols = `id, subscription, event_id, event_type, body, state, attempts, created_at, first_at, next_at, last_status, last_error, done_at`
 
 func scanDelivery(r interface{ Scan(...any) error }) (store.WebhookDelivery, error) {
 	var d store.WebhookDelivery
 	var body []byte
 	var state string
 	err := r.Scan(&d.ID, &d.Subscription, &d.EventID, &d.EventType, jsonDest{&body}, &state, &d.Attempts,
-		ts(&d.CreatedAt), ts(&d.NextAt), &d.LastStatus, &d.LastError, tsNull(&d.DoneAt))
+		ts(&d.CreatedAt), ts(&d.FirstAt), ts(&d.NextAt), &d.LastStatus, &d.LastError, tsNull(&d.DoneAt))
 	d.Body, d.State = body, store.WebhookState(state)
 	return d, err
 }
@@ -182,8 +182,8 @@ func (s *Store) EnqueueWebhooks(ctx context.Context, ds []store.WebhookDelivery)
 			if next.IsZero() {
 				next = at
 			}
-			if err := q.Exec(ctx, `INSERT INTO webhook_deliveries (subscription, event_id, event_type, body, created_at, next_at, claimed_until)
-				VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (subscription, event_id) DO NOTHING`,
+			if err := q.Exec(ctx, `INSERT INTO webhook_deliveries (subscription, event_id, event_type, body, created_at, first_at, next_at, claimed_until)
+				VALUES ($1, $2, $3, $4, $5, $5, $6, $7) ON CONFLICT (subscription, event_id) DO NOTHING`,
 				d.Subscription, d.EventID, d.EventType, string(d.Body), s.d.Time(at), s.d.Time(next), s.d.Time(time.UnixMicro(0))); err != nil {
 				return err
 			}
@@ -294,7 +294,7 @@ func (s *Store) GetWebhookDelivery(ctx context.Context, id int64) (*store.Webhoo
 func (s *Store) ReplayWebhook(ctx context.Context, id int64, at time.Time) (store.WebhookDelivery, error) {
 	var d store.WebhookDelivery
 	err := s.c.Tx(ctx, func(q Querier) (err error) {
-		d, err = scanDelivery(q.QueryRow(ctx, `UPDATE webhook_deliveries SET state = 'pending', attempts = 0, next_at = $1,
+		d, err = scanDelivery(q.QueryRow(ctx, `UPDATE webhook_deliveries SET state = 'pending', attempts = 0, next_at = $1, first_at = $1,
 			done_at = NULL, claimed_by = '', claimed_until = $2, last_error = '' WHERE id = $3 AND state <> 'pending' RETURNING `+deliveryCols,
 			s.d.Time(micro(at)), s.d.Time(time.UnixMicro(0)), id))
 		if isNoRows(err) {

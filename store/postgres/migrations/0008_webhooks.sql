@@ -21,6 +21,7 @@ CREATE TABLE webhook_deliveries (
 	state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'dead')),
 	attempts INTEGER NOT NULL DEFAULT 0,
 	created_at TIMESTAMPTZ NOT NULL,
+	first_at TIMESTAMPTZ NOT NULL, -- the retry horizon starts here: enqueued, or replayed
 	next_at TIMESTAMPTZ NOT NULL,
 	claimed_by TEXT NOT NULL DEFAULT '',
 	claimed_until TIMESTAMPTZ NOT NULL DEFAULT 'epoch',

@@ -1,0 +1,321 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/hotline-dev/hotline/store"
+)
+
+// Run loads the API's subscriptions, then writes the queue to the outbox
+// and delivers it until ctx ends or Close. Both loops retry while the
+// database is away.
+func (s *Service) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() { _ = s.Close() })
+	defer stop()
+	go func() {
+		select {
+		case <-s.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	for wait := time.Duration(0); ; wait = s.dbRetry.Next(wait) {
+		err := s.reload(ctx)
+		if err == nil {
+			break
+		}
+		s.log.Warn("webhook: cannot load subscriptions yet; retrying", "err", err, "retry_in", s.dbRetry.Next(wait))
+		if !sleep(ctx, s.dbRetry.Next(wait)) {
+			return nil
+		}
+	}
+	writer := make(chan struct{})
+	go func() { defer close(writer); s.writeLoop(ctx) }()
+	s.deliverLoop(ctx)
+	<-writer
+	s.sends.Wait()
+	return nil
+}
+
+// Close stops observing the bus and ends Run.
+func (s *Service) Close() error {
+	s.closeOnce.Do(func() {
+		if s.stopObs != nil {
+			s.stopObs()
+		}
+		close(s.done)
+	})
+	return nil
+}
+
+func (s *Service) db(ctx context.Context) (store.Webhooks, error) { return s.cfg.Store(ctx) }
+
+// reload reads the API's subscriptions.
+func (s *Service) reload(ctx context.Context) error {
+	wctx, cancel := context.WithTimeout(ctx, s.cfg.Delivery.Timeout)
+	defer cancel()
+	db, err := s.db(wctx)
+	if err != nil {
+		return err
+	}
+	api, err := db.ListWebhooks(wctx)
+	if err != nil {
+		return err
+	}
+	s.setSubs(api)
+	s.loadOnce.Do(func() { close(s.loaded) })
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (s *Service) kickDeliver() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// writeLoop moves queued events to the outbox in batches (one
+// transaction each), fanned out to the subscriptions that want them.
+func (s *Service) writeLoop(ctx context.Context) {
+	var batch []Event
+	for {
+		select {
+		case ev := <-s.in:
+			batch = append(batch[:0], ev)
+		case <-ctx.Done():
+			return
+		}
+	more:
+		for len(batch) < batchMax {
+			select {
+			case ev := <-s.in:
+				batch = append(batch, ev)
+			default:
+				break more
+			}
+		}
+		for wait := time.Duration(0); ; {
+			err := s.write(ctx, batch)
+			if err == nil {
+				break
+			}
+			s.writeFails.Add(1)
+			wait = s.dbRetry.Next(wait)
+			s.log.Warn("webhook: cannot write the outbox; retrying", "events", len(batch), "err", err, "retry_in", wait)
+			if !sleep(ctx, wait) {
+				s.log.Error("webhook: stopping with events not written to the outbox", "events", len(batch)+len(s.in))
+				return
+			}
+		}
+		s.kickDeliver()
+	}
+}
+
+// Enqueue writes events to the outbox now, bypassing the queue (tests
+// and the benchmark; the app goes through the bus and the store hooks).
+func (s *Service) Enqueue(ctx context.Context, evs ...Event) error {
+	err := s.write(ctx, evs)
+	s.kickDeliver()
+	return err
+}
+
+func (s *Service) write(ctx context.Context, batch []Event) error {
+	subs := *s.subs.Load()
+	var ds []store.WebhookDelivery
+	for _, ev := range batch {
+		body, err := json.Marshal(ev)
+		if err != nil {
+			s.log.Error("webhook: event not encodable; dropped", "call_id", ev.CallID, "type", ev.Type, "err", err)
+			continue
+		}
+		for _, id := range sortedSubs(subs) {
+			if subs[id].wants(ev.Type) {
+				ds = append(ds, store.WebhookDelivery{Subscription: id, EventID: ev.ID, EventType: ev.Type, Body: body, CreatedAt: ev.Created})
+			}
+		}
+	}
+	if len(ds) == 0 {
+		return nil
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Delivery.Timeout)
+	defer cancel()
+	db, err := s.db(wctx)
+	if err != nil {
+		return err
+	}
+	if err := db.EnqueueWebhooks(wctx, ds); err != nil {
+		return err
+	}
+	s.enqueued.Add(uint64(len(ds)))
+	return nil
+}
+
+// deliverLoop claims due heads and sends each in its own goroutine; it
+// sleeps until the outbox's next due time or a kick (a write, a finished
+// send), never polling.
+func (s *Service) deliverLoop(ctx context.Context) {
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
+	var dbWait time.Duration
+	for {
+		wait, err := s.round(ctx, false)
+		if err != nil {
+			dbWait = s.dbRetry.Next(dbWait)
+			wait = dbWait
+			if ctx.Err() == nil {
+				s.log.Warn("webhook: cannot claim deliveries; retrying", "err", err, "retry_in", wait)
+			}
+		} else {
+			dbWait = 0
+		}
+		t.Reset(max(wait, 0))
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-s.kick:
+		}
+	}
+}
+
+// Step claims the due heads and delivers them before it returns (tests
+// with an injected clock: no goroutines, no sleeps). It reports how many
+// were attempted.
+func (s *Service) Step(ctx context.Context) (int, error) {
+	s.loadOnce.Do(func() {}) // a test's Service need not Run
+	var n int
+	_, err := s.claimAndSend(ctx, true, &n)
+	return n, err
+}
+
+// round claims and sends; wait is how long until the next due head.
+func (s *Service) round(ctx context.Context, sync bool) (time.Duration, error) {
+	return s.claimAndSend(ctx, sync, nil)
+}
+
+func (s *Service) claimAndSend(ctx context.Context, sync bool, count *int) (time.Duration, error) {
+	wctx, cancel := context.WithTimeout(ctx, s.cfg.Delivery.Timeout)
+	defer cancel()
+	db, err := s.db(wctx)
+	if err != nil {
+		return 0, err
+	}
+	now := s.cfg.Now()
+	ds, err := db.ClaimWebhooks(wctx, store.WebhookClaim{By: s.cfg.Boot, At: now, Lease: s.cfg.Lease})
+	if err != nil {
+		return 0, err
+	}
+	if count != nil {
+		*count = len(ds)
+	}
+	for _, d := range ds {
+		if sync {
+			s.send(ctx, db, d)
+			continue
+		}
+		s.sends.Add(1)
+		go func() {
+			defer s.sends.Done()
+			s.send(ctx, db, d)
+			s.kickDeliver() // this subscription's next head may be due
+		}()
+	}
+	at, ok, err := db.NextWebhookDue(wctx)
+	if err != nil {
+		return 0, err
+	}
+	if !ok {
+		return time.Hour, nil
+	}
+	return at.Sub(s.cfg.Now()), nil
+}
+
+// send makes one attempt of claimed delivery d and records its outcome.
+func (s *Service) send(ctx context.Context, db store.Webhooks, d store.WebhookDelivery) {
+	log := s.log.With("subscription", d.Subscription, "event_id", d.EventID, "type", d.EventType, "attempt", d.Attempts)
+	res := store.WebhookResult{ID: d.ID, By: s.cfg.Boot}
+	sub := (*s.subs.Load())[d.Subscription]
+	if sub == nil {
+		res.State, res.Error = store.WebhookDead, "the subscription is no longer configured"
+	} else {
+		status, err := s.post(ctx, sub, d)
+		res.Status = status
+		if err == nil {
+			res.State = store.WebhookDelivered
+		} else {
+			res.Error = err.Error()
+		}
+	}
+	now := s.cfg.Now()
+	res.At = now
+	if res.State == "" {
+		next, dead := s.retry.After(d.Attempts, d.FirstAt, now)
+		if dead {
+			res.State = store.WebhookDead
+			res.Error = fmt.Sprintf("%s; retried for %v: dead letter", res.Error, s.cfg.Delivery.Retry)
+		} else {
+			res.State, res.NextAt = store.WebhookPending, next
+		}
+	}
+	switch res.State {
+	case store.WebhookDelivered:
+		s.delivered.Add(1)
+		log.Debug("webhook: delivered", "status", res.Status)
+	case store.WebhookDead:
+		s.dead.Add(1)
+		log.Error("webhook: delivery dead", "status", res.Status, "err", res.Error)
+	default:
+		s.failed.Add(1)
+		log.Warn("webhook: delivery failed; retrying", "status", res.Status, "err", res.Error, "next_at", res.NextAt)
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Delivery.Timeout)
+	defer cancel()
+	if err := db.FinishWebhook(wctx, res); err != nil {
+		// The claim's lease ends and the delivery is tried again: at least once.
+		log.Warn("webhook: cannot record the outcome; it will be retried when the claim lapses", "err", err)
+	}
+}
+
+func (s *Service) post(ctx context.Context, sub *sub, d store.WebhookDelivery) (int, error) {
+	rctx, cancel := context.WithTimeout(ctx, s.cfg.Delivery.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, sub.URL, bytes.NewReader(d.Body))
+	if err != nil {
+		return 0, fmt.Errorf("webhooks.%s.url: %w", sub.ID, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "Hotline-Webhooks/1")
+	req.Header.Set(HeaderEventID, d.EventID)
+	req.Header.Set(HeaderEventType, d.EventType)
+	req.Header.Set(HeaderSignature, Sign(sub.secret, s.cfg.Now(), d.Body))
+	resp, err := s.cfg.Client.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("POST %s: %w", sub.URL, err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return resp.StatusCode, fmt.Errorf("POST %s: %s", sub.URL, resp.Status)
+	}
+	return resp.StatusCode, nil
+}
+
