@@ -318,4 +318,3 @@ func (s *Service) post(ctx context.Context, sub *sub, d store.WebhookDelivery) (
 	}
 	return resp.StatusCode, nil
 }
-

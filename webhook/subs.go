@@ -163,4 +163,3 @@ func normEvents(evs []string) []string {
 	slices.Sort(out)
 	return slices.Compact(out)
 }
-
