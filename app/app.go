@@ -29,6 +29,7 @@ import (
 	"github.com/hotline-dev/hotline/sip"
 	"github.com/hotline-dev/hotline/store"
 	"github.com/hotline-dev/hotline/store/storeopen"
+	"github.com/hotline-dev/hotline/webhook"
 )
 
 // App is one running Hotline.
@@ -53,6 +54,7 @@ type App struct {
 	live      *liveCalls
 	acd       *acd
 	callbacks *callback.Scheduler // the callback service (docs/callbacks.md)
+	webhooks  *webhook.Service    // helpdesk webhooks (docs/api.md "Webhooks")
 	callers   *callerBudget       // new customers per source and day
 	policy    *outbound.Policy
 	// stopping is set when shutdown starts: /readyz fails from then on.
@@ -133,6 +135,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		return nil, fmt.Errorf("call log (database.spool_dir %s): %w", cfg.Database.SpoolDir, err)
 	}
 	a.undo = append(a.undo, a.calls.Close)
+	if err = a.newWebhooks(); err != nil {
+		return nil, err
+	}
 
 	a.callers = newCallerBudget(cfg.Customers, officeLocation(cfg))
 	if err = a.newACD(); err != nil {
@@ -212,6 +217,7 @@ func (a *App) newHTTP() error {
 		Store: a.store, Tokens: tokens, RateLimit: a.cfg.HTTP.RateLimit, AuthFailures: a.cfg.HTTP.AuthFailures, Bus: a.bus,
 		Logger: a.log, DefaultCountry: a.cfg.Phone.DefaultCountry, Calls: a.live, ACD: a.acd.svc, Callbacks: a.callbacks,
 		RequestTimeout: a.cfg.Database.Timeout, ReadyTimeout: a.cfg.Database.Timeout, Ready: a.readiness(),
+		Webhooks: a.webhooks,
 	})
 	a.http = newHTTPServer(a.httpRaw, a.cfg.HTTP, a.routes(), a.log)
 	a.httpLn = a.http.ln
@@ -257,6 +263,9 @@ func (a *App) readiness() []api.Check {
 // are refused and the previous version keeps serving; the registry has
 // logged every problem, once. Calls in progress are never affected.
 func (a *App) Reload() ([]flows.Problem, error) { return a.flows.Reload() }
+
+// Webhooks is the webhook service (tests read its Stats).
+func (a *App) Webhooks() *webhook.Service { return a.webhooks }
 
 // Bus is the event stream (tests and embedders subscribe to it).
 func (a *App) Bus() *events.Bus { return a.bus }

@@ -102,6 +102,7 @@ func (s *Service) writeLoop(ctx context.Context) {
 		case ev := <-s.in:
 			batch = append(batch[:0], ev)
 		case <-ctx.Done():
+			s.flushOnStop(ctx)
 			return
 		}
 	more:
@@ -127,6 +128,27 @@ func (s *Service) writeLoop(ctx context.Context) {
 			}
 		}
 		s.kickDeliver()
+	}
+}
+
+// flushOnStop writes what is queued once more on the way out (a clean
+// stop: the call log's last records made their events just before).
+func (s *Service) flushOnStop(ctx context.Context) {
+	var batch []Event
+	for {
+		select {
+		case ev := <-s.in:
+			batch = append(batch, ev)
+			continue
+		default:
+		}
+		break
+	}
+	if len(batch) == 0 {
+		return
+	}
+	if err := s.write(ctx, batch); err != nil {
+		s.log.Error("webhook: stopping with events not written to the outbox", "events", len(batch), "err", err)
 	}
 }
 
