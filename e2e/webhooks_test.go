@@ -3,9 +3,12 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +17,9 @@ import (
 	"github.com/hotline-dev/hotline/config"
 	"github.com/hotline-dev/hotline/events"
 	"github.com/hotline-dev/hotline/sip"
+	"github.com/hotline-dev/hotline/store"
+	"github.com/hotline-dev/hotline/store/storeopen"
+	"github.com/hotline-dev/hotline/testcall"
 	"github.com/hotline-dev/hotline/webhook"
 )
 
@@ -177,4 +183,97 @@ func TestWebhooksCallThroughIVR(t *testing.T) {
 			t.Errorf("%s delivered though the filter does not name it", e.Type)
 		}
 	}
+}
+
+// The receiver is down while calls end; Hotline is killed (-9) with the
+// deliveries retrying; started again, and with the receiver back, every
+// call's call.started, call.answered and call.ended arrive, in order,
+// none lost.
+func TestWebhooksSurviveKillDuringOutage(t *testing.T) {
+	rc := newHookReceiver(t, "127.0.0.1:0")
+	rc.setDown(true)
+	t.Setenv(childWebhookEnv, rc.url())
+	dir := t.TempDir()
+	must(t, os.MkdirAll(filepath.Join(dir, "flows"), 0o755))
+	must(t, os.WriteFile(filepath.Join(dir, "flows", "hold.yaml"), []byte(holdFlow), 0o644))
+	dbPath := filepath.Join(dir, "hotline.db")
+	c1 := startChild(t, dir, "sqlite:"+dbPath, 1)
+	cs := newCalls(t)
+	const n = 4
+	res := make(chan *testcall.Result, n)
+	for i := range n {
+		cs.gocall(c1.sip, holdNumber, fmt.Sprintf("091000001%d", i), "", time.Second, res)
+	}
+	for range n {
+		select {
+		case r := <-res:
+			if r == nil || !r.Answered {
+				t.Fatalf("a call was not answered: %+v", r)
+			}
+		case <-time.After(60 * time.Second):
+			t.Fatal("calls did not end within 60s")
+		}
+	}
+	c1.until(30*time.Second, "every call ended", func() bool { return len(c1.ended) == n })
+	var ids []string
+	for id := range c1.answered {
+		ids = append(ids, id)
+	}
+	if len(ids) != n {
+		t.Fatalf("%d calls answered, want %d", len(ids), n)
+	}
+	// Every call's call.ended is in the outbox and has been tried (the
+	// receiver answered 503): read the child's database.
+	st, err := storeopen.Open(t.Context(), "sqlite:"+dbPath, store.Options{DefaultCountry: "VN", NoMigrate: true})
+	must(t, err)
+	defer st.Close()
+	wh := st.(store.Webhooks)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) { // a bounded poll of another process's database
+		ds, _, err := wh.ListWebhookDeliveries(t.Context(), store.WebhookFilter{}, store.Page{Limit: 200})
+		must(t, err)
+		ended, tried := 0, 0
+		for _, d := range ds {
+			if d.EventType == "call.ended" {
+				ended++
+			}
+			if d.Attempts > 0 && d.LastStatus == http.StatusServiceUnavailable {
+				tried++
+			}
+		}
+		if ended == n && tried > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("outbox: %d call.ended (want %d), %d tried against the down receiver", ended, n, tried)
+		}
+	}
+	c1.kill() // SIGKILL: no drain, no last write
+	rc.setDown(false)
+	c2 := startChild(t, dir, "sqlite:"+dbPath, 2)
+	evs := rc.wait(60*time.Second, "every call's call.ended", func(evs []webhook.Event) bool {
+		ended := 0
+		for _, e := range evs {
+			if e.Type == "call.ended" {
+				ended++
+			}
+		}
+		return ended == n
+	})
+	for _, id := range ids {
+		var order []string
+		for _, e := range ofCall(evs, id) {
+			if strings.HasPrefix(e.Type, "call.") {
+				order = append(order, e.Type)
+			}
+		}
+		if strings.Join(order, " ") != "call.started call.answered call.ended" {
+			t.Errorf("call %s: %v, want call.started call.answered call.ended", id, order)
+		}
+	}
+	rc.mu.Lock()
+	if len(rc.bad) > 0 {
+		t.Errorf("deliveries refused by the receiver's verification: %v", rc.bad)
+	}
+	rc.mu.Unlock()
+	c2.stop()
 }

@@ -42,6 +42,8 @@ func (s *Service) Run(ctx context.Context) error {
 	s.deliverLoop(ctx)
 	<-writer
 	s.sends.Wait()
+	// Keep-alive connections to receivers end with the service.
+	s.cfg.Client.CloseIdleConnections()
 	return nil
 }
 

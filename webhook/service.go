@@ -149,7 +149,8 @@ func New(cfg Config) (*Service, error) {
 		cfg.Lease = cfg.Delivery.Timeout + 30*time.Second
 	}
 	if cfg.Client == nil {
-		cfg.Client = &http.Client{Timeout: cfg.Delivery.Timeout,
+		// Its own transport: Run closes its idle connections at the end.
+		cfg.Client = &http.Client{Timeout: cfg.Delivery.Timeout, Transport: http.DefaultTransport.(*http.Transport).Clone(),
 			// A redirect would send the signed body somewhere not configured.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
