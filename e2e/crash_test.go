@@ -35,7 +35,7 @@ const (
 	childDBEnv  = "HOTLINE_E2E_CHILD_DB"
 	// childWebhookEnv, when set, is the URL of a webhook receiver.
 	childWebhookEnv = "HOTLINE_E2E_CHILD_WEBHOOK"
-	holdNumber  = "300"
+	holdNumber      = "300"
 )
 
 // holdFlow keeps a caller in a menu (10 minutes) until they hang up.
