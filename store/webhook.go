@@ -54,6 +54,10 @@ type WebhookClaim struct {
 	By    string
 	At    time.Time
 	Lease time.Duration
+	// Limit is how many deliveries of each subscription's line may be
+	// claimed at once (its oldest, all due and unclaimed, in order); the
+	// claimant sends them one after the other. Default 1: the head.
+	Limit int
 }
 
 // WebhookResult is the outcome of one claimed attempt.
@@ -98,6 +102,12 @@ type Webhooks interface {
 	// FinishWebhook records a claimed attempt's outcome and releases the
 	// claim; ErrVersion when r.By no longer holds it.
 	FinishWebhook(ctx context.Context, r WebhookResult) error
+	// FinishWebhooks is FinishWebhook for several, in one transaction;
+	// a delivery r.By no longer holds is skipped.
+	FinishWebhooks(ctx context.Context, rs []WebhookResult) error
+	// ReleaseWebhooks gives back claimed deliveries that were not tried
+	// (behind one that failed): unclaimed, their attempt uncounted.
+	ReleaseWebhooks(ctx context.Context, by string, ids []int64) error
 	// NextWebhookDue is the earliest NextAt of a pending head (ok false:
 	// nothing pending): the deliverer's timer.
 	NextWebhookDue(ctx context.Context) (at time.Time, ok bool, err error)

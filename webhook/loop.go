@@ -236,6 +236,12 @@ func (s *Service) round(ctx context.Context, sync bool) (time.Duration, error) {
 	return s.claimAndSend(ctx, sync, nil)
 }
 
+// claimBatch is how many deliveries of one subscription a claim takes:
+// sent one after the other (the order), their outcomes written in one
+// transaction, so the database costs two transactions per batch rather
+// than per delivery.
+const claimBatch = 64
+
 func (s *Service) claimAndSend(ctx context.Context, sync bool, count *int) (time.Duration, error) {
 	wctx, cancel := context.WithTimeout(ctx, s.cfg.Delivery.Timeout)
 	defer cancel()
@@ -244,24 +250,36 @@ func (s *Service) claimAndSend(ctx context.Context, sync bool, count *int) (time
 		return 0, err
 	}
 	now := s.cfg.Now()
-	ds, err := db.ClaimWebhooks(wctx, store.WebhookClaim{By: s.cfg.Boot, At: now, Lease: s.cfg.Lease})
+	ds, err := db.ClaimWebhooks(wctx, store.WebhookClaim{By: s.cfg.Boot, At: now, Lease: s.cfg.Lease, Limit: claimBatch})
 	if err != nil {
 		return 0, err
 	}
 	if count != nil {
 		*count = len(ds)
 	}
+	lines := map[string][]store.WebhookDelivery{} // by subscription, in id order
+	var order []string
 	for _, d := range ds {
+		if _, ok := lines[d.Subscription]; !ok {
+			order = append(order, d.Subscription)
+		}
+		lines[d.Subscription] = append(lines[d.Subscription], d)
+	}
+	for _, sub := range order {
+		line := lines[sub]
 		if sync {
-			s.send(ctx, db, d)
+			s.sendLine(ctx, db, line)
 			continue
 		}
 		s.sends.Add(1)
 		go func() {
 			defer s.sends.Done()
-			s.send(ctx, db, d)
-			s.kickDeliver() // this subscription's next head may be due
+			s.sendLine(ctx, db, line)
+			s.kickDeliver() // this subscription's next deliveries may be due
 		}()
+	}
+	if len(ds) > 0 && !sync {
+		return time.Hour, nil // the sends kick the loop when done
 	}
 	at, ok, err := db.NextWebhookDue(wctx)
 	if err != nil {
@@ -273,8 +291,37 @@ func (s *Service) claimAndSend(ctx context.Context, sync bool, count *int) (time
 	return at.Sub(s.cfg.Now()), nil
 }
 
-// send makes one attempt of claimed delivery d and records its outcome.
-func (s *Service) send(ctx context.Context, db store.Webhooks, d store.WebhookDelivery) {
+// sendLine sends one subscription's claimed deliveries in order; at the
+// first that fails the rest are given back untried (the order holds).
+func (s *Service) sendLine(ctx context.Context, db store.Webhooks, line []store.WebhookDelivery) {
+	var results []store.WebhookResult
+	var release []int64
+	for i, d := range line {
+		res := s.attempt(ctx, d)
+		results = append(results, res)
+		if res.State != store.WebhookDelivered {
+			for _, rest := range line[i+1:] {
+				release = append(release, rest.ID)
+			}
+			break
+		}
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Delivery.Timeout)
+	defer cancel()
+	if err := db.FinishWebhooks(wctx, results); err != nil {
+		// The claims' lease ends and they are tried again: at least once.
+		s.log.Warn("webhook: cannot record outcomes; they will be retried when the claim lapses", "subscription", line[0].Subscription,
+			"deliveries", len(results), "err", err)
+		return
+	}
+	if err := db.ReleaseWebhooks(wctx, s.cfg.Boot, release); err != nil {
+		s.log.Warn("webhook: cannot give back untried deliveries; they wait for the claim to lapse", "subscription", line[0].Subscription,
+			"deliveries", len(release), "err", err)
+	}
+}
+
+// attempt makes one attempt of claimed delivery d and decides what follows.
+func (s *Service) attempt(ctx context.Context, d store.WebhookDelivery) store.WebhookResult {
 	log := s.log.With("subscription", d.Subscription, "event_id", d.EventID, "type", d.EventType, "attempt", d.Attempts)
 	res := store.WebhookResult{ID: d.ID, By: s.cfg.Boot}
 	sub := (*s.subs.Load())[d.Subscription]
@@ -311,12 +358,7 @@ func (s *Service) send(ctx context.Context, db store.Webhooks, d store.WebhookDe
 		s.failed.Add(1)
 		log.Warn("webhook: delivery failed; retrying", "status", res.Status, "err", res.Error, "next_at", res.NextAt)
 	}
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Delivery.Timeout)
-	defer cancel()
-	if err := db.FinishWebhook(wctx, res); err != nil {
-		// The claim's lease ends and the delivery is tried again: at least once.
-		log.Warn("webhook: cannot record the outcome; it will be retried when the claim lapses", "err", err)
-	}
+	return res
 }
 
 func (s *Service) post(ctx context.Context, sub *sub, d store.WebhookDelivery) (int, error) {

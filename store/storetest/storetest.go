@@ -59,6 +59,7 @@ func Run(t *testing.T, open Factory) {
 		{"RuntimeQueueRecs", testRuntimeQueueRecs},
 		{"WebhookSubscriptions", testWebhookSubscriptions},
 		{"WebhookOutbox", testWebhookOutbox},
+		{"WebhookBatch", testWebhookBatch},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

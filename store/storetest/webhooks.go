@@ -185,3 +185,61 @@ func testWebhookOutbox(t *testing.T, s store.Store) {
 		t.Errorf("pages %d then %d (last %q)", len(p1), len(p2), last)
 	}
 }
+
+// testWebhookBatch: a claim with a limit takes the run of due, unclaimed
+// deliveries from each head, in order, and stops at one that waits;
+// release gives back the untried ones uncounted.
+func testWebhookBatch(t *testing.T, s store.Store) {
+	ws := webhooksOf(t, s)
+	var ds []store.WebhookDelivery
+	for i := range 5 {
+		ds = append(ds, store.WebhookDelivery{Subscription: "a", EventID: fmt.Sprintf("a%d", i), EventType: "t", Body: body(i), CreatedAt: c0})
+	}
+	// b's third waits for later: b claims two.
+	for i := range 4 {
+		d := store.WebhookDelivery{Subscription: "b", EventID: fmt.Sprintf("b%d", i), EventType: "t", Body: body(i), CreatedAt: c0}
+		if i == 2 {
+			d.NextAt = c0.Add(time.Hour)
+		}
+		ds = append(ds, d)
+	}
+	must(t, ws.EnqueueWebhooks(ctx(t), ds))
+	got, err := ws.ClaimWebhooks(ctx(t), store.WebhookClaim{By: "p", At: c0, Lease: time.Minute, Limit: 3})
+	must(t, err)
+	var ids []string
+	for _, d := range got {
+		ids = append(ids, d.EventID)
+	}
+	if fmt.Sprint(ids) != "[a0 a1 a2 b0 b1]" {
+		t.Fatalf("claimed %v, want [a0 a1 a2 b0 b1] (in id order, b stopped at b2)", ids)
+	}
+	// a1 failed: a2 released untried; the rest delivered.
+	must(t, ws.FinishWebhooks(ctx(t), []store.WebhookResult{
+		{ID: got[0].ID, By: "p", At: c0, State: store.WebhookDelivered},
+		{ID: got[1].ID, By: "p", At: c0, State: store.WebhookPending, NextAt: c0.Add(time.Minute), Status: 500},
+		{ID: got[3].ID, By: "p", At: c0, State: store.WebhookDelivered},
+		{ID: got[4].ID, By: "p", At: c0, State: store.WebhookDelivered},
+		{ID: got[4].ID, By: "other", At: c0, State: store.WebhookDead}, // not its claim: skipped
+	}))
+	must(t, ws.ReleaseWebhooks(ctx(t), "p", []int64{got[2].ID}))
+	a2, err := ws.GetWebhookDelivery(ctx(t), got[2].ID)
+	must(t, err)
+	if a2.Attempts != 0 || a2.State != store.WebhookPending {
+		t.Errorf("released %+v, want pending with no attempt", a2)
+	}
+	b1, err := ws.GetWebhookDelivery(ctx(t), got[4].ID)
+	must(t, err)
+	if b1.State != store.WebhookDelivered {
+		t.Errorf("b1 %+v: another claimant's finish changed it", b1)
+	}
+	// At +1m: a1 again then a2..; b waits for b2 until +1h.
+	got, err = ws.ClaimWebhooks(ctx(t), store.WebhookClaim{By: "p", At: c0.Add(time.Minute), Lease: time.Minute, Limit: 10})
+	must(t, err)
+	ids = nil
+	for _, d := range got {
+		ids = append(ids, d.EventID)
+	}
+	if fmt.Sprint(ids) != "[a1 a2 a3 a4]" {
+		t.Errorf("claimed %v, want [a1 a2 a3 a4]", ids)
+	}
+}

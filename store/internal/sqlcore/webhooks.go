@@ -1,10 +1,12 @@
 package sqlcore
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/hotline-dev/hotline/store"
@@ -196,20 +198,47 @@ func (s *Store) EnqueueWebhooks(ctx context.Context, ds []store.WebhookDelivery)
 // heads is the oldest pending delivery of each subscription.
 const heads = `SELECT MIN(id) FROM webhook_deliveries WHERE state = 'pending' GROUP BY subscription`
 
-// ClaimWebhooks claims each subscription's due, unclaimed head.
+// ClaimWebhooks claims, per subscription, the longest run of at most
+// Limit pending deliveries from its head that are all due and unclaimed
+// (blocked counts the rows up to each one that are not): ordered, and
+// nothing behind a head that waits.
 func (s *Store) ClaimWebhooks(ctx context.Context, c store.WebhookClaim) ([]store.WebhookDelivery, error) {
 	if c.By == "" || c.Lease <= 0 {
 		return nil, s.wrap("claim webhooks", fieldErr("by", "a claim needs a name and a lease"))
 	}
+	limit := max(c.Limit, 1)
 	at := micro(c.At)
 	var out []store.WebhookDelivery
 	err := s.c.Tx(ctx, func(q Querier) (err error) {
-		out, err = queryDeliveries(ctx, q, `UPDATE webhook_deliveries SET claimed_by = $1, claimed_until = $2, attempts = attempts + 1
-			WHERE id IN (`+heads+`) AND state = 'pending' AND next_at <= $3 AND claimed_until <= $3
-			RETURNING `+deliveryCols, c.By, s.d.Time(at.Add(c.Lease)), s.d.Time(at))
+		out, err = queryDeliveries(ctx, q, `WITH line AS (
+				SELECT id, ROW_NUMBER() OVER w AS rn,
+					SUM(CASE WHEN next_at > $3 OR claimed_until > $3 THEN 1 ELSE 0 END) OVER w AS blocked
+				FROM webhook_deliveries WHERE state = 'pending'
+				WINDOW w AS (PARTITION BY subscription ORDER BY id))
+			UPDATE webhook_deliveries SET claimed_by = $1, claimed_until = $2, attempts = attempts + 1
+			WHERE id IN (SELECT id FROM line WHERE rn <= $4 AND blocked = 0) AND state = 'pending'
+			RETURNING `+deliveryCols, c.By, s.d.Time(at.Add(c.Lease)), s.d.Time(at), limit)
 		return err
 	})
+	slices.SortFunc(out, func(a, b store.WebhookDelivery) int { return cmp.Compare(a.ID, b.ID) })
 	return out, s.wrap("claim webhooks", err)
+}
+
+// ReleaseWebhooks gives back claims that were not tried.
+func (s *Store) ReleaseWebhooks(ctx context.Context, by string, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	err := s.c.Tx(ctx, func(q Querier) error {
+		for _, id := range ids {
+			if err := q.Exec(ctx, `UPDATE webhook_deliveries SET claimed_by = '', claimed_until = $1, attempts = attempts - 1
+				WHERE id = $2 AND claimed_by = $3 AND state = 'pending'`, s.d.Time(time.UnixMicro(0)), id, by); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return s.wrap("release webhook deliveries", err)
 }
 
 // FinishWebhook records an attempt's outcome and releases the claim.
@@ -217,6 +246,32 @@ func (s *Store) FinishWebhook(ctx context.Context, r store.WebhookResult) error 
 	if err := oneOf("state", r.State, store.WebhookPending, store.WebhookDelivered, store.WebhookDead); err != nil {
 		return s.wrap("finish webhook", err)
 	}
+	err := s.c.Tx(ctx, func(q Querier) error { return s.finishWebhook(ctx, q, r) })
+	if isNoRows(err) {
+		return fmt.Errorf("finish webhook delivery %d: not claimed by %s: %w", r.ID, r.By, store.ErrVersion)
+	}
+	return s.wrap(fmt.Sprintf("finish webhook delivery %d", r.ID), err)
+}
+
+// FinishWebhooks records several outcomes in one transaction.
+func (s *Store) FinishWebhooks(ctx context.Context, rs []store.WebhookResult) error {
+	for _, r := range rs {
+		if err := oneOf("state", r.State, store.WebhookPending, store.WebhookDelivered, store.WebhookDead); err != nil {
+			return s.wrap("finish webhooks", err)
+		}
+	}
+	err := s.c.Tx(ctx, func(q Querier) error {
+		for _, r := range rs {
+			if err := s.finishWebhook(ctx, q, r); err != nil && !isNoRows(err) {
+				return err
+			}
+		}
+		return nil
+	})
+	return s.wrap("finish webhooks", err)
+}
+
+func (s *Store) finishWebhook(ctx context.Context, q Querier, r store.WebhookResult) error {
 	at := micro(r.At)
 	var done any
 	next := micro(r.NextAt)
@@ -224,15 +279,9 @@ func (s *Store) FinishWebhook(ctx context.Context, r store.WebhookResult) error 
 		done, next = s.d.Time(at), at
 	}
 	var n int64
-	err := s.c.Tx(ctx, func(q Querier) error {
-		return q.QueryRow(ctx, `UPDATE webhook_deliveries SET state = $1, next_at = $2, last_status = $3, last_error = $4,
-			done_at = $5, claimed_by = '', claimed_until = $6 WHERE id = $7 AND claimed_by = $8 AND state = 'pending' RETURNING id`,
-			string(r.State), s.d.Time(next), r.Status, truncate(r.Error, 1000), done, s.d.Time(time.UnixMicro(0)), r.ID, r.By).Scan(&n)
-	})
-	if isNoRows(err) {
-		return fmt.Errorf("finish webhook delivery %d: not claimed by %s: %w", r.ID, r.By, store.ErrVersion)
-	}
-	return s.wrap(fmt.Sprintf("finish webhook delivery %d", r.ID), err)
+	return q.QueryRow(ctx, `UPDATE webhook_deliveries SET state = $1, next_at = $2, last_status = $3, last_error = $4,
+		done_at = $5, claimed_by = '', claimed_until = $6 WHERE id = $7 AND claimed_by = $8 AND state = 'pending' RETURNING id`,
+		string(r.State), s.d.Time(next), r.Status, truncate(r.Error, 1000), done, s.d.Time(time.UnixMicro(0)), r.ID, r.By).Scan(&n)
 }
 
 // NextWebhookDue is the earliest NextAt among the pending heads.
