@@ -105,6 +105,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		{"hotline_calllog_backlog", "Call records not yet in the database: waiting for the spool's fsync or in the spool.",
 			func() float64 { s := a.calls.Stats(); return float64(s.Queued + s.Spooled) }},
 		{"hotline_flows_loaded", "Flows currently serving.", func() float64 { return float64(len(a.flows.Current().Flows())) }},
+		{"hotline_webhook_queue", "Webhook events waiting to be written to the outbox.",
+			func() float64 { return float64(a.webhooks.Stats().Queued) }},
+		{"hotline_webhook_events_dropped", "Webhook events dropped since start because the outbox could not be written for that long.",
+			func() float64 { return float64(a.webhooks.Stats().Dropped) }},
+		{"hotline_webhook_deliveries_dead", "Webhook deliveries this process gave up on (dead letters) since start.",
+			func() float64 { return float64(a.webhooks.Stats().Dead) }},
 	})
 	a.metrics.buildInfo(cfg.Version)
 	if a.prompts, err = media.LoadLibrary(cfg.Media.Prompts); err != nil {
