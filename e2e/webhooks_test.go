@@ -173,6 +173,26 @@ func TestWebhooksCallThroughIVR(t *testing.T) {
 		}
 		return i && tk
 	})
+	// The API's writes are events too: a desk's own email on the call's ticket.
+	code, _, b := apiDo(t, h, "POST", "/api/v1/interactions", fmt.Sprintf(
+		`{"ticket_id": %d, "customer_id": %d, "channel": "email", "direction": "outbound", "summary": "We called you back"}`, it.TicketID, it.CustomerID))
+	if code != http.StatusCreated {
+		t.Fatalf("POST /interactions: %d %s", code, b)
+	}
+	var email struct{ ID int64 }
+	must(t, json.Unmarshal(b, &email))
+	rc.wait(10*time.Second, "interaction.created of the email", func(evs []webhook.Event) bool {
+		for _, e := range evs {
+			var d struct {
+				ID      int64
+				Channel string
+			}
+			if e.Type == "interaction.created" && json.Unmarshal(e.Data, &d) == nil && d.ID == email.ID && d.Channel == "email" {
+				return true
+			}
+		}
+		return false
+	})
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	if len(rc.bad) > 0 {
