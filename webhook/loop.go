@@ -242,6 +242,10 @@ func (s *Service) round(ctx context.Context, sync bool) (time.Duration, error) {
 // than per delivery.
 const claimBatch = 64
 
+// leaseMargin is left between the last attempt's timeout and the end of
+// the claim, for writing the outcomes.
+const leaseMargin = 5 * time.Second
+
 func (s *Service) claimAndSend(ctx context.Context, sync bool, count *int) (time.Duration, error) {
 	wctx, cancel := context.WithTimeout(ctx, s.cfg.Delivery.Timeout)
 	defer cancel()
@@ -265,16 +269,17 @@ func (s *Service) claimAndSend(ctx context.Context, sync bool, count *int) (time
 		}
 		lines[d.Subscription] = append(lines[d.Subscription], d)
 	}
+	until := now.Add(s.cfg.Lease)
 	for _, sub := range order {
 		line := lines[sub]
 		if sync {
-			s.sendLine(ctx, db, line)
+			s.sendLine(ctx, db, line, until)
 			continue
 		}
 		s.sends.Add(1)
 		go func() {
 			defer s.sends.Done()
-			s.sendLine(ctx, db, line)
+			s.sendLine(ctx, db, line, until)
 			s.kickDeliver() // this subscription's next deliveries may be due
 		}()
 	}
@@ -293,10 +298,19 @@ func (s *Service) claimAndSend(ctx context.Context, sync bool, count *int) (time
 
 // sendLine sends one subscription's claimed deliveries in order; at the
 // first that fails the rest are given back untried (the order holds).
-func (s *Service) sendLine(ctx context.Context, db store.Webhooks, line []store.WebhookDelivery) {
+// An attempt starts only if it ends (its timeout) before the claim's
+// lease does: past it this process, or another, may claim the rows again,
+// and two senders of one line would break its order.
+func (s *Service) sendLine(ctx context.Context, db store.Webhooks, line []store.WebhookDelivery, leaseEnd time.Time) {
 	var results []store.WebhookResult
 	var release []int64
 	for i, d := range line {
+		if s.cfg.Now().Add(s.cfg.Delivery.Timeout + leaseMargin).After(leaseEnd) {
+			for _, rest := range line[i:] {
+				release = append(release, rest.ID)
+			}
+			break
+		}
 		res := s.attempt(ctx, d)
 		results = append(results, res)
 		if res.State != store.WebhookDelivered {

@@ -56,7 +56,9 @@ type Config struct {
 	Rand func() float64   // the jitter's draw; default math/rand
 	// Buffer is how many events may wait for the outbox write.
 	Buffer int
-	// Lease is how long a claim lasts; default Delivery.Timeout + 30s.
+	// Lease is how long a claim lasts; default 2×Delivery.Timeout + 30s
+	// (a process killed mid-send leaves its claim that long). Attempts of
+	// a claimed run stop when the next might outlast it.
 	Lease time.Duration
 }
 
@@ -116,7 +118,6 @@ type Service struct {
 	in        chan Event
 	kick      chan struct{}
 	stopObs   func()
-	inflight  sync.Map // subscription → struct{}: a delivery in flight
 	sends     sync.WaitGroup
 	closeOnce sync.Once
 	done      chan struct{}
@@ -146,8 +147,10 @@ func New(cfg Config) (*Service, error) {
 		cfg.Buffer = DefaultBuffer
 	}
 	if cfg.Lease <= 0 {
-		cfg.Lease = cfg.Delivery.Timeout + 30*time.Second
+		cfg.Lease = 2*cfg.Delivery.Timeout + 30*time.Second
 	}
+	// Room for one attempt at least, or nothing would ever be sent.
+	cfg.Lease = max(cfg.Lease, cfg.Delivery.Timeout+leaseMargin+time.Second)
 	if cfg.Client == nil {
 		// Its own transport: Run closes its idle connections at the end.
 		cfg.Client = &http.Client{Timeout: cfg.Delivery.Timeout, Transport: http.DefaultTransport.(*http.Transport).Clone(),

@@ -206,7 +206,7 @@ func TestOutageAndRestartLoseNothing(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "h.db")
 	db := openDB(t, path)
 	file := map[string]config.Webhook{"desk": {URL: rc.url(), Secret: secret}}
-	s1, stop1 := start(t, db, webhook.Config{Boot: "first", Delivery: fast(), File: file, Lease: 200 * time.Millisecond})
+	s1, stop1 := start(t, db, webhook.Config{Boot: "first", Delivery: fast(), File: file, Lease: 10 * time.Second})
 	var evs []webhook.Event
 	for i := range 30 {
 		evs = append(evs, webhook.Event{ID: fmt.Sprintf("evt_%02d", i), Type: "call.started", Created: time.Now(), Data: json.RawMessage(`{}`)})
@@ -232,7 +232,7 @@ func TestOutageAndRestartLoseNothing(t *testing.T) {
 	}
 	rc2 := newReceiver(t, addr) // back, same address
 	db2 := openDB(t, path)      // the new process's connection
-	s2, _ := start(t, db2, webhook.Config{Boot: "second", Delivery: fast(), File: file, Lease: 200 * time.Millisecond})
+	s2, _ := start(t, db2, webhook.Config{Boot: "second", Delivery: fast(), File: file, Lease: 10 * time.Second})
 	got := rc2.waitFor(30, 15*time.Second)
 	for i, e := range got {
 		if e.ID != evs[i].ID {
@@ -381,5 +381,51 @@ func TestServiceRefusesBadFileSubscription(t *testing.T) {
 		File: map[string]config.Webhook{"desk": {URL: "http://127.0.0.1/", Secret: "short"}}})
 	if err == nil || !strings.Contains(err.Error(), "webhooks.desk.secret") {
 		t.Errorf("New = %v", err)
+	}
+}
+
+// A claimed run stops sending when the next attempt could outlast the
+// claim's lease (past it another claim may send the same line): the rest
+// is given back untried, and sent by the next claim.
+func TestRunStopsBeforeTheLeaseEnds(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	rc := newReceiver(t, "")
+	rc.now = func() time.Time { // each delivery takes a second on the test's clock
+		mu.Lock()
+		defer mu.Unlock()
+		now = now.Add(time.Second)
+		return now
+	}
+	db := openDB(t, filepath.Join(t.TempDir(), "h.db"))
+	s, err := webhook.New(webhook.Config{Store: func(context.Context) (store.Webhooks, error) { return db, nil }, Now: clock, Boot: "lease",
+		Delivery: config.WebhookDelivery{Timeout: time.Second}, Lease: 7 * time.Second, // timeout + 5s margin + 1s: two attempts fit
+		File: map[string]config.Webhook{"desk": {URL: rc.url(), Secret: secret}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var evs []webhook.Event
+	for i := range 3 {
+		evs = append(evs, webhook.Event{ID: fmt.Sprintf("e%d", i), Type: "call.ended", Created: clock(), Data: json.RawMessage(`{}`)})
+	}
+	if err := s.Enqueue(t.Context(), evs...); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Step(t.Context()); n != 3 || err != nil {
+		t.Fatalf("claimed %d, %v; want the run of 3", n, err)
+	}
+	if got := rc.events(); len(got) != 2 {
+		t.Fatalf("sent %v within the lease, want e0 e1", types(got))
+	}
+	ds, _, err := db.ListWebhookDeliveries(t.Context(), store.WebhookFilter{State: store.WebhookPending}, store.Page{})
+	if err != nil || len(ds) != 1 || ds[0].EventID != "e2" || ds[0].Attempts != 0 {
+		t.Fatalf("pending %+v %v, want e2 given back untried", ds, err)
+	}
+	if n, err := s.Step(t.Context()); n != 1 || err != nil {
+		t.Fatalf("next claim %d %v", n, err)
+	}
+	if got := rc.events(); len(got) != 3 || got[2].ID != "e2" {
+		t.Errorf("receiver %v", types(got))
 	}
 }
