@@ -41,6 +41,9 @@ type WebhookDelivery struct {
 	BackoffMin time.Duration `yaml:"backoff_min"`
 	BackoffMax time.Duration `yaml:"backoff_max"`
 	Timeout    time.Duration `yaml:"timeout"` // per attempt; default 10s
+	// Keep is how long delivered and dead deliveries stay in the outbox
+	// (visible, replayable); default 168h (a week).
+	Keep time.Duration `yaml:"keep"`
 }
 
 // WithDefaults fills zero fields.
@@ -54,6 +57,7 @@ func (d WebhookDelivery) WithDefaults() WebhookDelivery {
 	def(&d.BackoffMin, 5*time.Second)
 	def(&d.BackoffMax, time.Hour)
 	def(&d.Timeout, 10*time.Second)
+	def(&d.Keep, 7*24*time.Hour)
 	return d
 }
 
@@ -105,7 +109,7 @@ func (c *Config) validateWebhooks() error {
 		}
 	}
 	d := c.WebhookDelivery
-	if d.Retry < 0 || d.BackoffMin < 0 || d.BackoffMax < 0 || d.Timeout < 0 {
+	if d.Retry < 0 || d.BackoffMin < 0 || d.BackoffMax < 0 || d.Timeout < 0 || d.Keep < 0 {
 		return fmt.Errorf("webhook_delivery: durations must be positive")
 	}
 	if d.BackoffMin > 0 && d.BackoffMax > 0 && d.BackoffMin > d.BackoffMax {

@@ -113,6 +113,10 @@ type Webhooks interface {
 	NextWebhookDue(ctx context.Context) (at time.Time, ok bool, err error)
 	ListWebhookDeliveries(ctx context.Context, f WebhookFilter, p Page) ([]WebhookDelivery, string, error)
 	GetWebhookDelivery(ctx context.Context, id int64) (*WebhookDelivery, error)
+	// PruneWebhooks deletes delivered and dead deliveries finished
+	// before before (the outbox does not grow for ever); it reports how
+	// many.
+	PruneWebhooks(ctx context.Context, before time.Time) (int, error)
 	// ReplayWebhook puts a dead (or delivered) delivery back in its line,
 	// due at at, its attempts reset; ErrNotFound for no such id.
 	ReplayWebhook(ctx context.Context, id int64, at time.Time) (WebhookDelivery, error)

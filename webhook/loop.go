@@ -200,7 +200,12 @@ func (s *Service) deliverLoop(ctx context.Context) {
 	t := time.NewTimer(time.Hour)
 	defer t.Stop()
 	var dbWait time.Duration
+	var pruned time.Time
 	for {
+		if now := s.cfg.Now(); now.Sub(pruned) >= pruneEvery {
+			pruned = now
+			s.prune(ctx, now)
+		}
 		wait, err := s.round(ctx, false)
 		if err != nil {
 			dbWait = s.dbRetry.Next(dbWait)
@@ -211,13 +216,33 @@ func (s *Service) deliverLoop(ctx context.Context) {
 		} else {
 			dbWait = 0
 		}
-		t.Reset(max(wait, 0))
+		t.Reset(min(max(wait, 0), pruneEvery))
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		case <-s.kick:
 		}
+	}
+}
+
+// pruneEvery spaces the outbox's clean-ups.
+const pruneEvery = time.Hour
+
+// prune deletes deliveries finished longer than Delivery.Keep ago.
+func (s *Service) prune(ctx context.Context, now time.Time) {
+	wctx, cancel := context.WithTimeout(ctx, s.cfg.Delivery.Timeout)
+	defer cancel()
+	db, err := s.db(wctx)
+	if err != nil {
+		return // the round that follows reports the outage
+	}
+	n, err := db.PruneWebhooks(wctx, now.Add(-s.cfg.Delivery.Keep))
+	switch {
+	case err != nil:
+		s.log.Warn("webhook: cannot prune the outbox", "err", err)
+	case n > 0:
+		s.log.Info("webhook: pruned finished deliveries", "deleted", n, "keep", s.cfg.Delivery.Keep)
 	}
 }
 

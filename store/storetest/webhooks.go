@@ -232,6 +232,16 @@ func testWebhookBatch(t *testing.T, s store.Store) {
 	if b1.State != store.WebhookDelivered {
 		t.Errorf("b1 %+v: another claimant's finish changed it", b1)
 	}
+	// Pruning takes finished rows done before the cut, never pending ones.
+	if n, err := ws.PruneWebhooks(ctx(t), c0.Add(-time.Second)); err != nil || n != 0 {
+		t.Errorf("prune before anything finished: %d %v", n, err)
+	}
+	if n, err := ws.PruneWebhooks(ctx(t), c0.Add(time.Second)); err != nil || n != 3 {
+		t.Errorf("prune: %d %v, want the 3 delivered", n, err)
+	}
+	if _, err := ws.GetWebhookDelivery(ctx(t), got[0].ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a pruned delivery: %v", err)
+	}
 	// At +1m: a1 again then a2..; b waits for b2 until +1h.
 	got, err = ws.ClaimWebhooks(ctx(t), store.WebhookClaim{By: "p", At: c0.Add(time.Minute), Lease: time.Minute, Limit: 10})
 	must(t, err)

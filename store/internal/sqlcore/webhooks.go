@@ -355,6 +355,24 @@ func (s *Store) ReplayWebhook(ctx context.Context, id int64, at time.Time) (stor
 	return d, s.wrap(fmt.Sprintf("replay webhook delivery %d", id), err)
 }
 
+// PruneWebhooks deletes finished deliveries older than before.
+func (s *Store) PruneWebhooks(ctx context.Context, before time.Time) (int, error) {
+	var n int
+	err := s.c.Tx(ctx, func(q Querier) error {
+		rows, err := q.Query(ctx, `DELETE FROM webhook_deliveries WHERE state <> 'pending' AND done_at < $1 RETURNING id`, s.d.Time(micro(before)))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		n = 0
+		for rows.Next() {
+			n++
+		}
+		return rows.Err()
+	})
+	return n, s.wrap("prune webhook deliveries", err)
+}
+
 func isNoRows(err error) bool { return errors.Is(err, ErrNoRows) }
 
 func truncate(s string, n int) string {
