@@ -429,3 +429,27 @@ func TestRunStopsBeforeTheLeaseEnds(t *testing.T) {
 		t.Errorf("receiver %v", types(got))
 	}
 }
+
+// The callback service's and the ACD's bus events map to the webhook
+// types (callback.dialling is callback.attempted; scheduled and waiting
+// are not webhook events); an empty filter is every type.
+func TestCallbackAndAgentEvents(t *testing.T) {
+	rc := newReceiver(t, "")
+	bus := events.NewBus()
+	db := openDB(t, filepath.Join(t.TempDir(), "h.db"))
+	_, _ = start(t, db, webhook.Config{Bus: bus, Delivery: fast(), File: map[string]config.Webhook{"desk": {URL: rc.url(), Secret: secret}}})
+	for _, typ := range []string{"callback.requested", "callback.scheduled", "callback.waiting", "callback.dialling", "callback.completed",
+		"callback.expired", events.AgentState, events.QueueJoined} {
+		bus.Publish(events.Event{Type: typ, Queue: "billing", Agent: "lan", Payload: map[string]any{"id": 7}})
+	}
+	got := rc.waitFor(5, 10*time.Second)
+	want := []string{"callback.requested", "callback.attempted", "callback.completed", "callback.expired", "agent.state"}
+	for i, w := range want {
+		if got[i].Type != w || got[i].Queue != "billing" || got[i].Agent != "lan" || string(got[i].Data) != `{"id":7}` {
+			t.Errorf("event %d: %+v, want %s", i, got[i], w)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("got %v", types(got))
+	}
+}
