@@ -69,7 +69,7 @@ func checkSpec(spec []byte, routes chi.Routes) (missing, extra []string, err err
 
 // buildSpec renders the description once at start-up.
 func buildSpec() ([]byte, error) {
-	paths := merge(corePaths(), sessionPaths())
+	paths := merge(corePaths(), sessionPaths(), webhookPaths())
 	doc := obj{
 		"openapi": "3.0.3",
 		"info": obj{

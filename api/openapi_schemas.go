@@ -129,7 +129,7 @@ func components() obj {
 			"session": obj{"type": "apiKey", "in": "cookie", "name": sessionCookie,
 				"description": "A browser session from POST /api/v1/session (__Host-" + sessionCookie + " over TLS); the scope of its token, or agent (read, and its own state). Changes need X-CSRF-Token"}},
 		"responses": obj{"Error": obj{"description": "error", "content": obj{"application/json": obj{"schema": ref("Error")}}}},
-		"schemas": merge(acdSchemas(), sessionSchemas(), obj{
+		"schemas": merge(acdSchemas(), sessionSchemas(), webhookSchemas(), obj{
 			"Error": props([]string{"error"}, obj{"error": props([]string{"code", "message"}, obj{
 				"code": enum("bad_json", "unknown_field", "invalid", "unauthorized", "forbidden", "not_found",
 					"method_not_allowed", "conflict", "precondition_failed", "too_large", "rate_limited", "unavailable", "internal"),

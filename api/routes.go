@@ -34,6 +34,7 @@ func (s *Server) routes() *chi.Mux {
 				r.Route("/tickets", s.ticketRoutes)
 				r.Route("/interactions", s.interactionRoutes)
 				r.Route("/callbacks", s.callbackRoutes)
+				r.Route("/webhooks", s.webhookRoutes)
 				r.Get("/calls", s.listCalls)
 				s.queueRoutes(r)
 			})

@@ -65,6 +65,7 @@ type Config struct {
 	Calls          CallLister // nil: GET /api/v1/calls answers 503
 	ACD            ACD        // queues and agents (queue.Service); nil: their routes answer 503
 	Callbacks      Callbacks  // nil: the /api/v1/callbacks routes answer 503
+	Webhooks       Webhooks   // nil: the /api/v1/webhooks routes answer 503
 	// AuthFailures is how many unknown tokens one source address may
 	// present per minute (burst the same) before it gets 429 with
 	// Retry-After. 0 means DefaultAuthFailures; negative disables it.

@@ -29,6 +29,7 @@ import (
 	"github.com/hotline-dev/hotline/sip"
 	"github.com/hotline-dev/hotline/store"
 	"github.com/hotline-dev/hotline/store/storeopen"
+	"github.com/hotline-dev/hotline/webhook"
 )
 
 // App is one running Hotline.
@@ -53,6 +54,7 @@ type App struct {
 	live      *liveCalls
 	acd       *acd
 	callbacks *callback.Scheduler // the callback service (docs/callbacks.md)
+	webhooks  *webhook.Service    // helpdesk webhooks (docs/api.md "Webhooks")
 	callers   *callerBudget       // new customers per source and day
 	policy    *outbound.Policy
 	// stopping is set when shutdown starts: /readyz fails from then on.
@@ -103,6 +105,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		{"hotline_calllog_backlog", "Call records not yet in the database: waiting for the spool's fsync or in the spool.",
 			func() float64 { s := a.calls.Stats(); return float64(s.Queued + s.Spooled) }},
 		{"hotline_flows_loaded", "Flows currently serving.", func() float64 { return float64(len(a.flows.Current().Flows())) }},
+		{"hotline_webhook_queue", "Webhook events waiting to be written to the outbox.",
+			func() float64 { return float64(a.webhooks.Stats().Queued) }},
+		{"hotline_webhook_events_dropped", "Webhook events dropped since start because the outbox could not be written for that long.",
+			func() float64 { return float64(a.webhooks.Stats().Dropped) }},
+		{"hotline_webhook_deliveries_dead", "Webhook deliveries this process gave up on (dead letters) since start.",
+			func() float64 { return float64(a.webhooks.Stats().Dead) }},
 	})
 	a.metrics.buildInfo(cfg.Version)
 	if a.prompts, err = media.LoadLibrary(cfg.Media.Prompts); err != nil {
@@ -133,6 +141,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		return nil, fmt.Errorf("call log (database.spool_dir %s): %w", cfg.Database.SpoolDir, err)
 	}
 	a.undo = append(a.undo, a.calls.Close)
+	if err = a.newWebhooks(); err != nil {
+		return nil, err
+	}
 
 	a.callers = newCallerBudget(cfg.Customers, officeLocation(cfg))
 	if err = a.newACD(); err != nil {
@@ -215,6 +226,7 @@ func (a *App) newHTTP() error {
 		Store: a.store, Tokens: tokens, RateLimit: a.cfg.HTTP.RateLimit, AuthFailures: a.cfg.HTTP.AuthFailures, Bus: a.bus,
 		Logger: a.log, DefaultCountry: a.cfg.Phone.DefaultCountry, Calls: a.live, ACD: a.acd.svc, Callbacks: a.callbacks,
 		RequestTimeout: a.cfg.Database.Timeout, ReadyTimeout: a.cfg.Database.Timeout, Ready: a.readiness(),
+		Webhooks: a.webhooks,
 	})
 	a.http = newHTTPServer(a.httpRaw, a.cfg.HTTP, a.routes(), a.log)
 	a.httpLn = a.http.ln
@@ -271,6 +283,9 @@ func (a *App) ready(ctx context.Context) error {
 // are refused and the previous version keeps serving; the registry has
 // logged every problem, once. Calls in progress are never affected.
 func (a *App) Reload() ([]flows.Problem, error) { return a.flows.Reload() }
+
+// Webhooks is the webhook service (tests read its Stats).
+func (a *App) Webhooks() *webhook.Service { return a.webhooks }
 
 // Bus is the event stream (tests and embedders subscribe to it).
 func (a *App) Bus() *events.Bus { return a.bus }

@@ -20,6 +20,9 @@ var errStoreDown = fmt.Errorf("ticket history database unavailable: %w", store.E
 // request deadline, the call logger's write timeout).
 type lazyStore struct {
 	r *calllog.Reopener
+	// hook hears committed ticket, interaction and call writes (the
+	// webhooks); nil: none. Set once, before anything is served.
+	hook storeHook
 }
 
 var _ store.Store = (*lazyStore)(nil)
@@ -102,7 +105,11 @@ func (l *lazyStore) FindCustomerByEmail(ctx context.Context, email string) (*sto
 }
 
 func (l *lazyStore) CreateTicket(ctx context.Context, t *store.Ticket) error {
-	return l.do(ctx, func(s store.Store) error { return s.CreateTicket(ctx, t) })
+	err := l.do(ctx, func(s store.Store) error { return s.CreateTicket(ctx, t) })
+	if err == nil && l.hook != nil {
+		l.hook.TicketCreated(*t)
+	}
+	return err
 }
 
 func (l *lazyStore) GetTicket(ctx context.Context, id int64) (*store.Ticket, error) {
@@ -110,7 +117,11 @@ func (l *lazyStore) GetTicket(ctx context.Context, id int64) (*store.Ticket, err
 }
 
 func (l *lazyStore) UpdateTicket(ctx context.Context, t *store.Ticket) error {
-	return l.do(ctx, func(s store.Store) error { return s.UpdateTicket(ctx, t) })
+	err := l.do(ctx, func(s store.Store) error { return s.UpdateTicket(ctx, t) })
+	if err == nil && l.hook != nil {
+		l.hook.TicketUpdated(*t)
+	}
+	return err
 }
 
 func (l *lazyStore) ListTickets(ctx context.Context, f store.TicketFilter, p store.Page) ([]store.Ticket, string, error) {
@@ -118,7 +129,11 @@ func (l *lazyStore) ListTickets(ctx context.Context, f store.TicketFilter, p sto
 }
 
 func (l *lazyStore) CreateInteraction(ctx context.Context, i *store.Interaction) error {
-	return l.do(ctx, func(s store.Store) error { return s.CreateInteraction(ctx, i) })
+	err := l.do(ctx, func(s store.Store) error { return s.CreateInteraction(ctx, i) })
+	if err == nil && l.hook != nil {
+		l.hook.InteractionCreated(*i)
+	}
+	return err
 }
 
 func (l *lazyStore) GetInteraction(ctx context.Context, id int64) (*store.Interaction, error) {
@@ -134,11 +149,21 @@ func (l *lazyStore) Timeline(ctx context.Context, customerID int64, p store.Page
 }
 
 func (l *lazyStore) LogCall(ctx context.Context, r store.CallRecord) (store.LogResult, error) {
-	return with(ctx, l, func(s store.Store) (store.LogResult, error) { return s.LogCall(ctx, r) })
+	res, err := with(ctx, l, func(s store.Store) (store.LogResult, error) { return s.LogCall(ctx, r) })
+	if err == nil && l.hook != nil {
+		l.hook.CallLogged(r, res)
+	}
+	return res, err
 }
 
 func (l *lazyStore) LogCalls(ctx context.Context, rs []store.CallRecord) ([]store.LogResult, error) {
-	return with(ctx, l, func(s store.Store) ([]store.LogResult, error) { return s.LogCalls(ctx, rs) })
+	res, err := with(ctx, l, func(s store.Store) ([]store.LogResult, error) { return s.LogCalls(ctx, rs) })
+	if err == nil && l.hook != nil && len(res) == len(rs) {
+		for i := range rs {
+			l.hook.CallLogged(rs[i], res[i])
+		}
+	}
+	return res, err
 }
 
 // withPartT runs f on part P of the open store (store.Runtime,

@@ -44,7 +44,8 @@ func (a *App) Run(ctx context.Context) error {
 	g, failed := errgroup.WithContext(context.Background())
 	lg := new(errgroup.Group)
 	lg.Go(func() error { return a.calls.Run(logCtx) })
-	lg.Go(func() error { return a.state.Run(logCtx) }) // its last write follows the drain
+	lg.Go(func() error { return a.state.Run(logCtx) })    // its last write follows the drain
+	lg.Go(func() error { return a.webhooks.Run(logCtx) }) // the drain's call records make call.ended events too
 	g.Go(func() error { return a.sip.Serve(serveCtx) })
 	g.Go(func() error { return a.http.Serve(serveCtx) })
 	g.Go(func() error { return a.acd.client.Run(serveCtx) })

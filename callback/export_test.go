@@ -10,6 +10,6 @@ func (s *Scheduler) DebugEntry(id int64) string {
 	if e == nil {
 		return "no entry"
 	}
-	return fmt.Sprintf("state %s inLine %v busy %v suspect %v dial %v timer at %v (idx %d) version %d notBefore %v",
-		e.cb.State, e.inLine, e.busy, e.suspect, e.dial != nil, e.t.at, e.t.idx, e.cb.Version, e.cb.NotBefore)
+	return fmt.Sprintf("state %s inLine %v busy %v suspect %v dial %v timer at %v (armed %v) version %d notBefore %v",
+		e.cb.State, e.inLine, e.busy, e.suspect, e.dial != nil, e.t.At, e.t.Armed(), e.cb.Version, e.cb.NotBefore)
 }

@@ -1,11 +1,11 @@
 package callback
 
 import (
-	"container/heap"
 	"context"
 	"slices"
 	"time"
 
+	"github.com/hotline-dev/hotline/jobs"
 	"github.com/hotline-dev/hotline/store"
 )
 
@@ -66,8 +66,7 @@ type line struct {
 
 func newLine(set *settings) *line {
 	l := &line{set: set, ended: map[store.CallbackState]int{}}
-	l.close.line = l
-	l.close.idx = -1
+	l.close.V.line = l
 	return l
 }
 
@@ -89,54 +88,15 @@ func (l *line) remove(e *entry) {
 
 // timer is one wake-up in the scheduler's heap: an entry's or a line's
 // (its calendar closing).
-type timer struct {
-	at    time.Time
+// timer is an entry's or a line's wake-up in the scheduler's heap
+// (jobs.Timers, shared with the webhook deliverer).
+type timer = jobs.Timer[wakeup]
+
+// wakeup says whose timer it is: an entry's (due, expiry, a retry) or a
+// line's (its calendar closes).
+type wakeup struct {
 	entry *entry
 	line  *line
-	idx   int // in the heap; -1 when not
 }
 
-type timers []*timer
-
-func (h timers) Len() int           { return len(h) }
-func (h timers) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
-func (h timers) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].idx, h[j].idx = i, j
-}
-func (h *timers) Push(x any) {
-	t := x.(*timer)
-	t.idx = len(*h)
-	*h = append(*h, t)
-}
-func (h *timers) Pop() any {
-	old := *h
-	t := old[len(old)-1]
-	old[len(old)-1] = nil
-	t.idx = -1
-	*h = old[:len(old)-1]
-	return t
-}
-
-// set arms t at at (moving it when armed).
-func (h *timers) set(t *timer, at time.Time) {
-	t.at = at
-	if t.idx >= 0 {
-		heap.Fix(h, t.idx)
-		return
-	}
-	heap.Push(h, t)
-}
-
-func (h *timers) stop(t *timer) {
-	if t.idx >= 0 {
-		heap.Remove(h, t.idx)
-	}
-}
-
-func (h timers) peek() *timer {
-	if len(h) == 0 {
-		return nil
-	}
-	return h[0]
-}
+type timers = jobs.Timers[wakeup]

@@ -168,7 +168,7 @@ func (s *Scheduler) inHours(set *settings, at, now time.Time) error {
 // add makes an entry for a new open callback. Called with s.mu held.
 func (s *Scheduler) add(cb store.Callback) *entry {
 	e := &entry{cb: cb, q: s.lineOf(cb.Queue), rank: s.rankOf(cb)}
-	e.t.entry, e.t.idx = e, -1
+	e.t.V.entry = e
 	s.entries[cb.ID] = e
 	s.byPhone[openKey(cb.Queue, cb.Number)] = e
 	return e

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hotline-dev/hotline/config"
 	"github.com/hotline-dev/hotline/events"
+	"github.com/hotline-dev/hotline/jobs"
 	"github.com/hotline-dev/hotline/outbound"
 	"github.com/hotline-dev/hotline/store"
 )
@@ -163,8 +164,8 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		s.deliver()
 		s.mu.Lock()
 		wait := time.Hour
-		if next := s.timers.peek(); next != nil {
-			wait = time.Until(next.at)
+		if next := s.timers.Peek(); next != nil {
+			wait = time.Until(next.At)
 		}
 		s.mu.Unlock()
 		t.Reset(max(wait, 0))
@@ -252,11 +253,10 @@ func (s *Scheduler) boot(ctx context.Context) error {
 		l.day = day
 	}
 	s.entries, s.byPhone = map[int64]*entry{}, map[string]*entry{}
-	s.timers = nil
+	s.timers.Reset()
 	for name, l := range s.lines {
 		clear(l.ended)
 		l.due, l.inFlight = nil, 0
-		l.close.idx = -1
 		for _, c := range ended[l.day] {
 			if c.Queue == name {
 				l.ended[c.State] += c.N
@@ -394,9 +394,9 @@ func transient(err error) bool {
 	return errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)
 }
 
-func nextBackoff(d time.Duration) time.Duration {
-	if d < backoffMin {
-		return backoffMin
-	}
-	return min(2*d, backoffMax)
-}
+// writeBackoff spaces the retries of a write that found the database
+// unavailable (the shared schedule of jobs, without jitter: one process
+// retries one write).
+var writeBackoff = jobs.Backoff{Min: backoffMin, Max: backoffMax}
+
+func nextBackoff(d time.Duration) time.Duration { return writeBackoff.Next(d) }

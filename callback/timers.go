@@ -1,7 +1,6 @@
 package callback
 
 import (
-	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -40,13 +39,13 @@ func (s *Scheduler) wake(e *entry, now time.Time) (work func(ctx context.Context
 			s.outbox = append(s.outbox, notice{offer: &w})
 			s.publish(e, "waiting", nil)
 		}
-		s.timers.set(&e.t, e.cb.ExpiresAt)
+		s.timers.Set(&e.t, e.cb.ExpiresAt)
 	} else {
 		if e.inLine { // the calendar closed: back to scheduled
 			s.leaveLine(e)
 			s.publish(e, "scheduled", nil)
 		}
-		s.timers.set(&e.t, minTime(due, e.cb.ExpiresAt))
+		s.timers.Set(&e.t, minTime(due, e.cb.ExpiresAt))
 	}
 	s.kickRun()
 	return nil
@@ -66,14 +65,14 @@ func (s *Scheduler) leaveLine(e *entry) {
 // s.mu held.
 func (s *Scheduler) retryLater(e *entry, now time.Time) {
 	e.backoff = nextBackoff(e.backoff)
-	s.timers.set(&e.t, now.Add(e.backoff))
+	s.timers.Set(&e.t, now.Add(e.backoff))
 	s.kickRun()
 }
 
 // armClose sets l's timer to the next closing of its calendar after now.
 // Called with s.mu held.
 func (s *Scheduler) armClose(l *line, now time.Time) {
-	s.timers.stop(&l.close)
+	s.timers.Stop(&l.close)
 	if l.set.cal == nil {
 		return
 	}
@@ -89,7 +88,7 @@ func (s *Scheduler) armClose(l *line, now time.Time) {
 	if end.IsZero() { // open for more than a week: look again then
 		end = at.Add(7 * 24 * time.Hour)
 	}
-	s.timers.set(&l.close, end)
+	s.timers.Set(&l.close, end)
 }
 
 // fire runs every timer that is due.
@@ -98,23 +97,22 @@ func (s *Scheduler) fire(ctx context.Context) {
 	var work []func(ctx context.Context)
 	s.mu.Lock()
 	for {
-		t := s.timers.peek()
-		if t == nil || t.at.After(now) {
+		t := s.timers.PopDue(now)
+		if t == nil {
 			break
 		}
-		heap.Pop(&s.timers)
-		if t.line != nil {
+		if t.V.line != nil {
 			// The calendar closed: the line empties until it opens (each
 			// callback's own timer brings it back then).
-			for _, e := range append([]*entry(nil), t.line.due...) {
+			for _, e := range append([]*entry(nil), t.V.line.due...) {
 				if w := s.wake(e, now); w != nil {
 					work = append(work, w)
 				}
 			}
-			s.armClose(t.line, now)
+			s.armClose(t.V.line, now)
 			continue
 		}
-		if w := s.wake(t.entry, now); w != nil {
+		if w := s.wake(t.V.entry, now); w != nil {
 			work = append(work, w)
 		}
 	}
@@ -196,7 +194,7 @@ func (s *Scheduler) refresh(e *entry, cb store.Callback, now time.Time) {
 
 // rearm has the Run loop look at e at once. Called with s.mu held.
 func (s *Scheduler) rearm(e *entry, now time.Time) {
-	s.timers.set(&e.t, now)
+	s.timers.Set(&e.t, now)
 	s.kickRun()
 }
 
@@ -229,7 +227,7 @@ func (s *Scheduler) ended(e *entry, cb store.Callback, now time.Time, extra *Cha
 // drop forgets e. Called with s.mu held.
 func (s *Scheduler) drop(e *entry, _ time.Time) {
 	s.leaveLine(e)
-	s.timers.stop(&e.t)
+	s.timers.Stop(&e.t)
 	delete(s.entries, e.cb.ID)
 	if k := openKey(e.cb.Queue, e.cb.Number); s.byPhone[k] == e {
 		delete(s.byPhone, k)

@@ -41,6 +41,10 @@ type Config struct {
 	Calendars map[string]Calendar `yaml:"calendars"` // business hours by name
 	Customers Customers           `yaml:"customers"` // bounds on customers unauthenticated callers create
 	Callbacks Callbacks           `yaml:"callbacks"` // bounds on callback requests (queues' callback blocks say how to call back)
+	// Webhooks are signed event deliveries to helpdesks, by name
+	// (webhooks.go; more can be made through the API).
+	Webhooks        map[string]Webhook `yaml:"webhooks"`
+	WebhookDelivery WebhookDelivery    `yaml:"webhook_delivery"`
 
 	// Version is the binary's (set by cmd/hotline, never by the file):
 	// the User-Agent default and the build-info metric report it.
@@ -614,6 +618,9 @@ func (c *Config) Validate() error {
 	if c.HTTP.MaxSessions < 0 {
 		return fmt.Errorf("http.max_sessions: must be positive, got %d", c.HTTP.MaxSessions)
 	}
+	if err := c.validateWebhooks(); err != nil {
+		return err
+	}
 	for i, t := range c.HTTP.Tokens {
 		if err := c.validateToken(t); err != nil {
 			return fmt.Errorf("http.tokens[%d].%w", i, err)
@@ -791,6 +798,9 @@ func (c *Config) CheckSecrets() error {
 			return fmt.Errorf("agents[%d].password: %s is not set in the environment (agent %s, username %q: an empty password must not register)",
 				i, a.Password, a.ID, a.Username)
 		}
+	}
+	if err := c.checkWebhookSecrets(); err != nil {
+		return err
 	}
 	for i, t := range c.Trunks {
 		if t.Username != "" && Secret(t.Password) == "" {

@@ -33,7 +33,9 @@ import (
 const (
 	childDirEnv = "HOTLINE_E2E_CHILD_DIR"
 	childDBEnv  = "HOTLINE_E2E_CHILD_DB"
-	holdNumber  = "300"
+	// childWebhookEnv, when set, is the URL of a webhook receiver.
+	childWebhookEnv = "HOTLINE_E2E_CHILD_WEBHOOK"
+	holdNumber      = "300"
 )
 
 // holdFlow keeps a caller in a menu (10 minutes) until they hang up.
@@ -73,6 +75,10 @@ func childConfig(dir, db string) config.Config {
 	cfg.Flows.Watch = false
 	cfg.Database.URL = db
 	cfg.Database.SpoolDir = filepath.Join(dir, "spool")
+	if url := os.Getenv(childWebhookEnv); url != "" { // webhooks_test.go
+		cfg.Webhooks = map[string]config.Webhook{"desk": {URL: url, Secret: hookSecret}}
+		cfg.WebhookDelivery = config.WebhookDelivery{BackoffMin: 100 * time.Millisecond, BackoffMax: time.Second}
+	}
 	return cfg
 }
 
