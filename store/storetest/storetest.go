@@ -57,6 +57,9 @@ func Run(t *testing.T, open Factory) {
 		{"RuntimeBindings", testRuntimeBindings},
 		{"RuntimeAgents", testRuntimeAgents},
 		{"RuntimeQueueRecs", testRuntimeQueueRecs},
+		{"SyncOrder", testSyncOrder},
+		{"SyncConcurrent", testSyncConcurrent},
+		{"IfVersion", testIfVersion},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
