@@ -95,6 +95,10 @@ func (s *Server) patchCustomer(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, s.missing(err, "customer", id))
 		return
 	}
+	if c.IfVersion, err = ifMatchStale(w, r, "customer", id, c.Version); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	setIf(&c.Name, p.Name)
 	setIf(&c.Phones, p.Phones)
 	setIf(&c.Emails, p.Emails)
@@ -106,18 +110,33 @@ func (s *Server) patchCustomer(w http.ResponseWriter, r *http.Request) {
 		err = s.normalizePhones(c.Phones)
 	}
 	if err == nil {
-		err = s.cfg.Store.UpdateCustomer(r.Context(), c)
+		err = staleWrite(w, s.cfg.Store.UpdateCustomer(r.Context(), c), "customer", id, func() (int64, error) {
+			cur, err := s.cfg.Store.GetCustomer(r.Context(), id)
+			if err != nil {
+				return 0, err
+			}
+			return cur.Version, nil
+		})
 	}
 	if err != nil {
 		s.writeError(w, r, s.missing(err, "customer", id))
 		return
 	}
+	setETag(w, c.Version)
 	writeJSON(w, http.StatusOK, c)
 }
 
 func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := store.CustomerFilter{Email: strings.TrimSpace(q.Get("email")), Tier: store.Tier(q.Get("tier"))}
+	var err error
+	if err = checkQuery(r, customerQuery); err == nil {
+		f.Since, err = sinceParams(r)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	if f.Tier != "" && !oneOf(f.Tier, store.Tiers...) {
 		s.writeError(w, r, invalid("tier", "must be %s", tierNames))
 		return
@@ -138,6 +157,10 @@ func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request) {
 // lookupCustomer finds one customer by ?phone= (normalised to E.164 with
 // the default country) or ?email=.
 func (s *Server) lookupCustomer(w http.ResponseWriter, r *http.Request) {
+	if err := checkQuery(r, lookupQuery); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	q := r.URL.Query()
 	number, email := strings.TrimSpace(q.Get("phone")), strings.TrimSpace(q.Get("email"))
 	var (
@@ -174,6 +197,10 @@ func (s *Server) lookupCustomer(w http.ResponseWriter, r *http.Request) {
 func (s *Server) timeline(w http.ResponseWriter, r *http.Request) {
 	id, err := idParam(r, "customer")
 	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := checkQuery(r, pageQuery); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

@@ -20,6 +20,8 @@ var (
 	ErrBadJSON = errors.New("api: malformed JSON")
 	// ErrUnknownField means the body has a field the resource does not have (400).
 	ErrUnknownField = errors.New("api: unknown field")
+	// ErrUnknownParam means a query parameter the route does not take (400).
+	ErrUnknownParam = errors.New("api: unknown query parameter")
 	// ErrInvalid means a value is present but not acceptable (422).
 	ErrInvalid = errors.New("api: invalid value")
 	// ErrUnauthorized means no bearer token or an unknown one (401).
@@ -86,6 +88,8 @@ func kindOf(err error) (int, string) {
 		return http.StatusBadRequest, "bad_json"
 	case errors.Is(err, ErrUnknownField):
 		return http.StatusBadRequest, "unknown_field"
+	case errors.Is(err, ErrUnknownParam):
+		return http.StatusBadRequest, "unknown_parameter"
 	case errors.Is(err, ErrInvalid):
 		return http.StatusUnprocessableEntity, "invalid"
 	case errors.Is(err, ErrUnauthorized):

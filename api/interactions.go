@@ -197,6 +197,13 @@ func (s *Server) getInteraction(w http.ResponseWriter, r *http.Request) {
 func (s *Server) listInteractions(w http.ResponseWriter, r *http.Request) {
 	f := store.InteractionFilter{Channel: r.URL.Query().Get("channel")}
 	var err error
+	if err = checkQuery(r, interactionQuery); err == nil {
+		f.Since, err = sinceParams(r)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	if f.CustomerID, err = queryInt(r, "customer_id"); err != nil {
 		s.writeError(w, r, err)
 		return

@@ -111,6 +111,10 @@ func (s *Server) patchTicket(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, s.missing(err, "ticket", id))
 		return
 	}
+	if t.IfVersion, err = ifMatchStale(w, r, "ticket", id, t.Version); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	if p.CustomerID != nil && *p.CustomerID != t.CustomerID {
 		s.writeError(w, r, invalid("customer_id", "a ticket cannot move to another customer"))
 		return
@@ -123,12 +127,19 @@ func (s *Server) patchTicket(w http.ResponseWriter, r *http.Request) {
 	setIf(&t.Assignee, p.Assignee)
 	err = checkTicket(t)
 	if err == nil {
-		err = s.cfg.Store.UpdateTicket(r.Context(), t)
+		err = staleWrite(w, s.cfg.Store.UpdateTicket(r.Context(), t), "ticket", id, func() (int64, error) {
+			cur, err := s.cfg.Store.GetTicket(r.Context(), id)
+			if err != nil {
+				return 0, err
+			}
+			return cur.Version, nil
+		})
 	}
 	if err != nil {
 		s.writeError(w, r, s.missing(err, "ticket", id))
 		return
 	}
+	setETag(w, t.Version)
 	writeJSON(w, http.StatusOK, t)
 }
 
@@ -136,6 +147,13 @@ func (s *Server) listTickets(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := store.TicketFilter{Status: q.Get("status"), Category: q.Get("category")}
 	var err error
+	if err = checkQuery(r, ticketQuery); err == nil {
+		f.Since, err = sinceParams(r)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	if f.CustomerID, err = queryInt(r, "customer_id"); err != nil {
 		s.writeError(w, r, err)
 		return
