@@ -60,6 +60,7 @@ func Run(t *testing.T, open Factory) {
 		{"SyncOrder", testSyncOrder},
 		{"SyncConcurrent", testSyncConcurrent},
 		{"IfVersion", testIfVersion},
+		{"IdempotencyKeys", testIdempotencyKeys},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
