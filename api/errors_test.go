@@ -39,6 +39,8 @@ func TestErrorBodiesGolden(t *testing.T) {
 		{"method_not_allowed", "DELETE", "/api/v1/customers", writeToken, ""},
 		{"unauthorized", "GET", "/api/v1/customers", "", ""},
 		{"forbidden", "POST", "/api/v1/customers", readToken, `{"name": "An"}`},
+		{"unknown_parameter", "GET", "/api/v1/tickets?updated_snice=2026-01-01T00:00:00Z", writeToken, ""},
+		{"since_not_a_time", "GET", "/api/v1/interactions?created_since=yesterday", writeToken, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -96,8 +96,8 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 func (s *Server) replay(w http.ResponseWriter, r *http.Request, got store.IdempotentResult, hash string) {
 	switch {
 	case got.RequestHash != hash:
-		s.writeError(w, r, invalid(IdempotencyHeader, "was used in the last %s for another request (method, path or body differ); send a new key",
-			store.IdempotencyTTL))
+		s.writeError(w, r, invalid(IdempotencyHeader, "was used in the last %d h for another request (method, path or body differ); send a new key",
+			int(store.IdempotencyTTL.Hours())))
 	case got.Status == 0:
 		w.Header().Set("Retry-After", "1")
 		s.writeError(w, r, &Error{Kind: ErrConflict, Field: IdempotencyHeader,

@@ -131,7 +131,7 @@ func components() obj {
 		"responses": obj{"Error": obj{"description": "error", "content": obj{"application/json": obj{"schema": ref("Error")}}}},
 		"schemas": merge(acdSchemas(), sessionSchemas(), obj{
 			"Error": props([]string{"error"}, obj{"error": props([]string{"code", "message"}, obj{
-				"code": enum("bad_json", "unknown_field", "invalid", "unauthorized", "forbidden", "not_found",
+				"code": enum("bad_json", "unknown_field", "unknown_parameter", "invalid", "unauthorized", "forbidden", "not_found",
 					"method_not_allowed", "conflict", "precondition_failed", "too_large", "rate_limited", "unavailable", "internal"),
 				"message": str(), "field": obj{"type": "string", "description": "the JSON field, query parameter or header at fault"}}),
 				"existing": obj{"description": "a conflict's existing resource (a duplicate callback request: the open callback)",

@@ -203,6 +203,7 @@ func TestIdempotencyRace(t *testing.T) {
 		if other.status != 422 || decodeErr(t, other).Error.Field != "Idempotency-Key" {
 			t.Fatalf("same key, other body: %d %s", other.status, other.body)
 		}
+		errorGolden(t, "idempotency_key_reused", fmt.Sprintf("%d %s\n%s", other.status, http.StatusText(other.status), other.body))
 		// Another token's key of the same name is its own.
 		if r := e.doWith("POST", "/api/v1/interactions", writeToken, body, map[string]string{"Idempotency-Key": "mail-4712"}); r.status != 201 ||
 			r.header.Get("Idempotent-Replayed") != "" {
