@@ -14,7 +14,9 @@ import (
 // backends' own tests may run it at full size (10,000) outside -short.
 var SyncWrites = 500
 
-// testSyncConcurrent: writers add interactions at once (on PostgreSQL
+// testSyncConcurrent: writers add interactions at once, half of them one
+// by one (CreateInteraction), half as logged calls in batches (LogCalls,
+// which stamps its rows itself on SQLite) (on PostgreSQL
 // their transactions commit out of the order their ids were taken) while
 // a poller follows ListInteractions with updated_since and the cursor; it
 // ends with exactly the set written, each once, and none written before
@@ -42,6 +44,32 @@ func SyncConcurrent(t *testing.T, s store.Store, n, writers int) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if w%2 == 1 { // logged calls, 10 to a batch
+				var batch []store.CallRecord
+				flush := func() bool {
+					res, err := s.LogCalls(ctx(t), batch)
+					if err != nil {
+						errs <- fmt.Errorf("writer %d: %w", w, err)
+						return false
+					}
+					for _, r := range res {
+						written <- r.InteractionID
+					}
+					batch = batch[:0]
+					return true
+				}
+				for k := w; k < n; k += writers {
+					// Two callers per writer, so batches also touch tickets.
+					batch = append(batch, rec(fmt.Sprintf("sync-%d", k), fmt.Sprintf("+849140%02d%03d", w, k%2), "sync"))
+					if len(batch) == 10 && !flush() {
+						return
+					}
+				}
+				if len(batch) > 0 {
+					flush()
+				}
+				return
+			}
 			for k := w; k < n; k += writers {
 				i := &store.Interaction{CustomerID: customers[w].ID, Channel: store.ChannelChat, Direction: store.DirectionInbound,
 					StartedAt: time.Now().UTC(), Summary: fmt.Sprintf("message %d", k)}

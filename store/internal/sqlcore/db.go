@@ -67,4 +67,8 @@ type Dialect struct {
 	// every writing transaction has finished (PostgreSQL: the xmin of a
 	// snapshot). "" when writers commit in change_tx order (SQLite).
 	SyncHorizon string
+	// Stamp is a query of one integer: a fresh change_tx for the rows one
+	// batch statement writes (SQLite: the counter, bumped). "" when a
+	// trigger sets it (PostgreSQL).
+	Stamp string
 }

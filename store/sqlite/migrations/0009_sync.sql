@@ -15,9 +15,12 @@ ALTER TABLE interactions ADD COLUMN change_tx INTEGER NOT NULL DEFAULT 0;
 -- outcome): updated_at, NULL until the first change.
 ALTER TABLE interactions ADD COLUMN updated_at INTEGER;
 
--- The WHEN clauses keep the triggers' own UPDATE from firing them again
--- (were recursive_triggers on).
-CREATE TRIGGER customers_change_ins AFTER INSERT ON customers BEGIN
+-- The triggers stamp every row written without a change_tx of its own:
+-- LogCalls' batch statements stamp their rows themselves, with one bump
+-- of the counter per statement (a third of the call logging's time went to
+-- the per-row triggers). The WHEN clauses skip those rows, and keep the
+-- triggers' own UPDATE from firing them again (were recursive_triggers on).
+CREATE TRIGGER customers_change_ins AFTER INSERT ON customers WHEN NEW.change_tx = 0 BEGIN
 	UPDATE sync_clock SET n = n + 1;
 	UPDATE customers SET change_tx = (SELECT n FROM sync_clock) WHERE id = NEW.id;
 END;
@@ -25,7 +28,7 @@ CREATE TRIGGER customers_change_upd AFTER UPDATE ON customers WHEN NEW.change_tx
 	UPDATE sync_clock SET n = n + 1;
 	UPDATE customers SET change_tx = (SELECT n FROM sync_clock) WHERE id = NEW.id;
 END;
-CREATE TRIGGER tickets_change_ins AFTER INSERT ON tickets BEGIN
+CREATE TRIGGER tickets_change_ins AFTER INSERT ON tickets WHEN NEW.change_tx = 0 BEGIN
 	UPDATE sync_clock SET n = n + 1;
 	UPDATE tickets SET change_tx = (SELECT n FROM sync_clock) WHERE id = NEW.id;
 END;
@@ -33,7 +36,7 @@ CREATE TRIGGER tickets_change_upd AFTER UPDATE ON tickets WHEN NEW.change_tx = O
 	UPDATE sync_clock SET n = n + 1;
 	UPDATE tickets SET change_tx = (SELECT n FROM sync_clock) WHERE id = NEW.id;
 END;
-CREATE TRIGGER interactions_change_ins AFTER INSERT ON interactions BEGIN
+CREATE TRIGGER interactions_change_ins AFTER INSERT ON interactions WHEN NEW.change_tx = 0 BEGIN
 	UPDATE sync_clock SET n = n + 1;
 	UPDATE interactions SET change_tx = (SELECT n FROM sync_clock) WHERE id = NEW.id;
 END;
