@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"io"
 	"net/http"
+	"strconv"
 
 	"github.com/hotline-dev/hotline/store"
 )
@@ -49,7 +50,7 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 		sum.Write([]byte(r.Method + " " + r.URL.RequestURI() + "\n"))
 		sum.Write(body)
 		hash := hex.EncodeToString(sum.Sum(nil))
-		scope := tokenName(r.Context())
+		scope := idempotencyScope(r.Context())
 		// A claim older than two request deadlines got no answer: its
 		// process died mid-request, and a retry may run it.
 		got, claimed, err := idem.ClaimIdempotencyKey(r.Context(), scope, key, hash, 2*s.cfg.RequestTimeout)
@@ -148,3 +149,14 @@ func (c *captureWriter) Write(p []byte) (int, error) {
 
 // Unwrap lets http.NewResponseController reach the connection.
 func (c *captureWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
+// idempotencyScope is whose keys a request's key is among: the token (or
+// the token a session was opened with) and, for an agent-bound one, the
+// agent, so two clients' keys never meet.
+func idempotencyScope(ctx context.Context) string {
+	p := principalOf(ctx)
+	if p == nil {
+		return ""
+	}
+	return strconv.Quote(p.name) + " " + p.agent // quoted: no name can end where another begins
+}
