@@ -257,7 +257,9 @@ func checkCustomer(c *store.Customer) error {
 	sort.Strings(keys) // the same answer every time
 	for _, k := range keys {
 		if v := c.Attributes[k]; k == "" || len(k) > maxShort || len(v) > maxText {
-			p.add("attributes."+k, "keys must be 1 to %d bytes and values at most %d", maxShort, maxText)
+			e := invalid("attributes."+k, "keys must be 1 to %d bytes and values at most %d", maxShort, maxText)
+			e.Pointer = "/attributes/" + strings.ReplaceAll(strings.ReplaceAll(k, "~", "~0"), "/", "~1")
+			p = append(p, e)
 		}
 	}
 	return p.err()

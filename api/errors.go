@@ -62,6 +62,9 @@ type Error struct {
 	// Issues are every invalid value of the request (ErrInvalid), this one
 	// first; sent as "errors". Empty: this one alone.
 	Issues []*Error
+	// Pointer is Field's JSON pointer when it cannot be derived from Field
+	// (an attribute key with a dot in it).
+	Pointer string
 }
 
 func (e *Error) Error() string {
@@ -155,7 +158,11 @@ func issues(ae *Error, bodyless bool) []issueDetail {
 	out := make([]issueDetail, 0, len(list))
 	for _, e := range list {
 		d := issueDetail{Field: e.Field, Message: e.Message}
-		if !bodyless && !strings.Contains(e.Field, "-") { // headers (If-Match, Idempotency-Key) are not body fields
+		switch {
+		case bodyless || strings.Contains(e.Field, "-"): // query parameters; headers (If-Match, Idempotency-Key)
+		case e.Pointer != "":
+			d.Pointer = e.Pointer
+		default:
 			d.Pointer = jsonPointer(e.Field)
 		}
 		out = append(out, d)
