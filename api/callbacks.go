@@ -164,6 +164,10 @@ func (s *Server) listCallbacks(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if err := checkQuery(r, callbackQuery); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	q := r.URL.Query()
 	f := store.CallbackFilter{Queue: q.Get("queue"), State: store.CallbackState(q.Get("state")), Number: q.Get("number")}
 	if f.State != "" && f.State != store.CallbackOpen && !oneOfState(f.State) {

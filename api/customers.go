@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"sort"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
@@ -46,6 +47,18 @@ func DecodeCustomer(b []byte) (store.Customer, error) {
 	return c, checkCustomer(&c)
 }
 
+// decodeCustomer is DecodeCustomer with the phones normalised, every
+// problem in one answer.
+func (s *Server) decodeCustomer(b []byte) (store.Customer, error) {
+	var in customerInput
+	if err := decodeJSON(b, &in); err != nil {
+		return store.Customer{}, err
+	}
+	c := store.Customer{Name: in.Name, Phones: in.Phones, Emails: in.Emails,
+		ChatHandles: in.ChatHandles, Tier: in.Tier, Attributes: in.Attributes}
+	return c, s.checkCustomerAll(&c)
+}
+
 func (s *Server) customerRoutes(r chi.Router) {
 	r.Get("/", s.listCustomers)
 	r.Post("/", s.createCustomer)
@@ -61,10 +74,7 @@ func (s *Server) createCustomer(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	c, err := DecodeCustomer(b)
-	if err == nil {
-		err = s.normalizePhones(c.Phones)
-	}
+	c, err := s.decodeCustomer(b)
 	if err == nil {
 		err = s.cfg.Store.CreateCustomer(r.Context(), &c)
 	}
@@ -95,29 +105,45 @@ func (s *Server) patchCustomer(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, s.missing(err, "customer", id))
 		return
 	}
+	if c.IfVersion, err = ifMatchStale(w, r, "customer", id, c.Version); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	setIf(&c.Name, p.Name)
 	setIf(&c.Phones, p.Phones)
 	setIf(&c.Emails, p.Emails)
 	setIf(&c.ChatHandles, p.ChatHandles)
 	setIf(&c.Tier, p.Tier)
 	setIf(&c.Attributes, p.Attributes)
-	err = checkCustomer(c)
+	err = s.checkCustomerAll(c)
 	if err == nil {
-		err = s.normalizePhones(c.Phones)
-	}
-	if err == nil {
-		err = s.cfg.Store.UpdateCustomer(r.Context(), c)
+		err = staleWrite(w, s.cfg.Store.UpdateCustomer(r.Context(), c), "customer", id, func() (int64, error) {
+			cur, err := s.cfg.Store.GetCustomer(r.Context(), id)
+			if err != nil {
+				return 0, err
+			}
+			return cur.Version, nil
+		})
 	}
 	if err != nil {
 		s.writeError(w, r, s.missing(err, "customer", id))
 		return
 	}
+	setETag(w, c.Version)
 	writeJSON(w, http.StatusOK, c)
 }
 
 func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := store.CustomerFilter{Email: strings.TrimSpace(q.Get("email")), Tier: store.Tier(q.Get("tier"))}
+	var err error
+	if err = checkQuery(r, customerQuery); err == nil {
+		f.Since, err = sinceParams(r)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	if f.Tier != "" && !oneOf(f.Tier, store.Tiers...) {
 		s.writeError(w, r, invalid("tier", "must be %s", tierNames))
 		return
@@ -138,6 +164,10 @@ func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request) {
 // lookupCustomer finds one customer by ?phone= (normalised to E.164 with
 // the default country) or ?email=.
 func (s *Server) lookupCustomer(w http.ResponseWriter, r *http.Request) {
+	if err := checkQuery(r, lookupQuery); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	q := r.URL.Query()
 	number, email := strings.TrimSpace(q.Get("phone")), strings.TrimSpace(q.Get("email"))
 	var (
@@ -177,6 +207,10 @@ func (s *Server) timeline(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	if err := checkQuery(r, pageQuery); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	if _, err := s.cfg.Store.GetCustomer(r.Context(), id); err != nil {
 		s.writeError(w, r, s.missing(err, "customer", id))
 		return
@@ -188,35 +222,72 @@ func (s *Server) timeline(w http.ResponseWriter, r *http.Request) {
 
 // checkCustomer validates what the API adds to the store's own rules (the
 // store normalises and checks phones, emails and chat handles).
+// Every problem is reported, not only the first (see problems); emails
+// and chat handles get the store's rules here too, so that one answer
+// names them beside the rest.
 func checkCustomer(c *store.Customer) error {
+	var p problems
 	if len(c.Name) > maxText {
-		return invalid("name", "longer than %d bytes", maxText)
+		p.add("name", "longer than %d bytes", maxText)
 	}
 	if c.Tier != "" && !oneOf(c.Tier, store.Tiers...) {
-		return invalid("tier", "must be %s, got %q", tierNames, c.Tier)
+		p.add("tier", "must be %s, got %q", tierNames, c.Tier)
 	}
 	if strings.TrimSpace(c.Name) == "" && len(c.Phones) == 0 && len(c.Emails) == 0 && len(c.ChatHandles) == 0 {
-		return invalid("name", "a customer needs a name, a phone, an email or a chat handle")
+		p.add("name", "a customer needs a name, a phone, an email or a chat handle")
 	}
-	if len(c.Attributes) > maxAttributes {
-		return invalid("attributes", "at most %d attributes", maxAttributes)
-	}
-	for k, v := range c.Attributes {
-		if k == "" || len(k) > maxShort || len(v) > maxText {
-			return invalid("attributes", "keys must be 1 to %d bytes and values at most %d", maxShort, maxText)
+	for i, e := range c.Emails {
+		e = strings.TrimSpace(e)
+		if at := strings.LastIndexByte(e, '@'); at < 1 || at == len(e)-1 || strings.ContainsAny(e, " \t\r\n<>,;") || len(e) > 254 {
+			p.add(fmt.Sprintf("emails[%d]", i), "%q is not an email address", c.Emails[i])
 		}
 	}
-	return nil
+	for i, h := range c.ChatHandles {
+		if strings.TrimSpace(h) == "" || len(h) > maxShort {
+			p.add(fmt.Sprintf("chat_handles[%d]", i), "must be 1 to %d bytes", maxShort)
+		}
+	}
+	if len(c.Attributes) > maxAttributes {
+		p.add("attributes", "at most %d attributes", maxAttributes)
+	}
+	keys := make([]string, 0, len(c.Attributes))
+	for k := range c.Attributes {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // the same answer every time
+	for _, k := range keys {
+		if v := c.Attributes[k]; k == "" || len(k) > maxShort || len(v) > maxText {
+			e := invalid("attributes."+k, "keys must be 1 to %d bytes and values at most %d", maxShort, maxText)
+			e.Pointer = "/attributes/" + strings.ReplaceAll(strings.ReplaceAll(k, "~", "~0"), "/", "~1")
+			p = append(p, e)
+		}
+	}
+	return p.err()
 }
 
-// normalizePhones rewrites each phone to E.164 in place.
+// normalizePhones rewrites each phone to E.164 in place; the numbers that
+// are not phone numbers are all named.
 func (s *Server) normalizePhones(phones []string) error {
-	for i, p := range phones {
-		e164, err := phone.Normalize(p, s.cfg.DefaultCountry)
+	var p problems
+	for i, n := range phones {
+		e164, err := phone.Normalize(n, s.cfg.DefaultCountry)
 		if err != nil {
-			return invalid(fmt.Sprintf("phones[%d]", i), "%v", err)
+			p.add(fmt.Sprintf("phones[%d]", i), "%v", err)
+			continue
 		}
 		phones[i] = e164
 	}
-	return nil
+	return p.err()
+}
+
+// checkCustomerAll is checkCustomer and normalizePhones in one answer.
+func (s *Server) checkCustomerAll(c *store.Customer) error {
+	var p problems
+	if err := p.addErr(checkCustomer(c)); err != nil {
+		return err
+	}
+	if err := p.addErr(s.normalizePhones(c.Phones)); err != nil {
+		return err
+	}
+	return p.err()
 }

@@ -139,6 +139,7 @@ func getOne[T any](s *Server, w http.ResponseWriter, r *http.Request, what strin
 		s.writeError(w, r, s.missing(err, what, id))
 		return
 	}
+	setETag(w, versionOf(v))
 	writeJSON(w, http.StatusOK, v)
 }
 
@@ -146,6 +147,7 @@ func getOne[T any](s *Server, w http.ResponseWriter, r *http.Request, what strin
 // (Prefix/collection/id).
 func writeCreated(w http.ResponseWriter, collection string, id int64, v any) {
 	w.Header().Set("Location", fmt.Sprintf("%s/%s/%d", Prefix, collection, id))
+	setETag(w, versionOf(v))
 	writeJSON(w, http.StatusCreated, v)
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/hotline-dev/hotline/queue"
 	"github.com/hotline-dev/hotline/store"
@@ -20,6 +21,8 @@ var (
 	ErrBadJSON = errors.New("api: malformed JSON")
 	// ErrUnknownField means the body has a field the resource does not have (400).
 	ErrUnknownField = errors.New("api: unknown field")
+	// ErrUnknownParam means a query parameter the route does not take (400).
+	ErrUnknownParam = errors.New("api: unknown query parameter")
 	// ErrInvalid means a value is present but not acceptable (422).
 	ErrInvalid = errors.New("api: invalid value")
 	// ErrUnauthorized means no bearer token or an unknown one (401).
@@ -56,6 +59,12 @@ type Error struct {
 	// Existing is the resource a conflict is with (a duplicate callback
 	// request's open callback); sent as "existing" beside "error".
 	Existing any
+	// Issues are every invalid value of the request (ErrInvalid), this one
+	// first; sent as "errors". Empty: this one alone.
+	Issues []*Error
+	// Pointer is Field's JSON pointer when it cannot be derived from Field
+	// (an attribute key with a dot in it).
+	Pointer string
 }
 
 func (e *Error) Error() string {
@@ -86,6 +95,8 @@ func kindOf(err error) (int, string) {
 		return http.StatusBadRequest, "bad_json"
 	case errors.Is(err, ErrUnknownField):
 		return http.StatusBadRequest, "unknown_field"
+	case errors.Is(err, ErrUnknownParam):
+		return http.StatusBadRequest, "unknown_parameter"
 	case errors.Is(err, ErrInvalid):
 		return http.StatusUnprocessableEntity, "invalid"
 	case errors.Is(err, ErrUnauthorized):
@@ -121,6 +132,42 @@ type errorDetail struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Field   string `json:"field,omitempty"`
+	// Errors lists every invalid value of a 422 (the first is the one
+	// above), each with its field as a JSON pointer into the body.
+	Errors []issueDetail `json:"errors,omitempty"`
+}
+
+// issueDetail is one invalid value.
+type issueDetail struct {
+	Field   string `json:"field,omitempty"`   // as in "field": "phones[1]"
+	Pointer string `json:"pointer,omitempty"` // RFC 6901 into the request body: "/phones/1"; absent for a query parameter or header
+	Message string `json:"message"`
+}
+
+// issues is the "errors" list of an invalid-value answer. Fields of a
+// request without a body (GET: query parameters) and headers get no
+// pointer.
+func issues(ae *Error, bodyless bool) []issueDetail {
+	if ae.Kind != ErrInvalid {
+		return nil
+	}
+	list := ae.Issues
+	if len(list) == 0 {
+		list = []*Error{ae}
+	}
+	out := make([]issueDetail, 0, len(list))
+	for _, e := range list {
+		d := issueDetail{Field: e.Field, Message: e.Message}
+		switch {
+		case bodyless || strings.Contains(e.Field, "-"): // query parameters; headers (If-Match, Idempotency-Key)
+		case e.Pointer != "":
+			d.Pointer = e.Pointer
+		default:
+			d.Pointer = jsonPointer(e.Field)
+		}
+		out = append(out, d)
+	}
+	return out
 }
 
 func invalid(field, format string, args ...any) *Error {
@@ -197,7 +244,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if status == http.StatusServiceUnavailable {
 		s.setRetryAfter(w)
 	}
-	writeJSON(w, status, errorBody{Error: errorDetail{Code: ae.Code(), Message: ae.Message, Field: ae.Field}, Existing: ae.Existing})
+	writeJSON(w, status, errorBody{Error: errorDetail{Code: ae.Code(), Message: ae.Message, Field: ae.Field, Errors: issues(ae, r.Method == http.MethodGet || r.Method == http.MethodHead)}, Existing: ae.Existing})
 }
 
 // writeJSON writes v with status. HTML escaping is off: these bodies are

@@ -39,6 +39,11 @@ func TestErrorBodiesGolden(t *testing.T) {
 		{"method_not_allowed", "DELETE", "/api/v1/customers", writeToken, ""},
 		{"unauthorized", "GET", "/api/v1/customers", "", ""},
 		{"forbidden", "POST", "/api/v1/customers", readToken, `{"name": "An"}`},
+		{"all_problems_customer", "POST", "/api/v1/customers", writeToken, `{"tier": "gold", "phones": ["0912345678", "hello"], "emails": ["a@b.vn", "nope"], "chat_handles": [" "]}`},
+		{"all_problems_ticket", "POST", "/api/v1/tickets", writeToken, `{"status": "done", "tags": ["ok", ""]}`},
+		{"all_problems_interaction", "POST", "/api/v1/interactions", writeToken, `{"channel": "fax", "direction": "up", "started_at": "now", "details": []}`},
+		{"unknown_parameter", "GET", "/api/v1/tickets?updated_snice=2026-01-01T00:00:00Z", writeToken, ""},
+		{"since_not_a_time", "GET", "/api/v1/interactions?created_since=yesterday", writeToken, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -43,18 +43,22 @@ func DecodeInteraction(b []byte) (store.Interaction, error) {
 	if err := decodeJSON(b, &in); err != nil {
 		return store.Interaction{}, err
 	}
+	var p problems
 	if in.CustomerID < 0 {
-		return store.Interaction{}, invalid("customer_id", "must be positive")
+		p.add("customer_id", "must be positive")
 	}
 	if in.TicketID < 0 {
-		return store.Interaction{}, invalid("ticket_id", "must be positive")
+		p.add("ticket_id", "must be positive")
 	}
 	if in.CustomerID == 0 && in.TicketID == 0 {
-		return store.Interaction{}, invalid("customer_id", "give customer_id, ticket_id or both")
+		p.add("customer_id", "give customer_id, ticket_id or both")
 	}
 	i, err := in.messageInput.interaction()
 	i.CustomerID, i.TicketID = in.CustomerID, in.TicketID
-	return i, err
+	if err := p.addErr(err); err != nil {
+		return i, err
+	}
+	return i, p.err()
 }
 
 // DecodeMessage decodes and checks the body of POST /tickets/{id}/interactions.
@@ -68,42 +72,45 @@ func DecodeMessage(b []byte) (store.Interaction, error) {
 
 func (m *messageInput) interaction() (store.Interaction, error) {
 	i := store.Interaction{Channel: m.Channel, Direction: m.Direction, Summary: m.Summary, Body: m.Body, Voice: m.Voice}
+	var p problems
 	if !validChannel(m.Channel) {
-		return i, invalid("channel", "must be one of voice, email, chat, sms, social, got %q", m.Channel)
+		p.add("channel", "must be one of voice, email, chat, sms, social, got %q", m.Channel)
 	}
 	if i.Direction == "" {
 		i.Direction = store.DirectionInbound
 	}
 	if !oneOf(i.Direction, store.DirectionInbound, store.DirectionOutbound) {
-		return i, invalid("direction", "must be inbound or outbound, got %q", m.Direction)
+		p.add("direction", "must be inbound or outbound, got %q", m.Direction)
 	}
 	if m.StartedAt != "" {
 		t, err := time.Parse(time.RFC3339Nano, m.StartedAt)
 		if err != nil {
-			return i, invalid("started_at", "must be an RFC 3339 time like 2026-01-02T15:04:05Z, got %q", m.StartedAt)
+			p.add("started_at", "must be an RFC 3339 time like 2026-01-02T15:04:05Z, got %q", m.StartedAt)
 		}
 		i.StartedAt = t
 	}
 	if m.EndedAt != "" {
 		t, err := time.Parse(time.RFC3339Nano, m.EndedAt)
-		if err != nil {
-			return i, invalid("ended_at", "must be an RFC 3339 time like 2026-01-02T15:04:05Z, got %q", m.EndedAt)
+		switch {
+		case err != nil:
+			p.add("ended_at", "must be an RFC 3339 time like 2026-01-02T15:04:05Z, got %q", m.EndedAt)
+		case !i.StartedAt.IsZero() && t.Before(i.StartedAt):
+			p.add("ended_at", "is before started_at")
+		default:
+			i.EndedAt = &t
 		}
-		if !i.StartedAt.IsZero() && t.Before(i.StartedAt) {
-			return i, invalid("ended_at", "is before started_at")
-		}
-		i.EndedAt = &t
 	}
 	if d := bytes.TrimSpace(m.Details); len(d) > 0 && !bytes.Equal(d, []byte("null")) {
 		if d[0] != '{' {
-			return i, invalid("details", "must be a JSON object")
+			p.add("details", "must be a JSON object")
+		} else {
+			i.Details = append(json.RawMessage(nil), d...)
 		}
-		i.Details = append(json.RawMessage(nil), d...)
 	}
 	if m.Voice != nil && m.Channel != store.ChannelVoice {
-		return i, invalid("voice", "only for channel voice")
+		p.add("voice", "only for channel voice")
 	}
-	return i, nil
+	return i, p.err()
 }
 
 func (s *Server) interactionRoutes(r chi.Router) {
@@ -197,6 +204,13 @@ func (s *Server) getInteraction(w http.ResponseWriter, r *http.Request) {
 func (s *Server) listInteractions(w http.ResponseWriter, r *http.Request) {
 	f := store.InteractionFilter{Channel: r.URL.Query().Get("channel")}
 	var err error
+	if err = checkQuery(r, interactionQuery); err == nil {
+		f.Since, err = sinceParams(r)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	if f.CustomerID, err = queryInt(r, "customer_id"); err != nil {
 		s.writeError(w, r, err)
 		return

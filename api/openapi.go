@@ -70,6 +70,7 @@ func checkSpec(spec []byte, routes chi.Routes) (missing, extra []string, err err
 // buildSpec renders the description once at start-up.
 func buildSpec() ([]byte, error) {
 	paths := merge(corePaths(), sessionPaths(), webhookPaths())
+	addIdempotency(paths)
 	doc := obj{
 		"openapi": "3.0.3",
 		"info": obj{
@@ -165,6 +166,37 @@ func pageParamsSpec() []obj {
 
 func withPage(ps ...obj) []obj { return append(ps, pageParamsSpec()...) }
 
+// withSync is withPage for the lists a desk syncs: updated_since and
+// created_since too (docs/api.md, "Sync").
+func withSync(ps ...obj) []obj {
+	return append(withPage(ps...),
+		query("updated_since", "RFC 3339: only what was created or changed at or after it, in commit order (oldest first), with next_cursor on every page, the last included; poll again with that cursor alone", obj{"type": "string", "format": "date-time"}),
+		query("created_since", "RFC 3339: only what was created at or after it (in commit order, like updated_since)", obj{"type": "string", "format": "date-time"}))
+}
+
+// addIdempotency gives every POST behind a token the Idempotency-Key
+// header and its answers (409 while the first request runs, 422 when the
+// key was used for another request). Sign-in has none: it creates nothing
+// a retry could duplicate.
+func addIdempotency(paths obj) {
+	for path, item := range paths {
+		post, ok := item.(obj)["post"].(obj)
+		if !ok || path == Prefix+"/session" || post["security"] != nil {
+			continue
+		}
+		params, _ := post["parameters"].([]obj)
+		post["parameters"] = append(params, obj{"name": IdempotencyHeader, "in": "header",
+			"description": "a key (1 to 255 visible ASCII characters, a UUID is usual) to retry this POST safely: for 24 h the same key and request get the first answer again (with Idempotent-Replayed: true); another request under the key is 422; while the first runs, 409 with Retry-After",
+			"schema":      obj{"type": "string", "maxLength": 255}})
+		responses := post["responses"].(obj)
+		for _, code := range []string{"409", "422"} {
+			if responses[code] == nil {
+				responses[code] = obj{"$ref": "#/components/responses/Error"}
+			}
+		}
+	}
+}
+
 func str() obj { return obj{"type": "string"} }
 
 func ifMatchParam() obj {
@@ -197,49 +229,51 @@ func corePaths() obj {
 		Prefix + "/openapi.json": obj{"get": obj{"operationId": "openapi", "summary": "This description (no token)", "security": []obj{},
 			"responses": obj{"200": obj{"description": "OpenAPI 3 document", "content": obj{"application/json": obj{}}}}}},
 		Prefix + "/customers": obj{
-			"get": op("listCustomers", "List customers", withPage(query("phone", "phone, any format the normaliser accepts", str()),
-				query("email", "email", str()), query("tier", "vip, standard or new", str())), "", "200", "CustomerList", unproc),
-			"post": op("createCustomer", "Create a customer", nil, "CustomerInput", "201", "Customer", bad, unproc, conf, big, forb),
+			"get": op("listCustomers", "List customers by id, or (updated_since, created_since) in commit order", withSync(query("phone", "phone, any format the normaliser accepts", str()),
+				query("email", "email", str()), query("tier", "vip, standard or new", str())), "", "200", "CustomerList", bad, unproc),
+			"post": withETag(op("createCustomer", "Create a customer", nil, "CustomerInput", "201", "Customer", bad, unproc, conf, big, forb)),
 		},
 		Prefix + "/customers/lookup": obj{
 			"get": op("lookupCustomer", "Find one customer by phone or email", []obj{query("phone", "phone number (national numbers use the default country)", str()),
-				query("email", "email address", str())}, "", "200", "Customer", unproc, notF),
+				query("email", "email address", str())}, "", "200", "Customer", bad, unproc, notF),
 		},
 		Prefix + "/customers/{id}": obj{
-			"get":   op("getCustomer", "Get a customer", id("customer"), "", "200", "Customer", notF),
-			"patch": op("updateCustomer", "Change some fields of a customer", id("customer"), "CustomerPatch", "200", "Customer", bad, unproc, notF, conf, big, forb),
+			"get": withETag(op("getCustomer", "Get a customer", id("customer"), "", "200", "Customer", notF)),
+			"patch": withETag(op("updateCustomer", "Change some fields of a customer; If-Match: the ETag of a GET (412 when it changed)",
+				append(id("customer"), ifMatchParam()), "CustomerPatch", "200", "Customer", bad, unproc, notF, conf, 412, big, forb)),
 		},
 		Prefix + "/customers/{id}/timeline": obj{
-			"get": op("customerTimeline", "Every interaction of a customer on every channel, newest first", withPage(idPath("customer")), "", "200", "InteractionList", unproc, notF),
+			"get": op("customerTimeline", "Every interaction of a customer on every channel, newest first", withPage(idPath("customer")), "", "200", "InteractionList", bad, unproc, notF),
 		},
 		Prefix + "/tickets": obj{
-			"get": op("listTickets", "List tickets", withPage(query("customer_id", "customer id", obj{"type": "integer"}),
-				query("status", "open, pending, solved or closed", str()), query("category", "category", str())), "", "200", "TicketList", unproc),
-			"post": op("createTicket", "Open a ticket", nil, "TicketInput", "201", "Ticket", bad, unproc, big, forb),
+			"get": op("listTickets", "List tickets, newest first, or (updated_since, created_since) in commit order", withSync(query("customer_id", "customer id", obj{"type": "integer"}),
+				query("status", "open, pending, solved or closed", str()), query("category", "category", str())), "", "200", "TicketList", bad, unproc),
+			"post": withETag(op("createTicket", "Open a ticket", nil, "TicketInput", "201", "Ticket", bad, unproc, big, forb)),
 		},
 		Prefix + "/tickets/{id}": obj{
-			"get":   op("getTicket", "Get a ticket", id("ticket"), "", "200", "Ticket", notF),
-			"patch": op("updateTicket", "Change some fields of a ticket", id("ticket"), "TicketPatch", "200", "Ticket", bad, unproc, notF, big, forb),
+			"get": withETag(op("getTicket", "Get a ticket", id("ticket"), "", "200", "Ticket", notF)),
+			"patch": withETag(op("updateTicket", "Change some fields of a ticket; If-Match: the ETag of a GET (412 when it changed)",
+				append(id("ticket"), ifMatchParam()), "TicketPatch", "200", "Ticket", bad, unproc, notF, 412, big, forb)),
 		},
 		Prefix + "/tickets/{id}/interactions": obj{
-			"post": op("addTicketMessage", "Add an interaction (an email, a chat) to a ticket", id("ticket"), "MessageInput", "201", "Interaction", bad, unproc, notF, big, forb),
+			"post": withETag(op("addTicketMessage", "Add an interaction (an email, a chat) to a ticket", id("ticket"), "MessageInput", "201", "Interaction", bad, unproc, notF, big, forb)),
 		},
 		Prefix + "/tickets/{id}/notes": obj{
 			"post": op("addTicketNote", "Wrap-up: add an agent's note to a ticket and/or set its category (an agent session or agent-bound token: only a ticket of the customer whose call it is offered, on, wrapping up or answered within the last hour, or of a logged call it handled)", id("ticket"), "NoteInput", "201", "NoteResult", bad, unproc, notF, big, forb),
 		},
 		Prefix + "/interactions": obj{
-			"get": op("listInteractions", "List interactions, newest first", withPage(query("customer_id", "customer id", obj{"type": "integer"}),
-				query("ticket_id", "ticket id", obj{"type": "integer"}), query("channel", "voice, email, chat, sms or social", str())), "", "200", "InteractionList", unproc),
-			"post": op("createInteraction", "Record an interaction", nil, "InteractionInput", "201", "Interaction", bad, unproc, big, forb),
+			"get": op("listInteractions", "List interactions, newest first, or (updated_since, created_since) in commit order", withSync(query("customer_id", "customer id", obj{"type": "integer"}),
+				query("ticket_id", "ticket id", obj{"type": "integer"}), query("channel", "voice, email, chat, sms or social", str())), "", "200", "InteractionList", bad, unproc),
+			"post": withETag(op("createInteraction", "Record an interaction", nil, "InteractionInput", "201", "Interaction", bad, unproc, big, forb)),
 		},
 		Prefix + "/interactions/{id}": obj{
-			"get": op("getInteraction", "Get an interaction", id("interaction"), "", "200", "Interaction", notF),
+			"get": withETag(op("getInteraction", "Get an interaction", id("interaction"), "", "200", "Interaction", notF)),
 		},
 		Prefix + "/callbacks": obj{
 			"get": op("listCallbacks", "List callbacks, newest first", withPage(query("queue", "queue name", str()),
 				query("state", "open (waiting, dialling or connected), waiting, dialling, connected, completed, failed, expired or cancelled", str()),
 				query("customer_id", "customer id", obj{"type": "integer"}), query("ticket_id", "ticket id", obj{"type": "integer"}),
-				query("number", "the number called back, any format the normaliser accepts", str())), "", "200", "CallbackList", unproc, 503),
+				query("number", "the number called back, any format the normaliser accepts", str())), "", "200", "CallbackList", bad, unproc, 503),
 			"post": withETag(op("requestCallback", "Ask for a callback: the queue's agents call the number back inside its business hours (409 with the existing request when the number already has one open in the queue; 429 past the request bounds)",
 				nil, "CallbackInput", "201", "Callback", bad, unproc, conf, big, forb, 503)),
 		},

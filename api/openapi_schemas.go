@@ -131,9 +131,12 @@ func components() obj {
 		"responses": obj{"Error": obj{"description": "error", "content": obj{"application/json": obj{"schema": ref("Error")}}}},
 		"schemas": merge(acdSchemas(), sessionSchemas(), webhookSchemas(), obj{
 			"Error": props([]string{"error"}, obj{"error": props([]string{"code", "message"}, obj{
-				"code": enum("bad_json", "unknown_field", "invalid", "unauthorized", "forbidden", "not_found",
+				"code": enum("bad_json", "unknown_field", "unknown_parameter", "invalid", "unauthorized", "forbidden", "not_found",
 					"method_not_allowed", "conflict", "precondition_failed", "too_large", "rate_limited", "unavailable", "internal"),
-				"message": str(), "field": obj{"type": "string", "description": "the JSON field, query parameter or header at fault"}}),
+				"message": str(), "field": obj{"type": "string", "description": "the JSON field, query parameter or header at fault"},
+				"errors": obj{"type": "array", "description": "422: every invalid value of the request, the one above first",
+					"items": props([]string{"message"}, obj{"field": str(), "message": str(),
+						"pointer": obj{"type": "string", "description": "RFC 6901 JSON pointer into the request body (/phones/1); absent for a query parameter or header"}})}}),
 				"existing": obj{"description": "a conflict's existing resource (a duplicate callback request: the open callback)",
 					"allOf": []obj{ref("Callback")}}}),
 			"Callback":        props(nil, callbackSchema()),

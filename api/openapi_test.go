@@ -113,3 +113,56 @@ func TestOpenAPISchemasMatchVoiceModel(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenAPIConventions: every POST behind a token takes Idempotency-Key
+// (with its 409 and 422), every PATCH with If-Match can answer 412, and
+// the synced lists take updated_since and created_since.
+func TestOpenAPIConventions(t *testing.T) {
+	e := newEnv(t)
+	r := e.do("GET", "/api/v1/openapi.json", "", nil)
+	type param struct{ Name, In string }
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Parameters []param                    `json:"parameters"`
+			Responses  map[string]json.RawMessage `json:"responses"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(r.body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	has := func(ps []param, name string) bool {
+		for _, p := range ps {
+			if p.Name == name {
+				return true
+			}
+		}
+		return false
+	}
+	posts := 0
+	for path, item := range doc.Paths {
+		for method, o := range item {
+			switch {
+			case method == "post" && path != "/api/v1/session":
+				posts++
+				if !has(o.Parameters, "Idempotency-Key") || o.Responses["409"] == nil || o.Responses["422"] == nil {
+					t.Errorf("POST %s: no Idempotency-Key (or its 409/422)", path)
+				}
+			case has(o.Parameters, "If-Match") && o.Responses["412"] == nil:
+				t.Errorf("%s %s takes If-Match but has no 412", method, path)
+			}
+		}
+	}
+	if posts < 8 {
+		t.Fatalf("only %d POSTs described", posts)
+	}
+	for _, path := range []string{"/api/v1/customers", "/api/v1/tickets", "/api/v1/interactions"} {
+		if g := doc.Paths[path]["get"]; !has(g.Parameters, "updated_since") || !has(g.Parameters, "created_since") || g.Responses["400"] == nil {
+			t.Errorf("GET %s: no updated_since/created_since or 400", path)
+		}
+	}
+	for _, path := range []string{"/api/v1/customers/{id}", "/api/v1/tickets/{id}"} {
+		if !has(doc.Paths[path]["patch"].Parameters, "If-Match") {
+			t.Errorf("PATCH %s takes no If-Match", path)
+		}
+	}
+}

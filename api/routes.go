@@ -29,7 +29,7 @@ func (s *Server) routes() *chi.Mux {
 			r.Use(s.authenticate, s.limitBody)
 			r.Get("/events", s.streamEvents) // a stream: no deadline
 			r.Group(func(r chi.Router) {
-				r.Use(s.deadline)
+				r.Use(s.deadline, s.idempotent)
 				r.Route("/customers", s.customerRoutes)
 				r.Route("/tickets", s.ticketRoutes)
 				r.Route("/interactions", s.interactionRoutes)

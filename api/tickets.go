@@ -50,16 +50,20 @@ func DecodeTicket(b []byte) (store.Ticket, error) {
 	if t.Priority == "" {
 		t.Priority = "normal"
 	}
+	var p problems
 	if t.CustomerID <= 0 {
-		return t, invalid("customer_id", "required: the id of an existing customer")
+		p.add("customer_id", "required: the id of an existing customer")
 	}
 	if strings.TrimSpace(t.Subject) == "" {
-		return t, invalid("subject", "required")
+		p.add("subject", "required")
 	}
 	if t.Channel != "" && !validChannel(t.Channel) {
-		return t, invalid("channel", "must be one of voice, email, chat, sms, social, got %q", t.Channel)
+		p.add("channel", "must be one of voice, email, chat, sms, social, got %q", t.Channel)
 	}
-	return t, checkTicket(&t)
+	if err := p.addErr(checkTicket(&t)); err != nil {
+		return t, err
+	}
+	return t, p.err()
 }
 
 func (s *Server) ticketRoutes(r chi.Router) {
@@ -111,6 +115,10 @@ func (s *Server) patchTicket(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, s.missing(err, "ticket", id))
 		return
 	}
+	if t.IfVersion, err = ifMatchStale(w, r, "ticket", id, t.Version); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	if p.CustomerID != nil && *p.CustomerID != t.CustomerID {
 		s.writeError(w, r, invalid("customer_id", "a ticket cannot move to another customer"))
 		return
@@ -123,12 +131,19 @@ func (s *Server) patchTicket(w http.ResponseWriter, r *http.Request) {
 	setIf(&t.Assignee, p.Assignee)
 	err = checkTicket(t)
 	if err == nil {
-		err = s.cfg.Store.UpdateTicket(r.Context(), t)
+		err = staleWrite(w, s.cfg.Store.UpdateTicket(r.Context(), t), "ticket", id, func() (int64, error) {
+			cur, err := s.cfg.Store.GetTicket(r.Context(), id)
+			if err != nil {
+				return 0, err
+			}
+			return cur.Version, nil
+		})
 	}
 	if err != nil {
 		s.writeError(w, r, s.missing(err, "ticket", id))
 		return
 	}
+	setETag(w, t.Version)
 	writeJSON(w, http.StatusOK, t)
 }
 
@@ -136,6 +151,13 @@ func (s *Server) listTickets(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := store.TicketFilter{Status: q.Get("status"), Category: q.Get("category")}
 	var err error
+	if err = checkQuery(r, ticketQuery); err == nil {
+		f.Since, err = sinceParams(r)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	if f.CustomerID, err = queryInt(r, "customer_id"); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -151,30 +173,31 @@ func (s *Server) listTickets(w http.ResponseWriter, r *http.Request) {
 
 // checkTicket validates values shared by create and update.
 func checkTicket(t *store.Ticket) error {
+	var p problems
 	if !validStatus(t.Status) {
-		return invalid("status", "must be open, pending, solved or closed, got %q", t.Status)
+		p.add("status", "must be open, pending, solved or closed, got %q", t.Status)
 	}
 	if !oneOf(t.Priority, "low", "normal", "high", "urgent") {
-		return invalid("priority", "must be low, normal, high or urgent, got %q", t.Priority)
+		p.add("priority", "must be low, normal, high or urgent, got %q", t.Priority)
 	}
 	if len(t.Subject) > maxText {
-		return invalid("subject", "longer than %d bytes", maxText)
+		p.add("subject", "longer than %d bytes", maxText)
 	}
 	if len(t.Category) > maxShort {
-		return invalid("category", "longer than %d bytes", maxShort)
+		p.add("category", "longer than %d bytes", maxShort)
 	}
 	if len(t.Assignee) > maxShort {
-		return invalid("assignee", "longer than %d bytes", maxShort)
+		p.add("assignee", "longer than %d bytes", maxShort)
 	}
 	if len(t.Tags) > maxTags {
-		return invalid("tags", "at most %d tags", maxTags)
+		p.add("tags", "at most %d tags", maxTags)
 	}
 	for i, tag := range t.Tags {
 		if strings.TrimSpace(tag) == "" || len(tag) > maxShort {
-			return invalid(fmt.Sprintf("tags[%d]", i), "must be 1 to %d bytes", maxShort)
+			p.add(fmt.Sprintf("tags[%d]", i), "must be 1 to %d bytes", maxShort)
 		}
 	}
-	return nil
+	return p.err()
 }
 
 func validStatus(s string) bool {

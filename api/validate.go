@@ -48,3 +48,59 @@ func orList[T ~string](values []T) string {
 	}
 	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
+
+// problems collects every invalid value of a request body, so one answer
+// names them all (the "errors" list of a 422), not only the first.
+type problems []*Error
+
+// add records one invalid field.
+func (p *problems) add(field, format string, args ...any) {
+	*p = append(*p, invalid(field, format, args...))
+}
+
+// addErr records err when it is an invalid value (a 422); any other error
+// is returned, for the caller to stop on.
+func (p *problems) addErr(err error) error {
+	var ae *Error
+	if err == nil {
+		return nil
+	}
+	if errors.As(err, &ae) && ae.Kind == ErrInvalid {
+		if len(ae.Issues) > 0 {
+			*p = append(*p, ae.Issues...)
+		} else {
+			*p = append(*p, ae)
+		}
+		return nil
+	}
+	return err
+}
+
+// err is nil, or the first problem (its field and message are the
+// answer's "field" and "message", as before) carrying them all.
+func (p problems) err() error {
+	if len(p) == 0 {
+		return nil
+	}
+	first := *p[0]
+	first.Issues = append([]*Error(nil), p...)
+	return &first
+}
+
+// jsonPointer turns a field path of this API ("phones[1]", "voice.call_id")
+// into a JSON pointer into the request body (RFC 6901: "/phones/1",
+// "/voice/call_id").
+func jsonPointer(field string) string {
+	if field == "" {
+		return ""
+	}
+	var b strings.Builder
+	for _, part := range strings.Split(strings.ReplaceAll(strings.ReplaceAll(field, "[", "."), "]", ""), ".") {
+		if part == "" {
+			continue
+		}
+		part = strings.ReplaceAll(strings.ReplaceAll(part, "~", "~0"), "/", "~1")
+		b.WriteString("/" + part)
+	}
+	return b.String()
+}

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/hotline-dev/hotline/calllog"
 	"github.com/hotline-dev/hotline/store"
@@ -184,4 +185,27 @@ func withPartT[P, T any](ctx context.Context, l *lazyStore, f func(P) (T, error)
 func withPart[P any](ctx context.Context, l *lazyStore, f func(P) error) error {
 	_, err := withPartT(ctx, l, func(p P) (struct{}, error) { return struct{}{}, f(p) })
 	return err
+}
+
+// The API's Idempotency-Key table, on the open store.
+var _ store.Idempotency = (*lazyStore)(nil)
+
+func (l *lazyStore) ClaimIdempotencyKey(ctx context.Context, scope, key, hash string, stale time.Duration) (store.IdempotentResult, bool, error) {
+	type claim struct {
+		got     store.IdempotentResult
+		claimed bool
+	}
+	c, err := withPartT(ctx, l, func(s store.Idempotency) (claim, error) {
+		got, ok, err := s.ClaimIdempotencyKey(ctx, scope, key, hash, stale)
+		return claim{got, ok}, err
+	})
+	return c.got, c.claimed, err
+}
+
+func (l *lazyStore) SaveIdempotencyKey(ctx context.Context, r store.IdempotentResult) error {
+	return withPart(ctx, l, func(s store.Idempotency) error { return s.SaveIdempotencyKey(ctx, r) })
+}
+
+func (l *lazyStore) ReleaseIdempotencyKey(ctx context.Context, scope, key string) error {
+	return withPart(ctx, l, func(s store.Idempotency) error { return s.ReleaseIdempotencyKey(ctx, scope, key) })
 }

@@ -76,6 +76,13 @@ type Customer struct {
 	Attributes  map[string]string `json:"attributes"`
 	CreatedAt   time.Time         `json:"created_at"`
 	UpdatedAt   time.Time         `json:"updated_at"`
+	// Version is the row's change number (its entity tag): it changes with
+	// every write. Set by reads and writes; UpdateCustomer checks it when
+	// IfVersion is set.
+	Version int64 `json:"-"`
+	// IfVersion, when not 0, makes UpdateCustomer fail with ErrVersion
+	// unless the row is still at that Version (If-Match).
+	IfVersion int64 `json:"-"`
 }
 
 // Ticket groups interactions about one problem.
@@ -91,6 +98,8 @@ type Ticket struct {
 	Channel    string    `json:"channel"` // channel it was opened from
 	CreatedAt  time.Time `json:"created_at"`
 	UpdatedAt  time.Time `json:"updated_at"`
+	Version    int64     `json:"-"` // see Customer.Version
+	IfVersion  int64     `json:"-"` // see Customer.IfVersion
 }
 
 // Interaction is one contact on any channel.
@@ -107,6 +116,7 @@ type Interaction struct {
 	Details    json.RawMessage `json:"details,omitempty"` // channel-specific (email headers, chat ids)
 	Voice      *VoiceDetails   `json:"voice,omitempty"`
 	CreatedAt  time.Time       `json:"created_at"`
+	Version    int64           `json:"-"` // see Customer.Version
 }
 
 // VoiceDetails is what the phone channel knows about one call.

@@ -37,24 +37,41 @@ type Page struct {
 	Cursor string
 }
 
+// Since asks a list for changes: the rows written (created or changed)
+// at or after Updated, or created at or after Created (zero: no bound).
+// A list with a Since, or with a cursor from such a list, is a sync list:
+// rows in the order they were committed (oldest first), and a cursor on
+// every page, also the last, to ask for what was committed after it. Such
+// a cursor keeps the Since; the other filters are sent again.
+type Since struct {
+	Updated time.Time
+	Created time.Time
+}
+
+// IsZero reports whether s bounds nothing.
+func (s Since) IsZero() bool { return s.Updated.IsZero() && s.Created.IsZero() }
+
 // CustomerFilter, TicketFilter and InteractionFilter narrow list calls;
 // zero fields do not filter.
 type CustomerFilter struct {
 	Phone string // E.164 or anything Normalize accepts
 	Email string
 	Tier  Tier
+	Since Since
 }
 
 type TicketFilter struct {
 	CustomerID int64
 	Status     string
 	Category   string
+	Since      Since
 }
 
 type InteractionFilter struct {
 	CustomerID int64
 	TicketID   int64
 	Channel    string
+	Since      Since
 }
 
 // LogResult tells what LogCall did.

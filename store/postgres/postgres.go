@@ -36,6 +36,9 @@ var dialect = sqlcore.Dialect{
 	// Other statements stay cached prepared statements (the timeline's p50
 	// halves with them).
 	BatchArgs: []any{pgx.QueryExecModeCacheDescribe},
+	// Transaction ids are taken before commit: a sync list reads below the
+	// oldest one still running (see migrations/0009_sync.sql).
+	SyncHorizon: `SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint`,
 }
 
 func pgCode(err error) string {

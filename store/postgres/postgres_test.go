@@ -23,3 +23,15 @@ func TestConformance(t *testing.T) {
 	pgtest.Schema(t) // skip (or fail in CI) before running subtests
 	storetest.Run(t, openFresh)
 }
+
+// TestSyncTenThousand: 10,000 interactions from 4 concurrent writers
+// (committing out of the order of their transaction ids); a poller with
+// updated_since and the cursor ends with exactly that set.
+func TestSyncTenThousand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("10,000 writes")
+	}
+	s := openFresh(t)
+	defer s.Close()
+	storetest.SyncConcurrent(t, s, 10000, 4)
+}

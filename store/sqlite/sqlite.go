@@ -40,6 +40,9 @@ var dialect = sqlcore.Dialect{
 	},
 	ForeignKey:  func(err error) bool { return code(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY },
 	Unavailable: unavailable,
+	// See migrations/0009_sync.sql: the batch statements of LogCalls stamp
+	// their rows with one bump of the counter.
+	Stamp: `UPDATE sync_clock SET n = n + 1 RETURNING n`,
 }
 
 func code(err error) int {

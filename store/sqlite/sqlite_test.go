@@ -21,3 +21,14 @@ func openFresh(t *testing.T) store.Store {
 func TestConformance(t *testing.T) {
 	storetest.Run(t, openFresh)
 }
+
+// TestSyncTenThousand: 10,000 interactions from 4 concurrent writers; a
+// poller with updated_since and the cursor ends with exactly that set.
+func TestSyncTenThousand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("10,000 writes")
+	}
+	s := openFresh(t)
+	defer s.Close()
+	storetest.SyncConcurrent(t, s, 10000, 4)
+}

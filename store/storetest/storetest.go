@@ -60,6 +60,10 @@ func Run(t *testing.T, open Factory) {
 		{"WebhookSubscriptions", testWebhookSubscriptions},
 		{"WebhookOutbox", testWebhookOutbox},
 		{"WebhookBatch", testWebhookBatch},
+		{"SyncOrder", testSyncOrder},
+		{"SyncConcurrent", testSyncConcurrent},
+		{"IfVersion", testIfVersion},
+		{"IdempotencyKeys", testIdempotencyKeys},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

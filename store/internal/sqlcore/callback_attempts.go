@@ -201,8 +201,8 @@ func (s *Store) finish(ctx context.Context, q Querier, f store.CallbackFinish, i
 	summary := fmt.Sprintf("Callback call %d of %d to %s: %s", f.Attempt, cb.MaxAttempts, cb.Number, resultPhrase(f))
 	note := callbackNote{ID: cb.ID, Event: "attempt", Queue: cb.Queue, Number: cb.Number, Attempt: f.Attempt, Result: f.Result,
 		SIPStatus: f.SIPStatus, Reason: f.Reason, Trunk: f.Trunk, Agent: f.Agent}
-	if err := q.Exec(ctx, `UPDATE interactions SET ended_at = $1, summary = $2, details = $3 WHERE id = $4`,
-		s.d.Time(f.At), summary, string(note.details()), iid); err != nil {
+	if err := q.Exec(ctx, `UPDATE interactions SET ended_at = $1, summary = $2, details = $3, updated_at = $5 WHERE id = $4`,
+		s.d.Time(f.At), summary, string(note.details()), iid, s.d.Time(s.clock())); err != nil {
 		return store.Callback{}, err
 	}
 	voiceOutcome := store.OutcomeFailed

@@ -88,7 +88,23 @@ func insertCustomer(ctx context.Context, q Querier, d Dialect, c *store.Customer
 		return err
 	}
 	c.ID, c.CreatedAt, c.UpdatedAt = id, now, now
-	return nil
+	return readVersion(ctx, q, "customers", id, &c.Version)
+}
+
+// readVersion reads a row's change_tx after a write in the same
+// transaction (SQLite's trigger sets it after RETURNING has been read).
+func readVersion(ctx context.Context, q Querier, table string, id int64, v *int64) error {
+	return q.QueryRow(ctx, `SELECT change_tx FROM `+table+` WHERE id = $1`, id).Scan(v)
+}
+
+// versionMismatch tells a missing row (ErrNotFound) from one that moved
+// past the expected version (ErrVersion) after an UPDATE that matched no row.
+func versionMismatch(ctx context.Context, q Querier, table string, id, want int64) error {
+	var have int64
+	if err := readVersion(ctx, q, table, id, &have); err != nil {
+		return err
+	}
+	return fmt.Errorf("%s %d is at version %d, not %d: %w", table, id, have, want, store.ErrVersion)
 }
 
 // GetCustomer returns the customer or ErrNotFound.
@@ -97,7 +113,7 @@ func (s *Store) GetCustomer(ctx context.Context, id int64) (*store.Customer, err
 	return c, s.wrap("get customer "+strconv.FormatInt(id, 10), err)
 }
 
-const customerCols = `c.id, c.name, c.tier, c.attributes, c.created_at, c.updated_at`
+const customerCols = `c.id, c.name, c.tier, c.attributes, c.created_at, c.updated_at, c.change_tx`
 
 func (s *Store) getCustomer(ctx context.Context, q Querier, id int64) (*store.Customer, error) {
 	cs, err := s.scanCustomers(ctx, q, `SELECT `+customerCols+` FROM customers c WHERE c.id = $1`, id)
@@ -120,7 +136,7 @@ func (s *Store) scanCustomers(ctx context.Context, q Querier, sql string, args .
 	for rows.Next() {
 		var c store.Customer
 		var attrs []byte
-		if err := rows.Scan(&c.ID, &c.Name, &c.Tier, jsonDest{&attrs}, ts(&c.CreatedAt), ts(&c.UpdatedAt)); err != nil {
+		if err := rows.Scan(&c.ID, &c.Name, &c.Tier, jsonDest{&attrs}, ts(&c.CreatedAt), ts(&c.UpdatedAt), &c.Version); err != nil {
 			rows.Close()
 			return nil, err
 		}
@@ -179,12 +195,23 @@ func (s *Store) UpdateCustomer(ctx context.Context, c *store.Customer) error {
 	}
 	now := s.clock()
 	err := s.c.Tx(ctx, func(q Querier) error {
-		if err := q.QueryRow(ctx, `UPDATE customers SET name = $1, tier = $2, attributes = $3, updated_at = $4
-			WHERE id = $5 RETURNING created_at`, c.Name, string(c.Tier), attrsJSON(c.Attributes), s.d.Time(now), c.ID).Scan(ts(&c.CreatedAt)); err != nil {
+		sql, args := `UPDATE customers SET name = $1, tier = $2, attributes = $3, updated_at = $4
+			WHERE id = $5`, []any{c.Name, string(c.Tier), attrsJSON(c.Attributes), s.d.Time(now), c.ID}
+		if c.IfVersion != 0 {
+			sql, args = sql+` AND change_tx = $6`, append(args, c.IfVersion)
+		}
+		err := q.QueryRow(ctx, sql+` RETURNING created_at`, args...).Scan(ts(&c.CreatedAt))
+		if errors.Is(err, ErrNoRows) && c.IfVersion != 0 {
+			return versionMismatch(ctx, q, "customers", c.ID, c.IfVersion)
+		}
+		if err != nil {
 			return err
 		}
 		c.UpdatedAt = now
-		return claimContacts(ctx, q, c.ID, contactsOf(c))
+		if err := claimContacts(ctx, q, c.ID, contactsOf(c)); err != nil {
+			return err
+		}
+		return readVersion(ctx, q, "customers", c.ID, &c.Version)
 	})
 	return s.wrap(op, err)
 }
@@ -192,10 +219,6 @@ func (s *Store) UpdateCustomer(ctx context.Context, c *store.Customer) error {
 // ListCustomers lists by id ascending.
 func (s *Store) ListCustomers(ctx context.Context, f store.CustomerFilter, p store.Page) ([]store.Customer, string, error) {
 	limit, err := pageLimit(p)
-	if err != nil {
-		return nil, "", s.wrap("list customers", err)
-	}
-	cur, hasCur, err := decodeCursor(p.Cursor, "c")
 	if err != nil {
 		return nil, "", s.wrap("list customers", err)
 	}
@@ -213,14 +236,32 @@ func (s *Store) ListCustomers(ctx context.Context, f store.CustomerFilter, p sto
 	if f.Tier != "" {
 		q.and(`c.tier = ` + q.arg(string(f.Tier)))
 	}
-	if hasCur {
-		q.and(`c.id > ` + q.arg(cur.id))
-	}
-	cs, err := s.scanCustomers(ctx, s.c, q.sql(`SELECT `+customerCols+` FROM customers c`, `c.id`, limit), q.args...)
+	plan, err := s.planSync(ctx, &q, "c", "c", p, f.Since, "c.updated_at", "created_at")
 	if err != nil {
 		return nil, "", s.wrap("list customers", err)
 	}
-	cs, next := nextPage(cs, limit, func(c store.Customer) cursor { return cursor{kind: "c", id: c.ID} })
+	order := `c.id`
+	if plan.on {
+		order = plan.order("c")
+	} else {
+		cur, hasCur, err := decodeCursor(p.Cursor, "c")
+		if err != nil {
+			return nil, "", s.wrap("list customers", err)
+		}
+		if hasCur {
+			q.and(`c.id > ` + q.arg(cur.id))
+		}
+	}
+	cs, err := s.scanCustomers(ctx, s.c, q.sql(`SELECT `+customerCols+` FROM customers c`, order, limit), q.args...)
+	if err != nil {
+		return nil, "", s.wrap("list customers", err)
+	}
+	var next string
+	if plan.on {
+		cs, next = syncPage(plan, cs, limit, func(c store.Customer) (int64, int64) { return c.Version, c.ID })
+	} else {
+		cs, next = nextPage(cs, limit, func(c store.Customer) cursor { return cursor{kind: "c", id: c.ID} })
+	}
 	return orEmptyList(cs), next, nil
 }
 

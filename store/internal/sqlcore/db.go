@@ -63,4 +63,12 @@ type Dialect struct {
 	// LogCalls builds (PostgreSQL: a pgx query mode that does not cache
 	// them as prepared statements).
 	BatchArgs []any
+	// SyncHorizon is a query of one integer: the change_tx below which
+	// every writing transaction has finished (PostgreSQL: the xmin of a
+	// snapshot). "" when writers commit in change_tx order (SQLite).
+	SyncHorizon string
+	// Stamp is a query of one integer: a fresh change_tx for the rows one
+	// batch statement writes (SQLite: the counter, bumped). "" when a
+	// trigger sets it (PostgreSQL).
+	Stamp string
 }

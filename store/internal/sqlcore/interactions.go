@@ -67,6 +67,9 @@ func insertInteraction(ctx context.Context, q Querier, d Dialect, i *store.Inter
 		return err
 	}
 	i.CreatedAt = now
+	if err := readVersion(ctx, q, "interactions", i.ID, &i.Version); err != nil {
+		return err
+	}
 	if v := i.Voice; v != nil {
 		vals, err := voiceValues(i.ID, v)
 		if err != nil {
@@ -101,7 +104,7 @@ func voiceValues(interaction int64, v *store.VoiceDetails) ([]any, error) {
 		v.PacketsLost, v.JitterMillis}, nil
 }
 
-const interactionCols = `i.id, i.customer_id, i.ticket_id, i.channel, i.direction, i.started_at, i.ended_at, i.summary, i.body, i.details, i.created_at,
+const interactionCols = `i.id, i.customer_id, i.ticket_id, i.channel, i.direction, i.started_at, i.ended_at, i.summary, i.body, i.details, i.created_at, i.change_tx,
 	v.call_id, v.from_tag, v.caller_number, v.called_number, v.flow_name, v.flow_version, v.path, v.queue, v.wait_seconds, v.agent,
 	v.talk_seconds, v.legs, v.outcome, v.hangup_cause, v.hangup_side, v.callback_attempts, v.packets_lost, v.jitter_ms`
 
@@ -117,7 +120,7 @@ func scanInteractions(rows Rows) ([]store.Interaction, error) {
 		var wait, talk, jitter *float64
 		var attempts, lost *int64
 		if err := rows.Scan(&i.ID, &i.CustomerID, nullInt{&i.TicketID}, &i.Channel, &i.Direction, ts(&i.StartedAt),
-			tsNull(&i.EndedAt), &i.Summary, &i.Body, jsonDest{&details}, ts(&i.CreatedAt),
+			tsNull(&i.EndedAt), &i.Summary, &i.Body, jsonDest{&details}, ts(&i.CreatedAt), &i.Version,
 			&callID, &fromTag, &caller, &called, &flow, &flowVer, jsonDest{&path}, &queue, &wait, &agent,
 			&talk, jsonDest{&legs}, &outcome, &cause, &side, &attempts, &lost, &jitter); err != nil {
 			return nil, err
@@ -241,10 +244,6 @@ func (s *Store) listInteractions(ctx context.Context, f store.InteractionFilter,
 	if err != nil {
 		return nil, "", err
 	}
-	cur, hasCur, err := decodeCursor(p.Cursor, kind)
-	if err != nil {
-		return nil, "", err
-	}
 	var q listQuery
 	if f.CustomerID != 0 {
 		q.and(`i.customer_id = ` + q.arg(f.CustomerID))
@@ -255,16 +254,33 @@ func (s *Store) listInteractions(ctx context.Context, f store.InteractionFilter,
 	if f.Channel != "" {
 		q.and(`i.channel = ` + q.arg(f.Channel))
 	}
-	if hasCur {
-		q.and(`(i.started_at, i.id) < (` + q.arg(s.d.Time(atCursor(cur))) + `, ` + q.arg(cur.id) + `)`)
+	plan, err := s.planSync(ctx, &q, kind, "i", p, f.Since, "COALESCE(i.updated_at, i.created_at)", "created_at")
+	if err != nil {
+		return nil, "", err
 	}
-	rows, err := s.c.Query(ctx, q.sql(`SELECT `+interactionCols+interactionFrom, `i.started_at DESC, i.id DESC`, limit), q.args...)
+	order := `i.started_at DESC, i.id DESC`
+	if plan.on {
+		order = plan.order("i")
+	} else {
+		cur, hasCur, err := decodeCursor(p.Cursor, kind)
+		if err != nil {
+			return nil, "", err
+		}
+		if hasCur {
+			q.and(`(i.started_at, i.id) < (` + q.arg(s.d.Time(atCursor(cur))) + `, ` + q.arg(cur.id) + `)`)
+		}
+	}
+	rows, err := s.c.Query(ctx, q.sql(`SELECT `+interactionCols+interactionFrom, order, limit), q.args...)
 	if err != nil {
 		return nil, "", err
 	}
 	out, err := scanInteractions(rows)
 	if err != nil {
 		return nil, "", err
+	}
+	if plan.on {
+		out, next := syncPage(plan, out, limit, func(i store.Interaction) (int64, int64) { return i.Version, i.ID })
+		return out, next, nil
 	}
 	out, next := nextPage(out, limit, func(i store.Interaction) cursor {
 		return cursor{kind: kind, at: i.StartedAt.UnixMicro(), id: i.ID}

@@ -278,7 +278,14 @@ func (s *Store) createCallers(ctx context.Context, q Querier, missing []callerKe
 		byName[name] = k
 		vals = append(vals, "("+a.list(name, string(store.TierNew), attrsJSON(attrs), s.d.Time(now), s.d.Time(now))+")")
 	}
-	rows, err := q.Query(ctx, `INSERT INTO customers (name, tier, attributes, created_at, updated_at) VALUES `+
+	st, err := s.stamp(ctx, q)
+	if err != nil {
+		return err
+	}
+	for i := range vals {
+		vals[i] = strings.TrimSuffix(vals[i], ")") + ", " + st + ")"
+	}
+	rows, err := q.Query(ctx, `INSERT INTO customers (name, tier, attributes, created_at, updated_at, change_tx) VALUES `+
 		strings.Join(vals, ", ")+` RETURNING id, name`, a.all()...)
 	if err != nil {
 		return err
@@ -395,7 +402,14 @@ func (s *Store) attachTickets(ctx context.Context, q Querier, recs []store.CallR
 			vals = append(vals, "("+a.list(k.customer, t.subject, k.category, tagsJSON(t.tags), store.StatusOpen, "normal", "",
 				store.ChannelVoice, s.d.Time(now), s.d.Time(now))+")")
 		}
-		rows, err := q.Query(ctx, `INSERT INTO tickets (customer_id, subject, category, tags, status, priority, assignee, channel, created_at, updated_at)
+		st, err := s.stamp(ctx, q)
+		if err != nil {
+			return err
+		}
+		for i := range vals {
+			vals[i] = strings.TrimSuffix(vals[i], ")") + ", " + st + ")"
+		}
+		rows, err := q.Query(ctx, `INSERT INTO tickets (customer_id, subject, category, tags, status, priority, assignee, channel, created_at, updated_at, change_tx)
 			VALUES `+strings.Join(vals, ", ")+` RETURNING id, customer_id, category`, a.all()...)
 		if err != nil {
 			return err
@@ -434,7 +448,11 @@ func (s *Store) attachTickets(ctx context.Context, q Querier, recs []store.CallR
 		return nil
 	}
 	at := a.add(s.d.Time(now))
-	return q.Exec(ctx, `UPDATE tickets SET updated_at = `+at+` WHERE id IN (`+a.list(touched...)+`)`, a.all()...)
+	st, err := s.stamp(ctx, q)
+	if err != nil {
+		return err
+	}
+	return q.Exec(ctx, `UPDATE tickets SET updated_at = `+at+`, change_tx = `+st+` WHERE id IN (`+a.list(touched...)+`)`, a.all()...)
 }
 
 func (s *Store) insertCalls(ctx context.Context, q Querier, recs []store.CallRecord, fresh []int, out []store.LogResult, now time.Time) error {
@@ -453,7 +471,14 @@ func (s *Store) insertCalls(ctx context.Context, q Querier, recs []store.CallRec
 		vals = append(vals, "("+a.list(out[i].CustomerID, out[i].TicketID, store.ChannelVoice, r.Direction, s.d.Time(r.StartedAt),
 			ended, summary, "", s.d.Time(now))+")")
 	}
-	rows, err := q.Query(ctx, `INSERT INTO interactions (customer_id, ticket_id, channel, direction, started_at, ended_at, summary, body, created_at)
+	st, err := s.stamp(ctx, q)
+	if err != nil {
+		return err
+	}
+	for i := range vals {
+		vals[i] = strings.TrimSuffix(vals[i], ")") + ", " + st + ")"
+	}
+	rows, err := q.Query(ctx, `INSERT INTO interactions (customer_id, ticket_id, channel, direction, started_at, ended_at, summary, body, created_at, change_tx)
 		VALUES `+strings.Join(vals, ", ")+` RETURNING id`, a.all()...)
 	if err != nil {
 		return err

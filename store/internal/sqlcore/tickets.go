@@ -52,10 +52,10 @@ func insertTicket(ctx context.Context, q Querier, d Dialect, t *store.Ticket, no
 		return err
 	}
 	t.CreatedAt, t.UpdatedAt = now, now
-	return nil
+	return readVersion(ctx, q, "tickets", t.ID, &t.Version)
 }
 
-const ticketCols = `id, customer_id, subject, category, tags, status, priority, assignee, channel, created_at, updated_at`
+const ticketCols = `id, customer_id, subject, category, tags, status, priority, assignee, channel, created_at, updated_at, change_tx`
 
 func scanTickets(rows Rows) ([]store.Ticket, error) {
 	defer rows.Close()
@@ -64,7 +64,7 @@ func scanTickets(rows Rows) ([]store.Ticket, error) {
 		var t store.Ticket
 		var tags []byte
 		if err := rows.Scan(&t.ID, &t.CustomerID, &t.Subject, &t.Category, jsonDest{&tags}, &t.Status, &t.Priority,
-			&t.Assignee, &t.Channel, ts(&t.CreatedAt), ts(&t.UpdatedAt)); err != nil {
+			&t.Assignee, &t.Channel, ts(&t.CreatedAt), ts(&t.UpdatedAt), &t.Version); err != nil {
 			return nil, err
 		}
 		t.Tags = []string{}
@@ -106,12 +106,22 @@ func (s *Store) UpdateTicket(ctx context.Context, t *store.Ticket) error {
 		if err := customerExists(ctx, q, t.CustomerID); err != nil {
 			return err
 		}
-		err := q.QueryRow(ctx, `UPDATE tickets SET customer_id = $1, subject = $2, category = $3, tags = $4, status = $5,
-			priority = $6, assignee = $7, channel = $8, updated_at = $9 WHERE id = $10 RETURNING created_at`,
-			t.CustomerID, t.Subject, t.Category, tagsJSON(t.Tags), t.Status, t.Priority, t.Assignee, t.Channel,
-			s.d.Time(now), t.ID).Scan(ts(&t.CreatedAt))
+		sql, args := `UPDATE tickets SET customer_id = $1, subject = $2, category = $3, tags = $4, status = $5,
+			priority = $6, assignee = $7, channel = $8, updated_at = $9 WHERE id = $10`,
+			[]any{t.CustomerID, t.Subject, t.Category, tagsJSON(t.Tags), t.Status, t.Priority, t.Assignee, t.Channel,
+				s.d.Time(now), t.ID}
+		if t.IfVersion != 0 {
+			sql, args = sql+` AND change_tx = $11`, append(args, t.IfVersion)
+		}
+		err := q.QueryRow(ctx, sql+` RETURNING created_at`, args...).Scan(ts(&t.CreatedAt))
+		if errors.Is(err, ErrNoRows) && t.IfVersion != 0 {
+			return versionMismatch(ctx, q, "tickets", t.ID, t.IfVersion)
+		}
+		if err != nil {
+			return err
+		}
 		t.UpdatedAt = now
-		return err
+		return readVersion(ctx, q, "tickets", t.ID, &t.Version)
 	})
 	return s.wrap(op, err)
 }
@@ -119,10 +129,6 @@ func (s *Store) UpdateTicket(ctx context.Context, t *store.Ticket) error {
 // ListTickets lists newest first (id descending).
 func (s *Store) ListTickets(ctx context.Context, f store.TicketFilter, p store.Page) ([]store.Ticket, string, error) {
 	limit, err := pageLimit(p)
-	if err != nil {
-		return nil, "", s.wrap("list tickets", err)
-	}
-	cur, hasCur, err := decodeCursor(p.Cursor, "t")
 	if err != nil {
 		return nil, "", s.wrap("list tickets", err)
 	}
@@ -136,10 +142,23 @@ func (s *Store) ListTickets(ctx context.Context, f store.TicketFilter, p store.P
 	if f.Category != "" {
 		q.and(`category = ` + q.arg(normCategory(f.Category)))
 	}
-	if hasCur {
-		q.and(`id < ` + q.arg(cur.id))
+	plan, err := s.planSync(ctx, &q, "t", "", p, f.Since, "updated_at", "created_at")
+	if err != nil {
+		return nil, "", s.wrap("list tickets", err)
 	}
-	rows, err := s.c.Query(ctx, q.sql(`SELECT `+ticketCols+` FROM tickets`, `id DESC`, limit), q.args...)
+	order := `id DESC`
+	if plan.on {
+		order = plan.order("")
+	} else {
+		cur, hasCur, err := decodeCursor(p.Cursor, "t")
+		if err != nil {
+			return nil, "", s.wrap("list tickets", err)
+		}
+		if hasCur {
+			q.and(`id < ` + q.arg(cur.id))
+		}
+	}
+	rows, err := s.c.Query(ctx, q.sql(`SELECT `+ticketCols+` FROM tickets`, order, limit), q.args...)
 	if err != nil {
 		return nil, "", s.wrap("list tickets", err)
 	}
@@ -147,6 +166,11 @@ func (s *Store) ListTickets(ctx context.Context, f store.TicketFilter, p store.P
 	if err != nil {
 		return nil, "", s.wrap("list tickets", err)
 	}
-	out, next := nextPage(out, limit, func(t store.Ticket) cursor { return cursor{kind: "t", id: t.ID} })
+	var next string
+	if plan.on {
+		out, next = syncPage(plan, out, limit, func(t store.Ticket) (int64, int64) { return t.Version, t.ID })
+	} else {
+		out, next = nextPage(out, limit, func(t store.Ticket) cursor { return cursor{kind: "t", id: t.ID} })
+	}
 	return out, next, nil
 }
