@@ -87,8 +87,12 @@ func SyncConcurrent(t *testing.T, s store.Store, n, writers int) {
 	seen := map[int64]bool{}
 	cursor := ""
 	finished := false
-	deadline := time.Now().Add(2 * time.Minute)
-	tick := time.NewTicker(2 * time.Millisecond)
+	// A liveness bound, not a speed one: under -race on two loaded cores
+	// 10,000 SQLite commits take minutes; a poller that gets nothing new
+	// for a minute while writes are pending is stuck.
+	const stall = time.Minute
+	deadline := time.Now().Add(stall)
+	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		f := store.InteractionFilter{}
@@ -110,6 +114,9 @@ func SyncConcurrent(t *testing.T, s store.Store, n, writers int) {
 			}
 			seen[i.ID] = true
 		}
+		if len(page) > 0 {
+			deadline = time.Now().Add(stall)
+		}
 		if len(page) == 200 {
 			continue
 		}
@@ -117,7 +124,7 @@ func SyncConcurrent(t *testing.T, s store.Store, n, writers int) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after 2 min the poller has %d of %d", len(seen), n)
+			t.Fatalf("the poller got nothing new for %v: it has %d of %d", stall, len(seen), n)
 		}
 		select {
 		case <-done:
