@@ -32,6 +32,8 @@ type leader struct {
 	seq     int64
 
 	committed time.Time // the last commit (followers depose a leader that stops)
+	viewAt    time.Time // the last view written (zero: none yet this epoch)
+	viewDirty bool      // the ACD changed since
 
 	// The batch: final states by key, written at commit.
 	b          postgres.Batch
@@ -213,8 +215,18 @@ func (l *leader) step(ctx context.Context) (bool, error) {
 		l.b.Consumed = append(l.b.Consumed, c.ID)
 	}
 	l.closePlaces()
-	if len(l.b.Consumed) == 0 && len(l.b.Out) == 0 && len(l.dirtyEntry)+len(l.dirtyAgent)+len(l.dirtyOffer)+len(l.b.LostNodes) == 0 &&
-		len(l.b.DelOffers) == 0 {
+	empty := len(l.b.Consumed) == 0 && len(l.b.Out) == 0 && len(l.dirtyEntry)+len(l.dirtyAgent)+len(l.dirtyOffer)+len(l.b.LostNodes) == 0 &&
+		len(l.b.DelOffers) == 0
+	l.viewDirty = l.viewDirty || !empty || l.scanAll
+	wroteView := false
+	if l.viewDue(time.Now()) {
+		if v, err := l.view(); err != nil {
+			l.n.log.Error("cluster: acd view not written", "err", err)
+		} else {
+			l.b.View, wroteView = v, true
+		}
+	}
+	if empty && !wroteView {
 		l.reset()
 		if time.Since(l.committed) < l.n.cfg.LeaderExpiry/4 {
 			return false, nil
@@ -227,8 +239,49 @@ func (l *leader) step(ctx context.Context) (bool, error) {
 	l.fill()
 	err = l.db.Commit(ctx, &l.b)
 	l.committed = time.Now()
+	if err == nil && wroteView {
+		l.viewAt, l.viewDirty = l.committed, false
+	}
 	l.reset()
-	return true, err
+	return !empty, err
+}
+
+// viewDue reports whether this step writes the view: the first of an
+// epoch, after a change once ViewEvery has passed since the last one (a
+// burst of changes is one write), and every ViewMax anyway (waits and
+// windowed figures move with time alone).
+func (l *leader) viewDue(now time.Time) bool {
+	if l.viewAt.IsZero() {
+		return true
+	}
+	since := now.Sub(l.viewAt)
+	return since >= l.n.cfg.ViewMax || (l.viewDirty && since >= l.n.cfg.ViewEvery)
+}
+
+// nextView is when the view is due next (Run's timer).
+func (l *leader) nextView() time.Time {
+	if l.viewAt.IsZero() {
+		return time.Now()
+	}
+	if l.viewDirty {
+		return l.viewAt.Add(l.n.cfg.ViewEvery)
+	}
+	return l.viewAt.Add(l.n.cfg.ViewMax)
+}
+
+// view is the Service's read side as every node serves it (View).
+func (l *leader) view() ([]byte, error) {
+	v := viewBody{Queues: l.svc.Queues(), Agents: l.svc.Agents(), Positions: make(map[string]queue.Position, len(l.entries))}
+	for id := range l.entries {
+		if p, err := l.svc.Position(id); err == nil {
+			v.Positions[id] = p
+		}
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode acd view: %w", err)
+	}
+	return b, nil
 }
 
 // fill turns the dirty keys into the batch's upserts and deletes.
