@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hotline-dev/hotline/queue"
+	"github.com/hotline-dev/hotline/store"
 	"github.com/hotline-dev/hotline/store/postgres"
 )
 
@@ -22,8 +22,9 @@ type viewBody struct {
 }
 
 // ErrNoView means no leader has written the ACD's view yet (a cluster
-// starting), or this node has not read it yet.
-var ErrNoView = errors.New("cluster: no ACD view yet")
+// starting), or this node has not read it yet. It wraps
+// store.ErrUnavailable, so the API answers 503 (retry), not 500.
+var ErrNoView = fmt.Errorf("cluster: no ACD view yet: %w", store.ErrUnavailable)
 
 // ViewConfig builds a View.
 type ViewConfig struct {
