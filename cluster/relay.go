@@ -70,12 +70,11 @@ func (r *Relay) Counts() (sent, received, dropped uint64) {
 	return r.sent.Load(), r.got.Load(), r.dropped.Load()
 }
 
-// Run relays until ctx ends (nil), or returns the error of listening.
+// Run relays until ctx ends; it returns nil then. A listener that fails
+// (the database restarts, a connection drops) is opened again with a
+// back-off up to 5 s: the events in between are missed, as a stream that
+// falls behind misses them, and the node keeps serving.
 func (r *Relay) Run(ctx context.Context) error {
-	ln, err := r.cfg.DB.Listen(ctx, postgres.ChanEvents)
-	if err != nil {
-		return err
-	}
 	sub := r.cfg.Bus.Subscribe(r.cfg.Buffer) // this node's events only: no echo
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -84,14 +83,40 @@ func (r *Relay) Run(ctx context.Context) error {
 		defer wg.Done()
 		r.send(ctx, sub)
 	}()
-	defer func() { cancel(); sub.Close(); wg.Wait(); ln.Close() }()
-	close(r.ready)
+	defer func() { cancel(); sub.Close(); wg.Wait() }()
+	var once sync.Once
+	backoff := 100 * time.Millisecond
+	for {
+		ln, err := r.cfg.DB.Listen(ctx, postgres.ChanEvents)
+		if err == nil {
+			once.Do(func() { close(r.ready) })
+			began := time.Now()
+			err = r.listen(ctx, ln)
+			ln.Close()
+			if time.Since(began) > 10*time.Second {
+				backoff = 100 * time.Millisecond
+			}
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		r.log.Warn("cluster relay: not listening, retrying (other nodes' events are missed meanwhile)", "in", backoff, "err", err)
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// listen republishes other nodes' events until the listener fails.
+func (r *Relay) listen(ctx context.Context, ln *postgres.Listener) error {
 	for {
 		_, payload, err := ln.WaitPayload(ctx)
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
 			return err
 		}
 		r.receive(ctx, payload)
