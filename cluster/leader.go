@@ -34,6 +34,7 @@ type leader struct {
 	committed time.Time // the last commit (followers depose a leader that stops)
 	viewAt    time.Time // the last view written (zero: none yet this epoch)
 	viewDirty bool      // the ACD changed since
+	changes   int64     // views of this epoch written for a change
 
 	// The batch: final states by key, written at commit.
 	b          postgres.Batch
@@ -271,7 +272,10 @@ func (l *leader) nextView() time.Time {
 
 // view is the Service's read side as every node serves it (View).
 func (l *leader) view() ([]byte, error) {
-	v := viewBody{Queues: l.svc.Queues(), Agents: l.svc.Agents(), Positions: make(map[string]queue.Position, len(l.entries))}
+	if l.viewDirty || l.viewAt.IsZero() {
+		l.changes++ // a failed commit skips a number: harmless, only a change of it counts
+	}
+	v := viewBody{Queues: l.svc.Queues(), Agents: l.svc.Agents(), Positions: make(map[string]queue.Position, len(l.entries)), Changes: l.changes}
 	for id := range l.entries {
 		if p, err := l.svc.Position(id); err == nil {
 			v.Positions[id] = p

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hotline-dev/hotline/events"
 	"github.com/hotline-dev/hotline/queue"
 	"github.com/hotline-dev/hotline/store"
 	"github.com/hotline-dev/hotline/store/postgres"
@@ -19,6 +20,23 @@ type viewBody struct {
 	Queues    []queue.QueueView         `json:"queues"`
 	Agents    []queue.AgentInfo         `json:"agents"`
 	Positions map[string]queue.Position `json:"positions"` // waiting callers by call ID
+	// Changes counts the views of this epoch written because the ACD
+	// changed (not only time): a View announces those (EventView).
+	Changes int64 `json:"changes"`
+}
+
+// EventView is the event a View publishes on its node's stream when a
+// view with a change arrives (not one written only because time passed):
+// a board re-reads /api/v1/queues and /api/v1/agents. The ACD's own events
+// reach a follower's stream before the view that shows them (the view is
+// written up to ViewEvery later), so a board that re-read at the event
+// alone would keep the figures from before it.
+const EventView = "queue.view"
+
+// ViewChange is the payload of EventView.
+type ViewChange struct {
+	Version int64 `json:"version"`
+	Epoch   int64 `json:"epoch"`
 }
 
 // ErrNoView means no leader has written the ACD's view yet (a cluster
@@ -29,6 +47,10 @@ var ErrNoView = fmt.Errorf("cluster: no ACD view yet: %w", store.ErrUnavailable)
 // ViewConfig builds a View.
 type ViewConfig struct {
 	DB *postgres.Cluster
+	// Bus, when set, gets an EventView at each view with a change, for the
+	// event stream only (Bus.PublishRemote: metrics and observers do not
+	// see it).
+	Bus *events.Bus
 	// Poll is how often Run reads the view without a notification (one
 	// cheap query when nothing changed); default 500 ms. Notifications
 	// make it sooner; Poll bounds the staleness when one is missed.
@@ -141,7 +163,10 @@ func (v *View) Refresh(ctx context.Context) (bool, error) {
 	for i, a := range s.body.Agents {
 		s.agents[a.ID] = i
 	}
-	v.cur.Store(s)
+	prev := v.cur.Swap(s)
+	if v.cfg.Bus != nil && (prev == nil || prev.epoch != s.epoch || prev.body.Changes != s.body.Changes) {
+		v.cfg.Bus.PublishRemote(events.Event{Type: EventView, Time: s.at, Payload: ViewChange{Version: s.version, Epoch: s.epoch}})
+	}
 	v.mu.Lock()
 	for id := range v.told {
 		if _, ok := s.body.Positions[id]; !ok {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hotline-dev/hotline/cluster"
 	"github.com/hotline-dev/hotline/config"
+	"github.com/hotline-dev/hotline/events"
 	"github.com/hotline-dev/hotline/queue"
 	"github.com/hotline-dev/hotline/store"
 	"github.com/hotline-dev/hotline/store/postgres"
@@ -198,7 +199,9 @@ func TestViewEveryNodeWithinASecond(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := &run{n: n, v: cluster.NewView(cluster.ViewConfig{DB: openDB(t, url)}), done: make(chan error, 2)}
+		r := &run{n: n, bus: events.NewBus(), done: make(chan error, 2)}
+		r.v = cluster.NewView(cluster.ViewConfig{DB: openDB(t, url), Bus: r.bus})
+		r.all, r.local = r.bus.SubscribeAll(256), r.bus.Subscribe(256)
 		ctx, cancel := context.WithCancel(t.Context())
 		r.cancel = cancel
 		go func() { r.done <- r.n.Run(ctx) }()
@@ -252,6 +255,23 @@ func TestViewEveryNodeWithinASecond(t *testing.T) {
 			t.Errorf("join of %s on both views after %s; want within 1 s", c, took)
 		}
 	}
+	// Each node's stream heard of the views with a change (a board
+	// re-reads then), its metrics-style subscribers did not.
+	for _, r := range []*run{a, b} {
+		select {
+		case e := <-r.all.C:
+			if vc, ok := e.Payload.(cluster.ViewChange); e.Type != cluster.EventView || !ok || vc.Epoch == 0 || vc.Version == 0 {
+				t.Fatalf("%s's stream: %+v; want a view change", r.n.ID(), e)
+			}
+		default:
+			t.Fatalf("%s's stream: no view change announced", r.n.ID())
+		}
+		select {
+		case e := <-r.local.C:
+			t.Fatalf("%s's local subscription got %+v", r.n.ID(), e)
+		default:
+		}
+	}
 	pos := func(v *cluster.View) queue.Position { p, _ := v.Position("c2"); return p }
 	if p := pos(b.v); p.Position != 2 {
 		t.Fatalf("c2's position %+v; want 2", p)
@@ -291,11 +311,13 @@ func TestViewEveryNodeWithinASecond(t *testing.T) {
 
 // viewRun is a node and its View under Run.
 type viewRun struct {
-	n       *cluster.Node
-	v       *cluster.View
-	cancel  context.CancelFunc
-	done    chan error
-	stopped bool
+	n          *cluster.Node
+	v          *cluster.View
+	bus        *events.Bus
+	all, local *events.Subscription
+	cancel     context.CancelFunc
+	done       chan error
+	stopped    bool
 }
 
 func (r *viewRun) stop(t *testing.T) {
