@@ -31,10 +31,11 @@ type leader struct {
 	lost    map[string]bool                // nodes declared lost
 	seq     int64
 
-	committed time.Time // the last commit (followers depose a leader that stops)
-	viewAt    time.Time // the last view written (zero: none yet this epoch)
-	viewDirty bool      // the ACD changed since
-	changes   int64     // views of this epoch written for a change
+	committed time.Time     // the last commit (followers depose a leader that stops)
+	viewAt    time.Time     // the last view written (zero: none yet this epoch)
+	viewDirty bool          // the ACD changed since
+	changes   int64         // views of this epoch written for a change
+	viewCost  time.Duration // building and encoding the last view
 
 	// The batch: final states by key, written at commit.
 	b          postgres.Batch
@@ -219,15 +220,7 @@ func (l *leader) step(ctx context.Context) (bool, error) {
 	empty := len(l.b.Consumed) == 0 && len(l.b.Out) == 0 && len(l.dirtyEntry)+len(l.dirtyAgent)+len(l.dirtyOffer)+len(l.b.LostNodes) == 0 &&
 		len(l.b.DelOffers) == 0
 	l.viewDirty = l.viewDirty || !empty || l.scanAll
-	wroteView := false
-	if l.viewDue(time.Now()) {
-		if v, err := l.view(); err != nil {
-			l.n.log.Error("cluster: acd view not written", "err", err)
-		} else {
-			l.b.View, wroteView = v, true
-		}
-	}
-	if empty && !wroteView {
+	if empty && !l.viewDue(time.Now()) {
 		l.reset()
 		if time.Since(l.committed) < l.n.cfg.LeaderExpiry/4 {
 			return false, nil
@@ -237,14 +230,33 @@ func (l *leader) step(ctx context.Context) (bool, error) {
 		l.committed = time.Now()
 		return false, err
 	}
-	l.fill()
-	err = l.db.Commit(ctx, &l.b)
-	l.committed = time.Now()
-	if err == nil && wroteView {
+	if !empty {
+		l.fill()
+		err = l.db.Commit(ctx, &l.b)
+		l.committed = time.Now()
+		l.reset()
+		if err != nil {
+			return true, err
+		}
+	}
+	// The view has a commit of its own, after the batch's: the outbox is
+	// already on its way while the view is built (milliseconds with
+	// thousands of callers waiting).
+	if l.viewDue(time.Now()) {
+		v, err := l.view()
+		if err != nil {
+			l.n.log.Error("cluster: acd view not written", "err", err)
+			l.viewAt = time.Now() // not again at once
+			return !empty, nil
+		}
+		err = l.db.Commit(ctx, &postgres.Batch{View: v})
+		l.committed = time.Now()
+		if err != nil {
+			return !empty, err
+		}
 		l.viewAt, l.viewDirty = l.committed, false
 	}
-	l.reset()
-	return !empty, err
+	return !empty, nil
 }
 
 // viewDue reports whether this step writes the view: the first of an
@@ -255,8 +267,16 @@ func (l *leader) viewDue(now time.Time) bool {
 	if l.viewAt.IsZero() {
 		return true
 	}
+	every, most := l.viewGaps()
 	since := now.Sub(l.viewAt)
-	return since >= l.n.cfg.ViewMax || (l.viewDirty && since >= l.n.cfg.ViewEvery)
+	return since >= most || (l.viewDirty && since >= every)
+}
+
+// viewGaps are ViewEvery and ViewMax, stretched so that building the view
+// takes at most a tenth of the leader's time: with 10,000 callers waiting
+// a view costs milliseconds, and the decisions come first.
+func (l *leader) viewGaps() (every, most time.Duration) {
+	return max(l.n.cfg.ViewEvery, 10*l.viewCost), max(l.n.cfg.ViewMax, 10*l.viewCost)
 }
 
 // nextView is when the view is due next (Run's timer).
@@ -264,14 +284,17 @@ func (l *leader) nextView() time.Time {
 	if l.viewAt.IsZero() {
 		return time.Now()
 	}
+	every, most := l.viewGaps()
 	if l.viewDirty {
-		return l.viewAt.Add(l.n.cfg.ViewEvery)
+		return l.viewAt.Add(every)
 	}
-	return l.viewAt.Add(l.n.cfg.ViewMax)
+	return l.viewAt.Add(most)
 }
 
 // view is the Service's read side as every node serves it (View).
 func (l *leader) view() ([]byte, error) {
+	began := time.Now()
+	defer func() { l.viewCost = time.Since(began) }()
 	if l.viewDirty || l.viewAt.IsZero() {
 		l.changes++ // a failed commit skips a number: harmless, only a change of it counts
 	}
