@@ -58,7 +58,8 @@ type Config struct {
 	ExpiryEvery time.Duration
 	// ViewEvery is the least time between two writes of the ACD's view
 	// (View) while it changes, default 250 ms; ViewMax the most, default
-	// 1 s (waits move with time alone). A View is at most about
+	// 1 s (waits move with time alone); both are stretched to ten times
+	// the last view's cost. A View is at most about
 	// ViewEvery + its Poll behind the leader, and ViewEvery plus a round
 	// trip with notifications.
 	ViewEvery, ViewMax time.Duration
