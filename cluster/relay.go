@@ -33,7 +33,7 @@ type RelayConfig struct {
 // not metrics, the ticket history, alerts or wrap-up grants, which count
 // each event on its own node. Events keep their origin node and its
 // sequence number (events.Event Origin, OriginSeq), and each origin's
-// order. Like the bus, the relay never holds a call up: a node that is
+// order; their Payload is the origin's JSON, a json.RawMessage. Like the bus, the relay never holds a call up: a node that is
 // not listening, or falls behind, misses events (the stream is live).
 type Relay struct {
 	cfg     RelayConfig
@@ -138,11 +138,20 @@ func (r *Relay) receive(ctx context.Context, payload string) {
 		}
 		body = b
 	}
-	var e events.Event
-	if err := json.Unmarshal(body, &e); err != nil {
+	// The payload stays the origin's JSON (json.RawMessage): the stream
+	// sends it byte for byte, and numbers keep their precision.
+	var w struct {
+		events.Event
+		Data json.RawMessage `json:"data"` // shadows Event.Payload
+	}
+	if err := json.Unmarshal(body, &w); err != nil {
 		r.dropped.Add(1)
 		r.log.Warn("cluster relay: bad event", "err", err)
 		return
+	}
+	e := w.Event
+	if len(w.Data) > 0 {
+		e.Payload = w.Data
 	}
 	if e.Origin == r.cfg.Node || e.Origin == "" {
 		return

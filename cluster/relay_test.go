@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -58,7 +59,8 @@ func TestRelayEventsEveryNode(t *testing.T) {
 	big := strings.Repeat("x", postgres.MaxInlineEvent+100)
 	const n = 50
 	for i := 1; i <= n; i++ {
-		e := events.Event{Type: events.QueueJoined, CallID: fmt.Sprintf("c%d", i), Queue: "sales"}
+		e := events.Event{Type: events.QueueJoined, CallID: fmt.Sprintf("c%d", i), Queue: "sales",
+			Payload: map[string]int64{"id": 1<<60 + int64(i)}} // beyond a float64's precision
 		if i == 7 || i == 8 {
 			e.Payload = map[string]string{"note": big} // by reference
 		}
@@ -102,10 +104,14 @@ func TestRelayEventsEveryNode(t *testing.T) {
 		if e.OriginSeq != uint64(i+1) || e.CallID != fmt.Sprintf("c%d", i+1) || e.Type != events.QueueJoined || e.Queue != "sales" {
 			t.Fatalf("event %d from a on b: %+v", i+1, e)
 		}
+		raw, _ := e.Payload.(json.RawMessage)
+		if i+1 != 7 && i+1 != 8 && string(raw) != fmt.Sprintf(`{"id":%d}`, 1<<60+int64(i+1)) {
+			t.Fatalf("event %d's payload on b: %s", i+1, raw)
+		}
 		if i+1 == 7 || i+1 == 8 {
-			m, _ := e.Payload.(map[string]any)
-			if m["note"] != big {
-				t.Fatalf("large event %d arrived without its payload (%d bytes)", i+1, len(fmt.Sprint(m["note"])))
+			raw, _ := e.Payload.(json.RawMessage)
+			if string(raw) != `{"note":"`+big+`"}` {
+				t.Fatalf("large event %d arrived without its payload (%d bytes)", i+1, len(raw))
 			}
 		}
 	}
