@@ -125,6 +125,9 @@ func (n *Node) takeOver(ctx context.Context, db *postgres.Leader) (*leader, erro
 		l.entries[e.CallID] = info
 		r := j.JoinRequest
 		r.JoinedAt = e.Placed
+		// Admitted before: a queue whose agents all logged out since, or
+		// one at MaxLength, keeps them (it would on one node).
+		r.Readmit = true
 		p, err := l.svc.Join(r)
 		if err != nil {
 			l.refused(info, err)
@@ -432,6 +435,7 @@ func (l *leader) join(c postgres.Command, j JoinRequest, now time.Time) error {
 	l.entries[j.CallID] = info // before Join: its offers ring on this node
 	r := j.JoinRequest
 	r.JoinedAt = placed
+	r.Readmit = false // only a takeover readmits
 	p, err := l.svc.Join(r)
 	if err != nil {
 		l.refused(info, err)
