@@ -11,7 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// The cluster's reads and events on every node (migration 0009,
+// The cluster's reads and events on every node (migration 0011,
 // docs/cluster.md): the leader's view of the ACD in one row, and events
 // broadcast on a notification channel (by reference to acd_events when
 // too large for a payload).
