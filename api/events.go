@@ -50,7 +50,7 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 	var sub *events.Subscription
 	var in <-chan events.Event // nil (blocks forever) without a bus
 	if s.cfg.Bus != nil {
-		sub = s.cfg.Bus.Subscribe(streamBuffer)
+		sub = s.cfg.Bus.SubscribeAll(streamBuffer) // other nodes' events too (a cluster)
 		defer sub.Close()
 		in = sub.C
 	}

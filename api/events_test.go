@@ -213,3 +213,25 @@ func TestEventsStreamBurst(t *testing.T) {
 		t.Errorf("the bus dropped %d deliveries", d)
 	}
 }
+
+// In a cluster the stream also carries other nodes' events (published
+// with PublishRemote), with their origin and its sequence, and the
+// origin's JSON as data; the stream's ids stay this node's one series.
+func TestEventsStreamCarriesOtherNodes(t *testing.T) {
+	e := newEnv(t)
+	e.bus.SetNode("a")
+	all := e.openStream("?types=queue.")
+	e.bus.Publish(events.Event{Type: events.QueueJoined, Queue: "sales", CallID: "c1"})
+	e.bus.PublishRemote(events.Event{Type: events.QueueLeft, Queue: "sales", CallID: "c2", Origin: "b", OriginSeq: 77,
+		Time: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC), Payload: json.RawMessage(`{"reason":"abandoned","wait_ms":1200}`)})
+
+	id, ev := all.event()
+	if id != "1" || ev.Origin != "a" || ev.OriginSeq != 1 || ev.CallID != "c1" {
+		t.Fatalf("own event id %s %+v; want origin a, origin_seq 1", id, ev)
+	}
+	id, ev = all.event()
+	if id != "2" || ev.Origin != "b" || ev.OriginSeq != 77 || ev.CallID != "c2" || data(ev)["reason"] != "abandoned" ||
+		!ev.Time.Equal(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)) {
+		t.Fatalf("other node's event id %s %+v", id, ev)
+	}
+}

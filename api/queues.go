@@ -16,13 +16,20 @@ import (
 // queue's sentinels (unknown queue or agent, bad state, logged out), which
 // asError maps to the API's kinds.
 type ACD interface {
+	ACDViews
+	SetState(agentID, state, reason string) error
+	SetMember(agentID, queue string, penalty int) (added bool, err error)
+	RemoveMember(agentID, queue string) error
+}
+
+// ACDViews is the read side of ACD. In a cluster, *cluster.View serves it
+// on every node from the leader's view (docs/cluster.md "Views on every
+// node"), while the writes go to the leader as commands.
+type ACDViews interface {
 	Queues() []queue.QueueView
 	Queue(name string) (queue.QueueView, error)
 	Agents() []queue.AgentInfo
 	Agent(id string) (queue.AgentInfo, error)
-	SetState(agentID, state, reason string) error
-	SetMember(agentID, queue string, penalty int) (added bool, err error)
-	RemoveMember(agentID, queue string) error
 }
 
 var _ ACD = (*queue.Service)(nil)

@@ -31,7 +31,11 @@ type leader struct {
 	lost    map[string]bool                // nodes declared lost
 	seq     int64
 
-	committed time.Time // the last commit (followers depose a leader that stops)
+	committed time.Time     // the last commit (followers depose a leader that stops)
+	viewAt    time.Time     // the last view written (zero: none yet this epoch)
+	viewDirty bool          // the ACD changed since
+	changes   int64         // views of this epoch written for a change
+	viewCost  time.Duration // building and encoding the last view
 
 	// The batch: final states by key, written at commit.
 	b          postgres.Batch
@@ -121,6 +125,9 @@ func (n *Node) takeOver(ctx context.Context, db *postgres.Leader) (*leader, erro
 		l.entries[e.CallID] = info
 		r := j.JoinRequest
 		r.JoinedAt = e.Placed
+		// Admitted before: a queue whose agents all logged out since, or
+		// one at MaxLength, keeps them (it would on one node).
+		r.Readmit = true
 		p, err := l.svc.Join(r)
 		if err != nil {
 			l.refused(info, err)
@@ -213,8 +220,10 @@ func (l *leader) step(ctx context.Context) (bool, error) {
 		l.b.Consumed = append(l.b.Consumed, c.ID)
 	}
 	l.closePlaces()
-	if len(l.b.Consumed) == 0 && len(l.b.Out) == 0 && len(l.dirtyEntry)+len(l.dirtyAgent)+len(l.dirtyOffer)+len(l.b.LostNodes) == 0 &&
-		len(l.b.DelOffers) == 0 {
+	empty := len(l.b.Consumed) == 0 && len(l.b.Out) == 0 && len(l.dirtyEntry)+len(l.dirtyAgent)+len(l.dirtyOffer)+len(l.b.LostNodes) == 0 &&
+		len(l.b.DelOffers) == 0
+	l.viewDirty = l.viewDirty || !empty || l.scanAll
+	if empty && !l.viewDue(time.Now()) {
 		l.reset()
 		if time.Since(l.committed) < l.n.cfg.LeaderExpiry/4 {
 			return false, nil
@@ -224,11 +233,85 @@ func (l *leader) step(ctx context.Context) (bool, error) {
 		l.committed = time.Now()
 		return false, err
 	}
-	l.fill()
-	err = l.db.Commit(ctx, &l.b)
-	l.committed = time.Now()
-	l.reset()
-	return true, err
+	if !empty {
+		l.fill()
+		err = l.db.Commit(ctx, &l.b)
+		l.committed = time.Now()
+		l.reset()
+		if err != nil {
+			return true, err
+		}
+	}
+	// The view has a commit of its own, after the batch's: the outbox is
+	// already on its way while the view is built (milliseconds with
+	// thousands of callers waiting).
+	if l.viewDue(time.Now()) {
+		v, err := l.view()
+		if err != nil {
+			l.n.log.Error("cluster: acd view not written", "err", err)
+			l.viewAt = time.Now() // not again at once
+			return !empty, nil
+		}
+		err = l.db.Commit(ctx, &postgres.Batch{View: v})
+		l.committed = time.Now()
+		if err != nil {
+			return !empty, err
+		}
+		l.viewAt, l.viewDirty = l.committed, false
+	}
+	return !empty, nil
+}
+
+// viewDue reports whether this step writes the view: the first of an
+// epoch, after a change once ViewEvery has passed since the last one (a
+// burst of changes is one write), and every ViewMax anyway (waits and
+// windowed figures move with time alone).
+func (l *leader) viewDue(now time.Time) bool {
+	if l.viewAt.IsZero() {
+		return true
+	}
+	every, most := l.viewGaps()
+	since := now.Sub(l.viewAt)
+	return since >= most || (l.viewDirty && since >= every)
+}
+
+// viewGaps are ViewEvery and ViewMax, stretched so that building the view
+// takes at most a tenth of the leader's time: with 10,000 callers waiting
+// a view costs milliseconds, and the decisions come first.
+func (l *leader) viewGaps() (every, most time.Duration) {
+	return max(l.n.cfg.ViewEvery, 10*l.viewCost), max(l.n.cfg.ViewMax, 10*l.viewCost)
+}
+
+// nextView is when the view is due next (Run's timer).
+func (l *leader) nextView() time.Time {
+	if l.viewAt.IsZero() {
+		return time.Now()
+	}
+	every, most := l.viewGaps()
+	if l.viewDirty {
+		return l.viewAt.Add(every)
+	}
+	return l.viewAt.Add(most)
+}
+
+// view is the Service's read side as every node serves it (View).
+func (l *leader) view() ([]byte, error) {
+	began := time.Now()
+	defer func() { l.viewCost = time.Since(began) }()
+	if l.viewDirty || l.viewAt.IsZero() {
+		l.changes++ // a failed commit skips a number: harmless, only a change of it counts
+	}
+	v := viewBody{Queues: l.svc.Queues(), Agents: l.svc.Agents(), Positions: make(map[string]queue.Position, len(l.entries)), Changes: l.changes}
+	for id := range l.entries {
+		if p, err := l.svc.Position(id); err == nil {
+			v.Positions[id] = p
+		}
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode acd view: %w", err)
+	}
+	return b, nil
 }
 
 // fill turns the dirty keys into the batch's upserts and deletes.
@@ -352,6 +435,7 @@ func (l *leader) join(c postgres.Command, j JoinRequest, now time.Time) error {
 	l.entries[j.CallID] = info // before Join: its offers ring on this node
 	r := j.JoinRequest
 	r.JoinedAt = placed
+	r.Readmit = false // only a takeover readmits
 	p, err := l.svc.Join(r)
 	if err != nil {
 		l.refused(info, err)

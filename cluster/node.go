@@ -56,6 +56,13 @@ type Config struct {
 	// ExpiryEvery is how often the leader looks for expired nodes;
 	// default NodeExpiry/8.
 	ExpiryEvery time.Duration
+	// ViewEvery is the least time between two writes of the ACD's view
+	// (View) while it changes, default 250 ms; ViewMax the most, default
+	// 1 s (waits move with time alone); both are stretched to ten times
+	// the last view's cost. A View is at most about
+	// ViewEvery + its Poll behind the leader, and ViewEvery plus a round
+	// trip with notifications.
+	ViewEvery, ViewMax time.Duration
 	// Batch caps the commands a leader applies per commit; default 1000.
 	Batch  int
 	Logger *slog.Logger
@@ -181,6 +188,12 @@ func New(cfg Config) (*Node, error) {
 	}
 	if cfg.ExpiryEvery <= 0 {
 		cfg.ExpiryEvery = cfg.NodeExpiry / 8
+	}
+	if cfg.ViewEvery <= 0 {
+		cfg.ViewEvery = 250 * time.Millisecond
+	}
+	if cfg.ViewMax <= 0 {
+		cfg.ViewMax = time.Second
 	}
 	if cfg.Batch <= 0 {
 		cfg.Batch = 1000
@@ -565,6 +578,7 @@ func (n *Node) Run(ctx context.Context) error {
 			if next, ok := n.lead.svc.NextDeadline(); ok {
 				wait = min(wait, max(next.Sub(n.cfg.ACD.Now()), 0))
 			}
+			wait = min(wait, max(time.Until(n.lead.nextView()), 0))
 		}
 		if !t.Stop() {
 			select {

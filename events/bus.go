@@ -44,12 +44,25 @@ type Event struct {
 	// encoding/json makes of an object in an any (a generic map), never
 	// the publisher's struct.
 	Payload any `json:"data,omitempty"`
+	// Origin is the node that published the event, OriginSeq its Seq
+	// there (a cluster, docs/cluster.md "Events on every node"): a board
+	// reading several nodes' streams de-duplicates on the pair. Empty on
+	// a bus without a node name (single node).
+	Origin    string `json:"origin,omitempty"`
+	OriginSeq uint64 `json:"origin_seq,omitempty"`
 }
 
 // Bus fans events out to subscribers. Publish never blocks: a subscriber that
 // does not keep up loses events (counted in Dropped) rather than slowing a call.
+//
+// In a cluster a bus also carries other nodes' events (PublishRemote). Those
+// reach only the subscriptions that asked for them (SubscribeAll: the SSE
+// stream); Subscribe and Observe see this node's own events only, so
+// metrics, the ticket history, alerts and wrap-up grants never count an
+// event twice, once on its node and once here.
 type Bus struct {
 	seq     atomic.Uint64
+	node    atomic.Pointer[string]
 	mu      sync.RWMutex
 	subs    map[*Subscription]struct{}
 	obs     map[*observer]struct{}
@@ -64,19 +77,27 @@ func NewBus() *Bus {
 
 // Subscription receives events published after it was created.
 type Subscription struct {
-	C    <-chan Event
-	c    chan Event
-	bus  *Bus
-	once sync.Once
+	C      <-chan Event
+	c      chan Event
+	bus    *Bus
+	once   sync.Once
+	remote bool // also other nodes' events (SubscribeAll)
 }
 
-// Subscribe returns a subscription with a buffer of n events.
-func (b *Bus) Subscribe(n int) *Subscription {
+// Subscribe returns a subscription with a buffer of n events: this node's
+// own events.
+func (b *Bus) Subscribe(n int) *Subscription { return b.subscribe(n, false) }
+
+// SubscribeAll is Subscribe plus the events of the cluster's other nodes
+// (PublishRemote), for the event stream and the wallboard.
+func (b *Bus) SubscribeAll(n int) *Subscription { return b.subscribe(n, true) }
+
+func (b *Bus) subscribe(n int, remote bool) *Subscription {
 	if n <= 0 {
 		n = 256
 	}
 	c := make(chan Event, n)
-	s := &Subscription{C: c, c: c, bus: b}
+	s := &Subscription{C: c, c: c, bus: b, remote: remote}
 	b.mu.Lock()
 	b.subs[s] = struct{}{}
 	b.mu.Unlock()
@@ -99,6 +120,10 @@ func (b *Bus) Publish(e Event) {
 		return
 	}
 	e.Seq = b.seq.Add(1)
+	e.Origin, e.OriginSeq = "", 0
+	if node := b.node.Load(); node != nil {
+		e.Origin, e.OriginSeq = *node, e.Seq
+	}
 	if e.Time.IsZero() {
 		e.Time = b.now()
 	}
@@ -107,7 +132,32 @@ func (b *Bus) Publish(e Event) {
 	for o := range b.obs {
 		o.f(e)
 	}
+	b.deliver(e, false)
+}
+
+// SetNode names the node this bus belongs to: from then on each event
+// published here carries it as Origin, with its Seq as OriginSeq.
+func (b *Bus) SetNode(id string) { b.node.Store(&id) }
+
+// PublishRemote delivers an event another node published (e.Origin and
+// e.OriginSeq as it was there) to the SubscribeAll subscriptions only: it
+// gets this bus's next Seq (a stream's ids stay one increasing series) and
+// keeps its time. Observers and Subscribe do not see it.
+func (b *Bus) PublishRemote(e Event) {
+	if b == nil {
+		return
+	}
+	e.Seq = b.seq.Add(1)
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	b.deliver(e, true)
+}
+
+func (b *Bus) deliver(e Event, remote bool) {
 	for s := range b.subs {
+		if remote && !s.remote {
+			continue
+		}
 		select {
 		case s.c <- e:
 		default:

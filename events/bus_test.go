@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestPublishDeliversInOrderWithSeq(t *testing.T) {
@@ -103,5 +104,46 @@ func TestObserve(t *testing.T) {
 	b.Publish(Event{Type: "d"})
 	if len(seen) != 3 {
 		t.Errorf("observer saw %v after stop", seen)
+	}
+}
+
+// Another node's event reaches SubscribeAll only, keeps its origin and
+// gets this bus's next Seq; this node's own events carry its name.
+func TestPublishRemoteOnlyForSubscribeAll(t *testing.T) {
+	b := NewBus()
+	b.SetNode("a")
+	local, all := b.Subscribe(4), b.SubscribeAll(4)
+	defer local.Close()
+	defer all.Close()
+	var observed []Event
+	stop := b.Observe(func(e Event) { observed = append(observed, e) })
+	defer stop()
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	b.Publish(Event{Type: CallStarted, CallID: "c1"})
+	b.PublishRemote(Event{Type: QueueJoined, CallID: "c2", Time: at, Origin: "b", OriginSeq: 41})
+	b.Publish(Event{Type: CallEnded, CallID: "c1"})
+
+	for _, want := range []Event{{Seq: 1, Type: CallStarted, Origin: "a", OriginSeq: 1}, {Seq: 3, Type: CallEnded, Origin: "a", OriginSeq: 3}} {
+		got := <-local.C
+		if got.Seq != want.Seq || got.Type != want.Type || got.Origin != want.Origin || got.OriginSeq != want.OriginSeq {
+			t.Fatalf("local subscription got %+v; want %+v", got, want)
+		}
+	}
+	for _, want := range []Event{{Seq: 1, Origin: "a", OriginSeq: 1}, {Seq: 2, Origin: "b", OriginSeq: 41}, {Seq: 3, Origin: "a", OriginSeq: 3}} {
+		got := <-all.C
+		if got.Seq != want.Seq || got.Origin != want.Origin || got.OriginSeq != want.OriginSeq {
+			t.Fatalf("SubscribeAll got %+v; want %+v", got, want)
+		}
+		if got.Origin == "b" && !got.Time.Equal(at) {
+			t.Fatalf("remote event's time %v; want its origin's %v", got.Time, at)
+		}
+	}
+	if len(observed) != 2 || observed[0].Origin != "a" || observed[1].Type != CallEnded {
+		t.Fatalf("observer saw %+v; want this node's two events only", observed)
+	}
+	select {
+	case e := <-local.C:
+		t.Fatalf("local subscription got a remote event %+v", e)
+	default:
 	}
 }

@@ -145,3 +145,24 @@ func TestAdopt(t *testing.T) {
 		t.Fatalf("after hang-up agent = %+v; want offered c1", a)
 	}
 }
+
+// A readmitted caller (a new cluster leader rebuilding its queues) is
+// not refused by an empty or a full queue: they were already waiting in
+// it. A new caller still is.
+func TestReadmit(t *testing.T) {
+	clk := &fakeClock{now: time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)}
+	s := New(Config{Now: clk.Now, Agents: []config.Agent{{ID: "lan", Queues: map[string]int{"sales": 0}}},
+		Queues: map[string]config.Queue{"sales": {MaxLength: 1}}})
+	var x *ExitError
+	if _, err := s.Join(JoinRequest{CallID: "c1", Queue: "sales"}); !errors.As(err, &x) || x.Reason != ReasonEmpty {
+		t.Fatalf("Join with nobody logged in = %v; want refused empty", err)
+	}
+	for _, id := range []string{"c1", "c2"} { // empty, then full too
+		if _, err := s.Join(JoinRequest{CallID: id, Queue: "sales", Readmit: true}); err != nil {
+			t.Fatalf("readmit %s = %v", id, err)
+		}
+	}
+	if p, err := s.Position("c2"); err != nil || p.Position != 2 {
+		t.Fatalf("c2 = %+v, %v; want second", p, err)
+	}
+}

@@ -269,6 +269,11 @@ type JoinRequest struct {
 	// first to the agent reserved for it (callbacks.go). Neither the
 	// queue's MaxLength nor JoinEmpty refuses them.
 	Reservation string
+	// Readmit is a caller the ACD had admitted already, coming back into
+	// a rebuilt Service (a new cluster leader, docs/cluster.md): neither
+	// MaxLength nor JoinEmpty refuses them, as neither would have sent
+	// them out of the queue they were waiting in.
+	Readmit bool
 }
 
 // Join puts a caller in a queue. When the caller may not wait (full, or
@@ -300,7 +305,7 @@ func (s *Service) Join(r JoinRequest) (*Place, error) {
 		Payload: Joined{Callback: r.Reservation, Caller: r.Caller, Tier: r.Tier}})
 	var refuse error
 	switch {
-	case r.Reservation != "": // the callback held this place: it is theirs
+	case r.Reservation != "" || r.Readmit: // the callback held this place, or the caller had it: it is theirs
 	case q.live() >= q.cfg.MaxLength && q.cfg.MaxLength > 0:
 		refuse = ErrQueueFull
 	case !q.cfg.JoinEmpty && !q.anyLoggedIn():

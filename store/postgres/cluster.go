@@ -109,12 +109,15 @@ type Batch struct {
 	DelOffers  []string
 	Out        []OutItem
 	LostNodes  []string // declared lost in this batch
+	// View, when set, replaces the ACD's view (acd_view, JSON) that every
+	// node reads; fenced like the rest of the batch.
+	View []byte
 }
 
 // Empty reports whether b changes nothing.
 func (b *Batch) Empty() bool {
 	return len(b.Consumed)+len(b.Entries)+len(b.DelEntries)+len(b.Agents)+len(b.Offers)+
-		len(b.DelOffers)+len(b.Out)+len(b.LostNodes) == 0
+		len(b.DelOffers)+len(b.Out)+len(b.LostNodes)+len(b.View) == 0
 }
 
 // Cluster is the cluster's side of the database for one node: a small pool
@@ -291,14 +294,20 @@ func (c *Cluster) Listen(ctx context.Context, channels ...string) (*Listener, er
 // ends; it returns the channel and, for ChanOutbox, the node the items
 // are for.
 func (l *Listener) Wait(ctx context.Context) (channel, node string, err error) {
+	return l.WaitPayload(ctx)
+}
+
+// WaitPayload is Wait returning the whole payload after "schema/" (an
+// event on ChanEvents).
+func (l *Listener) WaitPayload(ctx context.Context) (channel, payload string, err error) {
 	for {
 		n, err := l.c.WaitForNotification(ctx)
 		if err != nil {
 			return "", "", fmt.Errorf("wait for notification: %w", err)
 		}
-		schema, node, _ := strings.Cut(n.Payload, "/")
+		schema, rest, _ := strings.Cut(n.Payload, "/")
 		if schema == l.schema {
-			return n.Channel, node, nil
+			return n.Channel, rest, nil
 		}
 	}
 }
@@ -542,6 +551,10 @@ func (l *Leader) Commit(ctx context.Context, b *Batch) error {
 			for n := range seen {
 				q.Queue(`SELECT pg_notify('`+ChanOutbox+`', current_schema() || '/' || $1)`, n)
 			}
+		}
+		if b.View != nil {
+			q.Queue(`UPDATE acd_view SET version = version + 1, epoch = $1, at = now(), body = $2::text::jsonb WHERE id = 1`, l.Epoch, string(b.View))
+			q.Queue(`SELECT pg_notify('` + ChanView + `', current_schema())`)
 		}
 		return tx.SendBatch(ctx, &q).Close()
 	})

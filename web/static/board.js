@@ -413,6 +413,10 @@ function refreshQueue(name) {
 
 function onEvent(ev) {
   const type = ev.type || '';
+  if (type === 'queue.view') { // a cluster node has the leader's new view (docs/cluster.md)
+    schedule('all', fetchAll);
+    return;
+  }
   if (type.startsWith('agent.')) {
     schedule('agents', fetchAgents);
     const a = state.agents.find((x) => x.id === ev.agent);
