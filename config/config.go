@@ -41,6 +41,7 @@ type Config struct {
 	Calendars map[string]Calendar `yaml:"calendars"` // business hours by name
 	Customers Customers           `yaml:"customers"` // bounds on customers unauthenticated callers create
 	Callbacks Callbacks           `yaml:"callbacks"` // bounds on callback requests (queues' callback blocks say how to call back)
+	Cluster   Cluster             `yaml:"cluster"`   // several nodes, one ACD (cluster.go, docs/cluster.md)
 
 	// Version is the binary's (set by cmd/hotline, never by the file):
 	// the User-Agent default and the build-info metric report it.
@@ -441,6 +442,7 @@ func yamlError(path string, err error) error {
 // fill puts defaults into keys a file left empty inside sections it set.
 func (c *Config) fill() {
 	d := base()
+	c.Cluster.fill()
 	if c.SIP.Domain == "" {
 		c.SIP.Domain = d.SIP.Domain
 	}
@@ -585,6 +587,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("media.inband_dtmf: %q is not auto, always or never", c.Media.InbandDTMF)
 	}
 	if _, err := c.SIP.TrustedPrefixes(); err != nil {
+		return err
+	}
+	if err := c.validateCluster(); err != nil {
 		return err
 	}
 	if v := c.SIP.NonceSecret; v != "" && !strings.HasPrefix(v, "env:") && len(v) < MinNonceSecret {
