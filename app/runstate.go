@@ -71,6 +71,12 @@ func (a *App) restoreState(ctx context.Context) {
 		return
 	}
 	a.acd.reg.Restore(bs)
+	if a.acd.cluster != nil {
+		// The leader's snapshot holds the agents' presence; this node's
+		// Service is only its copy of the configuration.
+		a.log.Info("live state restored", "registrations", len(bs))
+		return
+	}
 	a.acd.svc.Restore(as, recs)
 	a.log.Info("live state restored", "registrations", len(bs), "agents", len(as), "queue_records", len(recs))
 }

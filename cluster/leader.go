@@ -326,6 +326,14 @@ func (l *leader) apply(c postgres.Command, now time.Time) {
 		if m.State == "logout" {
 			l.scanAll = true // leave-when-empty may send callers out
 		}
+	case cmdMember:
+		if m.Remove {
+			err = l.svc.RemoveMember(m.Agent, m.Queue)
+		} else {
+			_, err = l.svc.SetMember(m.Agent, m.Queue, m.Penalty)
+		}
+		l.dirtyAgent[m.Agent] = true
+		l.scanAll = true // a new member may take a waiting caller; a removed one may empty a queue
 	default:
 		err = fmt.Errorf("unknown command kind %q", c.Kind)
 	}

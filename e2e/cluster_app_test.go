@@ -1,0 +1,162 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hotline-dev/hotline/app"
+	"github.com/hotline-dev/hotline/config"
+	"github.com/hotline-dev/hotline/internal/phonetest"
+	"github.com/hotline-dev/hotline/media"
+	"github.com/hotline-dev/hotline/sip"
+	"github.com/hotline-dev/hotline/store/postgres"
+	"github.com/hotline-dev/hotline/store/postgres/pgtest"
+)
+
+// clusterNode is a mutation for one in-process node of a two-node cluster
+// (issue 12) on the schema at url: the same agents and queues, its own
+// node id and RTP range, its connections named after it in
+// pg_stat_activity (so a test can cut that node off).
+func clusterNode(url, id string, portMin int) func(*config.Config) {
+	return func(c *config.Config) {
+		sep := "?"
+		if strings.Contains(url, "?") {
+			sep = "&"
+		}
+		c.Database.URL = url + sep + "application_name=hotline-" + id
+		c.Cluster = config.Cluster{Enabled: true, Node: id, NodeTimeout: 3 * time.Second, Heartbeat: 500 * time.Millisecond}
+		c.SIP.NonceSecret = strings.Repeat("n", config.MinNonceSecret)
+		c.Media.PortMin, c.Media.PortMax = portMin, portMin+2998
+		c.Agents = []config.Agent{{ID: "x", Name: "Xuan", Username: "x", Password: "pw-x", Queues: map[string]int{"technical": 0}}}
+		c.Allow.Hosts = []string{"127.0.0.1"}
+		c.SIP.DrainTime = time.Second
+		q := c.Queues["technical"]
+		q.JoinEmpty = true
+		c.Queues["technical"] = q
+	}
+}
+
+// waitLeader polls acd_leader until the node leading is want (bounded).
+func waitLeader(t *testing.T, url, want string, d time.Duration, during func()) {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), url)
+	must(t, err)
+	defer conn.Close(context.Background())
+	deadline := time.Now().Add(d)
+	var node string
+	for time.Now().Before(deadline) {
+		if during != nil {
+			during()
+		}
+		if err := conn.QueryRow(t.Context(), `SELECT node FROM acd_leader WHERE id = 1`).Scan(&node); err == nil && node == want {
+			return
+		}
+		time.Sleep(50 * time.Millisecond) // polling the database, bounded by d
+	}
+	t.Fatalf("leader %q after %s, want %q", node, d, want)
+}
+
+// A caller answered by node A reaches an agent whose phone registered on
+// node B: B saves the binding, A's ringer reads it through the store, the
+// leader (either node) offers, A rings and bridges, audio flows both ways.
+func TestClusterCallerOnAAgentOnB(t *testing.T) {
+	url := pgtest.Schema(t)
+	a := start(t, clusterNode(url, "a", 23000))
+	b := start(t, clusterNode(url, "b", 20000))
+	phone := phonetest.New(t, 30000, 30498, 440, 1000)
+	ctx := within(t, 40*time.Second)
+	status, err := phone.Register(ctx, b.sipAddr("udp"), "x", "pw-x", 3600)
+	must(t, err)
+	if status != 200 {
+		t.Fatalf("REGISTER x at node b: %d", status)
+	}
+	if code, _, body := apiDo(t, b, "POST", "/api/v1/agents/x/state", `{"state":"login"}`); code != 200 {
+		t.Fatalf("login x through node b: %d %s", code, body)
+	}
+	// The login is a command for the leader; technical takes callers
+	// while nobody is logged in (join_empty), so the caller waits for it.
+	_, c, _ := dial(t, a, "sip:300@"+a.sipAddr("udp"), sip.DialOptions{From: "0911000001"})
+	xCall := phone.NextCall(t, within(t, 15*time.Second))
+	heard := make(chan struct{})
+	var once sync.Once
+	c.Media().SetAudioSink(func(pcm []int16) {
+		if media.ToneShare(pcm, 440) > 0.6 {
+			once.Do(func() { close(heard) })
+		}
+	})
+	select {
+	case <-heard:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the caller on node a did not hear x's phone through the bridge")
+	}
+	playCtx, stopPlay := context.WithCancel(ctx)
+	played := make(chan struct{})
+	go func() {
+		defer close(played)
+		_ = c.Media().Play(playCtx, media.NewPromptPCM("caller-tone", media.Tone([]float64{1000}, 5*time.Second)))
+	}()
+	xCall.Heard(t, within(t, 5*time.Second), 1000, "the caller on node a through the bridge")
+	stopPlay()
+	<-played
+	must(t, c.Hangup(ctx))
+	xCall.WaitEnded(t, within(t, 5*time.Second), "x's leg after the caller hung up")
+}
+
+// A node cut off from the database (its connections killed, again and
+// again) loses the lead to the other, and exits with the node-lost error
+// once node_timeout has passed without a heartbeat.
+func TestClusterNodeCutOff(t *testing.T) {
+	url := pgtest.Schema(t)
+	a := start(t, clusterNode(url, "a", 23000))
+	waitLeader(t, url, "a", 10*time.Second, nil)
+	b := start(t, clusterNode(url, "b", 20000))
+	_ = b
+	admin, err := pgx.Connect(t.Context(), url)
+	must(t, err)
+	defer admin.Close(context.Background())
+	cut := func() {
+		_, _ = admin.Exec(t.Context(), `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'hotline-a'`)
+	}
+	waitLeader(t, url, "b", 15*time.Second, cut)
+	deadline := time.Now().Add(15 * time.Second)
+	for !a.app.Lost() {
+		if time.Now().After(deadline) {
+			t.Fatal("node a, cut off, did not declare itself lost")
+		}
+		cut()
+		time.Sleep(50 * time.Millisecond) // keeps a cut off; bounded by deadline
+	}
+	stop := a.stop
+	a.stop = nil
+	if err := stop(); err == nil || !strings.Contains(err.Error(), "declared lost") {
+		t.Fatalf("node a's Run = %v, want the node-lost error", err)
+	}
+}
+
+// A node whose agents or queues differ from the leader's does not start.
+func TestClusterFingerprintMismatch(t *testing.T) {
+	url := pgtest.Schema(t)
+	start(t, clusterNode(url, "a", 23000))
+	waitLeader(t, url, "a", 10*time.Second, nil)
+	cfg := testConfig(t, t.TempDir(), func(c *config.Config) {
+		clusterNode(url, "b", 20000)(c)
+		c.Agents[0].Queues = map[string]int{"technical": 5}
+	})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	h, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err == nil {
+		_ = h.Close()
+		t.Fatal("node b with other agents started")
+	}
+	if !errors.Is(err, postgres.ErrFingerprint) || !strings.Contains(err.Error(), "cluster.node b") {
+		t.Fatalf("app.New = %v, want the fingerprint refusal naming cluster.node b", err)
+	}
+}
