@@ -109,6 +109,9 @@ func (a *App) Run(ctx context.Context) error {
 	err = errors.Join(err, a.drain(a.acd.client.Shutdown, 5*time.Second, "sip client"))
 	stopServing()
 	err = errors.Join(err, g.Wait())
+	if c := a.acd.cluster; c != nil {
+		c.db.Close() // the node's Run has returned (g.Wait)
+	}
 	err = errors.Join(err, a.drain(a.calls.Shutdown, 10*time.Second, "call log"))
 	stopLog()
 	err = errors.Join(err, lg.Wait(), a.store.Close())

@@ -413,6 +413,11 @@ func (l *leader) closePlaces() {
 			l.bridged[id] = out.Agent
 			l.dirtyAgent[out.Agent] = true
 		}
+		if out.Offer != "" {
+			// The ids nodes know carry the epoch (the Ring item's): the
+			// caller's node takes the answered leg by this id.
+			out.Offer = l.prefix + out.Offer
+		}
 		l.out(e.node, outOutcome, outOutcomeBody{CallID: id, Outcome: out})
 	}
 }

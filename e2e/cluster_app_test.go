@@ -16,8 +16,10 @@ import (
 	"github.com/hotline-dev/hotline/internal/phonetest"
 	"github.com/hotline-dev/hotline/media"
 	"github.com/hotline-dev/hotline/sip"
+	"github.com/hotline-dev/hotline/store"
 	"github.com/hotline-dev/hotline/store/postgres"
 	"github.com/hotline-dev/hotline/store/postgres/pgtest"
+	"github.com/hotline-dev/hotline/store/storeopen"
 )
 
 // clusterNode is a mutation for one in-process node of a two-node cluster
@@ -63,20 +65,50 @@ func waitLeader(t *testing.T, url, want string, d time.Duration, during func()) 
 	t.Fatalf("leader %q after %s, want %q", node, d, want)
 }
 
+// waitBinding polls the store until username has a live binding to uri.
+func waitBinding(t *testing.T, url, username, uri string, d time.Duration) {
+	t.Helper()
+	st, err := storeopen.Open(t.Context(), url, store.Options{})
+	must(t, err)
+	defer st.Close()
+	deadline := time.Now().Add(d)
+	for {
+		bs, err := st.(store.Runtime).Bindings(t.Context(), time.Now())
+		must(t, err)
+		for _, b := range bs {
+			for _, c := range b.Contacts {
+				if b.Username == username && c.URI == uri {
+					return
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no binding of %s to %s in the store after %s: %+v", username, uri, d, bs)
+		}
+		time.Sleep(20 * time.Millisecond) // polling the store, bounded by d
+	}
+}
+
 // A caller answered by node A reaches an agent whose phone registered on
 // node B: B saves the binding, A's ringer reads it through the store, the
 // leader (either node) offers, A rings and bridges, audio flows both ways.
 func TestClusterCallerOnAAgentOnB(t *testing.T) {
 	url := pgtest.Schema(t)
+	// The phone first: its socket serves before it registers (as in
+	// the restart test, a phone started just before REGISTER may race
+	// its own listener).
+	phone := phonetest.New(t, 30000, 30498, 440, 1000)
 	a := start(t, clusterNode(url, "a", 23000))
 	b := start(t, clusterNode(url, "b", 20000))
-	phone := phonetest.New(t, 30000, 30498, 440, 1000)
 	ctx := within(t, 40*time.Second)
 	status, err := phone.Register(ctx, b.sipAddr("udp"), "x", "pw-x", 3600)
 	must(t, err)
 	if status != 200 {
 		t.Fatalf("REGISTER x at node b: %d", status)
 	}
+	// Node b's binding reaches the shared store within a second (runstate
+	// writes every 250 ms), where node a's ringer reads it on a miss.
+	waitBinding(t, url, "x", phone.URI("x"), time.Second)
 	if code, _, body := apiDo(t, b, "POST", "/api/v1/agents/x/state", `{"state":"login"}`); code != 200 {
 		t.Fatalf("login x through node b: %d %s", code, body)
 	}
