@@ -3,7 +3,10 @@ package e2e
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
+	"net"
+	neturl "net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -141,34 +144,111 @@ func TestClusterCallerOnAAgentOnB(t *testing.T) {
 	xCall.WaitEnded(t, within(t, 5*time.Second), "x's leg after the caller hung up")
 }
 
-// A node cut off from the database (its connections killed, again and
-// again) loses the lead to the other, and exits with the node-lost error
-// once node_timeout has passed without a heartbeat.
+// cutProxy forwards TCP connections to a database address until Cut,
+// which closes them all and refuses new ones: a node behind it is
+// partitioned from the database while the others are not.
+type cutProxy struct {
+	ln    net.Listener
+	to    string
+	mu    sync.Mutex
+	conns []net.Conn
+	cut   bool
+	wg    sync.WaitGroup
+}
+
+func newCutProxy(t *testing.T, to string) *cutProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	p := &cutProxy{ln: ln, to: to}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p.mu.Lock()
+			if p.cut {
+				p.mu.Unlock()
+				c.Close()
+				continue
+			}
+			d, err := net.Dial("tcp", to)
+			if err != nil {
+				p.mu.Unlock()
+				c.Close()
+				continue
+			}
+			p.conns = append(p.conns, c, d)
+			p.mu.Unlock()
+			p.wg.Add(2)
+			go func() { defer p.wg.Done(); _, _ = io.Copy(d, c); d.Close() }()
+			go func() { defer p.wg.Done(); _, _ = io.Copy(c, d); c.Close() }()
+		}
+	}()
+	t.Cleanup(func() { p.Cut(); ln.Close(); p.wg.Wait() })
+	return p
+}
+
+// Cut closes every connection and refuses new ones.
+func (p *cutProxy) Cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = true
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// A node cut off from the database (a partition: its connections go
+// through a proxy the test cuts) loses the lead to the other within the
+// failover time, and exits with the node-lost error once node_timeout has
+// passed without a heartbeat; the survivor declares it lost.
 func TestClusterNodeCutOff(t *testing.T) {
 	url := pgtest.Schema(t)
-	a := start(t, clusterNode(url, "a", 23000))
-	waitLeader(t, url, "a", 10*time.Second, nil)
-	b := start(t, clusterNode(url, "b", 20000))
-	_ = b
-	admin, err := pgx.Connect(t.Context(), url)
+	u, err := neturl.Parse(url)
 	must(t, err)
-	defer admin.Close(context.Background())
-	cut := func() {
-		_, _ = admin.Exec(t.Context(), `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'hotline-a'`)
-	}
-	waitLeader(t, url, "b", 15*time.Second, cut)
+	proxy := newCutProxy(t, u.Host)
+	viaProxy := *u
+	viaProxy.Host = proxy.ln.Addr().String()
+	a := start(t, clusterNode(viaProxy.String(), "a", 23000))
+	waitLeader(t, url, "a", 10*time.Second, nil)
+	start(t, clusterNode(url, "b", 20000))
+	cut := time.Now()
+	proxy.Cut()
+	waitLeader(t, url, "b", 5*time.Second, nil)
+	t.Logf("node b leads %s after node a was cut off", time.Since(cut).Round(time.Millisecond))
 	deadline := time.Now().Add(15 * time.Second)
 	for !a.app.Lost() {
 		if time.Now().After(deadline) {
 			t.Fatal("node a, cut off, did not declare itself lost")
 		}
-		cut()
-		time.Sleep(50 * time.Millisecond) // keeps a cut off; bounded by deadline
+		time.Sleep(50 * time.Millisecond) // polling; bounded by deadline
+	}
+	if d := time.Since(cut); d < 3*time.Second {
+		t.Errorf("node a gave up after %s, before node_timeout (3s)", d)
 	}
 	stop := a.stop
 	a.stop = nil
 	if err := stop(); err == nil || !strings.Contains(err.Error(), "declared lost") {
 		t.Fatalf("node a's Run = %v, want the node-lost error", err)
+	}
+	conn, err := pgx.Connect(t.Context(), url)
+	must(t, err)
+	defer conn.Close(context.Background())
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		var lost bool
+		must(t, conn.QueryRow(t.Context(), `SELECT lost FROM acd_nodes WHERE id = 'a'`).Scan(&lost))
+		if lost {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("node b never declared node a lost")
+		}
+		time.Sleep(50 * time.Millisecond) // polling the database, bounded by deadline
 	}
 }
 
