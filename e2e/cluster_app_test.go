@@ -16,8 +16,11 @@ import (
 
 	"github.com/hotline-dev/hotline/app"
 	"github.com/hotline-dev/hotline/config"
+	"github.com/hotline-dev/hotline/events"
+	"github.com/hotline-dev/hotline/internal/baresiptest"
 	"github.com/hotline-dev/hotline/internal/phonetest"
 	"github.com/hotline-dev/hotline/media"
+	"github.com/hotline-dev/hotline/registrar"
 	"github.com/hotline-dev/hotline/sip"
 	"github.com/hotline-dev/hotline/store"
 	"github.com/hotline-dev/hotline/store/postgres"
@@ -270,5 +273,53 @@ func TestClusterFingerprintMismatch(t *testing.T) {
 	}
 	if !errors.Is(err, postgres.ErrFingerprint) || !strings.Contains(err.Error(), "cluster.node b") {
 		t.Fatalf("app.New = %v, want the fingerprint refusal naming cluster.node b", err)
+	}
+}
+
+// Shared registrations behind the shipped Kamailio: baresip registers
+// through Kamailio, which dispatches the REGISTER to node b (first in its
+// list) and adds its Path. A caller answered by node a is offered to that
+// agent: node a finds b's binding in the store, with the Path, so its
+// INVITE goes through Kamailio to the phone; audio flows both ways.
+func TestClusterKamailioSharedRegistration(t *testing.T) {
+	leakCheck(t)
+	url := pgtest.Schema(t)
+	node := func(id string, portMin int) func(*config.Config) {
+		return func(c *config.Config) {
+			allow := c.Allow // as TestKamailioFront: the default policy takes baresip's contact
+			clusterNode(url, id, portMin)(c)
+			c.Allow = allow
+			c.SIP.Trusted = []string{"127.0.0.1"} // Kamailio: its Path is believed
+			c.Agents = []config.Agent{{ID: "lan", Name: "Lan", Username: "lan", Password: "s3cret", Queues: map[string]int{"technical": 0}}}
+		}
+	}
+	a := start(t, node("a", 23000))
+	b := start(t, node("b", 20000))
+	// Priority order (DS_ALG 8): b first, so the REGISTER reaches b.
+	k := startKamailio(t, b.sipAddr("udp"), a.sipAddr("udp"))
+	k.poll(5*time.Second, "node b active", func() bool { return strings.HasPrefix(k.nodeFlags(b.sipAddr("udp")), "A") })
+	_, kport, _ := net.SplitHostPort(k.addr)
+	agent := baresiptest.Start(t, baresiptest.Config{Accounts: "accounts.agent.template", Tone: 440,
+		Vars: map[string]string{"AGENT_USER": "lan", "AGENT_PASSWORD": "s3cret", "HOTLINE_SIP_PORT": kport}})
+	b.waitEvent(10*time.Second, "lan registered at node b", func(e events.Event) bool {
+		return e.Type == registrar.EventBinding && e.Agent == "lan"
+	})
+	apiPost(t, a, "/api/v1/agents/lan/state", `{"state":"login"}`)
+
+	// The caller reaches node a directly: the agent's leg is a's to place.
+	_, call, _ := dial(t, a, "sip:300@"+a.sipAddr("udp"), sip.DialOptions{From: "0912345678"})
+	agent.WaitEvent(15*time.Second, "CALL_ESTABLISHED")
+	if !strings.Contains(k.log.String(), "relay INVITE from node 127.0.0.1 to sip:lan-") {
+		t.Error("kamailio did not relay node a's INVITE to the agent: the Path of b's binding was not followed")
+	}
+	if !talk(t, call, 2*time.Second) {
+		t.Error("the caller on node a did not hear baresip's 440 Hz through Kamailio and the bridge")
+	}
+	must(t, call.Hangup(within(t, 5*time.Second)))
+	agent.WaitEvent(10*time.Second, "CALL_CLOSED")
+	var heard pcmRecorder
+	agent.Heard(heard.sink)
+	if !heard.hears(1000, 440) {
+		t.Error("the agent did not hear the caller's 1000 Hz")
 	}
 }
