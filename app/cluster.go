@@ -299,5 +299,13 @@ func (a *App) newCluster(local *queue.Service, ringer queue.Ringer) (*clusterDes
 		}
 		return nil, fmt.Errorf("cluster.node %s: %w", cfg.Cluster.Node, err)
 	}
+	for _, name := range sortedKeys(cfg.Queues) {
+		if cfg.Queues[name].Callback.Enabled {
+			// Not routed to the cluster's ACD yet (docs/cluster.md, "What
+			// is left"): a callback would wait in this node's copy, where
+			// no agent takes it.
+			a.log.Warn("cluster: queue callbacks are not served in cluster mode yet; turn queues.<name>.callback off", "queue", name)
+		}
+	}
 	return &clusterDesk{node: node, db: db, local: local, cfg: cfg}, nil
 }
