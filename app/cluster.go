@@ -164,7 +164,7 @@ func Fingerprint(cfg config.Config) string {
 
 // sharedContacts finds the registrations other nodes received: a phone
 // that registered through node B is rung by node A (the caller's node).
-// Bindings reach the store within runstate's interval (250 ms); a lookup
+// Bindings reach the store at once (runstate's BindingsAtOnce); a lookup
 // this node's registrar cannot answer reads them through the store, with
 // their Path, which the dialler's route set then uses (the INVITE goes
 // through the proxy the REGISTER came through).

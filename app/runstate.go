@@ -43,7 +43,7 @@ func (r lazyRuntime) QueueRecs(ctx context.Context, since time.Time) ([]store.Qu
 func newStateWriter(a *App) *runstate.Writer {
 	b := make([]byte, 6)
 	rand.Read(b) // never fails (crypto/rand, Go ≥ 1.24)
-	return runstate.New(runstate.Config{Store: lazyRuntime{a.store}, Logger: a.log,
+	return runstate.New(runstate.Config{Store: lazyRuntime{a.store}, Logger: a.log, BindingsAtOnce: a.cfg.Cluster.Enabled,
 		Boot: time.Now().UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b)})
 }
 

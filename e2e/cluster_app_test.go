@@ -113,8 +113,8 @@ func TestClusterCallerOnAAgentOnB(t *testing.T) {
 	if status != 200 {
 		t.Fatalf("REGISTER x at node b: %d", status)
 	}
-	// Node b's binding reaches the shared store within a second (runstate
-	// writes every 250 ms), where node a's ringer reads it on a miss.
+	// Node b's binding reaches the shared store within a second (written
+	// at once in cluster mode), where node a's ringer reads it on a miss.
 	waitBinding(t, url, "x", phone.URI("x"), time.Second)
 	if code, _, body := apiDo(t, b, "POST", "/api/v1/agents/x/state", `{"state":"login"}`); code != 200 {
 		t.Fatalf("login x through node b: %d %s", code, body)
