@@ -68,8 +68,11 @@ func TestClusterChild(t *testing.T) {
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for e := range sub.C {
-			if e.Type == events.CallAnswered {
+			switch e.Type {
+			case events.CallAnswered:
 				fmt.Printf("ANSWERED %s\n", e.CallID)
+			case events.QueueJoined: // on the leader's bus, for every node's callers
+				fmt.Printf("JOINED %s\n", e.CallID)
 			}
 		}
 	})
@@ -87,13 +90,14 @@ type clusterProc struct {
 	sip, http string
 	mu        sync.Mutex
 	answered  map[string]bool
+	joined    map[string]bool
 	ready     chan struct{}
 	log       string
 }
 
 func startClusterProc(t *testing.T, db, node string, portMin int) *clusterProc {
 	t.Helper()
-	p := &clusterProc{answered: map[string]bool{}, ready: make(chan struct{}), log: filepath.Join(t.TempDir(), node+".log")}
+	p := &clusterProc{answered: map[string]bool{}, joined: map[string]bool{}, ready: make(chan struct{}), log: filepath.Join(t.TempDir(), node+".log")}
 	logf, err := os.Create(p.log)
 	must(t, err)
 	defer logf.Close()
@@ -116,6 +120,10 @@ func startClusterProc(t *testing.T, db, node string, portMin int) *clusterProc {
 			case len(f) == 2 && f[0] == "ANSWERED":
 				p.mu.Lock()
 				p.answered[f[1]] = true
+				p.mu.Unlock()
+			case len(f) == 2 && f[0] == "JOINED":
+				p.mu.Lock()
+				p.joined[f[1]] = true
 				p.mu.Unlock()
 			}
 		}
@@ -147,6 +155,20 @@ func startClusterProc(t *testing.T, db, node string, portMin int) *clusterProc {
 		t.Fatalf("node %s not ready within 30s", node)
 	}
 	return p
+}
+
+// inQueue reports whether callID joined a queue, as the leader (either
+// node) reported it.
+func inQueue(callID string, ps ...*clusterProc) bool {
+	for _, p := range ps {
+		p.mu.Lock()
+		ok := p.joined[callID]
+		p.mu.Unlock()
+		if ok {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *clusterProc) took(callID string) bool {
@@ -214,6 +236,14 @@ func TestClusterProcesses(t *testing.T) {
 			time.Sleep(20 * time.Millisecond) // the node's stdout; bounded
 		}
 		if b.took(c.ID()) {
+			// Killed before it joined, the call would have no entry to
+			// lose: wait until the leader has it in the queue.
+			for deadline := time.Now().Add(5 * time.Second); !inQueue(c.ID(), a, b); {
+				if time.Now().After(deadline) {
+					t.Fatal("the call on node b did not join the queue within 5s")
+				}
+				time.Sleep(20 * time.Millisecond) // the nodes' stdout; bounded
+			}
 			waiting = c
 			continue
 		}
