@@ -326,3 +326,43 @@ func TestClusterKamailioSharedRegistration(t *testing.T) {
 		t.Error("the agent did not hear the caller's 1000 Hz")
 	}
 }
+
+// One order for the cluster: a VIP who calls node b overtakes a standard
+// caller who has waited longer on node a (the leader's Service ranks both).
+func TestClusterVIPOnBOvertakesStandardOnA(t *testing.T) {
+	url := pgtest.Schema(t)
+	phone := phonetest.New(t, 30000, 30498, 440)
+	node := func(id string, portMin int) func(*config.Config) {
+		return func(c *config.Config) {
+			clusterNode(url, id, portMin)(c)
+			c.Agents = []config.Agent{{ID: "lan", Name: "Lan", URI: phone.URI("lan"), Queues: map[string]int{"technical": 0}}}
+		}
+	}
+	a := start(t, node("a", 23000))
+	waitLeader(t, url, "a", 10*time.Second, nil) // a's bus carries the ACD's events
+	b := start(t, node("b", 20000))
+	apiPost(t, b, "/api/v1/customers", `{"name":"Chị Mai","phones":["0912000001"],"tier":"vip"}`)
+	toQueue := func(h *harness, from string) *sip.OutboundCall {
+		_, call, _ := dial(t, h, "sip:100@"+h.sipAddr("udp"), sip.DialOptions{From: from})
+		h.menus(call, "language", "1", "main", "1")
+		a.waitEvent(20*time.Second, "queue.joined at the leader", func(e events.Event) bool {
+			return e.Type == events.QueueJoined && e.CallID == call.ID()
+		})
+		return call
+	}
+	standard := toQueue(a, "0912000002")
+	vip := toQueue(b, "0912000001")
+	apiPost(t, a, "/api/v1/agents/lan/state", `{"state":"login"}`)
+	offer := a.waitEvent(10*time.Second, "agent.offered", func(e events.Event) bool { return e.Type == events.AgentOffered })
+	if offer.CallID != vip.ID() {
+		t.Errorf("first offer went to %s, want the VIP caller on node b %s (the standard caller on node a %s joined earlier)",
+			offer.CallID, vip.ID(), standard.ID())
+	}
+	call := phone.NextCall(t, within(t, 10*time.Second))
+	if u := call.Invite().FromUser; u != "0912000001" {
+		t.Errorf("lan's phone was rung for %q, want the VIP 0912000001", u)
+	}
+	must(t, standard.Hangup(within(t, 5*time.Second)))
+	must(t, vip.Hangup(within(t, 5*time.Second)))
+	call.WaitEnded(t, within(t, 5*time.Second), "lan's leg after the VIP hung up")
+}
