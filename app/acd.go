@@ -29,6 +29,10 @@ type acd struct {
 	// callbacks puts the callback scheduler's due callbacks in the
 	// queues' lines and dials them when their turn comes.
 	callbacks *callbackACD
+	// cluster is set in cluster mode (cluster.enabled): the call path's
+	// Desk over the cluster's node; svc is then only this node's copy of
+	// the configuration (never joined).
+	cluster *clusterDesk
 }
 
 func (a *App) newACD() error {
@@ -57,19 +61,40 @@ func (a *App) newACD() error {
 	if err != nil {
 		return fmt.Errorf("sip client for agent calls: %w", err)
 	}
+	contacts, routes := reg.ContactURIs, reg.RouteSet
+	var shared *sharedContacts
+	if cfg.Cluster.Enabled {
+		// A phone registered through another node is rung by this one
+		// (the caller's): bindings saved by any node, read through the store.
+		shared = &sharedContacts{rt: lazyRuntime{a.store}, local: reg.ContactURIs, routes: reg.RouteSet, trusted: trusted,
+			timeout: max(cfg.Database.Timeout, time.Second), log: a.log, path: map[string][]string{}}
+		contacts, routes = shared.Contacts, shared.Routes
+	}
+	dialer := bridge.SIPDialer{Client: client, Routes: routes}
 	ringer := queue.NewSIPRinger(queue.RingerConfig{
-		Dialer: bridge.SIPDialer{Client: client, Routes: reg.RouteSet}, Contacts: reg.ContactURIs, Policy: a.policy, Logger: a.log,
+		Dialer: dialer, Contacts: contacts, Policy: a.policy, Logger: a.log,
 	})
 	// "today" on the wallboard is the office's day.
 	cbs := newCallbackACD(a.log)
 	svc := queue.New(queue.Config{Agents: cfg.Agents, Queues: cfg.Queues, Ringer: ringer, Bus: a.bus, Logger: a.log,
 		Location: officeLocation(cfg), State: a.state, Callbacks: cbs})
 	ringer.Bind(svc)
-	a.acd = &acd{reg: reg, client: client, ringer: ringer, svc: svc, callbacks: cbs,
-		enqueuer: queue.NewEnqueuer(queue.EnqueuerConfig{Service: svc, Ringer: ringer, Prompts: a.prompts, Logger: a.log,
+	var desk queue.Desk // nil: svc's own
+	var cd *clusterDesk
+	if cfg.Cluster.Enabled {
+		if cd, err = a.newCluster(svc, ringer); err != nil {
+			_ = ringer.Close()
+			_ = client.Close()
+			return err
+		}
+		ringer.BindDesk(cd)
+		desk = cd
+	}
+	a.acd = &acd{reg: reg, client: client, ringer: ringer, svc: svc, callbacks: cbs, cluster: cd,
+		enqueuer: queue.NewEnqueuer(queue.EnqueuerConfig{Service: svc, Desk: desk, Ringer: ringer, Prompts: a.prompts, Logger: a.log,
 			// An agent's REFER may send the caller to a queue or to what
 			// the outbound policy allows (toll-fraud guard).
-			Transfer: queue.TransferConfig{Policy: a.policy, Contacts: reg.ContactURIs, Dialer: bridge.SIPDialer{Client: client, Routes: reg.RouteSet}},
+			Transfer: queue.TransferConfig{Policy: a.policy, Contacts: contacts, Dialer: dialer},
 		})}
 	cbs.svc, cbs.legs, cbs.enqueuer = svc, ringer, a.acd.enqueuer
 	return nil
@@ -90,8 +115,13 @@ func officeLocation(cfg config.Config) *time.Location {
 // featureCode applies a code an agent dialled from their authenticated
 // phone (*11 login, *12 logout, *13[n] pause, *14 ready); an unknown code is
 // 404 so the phone shows it failed.
-func (c *acd) featureCode(_ context.Context, agent, code string) error {
-	err := c.svc.FeatureCode(agent, code)
+func (c *acd) featureCode(ctx context.Context, agent, code string) error {
+	var err error
+	if c.cluster != nil {
+		err = c.cluster.featureCode(ctx, agent, code)
+	} else {
+		err = c.svc.FeatureCode(agent, code)
+	}
 	if errors.Is(err, queue.ErrUnknownFeatureCode) {
 		return fmt.Errorf("%w: %w", sip.ErrNotFound, err)
 	}
@@ -123,6 +153,9 @@ func (c *acd) collectors() []prometheus.Collector {
 
 func (c *acd) close() error {
 	err := c.ringer.Close()
+	if c.cluster != nil {
+		c.cluster.db.Close()
+	}
 	if cerr := c.client.Close(); err == nil {
 		err = cerr
 	}

@@ -59,6 +59,9 @@ type App struct {
 	policy    *outbound.Policy
 	// stopping is set when shutdown starts: /readyz fails from then on.
 	stopping atomic.Bool
+	// lost is set when the cluster declared this node lost (Run exits
+	// non-zero).
+	lost atomic.Bool
 
 	// Lifecycle (lifecycle.go).
 	undo      []func() error     // releases what New built, newest last
@@ -224,7 +227,7 @@ func (a *App) newHTTP() error {
 	a.api = api.New(api.Config{
 		Agents: a.cfg.Agents, SessionIdle: a.cfg.HTTP.SessionIdle, MaxSessions: a.cfg.HTTP.MaxSessions, SecureCookies: a.cfg.HTTP.SecureCookie,
 		Store: a.store, Tokens: tokens, RateLimit: a.cfg.HTTP.RateLimit, AuthFailures: a.cfg.HTTP.AuthFailures, Bus: a.bus,
-		Logger: a.log, DefaultCountry: a.cfg.Phone.DefaultCountry, Calls: a.live, ACD: a.acd.svc, Callbacks: a.callbacks,
+		Logger: a.log, DefaultCountry: a.cfg.Phone.DefaultCountry, Calls: a.live, ACD: a.apiACD(), Callbacks: a.callbacks,
 		RequestTimeout: a.cfg.Database.Timeout, ReadyTimeout: a.cfg.Database.Timeout, Ready: a.readiness(),
 		Webhooks: a.webhooks,
 	})
@@ -233,6 +236,15 @@ func (a *App) newHTTP() error {
 	a.http.srv.RegisterOnShutdown(func() { _ = a.api.Close() })
 	a.metrics.reg.MustRegister(edgeCollector{sip: a.sip, http: a.httpLn})
 	return nil
+}
+
+// apiACD is the API's ACD: the Service, or in a cluster the same reads
+// with the changes sent to the leader.
+func (a *App) apiACD() api.ACD {
+	if a.acd.cluster != nil {
+		return clusterAPI{Service: a.acd.svc, d: a.acd.cluster}
+	}
+	return a.acd.svc
 }
 
 // readiness are /readyz's checks: the database answers (within
@@ -286,6 +298,10 @@ func (a *App) Reload() ([]flows.Problem, error) { return a.flows.Reload() }
 
 // Webhooks is the webhook service (tests read its Stats).
 func (a *App) Webhooks() *webhook.Service { return a.webhooks }
+
+// Lost reports whether the cluster declared this node lost (Run then
+// ends its calls and returns an error).
+func (a *App) Lost() bool { return a.lost.Load() }
 
 // Bus is the event stream (tests and embedders subscribe to it).
 func (a *App) Bus() *events.Bus { return a.bus }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/hotline-dev/hotline/store/postgres"
 )
 
 // Run serves until ctx ends, a component fails, or Close is called, then
@@ -54,6 +56,25 @@ func (a *App) Run(ctx context.Context) error {
 	g.Go(func() error { return a.acd.svc.RunAlerts(serveCtx) }) // wallboard thresholds; returns at once without any
 	g.Go(func() error { return a.acd.reg.Run(serveCtx) })
 	g.Go(func() error { return a.callbacks.Run(serveCtx) })
+	if c := a.acd.cluster; c != nil {
+		g.Go(func() error {
+			err := c.node.Run(serveCtx)
+			if errors.Is(err, postgres.ErrNodeLost) {
+				// The leader has taken this node's callers out of the
+				// queues (or will, having heard nothing for node_timeout):
+				// nobody will answer them here. End the calls at once
+				// (Close: no drain) and exit non-zero.
+				a.log.Error("cluster: this node was declared lost; ending its calls and exiting", "node", c.node.ID(), "err", err)
+				a.lost.Store(true)
+				a.closeNow()
+				return fmt.Errorf("%w: %w", errNodeLost, err)
+			}
+			if err != nil {
+				return fmt.Errorf("cluster node %s: %w", c.node.ID(), err)
+			}
+			return nil
+		})
+	}
 	if a.cfg.Flows.Watch {
 		g.Go(func() error { return a.flows.Watch(serveCtx) })
 	}
@@ -67,6 +88,9 @@ func (a *App) Run(ctx context.Context) error {
 	case <-failed.Done():
 		runErr = context.Cause(failed)
 		a.log.Error("a component failed; shutting down (live calls are drained)", "err", runErr)
+	}
+	if runErr == nil && a.lost.Load() {
+		runErr = errNodeLost // closeNow raced the group's failure
 	}
 	a.stopping.Store(true)
 	a.log.Info("shutting down", "drain_time", a.cfg.SIP.DrainTime, "active_calls", a.sip.ActiveCalls())
@@ -86,6 +110,9 @@ func (a *App) Run(ctx context.Context) error {
 	err = errors.Join(err, a.drain(a.acd.client.Shutdown, 5*time.Second, "sip client"))
 	stopServing()
 	err = errors.Join(err, g.Wait())
+	if c := a.acd.cluster; c != nil {
+		c.db.Close() // the node's Run has returned (g.Wait)
+	}
 	err = errors.Join(err, a.drain(a.calls.Shutdown, 10*time.Second, "call log"))
 	stopLog()
 	err = errors.Join(err, lg.Wait(), a.store.Close())

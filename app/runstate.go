@@ -43,7 +43,7 @@ func (r lazyRuntime) QueueRecs(ctx context.Context, since time.Time) ([]store.Qu
 func newStateWriter(a *App) *runstate.Writer {
 	b := make([]byte, 6)
 	rand.Read(b) // never fails (crypto/rand, Go ≥ 1.24)
-	return runstate.New(runstate.Config{Store: lazyRuntime{a.store}, Logger: a.log,
+	return runstate.New(runstate.Config{Store: lazyRuntime{a.store}, Logger: a.log, BindingsAtOnce: a.cfg.Cluster.Enabled,
 		Boot: time.Now().UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b)})
 }
 
@@ -71,6 +71,12 @@ func (a *App) restoreState(ctx context.Context) {
 		return
 	}
 	a.acd.reg.Restore(bs)
+	if a.acd.cluster != nil {
+		// The leader's snapshot holds the agents' presence; this node's
+		// Service is only its copy of the configuration.
+		a.log.Info("live state restored", "registrations", len(bs))
+		return
+	}
 	a.acd.svc.Restore(as, recs)
 	a.log.Info("live state restored", "registrations", len(bs), "agents", len(as), "queue_records", len(recs))
 }

@@ -409,6 +409,14 @@ func (l *leader) apply(c postgres.Command, now time.Time) {
 		if m.State == "logout" {
 			l.scanAll = true // leave-when-empty may send callers out
 		}
+	case cmdMember:
+		if m.Remove {
+			err = l.svc.RemoveMember(m.Agent, m.Queue)
+		} else {
+			_, err = l.svc.SetMember(m.Agent, m.Queue, m.Penalty)
+		}
+		l.dirtyAgent[m.Agent] = true
+		l.scanAll = true // a new member may take a waiting caller; a removed one may empty a queue
 	default:
 		err = fmt.Errorf("unknown command kind %q", c.Kind)
 	}
@@ -488,6 +496,11 @@ func (l *leader) closePlaces() {
 			a.CallID, a.CallQueue, a.CallNode, a.CallBody = id, e.join.Queue, e.node, e.body
 			l.bridged[id] = out.Agent
 			l.dirtyAgent[out.Agent] = true
+		}
+		if out.Offer != "" {
+			// The ids nodes know carry the epoch (the Ring item's): the
+			// caller's node takes the answered leg by this id.
+			out.Offer = l.prefix + out.Offer
 		}
 		l.out(e.node, outOutcome, outOutcomeBody{CallID: id, Outcome: out})
 	}

@@ -63,6 +63,9 @@ type Config struct {
 	// ViewEvery + its Poll behind the leader, and ViewEvery plus a round
 	// trip with notifications.
 	ViewEvery, ViewMax time.Duration
+	// Fingerprint, when set, is the hash of this node's agents and queues:
+	// Register refuses (postgres.ErrFingerprint) when the leader's differs.
+	Fingerprint string
 	// Batch caps the commands a leader applies per commit; default 1000.
 	Batch  int
 	Logger *slog.Logger
@@ -120,6 +123,7 @@ const (
 	cmdAnswered = "answered"
 	cmdFailed   = "failed"
 	cmdAgent    = "agent"
+	cmdMember   = "member" // run-time queue membership (API PUT/DELETE members)
 
 	outRing    = "ring"
 	outCancel  = "cancel"
@@ -137,6 +141,10 @@ type command struct {
 	Result string       `json:"result,omitempty"`
 	Agent  string       `json:"agent,omitempty"`
 	State  string       `json:"state,omitempty"`
+	// member: Queue and Penalty; Remove takes the agent out of Queue.
+	Queue   string `json:"queue,omitempty"`
+	Penalty int    `json:"penalty,omitempty"`
+	Remove  bool   `json:"remove,omitempty"`
 }
 
 type outCancelBody struct {
@@ -212,6 +220,9 @@ func (n *Node) ID() string { return n.cfg.ID }
 
 // Register records the node as alive (a restart clears a lost mark).
 func (n *Node) Register(ctx context.Context) error {
+	if n.cfg.Fingerprint != "" {
+		return n.cfg.DB.RegisterChecked(ctx, n.cfg.ID, n.cfg.Address, n.cfg.Fingerprint, n.cfg.NodeExpiry)
+	}
 	return n.cfg.DB.Register(ctx, n.cfg.ID, n.cfg.Address)
 }
 
@@ -327,6 +338,19 @@ func (n *Node) Failed(ctx context.Context, offerID, result string) error {
 // SetState is an agent's presence change: login, logout, pause, ready.
 func (n *Node) SetState(ctx context.Context, agentID, state, reason string) error {
 	return n.send(ctx, cmdAgent, command{Agent: agentID, State: state, Reason: reason})
+}
+
+// SetMember adds an agent to a queue at run time, or changes its
+// penalty (queue.Service.SetMember, on the leader). Like every command
+// it is asynchronous: a refusal (unknown agent or queue) is logged by the
+// leader, so callers validate names against the configuration first.
+func (n *Node) SetMember(ctx context.Context, agentID, queueName string, penalty int) error {
+	return n.send(ctx, cmdMember, command{Agent: agentID, Queue: queueName, Penalty: penalty})
+}
+
+// RemoveMember takes an agent out of a queue at run time.
+func (n *Node) RemoveMember(ctx context.Context, agentID, queueName string) error {
+	return n.send(ctx, cmdMember, command{Agent: agentID, Queue: queueName, Remove: true})
 }
 
 // Leading reports whether this node leads (for the goroutine running Step).

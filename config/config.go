@@ -45,6 +45,7 @@ type Config struct {
 	// (webhooks.go; more can be made through the API).
 	Webhooks        map[string]Webhook `yaml:"webhooks"`
 	WebhookDelivery WebhookDelivery    `yaml:"webhook_delivery"`
+	Cluster         Cluster            `yaml:"cluster"` // several nodes, one ACD (cluster.go, docs/cluster.md)
 
 	// Version is the binary's (set by cmd/hotline, never by the file):
 	// the User-Agent default and the build-info metric report it.
@@ -445,6 +446,7 @@ func yamlError(path string, err error) error {
 // fill puts defaults into keys a file left empty inside sections it set.
 func (c *Config) fill() {
 	d := base()
+	c.Cluster.fill()
 	if c.SIP.Domain == "" {
 		c.SIP.Domain = d.SIP.Domain
 	}
@@ -589,6 +591,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("media.inband_dtmf: %q is not auto, always or never", c.Media.InbandDTMF)
 	}
 	if _, err := c.SIP.TrustedPrefixes(); err != nil {
+		return err
+	}
+	if err := c.validateCluster(); err != nil {
 		return err
 	}
 	if v := c.SIP.NonceSecret; v != "" && !strings.HasPrefix(v, "env:") && len(v) < MinNonceSecret {

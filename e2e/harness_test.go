@@ -44,6 +44,14 @@ type harness struct {
 func start(t *testing.T, mutate func(*config.Config)) *harness {
 	t.Helper()
 	dir := t.TempDir()
+	cfg := testConfig(t, dir, mutate)
+	return startWith(t, dir, cfg)
+}
+
+// testConfig is start's configuration in dir (flows, spool, SQLite),
+// mutated and validated.
+func testConfig(t *testing.T, dir string, mutate func(*config.Config)) config.Config {
+	t.Helper()
 	flowsDir := filepath.Join(dir, "flows")
 	must(t, os.MkdirAll(flowsDir, 0o755))
 	copyFile(t, "../etc/flows/support.yaml", filepath.Join(flowsDir, "support.yaml"))
@@ -81,7 +89,12 @@ func start(t *testing.T, mutate func(*config.Config)) *harness {
 		mutate(&cfg)
 	}
 	must(t, cfg.Validate())
+	return cfg
+}
 
+// startWith runs Hotline with cfg (testConfig's) from dir.
+func startWith(t *testing.T, dir string, cfg config.Config) *harness {
+	t.Helper()
 	logs := &logLines{}
 	text, err := app.NewLogger(testWriter{t}, config.Log{Level: "info", Format: "text"})
 	must(t, err)

@@ -58,6 +58,13 @@ func fileExists(p string) bool {
 // the given Hotline nodes (host:port each), probing them every second.
 func startKamailio(t *testing.T, nodes ...string) *kamailio {
 	t.Helper()
+	return startKamailioAlg(t, "8", nodes...)
+}
+
+// startKamailioAlg is startKamailio with the dispatcher algorithm alg
+// (8: by priority, the first node first; 4: round robin).
+func startKamailioAlg(t *testing.T, alg string, nodes ...string) *kamailio {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end with kamailio")
 	}
@@ -83,7 +90,7 @@ func startKamailio(t *testing.T, nodes ...string) *kamailio {
 		"-A", `DS_LIST="`+dsList+`"`,
 		"-A", `CTL_SOCK="`+k.ctl+`"`,
 		"-A", "DS_PING_INTERVAL=1",
-		"-A", "DS_ALG=8")
+		"-A", "DS_ALG="+alg)
 	k.cmd.Stdout, k.cmd.Stderr = k.log, k.log
 	must(t, k.cmd.Start())
 	go func() { k.cmd.Wait(); close(k.done) }()

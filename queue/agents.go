@@ -141,19 +141,30 @@ const (
 // FeatureCode applies a feature code dialled by an agent's phone. The SIP
 // side identifies the agent (its authenticated username) and calls this.
 func (s *Service) FeatureCode(agentID, code string) error {
+	state, reason, err := ParseFeatureCode(code)
+	if err != nil {
+		return err
+	}
+	return s.SetState(agentID, state, reason)
+}
+
+// ParseFeatureCode is the presence change (SetState's state and reason) a
+// feature code asks for; ErrUnknownFeatureCode for any other code. A
+// cluster's nodes send the change to the leader.
+func ParseFeatureCode(code string) (state, reason string, err error) {
 	switch {
 	case code == CodeLogin:
-		return s.Login(agentID)
+		return "login", "", nil
 	case code == CodeLogout:
-		return s.Logout(agentID)
+		return "logout", "", nil
 	case code == CodeReady:
-		return s.Ready(agentID)
+		return "ready", "", nil
 	case code == CodePause:
-		return s.Pause(agentID, "phone")
+		return "pause", "phone", nil
 	case strings.HasPrefix(code, CodePause) && len(code) <= len(CodePause)+4 && allDigits(code[len(CodePause):]):
-		return s.Pause(agentID, "code-"+code[len(CodePause):])
+		return "pause", "code-" + code[len(CodePause):], nil
 	}
-	return fmt.Errorf("feature code %q: %w", code, ErrUnknownFeatureCode)
+	return "", "", fmt.Errorf("feature code %q: %w", code, ErrUnknownFeatureCode)
 }
 
 func allDigits(v string) bool {

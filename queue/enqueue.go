@@ -18,7 +18,12 @@ import (
 
 // EnqueuerConfig configures the ivr.Enqueuer for enqueue nodes.
 type EnqueuerConfig struct {
+	// Service supplies the queues' configuration (defaults filled), the
+	// clock and transfer events; it is also the ACD unless Desk is set.
 	Service *Service
+	// Desk, when set, is the ACD callers join instead of Service's own
+	// (app's cluster desk: the cluster's leader decides).
+	Desk    Desk
 	Ringer  *SIPRinger
 	Prompts ivr.Prompts // music, announcements; nil: callers wait in silence
 	// CallerLeg returns the caller's media; default: the call's
@@ -51,8 +56,15 @@ func NewEnqueuer(cfg EnqueuerConfig) *Enqueuer {
 			return m.Media(), true
 		}
 	}
+	if cfg.Desk == nil {
+		cfg.Desk = cfg.Service.Desk()
+	}
 	return &Enqueuer{cfg: cfg}
 }
+
+// leaveWait bounds how long a caller who left waits for the ACD to confirm
+// it (at once in one node; a cluster leader's commit, or a failover).
+const leaveWait = 5 * time.Second
 
 // Enqueue implements ivr.Enqueuer. The caller's tier comes from the flow
 // variable "tier" (vip, standard, new). It returns when the caller leaves
@@ -80,7 +92,7 @@ func (q *Enqueuer) Rejoin(ctx context.Context, call ivr.Call, req ivr.QueueReque
 }
 
 func (q *Enqueuer) enqueue(ctx context.Context, call ivr.Call, req ivr.QueueRequest, jr JoinRequest) (ivr.QueueResult, error) {
-	tk, err := q.cfg.Service.Join(jr)
+	tk, err := q.cfg.Desk.Join(ctx, call, jr)
 	var ee *ExitError
 	if errors.As(err, &ee) { // joined and left at once: full, or nobody logged in
 		now := q.cfg.Service.cfg.Now()
@@ -96,7 +108,7 @@ func (q *Enqueuer) enqueue(ctx context.Context, call ivr.Call, req ivr.QueueRequ
 // stay holds a joined caller until they leave the queue, then bridges them
 // to the agent who answered; an agent's blind transfer moves them on. The
 // result's legs start with this stay.
-func (q *Enqueuer) stay(ctx context.Context, call ivr.Call, req ivr.QueueRequest, tk *Place) (ivr.QueueResult, error) {
+func (q *Enqueuer) stay(ctx context.Context, call ivr.Call, req ivr.QueueRequest, tk Ticket) (ivr.QueueResult, error) {
 	svc := q.cfg.Service
 	log := q.cfg.Logger.With("call_id", call.ID(), "queue", req.Queue)
 	holdCtx, stopHold := context.WithCancel(ctx)
@@ -128,7 +140,10 @@ func (q *Enqueuer) stay(ctx context.Context, call ivr.Call, req ivr.QueueRequest
 	var hungUp sync.Once
 	hangup := func() {
 		hungUp.Do(func() {
-			if err := svc.Hangup(call.ID()); err != nil {
+			// Not the call's ctx: it is done when the caller hung up.
+			hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaveWait)
+			defer cancel()
+			if err := q.cfg.Desk.Hangup(hctx, call.ID()); err != nil {
 				log.Warn("queue: hangup bookkeeping", "err", err)
 			}
 		})
@@ -169,19 +184,30 @@ func (q *Enqueuer) stay(ctx context.Context, call ivr.Call, req ivr.QueueRequest
 // wait blocks until the caller's place is done, handling exit keys. A caller whose
 // call ends (ctx done) leaves as abandoned, or as dropped when Hotline ended
 // the call (see leaveReason).
-func (q *Enqueuer) wait(ctx context.Context, call ivr.Call, tk *Place) (Outcome, error) {
+func (q *Enqueuer) wait(ctx context.Context, call ivr.Call, tk Ticket) (Outcome, error) {
 	digits := call.Digits()
 	for {
 		select {
 		case <-tk.Done():
 			return tk.Outcome(), nil
 		case <-ctx.Done():
-			if err := q.cfg.Service.Leave(call.ID(), leaveReason(call)); err != nil {
-				// Answered in the same instant: the agent leg is ours to end.
-				if out := tk.Outcome(); out.Reason == ReasonAnswered {
-					if ac, ok := q.cfg.Ringer.Take(out.Offer); ok {
-						_ = bridge.Hangup(ctx, ac)
-					}
+			reason := leaveReason(call)
+			lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaveWait)
+			defer cancel()
+			_ = q.cfg.Desk.Leave(lctx, call.ID(), reason)
+			// The outcome is there at once in one node; a cluster's
+			// leader confirms it with its next commit. It may say
+			// answered (in the same instant): the agent leg is ours to end.
+			select {
+			case <-tk.Done():
+			case <-lctx.Done():
+				q.cfg.Logger.Warn("queue: the ACD did not confirm the caller's leave", "call_id", call.ID(), "err", errNoOutcome)
+				now := q.cfg.Service.cfg.Now()
+				return Outcome{Reason: reason, Joined: now, Wait: 0}, ctx.Err()
+			}
+			if out := tk.Outcome(); out.Reason == ReasonAnswered {
+				if ac, ok := q.cfg.Ringer.Take(out.Offer); ok {
+					_ = bridge.Hangup(lctx, ac)
 				}
 			}
 			return tk.Outcome(), ctx.Err()
@@ -190,7 +216,7 @@ func (q *Enqueuer) wait(ctx context.Context, call ivr.Call, tk *Place) (Outcome,
 				digits = nil
 				continue
 			}
-			_, _ = q.cfg.Service.Key(call.ID(), string(d.Key)) // not an exit key: ignored
+			_ = q.cfg.Desk.Key(ctx, call.ID(), string(d.Key)) // not an exit key: ignored
 		}
 	}
 }
@@ -247,7 +273,7 @@ func (q *Enqueuer) hold(ctx context.Context, call ivr.Call, req ivr.QueueRequest
 	bridge.Hold(ctx, call, music, qc.AnnounceEvery, func() []*media.Prompt {
 		ps := bridge.Lookup(q.cfg.Prompts, req.Language, qc.Announce)
 		if qc.AnnouncePosition {
-			if pos, err := q.cfg.Service.Position(call.ID()); err == nil {
+			if pos, err := q.cfg.Desk.Position(call.ID()); err == nil {
 				ps = append(ps, bridge.SayDigits(q.cfg.Prompts, req.Language, "position", strconv.Itoa(pos.Position))...)
 			}
 		}

@@ -50,7 +50,7 @@ type RingerConfig struct {
 // goroutine it owns; Close cancels them and waits.
 type SIPRinger struct {
 	cfg  RingerConfig
-	svc  *Service
+	svc  Desk
 	base context.Context
 	stop context.CancelFunc
 	wg   sync.WaitGroup
@@ -74,14 +74,17 @@ func NewSIPRinger(cfg RingerConfig) *SIPRinger {
 }
 
 // Bind sets the service the ringer reports to.
-func (r *SIPRinger) Bind(s *Service) { r.svc = s }
+func (r *SIPRinger) Bind(s *Service) { r.svc = s.Desk() }
+
+// BindDesk sets the ACD the ringer reports to (a cluster's desk).
+func (r *SIPRinger) BindDesk(d Desk) { r.svc = d }
 
 // Ring implements Ringer.
 func (r *SIPRinger) Ring(o Offer) {
 	uri := r.target(o)
 	if uri == "" {
 		r.cfg.Logger.Warn("queue: agent has no registered contact or allowed URI", "call_id", o.CallID, "queue", o.Queue, "agent", o.Agent)
-		_ = r.svc.Failed(o.ID, ResultError)
+		_ = r.svc.Failed(r.base, o.ID, ResultError)
 		return
 	}
 	cctx, cancel := context.WithCancelCause(r.base)
@@ -115,10 +118,10 @@ func (r *SIPRinger) Ring(o Offer) {
 				res = ResultNoAnswer
 			}
 			r.cfg.Logger.Info("queue: agent not reached", "call_id", o.CallID, "queue", o.Queue, "agent", o.Agent, "uri", uri, "result", res, "err", err)
-			_ = r.svc.Failed(o.ID, res) // ErrOfferGone: the queue's own deadline won
+			_ = r.svc.Failed(r.base, o.ID, res) // ErrOfferGone: the queue's own deadline won
 			return
 		}
-		if err := r.svc.Answered(o.ID); err != nil {
+		if err := r.svc.Answered(r.base, o.ID); err != nil {
 			r.mu.Lock()
 			delete(r.answered, o.ID)
 			r.mu.Unlock()
@@ -131,9 +134,22 @@ func (r *SIPRinger) Ring(o Offer) {
 func (r *SIPRinger) Cancel(o Offer, reason string) {
 	r.mu.Lock()
 	cancel := r.ringing[o.ID]
+	var gone bridge.Call
+	if reason == CancelGone {
+		// Answered after the offer ended (a cluster leader says so
+		// after Answered returned): nobody will Take this leg.
+		gone = r.answered[o.ID]
+		delete(r.answered, o.ID)
+	}
 	r.mu.Unlock()
 	if cancel != nil {
 		cancel(errCancelledByQueue)
+	}
+	if gone != nil {
+		r.cfg.Logger.Info("queue: agent answered an offer that had ended; hanging up", "offer", o.ID)
+		ctx, stop := context.WithTimeout(r.base, 5*time.Second)
+		_ = bridge.Hangup(ctx, gone)
+		stop()
 	}
 }
 

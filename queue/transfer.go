@@ -156,7 +156,7 @@ func (q *Enqueuer) transfer(ctx context.Context, call ivr.Call, req ivr.QueueReq
 		return back, err
 	}
 	if p.target.queue != "" {
-		tk, err := svc.Join(JoinRequest{CallID: call.ID(), Queue: p.target.queue, Tier: ivr.CallerTier(req.Vars), Caller: call.Caller()})
+		tk, err := q.cfg.Desk.Join(ctx, call, JoinRequest{CallID: call.ID(), Queue: p.target.queue, Tier: ivr.CallerTier(req.Vars), Caller: call.Caller()})
 		if err != nil {
 			code, reason := 503, "Service Unavailable"
 			if errors.Is(err, ErrQueueFull) {

@@ -23,7 +23,11 @@ type Config struct {
 	Interval   time.Duration // between writes; default 250ms
 	MaxPending int           // queue records kept while the database is down; default 100000
 	Boot       string        // this process's boot id: the prefix of record IDs
-	Logger     *slog.Logger
+	// BindingsAtOnce writes a registration change at once instead of at
+	// the next Interval: in a cluster, other nodes ring the phone from
+	// the store's copy (docs/cluster.md).
+	BindingsAtOnce bool
+	Logger         *slog.Logger
 }
 
 // Writer batches state changes to the store. Its methods never block on
@@ -37,6 +41,7 @@ type Writer struct {
 	recs     []store.QueueRec
 	seq      uint64
 	dropped  int
+	kick     chan struct{} // Run writes now (BindingsAtOnce)
 }
 
 // New builds a Writer; Run writes.
@@ -50,7 +55,7 @@ func New(cfg Config) *Writer {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Writer{cfg: cfg,
+	return &Writer{cfg: cfg, kick: make(chan struct{}, 1),
 		agents: map[string]store.AgentState{}, bindings: map[string]store.UserBindings{}}
 }
 
@@ -66,6 +71,12 @@ func (w *Writer) SaveBindings(b store.UserBindings) {
 	w.mu.Lock()
 	w.bindings[b.Username] = b
 	w.mu.Unlock()
+	if w.cfg.BindingsAtOnce {
+		select {
+		case w.kick <- struct{}{}:
+		default: // a write is due already: it takes this one too
+		}
+	}
 }
 
 // Rec records one queue record; its ID is assigned here.
@@ -97,15 +108,16 @@ func (w *Writer) Run(ctx context.Context) error {
 			}
 			return nil
 		case <-t.C:
-			err := w.Flush(ctx)
-			switch {
-			case err != nil && !failing && ctx.Err() == nil:
-				w.cfg.Logger.Warn("runstate: cannot write live state; keeping it until the database answers", "err", err)
-				failing = true
-			case err == nil && failing:
-				w.cfg.Logger.Info("runstate: live state written again")
-				failing = false
-			}
+		case <-w.kick:
+		}
+		err := w.Flush(ctx)
+		switch {
+		case err != nil && !failing && ctx.Err() == nil:
+			w.cfg.Logger.Warn("runstate: cannot write live state; keeping it until the database answers", "err", err)
+			failing = true
+		case err == nil && failing:
+			w.cfg.Logger.Info("runstate: live state written again")
+			failing = false
 		}
 	}
 }

@@ -66,3 +66,33 @@ func TestWriterKeepsStateWhileTheDatabaseIsDown(t *testing.T) {
 		t.Errorf("record id %q", recs[0].ID)
 	}
 }
+
+// With BindingsAtOnce a registration is written at once, not at the next
+// Interval (an hour here): other nodes of a cluster read it from the store.
+func TestBindingsAtOnce(t *testing.T) {
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "h.db"), store.Options{DefaultCountry: "VN"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	w := New(Config{Store: db, Boot: "b1", Interval: time.Hour, BindingsAtOnce: true})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	exp := time.Now().Add(time.Hour)
+	w.SaveBindings(store.UserBindings{Username: "lan", Contacts: []store.Binding{{URI: "sip:lan@127.0.0.1:5070", Expires: exp, Updated: time.Now()}}})
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		bs, err := db.Bindings(t.Context(), time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(bs) == 1 && bs[0].Username == "lan" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("binding not written within 5 s with Interval 1h: %+v", bs)
+		}
+		time.Sleep(10 * time.Millisecond) // polling the store, bounded
+	}
+}

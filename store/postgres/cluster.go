@@ -171,6 +171,38 @@ func (c *Cluster) Register(ctx context.Context, node, address string) error {
 	return nil
 }
 
+// ErrFingerprint means a node's configuration fingerprint differs from
+// the leader's: it must not join (its agents or queues differ).
+var ErrFingerprint = errors.New("store postgres: configuration differs from the cluster leader's")
+
+// RegisterChecked is Register for a node whose configuration has
+// fingerprint fp: it refuses (ErrFingerprint) when the node that leads
+// now (not this one, not lost, its heartbeat younger than expiry: a
+// cluster stopped for a configuration change starts again) registered
+// another fingerprint; otherwise
+// it registers the node with fp. With no leader, the node joins and the
+// next leader's copy decides for the nodes that come after.
+func (c *Cluster) RegisterChecked(ctx context.Context, node, address, fp string, expiry time.Duration) error {
+	var leader, theirs string
+	err := c.p.QueryRow(ctx, `SELECT n.id, n.fingerprint FROM acd_leader l JOIN acd_nodes n ON n.id = l.node
+		WHERE l.id = 1 AND n.id <> $1 AND NOT n.lost AND n.fingerprint <> ''
+		AND n.last_seen > now() - make_interval(secs => $2)`, node, expiry.Seconds()).Scan(&leader, &theirs)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+	case err != nil:
+		return fmt.Errorf("register node %s: the leader's fingerprint: %w", node, err)
+	case theirs != fp:
+		return fmt.Errorf("register node %s: fingerprint %s, leader %s has %s: %w", node, fp, leader, theirs, ErrFingerprint)
+	}
+	if err := c.Register(ctx, node, address); err != nil {
+		return err
+	}
+	if _, err := c.p.Exec(ctx, `UPDATE acd_nodes SET fingerprint = $2 WHERE id = $1`, node, fp); err != nil {
+		return fmt.Errorf("register node %s: fingerprint: %w", node, err)
+	}
+	return nil
+}
+
 // Heartbeat marks node seen now (the database's clock, so nodes' clocks
 // do not matter). ErrNodeLost when it was declared lost meanwhile.
 func (c *Cluster) Heartbeat(ctx context.Context, node string) error {

@@ -1,0 +1,311 @@
+package app
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/hotline-dev/hotline/cluster"
+	"github.com/hotline-dev/hotline/config"
+	"github.com/hotline-dev/hotline/ivr"
+	"github.com/hotline-dev/hotline/queue"
+	"github.com/hotline-dev/hotline/store"
+	"github.com/hotline-dev/hotline/store/postgres"
+)
+
+// clusterDesk is the ACD of a node in a cluster (cluster.enabled,
+// docs/cluster.md): the call path's queue.Desk over cluster.Node, whose
+// leader (any node) runs the one queue.Service. local is this node's own
+// Service, built from the same configuration but never joined: it gives
+// the Enqueuer the queues' settings and the clock, and the API its
+// (empty, until followers' views land) read views.
+type clusterDesk struct {
+	node  *cluster.Node
+	db    *postgres.Cluster
+	local *queue.Service
+	cfg   config.Config
+}
+
+var _ queue.Desk = (*clusterDesk)(nil)
+
+// Join implements queue.Desk: the request carries what a lost call's
+// record needs (From tag, called number, when it was answered).
+func (d *clusterDesk) Join(ctx context.Context, call ivr.Call, r queue.JoinRequest) (queue.Ticket, error) {
+	jr := cluster.JoinRequest{JoinRequest: r, Started: time.Now()}
+	if c, ok := call.(interface{ FromTag() string }); ok {
+		jr.FromTag = c.FromTag()
+	}
+	if c, ok := call.(interface{ Called() string }); ok {
+		jr.Called = c.Called()
+	}
+	if _, ok := d.cfg.Queues[r.Queue]; !ok { // the leader would only log it
+		return nil, fmt.Errorf("join %q: %w", r.Queue, queue.ErrUnknownQueue)
+	}
+	p, err := d.node.Join(ctx, jr)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (d *clusterDesk) Leave(ctx context.Context, callID, reason string) error {
+	return d.node.Leave(ctx, callID, reason)
+}
+
+func (d *clusterDesk) Key(ctx context.Context, callID, digit string) error {
+	return d.node.Key(ctx, callID, digit)
+}
+
+func (d *clusterDesk) Hangup(ctx context.Context, callID string) error {
+	return d.node.Hangup(ctx, callID)
+}
+
+func (d *clusterDesk) Answered(ctx context.Context, offerID string) error {
+	return d.node.Answered(ctx, offerID)
+}
+
+func (d *clusterDesk) Failed(ctx context.Context, offerID, result string) error {
+	return d.node.Failed(ctx, offerID, result)
+}
+
+// Position implements queue.Desk: only the leader's Service knows it, so
+// followers' callers hear no position yet (docs/cluster.md, "What is left").
+func (d *clusterDesk) Position(callID string) (queue.Position, error) {
+	return queue.Position{}, fmt.Errorf("position of %s: %w", callID, queue.ErrUnknownCall)
+}
+
+// featureCode sends *11–*14 to the leader as a presence change.
+func (d *clusterDesk) featureCode(ctx context.Context, agent, code string) error {
+	state, reason, err := queue.ParseFeatureCode(code)
+	if err != nil {
+		return err
+	}
+	if _, err := d.local.Agent(agent); err != nil {
+		return err
+	}
+	return d.node.SetState(ctx, agent, state, reason)
+}
+
+// clusterAPI is api.ACD in a cluster: reads from the local Service (see
+// clusterDesk), changes sent to the leader as commands. Names are checked
+// against the configuration here, because the leader only logs a refusal.
+type clusterAPI struct {
+	*queue.Service
+	d *clusterDesk
+}
+
+// commandTimeout bounds the API's wait for a command's commit.
+const commandTimeout = 5 * time.Second
+
+func (c clusterAPI) SetState(agentID, state, reason string) error {
+	if _, err := c.Service.Agent(agentID); err != nil {
+		return err
+	}
+	switch state {
+	case "login", "logout", "pause", "ready":
+	default:
+		return fmt.Errorf("state %q: %w", state, queue.ErrBadState)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	return c.d.node.SetState(ctx, agentID, state, reason)
+}
+
+func (c clusterAPI) SetMember(agentID, q string, penalty int) (bool, error) {
+	a, err := c.member(agentID, q)
+	if err != nil {
+		return false, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	_, was := a.Queues[q] // as configured: run-time changes live on the leader
+	return !was, c.d.node.SetMember(ctx, agentID, q, penalty)
+}
+
+func (c clusterAPI) RemoveMember(agentID, q string) error {
+	if _, err := c.member(agentID, q); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	return c.d.node.RemoveMember(ctx, agentID, q)
+}
+
+func (c clusterAPI) member(agentID, q string) (config.Agent, error) {
+	if _, ok := c.d.cfg.Queues[q]; !ok {
+		return config.Agent{}, fmt.Errorf("queue %q: %w", q, queue.ErrUnknownQueue)
+	}
+	for _, a := range c.d.cfg.Agents {
+		if a.ID == agentID {
+			return a, nil
+		}
+	}
+	return config.Agent{}, fmt.Errorf("agent %q: %w", agentID, queue.ErrUnknownAgent)
+}
+
+// Fingerprint is the hash of the agents and queues configuration: every
+// node of a cluster must have the same, because the leader's Service is
+// built from its own copy (a node that differs refuses to join).
+func Fingerprint(cfg config.Config) string {
+	b, _ := json.Marshal(struct { // maps marshal with sorted keys
+		Agents []config.Agent          `json:"agents"`
+		Queues map[string]config.Queue `json:"queues"`
+	}{cfg.Agents, cfg.Queues})
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:12])
+}
+
+// sharedContacts finds the registrations other nodes received: a phone
+// that registered through node B is rung by node A (the caller's node).
+// Bindings reach the store at once (runstate's BindingsAtOnce); a lookup
+// this node's registrar cannot answer reads them through the store, with
+// their Path, which the dialler's route set then uses (the INVITE goes
+// through the proxy the REGISTER came through).
+type sharedContacts struct {
+	rt      store.Runtime
+	local   func(string) []string
+	routes  func(string) []string
+	trusted []netip.Prefix
+	timeout time.Duration
+	log     interface {
+		Warn(string, ...any)
+	}
+
+	mu   sync.Mutex
+	path map[string][]string // contact URI → Path, of the last read-through
+}
+
+// Contacts implements queue.RingerConfig.Contacts.
+func (s *sharedContacts) Contacts(username string) []string {
+	if cs := s.local(username); len(cs) > 0 {
+		return cs
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+	defer cancel()
+	now := time.Now()
+	bs, err := s.rt.Bindings(ctx, now)
+	if err != nil {
+		s.log.Warn("cluster: registrations of other nodes not read", "user", username, "err", err)
+		return nil
+	}
+	var cs []store.Binding
+	for _, b := range bs {
+		if b.Username != username {
+			continue
+		}
+		for _, c := range b.Contacts {
+			if !now.Before(c.Expires) {
+				continue
+			}
+			if len(c.Path) > 0 && !inTrusted(c.Source, s.trusted) {
+				continue // a Path from a source sip.trusted does not list is not believed
+			}
+			cs = append(cs, c)
+		}
+	}
+	sort.SliceStable(cs, func(i, j int) bool {
+		if cs[i].Q != cs[j].Q {
+			return cs[i].Q > cs[j].Q
+		}
+		return cs[i].Updated.After(cs[j].Updated)
+	})
+	out := make([]string, 0, len(cs))
+	s.mu.Lock()
+	for _, c := range cs {
+		out = append(out, c.URI)
+		s.path[c.URI] = c.Path
+	}
+	s.mu.Unlock()
+	return out
+}
+
+// Routes is the dialler's route set: the local registrar's, else the
+// Path of a binding read through the store.
+func (s *sharedContacts) Routes(uri string) []string {
+	if rs := s.routes(uri); rs != nil {
+		return rs
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.path[uri]...)
+}
+
+func inTrusted(source string, ps []netip.Prefix) bool {
+	ap, err := netip.ParseAddrPort(source)
+	var a netip.Addr
+	if err == nil {
+		a = ap.Addr()
+	} else if a, err = netip.ParseAddr(source); err != nil {
+		return false
+	}
+	for _, p := range ps {
+		if p.Contains(a.Unmap()) {
+			return true
+		}
+	}
+	return false
+}
+
+// errNodeLost is what Run ends with when the cluster declared this node
+// lost: its callers are gone from the queues, so its calls were ended.
+var errNodeLost = errors.New("cluster: this node was declared lost (heartbeat expired or cut off from the database); its calls were ended")
+
+// newCluster opens the cluster's database and builds this node: the
+// leader's Service (when this node leads) gets the same agents and queues,
+// the ringer rings agents for this node's callers, and a call lost with a
+// dead node is recorded by the survivor that leads.
+func (a *App) newCluster(local *queue.Service, ringer queue.Ringer) (*clusterDesk, error) {
+	cfg := a.cfg
+	ctx, cancel := context.WithTimeout(context.Background(), max(cfg.Database.Timeout, 5*time.Second))
+	defer cancel()
+	db, err := postgres.OpenCluster(ctx, cfg.Database.URL)
+	if err != nil {
+		return nil, fmt.Errorf("cluster.enabled: the cluster's database (database.url %s): %w", redactURL(cfg.Database.URL), err)
+	}
+	node, err := cluster.New(cluster.Config{
+		ID: cfg.Cluster.Node, Address: ownHost(cfg.SIP), DB: db,
+		ACD:    queue.Config{Agents: cfg.Agents, Queues: cfg.Queues, Bus: a.bus, Logger: a.log, Location: officeLocation(cfg)},
+		Ringer: ringer,
+		Lost: func(lc cluster.LostCall) {
+			ctx, cancel := context.WithTimeout(context.Background(), max(cfg.Database.Timeout, time.Second))
+			defer cancel()
+			st, err := a.store.get(ctx)
+			if err == nil {
+				err = cluster.RecordLost(ctx, st, lc)
+			}
+			if err != nil {
+				a.log.Error("cluster: lost call not recorded", "call_id", lc.CallID, "lost_node", lc.Node, "err", err)
+			}
+		},
+		NodeExpiry: cfg.Cluster.NodeTimeout, Heartbeat: cfg.Cluster.Heartbeat,
+		Fingerprint: Fingerprint(cfg), Logger: a.log,
+	})
+	if err == nil {
+		// At start, so that a node whose agents or queues differ from the
+		// leader's does not start at all (Run registers again).
+		err = node.Register(ctx)
+	}
+	if err != nil {
+		db.Close()
+		if errors.Is(err, postgres.ErrFingerprint) {
+			return nil, fmt.Errorf("cluster.node %s: agents: and queues: differ from the leading node's (every node needs the same): %w", cfg.Cluster.Node, err)
+		}
+		return nil, fmt.Errorf("cluster.node %s: %w", cfg.Cluster.Node, err)
+	}
+	for _, name := range sortedKeys(cfg.Queues) {
+		if cfg.Queues[name].Callback.Enabled {
+			// Not routed to the cluster's ACD yet (docs/cluster.md, "What
+			// is left"): a callback would wait in this node's copy, where
+			// no agent takes it.
+			a.log.Warn("cluster: queue callbacks are not served in cluster mode yet; turn queues.<name>.callback off", "queue", name)
+		}
+	}
+	return &clusterDesk{node: node, db: db, local: local, cfg: cfg}, nil
+}

@@ -1,0 +1,303 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hotline-dev/hotline/app"
+	"github.com/hotline-dev/hotline/config"
+	"github.com/hotline-dev/hotline/events"
+	"github.com/hotline-dev/hotline/internal/baresiptest"
+	"github.com/hotline-dev/hotline/sip"
+	"github.com/hotline-dev/hotline/store/postgres/pgtest"
+)
+
+const (
+	clusterChildDB   = "HOTLINE_E2E_CLUSTER_DB"
+	clusterChildNode = "HOTLINE_E2E_CLUSTER_NODE"
+	clusterChildPort = "HOTLINE_E2E_CLUSTER_PORT_MIN"
+)
+
+// clusterChildConfig is a cluster node behind Kamailio: the e2e flows,
+// one agent (lan), Kamailio trusted, node_timeout 3 s.
+func clusterChildConfig(t *testing.T, dir, db, node string, portMin int) config.Config {
+	return testConfig(t, dir, func(c *config.Config) {
+		allow := c.Allow
+		clusterNode(db, node, portMin)(c)
+		c.Allow = allow
+		c.SIP.Trusted = []string{"127.0.0.1"}
+		c.Agents = []config.Agent{{ID: "lan", Name: "Lan", Username: "lan", Password: "s3cret", Queues: map[string]int{"technical": 0}}}
+	})
+}
+
+// TestClusterChild is one node of TestClusterProcesses, run as a separate
+// process (the test binary re-executed, as the crash tests do): it serves
+// as `hotline serve` does and prints "READY <sip> <http>" and "ANSWERED
+// <call id>" for each call it answers. SIGTERM stops it.
+func TestClusterChild(t *testing.T) {
+	db := os.Getenv(clusterChildDB)
+	if db == "" {
+		t.Skip("a node of TestClusterProcesses; runs only when it re-executes the test binary")
+	}
+	port, _ := strconv.Atoi(os.Getenv(clusterChildPort))
+	cfg := clusterChildConfig(t, t.TempDir(), db, os.Getenv(clusterChildNode), port)
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	a, err := app.New(ctx, cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := a.Bus().Subscribe(100000)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for e := range sub.C {
+			switch e.Type {
+			case events.CallAnswered:
+				fmt.Printf("ANSWERED %s\n", e.CallID)
+			case events.QueueJoined: // on the leader's bus, for every node's callers
+				fmt.Printf("JOINED %s\n", e.CallID)
+			}
+		}
+	})
+	fmt.Printf("READY %s %s\n", a.SIPAddrs()["udp"], a.HTTPAddr())
+	if err := a.Run(ctx); err != nil {
+		t.Error(err)
+	}
+	sub.Close()
+	wg.Wait()
+}
+
+// clusterProc is one running node process.
+type clusterProc struct {
+	cmd       *exec.Cmd
+	sip, http string
+	mu        sync.Mutex
+	answered  map[string]bool
+	joined    map[string]bool
+	ready     chan struct{}
+	log       string
+}
+
+func startClusterProc(t *testing.T, db, node string, portMin int) *clusterProc {
+	t.Helper()
+	p := &clusterProc{answered: map[string]bool{}, joined: map[string]bool{}, ready: make(chan struct{}), log: filepath.Join(t.TempDir(), node+".log")}
+	logf, err := os.Create(p.log)
+	must(t, err)
+	defer logf.Close()
+	p.cmd = exec.Command(os.Args[0], "-test.run=^TestClusterChild$", "-test.count=1", "-test.timeout=2m")
+	p.cmd.Env = append(os.Environ(), clusterChildDB+"="+db, clusterChildNode+"="+node, clusterChildPort+"="+strconv.Itoa(portMin))
+	p.cmd.Stderr = logf
+	out, err := p.cmd.StdoutPipe()
+	must(t, err)
+	must(t, p.cmd.Start())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			f := strings.Fields(sc.Text())
+			switch {
+			case len(f) == 3 && f[0] == "READY":
+				p.sip, p.http = f[1], f[2]
+				close(p.ready)
+			case len(f) == 2 && f[0] == "ANSWERED":
+				p.mu.Lock()
+				p.answered[f[1]] = true
+				p.mu.Unlock()
+			case len(f) == 2 && f[0] == "JOINED":
+				p.mu.Lock()
+				p.joined[f[1]] = true
+				p.mu.Unlock()
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		if p.cmd.ProcessState == nil {
+			_ = p.cmd.Process.Signal(syscall.SIGTERM) // by PID: the process we started
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				_ = p.cmd.Process.Kill()
+			}
+			_ = p.cmd.Wait()
+		}
+		if t.Failed() {
+			b, _ := os.ReadFile(p.log)
+			if len(b) > 8000 {
+				b = b[len(b)-8000:]
+			}
+			t.Logf("node %s log:\n%s", node, b)
+		}
+	})
+	select {
+	case <-p.ready:
+	case <-done:
+		b, _ := os.ReadFile(p.log)
+		t.Fatalf("node %s exited before READY:\n%s", node, b)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("node %s not ready within 30s", node)
+	}
+	return p
+}
+
+// inQueue reports whether callID joined a queue, as the leader (either
+// node) reported it.
+func inQueue(callID string, ps ...*clusterProc) bool {
+	for _, p := range ps {
+		p.mu.Lock()
+		ok := p.joined[callID]
+		p.mu.Unlock()
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *clusterProc) took(callID string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.answered[callID]
+}
+
+// TestClusterProcesses: issue 12's check with two `hotline serve`
+// processes (the test binary re-executed as a node) on one PostgreSQL,
+// behind the shipped Kamailio spreading calls round robin (DS_ALG 4). A
+// baresip agent registers through Kamailio; callers through Kamailio land
+// on both nodes, and each reaches that agent with audio both ways. Then
+// one node is killed (kill -9) with a caller waiting on it: the survivor
+// records that call as failed, node-lost, and new calls through Kamailio
+// go to the survivor and reach the agent.
+func TestClusterProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end with kamailio and two processes")
+	}
+	db := pgtest.Schema(t)
+	a := startClusterProc(t, db, "a", 23000)
+	b := startClusterProc(t, db, "b", 20000)
+	k := startKamailioAlg(t, "4", a.sip, b.sip)
+	for _, n := range []string{a.sip, b.sip} {
+		k.poll(5*time.Second, "node "+n+" active", func() bool { return strings.HasPrefix(k.nodeFlags(n), "A") })
+	}
+	_, kport, _ := net.SplitHostPort(k.addr)
+	agent := baresiptest.Start(t, baresiptest.Config{Accounts: "accounts.agent.template", Tone: 440,
+		Vars: map[string]string{"AGENT_USER": "lan", "AGENT_PASSWORD": "s3cret", "HOTLINE_SIP_PORT": kport}})
+	waitBinding(t, db, "lan", "", 10*time.Second) // whichever node took the REGISTER saved it
+	httpPost(t, a.http, "/api/v1/agents/lan/state", `{"state":"login"}`)
+
+	// Round robin: two calls, one on each node, both bridged to lan.
+	onA, onB := 0, 0
+	for i := range 2 {
+		_, call, _ := dial(t, nil, "sip:300@"+k.addr, sip.DialOptions{From: fmt.Sprintf("091234567%d", i)})
+		agent.WaitEvent(15*time.Second, "CALL_ESTABLISHED")
+		if !talk(t, call, 2*time.Second) {
+			t.Errorf("caller %d did not hear the agent's 440 Hz", i)
+		}
+		if a.took(call.ID()) {
+			onA++
+		}
+		if b.took(call.ID()) {
+			onB++
+		}
+		must(t, call.Hangup(within(t, 5*time.Second)))
+		agent.WaitEvent(10*time.Second, "CALL_CLOSED")
+	}
+	if onA != 1 || onB != 1 {
+		t.Errorf("calls on node a %d, on node b %d: want one each (round robin)", onA, onB)
+	}
+
+	// kill -9 node b while a caller waits on it (lan paused: nobody free).
+	httpPost(t, a.http, "/api/v1/agents/lan/state", `{"state":"pause","reason":"test"}`)
+	var waiting *sip.OutboundCall
+	for i := 0; waiting == nil; i++ {
+		if i == 4 {
+			t.Fatal("no call through kamailio landed on node b")
+		}
+		_, c, _ := dial(t, nil, "sip:300@"+k.addr, sip.DialOptions{From: fmt.Sprintf("09220000%d", i)})
+		deadline := time.Now().Add(3 * time.Second)
+		for !a.took(c.ID()) && !b.took(c.ID()) && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond) // the node's stdout; bounded
+		}
+		if b.took(c.ID()) {
+			// Killed before it joined, the call would have no entry to
+			// lose: wait until the leader has it in the queue.
+			for deadline := time.Now().Add(5 * time.Second); !inQueue(c.ID(), a, b); {
+				if time.Now().After(deadline) {
+					t.Fatal("the call on node b did not join the queue within 5s")
+				}
+				time.Sleep(20 * time.Millisecond) // the nodes' stdout; bounded
+			}
+			waiting = c
+			continue
+		}
+		must(t, c.Hangup(within(t, 5*time.Second)))
+	}
+	must(t, b.cmd.Process.Kill()) // by PID: kill -9 of the process we started
+	_ = b.cmd.Wait()
+	killed := time.Now()
+	k.poll(10*time.Second, "node b inactive after kill -9", func() bool { return strings.HasPrefix(k.nodeFlags(b.sip), "I") })
+	t.Logf("kamailio took node b out %s after kill -9", time.Since(killed).Round(time.Millisecond))
+
+	// The survivor records the waiting caller's call: failed, node-lost.
+	conn, err := pgx.Connect(t.Context(), db)
+	must(t, err)
+	defer conn.Close(context.Background())
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var cause string
+		err := conn.QueryRow(t.Context(), `SELECT hangup_cause FROM voice_calls WHERE call_id = $1`, waiting.ID()).Scan(&cause)
+		if err == nil && cause == "node-lost" {
+			t.Logf("the waiting call was recorded node-lost %s after kill -9", time.Since(killed).Round(time.Millisecond))
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the call waiting on node b has no node-lost record 15s after kill -9 (%v, cause %q)", err, cause)
+		}
+		time.Sleep(100 * time.Millisecond) // polling the database; bounded
+	}
+
+	// New calls go to the survivor and reach the agent, free again.
+	httpPost(t, a.http, "/api/v1/agents/lan/state", `{"state":"ready"}`)
+	_, call, _ := dial(t, nil, "sip:300@"+k.addr, sip.DialOptions{From: "0933000001"})
+	agent.WaitEvent(15*time.Second, "CALL_ESTABLISHED")
+	if !a.took(call.ID()) {
+		t.Error("the call after the kill was not answered by the survivor")
+	}
+	if !talk(t, call, 2*time.Second) {
+		t.Error("the caller after the kill did not hear the agent")
+	}
+	must(t, call.Hangup(within(t, 5*time.Second)))
+	agent.WaitEvent(10*time.Second, "CALL_CLOSED")
+}
+
+// httpPost is apiPost to a node process's HTTP address.
+func httpPost(t *testing.T, addr, path, body string) {
+	t.Helper()
+	req, err := http.NewRequest("POST", "http://"+addr+path, strings.NewReader(body))
+	must(t, err)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	must(t, err)
+	res.Body.Close()
+	if res.StatusCode/100 != 2 {
+		t.Fatalf("POST %s%s: %s", addr, path, res.Status)
+	}
+}
