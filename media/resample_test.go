@@ -1,0 +1,238 @@
+package media
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hotline-dev/hotline/internal/testenv"
+)
+
+// sine is one second of a tone at amplitude amp (full scale 1).
+func sine(rate int, freq, amp float64) []float32 {
+	out := make([]float32, rate)
+	for i := range out {
+		out[i] = float32(amp * math.Sin(2*math.Pi*freq*float64(i)/float64(rate)))
+	}
+	return out
+}
+
+// levelDB is the RMS of pcm (the filter's edges left out) relative to a
+// full-scale sine, in dB.
+func levelDB(pcm []int16) float64 {
+	mid := pcm[len(pcm)/10 : len(pcm)*9/10]
+	var e float64
+	for _, v := range mid {
+		e += float64(v) * float64(v)
+	}
+	rms := math.Sqrt(e / float64(len(mid)))
+	return 20 * math.Log10(rms/(32768/math.Sqrt2)+1e-12)
+}
+
+// TestResampleResponse measures the resampler's frequency response: the
+// telephony band passes at its level and frequency, and what lies above the
+// 4 kHz output Nyquist frequency is removed instead of folding back.
+func TestResampleResponse(t *testing.T) {
+	const amp = 0.5 // -6.02 dB
+	in := 20 * math.Log10(amp)
+	tests := []struct {
+		rate int
+		freq float64
+		pass bool // true: level within 0.5 dB and the tone at freq; false: at least 40 dB down
+	}{
+		{44100, 1000, true}, {44100, 3000, true}, {44100, 300, true},
+		{44100, 6000, false}, {44100, 4500, false}, {44100, 15000, false},
+		{48000, 1000, true}, {48000, 7000, false},
+		{32000, 1000, true}, {32000, 5000, false},
+		{22050, 1000, true}, {22050, 9000, false},
+		{16000, 1000, true}, {16000, 6000, false},
+		{11025, 1000, true}, {11025, 5000, false},
+		{8000, 1000, true},
+		{6000, 1000, true}, // upsampling keeps the level too
+	}
+	for _, tt := range tests {
+		name := fmt.Sprintf("%v Hz at %d Hz", tt.freq, tt.rate)
+		t.Run(name, func(t *testing.T) {
+			out := toPCM8k(sine(tt.rate, tt.freq, amp), tt.rate)
+			if want := SampleRate; abs(len(out)-want) > 1 {
+				t.Fatalf("%d samples for 1 s, want %d", len(out), want)
+			}
+			got := levelDB(out) - in
+			if tt.pass {
+				if math.Abs(got) > 0.5 {
+					t.Fatalf("%v Hz from %d Hz: level %+.2f dB, want within 0.5 dB", tt.freq, tt.rate, got)
+				}
+				if share := ToneShare(out[800:7200], tt.freq); share < 0.95 {
+					t.Fatalf("%v Hz from %d Hz: only %.2f of the energy at %v Hz", tt.freq, tt.rate, share, tt.freq)
+				}
+				return
+			}
+			if got > -40 {
+				t.Fatalf("%v Hz from %d Hz: %+.1f dB after resampling, want at most -40 dB", tt.freq, tt.rate, got)
+			}
+		})
+	}
+}
+
+func abs(n int) int { return max(n, -n) }
+
+// TestResampleDC: a constant stays the same constant (every phase has unit
+// gain at 0 Hz), also for a rate with no small ratio to 8000.
+func TestResampleDC(t *testing.T) {
+	for _, rate := range []int{44100, 44056, 11025, 96000} {
+		in := make([]float32, rate/10)
+		for i := range in {
+			in[i] = 0.25
+		}
+		out := toPCM8k(in, rate)
+		for _, v := range out[len(out)/4 : len(out)*3/4] {
+			if v < 8190 || v > 8194 {
+				t.Fatalf("%d Hz: constant 8192 came out %d", rate, v)
+			}
+		}
+	}
+}
+
+// TestPromptFormats decodes files written by sox (an independent writer) in
+// the formats admins have: each is a 1 kHz tone at -6 dBFS and must come out
+// 8 kHz mono, 1 s long, at that level and frequency.
+func TestPromptFormats(t *testing.T) {
+	sox := testenv.Tool(t, "sox", "apt-get install sox")
+	dir := t.TempDir()
+	tests := []struct{ file, args string }{
+		{"44k-stereo.wav", "-r 44100 -c 2 -b 16 -e signed-integer"},
+		{"48k-stereo-24.wav", "-r 48000 -c 2 -b 24 -e signed-integer"},
+		{"16k.wav", "-r 16000 -c 1 -b 16 -e signed-integer"},
+		{"22k-8bit.wav", "-r 22050 -c 1 -b 8 -e unsigned-integer"},
+		{"11k-8bit.wav", "-r 11025 -c 1 -b 8 -e unsigned-integer"},
+		{"32k-32bit.wav", "-r 32000 -c 1 -b 32 -e signed-integer"},
+		{"44k-float.wav", "-r 44100 -c 1 -b 32 -e floating-point"},
+		{"8k-ulaw.wav", "-r 8000 -c 1 -e u-law"},
+		{"16k-alaw-stereo.wav", "-r 16000 -c 2 -e a-law"},
+		{"44k-6ch.wav", "-r 44100 -c 6 -b 16 -e signed-integer"}, // sox writes WAVE_FORMAT_EXTENSIBLE
+		{"44k-stereo.flac", "-r 44100 -c 2 -b 16"},
+		{"16k-24.flac", "-r 16000 -c 1 -b 24"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			path := filepath.Join(dir, tt.file)
+			args := append([]string{"-n"}, strings.Fields(tt.args)...)
+			args = append(args, path, "synth", "1", "sine", "1000", "vol", "0.5")
+			if out, err := exec.Command(sox, args...).CombinedOutput(); err != nil {
+				t.Fatalf("sox %v: %v\n%s", args, err, out)
+			}
+			p, err := LoadPrompt(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if abs(p.Samples()-SampleRate) > 2 {
+				t.Fatalf("%d samples, want %d", p.Samples(), SampleRate)
+			}
+			tol := 0.5
+			if strings.Contains(tt.file, "8bit") || strings.Contains(tt.file, "law") {
+				tol = 1 // quantisation noise of 8-bit formats
+			}
+			if got := levelDB(p.PCM()) + 6.02; math.Abs(got) > tol {
+				t.Fatalf("level %+.2f dB, want within %.1f dB", got, tol)
+			}
+			if share := ToneShare(p.PCM()[800:7200], 1000); share < 0.9 {
+				t.Fatalf("only %.2f of the energy at 1 kHz", share)
+			}
+		})
+	}
+	// A 6 kHz tone in a 44.1 kHz file is gone after resampling to 8 kHz
+	// (sample dropping would fold it to 2 kHz at full level).
+	path := filepath.Join(dir, "6k.wav")
+	if out, err := exec.Command(sox, "-n", "-r", "44100", "-c", "2", "-b", "16", path, "synth", "1", "sine", "6000", "vol", "0.5").CombinedOutput(); err != nil {
+		t.Fatalf("sox: %v\n%s", err, out)
+	}
+	p, err := LoadPrompt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := levelDB(p.PCM()) + 6.02; got > -40 {
+		t.Fatalf("6 kHz tone at %+.1f dB after resampling, want at most -40 dB", got)
+	}
+}
+
+// TestPromptRefusals: what cannot be used is named with the file and why.
+func TestPromptRefusals(t *testing.T) {
+	good := buildWAV(wavSpec{tag: 1, channels: 2, bits: 16, rate: 44100, data: make([]byte, 4*441)})
+	tests := []struct {
+		name string
+		in   []byte
+		want string
+	}{
+		{"12-bit", buildWAV(wavSpec{tag: 1, channels: 1, bits: 12, blockAlign: 2, rate: 16000, data: make([]byte, 320)}), "prompts/en/x: 12-bit PCM is not supported"},
+		{"truncated", good[:len(good)-100], "prompts/en/x: RIFF size"},
+		{"text", []byte("hello, this is not audio"), "prompts/en/x: not a WAV, FLAC or MP3 file"},
+		{"empty", nil, "prompts/en/x: empty file"},
+		{"bad FLAC", []byte("fLaC\x00\x00\x00\x22garbage"), "prompts/en/x: FLAC"},
+		{"bad MP3", []byte("ID3\x03\x00\x00\x00\x00\x00\x00\xff\xfbgarbage"), "prompts/en/x: MP3"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := DecodePrompt("prompts/en/x", bytes.NewReader(tt.in))
+			if !errors.Is(err, ErrBadPrompt) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want ErrBadPrompt containing %q", err, tt.want)
+			}
+			if file, _, ok := ErrorFile(err); !ok || file != "prompts/en/x" {
+				t.Fatalf("ErrorFile(%v) = %q, %v", err, file, ok)
+			}
+		})
+	}
+}
+
+// FuzzDecodePrompt: no input makes a decoder panic, hang or return a
+// prompt that is not 8 kHz audio; every refusal is ErrBadPrompt.
+func FuzzDecodePrompt(f *testing.F) {
+	files, _ := filepath.Glob("testdata/*.wav")
+	more, _ := filepath.Glob("testdata/*.flac")
+	mp3s, _ := filepath.Glob("testdata/*.mp3")
+	for _, fn := range append(append(files, more...), mp3s...) {
+		b, err := os.ReadFile(fn)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add(buildWAV(wavSpec{tag: 3, channels: 2, bits: 32, rate: 44100, data: make([]byte, 64)}))
+	f.Add(buildWAV(wavSpec{tag: 1, channels: 3, bits: 24, rate: 11025, data: make([]byte, 90)}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := DecodePrompt("fuzz", bytes.NewReader(b))
+		if err != nil {
+			if !errors.Is(err, ErrBadPrompt) {
+				t.Fatalf("error %v does not wrap ErrBadPrompt", err)
+			}
+			return
+		}
+		if len(p.Payload(PCMU)) != p.Samples() || len(p.Payload(PCMA)) != p.Samples() {
+			t.Fatalf("inconsistent prompt: %d samples, %d/%d payload", p.Samples(), len(p.Payload(PCMU)), len(p.Payload(PCMA)))
+		}
+	})
+}
+
+// BenchmarkDecode44kStereo is the CPU a 10 s 44.1 kHz stereo 16-bit WAV
+// prompt costs at load: parse, mixdown, resample to 8 kHz, G.711 encode.
+func BenchmarkDecode44kStereo(b *testing.B) {
+	const secs = 10
+	data := make([]byte, 0, secs*44100*4)
+	for i := range secs * 44100 {
+		v := int16(16000 * math.Sin(2*math.Pi*1000*float64(i)/44100))
+		data = append(data, byte(v), byte(uint16(v)>>8), byte(v), byte(uint16(v)>>8))
+	}
+	wav := buildWAV(wavSpec{tag: 1, channels: 2, bits: 16, rate: 44100, data: data})
+	b.SetBytes(int64(len(wav)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodePrompt("bench.wav", bytes.NewReader(wav)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
