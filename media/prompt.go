@@ -69,7 +69,8 @@ type Library struct {
 }
 
 type catalog struct {
-	prompts map[string]map[string]*Prompt // lang -> name -> prompt
+	prompts  map[string]map[string]*Prompt // lang -> name -> prompt
+	unusable map[string]bool               // "lang/name" of files Load refused
 }
 
 // LibraryError lists every prompt file of a directory that cannot be used,
@@ -145,7 +146,7 @@ func (l *Library) Load() (*Library, error) {
 		lerr.Files = append(lerr.Files, fmt.Errorf("media: load prompt library: %w", err))
 		return out, lerr
 	}
-	cat := &catalog{prompts: make(map[string]map[string]*Prompt)}
+	cat := &catalog{prompts: make(map[string]map[string]*Prompt), unusable: make(map[string]bool)}
 	for _, lg := range langs {
 		if !lg.IsDir() || strings.HasPrefix(lg.Name(), ".") {
 			continue
@@ -175,6 +176,7 @@ func (l *Library) Load() (*Library, error) {
 			from[name] = path
 			p, err := LoadPrompt(path)
 			if err != nil {
+				cat.unusable[lang+"/"+name] = true
 				lerr.Files = append(lerr.Files, err)
 				continue
 			}
@@ -233,6 +235,10 @@ func (l *Library) Prompt(lang, name string) (*Prompt, error) {
 	}
 	return nil, fmt.Errorf("%w: language %q, name %q", ErrPromptNotFound, lang, name)
 }
+
+// Unusable reports whether lang/name has a file that Load refused (so a
+// checker need not call it missing too: the file's error says why).
+func (l *Library) Unusable(lang, name string) bool { return l.cur.Load().unusable[lang+"/"+name] }
 
 // Has reports whether lang/name exists.
 func (l *Library) Has(lang, name string) bool {
