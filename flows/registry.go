@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -97,7 +98,11 @@ func (r *Registry) load(files []file) ([]Problem, error) {
 		if p.Node != "" {
 			attrs = append(attrs, "node", p.Node)
 		}
-		r.logger.Log(context.Background(), lvl, "flows: "+p.Message, attrs...)
+		prefix := "flows: "
+		if r.prompts != nil && p.Line == 0 && strings.HasPrefix(p.File, r.prompts.Dir()) {
+			prefix = "prompts: " // a prompt file's problem, not a flow's
+		}
+		r.logger.Log(context.Background(), lvl, prefix+p.Message, attrs...)
 	}
 	if len(files) == 0 {
 		r.rejected.Add(1)
