@@ -189,6 +189,32 @@ func TestPromptRefusals(t *testing.T) {
 	}
 }
 
+// mp3Silence is n MPEG-1 Layer III frames (128 kbit/s, 44.1 kHz, stereo)
+// with empty side information: valid MP3 that decodes to silence. No MP3
+// encoder is installed here (sox lacks one), so the seed is made by hand.
+func mp3Silence(n int) []byte {
+	frame := make([]byte, 144*128000/44100) // 417 bytes, no padding
+	copy(frame, []byte{0xFF, 0xFB, 0x90, 0x00})
+	return bytes.Repeat(frame, n)
+}
+
+func TestDecodeMP3Silence(t *testing.T) {
+	p, err := DecodePrompt("silence.mp3", bytes.NewReader(mp3Silence(20)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 20 frames of 1152 samples at 44.1 kHz, give or take the decoder's
+	// first frame: about 4180 samples at 8 kHz.
+	if p.Samples() < 3500 || p.Samples() > 4200 {
+		t.Fatalf("%d samples, want about 4180", p.Samples())
+	}
+	for i, v := range p.PCM() {
+		if v != 0 {
+			t.Fatalf("sample %d = %d, want silence", i, v)
+		}
+	}
+}
+
 // FuzzDecodePrompt: no input makes a decoder panic, hang or return a
 // prompt that is not 8 kHz audio; every refusal is ErrBadPrompt.
 func FuzzDecodePrompt(f *testing.F) {
@@ -202,6 +228,7 @@ func FuzzDecodePrompt(f *testing.F) {
 		}
 		f.Add(b)
 	}
+	f.Add(mp3Silence(3))
 	f.Add(buildWAV(wavSpec{tag: 3, channels: 2, bits: 32, rate: 44100, data: make([]byte, 64)}))
 	f.Add(buildWAV(wavSpec{tag: 1, channels: 3, bits: 24, rate: 11025, data: make([]byte, 90)}))
 	f.Fuzz(func(t *testing.T, b []byte) {

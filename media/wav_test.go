@@ -178,10 +178,12 @@ func TestGoldenWAVs(t *testing.T) {
 		{"stereo.wav", 400}, {"16khz.wav", 400}, {"truncated.wav", 0},
 		{"sox-pcm16.wav", 800}, {"sox-ulaw.wav", 800}, {"sox-alaw.wav", 800},
 		{"sox-16k.wav", 800}, {"sox-stereo.wav", 800}, {"sox-24bit.wav", 800},
+		{"sox-44k-stereo.wav", 160}, {"sox-48k-6ch-ext.wav", 80}, {"sox-22k-u8.wav", 160}, {"sox-44k-float.wav", 80},
+		{"sox-16k.flac", 800},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			p, err := LoadWAV(filepath.Join("testdata", tt.file))
+			p, err := LoadPrompt(filepath.Join("testdata", tt.file))
 			if tt.samples == 0 {
 				if !errors.Is(err, ErrBadWAV) || !strings.Contains(err.Error(), tt.file) {
 					t.Fatalf("err = %v, want ErrBadWAV naming the file", err)
