@@ -182,13 +182,13 @@ func parseWAV(name string, data []byte) (wavFormat, []byte, error) {
 		return fm, nil, wavErr(name, "RIFF form type", "%q, need \"WAVE\"", data[8:12])
 	}
 	riffSize := uint64(binary.LittleEndian.Uint32(data[4:8]))
-	if riffSize+8 > uint64(len(data)) {
-		return fm, nil, wavErr(name, "RIFF size", "%d exceeds file size %d (truncated file at byte %d)", riffSize, len(data)-8, len(data))
-	}
 	if riffSize < 4 {
 		return fm, nil, wavErr(name, "RIFF size", "%d too small", riffSize)
 	}
-	rest := data[12 : 8+riffSize]
+	// A truncated file is still walked chunk by chunk first, so the error
+	// names the chunk that was cut (usually "data") and where.
+	truncated := riffSize+8 > uint64(len(data))
+	rest := data[12:min(8+riffSize, uint64(len(data)))]
 	var haveFmt bool
 	var body []byte
 	var haveData bool
@@ -223,6 +223,9 @@ func parseWAV(name string, data []byte) (wavFormat, []byte, error) {
 			}
 			body, haveData = chunk, true
 		}
+	}
+	if truncated {
+		return fm, nil, wavErr(name, "RIFF size", "%d exceeds file size %d (truncated file at byte %d)", riffSize, len(data)-8, len(data))
 	}
 	if !haveFmt {
 		return fm, nil, wavErr(name, "fmt chunk", "missing")

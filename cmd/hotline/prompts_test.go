@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -53,7 +54,7 @@ func TestCheckAndServeAgreeOnPrompts(t *testing.T) {
 			b, err := os.ReadFile(path)
 			must(t, err)
 			must(t, os.WriteFile(path, b[:len(b)/2], 0o644))
-		}, "RIFF size ", "en/menu.wav"},
+		}, `truncated "data" chunk at byte `, "en/menu.wav"},
 		{"12-bit", func(t *testing.T, prompts string) {
 			good(t, prompts)
 			path := filepath.Join(prompts, "en", "goodbye.wav")
@@ -94,7 +95,7 @@ func TestCheckAndServeAgreeOnPrompts(t *testing.T) {
 				if checkCode != 1 || !strings.HasPrefix(reason, tc.bad) {
 					t.Errorf("flows check: exit %d, want 1 with %q: %q:\n%s", checkCode, path, tc.bad, checkOut)
 				}
-				if want := `msg="prompts: ` + reason + `" file=` + path + " "; serveCode != 1 || !strings.Contains(stderr.String(), want) {
+				if want := "msg=" + strconv.Quote("prompts: "+reason) + " file=" + path + " "; serveCode != 1 || !strings.Contains(stderr.String(), want) {
 					t.Errorf("serve: exit %d, want 1 with %q:\n%s", serveCode, want, stderr.String())
 				}
 				return
