@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -66,6 +67,18 @@ func (p *Prompt) Payload(c Codec) []byte {
 type Library struct {
 	dir string
 	cur atomic.Pointer[catalog]
+
+	mu   sync.Mutex           // one Load at a time updates memo
+	memo map[string]memoEntry // path -> the prompt the last Load decoded from it
+}
+
+// memoEntry lets a reload skip decoding a file that has not changed (same
+// size and modification time): resampling a long 44.1 kHz recording costs
+// tens of milliseconds, and a reload re-reads every prompt.
+type memoEntry struct {
+	size  int64
+	mtime int64
+	p     *Prompt
 }
 
 type catalog struct {
@@ -138,6 +151,10 @@ func (l *Library) Dir() string { return l.dir }
 // can still be checked against them) and err is a *LibraryError naming
 // every bad one; such a library must not be served.
 func (l *Library) Load() (*Library, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	memo := make(map[string]memoEntry)
+	defer func() { l.memo = memo }()
 	dir := l.dir
 	out := NewLibrary(dir)
 	lerr := &LibraryError{Dir: dir}
@@ -174,6 +191,15 @@ func (l *Library) Load() (*Library, error) {
 				continue
 			}
 			from[name] = path
+			var size, mtime int64
+			if info, err := os.Stat(path); err == nil { // through a symlink
+				size, mtime = info.Size(), info.ModTime().UnixNano()
+			}
+			if e, ok := l.memo[path]; ok && e.size == size && e.mtime == mtime && mtime != 0 {
+				memo[path] = e
+				m[name] = e.p
+				continue
+			}
 			p, err := LoadPrompt(path)
 			if err != nil {
 				cat.unusable[lang+"/"+name] = true
@@ -182,6 +208,7 @@ func (l *Library) Load() (*Library, error) {
 			}
 			p.Name = lang + "/" + name
 			m[name] = p
+			memo[path] = memoEntry{size: size, mtime: mtime, p: p}
 		}
 		cat.prompts[lang] = m
 	}
@@ -215,10 +242,10 @@ func (l *Library) Stamp() string {
 			continue
 		}
 		for _, f := range files {
-			if f.IsDir() || !IsPromptFile(f.Name()) {
+			if f.IsDir() || strings.HasPrefix(f.Name(), ".") || !IsPromptFile(f.Name()) {
 				continue
 			}
-			info, err := f.Info()
+			info, err := os.Stat(filepath.Join(l.dir, lg.Name(), f.Name())) // through a symlink
 			if err != nil {
 				continue
 			}

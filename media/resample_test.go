@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hotline-dev/hotline/internal/testenv"
 )
@@ -261,5 +262,44 @@ func BenchmarkDecode44kStereo(b *testing.B) {
 		if _, err := DecodePrompt("bench.wav", bytes.NewReader(wav)); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// A reload decodes only the files that changed: an unchanged file keeps
+// its decoded prompt (same size and time), a rewritten one is decoded anew.
+func TestLibraryReloadSkipsUnchangedFiles(t *testing.T) {
+	dir := t.TempDir()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.MkdirAll(filepath.Join(dir, "en"), 0o755))
+	wav := buildWAV(wavSpec{tag: 1, channels: 2, bits: 16, rate: 44100, data: make([]byte, 4*4410)})
+	must(os.WriteFile(filepath.Join(dir, "en", "a.wav"), wav, 0o644))
+	must(os.WriteFile(filepath.Join(dir, "en", "b.wav"), wav, 0o644))
+	live := NewLibrary(dir)
+	first, err := live.Load()
+	must(err)
+	stamp := live.Stamp()
+	a1, _ := first.Prompt("en", "a")
+	b1, _ := first.Prompt("en", "b")
+
+	later := time.Now().Add(time.Minute)
+	must(os.WriteFile(filepath.Join(dir, "en", "b.wav"), wav, 0o644))
+	must(os.Chtimes(filepath.Join(dir, "en", "b.wav"), later, later))
+	if live.Stamp() == stamp {
+		t.Fatal("Stamp did not change with a rewritten file")
+	}
+	second, err := live.Load()
+	must(err)
+	a2, _ := second.Prompt("en", "a")
+	b2, _ := second.Prompt("en", "b")
+	if a2 != a1 {
+		t.Error("an unchanged file was decoded again")
+	}
+	if b2 == b1 || b2.Samples() != 800 {
+		t.Errorf("the rewritten file was not decoded again (%d samples)", b2.Samples())
 	}
 }
