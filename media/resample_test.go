@@ -90,4 +90,3 @@ func TestResampleDC(t *testing.T) {
 		}
 	}
 }
-
