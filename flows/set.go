@@ -173,15 +173,20 @@ func fingerprint(files []file) string {
 func LoadAll(dir string, env Env, prompts *media.Library) (*Set, *media.Library, []Problem) {
 	files, err := readDir(dir)
 	if err != nil {
-		staged, ps := loadPrompts(prompts)
+		staged, _, ps := loadPrompts(prompts)
 		return NewSet(), staged, append(ps, Problem{File: dir, Severity: Error, Message: err.Error()})
 	}
 	return loadAll(dir, files, env, prompts)
 }
 
 func loadAll(dir string, files []file, env Env, prompts *media.Library) (*Set, *media.Library, []Problem) {
-	staged, ps := loadPrompts(prompts)
-	if staged != nil {
+	staged, known, ps := loadPrompts(prompts)
+	switch {
+	case !known:
+		// Nothing is known of the prompts: one error for the directory,
+		// not one "missing" per prompt.
+		env.Prompts = nil
+	case staged != nil:
 		env.Prompts = staged
 	}
 	set, fps := loadFiles(dir, files, env)
@@ -191,20 +196,24 @@ func loadAll(dir string, files []file, env Env, prompts *media.Library) (*Set, *
 }
 
 // loadPrompts reads the library's directory again: one error per unusable
-// file (or for the directory).
-func loadPrompts(prompts *media.Library) (*media.Library, []Problem) {
+// file, or one for the directory when it cannot be read (known is false
+// then: which prompts exist is unknown).
+func loadPrompts(prompts *media.Library) (staged *media.Library, known bool, ps []Problem) {
 	if prompts == nil {
-		return nil, nil
+		return nil, true, nil
 	}
 	staged, err := prompts.Load()
 	if err == nil {
-		return staged, nil
+		return staged, true, nil
 	}
-	var ps []Problem
 	errs := []error{err}
 	var le *media.LibraryError
 	if errors.As(err, &le) {
 		errs = le.Files
+	}
+	if le != nil && le.DirUnreadable {
+		return staged, false, []Problem{{File: prompts.Dir(), Severity: Error,
+			Message: "cannot read the prompt directory (media.prompts): " + errors.Unwrap(le.Files[0]).Error()}}
 	}
 	for _, e := range errs {
 		if file, msg, ok := media.ErrorFile(e); ok {
@@ -213,7 +222,7 @@ func loadPrompts(prompts *media.Library) (*media.Library, []Problem) {
 			ps = append(ps, Problem{File: prompts.Dir(), Severity: Error, Message: "prompts: " + e.Error()})
 		}
 	}
-	return staged, ps
+	return staged, true, ps
 }
 
 func loadFiles(dir string, files []file, env Env) (*Set, []Problem) {

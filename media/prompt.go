@@ -93,6 +93,9 @@ type catalog struct {
 type LibraryError struct {
 	Dir   string
 	Files []error
+	// DirUnreadable: the directory itself could not be read (Files holds
+	// that error alone), so nothing is known about its prompts.
+	DirUnreadable bool
 }
 
 func (e *LibraryError) Error() string {
@@ -161,6 +164,7 @@ func (l *Library) Load() (*Library, error) {
 	langs, err := os.ReadDir(dir)
 	if err != nil {
 		lerr.Files = append(lerr.Files, fmt.Errorf("media: load prompt library: %w", err))
+		lerr.DirUnreadable = true
 		return out, lerr
 	}
 	cat := &catalog{prompts: make(map[string]map[string]*Prompt), unusable: make(map[string]bool)}

@@ -48,6 +48,7 @@ func TestCheckAndServeAgreeOnPrompts(t *testing.T) {
 			gen(t, filepath.Join(prompts, "en", "menu.wav"), "-r", "8000", "-c", "1", "-e", "u-law")
 			gen(t, filepath.Join(prompts, "en", "thanks.wav"), "-r", "8000", "-c", "1", "-e", "a-law")
 		}, "", ""},
+		{"no prompt directory", func(t *testing.T, prompts string) {}, "cannot read the prompt directory (media.prompts): open ", "."},
 		{"corrupt", func(t *testing.T, prompts string) {
 			good(t, prompts)
 			path := filepath.Join(prompts, "en", "menu.wav")
@@ -85,7 +86,7 @@ func TestCheckAndServeAgreeOnPrompts(t *testing.T) {
 			if tc.bad != "" {
 				serveCode := <-done
 				// The same reason, word for word, in both.
-				path := filepath.Join(prompts, tc.file)
+				path := filepath.Clean(filepath.Join(prompts, tc.file))
 				var reason string
 				for _, line := range strings.Split(checkOut, "\n") {
 					if r, ok := strings.CutPrefix(line, path+": "); ok {
