@@ -101,7 +101,7 @@ func decodeFLAC(name string, data []byte) (p *Prompt, err error) {
 	if ch < 1 || bits < 4 || bits > 32 {
 		return nil, promptErr(name, "FLAC stream info: %d channels of %d bits", ch, bits)
 	}
-	limit := maxPromptSeconds * rate
+	limit := min(maxPromptSeconds*rate, maxSourceFrames)
 	scale := 1 / (float32(int64(1)<<(bits-1)) * float32(ch))
 	var mono []float32
 	for {
@@ -122,7 +122,7 @@ func decodeFLAC(name string, data []byte) (p *Prompt, err error) {
 			}
 		}
 		if len(mono)+n > limit {
-			return nil, promptErr(name, "over the %d s a prompt may last", maxPromptSeconds)
+			return nil, promptErr(name, "too long for a prompt (at most %d s, %d samples)", maxPromptSeconds, maxSourceFrames)
 		}
 		for i := range n {
 			var acc float32
@@ -149,7 +149,7 @@ func decodeMP3(name string, data []byte) (p *Prompt, err error) {
 		return nil, promptErr(name, "MP3 sample rate %d Hz, need 4000 to 192000", rate)
 	}
 	// go-mp3 always yields 16-bit little-endian stereo (a mono file twice).
-	limit := maxPromptSeconds * rate
+	limit := min(maxPromptSeconds*rate, maxSourceFrames)
 	var mono []float32
 	buf := make([]byte, 4*1152)
 	var carry []byte
@@ -164,7 +164,7 @@ func decodeMP3(name string, data []byte) (p *Prompt, err error) {
 		}
 		carry = append(carry[:0], b[whole:]...)
 		if len(mono) > limit {
-			return nil, promptErr(name, "over the %d s a prompt may last", maxPromptSeconds)
+			return nil, promptErr(name, "too long for a prompt (at most %d s, %d samples)", maxPromptSeconds, maxSourceFrames)
 		}
 		if errors.Is(rerr, io.EOF) {
 			break

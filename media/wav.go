@@ -25,6 +25,9 @@ const (
 const (
 	maxPromptBytes   = 128 << 20
 	maxPromptSeconds = 10 * 60
+	// maxSourceFrames bounds the decoded audio before resampling (4 bytes a
+	// frame): 10 minutes at 48 kHz, so a 192 kHz file may hold 2.5 minutes.
+	maxSourceFrames = maxPromptSeconds * 48000
 )
 
 // WAVError names the file and the field that made a WAV file unusable.
@@ -90,8 +93,8 @@ func DecodeWAV(name string, r io.Reader) (*Prompt, error) {
 		return nil, err
 	}
 	frames := len(body) / int(fm.blockAlign)
-	if frames/int(fm.rate) > maxPromptSeconds {
-		return nil, wavErr(name, "", "%d s of audio: over the %d s a prompt may last", frames/int(fm.rate), maxPromptSeconds)
+	if frames/int(fm.rate) > maxPromptSeconds || frames > maxSourceFrames {
+		return nil, wavErr(name, "", "%d s of audio at %d Hz: too long for a prompt (at most %d s, %d samples)", frames/int(fm.rate), fm.rate, maxPromptSeconds, maxSourceFrames)
 	}
 	if (fm.tag == wavFormatALaw || fm.tag == wavFormatMuLaw) && fm.channels == 1 && fm.rate == SampleRate {
 		c := PCMU
