@@ -116,18 +116,18 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 			func() float64 { return float64(a.webhooks.Stats().Dead) }},
 	})
 	a.metrics.buildInfo(cfg.Version)
-	if a.prompts, err = media.LoadLibrary(cfg.Media.Prompts); err != nil {
-		return nil, fmt.Errorf("load prompts from %s (media.prompts): %w", cfg.Media.Prompts, err)
-	}
+	// The prompts load with the flows (and reload with them: SIGHUP, the
+	// watch), through the validation `hotline flows check` uses.
+	a.prompts = media.NewLibrary(cfg.Media.Prompts)
 	if a.ports, err = media.NewPortPool(cfg.Media.PortMin, cfg.Media.PortMax); err != nil {
 		return nil, fmt.Errorf("media.port_min/port_max: %w", err)
 	}
 
-	a.flows = flows.NewRegistry(cfg.Flows.Dir, flows.EnvFromConfig(cfg, a.prompts), log)
+	a.flows = flows.NewRegistry(cfg.Flows.Dir, flows.EnvFromConfig(cfg, a.prompts), log).WithPrompts(a.prompts)
 	a.metrics.flowReloads(a.flows.Reloads)
 	// The registry logs each problem once; the error says why none loaded.
 	if _, err := a.flows.Reload(); err != nil {
-		return nil, fmt.Errorf("flows in %s (flows.dir): %w", cfg.Flows.Dir, err)
+		return nil, fmt.Errorf("flows in %s (flows.dir) with prompts in %s (media.prompts): %w", cfg.Flows.Dir, cfg.Media.Prompts, err)
 	}
 
 	a.store = newLazyStore(func(ctx context.Context) (store.Store, error) {
@@ -291,7 +291,7 @@ func (a *App) ready(ctx context.Context) error {
 	return nil
 }
 
-// Reload re-reads the flow files (SIGHUP). Invalid flows (or none at all)
+// Reload re-reads the flow files and the prompts (SIGHUP). Invalid flows (or none at all)
 // are refused and the previous version keeps serving; the registry has
 // logged every problem, once. Calls in progress are never affected.
 func (a *App) Reload() ([]flows.Problem, error) { return a.flows.Reload() }

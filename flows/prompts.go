@@ -131,7 +131,7 @@ func (ps *problems) checkPrompts(f *Flow, vs varSources, env Env) {
 			for _, lang := range f.Languages {
 				var missing []string
 				for _, d := range ReadBackPrompts() {
-					if !env.Prompts.Has(lang, d) {
+					if !env.hasPrompt(lang, d) {
 						missing = append(missing, d)
 					}
 				}
@@ -161,7 +161,7 @@ func (ps *problems) checkPromptName(f *Flow, n *Node, r PromptRef, vs varSources
 	for _, name := range expandAll(r.Name, vars, vs.literal) {
 		var missing []string
 		for _, lang := range f.Languages {
-			if !env.Prompts.Has(lang, name) {
+			if !env.hasPrompt(lang, name) {
 				missing = append(missing, lang)
 			}
 		}
@@ -241,7 +241,7 @@ func (ps *problems) checkCallbackPrompts(f *Flow, n *Node, env Env) {
 	for _, lang := range f.Languages {
 		var missing []string
 		for _, name := range CallbackPrompts() {
-			if !env.Prompts.Has(lang, name) {
+			if !env.hasPrompt(lang, name) {
 				missing = append(missing, name)
 			}
 		}
@@ -253,4 +253,15 @@ func (ps *problems) checkCallbackPrompts(f *Flow, n *Node, env Env) {
 			ps.errorf(n.FieldLine("type"), n.Name, "callback dialogue prompts missing for %s: %s (prompts/prompts.txt has them for en and vi)", lang, list)
 		}
 	}
+}
+
+// hasPrompt is env.Prompts.Has, except that a prompt whose file is there but
+// unusable counts as present: its file is reported once, with the reason,
+// not again as missing by every node that plays it.
+func (env Env) hasPrompt(lang, name string) bool {
+	if env.Prompts.Has(lang, name) {
+		return true
+	}
+	b, ok := env.Prompts.(interface{ Unusable(lang, name string) bool })
+	return ok && b.Unusable(lang, name)
 }

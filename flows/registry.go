@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hotline-dev/hotline/media"
 )
 
 // DefaultPollInterval is how often Watch looks at the flow directory.
@@ -15,9 +18,10 @@ const DefaultPollInterval = 2 * time.Second
 // Registry serves the current set of flows and replaces it on Reload. A call
 // keeps the *Flow it started with: a reload never changes a loaded Flow.
 type Registry struct {
-	dir    string
-	env    Env
-	logger *slog.Logger
+	dir     string
+	env     Env
+	logger  *slog.Logger
+	prompts *media.Library // reloaded with the flows; nil: env.Prompts as given
 
 	current  atomic.Pointer[Set]
 	loaded   atomic.Uint64 // reloads that replaced the set (the first load too)
@@ -32,6 +36,16 @@ func NewRegistry(dir string, env Env, logger *slog.Logger) *Registry {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Registry{dir: dir, env: env, logger: logger}
+}
+
+// WithPrompts makes every reload (the first too) read lib's directory
+// again with the flows: a reload is accepted only when every prompt file is
+// usable and the flows check against the new prompts, and then both are
+// swapped in (lib.Replace); otherwise the flows and prompts in service stay.
+// Call it before the first Reload.
+func (r *Registry) WithPrompts(lib *media.Library) *Registry {
+	r.prompts = lib
+	return r
 }
 
 // Current returns the set in service (nil before the first good load).
@@ -61,9 +75,17 @@ func (r *Registry) Reload() ([]Problem, error) {
 // those refused, since the registry was made (metrics).
 func (r *Registry) Reloads() (loaded, rejected uint64) { return r.loaded.Load(), r.rejected.Load() }
 
+func (r *Registry) stamp(files []file) string {
+	s := fingerprint(files)
+	if r.prompts != nil {
+		s += " " + r.prompts.Stamp()
+	}
+	return s
+}
+
 func (r *Registry) load(files []file) ([]Problem, error) {
-	r.seen = fingerprint(files)
-	set, ps := loadFiles(r.dir, files, r.env)
+	r.seen = r.stamp(files)
+	set, staged, ps := loadAll(r.dir, files, r.env, r.prompts)
 	for _, p := range ps {
 		lvl := slog.LevelWarn
 		if p.Severity == Error {
@@ -76,7 +98,11 @@ func (r *Registry) load(files []file) ([]Problem, error) {
 		if p.Node != "" {
 			attrs = append(attrs, "node", p.Node)
 		}
-		r.logger.Log(context.Background(), lvl, "flows: "+p.Message, attrs...)
+		prefix := "flows: "
+		if r.prompts != nil && p.Line == 0 && strings.HasPrefix(p.File, r.prompts.Dir()) {
+			prefix = "prompts: " // a prompt file's problem, not a flow's
+		}
+		r.logger.Log(context.Background(), lvl, prefix+p.Message, attrs...)
 	}
 	if len(files) == 0 {
 		r.rejected.Add(1)
@@ -86,7 +112,14 @@ func (r *Registry) load(files []file) ([]Problem, error) {
 	if errs, _ := Count(ps); errs > 0 {
 		r.rejected.Add(1)
 		r.logger.Error("flows: reload rejected, previous flows keep serving", "dir", r.dir, "errors", errs, "serving", r.Current().Version())
+		if r.prompts != nil {
+			return ps, fmt.Errorf("%w: %d error(s) in %s or %s", ErrRejected, errs, r.dir, r.prompts.Dir())
+		}
 		return ps, fmt.Errorf("%w: %d error(s) in %s", ErrRejected, errs, r.dir)
+	}
+	if r.prompts != nil {
+		// Prompts first: the new flows may name prompts only they have.
+		r.prompts.Replace(staged)
 	}
 	r.current.Store(set)
 	r.loaded.Add(1)
@@ -95,7 +128,8 @@ func (r *Registry) load(files []file) ([]Problem, error) {
 }
 
 // Watch polls the directory every DefaultPollInterval and reloads when the
-// content of its flow files changes, until ctx is done. It returns nil then.
+// content of its flow files (or, with WithPrompts, the names, sizes or
+// times of the prompt files) changes, until ctx is done. It returns nil then.
 func (r *Registry) Watch(ctx context.Context) error {
 	return r.WatchEvery(ctx, DefaultPollInterval)
 }
@@ -130,7 +164,7 @@ func (r *Registry) poll() {
 		}
 		return
 	}
-	if fingerprint(files) == r.seen {
+	if r.stamp(files) == r.seen {
 		return
 	}
 	_, _ = r.load(files)

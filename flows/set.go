@@ -3,6 +3,7 @@ package flows
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/hotline-dev/hotline/config"
+	"github.com/hotline-dev/hotline/media"
 )
 
 // PromptLibrary says whether a prompt exists; *media.Library satisfies it.
@@ -158,6 +160,69 @@ func fingerprint(files []file) string {
 		h.Write(f.data)
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// LoadAll is LoadDir with the prompt library read again first, from the
+// directory of prompts: every prompt file that cannot be used is an error
+// naming it (prompts/en/welcome.wav: 12-bit PCM is not supported), and the
+// flows are checked against the prompts that loaded. It is the one
+// validation `hotline flows check`, start-up and every reload share, so
+// they agree on what is valid. The returned library is the candidate: serve
+// it (prompts.Replace) only when no problem is an error. A nil prompts
+// leaves prompts unchecked, as LoadDir does.
+func LoadAll(dir string, env Env, prompts *media.Library) (*Set, *media.Library, []Problem) {
+	files, err := readDir(dir)
+	if err != nil {
+		staged, _, ps := loadPrompts(prompts)
+		return NewSet(), staged, append(ps, Problem{File: dir, Severity: Error, Message: err.Error()})
+	}
+	return loadAll(dir, files, env, prompts)
+}
+
+func loadAll(dir string, files []file, env Env, prompts *media.Library) (*Set, *media.Library, []Problem) {
+	staged, known, ps := loadPrompts(prompts)
+	switch {
+	case !known:
+		// Nothing is known of the prompts: one error for the directory,
+		// not one "missing" per prompt.
+		env.Prompts = nil
+	case staged != nil:
+		env.Prompts = staged
+	}
+	set, fps := loadFiles(dir, files, env)
+	ps = append(ps, fps...)
+	Sort(ps)
+	return set, staged, ps
+}
+
+// loadPrompts reads the library's directory again: one error per unusable
+// file, or one for the directory when it cannot be read (known is false
+// then: which prompts exist is unknown).
+func loadPrompts(prompts *media.Library) (staged *media.Library, known bool, ps []Problem) {
+	if prompts == nil {
+		return nil, true, nil
+	}
+	staged, err := prompts.Load()
+	if err == nil {
+		return staged, true, nil
+	}
+	errs := []error{err}
+	var le *media.LibraryError
+	if errors.As(err, &le) {
+		errs = le.Files
+	}
+	if le != nil && le.DirUnreadable {
+		return staged, false, []Problem{{File: prompts.Dir(), Severity: Error,
+			Message: "cannot read the prompt directory (media.prompts): " + errors.Unwrap(le.Files[0]).Error()}}
+	}
+	for _, e := range errs {
+		if file, msg, ok := media.ErrorFile(e); ok {
+			ps = append(ps, Problem{File: file, Severity: Error, Message: msg})
+		} else {
+			ps = append(ps, Problem{File: prompts.Dir(), Severity: Error, Message: "prompts: " + e.Error()})
+		}
+	}
+	return staged, true, ps
 }
 
 func loadFiles(dir string, files []file, env Env) (*Set, []Problem) {

@@ -15,6 +15,10 @@ var (
 	// ErrBadWAV is returned for a WAV file that is malformed (truncated chunk,
 	// missing fmt or data chunk, odd sizes) or whose format is not one we play.
 	ErrBadWAV = errors.New("media: bad WAV file")
+	// ErrBadPrompt is returned for any prompt file that cannot be played
+	// (a bad WAV, FLAC or MP3 file, a format or rate we do not read); the
+	// error names the file and what is wrong.
+	ErrBadPrompt = errors.New("media: unusable prompt file")
 	// ErrPromptNotFound is returned by Library.Prompt for an unknown
 	// language/name pair.
 	ErrPromptNotFound = errors.New("media: prompt not found")

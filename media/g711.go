@@ -45,3 +45,6 @@ func silenceByte(c Codec) byte {
 
 // validCodec reports whether c is one of the two G.711 laws we carry.
 func validCodec(c Codec) bool { return c == PCMU || c == PCMA }
+
+func alawToLinear(b byte) int16 { return g711.DecodeAlawFrame(b) }
+func ulawToLinear(b byte) int16 { return g711.DecodeUlawFrame(b) }

@@ -62,9 +62,10 @@ func parseAnywhere(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// flowEnv loads the configuration and the prompt library the checker and
-// the simulator need. A prompt library that cannot be loaded is reported
-// and left out (prompts are then not checked).
+// flowEnv loads the configuration and the prompt library the simulator
+// needs. A prompt library that cannot be loaded is reported and left out
+// (the simulator then says prompt names without checking them); the checker
+// does not use it: it reads the prompts through flows.LoadAll, as serve does.
 func flowEnv(configPath, promptsDir string, stderr io.Writer) (config.Config, *media.Library, error) {
 	cfg, err := config.Load(configPath)
 	if err != nil {
@@ -95,10 +96,13 @@ func flowsCheck(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "hotline flows check: one directory, got %d\n", len(pos))
 		return 2
 	}
-	cfg, lib, err := flowEnv(*configPath, *promptsDir, stderr)
+	cfg, err := config.Load(*configPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "hotline flows check: %v\n", err)
 		return 1
+	}
+	if *promptsDir != "" {
+		cfg.Media.Prompts = *promptsDir
 	}
 	// The configuration is checked as serve checks it (secrets aside).
 	warnings, err := app.CheckConfig(cfg)
@@ -113,12 +117,15 @@ func flowsCheck(args []string, stdout, stderr io.Writer) int {
 	if len(pos) == 1 {
 		dir = pos[0]
 	}
-	set, ps := flows.LoadDir(dir, flows.EnvFromConfig(cfg, lib))
+	// The same validation as serve's start and reloads: every prompt file
+	// that cannot be used is an error naming it, as it would stop serve.
+	lib := media.NewLibrary(cfg.Media.Prompts)
+	set, _, ps := flows.LoadAll(dir, flows.EnvFromConfig(cfg, lib), lib)
 	for _, p := range ps {
 		fmt.Fprintln(stdout, p)
 	}
 	errs, warns := flows.Count(ps)
-	fmt.Fprintf(stdout, "%s: %d flow(s), %d error(s), %d warning(s)\n", dir, len(set.Flows()), errs, warns)
+	fmt.Fprintf(stdout, "%s: %d flow(s), %d error(s), %d warning(s) (prompts: %s)\n", dir, len(set.Flows()), errs, warns, cfg.Media.Prompts)
 	if errs > 0 {
 		return 1
 	}
