@@ -219,15 +219,14 @@ func corePaths() obj {
 	id := func(w string) []obj { return []obj{idPath(w)} }
 	return obj{
 		"/livez": obj{"get": obj{"operationId": "livez", "summary": "Liveness: the process serves (no token; checks no dependency)", "security": []obj{},
-			"responses": obj{"200": obj{"description": "alive", "content": obj{"application/json": obj{}}}}}},
+			"responses": obj{"200": reply("alive", "Live")}}},
 		"/readyz": obj{"get": obj{"operationId": "readyz", "summary": "Readiness: database reachable within the deadline, flows loaded (no token)", "security": []obj{},
-			"responses": obj{"200": obj{"description": "ready; body names each check", "content": obj{"application/json": obj{}}},
-				"503": obj{"description": "not ready; body names the failed checks, Retry-After set", "content": obj{"application/json": obj{}}}}}},
+			"responses": obj{"200": reply("ready; body names each check", "Health"),
+				"503": reply("not ready; body names the failed checks, Retry-After set", "Health")}}},
 		"/healthz": obj{"get": obj{"operationId": "health", "summary": "Alias of /readyz (no token)", "security": []obj{},
-			"responses": obj{"200": obj{"description": "ready", "content": obj{"application/json": obj{}}},
-				"503": obj{"description": "not ready", "content": obj{"application/json": obj{}}}}}},
+			"responses": obj{"200": reply("ready", "Health"), "503": reply("not ready", "Health")}}},
 		Prefix + "/openapi.json": obj{"get": obj{"operationId": "openapi", "summary": "This description (no token)", "security": []obj{},
-			"responses": obj{"200": obj{"description": "OpenAPI 3 document", "content": obj{"application/json": obj{}}}}}},
+			"responses": obj{"200": reply("OpenAPI 3 document", "OpenAPIDocument")}}},
 		Prefix + "/customers": obj{
 			"get": op("listCustomers", "List customers by id, or (updated_since, created_since) in commit order", withSync(query("phone", "phone, any format the normaliser accepts", str()),
 				query("email", "email", str()), query("tier", "vip, standard or new", str())), "", "200", "CustomerList", bad, unproc),
@@ -287,10 +286,7 @@ func corePaths() obj {
 				append(id("callback"), ifMatchParam()), "", "200", "Callback", bad, notF, conf, 412, forb, 503)),
 		},
 		Prefix + "/calls": obj{
-			"get": obj{"operationId": "listCalls", "summary": "Calls in progress", "responses": obj{
-				"200": obj{"description": "calls in progress", "content": obj{"application/json": obj{"schema": obj{"type": "object",
-					"properties": obj{"items": obj{"type": "array", "items": obj{"type": "object"}}}}}}},
-				"401": obj{"$ref": "#/components/responses/Error"}, "503": obj{"$ref": "#/components/responses/Error"}}},
+			"get": op("listCalls", "Calls in progress", nil, "", "200", "LiveCallList", unav),
 		},
 		Prefix + "/queues": obj{
 			"get": op("listQueues", "Queues: live state and stats (last 30m, today)", nil, "", "200", "QueueList", unav),
