@@ -1,0 +1,141 @@
+package callback_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hotline-dev/hotline/callback"
+	"github.com/hotline-dev/hotline/callback/callbacktest"
+	"github.com/hotline-dev/hotline/config"
+	"github.com/hotline-dev/hotline/store"
+	"github.com/hotline-dev/hotline/store/postgres/pgtest"
+	"github.com/hotline-dev/hotline/store/storeopen"
+)
+
+// TestNodeLostClaimRetriedOnce is the database guard a cluster's callback
+// failover rests on (docs/cluster.md, "Callbacks in a cluster"): node a
+// claims a callback and is dialling it when it dies (its database handle
+// goes first, so nothing of its shutdown reaches the store, as with a
+// kill -9). Two survivors then recover the dead boot's claims at once (two
+// nodes racing for the lead after the old leader's lock was freed): the
+// attempt is marked interrupted exactly once, whichever wins, the other's
+// conditional update finds it already finished. The next scheduler dials
+// it once more (attempt 2), and only once.
+func TestNodeLostClaimRetriedOnce(t *testing.T) {
+	url := pgtest.Schema(t)
+	ctx := context.Background()
+	open := func() store.Store {
+		db, err := storeopen.Open(ctx, url, store.Options{DefaultCountry: "VN"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return db
+	}
+
+	// Node a: one callback, claimed and dialling.
+	dbA := open()
+	offers := make(chan callback.Waiting, 10)
+	acdA := callbacktest.NewACD()
+	acdA.OnOffer = func(w callback.Waiting) { offers <- w }
+	dialA := callbacktest.NewDialer(10)
+	sA, err := callback.New(callback.Config{Store: dbA.(store.Callbacks), Queues: crashQueues(), Policy: policy(t), ACD: acdA,
+		Dialer: dialA, Limits: config.Callbacks{PerNumber: -1, PerSource: -1, Total: -1}, Boot: "node-a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runA := make(chan error, 1)
+	go func() { runA <- sA.Run(ctx) }()
+	select {
+	case <-sA.Ready():
+	case <-time.After(30 * time.Second):
+		t.Fatal("node a's scheduler not ready")
+	}
+	cb, err := sA.Request(ctx, callback.Request{Source: store.SourceVirtualHold, Queue: "technical", Number: "+84912300001",
+		Caller: "+84912300001", JoinedAt: time.Now().Add(-time.Minute), CallID: "nodelost-1", FromTag: "ft"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	takeOffers(t, offers, 1)
+	if _, _, err := acdA.DialHead(ctx, sA, "technical", 1); err != nil {
+		t.Fatal(err)
+	}
+	var first *callbacktest.Call
+	select {
+	case first = <-dialA.Calls:
+	case <-time.After(30 * time.Second):
+		t.Fatal("node a did not dial")
+	}
+	// Node a dies: its store first, so its shutdown writes nothing.
+	_ = dbA.Close()
+	_ = sA.Close()
+	<-runA // an error or not: the database was gone
+
+	probe := open()
+	row, err := probe.(store.Callbacks).GetCallback(ctx, cb.ID)
+	_ = probe.Close()
+	if err != nil || row.State == store.CallbackWaiting || len(row.Calls) != 1 || row.Calls[0].Result != "" {
+		t.Fatalf("after node a died the claim must still be open: %+v, %v", row, err)
+	}
+
+	// Two survivors recover at once.
+	var wg sync.WaitGroup
+	recovered := make([][]store.Callback, 2)
+	errs := make([]error, 2)
+	for i, boot := range []string{"node-b", "node-c"} {
+		db := open()
+		t.Cleanup(func() { _ = db.Close() })
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			recovered[i], errs[i] = db.(store.Callbacks).RecoverCallbacks(ctx, store.CallbackRecovery{Boot: boot, At: time.Now(), Reason: "node-lost"})
+		}()
+	}
+	wg.Wait()
+	n := 0
+	for i := range recovered {
+		n += len(recovered[i])
+	}
+	if n != 1 {
+		t.Fatalf("the dead node's claim was recovered %d times (errors %v)", n, errs)
+	}
+	if errs[0] != nil && errs[1] != nil {
+		t.Fatalf("both survivors failed: %v", errs)
+	}
+
+	// The new leader's scheduler dials it once more.
+	s, acd, dialer, db, offersB, _ := startScheduler(t, url)
+	takeOffers(t, offersB, 1)
+	if _, _, err := acd.DialHead(ctx, s, "technical", 1); err != nil {
+		t.Fatal(err)
+	}
+	var again *callbacktest.Call
+	select {
+	case again = <-dialer.Calls:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the interrupted callback was not dialled again")
+	}
+	if again.Req.CallbackID != cb.ID || again.Req.Attempt != 2 || again.Req.CallID == first.Req.CallID {
+		t.Fatalf("the retry: %+v", again.Req)
+	}
+	again.End(callback.Result{Result: store.AttemptCompleted, Agent: "lan"})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		row, err = db.(store.Callbacks).GetCallback(ctx, cb.ID)
+		if err == nil && row.State == store.CallbackCompleted {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not completed: %+v, %v", row, err)
+		}
+		time.Sleep(10 * time.Millisecond) // polling the store, bounded
+	}
+	if len(row.Calls) != 2 || row.Calls[0].Result != store.AttemptInterrupted || row.Calls[0].Reason != "node-lost" ||
+		row.Calls[1].Result != store.AttemptCompleted || row.Interrupted != 1 {
+		t.Fatalf("attempt rows: %+v (interrupted %d)", row.Calls, row.Interrupted)
+	}
+	if d := len(dialer.Dialled()); d != 1 {
+		t.Fatalf("dialled %d times after the failover, want 1", d)
+	}
+}
