@@ -31,6 +31,46 @@ func TestNodeLostClaimRetriedOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { _ = db.Close() })
+		return db
+	}
+	cb, first := claimAndDie(t, url)
+	// Two survivors recover at once.
+	var wg sync.WaitGroup
+	recovered := make([][]store.Callback, 2)
+	errs := make([]error, 2)
+	for i, boot := range []string{"node-b", "node-c"} {
+		db := open()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			recovered[i], errs[i] = db.(store.Callbacks).RecoverCallbacks(ctx, store.CallbackRecovery{Boot: boot, At: time.Now(), Reason: "node-lost"})
+		}()
+	}
+	wg.Wait()
+	n := 0
+	for i := range recovered {
+		n += len(recovered[i])
+	}
+	if n != 1 {
+		t.Fatalf("the dead node's claim was recovered %d times (errors %v)", n, errs)
+	}
+	if errs[0] != nil && errs[1] != nil {
+		t.Fatalf("both survivors failed: %v", errs)
+	}
+
+	redialOnce(t, url, "", cb, first)
+}
+
+// claimAndDie: node a claims one callback and is dialling it when it dies.
+func claimAndDie(t *testing.T, url string) (callback.Callback, *callbacktest.Call) {
+	t.Helper()
+	ctx := context.Background()
+	open := func() store.Store {
+		db, err := storeopen.Open(ctx, url, store.Options{DefaultCountry: "VN"})
+		if err != nil {
+			t.Fatal(err)
+		}
 		return db
 	}
 
@@ -79,33 +119,15 @@ func TestNodeLostClaimRetriedOnce(t *testing.T) {
 		t.Fatalf("after node a died the claim must still be open: %+v, %v", row, err)
 	}
 
-	// Two survivors recover at once.
-	var wg sync.WaitGroup
-	recovered := make([][]store.Callback, 2)
-	errs := make([]error, 2)
-	for i, boot := range []string{"node-b", "node-c"} {
-		db := open()
-		t.Cleanup(func() { _ = db.Close() })
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			recovered[i], errs[i] = db.(store.Callbacks).RecoverCallbacks(ctx, store.CallbackRecovery{Boot: boot, At: time.Now(), Reason: "node-lost"})
-		}()
-	}
-	wg.Wait()
-	n := 0
-	for i := range recovered {
-		n += len(recovered[i])
-	}
-	if n != 1 {
-		t.Fatalf("the dead node's claim was recovered %d times (errors %v)", n, errs)
-	}
-	if errs[0] != nil && errs[1] != nil {
-		t.Fatalf("both survivors failed: %v", errs)
-	}
+	return cb, first
+}
 
-	// The new leader's scheduler dials it once more.
-	s, acd, dialer, db, offersB, _ := startScheduler(t, url)
+// redialOnce: the new leader's scheduler (recovering with reason, when
+// not "") dials the callback once more, attempt 2, and only once.
+func redialOnce(t *testing.T, url, reason string, cb callback.Callback, first *callbacktest.Call) {
+	t.Helper()
+	ctx := context.Background()
+	s, acd, dialer, db, offersB := startLeader(t, url, reason)
 	takeOffers(t, offersB, 1)
 	if _, _, err := acd.DialHead(ctx, s, "technical", 1); err != nil {
 		t.Fatal(err)
@@ -121,7 +143,9 @@ func TestNodeLostClaimRetriedOnce(t *testing.T) {
 	}
 	again.End(callback.Result{Result: store.AttemptCompleted, Agent: "lan"})
 	deadline := time.Now().Add(30 * time.Second)
+	var row *store.Callback
 	for {
+		var err error
 		row, err = db.(store.Callbacks).GetCallback(ctx, cb.ID)
 		if err == nil && row.State == store.CallbackCompleted {
 			break
@@ -138,4 +162,45 @@ func TestNodeLostClaimRetriedOnce(t *testing.T) {
 	if d := len(dialer.Dialled()); d != 1 {
 		t.Fatalf("dialled %d times after the failover, want 1", d)
 	}
+}
+
+// TestNewLeaderRecoversNodeLost: no survivor raced; the new leader's
+// scheduler recovers the dead node's claim at its start, reason node-lost.
+func TestNewLeaderRecoversNodeLost(t *testing.T) {
+	url := pgtest.Schema(t)
+	cb, first := claimAndDie(t, url)
+	redialOnce(t, url, "node-lost", cb, first)
+}
+
+// startLeader is startScheduler with Config.RecoveryReason.
+func startLeader(t *testing.T, url, reason string) (*callback.Scheduler, *callbacktest.ACD, *callbacktest.Dialer, store.Store, chan callback.Waiting) {
+	t.Helper()
+	db, err := storeopen.Open(context.Background(), url, store.Options{DefaultCountry: "VN"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	offers := make(chan callback.Waiting, 100)
+	acd := callbacktest.NewACD()
+	acd.OnOffer = func(w callback.Waiting) { offers <- w }
+	dialer := callbacktest.NewDialer(100)
+	s, err := callback.New(callback.Config{Store: db.(store.Callbacks), Queues: crashQueues(), Policy: policy(t), ACD: acd, Dialer: dialer,
+		Limits: config.Callbacks{PerNumber: -1, PerSource: -1, Total: -1}, RecoveryReason: reason})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := make(chan error, 1)
+	go func() { run <- s.Run(context.Background()) }()
+	t.Cleanup(func() {
+		_ = s.Close()
+		if err := <-run; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		_ = db.Close()
+	})
+	select {
+	case <-s.Ready():
+	case <-time.After(30 * time.Second):
+		t.Fatal("scheduler not ready")
+	}
+	return s, acd, dialer, db, offers
 }

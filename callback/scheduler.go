@@ -50,6 +50,11 @@ type Config struct {
 	// Boot names this process's claims; default a random UUID. Two
 	// processes must never share one.
 	Boot string
+	// RecoveryReason is the reason written on the attempts of earlier
+	// processes that the start marks interrupted; default "Hotline stopped
+	// during the call". A cluster's new leader says "node-lost": the call
+	// died with the node that placed it (docs/cluster.md).
+	RecoveryReason string
 	// WriteTimeout bounds each database write; default DefaultWriteTimeout.
 	WriteTimeout time.Duration
 	// Location is the time zone of "today" in Figures when a queue has
@@ -212,7 +217,7 @@ func (s *Scheduler) boot(ctx context.Context) error {
 	now := time.Now()
 	wctx, cancel := context.WithTimeout(ctx, 4*s.cfg.WriteTimeout)
 	defer cancel()
-	recovered, err := s.cfg.Store.RecoverCallbacks(wctx, store.CallbackRecovery{Boot: s.cfg.Boot, At: now})
+	recovered, err := s.cfg.Store.RecoverCallbacks(wctx, store.CallbackRecovery{Boot: s.cfg.Boot, At: now, Reason: s.cfg.RecoveryReason})
 	if err != nil {
 		return fmt.Errorf("recover interrupted calls: %w", err)
 	}
