@@ -2,6 +2,7 @@ package callback_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -63,7 +64,7 @@ func TestNodeLostClaimRetriedOnce(t *testing.T) {
 }
 
 // claimAndDie: node a claims one callback and is dialling it when it dies.
-func claimAndDie(t *testing.T, url string) (callback.Callback, *callbacktest.Call) {
+func claimAndDie(t *testing.T, url string, node ...string) (callback.Callback, *callbacktest.Call) {
 	t.Helper()
 	ctx := context.Background()
 	open := func() store.Store {
@@ -81,7 +82,8 @@ func claimAndDie(t *testing.T, url string) (callback.Callback, *callbacktest.Cal
 	acdA.OnOffer = func(w callback.Waiting) { offers <- w }
 	dialA := callbacktest.NewDialer(10)
 	sA, err := callback.New(callback.Config{Store: dbA.(store.Callbacks), Queues: crashQueues(), Policy: policy(t), ACD: acdA,
-		Dialer: dialA, Limits: config.Callbacks{PerNumber: -1, PerSource: -1, Total: -1}, Boot: "node-a"})
+		Dialer: dialA, Limits: config.Callbacks{PerNumber: -1, PerSource: -1, Total: -1}, Boot: "node-a",
+		Node: strings.Join(node, "")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +175,7 @@ func TestNewLeaderRecoversNodeLost(t *testing.T) {
 }
 
 // startLeader is startScheduler with Config.RecoveryReason.
-func startLeader(t *testing.T, url, reason string) (*callback.Scheduler, *callbacktest.ACD, *callbacktest.Dialer, store.Store, chan callback.Waiting) {
+func startLeader(t *testing.T, url, reason string, node ...string) (*callback.Scheduler, *callbacktest.ACD, *callbacktest.Dialer, store.Store, chan callback.Waiting) {
 	t.Helper()
 	db, err := storeopen.Open(context.Background(), url, store.Options{DefaultCountry: "VN"})
 	if err != nil {
@@ -184,7 +186,7 @@ func startLeader(t *testing.T, url, reason string) (*callback.Scheduler, *callba
 	acd.OnOffer = func(w callback.Waiting) { offers <- w }
 	dialer := callbacktest.NewDialer(100)
 	s, err := callback.New(callback.Config{Store: db.(store.Callbacks), Queues: crashQueues(), Policy: policy(t), ACD: acd, Dialer: dialer,
-		Limits: config.Callbacks{PerNumber: -1, PerSource: -1, Total: -1}, RecoveryReason: reason})
+		Limits: config.Callbacks{PerNumber: -1, PerSource: -1, Total: -1}, RecoveryReason: reason, Node: strings.Join(node, "")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,4 +205,92 @@ func startLeader(t *testing.T, url, reason string) (*callback.Scheduler, *callba
 		t.Fatal("scheduler not ready")
 	}
 	return s, acd, dialer, db, offers
+}
+
+// TestRecoverNodeLeavesLiveNodes: in a cluster (Config.Node) a start
+// recovers only its own node's claims, so the new leader leaves both a
+// dead node's claim (not declared lost yet: it may still be up, cut off)
+// and a live node's alone; RecoverNode takes the dead one's once it is
+// declared lost, once cluster-wide, and the live node's call is untouched.
+func TestRecoverNodeLeavesLiveNodes(t *testing.T) {
+	url := pgtest.Schema(t)
+	ctx := context.Background()
+	dead, _ := claimAndDie(t, url, "a")
+
+	// Node c is alive and dialling another callback.
+	sC, acdC, dialC, dbC, offersC := startLeader(t, url, "node-lost", "c")
+	live, err := sC.Request(ctx, callback.Request{Source: store.SourceVirtualHold, Queue: "technical", Number: "+84912300002",
+		Caller: "+84912300002", JoinedAt: time.Now(), CallID: "nodelost-2", FromTag: "ft"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	takeOffers(t, offersC, 1)
+	if w, _, err := acdC.DialHead(ctx, sC, "technical", 1); err != nil || w.ID != live.ID {
+		t.Fatalf("node c dials %d, %v; want %d", w.ID, err, live.ID)
+	}
+	var liveCall *callbacktest.Call
+	select {
+	case liveCall = <-dialC.Calls:
+	case <-time.After(30 * time.Second):
+		t.Fatal("node c did not dial")
+	}
+
+	// Node b leads: its start takes neither claim.
+	sB, acdB, dialB, _, offersB := startLeader(t, url, "node-lost", "b")
+	for _, id := range []int64{dead.ID, live.ID} {
+		row, err := dbC.(store.Callbacks).GetCallback(ctx, id)
+		if err != nil || row.State != store.CallbackDialling || row.Calls[len(row.Calls)-1].Result != "" {
+			t.Fatalf("callback %d after node b's start: %+v, %v", id, row, err)
+		}
+	}
+	if l := acdB.Line("technical"); len(l) != 0 {
+		t.Fatalf("node b offered %v", ids(l))
+	}
+
+	// Node a is declared lost: b and c both recover it (b leads; c is a
+	// would-be leader racing it). One recovery in all.
+	var wg sync.WaitGroup
+	got := make([]int, 2)
+	errs := make([]error, 2)
+	for i, s := range []*callback.Scheduler{sB, sC} {
+		wg.Add(1)
+		go func() { defer wg.Done(); got[i], errs[i] = s.RecoverNode(ctx, "a") }()
+	}
+	wg.Wait()
+	if got[0]+got[1] != 1 || (errs[0] != nil && errs[1] != nil) {
+		t.Fatalf("node a's claim recovered %v times (errors %v)", got, errs)
+	}
+	if _, err := sB.RecoverNode(ctx, "b"); err == nil {
+		t.Fatal("a node recovered its own claims as a lost node's")
+	}
+	// The winner offers it; b dials it (c's fake ACD may have it too, so
+	// dial through whichever got it: the store lets one claim win).
+	winner, acd, dialer, offers := sB, acdB, dialB, offersB
+	if got[1] == 1 {
+		winner, acd, dialer, offers = sC, acdC, dialC, offersC
+	}
+	takeOffers(t, offers, 1)
+	if w, _, err := acd.DialHead(ctx, winner, "technical", 2); err != nil || w.ID != dead.ID {
+		t.Fatalf("redial %d, %v; want %d", w.ID, err, dead.ID)
+	}
+	var again *callbacktest.Call
+	select {
+	case again = <-dialer.Calls:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the dead node's callback was not dialled again")
+	}
+	if again.Req.CallbackID != dead.ID || again.Req.Attempt != 2 {
+		t.Fatalf("the retry: %+v", again.Req)
+	}
+	row, err := dbC.(store.Callbacks).GetCallback(ctx, dead.ID)
+	if err != nil || len(row.Calls) != 2 || row.Calls[0].Result != store.AttemptInterrupted || row.Calls[0].Reason != "node-lost" ||
+		row.Calls[0].ClaimedBy != "a/node-a" || row.Calls[1].Result != "" {
+		t.Fatalf("the dead node's callback: %+v, %v", row, err)
+	}
+	row, err = dbC.(store.Callbacks).GetCallback(ctx, live.ID)
+	if err != nil || row.State != store.CallbackDialling || len(row.Calls) != 1 || row.Calls[0].Result != "" {
+		t.Fatalf("the live node's call was touched: %+v, %v", row, err)
+	}
+	again.End(callback.Result{Result: store.AttemptCompleted, Agent: "lan"})
+	liveCall.End(callback.Result{Result: store.AttemptCompleted, Agent: "lan"})
 }
