@@ -16,6 +16,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -48,6 +50,13 @@ type Config struct {
 	// cluster"). At least once per lost node (an outbox item, deleted only
 	// after it was acted on).
 	NodeLost func(node string)
+	// Leading is told when this node takes the lead (true, after the
+	// takeover; NodeLost is then told again of every node already lost,
+	// whose claims a dead leader may not have recovered) and when it
+	// gives it up (false: a failed commit, StepDown, Kill). Called from
+	// the goroutine running Step; the callback scheduler runs on the
+	// leader only (docs/cluster.md, "Callbacks in a cluster").
+	Leading func(leading bool)
 	// NodeExpiry is how long a node's heartbeat may be silent before the
 	// leader declares it lost; default 10 s. Heartbeat is the interval of
 	// Run's heartbeats; default NodeExpiry/4.
@@ -408,6 +417,14 @@ func (n *Node) Step(ctx context.Context) (bool, error) {
 				return false, err
 			}
 			did = true
+			if n.cfg.Leading != nil {
+				n.cfg.Leading(true)
+			}
+			if n.cfg.NodeLost != nil {
+				for _, id := range slices.Sorted(maps.Keys(n.lead.lost)) {
+					n.cfg.NodeLost(id)
+				}
+			}
 		}
 	}
 	if n.lead != nil {
@@ -428,6 +445,9 @@ func (n *Node) StepDown() {
 	if n.lead != nil {
 		n.lead.db.Close()
 		n.lead = nil
+		if n.cfg.Leading != nil {
+			n.cfg.Leading(false)
+		}
 	}
 }
 
@@ -437,6 +457,9 @@ func (n *Node) Kill() {
 	if n.lead != nil {
 		n.lead.db.Kill()
 		n.lead = nil
+		if n.cfg.Leading != nil {
+			n.cfg.Leading(false)
+		}
 	}
 }
 

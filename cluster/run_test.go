@@ -259,9 +259,11 @@ func TestNodeLostHook(t *testing.T) {
 		return db
 	}
 	lost := make(chan string, 4)
+	leading := make(chan bool, 4)
 	acd := queue.Config{Queues: map[string]config.Queue{"sales": {}}}
 	n1, err := cluster.New(cluster.Config{ID: "n1", DB: open(), ACD: acd, NodeExpiry: 300 * time.Millisecond,
-		LeadEvery: time.Nanosecond, ExpiryEvery: time.Nanosecond, NodeLost: func(node string) { lost <- node }})
+		LeadEvery: time.Nanosecond, ExpiryEvery: time.Nanosecond, NodeLost: func(node string) { lost <- node },
+		Leading: func(l bool) { leading <- l }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,6 +298,39 @@ func TestNodeLostHook(t *testing.T) {
 			case node := <-lost:
 				t.Fatalf("NodeLost(%q) again", node)
 			default:
+			}
+			if l := <-leading; !l {
+				t.Fatal("Leading(false) before Leading(true)")
+			}
+			n1.StepDown()
+			if l := <-leading; l {
+				t.Fatal("StepDown told Leading(true)")
+			}
+			// The next leader hears of the lost node again at its takeover.
+			lost3 := make(chan string, 4)
+			n3, err := cluster.New(cluster.Config{ID: "n3", DB: open(), ACD: acd, LeadEvery: time.Nanosecond,
+				NodeLost: func(node string) { lost3 <- node }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := n3.Register(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			for deadline := time.Now().Add(10 * time.Second); !n3.Leading(); {
+				if _, err := n3.Step(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("n3 did not take the lead within 10 s")
+				}
+			}
+			select {
+			case node := <-lost3:
+				if node != "n2" {
+					t.Fatalf("n3: NodeLost(%q); want n2", node)
+				}
+			default:
+				t.Fatal("n3 took the lead without hearing of lost n2")
 			}
 			return
 		default:
