@@ -50,6 +50,16 @@ type Config struct {
 	// Boot names this process's claims; default a random UUID. Two
 	// processes must never share one.
 	Boot string
+	// RecoveryReason is the reason written on the attempts of earlier
+	// processes that the start marks interrupted; default "Hotline stopped
+	// during the call". A cluster's new leader says "node-lost": the call
+	// died with the node that placed it (docs/cluster.md).
+	RecoveryReason string
+	// Node, in a cluster, is this node's ID: claims are "<node>/<boot>",
+	// and the start recovers only this node's earlier boots' claims; a
+	// dead node's are recovered by RecoverNode when it is declared lost.
+	// "": every claim but this boot's (one process per database).
+	Node string
 	// WriteTimeout bounds each database write; default DefaultWriteTimeout.
 	WriteTimeout time.Duration
 	// Location is the time zone of "today" in Figures when a queue has
@@ -103,6 +113,9 @@ func New(cfg Config) (*Scheduler, error) {
 	}
 	if cfg.Boot == "" {
 		cfg.Boot = uuid.NewString()
+	}
+	if cfg.Node != "" {
+		cfg.Boot = cfg.Node + "/" + cfg.Boot
 	}
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = DefaultWriteTimeout
@@ -212,7 +225,8 @@ func (s *Scheduler) boot(ctx context.Context) error {
 	now := time.Now()
 	wctx, cancel := context.WithTimeout(ctx, 4*s.cfg.WriteTimeout)
 	defer cancel()
-	recovered, err := s.cfg.Store.RecoverCallbacks(wctx, store.CallbackRecovery{Boot: s.cfg.Boot, At: now})
+	recovered, err := s.cfg.Store.RecoverCallbacks(wctx, store.CallbackRecovery{Boot: s.cfg.Boot, At: now, Reason: s.cfg.RecoveryReason,
+		Prefix: claimPrefix(s.cfg.Node)})
 	if err != nil {
 		return fmt.Errorf("recover interrupted calls: %w", err)
 	}
@@ -400,3 +414,50 @@ func transient(err error) bool {
 var writeBackoff = jobs.Backoff{Min: backoffMin, Max: backoffMax}
 
 func nextBackoff(d time.Duration) time.Duration { return writeBackoff.Next(d) }
+
+func claimPrefix(node string) string {
+	if node == "" {
+		return ""
+	}
+	return node + "/"
+}
+
+// RecoverNode takes the claims of node, declared lost by the cluster (its
+// calls died with it): each attempt ends interrupted (Config.RecoveryReason)
+// and its callback goes back to its place, dialled once more; one cut short
+// before ends failed. The store's conditional update makes it once
+// cluster-wide, whoever else recovers at the same time. It returns how many
+// callbacks it took.
+func (s *Scheduler) RecoverNode(ctx context.Context, node string) (int, error) {
+	if node == "" || node == s.cfg.Node {
+		return 0, fmt.Errorf("callback: recover node %q: not another node", node)
+	}
+	select {
+	case <-s.readyCh:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	wctx, cancel := context.WithTimeout(ctx, 4*s.cfg.WriteTimeout)
+	defer cancel()
+	now := time.Now()
+	got, err := s.cfg.Store.RecoverCallbacks(wctx, store.CallbackRecovery{Boot: s.cfg.Boot, At: now,
+		Reason: s.cfg.RecoveryReason, Prefix: claimPrefix(node)})
+	if err != nil {
+		return 0, fmt.Errorf("callback: recover node %s's calls: %w", node, err)
+	}
+	s.mu.Lock()
+	for _, cb := range got {
+		s.log.Warn("callback: a call died with its node", "callback", cb.ID, "queue", cb.Queue, "node", node,
+			"attempt", cb.Attempts, "state", cb.State)
+		if _, ok := s.entries[cb.ID]; ok || cb.State != store.CallbackWaiting {
+			if !cb.State.Open() {
+				s.publish(&entry{cb: cb}, string(cb.State), &Change{Result: store.AttemptInterrupted})
+			}
+			continue
+		}
+		s.place(s.add(cb), now)
+	}
+	s.mu.Unlock()
+	s.kickRun()
+	return len(got), nil
+}

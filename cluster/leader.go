@@ -528,6 +528,7 @@ func (l *leader) nodeLost(node string, now time.Time) {
 	l.n.log.Warn("cluster: node lost", "lost_node", node)
 	l.lost[node] = true
 	l.b.LostNodes = append(l.b.LostNodes, node)
+	l.out(l.n.cfg.ID, outNodeLost, nodeLostBody{Node: node})
 	var calls []*entryInfo
 	for _, e := range l.entries {
 		if e.node == node {

@@ -16,6 +16,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -41,6 +43,20 @@ type Config struct {
 	// node (RecordLost writes its record). At least once per call; the
 	// store's (Call-ID, From tag) key makes the record exactly once.
 	Lost func(LostCall)
+	// NodeLost is told, on the node that led when a node was declared
+	// lost, the lost node's ID, after the commit that declared it: the
+	// callback scheduler takes the dead node's claims then
+	// (callback.Scheduler.RecoverNode; docs/cluster.md, "Callbacks in a
+	// cluster"). At least once per lost node (an outbox item, deleted only
+	// after it was acted on).
+	NodeLost func(node string)
+	// Leading is told when this node takes the lead (true, after the
+	// takeover; NodeLost is then told again of every node already lost,
+	// whose claims a dead leader may not have recovered) and when it
+	// gives it up (false: a failed commit, StepDown, Kill). Called from
+	// the goroutine running Step; the callback scheduler runs on the
+	// leader only (docs/cluster.md, "Callbacks in a cluster").
+	Leading func(leading bool)
 	// NodeExpiry is how long a node's heartbeat may be silent before the
 	// leader declares it lost; default 10 s. Heartbeat is the interval of
 	// Run's heartbeats; default NodeExpiry/4.
@@ -125,12 +141,17 @@ const (
 	cmdAgent    = "agent"
 	cmdMember   = "member" // run-time queue membership (API PUT/DELETE members)
 
-	outRing    = "ring"
-	outCancel  = "cancel"
-	outGone    = "gone" // an answered offer had ended: hang the agent's leg up
-	outOutcome = "outcome"
-	outLost    = "lost"
+	outRing     = "ring"
+	outCancel   = "cancel"
+	outGone     = "gone" // an answered offer had ended: hang the agent's leg up
+	outOutcome  = "outcome"
+	outLost     = "lost"
+	outNodeLost = "nodelost"
 )
+
+type nodeLostBody struct {
+	Node string `json:"node"`
+}
 
 type command struct {
 	Join   *JoinRequest `json:"join,omitempty"`
@@ -396,6 +417,14 @@ func (n *Node) Step(ctx context.Context) (bool, error) {
 				return false, err
 			}
 			did = true
+			if n.cfg.Leading != nil {
+				n.cfg.Leading(true)
+			}
+			if n.cfg.NodeLost != nil {
+				for _, id := range slices.Sorted(maps.Keys(n.lead.lost)) {
+					n.cfg.NodeLost(id)
+				}
+			}
 		}
 	}
 	if n.lead != nil {
@@ -416,6 +445,9 @@ func (n *Node) StepDown() {
 	if n.lead != nil {
 		n.lead.db.Close()
 		n.lead = nil
+		if n.cfg.Leading != nil {
+			n.cfg.Leading(false)
+		}
 	}
 }
 
@@ -425,6 +457,9 @@ func (n *Node) Kill() {
 	if n.lead != nil {
 		n.lead.db.Kill()
 		n.lead = nil
+		if n.cfg.Leading != nil {
+			n.cfg.Leading(false)
+		}
 	}
 }
 
@@ -496,6 +531,15 @@ func (n *Node) act(it postgres.OutItem) {
 		n.log.Warn("cluster: call lost with its node", "call_id", lc.CallID, "lost_node", lc.Node)
 		if n.cfg.Lost != nil {
 			n.cfg.Lost(lc)
+		}
+	case outNodeLost:
+		var b nodeLostBody
+		if err := json.Unmarshal(it.Body, &b); err != nil {
+			bad(err)
+			return
+		}
+		if n.cfg.NodeLost != nil {
+			n.cfg.NodeLost(b.Node)
 		}
 	default:
 		bad(fmt.Errorf("unknown kind"))

@@ -244,3 +244,100 @@ func TestRunCutOff(t *testing.T) {
 		t.Fatal("Run still serving 10 s after the database went away")
 	}
 }
+
+// The node that leads when another is declared lost hears its ID once the
+// declaration is committed (NodeLost: the callback scheduler takes the dead
+// node's claimed calls then).
+func TestNodeLostHook(t *testing.T) {
+	url := pgtest.Schema(t)
+	open := func() *postgres.Cluster {
+		db, err := postgres.OpenCluster(t.Context(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(db.Close)
+		return db
+	}
+	lost := make(chan string, 4)
+	leading := make(chan bool, 4)
+	acd := queue.Config{Queues: map[string]config.Queue{"sales": {}}}
+	n1, err := cluster.New(cluster.Config{ID: "n1", DB: open(), ACD: acd, NodeExpiry: 300 * time.Millisecond,
+		LeadEvery: time.Nanosecond, ExpiryEvery: time.Nanosecond, NodeLost: func(node string) { lost <- node },
+		Leading: func(l bool) { leading <- l }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n2, err := cluster.New(cluster.Config{ID: "n2", DB: open(), ACD: acd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n1.Register(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := n2.Register(t.Context()); err != nil { // and never heartbeats again
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if err := n1.Heartbeat(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := n1.Step(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case node := <-lost:
+			if node != "n2" {
+				t.Fatalf("NodeLost(%q); want n2", node)
+			}
+			for range 5 { // acted on once: the item is gone
+				if _, err := n1.Step(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			select {
+			case node := <-lost:
+				t.Fatalf("NodeLost(%q) again", node)
+			default:
+			}
+			if l := <-leading; !l {
+				t.Fatal("Leading(false) before Leading(true)")
+			}
+			n1.StepDown()
+			if l := <-leading; l {
+				t.Fatal("StepDown told Leading(true)")
+			}
+			// The next leader hears of the lost node again at its takeover.
+			lost3 := make(chan string, 4)
+			n3, err := cluster.New(cluster.Config{ID: "n3", DB: open(), ACD: acd, LeadEvery: time.Nanosecond,
+				NodeLost: func(node string) { lost3 <- node }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := n3.Register(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			for deadline := time.Now().Add(10 * time.Second); !n3.Leading(); {
+				if _, err := n3.Step(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("n3 did not take the lead within 10 s")
+				}
+			}
+			select {
+			case node := <-lost3:
+				if node != "n2" {
+					t.Fatalf("n3: NodeLost(%q); want n2", node)
+				}
+			default:
+				t.Fatal("n3 took the lead without hearing of lost n2")
+			}
+			return
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("n2 not declared lost within 10 s")
+		}
+		time.Sleep(20 * time.Millisecond) // stepping the leader with a bound
+	}
+}

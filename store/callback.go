@@ -241,11 +241,17 @@ type CallbackChange struct {
 // callbacks' claims whoever holds them, for a claim whose commit outcome is
 // unknown (no call was placed): the attempt is given back and not counted
 // as interrupted.
+//
+// Prefix (without IDs) narrows it to claims whose claimed_by starts with
+// Prefix: in a cluster a claim is "<node>/<boot>", and a node recovers
+// only the claims of its own earlier boots and of nodes declared lost, never
+// those of a live node (docs/cluster.md, "Callbacks in a cluster").
 type CallbackRecovery struct {
 	Boot   string
 	At     time.Time
 	IDs    []int64
 	Reason string
+	Prefix string
 }
 
 // CallbackFilter narrows ListCallbacks; zero fields do not filter. State

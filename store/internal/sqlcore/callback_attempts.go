@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hotline-dev/hotline/store"
 )
@@ -362,6 +363,11 @@ func (s *Store) RecoverCallbacks(ctx context.Context, r store.CallbackRecovery) 
 			bind = a.v
 		} else {
 			where, bind = `c.claimed_by <> $1`, []any{r.Boot}
+			if r.Prefix != "" {
+				// substr counts characters in both SQLite and PostgreSQL.
+				where += ` AND substr(c.claimed_by, 1, $2) = $3`
+				bind = append(bind, utf8.RuneCountInString(r.Prefix), r.Prefix)
+			}
 		}
 		type claim struct {
 			id                   int64
