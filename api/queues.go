@@ -3,7 +3,9 @@ package api
 import (
 	"bytes"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -33,6 +35,30 @@ type ACDViews interface {
 }
 
 var _ ACD = (*queue.Service)(nil)
+
+// ViewAger is implemented by an ACD whose reads are a copy (a cluster's
+// view, docs/cluster.md): how old the copy is, false before the first.
+// The queue reads then say it, in the X-Hotline-View-Age-Ms header and, in
+// GET /queues, as view_age_ms.
+type ViewAger interface {
+	ViewAge() (time.Duration, bool)
+}
+
+// viewAge sets the view-age header; the age in ms, or -1 for an ACD that
+// is not a copy (or has none yet).
+func viewAge(w http.ResponseWriter, acd ACD) int64 {
+	va, ok := acd.(ViewAger)
+	if !ok {
+		return -1
+	}
+	age, ok := va.ViewAge()
+	if !ok {
+		return -1
+	}
+	ms := age.Milliseconds()
+	w.Header().Set("X-Hotline-View-Age-Ms", strconv.FormatInt(ms, 10))
+	return ms
+}
 
 // maxReason bounds a pause reason: it is shown on wallboards and logged.
 const maxReason = 64
@@ -92,7 +118,11 @@ func (s *Server) listQueues(w http.ResponseWriter, r *http.Request) {
 		for _, v := range vs {
 			out = append(out, s.queueOut(v))
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"items": out})
+		body := map[string]any{"items": out}
+		if ms := viewAge(w, acd); ms >= 0 {
+			body["view_age_ms"] = ms
+		}
+		writeJSON(w, http.StatusOK, body)
 	}
 }
 
@@ -106,6 +136,7 @@ func (s *Server) getQueue(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	viewAge(w, acd)
 	writeJSON(w, http.StatusOK, s.queueOut(v))
 }
 

@@ -242,7 +242,7 @@ func (a *App) newHTTP() error {
 // with the changes sent to the leader.
 func (a *App) apiACD() api.ACD {
 	if a.acd.cluster != nil {
-		return clusterAPI{Service: a.acd.svc, d: a.acd.cluster}
+		return clusterAPI{View: a.acd.cluster.view, d: a.acd.cluster}
 	}
 	return a.acd.svc
 }
@@ -254,7 +254,11 @@ func (a *App) apiACD() api.ACD {
 // /livez checks none of them: calls are answered, and their records
 // spooled, while the database is down.
 func (a *App) readiness() []api.Check {
-	return []api.Check{
+	var cv []api.Check
+	if c := a.acd.cluster; c != nil {
+		cv = []api.Check{{Name: "cluster_view", Run: c.checkView}}
+	}
+	return append(cv, []api.Check{
 		{Name: "database", Run: a.store.Ping},
 		{Name: "flows", Run: func(context.Context) error {
 			if set := a.flows.Current(); set == nil || len(set.Flows()) == 0 {
@@ -277,7 +281,7 @@ func (a *App) readiness() []api.Check {
 			}
 			return nil
 		}},
-	}
+	}...)
 }
 
 // ready runs readiness's checks one after the other (for SIP OPTIONS,
