@@ -157,7 +157,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		return nil, err
 	}
 	a.restoreState(ctx)
-	a.metrics.reg.MustRegister(queueCollector{stats: a.acd.svc.Stats(), queues: sortedKeys(cfg.Queues), now: time.Now})
+	qstats := statsOf(a.acd.svc.Stats())
+	if c := a.acd.cluster; c != nil {
+		qstats = viewStats(c.view) // this node's copy is never joined
+	}
+	a.metrics.reg.MustRegister(queueCollector{stats: qstats, queues: sortedKeys(cfg.Queues), now: time.Now})
 	// The HTTP port is bound before the engine: lookups written as a path
 	// (the demo order service) go to the port it really got.
 	if a.httpRaw, err = net.Listen("tcp", cfg.HTTP.Addr); err != nil {
