@@ -39,13 +39,6 @@ type clusterDesk struct {
 	relay *cluster.Relay
 }
 
-// viewMaxAge bounds how old the cluster view may be before /readyz says
-// this node is not ready: the leader writes one at least every second
-// (ViewMax, stretched to 10x its cost under load), so 5 s means this node
-// has not read the database, or no leader has written, for several
-// rounds (docs/cluster.md "Views on every node").
-const viewMaxAge = 5 * time.Second
-
 // viewAge is how old the view this node serves is (false before the
 // first). It is measured against the leader's write time (the database's
 // clock), so clock skew between this host and the database adds to it.
@@ -58,16 +51,19 @@ func (d *clusterDesk) viewAge(now time.Time) (time.Duration, bool) {
 }
 
 // checkView is /readyz's "cluster_view" check: a node that cannot see the
-// cluster's ACD (no view, or one older than viewMaxAge) is taken out by
-// Kamailio, because its callers would hear stale positions and its API
-// would show stale figures.
+// cluster's ACD (no view, or one older than cluster.view_max_age) is taken
+// out by Kamailio, because its callers would hear stale positions and its
+// API would show stale figures. The leader writes a view at least every
+// second (ViewMax, stretched to 10x its cost under load), so the default
+// 5 s means this node has not read the database, or no leader has
+// written, for several rounds (docs/cluster.md "Views on every node").
 func (d *clusterDesk) checkView(context.Context) error {
 	age, ok := d.viewAge(time.Now())
 	if !ok {
 		return &api.Error{Kind: api.ErrUnavailable, Message: "no cluster view read yet"}
 	}
-	if age > viewMaxAge {
-		return &api.Error{Kind: api.ErrUnavailable, Message: fmt.Sprintf("cluster view is %s old (bound %s)", age.Round(time.Millisecond), viewMaxAge)}
+	if bound := d.cfg.Cluster.ViewMaxAge; age > bound {
+		return &api.Error{Kind: api.ErrUnavailable, Message: fmt.Sprintf("cluster view is %s old (cluster.view_max_age %s)", age.Round(time.Millisecond), bound)}
 	}
 	return nil
 }
