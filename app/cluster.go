@@ -62,7 +62,11 @@ func (d *clusterDesk) checkView(context.Context) error {
 	if !ok {
 		return &api.Error{Kind: api.ErrUnavailable, Message: "no cluster view read yet"}
 	}
-	if bound := d.cfg.Cluster.ViewMaxAge; age > bound {
+	bound := d.cfg.Cluster.ViewMaxAge
+	if bound <= 0 {
+		bound = config.DefaultViewMaxAge
+	}
+	if age > bound {
 		return &api.Error{Kind: api.ErrUnavailable, Message: fmt.Sprintf("cluster view is %s old (cluster.view_max_age %s)", age.Round(time.Millisecond), bound)}
 	}
 	return nil

@@ -71,7 +71,7 @@ func (c *Config) validateCluster() error {
 	if k.NodeTimeout <= 0 || k.Heartbeat <= 0 {
 		return fmt.Errorf("cluster.heartbeat/node_timeout: need both > 0, got %s/%s", k.Heartbeat, k.NodeTimeout)
 	}
-	if k.ViewMaxAge <= 0 {
+	if k.ViewMaxAge < 0 { // 0 (a Config built in code): the default
 		return fmt.Errorf("cluster.view_max_age: need > 0, got %s", k.ViewMaxAge)
 	}
 	if k.Heartbeat >= k.NodeTimeout {
