@@ -99,6 +99,9 @@ func (s *Server) acd(w http.ResponseWriter, r *http.Request) (ACD, bool) {
 type queueOut struct {
 	queue.QueueView
 	Callbacks callback.Figures `json:"callbacks"`
+	// ViewAgeMS is how old the view is, in a cluster (ViewAger); absent
+	// on one node, whose reads are live.
+	ViewAgeMS *int64 `json:"view_age_ms,omitempty"`
 }
 
 func (s *Server) queueOut(v queue.QueueView) queueOut {
@@ -136,8 +139,11 @@ func (s *Server) getQueue(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	viewAge(w, acd)
-	writeJSON(w, http.StatusOK, s.queueOut(v))
+	out := s.queueOut(v)
+	if ms := viewAge(w, acd); ms >= 0 {
+		out.ViewAgeMS = &ms
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) listAgents(w http.ResponseWriter, r *http.Request) {
