@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"encoding/json"
+	"io"
 	"net/http"
 	neturl "net/url"
 	"slices"
@@ -127,6 +128,17 @@ func TestClusterViewsAndEventsOnEveryNode(t *testing.T) {
 		time.Sleep(20 * time.Millisecond) // polling the API, bounded above
 	}
 
+	// Node b's queue gauges are the cluster's (the view), not its empty
+	// local copy's.
+	res, err := http.Get("http://" + b.app.HTTPAddr().String() + "/metrics")
+	must(t, err)
+	metrics, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	must(t, err)
+	if !strings.Contains(string(metrics), `hotline_queue_waiting{queue="technical"} 1`+"\n") {
+		t.Errorf("node b's /metrics has no hotline_queue_waiting 1 for technical:\n%s", grepLines(string(metrics), "hotline_queue_waiting"))
+	}
+
 	must(t, c.Hangup(within(t, 5*time.Second)))
 	want := map[string]bool{events.CallStarted: false, events.QueueJoined: false, events.CallEnded: false}
 	timeout := time.After(10 * time.Second)
@@ -145,6 +157,16 @@ func TestClusterViewsAndEventsOnEveryNode(t *testing.T) {
 			t.Fatalf("node b's stream within 10s, of the call on node a: %v", want)
 		}
 	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 func mapsEqual(a, b map[string]int) bool {
