@@ -164,30 +164,44 @@ func (c clusterAPI) SetState(agentID, state, reason string) error {
 	default:
 		return fmt.Errorf("state %q: %w", state, queue.ErrBadState)
 	}
+	if state == "pause" || state == "ready" {
+		// As on one node, 409 while logged out (the leader would only log
+		// its refusal, and the wait below would end in a 503). As of the
+		// view: a login sent just before may not be in it yet.
+		if a, err := c.View.Agent(agentID); err == nil && a.Presence == queue.LoggedOut {
+			return fmt.Errorf("%s %q: %w", state, agentID, queue.ErrLoggedOut)
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 	defer cancel()
 	if err := c.d.node.SetState(ctx, agentID, state, reason); err != nil {
 		return err
 	}
-	return c.awaitPresence(ctx, agentID, statePresence[state])
-}
-
-// statePresence is the presence each state command leads to.
-var statePresence = map[string]queue.Presence{
-	"login": queue.Available, "ready": queue.Available, "pause": queue.Paused, "logout": queue.LoggedOut,
+	return c.awaitPresence(ctx, agentID, func(p queue.Presence) bool {
+		switch state {
+		case "login": // a paused agent logging in stays paused, as on one node
+			return p != queue.LoggedOut
+		case "logout":
+			return p == queue.LoggedOut
+		case "pause":
+			return p == queue.Paused
+		default: // ready
+			return p == queue.Available
+		}
+	})
 }
 
 // awaitPresence waits (within ctx) until the cluster view shows the
-// agent in presence p: POST /agents/{id}/state then answers with the
+// agent in a presence the command leads to (applied): POST /agents/{id}/state then answers with the
 // state the leader applied, as on one node, and a client that reads the
 // agent next sees it too. The command is committed already; a leader
 // that has not applied it within the bound (a failover) is a 503, and
 // sending the same state again is harmless.
-func (c clusterAPI) awaitPresence(ctx context.Context, agentID string, p queue.Presence) error {
+func (c clusterAPI) awaitPresence(ctx context.Context, agentID string, applied func(queue.Presence) bool) error {
 	t := time.NewTicker(10 * time.Millisecond) // the view is read from memory
 	defer t.Stop()
 	for {
-		if a, err := c.View.Agent(agentID); err == nil && a.Presence == p {
+		if a, err := c.View.Agent(agentID); err == nil && applied(a.Presence) {
 			return nil
 		}
 		select {

@@ -248,3 +248,31 @@ func TestClusterStaleViewNotReady(t *testing.T) {
 		time.Sleep(50 * time.Millisecond) // polling, bounded above
 	}
 }
+
+// POST /agents/{id}/state on a follower answers with the state the leader
+// applied (as on one node), and 409 for pause/ready while logged out.
+func TestClusterAgentStateAnswersApplied(t *testing.T) {
+	url := pgtest.Schema(t)
+	start(t, clusterNode(url, "a", 23000))
+	waitLeader(t, url, "a", 10*time.Second, nil)
+	b := start(t, clusterNode(url, "b", 20000))
+	for _, step := range []struct{ body, presence string }{
+		{`{"state":"login"}`, "available"},
+		{`{"state":"pause","reason":"lunch"}`, "paused"},
+		{`{"state":"login"}`, "paused"}, // logging in again keeps the pause
+		{`{"state":"ready"}`, "available"},
+		{`{"state":"logout"}`, "logged_out"},
+	} {
+		code, _, body := apiDo(t, b, "POST", "/api/v1/agents/x/state", step.body)
+		var got struct {
+			Presence string `json:"presence"`
+		}
+		_ = json.Unmarshal(body, &got)
+		if code != 200 || got.Presence != step.presence {
+			t.Fatalf("POST %s through node b: %d %s; want 200 with presence %s", step.body, code, body, step.presence)
+		}
+	}
+	if code, _, body := apiDo(t, b, "POST", "/api/v1/agents/x/state", `{"state":"ready"}`); code != 409 {
+		t.Errorf("ready while logged out through node b: %d %s; want 409", code, body)
+	}
+}
