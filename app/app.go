@@ -25,6 +25,7 @@ import (
 	"github.com/hotline-dev/hotline/media"
 	"github.com/hotline-dev/hotline/netguard"
 	"github.com/hotline-dev/hotline/outbound"
+	"github.com/hotline-dev/hotline/queue"
 	"github.com/hotline-dev/hotline/runstate"
 	"github.com/hotline-dev/hotline/sip"
 	"github.com/hotline-dev/hotline/store"
@@ -306,6 +307,16 @@ func (a *App) Reload() ([]flows.Problem, error) { return a.flows.Reload() }
 
 // Webhooks is the webhook service (tests read its Stats).
 func (a *App) Webhooks() *webhook.Service { return a.webhooks }
+
+// Position is a waiting caller's position and EWT as the call path's
+// announcements get it (the Enqueuer's queue.Desk): the Service's on one
+// node, the cluster view's in a cluster (tests compare them across nodes).
+func (a *App) Position(callID string) (queue.Position, error) {
+	if c := a.acd.cluster; c != nil {
+		return c.Position(callID)
+	}
+	return a.acd.svc.Position(callID)
+}
 
 // Lost reports whether the cluster declared this node lost (Run then
 // ends its calls and returns an error).

@@ -139,6 +139,24 @@ func TestClusterViewsAndEventsOnEveryNode(t *testing.T) {
 		t.Errorf("node b's /metrics has no hotline_queue_waiting 1 for technical:\n%s", grepLines(string(metrics), "hotline_queue_waiting"))
 	}
 
+	// A caller on node b (a follower) is announced the cluster's
+	// position through its node's Desk (the view): second, after node
+	// a's caller, within a second of joining.
+	_, c2, _ := dial(t, b, "sip:300@"+b.sipAddr("udp"), sip.DialOptions{From: "0913000002"})
+	for deadline := time.Now().Add(time.Second + 15*time.Second); ; { // the IVR's ticket node first
+		p, err := b.app.Position(c2.ID())
+		if err == nil && p.Position == 2 {
+			break
+		}
+		if err == nil && p.Position != 2 || time.Now().After(deadline) {
+			t.Fatalf("the position of the caller on node b, as node b announces it: %+v, %v; want 2", p, err)
+		}
+		time.Sleep(20 * time.Millisecond) // polling the view, bounded above
+	}
+	if p, err := b.app.Position(c.ID()); err != nil || p.Position != 1 {
+		t.Errorf("node a's caller as node b reads it: %+v, %v; want position 1", p, err)
+	}
+	must(t, c2.Hangup(within(t, 5*time.Second)))
 	must(t, c.Hangup(within(t, 5*time.Second)))
 	want := map[string]bool{events.CallStarted: false, events.QueueJoined: false, events.CallEnded: false}
 	timeout := time.After(10 * time.Second)
