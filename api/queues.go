@@ -3,7 +3,9 @@ package api
 import (
 	"bytes"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -33,6 +35,30 @@ type ACDViews interface {
 }
 
 var _ ACD = (*queue.Service)(nil)
+
+// ViewAger is implemented by an ACD whose reads are a copy (a cluster's
+// view, docs/cluster.md): how old the copy is, false before the first.
+// The queue reads then say it, in the X-Hotline-View-Age-Ms header and, in
+// GET /queues, as view_age_ms.
+type ViewAger interface {
+	ViewAge() (time.Duration, bool)
+}
+
+// viewAge sets the view-age header; the age in ms, or -1 for an ACD that
+// is not a copy (or has none yet).
+func viewAge(w http.ResponseWriter, acd ACD) int64 {
+	va, ok := acd.(ViewAger)
+	if !ok {
+		return -1
+	}
+	age, ok := va.ViewAge()
+	if !ok {
+		return -1
+	}
+	ms := age.Milliseconds()
+	w.Header().Set("X-Hotline-View-Age-Ms", strconv.FormatInt(ms, 10))
+	return ms
+}
 
 // maxReason bounds a pause reason: it is shown on wallboards and logged.
 const maxReason = 64
@@ -73,6 +99,9 @@ func (s *Server) acd(w http.ResponseWriter, r *http.Request) (ACD, bool) {
 type queueOut struct {
 	queue.QueueView
 	Callbacks callback.Figures `json:"callbacks"`
+	// ViewAgeMS is how old the view is, in a cluster (ViewAger); absent
+	// on one node, whose reads are live.
+	ViewAgeMS *int64 `json:"view_age_ms,omitempty"`
 }
 
 func (s *Server) queueOut(v queue.QueueView) queueOut {
@@ -92,7 +121,11 @@ func (s *Server) listQueues(w http.ResponseWriter, r *http.Request) {
 		for _, v := range vs {
 			out = append(out, s.queueOut(v))
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"items": out})
+		body := map[string]any{"items": out}
+		if ms := viewAge(w, acd); ms >= 0 {
+			body["view_age_ms"] = ms
+		}
+		writeJSON(w, http.StatusOK, body)
 	}
 }
 
@@ -106,7 +139,11 @@ func (s *Server) getQueue(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.queueOut(v))
+	out := s.queueOut(v)
+	if ms := viewAge(w, acd); ms >= 0 {
+		out.ViewAgeMS = &ms
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) listAgents(w http.ResponseWriter, r *http.Request) {

@@ -148,7 +148,7 @@ func New(cfg Config) *Server {
 	s.throttle = newFailThrottle(s.cfg.AuthFailures)
 	s.wrapUps = newWrapUps(s.now)
 	if cfg.Bus != nil {
-		s.unobserve = cfg.Bus.Observe(s.wrapUps.observe)
+		s.unobserve = cfg.Bus.ObserveAll(s.wrapUps.observe)
 	}
 	s.router = s.routes()
 	s.patterns = routePatterns(s.router)

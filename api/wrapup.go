@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"sync"
 	"time"
 
@@ -21,7 +22,12 @@ import (
 // calls observe on the publisher's goroutine (events.Bus.Observe), so a
 // request sent after the agent answered always finds the grant; a grant
 // lasts wrapUpGrace, by which time the call is logged (the stored
-// interaction then keeps the right for good: mayWrapUp).
+// interaction then keeps the right for good: mayWrapUp). In a cluster the
+// grants follow every node's events (Bus.ObserveAll): the caller's
+// queue.joined comes from the leader, call.bridged from the caller's
+// node, and the agent may be using any node's API. A grant is a set entry
+// per agent and call, so seeing an event again (a new leader's rejoin)
+// grants nothing twice.
 
 const (
 	wrapUpGrace = time.Hour // a grant outlives its call this long
@@ -51,6 +57,9 @@ func (w *wrapUps) observe(e events.Event) {
 	switch e.Type {
 	case events.QueueJoined:
 		j, ok := e.Payload.(queue.Joined)
+		if raw, isRaw := e.Payload.(json.RawMessage); isRaw { // another node's (ObserveAll)
+			ok = json.Unmarshal(raw, &j) == nil
+		}
 		if !ok || j.Caller == "" || e.CallID == "" {
 			return
 		}

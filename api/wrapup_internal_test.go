@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"strconv"
 	"testing"
 	"time"
@@ -36,5 +37,31 @@ func TestWrapUpsBounds(t *testing.T) {
 	now = now.Add(wrapUpGrace + time.Second)
 	if got := w.handled("a"); len(got) != 0 {
 		t.Errorf("after the grace: %v", got)
+	}
+}
+
+// In a cluster the caller's queue.joined is the leader's and call.bridged
+// the caller node's: relayed events (PublishRemote, a json.RawMessage
+// payload) grant too, through Bus.ObserveAll, and each event is seen once.
+func TestWrapUpsFromRemoteEvents(t *testing.T) {
+	now := time.Date(2026, 3, 4, 9, 0, 0, 0, time.UTC)
+	w := newWrapUps(func() time.Time { return now })
+	bus := events.NewBus()
+	bus.SetNode("b")
+	defer bus.ObserveAll(w.observe)()
+	bus.PublishRemote(events.Event{Type: events.QueueJoined, CallID: "c1", Origin: "leader", OriginSeq: 7,
+		Payload: json.RawMessage(`{"caller":"0612345678","tier":"standard"}`)})
+	bus.PublishRemote(events.Event{Type: events.CallBridged, CallID: "c1", Agent: "a", Origin: "a", OriginSeq: 9})
+	if got := w.handled("a"); len(got) != 1 || got[0] != "0612345678" {
+		t.Fatalf("handled(a) = %v; want the remote caller once", got)
+	}
+	bus.PublishRemote(events.Event{Type: events.QueueJoined, CallID: "c2", Payload: json.RawMessage(`not json`)})
+	bus.PublishRemote(events.Event{Type: events.CallBridged, CallID: "c2", Agent: "a"})
+	if got := w.handled("a"); len(got) != 1 {
+		t.Fatalf("a malformed remote payload granted: %v", got)
+	}
+	bus.PublishRemote(events.Event{Type: events.CallEnded, CallID: "c1"})
+	if len(w.callers) != 0 {
+		t.Errorf("remote call.ended did not forget the caller: %v", w.callers)
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/hotline-dev/hotline/media"
 	"github.com/hotline-dev/hotline/netguard"
 	"github.com/hotline-dev/hotline/outbound"
+	"github.com/hotline-dev/hotline/queue"
 	"github.com/hotline-dev/hotline/runstate"
 	"github.com/hotline-dev/hotline/sip"
 	"github.com/hotline-dev/hotline/store"
@@ -157,7 +158,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		return nil, err
 	}
 	a.restoreState(ctx)
-	a.metrics.reg.MustRegister(queueCollector{stats: a.acd.svc.Stats(), queues: sortedKeys(cfg.Queues), now: time.Now})
+	qstats := statsOf(a.acd.svc.Stats())
+	if c := a.acd.cluster; c != nil {
+		qstats = viewStats(c.view) // this node's copy is never joined
+	}
+	a.metrics.reg.MustRegister(queueCollector{stats: qstats, queues: sortedKeys(cfg.Queues), now: time.Now})
 	// The HTTP port is bound before the engine: lookups written as a path
 	// (the demo order service) go to the port it really got.
 	if a.httpRaw, err = net.Listen("tcp", cfg.HTTP.Addr); err != nil {
@@ -242,7 +247,7 @@ func (a *App) newHTTP() error {
 // with the changes sent to the leader.
 func (a *App) apiACD() api.ACD {
 	if a.acd.cluster != nil {
-		return clusterAPI{Service: a.acd.svc, d: a.acd.cluster}
+		return clusterAPI{View: a.acd.cluster.view, d: a.acd.cluster}
 	}
 	return a.acd.svc
 }
@@ -254,7 +259,11 @@ func (a *App) apiACD() api.ACD {
 // /livez checks none of them: calls are answered, and their records
 // spooled, while the database is down.
 func (a *App) readiness() []api.Check {
-	return []api.Check{
+	var cv []api.Check
+	if c := a.acd.cluster; c != nil {
+		cv = []api.Check{{Name: "cluster_view", Run: c.checkView}}
+	}
+	return append(cv, []api.Check{
 		{Name: "database", Run: a.store.Ping},
 		{Name: "flows", Run: func(context.Context) error {
 			if set := a.flows.Current(); set == nil || len(set.Flows()) == 0 {
@@ -277,7 +286,7 @@ func (a *App) readiness() []api.Check {
 			}
 			return nil
 		}},
-	}
+	}...)
 }
 
 // ready runs readiness's checks one after the other (for SIP OPTIONS,
@@ -298,6 +307,16 @@ func (a *App) Reload() ([]flows.Problem, error) { return a.flows.Reload() }
 
 // Webhooks is the webhook service (tests read its Stats).
 func (a *App) Webhooks() *webhook.Service { return a.webhooks }
+
+// Position is a waiting caller's position and EWT as the call path's
+// announcements get it (the Enqueuer's queue.Desk): the Service's on one
+// node, the cluster view's in a cluster (tests compare them across nodes).
+func (a *App) Position(callID string) (queue.Position, error) {
+	if c := a.acd.cluster; c != nil {
+		return c.Position(callID)
+	}
+	return a.acd.svc.Position(callID)
+}
 
 // Lost reports whether the cluster declared this node lost (Run then
 // ends its calls and returns an error).

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hotline-dev/hotline/api"
 	"github.com/hotline-dev/hotline/cluster"
 	"github.com/hotline-dev/hotline/config"
 	"github.com/hotline-dev/hotline/ivr"
@@ -31,6 +32,44 @@ type clusterDesk struct {
 	db    *postgres.Cluster
 	local *queue.Service
 	cfg   config.Config
+	// view serves the cluster-wide reads on this node (the leader's
+	// acd_view); relay carries every node's events to this node's stream.
+	// Both run in App.Run's group.
+	view  *cluster.View
+	relay *cluster.Relay
+}
+
+// viewAge is how old the view this node serves is (false before the
+// first). It is measured against the leader's write time (the database's
+// clock), so clock skew between this host and the database adds to it.
+func (d *clusterDesk) viewAge(now time.Time) (time.Duration, bool) {
+	at, _ := d.view.Written()
+	if at.IsZero() {
+		return 0, false
+	}
+	return max(now.Sub(at), 0), true
+}
+
+// checkView is /readyz's "cluster_view" check: a node that cannot see the
+// cluster's ACD (no view, or one older than cluster.view_max_age) is taken
+// out by Kamailio, because its callers would hear stale positions and its
+// API would show stale figures. The leader writes a view at least every
+// second (ViewMax, stretched to 10x its cost under load), so the default
+// 5 s means this node has not read the database, or no leader has
+// written, for several rounds (docs/cluster.md "Views on every node").
+func (d *clusterDesk) checkView(context.Context) error {
+	age, ok := d.viewAge(time.Now())
+	if !ok {
+		return &api.Error{Kind: api.ErrUnavailable, Message: "no cluster view read yet"}
+	}
+	bound := d.cfg.Cluster.ViewMaxAge
+	if bound <= 0 {
+		bound = config.DefaultViewMaxAge
+	}
+	if age > bound {
+		return &api.Error{Kind: api.ErrUnavailable, Message: fmt.Sprintf("cluster view is %s old (cluster.view_max_age %s)", age.Round(time.Millisecond), bound)}
+	}
+	return nil
 }
 
 var _ queue.Desk = (*clusterDesk)(nil)
@@ -75,10 +114,11 @@ func (d *clusterDesk) Failed(ctx context.Context, offerID, result string) error 
 	return d.node.Failed(ctx, offerID, result)
 }
 
-// Position implements queue.Desk: only the leader's Service knows it, so
-// followers' callers hear no position yet (docs/cluster.md, "What is left").
+// Position implements queue.Desk from the cluster view: only the leader's
+// Service knows it, and the leader writes every waiting caller's position
+// to the view (at most about a second behind; never going up).
 func (d *clusterDesk) Position(callID string) (queue.Position, error) {
-	return queue.Position{}, fmt.Errorf("position of %s: %w", callID, queue.ErrUnknownCall)
+	return d.view.Position(callID)
 }
 
 // featureCode sends *11–*14 to the leader as a presence change.
@@ -93,19 +133,30 @@ func (d *clusterDesk) featureCode(ctx context.Context, agent, code string) error
 	return d.node.SetState(ctx, agent, state, reason)
 }
 
-// clusterAPI is api.ACD in a cluster: reads from the local Service (see
-// clusterDesk), changes sent to the leader as commands. Names are checked
-// against the configuration here, because the leader only logs a refusal.
+// agentKnown checks a name against the configuration (the local copy
+// has every configured agent), because the leader only logs a refusal.
+func (d *clusterDesk) agentKnown(id string) error {
+	_, err := d.local.Agent(id)
+	return err
+}
+
+// clusterAPI is api.ACD in a cluster: reads from the cluster view (the
+// leader's, on every node), changes sent to the leader as commands. Names
+// are checked against the configuration here, because the leader only
+// logs a refusal.
 type clusterAPI struct {
-	*queue.Service
+	*cluster.View
 	d *clusterDesk
 }
+
+// ViewAge implements api.ViewAger: the queue views say how old they are.
+func (c clusterAPI) ViewAge() (time.Duration, bool) { return c.d.viewAge(time.Now()) }
 
 // commandTimeout bounds the API's wait for a command's commit.
 const commandTimeout = 5 * time.Second
 
 func (c clusterAPI) SetState(agentID, state, reason string) error {
-	if _, err := c.Service.Agent(agentID); err != nil {
+	if err := c.d.agentKnown(agentID); err != nil {
 		return err
 	}
 	switch state {
@@ -113,9 +164,53 @@ func (c clusterAPI) SetState(agentID, state, reason string) error {
 	default:
 		return fmt.Errorf("state %q: %w", state, queue.ErrBadState)
 	}
+	if state == "pause" || state == "ready" {
+		// As on one node, 409 while logged out (the leader would only log
+		// its refusal, and the wait below would end in a 503). As of the
+		// view: a login sent just before may not be in it yet.
+		if a, err := c.View.Agent(agentID); err == nil && a.Presence == queue.LoggedOut {
+			return fmt.Errorf("%s %q: %w", state, agentID, queue.ErrLoggedOut)
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 	defer cancel()
-	return c.d.node.SetState(ctx, agentID, state, reason)
+	if err := c.d.node.SetState(ctx, agentID, state, reason); err != nil {
+		return err
+	}
+	return c.awaitPresence(ctx, agentID, func(p queue.Presence) bool {
+		switch state {
+		case "login": // a paused agent logging in stays paused, as on one node
+			return p != queue.LoggedOut
+		case "logout":
+			return p == queue.LoggedOut
+		case "pause":
+			return p == queue.Paused
+		default: // ready
+			return p == queue.Available
+		}
+	})
+}
+
+// awaitPresence waits (within ctx) until the cluster view shows the
+// agent in a presence the command leads to (applied): POST /agents/{id}/state then answers with the
+// state the leader applied, as on one node, and a client that reads the
+// agent next sees it too. The command is committed already; a leader
+// that has not applied it within the bound (a failover) is a 503, and
+// sending the same state again is harmless.
+func (c clusterAPI) awaitPresence(ctx context.Context, agentID string, applied func(queue.Presence) bool) error {
+	t := time.NewTicker(10 * time.Millisecond) // the view is read from memory
+	defer t.Stop()
+	for {
+		if a, err := c.View.Agent(agentID); err == nil && applied(a.Presence) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return &api.Error{Kind: api.ErrUnavailable, Message: fmt.Sprintf(
+				"agent %s: the state was sent to the cluster's leader, but the cluster view did not show it within %s; retry", agentID, commandTimeout)}
+		case <-t.C:
+		}
+	}
 }
 
 func (c clusterAPI) SetMember(agentID, q string, penalty int) (bool, error) {
@@ -307,5 +402,9 @@ func (a *App) newCluster(local *queue.Service, ringer queue.Ringer) (*clusterDes
 			a.log.Warn("cluster: queue callbacks are not served in cluster mode yet; turn queues.<name>.callback off", "queue", name)
 		}
 	}
-	return &clusterDesk{node: node, db: db, local: local, cfg: cfg}, nil
+	// The relay names the bus's node (events carry their origin), so it
+	// is built before this node publishes anything on the call path.
+	relay := cluster.NewRelay(cluster.RelayConfig{Node: cfg.Cluster.Node, DB: db, Bus: a.bus, Logger: a.log})
+	view := cluster.NewView(cluster.ViewConfig{DB: db, Bus: a.bus, Logger: a.log})
+	return &clusterDesk{node: node, db: db, local: local, cfg: cfg, view: view, relay: relay}, nil
 }

@@ -57,6 +57,10 @@ func (a *App) Run(ctx context.Context) error {
 	g.Go(func() error { return a.acd.reg.Run(serveCtx) })
 	g.Go(func() error { return a.callbacks.Run(serveCtx) })
 	if c := a.acd.cluster; c != nil {
+		// The cluster view (reads, positions, /readyz) and the event
+		// relay (SSE) stop with the node, before the database closes.
+		g.Go(func() error { return c.view.Run(serveCtx) })
+		g.Go(func() error { return c.relay.Run(serveCtx) })
 		g.Go(func() error {
 			err := c.node.Run(serveCtx)
 			if errors.Is(err, postgres.ErrNodeLost) {

@@ -270,12 +270,28 @@ func (t timedSink) LogCalls(ctx context.Context, rs []store.CallRecord) ([]store
 	return res, err
 }
 
-// queueCollector reads each queue's live state and lifetime totals from
-// queue.Stats when Prometheus scrapes (the wallboard's own numbers).
+// queueCollector reads each queue's live state and lifetime totals when
+// Prometheus scrapes (the wallboard's own numbers): from queue.Stats on
+// one node, from the cluster view in a cluster (the leader's figures, the
+// same on every node's /metrics: sum them over nodes and they count
+// N times; docs/metrics.md).
 type queueCollector struct {
-	stats  *queue.Stats
+	stats  func(name string, now time.Time) (queue.QueueStats, bool)
 	queues []string
 	now    func() time.Time
+}
+
+// statsOf reads a single node's Stats.
+func statsOf(st *queue.Stats) func(string, time.Time) (queue.QueueStats, bool) { return st.Queue }
+
+// viewStats reads the cluster view (nothing before the first view).
+func viewStats(v interface {
+	Queue(string) (queue.QueueView, error)
+}) func(string, time.Time) (queue.QueueStats, bool) {
+	return func(name string, _ time.Time) (queue.QueueStats, bool) {
+		qv, err := v.Queue(name)
+		return qv.QueueStats, err == nil
+	}
 }
 
 var (
@@ -299,7 +315,7 @@ func (c queueCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c queueCollector) Collect(ch chan<- prometheus.Metric) {
 	now := c.now()
 	for _, name := range c.queues {
-		st, ok := c.stats.Queue(name, now)
+		st, ok := c.stats(name, now)
 		if !ok {
 			continue
 		}

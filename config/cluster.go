@@ -23,7 +23,14 @@ type Cluster struct {
 	// leader declares it lost and ends its calls; default 10s. Every
 	// node should use the same value.
 	NodeTimeout time.Duration `yaml:"node_timeout"`
+	// ViewMaxAge is how old this node's copy of the cluster's ACD view
+	// (queues, agents, positions) may be before /readyz reports the node
+	// not ready; default 5s (the leader writes one at least every second).
+	ViewMaxAge time.Duration `yaml:"view_max_age"`
 }
+
+// DefaultViewMaxAge is cluster.view_max_age's default.
+const DefaultViewMaxAge = 5 * time.Second
 
 // DefaultNodeTimeout is cluster.node_timeout's default (cluster.Config's
 // NodeExpiry default).
@@ -40,6 +47,7 @@ func (c *Cluster) fill() {
 	}
 	fillDur(&c.NodeTimeout, DefaultNodeTimeout)
 	fillDur(&c.Heartbeat, c.NodeTimeout/4)
+	fillDur(&c.ViewMaxAge, DefaultViewMaxAge)
 }
 
 // validateCluster checks the cluster section against the keys a cluster
@@ -62,6 +70,9 @@ func (c *Config) validateCluster() error {
 	}
 	if k.NodeTimeout <= 0 || k.Heartbeat <= 0 {
 		return fmt.Errorf("cluster.heartbeat/node_timeout: need both > 0, got %s/%s", k.Heartbeat, k.NodeTimeout)
+	}
+	if k.ViewMaxAge < 0 { // 0 (a Config built in code): the default
+		return fmt.Errorf("cluster.view_max_age: need > 0, got %s", k.ViewMaxAge)
 	}
 	if k.Heartbeat >= k.NodeTimeout {
 		return fmt.Errorf("cluster.heartbeat: %s must be shorter than cluster.node_timeout %s (a node would be lost between two heartbeats)",

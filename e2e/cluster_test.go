@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
@@ -249,6 +250,19 @@ func TestClusterProcesses(t *testing.T) {
 		}
 		must(t, c.Hangup(within(t, 5*time.Second)))
 	}
+	// Issue 12, "the wallboard API totals agree on both nodes": both
+	// processes serve the leader's view (within a second of each other).
+	for deadline := time.Now().Add(2 * time.Second); ; {
+		qa, qb := httpQueues(t, a.http)["technical"], httpQueues(t, b.http)["technical"]
+		if qa.Waiting == 1 && qa.Waiting == qb.Waiting && mapsEqual(qa.Totals, qb.Totals) {
+			t.Logf("technical on both nodes: waiting %d, totals %v", qa.Waiting, qa.Totals)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("technical on node a %+v, on node b %+v: want the same figures, 1 waiting", qa, qb)
+		}
+		time.Sleep(20 * time.Millisecond) // polling the APIs; bounded
+	}
 	must(t, b.cmd.Process.Kill()) // by PID: kill -9 of the process we started
 	_ = b.cmd.Wait()
 	killed := time.Now()
@@ -285,6 +299,32 @@ func TestClusterProcesses(t *testing.T) {
 	}
 	must(t, call.Hangup(within(t, 5*time.Second)))
 	agent.WaitEvent(10*time.Second, "CALL_CLOSED")
+}
+
+// httpQueues is GET /api/v1/queues of a node process, by queue name.
+func httpQueues(t *testing.T, addr string) map[string]queueFigures {
+	t.Helper()
+	req, err := http.NewRequest("GET", "http://"+addr+"/api/v1/queues", nil)
+	must(t, err)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	res, err := http.DefaultClient.Do(req)
+	must(t, err)
+	defer res.Body.Close()
+	var out struct {
+		Items []struct {
+			Name string `json:"name"`
+			queueFigures
+		} `json:"items"`
+	}
+	if res.StatusCode != 200 {
+		t.Fatalf("GET %s/api/v1/queues: %s", addr, res.Status)
+	}
+	must(t, json.NewDecoder(res.Body).Decode(&out))
+	m := map[string]queueFigures{}
+	for _, q := range out.Items {
+		m[q.Name] = q.queueFigures
+	}
+	return m
 }
 
 // httpPost is apiPost to a node process's HTTP address.

@@ -150,6 +150,11 @@ func (b *Bus) PublishRemote(e Event) {
 	e.Seq = b.seq.Add(1)
 	b.mu.RLock()
 	defer b.mu.RUnlock()
+	for o := range b.obs {
+		if o.remote {
+			o.f(e)
+		}
+	}
 	b.deliver(e, true)
 }
 
@@ -166,15 +171,28 @@ func (b *Bus) deliver(e Event, remote bool) {
 	}
 }
 
-type observer struct{ f func(Event) }
+type observer struct {
+	f      func(Event)
+	remote bool // ObserveAll: also the other nodes' events
+}
 
 // Observe calls f with every event published from now on, on the
 // publisher's goroutine, before Publish returns: unlike a Subscription it
 // never misses an event, and whoever publishes (or waits for) an event
 // knows f has seen it. f must be quick, must not block and must not
 // publish. stop ends the calls; after it returns f is not called again.
-func (b *Bus) Observe(f func(Event)) (stop func()) {
-	o := &observer{f: f}
+func (b *Bus) Observe(f func(Event)) (stop func()) { return b.observe(f, false) }
+
+// ObserveAll is Observe plus the cluster's other nodes' events
+// (PublishRemote), whose Payload is the origin's JSON (json.RawMessage).
+// For state that follows a call wherever its events happen (the API's
+// wrap-up grants: the caller's queue.joined is the leader's, call.bridged
+// the caller node's), never for counting: a node's counters count its own
+// events (docs/cluster.md "No double counting").
+func (b *Bus) ObserveAll(f func(Event)) (stop func()) { return b.observe(f, true) }
+
+func (b *Bus) observe(f func(Event), remote bool) (stop func()) {
+	o := &observer{f: f, remote: remote}
 	b.mu.Lock()
 	b.obs[o] = struct{}{}
 	b.mu.Unlock()

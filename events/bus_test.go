@@ -147,3 +147,19 @@ func TestPublishRemoteOnlyForSubscribeAll(t *testing.T) {
 	default:
 	}
 }
+
+// ObserveAll sees the other nodes' events too; Observe does not.
+func TestObserveAllSeesRemote(t *testing.T) {
+	b := NewBus()
+	var own, all []string
+	defer b.Observe(func(e Event) { own = append(own, e.CallID) })()
+	defer b.ObserveAll(func(e Event) { all = append(all, e.CallID) })()
+	b.Publish(Event{Type: CallStarted, CallID: "local"})
+	b.PublishRemote(Event{Type: CallStarted, CallID: "remote", Origin: "b", OriginSeq: 1})
+	if len(own) != 1 || own[0] != "local" {
+		t.Errorf("Observe saw %v; want [local]", own)
+	}
+	if len(all) != 2 || all[0] != "local" || all[1] != "remote" {
+		t.Errorf("ObserveAll saw %v; want [local remote]", all)
+	}
+}

@@ -315,6 +315,9 @@ function tick() {
   for (const e of document.querySelectorAll('[data-since]')) {
     if (e.dataset.since !== '') e.textContent = clock((Date.now() - Number(e.dataset.since)) / 1000);
   }
+  if (state.view && state.live && state.view.age + (now - state.view.at) > VIEW_STALE_MS) {
+    schedule('all', fetchAll); // is the view that old? (showViewAge decides on the answer)
+  }
   if (state.downSince != null) {
     $('stale-ago').textContent = `${Math.floor((Date.now() - state.downSince) / 1000)} s ago`;
   }
@@ -352,6 +355,7 @@ function draw() {
 
 async function fetchQueue(name) {
   const v = await api.get('/api/v1/queues/' + encodeURIComponent(name), state.run?.signal);
+  noteViewAge(v.view_age_ms);
   state.queues.set(name, { view: v, at: performance.now() });
   invalidate([name], false);
 }
@@ -367,7 +371,35 @@ async function fetchAll() {
   showQueues(qs);
 }
 
+// In a cluster the queues are the leader's view as this node last read it
+// (view_age_ms, docs/wallboard.md): older than VIEW_STALE_MS, the board
+// says "stale" as when its stream is down. An idle cluster announces no
+// new view (queue.view), so tick re-reads the queues once the last age
+// read, plus the time since, passes the bound: only a view really that
+// old marks the board stale.
+const VIEW_STALE_MS = 5000;
+
+function noteViewAge(ms) {
+  if (typeof ms !== 'number') return; // one node: live reads
+  state.view = { age: ms, at: performance.now() };
+  showViewAge();
+}
+
+function showViewAge() {
+  if (!state.view || !state.live) return;
+  const body = document.body.classList;
+  if (state.view.age > VIEW_STALE_MS) {
+    body.add('view-stale');
+    setStatus(`stale: cluster view ${Math.round(state.view.age / 1000)} s old`, 'down');
+    for (const t of document.querySelectorAll('.tile')) t.classList.add('stale');
+  } else if (body.contains('view-stale')) {
+    body.remove('view-stale');
+    markLive();
+  }
+}
+
 function showQueues(qs) {
+  noteViewAge(qs.view_age_ms);
   const names = new Set();
   const at = performance.now();
   for (const v of qs.items || []) {
