@@ -46,8 +46,15 @@ func intMap() obj { return obj{"type": "object", "additionalProperties": obj{"ty
 // acdSchemas are the queue and agent resources.
 func acdSchemas() obj {
 	count := func() obj { return obj{"type": "integer"} }
+	// Only in a cluster, whose reads are the leader's view (docs/cluster.md);
+	// the X-Hotline-View-Age-Ms header says the same.
+	viewAge := func() obj {
+		return obj{"type": "integer", "description": "cluster mode only: how old the leader's view served here is, in ms"}
+	}
+	queueList := items("Queue")
+	queueList["properties"].(obj)["view_age_ms"] = viewAge()
 	return obj{
-		"Queue": props(nil, obj{"name": str(), "strategy": str(),
+		"Queue": props(nil, obj{"name": str(), "strategy": str(), "view_age_ms": viewAge(),
 			"callers": obj{"type": "array", "items": ref("Waiter"), "description": "the first 100 callers, in service order"},
 			"members": obj{"type": "array", "items": props(nil, obj{"agent": str(), "penalty": count()}),
 				"description": "the queue's agents now (configured, or changed at run time), by id"},
@@ -66,7 +73,7 @@ func acdSchemas() obj {
 				"service_level": obj{"type": "number", "description": "0..1"}, "no_agents_while_waiting": obj{"type": "boolean"}})}),
 		"QueueAlert": props(nil, obj{"kind": enum("longest_wait", "service_level", "no_agents_while_waiting"),
 			"level": enum("amber", "red"), "since": dateTime(), "detail": str()}),
-		"QueueList": items("Queue"),
+		"QueueList": queueList,
 		"Waiter": props(nil, obj{"call_id": str(), "tier": str(), "waited_s": number(), "ringing": obj{"type": "boolean"},
 			"callback": str(), "dialling": obj{"type": "boolean"}}),
 		"QueueWindow": props(nil, obj{"name": obj{"type": "string", "description": "30m (sliding) or today"},
