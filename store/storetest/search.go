@@ -169,4 +169,12 @@ func testSearch(t *testing.T, s store.Store) {
 			t.Errorf("ticket q=%q: %v; want %v", tc.q, got, tc.want)
 		}
 	}
+
+	// Rows LogCalls creates in its batch are searchable too.
+	res := logCall(t, s, rec("search-1", "0281 234 5678", "Kỹ thuật"))
+	ts, _, err := s.ListTickets(ctx(t), store.TicketFilter{Query: "call ky thuat"}, store.Page{})
+	must(t, err)
+	if len(ts) != 1 || ts[0].ID != res.TicketID {
+		t.Errorf("logged call's ticket by subject: %+v; want ticket %d", ts, res.TicketID)
+	}
 }

@@ -64,6 +64,35 @@ func writeTerms(ctx context.Context, q Querier, kind string, id int64, text stri
 	return nil
 }
 
+// insertTerms writes the terms of new rows (LogCalls' batch) in one
+// statement per 300 terms, not one per row.
+func insertTerms(ctx context.Context, q Querier, kind string, texts map[int64]string) error {
+	var vals []string
+	var args []any
+	flush := func() error {
+		if len(vals) == 0 {
+			return nil
+		}
+		err := q.Exec(ctx, `INSERT INTO search_terms (kind, term, entity_id) VALUES `+strings.Join(vals, ", ")+
+			` ON CONFLICT DO NOTHING`, args...)
+		vals, args = vals[:0], args[:0]
+		return err
+	}
+	for id, text := range texts {
+		for _, t := range Terms(text) {
+			n := len(args)
+			vals = append(vals, fmt.Sprintf("($%d, $%d, $%d)", n+1, n+2, n+3))
+			args = append(args, kind, t, id)
+			if len(vals) == 300 {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return flush()
+}
+
 // ParseExternalID reads "source:id" (the id may itself hold colons).
 func ParseExternalID(s string) (store.ExternalID, bool) {
 	src, id, ok := strings.Cut(s, ":")
