@@ -67,10 +67,20 @@ func BenchmarkTimeline1M(b *testing.B) {
 
 // BenchmarkSearch100k: search over 100,000 customers (see docs/benchmarks.md).
 func BenchmarkSearch100k(b *testing.B) {
-	s, err := postgres.Open(b.Context(), pgtest.Schema(b), store.Options{})
+	url := pgtest.Schema(b)
+	s, err := postgres.Open(b.Context(), url, store.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	storetest.BenchSearch(b, s, 100_000, 5_000)
+	storetest.BenchSearch(b, s, 100_000, 5_000, func() {
+		c, err := pgx.Connect(b.Context(), url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close(b.Context())
+		if _, err := c.Exec(b.Context(), `ANALYZE`); err != nil {
+			b.Fatal(err)
+		}
+	})
 }

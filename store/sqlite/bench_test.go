@@ -63,5 +63,5 @@ func BenchmarkSearch100k(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	storetest.BenchSearch(b, s, 100_000, 5_000)
+	storetest.BenchSearch(b, s, 100_000, 5_000, nil)
 }

@@ -201,33 +201,38 @@ func externalIDCond(q *listQuery, kind, col string, e store.ExternalID) string {
 
 // searchCond is the condition of a search: any of the readings of text
 // (a phone number, an email, an external id, words of the name or
-// subject). Each alternative is an indexed look-up or a range scan of
-// search_terms, never a scan of the owners' table.
+// subject). The readings are one UNION of indexed look-ups (a range scan
+// of search_terms for the words) that col must be in: an OR of IN
+// subqueries made PostgreSQL scan the owners' table (33 ms at 100,000
+// customers), the UNION is a semi-join on a handful of ids.
 func (s *Store) searchCond(q *listQuery, kind, col, text string) string {
 	text = strings.TrimSpace(text)
 	var alts []string
 	if kind == ownerCustomer {
 		if e, err := phone.Normalize(text, s.country); err == nil {
-			alts = append(alts, col+` IN (SELECT customer_id FROM customer_contacts WHERE kind = 'phone' AND value = `+q.arg(e)+`)`)
+			alts = append(alts, `SELECT customer_id FROM customer_contacts WHERE kind = 'phone' AND value = `+q.arg(e))
 		}
 		if strings.Contains(text, "@") {
-			alts = append(alts, col+` IN (SELECT customer_id FROM customer_contacts WHERE kind = 'email' AND value = `+
-				q.arg(strings.ToLower(text))+`)`)
+			alts = append(alts, `SELECT customer_id FROM customer_contacts WHERE kind = 'email' AND value = `+q.arg(strings.ToLower(text)))
 		}
 	}
 	if e, ok := ParseExternalID(text); ok {
-		alts = append(alts, externalIDCond(q, kind, col, e))
+		alts = append(alts, `SELECT entity_id FROM external_ids WHERE kind = `+q.arg(kind)+` AND source = `+q.arg(e.Source)+
+			` AND external_id = `+q.arg(e.ID))
 	}
-	alts = append(alts, col+` IN (SELECT entity_id FROM external_ids WHERE kind = `+q.arg(kind)+` AND external_id = `+q.arg(text)+`)`)
+	alts = append(alts, `SELECT entity_id FROM external_ids WHERE kind = `+q.arg(kind)+` AND external_id = `+q.arg(text))
 	if words := Terms(text); len(words) > 0 {
-		var all []string
-		for _, w := range words {
-			// Prefix match as a range: term >= w AND term < w+U+10FFFF
-			// uses the (kind, term) index on both backends, LIKE may not.
-			all = append(all, col+` IN (SELECT entity_id FROM search_terms WHERE kind = `+q.arg(kind)+
-				` AND term >= `+q.arg(w)+` AND term < `+q.arg(w+"\U0010FFFF")+`)`)
+		// Prefix match as a range: term >= w AND term < w+U+10FFFF uses
+		// the (kind, term) index on both backends, LIKE may not. Every
+		// word must match: the first word's range, narrowed by the others.
+		prefix := func(w string) string {
+			return `kind = ` + q.arg(kind) + ` AND term >= ` + q.arg(w) + ` AND term < ` + q.arg(w+"\U0010FFFF")
 		}
-		alts = append(alts, `(`+strings.Join(all, ` AND `)+`)`)
+		sel := `SELECT entity_id FROM search_terms WHERE ` + prefix(words[0])
+		for _, w := range words[1:] {
+			sel += ` AND entity_id IN (SELECT entity_id FROM search_terms WHERE ` + prefix(w) + `)`
+		}
+		alts = append(alts, sel)
 	}
-	return `(` + strings.Join(alts, ` OR `) + `)`
+	return col + ` IN (` + strings.Join(alts, ` UNION `) + `)`
 }
