@@ -236,3 +236,42 @@ func (s *Store) searchCond(q *listQuery, kind, col, text string) string {
 	}
 	return col + ` IN (` + strings.Join(alts, ` UNION `) + `)`
 }
+
+// BackfillTerms writes the search terms of customers and tickets that have
+// none (rows written before migration 0012; their names and subjects need
+// Fold, which SQL cannot do on both backends). Open runs it after the
+// migrations: an anti-join on an index, nothing to do once done.
+func (s *Store) BackfillTerms(ctx context.Context) error {
+	for _, t := range []struct{ kind, sql string }{
+		{ownerCustomer, `SELECT id, name FROM customers c WHERE name <> '' AND NOT EXISTS
+			(SELECT 1 FROM search_terms t WHERE t.kind = 'c' AND t.entity_id = c.id)`},
+		{ownerTicket, `SELECT id, subject FROM tickets k WHERE subject <> '' AND NOT EXISTS
+			(SELECT 1 FROM search_terms t WHERE t.kind = 't' AND t.entity_id = k.id)`},
+	} {
+		err := s.c.Tx(ctx, func(q Querier) error {
+			rows, err := q.Query(ctx, t.sql)
+			if err != nil {
+				return err
+			}
+			texts := map[int64]string{}
+			for rows.Next() {
+				var id int64
+				var text string
+				if err := rows.Scan(&id, &text); err != nil {
+					rows.Close()
+					return err
+				}
+				texts[id] = text
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			return insertTerms(ctx, q, t.kind, texts)
+		})
+		if err != nil {
+			return s.wrap("backfill search terms", err)
+		}
+	}
+	return nil
+}
