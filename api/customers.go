@@ -16,23 +16,25 @@ import (
 // customerInput is the body of POST /customers. Server-set fields (id,
 // timestamps) are not accepted: sending them is an unknown-field error.
 type customerInput struct {
-	Name        string            `json:"name"`
-	Phones      []string          `json:"phones"`
-	Emails      []string          `json:"emails"`
-	ChatHandles []string          `json:"chat_handles"`
-	Tier        store.Tier        `json:"tier"`
-	Attributes  map[string]string `json:"attributes"`
+	Name        string             `json:"name"`
+	Phones      []string           `json:"phones"`
+	Emails      []string           `json:"emails"`
+	ChatHandles []string           `json:"chat_handles"`
+	Tier        store.Tier         `json:"tier"`
+	Attributes  map[string]string  `json:"attributes"`
+	ExternalIDs []store.ExternalID `json:"external_ids"`
 }
 
 // customerPatch is the body of PATCH /customers/{id}: absent (or null)
 // fields keep their value; lists and attributes are replaced as a whole.
 type customerPatch struct {
-	Name        *string            `json:"name"`
-	Phones      *[]string          `json:"phones"`
-	Emails      *[]string          `json:"emails"`
-	ChatHandles *[]string          `json:"chat_handles"`
-	Tier        *store.Tier        `json:"tier"`
-	Attributes  *map[string]string `json:"attributes"`
+	Name        *string             `json:"name"`
+	Phones      *[]string           `json:"phones"`
+	Emails      *[]string           `json:"emails"`
+	ChatHandles *[]string           `json:"chat_handles"`
+	Tier        *store.Tier         `json:"tier"`
+	Attributes  *map[string]string  `json:"attributes"`
+	ExternalIDs *[]store.ExternalID `json:"external_ids"`
 }
 
 // DecodeCustomer decodes and checks a customer creation body (exported for
@@ -43,7 +45,7 @@ func DecodeCustomer(b []byte) (store.Customer, error) {
 		return store.Customer{}, err
 	}
 	c := store.Customer{Name: in.Name, Phones: in.Phones, Emails: in.Emails,
-		ChatHandles: in.ChatHandles, Tier: in.Tier, Attributes: in.Attributes}
+		ChatHandles: in.ChatHandles, Tier: in.Tier, Attributes: in.Attributes, ExternalIDs: in.ExternalIDs}
 	return c, checkCustomer(&c)
 }
 
@@ -55,7 +57,7 @@ func (s *Server) decodeCustomer(b []byte) (store.Customer, error) {
 		return store.Customer{}, err
 	}
 	c := store.Customer{Name: in.Name, Phones: in.Phones, Emails: in.Emails,
-		ChatHandles: in.ChatHandles, Tier: in.Tier, Attributes: in.Attributes}
+		ChatHandles: in.ChatHandles, Tier: in.Tier, Attributes: in.Attributes, ExternalIDs: in.ExternalIDs}
 	return c, s.checkCustomerAll(&c)
 }
 
@@ -115,6 +117,7 @@ func (s *Server) patchCustomer(w http.ResponseWriter, r *http.Request) {
 	setIf(&c.ChatHandles, p.ChatHandles)
 	setIf(&c.Tier, p.Tier)
 	setIf(&c.Attributes, p.Attributes)
+	setIf(&c.ExternalIDs, p.ExternalIDs)
 	err = s.checkCustomerAll(c)
 	if err == nil {
 		err = staleWrite(w, s.cfg.Store.UpdateCustomer(r.Context(), c), "customer", id, func() (int64, error) {
@@ -135,10 +138,13 @@ func (s *Server) patchCustomer(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := store.CustomerFilter{Email: strings.TrimSpace(q.Get("email")), Tier: store.Tier(q.Get("tier"))}
+	f := store.CustomerFilter{Email: strings.TrimSpace(q.Get("email")), Tier: store.Tier(q.Get("tier")), Query: q.Get("q")}
 	var err error
 	if err = checkQuery(r, customerQuery); err == nil {
 		f.Since, err = sinceParams(r)
+	}
+	if err == nil {
+		f.ExternalID, err = externalIDParam(r)
 	}
 	if err != nil {
 		s.writeError(w, r, err)
@@ -247,6 +253,7 @@ func checkCustomer(c *store.Customer) error {
 			p.add(fmt.Sprintf("chat_handles[%d]", i), "must be 1 to %d bytes", maxShort)
 		}
 	}
+	checkExternalIDs(&p, c.ExternalIDs)
 	if len(c.Attributes) > maxAttributes {
 		p.add("attributes", "at most %d attributes", maxAttributes)
 	}
@@ -290,4 +297,34 @@ func (s *Server) checkCustomerAll(c *store.Customer) error {
 		return err
 	}
 	return p.err()
+}
+
+// checkExternalIDs records every problem of a list of external ids.
+func checkExternalIDs(p *problems, ids []store.ExternalID) {
+	seen := map[string]bool{}
+	for i, e := range ids {
+		src := strings.ToLower(strings.TrimSpace(e.Source))
+		if src == "" || len(src) > 50 || strings.ContainsAny(src, ": \t\r\n") {
+			p.add(fmt.Sprintf("external_ids[%d].source", i), "required: a name of up to 50 bytes without ':' or spaces")
+		} else if seen[src] {
+			p.add(fmt.Sprintf("external_ids[%d].source", i), "%q appears twice: one id per source", src)
+		}
+		seen[src] = true
+		if id := strings.TrimSpace(e.ID); id == "" || len(id) > maxShort {
+			p.add(fmt.Sprintf("external_ids[%d].id", i), "required, up to %d bytes", maxShort)
+		}
+	}
+}
+
+// externalIDParam reads ?external_id=source:id (the id may hold colons).
+func externalIDParam(r *http.Request) (store.ExternalID, error) {
+	raw := r.URL.Query().Get("external_id")
+	if raw == "" {
+		return store.ExternalID{}, nil
+	}
+	src, id, ok := strings.Cut(raw, ":")
+	if !ok || strings.TrimSpace(src) == "" || strings.TrimSpace(id) == "" {
+		return store.ExternalID{}, invalid("external_id", "must be source:id, e.g. zendesk:12345, got %q", raw)
+	}
+	return store.ExternalID{Source: strings.ToLower(strings.TrimSpace(src)), ID: strings.TrimSpace(id)}, nil
 }

@@ -229,7 +229,10 @@ func corePaths() obj {
 			"responses": obj{"200": reply("OpenAPI 3 document", "OpenAPIDocument")}}},
 		Prefix + "/customers": obj{
 			"get": op("listCustomers", "List customers by id, or (updated_since, created_since) in commit order", withSync(query("phone", "phone, any format the normaliser accepts", str()),
-				query("email", "email", str()), query("tier", "vip, standard or new", str())), "", "200", "CustomerList", bad, unproc),
+				query("email", "email", str()), query("tier", "vip, standard or new", str()),
+				query("external_id", "source:id, e.g. zendesk:12345: the customer with that external id (an empty list when none)", str()),
+				query("q", "search: a phone (any format), an email, source:id or a bare external id, or words each starting a word of the name (case and accents ignored)", str())),
+				"", "200", "CustomerList", bad, unproc),
 			"post": withETag(op("createCustomer", "Create a customer", nil, "CustomerInput", "201", "Customer", bad, unproc, conf, big, forb)),
 		},
 		Prefix + "/customers/lookup": obj{
@@ -246,13 +249,16 @@ func corePaths() obj {
 		},
 		Prefix + "/tickets": obj{
 			"get": op("listTickets", "List tickets, newest first, or (updated_since, created_since) in commit order", withSync(query("customer_id", "customer id", obj{"type": "integer"}),
-				query("status", "open, pending, solved or closed", str()), query("category", "category", str())), "", "200", "TicketList", bad, unproc),
-			"post": withETag(op("createTicket", "Open a ticket", nil, "TicketInput", "201", "Ticket", bad, unproc, big, forb)),
+				query("status", "open, pending, solved or closed", str()), query("category", "category", str()),
+				query("external_id", "source:id, e.g. freshdesk:4411: the ticket with that external id (an empty list when none)", str()),
+				query("q", "search: source:id or a bare external id, or words each starting a word of the subject (case and accents ignored)", str())),
+				"", "200", "TicketList", bad, unproc),
+			"post": withETag(op("createTicket", "Open a ticket", nil, "TicketInput", "201", "Ticket", bad, unproc, conf, big, forb)),
 		},
 		Prefix + "/tickets/{id}": obj{
 			"get": withETag(op("getTicket", "Get a ticket", id("ticket"), "", "200", "Ticket", notF)),
 			"patch": withETag(op("updateTicket", "Change some fields of a ticket; If-Match: the ETag of a GET (412 when it changed)",
-				append(id("ticket"), ifMatchParam()), "TicketPatch", "200", "Ticket", bad, unproc, notF, 412, big, forb)),
+				append(id("ticket"), ifMatchParam()), "TicketPatch", "200", "Ticket", bad, unproc, notF, conf, 412, big, forb)),
 		},
 		Prefix + "/tickets/{id}/interactions": obj{
 			"post": withETag(op("addTicketMessage", "Add an interaction (an email, a chat) to a ticket", id("ticket"), "MessageInput", "201", "Interaction", bad, unproc, notF, big, forb)),

@@ -108,11 +108,11 @@ func components() obj {
 	directions := enum("inbound", "outbound")
 	customerFields := func() obj {
 		return obj{"name": str(), "phones": obj{"type": "array", "items": str(), "description": "E.164 after normalisation"},
-			"emails": strs(), "chat_handles": strs(), "tier": tiers, "attributes": strMap()}
+			"emails": strs(), "chat_handles": strs(), "tier": tiers, "attributes": strMap(), "external_ids": externalIDs()}
 	}
 	ticketFields := func() obj {
 		return obj{"customer_id": integer(), "subject": str(), "category": str(), "tags": strs(),
-			"status": statuses, "priority": priorities, "assignee": str()}
+			"status": statuses, "priority": priorities, "assignee": str(), "external_ids": externalIDs()}
 	}
 	message := func() obj {
 		return obj{"channel": channels, "direction": directions, "started_at": dateTime(), "ended_at": dateTime(),
@@ -155,7 +155,10 @@ func components() obj {
 				"at":          obj{"type": "string", "format": "date-time", "description": "a chosen time inside the queue's hours; absent: as soon as they allow"},
 				"customer_id": integer(), "ticket_id": obj{"type": "integer", "format": "int64", "description": "the ticket the callback's story goes on; default the customer's open ticket in category"},
 				"category": str(), "language": str(), "note": obj{"type": "string", "description": "added to the request's interaction on the ticket"}}),
-			"CallbackPatch":    props([]string{"at"}, obj{"at": obj{"type": "string", "format": "date-time", "description": "the new time, inside the queue's hours"}}),
+			"CallbackPatch": props([]string{"at"}, obj{"at": obj{"type": "string", "format": "date-time", "description": "the new time, inside the queue's hours"}}),
+			"ExternalID": props([]string{"source", "id"}, obj{
+				"source": obj{"type": "string", "description": "the system the id belongs to (zendesk, freshdesk); lower-cased, no ':' or spaces, at most 50 bytes"},
+				"id":     obj{"type": "string", "description": "the id in that system, kept as sent (trimmed)"}}),
 			"Customer":         props(nil, customer),
 			"CustomerInput":    props(nil, customerFields()),
 			"CustomerPatch":    props(nil, customerFields()),
@@ -274,4 +277,11 @@ func callbackAttemptSchema() obj {
 		"talk_seconds":   number(),
 		"interaction_id": obj{"type": "integer", "format": "int64", "description": "the call's interaction on the ticket"},
 	}
+}
+
+// externalIDs is the schema of an external_ids list: unique per source in
+// a resource, and a (source, id) names one customer and one ticket (409).
+func externalIDs() obj {
+	return obj{"type": "array", "items": ref("ExternalID"),
+		"description": "ids of this resource in other systems, one per source; a list replaces the old one (PATCH); a (source, id) of another resource is a 409 naming it"}
 }

@@ -17,8 +17,8 @@ import (
 var (
 	pageQuery        = []string{"limit", "cursor"}
 	sinceQuery       = []string{"updated_since", "created_since"}
-	customerQuery    = concat(pageQuery, sinceQuery, []string{"phone", "email", "tier"})
-	ticketQuery      = concat(pageQuery, sinceQuery, []string{"customer_id", "status", "category"})
+	customerQuery    = concat(pageQuery, sinceQuery, []string{"phone", "email", "tier", "external_id", "q"})
+	ticketQuery      = concat(pageQuery, sinceQuery, []string{"customer_id", "status", "category", "external_id", "q"})
 	interactionQuery = concat(pageQuery, sinceQuery, []string{"customer_id", "ticket_id", "channel"})
 	callbackQuery    = concat(pageQuery, []string{"queue", "state", "customer_id", "ticket_id", "number"})
 	lookupQuery      = []string{"phone", "email"}

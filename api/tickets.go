@@ -13,26 +13,28 @@ import (
 
 // ticketInput is the body of POST /tickets.
 type ticketInput struct {
-	CustomerID int64    `json:"customer_id"`
-	Subject    string   `json:"subject"`
-	Category   string   `json:"category"`
-	Tags       []string `json:"tags"`
-	Status     string   `json:"status"`   // default open
-	Priority   string   `json:"priority"` // default normal
-	Assignee   string   `json:"assignee"`
-	Channel    string   `json:"channel"`
+	CustomerID  int64              `json:"customer_id"`
+	Subject     string             `json:"subject"`
+	Category    string             `json:"category"`
+	Tags        []string           `json:"tags"`
+	Status      string             `json:"status"`   // default open
+	Priority    string             `json:"priority"` // default normal
+	Assignee    string             `json:"assignee"`
+	Channel     string             `json:"channel"`
+	ExternalIDs []store.ExternalID `json:"external_ids"`
 }
 
 // ticketPatch is the body of PATCH /tickets/{id}; absent or null fields keep
 // their value. customer_id is accepted only to say it cannot change.
 type ticketPatch struct {
-	CustomerID *int64    `json:"customer_id"`
-	Subject    *string   `json:"subject"`
-	Category   *string   `json:"category"`
-	Tags       *[]string `json:"tags"`
-	Status     *string   `json:"status"`
-	Priority   *string   `json:"priority"`
-	Assignee   *string   `json:"assignee"`
+	CustomerID  *int64              `json:"customer_id"`
+	Subject     *string             `json:"subject"`
+	Category    *string             `json:"category"`
+	Tags        *[]string           `json:"tags"`
+	Status      *string             `json:"status"`
+	Priority    *string             `json:"priority"`
+	Assignee    *string             `json:"assignee"`
+	ExternalIDs *[]store.ExternalID `json:"external_ids"`
 }
 
 // DecodeTicket decodes and checks a ticket creation body, filling the
@@ -43,7 +45,8 @@ func DecodeTicket(b []byte) (store.Ticket, error) {
 		return store.Ticket{}, err
 	}
 	t := store.Ticket{CustomerID: in.CustomerID, Subject: in.Subject, Category: in.Category, Tags: in.Tags,
-		Status: in.Status, Priority: in.Priority, Assignee: in.Assignee, Channel: in.Channel}
+		Status: in.Status, Priority: in.Priority, Assignee: in.Assignee, Channel: in.Channel,
+		ExternalIDs: in.ExternalIDs}
 	if t.Status == "" {
 		t.Status = store.StatusOpen
 	}
@@ -129,6 +132,7 @@ func (s *Server) patchTicket(w http.ResponseWriter, r *http.Request) {
 	setIf(&t.Status, p.Status)
 	setIf(&t.Priority, p.Priority)
 	setIf(&t.Assignee, p.Assignee)
+	setIf(&t.ExternalIDs, p.ExternalIDs)
 	err = checkTicket(t)
 	if err == nil {
 		err = staleWrite(w, s.cfg.Store.UpdateTicket(r.Context(), t), "ticket", id, func() (int64, error) {
@@ -149,10 +153,13 @@ func (s *Server) patchTicket(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) listTickets(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := store.TicketFilter{Status: q.Get("status"), Category: q.Get("category")}
+	f := store.TicketFilter{Status: q.Get("status"), Category: q.Get("category"), Query: q.Get("q")}
 	var err error
 	if err = checkQuery(r, ticketQuery); err == nil {
 		f.Since, err = sinceParams(r)
+	}
+	if err == nil {
+		f.ExternalID, err = externalIDParam(r)
 	}
 	if err != nil {
 		s.writeError(w, r, err)
@@ -180,6 +187,7 @@ func checkTicket(t *store.Ticket) error {
 	if !oneOf(t.Priority, "low", "normal", "high", "urgent") {
 		p.add("priority", "must be low, normal, high or urgent, got %q", t.Priority)
 	}
+	checkExternalIDs(&p, t.ExternalIDs)
 	if len(t.Subject) > maxText {
 		p.add("subject", "longer than %d bytes", maxText)
 	}

@@ -74,8 +74,11 @@ type Customer struct {
 	ChatHandles []string          `json:"chat_handles"`
 	Tier        Tier              `json:"tier"`
 	Attributes  map[string]string `json:"attributes"`
-	CreatedAt   time.Time         `json:"created_at"`
-	UpdatedAt   time.Time         `json:"updated_at"`
+	// ExternalIDs are the ids other systems (a desk, a CRM) know this
+	// customer by: unique per source, any number of sources.
+	ExternalIDs []ExternalID `json:"external_ids"`
+	CreatedAt   time.Time    `json:"created_at"`
+	UpdatedAt   time.Time    `json:"updated_at"`
 	// Version is the row's change number (its entity tag): it changes with
 	// every write. Set by reads and writes; UpdateCustomer checks it when
 	// IfVersion is set.
@@ -85,21 +88,37 @@ type Customer struct {
 	IfVersion int64 `json:"-"`
 }
 
+// ExternalID is another system's id for a customer or ticket: Source names
+// the system ("zendesk", "freshdesk"), ID is its id there. A (Source, ID)
+// pair names at most one customer and at most one ticket.
+type ExternalID struct {
+	Source string `json:"source"`
+	ID     string `json:"id"`
+}
+
+// String is "source:id", the form the API's external_id parameter takes.
+func (e ExternalID) String() string { return e.Source + ":" + e.ID }
+
+// IsZero reports whether e is unset.
+func (e ExternalID) IsZero() bool { return e.Source == "" && e.ID == "" }
+
 // Ticket groups interactions about one problem.
 type Ticket struct {
-	ID         int64     `json:"id"`
-	CustomerID int64     `json:"customer_id"`
-	Subject    string    `json:"subject"`
-	Category   string    `json:"category"`
-	Tags       []string  `json:"tags"`
-	Status     string    `json:"status"`
-	Priority   string    `json:"priority"` // low, normal, high, urgent
-	Assignee   string    `json:"assignee"`
-	Channel    string    `json:"channel"` // channel it was opened from
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
-	Version    int64     `json:"-"` // see Customer.Version
-	IfVersion  int64     `json:"-"` // see Customer.IfVersion
+	ID         int64    `json:"id"`
+	CustomerID int64    `json:"customer_id"`
+	Subject    string   `json:"subject"`
+	Category   string   `json:"category"`
+	Tags       []string `json:"tags"`
+	Status     string   `json:"status"`
+	Priority   string   `json:"priority"` // low, normal, high, urgent
+	Assignee   string   `json:"assignee"`
+	Channel    string   `json:"channel"` // channel it was opened from
+	// ExternalIDs: see Customer.ExternalIDs.
+	ExternalIDs []ExternalID `json:"external_ids"`
+	CreatedAt   time.Time    `json:"created_at"`
+	UpdatedAt   time.Time    `json:"updated_at"`
+	Version     int64        `json:"-"` // see Customer.Version
+	IfVersion   int64        `json:"-"` // see Customer.IfVersion
 }
 
 // Interaction is one contact on any channel.

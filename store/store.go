@@ -57,6 +57,12 @@ type CustomerFilter struct {
 	Phone string // E.164 or anything Normalize accepts
 	Email string
 	Tier  Tier
+	// ExternalID finds the customer with that id in that source.
+	ExternalID ExternalID
+	// Query searches: a phone number (any format), an email, "source:id"
+	// or a bare external id, or words each starting a word of the name
+	// (case and accents ignored: "nguyen" finds "Nguyễn").
+	Query string
 	Since Since
 }
 
@@ -64,7 +70,11 @@ type TicketFilter struct {
 	CustomerID int64
 	Status     string
 	Category   string
-	Since      Since
+	ExternalID ExternalID
+	// Query searches the subject (like CustomerFilter.Query's name) and
+	// external ids.
+	Query string
+	Since Since
 }
 
 type InteractionFilter struct {

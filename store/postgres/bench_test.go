@@ -64,3 +64,23 @@ func BenchmarkTimeline1M(b *testing.B) {
 	// A sub-benchmark, so the seeding runs once however often b.N is tried.
 	b.Run("page50", func(b *testing.B) { storetest.BenchTimeline(b, s, 10000) })
 }
+
+// BenchmarkSearch100k: search over 100,000 customers (see docs/benchmarks.md).
+func BenchmarkSearch100k(b *testing.B) {
+	url := pgtest.Schema(b)
+	s, err := postgres.Open(b.Context(), url, store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	storetest.BenchSearch(b, s, 100_000, 5_000, func() {
+		c, err := pgx.Connect(b.Context(), url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close(b.Context())
+		if _, err := c.Exec(b.Context(), `ANALYZE`); err != nil {
+			b.Fatal(err)
+		}
+	})
+}

@@ -71,7 +71,14 @@ func Open(ctx context.Context, url string, o store.Options) (*sqlcore.Store, err
 			return nil, fmt.Errorf("store postgres: %w", err)
 		}
 	}
-	return sqlcore.New(c, dialect, o), nil
+	st := sqlcore.New(c, dialect, o)
+	if !o.NoMigrate {
+		if err := st.BackfillTerms(ctx); err != nil {
+			_ = c.Close()
+			return nil, fmt.Errorf("store postgres: %w", err)
+		}
+	}
+	return st, nil
 }
 
 // OpenConn connects without migrating (for the migrate command and tests)

@@ -55,3 +55,13 @@ func BenchmarkTimeline1M(b *testing.B) {
 	b.Logf("seeded 1,000,000 interactions in %v", time.Since(t0).Round(time.Millisecond))
 	b.Run("page50", func(b *testing.B) { storetest.BenchTimeline(b, s, 10000) })
 }
+
+// BenchmarkSearch100k: search over 100,000 customers (see docs/benchmarks.md).
+func BenchmarkSearch100k(b *testing.B) {
+	s, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "bench.db"), store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	storetest.BenchSearch(b, s, 100_000, 5_000, nil)
+}

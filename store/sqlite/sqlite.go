@@ -71,7 +71,14 @@ func Open(ctx context.Context, path string, o store.Options) (*sqlcore.Store, er
 			return nil, fmt.Errorf("store sqlite %s: %w", path, err)
 		}
 	}
-	return sqlcore.New(c, dialect, o), nil
+	st := sqlcore.New(c, dialect, o)
+	if !o.NoMigrate {
+		if err := st.BackfillTerms(ctx); err != nil {
+			_ = c.Close()
+			return nil, fmt.Errorf("store sqlite %s: %w", path, err)
+		}
+	}
+	return st, nil
 }
 
 // OpenConn opens the connection without migrating or wrapping (for the

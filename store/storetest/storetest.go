@@ -64,6 +64,8 @@ func Run(t *testing.T, open Factory) {
 		{"SyncConcurrent", testSyncConcurrent},
 		{"IfVersion", testIfVersion},
 		{"IdempotencyKeys", testIdempotencyKeys},
+		{"ExternalIDs", testExternalIDs},
+		{"Search", testSearch},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -87,6 +87,12 @@ func insertCustomer(ctx context.Context, q Querier, d Dialect, c *store.Customer
 	if err := claimContacts(ctx, q, id, contactsOf(c)); err != nil {
 		return err
 	}
+	if err := claimExternalIDs(ctx, q, ownerCustomer, id, c.ExternalIDs); err != nil {
+		return err
+	}
+	if err := writeTerms(ctx, q, ownerCustomer, id, c.Name); err != nil {
+		return err
+	}
 	c.ID, c.CreatedAt, c.UpdatedAt = id, now, now
 	return readVersion(ctx, q, "customers", id, &c.Version)
 }
@@ -147,7 +153,7 @@ func (s *Store) scanCustomers(ctx context.Context, q Querier, sql string, args .
 				return nil, fmt.Errorf("customer %d attributes: %w", c.ID, err)
 			}
 		}
-		c.Phones, c.Emails, c.ChatHandles = []string{}, []string{}, []string{}
+		c.Phones, c.Emails, c.ChatHandles, c.ExternalIDs = []string{}, []string{}, []string{}, []store.ExternalID{}
 		out = append(out, c)
 	}
 	rows.Close()
@@ -167,7 +173,6 @@ func (s *Store) scanCustomers(ctx context.Context, q Querier, sql string, args .
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
 	for rows.Next() {
 		var id int64
 		var kind, value string
@@ -184,7 +189,24 @@ func (s *Store) scanCustomers(ctx context.Context, q Querier, sql string, args .
 			c.ChatHandles = append(c.ChatHandles, value)
 		}
 	}
-	return out, rows.Err()
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	ids := make([]int64, len(out))
+	for i, c := range out {
+		ids[i] = c.ID
+	}
+	ext, err := loadExternalIDs(ctx, q, ownerCustomer, ids)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		if e := ext[out[i].ID]; e != nil {
+			out[i].ExternalIDs = e
+		}
+	}
+	return out, nil
 }
 
 // UpdateCustomer replaces every field of customer c.ID (contacts included).
@@ -211,6 +233,12 @@ func (s *Store) UpdateCustomer(ctx context.Context, c *store.Customer) error {
 		if err := claimContacts(ctx, q, c.ID, contactsOf(c)); err != nil {
 			return err
 		}
+		if err := claimExternalIDs(ctx, q, ownerCustomer, c.ID, c.ExternalIDs); err != nil {
+			return err
+		}
+		if err := writeTerms(ctx, q, ownerCustomer, c.ID, c.Name); err != nil {
+			return err
+		}
 		return readVersion(ctx, q, "customers", c.ID, &c.Version)
 	})
 	return s.wrap(op, err)
@@ -235,6 +263,12 @@ func (s *Store) ListCustomers(ctx context.Context, f store.CustomerFilter, p sto
 	}
 	if f.Tier != "" {
 		q.and(`c.tier = ` + q.arg(string(f.Tier)))
+	}
+	if !f.ExternalID.IsZero() {
+		q.and(externalIDCond(&q, ownerCustomer, "c.id", f.ExternalID))
+	}
+	if strings.TrimSpace(f.Query) != "" {
+		q.and(s.searchCond(&q, ownerCustomer, "c.id", f.Query))
 	}
 	plan, err := s.planSync(ctx, &q, "c", "c", p, f.Since, "c.updated_at", "created_at")
 	if err != nil {

@@ -285,6 +285,7 @@ func (s *Store) createCallers(ctx context.Context, q Querier, missing []callerKe
 	for i := range vals {
 		vals[i] = strings.TrimSuffix(vals[i], ")") + ", " + st + ")"
 	}
+	terms := map[int64]string{}
 	rows, err := q.Query(ctx, `INSERT INTO customers (name, tier, attributes, created_at, updated_at, change_tx) VALUES `+
 		strings.Join(vals, ", ")+` RETURNING id, name`, a.all()...)
 	if err != nil {
@@ -298,9 +299,13 @@ func (s *Store) createCallers(ctx context.Context, q Querier, missing []callerKe
 			return err
 		}
 		cust[byName[name]] = id
+		terms[id] = name
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
+		return err
+	}
+	if err := insertTerms(ctx, q, ownerCustomer, terms); err != nil {
 		return err
 	}
 	a, vals = s.newArgs(), nil
@@ -409,6 +414,7 @@ func (s *Store) attachTickets(ctx context.Context, q Querier, recs []store.CallR
 		for i := range vals {
 			vals[i] = strings.TrimSuffix(vals[i], ")") + ", " + st + ")"
 		}
+		terms := map[int64]string{}
 		rows, err := q.Query(ctx, `INSERT INTO tickets (customer_id, subject, category, tags, status, priority, assignee, channel, created_at, updated_at, change_tx)
 			VALUES `+strings.Join(vals, ", ")+` RETURNING id, customer_id, category`, a.all()...)
 		if err != nil {
@@ -422,9 +428,13 @@ func (s *Store) attachTickets(ctx context.Context, q Querier, recs []store.CallR
 				return err
 			}
 			tickets[k].id = id
+			terms[id] = tickets[k].subject
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
+			return err
+		}
+		if err := insertTerms(ctx, q, ownerTicket, terms); err != nil {
 			return err
 		}
 	}

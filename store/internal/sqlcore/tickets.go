@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hotline-dev/hotline/store"
@@ -51,6 +52,12 @@ func insertTicket(ctx context.Context, q Querier, d Dialect, t *store.Ticket, no
 		t.CustomerID, t.Subject, t.Category, tagsJSON(t.Tags), t.Status, t.Priority, t.Assignee, t.Channel, d.Time(now)).Scan(&t.ID); err != nil {
 		return err
 	}
+	if err := claimExternalIDs(ctx, q, ownerTicket, t.ID, t.ExternalIDs); err != nil {
+		return err
+	}
+	if err := writeTerms(ctx, q, ownerTicket, t.ID, t.Subject); err != nil {
+		return err
+	}
 	t.CreatedAt, t.UpdatedAt = now, now
 	return readVersion(ctx, q, "tickets", t.ID, &t.Version)
 }
@@ -67,7 +74,7 @@ func scanTickets(rows Rows) ([]store.Ticket, error) {
 			&t.Assignee, &t.Channel, ts(&t.CreatedAt), ts(&t.UpdatedAt), &t.Version); err != nil {
 			return nil, err
 		}
-		t.Tags = []string{}
+		t.Tags, t.ExternalIDs = []string{}, []store.ExternalID{}
 		if len(tags) > 0 {
 			if err := json.Unmarshal(tags, &t.Tags); err != nil {
 				return nil, fmt.Errorf("ticket %d tags: %w", t.ID, err)
@@ -86,6 +93,9 @@ func (s *Store) GetTicket(ctx context.Context, id int64) (*store.Ticket, error) 
 		return nil, s.wrap(op, err)
 	}
 	ts, err := scanTickets(rows)
+	if err == nil {
+		err = withExternalIDs(ctx, s.c, ts)
+	}
 	if err != nil {
 		return nil, s.wrap(op, err)
 	}
@@ -121,6 +131,12 @@ func (s *Store) UpdateTicket(ctx context.Context, t *store.Ticket) error {
 			return err
 		}
 		t.UpdatedAt = now
+		if err := claimExternalIDs(ctx, q, ownerTicket, t.ID, t.ExternalIDs); err != nil {
+			return err
+		}
+		if err := writeTerms(ctx, q, ownerTicket, t.ID, t.Subject); err != nil {
+			return err
+		}
 		return readVersion(ctx, q, "tickets", t.ID, &t.Version)
 	})
 	return s.wrap(op, err)
@@ -141,6 +157,12 @@ func (s *Store) ListTickets(ctx context.Context, f store.TicketFilter, p store.P
 	}
 	if f.Category != "" {
 		q.and(`category = ` + q.arg(normCategory(f.Category)))
+	}
+	if !f.ExternalID.IsZero() {
+		q.and(externalIDCond(&q, ownerTicket, "id", f.ExternalID))
+	}
+	if strings.TrimSpace(f.Query) != "" {
+		q.and(s.searchCond(&q, ownerTicket, "id", f.Query))
 	}
 	plan, err := s.planSync(ctx, &q, "t", "", p, f.Since, "updated_at", "created_at")
 	if err != nil {
@@ -163,6 +185,9 @@ func (s *Store) ListTickets(ctx context.Context, f store.TicketFilter, p store.P
 		return nil, "", s.wrap("list tickets", err)
 	}
 	out, err := scanTickets(rows)
+	if err == nil {
+		err = withExternalIDs(ctx, s.c, out)
+	}
 	if err != nil {
 		return nil, "", s.wrap("list tickets", err)
 	}
@@ -173,4 +198,22 @@ func (s *Store) ListTickets(ctx context.Context, f store.TicketFilter, p store.P
 		out, next = nextPage(out, limit, func(t store.Ticket) cursor { return cursor{kind: "t", id: t.ID} })
 	}
 	return out, next, nil
+}
+
+// withExternalIDs loads the external ids of a page of tickets.
+func withExternalIDs(ctx context.Context, q Querier, ts []store.Ticket) error {
+	ids := make([]int64, len(ts))
+	for i, t := range ts {
+		ids[i] = t.ID
+	}
+	ext, err := loadExternalIDs(ctx, q, ownerTicket, ids)
+	if err != nil {
+		return err
+	}
+	for i := range ts {
+		if e := ext[ts[i].ID]; e != nil {
+			ts[i].ExternalIDs = e
+		}
+	}
+	return nil
 }

@@ -89,7 +89,11 @@ func (s *Store) normCustomer(c *store.Customer) error {
 			return fieldErr("attributes", "key %q: empty, too long or not UTF-8", k)
 		}
 	}
-	c.Phones, c.Emails, c.ChatHandles = orEmpty(phones), orEmpty(emails), orEmpty(handles)
+	ext, err := normExternalIDs(c.ExternalIDs)
+	if err != nil {
+		return err
+	}
+	c.Phones, c.Emails, c.ChatHandles, c.ExternalIDs = orEmpty(phones), orEmpty(emails), orEmpty(handles), ext
 	if c.Attributes == nil {
 		c.Attributes = map[string]string{}
 	}
@@ -160,6 +164,11 @@ func normTicket(t *store.Ticket) error {
 		return err
 	}
 	t.Tags = tags
+	ext, err := normExternalIDs(t.ExternalIDs)
+	if err != nil {
+		return err
+	}
+	t.ExternalIDs = ext
 	return nil
 }
 
