@@ -308,6 +308,7 @@ type Queue struct {
 	Announce         string            `yaml:"announce"`       // prompt played every AnnounceEvery
 	AnnounceEvery    time.Duration     `yaml:"announce_every"` // default 30s
 	AnnouncePosition bool              `yaml:"announce_position"`
+	AnnounceWait     bool              `yaml:"announce_wait"` // say the estimated wait ("about six minutes") when known
 	Keys             map[string]string `yaml:"keys"`          // digit -> flow node (e.g. "9": callback)
 	ServiceLevel     time.Duration     `yaml:"service_level"` // answered within this counts; default 20s
 	Callback         QueueCallback     `yaml:"callback"`      // callbacks from this queue (docs/callbacks.md)
@@ -349,9 +350,9 @@ func base() Config {
 			"order-status": {URL: DemoOrdersURL, Method: "GET", Timeout: 3 * time.Second},
 		},
 		Queues: map[string]Queue{
-			"technical": {Music: "hold-music", Announce: "queue-announce", AnnouncePosition: true, Keys: map[string]string{"9": "callback"}, Callback: demoCallback},
-			"sales":     {Music: "hold-music", Announce: "queue-announce", AnnouncePosition: true, Keys: map[string]string{"9": "callback"}, Callback: demoCallback},
-			"operator":  {Music: "hold-music", Announce: "queue-announce", AnnouncePosition: true, Keys: map[string]string{"9": "callback"}, Callback: demoCallback},
+			"technical": {Music: "hold-music", Announce: "queue-announce", AnnouncePosition: true, AnnounceWait: true, Keys: map[string]string{"9": "callback"}, Callback: demoCallback},
+			"sales":     {Music: "hold-music", Announce: "queue-announce", AnnouncePosition: true, AnnounceWait: true, Keys: map[string]string{"9": "callback"}, Callback: demoCallback},
+			"operator":  {Music: "hold-music", Announce: "queue-announce", AnnouncePosition: true, AnnounceWait: true, Keys: map[string]string{"9": "callback"}, Callback: demoCallback},
 		},
 		Calendars: map[string]Calendar{
 			"office": {
