@@ -274,7 +274,7 @@ func (r *run) setVar(name, value string) {
 // when the flow is over).
 func (r *run) exec(ctx context.Context, n *flows.Node) (string, error) {
 	switch n.Type {
-	case flows.TypePlay:
+	case flows.TypePlay, flows.TypeSay: // a say node's value is its last prompt ref
 		if err := r.playRefs(ctx, n.Prompts, n.BargeIn); err != nil {
 			return "", err
 		}

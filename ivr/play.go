@@ -8,6 +8,7 @@ import (
 	"github.com/hotline-dev/hotline/events"
 	"github.com/hotline-dev/hotline/flows"
 	"github.com/hotline-dev/hotline/media"
+	"github.com/hotline-dev/hotline/say"
 )
 
 // resolved is one prompt ready to play.
@@ -24,6 +25,10 @@ type resolved struct {
 func (r *run) resolve(refs []flows.PromptRef) []resolved {
 	var out []resolved
 	for _, ref := range refs {
+		if ref.Say != "" {
+			out = append(out, r.sayVar(ref)...)
+			continue
+		}
 		if ref.Digits != "" {
 			v, ok := r.vars[ref.Digits]
 			if !ok {
@@ -233,4 +238,23 @@ func (r *run) stale(d media.Digit) bool {
 		return true
 	}
 	return false
+}
+
+// sayVar says a variable's value as fragments of its kind in the call's
+// language (a say node, a {say: var, as: kind} entry). A value that is
+// unset or cannot be said is logged and skipped: the caller hears the rest
+// of the prompts rather than a dropped call.
+func (r *run) sayVar(ref flows.PromptRef) []resolved {
+	v, ok := r.vars[ref.Say]
+	if !ok {
+		r.log.Warn("ivr: say of an unset variable", "var", ref.Say)
+		return nil
+	}
+	frags, err := say.Value(r.lang, ref.As, v, r.e.cfg.Clock.Now(), r.e.cfg.Location)
+	if err != nil {
+		r.log.Warn("ivr: value cannot be said", "var", ref.Say, "kind", ref.As, "err", err)
+		return nil
+	}
+	r.traceEvent("say", simSayEvent{Kind: ref.As, Value: v, Lang: r.lang, Fragments: frags})
+	return r.resolveNames(frags...)
 }
