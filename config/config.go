@@ -46,6 +46,7 @@ type Config struct {
 	Webhooks        map[string]Webhook `yaml:"webhooks"`
 	WebhookDelivery WebhookDelivery    `yaml:"webhook_delivery"`
 	Cluster         Cluster            `yaml:"cluster"` // several nodes, one ACD (cluster.go, docs/cluster.md)
+	TTS             TTS                `yaml:"tts"`     // text-to-speech for {tts: var} (tts.go)
 
 	// Version is the binary's (set by cmd/hotline, never by the file):
 	// the User-Agent default and the build-info metric report it.
@@ -592,6 +593,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("media.inband_dtmf: %q is not auto, always or never", c.Media.InbandDTMF)
 	}
 	if _, err := c.SIP.TrustedPrefixes(); err != nil {
+		return err
+	}
+	c.TTS = c.TTS.withDefaults()
+	if err := c.TTS.validate(); err != nil {
 		return err
 	}
 	if err := c.validateCluster(); err != nil {

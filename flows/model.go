@@ -146,9 +146,14 @@ type PromptRef struct {
 	// Say is a variable said as a value of kind As ({say: var, as:
 	// money}; a say node's say and as), by package say in the call's
 	// language.
-	Say  string
-	As   string
-	Line int
+	Say string
+	As  string
+	// TTS is a variable whose text is spoken by the text-to-speech engine
+	// ({tts: var, fallback: prompt}); Fallback plays when the engine is
+	// slow or fails.
+	TTS      string
+	Fallback string
+	Line     int
 }
 
 // Templated reports whether the name has "{var}" placeholders.

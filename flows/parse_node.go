@@ -269,6 +269,12 @@ func (ps *problems) prompts(p pair, node string) []PromptRef {
 			if !ok {
 				continue
 			}
+			if ref, isTTS := ps.ttsEntry(kv, line, node, p.key); isTTS {
+				if ref.TTS != "" {
+					out = append(out, ref)
+				}
+				continue
+			}
 			if ref, isSay := ps.sayEntry(kv, line, node, p.key); isSay {
 				if ref.Say != "" {
 					out = append(out, ref)
@@ -318,6 +324,42 @@ func (ps *problems) sayEntry(kv []pair, line int, node, field string) (PromptRef
 	}
 	if !ok {
 		ref.Say = ""
+	}
+	return ref, true
+}
+
+// ttsEntry reads {tts: variable, fallback: prompt}; isTTS is false when
+// the mapping has no tts key.
+func (ps *problems) ttsEntry(kv []pair, line int, node, field string) (PromptRef, bool) {
+	ref := PromptRef{Line: line}
+	isTTS, ok := false, true
+	for _, e := range kv {
+		if e.key == "tts" {
+			isTTS = true
+		}
+	}
+	if !isTTS {
+		return ref, false
+	}
+	for _, e := range kv {
+		switch e.key {
+		case "tts":
+			v, good := ps.variable(e, node)
+			ref.TTS, ok = v, ok && good
+		case "fallback":
+			v, good := ps.str(e, node)
+			if bad := promptNameProblem(v); good && bad != "" {
+				ps.errorf(e.kline, node, "%s: fallback %q %s", field, v, bad)
+				good = false
+			}
+			ref.Fallback, ok = v, ok && good
+		default:
+			ps.errorf(e.kline, node, "%s: unknown field %q in {tts: variable, fallback: prompt}", field, e.key)
+			ok = false
+		}
+	}
+	if !ok {
+		ref.TTS = ""
 	}
 	return ref, true
 }

@@ -104,6 +104,18 @@ func (ps *problems) checkPrompts(f *Flow, vs varSources, env Env) {
 		readBack := false
 		sayLine := 0
 		for _, r := range refs {
+			if r.TTS != "" {
+				if !vs.known(r.TTS) {
+					ps.errorf(r.Line, n.Name, "tts %s: variable %q is never set in this flow", r.TTS, r.TTS)
+				}
+				if env.TTS == "" {
+					ps.errorf(r.Line, n.Name, "tts %s: no text-to-speech engine (install espeak-ng, or tts.engine is none)", r.TTS)
+				}
+				if r.Fallback != "" {
+					ps.checkPromptName(f, n, PromptRef{Name: r.Fallback, Line: r.Line}, vs, env)
+				}
+				continue
+			}
 			if r.Say != "" {
 				if sayLine == 0 {
 					sayLine = r.Line
