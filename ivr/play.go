@@ -3,6 +3,7 @@ package ivr
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/hotline-dev/hotline/events"
@@ -27,6 +28,10 @@ func (r *run) resolve(refs []flows.PromptRef) []resolved {
 	for _, ref := range refs {
 		if ref.Say != "" {
 			out = append(out, r.sayVar(ref)...)
+			continue
+		}
+		if ref.TTS != "" {
+			out = append(out, r.speak(ref)...)
 			continue
 		}
 		if ref.Digits != "" {
@@ -257,4 +262,38 @@ func (r *run) sayVar(ref flows.PromptRef) []resolved {
 	}
 	r.traceEvent("say", simSayEvent{Kind: ref.As, Value: v, Lang: r.lang, Fragments: frags})
 	return r.resolveNames(frags...)
+}
+
+// speak says a variable's free text with the text-to-speech engine in the
+// call's language's voice, waiting at most TTSWait for a text not yet
+// cached; when the engine is off, slow or fails, the entry's fallback
+// prompt plays instead (logged), and the text is cached for the next call.
+func (r *run) speak(ref flows.PromptRef) []resolved {
+	text := strings.TrimSpace(r.vars[ref.TTS])
+	fallback := func(why string, err error) []resolved {
+		r.log.Warn("ivr: text-to-speech not played", "var", ref.TTS, "why", why, "err", err, "fallback", ref.Fallback)
+		if ref.Fallback == "" {
+			return nil
+		}
+		if rp, ok := r.resolveName(ref.Fallback); ok {
+			return []resolved{rp}
+		}
+		return nil
+	}
+	if r.e.cfg.TTS == nil {
+		return fallback("no engine", nil)
+	}
+	if text == "" {
+		return fallback("empty text", nil)
+	}
+	wait := r.e.cfg.TTSWait
+	if wait <= 0 {
+		wait = 2 * time.Second
+	}
+	p, err := r.e.cfg.TTS.Prompt(context.Background(), text, r.lang, wait)
+	if err != nil {
+		return fallback("synthesis", err)
+	}
+	r.traceEvent("say", simSayEvent{Kind: "tts", Value: text, Lang: r.lang, Fragments: []string{"tts"}})
+	return []resolved{{name: "tts-" + r.e.cfg.TTS.Key(text, r.lang)[:12], lang: r.lang, p: p}}
 }
