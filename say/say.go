@@ -277,11 +277,10 @@ func clockOf(s string) (h, m int, ok bool) {
 
 func num(n int) string { return "number-" + strconv.Itoa(n) }
 
-// Fragments lists every fragment name any grammar produces, in a stable
-// order: each must exist in every language a flow declares (the prompt
-// list has them all for en and vi). The digit keys are not included
-// (digit-0..digit-9, star and pound are the read-back's, see Digit).
-func Fragments() []string {
+// CoreFragments lists the fragments of cardinals, clock times and days
+// (Number, Time, Day, DayTime): all the callback dialogue says, so a
+// prompt folder made for it need not have money or dates.
+func CoreFragments() []string {
 	out := make([]string, 0, 50)
 	for n := 0; n <= 19; n++ {
 		out = append(out, num(n))
@@ -293,7 +292,15 @@ func Fragments() []string {
 	for d := time.Monday; d <= time.Saturday; d++ {
 		out = append(out, Weekday(d))
 	}
-	out = append(out, Weekday(time.Sunday))
+	return append(out, Weekday(time.Sunday))
+}
+
+// Fragments lists every fragment name any grammar produces, in a stable
+// order: each must exist in every language a flow declares (the prompt
+// list has them all for en and vi). The digit keys are not included
+// (digit-0..digit-9, star and pound are the read-back's, see Digit).
+func Fragments() []string {
+	out := CoreFragments()
 	for m := time.January; m <= time.December; m++ {
 		out = append(out, Month(m))
 	}
