@@ -282,14 +282,14 @@ func (ps *problems) prompts(p pair, node string) []PromptRef {
 				continue
 			}
 			if len(kv) != 1 || kv[0].key != "digits" {
-				ps.errorf(line, node, "%s: a prompt entry is a name, {digits: variable} or {say: variable, as: kind}", p.key)
+				ps.errorf(line, node, "%s: a prompt entry is a name, {digits: variable}, {say: variable, as: kind} or {tts: variable, fallback: prompt}", p.key)
 				continue
 			}
 			if name, ok := ps.variable(kv[0], node); ok {
 				out = append(out, PromptRef{Digits: name, Line: line})
 			}
 		default:
-			ps.errorf(line, node, "%s: a prompt entry is a name, {digits: variable} or {say: variable, as: kind}, got %s", p.key, kindName(it))
+			ps.errorf(line, node, "%s: a prompt entry is a name, {digits: variable}, {say: variable, as: kind} or {tts: variable, fallback: prompt}, got %s", p.key, kindName(it))
 		}
 	}
 	return out
