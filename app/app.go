@@ -30,6 +30,7 @@ import (
 	"github.com/hotline-dev/hotline/sip"
 	"github.com/hotline-dev/hotline/store"
 	"github.com/hotline-dev/hotline/store/storeopen"
+	"github.com/hotline-dev/hotline/tts"
 	"github.com/hotline-dev/hotline/webhook"
 )
 
@@ -170,9 +171,19 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	}
 	a.undo = append(a.undo, a.httpRaw.Close)
 	a.lookups = config.ResolveLookups(cfg.Lookups, config.SelfURL(a.HTTPAddr().String()))
+	// Text-to-speech for {tts: var}: espeak-ng when installed (or asked
+	// for), cached under tts.dir; none leaves tts entries to their fallback.
+	var speech *tts.Cache
+	if cfg.TTS.EngineName() == config.TTSEspeak {
+		if e, ferr := tts.Find(); ferr == nil {
+			speech = tts.NewCache(cfg.TTS.Dir, e)
+			a.undo = append(a.undo, func() error { speech.Close(); return nil })
+		}
+	}
 	if a.engine, err = ivr.NewEngine(ivr.Config{
 		Prompts: a.prompts, Lookups: a.lookups, Calendars: cfg.Calendars, Bus: a.bus, Logger: log,
 		Enqueuer: a.acd.enqueuer, Callbacks: ivrCallbacks{s: a.callbacks}, Location: officeLocation(cfg),
+		TTS: speech, TTSWait: cfg.TTS.Wait,
 	}); err != nil {
 		return nil, fmt.Errorf("ivr engine: %w", err)
 	}

@@ -46,6 +46,7 @@ type Config struct {
 	Webhooks        map[string]Webhook `yaml:"webhooks"`
 	WebhookDelivery WebhookDelivery    `yaml:"webhook_delivery"`
 	Cluster         Cluster            `yaml:"cluster"` // several nodes, one ACD (cluster.go, docs/cluster.md)
+	TTS             TTS                `yaml:"tts"`     // text-to-speech for {tts: var} (tts.go)
 
 	// Version is the binary's (set by cmd/hotline, never by the file):
 	// the User-Agent default and the build-info metric report it.
@@ -308,6 +309,7 @@ type Queue struct {
 	Announce         string            `yaml:"announce"`       // prompt played every AnnounceEvery
 	AnnounceEvery    time.Duration     `yaml:"announce_every"` // default 30s
 	AnnouncePosition bool              `yaml:"announce_position"`
+	AnnounceWait     bool              `yaml:"announce_wait"` // say the estimated wait ("about six minutes") when known
 	Keys             map[string]string `yaml:"keys"`          // digit -> flow node (e.g. "9": callback)
 	ServiceLevel     time.Duration     `yaml:"service_level"` // answered within this counts; default 20s
 	Callback         QueueCallback     `yaml:"callback"`      // callbacks from this queue (docs/callbacks.md)
@@ -349,9 +351,9 @@ func base() Config {
 			"order-status": {URL: DemoOrdersURL, Method: "GET", Timeout: 3 * time.Second},
 		},
 		Queues: map[string]Queue{
-			"technical": {Music: "hold-music", Announce: "queue-announce", AnnouncePosition: true, Keys: map[string]string{"9": "callback"}, Callback: demoCallback},
-			"sales":     {Music: "hold-music", Announce: "queue-announce", AnnouncePosition: true, Keys: map[string]string{"9": "callback"}, Callback: demoCallback},
-			"operator":  {Music: "hold-music", Announce: "queue-announce", AnnouncePosition: true, Keys: map[string]string{"9": "callback"}, Callback: demoCallback},
+			"technical": {Music: "hold-music", Announce: "queue-announce", AnnouncePosition: true, AnnounceWait: true, Keys: map[string]string{"9": "callback"}, Callback: demoCallback},
+			"sales":     {Music: "hold-music", Announce: "queue-announce", AnnouncePosition: true, AnnounceWait: true, Keys: map[string]string{"9": "callback"}, Callback: demoCallback},
+			"operator":  {Music: "hold-music", Announce: "queue-announce", AnnouncePosition: true, AnnounceWait: true, Keys: map[string]string{"9": "callback"}, Callback: demoCallback},
 		},
 		Calendars: map[string]Calendar{
 			"office": {
@@ -591,6 +593,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("media.inband_dtmf: %q is not auto, always or never", c.Media.InbandDTMF)
 	}
 	if _, err := c.SIP.TrustedPrefixes(); err != nil {
+		return err
+	}
+	c.TTS = c.TTS.withDefaults()
+	if err := c.TTS.validate(); err != nil {
 		return err
 	}
 	if err := c.validateCluster(); err != nil {

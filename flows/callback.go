@@ -41,7 +41,7 @@ func CallbackPrompts() []string {
 	out := []string{PromptCallbackPosition, PromptCallbackNumberEnding, PromptCallbackConfirmNumber, PromptCallbackEnterNumber,
 		PromptCallbackRefused, PromptCallbackWhenOpen, PromptCallbackAt, PromptCallbackClosedThen, PromptCallbackOfferTime,
 		PromptCallbackExisting, PromptCallbackExistingMenu, PromptCallbackCancelled, PromptCallbackNotTaken, PromptCallbackBooked}
-	out = append(out, say.Fragments()...)
+	out = append(out, say.CoreFragments()...)
 	return append(out, ReadBackPrompts()...)
 }
 

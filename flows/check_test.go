@@ -170,3 +170,22 @@ func TestEnvFromConfigTypedNil(t *testing.T) {
 		t.Errorf("env %+v: want nil prompts and empty (not nil) queues", env)
 	}
 }
+
+// With an engine, the same tts entry checks clean.
+func TestTTSWithEngine(t *testing.T) {
+	env := testEnv()
+	env.TTS = "espeak-ng"
+	f, ps := Parse("t.yaml", []byte(`flow: t
+languages: [en]
+nodes:
+  start: {type: set, vars: {m: "hello"}, next: p}
+  p: {type: play, prompts: [{tts: m, fallback: goodbye}], next: bye}
+  bye: {type: hangup}
+`))
+	if len(ps) == 0 {
+		ps = Check(NewSet(f), env)
+	}
+	if len(ps) != 0 {
+		t.Errorf("problems: %s", render(ps))
+	}
+}

@@ -26,6 +26,7 @@ const (
 	TypeCallback = "callback"
 	TypeGoto     = "goto"
 	TypeHangup   = "hangup"
+	TypeSay      = "say"
 )
 
 // Defaults applied by the parser when a field is absent.
@@ -121,6 +122,11 @@ type Node struct {
 	MaxNumberDigits int
 	At              string
 
+	// say: the variable and its kind (say.Kinds); the parser appends them
+	// to Prompts as a PromptRef{Say, As}, after any lead-in prompts.
+	SayVar string
+	SayAs  string
+
 	fieldLines map[string]int
 }
 
@@ -137,7 +143,17 @@ func (n *Node) FieldLine(field string) int {
 type PromptRef struct {
 	Name   string
 	Digits string // variable name for {digits: var}
-	Line   int
+	// Say is a variable said as a value of kind As ({say: var, as:
+	// money}; a say node's say and as), by package say in the call's
+	// language.
+	Say string
+	As  string
+	// TTS is a variable whose text is spoken by the text-to-speech engine
+	// ({tts: var, fallback: prompt}); Fallback plays when the engine is
+	// slow or fails.
+	TTS      string
+	Fallback string
+	Line     int
 }
 
 // Templated reports whether the name has "{var}" placeholders.

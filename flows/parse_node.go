@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hotline-dev/hotline/say"
 	"go.yaml.in/yaml/v4"
 )
 
@@ -24,8 +25,9 @@ var (
 		TypeCallback: {"queue", "prompts", "next", "confirm_key", "another_key", "cancel_key", "max_number_digits", "timeout", "inter_digit_timeout", "retries", "at"},
 		TypeGoto:     {"next"},
 		TypeHangup:   {"prompts"},
+		TypeSay:      {"prompts", "say", "as", "next", "barge_in"},
 	}
-	nodeTypes  = []string{TypePlay, TypeMenu, TypeGather, TypeBranch, TypeLanguage, TypeHTTP, TypeTicket, TypeSet, TypeEnqueue, TypeCallback, TypeGoto, TypeHangup}
+	nodeTypes  = []string{TypePlay, TypeMenu, TypeGather, TypeBranch, TypeLanguage, TypeHTTP, TypeTicket, TypeSet, TypeEnqueue, TypeCallback, TypeGoto, TypeHangup, TypeSay}
 	caseFields = []string{"calendar", "caller", "var", "equals", "matches", "set", "next"}
 	keysRE     = regexp.MustCompile(`^[0-9*#]{1,8}$`)
 	callerRE   = regexp.MustCompile(`^\+?[0-9]*\*?$`)
@@ -72,6 +74,13 @@ func (ps *problems) node(np pair) *Node {
 		}
 	}
 	ps.required(n)
+	if n.Type == TypeSay && n.SayVar != "" {
+		as := n.SayAs
+		if as == "" {
+			as = say.KindNumber
+		}
+		n.Prompts = append(n.Prompts, PromptRef{Say: n.SayVar, As: as, Line: n.FieldLine("say")})
+	}
 	return n
 }
 
@@ -180,6 +189,10 @@ func (ps *problems) nodeField(n *Node, p pair) {
 		}
 	case "at":
 		n.At, _ = ps.chosenTime(p, nm)
+	case "say":
+		n.SayVar, _ = ps.variable(p, nm)
+	case "as":
+		n.SayAs, _ = ps.sayKind(p, nm, "as")
 	}
 }
 
@@ -256,18 +269,112 @@ func (ps *problems) prompts(p pair, node string) []PromptRef {
 			if !ok {
 				continue
 			}
+			if ref, isTTS := ps.ttsEntry(kv, line, node, p.key); isTTS {
+				if ref.TTS != "" {
+					out = append(out, ref)
+				}
+				continue
+			}
+			if ref, isSay := ps.sayEntry(kv, line, node, p.key); isSay {
+				if ref.Say != "" {
+					out = append(out, ref)
+				}
+				continue
+			}
 			if len(kv) != 1 || kv[0].key != "digits" {
-				ps.errorf(line, node, "%s: a prompt entry is a name or {digits: variable}", p.key)
+				ps.errorf(line, node, "%s: a prompt entry is a name, {digits: variable}, {say: variable, as: kind} or {tts: variable, fallback: prompt}", p.key)
 				continue
 			}
 			if name, ok := ps.variable(kv[0], node); ok {
 				out = append(out, PromptRef{Digits: name, Line: line})
 			}
 		default:
-			ps.errorf(line, node, "%s: a prompt entry is a name or {digits: variable}, got %s", p.key, kindName(it))
+			ps.errorf(line, node, "%s: a prompt entry is a name, {digits: variable}, {say: variable, as: kind} or {tts: variable, fallback: prompt}, got %s", p.key, kindName(it))
 		}
 	}
 	return out
+}
+
+// sayEntry reads {say: variable, as: kind} (as defaults to number); isSay
+// is false when the mapping has no say key. A bad entry is reported and
+// returned with Say empty.
+func (ps *problems) sayEntry(kv []pair, line int, node, field string) (PromptRef, bool) {
+	ref := PromptRef{As: say.KindNumber, Line: line}
+	isSay, ok := false, true
+	for _, e := range kv {
+		if e.key == "say" {
+			isSay = true
+		}
+	}
+	if !isSay {
+		return ref, false
+	}
+	for _, e := range kv {
+		switch e.key {
+		case "say":
+			v, good := ps.variable(e, node)
+			ref.Say, ok = v, ok && good
+		case "as":
+			k, good := ps.sayKind(e, node, field+": as")
+			ref.As, ok = k, ok && good
+		default:
+			ps.errorf(e.kline, node, "%s: unknown field %q in {say: variable, as: kind}", field, e.key)
+			ok = false
+		}
+	}
+	if !ok {
+		ref.Say = ""
+	}
+	return ref, true
+}
+
+// ttsEntry reads {tts: variable, fallback: prompt}; isTTS is false when
+// the mapping has no tts key.
+func (ps *problems) ttsEntry(kv []pair, line int, node, field string) (PromptRef, bool) {
+	ref := PromptRef{Line: line}
+	isTTS, ok := false, true
+	for _, e := range kv {
+		if e.key == "tts" {
+			isTTS = true
+		}
+	}
+	if !isTTS {
+		return ref, false
+	}
+	for _, e := range kv {
+		switch e.key {
+		case "tts":
+			v, good := ps.variable(e, node)
+			ref.TTS, ok = v, ok && good
+		case "fallback":
+			v, good := ps.str(e, node)
+			if bad := promptNameProblem(v); good && bad != "" {
+				ps.errorf(e.kline, node, "%s: fallback %q %s", field, v, bad)
+				good = false
+			}
+			ref.Fallback, ok = v, ok && good
+		default:
+			ps.errorf(e.kline, node, "%s: unknown field %q in {tts: variable, fallback: prompt}", field, e.key)
+			ok = false
+		}
+	}
+	if !ok {
+		ref.TTS = ""
+	}
+	return ref, true
+}
+
+// sayKind reads a kind of value package say can say.
+func (ps *problems) sayKind(p pair, node, what string) (string, bool) {
+	s, ok := ps.str(p, node)
+	if !ok {
+		return "", false
+	}
+	if !slices.Contains(say.Kinds(), s) {
+		ps.errorf(p.kline, node, "%s: unknown kind %q (one of %s)%s", what, s, strings.Join(say.Kinds(), ", "), suggest(s, say.Kinds()))
+		return "", false
+	}
+	return s, true
 }
 
 func promptNameProblem(s string) string {

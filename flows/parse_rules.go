@@ -98,6 +98,9 @@ func (ps *problems) required(n *Node) {
 		}
 	}
 	switch n.Type {
+	case TypeSay:
+		need("say", "the variable whose value is said")
+		need("next", "where to go after saying it")
 	case TypePlay:
 		need("prompts", "what to play")
 		need("next", "where to go after the prompts")

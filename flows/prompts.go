@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/hotline-dev/hotline/say"
 )
 
 // Prompts the engine plays on its own; the checker requires them wherever a
@@ -100,7 +102,29 @@ func (ps *problems) checkPrompts(f *Flow, vs varSources, env Env) {
 		refs = append(refs, n.InvalidPrompts...)
 		refs = append(refs, n.TimeoutPrompts...)
 		readBack := false
+		sayLine := 0
 		for _, r := range refs {
+			if r.TTS != "" {
+				if !vs.known(r.TTS) {
+					ps.errorf(r.Line, n.Name, "tts %s: variable %q is never set in this flow", r.TTS, r.TTS)
+				}
+				if env.TTS == "" {
+					ps.errorf(r.Line, n.Name, "tts %s: no text-to-speech engine (install espeak-ng, or tts.engine is none)", r.TTS)
+				}
+				if r.Fallback != "" {
+					ps.checkPromptName(f, n, PromptRef{Name: r.Fallback, Line: r.Line}, vs, env)
+				}
+				continue
+			}
+			if r.Say != "" {
+				if sayLine == 0 {
+					sayLine = r.Line
+				}
+				if !vs.known(r.Say) {
+					ps.errorf(r.Line, n.Name, "say %s: variable %q is never set in this flow", r.Say, r.Say)
+				}
+				continue
+			}
 			if r.Digits != "" {
 				readBack = true
 				if !vs.known(r.Digits) {
@@ -119,6 +143,9 @@ func (ps *problems) checkPrompts(f *Flow, vs varSources, env Env) {
 		if n.Type == TypeCallback && !callbackChecked {
 			callbackChecked = true // once per flow: every callback node says the same
 			ps.checkCallbackPrompts(f, n, env)
+		}
+		if sayLine > 0 && env.Prompts != nil {
+			ps.checkSayFragments(f, n, sayLine, env)
 		}
 		if readBack && env.Prompts != nil {
 			line := n.FieldLine("confirm")
@@ -264,4 +291,30 @@ func (env Env) hasPrompt(lang, name string) bool {
 	}
 	b, ok := env.Prompts.(interface{ Unusable(lang, name string) bool })
 	return ok && b.Unusable(lang, name)
+}
+
+// SayPrompts lists the fragments a say entry may play: every fragment of
+// package say and the digits.
+func SayPrompts() []string { return append(say.Fragments(), ReadBackPrompts()...) }
+
+// checkSayFragments reports, per language of the flow, the say fragments
+// missing from the prompt library: a value said in that language would
+// lose words.
+func (ps *problems) checkSayFragments(f *Flow, n *Node, line int, env Env) {
+	for _, lang := range f.Languages {
+		var missing []string
+		for _, d := range SayPrompts() {
+			if !env.hasPrompt(lang, d) {
+				missing = append(missing, d)
+			}
+		}
+		if len(missing) > 0 {
+			more := ""
+			if len(missing) > 8 {
+				more = fmt.Sprintf(" and %d more", len(missing)-8)
+				missing = missing[:8]
+			}
+			ps.errorf(line, n.Name, "say fragments missing for %s: %s%s (make prompts)", lang, strings.Join(missing, ", "), more)
+		}
+	}
 }

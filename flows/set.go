@@ -28,6 +28,9 @@ type Env struct {
 	Lookups   map[string]config.Lookup
 	Calendars map[string]config.Calendar
 	Prompts   PromptLibrary
+	// TTS is the text-to-speech engine in use ("" none): a flow with a
+	// {tts: var} entry fails the check without one.
+	TTS string
 }
 
 // EnvFromConfig takes queues, lookups and calendars from the configuration.
@@ -37,7 +40,7 @@ func EnvFromConfig(c config.Config, prompts PromptLibrary) Env {
 	if v := reflect.ValueOf(prompts); prompts != nil && v.Kind() == reflect.Pointer && v.IsNil() {
 		prompts = nil
 	}
-	return Env{Queues: orEmpty(c.Queues), Lookups: orEmpty(c.Lookups), Calendars: orEmpty(c.Calendars), Prompts: prompts}
+	return Env{Queues: orEmpty(c.Queues), Lookups: orEmpty(c.Lookups), Calendars: orEmpty(c.Calendars), Prompts: prompts, TTS: c.TTS.EngineName()}
 }
 
 func orEmpty[V any](m map[string]V) map[string]V {

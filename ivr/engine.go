@@ -17,6 +17,7 @@ import (
 	"github.com/hotline-dev/hotline/flows"
 	"github.com/hotline-dev/hotline/media"
 	"github.com/hotline-dev/hotline/store"
+	"github.com/hotline-dev/hotline/tts"
 )
 
 // DefaultMaxSteps bounds the nodes one call may pass through.
@@ -49,6 +50,10 @@ type Config struct {
 	// Location reads a callback node's chosen time given as HH:MM (the
 	// office's zone: the queue calendar's); nil means time.Local.
 	Location *time.Location
+	// TTS speaks {tts: var} entries (nil: their fallback plays); TTSWait
+	// bounds the wait for a text not yet cached (default 2s).
+	TTS     *tts.Cache
+	TTSWait time.Duration
 }
 
 // Engine runs flows. It is safe for concurrent use by many calls.
@@ -274,7 +279,7 @@ func (r *run) setVar(name, value string) {
 // when the flow is over).
 func (r *run) exec(ctx context.Context, n *flows.Node) (string, error) {
 	switch n.Type {
-	case flows.TypePlay:
+	case flows.TypePlay, flows.TypeSay: // a say node's value is its last prompt ref
 		if err := r.playRefs(ctx, n.Prompts, n.BargeIn); err != nil {
 			return "", err
 		}

@@ -3,11 +3,13 @@ package ivr
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/hotline-dev/hotline/events"
 	"github.com/hotline-dev/hotline/flows"
 	"github.com/hotline-dev/hotline/media"
+	"github.com/hotline-dev/hotline/say"
 )
 
 // resolved is one prompt ready to play.
@@ -24,6 +26,14 @@ type resolved struct {
 func (r *run) resolve(refs []flows.PromptRef) []resolved {
 	var out []resolved
 	for _, ref := range refs {
+		if ref.Say != "" {
+			out = append(out, r.sayVar(ref)...)
+			continue
+		}
+		if ref.TTS != "" {
+			out = append(out, r.speak(ref)...)
+			continue
+		}
 		if ref.Digits != "" {
 			v, ok := r.vars[ref.Digits]
 			if !ok {
@@ -233,4 +243,57 @@ func (r *run) stale(d media.Digit) bool {
 		return true
 	}
 	return false
+}
+
+// sayVar says a variable's value as fragments of its kind in the call's
+// language (a say node, a {say: var, as: kind} entry). A value that is
+// unset or cannot be said is logged and skipped: the caller hears the rest
+// of the prompts rather than a dropped call.
+func (r *run) sayVar(ref flows.PromptRef) []resolved {
+	v, ok := r.vars[ref.Say]
+	if !ok {
+		r.log.Warn("ivr: say of an unset variable", "var", ref.Say)
+		return nil
+	}
+	frags, err := say.Value(r.lang, ref.As, v, r.e.cfg.Clock.Now(), r.e.cfg.Location)
+	if err != nil {
+		r.log.Warn("ivr: value cannot be said", "var", ref.Say, "kind", ref.As, "err", err)
+		return nil
+	}
+	r.traceEvent("say", simSayEvent{Kind: ref.As, Value: v, Lang: r.lang, Fragments: frags})
+	return r.resolveNames(frags...)
+}
+
+// speak says a variable's free text with the text-to-speech engine in the
+// call's language's voice, waiting at most TTSWait for a text not yet
+// cached; when the engine is off, slow or fails, the entry's fallback
+// prompt plays instead (logged), and the text is cached for the next call.
+func (r *run) speak(ref flows.PromptRef) []resolved {
+	text := strings.TrimSpace(r.vars[ref.TTS])
+	fallback := func(why string, err error) []resolved {
+		r.log.Warn("ivr: text-to-speech not played", "var", ref.TTS, "why", why, "err", err, "fallback", ref.Fallback)
+		if ref.Fallback == "" {
+			return nil
+		}
+		if rp, ok := r.resolveName(ref.Fallback); ok {
+			return []resolved{rp}
+		}
+		return nil
+	}
+	if r.e.cfg.TTS == nil {
+		return fallback("no engine", nil)
+	}
+	if text == "" {
+		return fallback("empty text", nil)
+	}
+	wait := r.e.cfg.TTSWait
+	if wait <= 0 {
+		wait = 2 * time.Second
+	}
+	p, err := r.e.cfg.TTS.Prompt(context.Background(), text, r.lang, wait)
+	if err != nil {
+		return fallback("synthesis", err)
+	}
+	r.traceEvent("say", simSayEvent{Kind: "tts", Value: text, Lang: r.lang, Fragments: []string{"tts"}})
+	return []resolved{{name: "tts-" + r.e.cfg.TTS.Key(text, r.lang)[:12], lang: r.lang, p: p}}
 }

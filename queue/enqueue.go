@@ -5,13 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/hotline-dev/hotline/bridge"
+	"github.com/hotline-dev/hotline/config"
 	"github.com/hotline-dev/hotline/ivr"
 	"github.com/hotline-dev/hotline/media"
+	"github.com/hotline-dev/hotline/say"
 	"github.com/hotline-dev/hotline/sip"
 	"github.com/hotline-dev/hotline/store"
 )
@@ -271,12 +272,38 @@ func (q *Enqueuer) hold(ctx context.Context, call ivr.Call, req ivr.QueueRequest
 		music = ps[0]
 	}
 	bridge.Hold(ctx, call, music, qc.AnnounceEvery, func() []*media.Prompt {
-		ps := bridge.Lookup(q.cfg.Prompts, req.Language, qc.Announce)
-		if qc.AnnouncePosition {
-			if pos, err := q.cfg.Desk.Position(call.ID()); err == nil {
-				ps = append(ps, bridge.SayDigits(q.cfg.Prompts, req.Language, "position", strconv.Itoa(pos.Position))...)
+		var pos *Position
+		if qc.AnnouncePosition || qc.AnnounceWait {
+			if p, err := q.cfg.Desk.Position(call.ID()); err == nil {
+				pos = &p
 			}
 		}
-		return ps
+		return bridge.Lookup(q.cfg.Prompts, req.Language, Announcement(req.Language, qc, pos)...)
 	})
+}
+
+// Prompts a queue announcement says before the values (prompts/prompts.txt).
+const (
+	PromptPosition     = "position"      // "You are caller number" <n>
+	PromptWaitEstimate = "wait-estimate" // "The estimated wait is" about <n> minutes
+)
+
+// Announcement names the prompts of one announcement in lang: the
+// queue's announce prompt, then (if on and known) the caller's position
+// as a cardinal and the estimated wait rounded to the minute, in the
+// language's grammar ("you are caller number fourteen ... about six
+// minutes", "... số mười bốn ... khoảng sáu phút"). pos nil: the place is
+// unknown (the caller just left), so only the announce prompt is said.
+func Announcement(lang string, qc config.Queue, pos *Position) []string {
+	names := []string{qc.Announce}
+	if pos == nil {
+		return names
+	}
+	if qc.AnnouncePosition && pos.Position > 0 {
+		names = append(append(names, PromptPosition), say.Number(lang, pos.Position)...)
+	}
+	if qc.AnnounceWait && pos.Known && pos.EWT > 0 {
+		names = append(append(names, PromptWaitEstimate), say.About(lang, pos.EWT)...)
+	}
+	return names
 }

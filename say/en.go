@@ -1,5 +1,10 @@
 package say
 
+import (
+	"strings"
+	"time"
+)
+
 // english says numbers the British way ("one hundred and five", "two
 // thousand and twenty four") and times on the 12-hour clock ("two oh five
 // p.m.", "eight a.m.").
@@ -57,3 +62,40 @@ func (english) clock(h, m int) []string {
 // dayTime: "eight a.m. tomorrow", "eight a.m. on Monday" reads as well
 // without the "on" a fragment would need.
 func (english) dayTime(day, clock []string) []string { return append(clock, day...) }
+
+func (english) and(out []string) []string { return append(out, And) }
+
+// Ordinal fragments English needs for the last word of a large ordinal.
+const (
+	ordHundred  = "ordinal-hundred"
+	ordThousand = "ordinal-thousand"
+	ordMillion  = "ordinal-million"
+)
+
+// ordinal says the cardinal with its last word made ordinal: "twenty
+// first", "one hundred and fifth", "two thousandth".
+func (english) ordinal(n int) []string {
+	out := english{}.number(n)
+	last := out[len(out)-1]
+	switch last {
+	case Hundred:
+		last = ordHundred
+	case Thousand:
+		last = ordThousand
+	case Million:
+		last = ordMillion
+	default:
+		last = "ordinal-" + strings.TrimPrefix(last, "number-")
+	}
+	out[len(out)-1] = last
+	return out
+}
+
+// date: "December third", "December third two thousand and twenty seven".
+func (english) date(day int, m time.Month, year int) []string {
+	out := append([]string{Month(m)}, english{}.ordinal(day)...)
+	if year > 0 {
+		out = append(out, english{}.number(year)...)
+	}
+	return out
+}

@@ -35,10 +35,16 @@ const MaxNumber = 999_999_999
 
 // Kinds of value for Value.
 const (
-	KindNumber = "number" // a cardinal: "42"
-	KindDigits = "digits" // digit by digit: "0912345678", keys * and # too
-	KindTime   = "time"   // a clock time: "14:05" or RFC 3339
-	KindDay    = "day"    // a date: "2026-12-03" or RFC 3339 (today, tomorrow, weekday)
+	KindNumber   = "number"   // a cardinal: "42"
+	KindDigits   = "digits"   // digit by digit: "0912345678", keys * and # too
+	KindTime     = "time"     // a clock time: "14:05" or RFC 3339
+	KindDay      = "day"      // a date: "2026-12-03" or RFC 3339 (today, tomorrow, weekday)
+	KindDate     = "date"     // a calendar date: "2026-12-03" or RFC 3339 (December third)
+	KindMoney    = "money"    // an amount and currency: "200000 VND", "12.50 USD"
+	KindDuration = "duration" // exact: "370" seconds or "1h30m"
+	KindAbout    = "about"    // an estimate, to the minute: "about six minutes"
+	KindOrdinal  = "ordinal"  // a rank: "21" is twenty first
+	KindPhone    = "phone"    // a phone number in groups: "0912 345 678"
 )
 
 // ErrValue is wrapped by Value for a value it cannot say.
@@ -51,6 +57,12 @@ type grammar interface {
 	// dayTime orders a day word and a time: "eight a.m. tomorrow", "tám
 	// giờ sáng mai".
 	dayTime(day, clock []string) []string
+	// and joins a last part to what precedes: English "and", Vietnamese
+	// nothing ("mười hai đô la năm mươi xu").
+	and(out []string) []string
+	ordinal(n int) []string
+	// date says a day of the month and a month, and year unless 0.
+	date(day int, m time.Month, year int) []string
 }
 
 var grammars = map[string]grammar{"en": english{}, "vi": vietnamese{}}
@@ -189,8 +201,49 @@ func Value(lang, kind, value string, now time.Time, loc *time.Location) ([]strin
 			return nil, fmt.Errorf("%w: day %q is neither YYYY-MM-DD nor RFC 3339", ErrValue, value)
 		}
 		return Day(lang, t, now), nil
+	case KindDate:
+		t, err := moment(value, loc)
+		if err != nil {
+			t, err = time.ParseInLocation(time.DateOnly, value, zone(loc, now))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: date %q is neither YYYY-MM-DD nor RFC 3339", ErrValue, value)
+		}
+		return Date(lang, t, now), nil
+	case KindMoney:
+		n, cur, err := ParseMoney(value)
+		if err != nil {
+			return nil, err
+		}
+		return Money(lang, n, cur), nil
+	case KindDuration, KindAbout:
+		d, err := ParseDuration(value)
+		if err != nil {
+			return nil, err
+		}
+		if kind == KindAbout {
+			return About(lang, d), nil
+		}
+		return Duration(lang, d), nil
+	case KindOrdinal:
+		n, err := strconv.Atoi(value)
+		if err != nil || n < 1 || n > MaxNumber {
+			return nil, fmt.Errorf("%w: ordinal %q is not a whole number from 1 to %d", ErrValue, value, MaxNumber)
+		}
+		return Ordinal(lang, n), nil
+	case KindPhone:
+		out := Phone(lang, value)
+		if len(out) == 0 {
+			return nil, fmt.Errorf("%w: phone %q has no digit", ErrValue, value)
+		}
+		return out, nil
 	}
-	return nil, fmt.Errorf("%w: unknown kind %q (number, digits, time, day)", ErrValue, kind)
+	return nil, fmt.Errorf("%w: unknown kind %q (%s)", ErrValue, kind, strings.Join(Kinds(), ", "))
+}
+
+// Kinds lists the kinds Value says.
+func Kinds() []string {
+	return []string{KindNumber, KindDigits, KindTime, KindDay, KindDate, KindMoney, KindDuration, KindAbout, KindOrdinal, KindPhone}
 }
 
 func zone(loc *time.Location, now time.Time) *time.Location {
@@ -224,11 +277,10 @@ func clockOf(s string) (h, m int, ok bool) {
 
 func num(n int) string { return "number-" + strconv.Itoa(n) }
 
-// Fragments lists every fragment name any grammar produces, in a stable
-// order: each must exist in every language a flow declares (the prompt
-// list has them all for en and vi). The digit keys are not included
-// (digit-0..digit-9, star and pound are the read-back's, see Digit).
-func Fragments() []string {
+// CoreFragments lists the fragments of cardinals, clock times and days
+// (Number, Time, Day, DayTime): all the callback dialogue says, so a
+// prompt folder made for it need not have money or dates.
+func CoreFragments() []string {
 	out := make([]string, 0, 50)
 	for n := 0; n <= 19; n++ {
 		out = append(out, num(n))
@@ -241,4 +293,30 @@ func Fragments() []string {
 		out = append(out, Weekday(d))
 	}
 	return append(out, Weekday(time.Sunday))
+}
+
+// Fragments lists every fragment name any grammar produces, in a stable
+// order: each must exist in every language a flow declares (the prompt
+// list has them all for en and vi). The digit keys are not included
+// (digit-0..digit-9, star and pound are the read-back's, see Digit).
+func Fragments() []string {
+	out := CoreFragments()
+	for m := time.January; m <= time.December; m++ {
+		out = append(out, Month(m))
+	}
+	for n := 1; n <= 19; n++ {
+		out = append(out, ord(n))
+	}
+	for n := 20; n <= 90; n += 10 {
+		out = append(out, ord(n))
+	}
+	out = append(out, ordHundred, ordThousand, ordMillion, OrdinalThe, DateDay, DateYear, Pause,
+		AboutWord, Second, Seconds, MinuteOne, Minutes, HourOne, Hours)
+	for _, c := range currencyCodes() {
+		out = append(out, unitName(c, false), unitName(c, true))
+		if Currencies[c].Minor > 0 {
+			out = append(out, minorName(c, false), minorName(c, true))
+		}
+	}
+	return out
 }

@@ -251,7 +251,10 @@ func TestValue(t *testing.T) {
 }
 
 func FuzzValue(f *testing.F) {
-	for _, s := range []string{"14:05", "0:00", "25", "0912345678", "2026-12-03", "2026-12-03T01:00:00Z", "-1", "99999999999"} {
+	for _, s := range []string{"14:05", "0:00", "25", "0912345678", "2026-12-03", "2026-12-03T01:00:00Z", "-1", "99999999999", "12.50 USD", "200000 VND", "6m", "370"} {
+		for _, k := range []string{"date", "money", "duration", "about", "ordinal", "phone"} {
+			f.Add(k, s)
+		}
 		f.Add("number", s)
 		f.Add("time", s)
 		f.Add("day", s)

@@ -1,5 +1,7 @@
 package say
 
+import "time"
+
 // Vietnamese fragments a digit takes after a tens word.
 const (
 	// FinalOne is 1 after a tens word from 20: "hai mươi mốt" (not một).
@@ -93,3 +95,25 @@ func (v vietnamese) clock(h, m int) []string {
 
 // dayTime: "tám giờ ngày mai", "tám giờ thứ Hai".
 func (vietnamese) dayTime(day, clock []string) []string { return append(clock, day...) }
+
+func (vietnamese) and(out []string) []string { return out }
+
+// ordinal: thứ nhất (1), thứ tư (4), else thứ and the cardinal ("thứ hai
+// mươi mốt", "thứ mười bốn").
+func (v vietnamese) ordinal(n int) []string {
+	switch n {
+	case 1, 4:
+		return []string{ord(n)}
+	}
+	return append([]string{OrdinalThe}, v.number(n)...)
+}
+
+// date: "ngày ba tháng mười hai", "... năm hai nghìn không trăm hai mươi
+// bảy" (tháng carried by the month fragment).
+func (v vietnamese) date(day int, m time.Month, year int) []string {
+	out := append(append([]string{DateDay}, v.number(day)...), Month(m))
+	if year > 0 {
+		out = append(append(out, DateYear), v.number(year)...)
+	}
+	return out
+}

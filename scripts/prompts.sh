@@ -5,7 +5,8 @@
 # espeak-ng (voice = lang, or the voice named by an inline "[xx] " marker),
 # then sox turns it into what Hotline loads: 8 kHz, mono, 16-bit signed PCM
 # WAV, high-passed, leading/trailing silence trimmed to a short pad, peak
-# normalised to -3 dBFS. "@hold-music" is synthesised with sox instead.
+# normalised to -3 dBFS. "@hold-music" is synthesised with sox instead;
+# "@silence" is 0.3 s of silence.
 # Output is deterministic (no dither), so unchanged prompts give unchanged
 # files and git shows only real changes.
 #
@@ -115,6 +116,8 @@ while IFS= read -r line || [[ -n $line ]]; do
 	mkdir -p "$tmp/out/$lang"
 	if [[ $text == "@hold-music" ]]; then
 		synth_music "$tmp/out/$lang/$name.wav"
+	elif [[ $text == "@silence" ]]; then
+		sox -D -n -r 8000 -c 1 -b 16 -e signed-integer "$tmp/out/$lang/$name.wav" trim 0 0.3
 	else
 		render "$lang" "$text" "$tmp/out/$lang/$name.wav"
 	fi
