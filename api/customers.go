@@ -140,13 +140,7 @@ func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := store.CustomerFilter{Email: strings.TrimSpace(q.Get("email")), Tier: store.Tier(q.Get("tier")), Query: q.Get("q")}
 	var err error
-	if err = checkQuery(r, customerQuery); err == nil {
-		f.Since, err = sinceParams(r)
-	}
-	if err == nil {
-		f.ExternalID, err = externalIDParam(r)
-	}
-	if err != nil {
+	if f.Since, f.ExternalID, err = listParams(r, customerQuery); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -314,6 +308,20 @@ func checkExternalIDs(p *problems, ids []store.ExternalID) {
 			p.add(fmt.Sprintf("external_ids[%d].id", i), "required, up to %d bytes", maxShort)
 		}
 	}
+}
+
+// listParams checks a list's query for unknown parameters and reads what
+// customers and tickets share: the sync bounds and an external id.
+func listParams(r *http.Request, allowed []string) (store.Since, store.ExternalID, error) {
+	if err := checkQuery(r, allowed); err != nil {
+		return store.Since{}, store.ExternalID{}, err
+	}
+	since, err := sinceParams(r)
+	if err != nil {
+		return store.Since{}, store.ExternalID{}, err
+	}
+	ext, err := externalIDParam(r)
+	return since, ext, err
 }
 
 // externalIDParam reads ?external_id=source:id (the id may hold colons).

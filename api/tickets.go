@@ -155,13 +155,7 @@ func (s *Server) listTickets(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := store.TicketFilter{Status: q.Get("status"), Category: q.Get("category"), Query: q.Get("q")}
 	var err error
-	if err = checkQuery(r, ticketQuery); err == nil {
-		f.Since, err = sinceParams(r)
-	}
-	if err == nil {
-		f.ExternalID, err = externalIDParam(r)
-	}
-	if err != nil {
+	if f.Since, f.ExternalID, err = listParams(r, ticketQuery); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

@@ -19,7 +19,6 @@ import (
 	"github.com/hotline-dev/hotline/events"
 	"github.com/hotline-dev/hotline/internal/baresiptest"
 	"github.com/hotline-dev/hotline/internal/phonetest"
-	"github.com/hotline-dev/hotline/media"
 	"github.com/hotline-dev/hotline/registrar"
 	"github.com/hotline-dev/hotline/sip"
 	"github.com/hotline-dev/hotline/store"
@@ -123,29 +122,7 @@ func TestClusterCallerOnAAgentOnB(t *testing.T) {
 	// while nobody is logged in (join_empty), so the caller waits for it.
 	_, c, _ := dial(t, a, "sip:300@"+a.sipAddr("udp"), sip.DialOptions{From: "0911000001"})
 	xCall := phone.NextCall(t, within(t, 15*time.Second))
-	heard := make(chan struct{})
-	var once sync.Once
-	c.Media().SetAudioSink(func(pcm []int16) {
-		if media.ToneShare(pcm, 440) > 0.6 {
-			once.Do(func() { close(heard) })
-		}
-	})
-	select {
-	case <-heard:
-	case <-time.After(5 * time.Second):
-		t.Fatal("the caller on node a did not hear x's phone through the bridge")
-	}
-	playCtx, stopPlay := context.WithCancel(ctx)
-	played := make(chan struct{})
-	go func() {
-		defer close(played)
-		_ = c.Media().Play(playCtx, media.NewPromptPCM("caller-tone", media.Tone([]float64{1000}, 5*time.Second)))
-	}()
-	xCall.Heard(t, within(t, 5*time.Second), 1000, "the caller on node a through the bridge")
-	stopPlay()
-	<-played
-	must(t, c.Hangup(ctx))
-	xCall.WaitEnded(t, within(t, 5*time.Second), "x's leg after the caller hung up")
+	talkThenHangUp(t, ctx, c, xCall, "the caller on node a and x's phone")
 }
 
 // cutProxy forwards TCP connections to a database address until Cut,

@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"context"
 	"maps"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,7 +10,6 @@ import (
 	"github.com/hotline-dev/hotline/events"
 	"github.com/hotline-dev/hotline/internal/phonetest"
 	"github.com/hotline-dev/hotline/internal/siptest"
-	"github.com/hotline-dev/hotline/media"
 	"github.com/hotline-dev/hotline/queue"
 	"github.com/hotline-dev/hotline/registrar"
 	"github.com/hotline-dev/hotline/sip"
@@ -231,29 +228,7 @@ func restartFloor(t *testing.T, dbURL string) {
 	if u := xCall.Invite().User; u != "x" {
 		t.Errorf("x's phone was called as %q, want its registered contact's user x", u)
 	}
-	heard := make(chan struct{})
-	var once sync.Once
-	c.Media().SetAudioSink(func(pcm []int16) {
-		if media.ToneShare(pcm, 440) > 0.6 {
-			once.Do(func() { close(heard) })
-		}
-	})
-	select {
-	case <-heard:
-	case <-time.After(5 * time.Second):
-		t.Fatal("caller C did not hear x's phone through the bridge")
-	}
-	playCtx, stopPlay := context.WithCancel(ctx)
-	played := make(chan struct{})
-	go func() {
-		defer close(played)
-		_ = c.Media().Play(playCtx, media.NewPromptPCM("caller-tone", media.Tone([]float64{1000}, 5*time.Second)))
-	}()
-	xCall.Heard(t, within(t, 5*time.Second), 1000, "caller C through the bridge")
-	stopPlay()
-	<-played
-	must(t, c.Hangup(ctx))
-	xCall.WaitEnded(t, within(t, 5*time.Second), "x's leg after C hung up")
+	talkThenHangUp(t, ctx, c, xCall, "caller C and x's phone")
 
 	for _, e := range h2.seen {
 		if e.Type == events.AgentOffered && e.Agent == "y" {
