@@ -218,7 +218,17 @@ func (c *Cluster) Heartbeat(ctx context.Context, node string) error {
 
 // Expired lists nodes not lost yet whose heartbeat is older than expiry.
 func (c *Cluster) Expired(ctx context.Context, expiry time.Duration) ([]string, error) {
-	rows, err := c.p.Query(ctx, `SELECT id FROM acd_nodes WHERE NOT lost AND last_seen < now() - make_interval(secs => $1) ORDER BY id`,
+	return expiredNodes(ctx, c.p, expiry)
+}
+
+// querier is what the pool and the leader's own connection share.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// expiredNodes is the one query behind both Expired methods.
+func expiredNodes(ctx context.Context, q querier, expiry time.Duration) ([]string, error) {
+	rows, err := q.Query(ctx, `SELECT id FROM acd_nodes WHERE NOT lost AND last_seen < now() - make_interval(secs => $1) ORDER BY id`,
 		expiry.Seconds())
 	if err != nil {
 		return nil, fmt.Errorf("expired nodes: %w", err)
@@ -450,16 +460,7 @@ func (l *Leader) Commands(ctx context.Context, limit int) ([]Command, error) {
 
 // Expired is Cluster.Expired on the leader's connection.
 func (l *Leader) Expired(ctx context.Context, expiry time.Duration) ([]string, error) {
-	rows, err := l.c.Query(ctx, `SELECT id FROM acd_nodes WHERE NOT lost AND last_seen < now() - make_interval(secs => $1) ORDER BY id`,
-		expiry.Seconds())
-	if err != nil {
-		return nil, fmt.Errorf("expired nodes: %w", err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, fmt.Errorf("expired nodes: %w", err)
-	}
-	return ids, nil
+	return expiredNodes(ctx, l.c, expiry)
 }
 
 // Load reads the snapshot.
