@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/hotline-dev/hotline/events"
+	"github.com/hotline-dev/hotline/say"
 )
 
 // printEvents renders the events of one simulated call, in order.
@@ -137,16 +138,16 @@ func orNone(s string) string {
 	return s
 }
 
-// spoken joins the fragments' texts, or their names when a text is unknown.
+// spoken joins the fragments' texts as the language writes them (Thai
+// without spaces), or their names when a text is unknown.
 func spoken(lang string, frags []string, texts func(lang, name string) (string, bool)) string {
-	words := make([]string, len(frags))
-	for i, f := range frags {
-		words[i] = f
-		if texts != nil {
-			if t, ok := texts(lang, f); ok {
-				words[i] = t
-			}
-		}
+	if texts == nil {
+		return strings.Join(frags, " ")
 	}
-	return strings.Join(words, " ")
+	return say.Join(lang, frags, func(f string) string {
+		if t, ok := texts(lang, f); ok {
+			return t
+		}
+		return f
+	})
 }
