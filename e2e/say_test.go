@@ -56,12 +56,12 @@ func TestSayLookupValuesEndToEnd(t *testing.T) {
 	t.Cleanup(bill.Close)
 	h := start(t, func(c *config.Config) {
 		c.Lookups["bill"] = config.Lookup{URL: bill.URL + "/bill", Method: "GET", Timeout: 2 * time.Second}
-		for _, f := range [][3]string{{"en", "701", "en"}, {"vi", "702", "vi, en"}} {
+		for _, f := range [][3]string{{"en", "701", "en"}, {"vi", "702", "vi, en"}, {"th", "703", "th"}} {
 			must(t, os.WriteFile(filepath.Join(c.Flows.Dir, "say-"+f[0]+".yaml"), fmt.Appendf(nil, sayFlow, f[0], f[1], f[2]), 0o644))
 		}
 	})
 	now := time.Now()
-	for _, tc := range []struct{ lang, number string }{{"en", "701"}, {"vi", "702"}} {
+	for _, tc := range []struct{ lang, number string }{{"en", "701"}, {"vi", "702"}, {"th", "703"}} {
 		t.Run(tc.lang, func(t *testing.T) {
 			_, call, _ := dial(t, h, "sip:"+tc.number+"@"+h.sipAddr("udp"), sip.DialOptions{From: "0912345678"})
 			id := call.ID()
