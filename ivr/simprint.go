@@ -76,6 +76,12 @@ func printEvents(out io.Writer, sub *events.Subscription, promptsDir string, tex
 			fmt.Fprintf(out, "    lookup %s: %s %s %s\n", d.Lookup, d.Method, d.URL, d.Result)
 		case simSayEvent:
 			fmt.Fprintf(out, "    say %s (%s): %s\n", d.Value, d.Lang, spoken(d.Lang, d.Fragments, texts))
+		case simTTSEvent:
+			fmt.Fprintf(out, "    tts (%s): %s", d.Lang, d.Text)
+			if d.Fallback != "" {
+				fmt.Fprintf(out, "  (else %s/%s)", d.Lang, d.Fallback)
+			}
+			fmt.Fprintln(out)
 		case simCallbackEvent:
 			if d.Status == "" {
 				fmt.Fprintf(out, "    callback for queue %s: nothing requested (the caller hung up)\n", d.Queue)
