@@ -67,6 +67,9 @@ type grammar interface {
 	// groups splits a phone number's digits, given as one run, into the
 	// groups the language's numbers are written in.
 	groups(digits string) []string
+	// spaced reports whether the language writes a space between words
+	// (Thai does not).
+	spaced() bool
 }
 
 var grammars = map[string]grammar{"en": english{}, "vi": vietnamese{}, "th": thai{}}
@@ -331,13 +334,14 @@ func Fragments() []string {
 // phrases, here where a Pause is ("ศูนย์แปดหนึ่ง สองสามสี่ ...").
 // Package say itself never needs it; the simulator and tests print with it.
 func Join(lang string, frags []string, text func(name string) string) string {
+	spaced := grammarOf(lang).spaced()
 	var b strings.Builder
 	for i, f := range frags {
 		switch {
-		case lang == "th" && f == Pause:
+		case !spaced && f == Pause:
 			b.WriteByte(' ')
 			continue
-		case i > 0 && lang != "th":
+		case i > 0 && spaced:
 			b.WriteByte(' ')
 		}
 		b.WriteString(text(f))

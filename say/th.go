@@ -109,3 +109,5 @@ func (thai) groups(d string) []string {
 	}
 	return split(d)
 }
+
+func (thai) spaced() bool { return false }
