@@ -277,7 +277,7 @@ func (ps *problems) checkCallbackPrompts(f *Flow, n *Node, env Env) {
 			if len(missing) > 6 {
 				list += fmt.Sprintf(", ... (%d in all)", len(missing))
 			}
-			ps.errorf(n.FieldLine("type"), n.Name, "callback dialogue prompts missing for %s: %s (prompts/prompts.txt has them for en and vi)", lang, list)
+			ps.errorf(n.FieldLine("type"), n.Name, "callback dialogue prompts missing for %s: %s (prompts/prompts.txt has them for %s)", lang, list, strings.Join(say.Languages(), ", "))
 		}
 	}
 }
