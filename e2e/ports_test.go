@@ -89,3 +89,29 @@ func ports(t *testing.T) portBlock {
 	}
 	return b
 }
+
+// A block is never handed out twice in a row, and one whose port another
+// process holds (here: the video port sipp would fail on) is skipped.
+func TestReservePortsSkipsTakenBlocks(t *testing.T) {
+	a := ports(t)
+	blocks.Lock()
+	next := namedPortMin + 4*blocks.next
+	blocks.Unlock()
+	c, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", next+2))
+	if err != nil {
+		t.Skipf("port %d is taken already: %v", next+2, err)
+	}
+	defer c.Close()
+	b := ports(t)
+	if b.base == next {
+		t.Errorf("block %d handed out while its port %d is bound", next, next+2)
+	}
+	if b.base == a.base {
+		t.Errorf("block %d handed out twice in a row", a.base)
+	}
+	for _, p := range []portBlock{a, b} {
+		if p.base%4 != 0 || p.base < namedPortMin || p.base+3 > namedPortMax || p.media()%2 != 0 {
+			t.Errorf("block %d: not an aligned block of 4 in %d-%d", p.base, namedPortMin, namedPortMax)
+		}
+	}
+}
