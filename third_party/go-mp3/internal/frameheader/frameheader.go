@@ -191,8 +191,10 @@ func (f FrameHeader) FrameSize() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	size := ((144*f.Bitrate())/freq +
-		int(f.PaddingBit())) >> uint(f.LowSamplingFrequency())
+	// An MPEG-2 frame holds half the samples of an MPEG-1 frame, so half
+	// the slots; the padding slot is one byte either way.
+	size := ((144*f.Bitrate())/freq)>>uint(f.LowSamplingFrequency()) +
+		int(f.PaddingBit())
 	return size, nil
 }
 
