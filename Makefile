@@ -23,6 +23,7 @@ test: lint unit fuzz
 unit:
 	$(GO) test -race -count=1 -timeout 20m ./...
 	cd third_party/sipgo && $(GO) test -race -count=1 ./sip -run 'TestListenerAddrs|TestUDPListenerPool|TestClientTxTerminateErrBeforeDone'
+	cd third_party/go-mp3 && $(GO) test -race -count=1 ./...
 
 fuzz:
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh

@@ -58,3 +58,7 @@ require (
 )
 
 replace github.com/emiago/sipgo => ./third_party/sipgo
+
+// go-mp3 v0.3.4 (the latest release) with the MPEG-2 frame size fixed:
+// third_party/go-mp3/NOTE.md.
+replace github.com/hajimehoshi/go-mp3 => ./third_party/go-mp3
