@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"slices"
@@ -44,6 +45,29 @@ type WebhookDelivery struct {
 	// Keep is how long delivered and dead deliveries stay in the outbox
 	// (visible, replayable); default 168h (a week).
 	Keep time.Duration `yaml:"keep"`
+	// AllowNetworks are CIDRs (or single IPs) a delivery may connect to
+	// although they are in a refused range: loopback, private (RFC 1918,
+	// ULA), link-local (cloud metadata at 169.254.169.254), unspecified,
+	// multicast. Default none: those are refused.
+	AllowNetworks []string `yaml:"allow_networks"`
+}
+
+// AllowPrefixes parses AllowNetworks; errors name the key and index.
+func (d WebhookDelivery) AllowPrefixes() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for i, v := range d.AllowNetworks {
+		if p, err := netip.ParsePrefix(strings.TrimSpace(v)); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		ip, err := netip.ParseAddr(strings.TrimSpace(v))
+		if err != nil {
+			return nil, fmt.Errorf("webhook_delivery.allow_networks[%d]: %q is not an IP or CIDR", i, v)
+		}
+		ip = ip.Unmap()
+		out = append(out, netip.PrefixFrom(ip, ip.BitLen()))
+	}
+	return out, nil
 }
 
 // WithDefaults fills zero fields.
@@ -114,6 +138,9 @@ func (c *Config) validateWebhooks() error {
 	}
 	if d.BackoffMin > 0 && d.BackoffMax > 0 && d.BackoffMin > d.BackoffMax {
 		return fmt.Errorf("webhook_delivery.backoff_min: %v is more than backoff_max %v", d.BackoffMin, d.BackoffMax)
+	}
+	if _, err := d.AllowPrefixes(); err != nil {
+		return err
 	}
 	return nil
 }

@@ -3,7 +3,6 @@ package webhook
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -124,11 +123,12 @@ func (s *Service) writeLoop(ctx context.Context) {
 			s.writeFails.Add(1)
 			wait = s.dbRetry.Next(wait)
 			s.log.Warn("webhook: cannot write the outbox; retrying", "events", len(batch), "err", err, "retry_in", wait)
-			if !sleep(ctx, wait) {
+			if !s.writerSleep(ctx, wait) {
 				s.log.Error("webhook: stopping with events not written to the outbox", "events", len(batch)+len(s.in))
 				return
 			}
 		}
+		s.wrote(len(batch))
 		s.kickDeliver()
 	}
 }
@@ -151,7 +151,23 @@ func (s *Service) flushOnStop(ctx context.Context) {
 	}
 	if err := s.write(ctx, batch); err != nil {
 		s.log.Error("webhook: stopping with events not written to the outbox", "events", len(batch), "err", err)
+		return
 	}
+	s.wrote(len(batch))
+}
+
+// writerSleep waits d before the writer's next attempt, less when Flush
+// is waiting for it (the database may be back: the call log found it).
+func (s *Service) writerSleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-s.wake:
+	case <-ctx.Done():
+		return false
+	}
+	return true
 }
 
 // Enqueue writes events to the outbox now, bypassing the queue (tests
@@ -166,16 +182,12 @@ func (s *Service) write(ctx context.Context, batch []Event) error {
 	subs := *s.subs.Load()
 	var ds []store.WebhookDelivery
 	for _, ev := range batch {
-		body, err := json.Marshal(ev)
+		d, err := fanout(subs, ev)
 		if err != nil {
 			s.log.Error("webhook: event not encodable; dropped", "call_id", ev.CallID, "type", ev.Type, "err", err)
 			continue
 		}
-		for _, id := range sortedSubs(subs) {
-			if subs[id].wants(ev.Type) {
-				ds = append(ds, store.WebhookDelivery{Subscription: id, EventID: ev.ID, EventType: ev.Type, Body: body, CreatedAt: ev.Created})
-			}
-		}
+		ds = append(ds, d...)
 	}
 	if len(ds) == 0 {
 		return nil
