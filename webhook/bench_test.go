@@ -99,7 +99,7 @@ func benchDelivery(b *testing.B, open func(*testing.B, store.Outbox) outboxStore
 	var db outboxStore
 	s, err := webhook.New(webhook.Config{Store: func(context.Context) (store.Webhooks, error) { return db, nil },
 		File:     map[string]config.Webhook{"desk": {URL: "http://" + ln.Addr().String() + "/", Secret: secret, Events: []string{"call.ended"}}},
-		Delivery: config.WebhookDelivery{AllowNetworks: []string{"127.0.0.0/8"}}})
+		Delivery: config.WebhookDelivery{AllowNetworks: loopback}})
 	if err != nil {
 		b.Fatal(err)
 	}

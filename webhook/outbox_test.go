@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -150,5 +153,38 @@ func TestFlushOrdersQueuedEventsBeforeCallEnded(t *testing.T) {
 	got := rc.waitFor(2, 10*time.Second)
 	if got[0].Type != "call.started" || got[1].Type != "call.ended" || got[1].CallID != "fl-call" {
 		t.Fatalf("events %v, want call.started then call.ended", types(got))
+	}
+}
+
+// A receiver that redirects is not followed (the signed body would go
+// where nobody configured, possibly an internal address): the attempt is
+// a failure with the 3xx, retried to the configured URL only.
+func TestRedirectNotFollowed(t *testing.T) {
+	redir := http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "http://169.254.169.254/latest/meta-data/", http.StatusTemporaryRedirect)
+	}), ReadHeaderTimeout: 5 * time.Second}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = redir.Serve(ln) }()
+	defer redir.Close()
+	db := openDB(t, filepath.Join(t.TempDir(), "h.db"))
+	svc, err := webhook.New(webhook.Config{Store: func(context.Context) (store.Webhooks, error) { return db, nil }, Delivery: fast(),
+		File: map[string]config.Webhook{"desk": {URL: "http://" + ln.Addr().String() + "/", Secret: secret}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Enqueue(t.Context(), webhook.Event{ID: "evt_r", Type: "call.started", Created: time.Now(), Data: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := svc.Step(t.Context()); n != 1 || err != nil {
+		t.Fatalf("Step: %d %v", n, err)
+	}
+	// The 3xx is the outcome; followed, the attempt would have ended in
+	// the refused connection to 169.254.169.254 (no status).
+	d := onlyDelivery(t, db)
+	if d.State != store.WebhookPending || d.LastStatus != http.StatusTemporaryRedirect || !strings.Contains(d.LastError, "307") {
+		t.Fatalf("after a redirect: %+v", d)
 	}
 }

@@ -48,7 +48,11 @@ type Config struct {
 	// File are the configuration's subscriptions, secrets resolved.
 	File     map[string]config.Webhook
 	Delivery config.WebhookDelivery
-	Client   *http.Client // default: one with Delivery.Timeout
+	// Client sends the deliveries; default: one with Delivery.Timeout
+	// whose every connection is checked against the refused ranges
+	// (Delivery.AllowNetworks), following no redirect. One given here is
+	// used as it is.
+	Client *http.Client
 	Logger   *slog.Logger
 	// Boot names this process's claims and the events it makes from the
 	// bus; default random. Two processes must never share one.
@@ -109,6 +113,7 @@ type Stats struct {
 // Service is the outbox writer and the deliverer. Run it; Close it.
 type Service struct {
 	cfg     Config
+	guard   guard
 	log     *slog.Logger
 	retry   jobs.Retry
 	dbRetry jobs.Backoff
@@ -160,13 +165,18 @@ func New(cfg Config) (*Service, error) {
 	}
 	// Room for one attempt at least, or nothing would ever be sent.
 	cfg.Lease = max(cfg.Lease, cfg.Delivery.Timeout+leaseMargin+time.Second)
+	allow, err := cfg.Delivery.AllowPrefixes()
+	if err != nil {
+		return nil, err
+	}
+	g := guard{allow: allow}
 	if cfg.Client == nil {
 		// Its own transport: Run closes its idle connections at the end.
-		cfg.Client = &http.Client{Timeout: cfg.Delivery.Timeout, Transport: http.DefaultTransport.(*http.Transport).Clone(),
+		cfg.Client = &http.Client{Timeout: cfg.Delivery.Timeout, Transport: g.transport(cfg.Delivery.Timeout),
 			// A redirect would send the signed body somewhere not configured.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
-	s := &Service{cfg: cfg, log: cfg.Logger.With("component", "webhook", "boot", cfg.Boot),
+	s := &Service{cfg: cfg, guard: g, log: cfg.Logger.With("component", "webhook", "boot", cfg.Boot),
 		retry: jobs.Retry{Backoff: jobs.Backoff{Min: cfg.Delivery.BackoffMin, Max: cfg.Delivery.BackoffMax, Jitter: 0.5, Rand: cfg.Rand},
 			Horizon: cfg.Delivery.Retry},
 		dbRetry: jobs.Backoff{Min: 250 * time.Millisecond, Max: 5 * time.Second},
@@ -179,12 +189,23 @@ func New(cfg Config) (*Service, error) {
 		if err := config.CheckWebhookSecret("webhooks."+name, w.Secret); err != nil {
 			return nil, err
 		}
+		if err := s.checkDestination(w.URL); err != nil {
+			return nil, fmt.Errorf("webhooks.%s.url: %w", name, err)
+		}
 	}
 	s.setSubs(nil)
 	if cfg.Bus != nil {
 		s.stopObs = cfg.Bus.Observe(s.observe)
 	}
 	return s, nil
+}
+
+// checkDestination refuses a subscription URL in a refused range (the
+// host, or what it resolves to within a few seconds).
+func (s *Service) checkDestination(url string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), min(s.cfg.Delivery.Timeout, 5*time.Second))
+	defer cancel()
+	return s.guard.checkURL(ctx, url)
 }
 
 // Boot is the id of this process's claims.

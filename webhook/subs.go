@@ -48,7 +48,7 @@ func (s *Service) Subscription(id string) (Subscription, bool) {
 // Create makes an API subscription. An empty secret is generated (32
 // random bytes, hex); the secret is returned this once.
 func (s *Service) Create(ctx context.Context, url, secret string, evs []string) (Subscription, string, error) {
-	if err := checkSub(url, evs); err != nil {
+	if err := s.checkSub(url, evs); err != nil {
 		return Subscription{}, "", err
 	}
 	if secret == "" {
@@ -80,7 +80,7 @@ func (s *Service) Update(ctx context.Context, id, url, secret string, evs []stri
 	if sb, ok := s.Subscription(id); ok && sb.Source == "config" {
 		return Subscription{}, ErrReadOnly
 	}
-	if err := checkSub(url, evs); err != nil {
+	if err := s.checkSub(url, evs); err != nil {
 		return Subscription{}, err
 	}
 	if secret != "" && len(secret) < config.MinWebhookSecret {
@@ -147,13 +147,16 @@ func (s *Service) Replay(ctx context.Context, id int64) (store.WebhookDelivery, 
 	return d, err
 }
 
-func checkSub(url string, evs []string) error {
+func (s *Service) checkSub(url string, evs []string) error {
 	if err := config.ValidateWebhook("webhook", url, evs); err != nil {
 		field := "url"
 		if url != "" && config.ValidateWebhook("webhook", url, nil) == nil {
 			field = "events"
 		}
 		return &store.FieldError{Field: field, Message: err.Error()}
+	}
+	if err := s.checkDestination(url); err != nil {
+		return &store.FieldError{Field: "url", Message: err.Error()}
 	}
 	return nil
 }
