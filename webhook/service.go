@@ -53,7 +53,7 @@ type Config struct {
 	// (Delivery.AllowNetworks), following no redirect. One given here is
 	// used as it is.
 	Client *http.Client
-	Logger   *slog.Logger
+	Logger *slog.Logger
 	// Boot names this process's claims and the events it makes from the
 	// bus; default random. Two processes must never share one.
 	Boot string
