@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net/netip"
 	"net/url"
@@ -50,6 +51,28 @@ type WebhookDelivery struct {
 	// ULA), link-local (cloud metadata at 169.254.169.254), unspecified,
 	// multicast. Default none: those are refused.
 	AllowNetworks []string `yaml:"allow_networks"`
+	// SecretKeys encrypt the API subscriptions' signing secrets in the
+	// database (AES-256-GCM): the first encrypts, every one decrypts (a
+	// rotation lists the new key first, the old after it). Default none:
+	// the secrets are stored as given.
+	SecretKeys []WebhookKey `yaml:"secret_keys"`
+}
+
+// WebhookKey is one key of webhook_delivery.secret_keys.
+type WebhookKey struct {
+	ID  string `yaml:"id"`  // stored with each secret it encrypts: [a-z0-9_-], up to 32
+	Key string `yaml:"key"` // 32 bytes, base64 (openssl rand -base64 32); may be "env:NAME"
+}
+
+var webhookKeyID = regexp.MustCompile(`^[a-z0-9_-]{1,32}$`)
+
+// WebhookKeyBytes decodes a resolved key (where names it in errors).
+func WebhookKeyBytes(where, key string) ([]byte, error) {
+	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(key))
+	if err != nil || len(b) != 32 {
+		return nil, fmt.Errorf("%s: want 32 bytes in base64 (openssl rand -base64 32)", where)
+	}
+	return b, nil
 }
 
 // AllowPrefixes parses AllowNetworks; errors name the key and index.
@@ -142,11 +165,40 @@ func (c *Config) validateWebhooks() error {
 	if _, err := d.AllowPrefixes(); err != nil {
 		return err
 	}
+	seen := map[string]bool{}
+	for i, k := range d.SecretKeys {
+		where := fmt.Sprintf("webhook_delivery.secret_keys[%d]", i)
+		if !webhookKeyID.MatchString(k.ID) || seen[k.ID] {
+			return fmt.Errorf("%s.id: %q: want a unique id of lower-case letters, digits, - and _ (up to 32)", where, k.ID)
+		}
+		seen[k.ID] = true
+		switch {
+		case k.Key == "" || k.Key == "env:":
+			return fmt.Errorf("%s.key: empty", where)
+		case !strings.HasPrefix(k.Key, "env:"):
+			if _, err := WebhookKeyBytes(where+".key", k.Key); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 
-// checkWebhookSecrets resolves env: secrets (serve only).
+// checkWebhookSecrets resolves env: secrets and keys (serve only).
 func (c *Config) checkWebhookSecrets() error {
+	for i, k := range c.WebhookDelivery.SecretKeys {
+		if !strings.HasPrefix(k.Key, "env:") {
+			continue
+		}
+		where := fmt.Sprintf("webhook_delivery.secret_keys[%d].key", i)
+		v := Secret(k.Key)
+		if v == "" {
+			return fmt.Errorf("%s: %s is not set in the environment", where, k.Key)
+		}
+		if _, err := WebhookKeyBytes(where, v); err != nil {
+			return fmt.Errorf("%w (from %s)", err, k.Key)
+		}
+	}
 	for _, name := range sortedKeys(c.Webhooks) {
 		w := c.Webhooks[name]
 		if !strings.HasPrefix(w.Secret, "env:") {

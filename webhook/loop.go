@@ -29,6 +29,7 @@ func (s *Service) Run(ctx context.Context) error {
 	for wait := time.Duration(0); ; wait = s.dbRetry.Next(wait) {
 		err := s.reload(ctx)
 		if err == nil {
+			s.rekeyOnce(ctx)
 			break
 		}
 		s.log.Warn("webhook: cannot load subscriptions yet; retrying", "err", err, "retry_in", s.dbRetry.Next(wait))
@@ -58,6 +59,24 @@ func (s *Service) Close() error {
 }
 
 func (s *Service) db(ctx context.Context) (store.Webhooks, error) { return s.cfg.Store(ctx) }
+
+// rekeyOnce re-encrypts the secrets not under the current key (seal.go).
+func (s *Service) rekeyOnce(ctx context.Context) {
+	wctx, cancel := context.WithTimeout(ctx, s.cfg.Delivery.Timeout)
+	defer cancel()
+	db, err := s.db(wctx)
+	if err != nil {
+		return
+	}
+	api, err := db.ListWebhooks(wctx)
+	if err != nil {
+		return
+	}
+	s.rekey(wctx, db, api)
+	if err := s.reload(wctx); err != nil {
+		s.log.Warn("webhook: cannot reload subscriptions", "err", err)
+	}
+}
 
 // reload reads the API's subscriptions.
 func (s *Service) reload(ctx context.Context) error {
@@ -378,6 +397,8 @@ func (s *Service) attempt(ctx context.Context, d store.WebhookDelivery) store.We
 	sub := (*s.subs.Load())[d.Subscription]
 	if sub == nil {
 		res.State, res.Error = store.WebhookDead, "the subscription is no longer configured"
+	} else if sub.broken != nil {
+		res.Error = sub.broken.Error()
 	} else {
 		status, err := s.post(ctx, sub, d)
 		res.Status = status

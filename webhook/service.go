@@ -80,6 +80,7 @@ type Subscription struct {
 type sub struct {
 	Subscription
 	secret []byte
+	broken error // the stored secret does not open: every attempt fails with this
 	all    bool
 	types  map[string]bool
 }
@@ -114,6 +115,7 @@ type Stats struct {
 type Service struct {
 	cfg     Config
 	guard   guard
+	seal    *sealer
 	log     *slog.Logger
 	retry   jobs.Retry
 	dbRetry jobs.Backoff
@@ -170,13 +172,17 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	g := guard{allow: allow}
+	seal, err := newSealer(cfg.Delivery.SecretKeys)
+	if err != nil {
+		return nil, err
+	}
 	if cfg.Client == nil {
 		// Its own transport: Run closes its idle connections at the end.
 		cfg.Client = &http.Client{Timeout: cfg.Delivery.Timeout, Transport: g.transport(cfg.Delivery.Timeout),
 			// A redirect would send the signed body somewhere not configured.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
-	s := &Service{cfg: cfg, guard: g, log: cfg.Logger.With("component", "webhook", "boot", cfg.Boot),
+	s := &Service{cfg: cfg, guard: g, seal: seal, log: cfg.Logger.With("component", "webhook", "boot", cfg.Boot),
 		retry: jobs.Retry{Backoff: jobs.Backoff{Min: cfg.Delivery.BackoffMin, Max: cfg.Delivery.BackoffMax, Jitter: 0.5, Rand: cfg.Rand},
 			Horizon: cfg.Delivery.Retry},
 		dbRetry: jobs.Backoff{Min: 250 * time.Millisecond, Max: 5 * time.Second},
@@ -217,7 +223,12 @@ func (s *Service) setSubs(api []store.WebhookSubscription) {
 		m[name] = newSub(name, w.URL, w.Secret, "config", w.Events, time.Time{}, time.Time{})
 	}
 	for _, w := range api {
-		m[w.ID] = newSub(w.ID, w.URL, w.Secret, "api", w.Events, w.CreatedAt, w.UpdatedAt)
+		secret, err := s.seal.open(w.ID, w.Secret)
+		m[w.ID] = newSub(w.ID, w.URL, secret, "api", w.Events, w.CreatedAt, w.UpdatedAt)
+		if err != nil {
+			m[w.ID].secret, m[w.ID].broken = nil, err
+			s.log.Error("webhook: a subscription's secret cannot be read; its deliveries fail", "subscription", w.ID, "err", err)
+		}
 	}
 	s.subs.Store(&m)
 }

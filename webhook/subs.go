@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/hotline-dev/hotline/config"
 	"github.com/hotline-dev/hotline/store"
@@ -58,9 +59,17 @@ func (s *Service) Create(ctx context.Context, url, secret string, evs []string) 
 	} else if err := config.CheckWebhookSecret("", secret); err != nil {
 		return Subscription{}, "", &store.FieldError{Field: "secret", Message: fmt.Sprintf("%d bytes, need at least %d", len(secret), config.MinWebhookSecret)}
 	}
+	if strings.HasPrefix(secret, sealPrefix) {
+		return Subscription{}, "", &store.FieldError{Field: "secret", Message: "may not start " + sealPrefix + " (how encrypted secrets are stored)"}
+	}
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	w := &store.WebhookSubscription{ID: "wh_" + hex.EncodeToString(b[:]), URL: url, Secret: secret, Events: normEvents(evs)}
+	id := "wh_" + hex.EncodeToString(b[:])
+	stored, err := s.seal.seal(id, secret)
+	if err != nil {
+		return Subscription{}, "", err
+	}
+	w := &store.WebhookSubscription{ID: id, URL: url, Secret: stored, Events: normEvents(evs)}
 	db, err := s.db(ctx)
 	if err != nil {
 		return Subscription{}, "", err
@@ -85,6 +94,15 @@ func (s *Service) Update(ctx context.Context, id, url, secret string, evs []stri
 	}
 	if secret != "" && len(secret) < config.MinWebhookSecret {
 		return Subscription{}, &store.FieldError{Field: "secret", Message: fmt.Sprintf("%d bytes, need at least %d", len(secret), config.MinWebhookSecret)}
+	}
+	if strings.HasPrefix(secret, sealPrefix) {
+		return Subscription{}, &store.FieldError{Field: "secret", Message: "may not start " + sealPrefix + " (how encrypted secrets are stored)"}
+	}
+	if secret != "" {
+		var err error
+		if secret, err = s.seal.seal(id, secret); err != nil {
+			return Subscription{}, err
+		}
 	}
 	db, err := s.db(ctx)
 	if err != nil {
