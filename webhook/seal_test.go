@@ -13,7 +13,9 @@ import (
 	"github.com/hotline-dev/hotline/webhook"
 )
 
-func key(b byte) string { return base64.StdEncoding.EncodeToString([]byte(strings.Repeat(string(rune(b)), 32))) }
+func key(b byte) string {
+	return base64.StdEncoding.EncodeToString([]byte(strings.Repeat(string(rune(b)), 32)))
+}
 
 // An API subscription's secret is encrypted in the database with the
 // first key; deliveries are signed with the secret itself; a rotation
