@@ -190,7 +190,8 @@ func (s *Service) writerSleep(ctx context.Context, d time.Duration) bool {
 }
 
 // Enqueue writes events to the outbox now, bypassing the queue (tests
-// and the benchmark; the app goes through the bus and the store hooks).
+// and the API's replay tests; the app's events go through the bus's queue or
+// the store's transactions).
 func (s *Service) Enqueue(ctx context.Context, evs ...Event) error {
 	err := s.write(ctx, evs)
 	s.kickDeliver()
@@ -395,6 +396,11 @@ func (s *Service) attempt(ctx context.Context, d store.WebhookDelivery) store.We
 	log := s.log.With("subscription", d.Subscription, "event_id", d.EventID, "type", d.EventType, "attempt", d.Attempts)
 	res := store.WebhookResult{ID: d.ID, By: s.cfg.Boot}
 	sub := (*s.subs.Load())[d.Subscription]
+	if sub == nil && s.reload(ctx) == nil {
+		// Made through another process's API since this one loaded: the
+		// store writes deliveries for the subscriptions it reads.
+		sub = (*s.subs.Load())[d.Subscription]
+	}
 	if sub == nil {
 		res.State, res.Error = store.WebhookDead, "the subscription is no longer configured"
 	} else if sub.broken != nil {

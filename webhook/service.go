@@ -3,14 +3,26 @@
 // once, in order per subscription, retried with back-off and jitter
 // (jobs) for 24 h and then kept as a dead letter the API can replay.
 //
-// The call path never waits: the bus observer (synchronous with Publish)
-// only encodes the event and puts it on a bounded in-memory queue; the
-// outbox writer writes batches of it to the database in its own goroutine
-// and retries while the database is away; the deliverer claims the head
-// of each subscription's line (one transaction, before sending), POSTs it
-// and records the outcome. When the queue is full (the database has been
-// unwritable for that long) an event is dropped and counted rather than
-// blocking a call: Stats().Dropped, and an error log line.
+// Events reach the outbox one way per kind. Those of a store write
+// (ticket created or updated, interaction created, call.ended with its
+// record) are written by the store in the write's own transaction: the
+// Service is the store's Outbox (Emit), so they are committed exactly
+// when the write is. The others (call.started, call.answered, agent
+// state, callbacks) have no write of their own: the bus observer
+// (synchronous with Publish, on the call's goroutine) only encodes them
+// and puts them on a bounded in-memory queue, and the outbox writer
+// commits batches of it in its own goroutine, retrying while the database
+// is away; a kill -9 loses what is queued and not yet committed. When the
+// queue is full (the database has been unwritable for that long) an event
+// is dropped and counted rather than blocking a call: Stats().Dropped, and
+// an error log line. Flush lets the call log order a call's queued events
+// before its call.ended.
+//
+// The deliverer claims the head of each subscription's line (one
+// transaction, before sending), POSTs it and records the outcome. Every
+// connection is checked against the refused ranges (guard.go: SSRF), and
+// the API's secrets are encrypted at rest when keys are configured
+// (seal.go).
 package webhook
 
 import (
