@@ -271,14 +271,18 @@ func (s *Service) push(ev Event) {
 }
 
 // Flush waits until every event queued before it is in the outbox, for
-// at most Delivery.Timeout (or ctx): the call log calls it before writing
+// at most Delivery.Timeout or half of what is left of ctx: the call log calls it before writing
 // call records, whose call.ended must follow the call's call.started and
 // call.answered in a subscription's line. It gives up quietly (the
 // records are written anyway) when the outbox cannot be written that
 // long: then, and only then, call.ended may arrive before them.
 func (s *Service) Flush(ctx context.Context) {
 	target := s.pushed.Load()
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.Delivery.Timeout)
+	wait := s.cfg.Delivery.Timeout
+	if dl, ok := ctx.Deadline(); ok {
+		wait = min(wait, time.Until(dl)/2) // leave the caller's write half its time
+	}
+	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	for {
 		s.progMu.Lock()
