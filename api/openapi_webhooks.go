@@ -52,7 +52,8 @@ func webhookSchemas() obj {
 	}
 	return obj{
 		"WebhookInput": props([]string{"url"}, obj{
-			"url":    obj{"type": "string", "format": "uri", "description": "http or https"},
+			"url": obj{"type": "string", "format": "uri", "description": "http or https; a host that is, or resolves to, a loopback, private, link-local, unspecified or " +
+				"multicast address is refused (422 on url) unless webhook_delivery.allow_networks lists it, and so is every connection to one"},
 			"secret": obj{"type": "string", "minLength": config.MinWebhookSecret, "description": "HMAC-SHA256 key, at least 32 bytes; POST: empty generates one; PUT: empty keeps it"},
 			"events": obj{"type": "array", "items": enum(evs...)},
 		}),

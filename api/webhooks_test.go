@@ -38,7 +38,7 @@ func testWebhookAPI(t *testing.T, st store.Store) {
 	defer rc.Close()
 	svc, err := webhook.New(webhook.Config{Store: func(context.Context) (store.Webhooks, error) { return st.(store.Webhooks), nil },
 		// No retries: the first failure is the dead letter.
-		Delivery: config.WebhookDelivery{Retry: time.Nanosecond, Timeout: 2 * time.Second},
+		Delivery: config.WebhookDelivery{Retry: time.Nanosecond, Timeout: 2 * time.Second, AllowNetworks: []string{"127.0.0.0/8"}},
 		File:     map[string]config.Webhook{"desk": {URL: rc.URL, Secret: fileSecret, Events: []string{"call.ended"}}}})
 	if err != nil {
 		t.Fatal(err)
@@ -88,6 +88,15 @@ func testWebhookAPI(t *testing.T, st store.Store) {
 	checkField(e.do("POST", "/api/v1/webhooks", writeToken, map[string]any{"url": "ftp://x"}), 422, "url")
 	checkField(e.do("POST", "/api/v1/webhooks", writeToken, map[string]any{"url": rc.URL, "secret": "short"}), 422, "secret")
 	checkField(e.do("POST", "/api/v1/webhooks", writeToken, map[string]any{"url": rc.URL, "events": []string{"nope"}}), 422, "events")
+	// Internal destinations are refused (SSRF), the allow-list aside (127.0.0.0/8 here).
+	for _, u := range []string{"http://10.1.2.3/hook", "http://169.254.169.254/latest/meta-data", "http://[::1]:8080/", "http://[fd00::1]/", "http://0.0.0.0:80/"} {
+		r := e.do("POST", "/api/v1/webhooks", writeToken, map[string]any{"url": u})
+		checkField(r, 422, "url")
+		if !strings.Contains(string(r.body), "webhook_delivery.allow_networks") {
+			t.Errorf("POST %s: %s; want the error to name webhook_delivery.allow_networks", u, r.body)
+		}
+	}
+	checkField(e.do("PUT", "/api/v1/webhooks/"+created.ID, writeToken, map[string]any{"url": "http://192.168.1.1/"}), 422, "url")
 	checkField(e.do("PUT", "/api/v1/webhooks/desk", writeToken, map[string]any{"url": rc.URL}), 409, "")
 	checkField(e.do("DELETE", "/api/v1/webhooks/desk", writeToken, nil), 409, "")
 	checkField(e.do("GET", "/api/v1/webhooks/wh_nope", writeToken, nil), 404, "")

@@ -132,10 +132,16 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		return nil, fmt.Errorf("flows in %s (flows.dir) with prompts in %s (media.prompts): %w", cfg.Flows.Dir, cfg.Media.Prompts, err)
 	}
 
+	// The webhook service first: the store writes its outbox rows in its
+	// own transactions (store.Options.Outbox), and opens at once below.
+	if err = a.newWebhooks(); err != nil {
+		return nil, err
+	}
 	a.store = newLazyStore(func(ctx context.Context) (store.Store, error) {
 		return storeopen.Open(ctx, cfg.Database.URL, store.Options{DefaultCountry: cfg.Phone.DefaultCountry, Logger: log,
-			Timeout: cfg.Database.Timeout})
+			Timeout: cfg.Database.Timeout, Outbox: a.webhooks})
 	})
+	a.store.flush = a.webhooks.Flush
 	a.undo = append(a.undo, a.store.Close)
 	if _, err := a.store.get(ctx); err != nil {
 		// Calls are still answered and logged to the spool; the API answers
@@ -146,9 +152,6 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		return nil, fmt.Errorf("call log (database.spool_dir %s): %w", cfg.Database.SpoolDir, err)
 	}
 	a.undo = append(a.undo, a.calls.Close)
-	if err = a.newWebhooks(); err != nil {
-		return nil, err
-	}
 
 	a.callers = newCallerBudget(cfg.Customers, officeLocation(cfg))
 	if err = a.newACD(); err != nil {

@@ -21,9 +21,12 @@ var errStoreDown = fmt.Errorf("ticket history database unavailable: %w", store.E
 // request deadline, the call logger's write timeout).
 type lazyStore struct {
 	r *calllog.Reopener
-	// hook hears committed ticket, interaction and call writes (the
-	// webhooks); nil: none. Set once, before anything is served.
-	hook storeHook
+	// flush, before a batch of call records is written, waits (bounded)
+	// until the webhook events published before it (call.started,
+	// call.answered) are in the outbox, so a subscription gets them before
+	// the call.ended the batch's transaction writes. nil: none. Set once,
+	// before anything is served.
+	flush func(ctx context.Context)
 }
 
 var _ store.Store = (*lazyStore)(nil)
@@ -106,11 +109,7 @@ func (l *lazyStore) FindCustomerByEmail(ctx context.Context, email string) (*sto
 }
 
 func (l *lazyStore) CreateTicket(ctx context.Context, t *store.Ticket) error {
-	err := l.do(ctx, func(s store.Store) error { return s.CreateTicket(ctx, t) })
-	if err == nil && l.hook != nil {
-		l.hook.TicketCreated(*t)
-	}
-	return err
+	return l.do(ctx, func(s store.Store) error { return s.CreateTicket(ctx, t) })
 }
 
 func (l *lazyStore) GetTicket(ctx context.Context, id int64) (*store.Ticket, error) {
@@ -118,11 +117,7 @@ func (l *lazyStore) GetTicket(ctx context.Context, id int64) (*store.Ticket, err
 }
 
 func (l *lazyStore) UpdateTicket(ctx context.Context, t *store.Ticket) error {
-	err := l.do(ctx, func(s store.Store) error { return s.UpdateTicket(ctx, t) })
-	if err == nil && l.hook != nil {
-		l.hook.TicketUpdated(*t)
-	}
-	return err
+	return l.do(ctx, func(s store.Store) error { return s.UpdateTicket(ctx, t) })
 }
 
 func (l *lazyStore) ListTickets(ctx context.Context, f store.TicketFilter, p store.Page) ([]store.Ticket, string, error) {
@@ -130,11 +125,7 @@ func (l *lazyStore) ListTickets(ctx context.Context, f store.TicketFilter, p sto
 }
 
 func (l *lazyStore) CreateInteraction(ctx context.Context, i *store.Interaction) error {
-	err := l.do(ctx, func(s store.Store) error { return s.CreateInteraction(ctx, i) })
-	if err == nil && l.hook != nil {
-		l.hook.InteractionCreated(*i)
-	}
-	return err
+	return l.do(ctx, func(s store.Store) error { return s.CreateInteraction(ctx, i) })
 }
 
 func (l *lazyStore) GetInteraction(ctx context.Context, id int64) (*store.Interaction, error) {
@@ -150,21 +141,19 @@ func (l *lazyStore) Timeline(ctx context.Context, customerID int64, p store.Page
 }
 
 func (l *lazyStore) LogCall(ctx context.Context, r store.CallRecord) (store.LogResult, error) {
-	res, err := with(ctx, l, func(s store.Store) (store.LogResult, error) { return s.LogCall(ctx, r) })
-	if err == nil && l.hook != nil {
-		l.hook.CallLogged(r, res)
-	}
-	return res, err
+	l.flushEvents(ctx)
+	return with(ctx, l, func(s store.Store) (store.LogResult, error) { return s.LogCall(ctx, r) })
 }
 
 func (l *lazyStore) LogCalls(ctx context.Context, rs []store.CallRecord) ([]store.LogResult, error) {
-	res, err := with(ctx, l, func(s store.Store) ([]store.LogResult, error) { return s.LogCalls(ctx, rs) })
-	if err == nil && l.hook != nil && len(res) == len(rs) {
-		for i := range rs {
-			l.hook.CallLogged(rs[i], res[i])
-		}
+	l.flushEvents(ctx)
+	return with(ctx, l, func(s store.Store) ([]store.LogResult, error) { return s.LogCalls(ctx, rs) })
+}
+
+func (l *lazyStore) flushEvents(ctx context.Context) {
+	if l.flush != nil {
+		l.flush(ctx)
 	}
-	return res, err
 }
 
 // withPartT runs f on part P of the open store (store.Runtime,

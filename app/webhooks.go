@@ -10,8 +10,9 @@ import (
 )
 
 // newWebhooks builds the webhook service (docs/api.md "Webhooks"): it
-// observes the bus from now on, and the store's writes through
-// a.store's hook. Run starts its loops on logCtx, so the call records the
+// observes the bus from now on, and is the store's Outbox (the store
+// writes the events of its ticket, interaction and call writes in their
+// transactions). a.store is set after it, before anything uses it. Run starts its loops on logCtx, so the call records the
 // call log writes during the drain still make their call.ended events.
 func (a *App) newWebhooks() error {
 	file := map[string]config.Webhook{}
@@ -35,15 +36,6 @@ func (a *App) newWebhooks() error {
 		return err // names the key
 	}
 	a.webhooks = s
-	a.store.hook = s
 	a.undo = append(a.undo, s.Close)
 	return nil
-}
-
-// storeHook hears the store's committed writes (the webhook service).
-type storeHook interface {
-	TicketCreated(t store.Ticket)
-	TicketUpdated(t store.Ticket)
-	InteractionCreated(i store.Interaction)
-	CallLogged(r store.CallRecord, res store.LogResult)
 }

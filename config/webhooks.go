@@ -1,7 +1,9 @@
 package config
 
 import (
+	"encoding/base64"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"slices"
@@ -44,6 +46,51 @@ type WebhookDelivery struct {
 	// Keep is how long delivered and dead deliveries stay in the outbox
 	// (visible, replayable); default 168h (a week).
 	Keep time.Duration `yaml:"keep"`
+	// AllowNetworks are CIDRs (or single IPs) a delivery may connect to
+	// although they are in a refused range: loopback, private (RFC 1918,
+	// ULA), link-local (cloud metadata at 169.254.169.254), unspecified,
+	// multicast. Default none: those are refused.
+	AllowNetworks []string `yaml:"allow_networks"`
+	// SecretKeys encrypt the API subscriptions' signing secrets in the
+	// database (AES-256-GCM): the first encrypts, every one decrypts (a
+	// rotation lists the new key first, the old after it). Default none:
+	// the secrets are stored as given.
+	SecretKeys []WebhookKey `yaml:"secret_keys"`
+}
+
+// WebhookKey is one key of webhook_delivery.secret_keys.
+type WebhookKey struct {
+	ID  string `yaml:"id"`  // stored with each secret it encrypts: [a-z0-9_-], up to 32
+	Key string `yaml:"key"` // 32 bytes, base64 (openssl rand -base64 32); may be "env:NAME"
+}
+
+var webhookKeyID = regexp.MustCompile(`^[a-z0-9_-]{1,32}$`)
+
+// WebhookKeyBytes decodes a resolved key (where names it in errors).
+func WebhookKeyBytes(where, key string) ([]byte, error) {
+	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(key))
+	if err != nil || len(b) != 32 {
+		return nil, fmt.Errorf("%s: want 32 bytes in base64 (openssl rand -base64 32)", where)
+	}
+	return b, nil
+}
+
+// AllowPrefixes parses AllowNetworks; errors name the key and index.
+func (d WebhookDelivery) AllowPrefixes() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for i, v := range d.AllowNetworks {
+		if p, err := netip.ParsePrefix(strings.TrimSpace(v)); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		ip, err := netip.ParseAddr(strings.TrimSpace(v))
+		if err != nil {
+			return nil, fmt.Errorf("webhook_delivery.allow_networks[%d]: %q is not an IP or CIDR", i, v)
+		}
+		ip = ip.Unmap()
+		out = append(out, netip.PrefixFrom(ip, ip.BitLen()))
+	}
+	return out, nil
 }
 
 // WithDefaults fills zero fields.
@@ -115,11 +162,43 @@ func (c *Config) validateWebhooks() error {
 	if d.BackoffMin > 0 && d.BackoffMax > 0 && d.BackoffMin > d.BackoffMax {
 		return fmt.Errorf("webhook_delivery.backoff_min: %v is more than backoff_max %v", d.BackoffMin, d.BackoffMax)
 	}
+	if _, err := d.AllowPrefixes(); err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for i, k := range d.SecretKeys {
+		where := fmt.Sprintf("webhook_delivery.secret_keys[%d]", i)
+		if !webhookKeyID.MatchString(k.ID) || seen[k.ID] {
+			return fmt.Errorf("%s.id: %q: want a unique id of lower-case letters, digits, - and _ (up to 32)", where, k.ID)
+		}
+		seen[k.ID] = true
+		switch {
+		case k.Key == "" || k.Key == "env:":
+			return fmt.Errorf("%s.key: empty", where)
+		case !strings.HasPrefix(k.Key, "env:"):
+			if _, err := WebhookKeyBytes(where+".key", k.Key); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 
-// checkWebhookSecrets resolves env: secrets (serve only).
+// checkWebhookSecrets resolves env: secrets and keys (serve only).
 func (c *Config) checkWebhookSecrets() error {
+	for i, k := range c.WebhookDelivery.SecretKeys {
+		if !strings.HasPrefix(k.Key, "env:") {
+			continue
+		}
+		where := fmt.Sprintf("webhook_delivery.secret_keys[%d].key", i)
+		v := Secret(k.Key)
+		if v == "" {
+			return fmt.Errorf("%s: %s is not set in the environment", where, k.Key)
+		}
+		if _, err := WebhookKeyBytes(where, v); err != nil {
+			return fmt.Errorf("%w (from %s)", err, k.Key)
+		}
+	}
 	for _, name := range sortedKeys(c.Webhooks) {
 		w := c.Webhooks[name]
 		if !strings.HasPrefix(w.Secret, "env:") {

@@ -23,6 +23,9 @@ type Options struct {
 	// and no connect timeout beyond the context on PostgreSQL, 10 s busy
 	// timeout on SQLite. Callers bound the whole operation with ctx.
 	Timeout time.Duration
+	// Outbox, when set, makes webhook deliveries of ticket, interaction
+	// and call writes, stored in the same transaction as the write.
+	Outbox Outbox
 }
 
 // ConflictError names the field whose value belongs to another row (a phone

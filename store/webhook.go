@@ -121,3 +121,44 @@ type Webhooks interface {
 	// due at at, its attempts reset; ErrNotFound for no such id.
 	ReplayWebhook(ctx context.Context, id int64, at time.Time) (WebhookDelivery, error)
 }
+
+// ChangeKind names a store write that makes webhook events.
+type ChangeKind string
+
+// The writes an Outbox hears.
+const (
+	ChangeTicketCreated      ChangeKind = "ticket.created"      // CreateTicket: Ticket
+	ChangeTicketUpdated      ChangeKind = "ticket.updated"      // UpdateTicket: Ticket
+	ChangeInteractionCreated ChangeKind = "interaction.created" // CreateInteraction: Interaction
+	// ChangeCallLogged is one record LogCall or LogCalls wrote (not a
+	// duplicate): Call and Result.
+	ChangeCallLogged ChangeKind = "call.logged"
+)
+
+// Change is one committed-to-be write, as it is after the write (ids,
+// timestamps, version set).
+type Change struct {
+	Kind        ChangeKind
+	Ticket      *Ticket
+	Interaction *Interaction
+	Call        *CallRecord
+	Result      LogResult
+}
+
+// Outbox makes the webhook deliveries of the store's own writes
+// (Options.Outbox; the webhook service is one). The backends write them in
+// the write's transaction, after its rows: a ticket, interaction or call
+// that is committed has its deliveries in the outbox, one rolled back has
+// none, and no crash falls between the two.
+type Outbox interface {
+	// Emit returns the outbox rows of change c, for the
+	// subscriptions that want its events: subs are the API's as the
+	// write's transaction reads them (ID and Events only); the Outbox
+	// adds those it knows itself (the configuration file's). It is called
+	// inside the transaction, so it must not block; an error fails the
+	// write.
+	Emit(c Change, subs []WebhookSubscription) ([]WebhookDelivery, error)
+	// Committed is called after a transaction that added n > 0 rows
+	// committed (the deliverer wakes up).
+	Committed(n int)
+}

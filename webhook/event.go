@@ -23,9 +23,10 @@ type Event struct {
 	Data    json.RawMessage `json:"data"`
 }
 
-// busTypes maps the bus's event types to webhook types. call.ended is not
-// here: it comes from the call's record once it is in the ticket history
-// (CallLogged), so it carries the whole record and its ids.
+// busTypes maps the bus's event types to webhook types: the queued kind
+// (service.go). call.ended is not here: the store writes it with the
+// call's record (store.ChangeCallLogged, in the record's transaction), so
+// it carries the whole record and its ids.
 var busTypes = map[string]string{
 	events.CallStarted:   "call.started",
 	events.CallAnswered:  "call.answered",

@@ -3,7 +3,6 @@ package webhook
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -30,6 +29,7 @@ func (s *Service) Run(ctx context.Context) error {
 	for wait := time.Duration(0); ; wait = s.dbRetry.Next(wait) {
 		err := s.reload(ctx)
 		if err == nil {
+			s.rekeyOnce(ctx)
 			break
 		}
 		s.log.Warn("webhook: cannot load subscriptions yet; retrying", "err", err, "retry_in", s.dbRetry.Next(wait))
@@ -59,6 +59,24 @@ func (s *Service) Close() error {
 }
 
 func (s *Service) db(ctx context.Context) (store.Webhooks, error) { return s.cfg.Store(ctx) }
+
+// rekeyOnce re-encrypts the secrets not under the current key (seal.go).
+func (s *Service) rekeyOnce(ctx context.Context) {
+	wctx, cancel := context.WithTimeout(ctx, s.cfg.Delivery.Timeout)
+	defer cancel()
+	db, err := s.db(wctx)
+	if err != nil {
+		return
+	}
+	api, err := db.ListWebhooks(wctx)
+	if err != nil {
+		return
+	}
+	s.rekey(wctx, db, api)
+	if err := s.reload(wctx); err != nil {
+		s.log.Warn("webhook: cannot reload subscriptions", "err", err)
+	}
+}
 
 // reload reads the API's subscriptions.
 func (s *Service) reload(ctx context.Context) error {
@@ -124,11 +142,12 @@ func (s *Service) writeLoop(ctx context.Context) {
 			s.writeFails.Add(1)
 			wait = s.dbRetry.Next(wait)
 			s.log.Warn("webhook: cannot write the outbox; retrying", "events", len(batch), "err", err, "retry_in", wait)
-			if !sleep(ctx, wait) {
+			if !s.writerSleep(ctx, wait) {
 				s.log.Error("webhook: stopping with events not written to the outbox", "events", len(batch)+len(s.in))
 				return
 			}
 		}
+		s.wrote(len(batch))
 		s.kickDeliver()
 	}
 }
@@ -151,11 +170,28 @@ func (s *Service) flushOnStop(ctx context.Context) {
 	}
 	if err := s.write(ctx, batch); err != nil {
 		s.log.Error("webhook: stopping with events not written to the outbox", "events", len(batch), "err", err)
+		return
 	}
+	s.wrote(len(batch))
+}
+
+// writerSleep waits d before the writer's next attempt, less when Flush
+// is waiting for it (the database may be back: the call log found it).
+func (s *Service) writerSleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-s.wake:
+	case <-ctx.Done():
+		return false
+	}
+	return true
 }
 
 // Enqueue writes events to the outbox now, bypassing the queue (tests
-// and the benchmark; the app goes through the bus and the store hooks).
+// and the API's replay tests; the app's events go through the bus's queue or
+// the store's transactions).
 func (s *Service) Enqueue(ctx context.Context, evs ...Event) error {
 	err := s.write(ctx, evs)
 	s.kickDeliver()
@@ -166,16 +202,12 @@ func (s *Service) write(ctx context.Context, batch []Event) error {
 	subs := *s.subs.Load()
 	var ds []store.WebhookDelivery
 	for _, ev := range batch {
-		body, err := json.Marshal(ev)
+		d, err := fanout(subs, ev)
 		if err != nil {
 			s.log.Error("webhook: event not encodable; dropped", "call_id", ev.CallID, "type", ev.Type, "err", err)
 			continue
 		}
-		for _, id := range sortedSubs(subs) {
-			if subs[id].wants(ev.Type) {
-				ds = append(ds, store.WebhookDelivery{Subscription: id, EventID: ev.ID, EventType: ev.Type, Body: body, CreatedAt: ev.Created})
-			}
-		}
+		ds = append(ds, d...)
 	}
 	if len(ds) == 0 {
 		return nil
@@ -364,8 +396,15 @@ func (s *Service) attempt(ctx context.Context, d store.WebhookDelivery) store.We
 	log := s.log.With("subscription", d.Subscription, "event_id", d.EventID, "type", d.EventType, "attempt", d.Attempts)
 	res := store.WebhookResult{ID: d.ID, By: s.cfg.Boot}
 	sub := (*s.subs.Load())[d.Subscription]
+	if sub == nil && s.reload(ctx) == nil {
+		// Made through another process's API since this one loaded: the
+		// store writes deliveries for the subscriptions it reads.
+		sub = (*s.subs.Load())[d.Subscription]
+	}
 	if sub == nil {
 		res.State, res.Error = store.WebhookDead, "the subscription is no longer configured"
+	} else if sub.broken != nil {
+		res.Error = sub.broken.Error()
 	} else {
 		status, err := s.post(ctx, sub, d)
 		res.Status = status

@@ -3,20 +3,33 @@
 // once, in order per subscription, retried with back-off and jitter
 // (jobs) for 24 h and then kept as a dead letter the API can replay.
 //
-// The call path never waits: the bus observer (synchronous with Publish)
-// only encodes the event and puts it on a bounded in-memory queue; the
-// outbox writer writes batches of it to the database in its own goroutine
-// and retries while the database is away; the deliverer claims the head
-// of each subscription's line (one transaction, before sending), POSTs it
-// and records the outcome. When the queue is full (the database has been
-// unwritable for that long) an event is dropped and counted rather than
-// blocking a call: Stats().Dropped, and an error log line.
+// Events reach the outbox one way per kind. Those of a store write
+// (ticket created or updated, interaction created, call.ended with its
+// record) are written by the store in the write's own transaction: the
+// Service is the store's Outbox (Emit), so they are committed exactly
+// when the write is. The others (call.started, call.answered, agent
+// state, callbacks) have no write of their own: the bus observer
+// (synchronous with Publish, on the call's goroutine) only encodes them
+// and puts them on a bounded in-memory queue, and the outbox writer
+// commits batches of it in its own goroutine, retrying while the database
+// is away; a kill -9 loses what is queued and not yet committed. When the
+// queue is full (the database has been unwritable for that long) an event
+// is dropped and counted rather than blocking a call: Stats().Dropped, and
+// an error log line. Flush lets the call log order a call's queued events
+// before its call.ended.
+//
+// The deliverer claims the head of each subscription's line (one
+// transaction, before sending), POSTs it and records the outcome. Every
+// connection is checked against the refused ranges (guard.go: SSRF), and
+// the API's secrets are encrypted at rest when keys are configured
+// (seal.go).
 package webhook
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -47,8 +60,12 @@ type Config struct {
 	// File are the configuration's subscriptions, secrets resolved.
 	File     map[string]config.Webhook
 	Delivery config.WebhookDelivery
-	Client   *http.Client // default: one with Delivery.Timeout
-	Logger   *slog.Logger
+	// Client sends the deliveries; default: one with Delivery.Timeout
+	// whose every connection is checked against the refused ranges
+	// (Delivery.AllowNetworks), following no redirect. One given here is
+	// used as it is.
+	Client *http.Client
+	Logger *slog.Logger
 	// Boot names this process's claims and the events it makes from the
 	// bus; default random. Two processes must never share one.
 	Boot string
@@ -75,6 +92,7 @@ type Subscription struct {
 type sub struct {
 	Subscription
 	secret []byte
+	broken error // the stored secret does not open: every attempt fails with this
 	all    bool
 	types  map[string]bool
 }
@@ -108,6 +126,8 @@ type Stats struct {
 // Service is the outbox writer and the deliverer. Run it; Close it.
 type Service struct {
 	cfg     Config
+	guard   guard
+	seal    *sealer
 	log     *slog.Logger
 	retry   jobs.Retry
 	dbRetry jobs.Backoff
@@ -123,6 +143,14 @@ type Service struct {
 	done      chan struct{}
 
 	dropped, enqueued, delivered, failed, dead, writeFails atomic.Uint64
+
+	// pushed counts the events put on the queue, written those the writer
+	// is done with (in the outbox, or not encodable); progress is closed
+	// and replaced each time written grows (Flush waits on it).
+	pushed, written atomic.Uint64
+	progMu          sync.Mutex
+	progress        chan struct{}
+	wake            chan struct{} // Flush cuts the writer's retry wait short
 }
 
 // New checks cfg; it observes the bus from now on (events before Run are
@@ -151,17 +179,27 @@ func New(cfg Config) (*Service, error) {
 	}
 	// Room for one attempt at least, or nothing would ever be sent.
 	cfg.Lease = max(cfg.Lease, cfg.Delivery.Timeout+leaseMargin+time.Second)
+	allow, err := cfg.Delivery.AllowPrefixes()
+	if err != nil {
+		return nil, err
+	}
+	g := guard{allow: allow}
+	seal, err := newSealer(cfg.Delivery.SecretKeys)
+	if err != nil {
+		return nil, err
+	}
 	if cfg.Client == nil {
 		// Its own transport: Run closes its idle connections at the end.
-		cfg.Client = &http.Client{Timeout: cfg.Delivery.Timeout, Transport: http.DefaultTransport.(*http.Transport).Clone(),
+		cfg.Client = &http.Client{Timeout: cfg.Delivery.Timeout, Transport: g.transport(cfg.Delivery.Timeout),
 			// A redirect would send the signed body somewhere not configured.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
-	s := &Service{cfg: cfg, log: cfg.Logger.With("component", "webhook", "boot", cfg.Boot),
+	s := &Service{cfg: cfg, guard: g, seal: seal, log: cfg.Logger.With("component", "webhook", "boot", cfg.Boot),
 		retry: jobs.Retry{Backoff: jobs.Backoff{Min: cfg.Delivery.BackoffMin, Max: cfg.Delivery.BackoffMax, Jitter: 0.5, Rand: cfg.Rand},
 			Horizon: cfg.Delivery.Retry},
 		dbRetry: jobs.Backoff{Min: 250 * time.Millisecond, Max: 5 * time.Second},
-		loaded:  make(chan struct{}), in: make(chan Event, cfg.Buffer), kick: make(chan struct{}, 1), done: make(chan struct{})}
+		loaded:  make(chan struct{}), in: make(chan Event, cfg.Buffer), kick: make(chan struct{}, 1), done: make(chan struct{}),
+		progress: make(chan struct{}), wake: make(chan struct{}, 1)}
 	for name, w := range cfg.File {
 		if err := config.ValidateWebhook("webhooks."+name, w.URL, w.Events); err != nil {
 			return nil, err
@@ -169,12 +207,23 @@ func New(cfg Config) (*Service, error) {
 		if err := config.CheckWebhookSecret("webhooks."+name, w.Secret); err != nil {
 			return nil, err
 		}
+		if err := s.checkDestination(w.URL); err != nil {
+			return nil, fmt.Errorf("webhooks.%s.url: %w", name, err)
+		}
 	}
 	s.setSubs(nil)
 	if cfg.Bus != nil {
 		s.stopObs = cfg.Bus.Observe(s.observe)
 	}
 	return s, nil
+}
+
+// checkDestination refuses a subscription URL in a refused range (the
+// host, or what it resolves to within a few seconds).
+func (s *Service) checkDestination(url string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), min(s.cfg.Delivery.Timeout, 5*time.Second))
+	defer cancel()
+	return s.guard.checkURL(ctx, url)
 }
 
 // Boot is the id of this process's claims.
@@ -186,7 +235,12 @@ func (s *Service) setSubs(api []store.WebhookSubscription) {
 		m[name] = newSub(name, w.URL, w.Secret, "config", w.Events, time.Time{}, time.Time{})
 	}
 	for _, w := range api {
-		m[w.ID] = newSub(w.ID, w.URL, w.Secret, "api", w.Events, w.CreatedAt, w.UpdatedAt)
+		secret, err := s.seal.open(w.ID, w.Secret)
+		m[w.ID] = newSub(w.ID, w.URL, secret, "api", w.Events, w.CreatedAt, w.UpdatedAt)
+		if err != nil {
+			m[w.ID].secret, m[w.ID].broken = nil, err
+			s.log.Error("webhook: a subscription's secret cannot be read; its deliveries fail", "subscription", w.ID, "err", err)
+		}
 	}
 	s.subs.Store(&m)
 }
@@ -207,6 +261,7 @@ func (s *Service) observe(e events.Event) {
 func (s *Service) push(ev Event) {
 	select {
 	case s.in <- ev:
+		s.pushed.Add(1)
 	default:
 		if n := s.dropped.Add(1); n == 1 || n%1000 == 0 {
 			s.log.Error("webhook: event queue full (the outbox cannot be written); events dropped", "call_id", ev.CallID,
@@ -215,51 +270,158 @@ func (s *Service) push(ev Event) {
 	}
 }
 
-// TicketCreated, TicketUpdated, InteractionCreated and CallLogged are
-// the store writes' events: the app calls them after a write committed.
-// They never wait either.
-func (s *Service) TicketCreated(t store.Ticket) {
-	s.pushStore(fmt.Sprintf("ticket_%d_created", t.ID), "ticket.created", t.CreatedAt, "", t)
-}
-
-func (s *Service) TicketUpdated(t store.Ticket) {
-	s.pushStore(fmt.Sprintf("ticket_%d_updated_%d", t.ID, t.UpdatedAt.UnixMicro()), "ticket.updated", t.UpdatedAt, "", t)
-}
-
-func (s *Service) InteractionCreated(i store.Interaction) {
-	s.pushStore(fmt.Sprintf("interaction_%d_created", i.ID), "interaction.created", i.CreatedAt, "", i)
-}
-
-// CallLogged is a call's record written to the ticket history: call.ended
-// with the record, then the ticket and interaction it made. A duplicate
-// (a replayed spool batch) makes none: the first write made them.
-func (s *Service) CallLogged(r store.CallRecord, res store.LogResult) {
-	if res.Duplicate {
-		return
+// Flush waits until every event queued before it is in the outbox, for
+// at most Delivery.Timeout or half of what is left of ctx: the call log calls it before writing
+// call records, whose call.ended must follow the call's call.started and
+// call.answered in a subscription's line. It gives up quietly (the
+// records are written anyway) when the outbox cannot be written that
+// long: then, and only then, call.ended may arrive before them.
+func (s *Service) Flush(ctx context.Context) {
+	target := s.pushed.Load()
+	wait := s.cfg.Delivery.Timeout
+	if dl, ok := ctx.Deadline(); ok {
+		wait = min(wait, time.Until(dl)/2) // leave the caller's write half its time
 	}
-	callID := r.Voice.CallID
-	s.pushStore(fmt.Sprintf("call_%d_ended", res.InteractionID), "call.ended", r.EndedAt, callID,
-		CallEnded{Record: r, InteractionID: res.InteractionID, CustomerID: res.CustomerID, TicketID: res.TicketID,
-			NewCustomer: res.NewCustomer, NewTicket: res.NewTicket})
-	if res.NewTicket {
-		s.pushStore(fmt.Sprintf("ticket_%d_created", res.TicketID), "ticket.created", r.EndedAt, callID,
-			map[string]any{"id": res.TicketID, "customer_id": res.CustomerID, "subject": r.Subject, "category": r.Category})
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	for {
+		s.progMu.Lock()
+		ch := s.progress
+		s.progMu.Unlock()
+		if s.written.Load() >= target {
+			return
+		}
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			s.log.Warn("webhook: events still not in the outbox; call records written without waiting", "waiting", target-s.written.Load())
+			return
+		case <-s.done:
+			return
+		}
 	}
-	s.pushStore(fmt.Sprintf("interaction_%d_created", res.InteractionID), "interaction.created", r.EndedAt, callID,
-		map[string]any{"id": res.InteractionID, "customer_id": res.CustomerID, "ticket_id": res.TicketID, "channel": "voice",
-			"direction": r.Direction, "subject": r.Subject, "summary": r.Summary})
 }
 
-func (s *Service) pushStore(id, typ string, at time.Time, callID string, v any) {
-	if at.IsZero() {
-		at = s.cfg.Now()
-	}
-	ev, err := storeEvent(id, typ, at, callID, v)
+// wrote records that the writer is done with n more events.
+func (s *Service) wrote(n int) {
+	s.written.Add(uint64(n))
+	s.progMu.Lock()
+	close(s.progress)
+	s.progress = make(chan struct{})
+	s.progMu.Unlock()
+}
+
+var _ store.Outbox = (*Service)(nil)
+
+// Emit implements store.Outbox: the store's writes (a ticket
+// created or updated, an interaction created, a call's record logged)
+// make their events inside the write's transaction, so they are in the
+// outbox exactly when the write is committed. subs are the API's
+// subscriptions as that transaction reads them; the file's are added.
+// No queue, no I/O: it only encodes.
+func (s *Service) Emit(c store.Change, subs []store.WebhookSubscription) ([]store.WebhookDelivery, error) {
+	evs, err := changeEvents(c, s.cfg.Now)
 	if err != nil {
-		s.log.Error("webhook: event not encodable; dropped", "call_id", callID, "type", typ, "err", err)
-		return
+		return nil, err
 	}
-	s.push(ev)
+	m := map[string]*sub{}
+	for id, sb := range *s.subs.Load() {
+		if sb.Source == "config" {
+			m[id] = sb
+		}
+	}
+	for _, w := range subs {
+		m[w.ID] = newSub(w.ID, "", "", "api", w.Events, time.Time{}, time.Time{})
+	}
+	var ds []store.WebhookDelivery
+	for _, ev := range evs {
+		d, err := fanout(m, ev)
+		if err != nil {
+			return nil, err
+		}
+		ds = append(ds, d...)
+	}
+	return ds, nil
+}
+
+// Committed implements store.Outbox: n deliveries are in the outbox.
+func (s *Service) Committed(n int) {
+	s.enqueued.Add(uint64(n))
+	s.kickDeliver()
+}
+
+// changeEvents are the events of a store write, with ids made of the
+// rows' ids (and a ticket's version): the same write always makes the
+// same ids, and a retried transaction no more than once.
+func changeEvents(c store.Change, now func() time.Time) ([]Event, error) {
+	at := func(t time.Time) time.Time {
+		if t.IsZero() {
+			return now()
+		}
+		return t
+	}
+	switch {
+	case c.Kind == store.ChangeTicketCreated && c.Ticket != nil:
+		t := c.Ticket
+		ev, err := storeEvent(fmt.Sprintf("ticket_%d_created", t.ID), "ticket.created", at(t.CreatedAt), "", t)
+		return []Event{ev}, err
+	case c.Kind == store.ChangeTicketUpdated && c.Ticket != nil:
+		t := c.Ticket
+		ev, err := storeEvent(fmt.Sprintf("ticket_%d_updated_%d", t.ID, t.Version), "ticket.updated", at(t.UpdatedAt), "", t)
+		return []Event{ev}, err
+	case c.Kind == store.ChangeInteractionCreated && c.Interaction != nil:
+		i := c.Interaction
+		ev, err := storeEvent(fmt.Sprintf("interaction_%d_created", i.ID), "interaction.created", at(i.CreatedAt), "", i)
+		return []Event{ev}, err
+	case c.Kind == store.ChangeCallLogged && c.Call != nil:
+		// call.ended with the record, then the ticket and interaction it made.
+		r, res := c.Call, c.Result
+		callID, ended := r.Voice.CallID, at(r.EndedAt)
+		var out []Event
+		ev, err := storeEvent(fmt.Sprintf("call_%d_ended", res.InteractionID), "call.ended", ended, callID,
+			CallEnded{Record: *r, InteractionID: res.InteractionID, CustomerID: res.CustomerID, TicketID: res.TicketID,
+				NewCustomer: res.NewCustomer, NewTicket: res.NewTicket})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ev)
+		if res.NewTicket {
+			ev, err := storeEvent(fmt.Sprintf("ticket_%d_created", res.TicketID), "ticket.created", ended, callID,
+				map[string]any{"id": res.TicketID, "customer_id": res.CustomerID, "subject": r.Subject, "category": r.Category})
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, ev)
+		}
+		ev, err = storeEvent(fmt.Sprintf("interaction_%d_created", res.InteractionID), "interaction.created", ended, callID,
+			map[string]any{"id": res.InteractionID, "customer_id": res.CustomerID, "ticket_id": res.TicketID, "channel": "voice",
+				"direction": r.Direction, "subject": r.Subject, "summary": r.Summary})
+		if err != nil {
+			return nil, err
+		}
+		return append(out, ev), nil
+	}
+	return nil, fmt.Errorf("webhook: change %q without its row", c.Kind)
+}
+
+// fanout is ev's outbox rows: one per subscription of subs that wants it,
+// by subscription id.
+func fanout(subs map[string]*sub, ev Event) ([]store.WebhookDelivery, error) {
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return nil, fmt.Errorf("webhook: event %s %s: %w", ev.Type, ev.ID, err)
+	}
+	var ds []store.WebhookDelivery
+	for _, id := range sortedSubs(subs) {
+		if subs[id].wants(ev.Type) {
+			ds = append(ds, store.WebhookDelivery{Subscription: id, EventID: ev.ID, EventType: ev.Type, Body: body, CreatedAt: ev.Created})
+		}
+	}
+	return ds, nil
 }
 
 // Stats reports the counters.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/hotline-dev/hotline/config"
 	"github.com/hotline-dev/hotline/store"
@@ -48,7 +49,7 @@ func (s *Service) Subscription(id string) (Subscription, bool) {
 // Create makes an API subscription. An empty secret is generated (32
 // random bytes, hex); the secret is returned this once.
 func (s *Service) Create(ctx context.Context, url, secret string, evs []string) (Subscription, string, error) {
-	if err := checkSub(url, evs); err != nil {
+	if err := s.checkSub(url, evs); err != nil {
 		return Subscription{}, "", err
 	}
 	if secret == "" {
@@ -58,9 +59,17 @@ func (s *Service) Create(ctx context.Context, url, secret string, evs []string) 
 	} else if err := config.CheckWebhookSecret("", secret); err != nil {
 		return Subscription{}, "", &store.FieldError{Field: "secret", Message: fmt.Sprintf("%d bytes, need at least %d", len(secret), config.MinWebhookSecret)}
 	}
+	if strings.HasPrefix(secret, sealPrefix) {
+		return Subscription{}, "", &store.FieldError{Field: "secret", Message: "may not start " + sealPrefix + " (how encrypted secrets are stored)"}
+	}
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	w := &store.WebhookSubscription{ID: "wh_" + hex.EncodeToString(b[:]), URL: url, Secret: secret, Events: normEvents(evs)}
+	id := "wh_" + hex.EncodeToString(b[:])
+	stored, err := s.seal.seal(id, secret)
+	if err != nil {
+		return Subscription{}, "", err
+	}
+	w := &store.WebhookSubscription{ID: id, URL: url, Secret: stored, Events: normEvents(evs)}
 	db, err := s.db(ctx)
 	if err != nil {
 		return Subscription{}, "", err
@@ -80,11 +89,20 @@ func (s *Service) Update(ctx context.Context, id, url, secret string, evs []stri
 	if sb, ok := s.Subscription(id); ok && sb.Source == "config" {
 		return Subscription{}, ErrReadOnly
 	}
-	if err := checkSub(url, evs); err != nil {
+	if err := s.checkSub(url, evs); err != nil {
 		return Subscription{}, err
 	}
 	if secret != "" && len(secret) < config.MinWebhookSecret {
 		return Subscription{}, &store.FieldError{Field: "secret", Message: fmt.Sprintf("%d bytes, need at least %d", len(secret), config.MinWebhookSecret)}
+	}
+	if strings.HasPrefix(secret, sealPrefix) {
+		return Subscription{}, &store.FieldError{Field: "secret", Message: "may not start " + sealPrefix + " (how encrypted secrets are stored)"}
+	}
+	if secret != "" {
+		var err error
+		if secret, err = s.seal.seal(id, secret); err != nil {
+			return Subscription{}, err
+		}
 	}
 	db, err := s.db(ctx)
 	if err != nil {
@@ -147,13 +165,16 @@ func (s *Service) Replay(ctx context.Context, id int64) (store.WebhookDelivery, 
 	return d, err
 }
 
-func checkSub(url string, evs []string) error {
+func (s *Service) checkSub(url string, evs []string) error {
 	if err := config.ValidateWebhook("webhook", url, evs); err != nil {
 		field := "url"
 		if url != "" && config.ValidateWebhook("webhook", url, nil) == nil {
 			field = "events"
 		}
 		return &store.FieldError{Field: field, Message: err.Error()}
+	}
+	if err := s.checkDestination(url); err != nil {
+		return &store.FieldError{Field: "url", Message: err.Error()}
 	}
 	return nil
 }

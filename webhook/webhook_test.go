@@ -23,6 +23,9 @@ import (
 
 var secret = strings.Repeat("s", 40)
 
+// loopback is the allow-list of tests: their receivers are on 127.0.0.1.
+var loopback = []string{"127.0.0.0/8"}
+
 // receiver is a real HTTP server on loopback that verifies every
 // delivery as docs/api.md says a helpdesk should.
 type receiver struct {
@@ -137,7 +140,8 @@ func openDB(t *testing.T, path string) store.Webhooks {
 }
 
 func fast() config.WebhookDelivery {
-	return config.WebhookDelivery{BackoffMin: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond, Retry: time.Hour, Timeout: 2 * time.Second}
+	return config.WebhookDelivery{BackoffMin: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond, Retry: time.Hour, Timeout: 2 * time.Second,
+		AllowNetworks: loopback}
 }
 
 func start(t *testing.T, db store.Webhooks, cfg webhook.Config) (*webhook.Service, func()) {
@@ -262,7 +266,7 @@ func TestBackoffAndDeadLetterWithInjectedClock(t *testing.T) {
 	now := time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC)
 	s, err := webhook.New(webhook.Config{Store: func(context.Context) (store.Webhooks, error) { return db, nil },
 		Now: func() time.Time { return now }, Rand: func() float64 { return 0 }, Boot: "clock",
-		Delivery: config.WebhookDelivery{BackoffMin: time.Minute, BackoffMax: 4 * time.Hour, Retry: 24 * time.Hour},
+		Delivery: config.WebhookDelivery{BackoffMin: time.Minute, BackoffMax: 4 * time.Hour, Retry: 24 * time.Hour, AllowNetworks: loopback},
 		File:     map[string]config.Webhook{"desk": {URL: rc.url(), Secret: secret}}})
 	if err != nil {
 		t.Fatal(err)
@@ -400,7 +404,7 @@ func TestRunStopsBeforeTheLeaseEnds(t *testing.T) {
 	}
 	db := openDB(t, filepath.Join(t.TempDir(), "h.db"))
 	s, err := webhook.New(webhook.Config{Store: func(context.Context) (store.Webhooks, error) { return db, nil }, Now: clock, Boot: "lease",
-		Delivery: config.WebhookDelivery{Timeout: time.Second}, Lease: 7 * time.Second, // timeout + 5s margin + 1s: two attempts fit
+		Delivery: config.WebhookDelivery{Timeout: time.Second, AllowNetworks: loopback}, Lease: 7 * time.Second, // timeout + 5s margin + 1s: two attempts fit
 		File: map[string]config.Webhook{"desk": {URL: rc.url(), Secret: secret}}})
 	if err != nil {
 		t.Fatal(err)

@@ -35,3 +35,15 @@ func TestSyncTenThousand(t *testing.T) {
 	defer s.Close()
 	storetest.SyncConcurrent(t, s, 10000, 4)
 }
+
+// TestOutboxConformance: webhook deliveries in the writes' transactions.
+func TestOutboxConformance(t *testing.T) {
+	pgtest.Schema(t)
+	storetest.RunOutbox(t, func(t *testing.T, o store.Options) store.Store {
+		s, err := postgres.Open(t.Context(), pgtest.Schema(t), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}

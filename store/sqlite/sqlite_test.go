@@ -32,3 +32,14 @@ func TestSyncTenThousand(t *testing.T) {
 	defer s.Close()
 	storetest.SyncConcurrent(t, s, 10000, 4)
 }
+
+// TestOutboxConformance: webhook deliveries in the writes' transactions.
+func TestOutboxConformance(t *testing.T) {
+	storetest.RunOutbox(t, func(t *testing.T, o store.Options) store.Store {
+		s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "hotline.db"), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}

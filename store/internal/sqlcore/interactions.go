@@ -18,7 +18,8 @@ func (s *Store) CreateInteraction(ctx context.Context, i *store.Interaction) err
 		return s.wrap("create interaction", err)
 	}
 	now := s.clock()
-	err := s.c.Tx(ctx, func(q Querier) error {
+	var n int
+	err := s.c.Tx(ctx, func(q Querier) (err error) {
 		if err := customerExists(ctx, q, i.CustomerID); err != nil {
 			return err
 		}
@@ -47,8 +48,13 @@ func (s *Store) CreateInteraction(ctx context.Context, i *store.Interaction) err
 				return err
 			}
 		}
-		return insertInteraction(ctx, q, s.d, i, now)
+		if err := insertInteraction(ctx, q, s.d, i, now); err != nil {
+			return err
+		}
+		n, err = s.emit(ctx, q, store.Change{Kind: store.ChangeInteractionCreated, Interaction: i})
+		return err
 	})
+	s.committed(n, err)
 	return s.wrap("create interaction", err)
 }
 

@@ -42,9 +42,10 @@ func (s *Store) LogCalls(ctx context.Context, rs []store.CallRecord) ([]store.Lo
 	}
 	var out []store.LogResult
 	var err error
+	var n int
 	for attempt := 0; ; attempt++ {
 		out = make([]store.LogResult, len(recs))
-		err = s.c.Tx(ctx, func(q Querier) error {
+		err = s.c.Tx(ctx, func(q Querier) (err error) {
 			for lo := 0; lo < len(recs); lo += chunk {
 				hi := min(lo+chunk, len(recs))
 				res, err := s.logChunk(ctx, q, recs[lo:hi])
@@ -53,7 +54,8 @@ func (s *Store) LogCalls(ctx context.Context, rs []store.CallRecord) ([]store.Lo
 				}
 				copy(out[lo:], res)
 			}
-			return nil
+			n, err = s.emit(ctx, q, callChanges(recs, out)...)
+			return err
 		})
 		retry := s.d.Unique(err) || (s.d.Transient != nil && s.d.Transient(err))
 		if err == nil || !retry || attempt == conflictRetries || ctx.Err() != nil {
@@ -61,10 +63,24 @@ func (s *Store) LogCalls(ctx context.Context, rs []store.CallRecord) ([]store.Lo
 		}
 		s.log.Debug("log calls: lost a race, retrying", "attempt", attempt+1, "err", err)
 	}
+	s.committed(n, err)
 	if err != nil {
 		return nil, s.wrap(fmt.Sprintf("log %d calls", len(recs)), err)
 	}
 	return out, nil
+}
+
+// callChanges are the outbox's changes of a logged batch: its records
+// that were written (a duplicate made its events when it was first
+// logged), in order.
+func callChanges(recs []store.CallRecord, out []store.LogResult) []store.Change {
+	var cs []store.Change
+	for i := range recs {
+		if !out[i].Duplicate {
+			cs = append(cs, store.Change{Kind: store.ChangeCallLogged, Call: &recs[i], Result: out[i]})
+		}
+	}
+	return cs
 }
 
 func (s *Store) normRecord(r *store.CallRecord) error {

@@ -17,13 +17,14 @@ type Store struct {
 	country string
 	log     *slog.Logger
 	now     store.Clock
+	outbox  store.Outbox // nil: the writes make no webhook deliveries
 }
 
 var _ store.Store = (*Store)(nil)
 
 // New wraps an opened, migrated connection.
 func New(c Conn, d Dialect, o store.Options) *Store {
-	s := &Store{c: c, d: d, country: o.DefaultCountry, log: o.Logger, now: o.Clock}
+	s := &Store{c: c, d: d, country: o.DefaultCountry, log: o.Logger, now: o.Clock, outbox: o.Outbox}
 	if s.country == "" {
 		s.country = "VN"
 	}

@@ -37,12 +37,18 @@ func (s *Store) CreateTicket(ctx context.Context, t *store.Ticket) error {
 		return s.wrap("create ticket", err)
 	}
 	now := s.clock()
-	err := s.c.Tx(ctx, func(q Querier) error {
+	var n int
+	err := s.c.Tx(ctx, func(q Querier) (err error) {
 		if err := customerExists(ctx, q, t.CustomerID); err != nil {
 			return err
 		}
-		return insertTicket(ctx, q, s.d, t, now)
+		if err := insertTicket(ctx, q, s.d, t, now); err != nil {
+			return err
+		}
+		n, err = s.emit(ctx, q, store.Change{Kind: store.ChangeTicketCreated, Ticket: t})
+		return err
 	})
+	s.committed(n, err)
 	return s.wrap("create ticket", err)
 }
 
@@ -112,7 +118,8 @@ func (s *Store) UpdateTicket(ctx context.Context, t *store.Ticket) error {
 		return s.wrap(op, err)
 	}
 	now := s.clock()
-	err := s.c.Tx(ctx, func(q Querier) error {
+	var n int
+	err := s.c.Tx(ctx, func(q Querier) (err error) {
 		if err := customerExists(ctx, q, t.CustomerID); err != nil {
 			return err
 		}
@@ -123,7 +130,7 @@ func (s *Store) UpdateTicket(ctx context.Context, t *store.Ticket) error {
 		if t.IfVersion != 0 {
 			sql, args = sql+` AND change_tx = $11`, append(args, t.IfVersion)
 		}
-		err := q.QueryRow(ctx, sql+` RETURNING created_at`, args...).Scan(ts(&t.CreatedAt))
+		err = q.QueryRow(ctx, sql+` RETURNING created_at`, args...).Scan(ts(&t.CreatedAt))
 		if errors.Is(err, ErrNoRows) && t.IfVersion != 0 {
 			return versionMismatch(ctx, q, "tickets", t.ID, t.IfVersion)
 		}
@@ -137,8 +144,13 @@ func (s *Store) UpdateTicket(ctx context.Context, t *store.Ticket) error {
 		if err := writeTerms(ctx, q, ownerTicket, t.ID, t.Subject); err != nil {
 			return err
 		}
-		return readVersion(ctx, q, "tickets", t.ID, &t.Version)
+		if err := readVersion(ctx, q, "tickets", t.ID, &t.Version); err != nil {
+			return err
+		}
+		n, err = s.emit(ctx, q, store.Change{Kind: store.ChangeTicketUpdated, Ticket: t})
+		return err
 	})
+	s.committed(n, err)
 	return s.wrap(op, err)
 }
 

@@ -169,30 +169,96 @@ func (s *Store) EnqueueWebhooks(ctx context.Context, ds []store.WebhookDelivery)
 	if len(ds) == 0 {
 		return nil
 	}
+	if err := checkDeliveries(ds); err != nil {
+		return s.wrap("enqueue webhooks", err)
+	}
+	err := s.c.Tx(ctx, func(q Querier) error { return s.insertDeliveries(ctx, q, ds) })
+	return s.wrap("enqueue webhooks", err)
+}
+
+func checkDeliveries(ds []store.WebhookDelivery) error {
 	for i, d := range ds {
 		if d.Subscription == "" || d.EventID == "" || d.EventType == "" || !json.Valid(d.Body) {
-			return s.wrap("enqueue webhooks", fieldErr(fmt.Sprintf("deliveries[%d]", i), "needs a subscription, an event id and type, and a JSON body"))
+			return fieldErr(fmt.Sprintf("deliveries[%d]", i), "needs a subscription, an event id and type, and a JSON body")
 		}
 	}
-	err := s.c.Tx(ctx, func(q Querier) error {
-		for _, d := range ds {
-			at := micro(d.CreatedAt)
-			if at.IsZero() {
-				at = s.clock()
-			}
-			next := micro(d.NextAt)
-			if next.IsZero() {
-				next = at
-			}
-			if err := q.Exec(ctx, `INSERT INTO webhook_deliveries (subscription, event_id, event_type, body, created_at, first_at, next_at, claimed_until)
-				VALUES ($1, $2, $3, $4, $5, $5, $6, $7) ON CONFLICT (subscription, event_id) DO NOTHING`,
-				d.Subscription, d.EventID, d.EventType, string(d.Body), s.d.Time(at), s.d.Time(next), s.d.Time(time.UnixMicro(0))); err != nil {
-				return err
+	return nil
+}
+
+func (s *Store) insertDeliveries(ctx context.Context, q Querier, ds []store.WebhookDelivery) error {
+	for _, d := range ds {
+		at := micro(d.CreatedAt)
+		if at.IsZero() {
+			at = s.clock()
+		}
+		next := micro(d.NextAt)
+		if next.IsZero() {
+			next = at
+		}
+		if err := q.Exec(ctx, `INSERT INTO webhook_deliveries (subscription, event_id, event_type, body, created_at, first_at, next_at, claimed_until)
+			VALUES ($1, $2, $3, $4, $5, $5, $6, $7) ON CONFLICT (subscription, event_id) DO NOTHING`,
+			d.Subscription, d.EventID, d.EventType, string(d.Body), s.d.Time(at), s.d.Time(next), s.d.Time(time.UnixMicro(0))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// emit writes the webhook deliveries of a write's changes in its
+// transaction q, after its rows (store.Outbox); it returns how many, for
+// committed. The API's subscriptions are read in q: one a peer created or
+// deleted a moment ago counts as the database has it.
+func (s *Store) emit(ctx context.Context, q Querier, cs ...store.Change) (int, error) {
+	if s.outbox == nil || len(cs) == 0 {
+		return 0, nil
+	}
+	rows, err := q.Query(ctx, `SELECT id, events FROM webhook_subscriptions ORDER BY id`)
+	if err != nil {
+		return 0, fmt.Errorf("webhook outbox: subscriptions: %w", err)
+	}
+	var subs []store.WebhookSubscription
+	for rows.Next() {
+		var w store.WebhookSubscription
+		var ev []byte
+		if err := rows.Scan(&w.ID, jsonDest{&ev}); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("webhook outbox: subscriptions: %w", err)
+		}
+		if len(ev) > 0 {
+			if err := json.Unmarshal(ev, &w.Events); err != nil {
+				rows.Close()
+				return 0, fmt.Errorf("webhook outbox: subscription %s: events: %w", w.ID, err)
 			}
 		}
-		return nil
-	})
-	return s.wrap("enqueue webhooks", err)
+		subs = append(subs, w)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("webhook outbox: subscriptions: %w", err)
+	}
+	n := 0
+	for _, c := range cs {
+		ds, err := s.outbox.Emit(c, subs)
+		if err != nil {
+			return 0, fmt.Errorf("webhook outbox: %s: %w", c.Kind, err)
+		}
+		if err := checkDeliveries(ds); err != nil {
+			return 0, fmt.Errorf("webhook outbox: %s: %w", c.Kind, err)
+		}
+		if err := s.insertDeliveries(ctx, q, ds); err != nil {
+			return 0, err
+		}
+		n += len(ds)
+	}
+	return n, nil
+}
+
+// committed tells the Outbox that a transaction that emitted n rows
+// committed.
+func (s *Store) committed(n int, err error) {
+	if err == nil && n > 0 && s.outbox != nil {
+		s.outbox.Committed(n)
+	}
 }
 
 // heads is the oldest pending delivery of each subscription.
