@@ -60,6 +60,14 @@ type Config struct {
 	// dead node's are recovered by RecoverNode when it is declared lost.
 	// "": every claim but this boot's (one process per database).
 	Node string
+	// Remote, when set, makes this a scheduler that does not run in this
+	// process (a cluster's follower; the leader's runs, docs/cluster.md
+	// "Callbacks in a cluster"): it is ready at once, Run loads and dials
+	// nothing, and Request, Cancel and Reschedule write the store, then
+	// call Remote with the callback's id so that the scheduler that runs
+	// loads it (Load). The store's unique index on open (number, queue)
+	// keeps racing requests of several nodes to one callback.
+	Remote func(ctx context.Context, id int64) error
 	// WriteTimeout bounds each database write; default DefaultWriteTimeout.
 	WriteTimeout time.Duration
 	// Location is the time zone of "today" in Figures when a queue has
@@ -83,6 +91,7 @@ type Scheduler struct {
 	lines   map[string]*line
 	timers  timers
 	outbox  []notice // to the ACD, in order
+	loads   []int64  // callbacks to read from the store (Load)
 
 	kick       chan struct{} // the Run loop has something new (buffered 1)
 	readyCh    chan struct{}
@@ -102,8 +111,8 @@ type notice struct {
 
 // New checks cfg and builds a Scheduler; it does not start anything.
 func New(cfg Config) (*Scheduler, error) {
-	if cfg.Store == nil || cfg.Dialer == nil {
-		return nil, errors.New("callback: Config.Store and Config.Dialer are required")
+	if cfg.Store == nil || (cfg.Dialer == nil && cfg.Remote == nil) {
+		return nil, errors.New("callback: Config.Store and Config.Dialer (or Remote) are required")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -140,6 +149,10 @@ func New(cfg Config) (*Scheduler, error) {
 		s.queues[name] = set
 		s.lines[name] = newLine(set)
 	}
+	if cfg.Remote != nil {
+		s.ready = true // nothing to load: the store is read per request
+		close(s.readyCh)
+	}
 	return s, nil
 }
 
@@ -158,6 +171,13 @@ func (s *Scheduler) Ready() <-chan struct{} { return s.readyCh }
 func (s *Scheduler) Run(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() { _ = s.Close() })
 	defer stop()
+	if s.cfg.Remote != nil {
+		select { // the scheduler that dials runs elsewhere
+		case <-ctx.Done():
+		case <-s.done:
+		}
+		return nil
+	}
 	for {
 		err := s.boot(ctx)
 		if err == nil {
@@ -174,6 +194,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	t := time.NewTimer(time.Hour)
 	defer t.Stop()
 	for {
+		s.loadPending(ctx)
 		s.deliver()
 		s.mu.Lock()
 		wait := time.Hour
@@ -460,4 +481,55 @@ func (s *Scheduler) RecoverNode(ctx context.Context, node string) (int, error) {
 	s.mu.Unlock()
 	s.kickRun()
 	return len(got), nil
+}
+
+// Load has the scheduler read callback id from the store again: a
+// follower's Request, Cancel or Reschedule wrote it (Config.Remote on that
+// node), or a restarted node gave back its dead process's claim. A
+// callback not in memory is added at its place when it waits; one in
+// memory and idle is re-read (it may have been cancelled or moved); one
+// being claimed or dialled is left alone (the claim's version check
+// settles a race with the other node's write). It does not block: the
+// Run loop reads the row.
+func (s *Scheduler) Load(id int64) {
+	s.mu.Lock()
+	s.loads = append(s.loads, id)
+	s.mu.Unlock()
+	s.kickRun()
+}
+
+// loadPending reads the callbacks Load was given. On the Run loop.
+func (s *Scheduler) loadPending(ctx context.Context) {
+	s.mu.Lock()
+	ids := s.loads
+	s.loads = nil
+	s.mu.Unlock()
+	for _, id := range ids {
+		now := time.Now()
+		s.mu.Lock()
+		if e := s.entries[id]; e != nil {
+			if !e.busy && e.dial == nil {
+				e.suspect = true // resolve re-reads the row
+				s.rearm(e, now)
+			}
+			s.mu.Unlock()
+			continue
+		}
+		s.mu.Unlock()
+		var cb *store.Callback
+		err := s.write(ctx, func(ctx context.Context) (err error) {
+			cb, err = s.cfg.Store.GetCallback(ctx, id)
+			return err
+		})
+		if err != nil {
+			// The next start loads it; a request asked again tells us again.
+			s.log.Error("callback: cannot load a callback another node wrote", "callback", id, "err", err)
+			continue
+		}
+		s.mu.Lock()
+		if s.entries[id] == nil && cb.State == store.CallbackWaiting && !s.closing {
+			s.place(s.add(*cb), now)
+		}
+		s.mu.Unlock()
+	}
 }

@@ -57,6 +57,11 @@ type Config struct {
 	// the goroutine running Step; the callback scheduler runs on the
 	// leader only (docs/cluster.md, "Callbacks in a cluster").
 	Leading func(leading bool)
+	// Callback is told, on the leader, from the goroutine running Step, the
+	// id of each callback a node's Callback command names (a request or a
+	// change written to the store by a follower): the leader's callback
+	// scheduler loads it (callback.Scheduler.Load). At least once.
+	Callback func(id int64)
 	// NodeExpiry is how long a node's heartbeat may be silent before the
 	// leader declares it lost; default 10 s. Heartbeat is the interval of
 	// Run's heartbeats; default NodeExpiry/4.
@@ -140,6 +145,7 @@ const (
 	cmdFailed   = "failed"
 	cmdAgent    = "agent"
 	cmdMember   = "member" // run-time queue membership (API PUT/DELETE members)
+	cmdCallback = "callback" // a callback row a node wrote: the leader's scheduler loads it
 
 	outRing     = "ring"
 	outCancel   = "cancel"
@@ -166,6 +172,8 @@ type command struct {
 	Queue   string `json:"queue,omitempty"`
 	Penalty int    `json:"penalty,omitempty"`
 	Remove  bool   `json:"remove,omitempty"`
+	// callback: the callback's id.
+	CallbackID int64 `json:"callback,omitempty"`
 }
 
 type outCancelBody struct {
@@ -190,6 +198,10 @@ type Node struct {
 	smu     sync.Mutex // the command sender's queue (send)
 	squeue  []*pending
 	sending bool
+
+	dmu  sync.Mutex // work for the leader's Service (Do)
+	todo []leaderWork
+	kick chan struct{} // wakes Run: Do queued work
 
 	// Owned by the goroutine running Step (Run's, or a test's).
 	lead      *leader
@@ -233,7 +245,7 @@ func New(cfg Config) (*Node, error) {
 	if cfg.ACD.Now == nil {
 		cfg.ACD.Now = time.Now
 	}
-	return &Node{cfg: cfg, log: cfg.Logger.With("node", cfg.ID), places: map[string]*Place{}}, nil
+	return &Node{cfg: cfg, log: cfg.Logger.With("node", cfg.ID), places: map[string]*Place{}, kick: make(chan struct{}, 1)}, nil
 }
 
 // ID is the node's ID.
@@ -372,6 +384,53 @@ func (n *Node) SetMember(ctx context.Context, agentID, queueName string, penalty
 // RemoveMember takes an agent out of a queue at run time.
 func (n *Node) RemoveMember(ctx context.Context, agentID, queueName string) error {
 	return n.send(ctx, cmdMember, command{Agent: agentID, Queue: queueName, Remove: true})
+}
+
+// Callback tells the leader that callback id was written to the store
+// (requested, cancelled, rescheduled, or given back by a restarted node):
+// its scheduler loads it (Config.Callback).
+func (n *Node) Callback(ctx context.Context, id int64) error {
+	return n.send(ctx, cmdCallback, command{CallbackID: id})
+}
+
+// leaderWork is a function for the leader's Service of one epoch (Do).
+type leaderWork struct {
+	epoch int64
+	f     func(*queue.Service)
+}
+
+// Do runs f on the leader's Service from the goroutine running Step, inside
+// a step (the Ring and Cancel it causes go out with that step's commit),
+// if this node still leads in epoch; otherwise f is dropped. It does not
+// wait. The callback adapter drives the leader's Service with it: the
+// Service's Ringer is the leader's batch, which only the Step goroutine
+// may touch (docs/cluster.md, "Callbacks in a cluster").
+func (n *Node) Do(epoch int64, f func(*queue.Service)) {
+	n.dmu.Lock()
+	n.todo = append(n.todo, leaderWork{epoch: epoch, f: f})
+	n.dmu.Unlock()
+	select {
+	case n.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Epoch is the epoch this node leads in, 0 when it follows, and
+// OfferPrefix the prefix of the offer IDs its nodes see ("<epoch>."):
+// for the goroutine running Step (the Leading hook).
+func (n *Node) Epoch() int64 {
+	if n.lead == nil {
+		return 0
+	}
+	return n.lead.db.Epoch
+}
+
+// OfferPrefix: see Epoch.
+func (n *Node) OfferPrefix() string {
+	if n.lead == nil {
+		return ""
+	}
+	return n.lead.prefix
 }
 
 // Leading reports whether this node leads (for the goroutine running Step).
@@ -629,6 +688,7 @@ func (n *Node) Run(ctx context.Context) error {
 		case err := <-hbErr:
 			return err
 		case <-wake:
+		case <-n.kick:
 		case <-t.C:
 		}
 		for {
