@@ -247,6 +247,9 @@ func (c *clusterCallbacks) recoverOwn(ctx context.Context) error {
 			}
 			return nil
 		}
+		if ctx.Err() != nil {
+			return nil
+		}
 		c.log.Warn("callback: cannot give back this node's earlier calls yet; retrying", "err", err)
 		select {
 		case <-ctx.Done():
@@ -337,6 +340,10 @@ func (q leaderQueue) CallbackFailed(key string) error {
 	return q.do("failed bookkeeping", key, func(s *queue.Service) error { return s.CallbackFailed(key) })
 }
 
-func (q leaderQueue) CallbackPosition(key string) (queue.Position, error) { return q.svc.CallbackPosition(key) }
+func (q leaderQueue) CallbackPosition(key string) (queue.Position, error) {
+	return q.svc.CallbackPosition(key)
+}
 
-func (q leaderQueue) CallbackAgent(key string) (string, string, bool) { return q.svc.CallbackAgent(key) }
+func (q leaderQueue) CallbackAgent(key string) (string, string, bool) {
+	return q.svc.CallbackAgent(key)
+}

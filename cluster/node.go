@@ -144,7 +144,7 @@ const (
 	cmdAnswered = "answered"
 	cmdFailed   = "failed"
 	cmdAgent    = "agent"
-	cmdMember   = "member" // run-time queue membership (API PUT/DELETE members)
+	cmdMember   = "member"   // run-time queue membership (API PUT/DELETE members)
 	cmdCallback = "callback" // a callback row a node wrote: the leader's scheduler loads it
 
 	outRing     = "ring"
