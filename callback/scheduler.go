@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -303,6 +304,13 @@ func (s *Scheduler) boot(ctx context.Context) error {
 			// Another process's claims were recovered above; an open claim
 			// left here is another live process's (a second node, or a
 			// boot id reused): it is not ours to touch.
+			if s.cfg.Node != "" && !strings.HasPrefix(cb.ClaimedBy, claimPrefix(s.cfg.Node)) {
+				// A cluster's other node (an earlier leader): its claim is
+				// recovered when it is declared lost or restarts.
+				s.log.Warn("callback: a callback is claimed by another node; leaving it until that node is lost or restarts",
+					"callback", cb.ID, "claimed_by", cb.ClaimedBy)
+				continue
+			}
 			s.log.Error("callback: a callback is claimed by another process; leaving it alone",
 				"callback", cb.ID, "claimed_by", cb.ClaimedBy)
 			continue

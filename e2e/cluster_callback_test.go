@@ -133,7 +133,7 @@ func TestClusterCallbackPendingSurvivesLeaderLoss(t *testing.T) {
 	url := pgtest.Schema(t)
 	line := phonetest.New(t, 18000, 18498, 660)
 	phone := phonetest.New(t, 18500, 18998, 440) // before the nodes: its socket serves before it registers
-	line.Plan(phonetest.Reject(486)) // busy: with one attempt the callback ends failed, dialled once
+	line.Plan(phonetest.Reject(486))             // busy: with one attempt the callback ends failed, dialled once
 	u, err := neturl.Parse(url)
 	must(t, err)
 	proxy := newCutProxy(t, u.Host)
@@ -217,6 +217,66 @@ func TestClusterCallbackDiallerLostRetriedOnce(t *testing.T) {
 	c1, c2 := done.Calls[0], done.Calls[1]
 	if c1.CallID != first.CallID || c1.Result != store.AttemptInterrupted || c1.Reason != "node-lost" || !strings.HasPrefix(c1.ClaimedBy, "a/") {
 		t.Errorf("first call %+v; want a's, interrupted, node-lost", c1)
+	}
+	if c2.CallID != second.CallID || c2.Result != store.AttemptBusy || !strings.HasPrefix(c2.ClaimedBy, "b/") {
+		t.Errorf("second call %+v; want b's, busy", c2)
+	}
+	noMoreInvites(t, line)
+}
+
+// The leader is dialling a callback when its process dies, and it comes
+// back (same node ID) before node_timeout: it is never declared lost, so
+// no RecoverNode takes its claim. The new process gives back its dead
+// predecessor's claim at start (interrupted, node-restart) and tells the
+// leader (now b), which dials the callback once more.
+func TestClusterCallbackRestartedNodeGivesBackItsCall(t *testing.T) {
+	url := pgtest.Schema(t)
+	line := phonetest.New(t, 18000, 18498, 660)
+	phone := phonetest.New(t, 18500, 18998, 440) // before the nodes: its socket serves before it registers
+	line.Plan(phonetest.Ring, phonetest.Reject(486))
+	u, err := neturl.Parse(url)
+	must(t, err)
+	proxy := newCutProxy(t, u.Host)
+	viaProxy := *u
+	viaProxy.Host = proxy.ln.Addr().String()
+	slow := func(c *config.Config) { c.Cluster.NodeTimeout = 20 * time.Second } // the restart comes well within it
+	node := func(url, id string, portMin int) func(*config.Config) {
+		return func(c *config.Config) {
+			clusterCallbackNode(url, id, portMin, line, 1, 30*time.Second)(c)
+			slow(c)
+		}
+	}
+	start(t, node(viaProxy.String(), "a", 12000))
+	waitLeader(t, url, "a", 10*time.Second, nil)
+	b := start(t, node(url, "b", 15000))
+	ctx := within(t, 60*time.Second)
+	status, err := phone.Register(ctx, b.sipAddr("udp"), "x", "pw-x", 3600)
+	must(t, err)
+	if status != 200 {
+		t.Fatalf("REGISTER x at node b: %d", status)
+	}
+	waitBinding(t, url, "x", phone.URI("x"), 5*time.Second)
+	apiPost(t, b, "/api/v1/agents/x/state", `{"state":"login"}`)
+	cb := requestCallback(t, b, "0912 345 678", "technical")
+	first := line.NextInvite(t, within(t, 30*time.Second)) // ringing, dialled by a
+	proxy.Cut()                                            // a's process is gone for the database
+	waitLeader(t, url, "b", 10*time.Second, nil)
+	// b leaves a's claim alone: a is not declared lost (and may be alive).
+	if c := getCallback(t, b, cb.ID); len(c.Calls) != 1 || c.Calls[0].Result != "" {
+		t.Fatalf("after the cut: calls %+v, want a's one call still open", c.Calls)
+	}
+	// a comes back as a new process (another data directory, the same ID).
+	start(t, node(url, "a", 12000))
+	second := line.NextInvite(t, within(t, 30*time.Second))
+	done := waitCallback(t, b, cb.ID, 30*time.Second, "failed", func(c callback.Callback) bool {
+		return c.Status == callback.Status(store.CallbackFailed)
+	})
+	if len(done.Calls) != 2 {
+		t.Fatalf("calls %+v; want two", done.Calls)
+	}
+	c1, c2 := done.Calls[0], done.Calls[1]
+	if c1.CallID != first.CallID || c1.Result != store.AttemptInterrupted || c1.Reason != "node-restart" || !strings.HasPrefix(c1.ClaimedBy, "a/") {
+		t.Errorf("first call %+v; want a's, interrupted, node-restart", c1)
 	}
 	if c2.CallID != second.CallID || c2.Result != store.AttemptBusy || !strings.HasPrefix(c2.ClaimedBy, "b/") {
 		t.Errorf("second call %+v; want b's, busy", c2)
