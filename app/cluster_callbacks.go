@@ -62,6 +62,20 @@ type cbTerm struct {
 	sched *callback.Scheduler
 	acd   *callbackACD
 	done  chan struct{} // the scheduler and the adapter have stopped
+	stop  chan struct{} // closed when the term ends (before it started, too)
+	once  sync.Once
+}
+
+// close ends the term at once: its calls are hung up and recorded
+// interrupted. shutdown drains them first (within ctx), as App.Run does.
+func (t *cbTerm) close() error {
+	t.once.Do(func() { close(t.stop) })
+	return t.sched.Close()
+}
+
+func (t *cbTerm) shutdown(ctx context.Context) error {
+	t.once.Do(func() { close(t.stop) })
+	return t.sched.Shutdown(ctx)
 }
 
 func newClusterCallbacks(a *App, node *cluster.Node) *clusterCallbacks {
@@ -108,7 +122,7 @@ func (c *clusterCallbacks) leading(lead bool) {
 		c.hook.set(nil)
 		if t != nil {
 			c.log.Info("cluster: callback scheduler stopping (no longer leading)", "epoch", t.epoch)
-			go func() { _ = t.sched.Close() }() // the term's goroutine closes the adapter and reports done
+			go func() { _ = t.close() }() // the term's goroutine closes the adapter and reports done
 		}
 		return
 	}
@@ -128,10 +142,14 @@ func (c *clusterCallbacks) leading(lead bool) {
 		// The previous term's calls are recorded first (its Close hangs
 		// them up): this term's start recovers every earlier boot's claims
 		// of this node.
-		<-prev
+		select {
+		case <-prev:
+		case <-t.stop:
+			return
+		}
 		select {
 		case <-c.own:
-		case <-c.a.closeCtx.Done():
+		case <-t.stop:
 			return
 		}
 		t.acd.start()
@@ -168,7 +186,7 @@ func (c *clusterCallbacks) newTerm() (*cbTerm, error) {
 		return nil, err
 	}
 	cb.sched = s
-	return &cbTerm{epoch: epoch, sched: s, acd: cb, done: make(chan struct{})}, nil
+	return &cbTerm{epoch: epoch, sched: s, acd: cb, done: make(chan struct{}), stop: make(chan struct{})}, nil
 }
 
 func (c *clusterCallbacks) current() *cbTerm {
@@ -264,7 +282,7 @@ func (c *clusterCallbacks) recoverOwn(ctx context.Context) error {
 // interrupted.
 func (c *clusterCallbacks) Shutdown(ctx context.Context) error {
 	if t := c.current(); t != nil {
-		return t.sched.Shutdown(ctx)
+		return t.shutdown(ctx)
 	}
 	return nil
 }

@@ -415,6 +415,13 @@ func (n *Node) Do(epoch int64, f func(*queue.Service)) {
 	}
 }
 
+// dropWork forgets the work Do queued: it was for the epoch ending.
+func (n *Node) dropWork() {
+	n.dmu.Lock()
+	n.todo = nil
+	n.dmu.Unlock()
+}
+
 // Epoch is the epoch this node leads in, 0 when it follows, and
 // OfferPrefix the prefix of the offer IDs its nodes see ("<epoch>."):
 // for the goroutine running Step (the Leading hook).
@@ -501,6 +508,7 @@ func (n *Node) Step(ctx context.Context) (bool, error) {
 
 // StepDown gives the lead up (closing the lock's session).
 func (n *Node) StepDown() {
+	n.dropWork()
 	if n.lead != nil {
 		n.lead.db.Close()
 		n.lead = nil
@@ -513,6 +521,7 @@ func (n *Node) StepDown() {
 // Kill ends the node as a crash would: the lock's socket is closed
 // without a goodbye and nothing else is sent (tests; close DB too).
 func (n *Node) Kill() {
+	n.dropWork()
 	if n.lead != nil {
 		n.lead.db.Kill()
 		n.lead = nil
