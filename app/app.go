@@ -349,6 +349,18 @@ func (a *App) Bus() *events.Bus { return a.bus }
 // loaded the callbacks of earlier runs (it waits for the database).
 func (a *App) CallbacksReady() <-chan struct{} { return a.callbacks.Ready() }
 
+// RelayReady is closed once the cluster's event relay listens, so this
+// node's stream carries the other nodes' events from then on (at once
+// without a cluster).
+func (a *App) RelayReady() <-chan struct{} {
+	if c := a.acd.cluster; c != nil {
+		return c.relay.Ready()
+	}
+	closed := make(chan struct{})
+	close(closed)
+	return closed
+}
+
 // Store is the ticket history (nil error once the database is reachable).
 func (a *App) Store(ctx context.Context) (store.Store, error) { return a.store.get(ctx) }
 
