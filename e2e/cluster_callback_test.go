@@ -283,3 +283,59 @@ func TestClusterCallbackRestartedNodeGivesBackItsCall(t *testing.T) {
 	}
 	noMoreInvites(t, line)
 }
+
+// Agent first in a cluster: the leader's Service rings agent x for the
+// callback (an offer whose node is the leader), through the registration
+// x made on node b; once x answers, the leader's dialler takes x's leg and
+// dials the customer, who confirms and is bridged to x. Completed by x,
+// one call, claimed by the leader.
+func TestClusterCallbackAgentFirstAgentOnFollower(t *testing.T) {
+	url := pgtest.Schema(t)
+	line := phonetest.New(t, 18000, 18498, 660)
+	phone := phonetest.New(t, 18500, 18998, 440, 660)
+	agentFirst := func(id string, portMin int) func(*config.Config) {
+		return func(c *config.Config) {
+			clusterCallbackNode(url, id, portMin, line, 1, 30*time.Second)(c)
+			q := c.Queues["technical"]
+			q.Callback.Mode = config.CallbackAgentFirst
+			c.Queues["technical"] = q
+		}
+	}
+	a := start(t, agentFirst("a", 12000))
+	waitLeader(t, url, "a", 10*time.Second, nil)
+	b := start(t, agentFirst("b", 15000))
+	ctx := within(t, 60*time.Second)
+	status, err := phone.Register(ctx, b.sipAddr("udp"), "x", "pw-x", 3600)
+	must(t, err)
+	if status != 200 {
+		t.Fatalf("REGISTER x at node b: %d", status)
+	}
+	waitBinding(t, url, "x", phone.URI("x"), 5*time.Second)
+	apiPost(t, b, "/api/v1/agents/x/state", `{"state":"login"}`)
+	cb := requestCallback(t, b, "0912 345 678", "technical")
+
+	xCall := phone.NextCall(t, within(t, 30*time.Second)) // the agent first
+	inv := line.NextInvite(t, within(t, 30*time.Second))  // then the customer
+	call := line.NextCall(t, within(t, 10*time.Second))
+	greeting := listenFor(25)
+	call.Media().SetAudioSink(greeting.sink)
+	select {
+	case <-greeting.heard:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the customer heard no greeting")
+	}
+	call.Press(t, within(t, 5*time.Second), '1')
+	a.callbackEvent(cb.ID, callback.EventConnected, 20*time.Second)
+	xCall.Heard(t, within(t, 10*time.Second), 660, "x hears the customer")
+	call.Hangup(t, within(t, 5*time.Second))
+	xCall.WaitEnded(t, within(t, 10*time.Second), "x's leg after the customer hung up")
+	done := a.callbackEvent(cb.ID, callback.EventCompleted, 30*time.Second).Payload.(callback.Change)
+	if done.Agent != "x" {
+		t.Errorf("completed %+v, want by x", done)
+	}
+	got := getCallback(t, b, cb.ID)
+	if len(got.Calls) != 1 || got.Calls[0].CallID != inv.CallID || got.Calls[0].Agent != "x" || !strings.HasPrefix(got.Calls[0].ClaimedBy, "a/") {
+		t.Errorf("calls %+v; want one, by x, claimed by node a", got.Calls)
+	}
+	noMoreInvites(t, line)
+}
