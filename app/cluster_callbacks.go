@@ -38,6 +38,11 @@ const (
 	reasonNodeRestart = "node-restart" // the node came back before it was declared lost
 )
 
+// rescanEvery is how often the leader's scheduler looks in the store for
+// waiting callbacks whose callback command never reached it (a follower
+// stored the row, then could not send the command).
+const rescanEvery = 30 * time.Second
+
 // clusterCallbacks is the callback service of a node in a cluster.
 type clusterCallbacks struct {
 	a    *App
@@ -180,7 +185,7 @@ func (c *clusterCallbacks) newTerm() (*cbTerm, error) {
 	s, err := callback.New(callback.Config{
 		Store: lazyCallbacks{a.store}, Queues: cfg.Queues, Calendars: cfg.Calendars, Limits: cfg.Callbacks,
 		Policy: a.policy, ACD: cb, Dialer: cb.wrap(d), Bus: a.bus, Logger: a.log.With("epoch", epoch), Location: officeLocation(cfg),
-		Node: cfg.Cluster.Node, RecoveryReason: reasonNodeLost,
+		Node: cfg.Cluster.Node, RecoveryReason: reasonNodeLost, Rescan: rescanEvery,
 	})
 	if err != nil {
 		return nil, err

@@ -122,3 +122,88 @@ func TestRemoteRequestsReachTheRunningScheduler(t *testing.T) {
 		e.noCall()
 	})
 }
+
+// TestRescanTakesAnUntoldCallback: a callback stored by another node whose
+// Load never came (the command was lost) is taken by the running
+// scheduler's next rescan, once; one it ended meanwhile is not brought back.
+func TestRescanTakesAnUntoldCallback(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		at(monday9)
+		e := newEnv(t, func(c *callback.Config) { c.Rescan = time.Minute })
+		cfg := e.cfg
+		cfg.Store, cfg.ACD, cfg.Dialer, cfg.Rescan = e.db.(store.Callbacks), nil, nil, 0
+		cfg.Remote = func(context.Context, int64) error { return errors.New("test: the command was lost") }
+		r, err := callback.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		lost, err := r.Request(t.Context(), callback.Request{Source: store.SourceAPI, Queue: "technical", Number: "0912000001"})
+		if !errors.Is(err, store.ErrUnavailable) || lost.ID == 0 {
+			t.Fatalf("request with the command lost: %+v, %v; want it stored and ErrUnavailable", lost, err)
+		}
+		synctest.Wait()
+		if got := e.acd.Line("technical"); len(got) != 0 {
+			t.Fatalf("offered before the rescan: %v", ids(got))
+		}
+		at(monday9.Add(time.Minute + time.Second))
+		if got := ids(e.acd.Line("technical")); !slices.Equal(got, []int64{lost.ID}) {
+			t.Fatalf("ACD line after the rescan %v, want [%d]", got, lost.ID)
+		}
+		head, _, err := e.acd.DialHead(t.Context(), e.s, "technical", 1)
+		if err != nil || head.ID != lost.ID {
+			t.Fatalf("dial head = %+v, %v", head, err)
+		}
+		e.call().End(callback.Result{Result: store.AttemptCompleted, Agent: "an"})
+		synctest.Wait()
+		at(monday9.Add(3*time.Minute + time.Second)) // two more rescans
+		if got := e.acd.Line("technical"); len(got) != 0 {
+			t.Fatalf("the completed callback is back in line: %v", ids(got))
+		}
+		e.noCall()
+		done := 0
+		for _, st := range statuses(e.events(), lost.ID) {
+			if st == "completed" {
+				done++
+			}
+		}
+		if done != 1 {
+			t.Fatalf("completed %d times", done)
+		}
+		if s := e.get(lost.ID).State; s != store.CallbackCompleted {
+			t.Fatalf("stored state %s", s)
+		}
+	})
+}
+
+// TestRescanDoesNotReviveAnEnd: a callback cancelled on this scheduler
+// while a rescan reads the store (the rows read still show it waiting)
+// stays cancelled: not offered again, one cancelled event.
+func TestRescanDoesNotReviveAnEnd(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		at(monday9)
+		e := newEnv(t, func(c *callback.Config) { c.Rescan = time.Minute })
+		cb := e.request("technical", "0912000001", time.Now().Add(-time.Minute), store.TierStandard)
+		e.events()
+		raced := make(chan struct{})
+		s := e.s
+		e.st.onOpen(func() {
+			defer close(raced)
+			if _, err := s.Cancel(context.Background(), cb.ID, 0, "agent"); err != nil {
+				t.Error(err)
+			}
+		})
+		at(monday9.Add(time.Minute + time.Second))
+		select {
+		case <-raced:
+		default:
+			t.Fatal("no rescan within its interval")
+		}
+		if got := e.acd.Line("technical"); len(got) != 0 {
+			t.Fatalf("the cancelled callback is back in line: %v", ids(got))
+		}
+		if got := statuses(e.events(), cb.ID); !slices.Equal(got, []string{"cancelled"}) {
+			t.Fatalf("events %v, want one cancelled", got)
+		}
+	})
+}

@@ -69,6 +69,11 @@ type Config struct {
 	// loads it (Load). The store's unique index on open (number, queue)
 	// keeps racing requests of several nodes to one callback.
 	Remote func(ctx context.Context, id int64) error
+	// Rescan, when set, is how often a running scheduler reads every open
+	// callback from the store and takes the waiting ones it does not hold:
+	// the safety net for a Load that never came (a cluster's callback
+	// command lost after its row was stored). 0: never.
+	Rescan time.Duration
 	// WriteTimeout bounds each database write; default DefaultWriteTimeout.
 	WriteTimeout time.Duration
 	// Location is the time zone of "today" in Figures when a queue has
@@ -93,6 +98,10 @@ type Scheduler struct {
 	timers  timers
 	outbox  []notice // to the ACD, in order
 	loads   []int64  // callbacks to read from the store (Load)
+	// dropped collects the callbacks forgotten while a rescan reads the
+	// store (nil otherwise): a row it read before their end was written
+	// must not bring them back.
+	dropped map[int64]bool
 
 	kick       chan struct{} // the Run loop has something new (buffered 1)
 	readyCh    chan struct{}
@@ -194,13 +203,21 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}
 	t := time.NewTimer(time.Hour)
 	defer t.Stop()
+	scan := time.Now().Add(s.cfg.Rescan)
 	for {
+		if s.cfg.Rescan > 0 && !time.Now().Before(scan) {
+			s.rescan(ctx)
+			scan = time.Now().Add(s.cfg.Rescan)
+		}
 		s.loadPending(ctx)
 		s.deliver()
 		s.mu.Lock()
 		wait := time.Hour
 		if next := s.timers.Peek(); next != nil {
 			wait = time.Until(next.At)
+		}
+		if s.cfg.Rescan > 0 {
+			wait = min(wait, time.Until(scan))
 		}
 		s.mu.Unlock()
 		t.Reset(max(wait, 0))
@@ -504,6 +521,39 @@ func (s *Scheduler) Load(id int64) {
 	s.loads = append(s.loads, id)
 	s.mu.Unlock()
 	s.kickRun()
+}
+
+// rescan takes the waiting callbacks the store has and memory does not
+// (Config.Rescan). On the Run loop.
+func (s *Scheduler) rescan(ctx context.Context) {
+	s.mu.Lock()
+	s.dropped = map[int64]bool{}
+	s.mu.Unlock()
+	var open []store.Callback
+	err := s.write(ctx, func(ctx context.Context) (err error) {
+		open, err = s.cfg.Store.OpenCallbacks(ctx)
+		return err
+	})
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	dropped := s.dropped
+	s.dropped = nil
+	if err != nil {
+		s.log.Warn("callback: cannot read the open callbacks; next time", "err", err)
+		return
+	}
+	n := 0
+	for _, cb := range open {
+		if cb.State != store.CallbackWaiting || s.entries[cb.ID] != nil || dropped[cb.ID] || s.closing {
+			continue
+		}
+		s.place(s.add(cb), now)
+		n++
+	}
+	if n > 0 {
+		s.log.Warn("callback: open callbacks found in the store that this scheduler was not told of", "callbacks", n)
+	}
 }
 
 // loadPending reads the callbacks Load was given. On the Run loop.
