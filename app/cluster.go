@@ -374,7 +374,7 @@ func (a *App) newCluster(local *queue.Service, ringer queue.Ringer) (*clusterDes
 			Callbacks: &cbs.hook},
 		Ringer: ringer,
 		// The callback scheduler runs on the leader only.
-		Leading: cbs.leading, NodeLost: cbs.nodeLost, Callback: cbs.load,
+		Leading: cbs.leading, NodeLost: cbs.nodeLost, Callback: cbs.load, ViewExtra: cbs.viewExtra,
 		Lost: func(lc cluster.LostCall) {
 			ctx, cancel := context.WithTimeout(context.Background(), max(cfg.Database.Timeout, time.Second))
 			defer cancel()
@@ -406,5 +406,6 @@ func (a *App) newCluster(local *queue.Service, ringer queue.Ringer) (*clusterDes
 	// is built before this node publishes anything on the call path.
 	relay := cluster.NewRelay(cluster.RelayConfig{Node: cfg.Cluster.Node, DB: db, Bus: a.bus, Logger: a.log})
 	view := cluster.NewView(cluster.ViewConfig{DB: db, Bus: a.bus, Logger: a.log})
+	cbs.view = view
 	return &clusterDesk{node: node, db: db, local: local, cfg: cfg, view: view, relay: relay, callbacks: cbs}, nil
 }

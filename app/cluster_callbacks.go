@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -47,6 +48,7 @@ const rescanEvery = 30 * time.Second
 type clusterCallbacks struct {
 	a    *App
 	node *cluster.Node
+	view *cluster.View // every node's copy of the leader's view (its figures)
 	log  *slog.Logger
 	hook termHook // the leader Service's queue.CallbackHook
 
@@ -306,11 +308,42 @@ func (c *clusterCallbacks) wait(d time.Duration) error {
 	}
 }
 
-// QueueFigures is the leader's figures on the leader's node; elsewhere a
-// queue's callbacks are not known in memory (zeros).
+// viewFigures is what the leader adds to the cluster view: its
+// scheduler's figures, by queue.
+type viewFigures struct {
+	Callbacks []callback.Figures `json:"callbacks"`
+}
+
+// viewExtra is cluster.Config.ViewExtra: the leader's callback figures in
+// every view it writes (on the Step goroutine; Figures only locks the
+// scheduler's memory).
+func (c *clusterCallbacks) viewExtra() json.RawMessage {
+	t := c.current()
+	if t == nil {
+		return nil
+	}
+	b, err := json.Marshal(viewFigures{Callbacks: t.sched.Figures()})
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// QueueFigures is a queue's callback figures as the leader's scheduler
+// has them: its own on the leader's node, from the cluster view on every
+// other (about as fresh as the queue's figures beside them). Zeros before
+// the first view, or while no scheduler leads.
 func (c *clusterCallbacks) QueueFigures(queue string) (callback.Figures, bool) {
 	if t := c.current(); t != nil {
 		return t.sched.QueueFigures(queue)
+	}
+	var v viewFigures
+	if extra := c.view.Extra(); extra != nil && json.Unmarshal(extra, &v) == nil {
+		for _, f := range v.Callbacks {
+			if f.Queue == queue {
+				return f, true
+			}
+		}
 	}
 	return callback.Figures{Queue: queue}, true
 }

@@ -334,6 +334,9 @@ func (l *leader) view() ([]byte, error) {
 		l.changes++ // a failed commit skips a number: harmless, only a change of it counts
 	}
 	v := viewBody{Queues: l.svc.Queues(), Agents: l.svc.Agents(), Positions: make(map[string]queue.Position, len(l.entries)), Changes: l.changes}
+	if l.n.cfg.ViewExtra != nil {
+		v.Extra = l.n.cfg.ViewExtra()
+	}
 	for id := range l.entries {
 		if p, err := l.svc.Position(id); err == nil {
 			v.Positions[id] = p

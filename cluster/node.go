@@ -62,6 +62,10 @@ type Config struct {
 	// change written to the store by a follower): the leader's callback
 	// scheduler loads it (callback.Scheduler.Load). At least once.
 	Callback func(id int64)
+	// ViewExtra, when set, adds to each view the leader writes (View.Extra
+	// on every node): the leader's callback figures. Called on the Step
+	// goroutine; it must not block.
+	ViewExtra func() json.RawMessage
 	// NodeExpiry is how long a node's heartbeat may be silent before the
 	// leader declares it lost; default 10 s. Heartbeat is the interval of
 	// Run's heartbeats; default NodeExpiry/4.

@@ -154,6 +154,21 @@ func TestClusterCallbackPendingSurvivesLeaderLoss(t *testing.T) {
 	apiPost(t, b, "/api/v1/agents/x/state", `{"state":"pause","reason":"meeting"}`)
 	cb := requestCallback(t, b, "0912 345 678", "technical")
 	a.callbackEvent(cb.ID, callback.EventWaiting, 20*time.Second) // in the leader's line
+	// The follower's queue view shows the leader's callback figures (the
+	// cluster view carries them).
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var q struct {
+			Callbacks callback.Figures `json:"callbacks"`
+		}
+		apiGetJSON(t, b, "/api/v1/queues/technical", &q)
+		if q.Callbacks.Waiting == 1 && q.Callbacks.Oldest != nil && q.Callbacks.Oldest.ID == cb.ID {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node b's technical callbacks %+v; want the one waiting at the leader", q.Callbacks)
+		}
+		time.Sleep(50 * time.Millisecond) // polling the API, bounded
+	}
 
 	proxy.Cut()
 	waitLeader(t, url, "b", 10*time.Second, nil)
