@@ -139,9 +139,12 @@ func (c *clusterCallbacks) leading(lead bool) {
 		return
 	}
 	c.mu.Lock()
-	prev := c.prev
+	prev, old := c.prev, c.term
 	c.term, c.prev = t, t.done
 	c.mu.Unlock()
+	if old != nil { // not told false in between: that term is over too
+		go func() { _ = old.close() }()
+	}
 	c.hook.set(t.acd)
 	go func() {
 		defer close(t.done)
