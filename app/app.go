@@ -255,7 +255,7 @@ func (a *App) newHTTP() error {
 	a.api = api.New(api.Config{
 		Agents: a.cfg.Agents, SessionIdle: a.cfg.HTTP.SessionIdle, MaxSessions: a.cfg.HTTP.MaxSessions, SecureCookies: a.cfg.HTTP.SecureCookie,
 		Store: a.store, Tokens: tokens, RateLimit: a.cfg.HTTP.RateLimit, AuthFailures: a.cfg.HTTP.AuthFailures, Bus: a.bus,
-		Logger: a.log, DefaultCountry: a.cfg.Phone.DefaultCountry, Calls: a.live, ACD: a.apiACD(), Callbacks: a.callbacks,
+		Logger: a.log, DefaultCountry: a.cfg.Phone.DefaultCountry, Calls: a.live, ACD: a.apiACD(), Callbacks: a.apiCallbacks(),
 		RequestTimeout: a.cfg.Database.Timeout, ReadyTimeout: a.cfg.Database.Timeout, Ready: a.readiness(),
 		Webhooks: a.webhooks,
 	})
@@ -273,6 +273,15 @@ func (a *App) apiACD() api.ACD {
 		return clusterAPI{View: a.acd.cluster.view, d: a.acd.cluster}
 	}
 	return a.acd.svc
+}
+
+// apiCallbacks is the API's callback service: the scheduler, or in a
+// cluster the node's request side with the leader's figures.
+func (a *App) apiCallbacks() api.Callbacks {
+	if c := a.acd.cluster; c != nil {
+		return clusterCallbackAPI{Scheduler: a.callbacks, c: c.callbacks}
+	}
+	return a.callbacks
 }
 
 // readiness are /readyz's checks: the database answers (within
@@ -351,6 +360,18 @@ func (a *App) Bus() *events.Bus { return a.bus }
 // CallbacksReady is closed once Run's callback scheduler has recovered and
 // loaded the callbacks of earlier runs (it waits for the database).
 func (a *App) CallbacksReady() <-chan struct{} { return a.callbacks.Ready() }
+
+// RelayReady is closed once the cluster's event relay listens, so this
+// node's stream carries the other nodes' events from then on (at once
+// without a cluster).
+func (a *App) RelayReady() <-chan struct{} {
+	if c := a.acd.cluster; c != nil {
+		return c.relay.Ready()
+	}
+	closed := make(chan struct{})
+	close(closed)
+	return closed
+}
 
 // Store is the ticket history (nil error once the database is reachable).
 func (a *App) Store(ctx context.Context) (store.Store, error) { return a.store.get(ctx) }

@@ -23,6 +23,18 @@ type callbackDialer interface {
 	Dial(ctx context.Context, id int64, g callback.Go) error
 }
 
+// callbackQueue is what the adapter needs of the ACD: *queue.Service on
+// one node, leaderQueue (the leader's Service, driven from its Step
+// goroutine) in a cluster.
+type callbackQueue interface {
+	OfferCallback(c queue.CallbackEntry) error
+	WithdrawCallback(key string) error
+	CallbackEnded(key string) error
+	CallbackFailed(key string) error
+	CallbackPosition(key string) (queue.Position, error)
+	CallbackAgent(key string) (agent, offer string, ok bool)
+}
+
 // agentLegs hands over an answered agent leg; *queue.SIPRinger has it.
 type agentLegs interface {
 	Take(offerID string) (bridge.Call, bool)
@@ -45,9 +57,12 @@ var pacingRetry = []time.Duration{50 * time.Millisecond, 200 * time.Millisecond,
 // svc; build the scheduler with ACD: it and Dialer: it.wrap(dialler); set
 // sched (and legs, enqueuer); then start.
 type callbackACD struct {
-	svc      *queue.Service
-	sched    callbackDialer
-	legs     agentLegs       // nil: an unclaimed agent-first leg stays with the ringer (its Close hangs it up)
+	svc   callbackQueue
+	sched callbackDialer
+	legs  agentLegs // nil: an unclaimed agent-first leg stays with the ringer (its Close hangs it up)
+	// offerID is the ID the ringer knows an offer of svc by: the Service's
+	// own on one node, "<epoch>.<id>" on a cluster's leader. nil: the same.
+	offerID  func(string) string
 	enqueuer *queue.Enqueuer // for rejoin
 	log      *slog.Logger
 	retry    []time.Duration // pacingRetry unless set
@@ -212,7 +227,7 @@ func (a *callbackACD) dial(ctx context.Context, it dueItem) {
 	a.log.Info("callback: dial refused; the agent goes back to the queue", "callback", id, "queue", d.Queue,
 		"agent", d.Agent, "err", err)
 	if d.AgentFirst && a.legs != nil {
-		if leg, ok := a.legs.Take(d.Offer); ok {
+		if leg, ok := a.legs.Take(a.ringerOffer(d.Offer)); ok {
 			_ = bridge.Hangup(ctx, leg)
 		}
 	}
@@ -257,6 +272,13 @@ func (a *callbackACD) agentLeg(r callback.DialRequest) (bridge.Call, string, boo
 	if !ok || a.legs == nil {
 		return nil, "", false
 	}
-	leg, ok := a.legs.Take(offer)
+	leg, ok := a.legs.Take(a.ringerOffer(offer))
 	return leg, agent, ok
+}
+
+func (a *callbackACD) ringerOffer(id string) string {
+	if a.offerID == nil {
+		return id
+	}
+	return a.offerID(id)
 }

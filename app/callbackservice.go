@@ -18,6 +18,21 @@ import (
 // queues' lines (a.acd.callbacks, given to the queue by newACD).
 func (a *App) newCallbacks() error {
 	cfg, cb := a.cfg, a.acd.callbacks
+	if c := a.acd.cluster; c != nil {
+		// Requests and changes on every node go to the store and the
+		// leader; the leader's own scheduler runs per lead term
+		// (cluster_callbacks.go).
+		s, err := callback.New(callback.Config{
+			Store: lazyCallbacks{a.store}, Queues: cfg.Queues, Calendars: cfg.Calendars, Limits: cfg.Callbacks,
+			Policy: a.policy, Bus: a.bus, Logger: a.log, Location: officeLocation(cfg), Remote: c.callbacks.remote,
+		})
+		if err != nil {
+			return err
+		}
+		a.callbacks = s
+		a.undo = append(a.undo, s.Close)
+		return nil
+	}
 	d, err := dialer.New(dialer.Config{
 		Client: a.acd.client, Policy: a.policy, Prompts: a.prompts, Logger: a.log,
 		Connector: callbackConnector{cb}, Agents: callbackAgents{cb}, Zone: queueZones(a),

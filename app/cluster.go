@@ -37,6 +37,9 @@ type clusterDesk struct {
 	// Both run in App.Run's group.
 	view  *cluster.View
 	relay *cluster.Relay
+	// callbacks runs the callback scheduler while this node leads
+	// (docs/cluster.md, "Callbacks in a cluster").
+	callbacks *clusterCallbacks
 }
 
 // viewAge is how old the view this node serves is (false before the
@@ -364,10 +367,14 @@ func (a *App) newCluster(local *queue.Service, ringer queue.Ringer) (*clusterDes
 	if err != nil {
 		return nil, fmt.Errorf("cluster.enabled: the cluster's database (database.url %s): %w", redactURL(cfg.Database.URL), err)
 	}
+	cbs := newClusterCallbacks(a, nil) // the node is set below, before any hook runs (Run)
 	node, err := cluster.New(cluster.Config{
 		ID: cfg.Cluster.Node, Address: ownHost(cfg.SIP), DB: db,
-		ACD:    queue.Config{Agents: cfg.Agents, Queues: cfg.Queues, Bus: a.bus, Logger: a.log, Location: officeLocation(cfg)},
+		ACD: queue.Config{Agents: cfg.Agents, Queues: cfg.Queues, Bus: a.bus, Logger: a.log, Location: officeLocation(cfg),
+			Callbacks: &cbs.hook},
 		Ringer: ringer,
+		// The callback scheduler runs on the leader only.
+		Leading: cbs.leading, NodeLost: cbs.nodeLost, Callback: cbs.load, ViewExtra: cbs.viewExtra,
 		Lost: func(lc cluster.LostCall) {
 			ctx, cancel := context.WithTimeout(context.Background(), max(cfg.Database.Timeout, time.Second))
 			defer cancel()
@@ -394,17 +401,11 @@ func (a *App) newCluster(local *queue.Service, ringer queue.Ringer) (*clusterDes
 		}
 		return nil, fmt.Errorf("cluster.node %s: %w", cfg.Cluster.Node, err)
 	}
-	for _, name := range sortedKeys(cfg.Queues) {
-		if cfg.Queues[name].Callback.Enabled {
-			// Not routed to the cluster's ACD yet (docs/cluster.md, "What
-			// is left"): a callback would wait in this node's copy, where
-			// no agent takes it.
-			a.log.Warn("cluster: queue callbacks are not served in cluster mode yet; turn queues.<name>.callback off", "queue", name)
-		}
-	}
+	cbs.node = node
 	// The relay names the bus's node (events carry their origin), so it
 	// is built before this node publishes anything on the call path.
 	relay := cluster.NewRelay(cluster.RelayConfig{Node: cfg.Cluster.Node, DB: db, Bus: a.bus, Logger: a.log})
 	view := cluster.NewView(cluster.ViewConfig{DB: db, Bus: a.bus, Logger: a.log})
-	return &clusterDesk{node: node, db: db, local: local, cfg: cfg, view: view, relay: relay}, nil
+	cbs.view = view
+	return &clusterDesk{node: node, db: db, local: local, cfg: cfg, view: view, relay: relay, callbacks: cbs}, nil
 }

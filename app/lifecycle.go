@@ -61,6 +61,7 @@ func (a *App) Run(ctx context.Context) error {
 		// relay (SSE) stop with the node, before the database closes.
 		g.Go(func() error { return c.view.Run(serveCtx) })
 		g.Go(func() error { return c.relay.Run(serveCtx) })
+		g.Go(func() error { return c.callbacks.recoverOwn(serveCtx) })
 		g.Go(func() error {
 			err := c.node.Run(serveCtx)
 			if errors.Is(err, postgres.ErrNodeLost) {
@@ -103,7 +104,7 @@ func (a *App) Run(ctx context.Context) error {
 	// those still up then are hung up and recorded interrupted (retried
 	// after the restart).
 	cbDrained := make(chan error, 1)
-	go func() { cbDrained <- a.drain(a.callbacks.Shutdown, a.cfg.SIP.DrainTime, "callbacks") }()
+	go func() { cbDrained <- a.drain(a.shutdownCallbacks, a.cfg.SIP.DrainTime, "callbacks") }()
 	err := a.drain(a.sip.Shutdown, a.cfg.SIP.DrainTime, "sip")
 	err = errors.Join(err, <-cbDrained)
 	a.acd.callbacks.close()
@@ -115,12 +116,26 @@ func (a *App) Run(ctx context.Context) error {
 	stopServing()
 	err = errors.Join(err, g.Wait())
 	if c := a.acd.cluster; c != nil {
-		c.db.Close() // the node's Run has returned (g.Wait)
+		// The node's Run has returned (g.Wait), so the lead is given up;
+		// the last term's scheduler records its calls before the store
+		// closes.
+		err = errors.Join(err, c.callbacks.wait(10*time.Second))
+		c.db.Close()
 	}
 	err = errors.Join(err, a.drain(a.calls.Shutdown, 10*time.Second, "call log"))
 	stopLog()
 	err = errors.Join(err, lg.Wait(), a.store.Close())
 	return errors.Join(runErr, err)
+}
+
+// shutdownCallbacks drains the callbacks in progress: the scheduler's, or
+// in a cluster this node's lead term's too.
+func (a *App) shutdownCallbacks(ctx context.Context) error {
+	err := a.callbacks.Shutdown(ctx)
+	if c := a.acd.cluster; c != nil {
+		err = errors.Join(err, c.callbacks.Shutdown(ctx))
+	}
+	return err
 }
 
 // drain runs a component's Shutdown within d, or until Close. Shutdown

@@ -34,6 +34,9 @@ type flaky struct {
 	store.Store
 	cbs  store.Callbacks
 	down atomic.Bool
+	// afterOpen, when set (onOpen), runs once after OpenCallbacks has
+	// read the rows and before they are returned (a write racing the read).
+	afterOpen func()
 	// writes counts the writes that went through, by method.
 	mu     sync.Mutex
 	writes map[string]int
@@ -70,7 +73,22 @@ func (f *flaky) OpenCallbacks(ctx context.Context) ([]store.Callback, error) {
 	if f.down.Load() {
 		return nil, errDown
 	}
-	return f.cbs.OpenCallbacks(ctx)
+	open, err := f.cbs.OpenCallbacks(ctx)
+	f.mu.Lock()
+	after := f.afterOpen
+	f.afterOpen = nil
+	f.mu.Unlock()
+	if after != nil {
+		after()
+	}
+	return open, err
+}
+
+// onOpen sets afterOpen.
+func (f *flaky) onOpen(fn func()) {
+	f.mu.Lock()
+	f.afterOpen = fn
+	f.mu.Unlock()
 }
 func (f *flaky) ClaimCallback(ctx context.Context, c store.CallbackClaim) (store.Callback, error) {
 	if err := f.gate("claim"); err != nil {

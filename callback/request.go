@@ -136,12 +136,22 @@ func (s *Scheduler) Request(ctx context.Context, r Request) (Callback, error) {
 	var dup *store.DuplicateCallbackError
 	if errors.As(err, &dup) {
 		held.cancel(now)
+		if s.cfg.Remote != nil {
+			// Asked again, maybe because the first answer was an error: the
+			// scheduler that runs is told again (Load is idempotent).
+			if err := s.cfg.Remote(ctx, dup.Existing.ID); err != nil {
+				s.log.Warn("callback: the scheduler was not told of an existing callback", "callback", dup.Existing.ID, "err", err)
+			}
+		}
 		v := s.view(dup.Existing)
 		return v, &DuplicateError{Existing: dup.Existing, Position: v.Position}
 	}
 	if err != nil {
 		held.cancel(now)
 		return Callback{}, err
+	}
+	if s.cfg.Remote != nil {
+		return s.requested(ctx, cb, set, now)
 	}
 	s.mu.Lock()
 	e := s.add(cb)
@@ -202,8 +212,8 @@ func (s *Scheduler) FirstCall(queue string, at time.Time) (time.Time, bool, erro
 // Cancel ends waiting callback id as cancelled; version 0 skips the
 // optimistic check (the If-Match), by says who cancels, for the ticket.
 func (s *Scheduler) Cancel(ctx context.Context, id, version int64, by string) (Callback, error) {
-	return s.change(ctx, id, version, func(e *entry, now time.Time) (store.CallbackChange, error) {
-		return store.CallbackChange{ID: id, Version: e.cb.Version, At: now, To: store.CallbackCancelled, By: by,
+	return s.change(ctx, id, version, func(cb store.Callback, _ *settings, now time.Time) (store.CallbackChange, error) {
+		return store.CallbackChange{ID: id, Version: cb.Version, At: now, To: store.CallbackCancelled, By: by,
 			Outcome: "cancelled"}, nil
 	})
 }
@@ -212,25 +222,28 @@ func (s *Scheduler) Cancel(ctx context.Context, id, version int64, by string) (C
 // calendar), keeping its place in the queue; its expiry moves with it when
 // it would come sooner than the queue's expiry after at.
 func (s *Scheduler) Reschedule(ctx context.Context, id, version int64, at time.Time, by string) (Callback, error) {
-	return s.change(ctx, id, version, func(e *entry, now time.Time) (store.CallbackChange, error) {
+	return s.change(ctx, id, version, func(cb store.Callback, set *settings, now time.Time) (store.CallbackChange, error) {
 		if at.Before(now.Add(-time.Minute)) {
 			return store.CallbackChange{}, &store.FieldError{Field: "at", Message: at.Format(time.RFC3339) + " is in the past"}
 		}
-		if err := s.inHours(e.q.set, at, now); err != nil {
+		if err := s.inHours(set, at, now); err != nil {
 			return store.CallbackChange{}, err
 		}
-		exp := e.cb.ExpiresAt
-		if later := at.Add(e.q.set.cfg.Expiry); !exp.After(at) || later.After(exp) {
+		exp := cb.ExpiresAt
+		if later := at.Add(set.cfg.Expiry); !exp.After(at) || later.After(exp) {
 			exp = later
 		}
-		return store.CallbackChange{ID: id, Version: e.cb.Version, At: now, To: store.CallbackWaiting, NotBefore: at,
+		return store.CallbackChange{ID: id, Version: cb.Version, At: now, To: store.CallbackWaiting, NotBefore: at,
 			ExpiresAt: exp, By: by}, nil
 	})
 }
 
 // change runs one ChangeCallback on a waiting callback that is not in use.
-func (s *Scheduler) change(ctx context.Context, id, version int64, build func(e *entry, now time.Time) (store.CallbackChange, error)) (Callback, error) {
+func (s *Scheduler) change(ctx context.Context, id, version int64, build func(cb store.Callback, set *settings, now time.Time) (store.CallbackChange, error)) (Callback, error) {
 	now := time.Now()
+	if s.cfg.Remote != nil {
+		return s.changeRemote(ctx, id, version, build, now)
+	}
 	s.mu.Lock()
 	if !s.ready {
 		s.mu.Unlock()
@@ -259,7 +272,7 @@ func (s *Scheduler) change(ctx context.Context, id, version int64, build func(e 
 		s.mu.Unlock()
 		return s.view(cur), fmt.Errorf("%w: callback %d is %s", ErrInProgress, id, s.statusOf(e))
 	}
-	c, err := build(e, now)
+	c, err := build(e.cb, e.q.set, now)
 	if err != nil {
 		s.mu.Unlock()
 		return s.view(cur), err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -60,6 +61,19 @@ type Config struct {
 	// dead node's are recovered by RecoverNode when it is declared lost.
 	// "": every claim but this boot's (one process per database).
 	Node string
+	// Remote, when set, makes this a scheduler that does not run in this
+	// process (a cluster's follower; the leader's runs, docs/cluster.md
+	// "Callbacks in a cluster"): it is ready at once, Run loads and dials
+	// nothing, and Request, Cancel and Reschedule write the store, then
+	// call Remote with the callback's id so that the scheduler that runs
+	// loads it (Load). The store's unique index on open (number, queue)
+	// keeps racing requests of several nodes to one callback.
+	Remote func(ctx context.Context, id int64) error
+	// Rescan, when set, is how often a running scheduler reads every open
+	// callback from the store and takes the waiting ones it does not hold:
+	// the safety net for a Load that never came (a cluster's callback
+	// command lost after its row was stored). 0: never.
+	Rescan time.Duration
 	// WriteTimeout bounds each database write; default DefaultWriteTimeout.
 	WriteTimeout time.Duration
 	// Location is the time zone of "today" in Figures when a queue has
@@ -83,6 +97,11 @@ type Scheduler struct {
 	lines   map[string]*line
 	timers  timers
 	outbox  []notice // to the ACD, in order
+	loads   []int64  // callbacks to read from the store (Load)
+	// dropped collects the callbacks forgotten while a rescan reads the
+	// store (nil otherwise): a row it read before their end was written
+	// must not bring them back.
+	dropped map[int64]bool
 
 	kick       chan struct{} // the Run loop has something new (buffered 1)
 	readyCh    chan struct{}
@@ -102,8 +121,8 @@ type notice struct {
 
 // New checks cfg and builds a Scheduler; it does not start anything.
 func New(cfg Config) (*Scheduler, error) {
-	if cfg.Store == nil || cfg.Dialer == nil {
-		return nil, errors.New("callback: Config.Store and Config.Dialer are required")
+	if cfg.Store == nil || (cfg.Dialer == nil && cfg.Remote == nil) {
+		return nil, errors.New("callback: Config.Store and Config.Dialer (or Remote) are required")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -140,6 +159,10 @@ func New(cfg Config) (*Scheduler, error) {
 		s.queues[name] = set
 		s.lines[name] = newLine(set)
 	}
+	if cfg.Remote != nil {
+		s.ready = true // nothing to load: the store is read per request
+		close(s.readyCh)
+	}
 	return s, nil
 }
 
@@ -158,6 +181,13 @@ func (s *Scheduler) Ready() <-chan struct{} { return s.readyCh }
 func (s *Scheduler) Run(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() { _ = s.Close() })
 	defer stop()
+	if s.cfg.Remote != nil {
+		select { // the scheduler that dials runs elsewhere
+		case <-ctx.Done():
+		case <-s.done:
+		}
+		return nil
+	}
 	for {
 		err := s.boot(ctx)
 		if err == nil {
@@ -173,12 +203,21 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}
 	t := time.NewTimer(time.Hour)
 	defer t.Stop()
+	scan := time.Now().Add(s.cfg.Rescan)
 	for {
+		if s.cfg.Rescan > 0 && !time.Now().Before(scan) {
+			s.rescan(ctx)
+			scan = time.Now().Add(s.cfg.Rescan)
+		}
+		s.loadPending(ctx)
 		s.deliver()
 		s.mu.Lock()
 		wait := time.Hour
 		if next := s.timers.Peek(); next != nil {
 			wait = time.Until(next.At)
+		}
+		if s.cfg.Rescan > 0 {
+			wait = min(wait, time.Until(scan))
 		}
 		s.mu.Unlock()
 		t.Reset(max(wait, 0))
@@ -282,6 +321,13 @@ func (s *Scheduler) boot(ctx context.Context) error {
 			// Another process's claims were recovered above; an open claim
 			// left here is another live process's (a second node, or a
 			// boot id reused): it is not ours to touch.
+			if s.cfg.Node != "" && !strings.HasPrefix(cb.ClaimedBy, claimPrefix(s.cfg.Node)) {
+				// A cluster's other node (an earlier leader): its claim is
+				// recovered when it is declared lost or restarts.
+				s.log.Warn("callback: a callback is claimed by another node; leaving it until that node is lost or restarts",
+					"callback", cb.ID, "claimed_by", cb.ClaimedBy)
+				continue
+			}
 			s.log.Error("callback: a callback is claimed by another process; leaving it alone",
 				"callback", cb.ID, "claimed_by", cb.ClaimedBy)
 			continue
@@ -460,4 +506,88 @@ func (s *Scheduler) RecoverNode(ctx context.Context, node string) (int, error) {
 	s.mu.Unlock()
 	s.kickRun()
 	return len(got), nil
+}
+
+// Load has the scheduler read callback id from the store again: a
+// follower's Request, Cancel or Reschedule wrote it (Config.Remote on that
+// node), or a restarted node gave back its dead process's claim. A
+// callback not in memory is added at its place when it waits; one in
+// memory and idle is re-read (it may have been cancelled or moved); one
+// being claimed or dialled is left alone (the claim's version check
+// settles a race with the other node's write). It does not block: the
+// Run loop reads the row.
+func (s *Scheduler) Load(id int64) {
+	s.mu.Lock()
+	s.loads = append(s.loads, id)
+	s.mu.Unlock()
+	s.kickRun()
+}
+
+// rescan takes the waiting callbacks the store has and memory does not
+// (Config.Rescan). On the Run loop.
+func (s *Scheduler) rescan(ctx context.Context) {
+	s.mu.Lock()
+	s.dropped = map[int64]bool{}
+	s.mu.Unlock()
+	var open []store.Callback
+	err := s.write(ctx, func(ctx context.Context) (err error) {
+		open, err = s.cfg.Store.OpenCallbacks(ctx)
+		return err
+	})
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	dropped := s.dropped
+	s.dropped = nil
+	if err != nil {
+		s.log.Warn("callback: cannot read the open callbacks; next time", "err", err)
+		return
+	}
+	n := 0
+	for _, cb := range open {
+		if cb.State != store.CallbackWaiting || s.entries[cb.ID] != nil || dropped[cb.ID] || s.closing {
+			continue
+		}
+		s.place(s.add(cb), now)
+		n++
+	}
+	if n > 0 {
+		s.log.Warn("callback: open callbacks found in the store that this scheduler was not told of", "callbacks", n)
+	}
+}
+
+// loadPending reads the callbacks Load was given. On the Run loop.
+func (s *Scheduler) loadPending(ctx context.Context) {
+	s.mu.Lock()
+	ids := s.loads
+	s.loads = nil
+	s.mu.Unlock()
+	for _, id := range ids {
+		now := time.Now()
+		s.mu.Lock()
+		if e := s.entries[id]; e != nil {
+			if !e.busy && e.dial == nil {
+				e.suspect = true // resolve re-reads the row
+				s.rearm(e, now)
+			}
+			s.mu.Unlock()
+			continue
+		}
+		s.mu.Unlock()
+		var cb *store.Callback
+		err := s.write(ctx, func(ctx context.Context) (err error) {
+			cb, err = s.cfg.Store.GetCallback(ctx, id)
+			return err
+		})
+		if err != nil {
+			// The next start loads it; a request asked again tells us again.
+			s.log.Error("callback: cannot load a callback another node wrote", "callback", id, "err", err)
+			continue
+		}
+		s.mu.Lock()
+		if s.entries[id] == nil && cb.State == store.CallbackWaiting && !s.closing {
+			s.place(s.add(*cb), now)
+		}
+		s.mu.Unlock()
+	}
 }

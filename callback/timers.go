@@ -229,6 +229,9 @@ func (s *Scheduler) drop(e *entry, _ time.Time) {
 	s.leaveLine(e)
 	s.timers.Stop(&e.t)
 	delete(s.entries, e.cb.ID)
+	if s.dropped != nil {
+		s.dropped[e.cb.ID] = true
+	}
 	if k := openKey(e.cb.Queue, e.cb.Number); s.byPhone[k] == e {
 		delete(s.byPhone, k)
 	}

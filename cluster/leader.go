@@ -147,7 +147,7 @@ func (l *leader) reset() {
 // Ring and Cancel make the leader the Service's Ringer: an offer is rung
 // by the caller's node (it has the caller's media to bridge to).
 func (l *leader) Ring(o queue.Offer) {
-	node := l.nodeOf(o.CallID)
+	node := l.ringerOf(o)
 	id := o.ID
 	o.ID = l.prefix + id
 	b, _ := json.Marshal(o)
@@ -157,7 +157,7 @@ func (l *leader) Ring(o queue.Offer) {
 }
 
 func (l *leader) Cancel(o queue.Offer, reason string) {
-	node := l.nodeOf(o.CallID)
+	node := l.ringerOf(o)
 	l.dropOffer(o.ID)
 	o.ID = l.prefix + o.ID
 	l.out(node, outCancel, outCancelBody{Offer: o, Reason: reason})
@@ -176,6 +176,37 @@ func (l *leader) nodeOf(callID string) string {
 		return e.node
 	}
 	return ""
+}
+
+// ringerOf is the node that rings an offer: the caller's, and for a
+// callback's entry (agent first) the leader's own, whose callback
+// scheduler dials the customer and bridges the agent's leg.
+func (l *leader) ringerOf(o queue.Offer) string {
+	if o.Callback != "" {
+		return l.n.cfg.ID
+	}
+	return l.nodeOf(o.CallID)
+}
+
+// work runs what Do queued for this epoch. The agents it touches
+// (reserved, freed) are written with the batch.
+func (l *leader) work() {
+	n := l.n
+	n.dmu.Lock()
+	todo := n.todo
+	n.todo = nil
+	n.dmu.Unlock()
+	if len(todo) == 0 {
+		return
+	}
+	for _, w := range todo {
+		if w.epoch == l.db.Epoch {
+			w.f(l.svc)
+		}
+	}
+	for id := range l.agents {
+		l.dirtyAgent[id] = true
+	}
 }
 
 // out queues an outbox item; nothing is written for a lost node.
@@ -219,6 +250,7 @@ func (l *leader) step(ctx context.Context) (bool, error) {
 		l.apply(c, now)
 		l.b.Consumed = append(l.b.Consumed, c.ID)
 	}
+	l.work()
 	l.closePlaces()
 	empty := len(l.b.Consumed) == 0 && len(l.b.Out) == 0 && len(l.dirtyEntry)+len(l.dirtyAgent)+len(l.dirtyOffer)+len(l.b.LostNodes) == 0 &&
 		len(l.b.DelOffers) == 0
@@ -302,6 +334,9 @@ func (l *leader) view() ([]byte, error) {
 		l.changes++ // a failed commit skips a number: harmless, only a change of it counts
 	}
 	v := viewBody{Queues: l.svc.Queues(), Agents: l.svc.Agents(), Positions: make(map[string]queue.Position, len(l.entries)), Changes: l.changes}
+	if l.n.cfg.ViewExtra != nil {
+		v.Extra = l.n.cfg.ViewExtra()
+	}
 	for id := range l.entries {
 		if p, err := l.svc.Position(id); err == nil {
 			v.Positions[id] = p
@@ -408,6 +443,10 @@ func (l *leader) apply(c postgres.Command, now time.Time) {
 		l.dirtyAgent[m.Agent] = true
 		if m.State == "logout" {
 			l.scanAll = true // leave-when-empty may send callers out
+		}
+	case cmdCallback:
+		if l.n.cfg.Callback != nil {
+			l.n.cfg.Callback(m.CallbackID)
 		}
 	case cmdMember:
 		if m.Remove {

@@ -57,6 +57,15 @@ type Config struct {
 	// the goroutine running Step; the callback scheduler runs on the
 	// leader only (docs/cluster.md, "Callbacks in a cluster").
 	Leading func(leading bool)
+	// Callback is told, on the leader, from the goroutine running Step, the
+	// id of each callback a node's Callback command names (a request or a
+	// change written to the store by a follower): the leader's callback
+	// scheduler loads it (callback.Scheduler.Load). At least once.
+	Callback func(id int64)
+	// ViewExtra, when set, adds to each view the leader writes (View.Extra
+	// on every node): the leader's callback figures. Called on the Step
+	// goroutine; it must not block.
+	ViewExtra func() json.RawMessage
 	// NodeExpiry is how long a node's heartbeat may be silent before the
 	// leader declares it lost; default 10 s. Heartbeat is the interval of
 	// Run's heartbeats; default NodeExpiry/4.
@@ -139,7 +148,8 @@ const (
 	cmdAnswered = "answered"
 	cmdFailed   = "failed"
 	cmdAgent    = "agent"
-	cmdMember   = "member" // run-time queue membership (API PUT/DELETE members)
+	cmdMember   = "member"   // run-time queue membership (API PUT/DELETE members)
+	cmdCallback = "callback" // a callback row a node wrote: the leader's scheduler loads it
 
 	outRing     = "ring"
 	outCancel   = "cancel"
@@ -166,6 +176,8 @@ type command struct {
 	Queue   string `json:"queue,omitempty"`
 	Penalty int    `json:"penalty,omitempty"`
 	Remove  bool   `json:"remove,omitempty"`
+	// callback: the callback's id.
+	CallbackID int64 `json:"callback,omitempty"`
 }
 
 type outCancelBody struct {
@@ -190,6 +202,10 @@ type Node struct {
 	smu     sync.Mutex // the command sender's queue (send)
 	squeue  []*pending
 	sending bool
+
+	dmu  sync.Mutex // work for the leader's Service (Do)
+	todo []leaderWork
+	kick chan struct{} // wakes Run: Do queued work
 
 	// Owned by the goroutine running Step (Run's, or a test's).
 	lead      *leader
@@ -233,7 +249,7 @@ func New(cfg Config) (*Node, error) {
 	if cfg.ACD.Now == nil {
 		cfg.ACD.Now = time.Now
 	}
-	return &Node{cfg: cfg, log: cfg.Logger.With("node", cfg.ID), places: map[string]*Place{}}, nil
+	return &Node{cfg: cfg, log: cfg.Logger.With("node", cfg.ID), places: map[string]*Place{}, kick: make(chan struct{}, 1)}, nil
 }
 
 // ID is the node's ID.
@@ -374,6 +390,60 @@ func (n *Node) RemoveMember(ctx context.Context, agentID, queueName string) erro
 	return n.send(ctx, cmdMember, command{Agent: agentID, Queue: queueName, Remove: true})
 }
 
+// Callback tells the leader that callback id was written to the store
+// (requested, cancelled, rescheduled, or given back by a restarted node):
+// its scheduler loads it (Config.Callback).
+func (n *Node) Callback(ctx context.Context, id int64) error {
+	return n.send(ctx, cmdCallback, command{CallbackID: id})
+}
+
+// leaderWork is a function for the leader's Service of one epoch (Do).
+type leaderWork struct {
+	epoch int64
+	f     func(*queue.Service)
+}
+
+// Do runs f on the leader's Service from the goroutine running Step, inside
+// a step (the Ring and Cancel it causes go out with that step's commit),
+// if this node still leads in epoch; otherwise f is dropped. It does not
+// wait. The callback adapter drives the leader's Service with it: the
+// Service's Ringer is the leader's batch, which only the Step goroutine
+// may touch (docs/cluster.md, "Callbacks in a cluster").
+func (n *Node) Do(epoch int64, f func(*queue.Service)) {
+	n.dmu.Lock()
+	n.todo = append(n.todo, leaderWork{epoch: epoch, f: f})
+	n.dmu.Unlock()
+	select {
+	case n.kick <- struct{}{}:
+	default:
+	}
+}
+
+// dropWork forgets the work Do queued: it was for the epoch ending.
+func (n *Node) dropWork() {
+	n.dmu.Lock()
+	n.todo = nil
+	n.dmu.Unlock()
+}
+
+// Epoch is the epoch this node leads in, 0 when it follows, and
+// OfferPrefix the prefix of the offer IDs its nodes see ("<epoch>."):
+// for the goroutine running Step (the Leading hook).
+func (n *Node) Epoch() int64 {
+	if n.lead == nil {
+		return 0
+	}
+	return n.lead.db.Epoch
+}
+
+// OfferPrefix: see Epoch.
+func (n *Node) OfferPrefix() string {
+	if n.lead == nil {
+		return ""
+	}
+	return n.lead.prefix
+}
+
 // Leading reports whether this node leads (for the goroutine running Step).
 func (n *Node) Leading() bool { return n.lead != nil }
 
@@ -442,6 +512,7 @@ func (n *Node) Step(ctx context.Context) (bool, error) {
 
 // StepDown gives the lead up (closing the lock's session).
 func (n *Node) StepDown() {
+	n.dropWork()
 	if n.lead != nil {
 		n.lead.db.Close()
 		n.lead = nil
@@ -454,6 +525,7 @@ func (n *Node) StepDown() {
 // Kill ends the node as a crash would: the lock's socket is closed
 // without a goodbye and nothing else is sent (tests; close DB too).
 func (n *Node) Kill() {
+	n.dropWork()
 	if n.lead != nil {
 		n.lead.db.Kill()
 		n.lead = nil
@@ -629,6 +701,7 @@ func (n *Node) Run(ctx context.Context) error {
 		case err := <-hbErr:
 			return err
 		case <-wake:
+		case <-n.kick:
 		case <-t.C:
 		}
 		for {

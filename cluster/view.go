@@ -23,6 +23,9 @@ type viewBody struct {
 	// Changes counts the views of this epoch written because the ACD
 	// changed (not only time): a View announces those (EventView).
 	Changes int64 `json:"changes"`
+	// Extra is what Config.ViewExtra adds on the leader (the callback
+	// scheduler's figures), as it encoded it.
+	Extra json.RawMessage `json:"extra,omitempty"`
 }
 
 // EventView is the event a View publishes on its node's stream when a
@@ -197,6 +200,15 @@ func (v *View) Written() (time.Time, int64) {
 		return s.at, s.epoch
 	}
 	return time.Time{}, 0
+}
+
+// Extra is what the leader's Config.ViewExtra put in the view (nil
+// without one, or before the first view).
+func (v *View) Extra() json.RawMessage {
+	if s := v.cur.Load(); s != nil {
+		return s.body.Extra
+	}
+	return nil
 }
 
 // Queues is every queue's view (queue.Service.Queues); nil before the

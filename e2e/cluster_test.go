@@ -25,6 +25,7 @@ import (
 	"github.com/hotline-dev/hotline/config"
 	"github.com/hotline-dev/hotline/events"
 	"github.com/hotline-dev/hotline/internal/baresiptest"
+	"github.com/hotline-dev/hotline/internal/phonetest"
 	"github.com/hotline-dev/hotline/sip"
 	"github.com/hotline-dev/hotline/store/postgres/pgtest"
 )
@@ -33,17 +34,28 @@ const (
 	clusterChildDB   = "HOTLINE_E2E_CLUSTER_DB"
 	clusterChildNode = "HOTLINE_E2E_CLUSTER_NODE"
 	clusterChildPort = "HOTLINE_E2E_CLUSTER_PORT_MIN"
+	// clusterChildTrunk, when set, is the customer's line (a trunk's
+	// host): technical's callbacks are on (one attempt, ringing 30 s).
+	clusterChildTrunk = "HOTLINE_E2E_CLUSTER_TRUNK"
 )
 
 // clusterChildConfig is a cluster node behind Kamailio: the e2e flows,
 // one agent (lan), Kamailio trusted, node_timeout 3 s.
-func clusterChildConfig(t *testing.T, dir, db, node string, portMin int) config.Config {
+func clusterChildConfig(t *testing.T, dir, db, node string, portMin int, trunk string) config.Config {
 	return testConfig(t, dir, func(c *config.Config) {
 		allow := c.Allow
 		clusterNode(db, node, portMin)(c)
 		c.Allow = allow
 		c.SIP.Trusted = []string{"127.0.0.1"}
 		c.Agents = []config.Agent{{ID: "lan", Name: "Lan", Username: "lan", Password: "s3cret", Queues: map[string]int{"technical": 0}}}
+		if trunk != "" {
+			c.Allow.Numbers = []string{"+849*"}
+			c.Trunks = []config.Trunk{{Name: "carrier", Host: trunk, CallerID: "+842838001234", Numbers: []string{"+84*"}, Default: true}}
+			fastCallbacks(c, 1)
+			q := c.Queues["technical"]
+			q.Callback.RingTimeout = 30 * time.Second
+			c.Queues["technical"] = q
+		}
 	})
 }
 
@@ -57,7 +69,7 @@ func TestClusterChild(t *testing.T) {
 		t.Skip("a node of TestClusterProcesses; runs only when it re-executes the test binary")
 	}
 	port, _ := strconv.Atoi(os.Getenv(clusterChildPort))
-	cfg := clusterChildConfig(t, t.TempDir(), db, os.Getenv(clusterChildNode), port)
+	cfg := clusterChildConfig(t, t.TempDir(), db, os.Getenv(clusterChildNode), port, os.Getenv(clusterChildTrunk))
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
@@ -96,7 +108,7 @@ type clusterProc struct {
 	log       string
 }
 
-func startClusterProc(t *testing.T, db, node string, portMin int) *clusterProc {
+func startClusterProc(t *testing.T, db, node string, portMin int, env ...string) *clusterProc {
 	t.Helper()
 	p := &clusterProc{answered: map[string]bool{}, joined: map[string]bool{}, ready: make(chan struct{}), log: filepath.Join(t.TempDir(), node+".log")}
 	logf, err := os.Create(p.log)
@@ -104,6 +116,7 @@ func startClusterProc(t *testing.T, db, node string, portMin int) *clusterProc {
 	defer logf.Close()
 	p.cmd = exec.Command(os.Args[0], "-test.run=^TestClusterChild$", "-test.count=1", "-test.timeout=2m")
 	p.cmd.Env = append(os.Environ(), clusterChildDB+"="+db, clusterChildNode+"="+node, clusterChildPort+"="+strconv.Itoa(portMin))
+	p.cmd.Env = append(p.cmd.Env, env...)
 	p.cmd.Stderr = logf
 	out, err := p.cmd.StdoutPipe()
 	must(t, err)
@@ -339,5 +352,73 @@ func httpPost(t *testing.T, addr, path, body string) {
 	res.Body.Close()
 	if res.StatusCode/100 != 2 {
 		t.Fatalf("POST %s%s: %s", addr, path, res.Status)
+	}
+}
+
+// TestClusterProcessesCallbackDiallerKilled: issue 12's "kill -9 one node:
+// a pending callback is dialled once", with two `hotline serve` processes
+// on one PostgreSQL and the customer's line as their trunk. A callback is
+// asked through the follower (b); the leader (a) dials it, and is killed
+// with kill -9 while the customer's phone rings. b takes the lead, declares
+// a lost after node_timeout, and dials the callback once more: two
+// attempts in all, the first interrupted (node-lost) under a's claim, the
+// second b's.
+func TestClusterProcessesCallbackDiallerKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end with two processes")
+	}
+	db := pgtest.Schema(t)
+	line := phonetest.New(t, 18000, 18498, 660)
+	line.Plan(phonetest.Ring, phonetest.Reject(486))
+	a := startClusterProc(t, db, "a", 12000, clusterChildTrunk+"="+line.Addr())
+	waitLeader(t, db, "a", 10*time.Second, nil)
+	b := startClusterProc(t, db, "b", 15000, clusterChildTrunk+"="+line.Addr())
+	httpPost(t, b.http, "/api/v1/agents/lan/state", `{"state":"login"}`) // free: the callback is dialled at once
+	httpPost(t, b.http, "/api/v1/callbacks", `{"number":"0912 345 678","queue":"technical"}`)
+	first := line.NextInvite(t, within(t, 30*time.Second)) // the leader dials; the phone rings
+	must(t, a.cmd.Process.Kill())                          // by PID: kill -9 of the process we started
+	_ = a.cmd.Wait()
+	killed := time.Now()
+	second := line.NextInvite(t, within(t, 30*time.Second))
+	t.Logf("dialled again %s after kill -9 (node_timeout 3s)", time.Since(killed).Round(time.Millisecond))
+
+	conn, err := pgx.Connect(t.Context(), db)
+	must(t, err)
+	defer conn.Close(context.Background())
+	type attempt struct{ claimedBy, result, reason, callID string }
+	var got []attempt
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		got = got[:0]
+		rows, err := conn.Query(t.Context(), `SELECT claimed_by, coalesce(result, ''), reason, call_id FROM callback_attempts ORDER BY callback_id, attempt`)
+		must(t, err)
+		for rows.Next() {
+			var at attempt
+			must(t, rows.Scan(&at.claimedBy, &at.result, &at.reason, &at.callID))
+			got = append(got, at)
+		}
+		must(t, rows.Err())
+		if len(got) == 2 && got[1].result != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("attempts %+v 30s after the second INVITE; want two, both ended", got)
+		}
+		time.Sleep(50 * time.Millisecond) // polling the database; bounded
+	}
+	if g := got[0]; g.callID != first.CallID || g.result != "interrupted" || g.reason != "node-lost" || !strings.HasPrefix(g.claimedBy, "a/") {
+		t.Errorf("first attempt %+v; want node a's call %s, interrupted, node-lost", g, first.CallID)
+	}
+	if g := got[1]; g.callID != second.CallID || g.result != "busy" || !strings.HasPrefix(g.claimedBy, "b/") {
+		t.Errorf("second attempt %+v; want node b's call %s, busy", g, second.CallID)
+	}
+	var state string
+	must(t, conn.QueryRow(t.Context(), `SELECT state FROM callbacks`).Scan(&state))
+	if state != "failed" {
+		t.Errorf("callback %s; want failed (one attempt, busy)", state)
+	}
+	select {
+	case inv := <-line.Invites():
+		t.Errorf("a third INVITE (Call-ID %s): dialled more than once after the kill", inv.CallID)
+	default:
 	}
 }

@@ -118,6 +118,14 @@ func startWith(t *testing.T, dir string, cfg config.Config) *harness {
 		cancel()
 		t.Fatal("the callback scheduler did not load within 20s")
 	}
+	// In a cluster, the other nodes' events reach this node's stream
+	// once its relay listens: a test's calls come after that.
+	select {
+	case <-a.RelayReady():
+	case <-time.After(20 * time.Second):
+		cancel()
+		t.Fatal("the cluster's event relay did not listen within 20s")
+	}
 	h.stop = func() error {
 		cancel()
 		select {
