@@ -64,6 +64,10 @@ const (
 // message too: that is how most messages end.
 func (r *run) voicemail(ctx context.Context, n *flows.Node) (string, error) {
 	tap, ok := r.call.(AudioTap)
+	if r.e.trace != nil && !ok {
+		r.traceEvent("voicemail", simVoicemailEvent{Silence: n.Silence, Max: n.Max})
+		return n.Next, nil
+	}
 	if !ok || r.e.cfg.Recordings == nil {
 		r.log.Error("ivr: voicemail cannot record: no recording store or no audio on this call", "node", n.Name)
 		return n.Next, nil
