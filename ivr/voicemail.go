@@ -197,6 +197,10 @@ func (r *run) record(ctx context.Context, tap AudioTap, n *flows.Node) (*recordi
 	r.pending = nil
 	clock := r.e.cfg.Clock
 	last := clock.Now() // the last frame, for a caller who sends nothing
+	// lastAt and lastEnd place the end key in the track: the wall time
+	// (as digits are stamped) the last frame arrived, and where it ended.
+	var lastAt time.Time
+	lastEnd := 0
 	// The wall-clock guard: a stream whose timestamps stall must still end.
 	guard, stopGuard := clock.After(n.Max + 2*time.Second)
 	defer stopGuard()
@@ -205,8 +209,10 @@ func (r *run) record(ctx context.Context, tap AudioTap, n *flows.Node) (*recordi
 		select {
 		case f := <-frames:
 			stopPoll()
-			last = clock.Now()
-			if c.Add(f) {
+			last, lastAt = clock.Now(), time.Now()
+			full := c.Add(f)
+			lastEnd = c.Len()
+			if full {
 				return c, stopMax, nil
 			}
 			if c.Silence() >= n.Silence {
@@ -221,7 +227,7 @@ func (r *run) record(ctx context.Context, tap AudioTap, n *flows.Node) (*recordi
 			r.digitEvent(d, d.Key != flows.VoicemailEndKey)
 			if d.Key == flows.VoicemailEndKey {
 				r.drainFrames(c, frames)
-				c.Truncate(c.Len() - recording.Samples(time.Since(d.At)+keyMargin))
+				c.Truncate(keyStart(d, lastAt, lastEnd, c.Len()))
 				return c, stopKey, nil
 			}
 		case <-poll:
@@ -238,6 +244,26 @@ func (r *run) record(ctx context.Context, tap AudioTap, n *flows.Node) (*recordi
 			return c, "hangup", ctx.Err()
 		}
 	}
+}
+
+// keyStart is where the end key began in the track, so the message ends
+// before it: the key's start (d.At) placed against the last frame that
+// arrived before the key was handled (at lastAt, ending at sample
+// lastEnd). A phone that stops sending audio while it sends an RFC 4733
+// event leaves nothing to cut; one whose key is in the audio (in-band)
+// loses the tone and the detector's lead (keyMargin).
+func keyStart(d media.Digit, lastAt time.Time, lastEnd, n int) int {
+	if lastAt.IsZero() {
+		return n
+	}
+	cut := lastEnd
+	if d.At.Before(lastAt) {
+		cut -= recording.Samples(lastAt.Sub(d.At))
+	}
+	if d.Source == media.SourceInband {
+		cut -= recording.Samples(keyMargin)
+	}
+	return min(max(cut, 0), n)
 }
 
 // drainFrames adds the frames already queued.

@@ -111,14 +111,14 @@ func TestVoicemail(t *testing.T) {
 		{name: "pound ends, 1 keeps", flow: voicemailFlow, tone: between(440, 0, 3*time.Second),
 			presses: []press{{3 * time.Second, '#'}, {4500 * time.Millisecond, '1'}},
 			path:    "vm[1] bye", outcome: store.OutcomeVoicemail, played: "en/leave-message beep en/voicemail-review en/voicemail-saved",
-			messages: 1, freq: 440, length: 1750*time.Millisecond - keyMargin},
+			messages: 1, freq: 440, length: 1750*time.Millisecond},
 		{name: "silence ends, silence keeps", flow: voicemailFlow, tone: between(440, 0, 2250*time.Millisecond),
 			path: "vm bye", outcome: store.OutcomeVoicemail, played: "en/leave-message beep en/voicemail-review en/voicemail-saved",
 			messages: 1, freq: 440, length: time.Second + silenceKept},
 		{name: "lost packets keep the length", flow: voicemailFlow, tone: between(440, 0, 3*time.Second),
 			lost:    func(i int) bool { return i%5 == 0 },
 			presses: []press{{3 * time.Second, '#'}, {4500 * time.Millisecond, '1'}},
-			path:    "vm[1] bye", outcome: store.OutcomeVoicemail, messages: 1, freq: 440, length: 1750*time.Millisecond - keyMargin},
+			path:    "vm[1] bye", outcome: store.OutcomeVoicemail, messages: 1, freq: 440, length: 1750*time.Millisecond},
 		{name: "2 records again, then 1 keeps the second", flow: voicemailFlow,
 			tone: func(t time.Duration) float64 {
 				if t < 3*time.Second {
@@ -129,12 +129,12 @@ func TestVoicemail(t *testing.T) {
 			presses: []press{{3 * time.Second, '#'}, {4500 * time.Millisecond, '2'}, {7 * time.Second, '#'}, {8500 * time.Millisecond, '1'}},
 			path:    "vm[2 1] bye", outcome: store.OutcomeVoicemail,
 			played:   "en/leave-message beep en/voicemail-review beep en/voicemail-review en/voicemail-saved",
-			messages: 1, freq: 880, length: 7*time.Second - 4750*time.Millisecond - keyMargin},
+			messages: 1, freq: 880, length: 7*time.Second - 4750*time.Millisecond},
 		{name: "3 plays the message back", flow: voicemailFlow, tone: between(440, 0, 3*time.Second),
 			presses: []press{{3 * time.Second, '#'}, {4500 * time.Millisecond, '3'}, {8 * time.Second, '1'}},
 			path:    "vm[3 1] bye", outcome: store.OutcomeVoicemail,
 			played:   "en/leave-message beep en/voicemail-review voicemail-message en/voicemail-review en/voicemail-saved",
-			messages: 1, freq: 440, length: 1750*time.Millisecond - keyMargin},
+			messages: 1, freq: 440, length: 1750*time.Millisecond},
 		{name: "hanging up after speaking leaves the message", flow: voicemailFlow, tone: between(440, 0, time.Hour),
 			hangup: 4 * time.Second, path: "vm", outcome: store.OutcomeVoicemail, messages: 1, freq: 440, length: 2750 * time.Millisecond},
 		{name: "nothing said", flow: voicemailFlow, tone: func(time.Duration) float64 { return 0 },
@@ -145,7 +145,7 @@ func TestVoicemail(t *testing.T) {
 		{name: "no review", flow: replaceOnce(voicemailFlow, "retries: 1", "review: false"), tone: between(440, 0, 3*time.Second),
 			presses: []press{{3 * time.Second, '#'}},
 			path:    "vm bye", outcome: store.OutcomeVoicemail, played: "en/leave-message beep en/voicemail-saved",
-			messages: 1, freq: 440, length: 1750*time.Millisecond - keyMargin},
+			messages: 1, freq: 440, length: 1750*time.Millisecond},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { runVoicemail(t, tc) })
@@ -227,4 +227,27 @@ func runVoicemail(t *testing.T, tc vmCase) {
 			t.Errorf("%v Hz share %.2f of the message", tc.freq, share)
 		}
 	})
+}
+
+// TestKeyStart places the end key in the track: an RFC 4733 key whose
+// phone went quiet cuts nothing; a key in the audio cuts its tone.
+func TestKeyStart(t *testing.T) {
+	at := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name string
+		d    media.Digit
+		last time.Time
+		want int
+	}{
+		{"no frame yet", media.Digit{At: at}, time.Time{}, 8000},
+		{"rfc 4733 after the audio stopped", media.Digit{At: at, Source: media.SourceRFC4733}, at.Add(-50 * time.Millisecond), 8000},
+		{"rfc 4733 during audio", media.Digit{At: at, Source: media.SourceRFC4733}, at.Add(100 * time.Millisecond), 8000 - 800},
+		{"in-band", media.Digit{At: at, Source: media.SourceInband}, at.Add(100 * time.Millisecond), 8000 - 800 - recording.Samples(keyMargin)},
+		{"never before the start", media.Digit{At: at, Source: media.SourceInband}, at.Add(time.Hour), 0},
+	}
+	for _, tt := range tests {
+		if got := keyStart(tt.d, tt.last, 8000, 8000); got != tt.want {
+			t.Errorf("%s: %d, want %d", tt.name, got, tt.want)
+		}
+	}
 }
