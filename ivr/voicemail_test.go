@@ -111,14 +111,14 @@ func TestVoicemail(t *testing.T) {
 		{name: "pound ends, 1 keeps", flow: voicemailFlow, tone: between(440, 0, 3*time.Second),
 			presses: []press{{3 * time.Second, '#'}, {4500 * time.Millisecond, '1'}},
 			path:    "vm[1] bye", outcome: store.OutcomeVoicemail, played: "en/leave-message beep en/voicemail-review en/voicemail-saved",
-			messages: 1, freq: 440, length: 1750*time.Millisecond},
+			messages: 1, freq: 440, length: 1750 * time.Millisecond},
 		{name: "silence ends, silence keeps", flow: voicemailFlow, tone: between(440, 0, 2250*time.Millisecond),
 			path: "vm bye", outcome: store.OutcomeVoicemail, played: "en/leave-message beep en/voicemail-review en/voicemail-saved",
 			messages: 1, freq: 440, length: time.Second + silenceKept},
 		{name: "lost packets keep the length", flow: voicemailFlow, tone: between(440, 0, 3*time.Second),
 			lost:    func(i int) bool { return i%5 == 0 },
 			presses: []press{{3 * time.Second, '#'}, {4500 * time.Millisecond, '1'}},
-			path:    "vm[1] bye", outcome: store.OutcomeVoicemail, messages: 1, freq: 440, length: 1750*time.Millisecond},
+			path:    "vm[1] bye", outcome: store.OutcomeVoicemail, messages: 1, freq: 440, length: 1750 * time.Millisecond},
 		{name: "2 records again, then 1 keeps the second", flow: voicemailFlow,
 			tone: func(t time.Duration) float64 {
 				if t < 3*time.Second {
@@ -134,7 +134,7 @@ func TestVoicemail(t *testing.T) {
 			presses: []press{{3 * time.Second, '#'}, {4500 * time.Millisecond, '3'}, {8 * time.Second, '1'}},
 			path:    "vm[3 1] bye", outcome: store.OutcomeVoicemail,
 			played:   "en/leave-message beep en/voicemail-review voicemail-message en/voicemail-review en/voicemail-saved",
-			messages: 1, freq: 440, length: 1750*time.Millisecond},
+			messages: 1, freq: 440, length: 1750 * time.Millisecond},
 		{name: "hanging up after speaking leaves the message", flow: voicemailFlow, tone: between(440, 0, time.Hour),
 			hangup: 4 * time.Second, path: "vm", outcome: store.OutcomeVoicemail, messages: 1, freq: 440, length: 2750 * time.Millisecond},
 		{name: "nothing said", flow: voicemailFlow, tone: func(time.Duration) float64 { return 0 },
@@ -145,7 +145,7 @@ func TestVoicemail(t *testing.T) {
 		{name: "no review", flow: replaceOnce(voicemailFlow, "retries: 1", "review: false"), tone: between(440, 0, 3*time.Second),
 			presses: []press{{3 * time.Second, '#'}},
 			path:    "vm bye", outcome: store.OutcomeVoicemail, played: "en/leave-message beep en/voicemail-saved",
-			messages: 1, freq: 440, length: 1750*time.Millisecond},
+			messages: 1, freq: 440, length: 1750 * time.Millisecond},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { runVoicemail(t, tc) })
