@@ -135,3 +135,25 @@ func TestCaptureMaxAndSilence(t *testing.T) {
 		t.Fatalf("after truncate: len %d loud end %d full %v", c.Len(), c.LoudEnd(), c.Full())
 	}
 }
+
+// FuzzCapture: frames with any SSRC, timestamp and length (what the wire
+// can send) never panic the capture, never grow it past its maximum, and
+// keep its counters consistent.
+func FuzzCapture(f *testing.F) {
+	f.Add([]byte{1, 0, 0, 0, 0, 160, 1, 0, 0, 0, 160, 160})
+	f.Add([]byte{1, 255, 255, 255, 200, 160, 1, 0, 0, 0, 100, 80, 2, 7, 7, 7, 7, 20})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c := NewCapture(2 * time.Second)
+		pcm := media.Tone([]float64{700}, 100*time.Millisecond)
+		for len(data) >= 6 {
+			n := int(data[5]) * 4 % (len(pcm) + 1)
+			fr := media.Frame{SSRC: uint32(data[0] % 3), Timestamp: uint32(data[1]) | uint32(data[2])<<8 | uint32(data[3])<<16 | uint32(data[4])<<24, PCM: pcm[:n]}
+			c.Add(fr)
+			data = data[6:]
+			if c.Len() > Samples(2*time.Second) || c.LoudEnd() > c.Len() || c.Filled < 0 || c.Silence() < 0 || c.Silence() > c.Duration() {
+				t.Fatalf("len %d loud end %d filled %d silence %v duration %v", c.Len(), c.LoudEnd(), c.Filled, c.Silence(), c.Duration())
+			}
+		}
+		c.Truncate(c.Len() / 2)
+	})
+}
