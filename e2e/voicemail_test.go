@@ -26,13 +26,22 @@ const vmReadToken = "vm-read-0123456789abcdef"
 
 // A real caller (Go user agent over SIP/RTP) reaches the shipped flow after
 // hours, presses 1 to leave a message, sends a 600 Hz tone for 1.5 s, ends
-// with # (RFC 4733) and keeps it with 1. The stored WAV has the tone at
+// with # (RFC 4733, or in-band tones) and keeps it with 1. The stored WAV has the tone at
 // 600 Hz for 1.5 s (±100 ms) and not the beep; the call's voice
 // interaction on the ticket has the recording; the API serves it whole
 // and by range to a read token, and refuses a request with no token.
 func TestVoicemailEndToEnd(t *testing.T) {
+	for _, src := range []media.DigitSource{media.SourceRFC4733, media.SourceInband} {
+		t.Run(string(src), func(t *testing.T) { voicemailEndToEnd(t, src) })
+	}
+}
+
+func voicemailEndToEnd(t *testing.T, src media.DigitSource) {
 	leakCheck(t)
 	h := start(t, func(c *config.Config) {
+		if src == media.SourceInband {
+			c.Media.InbandDTMF = "always"
+		}
 		// Closed today and tomorrow in the office's zone: after hours.
 		loc, err := time.LoadLocation("Asia/Ho_Chi_Minh")
 		must(t, err)
@@ -53,7 +62,11 @@ func TestVoicemailEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	must(t, call.Media().Play(ctx, media.NewPromptPCM("caller-tone", media.Tone([]float64{600}, toneLen))))
 	cancel()
-	press(t, call, "#1", media.SourceRFC4733)
+	press(t, call, "#", src)
+	h.waitEvent(10*time.Second, "the # pressed", func(e events.Event) bool {
+		return e.CallID == id && e.Type == events.DigitPressed && payload[ivr.DigitPress](e).Digit == "#"
+	})
+	press(t, call, "1", src)
 	select {
 	case <-call.Done():
 	case <-time.After(60 * time.Second):
@@ -131,5 +144,8 @@ func TestVoicemailEndToEnd(t *testing.T) {
 	}
 	if s := media.ToneShare(pcm, 1000); s > 0.05 {
 		t.Errorf("the beep (1 kHz) is in the message: share %.2f", s)
+	}
+	if s := media.ToneShare(pcm[max(0, len(pcm)-1600):], 1477); s > 0.05 { // # is 941 + 1477 Hz
+		t.Errorf("the # tone is at the end of the message: share %.2f", s)
 	}
 }
