@@ -183,9 +183,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		}
 	}
 	// Voicemail messages: files under recordings.dir, metadata with the
-	// call's record.
-	if a.recordings, err = recording.NewDir(cfg.Recordings.Dir); err != nil {
-		return nil, fmt.Errorf("recordings.dir: %w", err)
+	// call's record. (config.Validate always sets a dir; a configuration
+	// built without it has no recording store: voicemail nodes record
+	// nothing and the recordings route answers 503.)
+	if cfg.Recordings.Dir != "" {
+		dir, err := recording.NewDir(cfg.Recordings.Dir)
+		if err != nil {
+			return nil, fmt.Errorf("recordings.dir: %w", err)
+		}
+		a.recordings = dir
 	}
 	if a.engine, err = ivr.NewEngine(ivr.Config{
 		Prompts: a.prompts, Lookups: a.lookups, Calendars: cfg.Calendars, Bus: a.bus, Logger: log,
