@@ -336,7 +336,7 @@ func recordingOp() obj {
 	responses["416"] = obj{"description": "the range asked for is not in the file (Content-Range: bytes */size)",
 		"content": obj{"text/plain": obj{"schema": str()}}}
 	return obj{"operationId": "getRecording",
-		"summary": "A recording's audio (a voicemail message): read and write tokens; an agent's session or token gets 403",
+		"summary": "A recording's audio (a voicemail message): read and write tokens; an agent's session or token only for a call it answered (else 403)",
 		"parameters": []obj{
 			{"name": "id", "in": "path", "required": true, "description": "recording id (VoiceDetails.recordings[].id)", "schema": str()},
 			{"name": "Range", "in": "header", "description": "bytes=first-last, to seek (RFC 9110 §14.2)", "schema": str()},

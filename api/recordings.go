@@ -13,17 +13,13 @@ import (
 // getRecording serves GET /api/v1/recordings/{id}: the audio file, with
 // range requests (Range, If-Range, 206, 416: http.ServeContent) so a
 // browser's player can seek. Read and write tokens (and their sessions)
-// may fetch any recording; an agent's session or agent-bound token may
-// not (its calls are not simple to tell apart from a voicemail left in
-// the IVR). A recording that is unknown, deleted, or whose file is gone
-// is 404.
+// may fetch any recording; an agent's session or agent-bound token only
+// those of calls it answered (agentsRecording). A recording that is
+// unknown, deleted, or whose file is gone is 404.
 func (s *Server) getRecording(w http.ResponseWriter, r *http.Request) {
-	if p := principalOf(r.Context()); p == nil || p.agent != "" {
-		who := "this principal"
-		if p != nil {
-			who = p.asAgent()
-		}
-		s.writeError(w, r, &Error{Kind: ErrForbidden, Message: "recordings are served to read and write tokens, not to " + who})
+	p := principalOf(r.Context())
+	if p == nil {
+		s.writeError(w, r, &Error{Kind: ErrUnauthorized, Message: "send Authorization: Bearer <token>"})
 		return
 	}
 	index, ok := s.cfg.Store.(store.Recordings)
@@ -49,6 +45,12 @@ func (s *Server) getRecording(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, gone)
 		return
 	}
+	if p.agent != "" {
+		if err := s.agentsRecording(r, p, meta); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
 	obj, err := s.cfg.Recordings.Open(r.Context(), recording.Key(meta.ID, meta.Format))
 	if errors.Is(err, recording.ErrNotFound) {
 		s.log.Warn("api: recording file missing", "recording", id, "err", err)
@@ -69,6 +71,31 @@ func (s *Server) getRecording(w http.ResponseWriter, r *http.Request) {
 	// and If-None-Match work without comparing dates.
 	h.Set("ETag", `"`+meta.ID+`"`)
 	http.ServeContent(w, r, "", obj.Info().ModTime, obj)
+}
+
+// agentsRecording lets an agent (a desk session or an agent-bound token)
+// have a recording of a call it answered: one of the call's legs names it.
+// Anything else, a voicemail left in the IVR included, is 403.
+func (s *Server) agentsRecording(r *http.Request, p *principal, meta *store.Recording) error {
+	forbidden := &Error{Kind: ErrForbidden, Message: p.asAgent() + " may fetch only recordings of calls it answered"}
+	if meta.InteractionID == 0 {
+		return forbidden
+	}
+	in, err := s.cfg.Store.GetInteraction(r.Context(), meta.InteractionID)
+	if isNotFound(err) {
+		return forbidden
+	}
+	if err != nil {
+		return err
+	}
+	if in.Voice != nil {
+		for _, l := range in.Voice.Legs {
+			if l.Agent == p.agent && l.Answered() {
+				return nil
+			}
+		}
+	}
+	return forbidden
 }
 
 func contentType(format string) string {

@@ -15,7 +15,8 @@ import (
 )
 
 // TestRecordingServed: GET /recordings/{id} serves the WAV to read and
-// write tokens with range requests; not to an agent, not without a token;
+// write tokens with range requests; to an agent only for a call it
+// answered (not a voicemail left in the IVR); not without a token;
 // 404 for unknown, deleted and missing files.
 func TestRecordingServed(t *testing.T) {
 	dir, err := recording.NewDir(t.TempDir())
@@ -28,12 +29,12 @@ func TestRecordingServed(t *testing.T) {
 		t.Fatal(err)
 	}
 	body := wav.Bytes()
-	logged := func(id, callID string) store.LogResult {
+	logged := func(id, callID string, legs ...store.CallLeg) store.LogResult {
 		if _, err := dir.Put(t.Context(), recording.Key(id, recording.FormatWAV), bytes.NewReader(body)); err != nil {
 			t.Fatal(err)
 		}
 		res, err := e.store.LogCall(t.Context(), store.CallRecord{StartedAt: time.Now().Add(-time.Minute), EndedAt: time.Now(),
-			Voice: store.VoiceDetails{CallID: callID, CallerNumber: "0912345678", Outcome: store.OutcomeVoicemail,
+			Voice: store.VoiceDetails{CallID: callID, CallerNumber: "0912345678", Outcome: store.OutcomeVoicemail, Legs: legs,
 				Recordings: []store.Recording{{ID: id, Kind: store.RecordingVoicemail, Format: recording.FormatWAV,
 					DurationMillis: 1000, Size: int64(len(body))}}}})
 		if err != nil {
@@ -90,6 +91,15 @@ func TestRecordingServed(t *testing.T) {
 		if r := e.do("GET", tc.path, tc.token, nil); r.status != tc.status {
 			t.Errorf("%s: %d, want %d (%s)", name, r.status, tc.status, r.body)
 		}
+	}
+	// An agent may fetch a recording of a call it answered.
+	now := time.Now().UTC()
+	answered := now.Add(-30 * time.Second)
+	mine := recording.NewID()
+	logged(mine, "answered-call", store.CallLeg{Queue: "technical", Agent: "a", JoinedAt: now.Add(-time.Minute), AnsweredAt: &answered,
+		EndedAt: now, End: store.LegHangup, EndedBy: store.SideCaller})
+	if r := e.do("GET", "/api/v1/recordings/"+mine, agentToken, nil); r.status != 200 || !bytes.Equal(r.body, body) {
+		t.Fatalf("agent, own call: %d %s", r.status, r.body)
 	}
 	// Deleted: 404, and no longer on the interaction.
 	if err := e.store.(store.Recordings).DeleteRecording(t.Context(), id, time.Now()); err != nil {
