@@ -32,11 +32,13 @@ const vmReadToken = "vm-read-0123456789abcdef"
 // and by range to a read token, and refuses a request with no token.
 func TestVoicemailEndToEnd(t *testing.T) {
 	for _, src := range []media.DigitSource{media.SourceRFC4733, media.SourceInband} {
-		t.Run(string(src), func(t *testing.T) { voicemailEndToEnd(t, src) })
+		t.Run(string(src), func(t *testing.T) { voicemailEndToEnd(t, src, false) })
 	}
+	// Most callers end a message by hanging up: it is kept.
+	t.Run("hang-up", func(t *testing.T) { voicemailEndToEnd(t, media.SourceRFC4733, true) })
 }
 
-func voicemailEndToEnd(t *testing.T, src media.DigitSource) {
+func voicemailEndToEnd(t *testing.T, src media.DigitSource, hangUp bool) {
 	leakCheck(t)
 	h := start(t, func(c *config.Config) {
 		if src == media.SourceInband {
@@ -62,11 +64,17 @@ func voicemailEndToEnd(t *testing.T, src media.DigitSource) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	must(t, call.Media().Play(ctx, media.NewPromptPCM("caller-tone", media.Tone([]float64{600}, toneLen))))
 	cancel()
-	press(t, call, "#", src)
-	h.waitEvent(10*time.Second, "the # pressed", func(e events.Event) bool {
-		return e.CallID == id && e.Type == events.DigitPressed && payload[ivr.DigitPress](e).Digit == "#"
-	})
-	press(t, call, "1", src)
+	if hangUp {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		must(t, call.Hangup(ctx))
+		cancel()
+	} else {
+		press(t, call, "#", src)
+		h.waitEvent(10*time.Second, "the # pressed", func(e events.Event) bool {
+			return e.CallID == id && e.Type == events.DigitPressed && payload[ivr.DigitPress](e).Digit == "#"
+		})
+		press(t, call, "1", src)
+	}
 	select {
 	case <-call.Done():
 	case <-time.After(60 * time.Second):
