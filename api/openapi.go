@@ -294,6 +294,9 @@ func corePaths() obj {
 		Prefix + "/calls": obj{
 			"get": op("listCalls", "Calls in progress", nil, "", "200", "LiveCallList", unav),
 		},
+		Prefix + "/recordings/{id}": obj{
+			"get": recordingOp(),
+		},
 		Prefix + "/queues": obj{
 			"get": op("listQueues", "Queues: live state and stats (last 30m, today)", nil, "", "200", "QueueList", unav),
 		},
@@ -321,4 +324,23 @@ func corePaths() obj {
 					"401": obj{"$ref": "#/components/responses/Error"}, "503": obj{"$ref": "#/components/responses/Error"}}},
 		},
 	}
+}
+
+// recordingOp is GET /recordings/{id}: audio, not JSON, with range requests.
+func recordingOp() obj {
+	responses := errs(403, 404, 503)
+	audio := obj{"audio/wav": obj{"schema": obj{"type": "string", "format": "binary"}}}
+	responses["200"] = obj{"description": "the whole recording (Accept-Ranges: bytes)", "content": audio}
+	responses["206"] = obj{"description": "the byte range asked for with Range (Content-Range says which)", "content": audio}
+	responses["304"] = obj{"description": "not modified (If-None-Match with the ETag)"}
+	responses["416"] = obj{"description": "the range asked for is not in the file (Content-Range: bytes */size)",
+		"content": obj{"text/plain": obj{"schema": str()}}}
+	return obj{"operationId": "getRecording",
+		"summary": "A recording's audio (a voicemail message): read and write tokens; an agent's session or token only for a call it answered (else 403)",
+		"parameters": []obj{
+			{"name": "id", "in": "path", "required": true, "description": "recording id (VoiceDetails.recordings[].id)", "schema": str()},
+			{"name": "Range", "in": "header", "description": "bytes=first-last, to seek (RFC 9110 §14.2)", "schema": str()},
+			{"name": "If-Range", "in": "header", "description": "the ETag: the range only if the recording is the same", "schema": str()},
+		},
+		"responses": responses}
 }

@@ -36,6 +36,7 @@ func (s *Server) routes() *chi.Mux {
 				r.Route("/callbacks", s.callbackRoutes)
 				r.Route("/webhooks", s.webhookRoutes)
 				r.Get("/calls", s.listCalls)
+				r.Get("/recordings/{id}", s.getRecording)
 				s.queueRoutes(r)
 			})
 		})

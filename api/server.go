@@ -22,6 +22,7 @@ import (
 
 	"github.com/hotline-dev/hotline/config"
 	"github.com/hotline-dev/hotline/events"
+	"github.com/hotline-dev/hotline/recording"
 	"github.com/hotline-dev/hotline/store"
 )
 
@@ -66,6 +67,9 @@ type Config struct {
 	ACD            ACD        // queues and agents (queue.Service); nil: their routes answer 503
 	Callbacks      Callbacks  // nil: the /api/v1/callbacks routes answer 503
 	Webhooks       Webhooks   // nil: the /api/v1/webhooks routes answer 503
+	// Recordings holds the audio of GET /api/v1/recordings/{id} (the
+	// metadata is Store's, store.Recordings); nil: that route answers 503.
+	Recordings recording.Store
 	// AuthFailures is how many unknown tokens one source address may
 	// present per minute (burst the same) before it gets 429 with
 	// Retry-After. 0 means DefaultAuthFailures; negative disables it.

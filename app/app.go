@@ -26,6 +26,7 @@ import (
 	"github.com/hotline-dev/hotline/netguard"
 	"github.com/hotline-dev/hotline/outbound"
 	"github.com/hotline-dev/hotline/queue"
+	"github.com/hotline-dev/hotline/recording"
 	"github.com/hotline-dev/hotline/runstate"
 	"github.com/hotline-dev/hotline/sip"
 	"github.com/hotline-dev/hotline/store"
@@ -36,29 +37,30 @@ import (
 
 // App is one running Hotline.
 type App struct {
-	cfg       config.Config
-	log       *slog.Logger
-	bus       *events.Bus
-	prompts   *media.Library
-	ports     *media.PortPool
-	flows     *flows.Registry
-	state     *runstate.Writer // live state kept across a restart (agents, registrations, today)
-	engine    *ivr.Engine
-	store     *lazyStore
-	calls     *calllog.Logger
-	sip       *sip.Server
-	api       *api.Server
-	http      *httpServer
-	httpRaw   net.Listener             // bound in New, before the engine (lookups need its port)
-	httpLn    *netguard.Listener       // httpRaw with connection caps and accept back-off
-	lookups   map[string]config.Lookup // cfg.Lookups with /paths on the bound HTTP address
-	metrics   *metrics
-	live      *liveCalls
-	acd       *acd
-	callbacks *callback.Scheduler // the callback service (docs/callbacks.md)
-	webhooks  *webhook.Service    // helpdesk webhooks (docs/api.md "Webhooks")
-	callers   *callerBudget       // new customers per source and day
-	policy    *outbound.Policy
+	cfg        config.Config
+	log        *slog.Logger
+	bus        *events.Bus
+	prompts    *media.Library
+	ports      *media.PortPool
+	flows      *flows.Registry
+	state      *runstate.Writer // live state kept across a restart (agents, registrations, today)
+	engine     *ivr.Engine
+	store      *lazyStore
+	calls      *calllog.Logger
+	sip        *sip.Server
+	api        *api.Server
+	http       *httpServer
+	httpRaw    net.Listener             // bound in New, before the engine (lookups need its port)
+	httpLn     *netguard.Listener       // httpRaw with connection caps and accept back-off
+	lookups    map[string]config.Lookup // cfg.Lookups with /paths on the bound HTTP address
+	metrics    *metrics
+	live       *liveCalls
+	acd        *acd
+	callbacks  *callback.Scheduler // the callback service (docs/callbacks.md)
+	webhooks   *webhook.Service    // helpdesk webhooks (docs/api.md "Webhooks")
+	callers    *callerBudget       // new customers per source and day
+	policy     *outbound.Policy
+	recordings recording.Store // voicemail audio (recordings.dir)
 	// stopping is set when shutdown starts: /readyz fails from then on.
 	stopping atomic.Bool
 	// lost is set when the cluster declared this node lost (Run exits
@@ -192,10 +194,21 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 			a.flows.OnLoad(warm)
 		}
 	}
+	// Voicemail messages: files under recordings.dir, metadata with the
+	// call's record. (config.Validate always sets a dir; a configuration
+	// built without it has no recording store: voicemail nodes record
+	// nothing and the recordings route answers 503.)
+	if cfg.Recordings.Dir != "" {
+		dir, err := recording.NewDir(cfg.Recordings.Dir)
+		if err != nil {
+			return nil, fmt.Errorf("recordings.dir: %w", err)
+		}
+		a.recordings = dir
+	}
 	if a.engine, err = ivr.NewEngine(ivr.Config{
 		Prompts: a.prompts, Lookups: a.lookups, Calendars: cfg.Calendars, Bus: a.bus, Logger: log,
 		Enqueuer: a.acd.enqueuer, Callbacks: ivrCallbacks{s: a.callbacks}, Location: officeLocation(cfg),
-		TTS: speech, TTSWait: cfg.TTS.Wait,
+		TTS: speech, TTSWait: cfg.TTS.Wait, Recordings: a.recordings,
 	}); err != nil {
 		return nil, fmt.Errorf("ivr engine: %w", err)
 	}
@@ -257,7 +270,7 @@ func (a *App) newHTTP() error {
 		Store: a.store, Tokens: tokens, RateLimit: a.cfg.HTTP.RateLimit, AuthFailures: a.cfg.HTTP.AuthFailures, Bus: a.bus,
 		Logger: a.log, DefaultCountry: a.cfg.Phone.DefaultCountry, Calls: a.live, ACD: a.apiACD(), Callbacks: a.apiCallbacks(),
 		RequestTimeout: a.cfg.Database.Timeout, ReadyTimeout: a.cfg.Database.Timeout, Ready: a.readiness(),
-		Webhooks: a.webhooks,
+		Webhooks: a.webhooks, Recordings: a.recordings,
 	})
 	a.http = newHTTPServer(a.httpRaw, a.cfg.HTTP, a.routes(), a.log)
 	a.httpLn = a.http.ln

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"strings"
 	"sync"
@@ -77,6 +78,10 @@ func callRecord(c *sip.Call, res ivr.Result) store.CallRecord {
 	if res.Handoff != nil {
 		rec.Voice.Queue = res.Handoff.Queue
 	}
+	for _, r := range res.Recordings {
+		rec.Voice.Recordings = append(rec.Voice.Recordings, store.Recording{ID: r.ID, CallID: c.ID(), FromTag: c.FromTag(),
+			Kind: r.Kind, Format: r.Format, DurationMillis: r.Duration.Milliseconds(), Size: r.Size, CreatedAt: r.CreatedAt})
+	}
 	rec.Voice.ApplyLegs(res.Legs)
 	rec.Voice.HangupCause, rec.Voice.HangupSide = hangupOf(c, res)
 	return rec
@@ -114,7 +119,11 @@ func summary(r ivr.Result) string {
 		}
 		nodes = append(nodes, n)
 	}
-	return "IVR " + r.Flow + ": " + strings.Join(nodes, " > ") + " (" + string(r.Outcome) + ")"
+	out := "IVR " + r.Flow + ": " + strings.Join(nodes, " > ") + " (" + string(r.Outcome) + ")"
+	for _, rec := range r.Recordings {
+		out += fmt.Sprintf(", %s %s", rec.Kind, rec.Duration.Round(time.Second))
+	}
+	return out
 }
 
 // liveCalls backs GET /api/v1/calls: the calls in progress right now.

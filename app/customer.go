@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hotline-dev/hotline/media"
 	"github.com/hotline-dev/hotline/phone"
 	"github.com/hotline-dev/hotline/sip"
 	"github.com/hotline-dev/hotline/store"
@@ -34,6 +35,9 @@ type knownCall struct {
 }
 
 func (k knownCall) Attributes() map[string]string { return k.attrs }
+
+// SetReceiveTap lets a voicemail node record the caller (ivr.AudioTap).
+func (k knownCall) SetReceiveTap(f func(media.Frame)) { k.Media().SetReceiveTap(f) }
 
 // customerLookupTimeout bounds the ticket-history lookup at call start: a
 // slow database must not keep a caller in silence.

@@ -198,3 +198,18 @@ func (l *lazyStore) SaveIdempotencyKey(ctx context.Context, r store.IdempotentRe
 func (l *lazyStore) ReleaseIdempotencyKey(ctx context.Context, scope, key string) error {
 	return withPart(ctx, l, func(s store.Idempotency) error { return s.ReleaseIdempotencyKey(ctx, scope, key) })
 }
+
+// The recordings table (voicemail metadata), on the open store.
+var _ store.Recordings = (*lazyStore)(nil)
+
+func (l *lazyStore) CreateRecording(ctx context.Context, r *store.Recording) error {
+	return withPart(ctx, l, func(s store.Recordings) error { return s.CreateRecording(ctx, r) })
+}
+
+func (l *lazyStore) GetRecording(ctx context.Context, id string) (*store.Recording, error) {
+	return withPartT(ctx, l, func(s store.Recordings) (*store.Recording, error) { return s.GetRecording(ctx, id) })
+}
+
+func (l *lazyStore) DeleteRecording(ctx context.Context, id string, at time.Time) error {
+	return withPart(ctx, l, func(s store.Recordings) error { return s.DeleteRecording(ctx, id, at) })
+}

@@ -45,8 +45,9 @@ type Config struct {
 	// (webhooks.go; more can be made through the API).
 	Webhooks        map[string]Webhook `yaml:"webhooks"`
 	WebhookDelivery WebhookDelivery    `yaml:"webhook_delivery"`
-	Cluster         Cluster            `yaml:"cluster"` // several nodes, one ACD (cluster.go, docs/cluster.md)
-	TTS             TTS                `yaml:"tts"`     // text-to-speech for {tts: var} (tts.go)
+	Cluster         Cluster            `yaml:"cluster"`    // several nodes, one ACD (cluster.go, docs/cluster.md)
+	TTS             TTS                `yaml:"tts"`        // text-to-speech for {tts: var} (tts.go)
+	Recordings      Recordings         `yaml:"recordings"` // voicemail messages (recordings.go)
 
 	// Version is the binary's (set by cmd/hotline, never by the file):
 	// the User-Agent default and the build-info metric report it.
@@ -596,6 +597,7 @@ func (c *Config) Validate() error {
 		return err
 	}
 	c.TTS = c.TTS.withDefaults()
+	c.Recordings = c.Recordings.withDefaults()
 	if err := c.TTS.validate(); err != nil {
 		return err
 	}

@@ -81,6 +81,7 @@ func testConfig(t *testing.T, dir string, mutate func(*config.Config)) config.Co
 	cfg.Flows.Watch = false
 	cfg.Database.URL = "sqlite:" + filepath.Join(dir, "hotline.db")
 	cfg.Database.SpoolDir = filepath.Join(dir, "spool")
+	cfg.Recordings.Dir = filepath.Join(dir, "recordings")
 	allDay := []string{"00:00-24:00"}
 	cfg.Calendars["office"] = config.Calendar{TimeZone: "Asia/Ho_Chi_Minh", Hours: map[string][]string{
 		"mon": allDay, "tue": allDay, "wed": allDay, "thu": allDay, "fri": allDay, "sat": allDay, "sun": allDay}}

@@ -6,8 +6,9 @@ import (
 )
 
 // waits reports whether a node holds the caller for input: a menu or gather
-// (retry-bounded) or a queue (the caller waits there and may press keys).
-func waits(n *Node) bool { return n.Input() || n.Type == TypeEnqueue }
+// (retry-bounded), a queue (the caller waits there and may press keys) or
+// a voicemail (the caller speaks).
+func waits(n *Node) bool { return n.Input() || n.Type == TypeEnqueue || n.Records() }
 
 // checkLoops reports every cycle that passes through no node that waits for
 // the caller: such a loop would spin forever. Removing the waiting nodes from

@@ -14,19 +14,20 @@ import (
 
 // Node types.
 const (
-	TypePlay     = "play"
-	TypeMenu     = "menu"
-	TypeGather   = "gather"
-	TypeBranch   = "branch"
-	TypeLanguage = "language"
-	TypeHTTP     = "http"
-	TypeTicket   = "ticket"
-	TypeSet      = "set"
-	TypeEnqueue  = "enqueue"
-	TypeCallback = "callback"
-	TypeGoto     = "goto"
-	TypeHangup   = "hangup"
-	TypeSay      = "say"
+	TypePlay      = "play"
+	TypeMenu      = "menu"
+	TypeGather    = "gather"
+	TypeBranch    = "branch"
+	TypeLanguage  = "language"
+	TypeHTTP      = "http"
+	TypeTicket    = "ticket"
+	TypeSet       = "set"
+	TypeEnqueue   = "enqueue"
+	TypeCallback  = "callback"
+	TypeGoto      = "goto"
+	TypeHangup    = "hangup"
+	TypeSay       = "say"
+	TypeVoicemail = "voicemail"
 )
 
 // Defaults applied by the parser when a field is absent.
@@ -127,6 +128,15 @@ type Node struct {
 	SayVar string
 	SayAs  string
 
+	// voicemail: the greeting is Prompts; the recording ends at the end
+	// key (#), after Silence of silence or at Max; Beep plays a tone
+	// before it, Review offers listen, keep and re-record (Retries bounds
+	// the re-recordings, Timeout the wait for a review key).
+	Max     time.Duration
+	Silence time.Duration
+	Beep    bool
+	Review  bool
+
 	fieldLines map[string]int
 }
 
@@ -224,3 +234,6 @@ func (n *Node) Edges() []Edge {
 // retry-bounded menu or gather). The loop check also counts an enqueue as
 // caller input (see waits).
 func (n *Node) Input() bool { return n.Type == TypeMenu || n.Type == TypeGather }
+
+// Records reports whether the node records the caller (a voicemail).
+func (n *Node) Records() bool { return n.Type == TypeVoicemail }

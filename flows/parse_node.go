@@ -13,21 +13,22 @@ import (
 var (
 	inputFields = []string{"timeout", "inter_digit_timeout", "retries", "invalid_prompts", "timeout_prompts", "on_timeout", "exhausted", "barge_in"}
 	nodeFields  = map[string][]string{
-		TypePlay:     {"prompts", "next", "barge_in"},
-		TypeMenu:     append([]string{"prompts", "options"}, inputFields...),
-		TypeGather:   append([]string{"prompts", "var", "min_digits", "max_digits", "terminator", "pattern", "confirm", "next"}, inputFields...),
-		TypeBranch:   {"cases", "else"},
-		TypeLanguage: {"language", "next"},
-		TypeHTTP:     {"lookup", "assign", "next", "on_failure"},
-		TypeTicket:   {"category", "tags", "priority", "next"},
-		TypeSet:      {"vars", "next"},
-		TypeEnqueue:  {"queue", "prompts", "next"},
-		TypeCallback: {"queue", "prompts", "next", "confirm_key", "another_key", "cancel_key", "max_number_digits", "timeout", "inter_digit_timeout", "retries", "at"},
-		TypeGoto:     {"next"},
-		TypeHangup:   {"prompts"},
-		TypeSay:      {"prompts", "say", "as", "next", "barge_in"},
+		TypePlay:      {"prompts", "next", "barge_in"},
+		TypeMenu:      append([]string{"prompts", "options"}, inputFields...),
+		TypeGather:    append([]string{"prompts", "var", "min_digits", "max_digits", "terminator", "pattern", "confirm", "next"}, inputFields...),
+		TypeBranch:    {"cases", "else"},
+		TypeLanguage:  {"language", "next"},
+		TypeHTTP:      {"lookup", "assign", "next", "on_failure"},
+		TypeTicket:    {"category", "tags", "priority", "next"},
+		TypeSet:       {"vars", "next"},
+		TypeEnqueue:   {"queue", "prompts", "next"},
+		TypeCallback:  {"queue", "prompts", "next", "confirm_key", "another_key", "cancel_key", "max_number_digits", "timeout", "inter_digit_timeout", "retries", "at"},
+		TypeGoto:      {"next"},
+		TypeHangup:    {"prompts"},
+		TypeSay:       {"prompts", "say", "as", "next", "barge_in"},
+		TypeVoicemail: {"prompts", "max", "silence", "beep", "review", "timeout", "retries", "next"},
 	}
-	nodeTypes  = []string{TypePlay, TypeMenu, TypeGather, TypeBranch, TypeLanguage, TypeHTTP, TypeTicket, TypeSet, TypeEnqueue, TypeCallback, TypeGoto, TypeHangup, TypeSay}
+	nodeTypes  = []string{TypePlay, TypeMenu, TypeGather, TypeBranch, TypeLanguage, TypeHTTP, TypeTicket, TypeSet, TypeEnqueue, TypeCallback, TypeGoto, TypeHangup, TypeSay, TypeVoicemail}
 	caseFields = []string{"calendar", "caller", "var", "equals", "matches", "set", "next"}
 	keysRE     = regexp.MustCompile(`^[0-9*#]{1,8}$`)
 	callerRE   = regexp.MustCompile(`^\+?[0-9]*\*?$`)
@@ -39,7 +40,8 @@ var (
 func (ps *problems) node(np pair) *Node {
 	n := &Node{Name: np.key, Line: np.kline, Timeout: DefaultTimeout, InterDigitTimeout: DefaultInterDigitTimeout,
 		Retries: DefaultRetries, BargeIn: true, Terminator: DefaultTerminator, fieldLines: map[string]int{},
-		ConfirmKey: DefaultConfirmKey, AnotherKey: DefaultAnotherKey, CancelKey: DefaultCancelKey, MaxNumberDigits: DefaultMaxNumberDigits}
+		ConfirmKey: DefaultConfirmKey, AnotherKey: DefaultAnotherKey, CancelKey: DefaultCancelKey, MaxNumberDigits: DefaultMaxNumberDigits,
+		Max: DefaultVoicemailMax, Silence: DefaultVoicemailSilence, Beep: true, Review: true}
 	if strings.TrimSpace(n.Name) == "" {
 		ps.errorf(np.kline, n.Name, "node name is empty")
 	}
@@ -193,6 +195,18 @@ func (ps *problems) nodeField(n *Node, p pair) {
 		n.SayVar, _ = ps.variable(p, nm)
 	case "as":
 		n.SayAs, _ = ps.sayKind(p, nm, "as")
+	case "max":
+		ps.boundedDuration(p, nm, MinVoicemailMax, MaxVoicemailMax, &n.Max)
+	case "silence":
+		ps.boundedDuration(p, nm, MinVoicemailSilence, MaxVoicemailSilence, &n.Silence)
+	case "beep":
+		if b, ok := ps.boolean(p, nm); ok {
+			n.Beep = b
+		}
+	case "review":
+		if b, ok := ps.boolean(p, nm); ok {
+			n.Review = b
+		}
 	}
 }
 

@@ -149,6 +149,12 @@ func (ps *problems) required(n *Node) {
 		}
 	case TypeGoto:
 		need("next", "the node to go to")
+	case TypeVoicemail:
+		need("prompts", "the greeting, which should say to speak after the tone and press # when done")
+		need("next", "where to go after the message is kept, or when none was left")
+		if n.Silence >= n.Max {
+			ps.errorf(n.FieldLine("silence"), n.Name, "silence %s is not shorter than max %s: the recording would never stop on silence", n.Silence, n.Max)
+		}
 	}
 }
 

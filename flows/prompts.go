@@ -94,7 +94,7 @@ func (vs varSources) known(name string) bool {
 // language, expanding "{var}" names when the variable only ever gets literal
 // values, and warning when it is set at run time.
 func (ps *problems) checkPrompts(f *Flow, vs varSources, env Env) {
-	callbackChecked := false
+	callbackChecked, voicemailChecked := false, false
 	for _, name := range f.Order {
 		n := f.Nodes[name]
 		var refs []PromptRef
@@ -139,6 +139,10 @@ func (ps *problems) checkPrompts(f *Flow, vs varSources, env Env) {
 			for _, p := range []string{PromptYouEntered, PromptConfirmOrRetry} {
 				ps.checkPromptName(f, n, PromptRef{Name: p, Line: n.FieldLine("confirm")}, vs, env)
 			}
+		}
+		if n.Type == TypeVoicemail && !voicemailChecked {
+			voicemailChecked = true
+			ps.checkDialoguePrompts(f, n, env, "voicemail", VoicemailPrompts())
 		}
 		if n.Type == TypeCallback && !callbackChecked {
 			callbackChecked = true // once per flow: every callback node says the same
@@ -262,12 +266,18 @@ func (ps *problems) checkVarUses(f *Flow, vs varSources, env Env) {
 // checkCallbackPrompts requires what the callback dialogue says, in every
 // declared language: one error per language naming what is missing.
 func (ps *problems) checkCallbackPrompts(f *Flow, n *Node, env Env) {
+	ps.checkDialoguePrompts(f, n, env, "callback", CallbackPrompts())
+}
+
+// checkDialoguePrompts requires the prompts a node's built-in dialogue
+// (callback, voicemail) says, in every declared language.
+func (ps *problems) checkDialoguePrompts(f *Flow, n *Node, env Env, what string, names []string) {
 	if env.Prompts == nil {
 		return
 	}
 	for _, lang := range f.Languages {
 		var missing []string
-		for _, name := range CallbackPrompts() {
+		for _, name := range names {
 			if !env.hasPrompt(lang, name) {
 				missing = append(missing, name)
 			}
@@ -277,7 +287,7 @@ func (ps *problems) checkCallbackPrompts(f *Flow, n *Node, env Env) {
 			if len(missing) > 6 {
 				list += fmt.Sprintf(", ... (%d in all)", len(missing))
 			}
-			ps.errorf(n.FieldLine("type"), n.Name, "callback dialogue prompts missing for %s: %s (prompts/prompts.txt has them for %s)", lang, list, strings.Join(say.Languages(), ", "))
+			ps.errorf(n.FieldLine("type"), n.Name, "%s dialogue prompts missing for %s: %s (prompts/prompts.txt has them for %s)", what, lang, list, strings.Join(say.Languages(), ", "))
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/hotline-dev/hotline/events"
 	"github.com/hotline-dev/hotline/flows"
 	"github.com/hotline-dev/hotline/media"
+	"github.com/hotline-dev/hotline/recording"
 	"github.com/hotline-dev/hotline/store"
 	"github.com/hotline-dev/hotline/tts"
 )
@@ -54,6 +55,9 @@ type Config struct {
 	// bounds the wait for a text not yet cached (default 2s).
 	TTS     *tts.Cache
 	TTSWait time.Duration
+	// Recordings keeps what voicemail nodes record (nil: a voicemail node
+	// records nothing and goes on to next).
+	Recordings recording.Store
 }
 
 // Engine runs flows. It is safe for concurrent use by many calls.
@@ -135,7 +139,9 @@ type Result struct {
 	// call log can link the call to its callback.
 	CallbackID     int64  `json:"callback_id,omitempty"`
 	CallbackStatus string `json:"callback_status,omitempty"`
-	Err            error  `json:"-"` // why the flow stopped early, if it did
+	// Recordings are the messages voicemail nodes stored.
+	Recordings []Recorded `json:"recordings,omitempty"`
+	Err        error      `json:"-"` // why the flow stopped early, if it did
 }
 
 // run is the state of one call walking one flow.
@@ -309,6 +315,8 @@ func (r *run) exec(ctx context.Context, n *flows.Node) (string, error) {
 		return r.enqueue(ctx, n)
 	case flows.TypeCallback:
 		return r.callback(ctx, n)
+	case flows.TypeVoicemail:
+		return r.voicemail(ctx, n)
 	case flows.TypeGoto:
 		return n.Next, nil
 	case flows.TypeHangup:

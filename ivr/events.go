@@ -1,6 +1,9 @@
 package ivr
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Payloads of the events a flow run publishes (events.Event.Payload).
 // Fields are in the order of their JSON keys, so the bytes on the event
@@ -109,3 +112,7 @@ type simCallbackEvent struct {
 	Queue, Number, Status string
 	Callback              int64
 }
+
+// simVoicemailEvent is sim.voicemail: a voicemail node the simulation
+// passes through without recording (it has no audio).
+type simVoicemailEvent struct{ Silence, Max time.Duration }

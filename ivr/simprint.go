@@ -92,6 +92,8 @@ func printEvents(out io.Writer, sub *events.Subscription, promptsDir string, tex
 				}
 				fmt.Fprintln(out)
 			}
+		case simVoicemailEvent:
+			fmt.Fprintf(out, "    voicemail: greeting, beep, record until # or %s of silence (at most %s); not recorded in a simulation\n", d.Silence, d.Max)
 		case FlowHandoff:
 			fmt.Fprintf(out, "    handoff %s to queue %s\n", d.Kind, d.Target)
 		}

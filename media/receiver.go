@@ -150,6 +150,9 @@ func (s *Session) handlePacket(rs *recvState, b []byte, src netip.AddrPort) {
 	if f := s.sink.Load(); f != nil {
 		(*f)(pcm)
 	}
+	if f := s.tap.Load(); f != nil {
+		(*f)(Frame{SSRC: rs.hdr.SSRC, Sequence: rs.hdr.SequenceNumber, Timestamp: rs.hdr.Timestamp, PCM: pcm})
+	}
 	if rs.det != nil {
 		rs.detOut = rs.det.process(pcm, rs.detOut[:0])
 		for _, d := range rs.detOut {

@@ -99,6 +99,7 @@ type Session struct {
 
 	digits *digitQueue
 	sink   atomic.Pointer[func([]int16)]
+	tap    atomic.Pointer[func(Frame)]
 
 	remote atomic.Pointer[negotiation] // current negotiation, read per packet
 
@@ -274,6 +275,28 @@ func (s *Session) SetAudioSink(f func(pcm []int16)) {
 		return
 	}
 	s.sink.Store(&f)
+}
+
+// Frame is one received audio packet as linear PCM with its RTP timing,
+// for a recorder that must place audio by timestamp (RFC 3550 §5.1) and
+// fill lost packets with silence.
+type Frame struct {
+	SSRC      uint32
+	Sequence  uint16
+	Timestamp uint32  // RTP timestamp of the first sample (8 kHz units for G.711)
+	PCM       []int16 // aliases the reader's buffer: copy to keep
+}
+
+// SetReceiveTap installs f to receive every received audio packet with its
+// RTP timestamp, from the reader goroutine, beside the audio sink (a
+// bridge's) without replacing it. f must not block and must copy
+// Frame.PCM if it keeps it. nil removes the tap.
+func (s *Session) SetReceiveTap(f func(Frame)) {
+	if f == nil {
+		s.tap.Store(nil)
+		return
+	}
+	s.tap.Store(&f)
 }
 
 // Done is closed when the session ended: Close, or a media timeout.

@@ -169,6 +169,9 @@ type VoiceDetails struct {
 	CallbackAttempts int       `json:"callback_attempts"`
 	PacketsLost      int64     `json:"packets_lost"`
 	JitterMillis     float64   `json:"jitter_ms"`
+	// Recordings are the call's recordings (a voicemail message), not
+	// those deleted; [] when none.
+	Recordings []Recording `json:"recordings"`
 }
 
 // ApplyLegs sets the legs and the top-level fields they sum up: Queue (the

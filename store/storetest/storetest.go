@@ -66,6 +66,8 @@ func Run(t *testing.T, open Factory) {
 		{"IdempotencyKeys", testIdempotencyKeys},
 		{"ExternalIDs", testExternalIDs},
 		{"Search", testSearch},
+		{"Recordings", testRecordings},
+		{"RecordingValidation", testRecordingValidation},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

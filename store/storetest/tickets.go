@@ -124,7 +124,7 @@ func testInteractionCRUD(t *testing.T, s store.Store) {
 	v := &store.VoiceDetails{CallID: "abc@host", CallerNumber: "+84912000001", CalledNumber: "1900", FlowName: "support", FlowVersion: "v3",
 		Path:  []store.IVRStep{{Node: "welcome", Type: "play", At: start.UTC()}, {Node: "main", Type: "menu", At: start.Add(5 * time.Second).UTC(), Digits: "1"}},
 		Queue: "technical", WaitSeconds: 12.5, Agent: "a1", TalkSeconds: 60, Outcome: store.OutcomeCompleted, HangupCause: "normal", HangupSide: "caller",
-		CallbackAttempts: 1, PacketsLost: 3, JitterMillis: 4.5, FromTag: "9fxced76sl", Legs: transferLegs()}
+		CallbackAttempts: 1, PacketsLost: 3, JitterMillis: 4.5, FromTag: "9fxced76sl", Legs: transferLegs(), Recordings: []store.Recording{}}
 	call := &store.Interaction{CustomerID: c.ID, Channel: store.ChannelVoice, StartedAt: start, Voice: v}
 	must(t, s.CreateInteraction(ctx(t), call))
 	gotCall, err := s.GetInteraction(ctx(t), call.ID)

@@ -85,6 +85,7 @@ func insertInteraction(ctx context.Context, q Querier, d Dialect, i *store.Inter
 		if err := q.Exec(ctx, `INSERT INTO voice_calls (`+voiceCols+`) VALUES (`+a.list(vals...)+`)`, a.all()...); err != nil {
 			return err
 		}
+		return insertRecordings(ctx, q, d, []voiceOf{{i.ID, v}}, now)
 	}
 	return nil
 }
@@ -138,7 +139,7 @@ func scanInteractions(rows Rows) ([]store.Interaction, error) {
 			v := &store.VoiceDetails{CallID: *callID, FromTag: deref(fromTag), CallerNumber: deref(caller), CalledNumber: deref(called),
 				FlowName: deref(flow), FlowVersion: deref(flowVer), Queue: deref(queue), Agent: deref(agent),
 				Outcome: store.Outcome(deref(outcome)), HangupCause: deref(cause), HangupSide: store.Side(deref(side)),
-				Path: []store.IVRStep{}, Legs: []store.CallLeg{}}
+				Path: []store.IVRStep{}, Legs: []store.CallLeg{}, Recordings: []store.Recording{}}
 			if wait != nil {
 				v.WaitSeconds = *wait
 			}
@@ -214,6 +215,9 @@ func (s *Store) GetInteraction(ctx context.Context, id int64) (*store.Interactio
 		return nil, s.wrap(op, err)
 	}
 	out, err := scanInteractions(rows)
+	if err == nil {
+		err = s.attachRecordings(ctx, out)
+	}
 	if err != nil {
 		return nil, s.wrap(op, err)
 	}
@@ -281,6 +285,9 @@ func (s *Store) listInteractions(ctx context.Context, f store.InteractionFilter,
 		return nil, "", err
 	}
 	out, err := scanInteractions(rows)
+	if err == nil {
+		err = s.attachRecordings(ctx, out)
+	}
 	if err != nil {
 		return nil, "", err
 	}

@@ -522,5 +522,12 @@ func (s *Store) insertCalls(ctx context.Context, q Querier, recs []store.CallRec
 		}
 		vals = append(vals, "("+a.list(vs...)+")")
 	}
-	return q.Exec(ctx, `INSERT INTO voice_calls (`+voiceCols+`) VALUES `+strings.Join(vals, ", "), a.all()...)
+	if err := q.Exec(ctx, `INSERT INTO voice_calls (`+voiceCols+`) VALUES `+strings.Join(vals, ", "), a.all()...); err != nil {
+		return err
+	}
+	calls := make([]voiceOf, 0, len(fresh))
+	for _, i := range fresh {
+		calls = append(calls, voiceOf{out[i].InteractionID, &recs[i].Voice})
+	}
+	return insertRecordings(ctx, q, s.d, calls, now)
 }

@@ -272,7 +272,7 @@ func checkVoice(v *store.VoiceDetails) error {
 			return err
 		}
 	}
-	return nil
+	return checkRecordings(v)
 }
 
 // maxLegs bounds the legs of one call (transfers and re-queues; the

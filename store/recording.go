@@ -1,0 +1,47 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Recording kinds (Recording.Kind): RecordingKinds lists them.
+const (
+	RecordingVoicemail = "voicemail" // a message left in a voicemail node
+	RecordingCall      = "call"      // a recorded conversation
+)
+
+// RecordingKinds are the kinds of recording.
+var RecordingKinds = []string{RecordingVoicemail, RecordingCall}
+
+// Recording is the metadata of one recorded audio file; the audio itself
+// is in a recording.Store under the key "<ID>.<Format>". A call's
+// recordings travel with its record (VoiceDetails.Recordings): LogCall
+// stores them linked to the call's interaction, and reading the
+// interaction lists them (not those deleted).
+type Recording struct {
+	ID             string     `json:"id"`
+	CallID         string     `json:"call_id"`
+	FromTag        string     `json:"from_tag"`
+	InteractionID  int64      `json:"interaction_id,omitempty"` // 0 until the call is logged
+	Kind           string     `json:"kind"`
+	Format         string     `json:"format"` // "wav": 16-bit PCM, 8 kHz, mono
+	DurationMillis int64      `json:"duration_ms"`
+	Size           int64      `json:"size"` // bytes
+	CreatedAt      time.Time  `json:"created_at"`
+	DeletedAt      *time.Time `json:"deleted_at,omitempty"`
+}
+
+// Recordings is the recordings table. Both backends implement it.
+type Recordings interface {
+	// CreateRecording stores r (CreatedAt defaults to now). Creating an
+	// id that exists is ErrConflict.
+	CreateRecording(ctx context.Context, r *Recording) error
+	// GetRecording returns a recording, also a deleted one (DeletedAt
+	// set), or ErrNotFound.
+	GetRecording(ctx context.Context, id string) (*Recording, error)
+	// DeleteRecording marks the recording deleted at at (the row stays:
+	// the deletion is recorded); ErrNotFound if unknown. Deleting the
+	// audio file is the caller's part.
+	DeleteRecording(ctx context.Context, id string, at time.Time) error
+}
