@@ -1,7 +1,6 @@
 package queue
 
 import (
-	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -114,55 +113,5 @@ func TestRestoreKeepsPresenceAndToday(t *testing.T) {
 	s4.Restore(nil, recs)
 	if w, _ := s4.Stats().Queue("q", clk.Now()); w.Windows[1].Joined != 0 {
 		t.Errorf("a day later, today = %+v", w.Windows[1])
-	}
-}
-
-// An adopted call keeps its agent from offers until it hangs up; then the
-// agent wraps up and takes the next caller.
-func TestAdopt(t *testing.T) {
-	clk := &fakeClock{now: time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)}
-	s := New(Config{Now: clk.Now, Agents: []config.Agent{{ID: "lan", Queues: map[string]int{"sales": 0}}},
-		Queues: map[string]config.Queue{"sales": {RingTimeout: 20 * time.Second}}})
-	if err := s.Adopt("lan", "c0", "sales"); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Adopt("lan", "c9", "sales"); !errors.Is(err, ErrDuplicateCall) {
-		t.Fatalf("second Adopt = %v; want ErrDuplicateCall", err)
-	}
-	if err := s.Login("lan"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Join(JoinRequest{CallID: "c1", Queue: "sales"}); err != nil {
-		t.Fatal(err)
-	}
-	if a, _ := s.Agent("lan"); a.Activity != OnCall || a.CallID != "c0" || a.Offer != nil {
-		t.Fatalf("adopted agent = %+v; want on c0, offered nothing", a)
-	}
-	if err := s.Hangup("c0"); err != nil {
-		t.Fatal(err)
-	}
-	if a, _ := s.Agent("lan"); a.Offer == nil || a.Offer.CallID != "c1" {
-		t.Fatalf("after hang-up agent = %+v; want offered c1", a)
-	}
-}
-
-// A readmitted caller (a new cluster leader rebuilding its queues) is
-// not refused by an empty or a full queue: they were already waiting in
-// it. A new caller still is.
-func TestReadmit(t *testing.T) {
-	clk := &fakeClock{now: time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)}
-	s := New(Config{Now: clk.Now, Agents: []config.Agent{{ID: "lan", Queues: map[string]int{"sales": 0}}},
-		Queues: map[string]config.Queue{"sales": {MaxLength: 1}}})
-	var x *ExitError
-	if _, err := s.Join(JoinRequest{CallID: "c1", Queue: "sales"}); !errors.As(err, &x) || x.Reason != ReasonEmpty {
-		t.Fatalf("Join with nobody logged in = %v; want refused empty", err)
-	}
-	for _, id := range []string{"c1", "c2"} { // empty, then full too
-		if _, err := s.Join(JoinRequest{CallID: id, Queue: "sales", Readmit: true}); err != nil {
-			t.Fatalf("readmit %s = %v", id, err)
-		}
-	}
-	if p, err := s.Position("c2"); err != nil || p.Position != 2 {
-		t.Fatalf("c2 = %+v, %v; want second", p, err)
 	}
 }
