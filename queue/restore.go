@@ -18,7 +18,8 @@ import (
 // arrive. Agents no longer in the configuration are ignored, with a
 // warning naming each. A paused or
 // logged-out agent has been in that state since the saved change; an
-// available one since now (what it was doing did not survive).
+// available one since now (what it was doing did not survive). Agents are
+// idle since the saved idle time, so longest-idle ranks them as before.
 func (s *Service) Restore(agents []store.AgentState, recs []store.QueueRec) {
 	s.mu.Lock()
 	defer s.unlock()
@@ -68,8 +69,13 @@ func (s *Service) Restore(agents []store.AgentState, recs []store.QueueRec) {
 				continue
 			}
 		}
+		// Idle since the saved time (longest-idle goes on ranking as
+		// before the restart), or since now when none was saved.
+		a.idleSince = now
+		if !st.IdleSince.IsZero() && !st.IdleSince.After(now) {
+			a.idleSince = st.IdleSince
+		}
 		if a.presence == Available {
-			a.idleSince = now
 			s.agentFreed(a)
 		}
 		s.emitAgent(a, "", c)

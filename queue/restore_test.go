@@ -115,3 +115,57 @@ func TestRestoreKeepsPresenceAndToday(t *testing.T) {
 		t.Errorf("a day later, today = %+v", w.Windows[1])
 	}
 }
+
+// Longest-idle ranks restored agents by the idle times saved before the
+// restart; a state saved without one (before migration 0014) is idle
+// since the restart, and agents tied so go in ID order.
+func TestRestoreKeepsIdleOrder(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		keepIdle bool
+		want     string
+	}{
+		{"saved idle times", true, "a2"},
+		{"no idle time saved", false, "a1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := &fakeClock{now: t0}
+			st := &memState{agents: map[string]store.AgentState{}}
+			queues := one(config.Queue{Strategy: config.StrategyLongestIdle}.WithDefaults())
+			rg := newFakeRinger()
+			s := New(Config{Agents: agents("a1", "a2"), Queues: queues, Ringer: rg, Now: clk.Now, State: st})
+			for _, id := range []string{"a1", "a2"} {
+				if err := s.Login(id); err != nil {
+					t.Fatal(err)
+				}
+				clk.Advance(time.Second)
+			}
+			if _, err := s.Join(JoinRequest{CallID: "c1", Queue: "q"}); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Answered(rg.last(t).ID); err != nil { // a1, idle longest
+				t.Fatal(err)
+			}
+			clk.Advance(time.Minute)
+			if err := s.Hangup("c1"); err != nil { // a1 idle since now, a2 since t0+1s
+				t.Fatal(err)
+			}
+			as, recs := st.snapshot()
+			if !tc.keepIdle {
+				for i := range as {
+					as[i].IdleSince = time.Time{}
+				}
+			}
+			clk.Advance(time.Hour)
+			rg2 := newFakeRinger()
+			s2 := New(Config{Agents: agents("a1", "a2"), Queues: queues, Ringer: rg2, Now: clk.Now})
+			s2.Restore(as, recs)
+			if _, err := s2.Join(JoinRequest{CallID: "c2", Queue: "q"}); err != nil {
+				t.Fatal(err)
+			}
+			if o := rg2.last(t); o.Agent != tc.want {
+				t.Fatalf("after the restart c2 rings %s; want %s", o.Agent, tc.want)
+			}
+		})
+	}
+}
