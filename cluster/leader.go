@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hotline-dev/hotline/queue"
+	"github.com/hotline-dev/hotline/store"
 	"github.com/hotline-dev/hotline/store/postgres"
 )
 
@@ -30,6 +31,7 @@ type leader struct {
 	offers  map[string]*postgres.SnapOffer // by the service's offer ID
 	lost    map[string]bool                // nodes declared lost
 	seq     int64
+	recs    int64 // statistics records made this epoch (their IDs)
 
 	committed time.Time     // the last commit (followers depose a leader that stops)
 	viewAt    time.Time     // the last view written (zero: none yet this epoch)
@@ -55,59 +57,66 @@ type entryInfo struct {
 	place  *queue.Place
 }
 
-// takeOver builds the leader's Service from the snapshot: agents bridged
-// before keep their calls (Adopt), presence comes back, callers rejoin in
-// their order (placed, seq: the same ranking, priorities and original
-// join times included), and offers in flight are cancelled on their
-// nodes; the Service offers again at once.
+// takeOver builds the leader's Service from the snapshot: every agent
+// comes back as the last commit left it (queue.ImportAgent: presence,
+// run-time membership, misses, idle and state times, a bridged call or a
+// wrap-up), callers rejoin in their order (placed, seq: the same ranking,
+// priorities and original join times included) with their real join time
+// and the agents who missed them (queue.JoinRequest.Resume), the
+// statistics go on from the records the last leaders committed, and offers
+// in flight are cancelled on their nodes; the Service offers again once
+// every caller is back (Resumed).
 func (n *Node) takeOver(ctx context.Context, db *postgres.Leader) (*leader, error) {
-	snap, err := db.Load(ctx)
-	if err != nil {
-		return nil, err
-	}
 	l := &leader{n: n, db: db, prefix: strconv.FormatInt(db.Epoch, 10) + ".",
 		entries: map[string]*entryInfo{}, agents: map[string]*postgres.SnapAgent{}, bridged: map[string]string{},
 		offers: map[string]*postgres.SnapOffer{}, lost: map[string]bool{}}
 	l.reset()
 	cfg := n.cfg.ACD
-	cfg.Ringer = l
+	cfg.Ringer, cfg.State = l, l
 	l.svc = queue.New(cfg)
+	snap, err := db.Load(ctx, l.svc.Stats().Since(n.cfg.ACD.Now()))
+	if err != nil {
+		return nil, err
+	}
 	for _, id := range snap.Lost {
 		l.lost[id] = true
 	}
 	for i := range snap.Agents {
 		a := snap.Agents[i]
 		l.agents[a.AgentID] = &a
-		if a.CallID != "" {
-			if err := l.svc.Adopt(a.AgentID, a.CallID, a.CallQueue); err != nil {
-				n.log.Warn("cluster: bridged call not adopted", "call_id", a.CallID, "agent", a.AgentID, "err", err)
-				continue
+		st := queue.AgentSnapshot{Presence: queue.Presence(a.Presence), Reason: a.Reason}
+		if a.State != nil {
+			if err := json.Unmarshal(a.State, &st); err != nil {
+				n.log.Error("cluster: bad snapshot agent state", "agent", a.AgentID, "err", err)
+				st = queue.AgentSnapshot{Presence: queue.Presence(a.Presence), Reason: a.Reason}
 			}
+		}
+		// The bridged call is the leader's own record (its node, its
+		// join): it decides, also for a row written before 0013.
+		if a.CallID != "" {
+			st.Activity, st.Call, st.CallQueue = queue.OnCall, a.CallID, a.CallQueue
+		} else if st.Activity == queue.OnCall {
+			st.Activity = queue.Idle
+		}
+		err := l.svc.ImportAgent(a.AgentID, st)
+		if err != nil && st.Activity != queue.Idle {
+			n.log.Warn("cluster: call or wrap-up not taken over", "call_id", st.Call, "agent", a.AgentID, "err", err)
+			st.Activity = queue.Idle
+			err = l.svc.ImportAgent(a.AgentID, st)
+		}
+		if err != nil {
+			n.log.Warn("cluster: agent not taken over", "agent", a.AgentID, "err", err)
+			continue
+		}
+		if st.Activity == queue.OnCall {
 			l.bridged[a.CallID] = a.AgentID
 		}
 	}
-	// Agents come back logged in but held (paused) while the callers
-	// rejoin: an agent available before the last caller is back would be
-	// offered the first one rejoined, not the first in line. Logged in,
-	// so a queue without JoinEmpty takes its callers back.
-	const holding = "cluster-restore"
-	for _, a := range snap.Agents {
-		switch queue.Presence(a.Presence) {
-		case queue.Available, queue.Paused:
-			_ = l.svc.Login(a.AgentID)
-			_ = l.svc.Pause(a.AgentID, holding)
-		}
+	// Every agent gets its row in the first commit: one the snapshot does
+	// not have yet keeps its idle and state times from this Service on.
+	for _, a := range cfg.Agents {
+		l.dirtyAgent[a.ID] = true
 	}
-	defer func() {
-		for _, a := range snap.Agents {
-			switch queue.Presence(a.Presence) {
-			case queue.Available:
-				_ = l.svc.Ready(a.AgentID)
-			case queue.Paused:
-				_ = l.svc.Pause(a.AgentID, a.Reason)
-			}
-		}
-	}()
 	for _, o := range snap.Offers {
 		var off queue.Offer
 		_ = json.Unmarshal(o.Body, &off)
@@ -127,7 +136,13 @@ func (n *Node) takeOver(ctx context.Context, db *postgres.Leader) (*leader, erro
 		r.JoinedAt = e.Placed
 		// Admitted before: a queue whose agents all logged out since, or
 		// one at MaxLength, keeps them (it would on one node).
-		r.Readmit = true
+		r.Resume = &queue.EntrySnapshot{}
+		if e.State != nil {
+			if err := json.Unmarshal(e.State, r.Resume); err != nil {
+				n.log.Error("cluster: bad snapshot entry state", "call_id", e.CallID, "err", err)
+				r.Resume = &queue.EntrySnapshot{}
+			}
+		}
 		p, err := l.svc.Join(r)
 		if err != nil {
 			l.refused(info, err)
@@ -135,7 +150,23 @@ func (n *Node) takeOver(ctx context.Context, db *postgres.Leader) (*leader, erro
 		}
 		info.place = p
 	}
+	// Every caller is back: offers go in order now. A caller the records
+	// saw waiting who did not come back counts as exited.
+	l.svc.Resumed(snap.Recs)
 	return l, nil
+}
+
+// SaveAgent and Rec make the leader the Service's StateSink: the
+// statistics records go into the batch's commit (the next leader reads
+// them back); agents' presence and membership are in the snapshot rows.
+func (l *leader) SaveAgent(store.AgentState) {}
+
+func (l *leader) Rec(r store.QueueRec) {
+	l.recs++
+	// (at, id) orders records of one instant: the epoch and the number,
+	// fixed width, sort as they were made.
+	r.ID = fmt.Sprintf("acd%012d-%012d", l.db.Epoch, l.recs)
+	l.b.Recs = append(l.b.Recs, r)
 }
 
 func (l *leader) reset() {
@@ -158,6 +189,10 @@ func (l *leader) Ring(o queue.Offer) {
 
 func (l *leader) Cancel(o queue.Offer, reason string) {
 	node := l.ringerOf(o)
+	// A ring timeout is a miss: the caller's tried set and the agent's
+	// misses changed.
+	l.touchEntry(o.CallID)
+	l.dirtyAgent[o.Agent] = true
 	l.dropOffer(o.ID)
 	o.ID = l.prefix + o.ID
 	l.out(node, outCancel, outCancelBody{Offer: o, Reason: reason})
@@ -168,6 +203,13 @@ func (l *leader) dropOffer(id string) {
 		delete(l.offers, id)
 		l.dirtyOffer[id] = true
 		l.b.DelOffers = append(l.b.DelOffers, so.OfferID)
+	}
+}
+
+// touchEntry marks a waiting caller's snapshot row to be written again.
+func (l *leader) touchEntry(callID string) {
+	if l.entries[callID] != nil {
+		l.dirtyEntry[callID] = true
 	}
 }
 
@@ -253,7 +295,7 @@ func (l *leader) step(ctx context.Context) (bool, error) {
 	l.work()
 	l.closePlaces()
 	empty := len(l.b.Consumed) == 0 && len(l.b.Out) == 0 && len(l.dirtyEntry)+len(l.dirtyAgent)+len(l.dirtyOffer)+len(l.b.LostNodes) == 0 &&
-		len(l.b.DelOffers) == 0
+		len(l.b.DelOffers)+len(l.b.Recs) == 0
 	l.viewDirty = l.viewDirty || !empty || l.scanAll
 	if empty && !l.viewDue(time.Now()) {
 		l.reset()
@@ -353,20 +395,25 @@ func (l *leader) view() ([]byte, error) {
 func (l *leader) fill() {
 	for _, id := range slices.Sorted(maps.Keys(l.dirtyEntry)) {
 		if e := l.entries[id]; e != nil {
+			var state []byte
+			if st, err := l.svc.ExportEntry(id); err == nil {
+				state, _ = json.Marshal(st)
+			}
 			l.b.Entries = append(l.b.Entries, postgres.SnapEntry{CallID: id, Queue: e.join.Queue, Node: e.node,
-				Placed: e.placed, Seq: e.seq, Body: e.body})
+				Placed: e.placed, Seq: e.seq, Body: e.body, State: state})
 		} else {
 			l.b.DelEntries = append(l.b.DelEntries, id)
 		}
 	}
 	for _, id := range slices.Sorted(maps.Keys(l.dirtyAgent)) {
 		a := l.agents[id]
-		if p, reason, err := l.svc.Presence(id); err == nil {
+		if st, err := l.svc.ExportAgent(id); err == nil {
 			if a == nil {
 				a = &postgres.SnapAgent{AgentID: id}
 				l.agents[id] = a
 			}
-			a.Presence, a.Reason = string(p), reason
+			a.Presence, a.Reason = string(st.Presence), st.Reason
+			a.State, _ = json.Marshal(st)
 		}
 		if a != nil {
 			l.b.Agents = append(l.b.Agents, *a)
@@ -431,6 +478,7 @@ func (l *leader) apply(c postgres.Command, now time.Time) {
 				l.check = append(l.check, o.CallID)
 			} else {
 				err = l.svc.Failed(id, m.Result)
+				l.touchEntry(o.CallID) // a miss: tried last now
 			}
 			l.dropOffer(id)
 			l.dirtyAgent[o.Agent] = true
@@ -482,7 +530,7 @@ func (l *leader) join(c postgres.Command, j JoinRequest, now time.Time) error {
 	l.entries[j.CallID] = info // before Join: its offers ring on this node
 	r := j.JoinRequest
 	r.JoinedAt = placed
-	r.Readmit = false // only a takeover readmits
+	r.Resume = nil // only a takeover resumes
 	p, err := l.svc.Join(r)
 	if err != nil {
 		l.refused(info, err)

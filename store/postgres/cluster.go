@@ -12,6 +12,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/hotline-dev/hotline/store"
 )
 
 // The cluster's tables (migration 0007, docs/cluster.md): nodes and their
@@ -75,6 +77,9 @@ type SnapEntry struct {
 	Placed              time.Time
 	Seq                 int64
 	Body                []byte // JSON: the join
+	// State is the rest the leader's Service knew of the caller
+	// (queue.EntrySnapshot as JSON); nil in a row written before 0013.
+	State []byte
 }
 
 // SnapAgent is an agent's presence and bridged call in the snapshot.
@@ -82,6 +87,9 @@ type SnapAgent struct {
 	AgentID, Presence, Reason   string
 	CallID, CallQueue, CallNode string
 	CallBody                    []byte // JSON, nil when no call
+	// State is the rest the leader's Service knew of the agent
+	// (queue.AgentSnapshot as JSON); nil in a row written before 0013.
+	State []byte
 }
 
 // SnapOffer is an offer in flight.
@@ -96,6 +104,8 @@ type Snapshot struct {
 	Agents  []SnapAgent
 	Offers  []SnapOffer
 	Lost    []string // nodes already declared lost
+	// Recs are the statistics records since Load's since, oldest first.
+	Recs []store.QueueRec
 }
 
 // Batch is what a leader commits at once: the commands it consumed, the
@@ -109,6 +119,9 @@ type Batch struct {
 	DelOffers  []string
 	Out        []OutItem
 	LostNodes  []string // declared lost in this batch
+	// Recs are the statistics records the batch made (queue_recs: the
+	// store's table, which a single node's runstate writer fills).
+	Recs []store.QueueRec
 	// View, when set, replaces the ACD's view (acd_view, JSON) that every
 	// node reads; fenced like the rest of the batch.
 	View []byte
@@ -117,7 +130,7 @@ type Batch struct {
 // Empty reports whether b changes nothing.
 func (b *Batch) Empty() bool {
 	return len(b.Consumed)+len(b.Entries)+len(b.DelEntries)+len(b.Agents)+len(b.Offers)+
-		len(b.DelOffers)+len(b.Out)+len(b.LostNodes)+len(b.View) == 0
+		len(b.DelOffers)+len(b.Out)+len(b.LostNodes)+len(b.View)+len(b.Recs) == 0
 }
 
 // Cluster is the cluster's side of the database for one node: a small pool
@@ -300,6 +313,15 @@ func (c *Cluster) Ack(ctx context.Context, node string, upTo int64) error {
 	return nil
 }
 
+// textOrNil is b as a text parameter, NULL for nil (a JSONB column).
+func textOrNil(b []byte) *string {
+	if b == nil {
+		return nil
+	}
+	v := string(b)
+	return &v
+}
+
 // quote is a string literal for s (standard_conforming_strings, the
 // default since PostgreSQL 9.1: only ' is special).
 func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
@@ -463,23 +485,39 @@ func (l *Leader) Expired(ctx context.Context, expiry time.Duration) ([]string, e
 	return expiredNodes(ctx, l.c, expiry)
 }
 
-// Load reads the snapshot.
-func (l *Leader) Load(ctx context.Context) (Snapshot, error) {
+// Load reads the snapshot, with the statistics records at or after since
+// (older ones are deleted: no figure reads them again).
+func (l *Leader) Load(ctx context.Context, since time.Time) (Snapshot, error) {
 	var s Snapshot
-	rows, err := l.c.Query(ctx, `SELECT call_id, queue, node, placed, seq, body FROM acd_entries ORDER BY placed, seq`)
+	rows, err := l.c.Query(ctx, `SELECT call_id, queue, node, placed, seq, body, state FROM acd_entries ORDER BY placed, seq`)
 	if err == nil {
 		s.Entries, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (SnapEntry, error) {
 			var e SnapEntry
-			return e, r.Scan(&e.CallID, &e.Queue, &e.Node, &e.Placed, &e.Seq, &e.Body)
+			return e, r.Scan(&e.CallID, &e.Queue, &e.Node, &e.Placed, &e.Seq, &e.Body, &e.State)
 		})
 	}
 	if err == nil {
-		rows, err = l.c.Query(ctx, `SELECT agent_id, presence, reason, call_id, call_queue, call_node, call_body FROM acd_agents ORDER BY agent_id`)
+		rows, err = l.c.Query(ctx, `SELECT agent_id, presence, reason, call_id, call_queue, call_node, call_body, state FROM acd_agents ORDER BY agent_id`)
 	}
 	if err == nil {
 		s.Agents, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (SnapAgent, error) {
 			var a SnapAgent
-			return a, r.Scan(&a.AgentID, &a.Presence, &a.Reason, &a.CallID, &a.CallQueue, &a.CallNode, &a.CallBody)
+			return a, r.Scan(&a.AgentID, &a.Presence, &a.Reason, &a.CallID, &a.CallQueue, &a.CallNode, &a.CallBody, &a.State)
+		})
+	}
+	if err == nil {
+		_, err = l.c.Exec(ctx, `DELETE FROM queue_recs WHERE at < $1`, since)
+	}
+	if err == nil {
+		rows, err = l.c.Query(ctx, `SELECT id, queue, at, kind, call_id, duration_us, agent FROM queue_recs ORDER BY at, id`)
+	}
+	if err == nil {
+		s.Recs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.QueueRec, error) {
+			var q store.QueueRec
+			var us int64
+			err := r.Scan(&q.ID, &q.Queue, &q.At, &q.Kind, &q.CallID, &us, &q.Agent)
+			q.Duration = time.Duration(us) * time.Microsecond
+			return q, err
 		})
 	}
 	if err == nil {
@@ -532,27 +570,29 @@ func (l *Leader) Commit(ctx context.Context, b *Batch) error {
 			for i, e := range b.Entries {
 				ids[i], queues[i], nodes[i], placed[i], seqs[i], bodies[i] = e.CallID, e.Queue, e.Node, e.Placed, e.Seq, string(e.Body)
 			}
-			q.Queue(`INSERT INTO acd_entries (call_id, queue, node, placed, seq, body)
-				SELECT c, q, n, p, s, b::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::bigint[], $6::text[]) AS t(c, q, n, p, s, b)
+			states := make([]*string, n)
+			for i, e := range b.Entries {
+				states[i] = textOrNil(e.State)
+			}
+			q.Queue(`INSERT INTO acd_entries (call_id, queue, node, placed, seq, body, state)
+				SELECT c, q, n, p, s, b::jsonb, st::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::bigint[], $6::text[], $7::text[])
+				AS t(c, q, n, p, s, b, st)
 				ON CONFLICT (call_id) DO UPDATE SET queue = EXCLUDED.queue, node = EXCLUDED.node, placed = EXCLUDED.placed,
-				seq = EXCLUDED.seq, body = EXCLUDED.body`, ids, queues, nodes, placed, seqs, bodies)
+				seq = EXCLUDED.seq, body = EXCLUDED.body, state = EXCLUDED.state`, ids, queues, nodes, placed, seqs, bodies, states)
 		}
 		if n := len(b.Agents); n > 0 {
-			ids, pres, reasons, calls, cqueues, cnodes, cbodies := make([]string, n), make([]string, n), make([]string, n),
-				make([]string, n), make([]string, n), make([]string, n), make([]*string, n)
+			ids, pres, reasons, calls, cqueues, cnodes, cbodies, states := make([]string, n), make([]string, n), make([]string, n),
+				make([]string, n), make([]string, n), make([]string, n), make([]*string, n), make([]*string, n)
 			for i, a := range b.Agents {
 				ids[i], pres[i], reasons[i], calls[i], cqueues[i], cnodes[i] = a.AgentID, a.Presence, a.Reason, a.CallID, a.CallQueue, a.CallNode
-				if a.CallBody != nil {
-					cb := string(a.CallBody)
-					cbodies[i] = &cb
-				}
+				cbodies[i], states[i] = textOrNil(a.CallBody), textOrNil(a.State)
 			}
-			q.Queue(`INSERT INTO acd_agents (agent_id, presence, reason, call_id, call_queue, call_node, call_body)
-				SELECT a, p, r, c, cq, cn, cb::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
-				AS t(a, p, r, c, cq, cn, cb)
+			q.Queue(`INSERT INTO acd_agents (agent_id, presence, reason, call_id, call_queue, call_node, call_body, state)
+				SELECT a, p, r, c, cq, cn, cb::jsonb, st::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
+				AS t(a, p, r, c, cq, cn, cb, st)
 				ON CONFLICT (agent_id) DO UPDATE SET presence = EXCLUDED.presence, reason = EXCLUDED.reason, call_id = EXCLUDED.call_id,
-				call_queue = EXCLUDED.call_queue, call_node = EXCLUDED.call_node, call_body = EXCLUDED.call_body`,
-				ids, pres, reasons, calls, cqueues, cnodes, cbodies)
+				call_queue = EXCLUDED.call_queue, call_node = EXCLUDED.call_node, call_body = EXCLUDED.call_body, state = EXCLUDED.state`,
+				ids, pres, reasons, calls, cqueues, cnodes, cbodies, states)
 		}
 		if len(b.DelOffers) > 0 {
 			q.Queue(`DELETE FROM acd_offers WHERE offer_id = ANY($1)`, b.DelOffers)
@@ -584,6 +624,17 @@ func (l *Leader) Commit(ctx context.Context, b *Batch) error {
 			for n := range seen {
 				q.Queue(`SELECT pg_notify('`+ChanOutbox+`', current_schema() || '/' || $1)`, n)
 			}
+		}
+		if n := len(b.Recs); n > 0 {
+			ids, queues, ats, kinds, calls, durs, agents := make([]string, n), make([]string, n), make([]time.Time, n),
+				make([]string, n), make([]string, n), make([]int64, n), make([]string, n)
+			for i, r := range b.Recs {
+				ids[i], queues[i], ats[i], kinds[i], calls[i], durs[i], agents[i] = r.ID, r.Queue, r.At, r.Kind, r.CallID,
+					r.Duration.Microseconds(), r.Agent
+			}
+			q.Queue(`INSERT INTO queue_recs (id, queue, at, kind, call_id, duration_us, agent)
+				SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::bigint[], $7::text[])
+				ON CONFLICT (id) DO NOTHING`, ids, queues, ats, kinds, calls, durs, agents)
 		}
 		if b.View != nil {
 			q.Queue(`UPDATE acd_view SET version = version + 1, epoch = $1, at = now(), body = $2::text::jsonb WHERE id = 1`, l.Epoch, string(b.View))

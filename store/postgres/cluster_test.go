@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/hotline-dev/hotline/store"
 	"github.com/hotline-dev/hotline/store/postgres"
 	"github.com/hotline-dev/hotline/store/postgres/pgtest"
 )
@@ -84,10 +85,13 @@ func TestClusterLeaderFencing(t *testing.T) {
 	}
 	placed := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	b := &postgres.Batch{Consumed: []int64{cmds[0].ID},
-		Entries: []postgres.SnapEntry{{CallID: "c1", Queue: "q", Node: "b", Placed: placed, Seq: 1, Body: []byte(`{}`)}},
-		Agents:  []postgres.SnapAgent{{AgentID: "ag", Presence: "available"}},
-		Offers:  []postgres.SnapOffer{{OfferID: "1.o2", Node: "b", Body: []byte(`{}`)}},
-		Out:     []postgres.OutItem{{Node: "b", Kind: "ring", Body: []byte(`{"n":1}`)}, {Node: "b", Kind: "ring", Body: []byte(`{"n":2}`)}, {Node: "a", Kind: "event", Body: []byte(`{}`)}}}
+		Entries: []postgres.SnapEntry{{CallID: "c1", Queue: "q", Node: "b", Placed: placed, Seq: 1, Body: []byte(`{}`), State: []byte(`{"joined": "x"}`)}},
+		Agents:  []postgres.SnapAgent{{AgentID: "ag", Presence: "available", State: []byte(`{"misses": 2}`)}, {AgentID: "old", Presence: "paused"}},
+		Recs: []store.QueueRec{{ID: "r1", Queue: "q", At: placed, Kind: store.RecJoined, CallID: "c1"},
+			{ID: "r0", Queue: "q", At: placed.Add(-48 * time.Hour), Kind: store.RecJoined, CallID: "c0"},
+			{ID: "r2", Queue: "q", At: placed, Kind: store.RecAgentAnswered, CallID: "c1", Agent: "ag", Duration: 1500 * time.Microsecond}},
+		Offers: []postgres.SnapOffer{{OfferID: "1.o2", Node: "b", Body: []byte(`{}`)}},
+		Out:    []postgres.OutItem{{Node: "b", Kind: "ring", Body: []byte(`{"n":1}`)}, {Node: "b", Kind: "ring", Body: []byte(`{"n":2}`)}, {Node: "a", Kind: "event", Body: []byte(`{}`)}}}
 	if err := l1.Commit(ctx, b); err != nil {
 		t.Fatal(err)
 	}
@@ -123,9 +127,18 @@ func TestClusterLeaderFencing(t *testing.T) {
 	if l2.Epoch != l1.Epoch+1 {
 		t.Fatalf("new epoch %d after %d", l2.Epoch, l1.Epoch)
 	}
-	snap, err := l2.Load(ctx)
-	if err != nil || len(snap.Entries) != 1 || !snap.Entries[0].Placed.Equal(placed) || len(snap.Agents) != 1 || len(snap.Offers) != 1 {
+	snap, err := l2.Load(ctx, placed.Add(-time.Hour))
+	if err != nil || len(snap.Entries) != 1 || !snap.Entries[0].Placed.Equal(placed) || len(snap.Agents) != 2 || len(snap.Offers) != 1 {
 		t.Fatalf("Load = %+v, %v", snap, err)
+	}
+	// The resume state comes back as written (JSONB: spaces as stored),
+	// NULL as nil; records from since on, in (at, id) order.
+	if string(snap.Entries[0].State) != `{"joined": "x"}` || string(snap.Agents[0].State) != `{"misses": 2}` || snap.Agents[1].State != nil {
+		t.Fatalf("Load states: entry %s, agents %s, %s", snap.Entries[0].State, snap.Agents[0].State, snap.Agents[1].State)
+	}
+	if len(snap.Recs) != 2 || snap.Recs[0].ID != "r1" || snap.Recs[1].Agent != "ag" || snap.Recs[1].Duration != 1500*time.Microsecond ||
+		!snap.Recs[0].At.Equal(placed) || snap.Recs[1].Kind != store.RecAgentAnswered {
+		t.Fatalf("Load records = %+v; want r1, r2", snap.Recs)
 	}
 	// A stale leader (same session alive, epoch superseded) is fenced.
 	stale := *l2
@@ -133,7 +146,7 @@ func TestClusterLeaderFencing(t *testing.T) {
 	if err := stale.Commit(ctx, &postgres.Batch{DelEntries: []string{"c1"}}); !errors.Is(err, postgres.ErrFenced) {
 		t.Fatalf("stale Commit = %v; want ErrFenced", err)
 	}
-	if snap, _ := l2.Load(ctx); len(snap.Entries) != 1 {
+	if snap, _ := l2.Load(ctx, placed.Add(-time.Hour)); len(snap.Entries) != 1 {
 		t.Fatal("a fenced commit changed the snapshot")
 	}
 }
