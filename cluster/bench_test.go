@@ -103,7 +103,7 @@ func newBenchCluster(b *testing.B) *benchCluster {
 		}
 		bc.ringers[i] = &benchRinger{}
 		n, err := cluster.New(cluster.Config{ID: fmt.Sprintf("n%d", i+1), DB: db, ACD: acd, Ringer: bc.ringers[i],
-			Logger: log,
+			Logger:     log,
 			NodeExpiry: time.Hour, // the stepped cases send no heartbeats
 			Leading: func(on bool) {
 				if on {
@@ -462,7 +462,7 @@ func (bc *benchCluster) run(b *testing.B, conc int) {
 		}
 		return first
 	})
-	defer stopRuns() // also on a failure: Run ends before the cleanups close the databases
+	defer stopRuns()            // also on a failure: Run ends before the cleanups close the databases
 	if !bc.nodes[0].Leading() { // a run before stepped down: wait for the next leader
 		select {
 		case <-bc.leading:
