@@ -31,7 +31,8 @@ type leader struct {
 	lost    map[string]bool                // nodes declared lost
 	seq     int64
 
-	committed time.Time     // the last commit (followers depose a leader that stops)
+	committed time.Time     // the last commit sent (followers depose a leader that stops)
+	flight    *flight       // the commit on its way, nil when none
 	viewAt    time.Time     // the last view written (zero: none yet this epoch)
 	viewDirty bool          // the ACD changed since
 	changes   int64         // views of this epoch written for a change
@@ -44,6 +45,55 @@ type leader struct {
 	dirtyOffer map[string]bool
 	check      []string // calls whose place may have closed
 	scanAll    bool
+}
+
+// flight is a commit on its way on the lock's connection, while the
+// leader applies the next commands: the batch's outbox items reach the
+// nodes only when it is committed, and a failure ends the epoch (the
+// Service, ahead of the snapshot by the batch applied meanwhile, is
+// dropped with it).
+type flight struct {
+	done     chan error
+	consumed []int64 // the commands it deletes: not to be read again
+}
+
+// send starts committing the batch and starts a new one; at most one
+// commit is on its way (wait first).
+func (l *leader) send(ctx context.Context) {
+	b := l.b
+	f := &flight{done: make(chan error, 1), consumed: b.Consumed}
+	go func() { f.done <- l.db.Commit(ctx, &b) }()
+	l.flight = f
+	l.committed = time.Now()
+	l.reset()
+}
+
+// wait returns the result of the commit on its way, if any; it reports
+// whether there was one.
+func (l *leader) wait() (bool, error) {
+	if l.flight == nil {
+		return false, nil
+	}
+	err := <-l.flight.done
+	l.flight = nil
+	return true, err
+}
+
+func (l *leader) skip() []int64 {
+	if l.flight == nil {
+		return nil
+	}
+	return l.flight.consumed
+}
+
+// close ends the epoch: the lock's session closes once the commit on its
+// way is done (kill: at once, as a crash would).
+func (l *leader) close(kill bool) {
+	if kill {
+		l.db.Kill()
+	}
+	_, _ = l.wait()
+	l.db.Close()
 }
 
 type entryInfo struct {
@@ -189,7 +239,10 @@ func (l *leader) out(node, kind string, v any) {
 
 // step applies due deadlines, expired nodes and a batch of commands, and
 // commits them with the snapshot's changes and the outbox in one fenced
-// transaction.
+// transaction. The commit is sent and not waited for: the next step reads
+// and applies the next commands meanwhile (pipelining), then waits for it
+// before sending its own. So a commit's round trip and WAL flush overlap
+// the next batch's work, and batches follow each other in order.
 func (l *leader) step(ctx context.Context) (bool, error) {
 	now := l.n.cfg.ACD.Now()
 	if next, ok := l.svc.NextDeadline(); ok && !now.Before(next) {
@@ -200,6 +253,10 @@ func (l *leader) step(ctx context.Context) (bool, error) {
 		}
 	}
 	if time.Since(l.n.checked) >= l.n.cfg.ExpiryEvery {
+		// On the lock's connection: the commit on its way first.
+		if _, err := l.wait(); err != nil {
+			return true, err
+		}
 		l.n.checked = time.Now()
 		expired, err := l.db.Expired(ctx, l.n.cfg.NodeExpiry)
 		if err != nil {
@@ -211,7 +268,7 @@ func (l *leader) step(ctx context.Context) (bool, error) {
 			}
 		}
 	}
-	cmds, err := l.db.Commands(ctx, l.n.cfg.Batch)
+	cmds, err := l.n.cfg.DB.Commands(ctx, l.n.cfg.Batch, l.skip())
 	if err != nil {
 		return false, err
 	}
@@ -223,43 +280,37 @@ func (l *leader) step(ctx context.Context) (bool, error) {
 	empty := len(l.b.Consumed) == 0 && len(l.b.Out) == 0 && len(l.dirtyEntry)+len(l.dirtyAgent)+len(l.dirtyOffer)+len(l.b.LostNodes) == 0 &&
 		len(l.b.DelOffers) == 0
 	l.viewDirty = l.viewDirty || !empty || l.scanAll
-	if empty && !l.viewDue(time.Now()) {
-		l.reset()
-		if time.Since(l.committed) < l.n.cfg.LeaderExpiry/4 {
-			return false, nil
-		}
-		// Idle: an empty commit is the heartbeat followers watch.
-		err := l.db.Commit(ctx, &l.b)
-		l.committed = time.Now()
-		return false, err
-	}
-	if !empty {
-		l.fill()
-		err = l.db.Commit(ctx, &l.b)
-		l.committed = time.Now()
-		l.reset()
-		if err != nil {
-			return true, err
-		}
-	}
-	// The view has a commit of its own, after the batch's: the outbox is
-	// already on its way while the view is built (milliseconds with
-	// thousands of callers waiting).
-	if l.viewDue(time.Now()) {
-		v, err := l.view()
-		if err != nil {
+	// The view goes in the batch's commit, built while the last commit
+	// is still on its way (milliseconds with thousands of callers waiting).
+	viewDue := l.viewDue(time.Now())
+	if viewDue {
+		if v, err := l.view(); err != nil {
 			l.n.log.Error("cluster: acd view not written", "err", err)
 			l.viewAt = time.Now() // not again at once
-			return !empty, nil
+			viewDue = false
+		} else {
+			l.b.View = v
 		}
-		err = l.db.Commit(ctx, &postgres.Batch{View: v})
-		l.committed = time.Now()
-		if err != nil {
-			return !empty, err
+	}
+	waited, err := l.wait()
+	if err != nil {
+		return true, err
+	}
+	if empty && !viewDue {
+		l.reset()
+		if time.Since(l.committed) < l.n.cfg.LeaderExpiry/4 {
+			return waited, nil
 		}
+		// Idle: an empty commit is the heartbeat followers watch.
+		l.send(ctx)
+		return true, nil
+	}
+	l.fill()
+	l.send(ctx)
+	if viewDue {
 		l.viewAt, l.viewDirty = l.committed, false
 	}
-	return !empty, nil
+	return true, nil
 }
 
 // viewDue reports whether this step writes the view: the first of an

@@ -443,7 +443,7 @@ func (n *Node) Step(ctx context.Context) (bool, error) {
 // StepDown gives the lead up (closing the lock's session).
 func (n *Node) StepDown() {
 	if n.lead != nil {
-		n.lead.db.Close()
+		n.lead.close(false)
 		n.lead = nil
 		if n.cfg.Leading != nil {
 			n.cfg.Leading(false)
@@ -455,7 +455,7 @@ func (n *Node) StepDown() {
 // without a goodbye and nothing else is sent (tests; close DB too).
 func (n *Node) Kill() {
 	if n.lead != nil {
-		n.lead.db.Kill()
+		n.lead.close(true)
 		n.lead = nil
 		if n.cfg.Leading != nil {
 			n.cfg.Leading(false)

@@ -268,6 +268,31 @@ func (c *Cluster) SendMany(ctx context.Context, node string, kinds []string, bod
 	return nil
 }
 
+// Commands reads up to limit commands not consumed yet, in id order,
+// leaving out skip: the ones the leader's commit in flight consumes (they
+// are deleted, but not committed yet). The leader reads on the pool, so
+// that it applies the next commands while its lock's connection commits
+// the last ones.
+func (c *Cluster) Commands(ctx context.Context, limit int, skip []int64) ([]Command, error) {
+	if skip == nil {
+		skip = []int64{}
+	}
+	// NOT IN over a subquery is hashed: the skip list is up to a batch.
+	rows, err := c.p.Query(ctx, `SELECT id, node, kind, body FROM acd_commands WHERE id NOT IN (SELECT unnest($2::bigint[]))
+		ORDER BY id LIMIT $1`, limit, skip)
+	if err != nil {
+		return nil, fmt.Errorf("read commands: %w", err)
+	}
+	cmds, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Command, error) {
+		var c Command
+		return c, r.Scan(&c.ID, &c.Node, &c.Kind, &c.Body)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read commands: %w", err)
+	}
+	return cmds, nil
+}
+
 // Outbox reads up to limit items for node, oldest first. They stay until
 // acknowledged (Ack).
 func (c *Cluster) Outbox(ctx context.Context, node string, limit int) ([]OutItem, error) {
@@ -442,22 +467,6 @@ func (l *Leader) Close() { _ = l.c.Close(context.Background()) }
 // (tests: the server notices the closed socket and frees the lock).
 func (l *Leader) Kill() { _ = l.c.PgConn().Conn().Close() }
 
-// Commands reads up to limit commands not consumed yet, in id order.
-func (l *Leader) Commands(ctx context.Context, limit int) ([]Command, error) {
-	rows, err := l.c.Query(ctx, `SELECT id, node, kind, body FROM acd_commands ORDER BY id LIMIT $1`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("read commands: %w", err)
-	}
-	cmds, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Command, error) {
-		var c Command
-		return c, r.Scan(&c.ID, &c.Node, &c.Kind, &c.Body)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read commands: %w", err)
-	}
-	return cmds, nil
-}
-
 // Expired is Cluster.Expired on the leader's connection.
 func (l *Leader) Expired(ctx context.Context, expiry time.Duration) ([]string, error) {
 	return expiredNodes(ctx, l.c, expiry)
@@ -503,21 +512,21 @@ func (l *Leader) Load(ctx context.Context) (Snapshot, error) {
 	return s, nil
 }
 
+// fenceCode is the SQLSTATE acd_fence raises (migration 0017).
+const fenceCode = "HL409"
+
 // Commit writes b in one transaction that first checks the epoch (locking
 // the leader row, so a takeover waits for it or it sees the takeover).
-// ErrFenced when a newer leader holds the epoch.
+// ErrFenced when a newer leader holds the epoch. The transaction is one
+// round trip: every statement goes in one pipeline, which the server runs
+// as one implicit transaction up to its Sync, and an error in any of them
+// (acd_fence's first) rolls all of them back.
 func (l *Leader) Commit(ctx context.Context, b *Batch) error {
-	err := pgx.BeginFunc(ctx, l.c, func(tx pgx.Tx) error {
-		var epoch int64
+	err := func() error {
+		var q pgx.Batch
 		// The row lock orders this commit against a takeover; beat tells
 		// followers this leader still commits.
-		if err := tx.QueryRow(ctx, `UPDATE acd_leader SET beat = now() WHERE id = 1 RETURNING epoch`).Scan(&epoch); err != nil {
-			return fmt.Errorf("epoch: %w", err)
-		}
-		if epoch != l.Epoch {
-			return fmt.Errorf("epoch %d, now %d: %w", l.Epoch, epoch, ErrFenced)
-		}
-		var q pgx.Batch
+		q.Queue(`SELECT acd_fence($1)`, l.Epoch)
 		if len(b.Consumed) > 0 {
 			q.Queue(`DELETE FROM acd_commands WHERE id = ANY($1)`, b.Consumed)
 		}
@@ -589,8 +598,11 @@ func (l *Leader) Commit(ctx context.Context, b *Batch) error {
 			q.Queue(`UPDATE acd_view SET version = version + 1, epoch = $1, at = now(), body = $2::text::jsonb WHERE id = 1`, l.Epoch, string(b.View))
 			q.Queue(`SELECT pg_notify('` + ChanView + `', current_schema())`)
 		}
-		return tx.SendBatch(ctx, &q).Close()
-	})
+		return l.c.SendBatch(ctx, &q).Close()
+	}()
+	if pgCode(err) == fenceCode {
+		return fmt.Errorf("commit acd batch (epoch %d): %w: %w", l.Epoch, ErrFenced, err)
+	}
 	if err != nil {
 		return fmt.Errorf("commit acd batch (epoch %d): %w", l.Epoch, err)
 	}

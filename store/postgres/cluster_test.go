@@ -78,9 +78,22 @@ func TestClusterLeaderFencing(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cmds, err := l1.Commands(ctx, 10)
+	cmds, err := c.Commands(ctx, 10, nil)
 	if err != nil || len(cmds) != 2 || cmds[0].Kind != "join" || cmds[1].Kind != "leave" || cmds[0].ID >= cmds[1].ID {
 		t.Fatalf("Commands = %+v, %v", cmds, err)
+	}
+	// A commit in flight consumes the join: the next read leaves it out.
+	if next, err := c.Commands(ctx, 10, []int64{cmds[0].ID}); err != nil || len(next) != 1 || next[0].ID != cmds[1].ID {
+		t.Fatalf("Commands skipping the join = %+v, %v; want the leave alone", next, err)
+	}
+	// The commit is one implicit transaction: a statement that fails
+	// late in it (a body that is not JSON) undoes the ones before.
+	bad := &postgres.Batch{Consumed: []int64{cmds[0].ID}, Out: []postgres.OutItem{{Node: "b", Kind: "ring", Body: []byte(`not json`)}}}
+	if err := l1.Commit(ctx, bad); err == nil || errors.Is(err, postgres.ErrFenced) {
+		t.Fatalf("Commit of a bad body = %v; want a refusal", err)
+	}
+	if again, err := c.Commands(ctx, 10, nil); err != nil || len(again) != 2 {
+		t.Fatalf("after a failed commit Commands = %+v, %v; want both still there", again, err)
 	}
 	placed := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	b := &postgres.Batch{Consumed: []int64{cmds[0].ID},
@@ -91,7 +104,7 @@ func TestClusterLeaderFencing(t *testing.T) {
 	if err := l1.Commit(ctx, b); err != nil {
 		t.Fatal(err)
 	}
-	if cmds, _ := l1.Commands(ctx, 10); len(cmds) != 1 || cmds[0].Kind != "leave" {
+	if cmds, _ := c.Commands(ctx, 10, nil); len(cmds) != 1 || cmds[0].Kind != "leave" {
 		t.Fatalf("after commit Commands = %+v; want the leave alone", cmds)
 	}
 	out, err := c.Outbox(ctx, "b", 10)
