@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -253,19 +254,36 @@ func (c *Cluster) Send(ctx context.Context, node, kind string, body []byte) (int
 
 // SendMany appends commands in order in one statement (and one commit):
 // a node's concurrent commands share it, as the call journal's group
-// commit shares an fsync.
-func (c *Cluster) SendMany(ctx context.Context, node string, kinds []string, bodies [][]byte) error {
+// commit shares an fsync. The same statement records token as the node's
+// last batch (Sent), so that a batch whose answer was lost is sent again
+// only if it did not commit.
+func (c *Cluster) SendMany(ctx context.Context, node string, token int64, kinds []string, bodies [][]byte) error {
 	bs := make([]string, len(bodies))
 	for i, b := range bodies {
 		bs[i] = string(b)
 	}
 	_, err := c.p.Exec(ctx, `WITH ins AS (INSERT INTO acd_commands (node, kind, body)
-		SELECT $1, k, b::jsonb FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS t(k, b, i) ORDER BY i RETURNING 1)
-		SELECT pg_notify('`+ChanCommands+`', current_schema()) FROM (SELECT 1 FROM ins LIMIT 1) x`, node, kinds, bs)
+		SELECT $1, k, b::jsonb FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS t(k, b, i) ORDER BY i RETURNING 1),
+		mark AS (UPDATE acd_nodes SET sent = $4 WHERE id = $1)
+		SELECT pg_notify('`+ChanCommands+`', current_schema()) FROM (SELECT 1 FROM ins LIMIT 1) x`, node, kinds, bs, token)
 	if err != nil {
 		return fmt.Errorf("send %d commands from %s: %w", len(kinds), node, err)
 	}
 	return nil
+}
+
+// Sent is the token of the last batch of node's commands that committed.
+// It waits for a batch still in progress (the row's lock), so after a lost
+// answer it says for sure whether that batch is in.
+func (c *Cluster) Sent(ctx context.Context, node string) (int64, error) {
+	var token int64
+	err := pgx.BeginFunc(ctx, c.p, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT sent FROM acd_nodes WHERE id = $1 FOR UPDATE`, node).Scan(&token)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("last batch sent by %s: %w", node, err)
+	}
+	return token, nil
 }
 
 // Commands reads up to limit commands not consumed yet, in id order,
@@ -325,6 +343,26 @@ func (c *Cluster) Ack(ctx context.Context, node string, upTo int64) error {
 	return nil
 }
 
+// Unavailable reports whether err means the database did not answer: the
+// connection could not be made or was lost, the server is shutting down,
+// or a deadline ran out. What was sent may or may not have committed.
+func Unavailable(err error) bool { return unavailable(err) }
+
+// Retryable reports whether a command send that failed with err can be
+// sent again without risking a second copy: nothing reached the server
+// (pgconn.SafeToRetry: no connection could be made, or the write failed),
+// or the server had ended the session before it (57P01-03: terminated,
+// crash or shutdown, which roll an open transaction back). A connection
+// lost after the statement was sent is not: it may have committed.
+func Retryable(err error) bool {
+	var ce *pgconn.ConnectError
+	switch c := pgCode(err); {
+	case pgconn.SafeToRetry(err), errors.As(err, &ce), c == "57P01", c == "57P02", c == "57P03":
+		return true
+	}
+	return false
+}
+
 // quote is a string literal for s (standard_conforming_strings, the
 // default since PostgreSQL 9.1: only ' is special).
 func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
@@ -337,9 +375,21 @@ type Listener struct {
 	schema string
 }
 
+// keepaliveDial probes a silent server from the client side (the kernel's
+// keepalives): a dedicated connection that only waits, a listener or the
+// lock's, learns of a partition within about idle + interval*count =
+// 5 + 2*3 = 11 s instead of the system default's minutes.
+var keepaliveDial = (&net.Dialer{Timeout: 10 * time.Second,
+	KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: 5 * time.Second, Interval: 2 * time.Second, Count: 3}}).DialContext
+
 // Listen opens a connection that listens on channels.
 func (c *Cluster) Listen(ctx context.Context, channels ...string) (*Listener, error) {
-	pc, err := pgx.Connect(ctx, c.url)
+	cfg, err := pgx.ParseConfig(c.url)
+	if err != nil {
+		return nil, fmt.Errorf("listen: database url: %w", err)
+	}
+	cfg.DialFunc = keepaliveDial
+	pc, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
@@ -406,7 +456,7 @@ func (c *Cluster) TryLead(ctx context.Context, node string) (*Leader, error) {
 			cfg.RuntimeParams[k] = v
 		}
 		// Client side too: the kernel probes a silent server.
-		cfg.DialFunc = (&net.Dialer{KeepAlive: 5 * time.Second, Timeout: 10 * time.Second}).DialContext
+		cfg.DialFunc = keepaliveDial
 		if c.cand, err = pgx.ConnectConfig(ctx, cfg); err != nil {
 			return nil, fmt.Errorf("lead: %w", err)
 		}

@@ -257,3 +257,29 @@ func TestClusterDepose(t *testing.T) {
 		t.Fatal("the deposed leader still commits")
 	}
 }
+
+// A batch of commands records its token in the same statement: a node
+// whose answer was lost reads it back to know whether the batch is in.
+func TestClusterSentToken(t *testing.T) {
+	c, _ := openCluster(t)
+	ctx := t.Context()
+	if err := c.Register(ctx, "a", ""); err != nil {
+		t.Fatal(err)
+	}
+	if tok, err := c.Sent(ctx, "a"); err != nil || tok != 0 {
+		t.Fatalf("Sent before any batch = %d, %v; want 0", tok, err)
+	}
+	if err := c.SendMany(ctx, "a", 41, []string{"join", "leave"}, [][]byte{[]byte(`{"n":1}`), []byte(`{"n":2}`)}); err != nil {
+		t.Fatal(err)
+	}
+	// A batch that fails (a body that is not JSON) leaves the token as it was.
+	if err := c.SendMany(ctx, "a", 42, []string{"join"}, [][]byte{[]byte(`not json`)}); err == nil {
+		t.Fatal("SendMany of a bad body succeeded")
+	}
+	if tok, err := c.Sent(ctx, "a"); err != nil || tok != 41 {
+		t.Fatalf("Sent = %d, %v; want 41 (the batch that committed)", tok, err)
+	}
+	if cmds, err := c.Commands(ctx, 10, nil); err != nil || len(cmds) != 2 || cmds[0].Kind != "join" || cmds[1].Kind != "leave" {
+		t.Fatalf("Commands = %+v, %v; want the first batch, in order", cmds, err)
+	}
+}

@@ -17,3 +17,9 @@ BEGIN
 	RETURN got;
 END
 $$;
+
+-- The token of the last batch of commands each node sent, written in the
+-- batch's own statement: a node whose connection broke before the answer
+-- reads it back (after the batch's transaction ended) to learn whether the
+-- batch committed, so it sends it again only if it did not.
+ALTER TABLE acd_nodes ADD COLUMN sent BIGINT NOT NULL DEFAULT 0;
