@@ -27,7 +27,7 @@ type leader struct {
 	entries map[string]*entryInfo          // waiting callers by call ID
 	agents  map[string]*postgres.SnapAgent // by agent ID
 	bridged map[string]string              // bridged call ID → agent ID
-	offers  map[string]*postgres.SnapOffer // by the service's offer ID
+	offers  map[string]*offerInfo          // by the service's offer ID
 	lost    map[string]bool                // nodes declared lost
 	seq     int64
 
@@ -96,6 +96,13 @@ func (l *leader) close(kill bool) {
 	l.db.Close()
 }
 
+// offerInfo is an offer in flight: its snapshot row, and what an answer
+// needs from it without decoding the row again.
+type offerInfo struct {
+	snap          postgres.SnapOffer
+	callID, agent string
+}
+
 type entryInfo struct {
 	join   JoinRequest
 	body   []byte
@@ -117,7 +124,7 @@ func (n *Node) takeOver(ctx context.Context, db *postgres.Leader) (*leader, erro
 	}
 	l := &leader{n: n, db: db, prefix: strconv.FormatInt(db.Epoch, 10) + ".",
 		entries: map[string]*entryInfo{}, agents: map[string]*postgres.SnapAgent{}, bridged: map[string]string{},
-		offers: map[string]*postgres.SnapOffer{}, lost: map[string]bool{}}
+		offers: map[string]*offerInfo{}, lost: map[string]bool{}}
 	l.reset()
 	cfg := n.cfg.ACD
 	cfg.Ringer = l
@@ -201,9 +208,9 @@ func (l *leader) Ring(o queue.Offer) {
 	id := o.ID
 	o.ID = l.prefix + id
 	b, _ := json.Marshal(o)
-	l.offers[id] = &postgres.SnapOffer{OfferID: o.ID, Node: node, Body: b}
+	l.offers[id] = &offerInfo{snap: postgres.SnapOffer{OfferID: o.ID, Node: node, Body: b}, callID: o.CallID, agent: o.Agent}
 	l.dirtyOffer[id] = true
-	l.out(node, outRing, o)
+	l.outRaw(node, outRing, b) // the row's body is the ring item's
 }
 
 func (l *leader) Cancel(o queue.Offer, reason string) {
@@ -217,7 +224,7 @@ func (l *leader) dropOffer(id string) {
 	if so := l.offers[id]; so != nil {
 		delete(l.offers, id)
 		l.dirtyOffer[id] = true
-		l.b.DelOffers = append(l.b.DelOffers, so.OfferID)
+		l.b.DelOffers = append(l.b.DelOffers, so.snap.OfferID)
 	}
 }
 
@@ -234,7 +241,15 @@ func (l *leader) out(node, kind string, v any) {
 		return
 	}
 	b, _ := json.Marshal(v)
-	l.b.Out = append(l.b.Out, postgres.OutItem{Node: node, Kind: kind, Body: b})
+	l.outRaw(node, kind, b)
+}
+
+// outRaw is out with the body already encoded.
+func (l *leader) outRaw(node, kind string, body []byte) {
+	if node == "" || l.lost[node] {
+		return
+	}
+	l.b.Out = append(l.b.Out, postgres.OutItem{Node: node, Kind: kind, Body: body})
 }
 
 // step applies due deadlines, expired nodes and a batch of commands, and
@@ -390,7 +405,7 @@ func (l *leader) fill() {
 	}
 	for id := range l.dirtyOffer {
 		if so := l.offers[id]; so != nil {
-			l.b.Offers = append(l.b.Offers, *so)
+			l.b.Offers = append(l.b.Offers, so.snap)
 		}
 	}
 	// An offer rung and ended in the same batch: its delete must win
@@ -412,17 +427,19 @@ func (l *leader) apply(c postgres.Command, now time.Time) {
 		l.n.log.Error("cluster: bad command", "command", c.ID, "kind", c.Kind, "err", err)
 		return
 	}
-	log := l.n.log.With("call_id", m.CallID, "from", c.Node, "kind", c.Kind)
 	var err error
 	switch c.Kind {
 	case cmdJoin:
-		if m.Join == nil {
+		var j JoinRequest
+		if len(m.Join) == 0 {
 			err = errors.New("join without a request")
 			break
 		}
-		m.CallID = m.Join.CallID
-		log = l.n.log.With("call_id", m.CallID, "from", c.Node, "kind", c.Kind)
-		err = l.join(c, *m.Join, now)
+		if err = json.Unmarshal(m.Join, &j); err != nil {
+			break
+		}
+		m.CallID = j.CallID
+		err = l.join(c, j, m.Join, now)
 	case cmdLeave:
 		err = l.svc.Leave(m.CallID, m.Reason)
 		l.check = append(l.check, m.CallID)
@@ -440,16 +457,14 @@ func (l *leader) apply(c postgres.Command, now time.Time) {
 		if !ok || so == nil {
 			err = queue.ErrOfferGone
 		} else {
-			var o queue.Offer
-			_ = json.Unmarshal(so.Body, &o)
 			if c.Kind == cmdAnswered {
 				err = l.svc.Answered(id)
-				l.check = append(l.check, o.CallID)
+				l.check = append(l.check, so.callID)
 			} else {
 				err = l.svc.Failed(id, m.Result)
 			}
 			l.dropOffer(id)
-			l.dirtyAgent[o.Agent] = true
+			l.dirtyAgent[so.agent] = true
 		}
 		if c.Kind == cmdAnswered && errors.Is(err, queue.ErrOfferGone) {
 			l.out(c.Node, outGone, outCancelBody{Offer: queue.Offer{ID: m.Offer}, Reason: "gone"})
@@ -472,11 +487,15 @@ func (l *leader) apply(c postgres.Command, now time.Time) {
 		err = fmt.Errorf("unknown command kind %q", c.Kind)
 	}
 	if err != nil {
-		log.Info("cluster: command refused", "command", c.ID, "err", err)
+		// The logger's attributes only now: With costs an allocation (and
+		// a handler's formatting) per command.
+		l.n.log.Info("cluster: command refused", "call_id", m.CallID, "from", c.Node, "kind", c.Kind, "command", c.ID, "err", err)
 	}
 }
 
-func (l *leader) join(c postgres.Command, j JoinRequest, now time.Time) error {
+// join takes a caller in; body is the request as the node encoded it
+// (the snapshot row's body).
+func (l *leader) join(c postgres.Command, j JoinRequest, body []byte, now time.Time) error {
 	if l.lost[c.Node] { // sent before its node died: the call is gone with it
 		l.out(l.n.cfg.ID, outLost, lostOf(j, c.Node, "", now))
 		return nil
@@ -488,7 +507,6 @@ func (l *leader) join(c postgres.Command, j JoinRequest, now time.Time) error {
 	if placed.IsZero() {
 		placed = now
 	}
-	body, _ := json.Marshal(j)
 	l.seq++
 	info := &entryInfo{join: j, body: body, node: c.Node, placed: placed, seq: l.seq}
 	l.entries[j.CallID] = info // before Join: its offers ring on this node

@@ -154,14 +154,14 @@ type nodeLostBody struct {
 }
 
 type command struct {
-	Join   *JoinRequest `json:"join,omitempty"`
-	CallID string       `json:"call_id,omitempty"`
-	Reason string       `json:"reason,omitempty"`
-	Digit  string       `json:"digit,omitempty"`
-	Offer  string       `json:"offer,omitempty"`
-	Result string       `json:"result,omitempty"`
-	Agent  string       `json:"agent,omitempty"`
-	State  string       `json:"state,omitempty"`
+	Join   json.RawMessage `json:"join,omitempty"` // a JoinRequest
+	CallID string          `json:"call_id,omitempty"`
+	Reason string          `json:"reason,omitempty"`
+	Digit  string          `json:"digit,omitempty"`
+	Offer  string          `json:"offer,omitempty"`
+	Result string          `json:"result,omitempty"`
+	Agent  string          `json:"agent,omitempty"`
+	State  string          `json:"state,omitempty"`
 	// member: Queue and Penalty; Remove takes the agent out of Queue.
 	Queue   string `json:"queue,omitempty"`
 	Penalty int    `json:"penalty,omitempty"`
@@ -363,7 +363,11 @@ func (n *Node) Join(ctx context.Context, r JoinRequest) (*Place, error) {
 	}
 	n.places[r.CallID] = p // before the command: the outcome may come back at once
 	n.mu.Unlock()
-	if err := n.send(ctx, cmdJoin, command{Join: &r}); err != nil {
+	j, err := json.Marshal(r)
+	if err == nil {
+		err = n.send(ctx, cmdJoin, command{Join: j})
+	}
+	if err != nil {
 		n.mu.Lock()
 		delete(n.places, r.CallID)
 		n.mu.Unlock()
