@@ -295,9 +295,11 @@ func (l *leader) step(ctx context.Context) (bool, error) {
 	empty := len(l.b.Consumed) == 0 && len(l.b.Out) == 0 && len(l.dirtyEntry)+len(l.dirtyAgent)+len(l.dirtyOffer)+len(l.b.LostNodes) == 0 &&
 		len(l.b.DelOffers) == 0
 	l.viewDirty = l.viewDirty || !empty || l.scanAll
-	// The view goes in the batch's commit, built while the last commit
-	// is still on its way (milliseconds with thousands of callers waiting).
-	viewDue := l.viewDue(time.Now())
+	// The view goes in a batch's commit, built while the last commit is
+	// still on its way (milliseconds with thousands of callers waiting):
+	// with none on its way, this batch's decisions go first, and the next
+	// step builds the view while they commit.
+	viewDue := l.viewDue(time.Now()) && (l.flight != nil || empty)
 	if viewDue {
 		if v, err := l.view(); err != nil {
 			l.n.log.Error("cluster: acd view not written", "err", err)
