@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hotline-dev/hotline/store"
@@ -266,19 +267,61 @@ func (c *Cluster) Send(ctx context.Context, node, kind string, body []byte) (int
 
 // SendMany appends commands in order in one statement (and one commit):
 // a node's concurrent commands share it, as the call journal's group
-// commit shares an fsync.
-func (c *Cluster) SendMany(ctx context.Context, node string, kinds []string, bodies [][]byte) error {
+// commit shares an fsync. The same statement records token as the node's
+// last batch (Sent), so that a batch whose answer was lost is sent again
+// only if it did not commit.
+func (c *Cluster) SendMany(ctx context.Context, node string, token int64, kinds []string, bodies [][]byte) error {
 	bs := make([]string, len(bodies))
 	for i, b := range bodies {
 		bs[i] = string(b)
 	}
 	_, err := c.p.Exec(ctx, `WITH ins AS (INSERT INTO acd_commands (node, kind, body)
-		SELECT $1, k, b::jsonb FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS t(k, b, i) ORDER BY i RETURNING 1)
-		SELECT pg_notify('`+ChanCommands+`', current_schema()) FROM (SELECT 1 FROM ins LIMIT 1) x`, node, kinds, bs)
+		SELECT $1, k, b::jsonb FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS t(k, b, i) ORDER BY i RETURNING 1),
+		mark AS (UPDATE acd_nodes SET sent = $4 WHERE id = $1)
+		SELECT pg_notify('`+ChanCommands+`', current_schema()) FROM (SELECT 1 FROM ins LIMIT 1) x`, node, kinds, bs, token)
 	if err != nil {
 		return fmt.Errorf("send %d commands from %s: %w", len(kinds), node, err)
 	}
 	return nil
+}
+
+// Sent is the token of the last batch of node's commands that committed.
+// It waits for a batch still in progress (the row's lock), so after a lost
+// answer it says for sure whether that batch is in.
+func (c *Cluster) Sent(ctx context.Context, node string) (int64, error) {
+	var token int64
+	err := pgx.BeginFunc(ctx, c.p, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT sent FROM acd_nodes WHERE id = $1 FOR UPDATE`, node).Scan(&token)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("last batch sent by %s: %w", node, err)
+	}
+	return token, nil
+}
+
+// Commands reads up to limit commands not consumed yet, in id order,
+// leaving out skip: the ones the leader's commit in flight consumes (they
+// are deleted, but not committed yet). The leader reads on the pool, so
+// that it applies the next commands while its lock's connection commits
+// the last ones.
+func (c *Cluster) Commands(ctx context.Context, limit int, skip []int64) ([]Command, error) {
+	if skip == nil {
+		skip = []int64{}
+	}
+	// NOT IN over a subquery is hashed: the skip list is up to a batch.
+	rows, err := c.p.Query(ctx, `SELECT id, node, kind, body FROM acd_commands WHERE id NOT IN (SELECT unnest($2::bigint[]))
+		ORDER BY id LIMIT $1`, limit, skip)
+	if err != nil {
+		return nil, fmt.Errorf("read commands: %w", err)
+	}
+	cmds, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Command, error) {
+		var c Command
+		return c, r.Scan(&c.ID, &c.Node, &c.Kind, &c.Body)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read commands: %w", err)
+	}
+	return cmds, nil
 }
 
 // Outbox reads up to limit items for node, oldest first. They stay until
@@ -322,6 +365,26 @@ func textOrNil(b []byte) *string {
 	return &v
 }
 
+// Unavailable reports whether err means the database did not answer: the
+// connection could not be made or was lost, the server is shutting down,
+// or a deadline ran out. What was sent may or may not have committed.
+func Unavailable(err error) bool { return unavailable(err) }
+
+// Retryable reports whether a command send that failed with err can be
+// sent again without risking a second copy: nothing reached the server
+// (pgconn.SafeToRetry: no connection could be made, or the write failed),
+// or the server had ended the session before it (57P01-03: terminated,
+// crash or shutdown, which roll an open transaction back). A connection
+// lost after the statement was sent is not: it may have committed.
+func Retryable(err error) bool {
+	var ce *pgconn.ConnectError
+	switch c := pgCode(err); {
+	case pgconn.SafeToRetry(err), errors.As(err, &ce), c == "57P01", c == "57P02", c == "57P03":
+		return true
+	}
+	return false
+}
+
 // quote is a string literal for s (standard_conforming_strings, the
 // default since PostgreSQL 9.1: only ' is special).
 func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
@@ -334,9 +397,21 @@ type Listener struct {
 	schema string
 }
 
+// keepaliveDial probes a silent server from the client side (the kernel's
+// keepalives): a dedicated connection that only waits, a listener or the
+// lock's, learns of a partition within about idle + interval*count =
+// 5 + 2*3 = 11 s instead of the system default's minutes.
+var keepaliveDial = (&net.Dialer{Timeout: 10 * time.Second,
+	KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: 5 * time.Second, Interval: 2 * time.Second, Count: 3}}).DialContext
+
 // Listen opens a connection that listens on channels.
 func (c *Cluster) Listen(ctx context.Context, channels ...string) (*Listener, error) {
-	pc, err := pgx.Connect(ctx, c.url)
+	cfg, err := pgx.ParseConfig(c.url)
+	if err != nil {
+		return nil, fmt.Errorf("listen: database url: %w", err)
+	}
+	cfg.DialFunc = keepaliveDial
+	pc, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
@@ -403,7 +478,7 @@ func (c *Cluster) TryLead(ctx context.Context, node string) (*Leader, error) {
 			cfg.RuntimeParams[k] = v
 		}
 		// Client side too: the kernel probes a silent server.
-		cfg.DialFunc = (&net.Dialer{KeepAlive: 5 * time.Second, Timeout: 10 * time.Second}).DialContext
+		cfg.DialFunc = keepaliveDial
 		if c.cand, err = pgx.ConnectConfig(ctx, cfg); err != nil {
 			return nil, fmt.Errorf("lead: %w", err)
 		}
@@ -463,22 +538,6 @@ func (l *Leader) Close() { _ = l.c.Close(context.Background()) }
 // Kill closes the leader's socket without a goodbye, as a crash would
 // (tests: the server notices the closed socket and frees the lock).
 func (l *Leader) Kill() { _ = l.c.PgConn().Conn().Close() }
-
-// Commands reads up to limit commands not consumed yet, in id order.
-func (l *Leader) Commands(ctx context.Context, limit int) ([]Command, error) {
-	rows, err := l.c.Query(ctx, `SELECT id, node, kind, body FROM acd_commands ORDER BY id LIMIT $1`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("read commands: %w", err)
-	}
-	cmds, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Command, error) {
-		var c Command
-		return c, r.Scan(&c.ID, &c.Node, &c.Kind, &c.Body)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read commands: %w", err)
-	}
-	return cmds, nil
-}
 
 // Expired is Cluster.Expired on the leader's connection.
 func (l *Leader) Expired(ctx context.Context, expiry time.Duration) ([]string, error) {
@@ -541,21 +600,21 @@ func (l *Leader) Load(ctx context.Context, since time.Time) (Snapshot, error) {
 	return s, nil
 }
 
+// fenceCode is the SQLSTATE acd_fence raises (migration 0017).
+const fenceCode = "HL409"
+
 // Commit writes b in one transaction that first checks the epoch (locking
 // the leader row, so a takeover waits for it or it sees the takeover).
-// ErrFenced when a newer leader holds the epoch.
+// ErrFenced when a newer leader holds the epoch. The transaction is one
+// round trip: every statement goes in one pipeline, which the server runs
+// as one implicit transaction up to its Sync, and an error in any of them
+// (acd_fence's first) rolls all of them back.
 func (l *Leader) Commit(ctx context.Context, b *Batch) error {
-	err := pgx.BeginFunc(ctx, l.c, func(tx pgx.Tx) error {
-		var epoch int64
+	err := func() error {
+		var q pgx.Batch
 		// The row lock orders this commit against a takeover; beat tells
 		// followers this leader still commits.
-		if err := tx.QueryRow(ctx, `UPDATE acd_leader SET beat = now() WHERE id = 1 RETURNING epoch`).Scan(&epoch); err != nil {
-			return fmt.Errorf("epoch: %w", err)
-		}
-		if epoch != l.Epoch {
-			return fmt.Errorf("epoch %d, now %d: %w", l.Epoch, epoch, ErrFenced)
-		}
-		var q pgx.Batch
+		q.Queue(`SELECT acd_fence($1)`, l.Epoch)
 		if len(b.Consumed) > 0 {
 			q.Queue(`DELETE FROM acd_commands WHERE id = ANY($1)`, b.Consumed)
 		}
@@ -565,13 +624,10 @@ func (l *Leader) Commit(ctx context.Context, b *Batch) error {
 		// One statement per table, whatever the batch's size: arrays
 		// through unnest, not a statement per row.
 		if n := len(b.Entries); n > 0 {
-			ids, queues, nodes, placed, seqs, bodies := make([]string, n), make([]string, n), make([]string, n),
-				make([]time.Time, n), make([]int64, n), make([]string, n)
+			ids, queues, nodes, placed, seqs, bodies, states := make([]string, n), make([]string, n), make([]string, n),
+				make([]time.Time, n), make([]int64, n), make([]string, n), make([]*string, n)
 			for i, e := range b.Entries {
 				ids[i], queues[i], nodes[i], placed[i], seqs[i], bodies[i] = e.CallID, e.Queue, e.Node, e.Placed, e.Seq, string(e.Body)
-			}
-			states := make([]*string, n)
-			for i, e := range b.Entries {
 				states[i] = textOrNil(e.State)
 			}
 			q.Queue(`INSERT INTO acd_entries (call_id, queue, node, placed, seq, body, state)
@@ -640,8 +696,11 @@ func (l *Leader) Commit(ctx context.Context, b *Batch) error {
 			q.Queue(`UPDATE acd_view SET version = version + 1, epoch = $1, at = now(), body = $2::text::jsonb WHERE id = 1`, l.Epoch, string(b.View))
 			q.Queue(`SELECT pg_notify('` + ChanView + `', current_schema())`)
 		}
-		return tx.SendBatch(ctx, &q).Close()
-	})
+		return l.c.SendBatch(ctx, &q).Close()
+	}()
+	if pgCode(err) == fenceCode {
+		return fmt.Errorf("commit acd batch (epoch %d): %w: %w", l.Epoch, ErrFenced, err)
+	}
 	if err != nil {
 		return fmt.Errorf("commit acd batch (epoch %d): %w", l.Epoch, err)
 	}

@@ -79,9 +79,22 @@ func TestClusterLeaderFencing(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cmds, err := l1.Commands(ctx, 10)
+	cmds, err := c.Commands(ctx, 10, nil)
 	if err != nil || len(cmds) != 2 || cmds[0].Kind != "join" || cmds[1].Kind != "leave" || cmds[0].ID >= cmds[1].ID {
 		t.Fatalf("Commands = %+v, %v", cmds, err)
+	}
+	// A commit in flight consumes the join: the next read leaves it out.
+	if next, err := c.Commands(ctx, 10, []int64{cmds[0].ID}); err != nil || len(next) != 1 || next[0].ID != cmds[1].ID {
+		t.Fatalf("Commands skipping the join = %+v, %v; want the leave alone", next, err)
+	}
+	// The commit is one implicit transaction: a statement that fails
+	// late in it (a body that is not JSON) undoes the ones before.
+	bad := &postgres.Batch{Consumed: []int64{cmds[0].ID}, Out: []postgres.OutItem{{Node: "b", Kind: "ring", Body: []byte(`not json`)}}}
+	if err := l1.Commit(ctx, bad); err == nil || errors.Is(err, postgres.ErrFenced) {
+		t.Fatalf("Commit of a bad body = %v; want a refusal", err)
+	}
+	if again, err := c.Commands(ctx, 10, nil); err != nil || len(again) != 2 {
+		t.Fatalf("after a failed commit Commands = %+v, %v; want both still there", again, err)
 	}
 	placed := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	b := &postgres.Batch{Consumed: []int64{cmds[0].ID},
@@ -95,7 +108,7 @@ func TestClusterLeaderFencing(t *testing.T) {
 	if err := l1.Commit(ctx, b); err != nil {
 		t.Fatal(err)
 	}
-	if cmds, _ := l1.Commands(ctx, 10); len(cmds) != 1 || cmds[0].Kind != "leave" {
+	if cmds, _ := c.Commands(ctx, 10, nil); len(cmds) != 1 || cmds[0].Kind != "leave" {
 		t.Fatalf("after commit Commands = %+v; want the leave alone", cmds)
 	}
 	out, err := c.Outbox(ctx, "b", 10)
@@ -255,5 +268,31 @@ func TestClusterDepose(t *testing.T) {
 	defer l2.Close()
 	if err := l1.Commit(ctx, &postgres.Batch{}); err == nil {
 		t.Fatal("the deposed leader still commits")
+	}
+}
+
+// A batch of commands records its token in the same statement: a node
+// whose answer was lost reads it back to know whether the batch is in.
+func TestClusterSentToken(t *testing.T) {
+	c, _ := openCluster(t)
+	ctx := t.Context()
+	if err := c.Register(ctx, "a", ""); err != nil {
+		t.Fatal(err)
+	}
+	if tok, err := c.Sent(ctx, "a"); err != nil || tok != 0 {
+		t.Fatalf("Sent before any batch = %d, %v; want 0", tok, err)
+	}
+	if err := c.SendMany(ctx, "a", 41, []string{"join", "leave"}, [][]byte{[]byte(`{"n":1}`), []byte(`{"n":2}`)}); err != nil {
+		t.Fatal(err)
+	}
+	// A batch that fails (a body that is not JSON) leaves the token as it was.
+	if err := c.SendMany(ctx, "a", 42, []string{"join"}, [][]byte{[]byte(`not json`)}); err == nil {
+		t.Fatal("SendMany of a bad body succeeded")
+	}
+	if tok, err := c.Sent(ctx, "a"); err != nil || tok != 41 {
+		t.Fatalf("Sent = %d, %v; want 41 (the batch that committed)", tok, err)
+	}
+	if cmds, err := c.Commands(ctx, 10, nil); err != nil || len(cmds) != 2 || cmds[0].Kind != "join" || cmds[1].Kind != "leave" {
+		t.Fatalf("Commands = %+v, %v; want the first batch, in order", cmds, err)
 	}
 }
