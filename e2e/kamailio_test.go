@@ -78,7 +78,7 @@ func startKamailioAlg(t *testing.T, alg string, nodes ...string) *kamailio {
 	dsList := filepath.Join(dir, "dispatcher.list")
 	must(t, os.WriteFile(dsList, []byte(list.String()), 0o644))
 	// Kamailio cannot be told port 0: a named port (ports_test.go).
-	addr := fmt.Sprintf("127.0.0.1:%d", ports(t).sip())
+	addr := fmt.Sprintf("127.0.0.1:%d", toolPorts.Block(t).SIP())
 	k := &kamailio{t: t, addr: addr, ctl: "unix:" + filepath.Join(dir, "ctl"), log: &logbuf.Buffer{}, done: make(chan struct{})}
 	cfg, err := filepath.Abs("../deploy/kamailio/kamailio.cfg")
 	must(t, err)
