@@ -171,7 +171,7 @@ func TestKamailioFront(t *testing.T) {
 
 	// The agent's phone registers to Kamailio, not to Hotline.
 	_, kport, _ := net.SplitHostPort(k.addr)
-	agent := baresiptest.Start(t, baresiptest.Config{Accounts: "accounts.agent.template", Tone: 440,
+	agent := baresiptest.Start(t, baresiptest.Config{Ports: toolPorts, Accounts: "accounts.agent.template", Tone: 440,
 		Vars: map[string]string{"AGENT_USER": "lan", "AGENT_PASSWORD": "s3cret", "HOTLINE_SIP_PORT": kport}})
 	h.waitEvent(10*time.Second, "lan registered", func(e events.Event) bool {
 		return e.Type == registrar.EventBinding && e.Agent == "lan"

@@ -1,6 +1,7 @@
 // Package testports hands out ports that a test must name before the
 // process that binds them runs: sipp's -p and -mp, Kamailio's listen
-// address, a child Hotline's sip.udp, baresip's ctrl_tcp.
+// address, a child Hotline's sip.udp, baresip's ctrl_tcp
+// (internal/baresiptest takes the caller's Pool).
 //
 // A port probed free in the kernel's ephemeral range
 // (net.ipv4.ip_local_port_range, 32768-60999 by default) and closed again
@@ -21,6 +22,8 @@
 //	media            12400-12799
 //	callback/dialer  12800-13199
 //	testports        13200-13263 (its own tests)
+//	registrar        13400-13599
+//	queue            13600-13799
 //
 // It is a normal package so that tests in several packages can share it,
 // but only tests import it; nothing in the server does.
