@@ -438,6 +438,6 @@ func TestCrashRecordsEveryAnsweredCallSQLite(t *testing.T) {
 // back: it starts anyway and writes the records once the database answers.
 func TestCrashRecordsEveryAnsweredCallPostgresDownAtRestart(t *testing.T) {
 	leakCheck(t)
-	pg := pgtest.StartCluster(t)
+	pg := pgtest.StartCluster(t, toolPorts)
 	crashAndRestart(t, pg.URL(), pg.Stop, pg.Start)
 }

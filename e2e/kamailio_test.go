@@ -274,7 +274,7 @@ func optionsTo(t *testing.T, addr string) string {
 // again once it is back.
 func TestOptionsFollowReadiness(t *testing.T) {
 	leakCheck(t)
-	pg := pgtest.StartCluster(t)
+	pg := pgtest.StartCluster(t, toolPorts)
 	h := start(t, func(c *config.Config) {
 		c.Database.URL = pg.URL()
 		c.Database.Timeout = dbTimeout

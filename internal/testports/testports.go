@@ -1,7 +1,8 @@
 // Package testports hands out ports that a test must name before the
 // process that binds them runs: sipp's -p and -mp, Kamailio's listen
-// address, a child Hotline's sip.udp, baresip's ctrl_tcp
-// (internal/baresiptest takes the caller's Pool).
+// address, a child Hotline's sip.udp, baresip's ctrl_tcp, a private
+// PostgreSQL's port (internal/baresiptest and store/postgres/pgtest take
+// the caller's Pool).
 //
 // A port probed free in the kernel's ephemeral range
 // (net.ipv4.ip_local_port_range, 32768-60999 by default) and closed again
@@ -24,6 +25,9 @@
 //	testports        13200-13263 (its own tests)
 //	registrar        13400-13599
 //	queue            13600-13799
+//	api              13800-13899
+//	store/postgres   13900-13999
+//	  .../pgtest     17000-17099
 //
 // It is a normal package so that tests in several packages can share it,
 // but only tests import it; nothing in the server does.
