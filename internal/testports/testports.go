@@ -29,6 +29,9 @@
 //	store/postgres   13900-13999
 //	  .../pgtest     17000-17099
 //
+// Outside Go's tests, scripts/bench.sh names its ports in 14000-14999.
+// TestRangesApart checks that no two packages' ranges overlap.
+//
 // It is a normal package so that tests in several packages can share it,
 // but only tests import it; nothing in the server does.
 package testports

@@ -2,7 +2,13 @@ package testports
 
 import (
 	"fmt"
+	"io/fs"
 	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -118,5 +124,57 @@ func TestNewRejectsBadRanges(t *testing.T) {
 			}()
 			New(tt.min, tt.max)
 		})
+	}
+}
+
+// The test packages' ranges (every testports.New with literal bounds in
+// the repository's tests, and this package's own) do not overlap, and a
+// package has one range: go test runs packages in parallel processes, and
+// two drawing from one range would hand out the same block.
+func TestRangesApart(t *testing.T) {
+	type span struct {
+		dir      string
+		min, max int
+	}
+	spans := []span{{"internal/testports", testMin, testMax}}
+	call := regexp.MustCompile(`testports\.New\((\d+), (\d+)\)`)
+	root := filepath.Join("..", "..")
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "third_party" || d.Name() == "node_modules" || strings.HasPrefix(d.Name(), ".")) && path != root {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, filepath.Dir(path))
+		for _, m := range call.FindAllStringSubmatch(string(b), -1) {
+			lo, _ := strconv.Atoi(m[1])
+			hi, _ := strconv.Atoi(m[2])
+			spans = append(spans, span{rel, lo, hi})
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(spans) < 5 {
+		t.Fatalf("found only %d ranges: %v", len(spans), spans)
+	}
+	for i, a := range spans {
+		for _, b := range spans[i+1:] {
+			switch {
+			case a.dir == b.dir && (a.min != b.min || a.max != b.max):
+				t.Errorf("%s has two ranges: %d-%d and %d-%d", a.dir, a.min, a.max, b.min, b.max)
+			case a.dir != b.dir && a.min <= b.max && b.min <= a.max:
+				t.Errorf("%s's range %d-%d overlaps %s's %d-%d", a.dir, a.min, a.max, b.dir, b.min, b.max)
+			}
+		}
 	}
 }
