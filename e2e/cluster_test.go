@@ -211,7 +211,7 @@ func TestClusterProcesses(t *testing.T) {
 		k.poll(5*time.Second, "node "+n+" active", func() bool { return strings.HasPrefix(k.nodeFlags(n), "A") })
 	}
 	_, kport, _ := net.SplitHostPort(k.addr)
-	agent := baresiptest.Start(t, baresiptest.Config{Accounts: "accounts.agent.template", Tone: 440,
+	agent := baresiptest.Start(t, baresiptest.Config{Ports: toolPorts, Accounts: "accounts.agent.template", Tone: 440,
 		Vars: map[string]string{"AGENT_USER": "lan", "AGENT_PASSWORD": "s3cret", "HOTLINE_SIP_PORT": kport}})
 	waitBinding(t, db, "lan", "", 10*time.Second) // whichever node took the REGISTER saved it
 	httpPost(t, a.http, "/api/v1/agents/lan/state", `{"state":"login"}`)
