@@ -10,10 +10,15 @@ import (
 
 	"github.com/hotline-dev/hotline/cluster"
 	"github.com/hotline-dev/hotline/config"
+	"github.com/hotline-dev/hotline/internal/testports"
 	"github.com/hotline-dev/hotline/queue"
 	"github.com/hotline-dev/hotline/store/postgres"
 	"github.com/hotline-dev/hotline/store/postgres/pgtest"
 )
+
+// toolPorts is this package's block of ports for the private PostgreSQL
+// (internal/testports lists every package's range).
+var toolPorts = testports.New(17100, 17199)
 
 // outageNode is a node under Run for the outage tests.
 type outageNode struct {
@@ -132,7 +137,7 @@ func serving(t *testing.T, url string, nodes ...*outageNode) {
 // are opened again; nobody is declared lost. (TestRunCutOff: a node cut
 // off for the node timeout stops, as before.)
 func TestRunRidesOutRestart(t *testing.T) {
-	pg := pgtest.StartCluster(t)
+	pg := pgtest.StartCluster(t, toolPorts)
 	app := "outage"
 	url := pg.URL() + "&application_name=" + app
 	cfg := cluster.Config{NodeExpiry: 8 * time.Second, Heartbeat: 500 * time.Millisecond, LeadEvery: 100 * time.Millisecond}

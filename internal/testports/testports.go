@@ -28,6 +28,7 @@
 //	api              13800-13899
 //	store/postgres   13900-13999
 //	  .../pgtest     17000-17099
+//	cluster          17100-17199
 //
 // Outside Go's tests, scripts/bench.sh names its ports in 14000-14999.
 // TestRangesApart checks that no two packages' ranges overlap.
