@@ -7,7 +7,8 @@
 # ("IVR scenarios against Asterisk's") says what is measured and records it.
 #
 #   BENCH_QUICK=1   about 3 minutes: one dtmf rate, one clean-rate probe, 1,000 held calls
-#   BENCH_BASE=REV  the base build (default HEAD~1; "none": this tree only)
+#   BENCH_BASE=REV  the base build (default HEAD~1; "none": head only)
+#   BENCH_HEAD=REV  the head build (default: the working tree as it is)
 #   SERVER_CPU, SIPP_CPU       cores (default 1 and 0)
 #   DTMF_RATE, DTMF_SECS       the CPU-per-call/s run (100 calls/s, 20 s)
 #   DTMF_STEPS, DTMF_STEP_SECS the clean-rate sweep ("200 300 400", 10 s; quick "300", 6 s)
@@ -15,6 +16,9 @@
 #                              at N/11 calls/s (1,000 at 91/s as in run-load.sh's README) and
 #                              held QUEUE_SECS of call generation (25; quick 20), with a
 #                              tshark capture of RTP_SECS (10; quick 6) on the plateau
+#   IVR_PROFILE=1   also profile the head tree under ivr_queue at the first level
+#                   (bench/profserver: hotline serve + pprof): a 10 s CPU profile on the
+#                   plateau, goroutines, Go heap and stacks per call
 #   OUT             where every run's run-load.sh output stays (default /tmp/hotline-bench-ivr.<date>)
 #
 # Needs root (sipp's play_pcap_audio uses a raw socket), sipp, sysstat
@@ -22,6 +26,9 @@
 # by run-load.sh; servers are stopped by PID. Exit status 0 unless the
 # harness itself fails (failed calls are results, printed).
 set -euo pipefail
+# The whole script is one brace group, parsed before it runs: editing the
+# file during a run does not derail the run.
+{
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 GO=${GO:-go}
@@ -60,18 +67,28 @@ cleanup() {
 trap cleanup EXIT
 
 # --- the builds --------------------------------------------------------------
-head_rev=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo +dirty)
-echo "== building head ($head_rev) and base ($BENCH_BASE)"
-$GO build -o "$OUT/hotline.head" ./cmd/hotline
+# build_rev REV NAME: $OUT/hotline.NAME from a detached worktree at REV.
+build_rev() {
+	BASE_TREE=$TMP/tree-$2
+	git worktree add --quiet --detach "$BASE_TREE" "$1"
+	(cd "$BASE_TREE" && $GO build -o "$OUT/hotline.$2" ./cmd/hotline)
+	git worktree remove --force "$BASE_TREE"
+	BASE_TREE=""
+}
+if [[ -n ${BENCH_HEAD:-} ]]; then
+	head_rev=$(git rev-parse --short "$BENCH_HEAD^{commit}")
+	echo "== building head ($head_rev) and base ($BENCH_BASE)"
+	build_rev "$head_rev" head
+else
+	head_rev=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo +dirty)
+	echo "== building head ($head_rev, the working tree) and base ($BENCH_BASE)"
+	$GO build -o "$OUT/hotline.head" ./cmd/hotline
+fi
 BUILDS=(head)
 declare -A LABEL=([head]="head $head_rev")
 if [[ $BENCH_BASE != none ]]; then
 	base_rev=$(git rev-parse --short "$BENCH_BASE^{commit}")
-	BASE_TREE=$TMP/base
-	git worktree add --quiet --detach "$BASE_TREE" "$base_rev"
-	(cd "$BASE_TREE" && $GO build -o "$OUT/hotline.base" ./cmd/hotline)
-	git worktree remove --force "$BASE_TREE"
-	BASE_TREE=""
+	build_rev "$base_rev" base
 	BUILDS=(base head)
 	LABEL[base]="base $base_rev"
 fi
@@ -88,7 +105,8 @@ active_calls() { curl -sf "http://127.0.0.1:$HTTP_PORT/metrics" | awk '/^hotline
 # start_server BUILD: a fresh server (fresh SQLite, fresh RSS baseline).
 start_server() {
 	SIP_PORT=$(free_port SOCK_DGRAM)
-	HTTP_PORT=$(free_port SOCK_STREAM)
+	HTTP_PORT=${NEXT_HTTP_PORT:-$(free_port SOCK_STREAM)}
+	NEXT_HTTP_PORT=""
 	rm -rf "$TMP/db" && mkdir -p "$TMP/db"
 	cat >"$TMP/hotline.yaml" <<EOF
 sip:
@@ -122,7 +140,9 @@ database:
 log:
   level: error
 EOF
-	(ulimit -n "$(ulimit -Hn)" && exec taskset -c "$SERVER_CPU" "$OUT/hotline.$1" serve --config "$TMP/hotline.yaml") >"$TMP/server.log" 2>&1 &
+	local cmd=("$OUT/hotline.$1" serve)
+	[[ $1 == prof ]] && cmd=("$OUT/profserver" --pprof "127.0.0.1:$PPROF_PORT")
+	(ulimit -n "$(ulimit -Hn)" && exec taskset -c "$SERVER_CPU" "${cmd[@]}" --config "$TMP/hotline.yaml") >"$TMP/server.log" 2>&1 &
 	SRV_PID=$!
 	for _ in $(seq 100); do
 		curl -sf "http://127.0.0.1:$HTTP_PORT/metrics" >/dev/null 2>&1 && return 0
@@ -215,6 +235,40 @@ for n in $QUEUE_STEPS; do
 	done
 done
 
+if [[ ${IVR_PROFILE:-0} == 1 ]]; then
+	n=$(set -- $QUEUE_STEPS; echo "$1")
+	echo
+	echo "== profile: head under ivr_queue at $n held calls (bench/profserver), 10 s CPU profile on the plateau"
+	$GO build -o "$OUT/profserver" ./bench/profserver
+	PPROF_PORT=$(free_port SOCK_STREAM)
+	NEXT_HTTP_PORT=$(free_port SOCK_STREAM)
+	pp="http://127.0.0.1:$PPROF_PORT/debug/pprof"
+	(
+		sleep 3
+		g0=$(curl -sf "$pp/goroutine?debug=1" | awk 'NR==1{print $4}')
+		curl -sf "$pp/heap?debug=1" | awk '/^# HeapInuse = /{h=$4} /^# Stack = /{s=$4} END{print h, s}' >"$OUT/prof.mem0"
+		sleep 11
+		curl -sf -o "$OUT/cpu.pprof" "$pp/profile?seconds=10" &
+		sleep 5
+		a=$(curl -sf "http://127.0.0.1:$NEXT_HTTP_PORT/metrics" | awk '/^hotline_calls_active /{print $2}')
+		g1=$(curl -sf "$pp/goroutine?debug=1" | awk 'NR==1{print $4}')
+		curl -sf "$pp/heap?debug=1" | awk '/^# HeapInuse = /{h=$4} /^# Stack = /{s=$4} END{print h, s}' >"$OUT/prof.mem1"
+		read -r h0 s0 <"$OUT/prof.mem0"
+		read -r h1 s1 <"$OUT/prof.mem1"
+		awk -v a="$a" -v g0="$g0" -v g1="$g1" -v h0="$h0" -v h1="$h1" -v s0="$s0" -v s1="$s1" 'BEGIN{
+			printf "goroutines: idle %d, with %d calls up %d = %.2f per call; Go heap in use %.1f KiB and stacks %.1f KiB per call\n",
+				g0, a, g1, a ? (g1 - g0) / a : 0, a ? (h1 - h0) / 1024 / a : 0, a ? (s1 - s0) / 1024 / a : 0}' >"$OUT/prof.txt"
+		wait
+	) &
+	prof_pid=$!
+	run prof "queue-$n" -s queue -l "$n" -r $(((n + 10) / 11)) -d 30
+	wait "$prof_pid" || true
+	cat "$OUT/prof.txt" 2>/dev/null || true
+	echo "CPU profile ($OUT/cpu.pprof), top 30 by cumulative, then top 25 flat:"
+	$GO tool pprof -top -cum -nodecount=30 "$OUT/profserver" "$OUT/cpu.pprof" 2>/dev/null | sed -n '4,40p' || true
+	$GO tool pprof -top -nodecount=25 "$OUT/profserver" "$OUT/cpu.pprof" 2>/dev/null | sed -n '6,31p' || true
+fi
+
 # --- figures -----------------------------------------------------------------
 q1=$(set -- $QUEUE_STEPS; echo "$1")
 fig() { # fig BUILD NAME: one figure of one build (empty when the run has none)
@@ -265,3 +319,5 @@ for n in $QUEUE_STEPS; do
 	done
 done
 echo "load average at the end $(cut -d' ' -f1-3 /proc/loadavg); CPU $SIPP_CPU (sipp) busy at the $q1 plateau: $(for b in "${BUILDS[@]}"; do echo -n "$b $(kv "$OUT/queue-$q1.$b" "cpu${SIPP_CPU}_busy_steady_avg_pct") % "; done)"
+exit 0
+}
