@@ -65,6 +65,7 @@ cleanup() {
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM # through cleanup: the server is stopped
 
 # --- the builds --------------------------------------------------------------
 # build_rev REV NAME: $OUT/hotline.NAME from a detached worktree at REV.
