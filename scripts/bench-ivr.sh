@@ -40,10 +40,10 @@ SIPP_CPU=${SIPP_CPU:-0}
 DTMF_RATE=${DTMF_RATE:-100}
 DTMF_SECS=${DTMF_SECS:-20}
 if ((QUICK)); then
-	DTMF_STEPS=${DTMF_STEPS:-300} DTMF_STEP_SECS=${DTMF_STEP_SECS:-6}
+	DTMF_STEPS=${DTMF_STEPS-300} DTMF_STEP_SECS=${DTMF_STEP_SECS:-6}
 	QUEUE_STEPS=${QUEUE_STEPS:-1000} QUEUE_SECS=${QUEUE_SECS:-20} RTP_SECS=${RTP_SECS:-6}
 else
-	DTMF_STEPS=${DTMF_STEPS:-"200 300 400"} DTMF_STEP_SECS=${DTMF_STEP_SECS:-10}
+	DTMF_STEPS=${DTMF_STEPS-"200 300 400"} DTMF_STEP_SECS=${DTMF_STEP_SECS:-10}
 	QUEUE_STEPS=${QUEUE_STEPS:-"1000 1500 2000"} QUEUE_SECS=${QUEUE_SECS:-25} RTP_SECS=${RTP_SECS:-10}
 fi
 OUT=${OUT:-/tmp/hotline-bench-ivr.$(date -u +%Y%m%dT%H%M%S)}
@@ -162,6 +162,11 @@ stop_server() {
 	SRV_PID=""
 }
 
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$SRV_PID/stat"; }
+rtp_packets() {
+	curl -sf "http://127.0.0.1:$HTTP_PORT/metrics" | awk '/^hotline_rtp_packets_total\{kind="(sent|received)"\}/{s += $2} END{printf "%d\n", s}'
+}
+
 wait_idle() {
 	for _ in $(seq 150); do
 		[[ $(active_calls) == 0 ]] && return 0
@@ -177,17 +182,23 @@ run() {
 	shift 2
 	start_server "$b"
 	sleep 1
-	local dir=$OUT/$name.$b
+	local dir=$OUT/$name.$b t0
 	rm -rf "$dir"
+	t0=$(cpu_ticks)
 	set +e
 	bench/ivr/run-load.sh "127.0.0.1:$SIP_PORT" -c "$SIPP_CPU" -p "$(free_port SOCK_DGRAM)" -P "$SRV_PID" -o "$dir" "$@" >"$dir.log" 2>&1
 	set -e
 	wait_idle
+	# The server's CPU time over the run and the RTP packets its finished
+	# calls sent and received: a cost per unit of work done, which holds
+	# when neighbours starve the server of its core (then it does less
+	# work rather than the same work slower, and %CPU says little).
+	awk -v t="$(cpu_ticks)" -v t0="$t0" -v hz="$(getconf CLK_TCK)" -v k="$(rtp_packets)" 'BEGIN{printf "server_cpu_s=%.2f\nserver_rtp_packets=%d\n", (t - t0) / hz, k}' >"$dir/server.txt"
 	stop_server
 	[[ -f $dir/summary.txt ]] || { echo "   $name $b: no summary (see $dir.log)"; return 0; }
 	printf '   %-14s %-5s %s\n' "$name" "$b" "$(kv "$dir" successful) ok, $(kv "$dir" failed) failed, $(kv "$dir" retransmissions) retrans, peak $(kv "$dir" peak_concurrent), call $(kv "$dir" call_length_ms_mean) ms, server cpu $(kv "$dir" server_cpu_steady_avg_pct) %, rss $(kv "$dir" server_rss_first_MiB)->$(kv "$dir" server_rss_max_MiB) MiB"
 }
-kv() { awk -F= -v k="$2" '$1 == k {print $2}' "$1/summary.txt" 2>/dev/null; }
+kv() { cat "$1/summary.txt" "$1/server.txt" 2>/dev/null | awk -F= -v k="$2" '$1 == k {print $2}'; }
 
 # next_order: ORDER = the builds of the next step, base first on even steps
 # and head first on odd ones (so neither build always runs on a warmer machine).
@@ -276,6 +287,9 @@ fig() { # fig BUILD NAME: one figure of one build (empty when the run has none)
 	local b=$1 d
 	case $2 in
 	dtmf_cpu) d=$OUT/dtmf.$b; awk -v c="$(kv "$d" server_cpu_steady_avg_pct)" -v r="$DTMF_RATE" 'BEGIN{if (c != "") printf "%.3f", c / r}' ;;
+	dtmf_ms) d=$OUT/dtmf.$b; awk -v c="$(kv "$d" server_cpu_s)" -v n="$(kv "$d" successful)" 'BEGIN{if (n > 0) printf "%.2f", 1000 * c / n}' ;;
+	queue_us) d=$OUT/queue-$q1.$b; awk -v c="$(kv "$d" server_cpu_s)" -v k="$(kv "$d" server_rtp_packets)" 'BEGIN{if (k > 0) printf "%.2f", 1e6 * c / k}' ;;
+	queue_pps) d=$OUT/queue-$q1.$b; kv "$d" rtp_pps_per_stream_mean ;;
 	dtmf_best) echo "${BEST[$b]:-<$(set -- $DTMF_STEPS; echo "$1")}" ;;
 	queue_cpu) d=$OUT/queue-$q1.$b; awk -v c="$(kv "$d" server_cpu_steady_avg_pct)" -v n="$(kv "$d" peak_concurrent)" 'BEGIN{if (n > 0) printf "%.4f", c / n}' ;;
 	queue_est) d=$OUT/queue-$q1.$b; awk -v c="$(kv "$d" server_cpu_steady_avg_pct)" -v n="$(kv "$d" peak_concurrent)" 'BEGIN{if (c > 0) printf "%d", 90 * n / c}' ;;
@@ -298,15 +312,19 @@ row() { # row NAME LABEL
 }
 echo
 echo "== figures (server on one core; head/base: < 1 is better for costs, > 1 for capacities)"
+echo "   (the CPU per call and per packet rows hold under contention; the % of a core rows only on idle cores)"
 if ((${#BUILDS[@]} == 2)); then
 	printf '%-58s %12s %12s %8s\n' "" "${LABEL[base]}" "${LABEL[head]}" "head/base"
 fi
+row dtmf_ms "ivr_dtmf: server CPU ms per successful call (at $DTMF_RATE/s)"
 row dtmf_cpu "ivr_dtmf: % of a core per call/s (at $DTMF_RATE/s)"
 row dtmf_best "ivr_dtmf: highest clean rate, calls/s (of $DTMF_STEPS)"
+row queue_us "ivr_queue: server CPU us per RTP packet sent+received (at $q1)"
 row queue_cpu "ivr_queue: % of a core per held call (at $q1)"
 row queue_held "ivr_queue: most held calls under 90 %, clean (of $QUEUE_STEPS)"
 row queue_est "ivr_queue: held calls at 90 % (estimate from the $q1 run)"
 row rss "ivr_queue: RSS per added held call, KiB (at $q1)"
+row queue_pps "RTP at $q1 held: packets/s per stream heard by sipp (50 = all)"
 row gap "RTP at $q1 held: max gap, ms"
 row mjit "RTP at $q1 held: mean jitter, ms"
 row xjit "RTP at $q1 held: max jitter, ms"
