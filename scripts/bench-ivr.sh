@@ -19,6 +19,9 @@
 #   IVR_PROFILE=1   also profile the head tree under ivr_queue at the first level
 #                   (bench/profserver: hotline serve + pprof): a 10 s CPU profile on the
 #                   plateau, goroutines, Go heap and stacks per call
+#   BENCH_NICE=N    run the server and sipp (and its samplers) at nice N, e.g. -10 on a
+#                   machine whose cores are shared: a starved server does less work,
+#                   not the same work slower, and no figure then compares
 #   OUT             where every run's run-load.sh output stays (default /tmp/hotline-bench-ivr.<date>)
 #
 # Needs root (sipp's play_pcap_audio uses a raw socket), sipp, sysstat
@@ -47,6 +50,8 @@ else
 	QUEUE_STEPS=${QUEUE_STEPS:-"1000 1500 2000"} QUEUE_SECS=${QUEUE_SECS:-25} RTP_SECS=${RTP_SECS:-10}
 fi
 OUT=${OUT:-/tmp/hotline-bench-ivr.$(date -u +%Y%m%dT%H%M%S)}
+NICE=""
+[[ -n ${BENCH_NICE:-} ]] && NICE="nice -n $BENCH_NICE"
 
 missing=""
 for t in sipp pidstat mpstat tshark python3 curl git taskset "$GO"; do
@@ -143,7 +148,7 @@ log:
 EOF
 	local cmd=("$OUT/hotline.$1" serve)
 	[[ $1 == prof ]] && cmd=("$OUT/profserver" --pprof "127.0.0.1:$PPROF_PORT")
-	(ulimit -n "$(ulimit -Hn)" && exec taskset -c "$SERVER_CPU" "${cmd[@]}" --config "$TMP/hotline.yaml") >"$TMP/server.log" 2>&1 &
+	(ulimit -n "$(ulimit -Hn)" && exec $NICE taskset -c "$SERVER_CPU" "${cmd[@]}" --config "$TMP/hotline.yaml") >"$TMP/server.log" 2>&1 &
 	SRV_PID=$!
 	for _ in $(seq 100); do
 		curl -sf "http://127.0.0.1:$HTTP_PORT/metrics" >/dev/null 2>&1 && return 0
@@ -186,7 +191,7 @@ run() {
 	rm -rf "$dir"
 	t0=$(cpu_ticks)
 	set +e
-	bench/ivr/run-load.sh "127.0.0.1:$SIP_PORT" -c "$SIPP_CPU" -p "$(free_port SOCK_DGRAM)" -P "$SRV_PID" -o "$dir" "$@" >"$dir.log" 2>&1
+	$NICE bench/ivr/run-load.sh "127.0.0.1:$SIP_PORT" -c "$SIPP_CPU" -p "$(free_port SOCK_DGRAM)" -P "$SRV_PID" -o "$dir" "$@" >"$dir.log" 2>&1
 	set -e
 	wait_idle
 	# The server's CPU time over the run and the RTP packets its finished
@@ -215,7 +220,7 @@ clean() {
 }
 
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load average $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%FT%TZ)"
-echo "server on CPU $SERVER_CPU, sipp on CPU $SIPP_CPU; builds: ${LABEL[*]}; output in $OUT"
+echo "server on CPU $SERVER_CPU, sipp on CPU $SIPP_CPU${NICE:+, both at $NICE}; builds: ${LABEL[*]}; output in $OUT"
 
 echo
 echo "== ivr_dtmf at $DTMF_RATE calls/s for ${DTMF_SECS}s (CPU per call/s)"
