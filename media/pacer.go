@@ -1,7 +1,6 @@
 package media
 
 import (
-	"container/heap"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -29,10 +28,30 @@ type pacer struct {
 	running bool
 	woken   []*Session // sessions nudged since the last pass (Session.paceQueued)
 
-	h slotHeap // owned by the running goroutine
+	// Owned by the running goroutine: a timing wheel of grid ticks. A
+	// session with a slot (sendState.paceIn) is in the bucket of its tick
+	// (paceTick); entries whose session has moved on are stale and dropped
+	// when their bucket comes round. Slots are at most maxPtime after the
+	// tick being run, less than a turn of the wheel, unless the loop runs
+	// far behind the clock; then a bucket keeps the entries of later turns.
+	wheel [wheelSlots][]*Session
+	spare []*Session // the last bucket run, emptied, for the next one
+	n     int        // sessions with a slot
+	done  int64      // last tick run
 }
 
+// wheelSlots covers maxPtime (and then some) at paceGrid.
+const wheelSlots = 128
+
 func newPacer() *pacer { return &pacer{epoch: time.Now(), kick: make(chan struct{}, 1)} }
+
+// tickAfter is the first grid tick at or after t; tickBefore the last at
+// or before it; tickTime the tick's time.
+func (p *pacer) tickAfter(t time.Time) int64 {
+	return int64((t.Sub(p.epoch) + paceGrid - 1) / paceGrid)
+}
+func (p *pacer) tickBefore(t time.Time) int64 { return int64(t.Sub(p.epoch) / paceGrid) }
+func (p *pacer) tickTime(k int64) time.Time   { return p.epoch.Add(time.Duration(k) * paceGrid) }
 
 // pacerSet is the pacers of a PortPool, one per core at its creation: the
 // pool's sessions are spread over them.
@@ -84,29 +103,54 @@ func (p *pacer) loop() {
 		for _, s := range woken {
 			s.paceQueued = false
 		}
-		if len(woken) == 0 && len(p.h) == 0 {
+		if len(woken) == 0 && p.n == 0 {
+			// Reset under mu: the next wake may start a new goroutine as
+			// soon as running is false.
+			p.reset()
 			p.running = false
 			p.mu.Unlock()
 			return
 		}
 		p.mu.Unlock()
+		if p.n == 0 {
+			p.reset() // nothing scheduled: start the wheel at now
+		}
 		for i, s := range woken {
 			s.paceWake(p)
 			woken[i] = nil
 		}
-		// Every slot due by the last grid point goes now; one due just
-		// after it waits for the next, so each session keeps a constant
-		// offset from the grid.
-		tick := p.epoch.Add(time.Now().Sub(p.epoch) / paceGrid * paceGrid)
-		for len(p.h) > 0 && !p.h[0].at.After(tick) {
-			s := heap.Pop(&p.h).(slot).s
-			s.paceDue(p, tick)
+		// Run every tick up to now. A slot due just after the last tick
+		// waits for the next one, so each session keeps a constant offset
+		// from the grid.
+		for now := p.tickBefore(time.Now()); p.done < now; {
+			p.done++
+			i := p.done % wheelSlots
+			list := p.wheel[i]
+			p.wheel[i] = p.spare
+			for _, s := range list {
+				switch st := s.tx; {
+				case !st.paceIn || st.paceTick%wheelSlots != i:
+					// stale: the session's slot moved or went
+				case st.paceTick == p.done:
+					st.paceIn = false
+					p.n--
+					s.paceDue(p, p.tickTime(p.done))
+				case st.paceTick > p.done:
+					// A turn or more ahead: a loop that woke very late
+					// (descheduled) scheduled past the wheel's turn.
+					p.wheel[i] = append(p.wheel[i], s)
+				}
+			}
+			clear(list)
+			p.spare = list[:0]
 		}
-		if len(p.h) == 0 {
+		if p.n == 0 {
 			continue // exits unless woken meanwhile
 		}
-		at := p.h[0].at
-		timer.Reset(time.Until(p.epoch.Add((at.Sub(p.epoch) + paceGrid - 1) / paceGrid * paceGrid)))
+		next := p.done + 1
+		for ; next < p.done+wheelSlots && len(p.wheel[next%wheelSlots]) == 0; next++ {
+		}
+		timer.Reset(time.Until(p.tickTime(next)))
 		select {
 		case <-p.kick:
 			timer.Stop()
@@ -115,51 +159,36 @@ func (p *pacer) loop() {
 	}
 }
 
-// schedule puts s's next slot (st.next) in the heap, or moves the one
-// there. unschedule takes it out. Called from the loop with s.txMu held;
-// the sendState's pace fields belong to the loop.
-func (p *pacer) schedule(s *Session, st *sendState) {
-	if st.paceIn {
-		if e := &p.h[st.paceIdx]; !e.at.Equal(st.next) {
-			e.at = st.next
-			heap.Fix(&p.h, st.paceIdx)
-		}
-		return
+// reset empties the wheel (only stale entries are left when no session
+// has a slot) and starts it at the current tick.
+func (p *pacer) reset() {
+	for i := range p.wheel {
+		clear(p.wheel[i])
+		p.wheel[i] = p.wheel[i][:0]
 	}
-	st.paceIn = true
-	heap.Push(&p.h, slot{at: st.next, s: s})
+	p.done = p.tickBefore(time.Now())
+}
+
+// schedule gives s a slot at st.next (the first tick at or after it, and
+// never one already run), or moves the one it has. unschedule drops it.
+// Called from the loop with s.txMu held; the sendState's pace fields belong
+// to the loop.
+func (p *pacer) schedule(s *Session, st *sendState) {
+	k := max(p.tickAfter(st.next), p.done+1)
+	if st.paceIn {
+		if st.paceTick == k {
+			return
+		}
+	} else {
+		p.n++
+	}
+	st.paceIn, st.paceTick = true, k
+	p.wheel[k%wheelSlots] = append(p.wheel[k%wheelSlots], s)
 }
 
 func (p *pacer) unschedule(st *sendState) {
 	if st.paceIn {
-		heap.Remove(&p.h, st.paceIdx)
 		st.paceIn = false
+		p.n--
 	}
-}
-
-// slot is one session's next frame time; a session has at most one.
-type slot struct {
-	at time.Time
-	s  *Session
-}
-
-type slotHeap []slot
-
-func (h slotHeap) Len() int           { return len(h) }
-func (h slotHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
-func (h slotHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].s.tx.paceIdx, h[j].s.tx.paceIdx = i, j
-}
-func (h *slotHeap) Push(x any) {
-	e := x.(slot)
-	e.s.tx.paceIdx = len(*h)
-	*h = append(*h, e)
-}
-func (h *slotHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	old[len(old)-1] = slot{}
-	*h = old[:len(old)-1]
-	return e
 }

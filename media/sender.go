@@ -37,10 +37,10 @@ type sendState struct {
 	idleLive int        // empty slots since live audio ran dry
 	lastSent time.Time  // last packet sent, paced or immediate; zero: none yet
 	stopped  bool       // closed or timed out: no more slots
-	// The pacer's entry for this stream (pacer.schedule): whether there is
-	// one, and where in the heap. Only the pacer's goroutine uses them.
-	paceIn  bool
-	paceIdx int
+	// The pacer's slot for this stream (pacer.schedule): whether there is
+	// one, and its grid tick. Only the pacer's goroutine uses them.
+	paceIn   bool
+	paceTick int64
 }
 
 func newSendState() *sendState {
@@ -123,13 +123,12 @@ func (s *Session) paceWake(p *pacer) {
 	}
 }
 
-// paceDue runs the slot the pacer just took out of its heap, due by tick.
+// paceDue runs the slot the pacer just took off its wheel, due by tick.
 // Called by the pacer's goroutine.
 func (s *Session) paceDue(p *pacer, tick time.Time) {
 	s.txMu.Lock()
 	defer s.txMu.Unlock()
 	st := s.tx
-	st.paceIn = false
 	// WriteAudio may have ended the slots since.
 	if !st.active || st.stopped {
 		return
