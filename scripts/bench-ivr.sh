@@ -295,7 +295,7 @@ fig() { # fig BUILD NAME: one figure of one build (empty when the run has none)
 	dtmf_ms) d=$OUT/dtmf.$b; awk -v c="$(kv "$d" server_cpu_s)" -v n="$(kv "$d" successful)" 'BEGIN{if (n > 0) printf "%.2f", 1000 * c / n}' ;;
 	queue_us) d=$OUT/queue-$q1.$b; awk -v c="$(kv "$d" server_cpu_s)" -v k="$(kv "$d" server_rtp_packets)" 'BEGIN{if (k > 0) printf "%.2f", 1e6 * c / k}' ;;
 	queue_pps) d=$OUT/queue-$q1.$b; kv "$d" rtp_pps_per_stream_mean ;;
-	dtmf_best) [[ -n $DTMF_STEPS ]] && echo "${BEST[$b]:-<$(set -- $DTMF_STEPS; echo "$1")}" ;;
+	dtmf_best) if [[ -n $DTMF_STEPS ]]; then echo "${BEST[$b]:-<$(set -- $DTMF_STEPS; echo "$1")}"; fi ;;
 	queue_cpu) d=$OUT/queue-$q1.$b; awk -v c="$(kv "$d" server_cpu_steady_avg_pct)" -v n="$(kv "$d" peak_concurrent)" 'BEGIN{if (n > 0) printf "%.4f", c / n}' ;;
 	queue_est) d=$OUT/queue-$q1.$b; awk -v c="$(kv "$d" server_cpu_steady_avg_pct)" -v n="$(kv "$d" peak_concurrent)" 'BEGIN{if (c > 0) printf "%d", 90 * n / c}' ;;
 	queue_held) echo "${HELD[$b]:-<$q1}" ;;
