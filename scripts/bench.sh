@@ -16,6 +16,8 @@
 #   RELAY_CALLS, RELAY_SECS  bridged calls (500 = 1,000 RTP streams each way) and seconds (20)
 #   SSE          0 skips the event stream fan-out benchmark (app BenchmarkEventStreamFanout)
 #   SSE_CLIENTS, SSE_RATES, SSE_SECS  open boards (50), events/s steps ("200 1000 2000 5000"), seconds a step (4)
+#   IVR          0 skips the sipp IVR scenarios of issue 15 (scripts/bench-ivr.sh: this
+#                tree against BENCH_BASE, default HEAD~1; BENCH_QUICK=1 for ~3 minutes)
 #
 # The server (bin/hotline serve) runs pinned to core 0 and the load
 # generator (bin/hotline-load) to core 1, both on 127.0.0.1. Every run is
@@ -91,6 +93,18 @@ if [[ $SSE != 0 ]]; then
 		-test.benchtime=1x -test.timeout=$((nsteps * (SSE_SECS + 15) + 20))s); then
 		GO_BENCH_FAILED=1
 		echo "event stream fan-out benchmark FAILED"
+	fi
+fi
+
+# --- the IVR scenarios of issue 15 with sipp, against the base build --------
+# scripts/bench-ivr.sh: server on core 1, sipp on core 0, this tree's build
+# and BENCH_BASE's alternating. docs/benchmarks.md ("IVR scenarios").
+IVR=${IVR:-1}
+if [[ $IVR != 0 ]]; then
+	echo
+	if ! ./scripts/bench-ivr.sh; then
+		GO_BENCH_FAILED=1
+		echo "IVR scenarios (scripts/bench-ivr.sh) FAILED"
 	fi
 fi
 if [[ $BENCH_LOAD == 0 ]]; then exit "$GO_BENCH_FAILED"; fi
