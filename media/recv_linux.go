@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
-	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -49,15 +48,19 @@ var mmsgPool = sync.Pool{New: func() any {
 // two syscalls per 20 ms packet, the second one always EAGAIN. Here a
 // recvmmsg that returns fewer datagrams than asked says the queue was empty,
 // and the next one waits for the poller's edge, which a datagram arriving
-// in between has already set. ok is false when conn is not a socket (a
-// test's in-memory pipe, a caller's wrapper), and readLoop reads with
+// in between has already set. ok is false when conn is not a *net.UDPConn
+// (a test's in-memory pipe, a caller's wrapper), and readLoop reads with
 // ReadFromUDPAddrPort instead.
 func (s *Session) readRaw(rs *recvState) (ok bool) {
-	sc, isSock := s.conn.(syscall.Conn)
+	// The concrete type, not syscall.Conn: a caller's wrapper that embeds
+	// a *net.UDPConn has SyscallConn too, and reading under it would
+	// bypass the wrapper's own ReadFromUDPAddrPort (sip's
+	// TestDialMediaConn counts them).
+	uc, isSock := s.conn.(*net.UDPConn)
 	if !isSock {
 		return false
 	}
-	rc, err := sc.SyscallConn()
+	rc, err := uc.SyscallConn()
 	if err != nil {
 		return false
 	}
