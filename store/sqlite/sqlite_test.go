@@ -11,7 +11,7 @@ import (
 
 func openFresh(t *testing.T) store.Store {
 	t.Helper()
-	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "sub", "hotline.db"), store.Options{DefaultCountry: "VN"})
+	s, err := sqlite.Open(t.Context(), filepath.Join(dbDir(t), "sub", "hotline.db"), store.Options{DefaultCountry: "VN"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func TestSyncTenThousand(t *testing.T) {
 // TestOutboxConformance: webhook deliveries in the writes' transactions.
 func TestOutboxConformance(t *testing.T) {
 	storetest.RunOutbox(t, func(t *testing.T, o store.Options) store.Store {
-		s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "hotline.db"), o)
+		s, err := sqlite.Open(t.Context(), filepath.Join(dbDir(t), "hotline.db"), o)
 		if err != nil {
 			t.Fatal(err)
 		}
