@@ -11,11 +11,28 @@ import (
 
 func openFresh(t *testing.T) store.Store {
 	t.Helper()
-	s, err := sqlite.Open(t.Context(), filepath.Join(dbDir(t), "sub", "hotline.db"), store.Options{DefaultCountry: "VN"})
+	path := filepath.Join(dbDir(t), "sub", "hotline.db")
+	freshCopy(t, path)
+	s, err := sqlite.Open(t.Context(), path, store.Options{DefaultCountry: "VN"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// TestOpenMakesTheDirectory: a database in a directory not yet made (the
+// conformance tests start from copies of a template, in directories
+// made for them).
+func TestOpenMakesTheDirectory(t *testing.T) {
+	path := filepath.Join(dbDir(t), "var", "lib", "hotline.db")
+	s, err := sqlite.Open(t.Context(), path, store.Options{DefaultCountry: "VN"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.CreateCustomer(t.Context(), &store.Customer{Name: "Lan"}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestConformance(t *testing.T) {
@@ -36,7 +53,9 @@ func TestSyncTenThousand(t *testing.T) {
 // TestOutboxConformance: webhook deliveries in the writes' transactions.
 func TestOutboxConformance(t *testing.T) {
 	storetest.RunOutbox(t, func(t *testing.T, o store.Options) store.Store {
-		s, err := sqlite.Open(t.Context(), filepath.Join(dbDir(t), "hotline.db"), o)
+		path := filepath.Join(dbDir(t), "hotline.db")
+		freshCopy(t, path)
+		s, err := sqlite.Open(t.Context(), path, o)
 		if err != nil {
 			t.Fatal(err)
 		}
