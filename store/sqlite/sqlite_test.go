@@ -35,7 +35,10 @@ func TestOpenMakesTheDirectory(t *testing.T) {
 	}
 }
 
+// The long tests run alongside each other (t.Parallel: each has its own
+// databases); the timing-bound ones (outage_test.go) run first, alone.
 func TestConformance(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, openFresh)
 }
 
@@ -45,6 +48,7 @@ func TestSyncTenThousand(t *testing.T) {
 	if testing.Short() {
 		t.Skip("10,000 writes")
 	}
+	t.Parallel()
 	s := openFresh(t)
 	defer s.Close()
 	storetest.SyncConcurrent(t, s, 10000, 4)
@@ -52,6 +56,7 @@ func TestSyncTenThousand(t *testing.T) {
 
 // TestOutboxConformance: webhook deliveries in the writes' transactions.
 func TestOutboxConformance(t *testing.T) {
+	t.Parallel()
 	storetest.RunOutbox(t, func(t *testing.T, o store.Options) store.Store {
 		path := filepath.Join(dbDir(t), "hotline.db")
 		freshCopy(t, path)
