@@ -39,6 +39,11 @@ var dialect = sqlcore.Dialect{
 	// Transaction ids are taken before commit: a sync list reads below the
 	// oldest one still running (see migrations/0009_sync.sql).
 	SyncHorizon: `SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint`,
+	// Keyed by the schema: nodes of one deployment share the lock, tests
+	// and deployments in other schemas of the database do not. Held to
+	// the claim's commit; the UPDATE that follows takes its snapshot
+	// after the previous claim committed, so it sees that claim's rows.
+	ClaimLock: `SELECT pg_advisory_xact_lock(hashtext('hotline.webhook_claims.' || current_schema()))`,
 }
 
 func pgCode(err error) string {
