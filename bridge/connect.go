@@ -68,10 +68,13 @@ type referrer interface{ OnRefer(sip.ReferFunc) }
 // connection ended otherwise cannot be carried out: Connect finishes it
 // with 487 and hangs b up (b asked to leave), and returns how it ended.
 //
-// Audio is relayed frame by frame from each leg's RTP reader into the other
-// leg's WriteAudio: with *media.Session legs a frame is re-encoded in the
-// other leg's codec and sent at once, with no pacing delay, unless a prompt
-// or a digit is being sent on that leg (then it waits at most one frame).
+// Audio is relayed frame by frame from each leg's RTP reader straight into
+// the other leg's socket: with *media.Session legs of the same codec a
+// frame's bytes are forwarded as they arrived (WriteEncoded: the outgoing
+// leg's own SSRC, sequence and timestamp), with another codec re-encoded,
+// and sent at once with no pacing delay, unless a prompt or a digit is
+// being sent on that leg (then it waits at most one frame). Other legs
+// relay linear PCM (SetAudioSink into WriteAudio).
 // BenchmarkBridgeRelay measures the added delay.
 func Connect(ctx context.Context, a, b Party, o Options) (End, *sip.Transfer) {
 	rf, ok := b.(referrer)
@@ -118,10 +121,7 @@ func Connect(ctx context.Context, a, b Party, o Options) (End, *sip.Transfer) {
 // EndedByTransfer, and wins over a or b ending in the same instant.
 func connect(ctx context.Context, a, b Party, stop <-chan struct{}) End {
 	al, bl := a.Leg(), b.Leg()
-	al.SetAudioSink(bl.WriteAudio)
-	bl.SetAudioSink(al.WriteAudio)
-	defer al.SetAudioSink(nil)
-	defer bl.SetAudioSink(nil)
+	defer relayAudio(al, bl)()
 	rctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -149,6 +149,36 @@ func connect(ctx context.Context, a, b Party, stop <-chan struct{}) End {
 	cancel()
 	wg.Wait()
 	return end
+}
+
+// encodedLeg is a leg that can hand over and take audio still in its
+// codec (*media.Session): a relay between two of them forwards the bytes
+// of each frame as they arrive, from the receiving leg's reader, with no
+// decode and re-encode when both legs speak the same codec.
+type encodedLeg interface {
+	SetPayloadSink(f func(c media.Codec, payload []byte))
+	WriteEncoded(c media.Codec, payload []byte)
+}
+
+// relayAudio makes each leg's received audio the other's outgoing audio,
+// and returns what undoes it.
+func relayAudio(al, bl Leg) (remove func()) {
+	ae, aok := al.(encodedLeg)
+	be, bok := bl.(encodedLeg)
+	if aok && bok {
+		ae.SetPayloadSink(be.WriteEncoded)
+		be.SetPayloadSink(ae.WriteEncoded)
+		return func() {
+			ae.SetPayloadSink(nil)
+			be.SetPayloadSink(nil)
+		}
+	}
+	al.SetAudioSink(bl.WriteAudio)
+	bl.SetAudioSink(al.WriteAudio)
+	return func() {
+		al.SetAudioSink(nil)
+		bl.SetAudioSink(nil)
+	}
 }
 
 // relayDigits re-sends each digit from's far end pressed to to's far end as

@@ -235,6 +235,55 @@ func (s *Session) WriteAudio(pcm []int16) {
 	s.nudge()
 }
 
+// WriteEncoded is WriteAudio for a frame still in codec c, as a
+// session's payload sink receives it (SetPayloadSink): when c is this
+// leg's codec and WriteAudio would send the frame at once, its bytes are
+// sent as they are, in this session's own stream (sequence number,
+// timestamp, SSRC, marker), with no decode and re-encode. Otherwise it is
+// decoded and takes WriteAudio's way (another codec, a prompt or digit
+// playing, a held or not yet cleared leg, another ptime).
+func (s *Session) WriteEncoded(c Codec, payload []byte) {
+	if !validCodec(c) {
+		return
+	}
+	s.txMu.Lock()
+	s.mu.Lock()
+	if s.closed || !s.started {
+		s.mu.Unlock()
+		s.txMu.Unlock()
+		return
+	}
+	r := s.remote.Load()
+	if c == r.Codec && len(payload) == r.frameSamples() && !s.paused() && s.play == nil && s.dig == nil && len(s.live) == 0 {
+		s.mu.Unlock()
+		s.sendLiveEncoded(r, payload)
+		s.txMu.Unlock()
+		return
+	}
+	s.mu.Unlock()
+	s.txMu.Unlock()
+	var buf [maxFrame]int16
+	var pcm []int16
+	if len(payload) <= len(buf) {
+		pcm = buf[:len(payload)]
+	} else {
+		pcm = make([]int16, len(payload))
+	}
+	decodeG711(c, pcm, payload)
+	s.WriteAudio(pcm)
+}
+
+// sendLiveEncoded is sendLive for a frame already in the leg's codec.
+// Called with txMu held.
+func (s *Session) sendLiveEncoded(r *negotiation, payload []byte) {
+	st := s.tx
+	s.startTalkspurt(st, liveHangover*r.Ptime, time.Now())
+	st.active, st.idleLive = false, 0
+	out := st.buf[rtpHeaderLen : rtpHeaderLen+len(payload)]
+	copy(out, payload)
+	s.sendLiveFrame(st, r, out)
+}
+
 // sendLive sends one live frame at once (WriteAudio's immediate path) and
 // ends the pacer's slots, which had nothing left to send. Called with txMu
 // held.
@@ -246,10 +295,16 @@ func (s *Session) sendLive(r *negotiation, pcm []int16) {
 	st.active, st.idleLive = false, 0
 	payload := st.buf[rtpHeaderLen : rtpHeaderLen+len(pcm)]
 	encodeG711(r.Codec, payload, pcm)
+	s.sendLiveFrame(st, r, payload)
+}
+
+// sendLiveFrame sends the live frame encoded in payload (st.buf's payload
+// part). Called with txMu held.
+func (s *Session) sendLiveFrame(st *sendState, r *negotiation, payload []byte) {
 	st.hdr.PayloadType = r.PayloadType
 	st.hdr.Marker = st.marker
 	st.marker = false
 	s.writePacket(st, payload)
-	st.hdr.Timestamp += uint32(len(pcm))
+	st.hdr.Timestamp += uint32(len(payload))
 	s.st.liveDirect.Add(1)
 }

@@ -145,15 +145,23 @@ func (s *Session) handlePacket(rs *recvState, b []byte, src netip.AddrPort) {
 	if len(payload) == 0 {
 		return
 	}
+	sink, tap := s.sink.Load(), s.tap.Load()
+	if f := s.rawSink.Load(); f != nil {
+		(*f)(r.Codec, payload)
+		sink = nil
+	}
+	if sink == nil && tap == nil && rs.det == nil {
+		return // forwarded as it came: nothing wants the PCM
+	}
 	if cap(rs.pcm) < len(payload) {
 		rs.pcm = make([]int16, len(payload))
 	}
 	pcm := rs.pcm[:len(payload)]
 	decodeG711(r.Codec, pcm, payload)
-	if f := s.sink.Load(); f != nil {
-		(*f)(pcm)
+	if sink != nil {
+		(*sink)(pcm)
 	}
-	if f := s.tap.Load(); f != nil {
+	if f := tap; f != nil {
 		(*f)(Frame{SSRC: rs.hdr.SSRC, Sequence: rs.hdr.SequenceNumber, Timestamp: rs.hdr.Timestamp, PCM: pcm})
 	}
 	if rs.det != nil {

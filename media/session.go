@@ -99,9 +99,10 @@ type Session struct {
 	port  int // pool port to release, 0 if not from the pool
 	epoch time.Time
 
-	digits *digitQueue
-	sink   atomic.Pointer[func([]int16)]
-	tap    atomic.Pointer[func(Frame)]
+	digits  *digitQueue
+	sink    atomic.Pointer[func([]int16)]
+	rawSink atomic.Pointer[func(Codec, []byte)]
+	tap     atomic.Pointer[func(Frame)]
 
 	remote atomic.Pointer[negotiation] // current negotiation, read per packet
 
@@ -292,6 +293,21 @@ func (s *Session) SetAudioSink(f func(pcm []int16)) {
 		return
 	}
 	s.sink.Store(&f)
+}
+
+// SetPayloadSink installs f to receive every received audio payload as it
+// came off the wire, G.711 in codec c, from the reader goroutine, instead
+// of the audio sink (it wins over SetAudioSink's while set). f must not
+// block and must copy payload if it keeps it. A bridge installs the other
+// leg's WriteEncoded here: two legs with the same codec then forward each
+// frame's bytes with no decode and re-encode (issue 15, relay delay). The
+// receive tap and the inband detector still get their PCM. nil removes it.
+func (s *Session) SetPayloadSink(f func(c Codec, payload []byte)) {
+	if f == nil {
+		s.rawSink.Store(nil)
+		return
+	}
+	s.rawSink.Store(&f)
 }
 
 // Frame is one received audio packet as linear PCM with its RTP timing,
