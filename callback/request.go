@@ -319,11 +319,17 @@ func (s *Scheduler) List(ctx context.Context, f store.CallbackFilter, p store.Pa
 		return nil, "", err
 	}
 	out := make([]Callback, len(cbs))
+	inLine := make([]bool, len(cbs))
 	s.mu.Lock()
 	for i, cb := range cbs {
-		out[i] = s.viewLocked(cb, s.entries[cb.ID])
+		e := s.entries[cb.ID]
+		out[i] = s.viewLocked(cb, e)
+		inLine[i] = e != nil && e.inLine
 	}
 	s.mu.Unlock()
+	for i := range out {
+		s.position(&out[i], inLine[i])
+	}
 	return out, next, nil
 }
 
@@ -352,12 +358,24 @@ func (s *Scheduler) view(cb store.Callback) Callback {
 		inLine = e.inLine
 	}
 	s.mu.Unlock()
-	if inLine && s.cfg.ACD != nil {
-		if pos, ok := s.cfg.ACD.Position(cb.Queue, cb.ID); ok {
+	s.position(&v, inLine)
+	return v
+}
+
+// position fills in v's position: the ACD's when v is in this scheduler's
+// line, the running scheduler's (Config.Position) on a Remote one. Called
+// without s.mu (the ACD may call back into the scheduler).
+func (s *Scheduler) position(v *Callback, inLine bool) {
+	switch {
+	case s.cfg.Remote != nil && s.cfg.Position != nil && v.State == store.CallbackWaiting:
+		if pos, ok := s.cfg.Position(v.Queue, v.ID); ok {
+			v.Position = pos
+		}
+	case inLine && s.cfg.ACD != nil:
+		if pos, ok := s.cfg.ACD.Position(v.Queue, v.ID); ok {
 			v.Position = pos
 		}
 	}
-	return v
 }
 
 // viewLocked is view without the ACD's position. Called with s.mu held.
