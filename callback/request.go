@@ -124,15 +124,28 @@ func (s *Scheduler) Request(ctx context.Context, r Request) (Callback, error) {
 		v := s.view(*open)
 		return v, &DuplicateError{Existing: *open, Position: v.Position}
 	}
-	held, lerr := s.limits.reserve(number, r.SourceKey, now)
-	if lerr != nil {
-		return Callback{}, lerr
+	// One process counts the bounds in memory; a Remote one (a cluster's
+	// node) has the store count them, so that every node's requests count.
+	var held reservation
+	var bounds *store.CallbackBounds
+	if s.cfg.Remote != nil {
+		bounds = &store.CallbackBounds{Window: time.Hour, PerNumber: s.cfg.Limits.PerNumber, PerSource: s.cfg.Limits.PerSource,
+			Total: s.cfg.Limits.Total}
+	} else {
+		var lerr *RateLimitError
+		if held, lerr = s.limits.reserve(number, r.SourceKey, now); lerr != nil {
+			return Callback{}, lerr
+		}
 	}
 	cb, err := s.cfg.Store.RequestCallback(ctx, store.CallbackRequest{Queue: r.Queue, Number: number,
 		Mode: store.CallbackMode(set.cfg.Mode), Source: r.Source, Tier: tier, JoinedAt: joined, NotBefore: notBefore,
 		ExpiresAt: notBefore.Add(set.cfg.Expiry), MaxAttempts: set.cfg.MaxAttempts, Caller: r.Caller, CallID: r.CallID,
 		FromTag: r.FromTag, CustomerID: r.CustomerID, TicketID: r.TicketID, Category: r.Category, Language: r.Language,
-		Note: r.Note, At: now})
+		Note: r.Note, At: now, SourceKey: r.SourceKey, Bounds: bounds})
+	var bound *store.CallbackBoundError
+	if errors.As(err, &bound) {
+		return Callback{}, &RateLimitError{Bound: bound.Bound, RetryAfter: bound.RetryAfter}
+	}
 	var dup *store.DuplicateCallbackError
 	if errors.As(err, &dup) {
 		held.cancel(now)

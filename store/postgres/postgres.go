@@ -39,6 +39,10 @@ var dialect = sqlcore.Dialect{
 	// Transaction ids are taken before commit: a sync list reads below the
 	// oldest one still running (see migrations/0009_sync.sql).
 	SyncHorizon: `SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint`,
+	// The callback request bounds: every node's requests count in turn.
+	// Keyed like the leader's lock (cluster.go) by schema, with its own
+	// first key ("hotl").
+	BoundsLock: `SELECT pg_advisory_xact_lock(1752134764, hashtext(current_schema()))`,
 }
 
 func pgCode(err error) string {

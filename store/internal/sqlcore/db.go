@@ -71,4 +71,8 @@ type Dialect struct {
 	// batch statement writes (SQLite: the counter, bumped). "" when a
 	// trigger sets it (PostgreSQL).
 	Stamp string
+	// BoundsLock is a statement that serialises the callback request
+	// bounds' checks until the transaction ends (PostgreSQL: an advisory
+	// lock). "" when writing transactions are serial anyway (SQLite).
+	BoundsLock string
 }
