@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -129,4 +130,51 @@ func TestClusterCallbackPositionOnEveryNode(t *testing.T) {
 	second := list.Items[0]
 	waitPositions(t, 10*time.Second, map[int64]int{first.ID: 1, second.ID: 2}, both)
 	t.Logf("positions on both nodes: %d at 1, %d at 2", first.ID, second.ID)
+}
+
+// The callbacks: request bounds hold for the cluster, not per node:
+// requests spread over both nodes' API are refused at the configured
+// count (per number across queues, then in all), on whichever node asks.
+func TestClusterCallbackBoundsAreClusterWide(t *testing.T) {
+	url := pgtest.Schema(t)
+	line := phonetest.New(t, 18000, 18498, 660)
+	bounds := func(next func(*config.Config)) func(*config.Config) {
+		return func(c *config.Config) {
+			next(c)
+			c.Callbacks.PerNumber, c.Callbacks.Total = 2, 4
+			for _, name := range []string{"sales", "operator"} {
+				q := c.Queues[name]
+				q.Callback.Enabled, q.Callback.Calendar = true, "office"
+				c.Queues[name] = q
+			}
+		}
+	}
+	a := start(t, bounds(clusterCallbackNode(url, "a", 12000, line, 1, time.Second)))
+	waitLeader(t, url, "a", 10*time.Second, nil)
+	b := start(t, bounds(clusterCallbackNode(url, "b", 15000, line, 1, time.Second)))
+
+	ask := func(h *harness, number, queue string) (int, string, string) {
+		code, hdr, body := apiDo(t, h, "POST", "/api/v1/callbacks", `{"number": "`+number+`", "queue": "`+queue+`"}`)
+		return code, hdr.Get("Retry-After"), string(body)
+	}
+	for _, r := range []struct {
+		node          *harness
+		name          string
+		number, queue string
+		want          int
+		bound         string
+	}{
+		{a, "a", "0912 300 001", "technical", 201, ""},
+		{b, "b", "0912 300 001", "sales", 201, ""},
+		{a, "a", "0912 300 001", "operator", 429, "callbacks.per_number"}, // the number's third in the hour
+		{b, "b", "0912 300 002", "technical", 201, ""},
+		{a, "a", "0912 300 003", "technical", 201, ""},
+		{b, "b", "0912 300 004", "technical", 429, "callbacks.total"}, // the cluster's fifth
+		{a, "a", "0912 300 004", "technical", 429, "callbacks.total"},
+	} {
+		code, retry, body := ask(r.node, r.number, r.queue)
+		if code != r.want || (r.bound != "" && (!strings.Contains(body, r.bound) || retry == "" || retry == "0")) {
+			t.Fatalf("%s in %s on node %s: %d (Retry-After %q) %s; want %d %s", r.number, r.queue, r.name, code, retry, body, r.want, r.bound)
+		}
+	}
 }

@@ -176,7 +176,7 @@ type CallbackRequest struct {
 // processes (PostgreSQL: an advisory lock held by the transaction), so N
 // nodes allow the bound, not N times it.
 type CallbackBounds struct {
-	Window                     time.Duration
+	Window                      time.Duration
 	PerNumber, PerSource, Total int
 }
 
