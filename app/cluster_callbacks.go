@@ -417,6 +417,8 @@ func (c *clusterCallbacks) awaitPosition(ctx context.Context, queue string, id i
 	for {
 		select {
 		case <-ctx.Done():
+			c.log.Info("callback: the new callback's position did not reach this node in time; the caller is told without it",
+				"callback", id, "queue", queue, "waited", d)
 			return 0
 		case <-tick.C:
 			if p, ok := c.position(queue, id); ok {
