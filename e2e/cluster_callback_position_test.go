@@ -18,6 +18,9 @@ import (
 	"github.com/hotline-dev/hotline/store/postgres/pgtest"
 )
 
+// RTP ports as in cluster_callback_test.go (on main): nodes 20000-25998,
+// the customer's line 26000-26498.
+
 // callbackNumber is a flow straight to technical's callback node: the
 // caller asks for a callback without waiting in the queue, so the
 // position they are told is the new callback's (not the one they had).
@@ -93,10 +96,10 @@ func waitPositions(t *testing.T, d time.Duration, want map[int64]int, nodes map[
 // in: nothing is dialled.
 func TestClusterCallbackPositionOnEveryNode(t *testing.T) {
 	url := pgtest.Schema(t)
-	line := phonetest.New(t, 18000, 18498, 660)
-	a := start(t, withCallbackFlow(t, clusterCallbackNode(url, "a", 12000, line, 1, time.Second)))
+	line := phonetest.New(t, 26000, 26498, 660)
+	a := start(t, withCallbackFlow(t, clusterCallbackNode(url, "a", 20000, line, 1, time.Second)))
 	waitLeader(t, url, "a", 10*time.Second, nil)
-	b := start(t, withCallbackFlow(t, clusterCallbackNode(url, "b", 15000, line, 1, time.Second)))
+	b := start(t, withCallbackFlow(t, clusterCallbackNode(url, "b", 23000, line, 1, time.Second)))
 
 	both := map[string]*harness{"a": a, "b": b}
 	first := requestCallback(t, a, "0912 345 671", "technical")
@@ -137,7 +140,7 @@ func TestClusterCallbackPositionOnEveryNode(t *testing.T) {
 // count (per number across queues, then in all), on whichever node asks.
 func TestClusterCallbackBoundsAreClusterWide(t *testing.T) {
 	url := pgtest.Schema(t)
-	line := phonetest.New(t, 18000, 18498, 660)
+	line := phonetest.New(t, 26000, 26498, 660)
 	bounds := func(next func(*config.Config)) func(*config.Config) {
 		return func(c *config.Config) {
 			next(c)
@@ -149,9 +152,9 @@ func TestClusterCallbackBoundsAreClusterWide(t *testing.T) {
 			}
 		}
 	}
-	a := start(t, bounds(clusterCallbackNode(url, "a", 12000, line, 1, time.Second)))
+	a := start(t, bounds(clusterCallbackNode(url, "a", 20000, line, 1, time.Second)))
 	waitLeader(t, url, "a", 10*time.Second, nil)
-	b := start(t, bounds(clusterCallbackNode(url, "b", 15000, line, 1, time.Second)))
+	b := start(t, bounds(clusterCallbackNode(url, "b", 23000, line, 1, time.Second)))
 
 	ask := func(h *harness, number, queue string) (int, string, string) {
 		code, hdr, body := apiDo(t, h, "POST", "/api/v1/callbacks", `{"number": "`+number+`", "queue": "`+queue+`"}`)
