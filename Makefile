@@ -6,7 +6,7 @@ VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
 FUZZTIME ?= 10000x
 
-.PHONY: all build run test unit fuzz bench lint prompts clean
+.PHONY: all build run test unit fuzz bench bench-ivr lint prompts clean
 
 all: build
 
@@ -31,6 +31,10 @@ fuzz:
 ## bench: Go benchmarks for every package, then the SIP load benchmark (prints figures; see docs/benchmarks.md)
 bench: build
 	./scripts/bench.sh
+
+## bench-ivr: only the sipp IVR scenarios of issue 15, this tree against BENCH_BASE (default HEAD~1); BENCH_QUICK=1 for ~3 minutes
+bench-ivr:
+	./scripts/bench-ivr.sh
 
 # third_party/ is gofmt-clean too (its NOTE.md lists every difference from upstream).
 lint:

@@ -11,10 +11,16 @@ import (
 	"time"
 
 	"github.com/hotline-dev/hotline/api"
+	"github.com/hotline-dev/hotline/internal/testports"
 	"github.com/hotline-dev/hotline/store"
 	"github.com/hotline-dev/hotline/store/postgres"
 	"github.com/hotline-dev/hotline/store/postgres/pgtest"
 )
+
+// toolPorts are the ports this package's tests name before the process
+// that binds them runs (a private PostgreSQL's): this package's range in
+// internal/testports, below the kernel's ephemeral range.
+var toolPorts = testports.New(13800, 13899)
 
 type fakeCalls struct {
 	calls []api.LiveCall
@@ -143,7 +149,7 @@ func TestReadyUsesStore(t *testing.T) {
 // While the database is stopped or hung every API call answers 503 with
 // Retry-After within the request deadline: not a 500, not a hang.
 func TestDatabaseOutageIs503(t *testing.T) {
-	pg := pgtest.StartCluster(t)
+	pg := pgtest.StartCluster(t, toolPorts)
 	st, err := postgres.Open(t.Context(), pg.URL(), store.Options{DefaultCountry: "VN", Timeout: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

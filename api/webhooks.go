@@ -14,8 +14,8 @@ import (
 
 // Webhooks is what the webhook routes need; *webhook.Service is it.
 type Webhooks interface {
-	Subscriptions() []webhook.Subscription
-	Subscription(id string) (webhook.Subscription, bool)
+	Subscriptions(ctx context.Context) []webhook.Subscription
+	Subscription(ctx context.Context, id string) (webhook.Subscription, bool)
 	Create(ctx context.Context, url, secret string, events []string) (webhook.Subscription, string, error)
 	Update(ctx context.Context, id, url, secret string, events []string) (webhook.Subscription, error)
 	Delete(ctx context.Context, id string) error
@@ -98,7 +98,7 @@ func (s *Server) webhookError(w http.ResponseWriter, r *http.Request, id string,
 }
 
 func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"items": s.cfg.Webhooks.Subscriptions()})
+	writeJSON(w, http.StatusOK, map[string]any{"items": s.cfg.Webhooks.Subscriptions(r.Context())})
 }
 
 func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) {
@@ -118,7 +118,7 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "id")
-	sub, ok := s.cfg.Webhooks.Subscription(id)
+	sub, ok := s.cfg.Webhooks.Subscription(r.Context(), id)
 	if !ok {
 		s.writeError(w, r, notFound("no webhook with id %q", id))
 		return

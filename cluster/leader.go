@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hotline-dev/hotline/queue"
+	"github.com/hotline-dev/hotline/store"
 	"github.com/hotline-dev/hotline/store/postgres"
 )
 
@@ -27,11 +28,13 @@ type leader struct {
 	entries map[string]*entryInfo          // waiting callers by call ID
 	agents  map[string]*postgres.SnapAgent // by agent ID
 	bridged map[string]string              // bridged call ID → agent ID
-	offers  map[string]*postgres.SnapOffer // by the service's offer ID
+	offers  map[string]*offerInfo          // by the service's offer ID
 	lost    map[string]bool                // nodes declared lost
 	seq     int64
+	recs    int64 // statistics records made this epoch (their IDs)
 
-	committed time.Time     // the last commit (followers depose a leader that stops)
+	committed time.Time     // the last commit sent (followers depose a leader that stops)
+	flight    *flight       // the commit on its way, nil when none
 	viewAt    time.Time     // the last view written (zero: none yet this epoch)
 	viewDirty bool          // the ACD changed since
 	changes   int64         // views of this epoch written for a change
@@ -46,6 +49,62 @@ type leader struct {
 	scanAll    bool
 }
 
+// flight is a commit on its way on the lock's connection, while the
+// leader applies the next commands: the batch's outbox items reach the
+// nodes only when it is committed, and a failure ends the epoch (the
+// Service, ahead of the snapshot by the batch applied meanwhile, is
+// dropped with it).
+type flight struct {
+	done     chan error
+	consumed []int64 // the commands it deletes: not to be read again
+}
+
+// send starts committing the batch and starts a new one; at most one
+// commit is on its way (wait first).
+func (l *leader) send(ctx context.Context) {
+	b := l.b
+	f := &flight{done: make(chan error, 1), consumed: b.Consumed}
+	go func() { f.done <- l.db.Commit(ctx, &b) }()
+	l.flight = f
+	l.committed = time.Now()
+	l.reset()
+}
+
+// wait returns the result of the commit on its way, if any; it reports
+// whether there was one.
+func (l *leader) wait() (bool, error) {
+	if l.flight == nil {
+		return false, nil
+	}
+	err := <-l.flight.done
+	l.flight = nil
+	return true, err
+}
+
+func (l *leader) skip() []int64 {
+	if l.flight == nil {
+		return nil
+	}
+	return l.flight.consumed
+}
+
+// close ends the epoch: the lock's session closes once the commit on its
+// way is done (kill: at once, as a crash would).
+func (l *leader) close(kill bool) {
+	if kill {
+		l.db.Kill()
+	}
+	_, _ = l.wait()
+	l.db.Close()
+}
+
+// offerInfo is an offer in flight: its snapshot row, and what an answer
+// needs from it without decoding the row again.
+type offerInfo struct {
+	snap          postgres.SnapOffer
+	callID, agent string
+}
+
 type entryInfo struct {
 	join   JoinRequest
 	body   []byte
@@ -55,59 +114,66 @@ type entryInfo struct {
 	place  *queue.Place
 }
 
-// takeOver builds the leader's Service from the snapshot: agents bridged
-// before keep their calls (Adopt), presence comes back, callers rejoin in
-// their order (placed, seq: the same ranking, priorities and original
-// join times included), and offers in flight are cancelled on their
-// nodes; the Service offers again at once.
+// takeOver builds the leader's Service from the snapshot: every agent
+// comes back as the last commit left it (queue.ImportAgent: presence,
+// run-time membership, misses, idle and state times, a bridged call or a
+// wrap-up), callers rejoin in their order (placed, seq: the same ranking,
+// priorities and original join times included) with their real join time
+// and the agents who missed them (queue.JoinRequest.Resume), the
+// statistics go on from the records the last leaders committed, and offers
+// in flight are cancelled on their nodes; the Service offers again once
+// every caller is back (Resumed).
 func (n *Node) takeOver(ctx context.Context, db *postgres.Leader) (*leader, error) {
-	snap, err := db.Load(ctx)
+	l := &leader{n: n, db: db, prefix: strconv.FormatInt(db.Epoch, 10) + ".",
+		entries: map[string]*entryInfo{}, agents: map[string]*postgres.SnapAgent{}, bridged: map[string]string{},
+		offers: map[string]*offerInfo{}, lost: map[string]bool{}}
+	l.reset()
+	cfg := n.cfg.ACD
+	cfg.Ringer, cfg.State = l, l
+	l.svc = queue.New(cfg)
+	snap, err := db.Load(ctx, l.svc.Stats().Since(n.cfg.ACD.Now()))
 	if err != nil {
 		return nil, err
 	}
-	l := &leader{n: n, db: db, prefix: strconv.FormatInt(db.Epoch, 10) + ".",
-		entries: map[string]*entryInfo{}, agents: map[string]*postgres.SnapAgent{}, bridged: map[string]string{},
-		offers: map[string]*postgres.SnapOffer{}, lost: map[string]bool{}}
-	l.reset()
-	cfg := n.cfg.ACD
-	cfg.Ringer = l
-	l.svc = queue.New(cfg)
 	for _, id := range snap.Lost {
 		l.lost[id] = true
 	}
 	for i := range snap.Agents {
 		a := snap.Agents[i]
 		l.agents[a.AgentID] = &a
-		if a.CallID != "" {
-			if err := l.svc.Adopt(a.AgentID, a.CallID, a.CallQueue); err != nil {
-				n.log.Warn("cluster: bridged call not adopted", "call_id", a.CallID, "agent", a.AgentID, "err", err)
-				continue
+		st := queue.AgentSnapshot{Presence: queue.Presence(a.Presence), Reason: a.Reason}
+		if a.State != nil {
+			if err := json.Unmarshal(a.State, &st); err != nil {
+				n.log.Error("cluster: bad snapshot agent state", "agent", a.AgentID, "err", err)
+				st = queue.AgentSnapshot{Presence: queue.Presence(a.Presence), Reason: a.Reason}
 			}
+		}
+		// The bridged call is the leader's own record (its node, its
+		// join): it decides, also for a row written before 0013.
+		if a.CallID != "" {
+			st.Activity, st.Call, st.CallQueue = queue.OnCall, a.CallID, a.CallQueue
+		} else if st.Activity == queue.OnCall {
+			st.Activity = queue.Idle
+		}
+		err := l.svc.ImportAgent(a.AgentID, st)
+		if err != nil && st.Activity != queue.Idle {
+			n.log.Warn("cluster: call or wrap-up not taken over", "call_id", st.Call, "agent", a.AgentID, "err", err)
+			st.Activity = queue.Idle
+			err = l.svc.ImportAgent(a.AgentID, st)
+		}
+		if err != nil {
+			n.log.Warn("cluster: agent not taken over", "agent", a.AgentID, "err", err)
+			continue
+		}
+		if st.Activity == queue.OnCall {
 			l.bridged[a.CallID] = a.AgentID
 		}
 	}
-	// Agents come back logged in but held (paused) while the callers
-	// rejoin: an agent available before the last caller is back would be
-	// offered the first one rejoined, not the first in line. Logged in,
-	// so a queue without JoinEmpty takes its callers back.
-	const holding = "cluster-restore"
-	for _, a := range snap.Agents {
-		switch queue.Presence(a.Presence) {
-		case queue.Available, queue.Paused:
-			_ = l.svc.Login(a.AgentID)
-			_ = l.svc.Pause(a.AgentID, holding)
-		}
+	// Every agent gets its row in the first commit: one the snapshot does
+	// not have yet keeps its idle and state times from this Service on.
+	for _, a := range cfg.Agents {
+		l.dirtyAgent[a.ID] = true
 	}
-	defer func() {
-		for _, a := range snap.Agents {
-			switch queue.Presence(a.Presence) {
-			case queue.Available:
-				_ = l.svc.Ready(a.AgentID)
-			case queue.Paused:
-				_ = l.svc.Pause(a.AgentID, a.Reason)
-			}
-		}
-	}()
 	for _, o := range snap.Offers {
 		var off queue.Offer
 		_ = json.Unmarshal(o.Body, &off)
@@ -127,7 +193,13 @@ func (n *Node) takeOver(ctx context.Context, db *postgres.Leader) (*leader, erro
 		r.JoinedAt = e.Placed
 		// Admitted before: a queue whose agents all logged out since, or
 		// one at MaxLength, keeps them (it would on one node).
-		r.Readmit = true
+		r.Resume = &queue.EntrySnapshot{}
+		if e.State != nil {
+			if err := json.Unmarshal(e.State, r.Resume); err != nil {
+				n.log.Error("cluster: bad snapshot entry state", "call_id", e.CallID, "err", err)
+				r.Resume = &queue.EntrySnapshot{}
+			}
+		}
 		p, err := l.svc.Join(r)
 		if err != nil {
 			l.refused(info, err)
@@ -135,7 +207,23 @@ func (n *Node) takeOver(ctx context.Context, db *postgres.Leader) (*leader, erro
 		}
 		info.place = p
 	}
+	// Every caller is back: offers go in order now. A caller the records
+	// saw waiting who did not come back counts as exited.
+	l.svc.Resumed(snap.Recs)
 	return l, nil
+}
+
+// SaveAgent and Rec make the leader the Service's StateSink: the
+// statistics records go into the batch's commit (the next leader reads
+// them back); agents' presence and membership are in the snapshot rows.
+func (l *leader) SaveAgent(store.AgentState) {}
+
+func (l *leader) Rec(r store.QueueRec) {
+	l.recs++
+	// (at, id) orders records of one instant: the epoch and the number,
+	// fixed width, sort as they were made.
+	r.ID = fmt.Sprintf("acd%012d-%012d", l.db.Epoch, l.recs)
+	l.b.Recs = append(l.b.Recs, r)
 }
 
 func (l *leader) reset() {
@@ -151,13 +239,17 @@ func (l *leader) Ring(o queue.Offer) {
 	id := o.ID
 	o.ID = l.prefix + id
 	b, _ := json.Marshal(o)
-	l.offers[id] = &postgres.SnapOffer{OfferID: o.ID, Node: node, Body: b}
+	l.offers[id] = &offerInfo{snap: postgres.SnapOffer{OfferID: o.ID, Node: node, Body: b}, callID: o.CallID, agent: o.Agent}
 	l.dirtyOffer[id] = true
-	l.out(node, outRing, o)
+	l.outRaw(node, outRing, b) // the row's body is the ring item's
 }
 
 func (l *leader) Cancel(o queue.Offer, reason string) {
 	node := l.ringerOf(o)
+	// A ring timeout is a miss: the caller's tried set and the agent's
+	// misses changed.
+	l.touchEntry(o.CallID)
+	l.dirtyAgent[o.Agent] = true
 	l.dropOffer(o.ID)
 	o.ID = l.prefix + o.ID
 	l.out(node, outCancel, outCancelBody{Offer: o, Reason: reason})
@@ -167,7 +259,14 @@ func (l *leader) dropOffer(id string) {
 	if so := l.offers[id]; so != nil {
 		delete(l.offers, id)
 		l.dirtyOffer[id] = true
-		l.b.DelOffers = append(l.b.DelOffers, so.OfferID)
+		l.b.DelOffers = append(l.b.DelOffers, so.snap.OfferID)
+	}
+}
+
+// touchEntry marks a waiting caller's snapshot row to be written again.
+func (l *leader) touchEntry(callID string) {
+	if l.entries[callID] != nil {
+		l.dirtyEntry[callID] = true
 	}
 }
 
@@ -215,12 +314,23 @@ func (l *leader) out(node, kind string, v any) {
 		return
 	}
 	b, _ := json.Marshal(v)
-	l.b.Out = append(l.b.Out, postgres.OutItem{Node: node, Kind: kind, Body: b})
+	l.outRaw(node, kind, b)
+}
+
+// outRaw is out with the body already encoded.
+func (l *leader) outRaw(node, kind string, body []byte) {
+	if node == "" || l.lost[node] {
+		return
+	}
+	l.b.Out = append(l.b.Out, postgres.OutItem{Node: node, Kind: kind, Body: body})
 }
 
 // step applies due deadlines, expired nodes and a batch of commands, and
 // commits them with the snapshot's changes and the outbox in one fenced
-// transaction.
+// transaction. The commit is sent and not waited for: the next step reads
+// and applies the next commands meanwhile (pipelining), then waits for it
+// before sending its own. So a commit's round trip and WAL flush overlap
+// the next batch's work, and batches follow each other in order.
 func (l *leader) step(ctx context.Context) (bool, error) {
 	now := l.n.cfg.ACD.Now()
 	if next, ok := l.svc.NextDeadline(); ok && !now.Before(next) {
@@ -231,6 +341,10 @@ func (l *leader) step(ctx context.Context) (bool, error) {
 		}
 	}
 	if time.Since(l.n.checked) >= l.n.cfg.ExpiryEvery {
+		// On the lock's connection: the commit on its way first.
+		if _, err := l.wait(); err != nil {
+			return true, err
+		}
 		l.n.checked = time.Now()
 		expired, err := l.db.Expired(ctx, l.n.cfg.NodeExpiry)
 		if err != nil {
@@ -242,7 +356,7 @@ func (l *leader) step(ctx context.Context) (bool, error) {
 			}
 		}
 	}
-	cmds, err := l.db.Commands(ctx, l.n.cfg.Batch)
+	cmds, err := l.n.cfg.DB.Commands(ctx, l.n.cfg.Batch, l.skip())
 	if err != nil {
 		return false, err
 	}
@@ -253,45 +367,41 @@ func (l *leader) step(ctx context.Context) (bool, error) {
 	l.work()
 	l.closePlaces()
 	empty := len(l.b.Consumed) == 0 && len(l.b.Out) == 0 && len(l.dirtyEntry)+len(l.dirtyAgent)+len(l.dirtyOffer)+len(l.b.LostNodes) == 0 &&
-		len(l.b.DelOffers) == 0
+		len(l.b.DelOffers)+len(l.b.Recs) == 0
 	l.viewDirty = l.viewDirty || !empty || l.scanAll
-	if empty && !l.viewDue(time.Now()) {
-		l.reset()
-		if time.Since(l.committed) < l.n.cfg.LeaderExpiry/4 {
-			return false, nil
-		}
-		// Idle: an empty commit is the heartbeat followers watch.
-		err := l.db.Commit(ctx, &l.b)
-		l.committed = time.Now()
-		return false, err
-	}
-	if !empty {
-		l.fill()
-		err = l.db.Commit(ctx, &l.b)
-		l.committed = time.Now()
-		l.reset()
-		if err != nil {
-			return true, err
-		}
-	}
-	// The view has a commit of its own, after the batch's: the outbox is
-	// already on its way while the view is built (milliseconds with
-	// thousands of callers waiting).
-	if l.viewDue(time.Now()) {
-		v, err := l.view()
-		if err != nil {
+	// The view goes in a batch's commit, built while the last commit is
+	// still on its way (milliseconds with thousands of callers waiting):
+	// with none on its way, this batch's decisions go first, and the next
+	// step builds the view while they commit.
+	viewDue := l.viewDue(time.Now()) && (l.flight != nil || empty)
+	if viewDue {
+		if v, err := l.view(); err != nil {
 			l.n.log.Error("cluster: acd view not written", "err", err)
 			l.viewAt = time.Now() // not again at once
-			return !empty, nil
+			viewDue = false
+		} else {
+			l.b.View = v
 		}
-		err = l.db.Commit(ctx, &postgres.Batch{View: v})
-		l.committed = time.Now()
-		if err != nil {
-			return !empty, err
+	}
+	waited, err := l.wait()
+	if err != nil {
+		return true, err
+	}
+	if empty && !viewDue {
+		l.reset()
+		if time.Since(l.committed) < l.n.cfg.LeaderExpiry/4 {
+			return waited, nil
 		}
+		// Idle: an empty commit is the heartbeat followers watch.
+		l.send(ctx)
+		return true, nil
+	}
+	l.fill()
+	l.send(ctx)
+	if viewDue {
 		l.viewAt, l.viewDirty = l.committed, false
 	}
-	return !empty, nil
+	return true, nil
 }
 
 // viewDue reports whether this step writes the view: the first of an
@@ -353,20 +463,25 @@ func (l *leader) view() ([]byte, error) {
 func (l *leader) fill() {
 	for _, id := range slices.Sorted(maps.Keys(l.dirtyEntry)) {
 		if e := l.entries[id]; e != nil {
+			var state []byte
+			if st, err := l.svc.ExportEntry(id); err == nil {
+				state, _ = json.Marshal(st)
+			}
 			l.b.Entries = append(l.b.Entries, postgres.SnapEntry{CallID: id, Queue: e.join.Queue, Node: e.node,
-				Placed: e.placed, Seq: e.seq, Body: e.body})
+				Placed: e.placed, Seq: e.seq, Body: e.body, State: state})
 		} else {
 			l.b.DelEntries = append(l.b.DelEntries, id)
 		}
 	}
 	for _, id := range slices.Sorted(maps.Keys(l.dirtyAgent)) {
 		a := l.agents[id]
-		if p, reason, err := l.svc.Presence(id); err == nil {
+		if st, err := l.svc.ExportAgent(id); err == nil {
 			if a == nil {
 				a = &postgres.SnapAgent{AgentID: id}
 				l.agents[id] = a
 			}
-			a.Presence, a.Reason = string(p), reason
+			a.Presence, a.Reason = string(st.Presence), st.Reason
+			a.State, _ = json.Marshal(st)
 		}
 		if a != nil {
 			l.b.Agents = append(l.b.Agents, *a)
@@ -374,7 +489,7 @@ func (l *leader) fill() {
 	}
 	for id := range l.dirtyOffer {
 		if so := l.offers[id]; so != nil {
-			l.b.Offers = append(l.b.Offers, *so)
+			l.b.Offers = append(l.b.Offers, so.snap)
 		}
 	}
 	// An offer rung and ended in the same batch: its delete must win
@@ -396,17 +511,19 @@ func (l *leader) apply(c postgres.Command, now time.Time) {
 		l.n.log.Error("cluster: bad command", "command", c.ID, "kind", c.Kind, "err", err)
 		return
 	}
-	log := l.n.log.With("call_id", m.CallID, "from", c.Node, "kind", c.Kind)
 	var err error
 	switch c.Kind {
 	case cmdJoin:
-		if m.Join == nil {
+		var j JoinRequest
+		if len(m.Join) == 0 {
 			err = errors.New("join without a request")
 			break
 		}
-		m.CallID = m.Join.CallID
-		log = l.n.log.With("call_id", m.CallID, "from", c.Node, "kind", c.Kind)
-		err = l.join(c, *m.Join, now)
+		if err = json.Unmarshal(m.Join, &j); err != nil {
+			break
+		}
+		m.CallID = j.CallID
+		err = l.join(c, j, m.Join, now)
 	case cmdLeave:
 		err = l.svc.Leave(m.CallID, m.Reason)
 		l.check = append(l.check, m.CallID)
@@ -424,16 +541,15 @@ func (l *leader) apply(c postgres.Command, now time.Time) {
 		if !ok || so == nil {
 			err = queue.ErrOfferGone
 		} else {
-			var o queue.Offer
-			_ = json.Unmarshal(so.Body, &o)
 			if c.Kind == cmdAnswered {
 				err = l.svc.Answered(id)
-				l.check = append(l.check, o.CallID)
+				l.check = append(l.check, so.callID)
 			} else {
 				err = l.svc.Failed(id, m.Result)
+				l.touchEntry(so.callID) // a miss: tried last now
 			}
 			l.dropOffer(id)
-			l.dirtyAgent[o.Agent] = true
+			l.dirtyAgent[so.agent] = true
 		}
 		if c.Kind == cmdAnswered && errors.Is(err, queue.ErrOfferGone) {
 			l.out(c.Node, outGone, outCancelBody{Offer: queue.Offer{ID: m.Offer}, Reason: "gone"})
@@ -460,11 +576,15 @@ func (l *leader) apply(c postgres.Command, now time.Time) {
 		err = fmt.Errorf("unknown command kind %q", c.Kind)
 	}
 	if err != nil {
-		log.Info("cluster: command refused", "command", c.ID, "err", err)
+		// The logger's attributes only now: With costs an allocation (and
+		// a handler's formatting) per command.
+		l.n.log.Info("cluster: command refused", "call_id", m.CallID, "from", c.Node, "kind", c.Kind, "command", c.ID, "err", err)
 	}
 }
 
-func (l *leader) join(c postgres.Command, j JoinRequest, now time.Time) error {
+// join takes a caller in; body is the request as the node encoded it
+// (the snapshot row's body).
+func (l *leader) join(c postgres.Command, j JoinRequest, body []byte, now time.Time) error {
 	if l.lost[c.Node] { // sent before its node died: the call is gone with it
 		l.out(l.n.cfg.ID, outLost, lostOf(j, c.Node, "", now))
 		return nil
@@ -476,13 +596,12 @@ func (l *leader) join(c postgres.Command, j JoinRequest, now time.Time) error {
 	if placed.IsZero() {
 		placed = now
 	}
-	body, _ := json.Marshal(j)
 	l.seq++
 	info := &entryInfo{join: j, body: body, node: c.Node, placed: placed, seq: l.seq}
 	l.entries[j.CallID] = info // before Join: its offers ring on this node
 	r := j.JoinRequest
 	r.JoinedAt = placed
-	r.Readmit = false // only a takeover readmits
+	r.Resume = nil // only a takeover resumes
 	p, err := l.svc.Join(r)
 	if err != nil {
 		l.refused(info, err)

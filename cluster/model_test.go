@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
+	"reflect"
 	"slices"
 	"strconv"
 	"sync"
@@ -72,6 +74,15 @@ type world struct {
 	gotLost    map[string]int
 
 	reasons map[string]int // outcomes seen, by reason (the log shows what was exercised)
+
+	// What a takeover must keep: run-time membership (agent → queue →
+	// penalty), wrap-ups (agent → when it ends), the figures (by queue).
+	members map[string]map[string]int
+	wrapEnd map[string]time.Time
+	counts  map[string]*queue.Totals   // joined, answered, abandoned as the world saw them
+	prev    *exported                  // the killed leader's state, checked against its successor's
+	checked int                        // takeovers checked against the killed leader's state
+	tried   map[string]map[string]bool // caller → agents who missed them
 	// killed is when the leader was killed, until a survivor leads;
 	// takeovers are how long that took.
 	killed    time.Time
@@ -93,11 +104,14 @@ func newWorld(t *testing.T, seed uint64) *world {
 	w := &world{t: t, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), url: url, hist: hist,
 		clk:     &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)},
 		callers: map[string]*caller{}, offers: map[string]*caller{}, offerAgent: map[string]string{},
-		agentOffer: map[string]string{}, agentCall: map[string]string{}, expectLost: map[string]bool{}, gotLost: map[string]int{}, reasons: map[string]int{}}
+		agentOffer: map[string]string{}, agentCall: map[string]string{}, expectLost: map[string]bool{}, gotLost: map[string]int{}, reasons: map[string]int{},
+		members: map[string]map[string]int{}, wrapEnd: map[string]time.Time{}, tried: map[string]map[string]bool{},
+		counts: map[string]*queue.Totals{"sales": {}, "support": {}}}
 	var agents []config.Agent
 	for q, ids := range queueAgents {
 		for _, id := range ids {
 			agents = append(agents, config.Agent{ID: id, Username: id, Queues: map[string]int{q: 0}})
+			w.members[id] = map[string]int{q: 0}
 		}
 	}
 	slices.SortFunc(agents, func(a, b config.Agent) int { return cmpStr(a.ID, b.ID) })
@@ -105,7 +119,7 @@ func newWorld(t *testing.T, seed uint64) *world {
 		// sales: wrap-up, and its callers leave when its last agent logs
 		// out; support: callers time out (MaxWait) and are refused
 		// while nobody is logged in.
-		"sales":   {Strategy: config.StrategyLongestIdle, RingTimeout: 20 * time.Second, WrapUp: 3 * time.Second, JoinEmpty: true, LeaveWhenEmpty: true},
+		"sales":   {Strategy: config.StrategyLongestIdle, RingTimeout: 20 * time.Second, WrapUp: 8 * time.Second, JoinEmpty: true, LeaveWhenEmpty: true},
 		"support": {Strategy: config.StrategyRoundRobin, RingTimeout: 20 * time.Second, MaxWait: 90 * time.Second},
 	}}
 	for range 3 {
@@ -263,6 +277,12 @@ func (w *world) checkItems() {
 			if call := w.agentCall[o.Agent]; call != "" {
 				w.t.Fatalf("agent %s offered %s while bridged with %s", o.Agent, o.CallID, call)
 			}
+			if end := w.wrapEnd[o.Agent]; w.clk.Now().Before(end) {
+				w.t.Fatalf("agent %s offered %s at %s, in wrap-up until %s", o.Agent, o.CallID, w.clk.Now().Format("15:04:05"), end.Format("15:04:05"))
+			}
+			if _, member := w.members[o.Agent][c.queue]; !member {
+				w.t.Fatalf("agent %s offered %s of %s; its queues are %v", o.Agent, o.CallID, c.queue, w.members[o.Agent])
+			}
 			if c.offer != "" {
 				w.t.Fatalf("caller %s offered twice (%s, %s)", o.CallID, c.offer, o.ID)
 			}
@@ -275,8 +295,14 @@ func (w *world) checkItems() {
 			c.offer = o.ID
 			w.offers[o.ID], w.offerAgent[o.ID], w.agentOffer[o.Agent] = c, o.Agent, o.ID
 		case "cancel", "gone":
-			var b struct{ Offer queue.Offer }
+			var b struct {
+				Offer  queue.Offer
+				Reason string
+			}
 			mustJSON(w.t, it.Body, &b)
+			if b.Reason == "timeout" { // RONA: a miss
+				w.miss(b.Offer.CallID, b.Offer.Agent)
+			}
 			w.endOffer(b.Offer.ID)
 		case "outcome":
 			var b struct {
@@ -288,10 +314,16 @@ func (w *world) checkItems() {
 			if c == nil {
 				w.t.Fatalf("outcome for unknown call %s", b.CallID)
 			}
+			if b.Outcome.Reason == queue.ReasonTimeout {
+				if due := c.placed.Add(w.acd.Queues[c.queue].MaxWait); w.clk.Now().Before(due) {
+					w.t.Fatalf("caller %s timed out at %s; MaxWait ends at %s", c.id, w.clk.Now().Format("15:04:05"), due.Format("15:04:05"))
+				}
+			}
 			if b.Outcome.Reason == queue.ReasonAnswered {
 				if c.state != "waiting" {
 					w.t.Fatalf("caller %s answered while %s", c.id, c.state)
 				}
+				w.counts[c.queue].Answered++
 				w.endOffer(c.offer)
 				c.state, c.agent = "bridged", b.Outcome.Agent
 				w.agentCall[c.agent] = c.id
@@ -311,6 +343,14 @@ func dump(items []postgres.OutItem) string {
 		s += fmt.Sprintf("\n  %d %s %s %s", it.ID, it.Node, it.Kind, it.Body)
 	}
 	return s
+}
+
+// miss records that agent missed caller call (RONA).
+func (w *world) miss(call, agent string) {
+	if w.tried[call] == nil {
+		w.tried[call] = map[string]bool{}
+	}
+	w.tried[call][agent] = true
 }
 
 func (w *world) endOffer(id string) {
@@ -355,6 +395,54 @@ func (w *world) checkState() {
 	})
 	if !slices.Equal(waiting, inDB) {
 		w.t.Fatalf("snapshot entries %v; the world waits with %v", inDB, waiting)
+	}
+	// MaxWait: no caller waits past it, across takeovers too (the clock
+	// starts at the real join, not at the takeover).
+	for _, c := range w.callers {
+		if mw := w.acd.Queues[c.queue].MaxWait; c.state == "waiting" && mw > 0 && !w.clk.Now().Before(c.placed.Add(mw)) {
+			w.t.Fatalf("caller %s (joined %s) still waits at %s, past MaxWait", c.id, c.placed.Format("15:04:05"), w.clk.Now().Format("15:04:05"))
+		}
+	}
+	// RONA: the agents who missed a waiting caller are the leader's
+	// tried set, whoever leads (so it does not ring them first again).
+	for _, c := range w.callers {
+		if c.state != "waiting" {
+			continue
+		}
+		st, err := svc.ExportEntry(c.id)
+		if err != nil {
+			w.t.Fatalf("caller %s: %v", c.id, err)
+		}
+		if want := slices.Sorted(maps.Keys(w.tried[c.id])); !slices.Equal(st.Tried, want) {
+			w.t.Fatalf("caller %s: the leader has %v as tried; the world's misses are %v", c.id, st.Tried, want)
+		}
+	}
+	// Run-time membership and wrap-ups are the leader's, whoever leads.
+	for _, a := range svc.Agents() {
+		if !maps.Equal(a.Queues, w.members[a.ID]) {
+			w.t.Fatalf("agent %s is in %v; the world made it %v", a.ID, a.Queues, w.members[a.ID])
+		}
+		if end := w.wrapEnd[a.ID]; w.clk.Now().Before(end) && a.Activity != queue.WrapUp {
+			w.t.Fatalf("agent %s is %s at %s, in wrap-up until %s", a.ID, a.Activity, w.clk.Now().Format("15:04:05"), end.Format("15:04:05"))
+		}
+	}
+	// The figures go on across takeovers: a rejoin is no join, and the
+	// old leader's counts are not lost.
+	for q, want := range w.counts {
+		st, _ := svc.Stats().Queue(q, w.clk.Now())
+		want.Waiting = 0
+		for _, c := range w.callers {
+			if c.queue == q && c.state == "waiting" {
+				want.Waiting++
+			}
+		}
+		got := st.Totals
+		if got.Joined != want.Joined || got.Answered != want.Answered || got.Abandoned != want.Abandoned || got.Waiting != want.Waiting {
+			w.t.Fatalf("%s totals %+v; the world counts %+v", q, got, *want)
+		}
+	}
+	if w.prev != nil {
+		w.checkTakeover(svc)
 	}
 	// Work is conserved: no agent idle and available while a caller of
 	// its queue waits unoffered.
@@ -431,6 +519,7 @@ func (w *world) act(step int) string {
 		q := w.pick([]string{"sales", "support"})
 		tier := []store.Tier{store.TierVIP, store.TierStandard, store.TierStandard, store.TierNew}[w.rng.IntN(4)]
 		w.callers[id] = &caller{id: id, node: n.id, queue: q, tier: tier, placed: w.clk.Now(), seq: w.joins, state: "waiting"}
+		w.counts[q].Joined++
 		_, err := n.n.Join(ctx, cluster.JoinRequest{JoinRequest: queue.JoinRequest{CallID: id, Queue: q, Tier: tier, Caller: "+8491200" + strconv.Itoa(1000+w.joins)},
 			FromTag: "ft-" + id, Called: "1900", Started: w.clk.Now()})
 		must(err)
@@ -450,6 +539,7 @@ func (w *world) act(step int) string {
 		}
 		c := w.callers[w.pick(ids)]
 		off := c.offer
+		w.miss(c.id, w.offerAgent[off])
 		w.endOffer(off)
 		must(w.node(c.node).n.Failed(ctx, off, queue.ResultNoAnswer))
 		return "fail " + off
@@ -461,6 +551,7 @@ func (w *world) act(step int) string {
 		c := w.callers[w.pick(ids)]
 		c.state = "left"
 		delete(w.agentCall, c.agent)
+		w.wrapEnd[c.agent] = w.clk.Now().Add(w.acd.Queues[c.queue].WrapUp)
 		must(w.node(c.node).n.Hangup(ctx, c.id))
 		return "hangup " + c.id
 	case r < 78: // a waiting caller gives up
@@ -471,14 +562,32 @@ func (w *world) act(step int) string {
 		c := w.callers[w.pick(ids)]
 		c.state = "left"
 		w.endOffer(c.offer)
+		w.counts[c.queue].Abandoned++
 		must(w.node(c.node).n.Leave(ctx, c.id, queue.ReasonAbandoned))
 		return "abandon " + c.id
-	case r < 97: // an agent's presence changes, through any node
+	case r < 90: // an agent's presence changes, through any node
 		ag := w.acd.Agents[w.rng.IntN(len(w.acd.Agents))].ID
 		st := []string{"login", "login", "ready", "pause", "logout"}[w.rng.IntN(5)]
 		// A ringing offer the change ends comes back as a cancel item.
 		must(alive[w.rng.IntN(len(alive))].n.SetState(ctx, ag, st, ""))
 		return st + " " + ag
+	case r < 97: // membership changes at run time, through any node
+		ag := w.acd.Agents[w.rng.IntN(len(w.acd.Agents))].ID
+		q := w.pick([]string{"sales", "support"})
+		n := alive[w.rng.IntN(len(alive))].n
+		if _, member := w.members[ag][q]; member && w.rng.IntN(2) == 0 {
+			m := maps.Clone(w.members[ag])
+			delete(m, q)
+			w.members[ag] = m
+			must(n.RemoveMember(ctx, ag, q))
+			return "remove " + ag + " from " + q
+		}
+		penalty := w.rng.IntN(3)
+		m := maps.Clone(w.members[ag])
+		m[q] = penalty
+		w.members[ag] = m
+		must(n.SetMember(ctx, ag, q, penalty))
+		return fmt.Sprintf("member %s of %s, penalty %d", ag, q, penalty)
 	default: // a node dies; a new one starts
 		if len(alive) < 2 {
 			return "no node to kill"
@@ -487,6 +596,7 @@ func (w *world) act(step int) string {
 		d := alive[i]
 		if d.n.Leading() {
 			w.killed = time.Now()
+			w.prev = export(w.t, d.n.Service(), w.acd, d.id, w.callers)
 		}
 		d.n.Kill()
 		d.db.Close()
@@ -499,6 +609,8 @@ func (w *world) act(step int) string {
 			w.endOffer(c.offer)
 			if c.state == "bridged" {
 				delete(w.agentCall, c.agent)
+				// The leader hangs the call up: wrap-up from now.
+				w.wrapEnd[c.agent] = w.clk.Now().Add(w.acd.Queues[c.queue].WrapUp)
 			}
 			c.state = "left"
 		}
@@ -587,7 +699,7 @@ func TestModel(t *testing.T) {
 		time.Since(start).Round(time.Millisecond))
 	if len(w.takeovers) > 0 {
 		slices.Sort(w.takeovers)
-		t.Logf("%d leaders killed; a survivor led (rebuilt from the snapshot) %s to %s later", len(w.takeovers),
+		t.Logf("%d leaders killed (%d successors checked against them); a survivor led (rebuilt from the snapshot) %s to %s later", len(w.takeovers), w.checked,
 			w.takeovers[0].Round(time.Microsecond), w.takeovers[len(w.takeovers)-1].Round(time.Microsecond))
 	}
 }
@@ -598,4 +710,90 @@ func joinLines(s []string) string {
 		out += l + "\n"
 	}
 	return out
+}
+
+// exported is what a leader's Service knew just before it was killed,
+// less what the death of its node changes (its callers, its agents'
+// calls): its successor must know the same once it leads.
+type exported struct {
+	node    string
+	agents  map[string]queue.AgentSnapshot
+	entries map[string]queue.EntrySnapshot
+	totals  map[string]queue.Totals
+	lost    map[string]int // waiting callers of the dead node, by queue: they exit
+}
+
+func export(t *testing.T, svc *queue.Service, acd queue.Config, node string, callers map[string]*caller) *exported {
+	t.Helper()
+	x := &exported{node: node, agents: map[string]queue.AgentSnapshot{}, entries: map[string]queue.EntrySnapshot{},
+		totals: map[string]queue.Totals{}, lost: map[string]int{}}
+	skip := map[string]bool{} // agents bridged with the dead node's calls: hung up at the takeover
+	for _, c := range callers {
+		switch {
+		case c.node == node && c.state == "bridged":
+			skip[c.agent] = true
+		case c.node == node && c.state == "waiting":
+			x.lost[c.queue]++
+		case c.state == "waiting":
+			st, err := svc.ExportEntry(c.id)
+			if err != nil {
+				t.Fatalf("export %s: %v", c.id, err)
+			}
+			x.entries[c.id] = st
+		}
+	}
+	for _, a := range acd.Agents {
+		if skip[a.ID] {
+			continue
+		}
+		st, err := svc.ExportAgent(a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x.agents[a.ID] = st
+	}
+	for q := range acd.Queues {
+		st, _ := svc.Stats().Queue(q, acd.Now())
+		x.totals[q] = st.Totals
+	}
+	return x
+}
+
+// checkTakeover compares the new leader with the one killed: agents
+// (presence, membership, misses, calls, idle and state times, calls and
+// wrap-ups), callers (real join times, RONA's tried agents) and figures.
+func (w *world) checkTakeover(svc *queue.Service) {
+	w.t.Helper()
+	x := w.prev
+	w.prev = nil
+	w.checked++
+	for id, want := range x.agents {
+		got, err := svc.ExportAgent(id)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		if got.StateSince.IsZero() || want.StateSince.IsZero() { // ringing before or after: a new state
+			got.StateSince, want.StateSince = time.Time{}, time.Time{}
+		}
+		if !reflect.DeepEqual(got, want) {
+			w.t.Fatalf("after the takeover agent %s is\n%+v\nthe killed leader had\n%+v", id, got, want)
+		}
+	}
+	for id, want := range x.entries {
+		got, err := svc.ExportEntry(id)
+		if err != nil {
+			w.t.Fatalf("after the takeover caller %s: %v", id, err)
+		}
+		// Offers after the takeover end in no miss before the clock moves.
+		if !reflect.DeepEqual(got, want) {
+			w.t.Fatalf("after the takeover caller %s is %+v; the killed leader had %+v", id, got, want)
+		}
+	}
+	for q, want := range x.totals {
+		want.Exited += x.lost[q]
+		want.Waiting -= x.lost[q]
+		if st, _ := svc.Stats().Queue(q, w.clk.Now()); st.Totals != want {
+			w.t.Fatalf("after the takeover %s totals %+v; the killed leader had %+v (and %d callers lost)", q, st.Totals, x.totals[q], x.lost[q])
+		}
+	}
 }

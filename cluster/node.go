@@ -164,14 +164,14 @@ type nodeLostBody struct {
 }
 
 type command struct {
-	Join   *JoinRequest `json:"join,omitempty"`
-	CallID string       `json:"call_id,omitempty"`
-	Reason string       `json:"reason,omitempty"`
-	Digit  string       `json:"digit,omitempty"`
-	Offer  string       `json:"offer,omitempty"`
-	Result string       `json:"result,omitempty"`
-	Agent  string       `json:"agent,omitempty"`
-	State  string       `json:"state,omitempty"`
+	Join   json.RawMessage `json:"join,omitempty"` // a JoinRequest
+	CallID string          `json:"call_id,omitempty"`
+	Reason string          `json:"reason,omitempty"`
+	Digit  string          `json:"digit,omitempty"`
+	Offer  string          `json:"offer,omitempty"`
+	Result string          `json:"result,omitempty"`
+	Agent  string          `json:"agent,omitempty"`
+	State  string          `json:"state,omitempty"`
 	// member: Queue and Penalty; Remove takes the agent out of Queue.
 	Queue   string `json:"queue,omitempty"`
 	Penalty int    `json:"penalty,omitempty"`
@@ -202,6 +202,7 @@ type Node struct {
 	smu     sync.Mutex // the command sender's queue (send)
 	squeue  []*pending
 	sending bool
+	batches int64 // the sender's last batch token (sendMany, one sender at a time)
 
 	dmu  sync.Mutex // work for the leader's Service (Do)
 	todo []leaderWork
@@ -249,7 +250,9 @@ func New(cfg Config) (*Node, error) {
 	if cfg.ACD.Now == nil {
 		cfg.ACD.Now = time.Now
 	}
-	return &Node{cfg: cfg, log: cfg.Logger.With("node", cfg.ID), places: map[string]*Place{}, kick: make(chan struct{}, 1)}, nil
+	// Batch tokens start from the clock, so that a restarted node's
+	// tokens are not an earlier run's.
+	return &Node{cfg: cfg, log: cfg.Logger.With("node", cfg.ID), places: map[string]*Place{}, kick: make(chan struct{}, 1), batches: time.Now().UnixNano()}, nil
 }
 
 // ID is the node's ID.
@@ -303,9 +306,7 @@ func (n *Node) send(ctx context.Context, kind string, c command) error {
 				kinds[i], bodies[i] = q.kind, q.body
 			}
 			// Not the caller's ctx: the batch holds other callers' commands.
-			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			e := n.cfg.DB.SendMany(sctx, n.cfg.ID, kinds, bodies)
-			cancel()
+			e := n.sendMany(context.WithoutCancel(ctx), kinds, bodies)
 			for _, q := range batch {
 				q.done <- e
 			}
@@ -319,6 +320,48 @@ func (n *Node) send(ctx context.Context, kind string, c command) error {
 		return fmt.Errorf("cluster %s: %w", kind, err)
 	}
 	return nil
+}
+
+// sendMany writes one batch of commands, and again while the database is
+// away (a restart, a connection cut), for up to NodeExpiry: a node cut off
+// longer is declared lost, its callers gone from the queues. Until then
+// the node's calls keep their places, and their commands (a caller's join,
+// an agent's answer) go out when the database is back; the next batch, and
+// the order, wait behind this one. A batch is never written twice: when
+// the connection broke after the batch was sent, the node's last batch
+// token (Sent) says whether it committed.
+func (n *Node) sendMany(ctx context.Context, kinds []string, bodies [][]byte) error {
+	n.batches++
+	token := n.batches
+	giveUp := time.Now().Add(n.cfg.NodeExpiry)
+	check := false // the last attempt may have committed
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		var err error
+		if check {
+			var sent int64
+			if sent, err = n.cfg.DB.Sent(sctx, n.cfg.ID); err == nil && sent == token {
+				cancel()
+				return nil
+			}
+		}
+		if err == nil {
+			err = n.cfg.DB.SendMany(sctx, n.cfg.ID, token, kinds, bodies)
+			check = err != nil && !postgres.Retryable(err)
+		}
+		cancel()
+		if err == nil || !postgres.Unavailable(err) || time.Now().Add(wait).After(giveUp) {
+			return err
+		}
+		n.log.Warn("cluster: commands not sent, the database is away; retrying", "commands", len(kinds), "in", wait, "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+	}
 }
 
 // Join asks the leader to put a caller in a queue. The refusals that
@@ -336,7 +379,11 @@ func (n *Node) Join(ctx context.Context, r JoinRequest) (*Place, error) {
 	}
 	n.places[r.CallID] = p // before the command: the outcome may come back at once
 	n.mu.Unlock()
-	if err := n.send(ctx, cmdJoin, command{Join: &r}); err != nil {
+	j, err := json.Marshal(r)
+	if err == nil {
+		err = n.send(ctx, cmdJoin, command{Join: j})
+	}
+	if err != nil {
 		n.mu.Lock()
 		delete(n.places, r.CallID)
 		n.mu.Unlock()
@@ -514,7 +561,7 @@ func (n *Node) Step(ctx context.Context) (bool, error) {
 func (n *Node) StepDown() {
 	n.dropWork()
 	if n.lead != nil {
-		n.lead.db.Close()
+		n.lead.close(false)
 		n.lead = nil
 		if n.cfg.Leading != nil {
 			n.cfg.Leading(false)
@@ -527,7 +574,7 @@ func (n *Node) StepDown() {
 func (n *Node) Kill() {
 	n.dropWork()
 	if n.lead != nil {
-		n.lead.db.Kill()
+		n.lead.close(true)
 		n.lead = nil
 		if n.cfg.Leading != nil {
 			n.cfg.Leading(false)
@@ -639,25 +686,9 @@ func (n *Node) Run(ctx context.Context) error {
 	hbErr := make(chan error, 1)
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { // the listener: one dedicated connection
+	go func() { // the listener: one dedicated connection, opened again when it fails
 		defer wg.Done()
-		defer ln.Close()
-		for {
-			ch, node, err := ln.Wait(ctx)
-			if err != nil {
-				if ctx.Err() == nil {
-					n.log.Warn("cluster: listener failed", "err", err)
-				}
-				return
-			}
-			if ch == postgres.ChanOutbox && node != n.cfg.ID {
-				continue
-			}
-			select {
-			case wake <- struct{}{}:
-			default:
-			}
-		}
+		n.listen(ctx, ln, wake)
 	}()
 	go func() { // heartbeats
 		defer wg.Done()
@@ -728,6 +759,61 @@ func (n *Node) Run(ctx context.Context) error {
 			}
 		}
 		t.Reset(wait)
+	}
+}
+
+// listen wakes Run at each notification for this node until ctx ends. A
+// listener that fails (the database restarted, the connection was cut)
+// is opened again with a back-off up to 5 s, and Run is woken once it is:
+// a notification sent meanwhile was missed, and the rows are still there.
+// Between the two, Run's timers step the node.
+func (n *Node) listen(ctx context.Context, ln *postgres.Listener, wake chan<- struct{}) {
+	poke := func() {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	}
+	backoff := 100 * time.Millisecond
+	for {
+		began := time.Now()
+		for {
+			ch, node, err := ln.Wait(ctx)
+			if err != nil {
+				ln.Close()
+				if ctx.Err() != nil {
+					return
+				}
+				n.log.Warn("cluster: listener failed, opening it again", "err", err)
+				break
+			}
+			if ch == postgres.ChanOutbox && node != n.cfg.ID {
+				continue
+			}
+			poke()
+		}
+		if time.Since(began) > 10*time.Second {
+			backoff = 100 * time.Millisecond
+		}
+		for {
+			t := time.NewTimer(backoff)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			backoff = min(2*backoff, 5*time.Second)
+			var err error
+			if ln, err = n.cfg.DB.Listen(ctx, postgres.ChanCommands, postgres.ChanOutbox); err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			n.log.Warn("cluster: listener not open yet", "in", backoff, "err", err)
+		}
+		poke()
 	}
 }
 

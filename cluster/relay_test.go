@@ -185,3 +185,109 @@ func TestRelayEventsEveryNode(t *testing.T) {
 		t.Fatalf("b's counts: sent %d, received %d, dropped %d", sent, got, dropped)
 	}
 }
+
+// terminateBackends ends every session of the application name app (a
+// test's own connections, on the shared server) and reports how many; with
+// listeners, only the LISTENing ones.
+func terminateBackends(t *testing.T, url, app string, listeners bool) int {
+	t.Helper()
+	c, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	var n int
+	err = c.QueryRow(t.Context(), `SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		WHERE application_name = $1 AND pid <> pg_backend_pid() AND (NOT $2 OR query LIKE 'LISTEN%')) x`, app, listeners).Scan(&n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// A relay whose connections are killed (the server restarted, a proxy
+// dropped them) listens again and relays both ways: what was published
+// while it was away is missed, as documented, but nothing after it, and
+// the order holds.
+func TestRelayReconnects(t *testing.T) {
+	app := fmt.Sprintf("relaytest%d", time.Now().UnixNano())
+	url := pgtest.Schema(t) + "&application_name=" + app
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 2)
+	type relayRun struct {
+		id  string
+		bus *events.Bus
+		r   *cluster.Relay
+		all *events.Subscription
+	}
+	start := func(id string) *relayRun {
+		bus := events.NewBus()
+		r := cluster.NewRelay(cluster.RelayConfig{Node: id, DB: openDB(t, url), Bus: bus})
+		go func() { done <- r.Run(ctx) }()
+		select {
+		case <-r.Ready():
+		case <-time.After(10 * time.Second):
+			t.Fatalf("relay %s not ready within 10 s", id)
+		}
+		return &relayRun{id: id, bus: bus, r: r, all: bus.SubscribeAll(4096)}
+	}
+	a, b := start("a"), start("b")
+	defer func() {
+		cancel()
+		for range 2 {
+			if err := <-done; err != nil {
+				t.Errorf("relay Run = %v", err)
+			}
+		}
+	}()
+	// reaches sends probes from one relay until the other hears one (its
+	// listener is back), then a numbered run that must arrive whole and
+	// in order.
+	reaches := func(from, to *relayRun, round string) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for probe, heard := 0, false; !heard; probe++ {
+			from.bus.Publish(events.Event{Type: events.CallStarted, CallID: fmt.Sprintf("%s-probe-%d", round, probe)})
+			wait := time.After(100 * time.Millisecond)
+		drain:
+			for !heard {
+				select {
+				case e := <-to.all.C:
+					heard = strings.HasPrefix(e.CallID, round+"-probe-")
+				case <-wait:
+					break drain
+				}
+			}
+			if !heard && time.Now().After(deadline) {
+				t.Fatalf("%s: relay never heard the other node again within 20 s", round)
+			}
+		}
+		const n = 20
+		for i := range n {
+			from.bus.Publish(events.Event{Type: events.QueueJoined, CallID: fmt.Sprintf("%s-%d", round, i)})
+		}
+		for i := 0; i < n; {
+			select {
+			case e := <-to.all.C:
+				if strings.Contains(e.CallID, "-probe-") || e.Origin != from.id {
+					continue // a late probe, or the receiver's own events
+				}
+				if want := fmt.Sprintf("%s-%d", round, i); e.CallID != want {
+					t.Fatalf("%s: event %q; want %q (lost or out of order)", round, e.CallID, want)
+				}
+				i++
+			case <-time.After(10 * time.Second):
+				t.Fatalf("%s: event %d of %d not relayed within 10 s", round, i, n)
+			}
+		}
+	}
+	reaches(a, b, "before")
+	for round := range 2 {
+		// Listeners only, then every connection (the pools' too).
+		if k := terminateBackends(t, url, app, round == 0); k < 2 {
+			t.Fatalf("round %d: %d sessions ended; want the two relays' listeners at least", round, k)
+		}
+		reaches(a, b, fmt.Sprintf("a-to-b-%d", round))
+		reaches(b, a, fmt.Sprintf("b-to-a-%d", round))
+	}
+}

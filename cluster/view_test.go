@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"strings"
 	"testing"
 	"time"
 
@@ -146,7 +145,7 @@ func TestViewMatchesLeader(t *testing.T) {
 		}
 	}
 	same(n1)
-	before := callers(v.Queues())
+	before, beforeAgents := jsonOf(t, v.Queues()), jsonOf(t, v.Agents())
 	positions := map[string]queue.Position{}
 	for _, id := range []string{"c1", "c2", "c3"} {
 		positions[id], _ = v.Position(id)
@@ -170,11 +169,14 @@ func TestViewMatchesLeader(t *testing.T) {
 	if _, epoch2 := v.Written(); epoch2 <= epoch1 {
 		t.Fatalf("view epoch %d after the takeover; want above %d", epoch2, epoch1)
 	}
-	// The callers, their order, the members and the positions are the
-	// same; the windowed statistics are not (docs/cluster.md: a new
-	// leader's statistics start at the takeover).
-	if after := callers(v.Queues()); after != before {
+	// The callers, their order, the members, the figures (the new leader
+	// reads the old one's statistics records), the agents and the
+	// positions are the same.
+	if after := jsonOf(t, v.Queues()); after != before {
 		t.Fatalf("queues after the leader change\n%s\nbefore\n%s", after, before)
+	}
+	if after := jsonOf(t, v.Agents()); after != beforeAgents {
+		t.Fatalf("agents after the leader change\n%s\nbefore\n%s", after, beforeAgents)
 	}
 	for id, want := range positions {
 		if got, _ := v.Position(id); got != want {
@@ -338,17 +340,3 @@ func (r *viewRun) stop(t *testing.T) {
 		}
 	}
 }
-
-// callers is a queue view's callers as the board lists them.
-func callers(vs []queue.QueueView) string {
-	var out []string
-	for _, q := range vs {
-		for _, c := range q.Callers {
-			out = append(out, q.Name+":"+c.CallID+":"+string(c.Tier))
-		}
-		out = append(out, q.Name+" members "+jsonOfAny(q.Members))
-	}
-	return strings.Join(out, " ")
-}
-
-func jsonOfAny(v any) string { b, _ := json.Marshal(v); return string(b) }

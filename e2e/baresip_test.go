@@ -15,7 +15,7 @@ import (
 func TestBaresipCaller(t *testing.T) {
 	leakCheck(t)
 	h := start(t, nil)
-	b := baresiptest.Start(t, baresiptest.Config{Accounts: "accounts.caller", Tone: 1000})
+	b := baresiptest.Start(t, baresiptest.Config{Ports: toolPorts, Accounts: "accounts.caller", Tone: 1000})
 	b.Command("dial", "sip:200@"+h.sipAddr("udp"))
 	b.WaitEvent(10*time.Second, "CALL_ESTABLISHED")
 

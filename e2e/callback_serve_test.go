@@ -143,8 +143,8 @@ func TestServeAPICallbackSippCustomer(t *testing.T) {
 	leakCheck(t)
 	bin := buildHotline(t)
 	agent := startAgentPhone(t)
-	sippPorts := ports(t)
-	sippPort, mp, sipPort := sippPorts.sip(), sippPorts.media(), ports(t).sip()
+	sippPorts := toolPorts.Block(t)
+	sippPort, mp, sipPort := sippPorts.SIP(), sippPorts.Media(), toolPorts.Block(t).SIP()
 
 	dir := t.TempDir()
 	must(t, os.MkdirAll(filepath.Join(dir, "flows"), 0o755))

@@ -121,7 +121,7 @@ func TestCallbackVirtualHoldCallsBackAndConnects(t *testing.T) {
 	agent := baresipAgent(t, h, "mai", "mai-secret-2026")
 	apiPost(t, h, "/api/v1/agents/mai/state", `{"state":"pause","reason":"meeting"}`) // logged in, not free: callers wait
 
-	b := baresiptest.Start(t, baresiptest.Config{Accounts: "accounts.caller", Tone: 1000})
+	b := baresiptest.Start(t, baresiptest.Config{Ports: toolPorts, Accounts: "accounts.caller", Tone: 1000})
 	b.Command("dial", "sip:100@"+h.sipAddr("udp"))
 	b.WaitEvent(10*time.Second, "CALL_ESTABLISHED")
 	id := h.waitEvent(10*time.Second, "call", func(e events.Event) bool { return e.Type == events.CallStarted }).CallID

@@ -279,7 +279,7 @@ func TestClusterKamailioSharedRegistration(t *testing.T) {
 	k := startKamailio(t, b.sipAddr("udp"), a.sipAddr("udp"))
 	k.poll(5*time.Second, "node b active", func() bool { return strings.HasPrefix(k.nodeFlags(b.sipAddr("udp")), "A") })
 	_, kport, _ := net.SplitHostPort(k.addr)
-	agent := baresiptest.Start(t, baresiptest.Config{Accounts: "accounts.agent.template", Tone: 440,
+	agent := baresiptest.Start(t, baresiptest.Config{Ports: toolPorts, Accounts: "accounts.agent.template", Tone: 440,
 		Vars: map[string]string{"AGENT_USER": "lan", "AGENT_PASSWORD": "s3cret", "HOTLINE_SIP_PORT": kport}})
 	b.waitEvent(10*time.Second, "lan registered at node b", func(e events.Event) bool {
 		return e.Type == registrar.EventBinding && e.Agent == "lan"

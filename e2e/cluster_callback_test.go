@@ -17,8 +17,9 @@ import (
 // Callbacks in a cluster (docs/cluster.md, "Callbacks in a cluster"): the
 // scheduler runs on the leader, which dials; requests on any node reach it
 // through the store and a callback command. RTP ports of these tests:
-// nodes 12000-17998, the customer's line 18000-18498, the agent's phone
-// 18500-18998.
+// nodes 20000-25998, the customer's line 26000-26498, the agent's phone
+// 26500-26998 (below the kernel's ephemeral range and apart from every
+// package's testports range, which sipp and baresip take after a probe).
 
 // clusterCallbackNode is clusterNode with technical's callbacks on (fast
 // retries, attempts as given) and the customer's line as the trunk.
@@ -77,11 +78,11 @@ func noMoreInvites(t *testing.T, line *phonetest.Phone) {
 // node a.
 func TestClusterCallbackAskedOnFollowerDialledByLeader(t *testing.T) {
 	url := pgtest.Schema(t)
-	line := phonetest.New(t, 18000, 18498, 660)
-	phone := phonetest.New(t, 18500, 18998, 440, 660)
-	a := start(t, clusterCallbackNode(url, "a", 12000, line, 1, time.Second))
+	line := phonetest.New(t, 26000, 26498, 660)
+	phone := phonetest.New(t, 26500, 26998, 440, 660)
+	a := start(t, clusterCallbackNode(url, "a", 20000, line, 1, time.Second))
 	waitLeader(t, url, "a", 10*time.Second, nil)
-	b := start(t, clusterCallbackNode(url, "b", 15000, line, 1, time.Second))
+	b := start(t, clusterCallbackNode(url, "b", 23000, line, 1, time.Second))
 	ctx := within(t, 60*time.Second)
 	status, err := phone.Register(ctx, b.sipAddr("udp"), "x", "pw-x", 3600)
 	must(t, err)
@@ -131,17 +132,17 @@ func TestClusterCallbackAskedOnFollowerDialledByLeader(t *testing.T) {
 // gets ready it is dialled once, by b.
 func TestClusterCallbackPendingSurvivesLeaderLoss(t *testing.T) {
 	url := pgtest.Schema(t)
-	line := phonetest.New(t, 18000, 18498, 660)
-	phone := phonetest.New(t, 18500, 18998, 440) // before the nodes: its socket serves before it registers
+	line := phonetest.New(t, 26000, 26498, 660)
+	phone := phonetest.New(t, 26500, 26998, 440) // before the nodes: its socket serves before it registers
 	line.Plan(phonetest.Reject(486))             // busy: with one attempt the callback ends failed, dialled once
 	u, err := neturl.Parse(url)
 	must(t, err)
 	proxy := newCutProxy(t, u.Host)
 	viaProxy := *u
 	viaProxy.Host = proxy.ln.Addr().String()
-	a := start(t, clusterCallbackNode(viaProxy.String(), "a", 12000, line, 1, time.Second))
+	a := start(t, clusterCallbackNode(viaProxy.String(), "a", 20000, line, 1, time.Second))
 	waitLeader(t, url, "a", 10*time.Second, nil)
-	b := start(t, clusterCallbackNode(url, "b", 15000, line, 1, time.Second))
+	b := start(t, clusterCallbackNode(url, "b", 23000, line, 1, time.Second))
 	ctx := within(t, 60*time.Second)
 	status, err := phone.Register(ctx, b.sipAddr("udp"), "x", "pw-x", 3600)
 	must(t, err)
@@ -195,17 +196,17 @@ func TestClusterCallbackPendingSurvivesLeaderLoss(t *testing.T) {
 // Two calls in all, the first claimed by a, the second by b.
 func TestClusterCallbackDiallerLostRetriedOnce(t *testing.T) {
 	url := pgtest.Schema(t)
-	line := phonetest.New(t, 18000, 18498, 660)
-	phone := phonetest.New(t, 18500, 18998, 440) // before the nodes: its socket serves before it registers
+	line := phonetest.New(t, 26000, 26498, 660)
+	phone := phonetest.New(t, 26500, 26998, 440) // before the nodes: its socket serves before it registers
 	line.Plan(phonetest.Ring, phonetest.Reject(486))
 	u, err := neturl.Parse(url)
 	must(t, err)
 	proxy := newCutProxy(t, u.Host)
 	viaProxy := *u
 	viaProxy.Host = proxy.ln.Addr().String()
-	start(t, clusterCallbackNode(viaProxy.String(), "a", 12000, line, 1, 30*time.Second))
+	start(t, clusterCallbackNode(viaProxy.String(), "a", 20000, line, 1, 30*time.Second))
 	waitLeader(t, url, "a", 10*time.Second, nil)
-	b := start(t, clusterCallbackNode(url, "b", 15000, line, 1, 30*time.Second))
+	b := start(t, clusterCallbackNode(url, "b", 23000, line, 1, 30*time.Second))
 	ctx := within(t, 60*time.Second)
 	status, err := phone.Register(ctx, b.sipAddr("udp"), "x", "pw-x", 3600)
 	must(t, err)
@@ -246,8 +247,8 @@ func TestClusterCallbackDiallerLostRetriedOnce(t *testing.T) {
 // leader (now b), which dials the callback once more.
 func TestClusterCallbackRestartedNodeGivesBackItsCall(t *testing.T) {
 	url := pgtest.Schema(t)
-	line := phonetest.New(t, 18000, 18498, 660)
-	phone := phonetest.New(t, 18500, 18998, 440) // before the nodes: its socket serves before it registers
+	line := phonetest.New(t, 26000, 26498, 660)
+	phone := phonetest.New(t, 26500, 26998, 440) // before the nodes: its socket serves before it registers
 	line.Plan(phonetest.Ring, phonetest.Reject(486))
 	u, err := neturl.Parse(url)
 	must(t, err)
@@ -261,9 +262,9 @@ func TestClusterCallbackRestartedNodeGivesBackItsCall(t *testing.T) {
 			slow(c)
 		}
 	}
-	start(t, node(viaProxy.String(), "a", 12000))
+	start(t, node(viaProxy.String(), "a", 20000))
 	waitLeader(t, url, "a", 10*time.Second, nil)
-	b := start(t, node(url, "b", 15000))
+	b := start(t, node(url, "b", 23000))
 	ctx := within(t, 60*time.Second)
 	status, err := phone.Register(ctx, b.sipAddr("udp"), "x", "pw-x", 3600)
 	must(t, err)
@@ -281,7 +282,7 @@ func TestClusterCallbackRestartedNodeGivesBackItsCall(t *testing.T) {
 		t.Fatalf("after the cut: calls %+v, want a's one call still open", c.Calls)
 	}
 	// a comes back as a new process (another data directory, the same ID).
-	start(t, node(url, "a", 12000))
+	start(t, node(url, "a", 20000))
 	second := line.NextInvite(t, within(t, 30*time.Second))
 	done := waitCallback(t, b, cb.ID, 30*time.Second, "failed", func(c callback.Callback) bool {
 		return c.Status == callback.Status(store.CallbackFailed)
@@ -306,8 +307,8 @@ func TestClusterCallbackRestartedNodeGivesBackItsCall(t *testing.T) {
 // one call, claimed by the leader.
 func TestClusterCallbackAgentFirstAgentOnFollower(t *testing.T) {
 	url := pgtest.Schema(t)
-	line := phonetest.New(t, 18000, 18498, 660)
-	phone := phonetest.New(t, 18500, 18998, 440, 660)
+	line := phonetest.New(t, 26000, 26498, 660)
+	phone := phonetest.New(t, 26500, 26998, 440, 660)
 	agentFirst := func(id string, portMin int) func(*config.Config) {
 		return func(c *config.Config) {
 			clusterCallbackNode(url, id, portMin, line, 1, 30*time.Second)(c)
@@ -316,9 +317,9 @@ func TestClusterCallbackAgentFirstAgentOnFollower(t *testing.T) {
 			c.Queues["technical"] = q
 		}
 	}
-	a := start(t, agentFirst("a", 12000))
+	a := start(t, agentFirst("a", 20000))
 	waitLeader(t, url, "a", 10*time.Second, nil)
-	b := start(t, agentFirst("b", 15000))
+	b := start(t, agentFirst("b", 23000))
 	ctx := within(t, 60*time.Second)
 	status, err := phone.Register(ctx, b.sipAddr("udp"), "x", "pw-x", 3600)
 	must(t, err)

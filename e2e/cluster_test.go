@@ -211,7 +211,7 @@ func TestClusterProcesses(t *testing.T) {
 		k.poll(5*time.Second, "node "+n+" active", func() bool { return strings.HasPrefix(k.nodeFlags(n), "A") })
 	}
 	_, kport, _ := net.SplitHostPort(k.addr)
-	agent := baresiptest.Start(t, baresiptest.Config{Accounts: "accounts.agent.template", Tone: 440,
+	agent := baresiptest.Start(t, baresiptest.Config{Ports: toolPorts, Accounts: "accounts.agent.template", Tone: 440,
 		Vars: map[string]string{"AGENT_USER": "lan", "AGENT_PASSWORD": "s3cret", "HOTLINE_SIP_PORT": kport}})
 	waitBinding(t, db, "lan", "", 10*time.Second) // whichever node took the REGISTER saved it
 	httpPost(t, a.http, "/api/v1/agents/lan/state", `{"state":"login"}`)
@@ -368,11 +368,11 @@ func TestClusterProcessesCallbackDiallerKilled(t *testing.T) {
 		t.Skip("end-to-end with two processes")
 	}
 	db := pgtest.Schema(t)
-	line := phonetest.New(t, 18000, 18498, 660)
+	line := phonetest.New(t, 26000, 26498, 660)
 	line.Plan(phonetest.Ring, phonetest.Reject(486))
-	a := startClusterProc(t, db, "a", 12000, clusterChildTrunk+"="+line.Addr())
+	a := startClusterProc(t, db, "a", 20000, clusterChildTrunk+"="+line.Addr())
 	waitLeader(t, db, "a", 10*time.Second, nil)
-	b := startClusterProc(t, db, "b", 15000, clusterChildTrunk+"="+line.Addr())
+	b := startClusterProc(t, db, "b", 23000, clusterChildTrunk+"="+line.Addr())
 	httpPost(t, b.http, "/api/v1/agents/lan/state", `{"state":"login"}`) // free: the callback is dialled at once
 	httpPost(t, b.http, "/api/v1/callbacks", `{"number":"0912 345 678","queue":"technical"}`)
 	first := line.NextInvite(t, within(t, 30*time.Second)) // the leader dials; the phone rings

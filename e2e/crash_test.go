@@ -288,10 +288,10 @@ func (cs *calls) gocall(addr, number, from, digits string, talk time.Duration, r
 // BYE. wait() reports how it exited.
 func (cs *calls) sipp(addr, number string, talk time.Duration) (wait func() error) {
 	bin := testenv.Tool(cs.t, "sipp", "Debian: apt-get install sip-tester")
-	b := ports(cs.t)
+	b := toolPorts.Block(cs.t)
 	cmd := exec.Command(bin, "-sf", "uac_pause_bye.xml", "-s", number, "-m", "1", "-d", fmt.Sprint(talk.Milliseconds()),
-		"-timeout", "300s", "-i", "127.0.0.1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(b.media()),
-		"-p", fmt.Sprint(b.sip()), "-nostdin", addr)
+		"-timeout", "300s", "-i", "127.0.0.1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(b.Media()),
+		"-p", fmt.Sprint(b.SIP()), "-nostdin", addr)
 	cmd.Dir = "../testdata/sipp"
 	errf, err := os.Create(filepath.Join(cs.t.TempDir(), "sipp.stderr"))
 	must(cs.t, err)
@@ -439,6 +439,6 @@ func TestCrashRecordsEveryAnsweredCallSQLite(t *testing.T) {
 // back: it starts anyway and writes the records once the database answers.
 func TestCrashRecordsEveryAnsweredCallPostgresDownAtRestart(t *testing.T) {
 	leakCheck(t)
-	pg := pgtest.StartCluster(t)
+	pg := pgtest.StartCluster(t, toolPorts)
 	crashAndRestart(t, pg.URL(), pg.Stop, pg.Start)
 }

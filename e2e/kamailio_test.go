@@ -78,7 +78,7 @@ func startKamailioAlg(t *testing.T, alg string, nodes ...string) *kamailio {
 	dsList := filepath.Join(dir, "dispatcher.list")
 	must(t, os.WriteFile(dsList, []byte(list.String()), 0o644))
 	// Kamailio cannot be told port 0: a named port (ports_test.go).
-	addr := fmt.Sprintf("127.0.0.1:%d", ports(t).sip())
+	addr := fmt.Sprintf("127.0.0.1:%d", toolPorts.Block(t).SIP())
 	k := &kamailio{t: t, addr: addr, ctl: "unix:" + filepath.Join(dir, "ctl"), log: &logbuf.Buffer{}, done: make(chan struct{})}
 	cfg, err := filepath.Abs("../deploy/kamailio/kamailio.cfg")
 	must(t, err)
@@ -171,7 +171,7 @@ func TestKamailioFront(t *testing.T) {
 
 	// The agent's phone registers to Kamailio, not to Hotline.
 	_, kport, _ := net.SplitHostPort(k.addr)
-	agent := baresiptest.Start(t, baresiptest.Config{Accounts: "accounts.agent.template", Tone: 440,
+	agent := baresiptest.Start(t, baresiptest.Config{Ports: toolPorts, Accounts: "accounts.agent.template", Tone: 440,
 		Vars: map[string]string{"AGENT_USER": "lan", "AGENT_PASSWORD": "s3cret", "HOTLINE_SIP_PORT": kport}})
 	h.waitEvent(10*time.Second, "lan registered", func(e events.Event) bool {
 		return e.Type == registrar.EventBinding && e.Agent == "lan"
@@ -274,7 +274,7 @@ func optionsTo(t *testing.T, addr string) string {
 // again once it is back.
 func TestOptionsFollowReadiness(t *testing.T) {
 	leakCheck(t)
-	pg := pgtest.StartCluster(t)
+	pg := pgtest.StartCluster(t, toolPorts)
 	h := start(t, func(c *config.Config) {
 		c.Database.URL = pg.URL()
 		c.Database.Timeout = dbTimeout

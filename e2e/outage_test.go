@@ -98,7 +98,7 @@ func (h *harness) waitCount(d time.Duration, typ string, n int) {
 // exactly once.
 func TestDatabaseOutageDuringCalls(t *testing.T) {
 	leakCheck(t)
-	pg := pgtest.StartCluster(t)
+	pg := pgtest.StartCluster(t, toolPorts)
 	h := start(t, func(c *config.Config) {
 		c.Database.URL = pg.URL()
 		c.Database.Timeout = dbTimeout

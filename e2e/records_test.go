@@ -28,7 +28,7 @@ import (
 func baresipAgent(t *testing.T, h *harness, id, password string) *baresiptest.Phone {
 	t.Helper()
 	_, port, _ := net.SplitHostPort(h.sipAddr("udp"))
-	p := baresiptest.Start(t, baresiptest.Config{Accounts: "accounts.agent.template", Tone: 440,
+	p := baresiptest.Start(t, baresiptest.Config{Ports: toolPorts, Accounts: "accounts.agent.template", Tone: 440,
 		Vars: map[string]string{"AGENT_USER": id, "AGENT_PASSWORD": password, "HOTLINE_SIP_PORT": port}})
 	h.waitEvent(10*time.Second, id+" registered", func(e events.Event) bool {
 		return e.Type == registrar.EventBinding && e.Agent == id
@@ -173,7 +173,7 @@ func TestAnsweredCallRecordedWhoeverHangsUp(t *testing.T) {
 			c.Allow.Hosts = []string{"127.0.0.1"}
 		})
 		apiPost(t, h, "/api/v1/agents/desk/state", `{"state":"login"}`)
-		b := baresiptest.Start(t, baresiptest.Config{Accounts: "accounts.caller", Tone: 1000})
+		b := baresiptest.Start(t, baresiptest.Config{Ports: toolPorts, Accounts: "accounts.caller", Tone: 1000})
 		b.Command("dial", "sip:300@"+h.sipAddr("udp"))
 		b.WaitEvent(10*time.Second, "CALL_ESTABLISHED")
 		id := h.waitEvent(10*time.Second, "call", func(e events.Event) bool { return e.Type == events.CallStarted }).CallID

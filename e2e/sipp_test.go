@@ -37,12 +37,12 @@ func sippRun(h *harness, scenario, service, transport string, extra ...string) e
 	}
 	errFile := filepath.Join(h.t.TempDir(), "sipp.err")
 	addr := h.sipAddr(transport)
-	b, err := reservePorts()
+	b, err := toolPorts.Reserve()
 	if err != nil {
 		return err
 	}
 	args := []string{"-sf", scenario, "-s", service, "-timeout", "60s", "-timeout_error",
-		"-i", "127.0.0.1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(b.media()), "-p", fmt.Sprint(b.sip()),
+		"-i", "127.0.0.1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(b.Media()), "-p", fmt.Sprint(b.SIP()),
 		"-trace_err", "-error_file", errFile, "-nostdin"}
 	if !slices.Contains(extra, "-m") {
 		args = append(args, "-m", "1")

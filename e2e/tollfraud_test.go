@@ -52,7 +52,7 @@ func TestTollFraudContactRefusedByServer(t *testing.T) {
 	}
 
 	_, port, _ := net.SplitHostPort(h.sipAddr("udp"))
-	agent := baresiptest.Start(t, baresiptest.Config{Accounts: "accounts.agent.template", Tone: 440,
+	agent := baresiptest.Start(t, baresiptest.Config{Ports: toolPorts, Accounts: "accounts.agent.template", Tone: 440,
 		Vars: map[string]string{"AGENT_USER": "lan", "AGENT_PASSWORD": "s3cret", "HOTLINE_SIP_PORT": port}})
 	defer agent.Stop()
 	h.waitEvent(10*time.Second, "baresip bound", func(e events.Event) bool {

@@ -30,6 +30,10 @@
 //     end's first packet as if on hold.
 //   - Digits are reported when the press ends (RFC 4733 end packet, or the
 //     tone released), so Digit.Duration is known; At is the press start.
-//   - The inactivity watchdog lives in the sender goroutine; the reader only
-//     stamps the time of the last accepted packet.
+//   - A session has one goroutine, its RTP reader (on Linux one recvmmsg per
+//     wake-up, recv_linux.go). Its frames are sent by a pacer shared by the
+//     sessions of its PortPool, one per core (pacer.go): one wake-up per
+//     1 ms grid tick sends every due frame. The inactivity watchdog is a
+//     timer (time.AfterFunc); the reader only stamps the time of the last
+//     accepted packet.
 package media

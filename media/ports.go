@@ -25,6 +25,8 @@ type PortPool struct {
 	released   map[int]time.Time // port -> release time, while draining
 	drain      time.Duration
 	bindErrors int
+
+	pacers *pacerSet // the pool's sessions' senders (pacer.go)
 }
 
 // NewPortPool returns a pool over the even ports in [min, max].
@@ -43,6 +45,7 @@ func NewPortPool(min, max int) (*PortPool, error) {
 		inUse:    make(map[int]bool),
 		released: make(map[int]time.Time),
 		drain:    DefaultPortDrain,
+		pacers:   newPacerSet(),
 	}, nil
 }
 

@@ -65,11 +65,14 @@ type recvState struct {
 
 func (s *Session) readLoop() {
 	defer s.wg.Done()
-	buf := make([]byte, maxDatagram)
 	rs := &recvState{}
 	if s.cfg.InbandDTMF {
 		rs.det = newDTMFDetector()
 	}
+	if s.readRaw(rs) {
+		return
+	}
+	buf := make([]byte, maxDatagram)
 	for {
 		n, src, err := s.conn.ReadFromUDPAddrPort(buf)
 		if err != nil {

@@ -36,6 +36,11 @@ type sendState struct {
 	next     time.Time  // the pacer's next slot
 	idleLive int        // empty slots since live audio ran dry
 	lastSent time.Time  // last packet sent, paced or immediate; zero: none yet
+	stopped  bool       // closed or timed out: no more slots
+	// The pacer's slot for this stream (pacer.schedule): whether there is
+	// one, and its grid tick. Only the pacer's goroutine uses them.
+	paceIn   bool
+	paceTick int64
 }
 
 func newSendState() *sendState {
@@ -85,67 +90,89 @@ func (s *Session) startTalkspurt(st *sendState, window time.Duration, now time.T
 	}
 }
 
-// sendLoop paces outgoing frames on the schedule start + n*ptime and
-// watches for media inactivity. It sends nothing while there is nothing to
-// play: silence is not sent (no comfort noise negotiated), which the far end
-// handles as the end of a talkspurt (RFC 3551 §4.1, marker on restart).
-// Live audio written while nothing plays does not wait for it: WriteAudio
-// sends it at once.
-func (s *Session) sendLoop() {
-	defer s.wg.Done()
-	tick := time.NewTimer(time.Hour)
-	tick.Stop()
-	defer tick.Stop()
-	var inact <-chan time.Time
-	var inactTimer *time.Timer
-	if s.cfg.InactivityTimeout > 0 {
-		inactTimer = time.NewTimer(s.cfg.InactivityTimeout)
-		defer inactTimer.Stop()
-		inact = inactTimer.C
-	}
+// Outgoing frames are paced on the schedule start + n*ptime by the
+// session's pacer (pacer.go), which calls paceWake when the session is
+// nudged and paceDue when its next slot is due. Nothing is sent while there
+// is nothing to play: silence is not sent (no comfort noise negotiated),
+// which the far end handles as the end of a talkspurt (RFC 3551 §4.1,
+// marker on restart). Live audio written while nothing plays does not wait
+// for it: WriteAudio sends it at once.
+
+// paceWake starts the slots if there is work and schedules the next one.
+// Called by the pacer's goroutine.
+func (s *Session) paceWake(p *pacer) {
+	s.txMu.Lock()
+	defer s.txMu.Unlock()
 	st := s.tx
-	for {
-		var tickC <-chan time.Time
-		s.txMu.Lock()
-		if st.active {
-			tick.Reset(time.Until(st.next))
-			tickC = tick.C
-		}
-		s.txMu.Unlock()
-		select {
-		case <-s.stop:
-			return
-		case <-s.wake:
-			s.txMu.Lock()
-			if !st.active && s.hasWork() {
-				// A prompt starting right after live frames sent at once
-				// (within one frame) continues their talkspurt.
-				now := time.Now()
-				s.startTalkspurt(st, s.remote.Load().Ptime, now)
-				st.active, st.next = true, now
-				s.frame(st)
-			}
-			s.txMu.Unlock()
-		case <-tickC:
-			s.txMu.Lock()
-			// WriteAudio may have ended the slots since the timer was set.
-			if st.active {
-				s.frame(st)
-			}
-			s.txMu.Unlock()
-		case <-inact:
-			if left := s.inactivityLeft(); left > 0 {
-				inactTimer.Reset(left)
-				continue
-			}
-			s.log.Warn("media timeout: no RTP received", "timeout", s.cfg.InactivityTimeout)
-			s.fail(ErrMediaTimeout)
-			s.mu.Lock()
-			s.closed = true // refuse new work; Close still releases
-			s.mu.Unlock()
-			return
-		}
+	if st.stopped {
+		p.unschedule(st)
+		return
 	}
+	if !st.active && s.hasWork() {
+		// A prompt starting right after live frames sent at once
+		// (within one frame) continues their talkspurt.
+		now := time.Now()
+		s.startTalkspurt(st, s.remote.Load().Ptime, now)
+		st.active, st.next = true, now
+		s.frame(st)
+	}
+	if st.active {
+		p.schedule(s, st)
+	} else {
+		p.unschedule(st)
+	}
+}
+
+// paceDue runs the slot the pacer just took off its wheel, due by tick.
+// Called by the pacer's goroutine.
+func (s *Session) paceDue(p *pacer, tick time.Time) {
+	s.txMu.Lock()
+	defer s.txMu.Unlock()
+	st := s.tx
+	// WriteAudio may have ended the slots since.
+	if !st.active || st.stopped {
+		return
+	}
+	if st.next.After(tick) {
+		p.schedule(s, st)
+		return
+	}
+	s.frame(st)
+	if st.active {
+		p.schedule(s, st)
+	}
+}
+
+// inactivityCheck runs on the inactivity timer: the media timeout, unless
+// RTP arrived (or a hold began) since it was set.
+func (s *Session) inactivityCheck() {
+	select {
+	case <-s.stop:
+		return
+	default:
+	}
+	if left := s.inactivityLeft(); left > 0 {
+		s.mu.Lock()
+		s.inact.Reset(left) // set by Start under mu, maybe after the timer fired
+		s.mu.Unlock()
+		return
+	}
+	s.log.Warn("media timeout: no RTP received", "timeout", s.cfg.InactivityTimeout)
+	s.fail(ErrMediaTimeout)
+	s.mu.Lock()
+	s.closed = true // refuse new work; Close still releases
+	s.mu.Unlock()
+	s.stopSending()
+}
+
+// stopSending ends the slots for good: nothing is sent after it returns,
+// and the pacer is told to drop the session's slot (so that its goroutine
+// can exit when no other session needs it).
+func (s *Session) stopSending() {
+	s.txMu.Lock()
+	s.tx.stopped, s.tx.active = true, false
+	s.txMu.Unlock()
+	s.nudge()
 }
 
 // inactivityLeft returns how long until the media timeout, or 0 if it has

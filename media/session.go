@@ -87,8 +87,10 @@ func (r *Remote) normalise() error {
 	return nil
 }
 
-// Session is the RTP media of one call: one UDP socket, a reader and a
-// sender goroutine. All methods are safe for concurrent use.
+// Session is the RTP media of one call: one UDP socket and a reader
+// goroutine; its frames are paced by a pacer shared with the other
+// sessions of its PortPool (pacer.go). All methods are safe for concurrent
+// use.
 type Session struct {
 	log   *slog.Logger
 	cfg   SessionConfig
@@ -104,8 +106,9 @@ type Session struct {
 	remote atomic.Pointer[negotiation] // current negotiation, read per packet
 
 	// txMu guards tx, the outgoing stream's state (sequence number,
-	// timestamp, talkspurt), shared by the pacing sender goroutine and
-	// WriteAudio's immediate path. Lock order: txMu before mu.
+	// timestamp, talkspurt, pacer slot), shared by the pacer's goroutine and
+	// WriteAudio's immediate path. Lock order: txMu before mu; the pacer's
+	// own lock is taken last (pacer.wake, from nudge).
 	txMu sync.Mutex
 	tx   *sendState
 
@@ -117,14 +120,17 @@ type Session struct {
 	dig     *digitJob
 	live    []int16 // WriteAudio samples waiting for the pacer (at most 2 frames)
 
-	wake      chan struct{} // nudges the sender, capacity 1
-	stop      chan struct{}
-	done      chan struct{}
-	digitSem  chan struct{} // one SendDigit at a time
-	errOnce   sync.Once
-	err       error
-	wg        sync.WaitGroup
-	closeOnce sync.Once
+	pacer      *pacer
+	paced      atomic.Bool // Start has run: nudges go to the pacer
+	paceQueued bool        // in pacer.woken; guarded by pacer.mu
+	inact      *time.Timer // the inactivity timeout (inactivityCheck); nil if off
+	stop       chan struct{}
+	done       chan struct{}
+	digitSem   chan struct{} // one SendDigit at a time
+	errOnce    sync.Once
+	err        error
+	wg         sync.WaitGroup
+	closeOnce  sync.Once
 
 	// lastRecv is the time since epoch of the last accepted RTP packet, or
 	// of Start or the end of a hold: the inactivity timeout runs from it.
@@ -141,7 +147,6 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 	s := &Session{
 		cfg: cfg, epoch: time.Now(),
 		digits:   newDigitQueue(cfg.DedupWindow),
-		wake:     make(chan struct{}, 1),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 		digitSem: make(chan struct{}, 1),
@@ -160,12 +165,18 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 			return nil, err
 		}
 		s.conn, s.port = c, port
+		s.pacer = cfg.Pool.pacers.pick()
 	default:
 		c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(cfg.IP, 0)))
 		if err != nil {
 			return nil, fmt.Errorf("media: bind RTP socket: %w", err)
 		}
 		s.conn = c
+	}
+	if s.pacer == nil {
+		// Without a pool the session paces itself (tests, a caller's own
+		// socket): the same pacer, for one session.
+		s.pacer = newPacer()
 	}
 	if ua, ok := s.conn.LocalAddr().(*net.UDPAddr); ok {
 		ap := ua.AddrPort()
@@ -178,7 +189,8 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 // LocalAddr is the bound RTP address, for the SDP offer/answer.
 func (s *Session) LocalAddr() netip.AddrPort { return s.local }
 
-// Start begins media with r: the reader and the sender goroutines.
+// Start begins media with r: the reader goroutine, and the sender's slots
+// on the pacer.
 func (s *Session) Start(r Remote) error {
 	if err := r.normalise(); err != nil {
 		return err
@@ -194,9 +206,14 @@ func (s *Session) Start(r Remote) error {
 	s.started = true
 	s.remote.Store(s.negotiate(r))
 	s.lastRecv.Store(int64(time.Since(s.epoch)))
-	s.wg.Add(2)
+	if s.cfg.InactivityTimeout > 0 {
+		s.inact = time.AfterFunc(s.cfg.InactivityTimeout, s.inactivityCheck)
+	}
+	s.wg.Add(1)
 	go s.readLoop()
-	go s.sendLoop()
+	// Work handed over before Start (a nudge) starts now.
+	s.paced.Store(true)
+	s.pacer.wake(s)
 	return nil
 }
 
@@ -236,11 +253,11 @@ func (s *Session) SetHold(hold bool) {
 	s.nudge()
 }
 
-// nudge wakes the sender; never blocks.
+// nudge wakes the sender; never blocks. Before Start it does nothing:
+// Start wakes the pacer itself.
 func (s *Session) nudge() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
+	if s.paced.Load() {
+		s.pacer.wake(s)
 	}
 }
 
@@ -330,15 +347,20 @@ func (s *Session) fail(err error) {
 	})
 }
 
-// Close stops both goroutines, waits for them, closes the socket and
-// returns the port to the pool. It is safe to call more than once.
+// Close stops the reader and waits for it, ends the sender's slots (nothing
+// is sent once it returns), closes the socket and returns the port to the
+// pool. It is safe to call more than once.
 func (s *Session) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
 		s.mu.Lock()
 		s.closed = true
+		if s.inact != nil {
+			s.inact.Stop()
+		}
 		s.mu.Unlock()
 		close(s.stop)
+		s.stopSending()
 		err = s.conn.Close()
 		s.wg.Wait()
 		if s.port != 0 {

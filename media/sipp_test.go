@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/hotline-dev/hotline/internal/testenv"
+	"github.com/hotline-dev/hotline/internal/testports"
 )
 
 // TestSippRTPEcho checks the session against an independent RTP peer: sipp
@@ -25,8 +26,8 @@ import (
 func TestSippRTPEcho(t *testing.T) {
 	sipp := testenv.Tool(t, "sipp", "Debian: apt-get install sip-tester")
 	defer goleak.VerifyNone(t)
-	mediaPort := freeEvenRange(t, 2)
-	sipPort := freeUDPPort(t)
+	b := toolPorts.Block(t)
+	mediaPort, sipPort := b.Media(), b.SIP()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, sipp, "-sn", "uas", "-i", "127.0.0.1", "-p", strconv.Itoa(sipPort),
@@ -182,14 +183,12 @@ func (a *sprayer) stop() (sent, recv int64) {
 	return a.sent.Load(), a.recv.Load()
 }
 
-func freeUDPPort(t *testing.T) int {
-	c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(loopback, 0)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return int(c.LocalAddr().(*net.UDPAddr).Port)
-}
+// toolPorts are the ports this package's tests name for sipp (-p, and -mp,
+// which it binds with -mp+2): this package's range in internal/testports,
+// below the kernel's ephemeral range, where a port-0 bind (the session's
+// own RTP socket, the sprayer's) cannot take them between the check and
+// sipp's bind.
+var toolPorts = testports.New(12400, 12799)
 
 // trimSilentFrames drops leading all-zero frames: late echoes of the silent
 // probe frames that may precede the prompt.

@@ -50,8 +50,8 @@ type Stats struct {
 	Relatches  uint64 // times an established latch moved
 }
 
-// counters are updated by the reader and sender goroutines and read by
-// Stats at any time.
+// counters are updated by the reader goroutine and the pacer (and
+// WriteAudio's immediate sends) and read by Stats at any time.
 type counters struct {
 	pktSent, bytesSent, pktRecv, bytesRecv, ignored  atomic.Uint64
 	lost, lateFrames, catchUps, liveDrops, relatches atomic.Uint64

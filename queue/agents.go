@@ -269,16 +269,3 @@ func (s *Service) sortedOfferIDs() []string {
 	slices.Sort(out)
 	return out
 }
-
-// Presence is one agent's presence and pause reason, without the figures
-// Agent computes (calls today scans the day's records): what a cluster
-// leader keeps in its snapshot after every change.
-func (s *Service) Presence(id string) (Presence, string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, ok := s.agents[id]
-	if !ok {
-		return "", "", fmt.Errorf("agent %q: %w", id, ErrUnknownAgent)
-	}
-	return a.presence, a.reason, nil
-}

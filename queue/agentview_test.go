@@ -1,7 +1,6 @@
 package queue
 
 import (
-	"errors"
 	"testing"
 	"time"
 
@@ -159,20 +158,5 @@ func TestCallsTodaySurvivesRestart(t *testing.T) {
 	s3.Restore(nil, recs)
 	if a, _ := s3.Agent("a1"); a.CallsToday != 0 {
 		t.Errorf("restarted the next day: %d calls today", a.CallsToday)
-	}
-}
-
-func TestPresence(t *testing.T) {
-	s := New(Config{Agents: []config.Agent{{ID: "lan", Queues: map[string]int{"sales": 0}}}, Queues: map[string]config.Queue{"sales": {}}})
-	if p, r, err := s.Presence("lan"); err != nil || p != LoggedOut || r != "" {
-		t.Fatalf("Presence = %s %q %v; want logged out", p, r, err)
-	}
-	_ = s.Login("lan")
-	_ = s.Pause("lan", "lunch")
-	if p, r, err := s.Presence("lan"); err != nil || p != Paused || r != "lunch" {
-		t.Fatalf("Presence = %s %q %v; want paused (lunch)", p, r, err)
-	}
-	if _, _, err := s.Presence("nobody"); !errors.Is(err, ErrUnknownAgent) {
-		t.Fatalf("Presence(nobody) = %v; want ErrUnknownAgent", err)
 	}
 }

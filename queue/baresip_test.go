@@ -9,8 +9,14 @@ import (
 	"github.com/hotline-dev/hotline/config"
 	"github.com/hotline-dev/hotline/internal/baresiptest"
 	"github.com/hotline-dev/hotline/internal/referphone"
+	"github.com/hotline-dev/hotline/internal/testports"
 	"github.com/hotline-dev/hotline/sip"
 )
+
+// toolPorts are the ports this package's tests name for a tool before it
+// binds them (baresip's ctrl_tcp): this package's range in
+// internal/testports, below the kernel's ephemeral range.
+var toolPorts = testports.New(13600, 13799)
 
 // TestBaresipAgentAnswersQueuedCaller uses Debian's baresip as the agent
 // phone: it registers with digest auth and auto-answers; a PCMU caller joins
@@ -98,6 +104,6 @@ func baresipBridge(t *testing.T, hangupSide string) {
 func startBaresipAgent(t *testing.T, hotlineAddr, user, password string) *baresiptest.Phone {
 	t.Helper()
 	_, port, _ := net.SplitHostPort(hotlineAddr)
-	return baresiptest.Start(t, baresiptest.Config{Accounts: "accounts.agent.template", Tone: 440,
+	return baresiptest.Start(t, baresiptest.Config{Ports: toolPorts, Accounts: "accounts.agent.template", Tone: 440,
 		Vars: map[string]string{"AGENT_USER": user, "AGENT_PASSWORD": password, "HOTLINE_SIP_PORT": port}})
 }

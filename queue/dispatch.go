@@ -218,7 +218,7 @@ func (s *Service) endOffer(o *offer, result, cancelReason string) {
 // emitAgent publishes a's agent.state: c carries what caused the change
 // (offer result, talk and handle time, callback, membership); presence,
 // activity and pause reason come from a. A change of presence, pause
-// reason or membership goes to Config.State.
+// reason, membership or idle time goes to Config.State.
 func (s *Service) emitAgent(a *agent, queue string, c AgentChange) {
 	c.Presence, c.Activity, c.Reason = a.presence, a.activity, a.reason
 	// One reading of the clock: the saved Since below is the state_since a
@@ -235,9 +235,10 @@ func (s *Service) emitAgent(a *agent, queue string, c AgentChange) {
 	if a.custom {
 		queues = a.queues
 	}
-	st := store.AgentState{AgentID: a.cfg.ID, Presence: string(a.presence), Reason: a.reason, Since: a.saved.Since, Queues: queues}
+	st := store.AgentState{AgentID: a.cfg.ID, Presence: string(a.presence), Reason: a.reason, Since: a.saved.Since, Queues: queues,
+		IdleSince: a.idleSince}
 	presence := a.saved.Presence != st.Presence || a.saved.Reason != st.Reason
-	if !presence && (a.saved.Queues == nil) == (queues == nil) && maps.Equal(a.saved.Queues, queues) {
+	if !presence && (a.saved.Queues == nil) == (queues == nil) && maps.Equal(a.saved.Queues, queues) && a.saved.IdleSince.Equal(st.IdleSince) {
 		return
 	}
 	if presence {

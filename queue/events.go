@@ -17,9 +17,12 @@ type Joined struct {
 	// Callback is the callback key of a confirmed callback's customer
 	// back in line; Stats skips such a caller (counted when they first
 	// waited).
-	Callback string     `json:"callback,omitempty"`
-	Caller   string     `json:"caller"`
-	Tier     store.Tier `json:"tier"`
+	Callback string `json:"callback,omitempty"`
+	Caller   string `json:"caller"`
+	// Resumed is set for a caller back in a rebuilt Service (a new
+	// cluster leader): when they first joined. Stats counted them then.
+	Resumed time.Time  `json:"resumed,omitzero"`
+	Tier    store.Tier `json:"tier"`
 }
 
 // Left is queue.left's payload.

@@ -2,6 +2,8 @@ package queue
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/hotline-dev/hotline/store"
@@ -16,12 +18,13 @@ import (
 // arrive. Agents no longer in the configuration are ignored, with a
 // warning naming each. A paused or
 // logged-out agent has been in that state since the saved change; an
-// available one since now (what it was doing did not survive).
+// available one since now (what it was doing did not survive). Agents are
+// idle since the saved idle time, so longest-idle ranks them as before.
 func (s *Service) Restore(agents []store.AgentState, recs []store.QueueRec) {
 	s.mu.Lock()
 	defer s.unlock()
 	now := s.cfg.Now()
-	s.stats.restore(recs, now)
+	s.stats.restore(recs, now, nil)
 	for _, st := range agents {
 		a, ok := s.agents[st.AgentID]
 		if !ok {
@@ -66,8 +69,13 @@ func (s *Service) Restore(agents []store.AgentState, recs []store.QueueRec) {
 				continue
 			}
 		}
+		// Idle since the saved time (longest-idle goes on ranking as
+		// before the restart), or since now when none was saved.
+		a.idleSince = now
+		if !st.IdleSince.IsZero() && !st.IdleSince.After(now) {
+			a.idleSince = st.IdleSince
+		}
 		if a.presence == Available {
-			a.idleSince = now
 			s.agentFreed(a)
 		}
 		s.emitAgent(a, "", c)
@@ -88,14 +96,17 @@ func (st *Stats) Since(now time.Time) time.Time {
 	return day
 }
 
-// restore rebuilds the records from a previous run. A caller it saw join
-// and never leave was cut off by the restart: it is counted as exited now
-// (and that record kept too), so Joined = Answered + Abandoned + Exited +
-// Waiting still holds.
-func (st *Stats) restore(recs []store.QueueRec, now time.Time) {
+// restore rebuilds the records from a previous run (or a Service this one
+// resumes), ahead of any recorded since. A caller it saw join and never
+// leave was cut off by the restart: it is counted as exited now (and that
+// record kept too), so Joined = Answered + Abandoned + Exited + Waiting
+// still holds; unless waiting (nil: nobody) says the caller waits here
+// now, resumed.
+func (st *Stats) restore(recs []store.QueueRec, now time.Time, waiting func(callID string) bool) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	open := map[string]map[string]bool{} // queue → joined call IDs not yet left
+	old := map[*qstats][]rec{}
 	for _, r := range recs {
 		q := st.queues[r.Queue]
 		if q == nil {
@@ -105,10 +116,11 @@ func (st *Stats) restore(recs []store.QueueRec, now time.Time) {
 		if !ok {
 			continue
 		}
-		q.recs = append(q.recs, rec{at: r.At, kind: k, d: r.Duration, agent: r.Agent})
+		rc := rec{at: r.At, kind: k, d: r.Duration, agent: r.Agent}
+		old[q] = append(old[q], rc)
 		q.totals.count(k)
 		if k == recAgentAnswered {
-			st.countCall(q.recs[len(q.recs)-1])
+			st.countCall(rc)
 		}
 		if open[r.Queue] == nil {
 			open[r.Queue] = map[string]bool{}
@@ -120,9 +132,15 @@ func (st *Stats) restore(recs []store.QueueRec, now time.Time) {
 			delete(open[r.Queue], r.CallID)
 		}
 	}
-	for name, ids := range open {
+	for q, rs := range old {
+		q.recs = append(rs, q.recs...)
+	}
+	for _, name := range slices.Sorted(maps.Keys(open)) {
 		q := st.queues[name]
-		for id := range ids {
+		for _, id := range slices.Sorted(maps.Keys(open[name])) {
+			if waiting != nil && waiting(id) {
+				continue
+			}
 			r := rec{at: now, kind: recExited}
 			q.recs = append(q.recs, r)
 			q.totals.count(recExited)
@@ -160,28 +178,4 @@ func (st *Stats) save(queue, callID string, r rec) {
 	if st.sink != nil {
 		st.sink(store.QueueRec{Queue: queue, At: r.at, Kind: recNames[r.kind], CallID: callID, Duration: r.d, Agent: r.agent})
 	}
-}
-
-// Adopt marks an agent as talking on a call that is up elsewhere: what a
-// cluster leader taking over (package cluster) knows of agents bridged
-// before it took over. The agent is on_call in queue for callID, offered
-// nothing until Hangup(callID), then wraps up as after any call. Call it
-// before the agent's presence is restored and callers rejoin.
-func (s *Service) Adopt(agentID, callID, queue string) error {
-	s.mu.Lock()
-	defer s.unlock()
-	a, ok := s.agents[agentID]
-	if !ok {
-		return fmt.Errorf("adopt call %q for %q: %w", callID, agentID, ErrUnknownAgent)
-	}
-	if _, ok := s.queues[queue]; !ok {
-		return fmt.Errorf("adopt call %q in %q: %w", callID, queue, ErrUnknownQueue)
-	}
-	if callID == "" || s.oncall[callID] != nil || s.entries[callID] != nil || a.activity != Idle || a.offer != nil {
-		return fmt.Errorf("adopt call %q for %q: %w", callID, agentID, ErrDuplicateCall)
-	}
-	a.activity, a.call, a.callQueue, a.talkStart = OnCall, callID, queue, s.cfg.Now()
-	s.oncall[callID] = a
-	s.emitAgent(a, queue, AgentChange{})
-	return nil
 }

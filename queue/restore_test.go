@@ -1,7 +1,6 @@
 package queue
 
 import (
-	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -117,52 +116,56 @@ func TestRestoreKeepsPresenceAndToday(t *testing.T) {
 	}
 }
 
-// An adopted call keeps its agent from offers until it hangs up; then the
-// agent wraps up and takes the next caller.
-func TestAdopt(t *testing.T) {
-	clk := &fakeClock{now: time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)}
-	s := New(Config{Now: clk.Now, Agents: []config.Agent{{ID: "lan", Queues: map[string]int{"sales": 0}}},
-		Queues: map[string]config.Queue{"sales": {RingTimeout: 20 * time.Second}}})
-	if err := s.Adopt("lan", "c0", "sales"); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Adopt("lan", "c9", "sales"); !errors.Is(err, ErrDuplicateCall) {
-		t.Fatalf("second Adopt = %v; want ErrDuplicateCall", err)
-	}
-	if err := s.Login("lan"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Join(JoinRequest{CallID: "c1", Queue: "sales"}); err != nil {
-		t.Fatal(err)
-	}
-	if a, _ := s.Agent("lan"); a.Activity != OnCall || a.CallID != "c0" || a.Offer != nil {
-		t.Fatalf("adopted agent = %+v; want on c0, offered nothing", a)
-	}
-	if err := s.Hangup("c0"); err != nil {
-		t.Fatal(err)
-	}
-	if a, _ := s.Agent("lan"); a.Offer == nil || a.Offer.CallID != "c1" {
-		t.Fatalf("after hang-up agent = %+v; want offered c1", a)
-	}
-}
-
-// A readmitted caller (a new cluster leader rebuilding its queues) is
-// not refused by an empty or a full queue: they were already waiting in
-// it. A new caller still is.
-func TestReadmit(t *testing.T) {
-	clk := &fakeClock{now: time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)}
-	s := New(Config{Now: clk.Now, Agents: []config.Agent{{ID: "lan", Queues: map[string]int{"sales": 0}}},
-		Queues: map[string]config.Queue{"sales": {MaxLength: 1}}})
-	var x *ExitError
-	if _, err := s.Join(JoinRequest{CallID: "c1", Queue: "sales"}); !errors.As(err, &x) || x.Reason != ReasonEmpty {
-		t.Fatalf("Join with nobody logged in = %v; want refused empty", err)
-	}
-	for _, id := range []string{"c1", "c2"} { // empty, then full too
-		if _, err := s.Join(JoinRequest{CallID: id, Queue: "sales", Readmit: true}); err != nil {
-			t.Fatalf("readmit %s = %v", id, err)
-		}
-	}
-	if p, err := s.Position("c2"); err != nil || p.Position != 2 {
-		t.Fatalf("c2 = %+v, %v; want second", p, err)
+// Longest-idle ranks restored agents by the idle times saved before the
+// restart; a state saved without one (before migration 0014) is idle
+// since the restart, and agents tied so go in ID order.
+func TestRestoreKeepsIdleOrder(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		keepIdle bool
+		want     string
+	}{
+		{"saved idle times", true, "a2"},
+		{"no idle time saved", false, "a1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := &fakeClock{now: t0}
+			st := &memState{agents: map[string]store.AgentState{}}
+			queues := one(config.Queue{Strategy: config.StrategyLongestIdle}.WithDefaults())
+			rg := newFakeRinger()
+			s := New(Config{Agents: agents("a1", "a2"), Queues: queues, Ringer: rg, Now: clk.Now, State: st})
+			for _, id := range []string{"a1", "a2"} {
+				if err := s.Login(id); err != nil {
+					t.Fatal(err)
+				}
+				clk.Advance(time.Second)
+			}
+			if _, err := s.Join(JoinRequest{CallID: "c1", Queue: "q"}); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Answered(rg.last(t).ID); err != nil { // a1, idle longest
+				t.Fatal(err)
+			}
+			clk.Advance(time.Minute)
+			if err := s.Hangup("c1"); err != nil { // a1 idle since now, a2 since t0+1s
+				t.Fatal(err)
+			}
+			as, recs := st.snapshot()
+			if !tc.keepIdle {
+				for i := range as {
+					as[i].IdleSince = time.Time{}
+				}
+			}
+			clk.Advance(time.Hour)
+			rg2 := newFakeRinger()
+			s2 := New(Config{Agents: agents("a1", "a2"), Queues: queues, Ringer: rg2, Now: clk.Now})
+			s2.Restore(as, recs)
+			if _, err := s2.Join(JoinRequest{CallID: "c2", Queue: "q"}); err != nil {
+				t.Fatal(err)
+			}
+			if o := rg2.last(t); o.Agent != tc.want {
+				t.Fatalf("after the restart c2 rings %s; want %s", o.Agent, tc.want)
+			}
+		})
 	}
 }

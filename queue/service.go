@@ -269,11 +269,15 @@ type JoinRequest struct {
 	// first to the agent reserved for it (callbacks.go). Neither the
 	// queue's MaxLength nor JoinEmpty refuses them.
 	Reservation string
-	// Readmit is a caller the ACD had admitted already, coming back into
-	// a rebuilt Service (a new cluster leader, docs/cluster.md): neither
-	// MaxLength nor JoinEmpty refuses them, as neither would have sent
-	// them out of the queue they were waiting in.
-	Readmit bool
+	// Resume is a caller the ACD had admitted already, coming back into
+	// a rebuilt Service (a new cluster leader, docs/cluster.md) with what
+	// the old one knew of them (ExportEntry; resume.go): neither MaxLength
+	// nor JoinEmpty refuses them, as neither would have sent them out of
+	// the queue they were waiting in; MaxWait and the wait count from
+	// their real join; agents who missed them are tried last again; the
+	// statistics do not count them again. Nobody is offered anything
+	// until Resumed: the callers ahead of them may not be back yet.
+	Resume *EntrySnapshot
 }
 
 // Join puts a caller in a queue. When the caller may not wait (full, or
@@ -301,11 +305,15 @@ func (s *Service) Join(r JoinRequest) (*Place, error) {
 	e := &entry{callID: r.CallID, queue: r.Queue, tier: r.Tier, caller: r.Caller, joined: now, placed: placed,
 		vt: placed.Add(-s.cfg.TierBoost[r.Tier]), seq: s.seq, rejoin: r.Reservation, offers: map[string]*offer{},
 		tried: map[string]bool{}, place: &Place{callID: r.CallID, done: make(chan struct{})}}
-	s.emit(events.Event{Type: events.QueueJoined, CallID: r.CallID, Queue: r.Queue,
-		Payload: Joined{Callback: r.Reservation, Caller: r.Caller, Tier: r.Tier}})
+	joined := Joined{Callback: r.Reservation, Caller: r.Caller, Tier: r.Tier}
+	if r.Resume != nil {
+		q.resumeEntry(e, r.Resume, now)
+		joined.Resumed = e.joined
+	}
+	s.emit(events.Event{Type: events.QueueJoined, CallID: r.CallID, Queue: r.Queue, Payload: joined})
 	var refuse error
 	switch {
-	case r.Reservation != "" || r.Readmit: // the callback held this place, or the caller had it: it is theirs
+	case r.Reservation != "" || r.Resume != nil: // the callback held this place, or the caller had it: it is theirs
 	case q.live() >= q.cfg.MaxLength && q.cfg.MaxLength > 0:
 		refuse = ErrQueueFull
 	case !q.cfg.JoinEmpty && !q.anyLoggedIn():
@@ -319,14 +327,18 @@ func (s *Service) Join(r JoinRequest) (*Place, error) {
 		s.finish(e, Outcome{Reason: reason, Exit: q.cfg.Exit}, "")
 		return nil, &ExitError{Queue: r.Queue, Reason: reason, Exit: q.cfg.Exit, err: refuse}
 	}
-	q.byJoin = append(q.byJoin, e)
+	if r.Resume == nil { // resumeEntry put it at its join time
+		q.byJoin = append(q.byJoin, e)
+	}
 	s.entries[r.CallID] = e
 	if cb := s.cbs[r.Reservation]; cb != nil && cb.queue == r.Queue && cb.cb.state != cbAnswered {
 		s.takeReservation(q, cb, e)
 	} else {
 		q.insert(e)
 	}
-	s.dispatch()
+	if r.Resume == nil {
+		s.dispatch()
+	}
 	return e.place, nil
 }
 

@@ -123,6 +123,8 @@ func (st *Stats) Apply(e events.Event) {
 		return
 	}
 	switch {
+	case e.Type == events.QueueJoined && isJoined && !joined.Resumed.IsZero():
+		q.waiting[e.CallID] = joined.Resumed // counted by the Service it was resumed from
 	case e.Type == events.QueueJoined && isJoined:
 		q.waiting[e.CallID] = e.Time
 		q.totals.Joined++

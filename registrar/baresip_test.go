@@ -9,7 +9,13 @@ import (
 	"github.com/hotline-dev/hotline/config"
 	"github.com/hotline-dev/hotline/events"
 	"github.com/hotline-dev/hotline/internal/baresiptest"
+	"github.com/hotline-dev/hotline/internal/testports"
 )
+
+// toolPorts are the ports this package's tests name for a tool before it
+// binds them (baresip's ctrl_tcp): this package's range in
+// internal/testports, below the kernel's ephemeral range.
+var toolPorts = testports.New(13400, 13599)
 
 // TestBaresipRegisters runs Debian's baresip (an independent SIP stack) as
 // an agent phone against the registrar over UDP on 127.0.0.1: it must answer
@@ -24,7 +30,7 @@ func TestBaresipRegisters(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	agent := baresiptest.Start(t, baresiptest.Config{Accounts: "accounts.agent.template", Tone: 440, Vars: map[string]string{
+	agent := baresiptest.Start(t, baresiptest.Config{Ports: toolPorts, Accounts: "accounts.agent.template", Tone: 440, Vars: map[string]string{
 		"AGENT_USER": "lan", "AGENT_PASSWORD": "s3cret", "HOTLINE_SIP_PORT": strconv.Itoa(port)}})
 	defer agent.Stop()
 	next := func(action Action) {

@@ -16,6 +16,8 @@
 #   RELAY_CALLS, RELAY_SECS  bridged calls (500 = 1,000 RTP streams each way) and seconds (20)
 #   SSE          0 skips the event stream fan-out benchmark (app BenchmarkEventStreamFanout)
 #   SSE_CLIENTS, SSE_RATES, SSE_SECS  open boards (50), events/s steps ("200 1000 2000 5000"), seconds a step (4)
+#   IVR          0 skips the sipp IVR scenarios of issue 15 (scripts/bench-ivr.sh: this
+#                tree against BENCH_BASE, default HEAD~1; BENCH_QUICK=1 for ~3 minutes)
 #
 # The server (bin/hotline serve) runs pinned to core 0 and the load
 # generator (bin/hotline-load) to core 1, both on 127.0.0.1. Every run is
@@ -93,6 +95,18 @@ if [[ $SSE != 0 ]]; then
 		echo "event stream fan-out benchmark FAILED"
 	fi
 fi
+
+# --- the IVR scenarios of issue 15 with sipp, against the base build --------
+# scripts/bench-ivr.sh: server on core 1, sipp on core 0, this tree's build
+# and BENCH_BASE's alternating. docs/benchmarks.md ("IVR scenarios").
+IVR=${IVR:-1}
+if [[ $IVR != 0 ]]; then
+	echo
+	if ! ./scripts/bench-ivr.sh; then
+		GO_BENCH_FAILED=1
+		echo "IVR scenarios (scripts/bench-ivr.sh) FAILED"
+	fi
+fi
 if [[ $BENCH_LOAD == 0 ]]; then exit "$GO_BENCH_FAILED"; fi
 
 echo "== call path load benchmark"
@@ -126,8 +140,33 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket,sys
-s=socket.socket(socket.AF_INET,getattr(socket,sys.argv[1]));s.bind(("127.0.0.1",0));print(s.getsockname()[1])' "$1"; }
+# free_block: the base of 4 consecutive ports (a multiple of 4) in
+# 14000-14999 that are free over UDP and TCP on 127.0.0.1 now, like
+# internal/testports: base for sipp's -mp (it binds base+2 too), base+1 for
+# a SIP socket, base+3 for a TCP one. Ports that are named before the
+# process binds them stay out of the kernel's ephemeral range (32768-60999):
+# there a socket bound to port 0 meanwhile (the load generator's RTP) could
+# take them. A port held by a process still running is skipped.
+free_block() { python3 -c 'import random,socket
+bases = list(range(14000, 15000, 4))
+random.shuffle(bases)
+for base in bases:
+    held = []
+    try:
+        for port in range(base, base + 4):
+            for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+                s = socket.socket(socket.AF_INET, kind)
+                held.append(s)
+                s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        for s in held:
+            s.close()
+    print(base)
+    break
+else:
+    raise SystemExit("no free block of 4 ports in 14000-14999")'; }
 
 # start_server FLOWS_DIR [BINARY ARGS...]: a fresh server (fresh SQLite,
 # fresh RSS baseline), default bin/hotline serve. GC traces go to its log.
@@ -136,8 +175,9 @@ start_server() {
 	shift
 	local cmd=("$@")
 	((${#cmd[@]})) || cmd=("$SERVER_BIN" serve)
-	SIP_PORT=$(free_port SOCK_DGRAM)
-	HTTP_PORT=$(free_port SOCK_STREAM)
+	local base
+	base=$(free_block)
+	SIP_PORT=$((base + 1)) HTTP_PORT=$((base + 3))
 	rm -rf "$TMP/db" && mkdir -p "$TMP/db"
 	cat >"$TMP/hotline.yaml" <<EOF
 sip:
@@ -149,8 +189,8 @@ sip:
   max_unconfirmed_per_source: -1
   drain_time: 2s
 media:
-  port_min: 40000
-  port_max: 60000
+  port_min: 20000 # the default: below the ephemeral range, where the load generator's port-0 RTP sockets would take some
+  port_max: 30000
   prompts: $PWD/prompts
   inactivity_timeout: 30s
 http:
@@ -311,7 +351,7 @@ if [[ $PROF_CALLS != 0 ]]; then
 	echo
 	echo "== 2b. $PROF_CALLS held calls on bench/profserver (hotline serve + pprof): goroutines per call, CPU profile"
 	$GO build -o bin/profserver ./bench/profserver
-	PPROF_PORT=$(free_port SOCK_STREAM)
+	PPROF_PORT=$(($(free_block) + 3))
 	start_server "$PWD/bench/flows" ./bin/profserver --pprof "127.0.0.1:$PPROF_PORT"
 	goroutines() { curl -sf "http://127.0.0.1:$PPROF_PORT/debug/pprof/goroutine?debug=1" | awk 'NR==1{print $4}'; }
 	# memstats: "HeapInuse StackInuse" in bytes (runtime.MemStats via the heap profile)
@@ -362,8 +402,9 @@ if [[ $SIPP != 0 ]] && command -v sipp >/dev/null; then
 		n=$((r * CPS_SECS))
 		c0=$(cpu_ticks) t0=$(date +%s.%N)
 		set +e
+		sipp_base=$(free_block)
 		(cd "$TMP" && timeout $((CPS_SECS + 30)) taskset -c $LOAD_CPU sipp -sn uac -s 200 -r "$r" -m "$n" -d 2000 \
-			-i 127.0.0.1 -p "$(free_port SOCK_DGRAM)" -nostdin -timeout $((CPS_SECS + 20))s -timeout_error \
+			-i 127.0.0.1 -p $((sipp_base + 1)) -mi 127.0.0.1 -mp "$sipp_base" -nostdin -timeout $((CPS_SECS + 20))s -timeout_error \
 			-trace_stat -stf "$TMP/sipp_$r.csv" -fd 1 "127.0.0.1:$SIP_PORT" >/dev/null 2>&1)
 		rc=$?
 		set -e

@@ -192,8 +192,9 @@ func TestEdgeInviteFloodWithoutAck(t *testing.T) {
 	})
 	scen, _ := filepath.Abs("testdata/sipp/noack.xml")
 	done := make(chan []byte, 1)
+	flood := sippCmd(t, r.ctx, r, "127.0.0.4", "-sf", scen, "-r", "200", "-m", "400", "-l", "400") // on the test's goroutine: it may fail the test
 	go func() {
-		out, _ := sippCmd(t, r.ctx, r, "127.0.0.4", "-sf", scen, "-r", "200", "-m", "400", "-l", "400").CombinedOutput()
+		out, _ := flood.CombinedOutput()
 		done <- out
 	}()
 	eventually(t, 10*time.Second, func() bool { return r.srv.EdgeCounts()[EdgeSetupPerSource] > 0 },
@@ -250,7 +251,8 @@ func (h *countHandler) count(msg string) int {
 // sippCmd is sipp against the rig's server from source ip.
 func sippCmd(t *testing.T, ctx context.Context, r *rig, ip string, args ...string) *exec.Cmd {
 	t.Helper()
-	base := []string{"-s", "100", "-i", ip, "-p", strconv.Itoa(freeUDPPort(t)), "-mp", strconv.Itoa(freeUDPPort(t)),
+	b := toolPorts.Block(t)
+	base := []string{"-s", "100", "-i", ip, "-p", strconv.Itoa(b.SIP()), "-mp", strconv.Itoa(b.Media()),
 		"-timeout", "20s", "-nostdin", "-nr"}
 	cmd := exec.CommandContext(ctx, "sipp", append(append(base, args...), r.srv.Addr().String())...)
 	cmd.Dir = t.TempDir()

@@ -2,7 +2,6 @@ package sip
 
 import (
 	"context"
-	"net"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -10,19 +9,15 @@ import (
 	"time"
 
 	"github.com/hotline-dev/hotline/internal/testenv"
+	"github.com/hotline-dev/hotline/internal/testports"
 	"github.com/hotline-dev/hotline/media"
 )
 
-// freeUDPPort finds a free loopback port for tools that cannot bind port 0.
-func freeUDPPort(t *testing.T) int {
-	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
-}
+// toolPorts are the ports this package's tests name for sipp (-p, and -mp,
+// which it binds with -mp+2): this package's range in internal/testports,
+// below the kernel's ephemeral range, where a port-0 bind cannot take them
+// between the check and sipp's bind.
+var toolPorts = testports.New(12000, 12399)
 
 // TestSippUAC runs sipp's built-in UAC scenario (INVITE with SDP, ACK, BYE)
 // against the server: an independent implementation, not our own client.
@@ -32,9 +27,9 @@ func TestSippUAC(t *testing.T) {
 	r := newRig(t, h, nil)
 	ctx, cancel := context.WithTimeout(r.ctx, 15*time.Second)
 	defer cancel()
-	port := freeUDPPort(t)
+	b := toolPorts.Block(t)
 	cmd := exec.CommandContext(ctx, sipp, "-sn", "uac", "-s", "100", "-m", "3", "-l", "1",
-		"-i", "127.0.0.1", "-p", strconv.Itoa(port), "-mp", strconv.Itoa(freeUDPPort(t)),
+		"-i", "127.0.0.1", "-p", strconv.Itoa(b.SIP()), "-mp", strconv.Itoa(b.Media()),
 		"-timeout", "10s", "-timeout_error", "-nostdin", "-d", "200", r.srv.Addr().String())
 	cmd.Dir = t.TempDir()
 	out, err := cmd.CombinedOutput()
@@ -52,8 +47,9 @@ func TestSippUAC(t *testing.T) {
 func runSipp(t *testing.T, ctx context.Context, r *rig, args ...string) {
 	t.Helper()
 	sipp := testenv.Tool(t, "sipp", "Debian: apt-get install sip-tester")
-	base := []string{"-s", "100", "-m", "1", "-i", "127.0.0.1", "-p", strconv.Itoa(freeUDPPort(t)),
-		"-mp", strconv.Itoa(freeUDPPort(t)), "-timeout", "10s", "-timeout_error", "-nostdin"}
+	b := toolPorts.Block(t)
+	base := []string{"-s", "100", "-m", "1", "-i", "127.0.0.1", "-p", strconv.Itoa(b.SIP()),
+		"-mp", strconv.Itoa(b.Media()), "-timeout", "10s", "-timeout_error", "-nostdin"}
 	cmd := exec.CommandContext(ctx, sipp, append(append(base, args...), r.srv.Addr().String())...)
 	cmd.Dir = t.TempDir()
 	if out, err := cmd.CombinedOutput(); err != nil {

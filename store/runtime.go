@@ -61,6 +61,9 @@ type AgentState struct {
 	Presence string // available, paused, logged_out
 	Reason   string // the pause reason
 	Since    time.Time
+	// IdleSince is when the agent last became idle (longest-idle ranks by
+	// it); zero: unknown.
+	IdleSince time.Time
 	// Queues, when not nil, is the agent's membership (queue → penalty)
 	// after a run-time change; it replaces the configured one.
 	Queues map[string]int

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/hotline-dev/hotline/store"
@@ -78,7 +79,12 @@ func (s *Service) rekeyOnce(ctx context.Context) {
 	}
 }
 
-// reload reads the API's subscriptions.
+// reload reads the API's subscriptions, and takes them when they differ
+// from those loaded last. It runs before every outbox write and every
+// claimed batch's sends, and for the API's reads: in a cluster another
+// node's API may have created, changed or deleted one a moment ago
+// (docs/api.md "Webhooks in a cluster"). The table is a handful of rows,
+// which the store's own writes read in each of their transactions anyway.
 func (s *Service) reload(ctx context.Context) error {
 	wctx, cancel := context.WithTimeout(ctx, s.cfg.Delivery.Timeout)
 	defer cancel()
@@ -90,9 +96,25 @@ func (s *Service) reload(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.setSubs(api)
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	if v := subsVersion(api); v != s.apiVersion || !s.apiLoaded {
+		s.setSubs(api)
+		s.apiVersion, s.apiLoaded = v, true
+	}
 	s.loadOnce.Do(func() { close(s.loaded) })
 	return nil
+}
+
+// subsVersion is the content of the API's subscriptions as one string:
+// equal strings, equal subscriptions (no clock is compared, so nodes'
+// skewed clocks do not matter).
+func subsVersion(api []store.WebhookSubscription) string {
+	var b strings.Builder
+	for _, w := range api {
+		fmt.Fprintf(&b, "%q %q %q %q %d\n", w.ID, w.URL, w.Secret, w.Events, w.UpdatedAt.UnixNano())
+	}
+	return b.String()
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {
@@ -199,6 +221,15 @@ func (s *Service) Enqueue(ctx context.Context, evs ...Event) error {
 }
 
 func (s *Service) write(ctx context.Context, batch []Event) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	// Not cut short by ctx: the writer flushes on the way out.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Delivery.Timeout)
+	defer cancel()
+	if err := s.reload(wctx); err != nil {
+		return err
+	}
 	subs := *s.subs.Load()
 	var ds []store.WebhookDelivery
 	for _, ev := range batch {
@@ -212,8 +243,6 @@ func (s *Service) write(ctx context.Context, batch []Event) error {
 	if len(ds) == 0 {
 		return nil
 	}
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Delivery.Timeout)
-	defer cancel()
 	db, err := s.db(wctx)
 	if err != nil {
 		return err
@@ -318,6 +347,21 @@ func (s *Service) claimAndSend(ctx context.Context, sync bool, count *int) (time
 	if count != nil {
 		*count = len(ds)
 	}
+	if len(ds) > 0 {
+		if err := s.reload(wctx); err != nil {
+			// Sent with subscriptions that may be stale (another node's
+			// API changed them) they could go to a deleted receiver or an
+			// old URL: given back, tried again when the database answers.
+			ids := make([]int64, len(ds))
+			for i, d := range ds {
+				ids[i] = d.ID
+			}
+			if rerr := db.ReleaseWebhooks(wctx, s.cfg.Boot, ids); rerr != nil {
+				s.log.Warn("webhook: cannot give back claimed deliveries; they wait for the claim to lapse", "deliveries", len(ids), "err", rerr)
+			}
+			return 0, fmt.Errorf("webhook: reload subscriptions before sending: %w", err)
+		}
+	}
 	lines := map[string][]store.WebhookDelivery{} // by subscription, in id order
 	var order []string
 	for _, d := range ds {
@@ -395,12 +439,9 @@ func (s *Service) sendLine(ctx context.Context, db store.Webhooks, line []store.
 func (s *Service) attempt(ctx context.Context, d store.WebhookDelivery) store.WebhookResult {
 	log := s.log.With("subscription", d.Subscription, "event_id", d.EventID, "type", d.EventType, "attempt", d.Attempts)
 	res := store.WebhookResult{ID: d.ID, By: s.cfg.Boot}
+	// Reloaded after the claim (claimAndSend): one made or deleted through
+	// another node's API is known here.
 	sub := (*s.subs.Load())[d.Subscription]
-	if sub == nil && s.reload(ctx) == nil {
-		// Made through another process's API since this one loaded: the
-		// store writes deliveries for the subscriptions it reads.
-		sub = (*s.subs.Load())[d.Subscription]
-	}
 	if sub == nil {
 		res.State, res.Error = store.WebhookDead, "the subscription is no longer configured"
 	} else if sub.broken != nil {

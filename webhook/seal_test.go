@@ -118,7 +118,7 @@ func TestSecretUnderMissingKey(t *testing.T) {
 func loaded(t *testing.T, s *webhook.Service, id string) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if _, ok := s.Subscription(id); ok {
+		if _, ok := s.Subscription(t.Context(), id); ok {
 			return
 		}
 		if time.Now().After(deadline) {

@@ -132,15 +132,18 @@ type Service struct {
 	retry   jobs.Retry
 	dbRetry jobs.Backoff
 
-	subs      atomic.Pointer[map[string]*sub]
-	loaded    chan struct{} // closed once the API's subscriptions are loaded
-	loadOnce  sync.Once
-	in        chan Event
-	kick      chan struct{}
-	stopObs   func()
-	sends     sync.WaitGroup
-	closeOnce sync.Once
-	done      chan struct{}
+	subs       atomic.Pointer[map[string]*sub]
+	reloadMu   sync.Mutex // one reload's compare and set at a time
+	apiVersion string     // subsVersion of the API's subscriptions in subs
+	apiLoaded  bool
+	loaded     chan struct{} // closed once the API's subscriptions are loaded
+	loadOnce   sync.Once
+	in         chan Event
+	kick       chan struct{}
+	stopObs    func()
+	sends      sync.WaitGroup
+	closeOnce  sync.Once
+	done       chan struct{}
 
 	dropped, enqueued, delivered, failed, dead, writeFails atomic.Uint64
 

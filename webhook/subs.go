@@ -27,8 +27,11 @@ func sortedSubs(m map[string]*sub) []string {
 // file (edit the file instead).
 var ErrReadOnly = errors.New("webhook: a subscription of the configuration file; change it there")
 
-// Subscriptions lists every subscription, the file's and the API's, by id.
-func (s *Service) Subscriptions() []Subscription {
+// Subscriptions lists every subscription, the file's and the API's, by id,
+// as the database has them now (another node's API may have changed
+// them); while it cannot be read, as this process last loaded them.
+func (s *Service) Subscriptions(ctx context.Context) []Subscription {
+	s.refreshForRead(ctx)
 	m := *s.subs.Load()
 	out := make([]Subscription, 0, len(m))
 	for _, id := range sortedSubs(m) {
@@ -37,8 +40,23 @@ func (s *Service) Subscriptions() []Subscription {
 	return out
 }
 
-// Subscription returns one (ok false: none).
-func (s *Service) Subscription(id string) (Subscription, bool) {
+// Subscription returns one (ok false: none), read as Subscriptions reads.
+func (s *Service) Subscription(ctx context.Context, id string) (Subscription, bool) {
+	s.refreshForRead(ctx)
+	return s.loadedSub(id)
+}
+
+// refreshForRead reloads for the API's reads; a database that does not
+// answer leaves the subscriptions last loaded, which are the ones this
+// process delivers with.
+func (s *Service) refreshForRead(ctx context.Context) {
+	if err := s.reload(ctx); err != nil {
+		s.log.Warn("webhook: cannot reload subscriptions; listing those loaded last", "err", err)
+	}
+}
+
+// loadedSub is one of the subscriptions as loaded last.
+func (s *Service) loadedSub(id string) (Subscription, bool) {
 	sb, ok := (*s.subs.Load())[id]
 	if !ok {
 		return Subscription{}, false
@@ -86,7 +104,7 @@ func (s *Service) Create(ctx context.Context, url, secret string, evs []string) 
 // Update replaces an API subscription's URL and events, and its secret
 // when one is given.
 func (s *Service) Update(ctx context.Context, id, url, secret string, evs []string) (Subscription, error) {
-	if sb, ok := s.Subscription(id); ok && sb.Source == "config" {
+	if sb, ok := s.loadedSub(id); ok && sb.Source == "config" {
 		return Subscription{}, ErrReadOnly
 	}
 	if err := s.checkSub(url, evs); err != nil {
@@ -120,7 +138,7 @@ func (s *Service) Update(ctx context.Context, id, url, secret string, evs []stri
 
 // Delete removes an API subscription and its pending deliveries.
 func (s *Service) Delete(ctx context.Context, id string) error {
-	if sb, ok := s.Subscription(id); ok && sb.Source == "config" {
+	if sb, ok := s.loadedSub(id); ok && sb.Source == "config" {
 		return ErrReadOnly
 	}
 	db, err := s.db(ctx)

@@ -34,6 +34,7 @@ type receiver struct {
 	got  []webhook.Event
 	seen map[string]bool
 	bad  int
+	dups int  // verified deliveries of an event seen already
 	down bool // answer 503
 	srv  *http.Server
 	addr string
@@ -87,6 +88,8 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if !r.seen[ev.ID] { // de-duplicate on the event id, as a desk does
 		r.seen[ev.ID] = true
 		r.got = append(r.got, ev)
+	} else {
+		r.dups++
 	}
 	w.WriteHeader(http.StatusNoContent)
 	select {

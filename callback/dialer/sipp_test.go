@@ -14,15 +14,18 @@ import (
 	"github.com/hotline-dev/hotline/config"
 	"github.com/hotline-dev/hotline/internal/siptest"
 	"github.com/hotline-dev/hotline/internal/testenv"
+	"github.com/hotline-dev/hotline/internal/testports"
 	"github.com/hotline-dev/hotline/media"
 	"github.com/hotline-dev/hotline/outbound"
 	"github.com/hotline-dev/hotline/sip"
 	"github.com/hotline-dev/hotline/store"
 )
 
-// sippMediaPort is sipp's RTP port (and the next ones) in this package's
-// range below 32768.
-const sippMediaPort = 32400
+// toolPorts are the ports this package's tests name for sipp (-p, and -mp,
+// which it binds with -mp+2): this package's range in internal/testports,
+// below the kernel's ephemeral range, where a port-0 bind cannot take them
+// between the check and sipp's bind.
+var toolPorts = testports.New(12800, 13199)
 
 // TestSippCustomerConfirms (a) against an independent phone: sipp as the
 // customer behind the trunk (testdata/sipp/uas_callback.xml) checks the
@@ -32,7 +35,8 @@ const sippMediaPort = 32400
 func TestSippCustomerConfirms(t *testing.T) {
 	loopback(t)
 	bin := testenv.Tool(t, "sipp", "Debian: apt-get install sip-tester")
-	port := freeUDPPort(t)
+	b := toolPorts.Block(t)
+	port := b.SIP()
 	provider := "127.0.0.1:" + strconv.Itoa(port)
 	pol, err := outbound.New(outbound.Config{Allow: config.Allow{Numbers: []string{"+849*"}}, DefaultCountry: "VN",
 		Trunks: []config.Trunk{{Name: "sipp", Host: provider, CallerID: "+842838001234", Numbers: []string{"+84*"}}}, Logger: testLog()})
@@ -58,7 +62,7 @@ func TestSippCustomerConfirms(t *testing.T) {
 	defer cancel()
 	errFile := t.TempDir() + "/sipp.err"
 	cmd := exec.CommandContext(ctx, bin, "-sf", "uas_callback.xml", "-i", "127.0.0.1", "-p", strconv.Itoa(port),
-		"-mi", "127.0.0.1", "-mp", strconv.Itoa(sippMediaPort), "-m", "1", "-timeout", "30s", "-timeout_error",
+		"-mi", "127.0.0.1", "-mp", strconv.Itoa(b.Media()), "-m", "1", "-timeout", "30s", "-timeout_error",
 		"-trace_err", "-error_file", errFile, "-nostdin")
 	cmd.Dir = "../../testdata/sipp"
 	var out strings.Builder
@@ -103,17 +107,6 @@ type connectorFunc func(ctx context.Context, c *Call) (Connected, error)
 
 func (f connectorFunc) Connect(ctx context.Context, c *Call, _ callback.DialRequest) (Connected, error) {
 	return f(ctx, c)
-}
-
-// freeUDPPort is a UDP port of 127.0.0.1 free a moment ago.
-func freeUDPPort(t *testing.T) int {
-	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
 }
 
 // waitListening polls until sipp has bound port (the bind fails).

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/hotline-dev/hotline/internal/testenv"
+	"github.com/hotline-dev/hotline/internal/testports"
 	"github.com/hotline-dev/hotline/media"
 )
 
@@ -33,6 +34,10 @@ type Config struct {
 	Accounts string            // accounts template in testdata/baresip: "accounts.agent.template", "accounts.caller"
 	Tone     int               // Hz of the sine this peer sends (agent 440, caller 1000)
 	Vars     map[string]string // the other ${NAME}s: AGENT_USER, AGENT_PASSWORD, HOTLINE_SIP_PORT
+	// Ports is the calling package's range (internal/testports) that the
+	// ctrl_tcp port comes from: baresip binds it itself, after the test
+	// named it, so it must not be a probed port of the ephemeral range.
+	Ports *testports.Pool
 }
 
 // Message is one ctrl_tcp message: an event or the response to a command.
@@ -80,7 +85,10 @@ func Start(t testing.TB, cfg Config) *Phone {
 	dir := t.TempDir() // baresip writes a uuid file here: one per run
 	p := &Phone{t: t, recDir: filepath.Join(dir, "rec"), exited: make(chan struct{}), arrived: make(chan struct{}, 1)}
 	must(t, os.Mkdir(p.recDir, 0o700))
-	port := strconv.Itoa(freePort(t))
+	if cfg.Ports == nil {
+		t.Fatal("baresiptest: Config.Ports is nil: pass the package's testports pool")
+	}
+	port := strconv.Itoa(cfg.Ports.Block(t).Ctrl())
 	vars := map[string]string{"BARESIP_CTRL_PORT": port, "BARESIP_TONE": strconv.Itoa(cfg.Tone), "BARESIP_REC_DIR": p.recDir}
 	maps.Copy(vars, cfg.Vars)
 	for name, src := range map[string]string{"config": "config.template", "accounts": cfg.Accounts} {
@@ -282,14 +290,6 @@ func templateDir(t testing.TB) string {
 			t.Fatalf("baresip: no go.mod above the working directory")
 		}
 	}
-}
-
-// freePort returns a TCP port that was free a moment ago.
-func freePort(t testing.TB) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	must(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func must(t testing.TB, err error) {

@@ -11,7 +11,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/hotline-dev/hotline/store"
 )
 
 // The cluster's tables (migration 0007, docs/cluster.md): nodes and their
@@ -75,6 +78,9 @@ type SnapEntry struct {
 	Placed              time.Time
 	Seq                 int64
 	Body                []byte // JSON: the join
+	// State is the rest the leader's Service knew of the caller
+	// (queue.EntrySnapshot as JSON); nil in a row written before 0013.
+	State []byte
 }
 
 // SnapAgent is an agent's presence and bridged call in the snapshot.
@@ -82,6 +88,9 @@ type SnapAgent struct {
 	AgentID, Presence, Reason   string
 	CallID, CallQueue, CallNode string
 	CallBody                    []byte // JSON, nil when no call
+	// State is the rest the leader's Service knew of the agent
+	// (queue.AgentSnapshot as JSON); nil in a row written before 0013.
+	State []byte
 }
 
 // SnapOffer is an offer in flight.
@@ -96,6 +105,8 @@ type Snapshot struct {
 	Agents  []SnapAgent
 	Offers  []SnapOffer
 	Lost    []string // nodes already declared lost
+	// Recs are the statistics records since Load's since, oldest first.
+	Recs []store.QueueRec
 }
 
 // Batch is what a leader commits at once: the commands it consumed, the
@@ -109,6 +120,9 @@ type Batch struct {
 	DelOffers  []string
 	Out        []OutItem
 	LostNodes  []string // declared lost in this batch
+	// Recs are the statistics records the batch made (queue_recs: the
+	// store's table, which a single node's runstate writer fills).
+	Recs []store.QueueRec
 	// View, when set, replaces the ACD's view (acd_view, JSON) that every
 	// node reads; fenced like the rest of the batch.
 	View []byte
@@ -117,7 +131,7 @@ type Batch struct {
 // Empty reports whether b changes nothing.
 func (b *Batch) Empty() bool {
 	return len(b.Consumed)+len(b.Entries)+len(b.DelEntries)+len(b.Agents)+len(b.Offers)+
-		len(b.DelOffers)+len(b.Out)+len(b.LostNodes)+len(b.View) == 0
+		len(b.DelOffers)+len(b.Out)+len(b.LostNodes)+len(b.View)+len(b.Recs) == 0
 }
 
 // Cluster is the cluster's side of the database for one node: a small pool
@@ -253,19 +267,61 @@ func (c *Cluster) Send(ctx context.Context, node, kind string, body []byte) (int
 
 // SendMany appends commands in order in one statement (and one commit):
 // a node's concurrent commands share it, as the call journal's group
-// commit shares an fsync.
-func (c *Cluster) SendMany(ctx context.Context, node string, kinds []string, bodies [][]byte) error {
+// commit shares an fsync. The same statement records token as the node's
+// last batch (Sent), so that a batch whose answer was lost is sent again
+// only if it did not commit.
+func (c *Cluster) SendMany(ctx context.Context, node string, token int64, kinds []string, bodies [][]byte) error {
 	bs := make([]string, len(bodies))
 	for i, b := range bodies {
 		bs[i] = string(b)
 	}
 	_, err := c.p.Exec(ctx, `WITH ins AS (INSERT INTO acd_commands (node, kind, body)
-		SELECT $1, k, b::jsonb FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS t(k, b, i) ORDER BY i RETURNING 1)
-		SELECT pg_notify('`+ChanCommands+`', current_schema()) FROM (SELECT 1 FROM ins LIMIT 1) x`, node, kinds, bs)
+		SELECT $1, k, b::jsonb FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS t(k, b, i) ORDER BY i RETURNING 1),
+		mark AS (UPDATE acd_nodes SET sent = $4 WHERE id = $1)
+		SELECT pg_notify('`+ChanCommands+`', current_schema()) FROM (SELECT 1 FROM ins LIMIT 1) x`, node, kinds, bs, token)
 	if err != nil {
 		return fmt.Errorf("send %d commands from %s: %w", len(kinds), node, err)
 	}
 	return nil
+}
+
+// Sent is the token of the last batch of node's commands that committed.
+// It waits for a batch still in progress (the row's lock), so after a lost
+// answer it says for sure whether that batch is in.
+func (c *Cluster) Sent(ctx context.Context, node string) (int64, error) {
+	var token int64
+	err := pgx.BeginFunc(ctx, c.p, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT sent FROM acd_nodes WHERE id = $1 FOR UPDATE`, node).Scan(&token)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("last batch sent by %s: %w", node, err)
+	}
+	return token, nil
+}
+
+// Commands reads up to limit commands not consumed yet, in id order,
+// leaving out skip: the ones the leader's commit in flight consumes (they
+// are deleted, but not committed yet). The leader reads on the pool, so
+// that it applies the next commands while its lock's connection commits
+// the last ones.
+func (c *Cluster) Commands(ctx context.Context, limit int, skip []int64) ([]Command, error) {
+	if skip == nil {
+		skip = []int64{}
+	}
+	// NOT IN over a subquery is hashed: the skip list is up to a batch.
+	rows, err := c.p.Query(ctx, `SELECT id, node, kind, body FROM acd_commands WHERE id NOT IN (SELECT unnest($2::bigint[]))
+		ORDER BY id LIMIT $1`, limit, skip)
+	if err != nil {
+		return nil, fmt.Errorf("read commands: %w", err)
+	}
+	cmds, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Command, error) {
+		var c Command
+		return c, r.Scan(&c.ID, &c.Node, &c.Kind, &c.Body)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read commands: %w", err)
+	}
+	return cmds, nil
 }
 
 // Outbox reads up to limit items for node, oldest first. They stay until
@@ -300,6 +356,35 @@ func (c *Cluster) Ack(ctx context.Context, node string, upTo int64) error {
 	return nil
 }
 
+// textOrNil is b as a text parameter, NULL for nil (a JSONB column).
+func textOrNil(b []byte) *string {
+	if b == nil {
+		return nil
+	}
+	v := string(b)
+	return &v
+}
+
+// Unavailable reports whether err means the database did not answer: the
+// connection could not be made or was lost, the server is shutting down,
+// or a deadline ran out. What was sent may or may not have committed.
+func Unavailable(err error) bool { return unavailable(err) }
+
+// Retryable reports whether a command send that failed with err can be
+// sent again without risking a second copy: nothing reached the server
+// (pgconn.SafeToRetry: no connection could be made, or the write failed),
+// or the server had ended the session before it (57P01-03: terminated,
+// crash or shutdown, which roll an open transaction back). A connection
+// lost after the statement was sent is not: it may have committed.
+func Retryable(err error) bool {
+	var ce *pgconn.ConnectError
+	switch c := pgCode(err); {
+	case pgconn.SafeToRetry(err), errors.As(err, &ce), c == "57P01", c == "57P02", c == "57P03":
+		return true
+	}
+	return false
+}
+
 // quote is a string literal for s (standard_conforming_strings, the
 // default since PostgreSQL 9.1: only ' is special).
 func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
@@ -312,9 +397,21 @@ type Listener struct {
 	schema string
 }
 
+// keepaliveDial probes a silent server from the client side (the kernel's
+// keepalives): a dedicated connection that only waits, a listener or the
+// lock's, learns of a partition within about idle + interval*count =
+// 5 + 2*3 = 11 s instead of the system default's minutes.
+var keepaliveDial = (&net.Dialer{Timeout: 10 * time.Second,
+	KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: 5 * time.Second, Interval: 2 * time.Second, Count: 3}}).DialContext
+
 // Listen opens a connection that listens on channels.
 func (c *Cluster) Listen(ctx context.Context, channels ...string) (*Listener, error) {
-	pc, err := pgx.Connect(ctx, c.url)
+	cfg, err := pgx.ParseConfig(c.url)
+	if err != nil {
+		return nil, fmt.Errorf("listen: database url: %w", err)
+	}
+	cfg.DialFunc = keepaliveDial
+	pc, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
@@ -381,7 +478,7 @@ func (c *Cluster) TryLead(ctx context.Context, node string) (*Leader, error) {
 			cfg.RuntimeParams[k] = v
 		}
 		// Client side too: the kernel probes a silent server.
-		cfg.DialFunc = (&net.Dialer{KeepAlive: 5 * time.Second, Timeout: 10 * time.Second}).DialContext
+		cfg.DialFunc = keepaliveDial
 		if c.cand, err = pgx.ConnectConfig(ctx, cfg); err != nil {
 			return nil, fmt.Errorf("lead: %w", err)
 		}
@@ -442,44 +539,44 @@ func (l *Leader) Close() { _ = l.c.Close(context.Background()) }
 // (tests: the server notices the closed socket and frees the lock).
 func (l *Leader) Kill() { _ = l.c.PgConn().Conn().Close() }
 
-// Commands reads up to limit commands not consumed yet, in id order.
-func (l *Leader) Commands(ctx context.Context, limit int) ([]Command, error) {
-	rows, err := l.c.Query(ctx, `SELECT id, node, kind, body FROM acd_commands ORDER BY id LIMIT $1`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("read commands: %w", err)
-	}
-	cmds, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Command, error) {
-		var c Command
-		return c, r.Scan(&c.ID, &c.Node, &c.Kind, &c.Body)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read commands: %w", err)
-	}
-	return cmds, nil
-}
-
 // Expired is Cluster.Expired on the leader's connection.
 func (l *Leader) Expired(ctx context.Context, expiry time.Duration) ([]string, error) {
 	return expiredNodes(ctx, l.c, expiry)
 }
 
-// Load reads the snapshot.
-func (l *Leader) Load(ctx context.Context) (Snapshot, error) {
+// Load reads the snapshot, with the statistics records at or after since
+// (older ones are deleted: no figure reads them again).
+func (l *Leader) Load(ctx context.Context, since time.Time) (Snapshot, error) {
 	var s Snapshot
-	rows, err := l.c.Query(ctx, `SELECT call_id, queue, node, placed, seq, body FROM acd_entries ORDER BY placed, seq`)
+	rows, err := l.c.Query(ctx, `SELECT call_id, queue, node, placed, seq, body, state FROM acd_entries ORDER BY placed, seq`)
 	if err == nil {
 		s.Entries, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (SnapEntry, error) {
 			var e SnapEntry
-			return e, r.Scan(&e.CallID, &e.Queue, &e.Node, &e.Placed, &e.Seq, &e.Body)
+			return e, r.Scan(&e.CallID, &e.Queue, &e.Node, &e.Placed, &e.Seq, &e.Body, &e.State)
 		})
 	}
 	if err == nil {
-		rows, err = l.c.Query(ctx, `SELECT agent_id, presence, reason, call_id, call_queue, call_node, call_body FROM acd_agents ORDER BY agent_id`)
+		rows, err = l.c.Query(ctx, `SELECT agent_id, presence, reason, call_id, call_queue, call_node, call_body, state FROM acd_agents ORDER BY agent_id`)
 	}
 	if err == nil {
 		s.Agents, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (SnapAgent, error) {
 			var a SnapAgent
-			return a, r.Scan(&a.AgentID, &a.Presence, &a.Reason, &a.CallID, &a.CallQueue, &a.CallNode, &a.CallBody)
+			return a, r.Scan(&a.AgentID, &a.Presence, &a.Reason, &a.CallID, &a.CallQueue, &a.CallNode, &a.CallBody, &a.State)
+		})
+	}
+	if err == nil {
+		_, err = l.c.Exec(ctx, `DELETE FROM queue_recs WHERE at < $1`, since)
+	}
+	if err == nil {
+		rows, err = l.c.Query(ctx, `SELECT id, queue, at, kind, call_id, duration_us, agent FROM queue_recs ORDER BY at, id`)
+	}
+	if err == nil {
+		s.Recs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.QueueRec, error) {
+			var q store.QueueRec
+			var us int64
+			err := r.Scan(&q.ID, &q.Queue, &q.At, &q.Kind, &q.CallID, &us, &q.Agent)
+			q.Duration = time.Duration(us) * time.Microsecond
+			return q, err
 		})
 	}
 	if err == nil {
@@ -503,21 +600,21 @@ func (l *Leader) Load(ctx context.Context) (Snapshot, error) {
 	return s, nil
 }
 
+// fenceCode is the SQLSTATE acd_fence raises (migration 0017).
+const fenceCode = "HL409"
+
 // Commit writes b in one transaction that first checks the epoch (locking
 // the leader row, so a takeover waits for it or it sees the takeover).
-// ErrFenced when a newer leader holds the epoch.
+// ErrFenced when a newer leader holds the epoch. The transaction is one
+// round trip: every statement goes in one pipeline, which the server runs
+// as one implicit transaction up to its Sync, and an error in any of them
+// (acd_fence's first) rolls all of them back.
 func (l *Leader) Commit(ctx context.Context, b *Batch) error {
-	err := pgx.BeginFunc(ctx, l.c, func(tx pgx.Tx) error {
-		var epoch int64
+	err := func() error {
+		var q pgx.Batch
 		// The row lock orders this commit against a takeover; beat tells
 		// followers this leader still commits.
-		if err := tx.QueryRow(ctx, `UPDATE acd_leader SET beat = now() WHERE id = 1 RETURNING epoch`).Scan(&epoch); err != nil {
-			return fmt.Errorf("epoch: %w", err)
-		}
-		if epoch != l.Epoch {
-			return fmt.Errorf("epoch %d, now %d: %w", l.Epoch, epoch, ErrFenced)
-		}
-		var q pgx.Batch
+		q.Queue(`SELECT acd_fence($1)`, l.Epoch)
 		if len(b.Consumed) > 0 {
 			q.Queue(`DELETE FROM acd_commands WHERE id = ANY($1)`, b.Consumed)
 		}
@@ -527,32 +624,31 @@ func (l *Leader) Commit(ctx context.Context, b *Batch) error {
 		// One statement per table, whatever the batch's size: arrays
 		// through unnest, not a statement per row.
 		if n := len(b.Entries); n > 0 {
-			ids, queues, nodes, placed, seqs, bodies := make([]string, n), make([]string, n), make([]string, n),
-				make([]time.Time, n), make([]int64, n), make([]string, n)
+			ids, queues, nodes, placed, seqs, bodies, states := make([]string, n), make([]string, n), make([]string, n),
+				make([]time.Time, n), make([]int64, n), make([]string, n), make([]*string, n)
 			for i, e := range b.Entries {
 				ids[i], queues[i], nodes[i], placed[i], seqs[i], bodies[i] = e.CallID, e.Queue, e.Node, e.Placed, e.Seq, string(e.Body)
+				states[i] = textOrNil(e.State)
 			}
-			q.Queue(`INSERT INTO acd_entries (call_id, queue, node, placed, seq, body)
-				SELECT c, q, n, p, s, b::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::bigint[], $6::text[]) AS t(c, q, n, p, s, b)
+			q.Queue(`INSERT INTO acd_entries (call_id, queue, node, placed, seq, body, state)
+				SELECT c, q, n, p, s, b::jsonb, st::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::bigint[], $6::text[], $7::text[])
+				AS t(c, q, n, p, s, b, st)
 				ON CONFLICT (call_id) DO UPDATE SET queue = EXCLUDED.queue, node = EXCLUDED.node, placed = EXCLUDED.placed,
-				seq = EXCLUDED.seq, body = EXCLUDED.body`, ids, queues, nodes, placed, seqs, bodies)
+				seq = EXCLUDED.seq, body = EXCLUDED.body, state = EXCLUDED.state`, ids, queues, nodes, placed, seqs, bodies, states)
 		}
 		if n := len(b.Agents); n > 0 {
-			ids, pres, reasons, calls, cqueues, cnodes, cbodies := make([]string, n), make([]string, n), make([]string, n),
-				make([]string, n), make([]string, n), make([]string, n), make([]*string, n)
+			ids, pres, reasons, calls, cqueues, cnodes, cbodies, states := make([]string, n), make([]string, n), make([]string, n),
+				make([]string, n), make([]string, n), make([]string, n), make([]*string, n), make([]*string, n)
 			for i, a := range b.Agents {
 				ids[i], pres[i], reasons[i], calls[i], cqueues[i], cnodes[i] = a.AgentID, a.Presence, a.Reason, a.CallID, a.CallQueue, a.CallNode
-				if a.CallBody != nil {
-					cb := string(a.CallBody)
-					cbodies[i] = &cb
-				}
+				cbodies[i], states[i] = textOrNil(a.CallBody), textOrNil(a.State)
 			}
-			q.Queue(`INSERT INTO acd_agents (agent_id, presence, reason, call_id, call_queue, call_node, call_body)
-				SELECT a, p, r, c, cq, cn, cb::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
-				AS t(a, p, r, c, cq, cn, cb)
+			q.Queue(`INSERT INTO acd_agents (agent_id, presence, reason, call_id, call_queue, call_node, call_body, state)
+				SELECT a, p, r, c, cq, cn, cb::jsonb, st::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
+				AS t(a, p, r, c, cq, cn, cb, st)
 				ON CONFLICT (agent_id) DO UPDATE SET presence = EXCLUDED.presence, reason = EXCLUDED.reason, call_id = EXCLUDED.call_id,
-				call_queue = EXCLUDED.call_queue, call_node = EXCLUDED.call_node, call_body = EXCLUDED.call_body`,
-				ids, pres, reasons, calls, cqueues, cnodes, cbodies)
+				call_queue = EXCLUDED.call_queue, call_node = EXCLUDED.call_node, call_body = EXCLUDED.call_body, state = EXCLUDED.state`,
+				ids, pres, reasons, calls, cqueues, cnodes, cbodies, states)
 		}
 		if len(b.DelOffers) > 0 {
 			q.Queue(`DELETE FROM acd_offers WHERE offer_id = ANY($1)`, b.DelOffers)
@@ -585,12 +681,26 @@ func (l *Leader) Commit(ctx context.Context, b *Batch) error {
 				q.Queue(`SELECT pg_notify('`+ChanOutbox+`', current_schema() || '/' || $1)`, n)
 			}
 		}
+		if n := len(b.Recs); n > 0 {
+			ids, queues, ats, kinds, calls, durs, agents := make([]string, n), make([]string, n), make([]time.Time, n),
+				make([]string, n), make([]string, n), make([]int64, n), make([]string, n)
+			for i, r := range b.Recs {
+				ids[i], queues[i], ats[i], kinds[i], calls[i], durs[i], agents[i] = r.ID, r.Queue, r.At, r.Kind, r.CallID,
+					r.Duration.Microseconds(), r.Agent
+			}
+			q.Queue(`INSERT INTO queue_recs (id, queue, at, kind, call_id, duration_us, agent)
+				SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::bigint[], $7::text[])
+				ON CONFLICT (id) DO NOTHING`, ids, queues, ats, kinds, calls, durs, agents)
+		}
 		if b.View != nil {
 			q.Queue(`UPDATE acd_view SET version = version + 1, epoch = $1, at = now(), body = $2::text::jsonb WHERE id = 1`, l.Epoch, string(b.View))
 			q.Queue(`SELECT pg_notify('` + ChanView + `', current_schema())`)
 		}
-		return tx.SendBatch(ctx, &q).Close()
-	})
+		return l.c.SendBatch(ctx, &q).Close()
+	}()
+	if pgCode(err) == fenceCode {
+		return fmt.Errorf("commit acd batch (epoch %d): %w: %w", l.Epoch, ErrFenced, err)
+	}
 	if err != nil {
 		return fmt.Errorf("commit acd batch (epoch %d): %w", l.Epoch, err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/hotline-dev/hotline/store"
 	"github.com/hotline-dev/hotline/store/postgres"
 	"github.com/hotline-dev/hotline/store/postgres/pgtest"
 )
@@ -78,20 +79,36 @@ func TestClusterLeaderFencing(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cmds, err := l1.Commands(ctx, 10)
+	cmds, err := c.Commands(ctx, 10, nil)
 	if err != nil || len(cmds) != 2 || cmds[0].Kind != "join" || cmds[1].Kind != "leave" || cmds[0].ID >= cmds[1].ID {
 		t.Fatalf("Commands = %+v, %v", cmds, err)
 	}
+	// A commit in flight consumes the join: the next read leaves it out.
+	if next, err := c.Commands(ctx, 10, []int64{cmds[0].ID}); err != nil || len(next) != 1 || next[0].ID != cmds[1].ID {
+		t.Fatalf("Commands skipping the join = %+v, %v; want the leave alone", next, err)
+	}
+	// The commit is one implicit transaction: a statement that fails
+	// late in it (a body that is not JSON) undoes the ones before.
+	bad := &postgres.Batch{Consumed: []int64{cmds[0].ID}, Out: []postgres.OutItem{{Node: "b", Kind: "ring", Body: []byte(`not json`)}}}
+	if err := l1.Commit(ctx, bad); err == nil || errors.Is(err, postgres.ErrFenced) {
+		t.Fatalf("Commit of a bad body = %v; want a refusal", err)
+	}
+	if again, err := c.Commands(ctx, 10, nil); err != nil || len(again) != 2 {
+		t.Fatalf("after a failed commit Commands = %+v, %v; want both still there", again, err)
+	}
 	placed := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	b := &postgres.Batch{Consumed: []int64{cmds[0].ID},
-		Entries: []postgres.SnapEntry{{CallID: "c1", Queue: "q", Node: "b", Placed: placed, Seq: 1, Body: []byte(`{}`)}},
-		Agents:  []postgres.SnapAgent{{AgentID: "ag", Presence: "available"}},
-		Offers:  []postgres.SnapOffer{{OfferID: "1.o2", Node: "b", Body: []byte(`{}`)}},
-		Out:     []postgres.OutItem{{Node: "b", Kind: "ring", Body: []byte(`{"n":1}`)}, {Node: "b", Kind: "ring", Body: []byte(`{"n":2}`)}, {Node: "a", Kind: "event", Body: []byte(`{}`)}}}
+		Entries: []postgres.SnapEntry{{CallID: "c1", Queue: "q", Node: "b", Placed: placed, Seq: 1, Body: []byte(`{}`), State: []byte(`{"joined": "x"}`)}},
+		Agents:  []postgres.SnapAgent{{AgentID: "ag", Presence: "available", State: []byte(`{"misses": 2}`)}, {AgentID: "old", Presence: "paused"}},
+		Recs: []store.QueueRec{{ID: "r1", Queue: "q", At: placed, Kind: store.RecJoined, CallID: "c1"},
+			{ID: "r0", Queue: "q", At: placed.Add(-48 * time.Hour), Kind: store.RecJoined, CallID: "c0"},
+			{ID: "r2", Queue: "q", At: placed, Kind: store.RecAgentAnswered, CallID: "c1", Agent: "ag", Duration: 1500 * time.Microsecond}},
+		Offers: []postgres.SnapOffer{{OfferID: "1.o2", Node: "b", Body: []byte(`{}`)}},
+		Out:    []postgres.OutItem{{Node: "b", Kind: "ring", Body: []byte(`{"n":1}`)}, {Node: "b", Kind: "ring", Body: []byte(`{"n":2}`)}, {Node: "a", Kind: "event", Body: []byte(`{}`)}}}
 	if err := l1.Commit(ctx, b); err != nil {
 		t.Fatal(err)
 	}
-	if cmds, _ := l1.Commands(ctx, 10); len(cmds) != 1 || cmds[0].Kind != "leave" {
+	if cmds, _ := c.Commands(ctx, 10, nil); len(cmds) != 1 || cmds[0].Kind != "leave" {
 		t.Fatalf("after commit Commands = %+v; want the leave alone", cmds)
 	}
 	out, err := c.Outbox(ctx, "b", 10)
@@ -123,9 +140,18 @@ func TestClusterLeaderFencing(t *testing.T) {
 	if l2.Epoch != l1.Epoch+1 {
 		t.Fatalf("new epoch %d after %d", l2.Epoch, l1.Epoch)
 	}
-	snap, err := l2.Load(ctx)
-	if err != nil || len(snap.Entries) != 1 || !snap.Entries[0].Placed.Equal(placed) || len(snap.Agents) != 1 || len(snap.Offers) != 1 {
+	snap, err := l2.Load(ctx, placed.Add(-time.Hour))
+	if err != nil || len(snap.Entries) != 1 || !snap.Entries[0].Placed.Equal(placed) || len(snap.Agents) != 2 || len(snap.Offers) != 1 {
 		t.Fatalf("Load = %+v, %v", snap, err)
+	}
+	// The resume state comes back as written (JSONB: spaces as stored),
+	// NULL as nil; records from since on, in (at, id) order.
+	if string(snap.Entries[0].State) != `{"joined": "x"}` || string(snap.Agents[0].State) != `{"misses": 2}` || snap.Agents[1].State != nil {
+		t.Fatalf("Load states: entry %s, agents %s, %s", snap.Entries[0].State, snap.Agents[0].State, snap.Agents[1].State)
+	}
+	if len(snap.Recs) != 2 || snap.Recs[0].ID != "r1" || snap.Recs[1].Agent != "ag" || snap.Recs[1].Duration != 1500*time.Microsecond ||
+		!snap.Recs[0].At.Equal(placed) || snap.Recs[1].Kind != store.RecAgentAnswered {
+		t.Fatalf("Load records = %+v; want r1, r2", snap.Recs)
 	}
 	// A stale leader (same session alive, epoch superseded) is fenced.
 	stale := *l2
@@ -133,7 +159,7 @@ func TestClusterLeaderFencing(t *testing.T) {
 	if err := stale.Commit(ctx, &postgres.Batch{DelEntries: []string{"c1"}}); !errors.Is(err, postgres.ErrFenced) {
 		t.Fatalf("stale Commit = %v; want ErrFenced", err)
 	}
-	if snap, _ := l2.Load(ctx); len(snap.Entries) != 1 {
+	if snap, _ := l2.Load(ctx, placed.Add(-time.Hour)); len(snap.Entries) != 1 {
 		t.Fatal("a fenced commit changed the snapshot")
 	}
 }
@@ -242,5 +268,31 @@ func TestClusterDepose(t *testing.T) {
 	defer l2.Close()
 	if err := l1.Commit(ctx, &postgres.Batch{}); err == nil {
 		t.Fatal("the deposed leader still commits")
+	}
+}
+
+// A batch of commands records its token in the same statement: a node
+// whose answer was lost reads it back to know whether the batch is in.
+func TestClusterSentToken(t *testing.T) {
+	c, _ := openCluster(t)
+	ctx := t.Context()
+	if err := c.Register(ctx, "a", ""); err != nil {
+		t.Fatal(err)
+	}
+	if tok, err := c.Sent(ctx, "a"); err != nil || tok != 0 {
+		t.Fatalf("Sent before any batch = %d, %v; want 0", tok, err)
+	}
+	if err := c.SendMany(ctx, "a", 41, []string{"join", "leave"}, [][]byte{[]byte(`{"n":1}`), []byte(`{"n":2}`)}); err != nil {
+		t.Fatal(err)
+	}
+	// A batch that fails (a body that is not JSON) leaves the token as it was.
+	if err := c.SendMany(ctx, "a", 42, []string{"join"}, [][]byte{[]byte(`not json`)}); err == nil {
+		t.Fatal("SendMany of a bad body succeeded")
+	}
+	if tok, err := c.Sent(ctx, "a"); err != nil || tok != 41 {
+		t.Fatalf("Sent = %d, %v; want 41 (the batch that committed)", tok, err)
+	}
+	if cmds, err := c.Commands(ctx, 10, nil); err != nil || len(cmds) != 2 || cmds[0].Kind != "join" || cmds[1].Kind != "leave" {
+		t.Fatalf("Commands = %+v, %v; want the first batch, in order", cmds, err)
 	}
 }

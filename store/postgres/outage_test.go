@@ -7,10 +7,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-dev/hotline/internal/testports"
 	"github.com/hotline-dev/hotline/store"
 	"github.com/hotline-dev/hotline/store/postgres"
 	"github.com/hotline-dev/hotline/store/postgres/pgtest"
 )
+
+// toolPorts are the ports this package's tests name before the process
+// that binds them runs (a private PostgreSQL's): this package's range in
+// internal/testports, below the kernel's ephemeral range.
+var toolPorts = testports.New(13900, 13999)
 
 // within runs f with a fresh 1 s context and fails unless it returns an
 // error wrapping store.ErrUnavailable within bound.
@@ -28,7 +34,7 @@ func within(t *testing.T, what string, bound time.Duration, f func(ctx context.C
 // A stopped or hung server is store.ErrUnavailable, within the caller's
 // deadline or the connect timeout, never a hang.
 func TestUnavailable(t *testing.T) {
-	pg := pgtest.StartCluster(t)
+	pg := pgtest.StartCluster(t, toolPorts)
 	s, err := postgres.Open(t.Context(), pg.URL(), store.Options{Timeout: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

@@ -39,10 +39,14 @@ var dialect = sqlcore.Dialect{
 	// Transaction ids are taken before commit: a sync list reads below the
 	// oldest one still running (see migrations/0009_sync.sql).
 	SyncHorizon: `SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint`,
-	// The callback request bounds: every node's requests count in turn.
-	// Keyed like the leader's lock (cluster.go) by schema, with its own
-	// first key ("hotl").
-	BoundsLock: `SELECT pg_advisory_xact_lock(1752134764, hashtext(current_schema()))`,
+	// Keyed by the schema: nodes of one deployment share the lock, tests
+	// and deployments in other schemas of the database do not. Held to
+	// the claim's commit; the UPDATE that follows takes its snapshot
+	// after the previous claim committed, so it sees that claim's rows.
+	ClaimLock: `SELECT pg_advisory_xact_lock(hashtext('hotline.webhook_claims.' || current_schema()))`,
+	// The callback request bounds: every node's requests count in turn
+	// (keyed by the schema, like ClaimLock).
+	BoundsLock: `SELECT pg_advisory_xact_lock(hashtext('hotline.callback_bounds.' || current_schema()))`,
 }
 
 func pgCode(err error) string {

@@ -52,7 +52,7 @@ func testRuntimeBindings(t *testing.T, s store.Store) {
 func testRuntimeAgents(t *testing.T, s store.Store) {
 	rs := runtimeOf(t, s)
 	want := []store.AgentState{
-		{AgentID: "a1", Presence: "paused", Reason: "lunch", Since: c0},
+		{AgentID: "a1", Presence: "paused", Reason: "lunch", Since: c0, IdleSince: c0.Add(-time.Hour)},
 		{AgentID: "a2", Presence: "available", Since: c0.Add(time.Second), Queues: map[string]int{"sales": 0, "technical": 2}},
 		// Taken out of every queue at run time: an empty membership, not
 		// nil (which would be "as configured").

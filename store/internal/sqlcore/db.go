@@ -71,6 +71,13 @@ type Dialect struct {
 	// batch statement writes (SQLite: the counter, bumped). "" when a
 	// trigger sets it (PostgreSQL).
 	Stamp string
+	// ClaimLock is a statement ClaimWebhooks runs first in its
+	// transaction, serialising the claims of every process sharing the
+	// database (PostgreSQL: a transaction advisory lock). Without it two
+	// claims of read-committed transactions both see a line unclaimed
+	// and both take it. "" when write transactions are serialised anyway
+	// (SQLite).
+	ClaimLock string
 	// BoundsLock is a statement that serialises the callback request
 	// bounds' checks until the transaction ends (PostgreSQL: an advisory
 	// lock). "" when writing transactions are serial anyway (SQLite).

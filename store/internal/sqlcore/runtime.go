@@ -83,10 +83,14 @@ func (s *Store) SaveAgents(ctx context.Context, as []store.AgentState) error {
 				b, _ := json.Marshal(a.Queues) // a map[string]int always marshals
 				queues = string(b)
 			}
-			if err := q.Exec(ctx, `INSERT INTO agent_states (agent_id, presence, reason, since, queues) VALUES ($1, $2, $3, $4, $5)
+			var idle any // NULL: unknown
+			if !a.IdleSince.IsZero() {
+				idle = s.d.Time(micro(a.IdleSince))
+			}
+			if err := q.Exec(ctx, `INSERT INTO agent_states (agent_id, presence, reason, since, queues, idle_since) VALUES ($1, $2, $3, $4, $5, $6)
 				ON CONFLICT (agent_id) DO UPDATE SET presence = excluded.presence, reason = excluded.reason,
-				since = excluded.since, queues = excluded.queues`,
-				a.AgentID, a.Presence, a.Reason, s.d.Time(micro(a.Since)), queues); err != nil {
+				since = excluded.since, queues = excluded.queues, idle_since = excluded.idle_since`,
+				a.AgentID, a.Presence, a.Reason, s.d.Time(micro(a.Since)), queues, idle); err != nil {
 				return err
 			}
 		}
@@ -97,7 +101,7 @@ func (s *Store) SaveAgents(ctx context.Context, as []store.AgentState) error {
 
 // Agents lists every saved agent state.
 func (s *Store) Agents(ctx context.Context) ([]store.AgentState, error) {
-	rows, err := s.c.Query(ctx, `SELECT agent_id, presence, reason, since, queues FROM agent_states ORDER BY agent_id`)
+	rows, err := s.c.Query(ctx, `SELECT agent_id, presence, reason, since, queues, idle_since FROM agent_states ORDER BY agent_id`)
 	if err != nil {
 		return nil, s.wrap("load agent states", err)
 	}
@@ -106,8 +110,12 @@ func (s *Store) Agents(ctx context.Context) ([]store.AgentState, error) {
 	for rows.Next() {
 		var a store.AgentState
 		var queues []byte
-		if err := rows.Scan(&a.AgentID, &a.Presence, &a.Reason, ts(&a.Since), jsonDest{&queues}); err != nil {
+		var idle *time.Time
+		if err := rows.Scan(&a.AgentID, &a.Presence, &a.Reason, ts(&a.Since), jsonDest{&queues}, tsNull(&idle)); err != nil {
 			return nil, s.wrap("load agent states", err)
+		}
+		if idle != nil {
+			a.IdleSince = *idle
 		}
 		if len(queues) > 0 {
 			if err := json.Unmarshal(queues, &a.Queues); err != nil {

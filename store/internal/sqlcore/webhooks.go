@@ -267,7 +267,9 @@ const heads = `SELECT MIN(id) FROM webhook_deliveries WHERE state = 'pending' GR
 // ClaimWebhooks claims, per subscription, the longest run of at most
 // Limit pending deliveries from its head that are all due and unclaimed
 // (blocked counts the rows up to each one that are not): ordered, and
-// nothing behind a head that waits.
+// nothing behind a head that waits. Claims of several processes are
+// serialised (Dialect.ClaimLock), so a line has one claimant at a time
+// cluster-wide: the line's order holds across nodes.
 func (s *Store) ClaimWebhooks(ctx context.Context, c store.WebhookClaim) ([]store.WebhookDelivery, error) {
 	if c.By == "" || c.Lease <= 0 {
 		return nil, s.wrap("claim webhooks", fieldErr("by", "a claim needs a name and a lease"))
@@ -276,6 +278,11 @@ func (s *Store) ClaimWebhooks(ctx context.Context, c store.WebhookClaim) ([]stor
 	at := micro(c.At)
 	var out []store.WebhookDelivery
 	err := s.c.Tx(ctx, func(q Querier) (err error) {
+		if s.d.ClaimLock != "" {
+			if err := q.Exec(ctx, s.d.ClaimLock); err != nil {
+				return fmt.Errorf("claim lock: %w", err)
+			}
+		}
 		out, err = queryDeliveries(ctx, q, `WITH line AS (
 				SELECT id, ROW_NUMBER() OVER w AS rn,
 					SUM(CASE WHEN next_at > $3 OR claimed_until > $3 THEN 1 ELSE 0 END) OVER w AS blocked

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -18,10 +17,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/hotline-dev/hotline/internal/testports"
 )
 
 // Cluster is a private PostgreSQL server in a temporary directory on a
-// free loopback port, for tests that stop, hang or restart the database:
+// loopback port from the calling package's internal/testports range, for tests that stop, hang or restart the database:
 // the shared server on 5432 is everyone's and must never be touched. It
 // runs as the postgres user when the test runs as root (PostgreSQL refuses
 // root).
@@ -35,9 +36,13 @@ type Cluster struct {
 }
 
 // StartCluster creates and starts a cluster and stops it (and removes it)
-// when the test ends. It skips the test when the PostgreSQL server
-// binaries are missing, or fails it with HOTLINE_REQUIRE_PG=1.
-func StartCluster(t testing.TB) *Cluster {
+// when the test ends. Its port comes from ports, the calling package's
+// range below the kernel's ephemeral range: a port probed free there and
+// closed is anybody's, and more so while the cluster is stopped for a
+// restart (an outgoing connection's local port can take it). It skips the
+// test when the PostgreSQL server binaries are missing, or fails it with
+// HOTLINE_REQUIRE_PG=1.
+func StartCluster(t testing.TB, ports *testports.Pool) *Cluster {
 	t.Helper()
 	bin, err := serverBin()
 	if err != nil {
@@ -75,7 +80,7 @@ func StartCluster(t testing.TB) *Cluster {
 	if err := appendFile(filepath.Join(c.data, "postgresql.conf"), conf); err != nil {
 		t.Fatal(err)
 	}
-	c.port = freePort(t)
+	c.port = ports.Block(t).Ctrl()
 	t.Cleanup(func() {
 		c.Thaw()
 		_ = c.ctl("stop", "-m", "immediate")
@@ -241,16 +246,6 @@ func serverBin() (string, error) {
 func version(binDir string) int {
 	v, _ := strconv.Atoi(filepath.Base(filepath.Dir(binDir)))
 	return v
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 func appendFile(path, text string) error {

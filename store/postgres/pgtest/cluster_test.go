@@ -8,8 +8,14 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/hotline-dev/hotline/internal/testports"
 	"github.com/hotline-dev/hotline/store/postgres/pgtest"
 )
+
+// toolPorts are the ports this package's tests name before the process
+// that binds them runs (a private PostgreSQL's): this package's range in
+// internal/testports, below the kernel's ephemeral range.
+var toolPorts = testports.New(17000, 17099)
 
 func ping(url string, d time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
@@ -25,7 +31,7 @@ func ping(url string, d time.Duration) error {
 // The private cluster answers, hangs when frozen, answers again when
 // thawed, refuses when stopped and comes back on the same port.
 func TestCluster(t *testing.T) {
-	c := pgtest.StartCluster(t)
+	c := pgtest.StartCluster(t, toolPorts)
 	if err := ping(c.URL(), 5*time.Second); err != nil {
 		t.Fatalf("started cluster: %v", err)
 	}

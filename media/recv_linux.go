@@ -1,0 +1,142 @@
+//go:build linux
+
+package media
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// recvBatch is how many datagrams one recvmmsg may return. Two are enough
+// to learn that the socket's queue is empty (fewer than asked came back),
+// which is what saves the second syscall per packet; more only help a
+// burst.
+const recvBatch = 4
+
+// mmsgBufs is one recvmmsg's worth of buffers and headers. Borrowed from
+// mmsgPool only while a ready socket is being drained, so a call that waits
+// for its next packet holds none (issue 15: memory per held call).
+type mmsgBufs struct {
+	msgs  [recvBatch]unix.Mmsghdr
+	iovs  [recvBatch]unix.Iovec
+	names [recvBatch]unix.RawSockaddrAny
+	data  [recvBatch][maxDatagram]byte
+}
+
+var mmsgPool = sync.Pool{New: func() any {
+	m := new(mmsgBufs)
+	for i := range m.msgs {
+		m.iovs[i].Base = &m.data[i][0]
+		m.iovs[i].SetLen(maxDatagram)
+		m.msgs[i].Hdr.Iov = &m.iovs[i]
+		m.msgs[i].Hdr.SetIovlen(1)
+		m.msgs[i].Hdr.Name = (*byte)(unsafe.Pointer(&m.names[i]))
+	}
+	return m
+}}
+
+// readRaw is readLoop on a real socket: the whole session's receiving runs
+// inside one RawConn.Read, whose callback drains the socket with recvmmsg
+// and returns false to wait for readiness. net.UDPConn's ReadFrom instead
+// resets the readiness it was told about and calls recvfrom until EAGAIN:
+// two syscalls per 20 ms packet, the second one always EAGAIN. Here a
+// recvmmsg that returns fewer datagrams than asked says the queue was empty,
+// and the next one waits for the poller's edge, which a datagram arriving
+// in between has already set. ok is false when conn is not a *net.UDPConn
+// (a test's in-memory pipe, a caller's wrapper), and readLoop reads with
+// ReadFromUDPAddrPort instead.
+func (s *Session) readRaw(rs *recvState) (ok bool) {
+	// The concrete type, not syscall.Conn: a caller's wrapper that embeds
+	// a *net.UDPConn has SyscallConn too, and reading under it would
+	// bypass the wrapper's own ReadFromUDPAddrPort (sip's
+	// TestDialMediaConn counts them).
+	uc, isSock := s.conn.(*net.UDPConn)
+	if !isSock {
+		return false
+	}
+	rc, err := uc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	for {
+		err := rc.Read(func(fd uintptr) bool { return s.drain(fd, rs) })
+		select {
+		case <-s.stop:
+			return true
+		default:
+		}
+		if err == nil || errors.Is(err, net.ErrClosed) {
+			return true
+		}
+		s.st.ignored.Add(1)
+	}
+}
+
+// drain reads every datagram queued on fd and handles it; false asks the
+// poller to wait for the next one.
+func (s *Session) drain(fd uintptr, rs *recvState) bool {
+	m := mmsgPool.Get().(*mmsgBufs)
+	defer mmsgPool.Put(m)
+	for errs := 0; ; {
+		for i := range m.msgs {
+			m.msgs[i].Hdr.Namelen = unix.SizeofSockaddrAny
+			m.msgs[i].Hdr.Flags = 0
+			m.msgs[i].Len = 0
+		}
+		r, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&m.msgs[0])), recvBatch, unix.MSG_DONTWAIT, 0, 0)
+		switch errno {
+		case 0:
+		case unix.EAGAIN:
+			return false
+		case unix.EINTR:
+			continue
+		default:
+			// ICMP-induced and buffer errors do not end the call (the
+			// inactivity timeout does if the far end is really gone);
+			// they are reported once each, so read on, within reason.
+			s.st.ignored.Add(1)
+			if errs++; errs > recvBatch {
+				return false
+			}
+			continue
+		}
+		n := int(r)
+		for i := range n {
+			src, ok := sockaddrAddrPort(&m.names[i])
+			if !ok || m.msgs[i].Hdr.Flags&unix.MSG_TRUNC != 0 {
+				s.st.ignored.Add(1)
+				continue
+			}
+			s.handlePacket(rs, m.data[i][:m.msgs[i].Len], src)
+		}
+		if n < recvBatch {
+			return false
+		}
+	}
+}
+
+// sockaddrAddrPort is the datagram's source; IPv6 scope IDs become numeric
+// zones, which the net package resolves when a packet is sent back.
+func sockaddrAddrPort(sa *unix.RawSockaddrAny) (netip.AddrPort, bool) {
+	switch sa.Addr.Family {
+	case unix.AF_INET:
+		a := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+		p := (*[2]byte)(unsafe.Pointer(&a.Port))
+		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(p[0])<<8|uint16(p[1])), true
+	case unix.AF_INET6:
+		a := (*unix.RawSockaddrInet6)(unsafe.Pointer(sa))
+		p := (*[2]byte)(unsafe.Pointer(&a.Port))
+		ip := netip.AddrFrom16(a.Addr)
+		if a.Scope_id != 0 {
+			ip = ip.WithZone(strconv.FormatUint(uint64(a.Scope_id), 10))
+		}
+		return netip.AddrPortFrom(ip, uint16(p[0])<<8|uint16(p[1])), true
+	}
+	return netip.AddrPort{}, false
+}

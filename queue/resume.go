@@ -1,0 +1,189 @@
+package queue
+
+// Resuming: a Service rebuilt from what another one knew (a new cluster
+// leader, docs/cluster.md "Failover"). The old Service's state is read with
+// ExportAgent and ExportEntry and kept elsewhere (the cluster's snapshot
+// rows); the new one takes it back with ImportAgent for every agent, Join
+// with JoinRequest.Resume for every waiting caller in service order, and
+// Resumed at the end. Offers in flight are not carried over: the rebuilt
+// Service makes its own at Resumed.
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/hotline-dev/hotline/store"
+)
+
+// AgentSnapshot is what a rebuilt Service needs of an agent.
+type AgentSnapshot struct {
+	Presence Presence `json:"presence"`
+	Reason   string   `json:"reason,omitempty"`
+	// Activity is on_call or wrap_up, else idle: an offer ringing is not
+	// carried over (the rebuilt Service offers again) and neither is a
+	// callback's reservation (its scheduler's).
+	Activity  Activity `json:"activity"`
+	Call      string   `json:"call,omitempty"` // on_call, wrap_up: the call and its queue
+	CallQueue string   `json:"call_queue,omitempty"`
+	Caller    string   `json:"caller,omitempty"`
+	// TalkStart is when the call was answered; Talk (wrap_up) how long it
+	// lasted, for its handle time; WrapEnd when the wrap-up ends.
+	TalkStart time.Time     `json:"talk_start,omitzero"`
+	Talk      time.Duration `json:"talk,omitempty"`
+	WrapEnd   time.Time     `json:"wrap_end,omitzero"`
+	// Queues is the membership after a run-time change (SetMember,
+	// RemoveMember; {} for none); nil: as configured.
+	Queues   map[string]int `json:"queues,omitzero"`
+	Misses   int            `json:"misses,omitempty"`
+	Answered int            `json:"answered,omitempty"`
+	// IdleSince ranks longest-idle; StateSince dates the agent's state
+	// (zero: the import's now, as for an agent that was ringing).
+	IdleSince  time.Time `json:"idle_since"`
+	StateSince time.Time `json:"state_since,omitzero"`
+}
+
+// EntrySnapshot is what a rebuilt Service needs of a waiting caller
+// besides its JoinRequest: when the caller really joined (MaxWait and the
+// wait reported count from it; the rank is JoinedAt's), and the agents
+// who missed them (RONA: tried last).
+type EntrySnapshot struct {
+	Joined time.Time `json:"joined"`
+	Tried  []string  `json:"tried,omitempty"` // sorted
+}
+
+// ExportAgent is agent id's state for ImportAgent.
+func (s *Service) ExportAgent(id string) (AgentSnapshot, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.agents[id]
+	if !ok {
+		return AgentSnapshot{}, fmt.Errorf("export agent %q: %w", id, ErrUnknownAgent)
+	}
+	st := AgentSnapshot{Presence: a.presence, Reason: a.reason, Activity: Idle, Misses: a.misses, Answered: a.answered,
+		IdleSince: a.idleSince, StateSince: a.stateSince}
+	if a.custom {
+		st.Queues = a.queues // replaced whole, never changed in place
+	}
+	switch a.activity {
+	case OnCall:
+		st.Activity, st.Call, st.CallQueue, st.Caller, st.TalkStart = OnCall, a.call, a.callQueue, a.caller, a.talkStart
+	case WrapUp:
+		st.Activity, st.Call, st.CallQueue, st.Caller, st.TalkStart, st.Talk, st.WrapEnd = WrapUp, a.call, a.callQueue, a.caller,
+			a.talkStart, a.talk, a.wrapEnd
+	case Ringing, Reserved:
+		st.StateSince = time.Time{} // comes back idle: a new state
+	}
+	return st, nil
+}
+
+// ImportAgent gives agent id the state st (ExportAgent's, from the Service
+// this one replaces). Call it before callers join, once per agent: an agent
+// on a call stays on it (offered nothing until Hangup of st.Call, then
+// wrap-up), one in wrap-up wraps up until st.WrapEnd (Tick ends it),
+// membership, misses, calls answered, idle and state times are kept. A
+// queue no longer configured is dropped from the membership.
+func (s *Service) ImportAgent(id string, st AgentSnapshot) error {
+	s.mu.Lock()
+	defer s.unlock()
+	a, ok := s.agents[id]
+	if !ok {
+		return fmt.Errorf("import agent %q: %w", id, ErrUnknownAgent)
+	}
+	if a.activity != Idle || a.offer != nil {
+		return fmt.Errorf("import agent %q: already %s: %w", id, a.activity, ErrDuplicateCall)
+	}
+	switch st.Activity {
+	case OnCall, WrapUp:
+		if _, ok := s.queues[st.CallQueue]; !ok {
+			return fmt.Errorf("import agent %q: call %q in %q: %w", id, st.Call, st.CallQueue, ErrUnknownQueue)
+		}
+		if st.Call == "" || s.oncall[st.Call] != nil || s.entries[st.Call] != nil {
+			return fmt.Errorf("import agent %q: call %q: %w", id, st.Call, ErrDuplicateCall)
+		}
+	}
+	now := s.cfg.Now()
+	var c AgentChange
+	if st.Queues != nil {
+		m := make(map[string]int, len(st.Queues))
+		for name, penalty := range st.Queues {
+			if _, ok := s.queues[name]; ok {
+				m[name] = penalty
+			}
+		}
+		s.setQueues(a, m)
+		c.Queues = m
+	}
+	switch st.Presence {
+	case Available, Paused:
+		a.presence, a.reason = st.Presence, st.Reason
+	default:
+		a.presence, a.reason = LoggedOut, ""
+	}
+	a.misses, a.answered = st.Misses, st.Answered
+	if !st.IdleSince.IsZero() {
+		a.idleSince = st.IdleSince
+	}
+	switch st.Activity {
+	case OnCall:
+		a.activity, a.call, a.callQueue, a.caller, a.talkStart = OnCall, st.Call, st.CallQueue, st.Caller, st.TalkStart
+		if a.talkStart.IsZero() {
+			a.talkStart = now
+		}
+		s.oncall[st.Call] = a
+	case WrapUp:
+		a.activity, a.call, a.callQueue, a.caller, a.talkStart, a.talk, a.wrapEnd = WrapUp, st.Call, st.CallQueue, st.Caller,
+			st.TalkStart, st.Talk, st.WrapEnd
+	}
+	if a.presence == Available && a.activity == Idle {
+		s.agentFreed(a)
+	}
+	s.emitAgent(a, a.callQueue, c)
+	if !st.StateSince.IsZero() && !st.StateSince.After(now) {
+		a.stateSince = st.StateSince
+	}
+	return nil
+}
+
+// ExportEntry is waiting caller callID's state for JoinRequest.Resume.
+func (s *Service) ExportEntry(callID string) (EntrySnapshot, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.entries[callID]
+	if !ok {
+		return EntrySnapshot{}, fmt.Errorf("export caller %q: %w", callID, ErrUnknownCall)
+	}
+	st := EntrySnapshot{Joined: e.joined}
+	for id := range e.tried {
+		st.Tried = append(st.Tried, id)
+	}
+	slices.Sort(st.Tried)
+	return st, nil
+}
+
+// resumeEntry gives a resumed caller what the old Service knew of them
+// and puts them in q.byJoin at their real join time (the MaxWait order),
+// which the order they rejoin in (their rank) need not follow.
+func (q *queueState) resumeEntry(e *entry, st *EntrySnapshot, now time.Time) {
+	if !st.Joined.IsZero() && !st.Joined.After(now) {
+		e.joined = st.Joined
+	}
+	for _, id := range st.Tried {
+		e.tried[id] = true
+	}
+	i := sort.Search(len(q.byJoin), func(i int) bool { return q.byJoin[i].joined.After(e.joined) })
+	q.byJoin = slices.Insert(q.byJoin, i, e)
+}
+
+// Resumed ends a rebuild: it puts back the statistics records the old
+// Service left (Config.State had them) and offers the resumed callers, in
+// order. A caller the records saw join and not leave is still waiting when
+// resumed (their join is not counted again); one who is not came back
+// nowhere, and counts as exited now, as at a restart (Restore).
+func (s *Service) Resumed(recs []store.QueueRec) {
+	s.mu.Lock()
+	defer s.unlock()
+	s.stats.restore(recs, s.cfg.Now(), func(callID string) bool { return s.entries[callID] != nil })
+	s.dispatch()
+}
