@@ -205,9 +205,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		}
 		a.recordings = dir
 	}
+	cbs := ivrCallbacks{s: a.callbacks}
+	if c := a.acd.cluster; c != nil {
+		cbs.await = func(ctx context.Context, queue string, id int64) int {
+			return c.callbacks.awaitPosition(ctx, queue, id, positionWait)
+		}
+	}
 	if a.engine, err = ivr.NewEngine(ivr.Config{
 		Prompts: a.prompts, Lookups: a.lookups, Calendars: cfg.Calendars, Bus: a.bus, Logger: log,
-		Enqueuer: a.acd.enqueuer, Callbacks: ivrCallbacks{s: a.callbacks}, Location: officeLocation(cfg),
+		Enqueuer: a.acd.enqueuer, Callbacks: cbs, Location: officeLocation(cfg),
 		TTS: speech, TTSWait: cfg.TTS.Wait, Recordings: a.recordings,
 	}); err != nil {
 		return nil, fmt.Errorf("ivr engine: %w", err)

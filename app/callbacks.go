@@ -27,10 +27,13 @@ const cancelledByCaller = "caller (IVR)"
 // their join time and tier); one who never waited asks from the IVR. It
 // turns the scheduler's answers into what the dialogue says: a duplicate
 // is the existing callback's receipt, the refusals become ivr's errors.
-//
-// Not wired yet: app builds no Scheduler on this branch (the ACD and
-// dialler branch does); wire it as ivr.Config.Callbacks beside that.
-type ivrCallbacks struct{ s callbackRequester }
+type ivrCallbacks struct {
+	s callbackRequester
+	// await, in a cluster, waits (bounded) for a new callback's position
+	// to reach this node: the leader loads it after the request returns.
+	// nil: the request's answer has it (one node).
+	await func(ctx context.Context, queue string, id int64) int
+}
 
 func (c ivrCallbacks) ScheduleCallback(ctx context.Context, req ivr.CallbackRequest) (ivr.CallbackReceipt, error) {
 	src := store.SourceIVR
@@ -50,6 +53,10 @@ func (c ivrCallbacks) ScheduleCallback(ctx context.Context, req ivr.CallbackRequ
 	}
 	rc := ivr.CallbackReceipt{ID: cb.ID, Version: cb.Version, Position: cb.Position}
 	c.when(&rc, req.Queue, req.At)
+	if rc.Position == 0 && rc.OpenNow && c.await != nil {
+		// Due now, so it goes in the line: the caller is told where.
+		rc.Position = c.await(ctx, req.Queue, cb.ID)
+	}
 	return rc, nil
 }
 

@@ -130,3 +130,32 @@ func TestIVRCallbacksCancel(t *testing.T) {
 		t.Errorf("in progress: %v", err)
 	}
 }
+
+// In a cluster a new callback's position comes after the request
+// (the leader loads it): the receipt waits for it (await) when the
+// callback is due now, and not for one scheduled later or already placed.
+func TestIVRCallbacksAwaitPosition(t *testing.T) {
+	f := &fakeRequester{cb: callback.Callback{Callback: store.Callback{ID: 9, Version: 1}}}
+	var asked []int64
+	c := ivrCallbacks{s: f, await: func(_ context.Context, queue string, id int64) int {
+		asked = append(asked, id)
+		if queue != "technical" {
+			return 0
+		}
+		return 4
+	}}
+	rc, err := c.ScheduleCallback(context.Background(), ivr.CallbackRequest{Number: "+84912345678", Queue: "technical"})
+	if err != nil || rc.Position != 4 || len(asked) != 1 || asked[0] != 9 {
+		t.Fatalf("due now: receipt %+v, %v, awaited %v; want position 4 from await of 9", rc, err, asked)
+	}
+	f.first = time.Now().Add(2 * time.Hour) // the calendar opens later: no place in line yet
+	if rc, err = c.ScheduleCallback(context.Background(), ivr.CallbackRequest{Number: "+84912345678", Queue: "technical"}); err != nil ||
+		rc.Position != 0 || len(asked) != 1 {
+		t.Fatalf("scheduled for later: receipt %+v, %v, awaited %v; want no wait", rc, err, asked)
+	}
+	f.first, f.cb.Position = time.Time{}, 2 // the request's answer has it (one node, or the leader's own)
+	if rc, err = c.ScheduleCallback(context.Background(), ivr.CallbackRequest{Number: "+84912345678", Queue: "technical"}); err != nil ||
+		rc.Position != 2 || len(asked) != 1 {
+		t.Fatalf("placed: receipt %+v, %v, awaited %v; want 2 without a wait", rc, err, asked)
+	}
+}

@@ -25,6 +25,7 @@ func (a *App) newCallbacks() error {
 		s, err := callback.New(callback.Config{
 			Store: lazyCallbacks{a.store}, Queues: cfg.Queues, Calendars: cfg.Calendars, Limits: cfg.Callbacks,
 			Policy: a.policy, Bus: a.bus, Logger: a.log, Location: officeLocation(cfg), Remote: c.callbacks.remote,
+			Position: c.callbacks.position,
 		})
 		if err != nil {
 			return err

@@ -58,6 +58,11 @@ type clusterCallbacks struct {
 	own     chan struct{}
 	ownOnce sync.Once
 
+	// vfig is the view's callback figures as decoded for vversion.
+	vmu      sync.Mutex
+	vversion int64
+	vfig     viewFigures
+
 	mu   sync.Mutex
 	term *cbTerm       // this node's lead term; nil while it follows
 	prev chan struct{} // closed when the latest term's scheduler has stopped
@@ -312,24 +317,56 @@ func (c *clusterCallbacks) wait(d time.Duration) error {
 }
 
 // viewFigures is what the leader adds to the cluster view: its
-// scheduler's figures, by queue.
+// scheduler's figures, by queue, and the position of each callback
+// waiting in a line (by callback id), as its Service ranks them.
 type viewFigures struct {
 	Callbacks []callback.Figures `json:"callbacks"`
+	Positions map[int64]int      `json:"positions,omitempty"`
 }
 
-// viewExtra is cluster.Config.ViewExtra: the leader's callback figures in
-// every view it writes (on the Step goroutine; Figures only locks the
-// scheduler's memory).
+// viewExtra is cluster.Config.ViewExtra: the leader's callback figures
+// and positions in every view it writes (on the Step goroutine; Figures
+// only locks the scheduler's memory, CallbackPositions the Service's).
 func (c *clusterCallbacks) viewExtra() json.RawMessage {
 	t := c.current()
 	if t == nil {
 		return nil
 	}
-	b, err := json.Marshal(viewFigures{Callbacks: t.sched.Figures()})
+	v := viewFigures{Callbacks: t.sched.Figures()}
+	svc := c.node.Service() // the one this view is of
+	if svc == nil {
+		return nil
+	}
+	for key, p := range svc.CallbackPositions() {
+		if id, ok := callbackID(key); ok {
+			if v.Positions == nil {
+				v.Positions = map[int64]int{}
+			}
+			v.Positions[id] = p.Position
+		}
+	}
+	b, err := json.Marshal(v)
 	if err != nil {
 		return nil
 	}
 	return b
+}
+
+// viewed is the leader's callback figures of the view this node serves,
+// decoded once per view version (a board's and a list's reads share it).
+func (c *clusterCallbacks) viewed() viewFigures {
+	version := c.view.Version()
+	c.vmu.Lock()
+	defer c.vmu.Unlock()
+	if version != c.vversion {
+		c.vfig, c.vversion = viewFigures{}, version
+		if extra := c.view.Extra(); extra != nil {
+			if err := json.Unmarshal(extra, &c.vfig); err != nil {
+				c.log.Warn("cluster: the leader's callback figures in the view do not decode", "version", version, "err", err)
+			}
+		}
+	}
+	return c.vfig
 }
 
 // QueueFigures is a queue's callback figures as the leader's scheduler
@@ -340,15 +377,55 @@ func (c *clusterCallbacks) QueueFigures(queue string) (callback.Figures, bool) {
 	if t := c.current(); t != nil {
 		return t.sched.QueueFigures(queue)
 	}
-	var v viewFigures
-	if extra := c.view.Extra(); extra != nil && json.Unmarshal(extra, &v) == nil {
-		for _, f := range v.Callbacks {
-			if f.Queue == queue {
-				return f, true
-			}
+	for _, f := range c.viewed().Callbacks {
+		if f.Queue == queue {
+			return f, true
 		}
 	}
 	return callback.Figures{Queue: queue}, true
+}
+
+// position is callback.Config.Position of the node's request side: where
+// the leader's Service has the callback, its own on the leader's node,
+// from the cluster view on every other (up to about a second behind, like
+// a caller's position: the leader loads the request, puts it in the line,
+// then writes the next view).
+func (c *clusterCallbacks) position(queue string, id int64) (int, bool) {
+	if t := c.current(); t != nil {
+		return t.acd.Position(queue, id)
+	}
+	p, ok := c.viewed().Positions[id]
+	return p, ok && p > 0
+}
+
+// positionWait bounds how long a caller who just asked for a callback
+// waits, silent, for its position to reach this node (the leader loads
+// the request, then the next view carries it: typically under a second).
+// Past it they are told without a position (docs/cluster.md).
+const positionWait = 3 * time.Second
+
+// awaitPosition is callback id's position once this node knows it, at
+// most d from now; 0 when it does not by then (or ctx ends).
+func (c *clusterCallbacks) awaitPosition(ctx context.Context, queue string, id int64, d time.Duration) int {
+	if p, ok := c.position(queue, id); ok {
+		return p
+	}
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	tick := time.NewTicker(25 * time.Millisecond) // reads of memory: the view Run keeps fresh
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			c.log.Info("callback: the new callback's position did not reach this node in time; the caller is told without it",
+				"callback", id, "queue", queue, "waited", d)
+			return 0
+		case <-tick.C:
+			if p, ok := c.position(queue, id); ok {
+				return p
+			}
+		}
+	}
 }
 
 // clusterCallbackAPI is api.Callbacks in a cluster: requests and changes

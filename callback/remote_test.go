@@ -207,3 +207,56 @@ func TestRescanDoesNotReviveAnEnd(t *testing.T) {
 		}
 	})
 }
+
+// TestRemoteViewsShowTheRunningSchedulersPositions: a Remote scheduler's
+// views (Get, List, a duplicate's answer) give the position the running
+// scheduler's line has (Config.Position, a cluster's view), and the
+// running scheduler's List gives its ACD's positions too.
+func TestRemoteViewsShowTheRunningSchedulersPositions(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		at(monday9)
+		e := newEnv(t, nil)
+		cfg := e.cfg
+		cfg.Store, cfg.ACD, cfg.Dialer = e.db.(store.Callbacks), nil, nil
+		cfg.Remote = func(_ context.Context, id int64) error { e.s.Load(id); return nil }
+		cfg.Position = func(queue string, id int64) (int, bool) {
+			v, err := e.s.Get(context.Background(), id)
+			return v.Position, err == nil && v.Position > 0 && v.Queue == queue
+		}
+		r, err := callback.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = r.Close() })
+		now := time.Now()
+		later := e.request("technical", "0912000002", now.Add(-time.Minute), store.TierStandard)
+		ask := callback.Request{Source: store.SourceVirtualHold, Queue: "technical", Number: "0912000001", Caller: "0912000001",
+			CallID: "remote-pos", FromTag: "ft", JoinedAt: now.Add(-5 * time.Minute)}
+		first, err := r.Request(t.Context(), ask)
+		if err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		for _, s := range []*callback.Scheduler{r, e.s} {
+			if got, err := s.Get(t.Context(), first.ID); err != nil || got.Position != 1 {
+				t.Fatalf("Get of the remote request: %+v, %v; want position 1", got, err)
+			}
+			list, _, err := s.List(t.Context(), store.CallbackFilter{Queue: "technical"}, store.Page{Limit: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pos := map[int64]int{}
+			for _, cb := range list {
+				pos[cb.ID] = cb.Position
+			}
+			if pos[first.ID] != 1 || pos[later.ID] != 2 {
+				t.Fatalf("List positions %v; want %d at 1, %d at 2", pos, first.ID, later.ID)
+			}
+		}
+		_, err = r.Request(t.Context(), ask)
+		var dup *callback.DuplicateError
+		if !errors.As(err, &dup) || dup.Position != 1 {
+			t.Fatalf("asked again: %v (%+v), want the duplicate at position 1", err, dup)
+		}
+	})
+}

@@ -124,15 +124,28 @@ func (s *Scheduler) Request(ctx context.Context, r Request) (Callback, error) {
 		v := s.view(*open)
 		return v, &DuplicateError{Existing: *open, Position: v.Position}
 	}
-	held, lerr := s.limits.reserve(number, r.SourceKey, now)
-	if lerr != nil {
-		return Callback{}, lerr
+	// One process counts the bounds in memory; a Remote one (a cluster's
+	// node) has the store count them, so that every node's requests count.
+	var held reservation
+	var bounds *store.CallbackBounds
+	if s.cfg.Remote != nil {
+		bounds = &store.CallbackBounds{Window: time.Hour, PerNumber: s.cfg.Limits.PerNumber, PerSource: s.cfg.Limits.PerSource,
+			Total: s.cfg.Limits.Total}
+	} else {
+		var lerr *RateLimitError
+		if held, lerr = s.limits.reserve(number, r.SourceKey, now); lerr != nil {
+			return Callback{}, lerr
+		}
 	}
 	cb, err := s.cfg.Store.RequestCallback(ctx, store.CallbackRequest{Queue: r.Queue, Number: number,
 		Mode: store.CallbackMode(set.cfg.Mode), Source: r.Source, Tier: tier, JoinedAt: joined, NotBefore: notBefore,
 		ExpiresAt: notBefore.Add(set.cfg.Expiry), MaxAttempts: set.cfg.MaxAttempts, Caller: r.Caller, CallID: r.CallID,
 		FromTag: r.FromTag, CustomerID: r.CustomerID, TicketID: r.TicketID, Category: r.Category, Language: r.Language,
-		Note: r.Note, At: now})
+		Note: r.Note, At: now, SourceKey: r.SourceKey, Bounds: bounds})
+	var bound *store.CallbackBoundError
+	if errors.As(err, &bound) {
+		return Callback{}, &RateLimitError{Bound: bound.Bound, RetryAfter: bound.RetryAfter}
+	}
 	var dup *store.DuplicateCallbackError
 	if errors.As(err, &dup) {
 		held.cancel(now)
@@ -319,11 +332,17 @@ func (s *Scheduler) List(ctx context.Context, f store.CallbackFilter, p store.Pa
 		return nil, "", err
 	}
 	out := make([]Callback, len(cbs))
+	inLine := make([]bool, len(cbs))
 	s.mu.Lock()
 	for i, cb := range cbs {
-		out[i] = s.viewLocked(cb, s.entries[cb.ID])
+		e := s.entries[cb.ID]
+		out[i] = s.viewLocked(cb, e)
+		inLine[i] = e != nil && e.inLine
 	}
 	s.mu.Unlock()
+	for i := range out {
+		s.position(&out[i], inLine[i])
+	}
 	return out, next, nil
 }
 
@@ -352,12 +371,24 @@ func (s *Scheduler) view(cb store.Callback) Callback {
 		inLine = e.inLine
 	}
 	s.mu.Unlock()
-	if inLine && s.cfg.ACD != nil {
-		if pos, ok := s.cfg.ACD.Position(cb.Queue, cb.ID); ok {
+	s.position(&v, inLine)
+	return v
+}
+
+// position fills in v's position: the ACD's when v is in this scheduler's
+// line, the running scheduler's (Config.Position) on a Remote one. Called
+// without s.mu (the ACD may call back into the scheduler).
+func (s *Scheduler) position(v *Callback, inLine bool) {
+	switch {
+	case s.cfg.Remote != nil && s.cfg.Position != nil && v.State == store.CallbackWaiting:
+		if pos, ok := s.cfg.Position(v.Queue, v.ID); ok {
+			v.Position = pos
+		}
+	case inLine && s.cfg.ACD != nil:
+		if pos, ok := s.cfg.ACD.Position(v.Queue, v.ID); ok {
 			v.Position = pos
 		}
 	}
-	return v
 }
 
 // viewLocked is view without the ACD's position. Called with s.mu held.

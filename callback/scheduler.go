@@ -69,6 +69,11 @@ type Config struct {
 	// loads it (Load). The store's unique index on open (number, queue)
 	// keeps racing requests of several nodes to one callback.
 	Remote func(ctx context.Context, id int64) error
+	// Position, with Remote, is where the scheduler that runs has a
+	// waiting callback in its queue's line (1 = next; ok false: not in
+	// line, or not known here): a cluster's node reads the leader's from
+	// the cluster view. The views of this scheduler show it.
+	Position func(queue string, id int64) (pos int, ok bool)
 	// Rescan, when set, is how often a running scheduler reads every open
 	// callback from the store and takes the waiting ones it does not hold:
 	// the safety net for a Load that never came (a cluster's callback

@@ -515,3 +515,26 @@ func TestEnqueuerRejoinBridgesToTheReservedAgent(t *testing.T) {
 		<-later
 	})
 }
+
+// CallbackPositions (what a cluster's leader publishes) is every waiting
+// callback's CallbackPosition, and leaves out one withdrawn.
+func TestCallbackPositionsAreEachCallbacksPosition(t *testing.T) {
+	g, _ := cbRig(t, config.Queue{}, "a")
+	g.must(g.s.Login("a"))
+	g.must(g.s.Pause("a", "setup"))
+	g.join("A", "q", "")
+	g.offerCB("callback:1", g.clk.Now().Add(-time.Minute), "", false) // ahead of A
+	g.clk.Advance(time.Second)
+	g.offerCB("callback:2", g.clk.Now(), "", false) // behind A
+	got := g.s.CallbackPositions()
+	want := map[string]int{"callback:1": g.cbPos("callback:1"), "callback:2": g.cbPos("callback:2")}
+	if len(got) != 2 || got["callback:1"].Position != want["callback:1"] || got["callback:2"].Position != want["callback:2"] ||
+		want["callback:1"] != 1 || want["callback:2"] != 3 {
+		t.Fatalf("CallbackPositions %+v, CallbackPosition of each %v; want 1 and 3", got, want)
+	}
+	g.must(g.s.WithdrawCallback("callback:1"))
+	got = g.s.CallbackPositions()
+	if _, ok := got["callback:1"]; ok || len(got) != 1 || got["callback:2"].Position != g.cbPos("callback:2") || got["callback:2"].Position != 2 {
+		t.Fatalf("after callback:1 was withdrawn: %+v; want only callback:2, at 2", got)
+	}
+}

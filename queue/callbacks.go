@@ -193,6 +193,22 @@ func (s *Service) CallbackPosition(key string) (Position, error) {
 	return Position{}, fmt.Errorf("position of callback %q: %w", key, ErrUnknownCall)
 }
 
+// CallbackPositions is CallbackPosition of every callback waiting in a
+// line, by key, under one lock: a cluster's leader publishes them in its
+// view for the other nodes (docs/cluster.md "Callbacks in a cluster").
+func (s *Service) CallbackPositions() map[string]Position {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]Position, len(s.cbs))
+	for key, e := range s.cbs {
+		q := s.queues[e.queue]
+		if i := q.index(e); i >= 0 {
+			out[key] = s.position(q, i+1)
+		}
+	}
+	return out
+}
+
 // CallbackAgent is the agent on an agent-first callback's call and the
 // offer they answered (SIPRinger.Take(offer) hands over their leg).
 func (s *Service) CallbackAgent(key string) (agent, offer string, ok bool) {

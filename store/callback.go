@@ -161,7 +161,37 @@ type CallbackRequest struct {
 	Language    string
 	Note        string // added to the request's interaction summary ("position 4, asked while waiting 3m")
 	At          time.Time
+	// SourceKey is who asked (the API's token and client address; "" not
+	// counted per source), kept for Bounds.
+	SourceKey string
+	// Bounds, when set, are checked in the insert's transaction against
+	// the callbacks the store already has (every process's on a shared
+	// database): past one, *CallbackBoundError and nothing is written.
+	Bounds *CallbackBounds
 }
+
+// CallbackBounds are request bounds counted in the store: at most so many
+// callbacks created in the Window before the request's At, per number,
+// per SourceKey and in all; 0 is no bound. Checks are serialised across
+// processes (PostgreSQL: an advisory lock held by the transaction), so N
+// nodes allow the bound, not N times it.
+type CallbackBounds struct {
+	Window                      time.Duration
+	PerNumber, PerSource, Total int
+}
+
+// CallbackBoundError is RequestCallback's answer when a CallbackBounds
+// bound is used up. It wraps ErrConflict.
+type CallbackBoundError struct {
+	Bound      string        // "per_number", "per_source", "total"
+	RetryAfter time.Duration // until the oldest counted request leaves the window
+}
+
+func (e *CallbackBoundError) Error() string {
+	return fmt.Sprintf("callback request bound %s used up: retry in %s", e.Bound, e.RetryAfter.Round(time.Second))
+}
+
+func (e *CallbackBoundError) Unwrap() error { return ErrConflict }
 
 // DuplicateCallbackError is RequestCallback's answer when the number
 // already has an open callback in the queue. It wraps ErrConflict.

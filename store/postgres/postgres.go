@@ -44,6 +44,9 @@ var dialect = sqlcore.Dialect{
 	// the claim's commit; the UPDATE that follows takes its snapshot
 	// after the previous claim committed, so it sees that claim's rows.
 	ClaimLock: `SELECT pg_advisory_xact_lock(hashtext('hotline.webhook_claims.' || current_schema()))`,
+	// The callback request bounds: every node's requests count in turn
+	// (keyed by the schema, like ClaimLock).
+	BoundsLock: `SELECT pg_advisory_xact_lock(hashtext('hotline.callback_bounds.' || current_schema()))`,
 }
 
 func pgCode(err error) string {

@@ -607,3 +607,84 @@ func testCallbackList(t *testing.T, s store.Store) {
 		t.Fatalf("once due: %+v", at)
 	}
 }
+
+// bounded is a request with the store's bounds (a cluster's node).
+func bounded(number, queue, source string, at time.Time, b store.CallbackBounds) store.CallbackRequest {
+	r := virtualHold(number, "b-"+number+"-"+queue+"-"+at.Format("150405.000"))
+	r.Queue, r.SourceKey, r.At, r.JoinedAt, r.ExpiresAt, r.Bounds = queue, source, at, at, at.Add(24*time.Hour), &b
+	return r
+}
+
+func wantBound(t *testing.T, err error, bound string, retry time.Duration) {
+	t.Helper()
+	var be *store.CallbackBoundError
+	if !errors.As(err, &be) || !errors.Is(err, store.ErrConflict) || be.Bound != bound || be.RetryAfter != retry {
+		t.Fatalf("request past the %s bound: %v (%+v), want the %s bound, retry in %s", bound, err, be, bound, retry)
+	}
+}
+
+// testCallbackBounds: the bounds count the callbacks created in the
+// window, per number (across queues), per source and in all; a refused
+// request writes nothing, and the window's oldest leaving frees one.
+func testCallbackBounds(t *testing.T, s store.Store) {
+	cs := callbacks(t, s)
+	b := store.CallbackBounds{Window: time.Hour, PerNumber: 2, PerSource: 3, Total: 4}
+	request(t, cs, bounded("0912100001", "technical", "api:a", c0, b))
+	request(t, cs, bounded("0912100001", "sales", "", c0.Add(time.Minute), b))
+	_, err := cs.RequestCallback(ctx(t), bounded("0912100001", "operator", "", c0.Add(2*time.Minute), b))
+	wantBound(t, err, "per_number", 58*time.Minute) // the first leaves the window at c0+1h
+	request(t, cs, bounded("0912100002", "technical", "api:a", c0.Add(3*time.Minute), b))
+	request(t, cs, bounded("0912100003", "technical", "api:a", c0.Add(4*time.Minute), b))
+	_, err = cs.RequestCallback(ctx(t), bounded("0912100004", "technical", "api:a", c0.Add(5*time.Minute), b))
+	wantBound(t, err, "per_source", 55*time.Minute)
+	_, err = cs.RequestCallback(ctx(t), bounded("0912100004", "technical", "api:b", c0.Add(5*time.Minute), b))
+	wantBound(t, err, "total", 55*time.Minute)
+	// Nothing was written for the refusals: four callbacks.
+	all, _, err := cs.ListCallbacks(ctx(t), store.CallbackFilter{}, store.Page{Limit: 100})
+	must(t, err)
+	if len(all) != 4 {
+		t.Fatalf("%d callbacks after four requests and three refusals", len(all))
+	}
+	// An hour after the first, it no longer counts: one more in all.
+	request(t, cs, bounded("0912100005", "technical", "api:b", c0.Add(time.Hour+time.Second), b))
+	_, err = cs.RequestCallback(ctx(t), bounded("0912100006", "technical", "api:b", c0.Add(time.Hour+2*time.Second), b))
+	wantBound(t, err, "total", time.Minute-2*time.Second) // the second (c0+1m) leaves at c0+1h1m
+	// Without bounds nothing is counted.
+	r := bounded("0912100006", "technical", "api:b", c0.Add(time.Hour+3*time.Second), b)
+	r.Bounds = nil
+	request(t, cs, r)
+}
+
+// testCallbackBoundsRace: requests for different numbers from many
+// goroutines at once (the nodes of a cluster) make exactly Total
+// callbacks; the others are refused by the total bound.
+func testCallbackBoundsRace(t *testing.T, s store.Store) {
+	cs := callbacks(t, s)
+	const n, total = 12, 5
+	b := store.CallbackBounds{Window: time.Hour, Total: total}
+	var made sync.WaitGroup
+	var mu sync.Mutex
+	counts := map[string]int{}
+	for i := range n {
+		made.Add(1)
+		go func() {
+			defer made.Done()
+			_, err := cs.RequestCallback(ctx(t), bounded(fmt.Sprintf("09122000%02d", i), "technical", "", c0, b))
+			var be *store.CallbackBoundError
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				counts["made"]++
+			case errors.As(err, &be) && be.Bound == "total":
+				counts["refused"]++
+			default:
+				t.Errorf("racing request: %v", err)
+			}
+		}()
+	}
+	made.Wait()
+	if counts["made"] != total || counts["refused"] != n-total {
+		t.Fatalf("racing requests: %v, want %d made, %d refused", counts, total, n-total)
+	}
+}

@@ -48,6 +48,8 @@ func Run(t *testing.T, open Factory) {
 		{"CallbackValidation", testCallbackValidation},
 		{"CallbackDedupe", testCallbackDedupe},
 		{"CallbackDedupeRace", testCallbackDedupeRace},
+		{"CallbackBounds", testCallbackBounds},
+		{"CallbackBoundsRace", testCallbackBoundsRace},
 		{"CallbackClaim", testCallbackClaim},
 		{"CallbackStory", testCallbackStory},
 		{"CallbackLoggedFirst", testCallbackLoggedFirst},

@@ -95,6 +95,9 @@ func (s *Store) RequestCallback(ctx context.Context, r store.CallbackRequest) (s
 				return nil
 			}
 			out, dup = store.Callback{}, false
+			if err := s.checkBounds(ctx, q, &r); err != nil {
+				return err
+			}
 			out, err = s.insertCallback(ctx, q, &r)
 			return err
 		})
@@ -105,6 +108,10 @@ func (s *Store) RequestCallback(ctx context.Context, r store.CallbackRequest) (s
 			break
 		}
 	}
+	var bound *store.CallbackBoundError
+	if errors.As(err, &bound) {
+		return store.Callback{}, bound
+	}
 	if err != nil {
 		return store.Callback{}, s.wrap(op, err)
 	}
@@ -112,6 +119,48 @@ func (s *Store) RequestCallback(ctx context.Context, r store.CallbackRequest) (s
 		return out, &store.DuplicateCallbackError{Existing: out}
 	}
 	return out, nil
+}
+
+// checkBounds refuses r when a bound of r.Bounds is used up: the
+// limit-th newest callback created in the window (per number, per source,
+// in all) exists; the retry is when it leaves the window. In the insert's
+// transaction, after the dialect's lock, so racing processes count each
+// other's rows.
+func (s *Store) checkBounds(ctx context.Context, q Querier, r *store.CallbackRequest) error {
+	b := r.Bounds
+	if b == nil || b.Window <= 0 {
+		return nil
+	}
+	if s.d.BoundsLock != "" {
+		if err := q.Exec(ctx, s.d.BoundsLock); err != nil {
+			return err
+		}
+	}
+	since := r.At.Add(-b.Window)
+	for _, c := range []struct {
+		bound, where string
+		limit        int
+		args         []any
+	}{
+		{"per_number", " AND number = $3", b.PerNumber, []any{r.Number}},
+		{"per_source", " AND source_key = $3", b.PerSource, []any{r.SourceKey}},
+		{"total", "", b.Total, nil},
+	} {
+		if c.limit <= 0 || (c.bound == "per_source" && r.SourceKey == "") {
+			continue
+		}
+		var at time.Time
+		err := q.QueryRow(ctx, `SELECT created_at FROM callbacks WHERE created_at > $1`+c.where+`
+			ORDER BY created_at DESC LIMIT 1 OFFSET $2`, append([]any{s.d.Time(since), c.limit - 1}, c.args...)...).Scan(ts(&at))
+		switch {
+		case errors.Is(err, ErrNoRows):
+			continue
+		case err != nil:
+			return fmt.Errorf("count %s: %w", c.bound, err)
+		}
+		return &store.CallbackBoundError{Bound: c.bound, RetryAfter: max(at.Add(b.Window).Sub(r.At), time.Second)}
+	}
+	return nil
 }
 
 var (
@@ -216,10 +265,10 @@ func (s *Store) insertCallback(ctx context.Context, q Querier, r *store.Callback
 		MaxAttempts: r.MaxAttempts, Version: 1, CallID: r.CallID, FromTag: r.FromTag, Language: r.Language,
 		CreatedAt: r.At, UpdatedAt: r.At}
 	if err := q.QueryRow(ctx, `INSERT INTO callbacks (customer_id, ticket_id, queue, number, mode, source, state, tier, joined_at,
-		not_before, expires_at, max_attempts, call_id, from_tag, language, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, 'waiting', $7, $8, $9, $10, $11, $12, $13, $14, $15, $15) RETURNING id`,
+		not_before, expires_at, max_attempts, call_id, from_tag, language, created_at, updated_at, source_key)
+		VALUES ($1, $2, $3, $4, $5, $6, 'waiting', $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16) RETURNING id`,
 		customer, ticket, c.Queue, c.Number, string(c.Mode), string(c.Source), string(c.Tier), s.d.Time(c.JoinedAt), s.d.Time(c.NotBefore),
-		s.d.Time(c.ExpiresAt), c.MaxAttempts, c.CallID, c.FromTag, c.Language, s.d.Time(r.At)).Scan(&c.ID); err != nil {
+		s.d.Time(c.ExpiresAt), c.MaxAttempts, c.CallID, c.FromTag, c.Language, s.d.Time(r.At), r.SourceKey).Scan(&c.ID); err != nil {
 		return store.Callback{}, err
 	}
 	summary := fmt.Sprintf("Callback requested to %s, queue %s (%s)", c.Number, c.Queue, sourcePhrase(c.Source))

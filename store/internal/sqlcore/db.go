@@ -78,4 +78,8 @@ type Dialect struct {
 	// and both take it. "" when write transactions are serialised anyway
 	// (SQLite).
 	ClaimLock string
+	// BoundsLock is a statement that serialises the callback request
+	// bounds' checks until the transaction ends (PostgreSQL: an advisory
+	// lock). "" when writing transactions are serial anyway (SQLite).
+	BoundsLock string
 }
