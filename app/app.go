@@ -60,7 +60,8 @@ type App struct {
 	webhooks   *webhook.Service    // helpdesk webhooks (docs/api.md "Webhooks")
 	callers    *callerBudget       // new customers per source and day
 	policy     *outbound.Policy
-	recordings recording.Store // voicemail audio (recordings.dir)
+	recordings recording.Store    // voicemail and call recording audio (recordings.dir)
+	sweeper    *recording.Sweeper // deletes call recordings past their queue's retention; nil without a store
 	// stopping is set when shutdown starts: /readyz fails from then on.
 	stopping atomic.Bool
 	// lost is set when the cluster declared this node lost (Run exits
@@ -153,6 +154,19 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	}
 
 	a.callers = newCallerBudget(cfg.Customers, officeLocation(cfg))
+	// Voicemail messages and call recordings: files under recordings.dir,
+	// metadata with the call's record. (config.Validate always sets a dir;
+	// a configuration built without it has no recording store: voicemail
+	// nodes and recorded queues record nothing and the recordings route
+	// answers 503.) Before the ACD: its queues record.
+	if cfg.Recordings.Dir != "" {
+		dir, err := recording.NewDir(cfg.Recordings.Dir)
+		if err != nil {
+			return nil, fmt.Errorf("recordings.dir: %w", err)
+		}
+		a.recordings = dir
+		a.sweeper = &recording.Sweeper{Store: dir, Index: a.store, Retention: recordingRetention(cfg.Queues), Logger: log}
+	}
 	if err = a.newACD(); err != nil {
 		return nil, err
 	}
@@ -181,17 +195,6 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 			speech = tts.NewCache(cfg.TTS.Dir, e)
 			a.undo = append(a.undo, func() error { speech.Close(); return nil })
 		}
-	}
-	// Voicemail messages: files under recordings.dir, metadata with the
-	// call's record. (config.Validate always sets a dir; a configuration
-	// built without it has no recording store: voicemail nodes record
-	// nothing and the recordings route answers 503.)
-	if cfg.Recordings.Dir != "" {
-		dir, err := recording.NewDir(cfg.Recordings.Dir)
-		if err != nil {
-			return nil, fmt.Errorf("recordings.dir: %w", err)
-		}
-		a.recordings = dir
 	}
 	if a.engine, err = ivr.NewEngine(ivr.Config{
 		Prompts: a.prompts, Lookups: a.lookups, Calendars: cfg.Calendars, Bus: a.bus, Logger: log,
@@ -410,4 +413,17 @@ func hostOf(addrs ...string) string {
 		}
 	}
 	return "127.0.0.1"
+}
+
+// recordingRetention is every queue's recording retention, whether its
+// recording is on or not: a queue that stops recording still deletes what
+// it recorded when its time is up.
+func recordingRetention(queues map[string]config.Queue) map[string]time.Duration {
+	out := make(map[string]time.Duration, len(queues))
+	for name, q := range queues {
+		if q.Recording.Retention > 0 {
+			out[name] = q.Recording.Retention
+		}
+	}
+	return out
 }

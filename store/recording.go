@@ -28,7 +28,7 @@ type Recording struct {
 	// Queue is where a call recording was made (its retention is that
 	// queue's); "" for a voicemail message.
 	Queue          string     `json:"queue,omitempty"`
-	Format         string     `json:"format"` // "wav": 16-bit PCM, 8 kHz, mono
+	Format         string     `json:"format"` // "wav": 16-bit PCM, 8 kHz, mono (stereo for a split call recording: caller left, agent right)
 	DurationMillis int64      `json:"duration_ms"`
 	Size           int64      `json:"size"` // bytes
 	CreatedAt      time.Time  `json:"created_at"`
