@@ -97,6 +97,9 @@ func (q *Enqueuer) Rejoin(ctx context.Context, call ivr.Call, req ivr.QueueReque
 }
 
 func (q *Enqueuer) enqueue(ctx context.Context, call ivr.Call, req ivr.QueueRequest, jr JoinRequest) (ivr.QueueResult, error) {
+	if err := q.noticeFirst(ctx, call, req); err != nil {
+		return ivr.QueueResult{Reason: ReasonAbandoned}, err
+	}
 	tk, err := q.cfg.Desk.Join(ctx, call, jr)
 	var ee *ExitError
 	if errors.As(err, &ee) { // joined and left at once: full, or nobody logged in
@@ -117,11 +120,6 @@ func (q *Enqueuer) stay(ctx context.Context, call ivr.Call, req ivr.QueueRequest
 	svc := q.cfg.Service
 	log := q.cfg.Logger.With("call_id", call.ID(), "queue", req.Queue)
 	rc, record := q.recordingOf(req.Queue)
-	if record {
-		// Before the music, and before the bridge whatever happens: an
-		// agent who answers at once waits for the notice's end.
-		_ = q.announceRecording(ctx, call, req, rc) // a hang-up: wait sees ctx end
-	}
 	holdCtx, stopHold := context.WithCancel(ctx)
 	var hold sync.WaitGroup
 	hold.Add(1)

@@ -36,18 +36,28 @@ func (q *Enqueuer) recordingOf(queue string) (config.QueueRecording, bool) {
 	return rc, true
 }
 
-// announceRecording tells the caller the call is recorded, before any
-// agent hears them: the queue's announce prompt, played whole (no key
-// interrupts it: the notice is the point). An agent who answers while it
-// plays waits for its end. A missing prompt is logged: recording without
-// the notice the configuration promised must not pass unnoticed.
-func (q *Enqueuer) announceRecording(ctx context.Context, call ivr.Call, req ivr.QueueRequest, rc config.QueueRecording) error {
+// noticeFirst tells the caller the call is recorded when req.Queue
+// records, before they join it: the notice is heard whole (no key
+// interrupts it: it is the point), no agent is rung meanwhile (so none
+// waits in silence for it to end, and an agent's phone that stops sending
+// to a silent far end is never left unheard), and their place in the
+// queue starts after it. A missing prompt is logged: recording without the
+// notice the configuration promised must not pass unnoticed. The error is
+// the caller hanging up during it.
+func (q *Enqueuer) noticeFirst(ctx context.Context, call ivr.Call, req ivr.QueueRequest) error {
+	rc, ok := q.recordingOf(req.Queue)
+	if !ok {
+		return nil
+	}
 	ps := bridge.Lookup(q.cfg.Prompts, req.Language, rc.Announce)
 	if len(ps) == 0 {
 		q.cfg.Logger.Warn("queue: recording notice prompt missing", "call_id", call.ID(), "queue", req.Queue, "prompt", rc.Announce, "lang", req.Language)
 		return nil
 	}
-	return call.Play(ctx, ps...)
+	if err := call.Play(ctx, ps...); err != nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return nil
 }
 
 // callRecorder records one bridged call (bridge.Options.Tap).

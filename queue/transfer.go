@@ -161,6 +161,9 @@ func (q *Enqueuer) transfer(ctx context.Context, call ivr.Call, req ivr.QueueReq
 		return back, err
 	}
 	if p.target.queue != "" {
+		next := req
+		next.Queue = p.target.queue
+		_ = q.noticeFirst(ctx, call, next) // a hang-up: Join and stay see ctx end
 		tk, err := q.cfg.Desk.Join(ctx, call, JoinRequest{CallID: call.ID(), Queue: p.target.queue, Tier: ivr.CallerTier(req.Vars), Caller: call.Caller()})
 		if err != nil {
 			code, reason := 503, "Service Unavailable"
@@ -179,8 +182,6 @@ func (q *Enqueuer) transfer(ctx context.Context, call ivr.Call, req ivr.QueueReq
 		}
 		bridge.FinishTransfer(ctx, ac, p.t, 200, "OK")
 		publish("ok")
-		next := req
-		next.Queue = p.target.queue
 		return q.stay(ctx, call, next, tk)
 	}
 	dialled := svc.cfg.Now()
