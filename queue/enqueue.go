@@ -97,8 +97,10 @@ func (q *Enqueuer) Rejoin(ctx context.Context, call ivr.Call, req ivr.QueueReque
 }
 
 func (q *Enqueuer) enqueue(ctx context.Context, call ivr.Call, req ivr.QueueRequest, jr JoinRequest) (ivr.QueueResult, error) {
-	if err := q.noticeFirst(ctx, call, req); err != nil {
-		return ivr.QueueResult{Reason: ReasonAbandoned}, err
+	if err := q.noticeFirst(ctx, call, req); err != nil { // hung up during the recording notice
+		now := q.cfg.Service.cfg.Now()
+		return ivr.QueueResult{Reason: ReasonAbandoned, Legs: []store.CallLeg{{Queue: req.Queue, JoinedAt: now, EndedAt: now,
+			End: store.LegUnanswered, Reason: ReasonAbandoned, EndedBy: EndedBy(call)}}}, err
 	}
 	tk, err := q.cfg.Desk.Join(ctx, call, jr)
 	var ee *ExitError
