@@ -194,6 +194,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		if e, ferr := tts.Find(); ferr == nil {
 			speech = tts.NewCache(cfg.TTS.Dir, e)
 			a.undo = append(a.undo, func() error { speech.Close(); return nil })
+			// The flows' static texts are synthesised now and after each
+			// reload, in the cache's goroutines, not by the first caller.
+			warm := func(s *flows.Set) {
+				for _, sp := range s.StaticSpeech() {
+					speech.Warm(sp.Text, sp.Lang)
+				}
+			}
+			warm(a.flows.Current())
+			a.flows.OnLoad(warm)
 		}
 	}
 	if a.engine, err = ivr.NewEngine(ivr.Config{

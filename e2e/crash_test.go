@@ -244,7 +244,10 @@ type calls struct {
 	// sippErr are their stderr files: a sipp that could not start its
 	// call (a port taken, a bad reply) says why there.
 	sippErr []string
-	once    sync.Once
+	// goErr is why each Go caller that failed did.
+	mu    sync.Mutex
+	goErr []string
+	once  sync.Once
 }
 
 func newCalls(t *testing.T) *calls {
@@ -266,6 +269,11 @@ func (cs *calls) gocall(addr, number, from, digits string, talk time.Duration, r
 		if err != nil && r != nil && r.Answered {
 			err = nil // a caller cut off by the kill is still a placed call
 		}
+		if err != nil {
+			cs.mu.Lock()
+			cs.goErr = append(cs.goErr, fmt.Sprintf("go caller %s: %v", from, err))
+			cs.mu.Unlock()
+		}
 		if res != nil {
 			if err != nil {
 				r = nil
@@ -279,9 +287,10 @@ func (cs *calls) gocall(addr, number, from, digits string, talk time.Duration, r
 // BYE. wait() reports how it exited.
 func (cs *calls) sipp(addr, number string, talk time.Duration) (wait func() error) {
 	bin := testenv.Tool(cs.t, "sipp", "Debian: apt-get install sip-tester")
+	b := ports(cs.t)
 	cmd := exec.Command(bin, "-sf", "uac_pause_bye.xml", "-s", number, "-m", "1", "-d", fmt.Sprint(talk.Milliseconds()),
-		"-timeout", "300s", "-i", "127.0.0.1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenUDPPort(cs.t)),
-		"-p", fmt.Sprint(freeUDPPort(cs.t)), "-nostdin", addr)
+		"-timeout", "300s", "-i", "127.0.0.1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(b.media()),
+		"-p", fmt.Sprint(b.sip()), "-nostdin", addr)
 	cmd.Dir = "../testdata/sipp"
 	errf, err := os.Create(filepath.Join(cs.t.TempDir(), "sipp.stderr"))
 	must(cs.t, err)
@@ -295,10 +304,15 @@ func (cs *calls) sipp(addr, number string, talk time.Duration) (wait func() erro
 	return func() error { err := <-exited; exited <- err; return err }
 }
 
-// sippStatus is what each sipp said on stderr, for a test that waited in
-// vain for its call.
-func (cs *calls) sippStatus() string {
+// status is what each sipp said on stderr and why Go callers failed, for
+// a test that waited in vain for its calls.
+func (cs *calls) status() string {
 	var b strings.Builder
+	cs.mu.Lock()
+	for _, e := range cs.goErr {
+		b.WriteString(e + "\n")
+	}
+	cs.mu.Unlock()
 	for i, name := range cs.sippErr {
 		out, _ := os.ReadFile(name)
 		fmt.Fprintf(&b, "sipp %d (pid %d) stderr: %q\n", i, cs.sipps[i].Process.Pid, strings.TrimSpace(string(out)))
@@ -328,7 +342,7 @@ func crashAndRestart(t *testing.T, db string, down, up func()) {
 
 	c1 := startChild(t, dir, db, 1)
 	cs := newCalls(t)
-	c1.diag = cs.sippStatus
+	c1.diag = cs.status
 	const goEnd, goUp, sippEnd, sippUp = 4, 4, 2, 2
 	for i := range goEnd {
 		cs.gocall(c1.sip, holdNumber, fmt.Sprintf("091000000%d", i), "", 2*time.Second, nil)

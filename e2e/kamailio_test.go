@@ -77,11 +77,8 @@ func startKamailioAlg(t *testing.T, alg string, nodes ...string) *kamailio {
 	}
 	dsList := filepath.Join(dir, "dispatcher.list")
 	must(t, os.WriteFile(dsList, []byte(list.String()), 0o644))
-	// A UDP port that was free a moment ago (Kamailio cannot be told port 0).
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	must(t, err)
-	addr := pc.LocalAddr().String()
-	pc.Close()
+	// Kamailio cannot be told port 0: a named port (ports_test.go).
+	addr := fmt.Sprintf("127.0.0.1:%d", ports(t).sip())
 	k := &kamailio{t: t, addr: addr, ctl: "unix:" + filepath.Join(dir, "ctl"), log: &logbuf.Buffer{}, done: make(chan struct{})}
 	cfg, err := filepath.Abs("../deploy/kamailio/kamailio.cfg")
 	must(t, err)

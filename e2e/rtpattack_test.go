@@ -274,7 +274,7 @@ func TestRTPSpraySippNATCaller(t *testing.T) {
 	leakCheck(t)
 	h := start(t, func(c *config.Config) { c.Media.PortMin, c.Media.PortMax = attackPortMin, attackPortMax })
 	attacker := startSprayer(t, "127.0.0.9", attackPortMin, attackPortMax, 9)
-	sdpPort := freeEvenUDPPort(t) // the NAT maps the port too: sipp's RTP leaves from -mp
+	sdpPort := ports(t).media() // the NAT maps the port too: sipp's RTP leaves from -mp
 	private := listenSink(t, "127.0.0.5", sdpPort)
 	sipp(t, h, "uac_nat_rfc2833.xml", "200", "udp", "-key", "sdp_ip", "127.0.0.5", "-key", "sdp_port", fmt.Sprint(sdpPort))
 	id := h.waitEvent(5*time.Second, "call", func(e events.Event) bool { return e.Type == events.CallStarted }).CallID
@@ -313,7 +313,7 @@ func TestMediaReflection(t *testing.T) {
 	} {
 		t.Run(tc.victim, func(t *testing.T) {
 			h := start(t, func(c *config.Config) { c.Media.InactivityTimeout = inactivity })
-			port := freeEvenUDPPort(t)
+			port := ports(t).media()
 			victim := listenSink(t, tc.victim, port)
 			sipp(t, h, "uac_reflect.xml", "200", "udp", "-key", "sdp_ip", tc.victim, "-key", "sdp_port", fmt.Sprint(port))
 			e := h.waitEvent(5*time.Second, "call.ended", func(e events.Event) bool { return e.Type == events.CallEnded })

@@ -2,9 +2,7 @@ package e2e
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,16 +37,12 @@ func sippRun(h *harness, scenario, service, transport string, extra ...string) e
 	}
 	errFile := filepath.Join(h.t.TempDir(), "sipp.err")
 	addr := h.sipAddr(transport)
-	mp, err := findEvenUDPPort()
-	if err != nil {
-		return err
-	}
-	p, err := findUDPPort()
+	b, err := reservePorts()
 	if err != nil {
 		return err
 	}
 	args := []string{"-sf", scenario, "-s", service, "-timeout", "60s", "-timeout_error",
-		"-i", "127.0.0.1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(mp), "-p", fmt.Sprint(p),
+		"-i", "127.0.0.1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(b.media()), "-p", fmt.Sprint(b.sip()),
 		"-trace_err", "-error_file", errFile, "-nostdin"}
 	if !slices.Contains(extra, "-m") {
 		args = append(args, "-m", "1")
@@ -150,61 +144,6 @@ func assertDigits(t *testing.T, h *harness, callID, want string, src media.Digit
 	if got != want {
 		t.Errorf("digits = %q, want %q (each once)", got, want)
 	}
-}
-
-// freeUDPPort asks the kernel for a free port for sipp's signalling socket
-// (so sipp never takes 5060 from a developer's running server).
-func freeUDPPort(t *testing.T) int {
-	t.Helper()
-	p, err := findUDPPort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-// freeEvenUDPPort is findEvenUDPPort for the test's goroutine.
-func freeEvenUDPPort(t *testing.T) int {
-	t.Helper()
-	p, err := findEvenUDPPort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-// findUDPPort is freeUDPPort for any goroutine.
-func findUDPPort() (int, error) {
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port, nil
-}
-
-// findEvenUDPPort finds an even port whose odd neighbour is free too (sipp
-// binds RTP and RTCP there).
-func findEvenUDPPort() (int, error) {
-	for i := 0; i < 50; i++ {
-		p, err := findUDPPort()
-		if err != nil {
-			return 0, err
-		}
-		p &^= 1
-		a, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", p))
-		if err != nil {
-			continue
-		}
-		b, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", p+1))
-		a.Close()
-		if err != nil {
-			continue
-		}
-		b.Close()
-		return p, nil
-	}
-	return 0, errors.New("no free even UDP port pair")
 }
 
 func tail(b []byte, n int) string {

@@ -144,10 +144,8 @@ func TestTransferToNumberThroughTrunk(t *testing.T) {
 func TestSippProviderExternalAgent(t *testing.T) {
 	bin := testenv.Tool(t, "sipp", "Debian: apt-get install sip-tester")
 	leakCheck(t)
-	port, err := findUDPPort()
-	must(t, err)
-	mp, err := findEvenUDPPort()
-	must(t, err)
+	sippPorts := ports(t)
+	port, mp := sippPorts.sip(), sippPorts.media()
 	provider := fmt.Sprintf("127.0.0.1:%d", port)
 	h := start(t, func(c *config.Config) {
 		c.Agents = []config.Agent{{ID: "ext", Name: "External", URI: "sip:0912000111@" + provider, Queues: map[string]int{"technical": 0}}}

@@ -287,7 +287,7 @@ func (ps *problems) checkDialoguePrompts(f *Flow, n *Node, env Env, what string,
 			if len(missing) > 6 {
 				list += fmt.Sprintf(", ... (%d in all)", len(missing))
 			}
-			ps.errorf(n.FieldLine("type"), n.Name, "%s dialogue prompts missing for %s: %s (prompts/prompts.txt has them for en and vi)", what, lang, list)
+			ps.errorf(n.FieldLine("type"), n.Name, "%s dialogue prompts missing for %s: %s (prompts/prompts.txt has them for %s)", what, lang, list, strings.Join(say.Languages(), ", "))
 		}
 	}
 }

@@ -28,6 +28,7 @@ type Registry struct {
 	rejected atomic.Uint64 // reloads refused: the set in service stayed
 	mu       sync.Mutex    // one reload at a time
 	seen     string        // fingerprint of the files last tried (guarded by mu)
+	onLoad   func(*Set)    // after each accepted reload (guarded by mu)
 }
 
 // NewRegistry returns a registry over dir; call Reload to load it.
@@ -46,6 +47,15 @@ func NewRegistry(dir string, env Env, logger *slog.Logger) *Registry {
 func (r *Registry) WithPrompts(lib *media.Library) *Registry {
 	r.prompts = lib
 	return r
+}
+
+// OnLoad has fn called with the new set after every reload that replaces
+// the set in service, from the reloading goroutine (so fn must not block:
+// the text-to-speech warm-up starts its work in the background).
+func (r *Registry) OnLoad(fn func(*Set)) {
+	r.mu.Lock()
+	r.onLoad = fn
+	r.mu.Unlock()
 }
 
 // Current returns the set in service (nil before the first good load).
@@ -124,6 +134,9 @@ func (r *Registry) load(files []file) ([]Problem, error) {
 	r.current.Store(set)
 	r.loaded.Add(1)
 	r.logger.Info("flows: loaded", "dir", r.dir, "flows", len(set.Flows()), "version", set.Version())
+	if r.onLoad != nil {
+		r.onLoad(set)
+	}
 	return ps, nil
 }
 

@@ -100,6 +100,12 @@ type simSayEvent struct {
 	Fragments         []string
 }
 
+// simTTSEvent is sim.tts: a text said by the text-to-speech engine (the
+// fallback prompt plays instead when it is not ready in time).
+type simTTSEvent struct {
+	Text, Lang, Fallback string
+}
+
 // simCallbackEvent is sim.callback: what the callback node got from the
 // scheduler ("" status: nothing was requested).
 type simCallbackEvent struct {

@@ -280,11 +280,16 @@ func (r *run) speak(ref flows.PromptRef) []resolved {
 		}
 		return nil
 	}
-	if r.e.cfg.TTS == nil {
-		return fallback("no engine", nil)
-	}
 	if text == "" {
 		return fallback("empty text", nil)
+	}
+	if r.e.cfg.TTS == nil {
+		if r.e.trace != nil {
+			// The simulator runs no engine: it prints what a call would hear.
+			r.traceEvent("tts", simTTSEvent{Text: text, Lang: r.lang, Fallback: ref.Fallback})
+			return nil
+		}
+		return fallback("no engine", nil)
 	}
 	wait := r.e.cfg.TTSWait
 	if wait <= 0 {
@@ -294,6 +299,6 @@ func (r *run) speak(ref flows.PromptRef) []resolved {
 	if err != nil {
 		return fallback("synthesis", err)
 	}
-	r.traceEvent("say", simSayEvent{Kind: "tts", Value: text, Lang: r.lang, Fragments: []string{"tts"}})
+	r.traceEvent("tts", simTTSEvent{Text: text, Lang: r.lang, Fallback: ref.Fallback})
 	return []resolved{{name: "tts-" + r.e.cfg.TTS.Key(text, r.lang)[:12], lang: r.lang, p: p}}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/hotline-dev/hotline/events"
+	"github.com/hotline-dev/hotline/say"
 )
 
 // printEvents renders the events of one simulated call, in order.
@@ -75,6 +76,12 @@ func printEvents(out io.Writer, sub *events.Subscription, promptsDir string, tex
 			fmt.Fprintf(out, "    lookup %s: %s %s %s\n", d.Lookup, d.Method, d.URL, d.Result)
 		case simSayEvent:
 			fmt.Fprintf(out, "    say %s (%s): %s\n", d.Value, d.Lang, spoken(d.Lang, d.Fragments, texts))
+		case simTTSEvent:
+			fmt.Fprintf(out, "    tts (%s): %s", d.Lang, d.Text)
+			if d.Fallback != "" {
+				fmt.Fprintf(out, "  (else %s/%s)", d.Lang, d.Fallback)
+			}
+			fmt.Fprintln(out)
 		case simCallbackEvent:
 			if d.Status == "" {
 				fmt.Fprintf(out, "    callback for queue %s: nothing requested (the caller hung up)\n", d.Queue)
@@ -139,16 +146,16 @@ func orNone(s string) string {
 	return s
 }
 
-// spoken joins the fragments' texts, or their names when a text is unknown.
+// spoken joins the fragments' texts as the language writes them (Thai
+// without spaces), or their names when a text is unknown.
 func spoken(lang string, frags []string, texts func(lang, name string) (string, bool)) string {
-	words := make([]string, len(frags))
-	for i, f := range frags {
-		words[i] = f
-		if texts != nil {
-			if t, ok := texts(lang, f); ok {
-				words[i] = t
-			}
-		}
+	if texts == nil {
+		return strings.Join(frags, " ")
 	}
-	return strings.Join(words, " ")
+	return say.Join(lang, frags, func(f string) string {
+		if t, ok := texts(lang, f); ok {
+			return t
+		}
+		return f
+	})
 }

@@ -37,6 +37,9 @@ func TestSimulate(t *testing.T) {
 			opts: SimOptions{MaxSteps: 3}, wantPath: "a a a", wantOut: []string{"outcome:  failed (max-steps)"}},
 		{name: "voicemail passes through, said so", flow: voicemailFlow, opts: SimOptions{Prompts: lib{}}, wantPath: "vm bye",
 			wantOut: []string{"voicemail: greeting, beep, record until # or 2s of silence (at most 20s); not recorded in a simulation"}},
+		{name: "tts text is printed, not its fallback", flow: "flow: t\nlanguages: [vi]\nnodes:\n  s: {type: set, vars: {m: \"Đơn hàng đã giao\"}, next: p}\n" +
+			"  p: {type: play, prompts: [{tts: m, fallback: sorry}], next: b}\n  b: {type: hangup}\n",
+			wantPath: "s p b", wantOut: []string{"    tts (vi): Đơn hàng đã giao  (else vi/sorry)\n> b (hangup)"}},
 		{name: "missing prompt is shown", flow: "flow: t\nlanguages: [en]\nnodes:\n  p: {type: play, prompts: [none-such], next: b}\n  b: {type: hangup}\n",
 			opts: SimOptions{Prompts: lib{}}, wantPath: "p b", wantOut: []string{"play en/none-such  MISSING"}},
 	}

@@ -105,8 +105,8 @@ func TestPromptRefusals(t *testing.T) {
 }
 
 // mp3Silence is n MPEG-1 Layer III frames (128 kbit/s, 44.1 kHz, stereo)
-// with empty side information: valid MP3 that decodes to silence. No MP3
-// encoder is installed here (sox lacks one), so the seed is made by hand.
+// with empty side information: valid MP3 that decodes to silence, made by
+// hand (the LAME-encoded tones are testdata/lame-*.mp3).
 func mp3Silence(n int) []byte {
 	frame := make([]byte, 144*128000/44100) // 417 bytes, no padding
 	copy(frame, []byte{0xFF, 0xFB, 0x90, 0x00})
@@ -215,5 +215,49 @@ func TestLibraryReloadSkipsUnchangedFiles(t *testing.T) {
 	}
 	if b2 == b1 || b2.Samples() != 800 {
 		t.Errorf("the rewritten file was not decoded again (%d samples)", b2.Samples())
+	}
+}
+
+// TestMP3Fixtures loads the LAME-encoded fixtures (TestGenerateMP3Fixtures)
+// through the prompt library, as a prompt folder holds them: each comes out
+// 8 kHz mono, about 1 s (LAME's encoder delay and last-frame padding add
+// some 80 ms of near-silence), a 1 kHz tone at -6 dBFS.
+func TestMP3Fixtures(t *testing.T) {
+	dir := t.TempDir()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.Mkdir(filepath.Join(dir, "en"), 0o755))
+	for _, f := range mp3Fixtures {
+		b, err := os.ReadFile(filepath.Join("testdata", f.file))
+		must(err)
+		must(os.WriteFile(filepath.Join(dir, "en", f.file), b, 0o644))
+	}
+	lib, err := LoadLibrary(dir)
+	must(err)
+	for _, f := range mp3Fixtures {
+		t.Run(f.file, func(t *testing.T) {
+			p, err := lib.Prompt("en", strings.TrimSuffix(f.file, ".mp3"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := p.Duration(); d < time.Second || d > 1150*time.Millisecond {
+				t.Fatalf("duration %v, want 1 s to 1.15 s", d)
+			}
+			// The middle of the tone, clear of the encoder's delay.
+			mid := p.PCM()[2000:7000]
+			if share := ToneShare(mid, 1000); share < 0.95 {
+				t.Fatalf("only %.3f of the energy at 1 kHz", share)
+			}
+			if share := ToneShare(mid, 440); share > 0.01 {
+				t.Fatalf("%.3f of the energy at 440 Hz: not a clean tone", share)
+			}
+			if got := levelDB(mid) + 6.02; math.Abs(got) > 1 {
+				t.Fatalf("level %+.2f dB from -6 dBFS, want within 1 dB", got)
+			}
+		})
 	}
 }

@@ -1,6 +1,6 @@
 // Package say turns values into the names of the prompt fragments that say
-// them, in a language's own grammar: cardinal numbers ("twenty one", "hai
-// mươi mốt"), digit strings read one by one, clock times ("two oh five
+// them, in a language's own grammar (English, Vietnamese, Thai): cardinal
+// numbers ("twenty one", "hai mươi mốt", "ยี่สิบเอ็ด"), digit strings read one by one, clock times ("two oh five
 // p.m.", "mười bốn giờ năm phút") and days ("tomorrow", "thứ Hai").
 //
 // It is pure logic with no I/O: it returns names such as "number-20" and

@@ -99,3 +99,8 @@ func (english) date(day int, m time.Month, year int) []string {
 	}
 	return out
 }
+
+// groups: ten digits 4-3-3 (0912 345 678), others in threes.
+func (english) groups(d string) []string { return split(d) }
+
+func (english) spaced() bool { return true }

@@ -61,11 +61,18 @@ type grammar interface {
 	// nothing ("mười hai đô la năm mươi xu").
 	and(out []string) []string
 	ordinal(n int) []string
-	// date says a day of the month and a month, and year unless 0.
+	// date says a day of the month and a month, and year unless 0 (in
+	// the Common Era; Thai says the Buddhist era's).
 	date(day int, m time.Month, year int) []string
+	// groups splits a phone number's digits, given as one run, into the
+	// groups the language's numbers are written in.
+	groups(digits string) []string
+	// spaced reports whether the language writes a space between words
+	// (Thai does not).
+	spaced() bool
 }
 
-var grammars = map[string]grammar{"en": english{}, "vi": vietnamese{}}
+var grammars = map[string]grammar{"en": english{}, "vi": vietnamese{}, "th": thai{}}
 
 func grammarOf(lang string) grammar {
 	if g, ok := grammars[lang]; ok {
@@ -82,7 +89,7 @@ func Supported(lang string) bool {
 }
 
 // Languages lists the languages with a grammar, sorted.
-func Languages() []string { return []string{"en", "vi"} }
+func Languages() []string { return []string{"en", "th", "vi"} }
 
 // Number says n as a cardinal number. A negative n is nil; one above
 // MaxNumber is read digit by digit.
@@ -288,7 +295,7 @@ func CoreFragments() []string {
 	for n := 20; n <= 90; n += 10 {
 		out = append(out, num(n))
 	}
-	out = append(out, FinalOne, FinalFive, Hundred, Thousand, Million, And, Oh, AM, PM, Hour, Minute, Today, Tomorrow)
+	out = append(out, FinalOne, FinalFive, Hundred, Thousand, TenThousand, HundredThousand, Million, And, Oh, AM, PM, Hour, Minute, Today, Tomorrow)
 	for d := time.Monday; d <= time.Saturday; d++ {
 		out = append(out, Weekday(d))
 	}
@@ -319,4 +326,25 @@ func Fragments() []string {
 		}
 	}
 	return out
+}
+
+// Join writes a value's fragments as the language writes words: text
+// gives each fragment's spoken text. English and Vietnamese put a space
+// between words; Thai writes none between words and a space between
+// phrases, here where a Pause is ("ศูนย์แปดหนึ่ง สองสามสี่ ...").
+// Package say itself never needs it; the simulator and tests print with it.
+func Join(lang string, frags []string, text func(name string) string) string {
+	spaced := grammarOf(lang).spaced()
+	var b strings.Builder
+	for i, f := range frags {
+		switch {
+		case !spaced && f == Pause:
+			b.WriteByte(' ')
+			continue
+		case i > 0 && spaced:
+			b.WriteByte(' ')
+		}
+		b.WriteString(text(f))
+	}
+	return b.String()
 }

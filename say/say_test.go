@@ -40,15 +40,13 @@ func texts(t *testing.T) map[string]map[string]string {
 
 func spoken(t *testing.T, tx map[string]map[string]string, lang string, names []string) string {
 	t.Helper()
-	words := make([]string, 0, len(names))
-	for _, n := range names {
+	return Join(lang, names, func(n string) string {
 		w, ok := tx[lang][n]
 		if !ok {
 			t.Fatalf("%s: fragment %q is not in prompts.txt", lang, n)
 		}
-		words = append(words, w)
-	}
-	return strings.Join(words, " ")
+		return w
+	})
 }
 
 func TestFragmentsInEveryLanguage(t *testing.T) {
@@ -262,7 +260,7 @@ func FuzzValue(f *testing.F) {
 	}
 	now := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, kind, value string) {
-		for _, lang := range []string{"en", "vi", "xx"} {
+		for _, lang := range append(Languages(), "xx") {
 			names, err := Value(lang, kind, value, now, nil)
 			if err == nil && len(names) == 0 {
 				t.Fatalf("%s %q: no fragments and no error", kind, value)

@@ -31,9 +31,9 @@ type Currency struct {
 }
 
 // Currencies lists the currencies with fragments, by code.
-var Currencies = map[string]Currency{"VND": {"VND", 0}, "USD": {"USD", 2}, "EUR": {"EUR", 2}}
+var Currencies = map[string]Currency{"VND": {"VND", 0}, "USD": {"USD", 2}, "EUR": {"EUR", 2}, "THB": {"THB", 2}}
 
-func currencyCodes() []string { return []string{"EUR", "USD", "VND"} }
+func currencyCodes() []string { return []string{"EUR", "THB", "USD", "VND"} }
 
 // Fragment names of a currency: the unit (plural and singular) and the
 // minor unit (plural and singular). Languages without plurals give the
@@ -160,8 +160,9 @@ func Date(lang string, t, now time.Time) []string {
 
 // Phone reads a phone number digit by digit in groups with a pause
 // between them: the groups the text gives (spaces, dashes, dots), else
-// Vietnamese-style 4-3-3 for ten digits and threes from the left
-// otherwise. A leading + is said as nothing (the country code follows).
+// the language's (English and Vietnamese 4-3-3 for ten digits, Thai
+// 3-3-4 and 02-XXX-XXXX for Bangkok), and threes from the left otherwise.
+// A leading + is said as nothing (the country code follows).
 func Phone(lang string, s string) []string {
 	var groups []string
 	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == '-' || r == '.' || r == '(' || r == ')' }) {
@@ -170,7 +171,7 @@ func Phone(lang string, s string) []string {
 		}
 	}
 	if len(groups) == 1 {
-		groups = split(groups[0])
+		groups = grammarOf(lang).groups(groups[0])
 	}
 	var out []string
 	for i, g := range groups {

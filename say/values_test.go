@@ -21,6 +21,7 @@ func TestMoney(t *testing.T) {
 		{"0 USD", "zero dollars", "không đô la"},
 		{"1,021.05 USD", "one thousand and twenty one dollars and five cents", "một nghìn không trăm hai mươi mốt đô la năm xu"},
 		{"3.5 EUR", "three euros and fifty cents", "ba ơ rô năm mươi xu"},
+		{"12.50 THB", "twelve baht and fifty satang", "mười hai bạt năm mươi xa tăng"},
 	}
 	for _, tc := range tests {
 		for lang, want := range map[string]string{"en": tc.en, "vi": tc.vi} {
@@ -164,7 +165,7 @@ func FuzzParseMoney(f *testing.F) {
 		if n < 0 || n > maxMinor {
 			t.Fatalf("%q: amount %d out of range", s, n)
 		}
-		for _, lang := range []string{"en", "vi"} {
+		for _, lang := range Languages() {
 			if len(Money(lang, n, cur)) == 0 {
 				t.Fatalf("%q: nothing said", s)
 			}
@@ -187,7 +188,7 @@ func FuzzParseDuration(f *testing.F) {
 		if d < 0 {
 			t.Fatalf("%q: negative %v", s, d)
 		}
-		for _, lang := range []string{"en", "vi"} {
+		for _, lang := range Languages() {
 			if len(Duration(lang, d)) == 0 || len(About(lang, d)) == 0 {
 				t.Fatalf("%q: nothing said", s)
 			}

@@ -117,3 +117,8 @@ func (v vietnamese) date(day int, m time.Month, year int) []string {
 	}
 	return out
 }
+
+// groups: ten digits 4-3-3 (0912 345 678), others in threes.
+func (vietnamese) groups(d string) []string { return split(d) }
+
+func (vietnamese) spaced() bool { return true }

@@ -147,6 +147,21 @@ func (c *Cache) Prompt(ctx context.Context, text, voice string, wait time.Durati
 	return c.load(key)
 }
 
+// Warm starts synthesising text in voice unless it is cached, in progress
+// or failed, and returns at once: Hotline warms the flows' static texts at
+// start and on reload so that the first caller does not wait. Texts the
+// call path would refuse are skipped.
+func (c *Cache) Warm(text, voice string) {
+	if text == "" || len(text) > MaxText {
+		return
+	}
+	key := c.Key(text, voice)
+	if _, err := os.Stat(c.path(key)); err == nil {
+		return
+	}
+	c.start(key, text, voice)
+}
+
 func (c *Cache) load(key string) (*media.Prompt, error) {
 	f, err := os.Open(c.path(key))
 	if err != nil {

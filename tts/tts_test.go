@@ -131,3 +131,43 @@ func TestCloseStops(t *testing.T) {
 	}
 	c.Close() // returns: the engine saw its context cancelled
 }
+
+// TestWarm: Warm returns at once and synthesises in the background; the
+// text is then a cache hit (the call path waits for nothing), a second
+// Warm or a Warm of a cached text runs no engine, a too-long text none.
+func TestWarm(t *testing.T) {
+	e, err := Find()
+	if err != nil {
+		t.Skip(err)
+	}
+	wav, err := e.Synthesize(t.Context(), "สวัสดี", "th")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &gated{release: make(chan struct{}), wav: wav}
+	dir := t.TempDir()
+	c := NewCache(dir, g)
+	defer c.Close()
+	c.Warm("สวัสดี", "th") // held by the gate: returns while the engine works
+	c.Warm("สวัสดี", "th")
+	c.Warm(string(make([]byte, MaxText+1)), "th")
+	c.Warm("", "th")
+	close(g.release)
+	file := filepath.Join(dir, c.Key("สวัสดี", "th")+".wav")
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if _, err := os.Stat(file); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("warmed text never cached")
+		}
+		time.Sleep(10 * time.Millisecond) // polling the file, not synchronising
+	}
+	if _, err := c.Prompt(t.Context(), "สวัสดี", "th", 0); err != nil {
+		t.Fatalf("warmed text: %v", err)
+	}
+	c.Warm("สวัสดี", "th")
+	if n := g.n.Load(); n != 1 {
+		t.Errorf("engine ran %d times, want 1", n)
+	}
+}

@@ -42,6 +42,10 @@ func TestFlowsCmdGolden(t *testing.T) {
 		{"simulate-bad-at", sim("--at", "tomorrow"), 2},
 		{"simulate-bad-lang", sim("--lang", "th"), 1},
 		{"simulate-no-file", []string{"simulate"}, 2},
+		// A Thai-only flow against the shipped prompts: Thai fragments and texts.
+		{"check-thai", []string{"check", "--config", flowsCfg, "--prompts", "../../prompts", "testdata/flows/thai"}, 0},
+		{"simulate-thai", []string{"simulate", "testdata/flows/thai/thai.yaml", "--config", flowsCfg, "--prompts", "../../prompts", monday,
+			"--digits", "123456#,1", "--lookup", "order-status=testdata/flows/answers/thai.json"}, 0},
 		{"unknown-subcommand", []string{"lint"}, 2},
 	}
 	for _, tt := range tests {
