@@ -92,6 +92,7 @@ func (a *App) newACD() error {
 	}
 	a.acd = &acd{reg: reg, client: client, ringer: ringer, svc: svc, callbacks: cbs, cluster: cd,
 		enqueuer: queue.NewEnqueuer(queue.EnqueuerConfig{Service: svc, Desk: desk, Ringer: ringer, Prompts: a.prompts, Logger: a.log,
+			Recordings: a.recordings,
 			// An agent's REFER may send the caller to a queue or to what
 			// the outbound policy allows (toll-fraud guard).
 			Transfer: queue.TransferConfig{Policy: a.policy, Contacts: contacts, Dialer: dialer},

@@ -60,7 +60,8 @@ type App struct {
 	webhooks   *webhook.Service    // helpdesk webhooks (docs/api.md "Webhooks")
 	callers    *callerBudget       // new customers per source and day
 	policy     *outbound.Policy
-	recordings recording.Store // voicemail audio (recordings.dir)
+	recordings recording.Store    // voicemail and call recording audio (recordings.dir)
+	sweeper    *recording.Sweeper // deletes call recordings past their queue's retention; nil without a store
 	// stopping is set when shutdown starts: /readyz fails from then on.
 	stopping atomic.Bool
 	// lost is set when the cluster declared this node lost (Run exits
@@ -156,6 +157,19 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	a.undo = append(a.undo, a.calls.Close)
 
 	a.callers = newCallerBudget(cfg.Customers, officeLocation(cfg))
+	// Voicemail messages and call recordings: files under recordings.dir,
+	// metadata with the call's record. (config.Validate always sets a dir;
+	// a configuration built without it has no recording store: voicemail
+	// nodes and recorded queues record nothing and the recordings route
+	// answers 503.) Before the ACD: its queues record.
+	if cfg.Recordings.Dir != "" {
+		dir, err := recording.NewDir(cfg.Recordings.Dir)
+		if err != nil {
+			return nil, fmt.Errorf("recordings.dir: %w", err)
+		}
+		a.recordings = dir
+		a.sweeper = &recording.Sweeper{Store: dir, Index: a.store, Retention: recordingRetention(cfg.Queues), Logger: log}
+	}
 	if err = a.newACD(); err != nil {
 		return nil, err
 	}
@@ -193,17 +207,6 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 			warm(a.flows.Current())
 			a.flows.OnLoad(warm)
 		}
-	}
-	// Voicemail messages: files under recordings.dir, metadata with the
-	// call's record. (config.Validate always sets a dir; a configuration
-	// built without it has no recording store: voicemail nodes record
-	// nothing and the recordings route answers 503.)
-	if cfg.Recordings.Dir != "" {
-		dir, err := recording.NewDir(cfg.Recordings.Dir)
-		if err != nil {
-			return nil, fmt.Errorf("recordings.dir: %w", err)
-		}
-		a.recordings = dir
 	}
 	cbs := ivrCallbacks{s: a.callbacks}
 	if c := a.acd.cluster; c != nil {
@@ -449,4 +452,17 @@ func hostOf(addrs ...string) string {
 		}
 	}
 	return "127.0.0.1"
+}
+
+// recordingRetention is every queue's recording retention, whether its
+// recording is on or not: a queue that stops recording still deletes what
+// it recorded when its time is up.
+func recordingRetention(queues map[string]config.Queue) map[string]time.Duration {
+	out := make(map[string]time.Duration, len(queues))
+	for name, q := range queues {
+		if q.Recording.Retention > 0 {
+			out[name] = q.Recording.Retention
+		}
+	}
+	return out
 }

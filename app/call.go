@@ -80,7 +80,7 @@ func callRecord(c *sip.Call, res ivr.Result) store.CallRecord {
 	}
 	for _, r := range res.Recordings {
 		rec.Voice.Recordings = append(rec.Voice.Recordings, store.Recording{ID: r.ID, CallID: c.ID(), FromTag: c.FromTag(),
-			Kind: r.Kind, Format: r.Format, DurationMillis: r.Duration.Milliseconds(), Size: r.Size, CreatedAt: r.CreatedAt})
+			Kind: r.Kind, Queue: r.Queue, Format: r.Format, DurationMillis: r.Duration.Milliseconds(), Size: r.Size, CreatedAt: r.CreatedAt})
 	}
 	rec.Voice.ApplyLegs(res.Legs)
 	rec.Voice.HangupCause, rec.Voice.HangupSide = hangupOf(c, res)

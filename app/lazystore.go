@@ -213,3 +213,9 @@ func (l *lazyStore) GetRecording(ctx context.Context, id string) (*store.Recordi
 func (l *lazyStore) DeleteRecording(ctx context.Context, id string, at time.Time) error {
 	return withPart(ctx, l, func(s store.Recordings) error { return s.DeleteRecording(ctx, id, at) })
 }
+
+func (l *lazyStore) ExpiredRecordings(ctx context.Context, kind, queue string, before time.Time, limit int) ([]store.Recording, error) {
+	return withPartT(ctx, l, func(s store.Recordings) ([]store.Recording, error) {
+		return s.ExpiredRecordings(ctx, kind, queue, before, limit)
+	})
+}

@@ -56,6 +56,9 @@ func (a *App) Run(ctx context.Context) error {
 	g.Go(func() error { return a.acd.svc.RunAlerts(serveCtx) }) // wallboard thresholds; returns at once without any
 	g.Go(func() error { return a.acd.reg.Run(serveCtx) })
 	g.Go(func() error { return a.callbacks.Run(serveCtx) })
+	if a.sweeper != nil {
+		g.Go(func() error { return a.sweeper.Run(serveCtx) }) // call recordings' retention
+	}
 	if c := a.acd.cluster; c != nil {
 		// The cluster view (reads, positions, /readyz) and the event
 		// relay (SSE) stop with the node, before the database closes.

@@ -55,6 +55,48 @@ type Options struct {
 	// accepted, or after Connect has returned. nil: b's REFERs are refused
 	// (403).
 	Refer sip.ReferFunc
+	// Tap, when set, receives every audio frame either leg receives while
+	// connected, with its RTP timing and the side it came from (a call
+	// recorder). It runs on the legs' reader goroutines, beside the relay:
+	// it must not block and must copy Frame.PCM to keep it. A leg that
+	// cannot tap (not a *media.Session or a Leg with SetReceiveTap) is
+	// not heard by it. nil: no tap is installed, and the relay does
+	// exactly what it does without one.
+	Tap func(from Side, f media.Frame)
+}
+
+// Side names a Connect's parties for a Tap.
+type Side int
+
+// The sides of a Connect.
+const (
+	SideA Side = iota // a: the party served (the caller)
+	SideB             // b: the party serving them (the agent)
+)
+
+// tapper is a leg whose received audio can be tapped (media.Session).
+type tapper interface{ SetReceiveTap(f func(media.Frame)) }
+
+// installTap puts o.Tap on both legs and returns what removes it.
+func installTap(al, bl Leg, tap func(Side, media.Frame)) (remove func()) {
+	if tap == nil {
+		return func() {}
+	}
+	var taps []tapper
+	for side, l := range []Leg{al, bl} {
+		t, ok := l.(tapper)
+		if !ok {
+			continue
+		}
+		s := Side(side)
+		t.SetReceiveTap(func(f media.Frame) { tap(s, f) })
+		taps = append(taps, t)
+	}
+	return func() {
+		for _, t := range taps {
+			t.SetReceiveTap(nil)
+		}
+	}
 }
 
 // referrer is a leg whose phone can send REFER (SIPCall).
@@ -79,7 +121,7 @@ type referrer interface{ OnRefer(sip.ReferFunc) }
 func Connect(ctx context.Context, a, b Party, o Options) (End, *sip.Transfer) {
 	rf, ok := b.(referrer)
 	if o.Refer == nil || !ok {
-		return connect(ctx, a, b, nil), nil
+		return connect(ctx, a, b, nil, o.Tap), nil
 	}
 	var (
 		mu      sync.Mutex
@@ -100,7 +142,7 @@ func Connect(ctx context.Context, a, b Party, o Options) (End, *sip.Transfer) {
 		close(fired)
 		return nil
 	})
-	end := connect(ctx, a, b, fired)
+	end := connect(ctx, a, b, fired, o.Tap)
 	rf.OnRefer(nil)
 	mu.Lock()
 	closed = true
@@ -118,10 +160,12 @@ func Connect(ctx context.Context, a, b Party, o Options) (End, *sip.Transfer) {
 }
 
 // connect is Connect without REFER: stop closing ends it with
-// EndedByTransfer, and wins over a or b ending in the same instant.
-func connect(ctx context.Context, a, b Party, stop <-chan struct{}) End {
+// EndedByTransfer, and wins over a or b ending in the same instant. tap is
+// Options.Tap.
+func connect(ctx context.Context, a, b Party, stop <-chan struct{}, tap func(Side, media.Frame)) End {
 	al, bl := a.Leg(), b.Leg()
 	defer relayAudio(al, bl)()
+	defer installTap(al, bl, tap)()
 	rctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Add(2)

@@ -87,7 +87,7 @@ func TestConnectEnds(t *testing.T) {
 			if tt.cctx {
 				cancel()
 			}
-			if got := connect(ctx, a, b, stop); got != tt.want {
+			if got := connect(ctx, a, b, stop, nil); got != tt.want {
 				t.Fatalf("connect ended by %v, want %v", got, tt.want)
 			}
 			if a.wasHungUp() || b.wasHungUp() {

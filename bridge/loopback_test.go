@@ -3,6 +3,8 @@ package bridge
 import (
 	"context"
 	"errors"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -172,4 +174,78 @@ func TestLoopbackConnectTransfer(t *testing.T) {
 		}
 	}
 	waitFor(t, ctx, custPhone.Ended, "the customer never got BYE")
+}
+
+// TestLoopbackConnectTap: Options.Tap hears both legs while connected,
+// each frame with its side and RTP timing (the customer's 600 Hz on a,
+// the agent's 1400 Hz on b), and nothing once Connect has returned.
+func TestLoopbackConnectTap(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loopback SIP")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ps := startPhones(t)
+	cust, _ := ps.dial(t, ctx, ps.customer, "0901234567")
+	agent, agentPhone := ps.dial(t, ctx, ps.agent, "1001")
+	var mu sync.Mutex
+	heard := map[Side][]int16{}
+	after := 0
+	connected := true
+	both := make(chan struct{})
+	tap := func(from Side, f media.Frame) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !connected {
+			after++
+			return
+		}
+		heard[from] = append(heard[from], f.PCM...)
+		if len(heard[SideA]) >= 8000 && len(heard[SideB]) >= 8000 && both != nil {
+			close(both)
+			both = nil
+		}
+	}
+	mu.Lock()
+	wait := both
+	mu.Unlock()
+	cctx, stop := context.WithCancel(ctx)
+	ended := make(chan End, 1)
+	go func() { e, _ := Connect(cctx, cust, agent, Options{Tap: tap}); ended <- e }()
+	waitFor(t, ctx, wait, "the tap never heard a second of both legs")
+	stop()
+	if e := <-ended; e != EndedByContext {
+		t.Fatalf("ended by %v", e)
+	}
+	mu.Lock()
+	connected = false
+	a, b := heard[SideA], heard[SideB]
+	mu.Unlock()
+	if s := media.ToneShare(a[len(a)-4000:], 600); s < 0.8 {
+		t.Errorf("side a: 600 Hz share %.2f", s)
+	}
+	if s := media.ToneShare(b[len(b)-4000:], 1400); s < 0.8 {
+		t.Errorf("side b: 1400 Hz share %.2f", s)
+	}
+	// The phones keep sending half a second more; the tap is gone.
+	more := make(chan struct{})
+	var n atomic.Int32
+	cust.Leg().SetAudioSink(func([]int16) {
+		if n.Add(1) == 25 {
+			close(more)
+		}
+	})
+	waitFor(t, ctx, more, "the customer's phone stopped sending")
+	cust.Leg().SetAudioSink(nil)
+	for _, c := range []Call{agent, cust} {
+		if err := Hangup(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, ctx, agentPhone.Ended, "the agent never got BYE")
+	mu.Lock()
+	defer mu.Unlock()
+	if after > 2 { // a reader may have loaded the tap just before it was removed
+		t.Errorf("%d frames tapped after Connect returned", after)
+	}
 }

@@ -315,6 +315,7 @@ type Queue struct {
 	ServiceLevel     time.Duration     `yaml:"service_level"` // answered within this counts; default 20s
 	Callback         QueueCallback     `yaml:"callback"`      // callbacks from this queue (docs/callbacks.md)
 	Alerts           QueueAlerts       `yaml:"alerts"`        // wallboard thresholds (docs/wallboard.md); off by default
+	Recording        QueueRecording    `yaml:"recording"`     // call recording (queuerecording.go); off by default
 }
 
 // Calendar is business hours in a time zone with holidays; package
@@ -578,6 +579,7 @@ func (q Queue) WithDefaults() Queue {
 		q.ServiceLevel = 20 * time.Second
 	}
 	q.Callback = q.Callback.WithDefaults()
+	q.Recording = q.Recording.WithDefaults()
 	return q
 }
 

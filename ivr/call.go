@@ -103,6 +103,9 @@ type QueueResult struct {
 	// unanswered (1 = next), for the callback dialogue ("you keep your
 	// place: your position is 3"); 0 when unknown.
 	Position int
+	// Recordings are the recordings of the bridged calls (a queue with
+	// recording on), stored; the call log links them to the call.
+	Recordings []Recorded
 }
 
 // Enqueuer puts a caller in an ACD queue and returns when they leave it.

@@ -27,6 +27,7 @@ func (r *run) enqueue(ctx context.Context, n *flows.Node) (string, error) {
 		Category: r.res.Category, Tags: append([]string(nil), r.res.Tags...), Priority: r.res.Priority}
 	qr, err := r.e.cfg.Enqueuer.Enqueue(ctx, r.call, req)
 	r.res.Legs = append(r.res.Legs, qr.Legs...)
+	r.res.Recordings = append(r.res.Recordings, qr.Recordings...)
 	r.queuePos = qr.Position
 	if err != nil && ctx.Err() == nil {
 		r.res.Err = fmt.Errorf("ivr: enqueue %q: %w", n.Queue, err)

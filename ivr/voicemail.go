@@ -24,9 +24,10 @@ type AudioTap interface {
 // Recorded is one recording a flow made and stored, for the call log.
 type Recorded struct {
 	ID        string        `json:"id"`
-	Kind      string        `json:"kind"`   // recording.KindVoicemail
-	Format    string        `json:"format"` // recording.FormatWAV
-	Node      string        `json:"node"`
+	Kind      string        `json:"kind"`            // recording.KindVoicemail, KindCall
+	Format    string        `json:"format"`          // recording.FormatWAV
+	Node      string        `json:"node,omitempty"`  // the voicemail node
+	Queue     string        `json:"queue,omitempty"` // where a call recording was made
 	Duration  time.Duration `json:"duration"`
 	Size      int64         `json:"size"`
 	CreatedAt time.Time     `json:"created_at"`

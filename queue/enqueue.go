@@ -12,6 +12,7 @@ import (
 	"github.com/hotline-dev/hotline/config"
 	"github.com/hotline-dev/hotline/ivr"
 	"github.com/hotline-dev/hotline/media"
+	"github.com/hotline-dev/hotline/recording"
 	"github.com/hotline-dev/hotline/say"
 	"github.com/hotline-dev/hotline/sip"
 	"github.com/hotline-dev/hotline/store"
@@ -33,7 +34,10 @@ type EnqueuerConfig struct {
 	// Transfer is the allow-list for agents' blind transfers (REFER, see
 	// transfer.go); the zero value allows transfers to queues only.
 	Transfer TransferConfig
-	Logger   *slog.Logger
+	// Recordings keeps the recordings of queues with recording on
+	// (queues.<name>.recording); nil: no call is recorded.
+	Recordings recording.Store
+	Logger     *slog.Logger
 }
 
 // Enqueuer puts IVR callers in queues, holds them with music and
@@ -93,6 +97,11 @@ func (q *Enqueuer) Rejoin(ctx context.Context, call ivr.Call, req ivr.QueueReque
 }
 
 func (q *Enqueuer) enqueue(ctx context.Context, call ivr.Call, req ivr.QueueRequest, jr JoinRequest) (ivr.QueueResult, error) {
+	if err := q.noticeFirst(ctx, call, req); err != nil { // hung up during the recording notice
+		now := q.cfg.Service.cfg.Now()
+		return ivr.QueueResult{Reason: ReasonAbandoned, Legs: []store.CallLeg{{Queue: req.Queue, JoinedAt: now, EndedAt: now,
+			End: store.LegUnanswered, Reason: ReasonAbandoned, EndedBy: EndedBy(call)}}}, err
+	}
 	tk, err := q.cfg.Desk.Join(ctx, call, jr)
 	var ee *ExitError
 	if errors.As(err, &ee) { // joined and left at once: full, or nobody logged in
@@ -112,6 +121,7 @@ func (q *Enqueuer) enqueue(ctx context.Context, call ivr.Call, req ivr.QueueRequ
 func (q *Enqueuer) stay(ctx context.Context, call ivr.Call, req ivr.QueueRequest, tk Ticket) (ivr.QueueResult, error) {
 	svc := q.cfg.Service
 	log := q.cfg.Logger.With("call_id", call.ID(), "queue", req.Queue)
+	rc, record := q.recordingOf(req.Queue)
 	holdCtx, stopHold := context.WithCancel(ctx)
 	var hold sync.WaitGroup
 	hold.Add(1)
@@ -165,8 +175,17 @@ func (q *Enqueuer) stay(ctx context.Context, call ivr.Call, req ivr.QueueRequest
 		res.Legs = []store.CallLeg{leg}
 		return res, fmt.Errorf("queue: bridge %s: agent leg %v, caller media %v", call.ID(), ok, okLeg)
 	}
-	side, tr := q.bridgeAgent(ctx, caller, ac, req.Queue, out.Agent)
+	var rec *callRecorder
+	if record {
+		rec = newCallRecorder(rc)
+	}
+	side, tr := q.bridgeAgent(ctx, caller, ac, req.Queue, out.Agent, rec)
 	leg.EndedAt = svc.cfg.Now()
+	if rec != nil {
+		if r, err := q.saveRecording(ctx, call.ID(), req.Queue, out.Agent, rec); err == nil {
+			res.Recordings = append(res.Recordings, r)
+		}
+	}
 	leg.TalkSeconds = leg.EndedAt.Sub(left).Seconds()
 	if tr == nil {
 		leg.End, leg.EndedBy = store.LegHangup, endedBy(call, side)
@@ -179,6 +198,7 @@ func (q *Enqueuer) stay(ctx context.Context, call ivr.Call, req ivr.QueueRequest
 	hangup() // the agent wraps up; the caller may re-join a queue
 	next, err := q.transfer(ctx, call, req, out.Agent, caller, ac, tr)
 	next.Legs = append([]store.CallLeg{leg}, next.Legs...)
+	next.Recordings = append(res.Recordings, next.Recordings...)
 	return next, err
 }
 

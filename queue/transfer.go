@@ -11,6 +11,7 @@ import (
 	"github.com/hotline-dev/hotline/bridge"
 	"github.com/hotline-dev/hotline/events"
 	"github.com/hotline-dev/hotline/ivr"
+	"github.com/hotline-dev/hotline/media"
 	"github.com/hotline-dev/hotline/outbound"
 	"github.com/hotline-dev/hotline/sip"
 	"github.com/hotline-dev/hotline/store"
@@ -102,10 +103,14 @@ type pendingTransfer struct {
 // are connected (the decision: resolve). It hangs the agent up when the
 // caller's call ended. A non-nil transfer means it was accepted (202 sent)
 // and the connection ended for it; the transfer's final NOTIFY is then the
-// caller's (bridge.FinishTransfer).
-func (q *Enqueuer) bridgeAgent(ctx context.Context, caller bridge.Leg, ac bridge.Call, queue, agent string) (store.Side, *pendingTransfer) {
+// caller's (bridge.FinishTransfer). rec, when set, records the call.
+func (q *Enqueuer) bridgeAgent(ctx context.Context, caller bridge.Leg, ac bridge.Call, queue, agent string, rec *callRecorder) (store.Side, *pendingTransfer) {
 	var target transferTarget // set by an accepted REFER, before Connect returns
-	end, t := bridge.Connect(ctx, bridge.Media(caller), ac, bridge.Options{Refer: func(t *sip.Transfer) error {
+	var tap func(bridge.Side, media.Frame)
+	if rec != nil {
+		tap = rec.tap
+	}
+	end, t := bridge.Connect(ctx, bridge.Media(caller), ac, bridge.Options{Tap: tap, Refer: func(t *sip.Transfer) error {
 		tg, err := q.cfg.Transfer.resolve(t.Refer, q.cfg.Service.hasQueue, q.cfg.Logger)
 		if err != nil {
 			t.Logger().Info("queue: transfer refused", "queue", queue, "agent", agent, "target", t.URI(), "err", err)
@@ -156,6 +161,9 @@ func (q *Enqueuer) transfer(ctx context.Context, call ivr.Call, req ivr.QueueReq
 		return back, err
 	}
 	if p.target.queue != "" {
+		next := req
+		next.Queue = p.target.queue
+		_ = q.noticeFirst(ctx, call, next) // a hang-up: Join and stay see ctx end
 		tk, err := q.cfg.Desk.Join(ctx, call, JoinRequest{CallID: call.ID(), Queue: p.target.queue, Tier: ivr.CallerTier(req.Vars), Caller: call.Caller()})
 		if err != nil {
 			code, reason := 503, "Service Unavailable"
@@ -174,8 +182,6 @@ func (q *Enqueuer) transfer(ctx context.Context, call ivr.Call, req ivr.QueueReq
 		}
 		bridge.FinishTransfer(ctx, ac, p.t, 200, "OK")
 		publish("ok")
-		next := req
-		next.Queue = p.target.queue
 		return q.stay(ctx, call, next, tk)
 	}
 	dialled := svc.cfg.Now()

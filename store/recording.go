@@ -20,12 +20,15 @@ var RecordingKinds = []string{RecordingVoicemail, RecordingCall}
 // stores them linked to the call's interaction, and reading the
 // interaction lists them (not those deleted).
 type Recording struct {
-	ID             string     `json:"id"`
-	CallID         string     `json:"call_id"`
-	FromTag        string     `json:"from_tag"`
-	InteractionID  int64      `json:"interaction_id,omitempty"` // 0 until the call is logged
-	Kind           string     `json:"kind"`
-	Format         string     `json:"format"` // "wav": 16-bit PCM, 8 kHz, mono
+	ID            string `json:"id"`
+	CallID        string `json:"call_id"`
+	FromTag       string `json:"from_tag"`
+	InteractionID int64  `json:"interaction_id,omitempty"` // 0 until the call is logged
+	Kind          string `json:"kind"`
+	// Queue is where a call recording was made (its retention is that
+	// queue's); "" for a voicemail message.
+	Queue          string     `json:"queue,omitempty"`
+	Format         string     `json:"format"` // "wav": 16-bit PCM, 8 kHz, mono (stereo for a split call recording: caller left, agent right)
 	DurationMillis int64      `json:"duration_ms"`
 	Size           int64      `json:"size"` // bytes
 	CreatedAt      time.Time  `json:"created_at"`
@@ -44,4 +47,8 @@ type Recordings interface {
 	// the deletion is recorded); ErrNotFound if unknown. Deleting the
 	// audio file is the caller's part.
 	DeleteRecording(ctx context.Context, id string, at time.Time) error
+	// ExpiredRecordings lists the recordings of kind made in queue before
+	// before and not deleted, oldest first, at most limit (1..1000; 0 is
+	// 100): what a retention sweep deletes.
+	ExpiredRecordings(ctx context.Context, kind, queue string, before time.Time, limit int) ([]Recording, error)
 }

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -117,4 +118,67 @@ func testRecordingValidation(t *testing.T, s store.Store) {
 	r.Voice.Recordings = []store.Recording{{ID: "r1", Kind: store.RecordingVoicemail, Format: "wav"}, {ID: "r1", Kind: store.RecordingVoicemail, Format: "wav"}}
 	_, err = s.LogCall(ctx(t), r)
 	wantField(t, err, "voice.recordings.id")
+}
+
+// testExpiredRecordings: the retention sweep's query lists a queue's live
+// call recordings made before a time, oldest first and bounded; not those
+// of another queue or kind, not those deleted, not those made since.
+func testExpiredRecordings(t *testing.T, s store.Store) {
+	rs := recordingsOf(t, s)
+	mk := func(id, kind, queue string, at time.Time) {
+		t.Helper()
+		must(t, rs.CreateRecording(ctx(t), &store.Recording{ID: id, CallID: "call-" + id, Kind: kind, Queue: queue, Format: "wav",
+			DurationMillis: 1000, Size: 16044, CreatedAt: at}))
+	}
+	mk("rec_s3", store.RecordingCall, "sales", t0.Add(3*time.Hour))
+	mk("rec_s1", store.RecordingCall, "sales", t0.Add(1*time.Hour))
+	mk("rec_s2", store.RecordingCall, "sales", t0.Add(2*time.Hour))
+	mk("rec_new", store.RecordingCall, "sales", t0.Add(10*time.Hour))
+	mk("rec_sup", store.RecordingCall, "support", t0.Add(time.Hour))
+	mk("rec_vm", store.RecordingVoicemail, "sales", t0.Add(time.Hour))
+	mk("rec_gone", store.RecordingCall, "sales", t0)
+	must(t, rs.DeleteRecording(ctx(t), "rec_gone", t0.Add(time.Minute)))
+	ids := func(rs []store.Recording) []string {
+		out := []string{}
+		for _, r := range rs {
+			out = append(out, r.ID)
+		}
+		return out
+	}
+	before := t0.Add(5 * time.Hour)
+	got, err := rs.ExpiredRecordings(ctx(t), store.RecordingCall, "sales", before, 0)
+	must(t, err)
+	if g := ids(got); !slices.Equal(g, []string{"rec_s1", "rec_s2", "rec_s3"}) {
+		t.Fatalf("expired = %v, want rec_s1 rec_s2 rec_s3", g)
+	}
+	if got[0].Queue != "sales" || got[0].Kind != store.RecordingCall || !got[0].CreatedAt.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("expired[0] = %+v", got[0])
+	}
+	got, err = rs.ExpiredRecordings(ctx(t), store.RecordingCall, "sales", before, 2)
+	must(t, err)
+	if g := ids(got); !slices.Equal(g, []string{"rec_s1", "rec_s2"}) {
+		t.Fatalf("expired, limit 2 = %v", g)
+	}
+	// The boundary: made exactly at before is not yet expired.
+	got, err = rs.ExpiredRecordings(ctx(t), store.RecordingCall, "sales", t0.Add(time.Hour), 0)
+	must(t, err)
+	if len(got) != 0 {
+		t.Fatalf("expired at the boundary = %v", ids(got))
+	}
+	got, err = rs.ExpiredRecordings(ctx(t), store.RecordingCall, "nobody", before, 0)
+	must(t, err)
+	if got == nil || len(got) != 0 {
+		t.Fatalf("expired of an unknown queue = %#v, want []", got)
+	}
+	_, err = rs.ExpiredRecordings(ctx(t), store.RecordingCall, "sales", before, 5000)
+	wantField(t, err, "limit")
+	// A call's recording logged with its record keeps its queue.
+	r := rec("rq-1", "0912 345 678", "sales")
+	r.Voice.Recordings = []store.Recording{{ID: "rec_q", Kind: store.RecordingCall, Queue: "sales", Format: "wav", DurationMillis: 1, Size: 46, CreatedAt: t0}}
+	logCall(t, s, r)
+	one, err := rs.GetRecording(ctx(t), "rec_q")
+	must(t, err)
+	if one.Queue != "sales" {
+		t.Fatalf("logged recording's queue %q", one.Queue)
+	}
 }

@@ -70,6 +70,7 @@ func Run(t *testing.T, open Factory) {
 		{"Search", testSearch},
 		{"Recordings", testRecordings},
 		{"RecordingValidation", testRecordingValidation},
+		{"ExpiredRecordings", testExpiredRecordings},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

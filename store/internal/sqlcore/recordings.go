@@ -10,7 +10,7 @@ import (
 
 var _ store.Recordings = (*Store)(nil)
 
-const recordingCols = `id, call_id, from_tag, interaction_id, kind, format, duration_ms, size, created_at, deleted_at`
+const recordingCols = `id, call_id, from_tag, interaction_id, kind, format, duration_ms, size, created_at, deleted_at, queue`
 
 // maxRecordings bounds a call's recordings (a voicemail node re-recorded
 // keeps one; a long call recorded in parts keeps a few).
@@ -21,7 +21,7 @@ func checkRecording(field string, r *store.Recording) error {
 	if r.ID == "" {
 		return fieldErr(field+".id", "required")
 	}
-	for _, f := range []struct{ name, v string }{{".id", r.ID}, {".call_id", r.CallID}, {".from_tag", r.FromTag}, {".format", r.Format}} {
+	for _, f := range []struct{ name, v string }{{".id", r.ID}, {".call_id", r.CallID}, {".from_tag", r.FromTag}, {".format", r.Format}, {".queue", r.Queue}} {
 		if err := checkText(field+f.name, f.v, 200); err != nil {
 			return err
 		}
@@ -41,7 +41,7 @@ func checkRecording(field string, r *store.Recording) error {
 func scanRecording(r interface{ Scan(...any) error }) (store.Recording, error) {
 	var rec store.Recording
 	err := r.Scan(&rec.ID, &rec.CallID, &rec.FromTag, nullInt{&rec.InteractionID}, &rec.Kind, &rec.Format,
-		&rec.DurationMillis, &rec.Size, ts(&rec.CreatedAt), tsNull(&rec.DeletedAt))
+		&rec.DurationMillis, &rec.Size, ts(&rec.CreatedAt), tsNull(&rec.DeletedAt), &rec.Queue)
 	return rec, err
 }
 
@@ -55,8 +55,8 @@ func (s *Store) CreateRecording(ctx context.Context, r *store.Recording) error {
 	}
 	r.CreatedAt = micro(r.CreatedAt)
 	err := s.c.Tx(ctx, func(q Querier) error {
-		return q.Exec(ctx, `INSERT INTO recordings (`+recordingCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL)`,
-			r.ID, r.CallID, r.FromTag, idArg(r.InteractionID), r.Kind, r.Format, r.DurationMillis, r.Size, s.d.Time(r.CreatedAt))
+		return q.Exec(ctx, `INSERT INTO recordings (`+recordingCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10)`,
+			r.ID, r.CallID, r.FromTag, idArg(r.InteractionID), r.Kind, r.Format, r.DurationMillis, r.Size, s.d.Time(r.CreatedAt), r.Queue)
 	})
 	return s.wrap("create recording "+r.ID, err)
 }
@@ -76,6 +76,32 @@ func (s *Store) DeleteRecording(ctx context.Context, id string, at time.Time) er
 	err := s.c.QueryRow(ctx, `UPDATE recordings SET deleted_at = COALESCE(deleted_at, $1) WHERE id = $2 RETURNING id`,
 		s.d.Time(micro(at)), id).Scan(&got)
 	return s.wrap("delete recording "+id, err)
+}
+
+// ExpiredRecordings lists live recordings of kind in queue made before before.
+func (s *Store) ExpiredRecordings(ctx context.Context, kind, queue string, before time.Time, limit int) ([]store.Recording, error) {
+	op := "expired recordings of queue " + queue
+	switch {
+	case limit == 0:
+		limit = 100
+	case limit < 0 || limit > 1000:
+		return nil, s.wrap(op, fieldErr("limit", "%d is not between 1 and 1000", limit))
+	}
+	rows, err := s.c.Query(ctx, `SELECT `+recordingCols+` FROM recordings WHERE kind = $1 AND queue = $2 AND created_at < $3
+		AND deleted_at IS NULL ORDER BY created_at, id LIMIT $4`, kind, queue, s.d.Time(micro(before)), limit)
+	if err != nil {
+		return nil, s.wrap(op, err)
+	}
+	defer rows.Close()
+	out := []store.Recording{}
+	for rows.Next() {
+		rec, err := scanRecording(rows)
+		if err != nil {
+			return nil, s.wrap(op, err)
+		}
+		out = append(out, rec)
+	}
+	return out, s.wrap(op, rows.Err())
 }
 
 // voiceOf is one logged call: its interaction and voice details.
@@ -98,7 +124,7 @@ func insertRecordings(ctx context.Context, q Querier, d Dialect, calls []voiceOf
 				created = now
 			}
 			vals = append(vals, "("+a.list(r.ID, v.CallID, v.FromTag, c.interaction, r.Kind, r.Format, r.DurationMillis, r.Size,
-				d.Time(micro(created)))+", NULL)")
+				d.Time(micro(created)))+", NULL, "+a.list(r.Queue)+")")
 		}
 	}
 	if len(vals) == 0 {

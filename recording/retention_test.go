@@ -1,0 +1,207 @@
+package recording_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hotline-dev/hotline/recording"
+	"github.com/hotline-dev/hotline/store"
+	"github.com/hotline-dev/hotline/store/sqlite"
+)
+
+// fakeClock's After fires when the test says (tick), whatever d is.
+type fakeClock struct {
+	mu    sync.Mutex
+	now   time.Time
+	waits chan chan time.Time
+	asked []time.Duration
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+
+func (c *fakeClock) After(d time.Duration) (<-chan time.Time, func()) {
+	ch := make(chan time.Time, 1)
+	c.mu.Lock()
+	c.asked = append(c.asked, d)
+	c.mu.Unlock()
+	c.waits <- ch
+	return ch, func() {}
+}
+
+// tick moves the clock by d and fires the sweeper's wait.
+func (c *fakeClock) tick(t *testing.T, d time.Duration) {
+	t.Helper()
+	select {
+	case ch := <-c.waits:
+		c.mu.Lock()
+		c.now = c.now.Add(d)
+		now := c.now
+		c.mu.Unlock()
+		ch <- now
+	case <-time.After(30 * time.Second):
+		t.Fatal("the sweeper never waited for its next sweep")
+	}
+}
+
+type rig struct {
+	dir   *recording.Dir
+	index store.Recordings
+	logs  *syncBuf
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func newRig(t *testing.T) *rig {
+	t.Helper()
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "h.db"), store.Options{DefaultCountry: "VN"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	dir, err := recording.NewDir(filepath.Join(t.TempDir(), "recordings"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &rig{dir: dir, index: db, logs: &syncBuf{}}
+}
+
+// add stores a recording made at at in queue (with its file unless noFile).
+func (r *rig) add(t *testing.T, id, kind, queue string, at time.Time, noFile bool) {
+	t.Helper()
+	if !noFile {
+		var buf bytes.Buffer
+		if err := recording.WriteWAV(&buf, 1, make([]int16, 800)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.dir.Put(t.Context(), recording.Key(id, recording.FormatWAV), &buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.index.CreateRecording(t.Context(), &store.Recording{ID: id, CallID: "c-" + id, Kind: kind, Queue: queue,
+		Format: recording.FormatWAV, DurationMillis: 100, Size: 1644, CreatedAt: at}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// gone reports whether id is marked deleted (and when) and its file is gone.
+func (r *rig) state(t *testing.T, id string) (deleted *time.Time, file bool) {
+	t.Helper()
+	rec, err := r.index.GetRecording(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.dir.Stat(t.Context(), recording.Key(id, recording.FormatWAV))
+	if err != nil && !errors.Is(err, recording.ErrNotFound) {
+		t.Fatal(err)
+	}
+	return rec.DeletedAt, err == nil
+}
+
+// TestSweepDeletesByQueueRetention: each queue's retention applies to its
+// recordings only; voicemail and queues without a retention entry are
+// left alone; a recording whose file is already gone is marked all the
+// same; each deletion is logged with the rule that applied.
+func TestSweepDeletesByQueueRetention(t *testing.T) {
+	r := newRig(t)
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	day := 24 * time.Hour
+	r.add(t, "rec_sales_old", store.RecordingCall, "sales", now.Add(-31*day), false)
+	r.add(t, "rec_sales_new", store.RecordingCall, "sales", now.Add(-29*day), false)
+	r.add(t, "rec_sales_nofile", store.RecordingCall, "sales", now.Add(-40*day), true)
+	r.add(t, "rec_support", store.RecordingCall, "support", now.Add(-2*day), false)
+	r.add(t, "rec_vm", store.RecordingVoicemail, "", now.Add(-400*day), false)
+	r.add(t, "rec_other", store.RecordingCall, "unlisted", now.Add(-400*day), false)
+	s := &recording.Sweeper{Store: r.dir, Index: r.index, Clock: &fakeClock{now: now},
+		Retention: map[string]time.Duration{"sales": 30 * day, "support": day},
+		Logger:    slog.New(slog.NewJSONHandler(r.logs, nil))}
+	n, err := s.Sweep(t.Context())
+	if err != nil || n != 3 {
+		t.Fatalf("Sweep = %d, %v; want 3 deleted", n, err)
+	}
+	for _, c := range []struct {
+		id      string
+		deleted bool
+	}{
+		{"rec_sales_old", true}, {"rec_sales_nofile", true}, {"rec_support", true},
+		{"rec_sales_new", false}, {"rec_vm", false}, {"rec_other", false},
+	} {
+		del, file := r.state(t, c.id)
+		switch {
+		case c.deleted && (del == nil || !del.Equal(now) || file):
+			t.Errorf("%s: deleted_at %v, file %v; want deleted at %v and no file", c.id, del, file, now)
+		case !c.deleted && (del != nil || !file):
+			t.Errorf("%s: deleted_at %v, file %v; want kept", c.id, del, file)
+		}
+	}
+	logs := r.logs.String()
+	for _, want := range []string{`"recording":"rec_sales_old"`, `"call_id":"c-rec_sales_old"`, `"queue":"sales"`, `"retention":2592000000000000`,
+		`"msg":"recording: deleted by retention"`, `"recording":"rec_sales_nofile"`, `"file_already_gone":true`} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("log lacks %s:\n%s", want, logs)
+		}
+	}
+	// A second sweep finds nothing more.
+	if n, err := s.Sweep(t.Context()); err != nil || n != 0 {
+		t.Fatalf("second Sweep = %d, %v", n, err)
+	}
+}
+
+// TestSweeperRun: Run sweeps at once and then each time its period passes
+// (a fake clock), and returns nil when stopped.
+func TestSweeperRun(t *testing.T) {
+	r := newRig(t)
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	day := 24 * time.Hour
+	r.add(t, "rec_a", store.RecordingCall, "sales", now.Add(-8*day), false)
+	r.add(t, "rec_b", store.RecordingCall, "sales", now.Add(-6*day), false)
+	clock := &fakeClock{now: now, waits: make(chan chan time.Time, 8)} // buffered: After never blocks Run
+	s := &recording.Sweeper{Store: r.dir, Index: r.index, Clock: clock, Every: time.Hour,
+		Retention: map[string]time.Duration{"sales": 7 * day}}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	// The first sweep ran before the first wait.
+	ch := <-clock.waits
+	if del, _ := r.state(t, "rec_a"); del == nil {
+		t.Fatal("rec_a not deleted by the first sweep")
+	}
+	if del, _ := r.state(t, "rec_b"); del != nil {
+		t.Fatal("rec_b deleted a day early")
+	}
+	// A day and a bit later, the next sweep deletes rec_b.
+	clock.mu.Lock()
+	clock.now = clock.now.Add(day + time.Minute)
+	clock.mu.Unlock()
+	ch <- clock.Now()
+	clock.tick(t, 0) // the second sweep is done once the sweeper waits again
+	if del, file := r.state(t, "rec_b"); del == nil || file {
+		t.Fatalf("rec_b after the second sweep: deleted_at %v, file %v", del, file)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run = %v, want nil when stopped", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return when stopped")
+	}
+	clock.mu.Lock()
+	defer clock.mu.Unlock()
+	if clock.asked[0] != time.Hour {
+		t.Fatalf("Run waited %v, want its period 1h", clock.asked[0])
+	}
+}
