@@ -32,7 +32,8 @@ import (
 //
 // It is a measurement, run on demand: HELD_CALLS=N (e.g. 200, 1000; at most
 // 1,000, the media port range below), HELD_PROFILE=FILE keeps the heap
-// profile, HELD_GOGC / HELD_GOMEMLIMIT set the server's GOGC and
+// profile (4 KiB sampling) and FILE.base the one before the calls (go tool
+// pprof -diff_base FILE.base FILE: what the calls hold), HELD_GOGC / HELD_GOMEMLIMIT set the server's GOGC and
 // GOMEMLIMIT, HELD_MAX_KIB=K fails when the heap + stacks per call exceed K.
 func TestHeldCallMemory(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("HELD_CALLS"))
@@ -92,7 +93,7 @@ log:
 	cfgPath := filepath.Join(dir, "hotline.yaml")
 	must(t, os.WriteFile(cfgPath, []byte(cfg), 0o600))
 
-	cmd := exec.Command(bin, "--config", cfgPath, "--pprof", "127.0.0.1:0")
+	cmd := exec.Command(bin, "--config", cfgPath, "--pprof", "127.0.0.1:0", "--memprofilerate", "4096")
 	cmd.Env = os.Environ()
 	if v := os.Getenv("HELD_GOGC"); v != "" {
 		cmd.Env = append(cmd.Env, "GOGC="+v)
@@ -160,7 +161,11 @@ log:
 	must(t, warm.Hangup(ctx))
 	waiting(0)
 	waitFor(t, time.Minute, "no active call", func() bool { v, err := heldMetric(metrics, "hotline_calls_active"); return err == nil && v == 0 })
-	before := memAt(t, pp, cmd.Process.Pid, "")
+	keepBase := ""
+	if p := os.Getenv("HELD_PROFILE"); p != "" {
+		keepBase = p + ".base"
+	}
+	before := memAt(t, pp, cmd.Process.Pid, keepBase)
 
 	calls := make([]*sip.OutboundCall, n)
 	var wg sync.WaitGroup
@@ -189,8 +194,8 @@ log:
 	after := memAt(t, pp, cmd.Process.Pid, os.Getenv("HELD_PROFILE"))
 	per := func(a, b int64) float64 { return float64(b-a) / float64(n) / 1024 }
 	heap, stack := per(before.heap, after.heap), per(before.stack, after.stack)
-	t.Logf("%d held calls, per call: Go heap in use %.1f KiB, stacks %.1f KiB, goroutines %.2f, RSS %.1f KiB (server heap %d→%d KiB, RSS %d→%d KiB)",
-		n, heap, stack, float64(after.goroutines-before.goroutines)/float64(n), per(before.rss, after.rss),
+	t.Logf("%d held calls, per call: Go heap in use %.1f KiB (allocated %.1f), stacks %.1f KiB, goroutines %.2f, RSS %.1f KiB (server heap %d→%d KiB, RSS %d→%d KiB)",
+		n, heap, per(before.alloc, after.alloc), stack, float64(after.goroutines-before.goroutines)/float64(n), per(before.rss, after.rss),
 		before.heap>>10, after.heap>>10, before.rss>>10, after.rss>>10)
 	if lim, _ := strconv.ParseFloat(os.Getenv("HELD_MAX_KIB"), 64); lim > 0 && heap+stack > lim {
 		t.Errorf("heap + stacks per held call %.1f KiB, want ≤ %.0f", heap+stack, lim)
@@ -201,7 +206,7 @@ log:
 	waiting(0)
 }
 
-type memSample struct{ heap, stack, rss, goroutines int64 }
+type memSample struct{ heap, alloc, stack, rss, goroutines int64 }
 
 // memAt reads the server's memory after a forced GC: HeapInuse and
 // StackInuse from pprof's heap page, the goroutine count, VmRSS; keep, when
@@ -213,6 +218,9 @@ func memAt(t *testing.T, pp string, pid int, keep string) memSample {
 	for line := range strings.SplitSeq(body, "\n") {
 		if v, ok := strings.CutPrefix(line, "# HeapInuse = "); ok {
 			s.heap, _ = strconv.ParseInt(v, 10, 64)
+		}
+		if v, ok := strings.CutPrefix(line, "# HeapAlloc = "); ok {
+			s.alloc, _ = strconv.ParseInt(v, 10, 64)
 		}
 		if v, ok := strings.CutPrefix(line, "# Stack = "); ok {
 			s.stack, _ = strconv.ParseInt(strings.Fields(v)[0], 10, 64)
@@ -235,6 +243,7 @@ func memAt(t *testing.T, pp string, pid int, keep string) memSample {
 	}
 	if keep != "" {
 		must(t, os.WriteFile(keep, []byte(get(t, pp+"/heap")), 0o644))
+		must(t, os.WriteFile(keep+".goroutines", []byte(g), 0o644))
 	}
 	return s
 }
