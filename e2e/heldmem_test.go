@@ -31,7 +31,7 @@ import (
 // and keeps the server's heap profile (go tool pprof -sample_index=inuse_space).
 //
 // It is a measurement, run on demand: HELD_CALLS=N (e.g. 200, 1000; at most
-// 1,000, the media port range below), HELD_PROFILE=FILE keeps the heap
+// 3,000, the media port range below), HELD_PROFILE=FILE keeps the heap
 // profile (4 KiB sampling) and FILE.base the one before the calls (go tool
 // pprof -diff_base FILE.base FILE: what the calls hold), HELD_GOGC / HELD_GOMEMLIMIT set the server's GOGC and
 // GOMEMLIMIT, HELD_MAX_KIB=K fails when the heap + stacks per call exceed K.
@@ -40,8 +40,8 @@ func TestHeldCallMemory(t *testing.T) {
 	if n <= 0 {
 		t.Skip("HELD_CALLS=N runs it (a measurement, see docs/benchmarks.md)")
 	}
-	if n > 999 {
-		t.Fatalf("HELD_CALLS=%d: at most 999 (media ports 44000-45998, one per call, plus the warm-up)", n)
+	if n > 3000 {
+		t.Fatalf("HELD_CALLS=%d: at most 3,000 (media ports 23000-29998, the e2e harness's, one per call)", n)
 	}
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "profserver")
@@ -68,8 +68,8 @@ func TestHeldCallMemory(t *testing.T) {
   max_unconfirmed_per_source: -1
   drain_time: 1s
 media:
-  port_min: 44000
-  port_max: 45998
+  port_min: 23000
+  port_max: 29998
   prompts: %s
   inactivity_timeout: 5m
 http:
