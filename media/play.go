@@ -293,7 +293,8 @@ func (s *Session) sendLive(r *negotiation, pcm []int16) {
 	// allows them (jitter, a lost frame upstream).
 	s.startTalkspurt(st, liveHangover*r.Ptime, time.Now())
 	st.active, st.idleLive = false, 0
-	payload := st.buf[rtpHeaderLen : rtpHeaderLen+len(pcm)]
+	st.buf = frameBuf(st.buf, rtpHeaderLen+len(pcm))
+	payload := st.buf[rtpHeaderLen:]
 	encodeG711(r.Codec, payload, pcm)
 	s.sendLiveFrame(st, r, payload)
 }

@@ -26,17 +26,21 @@ const (
 // sendState is the outgoing stream: one SSRC, sequence and timestamp for
 // paced and immediate packets alike. Guarded by Session.txMu.
 type sendState struct {
-	hdr      rtp.Header // SequenceNumber and Timestamp are the next packet's
-	buf      []byte     // header + payload, reused for every packet
-	pcm      []int16    // mixing buffer
-	scratch  []byte     // prompt payload assembly across prompt boundaries
-	tsBase   uint32     // RTP timestamp at s.epoch
-	active   bool       // the pacer runs frame slots
-	marker   bool       // next audio packet starts a talkspurt (RFC 3551 §4.1)
-	next     time.Time  // the pacer's next slot
-	idleLive int        // empty slots since live audio ran dry
-	lastSent time.Time  // last packet sent, paced or immediate; zero: none yet
-	stopped  bool       // closed or timed out: no more slots
+	hdr rtp.Header // SequenceNumber and Timestamp are the next packet's
+	// Reused for every packet, sized by frameBuf on first use: a held call
+	// playing music needs only buf, and for 20 ms frames (172 bytes), not
+	// for maxPtime's (972 bytes of buf, 1,920 of pcm, 960 of scratch were
+	// 4 KiB per call).
+	buf      []byte    // header + payload
+	pcm      []int16   // mixing buffer (live audio, mixed prompts, in-band digits)
+	scratch  []byte    // prompt payload assembly across prompt boundaries; events
+	tsBase   uint32    // RTP timestamp at s.epoch
+	active   bool      // the pacer runs frame slots
+	marker   bool      // next audio packet starts a talkspurt (RFC 3551 §4.1)
+	next     time.Time // the pacer's next slot
+	idleLive int       // empty slots since live audio ran dry
+	lastSent time.Time // last packet sent, paced or immediate; zero: none yet
+	stopped  bool      // closed or timed out: no more slots
 	// The pacer's slot for this stream (pacer.schedule): whether there is
 	// one, and its grid tick. Only the pacer's goroutine uses them.
 	paceIn   bool
@@ -54,13 +58,19 @@ func newSendState() *sendState {
 			SequenceNumber: binary.BigEndian.Uint16(rnd[0:]),
 			SSRC:           binary.BigEndian.Uint32(rnd[2:]),
 		},
-		tsBase:  binary.BigEndian.Uint32(rnd[6:]),
-		buf:     make([]byte, rtpHeaderLen+maxFrame),
-		pcm:     make([]int16, maxFrame),
-		scratch: make([]byte, maxFrame),
+		tsBase: binary.BigEndian.Uint32(rnd[6:]),
 	}
 	st.hdr.Timestamp = st.tsBase
 	return st
+}
+
+// frameBuf returns b with length n, reallocated only when its capacity is
+// short: a session's buffers grow to the frames it sends, never shrink.
+func frameBuf[T any](b []T, n int) []T {
+	if cap(b) < n {
+		return make([]T, n)
+	}
+	return b[:n]
 }
 
 // clockTS is the RTP timestamp of the wall clock now: tsBase at s.epoch,
@@ -256,7 +266,8 @@ func (s *Session) buildAndSend(st *sendState, r *negotiation, n int) bool {
 	}
 	var digDone *digitJob
 	if usePCM {
-		pcm := st.pcm[:n]
+		st.pcm = frameBuf(st.pcm, n)
+		pcm := st.pcm
 		clear(pcm)
 		if len(s.live) > 0 {
 			k := copy(pcm, s.live)
@@ -271,9 +282,11 @@ func (s *Session) buildAndSend(st *sendState, r *negotiation, n int) bool {
 				s.dig, digDone = nil, j
 			}
 		}
-		payload = st.buf[rtpHeaderLen : rtpHeaderLen+n]
+		st.buf = frameBuf(st.buf, rtpHeaderLen+n)
+		payload = st.buf[rtpHeaderLen:]
 		encodeG711(r.Codec, payload, pcm)
 	} else {
+		st.scratch = frameBuf(st.scratch, n)
 		payload = pj.payload(r.Codec, n, st.scratch)
 	}
 	var playDone *playJob
@@ -344,8 +357,8 @@ func (s *Session) writeEvent(st *sendState, r *negotiation, ev TelephoneEvent, t
 	st.hdr.Timestamp = ts
 	st.hdr.PayloadType = r.DTMFPayloadType
 	st.hdr.Marker = marker
-	payload := ev.AppendTo(st.scratch[:0])
-	s.writePacket(st, payload)
+	st.scratch = ev.AppendTo(st.scratch[:0])
+	s.writePacket(st, st.scratch)
 	st.hdr.Timestamp = saved
 }
 
@@ -357,6 +370,8 @@ func (s *Session) writeEvent(st *sendState, r *negotiation, ev TelephoneEvent, t
 func (s *Session) writePacket(st *sendState, payload []byte) {
 	now := time.Now()
 	st.lastSent = now
+	// A payload already in st.buf (the encoders') fits it; another may grow it.
+	st.buf = frameBuf(st.buf, rtpHeaderLen+len(payload))
 	hn, err := st.hdr.MarshalTo(st.buf[:rtpHeaderLen])
 	if err != nil {
 		s.log.Error("marshal RTP header", "error", err)

@@ -15,6 +15,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 
 	"github.com/hotline-dev/hotline/app"
@@ -26,7 +27,11 @@ func main() { os.Exit(run()) }
 func run() int {
 	cfgPath := flag.String("config", "", "configuration file")
 	pprofAddr := flag.String("pprof", "127.0.0.1:0", "pprof listen address (loopback)")
+	memRate := flag.Int("memprofilerate", 0, "runtime.MemProfileRate (bytes per heap sample; 0: Go's default, 512 KiB), e.g. 4096 for a per-call heap profile")
 	flag.Parse()
+	if *memRate > 0 {
+		runtime.MemProfileRate = *memRate
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cfg, err := config.Load(*cfgPath)
