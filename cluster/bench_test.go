@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -63,8 +64,12 @@ type benchCluster struct {
 	b       *testing.B
 	nodes   [2]*cluster.Node
 	ringers [2]*benchRinger
-	calls   []string      // bridged calls
-	leading chan struct{} // a node took the lead
+	calls   []string // bridged calls
+	// leaders is how many nodes lead (Leading hooks, on the nodes' Step
+	// goroutines); leading is poked at each change (whoever waits reads
+	// leaders again: a poke is a wake-up, never a count).
+	leaders atomic.Int32
+	leading chan struct{}
 	url     string
 
 	mu     sync.Mutex
@@ -91,7 +96,7 @@ func newBenchCluster(b *testing.B) *benchCluster {
 	url := pgtest.Schema(b) + os.Getenv("BENCH_URL_EXTRA")
 	ags, acd := benchACD()
 	bc := &benchCluster{b: b, url: url, owner: map[string]int{}, places: map[string]*cluster.Place{}, agent: map[string]string{},
-		leading: make(chan struct{}, 4)}
+		leading: make(chan struct{}, 1)}
 	log := slog.New(slog.DiscardHandler)
 	if os.Getenv("BENCH_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -107,7 +112,13 @@ func newBenchCluster(b *testing.B) *benchCluster {
 			NodeExpiry: time.Hour, // the stepped cases send no heartbeats
 			Leading: func(on bool) {
 				if on {
-					bc.leading <- struct{}{}
+					bc.leaders.Add(1)
+				} else {
+					bc.leaders.Add(-1)
+				}
+				select { // never blocks the node's Step
+				case bc.leading <- struct{}{}:
+				default:
 				}
 			}})
 		if err != nil {
@@ -123,7 +134,6 @@ func newBenchCluster(b *testing.B) *benchCluster {
 	if !bc.nodes[0].Leading() {
 		b.Fatal("node 1 does not lead")
 	}
-	<-bc.leading
 	ctx := b.Context()
 	bc.parallel(benchAgents, func(i int) error { return bc.nodes[i%2].SetState(ctx, ags[i].ID, "login", "") })
 	bc.step()
@@ -137,6 +147,22 @@ func newBenchCluster(b *testing.B) *benchCluster {
 		bc.calls = append(bc.calls, o.CallID)
 	}
 	return bc
+}
+
+// awaitLeader waits until a node leads. Whether one does is read from the
+// Leading hooks (Node.Leading is for the node's own Step goroutine, and
+// Run's is another).
+func (bc *benchCluster) awaitLeader(b *testing.B) {
+	began := time.Now()
+	limit := time.After(2 * time.Minute) // never, not slow
+	for bc.leaders.Load() == 0 {
+		select {
+		case <-bc.leading:
+		case <-limit:
+			dumpDB(b, bc.url)
+			b.Fatalf("no leader within %s", time.Since(began).Round(time.Millisecond))
+		}
+	}
 }
 
 // step steps both nodes until neither has anything to do.
@@ -462,14 +488,8 @@ func (bc *benchCluster) run(b *testing.B, conc int) {
 		}
 		return first
 	})
-	defer stopRuns()            // also on a failure: Run ends before the cleanups close the databases
-	if !bc.nodes[0].Leading() { // a run before stepped down: wait for the next leader
-		select {
-		case <-bc.leading:
-		case <-time.After(30 * time.Second):
-			b.Fatal("no leader within 30 s")
-		}
-	}
+	defer stopRuns()  // also on a failure: Run ends before the cleanups close the databases
+	bc.awaitLeader(b) // a run before stepped down: the next leader's takeover is not timed
 	b.ResetTimer()
 	first := min(conc, b.N)
 	mu.Lock()

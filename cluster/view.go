@@ -101,7 +101,10 @@ func NewView(cfg ViewConfig) *View {
 
 // Run keeps the view fresh until ctx ends: it reads it at each
 // notification from the leader and every Poll. A failed read is logged
-// and the last view kept. nil when ctx ends.
+// and the last view kept. A listener that fails (the database restarted,
+// the connection was cut) is opened again with a back-off up to 5 s, and
+// the view is read once it is (a notification sent meanwhile was missed);
+// meanwhile Poll alone keeps it fresh. nil when ctx ends.
 func (v *View) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -109,27 +112,11 @@ func (v *View) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel()
-	if ln, err := v.cfg.DB.Listen(ctx, postgres.ChanView); err != nil {
-		v.log.Warn("cluster view: no notifications, polling only", "err", err)
-	} else {
-		wg.Add(1)
-		go func() { // the listener: wakes the loop below
-			defer wg.Done()
-			defer ln.Close()
-			for {
-				if _, _, err := ln.Wait(ctx); err != nil {
-					if ctx.Err() == nil {
-						v.log.Warn("cluster view: listener failed, polling only", "err", err)
-					}
-					return
-				}
-				select {
-				case wake <- struct{}{}:
-				default:
-				}
-			}
-		}()
-	}
+	wg.Add(1)
+	go func() { // the listener: wakes the loop below
+		defer wg.Done()
+		v.listen(ctx, wake)
+	}()
 	t := time.NewTicker(v.cfg.Poll)
 	defer t.Stop()
 	for {
@@ -142,6 +129,50 @@ func (v *View) Run(ctx context.Context) error {
 		case <-wake:
 		case <-t.C:
 		}
+	}
+}
+
+// listen wakes Run at each notification of a new view until ctx ends,
+// opening the listener again with a back-off when it fails (as
+// Relay.Run and Node.Run's listener do), and waking Run each time it is
+// open.
+func (v *View) listen(ctx context.Context, wake chan<- struct{}) {
+	poke := func() {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	}
+	backoff := 100 * time.Millisecond
+	for {
+		ln, err := v.cfg.DB.Listen(ctx, postgres.ChanView)
+		if err == nil {
+			// A view written before LISTEN took effect had no
+			// notification for this session.
+			poke()
+			began := time.Now()
+			for err == nil {
+				if _, _, err = ln.Wait(ctx); err == nil {
+					poke()
+				}
+			}
+			ln.Close()
+			if time.Since(began) > 10*time.Second {
+				backoff = 100 * time.Millisecond
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		v.log.Warn("cluster view: not listening, retrying (polling every Poll meanwhile)", "in", backoff, "poll", v.cfg.Poll, "err", err)
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		backoff = min(2*backoff, 5*time.Second)
 	}
 }
 
