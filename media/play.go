@@ -279,7 +279,8 @@ func (s *Session) sendLiveEncoded(r *negotiation, payload []byte) {
 	st := s.tx
 	s.startTalkspurt(st, liveHangover*r.Ptime, time.Now())
 	st.active, st.idleLive = false, 0
-	out := st.buf[rtpHeaderLen : rtpHeaderLen+len(payload)]
+	st.buf = frameBuf(st.buf, rtpHeaderLen+len(payload))
+	out := st.buf[rtpHeaderLen:]
 	copy(out, payload)
 	s.sendLiveFrame(st, r, out)
 }
