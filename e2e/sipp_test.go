@@ -13,6 +13,7 @@ import (
 	"github.com/hotline-dev/hotline/config"
 	"github.com/hotline-dev/hotline/events"
 	"github.com/hotline-dev/hotline/internal/testenv"
+	"github.com/hotline-dev/hotline/internal/testports"
 	"github.com/hotline-dev/hotline/ivr"
 	"github.com/hotline-dev/hotline/media"
 )
@@ -31,16 +32,22 @@ func sipp(t *testing.T, h *harness, scenario, service, transport string, extra .
 // sippRun is sipp for any goroutine: it returns the failure instead of
 // failing the test. extra may set -m (default one call).
 func sippRun(h *harness, scenario, service, transport string, extra ...string) error {
+	b, err := toolPorts.Reserve()
+	if err != nil {
+		return err
+	}
+	return sippRunIn(h, "../testdata/sipp", b, scenario, service, transport, extra...)
+}
+
+// sippRunIn is sippRun from dir (where the scenario's pcap names resolve)
+// on ports b, for a test that must know sipp's SIP port.
+func sippRunIn(h *harness, dir string, b testports.Block, scenario, service, transport string, extra ...string) error {
 	bin, err := exec.LookPath("sipp")
 	if err != nil {
 		return err
 	}
 	errFile := filepath.Join(h.t.TempDir(), "sipp.err")
 	addr := h.sipAddr(transport)
-	b, err := toolPorts.Reserve()
-	if err != nil {
-		return err
-	}
 	args := []string{"-sf", scenario, "-s", service, "-timeout", "60s", "-timeout_error",
 		"-i", "127.0.0.1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(b.Media()), "-p", fmt.Sprint(b.SIP()),
 		"-trace_err", "-error_file", errFile, "-nostdin"}
@@ -55,7 +62,7 @@ func sippRun(h *harness, scenario, service, transport string, extra ...string) e
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Dir = "../testdata/sipp"
+	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		trace, _ := os.ReadFile(errFile)

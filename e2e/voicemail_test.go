@@ -40,7 +40,40 @@ func TestVoicemailEndToEnd(t *testing.T) {
 
 func voicemailEndToEnd(t *testing.T, src media.DigitSource, hangUp bool) {
 	leakCheck(t)
-	h := start(t, func(c *config.Config) {
+	h := startVoicemail(t, src)
+	_, call, _ := dial(t, h, "sip:100@"+h.sipAddr("udp"), sip.DialOptions{From: "0912345678"})
+	id := call.ID()
+	h.menus(call, "language", "1", "closed-menu", "1")
+	h.node(id, "voicemail")
+	h.waitBeep(id)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	must(t, call.Media().Play(ctx, media.NewPromptPCM("caller-tone", media.Tone([]float64{600}, vmToneLen))))
+	cancel()
+	if hangUp {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		must(t, call.Hangup(ctx))
+		cancel()
+	} else {
+		press(t, call, "#", src)
+		h.waitDigit(id, "#")
+		press(t, call, "1", src)
+	}
+	select {
+	case <-call.Done():
+	case <-time.After(60 * time.Second):
+		t.Fatalf("Hotline did not hang up after the message; events:\n%s", h.dump())
+	}
+	checkVoicemail(t, h, id)
+}
+
+// vmToneLen is how long the caller's 600 Hz tone lasts in the message.
+const vmToneLen = 1500 * time.Millisecond
+
+// startVoicemail starts Hotline with the shipped flow after hours (the
+// office closed today and tomorrow) and a read token for the recordings API.
+func startVoicemail(t *testing.T, src media.DigitSource) *harness {
+	t.Helper()
+	return start(t, func(c *config.Config) {
 		if src == media.SourceInband {
 			c.Media.InbandDTMF = "always"
 		}
@@ -53,34 +86,28 @@ func voicemailEndToEnd(t *testing.T, src media.DigitSource, hangUp bool) {
 		c.Calendars["office"] = cal
 		c.HTTP.Tokens = append(c.HTTP.Tokens, config.Token{Name: "reader", Secret: vmReadToken, Scope: "read"})
 	})
-	_, call, _ := dial(t, h, "sip:100@"+h.sipAddr("udp"), sip.DialOptions{From: "0912345678"})
-	id := call.ID()
-	h.menus(call, "language", "1", "closed-menu", "1")
-	h.node(id, "voicemail")
+}
+
+// waitBeep waits until the voicemail node has played its beep: the
+// recording runs from there.
+func (h *harness) waitBeep(id string) {
+	h.t.Helper()
 	h.waitEvent(30*time.Second, "the beep", func(e events.Event) bool {
 		return e.CallID == id && e.Type == events.PromptPlayed && payload[ivr.PromptPlay](e).Prompt == "beep"
 	})
-	const toneLen = 1500 * time.Millisecond
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	must(t, call.Media().Play(ctx, media.NewPromptPCM("caller-tone", media.Tone([]float64{600}, toneLen))))
-	cancel()
-	if hangUp {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		must(t, call.Hangup(ctx))
-		cancel()
-	} else {
-		press(t, call, "#", src)
-		h.waitEvent(10*time.Second, "the # pressed", func(e events.Event) bool {
-			return e.CallID == id && e.Type == events.DigitPressed && payload[ivr.DigitPress](e).Digit == "#"
-		})
-		press(t, call, "1", src)
-	}
-	select {
-	case <-call.Done():
-	case <-time.After(60 * time.Second):
-		t.Fatalf("Hotline did not hang up after the message; events:\n%s", h.dump())
-	}
+}
 
+func (h *harness) waitDigit(id, digit string) {
+	h.t.Helper()
+	h.waitEvent(10*time.Second, "the "+digit+" pressed", func(e events.Event) bool {
+		return e.CallID == id && e.Type == events.DigitPressed && payload[ivr.DigitPress](e).Digit == digit
+	})
+}
+
+// checkVoicemail checks a call that left a vmToneLen 600 Hz tone as a
+// voicemail and has ended: the ticket, the stored file, the API and the audio.
+func checkVoicemail(t *testing.T, h *harness, id string) {
+	t.Helper()
 	// The ticket history: one voice interaction with the message.
 	it := h.interaction(id)
 	v := it.Voice
@@ -144,8 +171,8 @@ func voicemailEndToEnd(t *testing.T, src media.DigitSource, hangUp bool) {
 		}
 	}
 	heard := time.Duration(toneWins) * 20 * time.Millisecond
-	if d := heard - toneLen; d < -100*time.Millisecond || d > 100*time.Millisecond {
-		t.Errorf("the tone lasts %v in the message, sent %v (message %v long)", heard, toneLen, p.Duration())
+	if d := heard - vmToneLen; d < -100*time.Millisecond || d > 100*time.Millisecond {
+		t.Errorf("the tone lasts %v in the message, sent %v (message %v long)", heard, vmToneLen, p.Duration())
 	}
 	if d := time.Duration(rec.DurationMillis)*time.Millisecond - p.Duration(); d < -time.Millisecond || d > time.Millisecond {
 		t.Errorf("recorded duration %d ms, the file has %v", rec.DurationMillis, p.Duration())
