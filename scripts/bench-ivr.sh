@@ -104,14 +104,16 @@ mkdir -p "$TMP/prompts"
 cp -r prompts/. "$TMP/prompts/"
 cp bench/ivr/welcome.wav bench/ivr/option1.wav "$TMP/prompts/en/"
 
-free_port() { python3 -c 'import socket,sys
-s=socket.socket(socket.AF_INET,getattr(socket,sys.argv[1]));s.bind(("127.0.0.1",0));print(s.getsockname()[1])' "$1"; }
+# shellcheck source=scripts/ports.sh
+. "$(dirname "$0")/ports.sh" # free_block: ports named before a bind, out of the ephemeral range
 active_calls() { curl -sf "http://127.0.0.1:$HTTP_PORT/metrics" | awk '/^hotline_calls_active /{print $2}'; }
 
 # start_server BUILD: a fresh server (fresh SQLite, fresh RSS baseline).
 start_server() {
-	SIP_PORT=$(free_port SOCK_DGRAM)
-	HTTP_PORT=${NEXT_HTTP_PORT:-$(free_port SOCK_STREAM)}
+	local base
+	base=$(free_block)
+	SIP_PORT=$((base + 1))
+	HTTP_PORT=${NEXT_HTTP_PORT:-$((base + 3))}
 	NEXT_HTTP_PORT=""
 	rm -rf "$TMP/db" && mkdir -p "$TMP/db"
 	cat >"$TMP/hotline.yaml" <<EOF
@@ -124,8 +126,8 @@ sip:
   max_unconfirmed_per_source: -1
   drain_time: 2s
 media:
-  port_min: 46000
-  port_max: 59999
+  port_min: 20000 # below the ephemeral range (scripts/bench.sh)
+  port_max: 30000
   prompts: $TMP/prompts
   inactivity_timeout: 30s
 http:
@@ -191,7 +193,7 @@ run() {
 	rm -rf "$dir"
 	t0=$(cpu_ticks)
 	set +e
-	$NICE bench/ivr/run-load.sh "127.0.0.1:$SIP_PORT" -c "$SIPP_CPU" -p "$(free_port SOCK_DGRAM)" -P "$SRV_PID" -o "$dir" "$@" >"$dir.log" 2>&1
+	$NICE bench/ivr/run-load.sh "127.0.0.1:$SIP_PORT" -c "$SIPP_CPU" -p "$(($(free_block) + 1))" -P "$SRV_PID" -o "$dir" "$@" >"$dir.log" 2>&1
 	set -e
 	wait_idle
 	# The server's CPU time over the run and the RTP packets its finished
@@ -257,8 +259,8 @@ if [[ ${IVR_PROFILE:-0} == 1 ]]; then
 	echo
 	echo "== profile: head under ivr_queue at $n held calls (bench/profserver), 10 s CPU profile on the plateau"
 	$GO build -o "$OUT/profserver" ./bench/profserver
-	PPROF_PORT=$(free_port SOCK_STREAM)
-	NEXT_HTTP_PORT=$(free_port SOCK_STREAM)
+	pbase=$(free_block)
+	PPROF_PORT=$((pbase + 1)) NEXT_HTTP_PORT=$((pbase + 3))
 	pp="http://127.0.0.1:$PPROF_PORT/debug/pprof"
 	(
 		sleep 3
