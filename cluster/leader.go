@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -113,12 +112,6 @@ type entryInfo struct {
 	placed time.Time
 	seq    int64
 	place  *queue.Place
-	// stored: the caller's row is in the snapshot (committed or on its
-	// way), with state as written; only the state changes after the join,
-	// so a row whose state did not change is not written again (an offer
-	// touches its caller, but adds to the tried agents only when missed).
-	stored bool
-	state  []byte
 }
 
 // takeOver builds the leader's Service from the snapshot: every agent
@@ -194,7 +187,7 @@ func (n *Node) takeOver(ctx context.Context, db *postgres.Leader) (*leader, erro
 			continue
 		}
 		l.seq = max(l.seq, e.Seq)
-		info := &entryInfo{join: j, body: e.Body, node: e.Node, placed: e.Placed, seq: e.Seq, stored: true, state: e.State}
+		info := &entryInfo{join: j, body: e.Body, node: e.Node, placed: e.Placed, seq: e.Seq}
 		l.entries[e.CallID] = info
 		r := j.JoinRequest
 		r.JoinedAt = e.Placed
@@ -475,10 +468,6 @@ func (l *leader) fill() {
 			if st, err := l.svc.ExportEntry(id); err == nil {
 				state, _ = json.Marshal(st)
 			}
-			if e.stored && bytes.Equal(state, e.state) {
-				continue // the row has it
-			}
-			e.stored, e.state = true, state
 			l.b.Entries = append(l.b.Entries, postgres.SnapEntry{CallID: id, Queue: e.join.Queue, Node: e.node,
 				Placed: e.placed, Seq: e.seq, Body: e.body, State: state})
 		} else {
