@@ -443,16 +443,17 @@ func (l *leader) view() ([]byte, error) {
 	if l.viewDirty || l.viewAt.IsZero() {
 		l.changes++ // a failed commit skips a number: harmless, only a change of it counts
 	}
-	v := viewBody{Queues: l.svc.Queues(), Agents: l.svc.Agents(), Positions: make(map[string]queue.Position, len(l.entries)), Changes: l.changes}
+	v := viewBody{Queues: l.svc.Queues(), Agents: l.svc.Agents(), Positions: make(positions, len(l.entries)), Changes: l.changes}
 	if l.n.cfg.ViewExtra != nil {
 		v.Extra = l.n.cfg.ViewExtra()
 	}
+	all := l.svc.Positions() // one pass, not a Position per caller
 	for id := range l.entries {
-		if p, err := l.svc.Position(id); err == nil {
+		if p, ok := all[id]; ok {
 			v.Positions[id] = p
 		}
 	}
-	b, err := json.Marshal(v)
+	b, err := v.encode()
 	if err != nil {
 		return nil, fmt.Errorf("encode acd view: %w", err)
 	}

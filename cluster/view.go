@@ -17,9 +17,9 @@ import (
 
 // viewBody is the ACD's read side as the leader writes it to acd_view.
 type viewBody struct {
-	Queues    []queue.QueueView         `json:"queues"`
-	Agents    []queue.AgentInfo         `json:"agents"`
-	Positions map[string]queue.Position `json:"positions"` // waiting callers by call ID
+	Queues    []queue.QueueView `json:"queues"`
+	Agents    []queue.AgentInfo `json:"agents"`
+	Positions positions         `json:"positions,omitempty"` // waiting callers by call ID (written last: encode)
 	// Changes counts the views of this epoch written because the ACD
 	// changed (not only time): a View announces those (EventView).
 	Changes int64 `json:"changes"`

@@ -63,7 +63,7 @@ func (s *Service) leaveIfEmpty(q *queueState) {
 	if !q.cfg.LeaveWhenEmpty || q.anyLoggedIn() {
 		return
 	}
-	for _, e := range slices.Clone(q.waiting) {
+	for _, e := range q.waiting.head(q.waiting.len()) {
 		if e.cb == nil {
 			s.finish(e, Outcome{Reason: ReasonEmpty, Exit: q.cfg.Exit}, "agent-unavailable")
 		}

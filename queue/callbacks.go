@@ -301,7 +301,7 @@ func (s *Service) dropCallback(e *entry, reason string) {
 // entry cb's place and rings the agent reserved for it at once.
 func (s *Service) takeReservation(q *queueState, cb *entry, e *entry) {
 	e.vt, e.placed, e.seq = cb.vt, cb.placed, cb.seq
-	q.waiting[q.index(cb)] = e // the same rank: the order holds
+	q.waiting.replace(cb, e) // the same rank: the order holds
 	q.ncb--
 	delete(s.cbs, cb.cb.key)
 	for _, o := range cb.offers {

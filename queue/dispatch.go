@@ -16,7 +16,10 @@ import (
 // adjusted) wait. Deterministic: queues and agents are visited in ID order.
 func (s *Service) dispatch() {
 	order := s.queueOrder()
-	pos := make([]int, len(order))
+	pos := make([]cursor, len(order))
+	for i, q := range order {
+		pos[i] = q.waiting.cursor()
+	}
 	done := make([]bool, len(order))
 	for {
 		best, bestE := -1, (*entry)(nil)
@@ -24,14 +27,16 @@ func (s *Service) dispatch() {
 			if done[i] {
 				continue
 			}
-			for pos[i] < len(q.waiting) && !q.servable(q.waiting[pos[i]]) {
-				pos[i]++
+			h := pos[i].at()
+			for h != nil && !q.servable(h) {
+				pos[i].next()
+				h = pos[i].at()
 			}
-			if pos[i] == len(q.waiting) || q.noFree {
+			if h == nil || q.noFree {
 				done[i] = true
 				continue
 			}
-			if h := q.waiting[pos[i]]; bestE == nil || entryLess(h, bestE) {
+			if bestE == nil || entryLess(h, bestE) {
 				best, bestE = i, h
 			}
 		}

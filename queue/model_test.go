@@ -283,6 +283,17 @@ func (g *rig) checkInvariants(t *testing.T, step int, places map[string]*Place, 
 	t.Helper()
 	s := g.s
 	fail := func(f string, a ...any) { t.Fatalf("step %d: "+f, append([]any{step}, a...)...) }
+	// Positions (all callers in one pass, the cluster's view) is Position
+	// for each waiting caller, and names no one else.
+	all := s.Positions()
+	if len(all) != len(s.entries) {
+		fail("Positions has %d callers, the service %d", len(all), len(s.entries))
+	}
+	for id := range s.entries {
+		if p, err := s.Position(id); err != nil || p != all[id] {
+			fail("Position(%s) = %+v, %v; Positions has %+v", id, p, err, all[id])
+		}
+	}
 	// The ringer rings exactly the offers the service holds: none stuck.
 	if len(s.offers) != len(g.rg.active) {
 		fail("service has %d offers, ringer %d", len(s.offers), len(g.rg.active))
@@ -359,7 +370,7 @@ func (g *rig) checkInvariants(t *testing.T, step int, places map[string]*Place, 
 	}
 	for _, q := range s.queues {
 		n := 0
-		for _, e := range q.waiting {
+		for _, e := range q.waiting.all {
 			if e.cb != nil {
 				n++
 				if s.cbs[e.callID] != e {
@@ -372,7 +383,17 @@ func (g *rig) checkInvariants(t *testing.T, step int, places map[string]*Place, 
 		if n != q.ncb {
 			fail("queue %s: %d callbacks in line, counted %d", q.name, n, q.ncb)
 		}
-		if !slices.IsSortedFunc(q.waiting, func(a, b *entry) int {
+		total := 0
+		for _, c := range q.waiting.chunks {
+			if len(c) == 0 || len(c) > lineChunk {
+				fail("queue %s: a chunk of %d entries in the line", q.name, len(c))
+			}
+			total += len(c)
+		}
+		if total != q.waiting.len() {
+			fail("queue %s: %d entries in the line's chunks, %d counted", q.name, total, q.waiting.len())
+		}
+		if !slices.IsSortedFunc(q.waiting.head(q.waiting.len()), func(a, b *entry) int {
 			if entryLess(a, b) {
 				return -1
 			}
@@ -406,7 +427,7 @@ func (g *rig) checkInvariants(t *testing.T, step int, places map[string]*Place, 
 	// queue is free (ring-all rings every free agent for one caller).
 	for _, q := range s.queues {
 		unoffered := false
-		for _, e := range q.waiting {
+		for _, e := range q.waiting.all {
 			if q.servable(e) {
 				unoffered = true
 				break
@@ -447,7 +468,7 @@ func (g *rig) checkInvariants(t *testing.T, step int, places map[string]*Place, 
 			fail("queue %s totals do not add up: %+v", name, x)
 		}
 		live := 0 // callers on hold, confirmed callbacks apart (counted when they first waited)
-		for _, e := range s.queues[name].waiting {
+		for _, e := range s.queues[name].waiting.all {
 			if e.cb == nil && e.rejoin == "" {
 				live++
 			}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -129,7 +128,7 @@ type offer struct {
 type queueState struct {
 	name    string
 	cfg     config.Queue
-	waiting []*entry // sorted by (vt, seq)
+	waiting line     // sorted by entryLess (order.go)
 	byJoin  []*entry // join order (= max-wait deadline order); lazily pruned
 	members []*agent // sorted by ID
 	ncb     int      // callback entries in waiting
@@ -355,36 +354,15 @@ func entryLess(a, b *entry) bool {
 	return a.seq < b.seq
 }
 
-func (q *queueState) insert(e *entry) {
-	i := sort.Search(len(q.waiting), func(i int) bool { return entryLess(e, q.waiting[i]) })
-	q.waiting = slices.Insert(q.waiting, i, e)
-}
+func (q *queueState) insert(e *entry) { q.waiting.insert(e) }
 
 // index is e's index in q.waiting, or -1.
-func (q *queueState) index(e *entry) int {
-	i, found := slices.BinarySearchFunc(q.waiting, e, func(x, t *entry) int {
-		if x == t {
-			return 0
-		}
-		if entryLess(x, t) {
-			return -1
-		}
-		return 1
-	})
-	if !found {
-		return -1
-	}
-	return i
-}
+func (q *queueState) index(e *entry) int { return q.waiting.index(e) }
 
-func (q *queueState) remove(e *entry) {
-	if i := q.index(e); i >= 0 {
-		q.waiting = slices.Delete(q.waiting, i, i+1)
-	}
-}
+func (q *queueState) remove(e *entry) { q.waiting.remove(e) }
 
 // live is how many callers wait (callback entries are not on hold).
-func (q *queueState) live() int { return len(q.waiting) - q.ncb }
+func (q *queueState) live() int { return q.waiting.len() - q.ncb }
 
 func (q *queueState) anyLoggedIn() bool {
 	for _, a := range q.members {

@@ -60,7 +60,7 @@ func (s *Service) Queue(name string) (QueueView, error) {
 	for _, a := range q.members {
 		v.Members = append(v.Members, Member{Agent: a.cfg.ID, Penalty: a.queues[name]})
 	}
-	for _, e := range q.waiting[:min(len(q.waiting), MaxListed)] {
+	for _, e := range q.waiting.head(MaxListed) {
 		w := Waiter{CallID: e.callID, Tier: e.tier, WaitedSeconds: now.Sub(e.placed).Seconds(), Ringing: len(e.offers) > 0,
 			Callback: e.rejoin}
 		if e.cb != nil {
@@ -68,7 +68,7 @@ func (s *Service) Queue(name string) (QueueView, error) {
 		}
 		v.Callers = append(v.Callers, w)
 	}
-	if p := s.position(q, len(q.waiting)+1); p.Known {
+	if p := s.position(q, q.waiting.len()+1); p.Known {
 		ewt := p.EWT.Seconds()
 		v.EWTSeconds = &ewt
 	}

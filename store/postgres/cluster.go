@@ -276,7 +276,7 @@ func (c *Cluster) SendMany(ctx context.Context, node string, token int64, kinds 
 		bs[i] = string(b)
 	}
 	_, err := c.p.Exec(ctx, `WITH ins AS (INSERT INTO acd_commands (node, kind, body)
-		SELECT $1, k, b::jsonb FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS t(k, b, i) ORDER BY i RETURNING 1),
+		SELECT $1, k, b FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS t(k, b, i) ORDER BY i RETURNING 1),
 		mark AS (UPDATE acd_nodes SET sent = $4 WHERE id = $1)
 		SELECT pg_notify('`+ChanCommands+`', current_schema()) FROM (SELECT 1 FROM ins LIMIT 1) x`, node, kinds, bs, token)
 	if err != nil {
@@ -356,7 +356,7 @@ func (c *Cluster) Ack(ctx context.Context, node string, upTo int64) error {
 	return nil
 }
 
-// textOrNil is b as a text parameter, NULL for nil (a JSONB column).
+// textOrNil is b as a text parameter, NULL for nil (a body column that may be NULL).
 func textOrNil(b []byte) *string {
 	if b == nil {
 		return nil
@@ -631,7 +631,7 @@ func (l *Leader) Commit(ctx context.Context, b *Batch) error {
 				states[i] = textOrNil(e.State)
 			}
 			q.Queue(`INSERT INTO acd_entries (call_id, queue, node, placed, seq, body, state)
-				SELECT c, q, n, p, s, b::jsonb, st::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::bigint[], $6::text[], $7::text[])
+				SELECT c, q, n, p, s, b, st FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::bigint[], $6::text[], $7::text[])
 				AS t(c, q, n, p, s, b, st)
 				ON CONFLICT (call_id) DO UPDATE SET queue = EXCLUDED.queue, node = EXCLUDED.node, placed = EXCLUDED.placed,
 				seq = EXCLUDED.seq, body = EXCLUDED.body, state = EXCLUDED.state`, ids, queues, nodes, placed, seqs, bodies, states)
@@ -644,7 +644,7 @@ func (l *Leader) Commit(ctx context.Context, b *Batch) error {
 				cbodies[i], states[i] = textOrNil(a.CallBody), textOrNil(a.State)
 			}
 			q.Queue(`INSERT INTO acd_agents (agent_id, presence, reason, call_id, call_queue, call_node, call_body, state)
-				SELECT a, p, r, c, cq, cn, cb::jsonb, st::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
+				SELECT a, p, r, c, cq, cn, cb, st FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
 				AS t(a, p, r, c, cq, cn, cb, st)
 				ON CONFLICT (agent_id) DO UPDATE SET presence = EXCLUDED.presence, reason = EXCLUDED.reason, call_id = EXCLUDED.call_id,
 				call_queue = EXCLUDED.call_queue, call_node = EXCLUDED.call_node, call_body = EXCLUDED.call_body, state = EXCLUDED.state`,
@@ -658,7 +658,7 @@ func (l *Leader) Commit(ctx context.Context, b *Batch) error {
 			for i, o := range b.Offers {
 				ids[i], nodes[i], bodies[i] = o.OfferID, o.Node, string(o.Body)
 			}
-			q.Queue(`INSERT INTO acd_offers (offer_id, node, body) SELECT o, n, b::jsonb FROM unnest($1::text[], $2::text[], $3::text[]) AS t(o, n, b)
+			q.Queue(`INSERT INTO acd_offers (offer_id, node, body) SELECT o, n, b FROM unnest($1::text[], $2::text[], $3::text[]) AS t(o, n, b)
 				ON CONFLICT (offer_id) DO UPDATE SET node = EXCLUDED.node, body = EXCLUDED.body`, ids, nodes, bodies)
 		}
 		if len(b.LostNodes) > 0 {
@@ -675,7 +675,7 @@ func (l *Leader) Commit(ctx context.Context, b *Batch) error {
 			}
 			// unnest keeps the arrays' order, so ids follow b.Out.
 			q.Queue(`INSERT INTO acd_outbox (node, kind, body)
-				SELECT n, k, b::jsonb FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS t(n, k, b, i) ORDER BY i`,
+				SELECT n, k, b FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS t(n, k, b, i) ORDER BY i`,
 				nodes, kinds, bodies)
 			for n := range seen {
 				q.Queue(`SELECT pg_notify('`+ChanOutbox+`', current_schema() || '/' || $1)`, n)
@@ -693,7 +693,7 @@ func (l *Leader) Commit(ctx context.Context, b *Batch) error {
 				ON CONFLICT (id) DO NOTHING`, ids, queues, ats, kinds, calls, durs, agents)
 		}
 		if b.View != nil {
-			q.Queue(`UPDATE acd_view SET version = version + 1, epoch = $1, at = now(), body = $2::text::jsonb WHERE id = 1`, l.Epoch, string(b.View))
+			q.Queue(`UPDATE acd_view SET version = version + 1, epoch = $1, at = now(), body = $2::text WHERE id = 1`, l.Epoch, string(b.View))
 			q.Queue(`SELECT pg_notify('` + ChanView + `', current_schema())`)
 		}
 		return l.c.SendBatch(ctx, &q).Close()

@@ -88,8 +88,9 @@ func TestClusterLeaderFencing(t *testing.T) {
 		t.Fatalf("Commands skipping the join = %+v, %v; want the leave alone", next, err)
 	}
 	// The commit is one implicit transaction: a statement that fails
-	// late in it (a body that is not JSON) undoes the ones before.
-	bad := &postgres.Batch{Consumed: []int64{cmds[0].ID}, Out: []postgres.OutItem{{Node: "b", Kind: "ring", Body: []byte(`not json`)}}}
+	// late in it (a body with a NUL byte, which no TEXT column takes)
+	// undoes the ones before.
+	bad := &postgres.Batch{Consumed: []int64{cmds[0].ID}, Out: []postgres.OutItem{{Node: "b", Kind: "ring", Body: []byte("{\"n\":\"\x00\"}")}}}
 	if err := l1.Commit(ctx, bad); err == nil || errors.Is(err, postgres.ErrFenced) {
 		t.Fatalf("Commit of a bad body = %v; want a refusal", err)
 	}
@@ -112,7 +113,7 @@ func TestClusterLeaderFencing(t *testing.T) {
 		t.Fatalf("after commit Commands = %+v; want the leave alone", cmds)
 	}
 	out, err := c.Outbox(ctx, "b", 10)
-	if err != nil || len(out) != 2 || string(out[0].Body) != `{"n": 1}` || out[0].ID >= out[1].ID {
+	if err != nil || len(out) != 2 || string(out[0].Body) != `{"n":1}` || out[0].ID >= out[1].ID {
 		t.Fatalf("Outbox(b) = %+v, %v", out, err)
 	}
 	if err := c.Ack(ctx, "b", out[0].ID); err != nil {
@@ -144,7 +145,7 @@ func TestClusterLeaderFencing(t *testing.T) {
 	if err != nil || len(snap.Entries) != 1 || !snap.Entries[0].Placed.Equal(placed) || len(snap.Agents) != 2 || len(snap.Offers) != 1 {
 		t.Fatalf("Load = %+v, %v", snap, err)
 	}
-	// The resume state comes back as written (JSONB: spaces as stored),
+	// The resume state comes back byte for byte as written (TEXT, 0022),
 	// NULL as nil; records from since on, in (at, id) order.
 	if string(snap.Entries[0].State) != `{"joined": "x"}` || string(snap.Agents[0].State) != `{"misses": 2}` || snap.Agents[1].State != nil {
 		t.Fatalf("Load states: entry %s, agents %s, %s", snap.Entries[0].State, snap.Agents[0].State, snap.Agents[1].State)
@@ -285,8 +286,9 @@ func TestClusterSentToken(t *testing.T) {
 	if err := c.SendMany(ctx, "a", 41, []string{"join", "leave"}, [][]byte{[]byte(`{"n":1}`), []byte(`{"n":2}`)}); err != nil {
 		t.Fatal(err)
 	}
-	// A batch that fails (a body that is not JSON) leaves the token as it was.
-	if err := c.SendMany(ctx, "a", 42, []string{"join"}, [][]byte{[]byte(`not json`)}); err == nil {
+	// A batch that fails (a body with a NUL byte, which no TEXT column
+	// takes) leaves the token as it was.
+	if err := c.SendMany(ctx, "a", 42, []string{"join"}, [][]byte{[]byte("{\"n\":\"\x00\"}")}); err == nil {
 		t.Fatal("SendMany of a bad body succeeded")
 	}
 	if tok, err := c.Sent(ctx, "a"); err != nil || tok != 41 {

@@ -42,7 +42,7 @@ type View struct {
 // View reads the view when its version is above after; ok is false when
 // it is not (nothing new, one cheap query).
 func (c *Cluster) View(ctx context.Context, after int64) (v View, ok bool, err error) {
-	err = c.p.QueryRow(ctx, `SELECT version, epoch, at, body::text FROM acd_view WHERE id = 1 AND version > $1`, after).
+	err = c.p.QueryRow(ctx, `SELECT version, epoch, at, body FROM acd_view WHERE id = 1 AND version > $1`, after).
 		Scan(&v.Version, &v.Epoch, &v.At, &v.Body)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return View{}, false, nil
