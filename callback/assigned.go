@@ -81,7 +81,7 @@ func (s *Scheduler) placeAssigned(req DialRequest, d Dialer) {
 	log.Info("callback: placing the call the leader assigned to this node", "queue", req.Queue)
 	ctx, cancel := context.WithCancel(s.dialCtx)
 	defer cancel()
-	res := d.Dial(ctx, req, &assignedProgress{s: s, req: req})
+	res := d.Dial(ctx, req, &assignedProgress{s: s, req: req, cb: *cb})
 	if res.Result == "" {
 		res.Result, res.Reason = store.AttemptTrunkFailed, "the dialler gave no result"
 	}
@@ -151,11 +151,19 @@ func (s *Scheduler) tellLeader(log interface {
 type assignedProgress struct {
 	s   *Scheduler
 	req DialRequest
+	cb  store.Callback // as claimed
 }
 
+// Confirmed records the connected state and publishes it on this node's
+// bus (the relay carries it to every node), as the leader's own calls do.
 func (p *assignedProgress) Confirmed(at time.Time) {
 	s, req := p.s, p.req
+	s.mu.Lock()
+	cb := p.cb
+	cb.State = store.CallbackConnected
+	s.publish(&entry{cb: cb}, string(store.CallbackConnected), nil)
 	s.dials.Add(1)
+	s.mu.Unlock()
 	go func() { // owned by s.dials
 		defer s.dials.Done()
 		err := s.write(context.Background(), func(ctx context.Context) error {

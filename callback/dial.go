@@ -153,7 +153,7 @@ func (s *Scheduler) settle(e *entry, req DialRequest) {
 		e.suspect = true
 		s.rearm(e, now)
 	case !cb.State.Open():
-		s.ended(e, *cb, now, nil)
+		s.ended(e, *cb, now, lastCall(cb, req.Attempt))
 	case cb.State != store.CallbackWaiting:
 		// Still claimed (by that node's call, or another's since): not ours
 		// to hold; its end is Loaded when it is written.
@@ -163,8 +163,21 @@ func (s *Scheduler) settle(e *entry, req DialRequest) {
 	default:
 		e.cb = *cb
 		e.backoff = 0
+		if due, _ := e.q.set.dueAt(cb.NotBefore, now); due.After(now) {
+			s.publish(e, string(StatusScheduled), lastCall(cb, req.Attempt))
+		}
 		s.place(e, now)
 	}
+}
+
+// lastCall is attempt's result as the store has it, for the events.
+func lastCall(cb *store.Callback, attempt int) *Change {
+	for _, c := range cb.Calls {
+		if c.Attempt == attempt {
+			return &Change{Result: c.Result, SIPStatus: c.SIPStatus, Agent: c.Agent}
+		}
+	}
+	return nil
 }
 
 // finish writes attempt's end and what follows, retrying while the

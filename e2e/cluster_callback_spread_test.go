@@ -70,7 +70,7 @@ func TestClusterCallbackPlacedByFollower(t *testing.T) {
 	call.Press(t, within(t, 5*time.Second), '1')
 	xCall := phone.NextCall(t, within(t, 20*time.Second)) // rung by b, through b's registration
 	xCall.Heard(t, within(t, 10*time.Second), 660, "x hears the customer")
-	a.callbackEvent(cb.ID, callback.EventConnected, 20*time.Second)
+	b.callbackEvent(cb.ID, callback.EventConnected, 20*time.Second) // published by the node that placed the call
 	call.Hangup(t, within(t, 5*time.Second))
 	xCall.WaitEnded(t, within(t, 10*time.Second), "x's leg after the customer hung up")
 	a.callbackEvent(cb.ID, callback.EventCompleted, 30*time.Second)
