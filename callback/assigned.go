@@ -3,6 +3,7 @@ package callback
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/hotline-dev/hotline/config"
@@ -64,10 +65,12 @@ func (s *Scheduler) Placing() int {
 func (s *Scheduler) placeAssigned(req DialRequest, d Dialer) {
 	log := s.log.With("callback", req.CallbackID, "attempt", req.Attempt, "claimed_by", req.Claim, "call_id", req.CallID)
 	var cb *store.Callback
+	s.sweepMu.Lock() // a sweep gives an unplaced claim back, or sees this one placing (checked after it)
 	err := s.write(s.dialCtx, func(ctx context.Context) (err error) {
 		cb, err = s.cfg.Store.GetCallback(ctx, req.CallbackID)
 		return err
 	})
+	s.sweepMu.Unlock()
 	switch {
 	case err != nil:
 		// Not placed: the claim stays until this node restarts or is lost.
@@ -124,6 +127,63 @@ func (s *Scheduler) placeAssigned(req DialRequest, d Dialer) {
 		}
 	}
 	s.tellLeader(log, req.CallbackID)
+}
+
+// sweepAssigned gives back the claims made for this node whose call it
+// never got: the leader claimed the attempt, then lost the lead before the
+// commit that carried the assignment (Node.Assign's outbox item is dropped
+// with the epoch). Such a claim is open, "<node>/dial/...", and not being
+// placed here; seen so at two sweeps in a row (an assignment arrives
+// within a second or so), it is given back as a claim whose call was never
+// placed (not counted as interrupted), and the leader is told. A sweep
+// and a placement's check of its claim exclude each other (sweepMu), so a
+// call is placed only on a claim not given back. On a Remote scheduler of
+// a cluster node, every Config.Rescan.
+func (s *Scheduler) sweepAssigned(ctx context.Context) {
+	prefix := s.cfg.Node + "/dial/"
+	var open []store.Callback
+	err := s.write(ctx, func(ctx context.Context) (err error) {
+		open, err = s.cfg.Store.OpenCallbacks(ctx)
+		return err
+	})
+	if err != nil {
+		s.log.Warn("callback: the calls assigned to this node were not checked", "err", err)
+		return
+	}
+	s.sweepMu.Lock()
+	defer s.sweepMu.Unlock()
+	s.mu.Lock()
+	seen := map[string]bool{}
+	var ids []int64
+	for _, cb := range open {
+		if cb.State == store.CallbackWaiting || !strings.HasPrefix(cb.ClaimedBy, prefix) || s.placing[cb.ClaimedBy] {
+			continue
+		}
+		seen[cb.ClaimedBy] = true
+		if s.orphans[cb.ClaimedBy] {
+			ids = append(ids, cb.ID)
+		}
+	}
+	s.orphans = seen
+	s.mu.Unlock()
+	if len(ids) == 0 {
+		return
+	}
+	var got []store.Callback
+	err = s.write(ctx, func(ctx context.Context) (err error) {
+		got, err = s.cfg.Store.RecoverCallbacks(ctx, store.CallbackRecovery{Boot: s.cfg.Boot, At: time.Now(), IDs: ids,
+			Reason: "assignment lost"})
+		return err
+	})
+	if err != nil {
+		s.log.Warn("callback: claims assigned to this node but never placed were not given back", "callbacks", ids, "err", err)
+		return
+	}
+	for _, cb := range got {
+		s.log.Warn("callback: a call assigned to this node never arrived; its claim is given back", "callback", cb.ID,
+			"state", cb.State)
+		s.tellLeader(s.log, cb.ID)
+	}
 }
 
 // tellLeader sends Config.Remote for id, retrying a few times: without it

@@ -82,7 +82,9 @@ type Config struct {
 	// Rescan, when set, is how often a running scheduler reads every open
 	// callback from the store and takes the waiting ones it does not hold:
 	// the safety net for a Load that never came (a cluster's callback
-	// command lost after its row was stored). 0: never.
+	// command lost after its row was stored). On a Remote scheduler with
+	// Node, how often it gives back the claims made for this node whose
+	// call never reached it (sweepAssigned). 0: never.
 	Rescan time.Duration
 	// WriteTimeout bounds each database write; default DefaultWriteTimeout.
 	WriteTimeout time.Duration
@@ -121,6 +123,8 @@ type Scheduler struct {
 	dialCancel context.CancelFunc
 	dials      sync.WaitGroup  // attempt goroutines (and their writes)
 	placing    map[string]bool // claims of the calls PlaceAssigned has up
+	orphans    map[string]bool // the last sweep's claims for this node not placed here (sweepAssigned)
+	sweepMu    sync.Mutex      // a sweep against a placement's check of its claim
 }
 
 // notice is one call to the ACD.
@@ -193,11 +197,24 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() { _ = s.Close() })
 	defer stop()
 	if s.cfg.Remote != nil {
-		select { // the scheduler that dials runs elsewhere
-		case <-ctx.Done():
-		case <-s.done:
+		// The scheduler that dials runs elsewhere; a cluster node sweeps
+		// the claims made for it that never reached it (sweepAssigned).
+		var tick <-chan time.Time
+		if s.cfg.Node != "" && s.cfg.Rescan > 0 {
+			t := time.NewTicker(s.cfg.Rescan)
+			defer t.Stop()
+			tick = t.C
 		}
-		return nil
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-s.done:
+				return nil
+			case <-tick:
+				s.sweepAssigned(ctx)
+			}
+		}
 	}
 	for {
 		err := s.boot(ctx)

@@ -43,6 +43,9 @@ type cbNode struct {
 
 	calls    atomic.Int64 // the load its heartbeat reports
 	draining atomic.Bool
+	// noAssign: as leader, claim for other nodes but never send the
+	// assignment (a lead lost between the claim and the commit).
+	noAssign atomic.Bool
 
 	mu   sync.Mutex
 	term *cbLeadTerm
@@ -142,14 +145,21 @@ func startCallbackNode(t *testing.T, url, id string, calls int, draining bool) *
 		t.Fatal(err)
 	}
 	n.req, err = callback.New(callback.Config{Store: db.(store.Callbacks), Queues: cbQueues(), Policy: cbPolicy(t), Limits: cbUnlimited,
-		Node: id, Remote: func(ctx context.Context, cbID int64) error { return n.node.Callback(ctx, cbID) }})
+		Node: id, Remote: func(ctx context.Context, cbID int64) error { return n.node.Callback(ctx, cbID) },
+		Rescan: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	n.cancel = cancel
+	reqDone := make(chan struct{})
 	go func() {
 		defer close(n.done)
+		defer func() { <-reqDone }()
+		go func() {
+			defer close(reqDone)
+			_ = n.req.Run(rctx) // its sweep of the claims made for it
+		}()
 		_ = n.node.Run(rctx)
 	}()
 	t.Cleanup(n.stop)
@@ -224,6 +234,10 @@ func (n *cbNode) leadingHook(lead bool) {
 		if r.Node == "" {
 			defer term.dials.Unpick(n.id)
 			return n.placed.Dial(ctx, r, p)
+		}
+		if n.noAssign.Load() {
+			<-ctx.Done()
+			return callback.Result{Elsewhere: true}
 		}
 		body, _ := json.Marshal(r)
 		term.dials.Place(ctx, r.Node, r.CallbackID, body)
@@ -475,6 +489,36 @@ func TestClusterCallbackLeaderChangeMidDial(t *testing.T) {
 	row = waitRow(t, nodes[1].db, cb.ID, "completed", func(r *store.Callback) bool { return r.State == store.CallbackCompleted })
 	if len(row.Calls) != 1 {
 		t.Fatalf("attempt rows: %+v", row.Calls)
+	}
+	if k := dialled(nodes...); k != 1 {
+		t.Fatalf("%d calls placed in all, want 1", k)
+	}
+}
+
+// TestClusterCallbackAssignmentLostWithTheLead: the leader claims a
+// callback's call for n2 and loses the lead before the assignment is
+// written (its outbox item goes with the epoch's commit). n2 never gets
+// the call; its sweep finds the claim made for it that it is not placing,
+// twice, gives it back (no call was placed: not counted as interrupted)
+// and tells the new leader, which dials it: one call in all.
+func TestClusterCallbackAssignmentLostWithTheLead(t *testing.T) {
+	url := pgtest.Schema(t)
+	nodes := startCallbackNodes(t, url, []string{"n1", "n2"}, map[string]int{"n1": 5}, nil)
+	nodes[0].noAssign.Store(true)
+	cb := requestCallbacks(t, nodes[1], 1)[0]
+	waitRow(t, nodes[1].db, cb.ID, "claimed for n2", func(r *store.Callback) bool {
+		return r.State == store.CallbackDialling && len(r.ClaimedBy) > len("n2/dial/") && r.ClaimedBy[:len("n2/dial/")] == "n2/dial/"
+	})
+	nodes[0].die()
+	got := takeCalls(t, nodes[1:], 1)
+	c := got["n2"][0]
+	if c.Req.Attempt != 2 || c.Req.Node != "" || c.Req.MaxAttempts != 4 { // given back: one attempt more allowed
+		t.Fatalf("the call after the give-back: %+v", c.Req)
+	}
+	c.End(callback.Result{Result: store.AttemptCompleted, Agent: "lan"})
+	row := waitRow(t, nodes[1].db, cb.ID, "completed", func(r *store.Callback) bool { return r.State == store.CallbackCompleted })
+	if len(row.Calls) != 2 || row.Calls[0].Reason != "assignment lost" || row.Interrupted != 0 || row.Calls[1].Result != store.AttemptCompleted {
+		t.Fatalf("attempt rows: %+v (interrupted %d)", row.Calls, row.Interrupted)
 	}
 	if k := dialled(nodes...); k != 1 {
 		t.Fatalf("%d calls placed in all, want 1", k)
