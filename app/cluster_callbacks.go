@@ -213,7 +213,7 @@ func (c *clusterCallbacks) newTerm() (*cbTerm, error) {
 	if err != nil {
 		return nil, err
 	}
-	cb.sched = s
+	cb.sched, spread.sched = s, s
 	return &cbTerm{epoch: epoch, sched: s, acd: cb, spread: spread, done: make(chan struct{}), stop: make(chan struct{})}, nil
 }
 

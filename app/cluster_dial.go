@@ -33,15 +33,16 @@ type spreadDialer struct {
 	c     *clusterCallbacks
 	local callback.Dialer
 	dials *cluster.Dials
+	sched *callback.Scheduler // the term's (set once built)
 }
 
 func newSpreadDialer(c *clusterCallbacks, epoch int64, local callback.Dialer) *spreadDialer {
 	return &spreadDialer{c: c, local: local, dials: cluster.NewDials(c.node, epoch)}
 }
 
-// pick is the node the next customer-first call goes to; "" keeps it on
-// the leader (the nodes could not be read, or all drain). Agent-first
-// calls stay on the leader: their agent leg is the leader's ringer's.
+// pick is the node the next customer-first call goes to: the leader
+// itself when the nodes could not be read or all drain. Agent-first calls
+// are not picked: they stay on the leader, whose ringer has the agent leg.
 func (x *spreadDialer) pick() string {
 	ctx, cancel := context.WithTimeout(context.Background(), pickTimeout)
 	defer cancel()
@@ -57,7 +58,7 @@ func (x *spreadDialer) unpick(node string) { x.dials.Unpick(node) }
 // Dial implements callback.Dialer.
 func (x *spreadDialer) Dial(ctx context.Context, r callback.DialRequest, p callback.Progress) callback.Result {
 	if r.Node == "" {
-		if r.Agent == "" { // picked: the leader itself
+		if r.Mode != store.CallbackAgentFirst { // picked: the leader itself
 			defer x.dials.Unpick(x.c.node.ID())
 		}
 		return x.local.Dial(ctx, r, p)
@@ -69,7 +70,16 @@ func (x *spreadDialer) Dial(ctx context.Context, r callback.DialRequest, p callb
 	}
 	x.c.log.Info("cluster: callback's call assigned", "callback", r.CallbackID, "attempt", r.Attempt, "node", r.Node,
 		"claimed_by", r.Claim)
-	x.dials.Place(ctx, r.Node, r.CallbackID, body)
+	if _, err := x.dials.Place(ctx, r.Node, r.CallbackID, body); err != nil {
+		// Declared lost between the pick and the claim: its claims were
+		// recovered before this one was made. Recover again (idempotent)
+		// before the scheduler reads the callback back.
+		x.c.log.Warn("cluster: the node picked for a callback's call was lost meanwhile; recovering its claim", "callback", r.CallbackID,
+			"node", r.Node, "err", err)
+		if _, err := x.sched.RecoverNode(ctx, r.Node); err != nil {
+			x.c.log.Warn("cluster: the claim for a lost node was not recovered; the next leader does it", "callback", r.CallbackID, "err", err)
+		}
+	}
 	return callback.Result{Elsewhere: true}
 }
 

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sync"
 
 	"github.com/hotline-dev/hotline/store/postgres"
@@ -93,29 +94,33 @@ type Dials struct {
 	inFlight map[string]int
 	waits    map[int64]chan struct{}   // callback id: closed at its end
 	byNode   map[string]map[int64]bool // the waits by node, for Lost
+	lost     map[string]bool           // the nodes Lost was told of
 }
 
 // NewDials is the dispatch of node's lead term epoch.
 func NewDials(n *Node, epoch int64) *Dials {
 	return &Dials{node: n, epoch: epoch, inFlight: map[string]int{}, waits: map[int64]chan struct{}{},
-		byNode: map[string]map[int64]bool{}}
+		byNode: map[string]map[int64]bool{}, lost: map[string]bool{}}
 }
 
 // Pick reads the live nodes and picks the one for the next call, counted
 // in flight until Unpick (the leader's own calls) or the end of Place.
+// When the nodes cannot be read (the error), or every node drains, it is
+// the leader itself.
 func (d *Dials) Pick(ctx context.Context) (string, error) {
 	nodes, err := d.node.LiveNodes(ctx)
-	if err != nil {
-		return "", err
-	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	n := Pick(nodes, d.inFlight, d.node.ID(), d.last)
-	if n != "" {
-		d.last = n
-		d.inFlight[n]++
+	n := ""
+	if err == nil {
+		n = Pick(nodes, d.inFlight, d.node.ID(), d.last)
 	}
-	return n, nil
+	if n == "" {
+		n = d.node.ID()
+	}
+	d.last = n
+	d.inFlight[n]++
+	return n, err
 }
 
 // Unpick ends a pick: its dial did not go ahead, or its call, placed by
@@ -131,11 +136,17 @@ func (d *Dials) Unpick(node string) {
 // Place assigns callback id's call (body, for the node's Config.Dial) to
 // node and waits: true when node recorded its end (Ended) or was declared
 // lost (Lost), false when ctx ended first (the term is over: the call
-// stays with its node). It ends node's pick.
-func (d *Dials) Place(ctx context.Context, node string, id int64, body json.RawMessage) bool {
+// stays with its node). It ends node's pick. A node already declared lost
+// (between the pick and the claim) is not sent anything: ErrNodeLost at
+// once, and the caller recovers the claim (RecoverNode is idempotent).
+func (d *Dials) Place(ctx context.Context, node string, id int64, body json.RawMessage) (bool, error) {
 	defer d.Unpick(node)
 	done := make(chan struct{})
 	d.mu.Lock()
+	if d.lost[node] {
+		d.mu.Unlock()
+		return true, fmt.Errorf("cluster: callback %d for node %s: %w", id, node, postgres.ErrNodeLost)
+	}
 	d.waits[id] = done
 	if d.byNode[node] == nil {
 		d.byNode[node] = map[int64]bool{}
@@ -153,9 +164,9 @@ func (d *Dials) Place(ctx context.Context, node string, id int64, body json.RawM
 	d.node.Assign(d.epoch, node, body)
 	select {
 	case <-done:
-		return true
+		return true, nil
 	case <-ctx.Done():
-		return false
+		return false, nil
 	}
 }
 
@@ -182,4 +193,5 @@ func (d *Dials) Lost(node string) {
 		}
 	}
 	delete(d.byNode, node)
+	d.lost[node] = true
 }
