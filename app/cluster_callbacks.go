@@ -20,16 +20,18 @@ import (
 
 // Callbacks in a cluster (docs/cluster.md, "Callbacks in a cluster"). The
 // callback scheduler runs on the leader only: the leader lock gives the
-// cluster one owner of the claims, and the process that claims an attempt
-// is the process that dials it. Every node takes requests and changes with
-// a scheduler in Remote mode (they go to the store, then a callback
-// command has the leader's scheduler load the row).
+// cluster one owner of the claims, so each dial is decided once. The
+// customer-first calls are placed by the least loaded live node
+// (cluster_dial.go): claimed for it, placed and recorded by it. Every node
+// takes requests and changes with a scheduler in Remote mode (they go to
+// the store, then a callback command has the leader's scheduler load the
+// row), which also places the calls assigned to its node.
 //
 // On the leader, each lead term (an epoch) gets a fresh scheduler (a new
-// boot id, claims "<node>/<boot>"), started from the Leading(true) hook
-// after the takeover and closed on Leading(false): its calls in flight are
-// hung up and recorded interrupted, and the next leader's scheduler dials
-// them once more. The term's adapter drives the leader's queue.Service
+// boot id, claims "<node>/term/<uuid>"), started from the Leading(true)
+// hook after the takeover and closed on Leading(false): the calls it
+// placed itself are hung up and recorded interrupted, and the next
+// leader's scheduler dials them once more; those other nodes place stay up. The term's adapter drives the leader's queue.Service
 // through Node.Do, on the goroutine that runs Step, because the Service's
 // Ringer is the leader's batch.
 
