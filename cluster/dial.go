@@ -170,6 +170,14 @@ func (d *Dials) Place(ctx context.Context, node string, id int64, body json.RawM
 	}
 }
 
+// Waiting reports whether a Place waits for callback id's call.
+func (d *Dials) Waiting(id int64) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	_, ok := d.waits[id]
+	return ok
+}
+
 // Ended is a callback command for id: a node may have recorded the end
 // of the call it placed.
 func (d *Dials) Ended(id int64) {

@@ -1,10 +1,14 @@
 package cluster_test
 
 import (
+	"encoding/json"
+	"errors"
 	"testing"
+	"time"
 
 	"github.com/hotline-dev/hotline/cluster"
 	"github.com/hotline-dev/hotline/store/postgres"
+	"github.com/hotline-dev/hotline/store/postgres/pgtest"
 )
 
 // TestPick: the node for a callback's call is the least loaded (its
@@ -38,5 +42,45 @@ func TestPick(t *testing.T) {
 		if got := cluster.Pick(c.nodes, c.inFlight, c.self, c.last); got != c.want {
 			t.Errorf("%s: Pick = %q, want %q", c.name, got, c.want)
 		}
+	}
+}
+
+// TestDialsLostNode: once a node was declared lost (Dials.Lost, after its
+// claims were recovered), a call picked for it before that is not sent:
+// Place answers ErrNodeLost at once, so the caller recovers the claim made
+// since; and a wait for a call on a node that is then lost ends.
+func TestDialsLostNode(t *testing.T) {
+	n, err := cluster.New(cluster.Config{ID: "n1", DB: openCluster(t, pgtest.Schema(t))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := cluster.NewDials(n, 1)
+	waited := make(chan bool, 1)
+	go func() {
+		ok, err := d.Place(t.Context(), "n3", 7, json.RawMessage(`{}`))
+		if err != nil {
+			t.Errorf("Place on a live node: %v", err)
+		}
+		waited <- ok
+	}()
+	// Lost before Place registered its wait would fail it fast instead:
+	// wait for the wait first.
+	for deadline := time.Now().Add(10 * time.Second); !d.Waiting(7); {
+		if time.Now().After(deadline) {
+			t.Fatal("Place did not wait")
+		}
+		time.Sleep(time.Millisecond) // polling, bounded
+	}
+	d.Lost("n3")
+	select {
+	case ok := <-waited:
+		if !ok {
+			t.Fatal("the wait for n3's call ended as if the term had")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the wait for a lost node's call did not end")
+	}
+	if _, err := d.Place(t.Context(), "n3", 8, json.RawMessage(`{}`)); !errors.Is(err, postgres.ErrNodeLost) {
+		t.Fatalf("Place on a lost node: %v, want ErrNodeLost", err)
 	}
 }
