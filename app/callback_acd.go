@@ -64,8 +64,13 @@ type callbackACD struct {
 	// own on one node, "<epoch>.<id>" on a cluster's leader. nil: the same.
 	offerID  func(string) string
 	enqueuer *queue.Enqueuer // for rejoin
-	log      *slog.Logger
-	retry    []time.Duration // pacingRetry unless set
+	// pick, in a cluster's lead term, is the node that places a
+	// customer-first callback's call ("": the leader); unpick undoes a
+	// pick whose dial did not go ahead (cluster_dial.go).
+	pick   func() string
+	unpick func(node string)
+	log    *slog.Logger
+	retry  []time.Duration // pacingRetry unless set
 
 	mu      sync.Mutex
 	work    []dueItem
@@ -213,11 +218,16 @@ func (a *callbackACD) dial(ctx context.Context, it dueItem) {
 	g := callback.Go{FreeAgents: d.FreeAgents}
 	if d.AgentFirst {
 		g.Agent = d.Agent
+	} else if a.pick != nil {
+		g.Node = a.pick()
 	}
 	err := a.sched.Dial(ctx, id, g)
 	if err == nil {
-		a.log.Info("callback: dialling", "callback", id, "queue", d.Queue, "agent", d.Agent, "agent_first", d.AgentFirst)
+		a.log.Info("callback: dialling", "callback", id, "queue", d.Queue, "agent", d.Agent, "agent_first", d.AgentFirst, "node", g.Node)
 		return
+	}
+	if g.Node != "" {
+		a.unpick(g.Node)
 	}
 	if errors.Is(err, callback.ErrPacing) && it.tries < len(a.retry) {
 		it.at, it.tries = time.Now().Add(a.retry[it.tries]), it.tries+1
@@ -268,6 +278,9 @@ func (a *callbackACD) rejoin(ctx context.Context, call ivr.Call, r callback.Dial
 // Dialer (once), with the agent's ID. The agent is on the callback's call
 // until the Dialer returns (or calls queue.Service.Hangup(key)).
 func (a *callbackACD) agentLeg(r callback.DialRequest) (bridge.Call, string, bool) {
+	if a.svc == nil { // a node placing a call for the leader: agent-first calls stay on the leader
+		return nil, "", false
+	}
 	agent, offer, ok := a.svc.CallbackAgent(callbackKey(r.CallbackID))
 	if !ok || a.legs == nil {
 		return nil, "", false

@@ -26,6 +26,9 @@ func (a *App) newCallbacks() error {
 			Store: lazyCallbacks{a.store}, Queues: cfg.Queues, Calendars: cfg.Calendars, Limits: cfg.Callbacks,
 			Policy: a.policy, Bus: a.bus, Logger: a.log, Location: officeLocation(cfg), Remote: c.callbacks.remote,
 			Position: c.callbacks.position,
+			// It places the calls the leader assigns to this node, and gives
+			// back those whose assignment never came (cluster_dial.go).
+			Node: cfg.Cluster.Node, Rescan: rescanEvery,
 		})
 		if err != nil {
 			return err

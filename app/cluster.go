@@ -373,8 +373,10 @@ func (a *App) newCluster(local *queue.Service, ringer queue.Ringer) (*clusterDes
 		ACD: queue.Config{Agents: cfg.Agents, Queues: cfg.Queues, Bus: a.bus, Logger: a.log, Location: officeLocation(cfg),
 			Callbacks: &cbs.hook},
 		Ringer: ringer,
-		// The callback scheduler runs on the leader only.
+		// The callback scheduler runs on the leader only; the calls go to
+		// the least loaded live node (Load, Dial; cluster_dial.go).
 		Leading: cbs.leading, NodeLost: cbs.nodeLost, Callback: cbs.load, ViewExtra: cbs.viewExtra,
+		Load: cbs.loadNow, Dial: cbs.dial,
 		Lost: func(lc cluster.LostCall) {
 			ctx, cancel := context.WithTimeout(context.Background(), max(cfg.Database.Timeout, time.Second))
 			defer cancel()

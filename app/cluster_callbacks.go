@@ -20,16 +20,18 @@ import (
 
 // Callbacks in a cluster (docs/cluster.md, "Callbacks in a cluster"). The
 // callback scheduler runs on the leader only: the leader lock gives the
-// cluster one owner of the claims, and the process that claims an attempt
-// is the process that dials it. Every node takes requests and changes with
-// a scheduler in Remote mode (they go to the store, then a callback
-// command has the leader's scheduler load the row).
+// cluster one owner of the claims, so each dial is decided once. The
+// customer-first calls are placed by the least loaded live node
+// (cluster_dial.go): claimed for it, placed and recorded by it. Every node
+// takes requests and changes with a scheduler in Remote mode (they go to
+// the store, then a callback command has the leader's scheduler load the
+// row), which also places the calls assigned to its node.
 //
 // On the leader, each lead term (an epoch) gets a fresh scheduler (a new
-// boot id, claims "<node>/<boot>"), started from the Leading(true) hook
-// after the takeover and closed on Leading(false): its calls in flight are
-// hung up and recorded interrupted, and the next leader's scheduler dials
-// them once more. The term's adapter drives the leader's queue.Service
+// boot id, claims "<node>/term/<uuid>"), started from the Leading(true)
+// hook after the takeover and closed on Leading(false): the calls it
+// placed itself are hung up and recorded interrupted, and the next
+// leader's scheduler dials them once more; those other nodes place stay up. The term's adapter drives the leader's queue.Service
 // through Node.Do, on the goroutine that runs Step, because the Service's
 // Ringer is the leader's batch.
 
@@ -63,6 +65,12 @@ type clusterCallbacks struct {
 	vversion int64
 	vfig     viewFigures
 
+	// placed is the dialler of the calls the leader assigns to this node
+	// (built at the first, placer).
+	placeOnce sync.Once
+	placed    callback.Dialer
+	placeErr  error
+
 	mu   sync.Mutex
 	term *cbTerm       // this node's lead term; nil while it follows
 	prev chan struct{} // closed when the latest term's scheduler has stopped
@@ -70,12 +78,13 @@ type clusterCallbacks struct {
 
 // cbTerm is one lead term's callback service.
 type cbTerm struct {
-	epoch int64
-	sched *callback.Scheduler
-	acd   *callbackACD
-	done  chan struct{} // the scheduler and the adapter have stopped
-	stop  chan struct{} // closed when the term ends (before it started, too)
-	once  sync.Once
+	epoch  int64
+	sched  *callback.Scheduler
+	acd    *callbackACD
+	spread *spreadDialer // the term's Dialer: the calls it gives to other nodes
+	done   chan struct{} // the scheduler and the adapter have stopped
+	stop   chan struct{} // closed when the term ends (before it started, too)
+	once   sync.Once
 }
 
 // close ends the term at once: its calls are hung up and recorded
@@ -192,16 +201,22 @@ func (c *clusterCallbacks) newTerm() (*cbTerm, error) {
 	if err != nil {
 		return nil, fmt.Errorf("callback dialler: %w", err)
 	}
+	spread := newSpreadDialer(c, epoch, d)
+	cb.pick, cb.unpick = spread.pick, spread.unpick
+	// The term's claims are "<node>/term/<uuid>", and its start recovers
+	// only those: "<node>/dial/..." are calls this node places for a
+	// leader, which may still be up (cluster_dial.go).
 	s, err := callback.New(callback.Config{
 		Store: lazyCallbacks{a.store}, Queues: cfg.Queues, Calendars: cfg.Calendars, Limits: cfg.Callbacks,
-		Policy: a.policy, ACD: cb, Dialer: cb.wrap(d), Bus: a.bus, Logger: a.log.With("epoch", epoch), Location: officeLocation(cfg),
-		Node: cfg.Cluster.Node, RecoveryReason: reasonNodeLost, Rescan: rescanEvery,
+		Policy: a.policy, ACD: cb, Dialer: cb.wrap(spread), Bus: a.bus, Logger: a.log.With("epoch", epoch), Location: officeLocation(cfg),
+		Node: cfg.Cluster.Node, Boot: "term/" + uuid.NewString(), Own: cfg.Cluster.Node + "/term/",
+		RecoveryReason: reasonNodeLost, Rescan: rescanEvery,
 	})
 	if err != nil {
 		return nil, err
 	}
-	cb.sched = s
-	return &cbTerm{epoch: epoch, sched: s, acd: cb, done: make(chan struct{}), stop: make(chan struct{})}, nil
+	cb.sched, spread.sched = s, s
+	return &cbTerm{epoch: epoch, sched: s, acd: cb, spread: spread, done: make(chan struct{}), stop: make(chan struct{})}, nil
 }
 
 func (c *clusterCallbacks) current() *cbTerm {
@@ -238,12 +253,14 @@ func (c *clusterCallbacks) nodeLost(node string) {
 		if n > 0 {
 			c.log.Warn("cluster: callback calls that died with their node are dialled again", "lost_node", node, "callbacks", n)
 		}
+		t.spread.dials.Lost(node) // the term's waits for that node's calls read them back now
 	}()
 }
 
 // load is cluster.Config.Callback: a row another node (or this one) wrote.
 func (c *clusterCallbacks) load(id int64) {
 	if t := c.current(); t != nil {
+		t.spread.dials.Ended(id) // a node may have recorded the end of the call it placed
 		t.sched.Load(id)
 	}
 }

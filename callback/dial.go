@@ -46,6 +46,10 @@ func (s *Scheduler) Dial(ctx context.Context, id int64, g Go) error {
 	l.inFlight++
 	claim := store.CallbackClaim{ID: id, Version: e.cb.Version, Boot: s.cfg.Boot, At: time.Now(),
 		CallID: uuid.NewString(), FromTag: newTag(), Agent: g.Agent}
+	node := ""
+	if g.Node != "" && g.Node != s.cfg.Node {
+		node, claim.Boot = g.Node, g.Node+"/dial/"+uuid.NewString()
+	}
 	s.mu.Unlock()
 
 	var cb store.Callback
@@ -79,7 +83,7 @@ func (s *Scheduler) Dial(ctx context.Context, id int64, g Go) error {
 	req := DialRequest{CallbackID: id, Attempt: cb.Attempts, MaxAttempts: cb.MaxAttempts, Queue: cb.Queue, Number: cb.Number,
 		Mode: cb.Mode, CallID: claim.CallID, FromTag: claim.FromTag, Agent: g.Agent, AskedAt: cb.CreatedAt, JoinedAt: cb.JoinedAt,
 		Tier: cb.Tier, ConfirmKey: set.cfg.ConfirmKey, ConfirmTimeout: set.cfg.ConfirmTimeout, RingTimeout: set.cfg.RingTimeout, Prompts: set.cfg.Prompts,
-		Language: cb.Language, TicketID: cb.TicketID}
+		Language: cb.Language, TicketID: cb.TicketID, Node: node, Claim: claim.Boot}
 	s.publish(e, string(store.CallbackDialling), nil)
 	s.dials.Add(1)
 	go s.attempt(dctx, cancel, e, req) // owned by s.dials: Close cancels dctx and waits
@@ -116,7 +120,64 @@ func (s *Scheduler) attempt(ctx context.Context, cancel context.CancelFunc, e *e
 			res.Result, res.Reason = store.AttemptInterrupted, "Hotline shut down during the call"
 		}
 	}
+	if res.Elsewhere {
+		s.settle(e, req)
+		return
+	}
 	s.finish(e, req.Attempt, res)
+}
+
+// settle is finish for a call another node placed (Result.Elsewhere): that
+// node wrote the call's end, or still has the call up (this scheduler is
+// closing; the node writes it later and tells the leader then, Load), or
+// died (RecoverNode gave the attempt back): the callback is read back and
+// placed, ended, or forgotten while it is still claimed.
+func (s *Scheduler) settle(e *entry, req DialRequest) {
+	var cb *store.Callback
+	err := s.write(context.Background(), func(ctx context.Context) (err error) {
+		cb, err = s.cfg.Store.GetCallback(ctx, req.CallbackID)
+		return err
+	})
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e.dial = nil
+	e.q.inFlight--
+	switch {
+	case err != nil:
+		if s.closing {
+			return // the next term's start reads it
+		}
+		s.log.Warn("callback: a call placed by another node ended, but the callback was not read back; reloading it",
+			"callback", req.CallbackID, "node", req.Node, "err", err)
+		e.suspect = true
+		s.rearm(e, now)
+	case !cb.State.Open():
+		s.ended(e, *cb, now, lastCall(cb, req.Attempt))
+	case cb.State != store.CallbackWaiting:
+		// Still claimed (by that node's call, or another's since): not ours
+		// to hold; its end is Loaded when it is written.
+		s.log.Info("callback: the call is up on another node; left to it", "callback", req.CallbackID, "node", req.Node,
+			"claimed_by", cb.ClaimedBy)
+		s.drop(e, now)
+	default:
+		e.cb = *cb
+		e.backoff = 0
+		if due, _ := e.q.set.dueAt(cb.NotBefore, now); due.After(now) {
+			s.publish(e, string(StatusScheduled), lastCall(cb, req.Attempt))
+		}
+		s.place(e, now)
+	}
+}
+
+// lastCall is attempt's result as the store has it, for the events.
+func lastCall(cb *store.Callback, attempt int) *Change {
+	for _, c := range cb.Calls {
+		if c.Attempt == attempt {
+			return &Change{Result: c.Result, SIPStatus: c.SIPStatus, Agent: c.Agent}
+		}
+	}
+	return nil
 }
 
 // finish writes attempt's end and what follows, retrying while the

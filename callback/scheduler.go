@@ -61,6 +61,11 @@ type Config struct {
 	// dead node's are recovered by RecoverNode when it is declared lost.
 	// "": every claim but this boot's (one process per database).
 	Node string
+	// Own, with Node, narrows the claims the start recovers to those
+	// starting with it (default "<node>/"): a cluster's lead terms claim
+	// "<node>/term/...", and "<node>/dial/..." are calls this node places
+	// for a leader (PlaceAssigned), still up when a new term starts here.
+	Own string
 	// Remote, when set, makes this a scheduler that does not run in this
 	// process (a cluster's follower; the leader's runs, docs/cluster.md
 	// "Callbacks in a cluster"): it is ready at once, Run loads and dials
@@ -77,7 +82,9 @@ type Config struct {
 	// Rescan, when set, is how often a running scheduler reads every open
 	// callback from the store and takes the waiting ones it does not hold:
 	// the safety net for a Load that never came (a cluster's callback
-	// command lost after its row was stored). 0: never.
+	// command lost after its row was stored). On a Remote scheduler with
+	// Node, how often it gives back the claims made for this node whose
+	// call never reached it (sweepAssigned). 0: never.
 	Rescan time.Duration
 	// WriteTimeout bounds each database write; default DefaultWriteTimeout.
 	WriteTimeout time.Duration
@@ -114,7 +121,10 @@ type Scheduler struct {
 	closeOnce  sync.Once
 	dialCtx    context.Context // parent of every attempt's call
 	dialCancel context.CancelFunc
-	dials      sync.WaitGroup // attempt goroutines (and their writes)
+	dials      sync.WaitGroup  // attempt goroutines (and their writes)
+	placing    map[string]bool // claims of the calls PlaceAssigned has up
+	orphans    map[string]bool // the last sweep's claims for this node not placed here (sweepAssigned)
+	sweepMu    sync.Mutex      // a sweep against a placement's check of its claim
 }
 
 // notice is one call to the ACD.
@@ -187,11 +197,24 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() { _ = s.Close() })
 	defer stop()
 	if s.cfg.Remote != nil {
-		select { // the scheduler that dials runs elsewhere
-		case <-ctx.Done():
-		case <-s.done:
+		// The scheduler that dials runs elsewhere; a cluster node sweeps
+		// the claims made for it that never reached it (sweepAssigned).
+		var tick <-chan time.Time
+		if s.cfg.Node != "" && s.cfg.Rescan > 0 {
+			t := time.NewTicker(s.cfg.Rescan)
+			defer t.Stop()
+			tick = t.C
 		}
-		return nil
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-s.done:
+				return nil
+			case <-tick:
+				s.sweepAssigned(ctx)
+			}
+		}
 	}
 	for {
 		err := s.boot(ctx)
@@ -270,7 +293,7 @@ func (s *Scheduler) boot(ctx context.Context) error {
 	wctx, cancel := context.WithTimeout(ctx, 4*s.cfg.WriteTimeout)
 	defer cancel()
 	recovered, err := s.cfg.Store.RecoverCallbacks(wctx, store.CallbackRecovery{Boot: s.cfg.Boot, At: now, Reason: s.cfg.RecoveryReason,
-		Prefix: claimPrefix(s.cfg.Node)})
+		Prefix: s.ownPrefix()})
 	if err != nil {
 		return fmt.Errorf("recover interrupted calls: %w", err)
 	}
@@ -326,9 +349,10 @@ func (s *Scheduler) boot(ctx context.Context) error {
 			// Another process's claims were recovered above; an open claim
 			// left here is another live process's (a second node, or a
 			// boot id reused): it is not ours to touch.
-			if s.cfg.Node != "" && !strings.HasPrefix(cb.ClaimedBy, claimPrefix(s.cfg.Node)) {
-				// A cluster's other node (an earlier leader): its claim is
-				// recovered when it is declared lost or restarts.
+			if s.cfg.Node != "" && !strings.HasPrefix(cb.ClaimedBy, s.ownPrefix()) {
+				// A cluster's other node (an earlier leader), or a call a
+				// node places for a leader: its claim is recovered when
+				// that node is declared lost or restarts.
 				s.log.Warn("callback: a callback is claimed by another node; leaving it until that node is lost or restarts",
 					"callback", cb.ID, "claimed_by", cb.ClaimedBy)
 				continue
@@ -465,6 +489,14 @@ func transient(err error) bool {
 var writeBackoff = jobs.Backoff{Min: backoffMin, Max: backoffMax}
 
 func nextBackoff(d time.Duration) time.Duration { return writeBackoff.Next(d) }
+
+// ownPrefix is the prefix of the claims this scheduler's start recovers.
+func (s *Scheduler) ownPrefix() string {
+	if s.cfg.Own != "" {
+		return s.cfg.Own
+	}
+	return claimPrefix(s.cfg.Node)
+}
 
 func claimPrefix(node string) string {
 	if node == "" {

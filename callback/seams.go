@@ -57,6 +57,11 @@ type Go struct {
 	FreeAgents int
 	// Agent is the agent the ACD reserved (agent_first); "" otherwise.
 	Agent string
+	// Node, in a cluster, is the node that places the call when it is not
+	// this scheduler's: the attempt is claimed "<node>/dial/<uuid>", so
+	// it is recovered with that node (RecoverNode, or its own restart),
+	// and the Dialer hands the call to it (DialRequest.Node).
+	Node string
 }
 
 // DialRequest is one attempt's call.
@@ -86,6 +91,11 @@ type DialRequest struct {
 	Prompts     config.CallbackPrompts
 	Language    string
 	TicketID    int64
+	// Node and Claim: the node that places the call ("": this process)
+	// and the attempt's claimed_by, which that node's PlaceAssigned
+	// records the call's end under.
+	Node  string `json:",omitempty"`
+	Claim string `json:",omitempty"`
 }
 
 // Result is how an attempt's call ended.
@@ -99,6 +109,10 @@ type Result struct {
 	AnsweredAt  time.Time
 	ConfirmedAt time.Time
 	Talk        time.Duration
+	// Elsewhere says the call was placed by another node (DialRequest.Node),
+	// which records its end itself (PlaceAssigned), or still has it up: the
+	// scheduler reads the callback back from the store instead of writing.
+	Elsewhere bool
 }
 
 // Progress is how a Dialer reports a call's progress while it lasts.

@@ -299,7 +299,11 @@ func (l *leader) work() {
 		return
 	}
 	for _, w := range todo {
-		if w.epoch == l.db.Epoch {
+		switch {
+		case w.epoch != l.db.Epoch:
+		case w.out != nil:
+			l.outRaw(w.out.Node, w.out.Kind, w.out.Body)
+		default:
 			w.f(l.svc)
 		}
 	}

@@ -66,6 +66,16 @@ type Config struct {
 	// on every node): the leader's callback figures. Called on the Step
 	// goroutine; it must not block.
 	ViewExtra func() json.RawMessage
+	// Load, when set, is this node's load for each heartbeat: its active
+	// calls and whether it drains. The leader's callback scheduler gives a
+	// due callback's call to the least loaded live node that does not
+	// drain (PickDialer).
+	Load func() (calls int, draining bool)
+	// Dial is told, on the node the leader assigned a callback's call to
+	// (Assign), the assignment's body, once per assignment (an outbox
+	// item): the node places the call (docs/cluster.md, "Callbacks in a
+	// cluster"). Called from the goroutine running Step: it must not block.
+	Dial func(body json.RawMessage)
 	// NodeExpiry is how long a node's heartbeat may be silent before the
 	// leader declares it lost; default 10 s. Heartbeat is the interval of
 	// Run's heartbeats; default NodeExpiry/4.
@@ -157,6 +167,7 @@ const (
 	outOutcome  = "outcome"
 	outLost     = "lost"
 	outNodeLost = "nodelost"
+	outDial     = "dial" // a callback's call the leader assigned to this node (Assign)
 )
 
 type nodeLostBody struct {
@@ -268,7 +279,13 @@ func (n *Node) Register(ctx context.Context) error {
 
 // Heartbeat marks the node seen; postgres.ErrNodeLost when the leader
 // declared it lost meanwhile (its calls are gone from the queues).
-func (n *Node) Heartbeat(ctx context.Context) error { return n.cfg.DB.Heartbeat(ctx, n.cfg.ID) }
+func (n *Node) Heartbeat(ctx context.Context) error {
+	if n.cfg.Load != nil {
+		calls, draining := n.cfg.Load()
+		return n.cfg.DB.Beat(ctx, n.cfg.ID, calls, draining)
+	}
+	return n.cfg.DB.Heartbeat(ctx, n.cfg.ID)
+}
 
 type pending struct {
 	kind string
@@ -448,6 +465,7 @@ func (n *Node) Callback(ctx context.Context, id int64) error {
 type leaderWork struct {
 	epoch int64
 	f     func(*queue.Service)
+	out   *postgres.OutItem // Assign: an outbox item for the step's commit (f nil)
 }
 
 // Do runs f on the leader's Service from the goroutine running Step, inside
@@ -650,6 +668,10 @@ func (n *Node) act(it postgres.OutItem) {
 		n.log.Warn("cluster: call lost with its node", "call_id", lc.CallID, "lost_node", lc.Node)
 		if n.cfg.Lost != nil {
 			n.cfg.Lost(lc)
+		}
+	case outDial:
+		if n.cfg.Dial != nil {
+			n.cfg.Dial(it.Body)
 		}
 	case outNodeLost:
 		var b nodeLostBody

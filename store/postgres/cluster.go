@@ -230,6 +230,45 @@ func (c *Cluster) Heartbeat(ctx context.Context, node string) error {
 	return nil
 }
 
+// Beat is Heartbeat with the node's load: its active calls and whether it
+// drains (a draining node is given no new callback calls).
+func (c *Cluster) Beat(ctx context.Context, node string, calls int, draining bool) error {
+	t, err := c.p.Exec(ctx, `UPDATE acd_nodes SET last_seen = now(), calls = $2, draining = $3 WHERE id = $1 AND NOT lost`,
+		node, calls, draining)
+	if err != nil {
+		return fmt.Errorf("heartbeat node %s: %w", node, err)
+	}
+	if t.RowsAffected() == 0 {
+		return fmt.Errorf("heartbeat node %s: %w", node, ErrNodeLost)
+	}
+	return nil
+}
+
+// NodeLoad is a live node as its last heartbeat had it.
+type NodeLoad struct {
+	ID       string
+	Calls    int
+	Draining bool
+}
+
+// LiveNodes lists the nodes not lost whose heartbeat is younger than
+// expiry, by id.
+func (c *Cluster) LiveNodes(ctx context.Context, expiry time.Duration) ([]NodeLoad, error) {
+	rows, err := c.p.Query(ctx, `SELECT id, calls, draining FROM acd_nodes
+		WHERE NOT lost AND last_seen >= now() - make_interval(secs => $1) ORDER BY id`, expiry.Seconds())
+	if err != nil {
+		return nil, fmt.Errorf("live nodes: %w", err)
+	}
+	ns, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (NodeLoad, error) {
+		var n NodeLoad
+		return n, r.Scan(&n.ID, &n.Calls, &n.Draining)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("live nodes: %w", err)
+	}
+	return ns, nil
+}
+
 // Expired lists nodes not lost yet whose heartbeat is older than expiry.
 func (c *Cluster) Expired(ctx context.Context, expiry time.Duration) ([]string, error) {
 	return expiredNodes(ctx, c.p, expiry)
