@@ -122,16 +122,9 @@ func (q *Enqueuer) stay(ctx context.Context, call ivr.Call, req ivr.QueueRequest
 	svc := q.cfg.Service
 	log := q.cfg.Logger.With("call_id", call.ID(), "queue", req.Queue)
 	rc, record := q.recordingOf(req.Queue)
-	holdCtx, stopHold := context.WithCancel(ctx)
-	var hold sync.WaitGroup
-	hold.Add(1)
-	go func() {
-		defer hold.Done()
-		q.hold(holdCtx, call, req)
-	}()
+	stopHold := q.hold(call, req)
 	out, err := q.wait(ctx, call, tk)
 	stopHold()
-	hold.Wait()
 	left := out.Joined.Add(out.Wait)
 	leg := store.CallLeg{Queue: req.Queue, JoinedAt: out.Joined, EndedAt: left, WaitSeconds: out.Wait.Seconds()}
 	res := ivr.QueueResult{Reason: out.Reason, Next: out.Exit}
@@ -283,15 +276,17 @@ func leaveReason(call ivr.Call) string {
 	return ReasonAbandoned
 }
 
-// hold plays the queue's music, interrupted every AnnounceEvery by the
-// announcement and (if configured) the caller's position.
-func (q *Enqueuer) hold(ctx context.Context, call ivr.Call, req ivr.QueueRequest) {
+// hold starts the queue's music, interrupted every AnnounceEvery by the
+// announcement and (if configured) the caller's position, until stop. It
+// plays in the background (bridge.StartHold): no goroutine waits on it
+// while the caller's own waits in wait.
+func (q *Enqueuer) hold(call ivr.Call, req ivr.QueueRequest) (stop func()) {
 	qc := q.cfg.Service.cfg.Queues[req.Queue] // defaults filled by New
 	var music *media.Prompt
 	if ps := bridge.Lookup(q.cfg.Prompts, req.Language, qc.Music); len(ps) > 0 {
 		music = ps[0]
 	}
-	bridge.Hold(ctx, call, music, qc.AnnounceEvery, func() []*media.Prompt {
+	return bridge.StartHold(call, music, qc.AnnounceEvery, func() []*media.Prompt {
 		var pos *Position
 		if qc.AnnouncePosition || qc.AnnounceWait {
 			if p, err := q.cfg.Desk.Position(call.ID()); err == nil {

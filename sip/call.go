@@ -80,6 +80,12 @@ func (c *Call) Media() *media.Session { return c.media }
 // Play plays prompts and blocks until they finish or ctx is done.
 func (c *Call) Play(ctx context.Context, p ...*media.Prompt) error { return c.media.Play(ctx, p...) }
 
+// Loop plays first, then loop over and over, in the background
+// (media.Session.Loop; bridge.StartHold's music on hold).
+func (c *Call) Loop(loop *media.Prompt, first ...*media.Prompt) (stop func(), err error) {
+	return c.media.Loop(loop, first...)
+}
+
 // Digits delivers DTMF from RFC 4733, INFO and in-band detection.
 func (c *Call) Digits() <-chan media.Digit { return c.media.Digits() }
 
