@@ -286,14 +286,19 @@ func (q *Enqueuer) hold(call ivr.Call, req ivr.QueueRequest) (stop func()) {
 	if ps := bridge.Lookup(q.cfg.Prompts, req.Language, qc.Music); len(ps) > 0 {
 		music = ps[0]
 	}
+	// The announcer keeps only names, looking the queue up each time (its
+	// configuration is fixed at New): a captured copy of qc and req would
+	// stay on the heap for the whole wait (~0.5 KiB per held call).
+	name, lang := req.Queue, req.Language
 	return bridge.StartHold(call, music, qc.AnnounceEvery, func() []*media.Prompt {
+		qc := q.cfg.Service.cfg.Queues[name]
 		var pos *Position
 		if qc.AnnouncePosition || qc.AnnounceWait {
 			if p, err := q.cfg.Desk.Position(call.ID()); err == nil {
 				pos = &p
 			}
 		}
-		return bridge.Lookup(q.cfg.Prompts, req.Language, Announcement(req.Language, qc, pos)...)
+		return bridge.Lookup(q.cfg.Prompts, lang, Announcement(lang, qc, pos)...)
 	})
 }
 
