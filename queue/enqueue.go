@@ -120,11 +120,13 @@ func (q *Enqueuer) enqueue(ctx context.Context, call ivr.Call, req ivr.QueueRequ
 // result's legs start with this stay.
 func (q *Enqueuer) stay(ctx context.Context, call ivr.Call, req ivr.QueueRequest, tk Ticket) (ivr.QueueResult, error) {
 	svc := q.cfg.Service
-	log := q.cfg.Logger.With("call_id", call.ID(), "queue", req.Queue)
 	rc, record := q.recordingOf(req.Queue)
 	stopHold := q.hold(call, req)
 	out, err := q.wait(ctx, call, tk)
 	stopHold()
+	// Made after the wait: a logger with attributes is a handler clone
+	// (~0.3 KiB) that a held caller would otherwise keep for nothing.
+	log := q.cfg.Logger.With("call_id", call.ID(), "queue", req.Queue)
 	left := out.Joined.Add(out.Wait)
 	leg := store.CallLeg{Queue: req.Queue, JoinedAt: out.Joined, EndedAt: left, WaitSeconds: out.Wait.Seconds()}
 	res := ivr.QueueResult{Reason: out.Reason, Next: out.Exit}
