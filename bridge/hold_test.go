@@ -155,3 +155,66 @@ func TestLookupAndSayDigits(t *testing.T) {
 		}
 	}
 }
+
+// looper records the loops StartHold starts ("first+...+loop@seconds") and
+// how many were stopped.
+type looper struct {
+	mu      sync.Mutex
+	start   time.Time
+	loops   []string
+	stopped int
+}
+
+func (l *looper) Play(context.Context, ...*media.Prompt) error { panic("StartHold must Loop a Looper") }
+
+func (l *looper) Loop(loop *media.Prompt, first ...*media.Prompt) (func(), error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	name := ""
+	for _, p := range first {
+		name += p.Name + "+"
+	}
+	l.loops = append(l.loops, name+loop.Name+"@"+time.Since(l.start).Round(time.Second).String())
+	var once sync.Once
+	return func() { once.Do(func() { l.mu.Lock(); l.stopped++; l.mu.Unlock() }) }, nil
+}
+
+// TestStartHoldLoops: on a Looper, StartHold returns at once and starts
+// the music, then every `every` after the last announcement's end a loop
+// that says the announcement first; stop stops the current loop and no
+// timer fires after it.
+func TestStartHoldLoops(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		music, ann := prompt("music", 4*time.Second), prompt("ann", 2*time.Second)
+		l := &looper{start: time.Now()}
+		stop := StartHold(l, music, 10*time.Second, func() []*media.Prompt { return []*media.Prompt{ann} })
+		time.Sleep(25 * time.Second) // fake time
+		synctest.Wait()
+		stop()
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		want := []string{"music@0s", "ann+music@10s", "ann+music@22s"}
+		if !slices.Equal(l.loops, want) {
+			t.Errorf("loops %q, want %q", l.loops, want)
+		}
+		if l.stopped != len(want) {
+			t.Errorf("%d loops stopped, want %d (each superseded one and the last)", l.stopped, len(want))
+		}
+	})
+}
+
+// TestStartHoldBlockingPlayer: a Player that can only block gets Hold in a
+// goroutine, which stop ends and waits for.
+func TestStartHoldBlockingPlayer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := &player{start: time.Now()}
+		stop := StartHold(p, prompt("music", 4*time.Second), 0, nil)
+		time.Sleep(9 * time.Second)
+		stop()
+		if got, want := p.got(), []string{"music@0s", "music@4s", "music@8s!"}; !slices.Equal(got, want) {
+			t.Errorf("plays %q, want %q", got, want)
+		}
+	})
+}

@@ -13,12 +13,19 @@ type playJob struct {
 	idx, off  int        // current prompt and sample offset in it
 	done      chan error // receives the outcome once (capacity 1)
 	cancelled atomic.Bool
+	// loop, when set, is the last prompt, played over and over (Loop): the
+	// job never runs out.
+	loop bool
 }
 
-// remaining reports whether samples are left to play.
+// remaining reports whether samples are left to play; a looping job
+// starts its last prompt again.
 func (j *playJob) remaining() bool {
 	for j.idx < len(j.prompts) && j.off >= j.prompts[j.idx].Samples() {
 		j.idx, j.off = j.idx+1, 0
+	}
+	if j.idx == len(j.prompts) && j.loop {
+		j.idx, j.off = len(j.prompts)-1, 0 // Loop keeps only a non-empty last prompt
 	}
 	return j.idx < len(j.prompts)
 }
@@ -91,6 +98,46 @@ func (s *Session) Play(ctx context.Context, prompts ...*Prompt) error {
 		}
 		s.play = j
 	})
+}
+
+// Loop plays first back to back, then loop over and over, in the
+// background: it returns at once, and the sender plays the job until stop,
+// a newer Play or Loop (which supersedes it), or the session's end. A nil
+// or empty loop plays first only. Music on hold is one Loop per
+// announcement cycle (bridge.StartHold), so no goroutine waits on it per
+// held call (issue 15). While on hold the job pauses, as Play's does.
+func (s *Session) Loop(loop *Prompt, first ...*Prompt) (stop func(), err error) {
+	j := &playJob{done: make(chan error, 1)}
+	for _, p := range first {
+		if p != nil {
+			j.prompts = append(j.prompts, p)
+		}
+	}
+	if loop != nil && loop.Samples() > 0 {
+		j.prompts, j.loop = append(j.prompts, loop), true
+	}
+	stop = func() {
+		if !j.cancelled.Swap(true) {
+			s.nudge() // the sender drops the job on its next slot, as runJob's
+		}
+	}
+	if !j.remaining() {
+		return func() {}, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closed:
+		return nil, s.closedErr()
+	case !s.started:
+		return nil, ErrNotStarted
+	}
+	if old := s.play; old != nil {
+		old.done <- ErrPlaySuperseded
+	}
+	s.play = j
+	s.nudge()
+	return stop, nil
 }
 
 // runJob hands a job to the sender (install runs with s.mu held, once the

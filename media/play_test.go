@@ -72,3 +72,60 @@ func TestPlayMixesLiveAudio(t *testing.T) {
 		}
 	})
 }
+
+// TestLoopPlaysFirstThenLoopsUntilStop: Loop returns at once; the sender
+// plays the first prompts, then the loop prompt over and over without
+// gaps, until stop; a Play supersedes it.
+func TestLoopPlaysFirstThenLoopsUntilStop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newMemNet()
+		a, _ := memSession(t, n, addrA, SessionConfig{})
+		peer := n.listen(addrB)
+		first := NewPromptPCM("first", Tone([]float64{300}, 100*time.Second/SampleRate))
+		music := NewPromptPCM("music", Tone([]float64{700}, 300*time.Second/SampleRate))
+		if _, err := a.Loop(music); err != ErrNotStarted {
+			t.Fatalf("Loop before Start: %v, want ErrNotStarted", err)
+		}
+		a.Start(remoteAt(addrB))
+		stop, err := a.Loop(music, first)
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond) // fake time: 10 frames of 160 samples
+		synctest.Wait()
+		var got []byte
+		for _, k := range drain(t, peer) {
+			got = append(got, k.Payload...)
+		}
+		want := append([]byte{}, first.Payload(PCMU)...)
+		for len(want) < len(got) {
+			want = append(want, music.Payload(PCMU)...)
+		}
+		if len(got) < 9*160 || !bytes.Equal(got, want[:len(got)]) {
+			t.Fatalf("sent %d bytes; want the first prompt then the music looped, at least 9 frames", len(got))
+		}
+		stop()
+		time.Sleep(100 * time.Millisecond)
+		synctest.Wait()
+		drain(t, peer) // at most the frame under way when stop ran
+		time.Sleep(100 * time.Millisecond)
+		synctest.Wait()
+		if left := drain(t, peer); len(left) != 0 {
+			t.Fatalf("%d packets after stop", len(left))
+		}
+		if _, err := a.Loop(music); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Play(context.Background(), first); err != nil {
+			t.Fatalf("Play over a Loop: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+		synctest.Wait()
+		drain(t, peer)
+		time.Sleep(100 * time.Millisecond)
+		synctest.Wait()
+		if left := drain(t, peer); len(left) != 0 {
+			t.Fatalf("%d packets after a Play superseded the Loop and ended", len(left))
+		}
+	})
+}

@@ -1,6 +1,7 @@
 package media
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -126,12 +127,16 @@ type Session struct {
 	paceQueued bool        // in pacer.woken; guarded by pacer.mu
 	inact      *time.Timer // the inactivity timeout (inactivityCheck); nil if off
 	stop       chan struct{}
-	done       chan struct{}
-	digitSem   chan struct{} // one SendDigit at a time
-	errOnce    sync.Once
-	err        error
-	wg         sync.WaitGroup
-	closeOnce  sync.Once
+	// ended is done when the session ends (fail): done is its channel, and
+	// AfterDone registers on it so that a watcher needs no goroutine.
+	ended     context.Context
+	end       context.CancelFunc
+	done      <-chan struct{}
+	digitSem  chan struct{} // one SendDigit at a time
+	errOnce   sync.Once
+	err       error
+	wg        sync.WaitGroup
+	closeOnce sync.Once
 
 	// lastRecv is the time since epoch of the last accepted RTP packet, or
 	// of Start or the end of a hold: the inactivity timeout runs from it.
@@ -149,10 +154,11 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 		cfg: cfg, epoch: time.Now(),
 		digits:   newDigitQueue(cfg.DedupWindow),
 		stop:     make(chan struct{}),
-		done:     make(chan struct{}),
 		digitSem: make(chan struct{}, 1),
 		tx:       newSendState(),
 	}
+	s.ended, s.end = context.WithCancel(context.Background())
+	s.done = s.ended.Done()
 	switch {
 	case cfg.Conn != nil:
 		s.conn = cfg.Conn
@@ -335,6 +341,15 @@ func (s *Session) SetReceiveTap(f func(Frame)) {
 // Done is closed when the session ended: Close, or a media timeout.
 func (s *Session) Done() <-chan struct{} { return s.done }
 
+// AfterDone arranges for f to run in its own goroutine once the session has
+// ended (Close, or a media timeout; Err tells which), like context.AfterFunc:
+// nothing waits meanwhile, so a call's media watchdog costs no goroutine
+// (issue 15: a parked goroutine is ~8 KiB of stack per held call). stop
+// unregisters f; it reports false when f has already been started.
+func (s *Session) AfterDone(f func()) (stop func() bool) {
+	return context.AfterFunc(s.ended, f)
+}
+
 // Err is nil while the session runs, then ErrMediaTimeout or
 // ErrSessionClosed.
 func (s *Session) Err() error {
@@ -359,7 +374,7 @@ func (s *Session) closedErr() error {
 func (s *Session) fail(err error) {
 	s.errOnce.Do(func() {
 		s.err = err
-		close(s.done)
+		s.end()
 	})
 }
 

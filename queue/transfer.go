@@ -233,7 +233,7 @@ func (q *Enqueuer) dialTransfer(ctx context.Context, call ivr.Call, req ivr.Queu
 	defer cancel()
 	// uri passed the outbound policy (resolve): dialled as given.
 	tc, err := bridge.DialWhile(dctx, q.cfg.Transfer.Dialer, uri, dialOptions(req.Queue, call.Caller(), call.ID()),
-		func(ctx context.Context) { q.hold(ctx, call, req) })
+		func(ctx context.Context) { stop := q.hold(call, req); <-ctx.Done(); stop() })
 	if err != nil {
 		return nil, fmt.Errorf("queue: transfer to %s: %w", uri, err)
 	}

@@ -182,6 +182,33 @@ wait_idle() {
 	echo "   warning: server still has $(active_calls) calls up"
 }
 
+# sipp_media_port: a base for sipp's RTP (run-load.sh -M) whose two bound
+# ports (base, base+2) are free. sipp binds only those; its per-call RTP
+# ports (base .. base+9999, from the pcaps through a raw socket) are never
+# bound, so concurrent benches on a shared machine need only distinct
+# bound pairs: with the fixed 6000 a second bench's sipp failed at once
+# ("Unable to bind audio RTP socket", 0 calls). 1100-2000 keeps every
+# per-call port under 12000 (testports' ranges and the server's RTP above).
+sipp_media_port() { python3 -c 'import random,socket
+bases = list(range(1100, 2001, 4))
+random.shuffle(bases)
+for base in bases:
+    held = []
+    try:
+        for port in (base, base + 2):
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            held.append(s)
+            s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        for s in held:
+            s.close()
+    print(base)
+    break
+else:
+    raise SystemExit("no free sipp media port pair in 1100-2000")'; }
+
 # run BUILD NAME run-load.sh-ARGS...: one run on a fresh server; its summary
 # lands in $OUT/NAME.BUILD/summary.txt.
 run() {
@@ -193,7 +220,7 @@ run() {
 	rm -rf "$dir"
 	t0=$(cpu_ticks)
 	set +e
-	$NICE bench/ivr/run-load.sh "127.0.0.1:$SIP_PORT" -c "$SIPP_CPU" -p "$(($(free_block) + 1))" -P "$SRV_PID" -o "$dir" "$@" >"$dir.log" 2>&1
+	$NICE bench/ivr/run-load.sh "127.0.0.1:$SIP_PORT" -c "$SIPP_CPU" -p "$(($(free_block) + 1))" -M "$(sipp_media_port)" -P "$SRV_PID" -o "$dir" "$@" >"$dir.log" 2>&1
 	set -e
 	wait_idle
 	# The server's CPU time over the run and the RTP packets its finished

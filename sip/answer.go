@@ -122,11 +122,7 @@ func (s *Server) run(c *Call, tx sip.ServerTransaction, late bool) {
 	c.mu.Unlock()
 	c.log.Info("call answered", "codec", neg.Codec.String(), "remote", neg.Remote.String(), "ptime", neg.Ptime)
 	s.publish(events.CallAnswered, c.id, CallAnswer{Codec: neg.Codec.String()})
-	c.bg.Add(1)
-	go func() {
-		defer c.bg.Done()
-		c.watchMedia()
-	}()
+	c.watchMedia()
 	s.serveCall(c)
 }
 
@@ -163,6 +159,7 @@ func (s *Server) finish(c *Call) {
 	c.closing = true
 	c.mu.Unlock()
 	c.cancel(errors.New("sip: call ended: " + string(cause)))
+	c.unwatchMedia()
 	c.bg.Wait()
 	if err := c.media.Close(); err != nil {
 		c.log.Warn("media close", "err", err)

@@ -37,7 +37,7 @@ type Call struct {
 	cancel context.CancelCauseFunc
 	done   chan struct{}
 	ackCh  chan *sip.Request // ACK handed from the ACK handler (late offer answer)
-	bg     sync.WaitGroup    // the media watchdog
+	bg     sync.WaitGroup    // the media watchdog's check once it runs, re-INVITE work
 
 	mu       sync.Mutex
 	neg      Negotiated // current negotiated stream
@@ -50,8 +50,10 @@ type Call struct {
 	reackSeq uint32
 	byeSent  bool
 	byeIn    bool // a BYE from the caller is being answered
-	cause    Cause
-	side     Side
+	// stopWatch unregisters the media watchdog (watchMedia); nil once done.
+	stopWatch func() bool
+	cause     Cause
+	side      Side
 }
 
 // ID is the SIP Call-ID.
@@ -77,6 +79,12 @@ func (c *Call) Media() *media.Session { return c.media }
 
 // Play plays prompts and blocks until they finish or ctx is done.
 func (c *Call) Play(ctx context.Context, p ...*media.Prompt) error { return c.media.Play(ctx, p...) }
+
+// Loop plays first, then loop over and over, in the background
+// (media.Session.Loop; bridge.StartHold's music on hold).
+func (c *Call) Loop(loop *media.Prompt, first ...*media.Prompt) (stop func(), err error) {
+	return c.media.Loop(loop, first...)
+}
 
 // Digits delivers DTMF from RFC 4733, INFO and in-band detection.
 func (c *Call) Digits() <-chan media.Digit { return c.media.Digits() }
@@ -132,14 +140,33 @@ func (n Negotiated) remote() media.Remote {
 	return media.Remote{Addr: n.Remote, Codec: n.Codec, PayloadType: n.PayloadType, DTMFPayloadType: n.DTMFPT, Ptime: n.Ptime, Signal: n.Signal}
 }
 
-// watchMedia cancels the call when the far end stops sending RTP.
+// watchMedia arranges for the call to be cancelled when the far end stops
+// sending RTP (the session ends with ErrMediaTimeout). It registers on the
+// session (AfterDone) rather than parking a goroutine per call (issue 15);
+// the check runs, counted in c.bg, only once the session has ended.
+// unwatchMedia undoes it when the call ends first.
 func (c *Call) watchMedia() {
-	select {
-	case <-c.media.Done():
+	c.bg.Add(1)
+	stop := c.media.AfterDone(func() {
+		defer c.bg.Done()
 		if errors.Is(c.media.Err(), media.ErrMediaTimeout) && c.markEnded(CauseMediaTimeout, SideLocal) {
 			c.log.Info("media timeout, hanging up")
 			c.cancel(errMediaTimeout)
 		}
-	case <-c.ctx.Done():
+	})
+	c.mu.Lock()
+	c.stopWatch = stop
+	c.mu.Unlock()
+}
+
+// unwatchMedia unregisters watchMedia's check; when it had already started,
+// c.bg.Wait waits for it.
+func (c *Call) unwatchMedia() {
+	c.mu.Lock()
+	stop := c.stopWatch
+	c.stopWatch = nil
+	c.mu.Unlock()
+	if stop != nil && stop() {
+		c.bg.Done()
 	}
 }

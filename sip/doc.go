@@ -26,10 +26,11 @@
 // the response whatever carries it: the transaction, the dialog, or the
 // edge's stateless UDP write. testdata/refusals.golden pins them on the wire.
 //
-// Goroutines and memory: a live call costs exactly 4 goroutines on the
-// server side (the parked INVITE handler, the media watchdog, the RTP
-// reader and sender) and 3 on the client side (watch, RTP reader and
-// sender; TestGoroutinesPerCall), and about 40 KiB of heap. sipgo
+// Goroutines and memory: a live call costs exactly 2 goroutines on the
+// server side (the parked INVITE handler and the RTP reader; the media
+// watchdog is a callback on the session's end, media.Session.AfterDone, and
+// RTP is sent by the port pool's pacers) and 2 on the client side (watch and
+// RTP reader; TestGoroutinesPerCall), and about 40 KiB of heap. sipgo
 // runs every transaction timer (Timer A-M) on time.AfterFunc, so finished
 // transactions that linger for Timer J/H (64*T1 = 32 s on UDP) hold memory
 // but no goroutine; sipgo's timers are package globals (sip.SetTimers) and

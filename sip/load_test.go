@@ -12,16 +12,17 @@ import (
 )
 
 // goroutinesPerCall is what one live call costs with the server and the
-// client in one process. Server side, 3: the INVITE's goroutine parked in
-// Handler.ServeCall, the call's media watchdog (watchMedia) and the RTP
-// reader. Client side, 2: the call's watch and its RTP reader. Nothing else
-// per call: RTP is sent by the port pool's pacers (media/pacer.go, at most
+// client in one process. Server side, 2: the INVITE's goroutine parked in
+// Handler.ServeCall and the RTP reader; the call's media watchdog
+// (watchMedia) is registered on the session (media.Session.AfterDone) and
+// holds no goroutine. Client side, 2: the call's watch and its RTP reader.
+// Nothing else per call: RTP is sent by the port pool's pacers (media/pacer.go, at most
 // one goroutine per core, running only while some call has audio to send;
 // these calls are silent), the media inactivity timeout and sipgo's
 // transaction timers run on time.AfterFunc (finished transactions linger in
 // memory for up to 64*T1 but hold no goroutine), and the ACK that matches a
 // 2xx is taken.
-const goroutinesPerCall = 3 + 2
+const goroutinesPerCall = 2 + 2
 
 // TestGoroutinesPerCall measures what one live call costs, exactly, and
 // checks that everything returns to the baseline once the calls end.
