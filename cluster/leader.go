@@ -34,6 +34,7 @@ type leader struct {
 	recs    int64 // statistics records made this epoch (their IDs)
 
 	committed time.Time     // the last commit sent (followers depose a leader that stops)
+	beat      time.Time     // the takeover's last beat (keepBeat)
 	flight    *flight       // the commit on its way, nil when none
 	viewAt    time.Time     // the last view written (zero: none yet this epoch)
 	viewDirty bool          // the ACD changed since
@@ -45,7 +46,8 @@ type leader struct {
 	dirtyEntry map[string]bool
 	dirtyAgent map[string]bool
 	dirtyOffer map[string]bool
-	check      []string // calls whose place may have closed
+	dirtyQueue map[string]bool // round robin moved or an answer (EWT)
+	check      []string        // calls whose place may have closed
 	scanAll    bool
 }
 
@@ -101,8 +103,8 @@ func (l *leader) close(kill bool) {
 // offerInfo is an offer in flight: its snapshot row, and what an answer
 // needs from it without decoding the row again.
 type offerInfo struct {
-	snap          postgres.SnapOffer
-	callID, agent string
+	snap                 postgres.SnapOffer
+	callID, agent, queue string
 }
 
 type entryInfo struct {
@@ -126,7 +128,7 @@ type entryInfo struct {
 func (n *Node) takeOver(ctx context.Context, db *postgres.Leader) (*leader, error) {
 	l := &leader{n: n, db: db, prefix: strconv.FormatInt(db.Epoch, 10) + ".",
 		entries: map[string]*entryInfo{}, agents: map[string]*postgres.SnapAgent{}, bridged: map[string]string{},
-		offers: map[string]*offerInfo{}, lost: map[string]bool{}}
+		offers: map[string]*offerInfo{}, lost: map[string]bool{}, beat: time.Now()}
 	l.reset()
 	cfg := n.cfg.ACD
 	cfg.Ringer, cfg.State = l, l
@@ -138,7 +140,22 @@ func (n *Node) takeOver(ctx context.Context, db *postgres.Leader) (*leader, erro
 	for _, id := range snap.Lost {
 		l.lost[id] = true
 	}
+	// Queues first: an agent's run-time membership moves round robin's
+	// position with it.
+	for _, q := range snap.Queues {
+		var st queue.QueueSnapshot
+		if err := json.Unmarshal(q.State, &st); err != nil {
+			n.log.Error("cluster: bad snapshot queue state", "queue", q.Queue, "err", err)
+			continue
+		}
+		if err := l.svc.ImportQueue(q.Queue, st); err != nil {
+			n.log.Warn("cluster: queue state not taken over", "queue", q.Queue, "err", err)
+		}
+	}
 	for i := range snap.Agents {
+		if err := l.keepBeat(ctx); err != nil {
+			return nil, err
+		}
 		a := snap.Agents[i]
 		l.agents[a.AgentID] = &a
 		st := queue.AgentSnapshot{Presence: queue.Presence(a.Presence), Reason: a.Reason}
@@ -181,6 +198,9 @@ func (n *Node) takeOver(ctx context.Context, db *postgres.Leader) (*leader, erro
 		l.b.DelOffers = append(l.b.DelOffers, o.OfferID)
 	}
 	for _, e := range snap.Entries {
+		if err := l.keepBeat(ctx); err != nil {
+			return nil, err
+		}
 		var j JoinRequest
 		if err := json.Unmarshal(e.Body, &j); err != nil {
 			n.log.Error("cluster: bad snapshot entry", "call_id", e.CallID, "err", err)
@@ -209,8 +229,30 @@ func (n *Node) takeOver(ctx context.Context, db *postgres.Leader) (*leader, erro
 	}
 	// Every caller is back: offers go in order now. A caller the records
 	// saw waiting who did not come back counts as exited.
+	if err := l.keepBeat(ctx); err != nil {
+		return nil, err
+	}
 	l.svc.Resumed(snap.Recs)
 	return l, nil
+}
+
+// keepBeat sets the beat followers watch every LeaderExpiry/4 while a
+// takeover rebuilds: its first commit comes only after the last caller is
+// back, and a rebuild longer than LeaderExpiry would otherwise be deposed
+// as a hung leader (and the next one, rebuilding as long, too). The beat
+// is fenced like a commit, so a leader already replaced stops here.
+func (l *leader) keepBeat(ctx context.Context) error {
+	if h := l.n.cfg.importing; h != nil {
+		h()
+	}
+	if time.Since(l.beat) < l.n.cfg.LeaderExpiry/4 {
+		return nil
+	}
+	if err := l.db.Beat(ctx); err != nil {
+		return fmt.Errorf("takeover: %w", err)
+	}
+	l.beat = time.Now()
+	return nil
 }
 
 // SaveAgent and Rec make the leader the Service's StateSink: the
@@ -229,6 +271,7 @@ func (l *leader) Rec(r store.QueueRec) {
 func (l *leader) reset() {
 	l.b = postgres.Batch{}
 	l.dirtyEntry, l.dirtyAgent, l.dirtyOffer = map[string]bool{}, map[string]bool{}, map[string]bool{}
+	l.dirtyQueue = map[string]bool{}
 	l.check, l.scanAll = l.check[:0], false
 }
 
@@ -239,7 +282,8 @@ func (l *leader) Ring(o queue.Offer) {
 	id := o.ID
 	o.ID = l.prefix + id
 	b, _ := json.Marshal(o)
-	l.offers[id] = &offerInfo{snap: postgres.SnapOffer{OfferID: o.ID, Node: node, Body: b}, callID: o.CallID, agent: o.Agent}
+	l.offers[id] = &offerInfo{snap: postgres.SnapOffer{OfferID: o.ID, Node: node, Body: b}, callID: o.CallID, agent: o.Agent, queue: o.Queue}
+	l.dirtyQueue[o.Queue] = true // round robin moved
 	l.dirtyOffer[id] = true
 	l.outRaw(node, outRing, b) // the row's body is the ring item's
 }
@@ -487,6 +531,12 @@ func (l *leader) fill() {
 			l.b.Agents = append(l.b.Agents, *a)
 		}
 	}
+	for _, name := range slices.Sorted(maps.Keys(l.dirtyQueue)) {
+		if st, err := l.svc.ExportQueue(name); err == nil {
+			state, _ := json.Marshal(st)
+			l.b.Queues = append(l.b.Queues, postgres.SnapQueue{Queue: name, State: state})
+		}
+	}
 	for id := range l.dirtyOffer {
 		if so := l.offers[id]; so != nil {
 			l.b.Offers = append(l.b.Offers, so.snap)
@@ -544,6 +594,7 @@ func (l *leader) apply(c postgres.Command, now time.Time) {
 			if c.Kind == cmdAnswered {
 				err = l.svc.Answered(id)
 				l.check = append(l.check, so.callID)
+				l.dirtyQueue[so.queue] = true // an answer: EWT
 			} else {
 				err = l.svc.Failed(id, m.Result)
 				l.touchEntry(so.callID) // a miss: tried last now

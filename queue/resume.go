@@ -2,10 +2,10 @@ package queue
 
 // Resuming: a Service rebuilt from what another one knew (a new cluster
 // leader, docs/cluster.md "Failover"). The old Service's state is read with
-// ExportAgent and ExportEntry and kept elsewhere (the cluster's snapshot
-// rows); the new one takes it back with ImportAgent for every agent, Join
-// with JoinRequest.Resume for every waiting caller in service order, and
-// Resumed at the end. Offers in flight are not carried over: the rebuilt
+// ExportQueue, ExportAgent and ExportEntry and kept elsewhere (the
+// cluster's snapshot rows); the new one takes it back with ImportQueue for
+// every queue, ImportAgent for every agent, Join with JoinRequest.Resume
+// for every waiting caller in service order, and Resumed at the end. Offers in flight are not carried over: the rebuilt
 // Service makes its own at Resumed.
 
 import (
@@ -51,6 +51,65 @@ type AgentSnapshot struct {
 type EntrySnapshot struct {
 	Joined time.Time `json:"joined"`
 	Tried  []string  `json:"tried,omitempty"` // sorted
+}
+
+// QueueSnapshot is what a rebuilt Service needs of a queue: where round
+// robin stands and the answers behind EWT.
+type QueueSnapshot struct {
+	// RoundRobin is the member offered last (round-robin: the next offer
+	// goes to the member after it by ID, also when it left the queue
+	// since); "" for none.
+	RoundRobin string `json:"round_robin,omitempty"`
+	// Answers are the times of the answers within EWTWindow, oldest first
+	// (EWT = position × EWTWindow / answers).
+	Answers []time.Time `json:"answers,omitempty"`
+}
+
+// ExportQueue is queue name's state for ImportQueue.
+func (s *Service) ExportQueue(name string) (QueueSnapshot, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q, ok := s.queues[name]
+	if !ok {
+		return QueueSnapshot{}, fmt.Errorf("export queue %q: %w", name, ErrUnknownQueue)
+	}
+	var st QueueSnapshot
+	if q.rr >= 0 && q.rr < len(q.members) {
+		st.RoundRobin = q.members[q.rr].cfg.ID
+	}
+	q.pruneAnswers(s.cfg.Now(), s.cfg.EWTWindow)
+	st.Answers = slices.Clone(q.answers)
+	return st, nil
+}
+
+// ImportQueue gives queue name the state st (ExportQueue's, from the
+// Service this one replaces). Call it before agents and callers come back:
+// round robin goes on after st.RoundRobin among the members then, and EWT
+// counts the answers still within EWTWindow (none from the future: the
+// clocks of two leaders may differ).
+func (s *Service) ImportQueue(name string, st QueueSnapshot) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q, ok := s.queues[name]
+	if !ok {
+		return fmt.Errorf("import queue %q: %w", name, ErrUnknownQueue)
+	}
+	q.rr = -1
+	if st.RoundRobin != "" {
+		// The members are sorted by ID: rr is the last one at or before
+		// the agent offered last, so the next offer goes to the one after.
+		q.rr = sort.Search(len(q.members), func(i int) bool { return q.members[i].cfg.ID > st.RoundRobin }) - 1
+	}
+	now := s.cfg.Now()
+	q.answers = q.answers[:0]
+	for _, t := range st.Answers {
+		if !t.After(now) {
+			q.answers = append(q.answers, t)
+		}
+	}
+	slices.SortFunc(q.answers, time.Time.Compare)
+	q.pruneAnswers(now, s.cfg.EWTWindow)
+	return nil
 }
 
 // ExportAgent is agent id's state for ImportAgent.
