@@ -33,13 +33,17 @@ type leader struct {
 	seq     int64
 	recs    int64 // statistics records made this epoch (their IDs)
 
-	committed time.Time     // the last commit sent (followers depose a leader that stops)
-	beat      time.Time     // the takeover's last beat (keepBeat)
-	flight    *flight       // the commit on its way, nil when none
-	viewAt    time.Time     // the last view written (zero: none yet this epoch)
-	viewDirty bool          // the ACD changed since
-	changes   int64         // views of this epoch written for a change
-	viewCost  time.Duration // building and encoding the last view
+	committed time.Time // the last commit sent (followers depose a leader that stops)
+	beat      time.Time // the takeover's last beat (keepBeat)
+	// answers: queues with answers (EWT) not written yet, and when each
+	// queue's were last written (at most every second: answersEvery).
+	answersDue map[string]bool
+	answersAt  map[string]time.Time
+	flight     *flight       // the commit on its way, nil when none
+	viewAt     time.Time     // the last view written (zero: none yet this epoch)
+	viewDirty  bool          // the ACD changed since
+	changes    int64         // views of this epoch written for a change
+	viewCost   time.Duration // building and encoding the last view
 
 	// The batch: final states by key, written at commit.
 	b          postgres.Batch
@@ -128,7 +132,8 @@ type entryInfo struct {
 func (n *Node) takeOver(ctx context.Context, db *postgres.Leader) (*leader, error) {
 	l := &leader{n: n, db: db, prefix: strconv.FormatInt(db.Epoch, 10) + ".",
 		entries: map[string]*entryInfo{}, agents: map[string]*postgres.SnapAgent{}, bridged: map[string]string{},
-		offers: map[string]*offerInfo{}, lost: map[string]bool{}, beat: time.Now()}
+		offers: map[string]*offerInfo{}, lost: map[string]bool{}, beat: time.Now(),
+		answersDue: map[string]bool{}, answersAt: map[string]time.Time{}}
 	l.reset()
 	cfg := n.cfg.ACD
 	cfg.Ringer, cfg.State = l, l
@@ -531,12 +536,7 @@ func (l *leader) fill() {
 			l.b.Agents = append(l.b.Agents, *a)
 		}
 	}
-	for _, name := range slices.Sorted(maps.Keys(l.dirtyQueue)) {
-		if st, err := l.svc.ExportQueue(name); err == nil {
-			state, _ := json.Marshal(st)
-			l.b.Queues = append(l.b.Queues, postgres.SnapQueue{Queue: name, State: state})
-		}
-	}
+	l.fillQueues()
 	for id := range l.dirtyOffer {
 		if so := l.offers[id]; so != nil {
 			l.b.Offers = append(l.b.Offers, so.snap)
@@ -550,6 +550,39 @@ func (l *leader) fill() {
 			live[o.OfferID] = true
 		}
 		l.b.DelOffers = slices.DeleteFunc(l.b.DelOffers, func(id string) bool { return live[id] })
+	}
+}
+
+// answersEvery is how often at most a queue's answers (EWT's, up to one
+// pair per second of the window) are written: a busy queue answers
+// thousands an hour, and round robin moves at every offer.
+const answersEvery = time.Second
+
+// fillQueues writes the queues whose round robin moved (every offer: the
+// row is small) and, with the view or at most every answersEvery, the
+// answers behind their EWT. The row is merged (acd_queues.state ||
+// this), so a row without answers keeps the last ones written: a takeover
+// loses at most answersEvery of them.
+func (l *leader) fillQueues() {
+	now := time.Now()
+	for name := range l.answersDue {
+		if l.b.View != nil || now.Sub(l.answersAt[name]) >= answersEvery {
+			l.dirtyQueue[name] = true
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(l.dirtyQueue)) {
+		st, err := l.svc.ExportQueue(name)
+		if err != nil {
+			continue
+		}
+		if l.answersDue[name] && (l.b.View != nil || now.Sub(l.answersAt[name]) >= answersEvery) {
+			delete(l.answersDue, name)
+			l.answersAt[name] = now
+		} else {
+			st.Answers = nil // kept as last written
+		}
+		state, _ := json.Marshal(st)
+		l.b.Queues = append(l.b.Queues, postgres.SnapQueue{Queue: name, State: state})
 	}
 }
 
@@ -594,7 +627,7 @@ func (l *leader) apply(c postgres.Command, now time.Time) {
 			if c.Kind == cmdAnswered {
 				err = l.svc.Answered(id)
 				l.check = append(l.check, so.callID)
-				l.dirtyQueue[so.queue] = true // an answer: EWT
+				l.answersDue[so.queue] = true // an answer: EWT
 			} else {
 				err = l.svc.Failed(id, m.Result)
 				l.touchEntry(so.callID) // a miss: tried last now

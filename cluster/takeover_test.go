@@ -1,11 +1,14 @@
 package cluster_test
 
 import (
+	"context"
 	"maps"
 	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/hotline-dev/hotline/cluster"
 	"github.com/hotline-dev/hotline/config"
@@ -224,6 +227,25 @@ func TestTakeoverKeepsRoundRobinAndEWT(t *testing.T) {
 		stepAll(t, n1, n2)
 	}
 
+	// The answers go in a commit at most every second, or with the view:
+	// step until both are written (a takeover loses at most a second's).
+	conn, err := pgx.Connect(ctx, url)
+	must(err)
+	defer conn.Close(context.Background())
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var n int
+		must(conn.QueryRow(ctx, `SELECT COALESCE(SUM((a->>'n')::int), 0) FROM acd_queues, jsonb_array_elements(state->'answers') a
+			WHERE queue = 'rr'`).Scan(&n))
+		if n == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d answers written after 10 s; want 2", n)
+		}
+		stepAll(t, n1, n2)
+		time.Sleep(20 * time.Millisecond) // polling the snapshot with a bound
+	}
+
 	n1.Kill()
 	for deadline := time.Now().Add(10 * time.Second); !n2.Leading(); {
 		stepAll(t, n2)
@@ -233,7 +255,7 @@ func TestTakeoverKeepsRoundRobinAndEWT(t *testing.T) {
 		time.Sleep(5 * time.Millisecond) // polling the lock with a bound
 	}
 	stepAll(t, n2)
-	_, err := n2.Join(ctx, cluster.JoinRequest{JoinRequest: queue.JoinRequest{CallID: "c3", Queue: "rr", Caller: "+84c3"}})
+	_, err = n2.Join(ctx, cluster.JoinRequest{JoinRequest: queue.JoinRequest{CallID: "c3", Queue: "rr", Caller: "+84c3"}})
 	must(err)
 	stepAll(t, n2)
 	if o := nextRing(t, rings); o.Agent != "a3" {

@@ -9,6 +9,7 @@ package queue
 // Service makes its own at Resumed.
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"sort"
@@ -59,10 +60,17 @@ type QueueSnapshot struct {
 	// RoundRobin is the member offered last (round-robin: the next offer
 	// goes to the member after it by ID, also when it left the queue
 	// since); "" for none.
-	RoundRobin string `json:"round_robin,omitempty"`
-	// Answers are the times of the answers within EWTWindow, oldest first
-	// (EWT = position × EWTWindow / answers).
-	Answers []time.Time `json:"answers,omitempty"`
+	RoundRobin string `json:"round_robin"`
+	// Answers are the answers within EWTWindow (EWT = position ×
+	// EWTWindow / answers) by the second they were made in, oldest first:
+	// at most one pair per second of the window, however many answers.
+	Answers []AnswerCount `json:"answers,omitempty"`
+}
+
+// AnswerCount is N answers in the second starting at Unix time At (s).
+type AnswerCount struct {
+	At int64 `json:"t"`
+	N  int   `json:"n"`
 }
 
 // ExportQueue is queue name's state for ImportQueue.
@@ -78,15 +86,25 @@ func (s *Service) ExportQueue(name string) (QueueSnapshot, error) {
 		st.RoundRobin = q.members[q.rr].cfg.ID
 	}
 	q.pruneAnswers(s.cfg.Now(), s.cfg.EWTWindow)
-	st.Answers = slices.Clone(q.answers)
+	for _, t := range q.answers {
+		if n := len(st.Answers); n > 0 && st.Answers[n-1].At == t.Unix() {
+			st.Answers[n-1].N++
+		} else {
+			st.Answers = append(st.Answers, AnswerCount{At: t.Unix(), N: 1})
+		}
+	}
 	return st, nil
 }
+
+// maxAnswers bounds one second's answers an import believes (a corrupt
+// row must not allocate without end).
+const maxAnswers = 10000
 
 // ImportQueue gives queue name the state st (ExportQueue's, from the
 // Service this one replaces). Call it before agents and callers come back:
 // round robin goes on after st.RoundRobin among the members then, and EWT
 // counts the answers still within EWTWindow (none from the future: the
-// clocks of two leaders may differ).
+// clocks of two leaders may differ), each at the start of its second.
 func (s *Service) ImportQueue(name string, st QueueSnapshot) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -102,12 +120,13 @@ func (s *Service) ImportQueue(name string, st QueueSnapshot) error {
 	}
 	now := s.cfg.Now()
 	q.answers = q.answers[:0]
-	for _, t := range st.Answers {
-		if !t.After(now) {
-			q.answers = append(q.answers, t)
+	for _, a := range slices.SortedFunc(slices.Values(st.Answers), func(a, b AnswerCount) int { return cmp.Compare(a.At, b.At) }) {
+		if t := time.Unix(a.At, 0); !t.After(now) {
+			for range min(a.N, maxAnswers) {
+				q.answers = append(q.answers, t)
+			}
 		}
 	}
-	slices.SortFunc(q.answers, time.Time.Compare)
 	q.pruneAnswers(now, s.cfg.EWTWindow)
 	return nil
 }

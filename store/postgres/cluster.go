@@ -100,7 +100,8 @@ type SnapOffer struct {
 }
 
 // SnapQueue is a queue's state (queue.QueueSnapshot as JSON: round robin,
-// the answers behind EWT; migration 0021).
+// the answers behind EWT; migration 0021). A commit merges it into the
+// row's (jsonb ||): a key it leaves out keeps its last value.
 type SnapQueue struct {
 	Queue string
 	State []byte
@@ -689,7 +690,7 @@ func (l *Leader) Commit(ctx context.Context, b *Batch) error {
 				names[i], states[i] = sq.Queue, string(sq.State)
 			}
 			q.Queue(`INSERT INTO acd_queues (queue, state) SELECT q, st::jsonb FROM unnest($1::text[], $2::text[]) AS t(q, st)
-				ON CONFLICT (queue) DO UPDATE SET state = EXCLUDED.state`, names, states)
+				ON CONFLICT (queue) DO UPDATE SET state = acd_queues.state || EXCLUDED.state`, names, states)
 		}
 		if len(b.DelOffers) > 0 {
 			q.Queue(`DELETE FROM acd_offers WHERE offer_id = ANY($1)`, b.DelOffers)
