@@ -33,25 +33,28 @@ type leader struct {
 	seq     int64
 	recs    int64 // statistics records made this epoch (their IDs)
 
-	committed time.Time // the last commit sent (followers depose a leader that stops)
-	beat      time.Time // the takeover's last beat (keepBeat)
-	// answers: queues with answers (EWT) not written yet, and when each
-	// queue's were last written (at most every second: answersEvery).
+	committed time.Time     // the last commit sent (followers depose a leader that stops)
+	flight    *flight       // the commit on its way, nil when none
+	viewAt    time.Time     // the last view written (zero: none yet this epoch)
+	viewDirty bool          // the ACD changed since
+	changes   int64         // views of this epoch written for a change
+	viewCost  time.Duration // building and encoding the last view
+
+	// beat is the takeover's last beat (keepBeat); answersDue the queues
+	// with answers (EWT) not written yet, answersAt when each queue's were
+	// last written (at most every answersEvery).
+	beat       time.Time
 	answersDue map[string]bool
 	answersAt  map[string]time.Time
-	flight     *flight       // the commit on its way, nil when none
-	viewAt     time.Time     // the last view written (zero: none yet this epoch)
-	viewDirty  bool          // the ACD changed since
-	changes    int64         // views of this epoch written for a change
-	viewCost   time.Duration // building and encoding the last view
 
 	// The batch: final states by key, written at commit.
 	b          postgres.Batch
 	dirtyEntry map[string]bool
 	dirtyAgent map[string]bool
 	dirtyOffer map[string]bool
-	dirtyQueue map[string]bool // round robin moved or an answer (EWT)
-	check      []string        // calls whose place may have closed
+	check      []string // calls whose place may have closed
+	// dirtyQueue: round robin moved (fillQueues).
+	dirtyQueue map[string]bool
 	scanAll    bool
 }
 
@@ -571,15 +574,14 @@ func (l *leader) fillQueues() {
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(l.dirtyQueue)) {
-		st, err := l.svc.ExportQueue(name)
+		answers := l.answersDue[name] && (l.b.View != nil || now.Sub(l.answersAt[name]) >= answersEvery)
+		st, err := l.svc.ExportQueue(name, answers) // without: the row keeps the last written
 		if err != nil {
 			continue
 		}
-		if l.answersDue[name] && (l.b.View != nil || now.Sub(l.answersAt[name]) >= answersEvery) {
+		if answers {
 			delete(l.answersDue, name)
 			l.answersAt[name] = now
-		} else {
-			st.Answers = nil // kept as last written
 		}
 		state, _ := json.Marshal(st)
 		l.b.Queues = append(l.b.Queues, postgres.SnapQueue{Queue: name, State: state})

@@ -73,8 +73,10 @@ type AnswerCount struct {
 	N  int   `json:"n"`
 }
 
-// ExportQueue is queue name's state for ImportQueue.
-func (s *Service) ExportQueue(name string) (QueueSnapshot, error) {
+// ExportQueue is queue name's state for ImportQueue; without answers its
+// Answers are left out (they cost one pass over the window's answers, and
+// a cluster leader writes them less often than round robin moves).
+func (s *Service) ExportQueue(name string, answers bool) (QueueSnapshot, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	q, ok := s.queues[name]
@@ -84,6 +86,9 @@ func (s *Service) ExportQueue(name string) (QueueSnapshot, error) {
 	var st QueueSnapshot
 	if q.rr >= 0 && q.rr < len(q.members) {
 		st.RoundRobin = q.members[q.rr].cfg.ID
+	}
+	if !answers {
+		return st, nil
 	}
 	q.pruneAnswers(s.cfg.Now(), s.cfg.EWTWindow)
 	for _, t := range q.answers {

@@ -74,10 +74,10 @@ func resume(t *testing.T, old *svcRig, queues map[string]config.Queue, ags []con
 	t.Helper()
 	g := newSvcRig(t, old.clk, queues, ags)
 	for _, name := range slices.Sorted(maps.Keys(queues)) {
-		st, err := old.s.ExportQueue(name)
+		st, err := old.s.ExportQueue(name, true)
 		old.must(err)
 		g.must(g.s.ImportQueue(name, st))
-		if back, _ := g.s.ExportQueue(name); !reflect.DeepEqual(back, st) {
+		if back, _ := g.s.ExportQueue(name, true); !reflect.DeepEqual(back, st) {
 			t.Fatalf("queue %s resumed as %+v; exported %+v", name, back, st)
 		}
 	}
