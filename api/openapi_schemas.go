@@ -51,10 +51,14 @@ func acdSchemas() obj {
 	viewAge := func() obj {
 		return obj{"type": "integer", "description": "cluster mode only: how old the leader's view served here is, in ms"}
 	}
+	viewMaxAge := func() obj {
+		return obj{"type": "integer", "description": "cluster mode only, with view_age_ms: cluster.view_max_age in ms; a view older is stale (the node is not ready, the wallboard says so)"}
+	}
 	queueList := items("Queue")
 	queueList["properties"].(obj)["view_age_ms"] = viewAge()
+	queueList["properties"].(obj)["view_max_age_ms"] = viewMaxAge()
 	return obj{
-		"Queue": props(nil, obj{"name": str(), "strategy": str(), "view_age_ms": viewAge(),
+		"Queue": props(nil, obj{"name": str(), "strategy": str(), "view_age_ms": viewAge(), "view_max_age_ms": viewMaxAge(),
 			"callers": obj{"type": "array", "items": ref("Waiter"), "description": "the first 100 callers, in service order"},
 			"members": obj{"type": "array", "items": props(nil, obj{"agent": str(), "penalty": count()}),
 				"description": "the queue's agents now (configured, or changed at run time), by id"},

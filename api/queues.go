@@ -37,27 +37,29 @@ type ACDViews interface {
 var _ ACD = (*queue.Service)(nil)
 
 // ViewAger is implemented by an ACD whose reads are a copy (a cluster's
-// view, docs/cluster.md): how old the copy is, false before the first.
-// The queue reads then say it, in the X-Hotline-View-Age-Ms header and, in
-// GET /queues, as view_age_ms.
+// view, docs/cluster.md): how old the copy is, false before the first, and
+// how old it may be before the node is not ready (cluster.view_max_age).
+// The queue reads then say both, in the X-Hotline-View-Age-Ms header and as
+// view_age_ms and view_max_age_ms (a wallboard shows "stale" past it).
 type ViewAger interface {
 	ViewAge() (time.Duration, bool)
+	ViewMaxAge() time.Duration
 }
 
-// viewAge sets the view-age header; the age in ms, or -1 for an ACD that
-// is not a copy (or has none yet).
-func viewAge(w http.ResponseWriter, acd ACD) int64 {
+// viewAge sets the view-age header; the age and the bound in ms, or -1 for
+// an ACD that is not a copy (or has none yet).
+func viewAge(w http.ResponseWriter, acd ACD) (ms, maxMS int64) {
 	va, ok := acd.(ViewAger)
 	if !ok {
-		return -1
+		return -1, -1
 	}
 	age, ok := va.ViewAge()
 	if !ok {
-		return -1
+		return -1, -1
 	}
-	ms := age.Milliseconds()
+	ms = age.Milliseconds()
 	w.Header().Set("X-Hotline-View-Age-Ms", strconv.FormatInt(ms, 10))
-	return ms
+	return ms, va.ViewMaxAge().Milliseconds()
 }
 
 // maxReason bounds a pause reason: it is shown on wallboards and logged.
@@ -102,6 +104,8 @@ type queueOut struct {
 	// ViewAgeMS is how old the view is, in a cluster (ViewAger); absent
 	// on one node, whose reads are live.
 	ViewAgeMS *int64 `json:"view_age_ms,omitempty"`
+	// ViewMaxAgeMS is cluster.view_max_age, with ViewAgeMS.
+	ViewMaxAgeMS *int64 `json:"view_max_age_ms,omitempty"`
 }
 
 func (s *Server) queueOut(v queue.QueueView) queueOut {
@@ -122,8 +126,8 @@ func (s *Server) listQueues(w http.ResponseWriter, r *http.Request) {
 			out = append(out, s.queueOut(v))
 		}
 		body := map[string]any{"items": out}
-		if ms := viewAge(w, acd); ms >= 0 {
-			body["view_age_ms"] = ms
+		if ms, maxMS := viewAge(w, acd); ms >= 0 {
+			body["view_age_ms"], body["view_max_age_ms"] = ms, maxMS
 		}
 		writeJSON(w, http.StatusOK, body)
 	}
@@ -140,8 +144,8 @@ func (s *Server) getQueue(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := s.queueOut(v)
-	if ms := viewAge(w, acd); ms >= 0 {
-		out.ViewAgeMS = &ms
+	if ms, maxMS := viewAge(w, acd); ms >= 0 {
+		out.ViewAgeMS, out.ViewMaxAgeMS = &ms, &maxMS
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -65,14 +65,20 @@ func (d *clusterDesk) checkView(context.Context) error {
 	if !ok {
 		return &api.Error{Kind: api.ErrUnavailable, Message: "no cluster view read yet"}
 	}
-	bound := d.cfg.Cluster.ViewMaxAge
-	if bound <= 0 {
-		bound = config.DefaultViewMaxAge
-	}
+	bound := d.viewMaxAge()
 	if age > bound {
 		return &api.Error{Kind: api.ErrUnavailable, Message: fmt.Sprintf("cluster view is %s old (cluster.view_max_age %s)", age.Round(time.Millisecond), bound)}
 	}
 	return nil
+}
+
+// viewMaxAge is cluster.view_max_age: /readyz's bound, and the API's
+// view_max_age_ms (a wallboard says "stale" past it).
+func (d *clusterDesk) viewMaxAge() time.Duration {
+	if b := d.cfg.Cluster.ViewMaxAge; b > 0 {
+		return b
+	}
+	return config.DefaultViewMaxAge
 }
 
 var _ queue.Desk = (*clusterDesk)(nil)
@@ -154,6 +160,9 @@ type clusterAPI struct {
 
 // ViewAge implements api.ViewAger: the queue views say how old they are.
 func (c clusterAPI) ViewAge() (time.Duration, bool) { return c.d.viewAge(time.Now()) }
+
+// ViewMaxAge implements api.ViewAger: cluster.view_max_age.
+func (c clusterAPI) ViewMaxAge() time.Duration { return c.d.viewMaxAge() }
 
 // commandTimeout bounds the API's wait for a command's commit.
 const commandTimeout = 5 * time.Second

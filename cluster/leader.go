@@ -40,12 +40,21 @@ type leader struct {
 	changes   int64         // views of this epoch written for a change
 	viewCost  time.Duration // building and encoding the last view
 
+	// beat is the takeover's last beat (keepBeat); answersDue the queues
+	// with answers (EWT) not written yet, answersAt when each queue's were
+	// last written (at most every answersEvery).
+	beat       time.Time
+	answersDue map[string]bool
+	answersAt  map[string]time.Time
+
 	// The batch: final states by key, written at commit.
 	b          postgres.Batch
 	dirtyEntry map[string]bool
 	dirtyAgent map[string]bool
 	dirtyOffer map[string]bool
 	check      []string // calls whose place may have closed
+	// dirtyQueue: round robin moved (fillQueues).
+	dirtyQueue map[string]bool
 	scanAll    bool
 }
 
@@ -101,8 +110,8 @@ func (l *leader) close(kill bool) {
 // offerInfo is an offer in flight: its snapshot row, and what an answer
 // needs from it without decoding the row again.
 type offerInfo struct {
-	snap          postgres.SnapOffer
-	callID, agent string
+	snap                 postgres.SnapOffer
+	callID, agent, queue string
 }
 
 type entryInfo struct {
@@ -126,7 +135,8 @@ type entryInfo struct {
 func (n *Node) takeOver(ctx context.Context, db *postgres.Leader) (*leader, error) {
 	l := &leader{n: n, db: db, prefix: strconv.FormatInt(db.Epoch, 10) + ".",
 		entries: map[string]*entryInfo{}, agents: map[string]*postgres.SnapAgent{}, bridged: map[string]string{},
-		offers: map[string]*offerInfo{}, lost: map[string]bool{}}
+		offers: map[string]*offerInfo{}, lost: map[string]bool{}, beat: time.Now(),
+		answersDue: map[string]bool{}, answersAt: map[string]time.Time{}}
 	l.reset()
 	cfg := n.cfg.ACD
 	cfg.Ringer, cfg.State = l, l
@@ -138,7 +148,22 @@ func (n *Node) takeOver(ctx context.Context, db *postgres.Leader) (*leader, erro
 	for _, id := range snap.Lost {
 		l.lost[id] = true
 	}
+	// Queues first: an agent's run-time membership moves round robin's
+	// position with it.
+	for _, q := range snap.Queues {
+		var st queue.QueueSnapshot
+		if err := json.Unmarshal(q.State, &st); err != nil {
+			n.log.Error("cluster: bad snapshot queue state", "queue", q.Queue, "err", err)
+			continue
+		}
+		if err := l.svc.ImportQueue(q.Queue, st); err != nil {
+			n.log.Warn("cluster: queue state not taken over", "queue", q.Queue, "err", err)
+		}
+	}
 	for i := range snap.Agents {
+		if err := l.keepBeat(ctx); err != nil {
+			return nil, err
+		}
 		a := snap.Agents[i]
 		l.agents[a.AgentID] = &a
 		st := queue.AgentSnapshot{Presence: queue.Presence(a.Presence), Reason: a.Reason}
@@ -181,6 +206,9 @@ func (n *Node) takeOver(ctx context.Context, db *postgres.Leader) (*leader, erro
 		l.b.DelOffers = append(l.b.DelOffers, o.OfferID)
 	}
 	for _, e := range snap.Entries {
+		if err := l.keepBeat(ctx); err != nil {
+			return nil, err
+		}
 		var j JoinRequest
 		if err := json.Unmarshal(e.Body, &j); err != nil {
 			n.log.Error("cluster: bad snapshot entry", "call_id", e.CallID, "err", err)
@@ -209,8 +237,30 @@ func (n *Node) takeOver(ctx context.Context, db *postgres.Leader) (*leader, erro
 	}
 	// Every caller is back: offers go in order now. A caller the records
 	// saw waiting who did not come back counts as exited.
+	if err := l.keepBeat(ctx); err != nil {
+		return nil, err
+	}
 	l.svc.Resumed(snap.Recs)
 	return l, nil
+}
+
+// keepBeat sets the beat followers watch every LeaderExpiry/4 while a
+// takeover rebuilds: its first commit comes only after the last caller is
+// back, and a rebuild longer than LeaderExpiry would otherwise be deposed
+// as a hung leader (and the next one, rebuilding as long, too). The beat
+// is fenced like a commit, so a leader already replaced stops here.
+func (l *leader) keepBeat(ctx context.Context) error {
+	if h := l.n.cfg.importing; h != nil {
+		h()
+	}
+	if time.Since(l.beat) < l.n.cfg.LeaderExpiry/4 {
+		return nil
+	}
+	if err := l.db.Beat(ctx); err != nil {
+		return fmt.Errorf("takeover: %w", err)
+	}
+	l.beat = time.Now()
+	return nil
 }
 
 // SaveAgent and Rec make the leader the Service's StateSink: the
@@ -229,6 +279,7 @@ func (l *leader) Rec(r store.QueueRec) {
 func (l *leader) reset() {
 	l.b = postgres.Batch{}
 	l.dirtyEntry, l.dirtyAgent, l.dirtyOffer = map[string]bool{}, map[string]bool{}, map[string]bool{}
+	l.dirtyQueue = map[string]bool{}
 	l.check, l.scanAll = l.check[:0], false
 }
 
@@ -239,7 +290,8 @@ func (l *leader) Ring(o queue.Offer) {
 	id := o.ID
 	o.ID = l.prefix + id
 	b, _ := json.Marshal(o)
-	l.offers[id] = &offerInfo{snap: postgres.SnapOffer{OfferID: o.ID, Node: node, Body: b}, callID: o.CallID, agent: o.Agent}
+	l.offers[id] = &offerInfo{snap: postgres.SnapOffer{OfferID: o.ID, Node: node, Body: b}, callID: o.CallID, agent: o.Agent, queue: o.Queue}
+	l.dirtyQueue[o.Queue] = true // round robin moved
 	l.dirtyOffer[id] = true
 	l.outRaw(node, outRing, b) // the row's body is the ring item's
 }
@@ -492,6 +544,7 @@ func (l *leader) fill() {
 			l.b.Agents = append(l.b.Agents, *a)
 		}
 	}
+	l.fillQueues()
 	for id := range l.dirtyOffer {
 		if so := l.offers[id]; so != nil {
 			l.b.Offers = append(l.b.Offers, so.snap)
@@ -505,6 +558,38 @@ func (l *leader) fill() {
 			live[o.OfferID] = true
 		}
 		l.b.DelOffers = slices.DeleteFunc(l.b.DelOffers, func(id string) bool { return live[id] })
+	}
+}
+
+// answersEvery is how often at most a queue's answers (EWT's, up to one
+// pair per second of the window) are written: a busy queue answers
+// thousands an hour, and round robin moves at every offer.
+const answersEvery = time.Second
+
+// fillQueues writes the queues whose round robin moved (every offer: the
+// row is small) and, with the view or at most every answersEvery, the
+// answers behind their EWT. The row is merged (acd_queues.state ||
+// this), so a row without answers keeps the last ones written: a takeover
+// loses at most answersEvery of them.
+func (l *leader) fillQueues() {
+	now := time.Now()
+	for name := range l.answersDue {
+		if l.b.View != nil || now.Sub(l.answersAt[name]) >= answersEvery {
+			l.dirtyQueue[name] = true
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(l.dirtyQueue)) {
+		answers := l.answersDue[name] && (l.b.View != nil || now.Sub(l.answersAt[name]) >= answersEvery)
+		st, err := l.svc.ExportQueue(name, answers) // without: the row keeps the last written
+		if err != nil {
+			continue
+		}
+		if answers {
+			delete(l.answersDue, name)
+			l.answersAt[name] = now
+		}
+		state, _ := json.Marshal(st)
+		l.b.Queues = append(l.b.Queues, postgres.SnapQueue{Queue: name, State: state})
 	}
 }
 
@@ -549,6 +634,7 @@ func (l *leader) apply(c postgres.Command, now time.Time) {
 			if c.Kind == cmdAnswered {
 				err = l.svc.Answered(id)
 				l.check = append(l.check, so.callID)
+				l.answersDue[so.queue] = true // an answer: EWT
 			} else {
 				err = l.svc.Failed(id, m.Result)
 				l.touchEntry(so.callID) // a miss: tried last now

@@ -107,6 +107,8 @@ type Config struct {
 	// Observe, when set, sees each outbox item before the node acts on
 	// it (tracing; the model test checks the decisions' order with it).
 	Observe func(postgres.OutItem)
+
+	importing func() // tests: called at each step of a takeover's rebuild (export_test.go)
 }
 
 // JoinRequest is a caller entering a queue through a node: the queue's

@@ -1,9 +1,14 @@
 package cluster_test
 
 import (
+	"context"
 	"maps"
+	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/hotline-dev/hotline/cluster"
 	"github.com/hotline-dev/hotline/config"
@@ -168,5 +173,193 @@ func TestTakeoverKeepsState(t *testing.T) {
 	}
 	if st, _ := svc.Stats().Queue("care", clk.Now()); st.Totals != (queue.Totals{Joined: 2, Answered: 1, Exited: 1}) {
 		t.Fatalf("care totals %+v; want 2 joined, 1 answered, 1 exited", st.Totals)
+	}
+}
+
+// A new leader goes on with each queue's round robin (the next offer goes
+// to the member after the one offered last, not to the first again) and
+// its EWT (the answers the old leader saw are in the window).
+func TestTakeoverKeepsRoundRobinAndEWT(t *testing.T) {
+	url := pgtest.Schema(t)
+	clk := &clock{t: time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)}
+	acd := queue.Config{Now: clk.Now,
+		Agents: []config.Agent{{ID: "a1", Queues: map[string]int{"rr": 0}}, {ID: "a2", Queues: map[string]int{"rr": 0}},
+			{ID: "a3", Queues: map[string]int{"rr": 0}}},
+		Queues: map[string]config.Queue{"rr": {Strategy: config.StrategyRoundRobin, RingTimeout: time.Hour}}}
+	rings := chanRinger(make(chan queue.Offer, 16))
+	mk := func(id string) *cluster.Node {
+		n, err := cluster.New(cluster.Config{ID: id, DB: openDB(t, url), ACD: acd, LeadEvery: time.Nanosecond, Ringer: rings})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := n.Register(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	ctx := t.Context()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	n1 := mk("n1")
+	stepAll(t, n1)
+	n2 := mk("n2")
+	for _, a := range []string{"a1", "a2", "a3"} {
+		must(n1.SetState(ctx, a, "login", ""))
+	}
+	stepAll(t, n1, n2)
+	for i, want := range []string{"a1", "a2"} {
+		call := "c" + strconv.Itoa(i+1)
+		_, err := n2.Join(ctx, cluster.JoinRequest{JoinRequest: queue.JoinRequest{CallID: call, Queue: "rr", Caller: "+84" + call}})
+		must(err)
+		stepAll(t, n1, n2)
+		o := nextRing(t, rings)
+		if o.Agent != want {
+			t.Fatalf("%s rings %s; want %s", call, o.Agent, want)
+		}
+		must(n2.Answered(ctx, o.ID))
+		stepAll(t, n1, n2)
+		clk.Advance(time.Minute)
+		must(n2.Hangup(ctx, call))
+		stepAll(t, n1, n2)
+	}
+
+	// The answers go in a commit at most every second, or with the view:
+	// step until both are written (a takeover loses at most a second's).
+	conn, err := pgx.Connect(ctx, url)
+	must(err)
+	defer conn.Close(context.Background())
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var n int
+		must(conn.QueryRow(ctx, `SELECT COALESCE(SUM((a->>'n')::int), 0) FROM acd_queues, jsonb_array_elements(state->'answers') a
+			WHERE queue = 'rr'`).Scan(&n))
+		if n == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d answers written after 10 s; want 2", n)
+		}
+		stepAll(t, n1, n2)
+		time.Sleep(20 * time.Millisecond) // polling the snapshot with a bound
+	}
+
+	n1.Kill()
+	for deadline := time.Now().Add(10 * time.Second); !n2.Leading(); {
+		stepAll(t, n2)
+		if time.Now().After(deadline) {
+			t.Fatal("n2 did not take over within 10 s")
+		}
+		time.Sleep(5 * time.Millisecond) // polling the lock with a bound
+	}
+	stepAll(t, n2)
+	_, err = n2.Join(ctx, cluster.JoinRequest{JoinRequest: queue.JoinRequest{CallID: "c3", Queue: "rr", Caller: "+84c3"}})
+	must(err)
+	stepAll(t, n2)
+	if o := nextRing(t, rings); o.Agent != "a3" {
+		t.Fatalf("after the takeover c3 rings %s; want a3 (a1 and a2 had the calls before)", o.Agent)
+	}
+	// Two answers in the 15-minute window: 7m30s per place.
+	if p, err := n2.Service().Position("c3"); err != nil || !p.Known || p.EWT != 7*time.Minute+30*time.Second {
+		t.Fatalf("c3's position after the takeover %+v, %v; want EWT 7m30s known", p, err)
+	}
+}
+
+// A takeover whose rebuild takes longer than LeaderExpiry is not deposed:
+// it beats while it rebuilds, so a follower watching the beat leaves it
+// alone, no second leader acts, and the new leader's first commit goes
+// through (fenced: a deposed one's would fail).
+func TestSlowTakeoverNotDeposed(t *testing.T) {
+	url := pgtest.Schema(t)
+	const expiry = time.Second
+	acd := queue.Config{
+		Agents: []config.Agent{{ID: "ann", Queues: map[string]int{"q": 0}}},
+		Queues: map[string]config.Queue{"q": {JoinEmpty: true, RingTimeout: time.Hour, MaxWait: time.Hour}}}
+	rings := chanRinger(make(chan queue.Offer, 64))
+	var n3 *cluster.Node
+	var steps, n3Led atomic.Int32
+	var began time.Time
+	slow := func() { // a rebuild step of 100 ms, while a follower tries to depose
+		steps.Add(1)
+		if began.IsZero() {
+			began = time.Now()
+		}
+		end := time.Now().Add(expiry / 10)
+		if _, err := n3.Step(t.Context()); err != nil {
+			t.Errorf("follower's step during the takeover: %v", err)
+		}
+		time.Sleep(time.Until(end)) // the seam: a slow import
+	}
+	mk := func(id string, hook func()) *cluster.Node {
+		cfg := cluster.Config{ID: id, DB: openDB(t, url), ACD: acd, LeadEvery: time.Nanosecond, LeaderExpiry: expiry, Ringer: rings,
+			Leading: func(on bool) {
+				if on && id == "n3" {
+					n3Led.Add(1)
+				}
+			}}
+		if hook != nil {
+			cfg = cluster.WithImporting(cfg, hook)
+		}
+		n, err := cluster.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := n.Register(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	ctx := t.Context()
+	n1 := mk("n1", nil)
+	stepAll(t, n1)
+	n2 := mk("n2", slow)
+	n3 = mk("n3", nil)
+	const callers = 25 // 2.5 s of rebuild: 2.5 LeaderExpiry
+	for i := range callers {
+		call := "c" + strconv.Itoa(i)
+		if _, err := n2.Join(ctx, cluster.JoinRequest{JoinRequest: queue.JoinRequest{CallID: call, Queue: "q", Caller: "+84" + call}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stepAll(t, n1, n2)
+	if q, _ := n1.Service().Queue("q"); len(q.Callers) != callers {
+		t.Fatalf("%d callers wait; want %d", len(q.Callers), callers)
+	}
+
+	n1.Kill()
+	for deadline := time.Now().Add(10 * time.Second); !n2.Leading(); {
+		if _, err := n2.Step(ctx); err != nil {
+			t.Fatalf("n2's takeover: %v", err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("n2 did not take over within 10 s")
+		}
+		time.Sleep(5 * time.Millisecond) // polling the lock with a bound
+	}
+	took := time.Since(began)
+	if took < 2*expiry || steps.Load() < callers {
+		t.Fatalf("the rebuild took %s in %d steps; the test needs more than 2 × LeaderExpiry (%s)", took, steps.Load(), expiry)
+	}
+	t.Logf("rebuild took %s (LeaderExpiry %s)", took, expiry)
+	// The first commit is fenced: it fails if n2 was deposed meanwhile.
+	stepAll(t, n2, n3)
+	if !n2.Leading() || n3.Leading() || n3Led.Load() != 0 {
+		t.Fatalf("after the slow takeover n2 leads %v, n3 leads %v (took the lead %d times)", n2.Leading(), n3.Leading(), n3Led.Load())
+	}
+	if q, err := n2.Service().Queue("q"); err != nil || len(q.Callers) != callers {
+		t.Fatalf("the new leader has %d callers (%v); want %d", len(q.Callers), err, callers)
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(n2.SetState(ctx, "ann", "login", ""))
+	stepAll(t, n2, n3)
+	if o := nextRing(t, rings); o.Agent != "ann" || o.CallID != "c0" {
+		t.Fatalf("after the takeover %s rings for %s; want ann for c0", o.Agent, o.CallID)
 	}
 }

@@ -50,6 +50,26 @@ func clusterNode(url, id string, portMin int) func(*config.Config) {
 	}
 }
 
+// startPair starts node a with cfgA, waits until it leads (acd_leader in
+// the schema at url), then starts node b with cfgB: a leads, b follows.
+func startPair(t *testing.T, url string, cfgA, cfgB func(*config.Config)) (a, b *harness) {
+	t.Helper()
+	a = start(t, cfgA)
+	waitLeader(t, url, "a", 10*time.Second, nil)
+	return a, start(t, cfgB)
+}
+
+// viaCutProxy puts a cutProxy in front of the database at url: the
+// proxy, and url through it (a node that uses it can be cut off).
+func viaCutProxy(t *testing.T, url string) (*cutProxy, string) {
+	t.Helper()
+	u, err := neturl.Parse(url)
+	must(t, err)
+	p := newCutProxy(t, u.Host)
+	u.Host = p.ln.Addr().String()
+	return p, u.String()
+}
+
 // waitLeader polls acd_leader until the node leading is want (bounded).
 func waitLeader(t *testing.T, url, want string, d time.Duration, during func()) {
 	t.Helper()
@@ -189,14 +209,8 @@ func (p *cutProxy) Cut() {
 // passed without a heartbeat; the survivor declares it lost.
 func TestClusterNodeCutOff(t *testing.T) {
 	url := pgtest.Schema(t)
-	u, err := neturl.Parse(url)
-	must(t, err)
-	proxy := newCutProxy(t, u.Host)
-	viaProxy := *u
-	viaProxy.Host = proxy.ln.Addr().String()
-	a := start(t, clusterNode(viaProxy.String(), "a", 23000))
-	waitLeader(t, url, "a", 10*time.Second, nil)
-	start(t, clusterNode(url, "b", 20000))
+	proxy, viaProxy := viaCutProxy(t, url)
+	a, _ := startPair(t, url, clusterNode(viaProxy, "a", 23000), clusterNode(url, "b", 20000))
 	cut := time.Now()
 	proxy.Cut()
 	waitLeader(t, url, "b", 5*time.Second, nil)
@@ -315,9 +329,7 @@ func TestClusterVIPOnBOvertakesStandardOnA(t *testing.T) {
 			c.Agents = []config.Agent{{ID: "lan", Name: "Lan", URI: phone.URI("lan"), Queues: map[string]int{"technical": 0}}}
 		}
 	}
-	a := start(t, node("a", 23000))
-	waitLeader(t, url, "a", 10*time.Second, nil) // a's bus carries the ACD's events
-	b := start(t, node("b", 20000))
+	a, b := startPair(t, url, node("a", 23000), node("b", 20000)) // a leads: its bus carries the ACD's events
 	apiPost(t, b, "/api/v1/customers", `{"name":"Chị Mai","phones":["0912000001"],"tier":"vip"}`)
 	toQueue := func(h *harness, from string) *sip.OutboundCall {
 		_, call, _ := dial(t, h, "sip:100@"+h.sipAddr("udp"), sip.DialOptions{From: from})

@@ -10,12 +10,10 @@ import (
 
 	"github.com/hotline-dev/hotline/callback"
 	"github.com/hotline-dev/hotline/config"
-	"github.com/hotline-dev/hotline/internal/phonetest"
 	"github.com/hotline-dev/hotline/ivr"
 	"github.com/hotline-dev/hotline/media"
 	"github.com/hotline-dev/hotline/say"
 	"github.com/hotline-dev/hotline/sip"
-	"github.com/hotline-dev/hotline/store/postgres/pgtest"
 )
 
 // RTP ports as in cluster_callback_test.go (on main): nodes 20000-25998,
@@ -41,9 +39,8 @@ nodes:
 `
 
 // withCallbackFlow adds callbackFlow to a node's flows.
-func withCallbackFlow(t *testing.T, next func(*config.Config)) func(*config.Config) {
+func withCallbackFlow(t *testing.T) func(*config.Config) {
 	return func(c *config.Config) {
-		next(c)
 		must(t, os.WriteFile(filepath.Join(c.Flows.Dir, "callback-direct.yaml"), []byte(callbackFlow), 0o644))
 	}
 }
@@ -95,11 +92,8 @@ func waitPositions(t *testing.T, d time.Duration, want map[int64]int, nodes map[
 // the new callback), and both nodes' API show it second. Nobody is logged
 // in: nothing is dialled.
 func TestClusterCallbackPositionOnEveryNode(t *testing.T) {
-	url := pgtest.Schema(t)
-	line := phonetest.New(t, 26000, 26498, 660)
-	a := start(t, withCallbackFlow(t, clusterCallbackNode(url, "a", 20000, line, 1, time.Second)))
-	waitLeader(t, url, "a", 10*time.Second, nil)
-	b := start(t, withCallbackFlow(t, clusterCallbackNode(url, "b", 23000, line, 1, time.Second)))
+	c := callbackCluster(t, cbSetup{config: withCallbackFlow(t)})
+	a, b := c.a, c.b
 
 	both := map[string]*harness{"a": a, "b": b}
 	first := requestCallback(t, a, "0912 345 671", "technical")
@@ -139,22 +133,16 @@ func TestClusterCallbackPositionOnEveryNode(t *testing.T) {
 // requests spread over both nodes' API are refused at the configured
 // count (per number across queues, then in all), on whichever node asks.
 func TestClusterCallbackBoundsAreClusterWide(t *testing.T) {
-	url := pgtest.Schema(t)
-	line := phonetest.New(t, 26000, 26498, 660)
-	bounds := func(next func(*config.Config)) func(*config.Config) {
-		return func(c *config.Config) {
-			next(c)
-			c.Callbacks.PerNumber, c.Callbacks.Total = 2, 4
-			for _, name := range []string{"sales", "operator"} {
-				q := c.Queues[name]
-				q.Callback.Enabled, q.Callback.Calendar = true, "office"
-				c.Queues[name] = q
-			}
+	bounds := func(c *config.Config) {
+		c.Callbacks.PerNumber, c.Callbacks.Total = 2, 4
+		for _, name := range []string{"sales", "operator"} {
+			q := c.Queues[name]
+			q.Callback.Enabled, q.Callback.Calendar = true, "office"
+			c.Queues[name] = q
 		}
 	}
-	a := start(t, bounds(clusterCallbackNode(url, "a", 20000, line, 1, time.Second)))
-	waitLeader(t, url, "a", 10*time.Second, nil)
-	b := start(t, bounds(clusterCallbackNode(url, "b", 23000, line, 1, time.Second)))
+	c := callbackCluster(t, cbSetup{config: bounds})
+	a, b := c.a, c.b
 
 	ask := func(h *harness, number, queue string) (int, string, string) {
 		code, hdr, body := apiDo(t, h, "POST", "/api/v1/callbacks", `{"number": "`+number+`", "queue": "`+queue+`"}`)

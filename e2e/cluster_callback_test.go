@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	neturl "net/url"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +32,70 @@ func clusterCallbackNode(url, id string, portMin int, line *phonetest.Phone, att
 		q.Callback.RingTimeout = ring
 		c.Queues["technical"] = q
 	}
+}
+
+// cbSetup is how callbackCluster builds its cluster; the zero value is
+// two nodes with callbacks on, a ring timeout of 1 s, and no agent.
+type cbSetup struct {
+	ring   time.Duration        // technical's callback ring timeout; 0: 1 s
+	config func(*config.Config) // more configuration, on both nodes, after clusterCallbackNode's
+	plan   []phonetest.Action   // the customer's line answers so (set before the nodes start)
+	cut    bool                 // node a reaches the database through a cutProxy
+	// agent: x's phone (RTP 26500-26998, its voice 440 Hz, listening for
+	// listen) registers through node b and x logs in there.
+	agent  bool
+	listen []float64
+}
+
+// cbCluster is a two-node cluster of the callback tests: node a leads,
+// node b follows; the customer's line (RTP 26000-26498, 660 Hz) is both
+// nodes' trunk.
+type cbCluster struct {
+	url         string // the schema, directly (node b's, and acd_leader's)
+	line, phone *phonetest.Phone
+	proxy       *cutProxy // node a's way to the database, when cut
+	a, b        *harness
+	// node is a node's configuration, to start another one (a restart).
+	node func(url, id string, portMin int) func(*config.Config)
+}
+
+func callbackCluster(t *testing.T, s cbSetup) *cbCluster {
+	t.Helper()
+	if s.ring == 0 {
+		s.ring = time.Second
+	}
+	c := &cbCluster{url: pgtest.Schema(t), line: phonetest.New(t, 26000, 26498, 660)}
+	if s.agent { // before the nodes: its socket serves before it registers
+		c.phone = phonetest.New(t, 26500, 26998, 440, s.listen...)
+	}
+	if s.plan != nil {
+		c.line.Plan(s.plan...)
+	}
+	c.node = func(url, id string, portMin int) func(*config.Config) {
+		return func(cfg *config.Config) {
+			clusterCallbackNode(url, id, portMin, c.line, 1, s.ring)(cfg)
+			if s.config != nil {
+				s.config(cfg)
+			}
+		}
+	}
+	aURL := c.url
+	if s.cut {
+		c.proxy, aURL = viaCutProxy(t, c.url)
+	}
+	c.a, c.b = startPair(t, c.url, c.node(aURL, "a", 20000), c.node(c.url, "b", 23000))
+	if s.agent {
+		status, err := c.phone.Register(within(t, 60*time.Second), c.b.sipAddr("udp"), "x", "pw-x", 3600)
+		must(t, err)
+		if status != 200 {
+			t.Fatalf("REGISTER x at node b: %d", status)
+		}
+		waitBinding(t, c.url, "x", c.phone.URI("x"), 5*time.Second)
+		if code, _, body := apiDo(t, c.b, "POST", "/api/v1/agents/x/state", `{"state":"login"}`); code != 200 {
+			t.Fatalf("login x through node b: %d %s", code, body)
+		}
+	}
+	return c
 }
 
 // getCallback reads a callback through a node's API (the stored row).
@@ -77,22 +140,8 @@ func noMoreInvites(t *testing.T, line *phonetest.Phone) {
 // (the shared bindings). Talk, hang-up: completed, one attempt, claimed by
 // node a.
 func TestClusterCallbackAskedOnFollowerDialledByLeader(t *testing.T) {
-	url := pgtest.Schema(t)
-	line := phonetest.New(t, 26000, 26498, 660)
-	phone := phonetest.New(t, 26500, 26998, 440, 660)
-	a := start(t, clusterCallbackNode(url, "a", 20000, line, 1, time.Second))
-	waitLeader(t, url, "a", 10*time.Second, nil)
-	b := start(t, clusterCallbackNode(url, "b", 23000, line, 1, time.Second))
-	ctx := within(t, 60*time.Second)
-	status, err := phone.Register(ctx, b.sipAddr("udp"), "x", "pw-x", 3600)
-	must(t, err)
-	if status != 200 {
-		t.Fatalf("REGISTER x at node b: %d", status)
-	}
-	waitBinding(t, url, "x", phone.URI("x"), 5*time.Second)
-	if code, _, body := apiDo(t, b, "POST", "/api/v1/agents/x/state", `{"state":"login"}`); code != 200 {
-		t.Fatalf("login x through node b: %d %s", code, body)
-	}
+	cc := callbackCluster(t, cbSetup{agent: true, listen: []float64{660}})
+	a, b, line, phone := cc.a, cc.b, cc.line, cc.phone
 
 	cb := requestCallback(t, b, "0912 345 678", "technical")
 	inv := line.NextInvite(t, within(t, 30*time.Second))
@@ -131,27 +180,10 @@ func TestClusterCallbackAskedOnFollowerDialledByLeader(t *testing.T) {
 // the lead, its scheduler loads the callback from the store, and when x
 // gets ready it is dialled once, by b.
 func TestClusterCallbackPendingSurvivesLeaderLoss(t *testing.T) {
-	url := pgtest.Schema(t)
-	line := phonetest.New(t, 26000, 26498, 660)
-	phone := phonetest.New(t, 26500, 26998, 440) // before the nodes: its socket serves before it registers
-	line.Plan(phonetest.Reject(486))             // busy: with one attempt the callback ends failed, dialled once
-	u, err := neturl.Parse(url)
-	must(t, err)
-	proxy := newCutProxy(t, u.Host)
-	viaProxy := *u
-	viaProxy.Host = proxy.ln.Addr().String()
-	a := start(t, clusterCallbackNode(viaProxy.String(), "a", 20000, line, 1, time.Second))
-	waitLeader(t, url, "a", 10*time.Second, nil)
-	b := start(t, clusterCallbackNode(url, "b", 23000, line, 1, time.Second))
-	ctx := within(t, 60*time.Second)
-	status, err := phone.Register(ctx, b.sipAddr("udp"), "x", "pw-x", 3600)
-	must(t, err)
-	if status != 200 {
-		t.Fatalf("REGISTER x at node b: %d", status)
-	}
-	waitBinding(t, url, "x", phone.URI("x"), 5*time.Second)
+	// Busy: with one attempt the callback ends failed, dialled once.
+	c := callbackCluster(t, cbSetup{agent: true, cut: true, plan: []phonetest.Action{phonetest.Reject(486)}})
+	a, b, line, url, proxy := c.a, c.b, c.line, c.url, c.proxy
 	// x logged in but paused: the callback waits in line at the leader.
-	apiPost(t, b, "/api/v1/agents/x/state", `{"state":"login"}`)
 	apiPost(t, b, "/api/v1/agents/x/state", `{"state":"pause","reason":"meeting"}`)
 	cb := requestCallback(t, b, "0912 345 678", "technical")
 	a.callbackEvent(cb.ID, callback.EventWaiting, 20*time.Second) // in the leader's line
@@ -195,29 +227,12 @@ func TestClusterCallbackPendingSurvivesLeaderLoss(t *testing.T) {
 // the claim (interrupted, node-lost) and dials the callback once more.
 // Two calls in all, the first claimed by a, the second by b.
 func TestClusterCallbackDiallerLostRetriedOnce(t *testing.T) {
-	url := pgtest.Schema(t)
-	line := phonetest.New(t, 26000, 26498, 660)
-	phone := phonetest.New(t, 26500, 26998, 440) // before the nodes: its socket serves before it registers
-	line.Plan(phonetest.Ring, phonetest.Reject(486))
-	u, err := neturl.Parse(url)
-	must(t, err)
-	proxy := newCutProxy(t, u.Host)
-	viaProxy := *u
-	viaProxy.Host = proxy.ln.Addr().String()
-	start(t, clusterCallbackNode(viaProxy.String(), "a", 20000, line, 1, 30*time.Second))
-	waitLeader(t, url, "a", 10*time.Second, nil)
-	b := start(t, clusterCallbackNode(url, "b", 23000, line, 1, 30*time.Second))
-	ctx := within(t, 60*time.Second)
-	status, err := phone.Register(ctx, b.sipAddr("udp"), "x", "pw-x", 3600)
-	must(t, err)
-	if status != 200 {
-		t.Fatalf("REGISTER x at node b: %d", status)
-	}
-	waitBinding(t, url, "x", phone.URI("x"), 5*time.Second)
-	apiPost(t, b, "/api/v1/agents/x/state", `{"state":"login"}`)
+	c := callbackCluster(t, cbSetup{agent: true, cut: true, ring: 30 * time.Second,
+		plan: []phonetest.Action{phonetest.Ring, phonetest.Reject(486)}})
+	b, line, url := c.b, c.line, c.url
 	cb := requestCallback(t, b, "0912 345 678", "technical")
 	first := line.NextInvite(t, within(t, 30*time.Second)) // ringing, dialled by a
-	proxy.Cut()
+	c.proxy.Cut()
 	waitLeader(t, url, "b", 10*time.Second, nil)
 
 	second := line.NextInvite(t, within(t, 30*time.Second)) // after b declared a lost
@@ -246,43 +261,20 @@ func TestClusterCallbackDiallerLostRetriedOnce(t *testing.T) {
 // predecessor's claim at start (interrupted, node-restart) and tells the
 // leader (now b), which dials the callback once more.
 func TestClusterCallbackRestartedNodeGivesBackItsCall(t *testing.T) {
-	url := pgtest.Schema(t)
-	line := phonetest.New(t, 26000, 26498, 660)
-	phone := phonetest.New(t, 26500, 26998, 440) // before the nodes: its socket serves before it registers
-	line.Plan(phonetest.Ring, phonetest.Reject(486))
-	u, err := neturl.Parse(url)
-	must(t, err)
-	proxy := newCutProxy(t, u.Host)
-	viaProxy := *u
-	viaProxy.Host = proxy.ln.Addr().String()
-	slow := func(c *config.Config) { c.Cluster.NodeTimeout = 20 * time.Second } // the restart comes well within it
-	node := func(url, id string, portMin int) func(*config.Config) {
-		return func(c *config.Config) {
-			clusterCallbackNode(url, id, portMin, line, 1, 30*time.Second)(c)
-			slow(c)
-		}
-	}
-	start(t, node(viaProxy.String(), "a", 20000))
-	waitLeader(t, url, "a", 10*time.Second, nil)
-	b := start(t, node(url, "b", 23000))
-	ctx := within(t, 60*time.Second)
-	status, err := phone.Register(ctx, b.sipAddr("udp"), "x", "pw-x", 3600)
-	must(t, err)
-	if status != 200 {
-		t.Fatalf("REGISTER x at node b: %d", status)
-	}
-	waitBinding(t, url, "x", phone.URI("x"), 5*time.Second)
-	apiPost(t, b, "/api/v1/agents/x/state", `{"state":"login"}`)
+	c := callbackCluster(t, cbSetup{agent: true, cut: true, ring: 30 * time.Second,
+		plan:   []phonetest.Action{phonetest.Ring, phonetest.Reject(486)},
+		config: func(c *config.Config) { c.Cluster.NodeTimeout = 20 * time.Second }}) // the restart comes well within it
+	b, line, url := c.b, c.line, c.url
 	cb := requestCallback(t, b, "0912 345 678", "technical")
 	first := line.NextInvite(t, within(t, 30*time.Second)) // ringing, dialled by a
-	proxy.Cut()                                            // a's process is gone for the database
+	c.proxy.Cut()                                          // a's process is gone for the database
 	waitLeader(t, url, "b", 10*time.Second, nil)
 	// b leaves a's claim alone: a is not declared lost (and may be alive).
-	if c := getCallback(t, b, cb.ID); len(c.Calls) != 1 || c.Calls[0].Result != "" {
-		t.Fatalf("after the cut: calls %+v, want a's one call still open", c.Calls)
+	if got := getCallback(t, b, cb.ID); len(got.Calls) != 1 || got.Calls[0].Result != "" {
+		t.Fatalf("after the cut: calls %+v, want a's one call still open", got.Calls)
 	}
 	// a comes back as a new process (another data directory, the same ID).
-	start(t, node(url, "a", 20000))
+	start(t, c.node(url, "a", 20000))
 	second := line.NextInvite(t, within(t, 30*time.Second))
 	done := waitCallback(t, b, cb.ID, 30*time.Second, "failed", func(c callback.Callback) bool {
 		return c.Status == callback.Status(store.CallbackFailed)
@@ -306,28 +298,13 @@ func TestClusterCallbackRestartedNodeGivesBackItsCall(t *testing.T) {
 // dials the customer, who confirms and is bridged to x. Completed by x,
 // one call, claimed by the leader.
 func TestClusterCallbackAgentFirstAgentOnFollower(t *testing.T) {
-	url := pgtest.Schema(t)
-	line := phonetest.New(t, 26000, 26498, 660)
-	phone := phonetest.New(t, 26500, 26998, 440, 660)
-	agentFirst := func(id string, portMin int) func(*config.Config) {
-		return func(c *config.Config) {
-			clusterCallbackNode(url, id, portMin, line, 1, 30*time.Second)(c)
+	c := callbackCluster(t, cbSetup{agent: true, listen: []float64{660}, ring: 30 * time.Second,
+		config: func(c *config.Config) {
 			q := c.Queues["technical"]
 			q.Callback.Mode = config.CallbackAgentFirst
 			c.Queues["technical"] = q
-		}
-	}
-	a := start(t, agentFirst("a", 20000))
-	waitLeader(t, url, "a", 10*time.Second, nil)
-	b := start(t, agentFirst("b", 23000))
-	ctx := within(t, 60*time.Second)
-	status, err := phone.Register(ctx, b.sipAddr("udp"), "x", "pw-x", 3600)
-	must(t, err)
-	if status != 200 {
-		t.Fatalf("REGISTER x at node b: %d", status)
-	}
-	waitBinding(t, url, "x", phone.URI("x"), 5*time.Second)
-	apiPost(t, b, "/api/v1/agents/x/state", `{"state":"login"}`)
+		}})
+	a, b, line, phone := c.a, c.b, c.line, c.phone
 	cb := requestCallback(t, b, "0912 345 678", "technical")
 
 	xCall := phone.NextCall(t, within(t, 30*time.Second)) // the agent first

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	neturl "net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -87,9 +86,7 @@ func queuesOf(t *testing.T, h *harness) (map[string]queueFigures, http.Header, *
 // events with origin a; both answer with the view's age.
 func TestClusterViewsAndEventsOnEveryNode(t *testing.T) {
 	url := pgtest.Schema(t)
-	a := start(t, clusterNode(url, "a", 23000))
-	waitLeader(t, url, "a", 10*time.Second, nil)
-	b := start(t, clusterNode(url, "b", 20000))
+	a, b := startPair(t, url, clusterNode(url, "a", 23000), clusterNode(url, "b", 20000))
 	stream := sseEvents(t, b, "queue.,call.")
 
 	_, c, _ := dial(t, a, "sip:300@"+a.sipAddr("udp"), sip.DialOptions{From: "0913000001"})
@@ -213,15 +210,9 @@ func mapValues(m map[string]bool) []bool {
 // Kamailio takes it out; while connected, it stays ready.
 func TestClusterStaleViewNotReady(t *testing.T) {
 	url := pgtest.Schema(t)
-	u, err := neturl.Parse(url)
-	must(t, err)
-	proxy := newCutProxy(t, u.Host)
-	viaProxy := *u
-	viaProxy.Host = proxy.ln.Addr().String()
-	start(t, clusterNode(url, "a", 23000))
-	waitLeader(t, url, "a", 10*time.Second, nil)
-	b := start(t, func(c *config.Config) {
-		clusterNode(viaProxy.String(), "b", 20000)(c)
+	proxy, viaProxy := viaCutProxy(t, url)
+	_, b := startPair(t, url, clusterNode(url, "a", 23000), func(c *config.Config) {
+		clusterNode(viaProxy, "b", 20000)(c)
 		c.Cluster.ViewMaxAge = 2 * time.Second
 		c.Cluster.NodeTimeout = 6 * time.Second
 	})
@@ -271,9 +262,7 @@ func TestClusterStaleViewNotReady(t *testing.T) {
 // applied (as on one node), and 409 for pause/ready while logged out.
 func TestClusterAgentStateAnswersApplied(t *testing.T) {
 	url := pgtest.Schema(t)
-	start(t, clusterNode(url, "a", 23000))
-	waitLeader(t, url, "a", 10*time.Second, nil)
-	b := start(t, clusterNode(url, "b", 20000))
+	_, b := startPair(t, url, clusterNode(url, "a", 23000), clusterNode(url, "b", 20000))
 	for _, step := range []struct{ body, presence string }{
 		{`{"state":"login"}`, "available"},
 		{`{"state":"pause","reason":"lunch"}`, "paused"},

@@ -2,13 +2,14 @@ package queue
 
 // Resuming: a Service rebuilt from what another one knew (a new cluster
 // leader, docs/cluster.md "Failover"). The old Service's state is read with
-// ExportAgent and ExportEntry and kept elsewhere (the cluster's snapshot
-// rows); the new one takes it back with ImportAgent for every agent, Join
-// with JoinRequest.Resume for every waiting caller in service order, and
-// Resumed at the end. Offers in flight are not carried over: the rebuilt
+// ExportQueue, ExportAgent and ExportEntry and kept elsewhere (the
+// cluster's snapshot rows); the new one takes it back with ImportQueue for
+// every queue, ImportAgent for every agent, Join with JoinRequest.Resume
+// for every waiting caller in service order, and Resumed at the end. Offers in flight are not carried over: the rebuilt
 // Service makes its own at Resumed.
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"sort"
@@ -51,6 +52,88 @@ type AgentSnapshot struct {
 type EntrySnapshot struct {
 	Joined time.Time `json:"joined"`
 	Tried  []string  `json:"tried,omitempty"` // sorted
+}
+
+// QueueSnapshot is what a rebuilt Service needs of a queue: where round
+// robin stands and the answers behind EWT.
+type QueueSnapshot struct {
+	// RoundRobin is the member offered last (round-robin: the next offer
+	// goes to the member after it by ID, also when it left the queue
+	// since); "" for none.
+	RoundRobin string `json:"round_robin"`
+	// Answers are the answers within EWTWindow (EWT = position ×
+	// EWTWindow / answers) by the second they were made in, oldest first:
+	// at most one pair per second of the window, however many answers.
+	Answers []AnswerCount `json:"answers,omitempty"`
+}
+
+// AnswerCount is N answers in the second starting at Unix time At (s).
+type AnswerCount struct {
+	At int64 `json:"t"`
+	N  int   `json:"n"`
+}
+
+// ExportQueue is queue name's state for ImportQueue; without answers its
+// Answers are left out (they cost one pass over the window's answers, and
+// a cluster leader writes them less often than round robin moves).
+func (s *Service) ExportQueue(name string, answers bool) (QueueSnapshot, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q, ok := s.queues[name]
+	if !ok {
+		return QueueSnapshot{}, fmt.Errorf("export queue %q: %w", name, ErrUnknownQueue)
+	}
+	var st QueueSnapshot
+	if q.rr >= 0 && q.rr < len(q.members) {
+		st.RoundRobin = q.members[q.rr].cfg.ID
+	}
+	if !answers {
+		return st, nil
+	}
+	q.pruneAnswers(s.cfg.Now(), s.cfg.EWTWindow)
+	for _, t := range q.answers {
+		if n := len(st.Answers); n > 0 && st.Answers[n-1].At == t.Unix() {
+			st.Answers[n-1].N++
+		} else {
+			st.Answers = append(st.Answers, AnswerCount{At: t.Unix(), N: 1})
+		}
+	}
+	return st, nil
+}
+
+// maxAnswers bounds one second's answers an import believes (a corrupt
+// row must not allocate without end).
+const maxAnswers = 10000
+
+// ImportQueue gives queue name the state st (ExportQueue's, from the
+// Service this one replaces). Call it before agents and callers come back:
+// round robin goes on after st.RoundRobin among the members then, and EWT
+// counts the answers still within EWTWindow (none from the future: the
+// clocks of two leaders may differ), each at the start of its second.
+func (s *Service) ImportQueue(name string, st QueueSnapshot) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q, ok := s.queues[name]
+	if !ok {
+		return fmt.Errorf("import queue %q: %w", name, ErrUnknownQueue)
+	}
+	q.rr = -1
+	if st.RoundRobin != "" {
+		// The members are sorted by ID: rr is the last one at or before
+		// the agent offered last, so the next offer goes to the one after.
+		q.rr = sort.Search(len(q.members), func(i int) bool { return q.members[i].cfg.ID > st.RoundRobin }) - 1
+	}
+	now := s.cfg.Now()
+	q.answers = q.answers[:0]
+	for _, a := range slices.SortedFunc(slices.Values(st.Answers), func(a, b AnswerCount) int { return cmp.Compare(a.At, b.At) }) {
+		if t := time.Unix(a.At, 0); !t.After(now) {
+			for range min(a.N, maxAnswers) {
+				q.answers = append(q.answers, t)
+			}
+		}
+	}
+	q.pruneAnswers(now, s.cfg.EWTWindow)
+	return nil
 }
 
 // ExportAgent is agent id's state for ImportAgent.

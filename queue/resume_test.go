@@ -73,6 +73,14 @@ func (g *svcRig) advance(d time.Duration) {
 func resume(t *testing.T, old *svcRig, queues map[string]config.Queue, ags []config.Agent, drop []string) (*svcRig, map[string]*Place) {
 	t.Helper()
 	g := newSvcRig(t, old.clk, queues, ags)
+	for _, name := range slices.Sorted(maps.Keys(queues)) {
+		st, err := old.s.ExportQueue(name, true)
+		old.must(err)
+		g.must(g.s.ImportQueue(name, st))
+		if back, _ := g.s.ExportQueue(name, true); !reflect.DeepEqual(back, st) {
+			t.Fatalf("queue %s resumed as %+v; exported %+v", name, back, st)
+		}
+	}
 	for _, a := range ags {
 		st, err := old.s.ExportAgent(a.ID)
 		old.must(err)
@@ -274,6 +282,50 @@ func TestResume(t *testing.T) {
 			st, _ = g.s.Stats().Queue("q", g.clk.Now())
 			if want := (Totals{Joined: 3, Answered: 1, Abandoned: 2}); st.Totals != want || st.Windows[1].Joined != 3 {
 				t.Fatalf("totals %+v, today %+v; want %+v, 3 joined", st.Totals, st.Windows[1], want)
+			}
+		},
+	}, {
+		name: "round robin goes on after the agent offered last", queue: config.Queue{Strategy: config.StrategyRoundRobin, WrapUp: time.Nanosecond},
+		agents: []string{"a1", "a2", "a3"},
+		before: func(g *svcRig) {
+			for _, id := range []string{"a1", "a2", "a3"} {
+				g.must(g.s.Login(id))
+			}
+			for _, c := range []string{"c1", "c2"} { // a1, then a2
+				g.join(c, "q")
+				g.must(g.s.Answered(g.ringing(c).ID))
+				g.must(g.s.Hangup(c))
+				g.advance(time.Second)
+			}
+		},
+		after: func(t *testing.T, g *svcRig, _ map[string]*Place) {
+			g.join("c3", "q")
+			if o := g.ringing("c3"); o.Agent != "a3" {
+				t.Fatalf("c3 rings %s after the takeover; want a3 (a1 and a2 were offered before it)", o.Agent)
+			}
+		},
+	}, {
+		name: "EWT goes on from the answers before", queue: config.Queue{JoinEmpty: true, MaxWait: time.Hour}, agents: []string{"a1"},
+		before: func(g *svcRig) {
+			g.must(g.s.Login("a1"))
+			for _, c := range []string{"c1", "c2", "c3"} {
+				g.join(c, "q")
+				g.must(g.s.Answered(g.ringing(c).ID))
+				g.must(g.s.Hangup(c))
+				g.advance(time.Minute)
+			}
+			g.must(g.s.Logout("a1"))
+			g.join("c4", "q")
+			g.join("c5", "q")
+		},
+		after: func(t *testing.T, g *svcRig, _ map[string]*Place) {
+			// 3 answers in the 15-minute window: 5 minutes per place.
+			if p, err := g.s.Position("c5"); err != nil || !p.Known || p.Position != 2 || p.EWT != 10*time.Minute {
+				t.Fatalf("c5's position after the takeover %+v, %v; want 2nd, EWT 10m known", p, err)
+			}
+			g.advance(13 * time.Minute) // the first answer (at +0) leaves the window at +15m
+			if p, _ := g.s.Position("c5"); !p.Known || p.EWT != 15*time.Minute {
+				t.Fatalf("c5's position with 2 answers in the window %+v; want EWT 15m", p)
 			}
 		},
 	}, {

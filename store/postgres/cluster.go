@@ -99,10 +99,19 @@ type SnapOffer struct {
 	Body          []byte // JSON: queue.Offer
 }
 
+// SnapQueue is a queue's state (queue.QueueSnapshot as JSON: round robin,
+// the answers behind EWT; migration 0021). A commit merges it into the
+// row's (jsonb ||): a key it leaves out keeps its last value.
+type SnapQueue struct {
+	Queue string
+	State []byte
+}
+
 // Snapshot is the ACD state a new leader rebuilds from.
 type Snapshot struct {
 	Entries []SnapEntry // in (placed, seq) order
 	Agents  []SnapAgent
+	Queues  []SnapQueue
 	Offers  []SnapOffer
 	Lost    []string // nodes already declared lost
 	// Recs are the statistics records since Load's since, oldest first.
@@ -116,6 +125,7 @@ type Batch struct {
 	Entries    []SnapEntry // upserted
 	DelEntries []string
 	Agents     []SnapAgent // upserted
+	Queues     []SnapQueue // upserted
 	Offers     []SnapOffer // upserted
 	DelOffers  []string
 	Out        []OutItem
@@ -130,7 +140,7 @@ type Batch struct {
 
 // Empty reports whether b changes nothing.
 func (b *Batch) Empty() bool {
-	return len(b.Consumed)+len(b.Entries)+len(b.DelEntries)+len(b.Agents)+len(b.Offers)+
+	return len(b.Consumed)+len(b.Entries)+len(b.DelEntries)+len(b.Agents)+len(b.Queues)+len(b.Offers)+
 		len(b.DelOffers)+len(b.Out)+len(b.LostNodes)+len(b.View)+len(b.Recs) == 0
 }
 
@@ -578,6 +588,21 @@ func (l *Leader) Close() { _ = l.c.Close(context.Background()) }
 // (tests: the server notices the closed socket and frees the lock).
 func (l *Leader) Kill() { _ = l.c.PgConn().Conn().Close() }
 
+// Beat sets acd_leader's beat without committing anything (acd_fence:
+// ErrFenced when a newer leader holds the epoch). A takeover calls it while
+// it rebuilds, so followers do not depose a leader that has not had the
+// time to commit yet.
+func (l *Leader) Beat(ctx context.Context) error {
+	_, err := l.c.Exec(ctx, `SELECT acd_fence($1)`, l.Epoch)
+	if pgCode(err) == fenceCode {
+		return fmt.Errorf("acd leader beat (epoch %d): %w: %w", l.Epoch, ErrFenced, err)
+	}
+	if err != nil {
+		return fmt.Errorf("acd leader beat (epoch %d): %w", l.Epoch, err)
+	}
+	return nil
+}
+
 // Expired is Cluster.Expired on the leader's connection.
 func (l *Leader) Expired(ctx context.Context, expiry time.Duration) ([]string, error) {
 	return expiredNodes(ctx, l.c, expiry)
@@ -601,6 +626,15 @@ func (l *Leader) Load(ctx context.Context, since time.Time) (Snapshot, error) {
 		s.Agents, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (SnapAgent, error) {
 			var a SnapAgent
 			return a, r.Scan(&a.AgentID, &a.Presence, &a.Reason, &a.CallID, &a.CallQueue, &a.CallNode, &a.CallBody, &a.State)
+		})
+	}
+	if err == nil {
+		rows, err = l.c.Query(ctx, `SELECT queue, state FROM acd_queues ORDER BY queue`)
+	}
+	if err == nil {
+		s.Queues, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (SnapQueue, error) {
+			var q SnapQueue
+			return q, r.Scan(&q.Queue, &q.State)
 		})
 	}
 	if err == nil {
@@ -688,6 +722,14 @@ func (l *Leader) Commit(ctx context.Context, b *Batch) error {
 				ON CONFLICT (agent_id) DO UPDATE SET presence = EXCLUDED.presence, reason = EXCLUDED.reason, call_id = EXCLUDED.call_id,
 				call_queue = EXCLUDED.call_queue, call_node = EXCLUDED.call_node, call_body = EXCLUDED.call_body, state = EXCLUDED.state`,
 				ids, pres, reasons, calls, cqueues, cnodes, cbodies, states)
+		}
+		if n := len(b.Queues); n > 0 {
+			names, states := make([]string, n), make([]string, n)
+			for i, sq := range b.Queues {
+				names[i], states[i] = sq.Queue, string(sq.State)
+			}
+			q.Queue(`INSERT INTO acd_queues (queue, state) SELECT q, st::jsonb FROM unnest($1::text[], $2::text[]) AS t(q, st)
+				ON CONFLICT (queue) DO UPDATE SET state = acd_queues.state || EXCLUDED.state`, names, states)
 		}
 		if len(b.DelOffers) > 0 {
 			q.Queue(`DELETE FROM acd_offers WHERE offer_id = ANY($1)`, b.DelOffers)

@@ -2,7 +2,9 @@ package postgres_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -296,5 +298,53 @@ func TestClusterSentToken(t *testing.T) {
 	}
 	if cmds, err := c.Commands(ctx, 10, nil); err != nil || len(cmds) != 2 || cmds[0].Kind != "join" || cmds[1].Kind != "leave" {
 		t.Fatalf("Commands = %+v, %v; want the first batch, in order", cmds, err)
+	}
+}
+
+// A queue's row is merged: a commit without the answers keeps the last
+// ones written, and the next leader loads what was merged. A leader's Beat
+// moves the beat Depose looks at, and is fenced like a commit.
+func TestClusterQueuesMergedAndBeat(t *testing.T) {
+	c, url := openCluster(t)
+	ctx := t.Context()
+	l1, err := c.TryLead(ctx, "a")
+	if err != nil || l1 == nil {
+		t.Fatalf("TryLead = %v, %v", l1, err)
+	}
+	for _, state := range []string{`{"round_robin":"a1","answers":[{"t":100,"n":2}]}`, `{"round_robin":"a2"}`} {
+		if err := l1.Commit(ctx, &postgres.Batch{Queues: []postgres.SnapQueue{{Queue: "q", State: []byte(state)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exec(t, url, `UPDATE acd_leader SET beat = now() - interval '1 minute'`)
+	if err := l1.Beat(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := c.Depose(ctx, 10*time.Second); err != nil || ok {
+		t.Fatalf("Depose right after a Beat = %v, %v; want false", ok, err)
+	}
+	l1.Close()
+	var l2 *postgres.Leader
+	for deadline := time.Now().Add(10 * time.Second); l2 == nil && time.Now().Before(deadline); {
+		if l2, err = c.TryLead(ctx, "b"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if l2 == nil {
+		t.Fatal("lock not free 10 s after the leader closed")
+	}
+	defer l2.Close()
+	snap, err := l2.Load(ctx, time.Now().Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if len(snap.Queues) != 1 || snap.Queues[0].Queue != "q" || json.Unmarshal(snap.Queues[0].State, &got) != nil ||
+		got["round_robin"] != "a2" || fmt.Sprint(got["answers"]) != "[map[n:2 t:100]]" {
+		t.Fatalf("queues loaded %+v (%v); want q at a2 with the first commit's answers", snap.Queues, got)
+	}
+	exec(t, url, `UPDATE acd_leader SET epoch = epoch + 1`)
+	if err := l2.Beat(ctx); !errors.Is(err, postgres.ErrFenced) {
+		t.Fatalf("Beat of a superseded epoch = %v; want ErrFenced", err)
 	}
 }

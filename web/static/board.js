@@ -249,7 +249,7 @@ function render(name) {
     el('h3', {}, label('Callbacks', 'callbacks')), cbs]);
   const live = t.querySelector('[data-k="longest_wait"]');
   if (live) live.dataset.at = String(q.at);
-  t.classList.toggle('stale', !state.live);
+  t.classList.toggle('stale', !state.live || document.body.classList.contains('view-stale')); // a render keeps a stale view's grey
 }
 
 // reconcile makes parent's children equal to kids, replacing only the
@@ -315,7 +315,7 @@ function tick() {
   for (const e of document.querySelectorAll('[data-since]')) {
     if (e.dataset.since !== '') e.textContent = clock((Date.now() - Number(e.dataset.since)) / 1000);
   }
-  if (state.view && state.live && state.view.age + (now - state.view.at) > VIEW_STALE_MS) {
+  if (state.view && state.live && state.view.age + (now - state.view.at) > state.view.max) {
     schedule('all', fetchAll); // is the view that old? (showViewAge decides on the answer)
   }
   if (state.downSince != null) {
@@ -355,7 +355,7 @@ function draw() {
 
 async function fetchQueue(name) {
   const v = await api.get('/api/v1/queues/' + encodeURIComponent(name), state.run?.signal);
-  noteViewAge(v.view_age_ms);
+  noteViewAge(v.view_age_ms, v.view_max_age_ms);
   state.queues.set(name, { view: v, at: performance.now() });
   invalidate([name], false);
 }
@@ -372,23 +372,24 @@ async function fetchAll() {
 }
 
 // In a cluster the queues are the leader's view as this node last read it
-// (view_age_ms, docs/wallboard.md): older than VIEW_STALE_MS, the board
-// says "stale" as when its stream is down. An idle cluster announces no
-// new view (queue.view), so tick re-reads the queues once the last age
-// read, plus the time since, passes the bound: only a view really that
-// old marks the board stale.
-const VIEW_STALE_MS = 5000;
+// (view_age_ms, docs/wallboard.md): older than the node's
+// cluster.view_max_age (view_max_age_ms, the bound past which the node is
+// not ready either), the board says "stale" as when its stream is down.
+// An idle cluster announces no new view (queue.view), so tick re-reads the
+// queues once the last age read, plus the time since, passes the bound:
+// only a view really that old marks the board stale.
+const VIEW_MAX_AGE_MS = 5000; // cluster.view_max_age's default, for a server that does not say
 
-function noteViewAge(ms) {
+function noteViewAge(ms, maxMs) {
   if (typeof ms !== 'number') return; // one node: live reads
-  state.view = { age: ms, at: performance.now() };
+  state.view = { age: ms, max: typeof maxMs === 'number' && maxMs > 0 ? maxMs : VIEW_MAX_AGE_MS, at: performance.now() };
   showViewAge();
 }
 
 function showViewAge() {
   if (!state.view || !state.live) return;
   const body = document.body.classList;
-  if (state.view.age > VIEW_STALE_MS) {
+  if (state.view.age > state.view.max) {
     body.add('view-stale');
     setStatus(`stale: cluster view ${Math.round(state.view.age / 1000)} s old`, 'down');
     for (const t of document.querySelectorAll('.tile')) t.classList.add('stale');
@@ -399,7 +400,7 @@ function showViewAge() {
 }
 
 function showQueues(qs) {
-  noteViewAge(qs.view_age_ms);
+  noteViewAge(qs.view_age_ms, qs.view_max_age_ms);
   const names = new Set();
   const at = performance.now();
   for (const v of qs.items || []) {
