@@ -125,6 +125,7 @@ type Session struct {
 	paced      atomic.Bool // Start has run: nudges go to the pacer
 	paceQueued bool        // in pacer.woken; guarded by pacer.mu
 	inact      *time.Timer // the inactivity timeout (inactivityCheck); nil if off
+	poll       *pollEntry  // the socket's poller registration (poller_linux.go); nil: readLoop
 	stop       chan struct{}
 	done       chan struct{}
 	digitSem   chan struct{} // one SendDigit at a time
@@ -210,8 +211,7 @@ func (s *Session) Start(r Remote) error {
 	if s.cfg.InactivityTimeout > 0 {
 		s.inact = time.AfterFunc(s.cfg.InactivityTimeout, s.inactivityCheck)
 	}
-	s.wg.Add(1)
-	go s.readLoop()
+	s.startReading() // recv_linux.go: a poller; else a reader goroutine
 	// Work handed over before Start (a nudge) starts now.
 	s.paced.Store(true)
 	s.pacer.wake(s)
@@ -377,6 +377,7 @@ func (s *Session) Close() error {
 		s.mu.Unlock()
 		close(s.stop)
 		s.stopSending()
+		s.stopReading() // out of the poller before the fd is closed
 		err = s.conn.Close()
 		s.wg.Wait()
 		if s.port != 0 {
