@@ -57,8 +57,8 @@ type Options struct {
 	Refer sip.ReferFunc
 	// Tap, when set, receives every audio frame either leg receives while
 	// connected, with its RTP timing and the side it came from (a call
-	// recorder). It runs on the legs' reader goroutines, beside the relay:
-	// it must not block and must copy Frame.PCM to keep it. A leg that
+	// recorder). It runs on the legs' RTP readers (media's pollers, each
+	// serving many calls), beside the relay: it must not block and must copy Frame.PCM to keep it. A leg that
 	// cannot tap (not a *media.Session or a Leg with SetReceiveTap) is
 	// not heard by it. nil: no tap is installed, and the relay does
 	// exactly what it does without one.

@@ -195,6 +195,16 @@ func (c *tsConn) ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error) {
 	return n, netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), err
 }
 
+// wrappedLegs is RELAY_LEGS=wrapped: the relay legs read through tsConn,
+// which stamps the kernel receive time at the relay's socket into the
+// payload. A wrapped conn is read by its own goroutine with
+// ReadFromUDPAddrPort, not by media's pollers, so by default
+// (RELAY_LEGS=socket) the legs are plain sessions on their own sockets, as
+// in production, and the endpoints stamp the time just before their
+// sendto instead (on loopback the kernel queues the datagram to the
+// relay's socket inside that sendto).
+func wrappedLegs() bool { return os.Getenv("RELAY_LEGS") == "wrapped" }
+
 // sessionAgent is the agent's answered call as Connect sees it.
 type sessionAgent struct{ s *media.Session }
 
@@ -273,11 +283,15 @@ func runRelay(b *testing.B, calls, secs int) relayResult {
 		}
 	}()
 	newLeg := func(ep string) *media.Session {
-		c, err := listenTS(true, &noKern)
-		if err != nil {
-			b.Fatal(err)
+		cfg := media.SessionConfig{IP: netip.MustParseAddr("127.0.0.1")}
+		if wrappedLegs() {
+			c, err := listenTS(true, &noKern)
+			if err != nil {
+				b.Fatal(err)
+			}
+			cfg = media.SessionConfig{Conn: c}
 		}
-		s, err := media.NewSession(media.SessionConfig{Conn: c})
+		s, err := media.NewSession(cfg)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -426,6 +440,11 @@ func relayEndpoints(in io.Reader, out io.Writer, calls, secs int) error {
 				binary.BigEndian.PutUint32(pkt[8:], uint32(0x5000+i))
 				for j := 12; j < len(pkt); j++ {
 					pkt[j] = 0xff // µ-law zero; the relay overwrites the stamp
+				}
+				if !wrappedLegs() {
+					// The kernel queues the datagram to the relay's
+					// socket inside this sendto (loopback).
+					putStamp(pkt[12:], time.Now().UnixNano())
 				}
 				seq[i]++
 				if _, err := eps[i].WriteToUDPAddrPort(pkt, dst[i]); err == nil {

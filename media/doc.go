@@ -6,8 +6,6 @@
 //
 // Design choices worth knowing:
 //
-//   - A Session runs exactly two goroutines, a reader and a sender, both
-//     started by Start and joined by Close.
 //   - The sender paces frames on start + n*ptime. When nothing is playing
 //     it sends no RTP at all: no comfort noise is negotiated, and a silent
 //     stream costs bandwidth and CPU for nothing at 1,500 calls. A new
@@ -30,10 +28,17 @@
 //     end's first packet as if on hold.
 //   - Digits are reported when the press ends (RFC 4733 end packet, or the
 //     tone released), so Digit.Duration is known; At is the press start.
-//   - A session has one goroutine, its RTP reader (on Linux one recvmmsg per
-//     wake-up, recv_linux.go). Its frames are sent by a pacer shared by the
-//     sessions of its PortPool, one per core (pacer.go): one wake-up per
-//     1 ms grid tick sends every due frame. The inactivity watchdog is a
-//     timer (time.AfterFunc); the reader only stamps the time of the last
-//     accepted packet.
+//   - A session has no goroutine of its own. On Linux its socket is read
+//     by a poller, one per core for the whole process (poller_linux.go): an
+//     epoll set of sockets, edge-triggered, waited on through Go's
+//     netpoller; one wake-up reads every ready socket with recvmmsg
+//     (recv_linux.go) and runs the sessions' handlers inline, so sinks must
+//     not block. Close takes the socket out of the set before closing it
+//     and waits for a handler in progress. A conn that is not a
+//     *net.UDPConn (a test's pipe, a caller's wrapper), and every socket off
+//     Linux, has its own reader goroutine (readLoop). Frames are sent by a
+//     pacer shared by the sessions of its PortPool, one per core
+//     (pacer.go): one wake-up per 1 ms grid tick sends every due frame. The
+//     inactivity watchdog is a timer (time.AfterFunc); the reader only
+//     stamps the time of the last accepted packet.
 package media

@@ -40,7 +40,8 @@ func parseRTP(b []byte, h *rtp.Header) ([]byte, error) {
 	return b[n:end], nil
 }
 
-// recvState is owned by the reader goroutine.
+// recvState is owned by the session's reader: its poller (under the
+// registration's lock) or its readLoop goroutine.
 type recvState struct {
 	hdr     rtp.Header
 	pcm     []int16
@@ -63,15 +64,19 @@ type recvState struct {
 	candCount int
 }
 
-func (s *Session) readLoop() {
-	defer s.wg.Done()
+func (s *Session) newRecvState() *recvState {
 	rs := &recvState{}
 	if s.cfg.InbandDTMF {
 		rs.det = newDTMFDetector()
 	}
-	if s.readRaw(rs) {
-		return
-	}
+	return rs
+}
+
+// readLoop is the reader goroutine of a session whose conn is not a real
+// socket (startReading); real sockets are read by the pollers.
+func (s *Session) readLoop() {
+	defer s.wg.Done()
+	rs := s.newRecvState()
 	buf := make([]byte, maxDatagram)
 	for {
 		n, src, err := s.conn.ReadFromUDPAddrPort(buf)

@@ -3,11 +3,9 @@
 package media
 
 import (
-	"errors"
 	"net"
 	"net/netip"
 	"strconv"
-	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -19,9 +17,9 @@ import (
 // burst.
 const recvBatch = 4
 
-// mmsgBufs is one recvmmsg's worth of buffers and headers. Borrowed from
-// mmsgPool only while a ready socket is being drained, so a call that waits
-// for its next packet holds none (issue 15: memory per held call).
+// mmsgBufs is one recvmmsg's worth of buffers and headers, one set per
+// poller (poller_linux.go): a call waiting for its next packet holds none
+// (issue 15: memory per held call).
 type mmsgBufs struct {
 	msgs  [recvBatch]unix.Mmsghdr
 	iovs  [recvBatch]unix.Iovec
@@ -29,7 +27,7 @@ type mmsgBufs struct {
 	data  [recvBatch][maxDatagram]byte
 }
 
-var mmsgPool = sync.Pool{New: func() any {
+func newMmsgBufs() *mmsgBufs {
 	m := new(mmsgBufs)
 	for i := range m.msgs {
 		m.iovs[i].Base = &m.data[i][0]
@@ -39,50 +37,41 @@ var mmsgPool = sync.Pool{New: func() any {
 		m.msgs[i].Hdr.Name = (*byte)(unsafe.Pointer(&m.names[i]))
 	}
 	return m
-}}
+}
 
-// readRaw is readLoop on a real socket: the whole session's receiving runs
-// inside one RawConn.Read, whose callback drains the socket with recvmmsg
-// and returns false to wait for readiness. net.UDPConn's ReadFrom instead
-// resets the readiness it was told about and calls recvfrom until EAGAIN:
-// two syscalls per 20 ms packet, the second one always EAGAIN. Here a
-// recvmmsg that returns fewer datagrams than asked says the queue was empty,
-// and the next one waits for the poller's edge, which a datagram arriving
-// in between has already set. ok is false when conn is not a *net.UDPConn
-// (a test's in-memory pipe, a caller's wrapper), and readLoop reads with
-// ReadFromUDPAddrPort instead.
-func (s *Session) readRaw(rs *recvState) (ok bool) {
-	// The concrete type, not syscall.Conn: a caller's wrapper that embeds
-	// a *net.UDPConn has SyscallConn too, and reading under it would
-	// bypass the wrapper's own ReadFromUDPAddrPort (sip's
-	// TestDialMediaConn counts them).
-	uc, isSock := s.conn.(*net.UDPConn)
-	if !isSock {
-		return false
-	}
-	rc, err := uc.SyscallConn()
-	if err != nil {
-		return false
-	}
-	for {
-		err := rc.Read(func(fd uintptr) bool { return s.drain(fd, rs) })
-		select {
-		case <-s.stop:
-			return true
-		default:
+// startReading hands a real socket to one of the pollers (poller_linux.go):
+// no goroutine of its own. A conn that is not a *net.UDPConn (a test's
+// in-memory pipe, a caller's wrapper) gets readLoop's goroutine reading
+// with ReadFromUDPAddrPort. The concrete type, not syscall.Conn: a
+// caller's wrapper that embeds a *net.UDPConn has SyscallConn too, and
+// reading under it would bypass the wrapper's own ReadFromUDPAddrPort
+// (sip's TestDialMediaConn counts them). Called with s.mu held.
+func (s *Session) startReading() {
+	if uc, ok := s.conn.(*net.UDPConn); ok {
+		e, err := readers.pick().add(s, uc, s.newRecvState())
+		if err == nil {
+			s.poll = e
+			return
 		}
-		if err == nil || errors.Is(err, net.ErrClosed) {
-			return true
-		}
-		s.st.ignored.Add(1)
+		s.log.Warn("RTP poller unavailable: reading with a goroutine", "error", err)
+	}
+	s.wg.Add(1)
+	go s.readLoop()
+}
+
+// stopReading takes the socket out of its poller before Close closes it:
+// afterwards no handler of s runs.
+func (s *Session) stopReading() {
+	if s.poll != nil {
+		s.poll.remove()
 	}
 }
 
-// drain reads every datagram queued on fd and handles it; false asks the
-// poller to wait for the next one.
-func (s *Session) drain(fd uintptr, rs *recvState) bool {
-	m := mmsgPool.Get().(*mmsgBufs)
-	defer mmsgPool.Put(m)
+// drain reads every datagram queued on fd into m and handles it; it
+// returns when the queue is empty. A recvmmsg that returns fewer datagrams
+// than asked says so, which saves the recvfrom that would return EAGAIN;
+// a datagram arriving after it sets the socket's edge again.
+func (s *Session) drain(fd uintptr, rs *recvState, m *mmsgBufs) {
 	for errs := 0; ; {
 		for i := range m.msgs {
 			m.msgs[i].Hdr.Namelen = unix.SizeofSockaddrAny
@@ -93,7 +82,7 @@ func (s *Session) drain(fd uintptr, rs *recvState) bool {
 		switch errno {
 		case 0:
 		case unix.EAGAIN:
-			return false
+			return
 		case unix.EINTR:
 			continue
 		default:
@@ -102,7 +91,7 @@ func (s *Session) drain(fd uintptr, rs *recvState) bool {
 			// they are reported once each, so read on, within reason.
 			s.st.ignored.Add(1)
 			if errs++; errs > recvBatch {
-				return false
+				return
 			}
 			continue
 		}
@@ -116,7 +105,7 @@ func (s *Session) drain(fd uintptr, rs *recvState) bool {
 			s.handlePacket(rs, m.data[i][:m.msgs[i].Len], src)
 		}
 		if n < recvBatch {
-			return false
+			return
 		}
 	}
 }

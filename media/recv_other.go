@@ -2,6 +2,13 @@
 
 package media
 
-// readRaw is the recvmmsg reader on Linux (recv_linux.go); elsewhere every
-// socket is read with ReadFromUDPAddrPort.
-func (s *Session) readRaw(*recvState) bool { return false }
+// pollEntry is the Linux poller's registration (poller_linux.go); elsewhere
+// every socket has its reader goroutine, reading with ReadFromUDPAddrPort.
+type pollEntry struct{}
+
+func (s *Session) startReading() {
+	s.wg.Add(1)
+	go s.readLoop()
+}
+
+func (s *Session) stopReading() {}

@@ -88,10 +88,11 @@ func (r *Remote) normalise() error {
 	return nil
 }
 
-// Session is the RTP media of one call: one UDP socket and a reader
-// goroutine; its frames are paced by a pacer shared with the other
-// sessions of its PortPool (pacer.go). All methods are safe for concurrent
-// use.
+// Session is the RTP media of one call: one UDP socket, read by a poller
+// shared with other sessions (poller_linux.go; a goroutine of its own for a
+// conn that is not a *net.UDPConn, or off Linux); its frames are paced by a
+// pacer shared with the other sessions of its PortPool (pacer.go). All
+// methods are safe for concurrent use.
 type Session struct {
 	log   *slog.Logger
 	cfg   SessionConfig
@@ -126,6 +127,7 @@ type Session struct {
 	paced      atomic.Bool // Start has run: nudges go to the pacer
 	paceQueued bool        // in pacer.woken; guarded by pacer.mu
 	inact      *time.Timer // the inactivity timeout (inactivityCheck); nil if off
+	poll       *pollEntry  // the socket's poller registration (poller_linux.go); nil: readLoop
 	stop       chan struct{}
 	// ended is done when the session ends (fail): done is its channel, and
 	// AfterDone registers on it so that a watcher needs no goroutine.
@@ -196,8 +198,8 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 // LocalAddr is the bound RTP address, for the SDP offer/answer.
 func (s *Session) LocalAddr() netip.AddrPort { return s.local }
 
-// Start begins media with r: the reader goroutine, and the sender's slots
-// on the pacer.
+// Start begins media with r: the socket's reader (startReading), and the
+// sender's slots on the pacer.
 func (s *Session) Start(r Remote) error {
 	if err := r.normalise(); err != nil {
 		return err
@@ -216,8 +218,7 @@ func (s *Session) Start(r Remote) error {
 	if s.cfg.InactivityTimeout > 0 {
 		s.inact = time.AfterFunc(s.cfg.InactivityTimeout, s.inactivityCheck)
 	}
-	s.wg.Add(1)
-	go s.readLoop()
+	s.startReading() // recv_linux.go: a poller; else a reader goroutine
 	// Work handed over before Start (a nudge) starts now.
 	s.paced.Store(true)
 	s.pacer.wake(s)
@@ -289,10 +290,11 @@ func (s *Session) InjectDigit(d Digit) {
 }
 
 // SetAudioSink installs f to receive every received audio frame as linear
-// PCM, from the reader goroutine. f must not block and must copy pcm if it
-// keeps it (the buffer is reused). nil removes the sink. A bridge installs
+// PCM, from the session's RTP reader: a poller that serves other sessions
+// too (poller_linux.go), so f must not block; it must copy pcm if it keeps
+// it (the buffer is reused). nil removes the sink. A bridge installs
 // the other leg's WriteAudio here, which may send the frame at once from
-// this reader goroutine (see WriteAudio).
+// this reader (see WriteAudio).
 func (s *Session) SetAudioSink(f func(pcm []int16)) {
 	if f == nil {
 		s.sink.Store(nil)
@@ -302,7 +304,7 @@ func (s *Session) SetAudioSink(f func(pcm []int16)) {
 }
 
 // SetPayloadSink installs f to receive every received audio payload as it
-// came off the wire, G.711 in codec c, from the reader goroutine, instead
+// came off the wire, G.711 in codec c, from the session's RTP reader, instead
 // of the audio sink (it wins over SetAudioSink's while set). f must not
 // block and must copy payload if it keeps it. A bridge installs the other
 // leg's WriteEncoded here: two legs with the same codec then forward each
@@ -327,7 +329,7 @@ type Frame struct {
 }
 
 // SetReceiveTap installs f to receive every received audio packet with its
-// RTP timestamp, from the reader goroutine, beside the audio sink (a
+// RTP timestamp, from the session's RTP reader, beside the audio sink (a
 // bridge's) without replacing it. f must not block and must copy
 // Frame.PCM if it keeps it. nil removes the tap.
 func (s *Session) SetReceiveTap(f func(Frame)) {
@@ -392,6 +394,7 @@ func (s *Session) Close() error {
 		s.mu.Unlock()
 		close(s.stop)
 		s.stopSending()
+		s.stopReading() // out of the poller before the fd is closed
 		err = s.conn.Close()
 		s.wg.Wait()
 		if s.port != 0 {

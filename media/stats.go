@@ -50,7 +50,7 @@ type Stats struct {
 	Relatches  uint64 // times an established latch moved
 }
 
-// counters are updated by the reader goroutine and the pacer (and
+// counters are updated by the session's RTP reader and the pacer (and
 // WriteAudio's immediate sends) and read by Stats at any time.
 type counters struct {
 	pktSent, bytesSent, pktRecv, bytesRecv, ignored  atomic.Uint64

@@ -27,10 +27,11 @@
 // edge's stateless UDP write. testdata/refusals.golden pins them on the wire.
 //
 // Goroutines and memory: a live call costs exactly 2 goroutines on the
-// server side (the parked INVITE handler and the RTP reader; the media
-// watchdog is a callback on the session's end, media.Session.AfterDone, and
-// RTP is sent by the port pool's pacers) and 2 on the client side (watch and
-// RTP reader; TestGoroutinesPerCall), and about 40 KiB of heap. sipgo
+// server side (the parked INVITE handler; the media watchdog is a callback
+// on the session's end, media.Session.AfterDone) and 1 on the client side
+// (its watch; TestGoroutinesPerCall), and about 40 KiB of heap: RTP is read
+// by media's pollers and sent by its pacers, a few goroutines per core
+// shared by every call. sipgo
 // runs every transaction timer (Timer A-M) on time.AfterFunc, so finished
 // transactions that linger for Timer J/H (64*T1 = 32 s on UDP) hold memory
 // but no goroutine; sipgo's timers are package globals (sip.SetTimers) and

@@ -12,17 +12,17 @@ import (
 )
 
 // goroutinesPerCall is what one live call costs with the server and the
-// client in one process. Server side, 2: the INVITE's goroutine parked in
-// Handler.ServeCall and the RTP reader; the call's media watchdog
-// (watchMedia) is registered on the session (media.Session.AfterDone) and
-// holds no goroutine. Client side, 2: the call's watch and its RTP reader.
-// Nothing else per call: RTP is sent by the port pool's pacers (media/pacer.go, at most
-// one goroutine per core, running only while some call has audio to send;
-// these calls are silent), the media inactivity timeout and sipgo's
-// transaction timers run on time.AfterFunc (finished transactions linger in
-// memory for up to 64*T1 but hold no goroutine), and the ACK that matches a
-// 2xx is taken.
-const goroutinesPerCall = 2 + 2
+// client in one process. Server side, 1: the INVITE's goroutine parked in
+// Handler.ServeCall; the call's media watchdog (watchMedia) is registered
+// on the session (media.Session.AfterDone) and holds no goroutine. Client
+// side, 1: the call's watch. Nothing else per call: RTP is read by media's
+// pollers (media/poller_linux.go, one goroutine per core over every socket)
+// and sent by the port pool's pacers (media/pacer.go, at most one goroutine
+// per core, running only while some call has audio to send; these calls
+// are silent), the media inactivity timeout and sipgo's transaction timers
+// run on time.AfterFunc (finished transactions linger in memory for up to
+// 64*T1 but hold no goroutine), and the ACK that matches a 2xx is taken.
+const goroutinesPerCall = 1 + 1
 
 // TestGoroutinesPerCall measures what one live call costs, exactly, and
 // checks that everything returns to the baseline once the calls end.
@@ -35,6 +35,14 @@ func TestGoroutinesPerCall(t *testing.T) {
 	<-h.calls
 	oc.Hangup(r.ctx)
 	r.waitEvent(events.CallEnded)
+	// Calls held up during the count keep every RTP poller running (one
+	// per core, started with their first socket, gone with their last),
+	// so the count is of the calls alone.
+	held := make([]*OutboundCall, 0, runtime.GOMAXPROCS(0))
+	for range cap(held) {
+		held = append(held, r.dial("100", DialOptions{}))
+		<-h.calls
+	}
 	ignore := goleak.IgnoreCurrent()
 	var before, after runtime.MemStats
 	runtime.GC()
@@ -61,10 +69,18 @@ func TestGoroutinesPerCall(t *testing.T) {
 	for range n {
 		r.waitEvent(events.CallEnded)
 	}
+	goleak.VerifyNone(t, ignore)
+	for _, oc := range held {
+		if err := oc.Hangup(r.ctx); err != nil {
+			t.Error(err)
+		}
+	}
+	for range held {
+		r.waitEvent(events.CallEnded)
+	}
 	if r.srv.ActiveCalls() != 0 || r.pool.InUse() != 0 {
 		t.Errorf("after hangup: %d calls, %d ports", r.srv.ActiveCalls(), r.pool.InUse())
 	}
-	goleak.VerifyNone(t, ignore)
 }
 
 func BenchmarkCallSetupTeardown(b *testing.B) {

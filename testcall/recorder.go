@@ -12,7 +12,7 @@ import (
 const silenceRMS = 100 * 100
 
 // recorder keeps received audio and arrival-gap statistics. sink runs on the
-// media reader goroutine and must not block.
+// session's RTP reader (a media poller) and must not block.
 type recorder struct {
 	mu        sync.Mutex
 	pcm       []int16
