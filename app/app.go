@@ -127,6 +127,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	if a.ports, err = media.NewPortPool(cfg.Media.PortMin, cfg.Media.PortMax); err != nil {
 		return nil, fmt.Errorf("media.port_min/port_max: %w", err)
 	}
+	if nets, err := cfg.Media.SharedNetworks(); err != nil {
+		return nil, err
+	} else if err := a.ports.SetShared(media.SharedConfig{Ports: cfg.Media.SharedPorts, Networks: nets}); err != nil {
+		return nil, fmt.Errorf("media.shared_ports: %w", err)
+	}
 
 	a.flows = flows.NewRegistry(cfg.Flows.Dir, flows.EnvFromConfig(cfg, a.prompts), log).WithPrompts(a.prompts)
 	a.metrics.flowReloads(a.flows.Reloads)
