@@ -22,6 +22,10 @@
 #   BENCH_NICE=N    run the server and sipp (and its samplers) at nice N, e.g. -10 on a
 #                   machine whose cores are shared: a starved server does less work,
 #                   not the same work slower, and no figure then compares
+#   BENCH_SHARED_PORT=1  run the head build in shared-port media mode (media.shared_ports
+#                   $BENCH_SHARED_PORTS, default 31000, for callers on 127.0.0.0/8:
+#                   docs/configuration.md "Shared RTP port"); BENCH_BASE=HEAD then compares
+#                   the same commit with the mode off (base) and on (head)
 #   OUT             where every run's run-load.sh output stays (default /tmp/hotline-bench-ivr.<date>)
 #
 # Needs root (sipp's play_pcap_audio uses a raw socket), sipp, sysstat
@@ -92,6 +96,16 @@ else
 fi
 BUILDS=(head)
 declare -A LABEL=([head]="head $head_rev")
+SHARED=${BENCH_SHARED_PORT:-0}
+((SHARED)) && LABEL[head]+=" shared"
+# shared_yaml BUILD: the shared-port media keys, for the head build (and its
+# profile) when BENCH_SHARED_PORT=1; sipp's calls send RTP from their SDP
+# address ([auto_media_port]), one port per call, so every call can share.
+shared_yaml() {
+	if ((SHARED)) && [[ $1 == head || $1 == prof ]]; then
+		printf '  shared_ports: [%s]\n  shared_port_networks: [127.0.0.0/8]\n' "${BENCH_SHARED_PORTS:-31000}"
+	fi
+}
 if [[ $BENCH_BASE != none ]]; then
 	base_rev=$(git rev-parse --short "$BENCH_BASE^{commit}")
 	build_rev "$base_rev" base
@@ -130,6 +144,7 @@ media:
   port_max: 30000
   prompts: $TMP/prompts
   inactivity_timeout: 30s
+$(shared_yaml "$1")
 http:
   addr: 127.0.0.1:$HTTP_PORT
 flows:
