@@ -10,6 +10,7 @@
 #   BENCH_BASE=REV  the base build (default HEAD~1; "none": head only)
 #   BENCH_HEAD=REV  the head build (default: the working tree as it is)
 #   SERVER_CPU, SIPP_CPU       cores (default 1 and 0)
+#   BENCH_SIPP_MP   sipp's RTP base port (default 6000; run-load.sh -M)
 #   DTMF_RATE, DTMF_SECS       the CPU-per-call/s run (100 calls/s, 20 s)
 #   DTMF_STEPS, DTMF_STEP_SECS the clean-rate sweep ("200 300 400", 10 s; quick "300", 6 s)
 #   QUEUE_STEPS                held-call levels ("1000 1500 2000"; quick "1000"); each reached
@@ -44,6 +45,10 @@ QUICK=${BENCH_QUICK:-0}
 BENCH_BASE=${BENCH_BASE:-HEAD~1}
 SERVER_CPU=${SERVER_CPU:-1}
 SIPP_CPU=${SIPP_CPU:-0}
+# sipp's RTP base (run-load.sh -M: it binds SIPP_MP and SIPP_MP+2, calls
+# send from SIPP_MP + 4*(n-1) mod 10000); another sipp on the machine
+# holding 6000 makes every run fail at once (sipp exit 254).
+SIPP_MP=${BENCH_SIPP_MP:-6000}
 DTMF_RATE=${DTMF_RATE:-100}
 DTMF_SECS=${DTMF_SECS:-20}
 if ((QUICK)); then
@@ -208,7 +213,7 @@ run() {
 	rm -rf "$dir"
 	t0=$(cpu_ticks)
 	set +e
-	$NICE bench/ivr/run-load.sh "127.0.0.1:$SIP_PORT" -c "$SIPP_CPU" -p "$(($(free_block) + 1))" -P "$SRV_PID" -o "$dir" "$@" >"$dir.log" 2>&1
+	$NICE bench/ivr/run-load.sh "127.0.0.1:$SIP_PORT" -c "$SIPP_CPU" -M "$SIPP_MP" -p "$(($(free_block) + 1))" -P "$SRV_PID" -o "$dir" "$@" >"$dir.log" 2>&1
 	set -e
 	wait_idle
 	# The server's CPU time over the run and the RTP packets its finished
