@@ -127,6 +127,20 @@ func TestSharedPortLoopback(t *testing.T) {
 		t.Errorf("batched %d packets in %d flushes with %d sendmmsg; want 45 in fewer syscalls than packets", st.Batched, st.Batches, st.Syscalls)
 	}
 
+	// A bridge between two shared calls: far end 0's frames relayed by
+	// call 0's reader with WriteEncoded (the immediate path, straight to
+	// the shared socket) reach far end 2, and its own pacing is not used.
+	hot[0].SetPayloadSink(hot[2].WriteEncoded)
+	relayed0, direct0 := ends[2].Stats().PacketsReceived, hot[2].Stats().LiveDirect
+	if err := ends[0].Play(context.Background(), prompt); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the relayed frames", func() bool { return ends[2].Stats().PacketsReceived >= relayed0+15 })
+	if d := hot[2].Stats().LiveDirect - direct0; d < 15 {
+		t.Errorf("%d frames relayed at once, want the 15 of the prompt", d)
+	}
+	hot[0].SetPayloadSink(nil)
+
 	// RFC 4733 from a far end reaches its own call only.
 	if err := ends[1].SendDigit(context.Background(), '7', 100*time.Millisecond, SourceRFC4733); err != nil {
 		t.Fatal(err)
