@@ -324,6 +324,8 @@ func (sp *sharedPort) readGeneric() {
 
 // queue adds a paced packet to the pass's batch; the pacer flushes it when
 // the pass ends. Called from the pacer's goroutine (Session.writePacket).
+// A session closed during the pass may so have its last frame sent just
+// after Close returns (within the same 1 ms pass), to its far end.
 func (sp *sharedPort) queue(pkt []byte, to netip.AddrPort) {
 	if !sp.inPass {
 		sp.inPass = true
