@@ -110,6 +110,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		{"hotline_calls_active", "Calls in progress.", func() float64 { return float64(a.sip.ActiveCalls()) }},
 		{"hotline_rtp_ports_in_use", "RTP ports allocated (including ports draining before reuse).",
 			func() float64 { return float64(a.ports.InUse()) }},
+		{"hotline_rtp_shared_calls", "Calls on a shared RTP port (media.shared_ports).",
+			func() float64 { return float64(a.ports.SharedStats().Calls) }},
+		{"hotline_rtp_shared_unknown_packets", "Datagrams to a shared RTP port from a source no call registered, dropped, since start.",
+			func() float64 { return float64(a.ports.SharedStats().Unknown) }},
 		{"hotline_calllog_backlog", "Call records not yet in the database: waiting for the spool's fsync or in the spool.",
 			func() float64 { s := a.calls.Stats(); return float64(s.Queued + s.Spooled) }},
 		{"hotline_flows_loaded", "Flows currently serving.", func() float64 { return float64(len(a.flows.Current().Flows())) }},
@@ -126,6 +130,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	a.prompts = media.NewLibrary(cfg.Media.Prompts)
 	if a.ports, err = media.NewPortPool(cfg.Media.PortMin, cfg.Media.PortMax); err != nil {
 		return nil, fmt.Errorf("media.port_min/port_max: %w", err)
+	}
+	if nets, err := cfg.Media.SharedNetworks(); err != nil {
+		return nil, err
+	} else if err := a.ports.SetShared(media.SharedConfig{Ports: cfg.Media.SharedPorts, Networks: nets}); err != nil {
+		return nil, fmt.Errorf("media.shared_ports: %w", err)
 	}
 
 	a.flows = flows.NewRegistry(cfg.Flows.Dir, flows.EnvFromConfig(cfg, a.prompts), log).WithPrompts(a.prompts)

@@ -115,6 +115,55 @@ type Media struct {
 	InactivityTimeout time.Duration `yaml:"inactivity_timeout"` // no RTP received this long: hang up. default 30s
 	Prompts           string        `yaml:"prompts"`            // prompt dir: <dir>/<lang>/<name>.wav. default ./prompts
 	InbandDTMF        string        `yaml:"inband_dtmf"`        // auto (when no telephone-event), always, never. default auto
+	// Shared-port mode (docs/configuration.md "Shared RTP port"): calls
+	// from SharedPortNetworks whose SDP address is their SIP source share
+	// these local ports, told apart by remote ip:port. Off when empty.
+	SharedPorts        []int    `yaml:"shared_ports"`
+	SharedPortNetworks []string `yaml:"shared_port_networks"` // CIDRs or IPs
+}
+
+// SharedNetworks parses media.shared_port_networks: CIDRs or single IPs.
+func (m Media) SharedNetworks() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for i, v := range m.SharedPortNetworks {
+		if p, err := netip.ParsePrefix(v); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		ip, err := netip.ParseAddr(v)
+		if err != nil {
+			return nil, fmt.Errorf("media.shared_port_networks[%d]: %q is not an IP or CIDR", i, v)
+		}
+		out = append(out, netip.PrefixFrom(ip.Unmap(), ip.Unmap().BitLen()))
+	}
+	return out, nil
+}
+
+// validateShared checks the shared-port keys, naming the one at fault.
+func (m Media) validateShared() error {
+	nets, err := m.SharedNetworks()
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(m.SharedPorts) == 0 && len(nets) > 0:
+		return errors.New("media.shared_port_networks: set, but media.shared_ports is empty (the mode is off)")
+	case len(m.SharedPorts) > 0 && len(nets) == 0:
+		return errors.New("media.shared_ports: needs media.shared_port_networks, the trunks' networks that may share")
+	}
+	seen := map[int]bool{}
+	for i, p := range m.SharedPorts {
+		switch {
+		case p < 1 || p > 65535:
+			return fmt.Errorf("media.shared_ports[%d]: %d is not a UDP port", i, p)
+		case p >= m.PortMin && p <= m.PortMax:
+			return fmt.Errorf("media.shared_ports[%d]: %d is inside media.port_min-port_max (%d-%d)", i, p, m.PortMin, m.PortMax)
+		case seen[p]:
+			return fmt.Errorf("media.shared_ports[%d]: %d is listed twice", i, p)
+		}
+		seen[p] = true
+	}
+	return nil
 }
 
 // HTTP is the API, wallboard and metrics listener.
@@ -594,6 +643,9 @@ func (c *Config) Validate() error {
 	case "auto", "always", "never":
 	default:
 		return fmt.Errorf("media.inband_dtmf: %q is not auto, always or never", c.Media.InbandDTMF)
+	}
+	if err := c.Media.validateShared(); err != nil {
+		return err
 	}
 	if _, err := c.SIP.TrustedPrefixes(); err != nil {
 		return err

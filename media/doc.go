@@ -41,4 +41,11 @@
 //     (pacer.go): one wake-up per 1 ms grid tick sends every due frame. The
 //     inactivity watchdog is a timer (time.AfterFunc); the reader only
 //     stamps the time of the last accepted packet.
+//   - Shared-port mode (shared.go, opt-in: PortPool.SetShared): calls whose
+//     far end is in the configured networks and shows no NAT evidence share
+//     one socket, demultiplexed by exact remote ip:port (no latching:
+//     unknown sources are dropped). The socket has one reader (recvmmsg,
+//     shared_linux.go) instead of a poller entry per call, and its calls
+//     are paced by one pacer, which sends each pass's frames in one
+//     sendmmsg.
 package media

@@ -35,9 +35,10 @@ type pacer struct {
 	// tick being run, less than a turn of the wheel, unless the loop runs
 	// far behind the clock; then a bucket keeps the entries of later turns.
 	wheel [wheelSlots][]*Session
-	spare []*Session // the last bucket run, emptied, for the next one
-	n     int        // sessions with a slot
-	done  int64      // last tick run
+	spare []*Session    // the last bucket run, emptied, for the next one
+	n     int           // sessions with a slot
+	done  int64         // last tick run
+	flush []*sharedPort // shared sockets with packets queued this pass (shared.go)
 }
 
 // wheelSlots covers maxPtime (and then some) at paceGrid.
@@ -144,6 +145,7 @@ func (p *pacer) loop() {
 			clear(list)
 			p.spare = list[:0]
 		}
+		p.flushShared() // one batch per shared socket for the pass
 		if p.n == 0 {
 			continue // exits unless woken meanwhile
 		}

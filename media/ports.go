@@ -26,7 +26,8 @@ type PortPool struct {
 	drain      time.Duration
 	bindErrors int
 
-	pacers *pacerSet // the pool's sessions' senders (pacer.go)
+	pacers *pacerSet  // the pool's sessions' senders (pacer.go)
+	shared *sharedSet // shared-port mode (shared.go); nil: off
 }
 
 // NewPortPool returns a pool over the even ports in [min, max].

@@ -29,7 +29,7 @@ func TestNewPortPoolRanges(t *testing.T) {
 
 // freeEvenRange finds n consecutive even ports that bind right now, so the
 // test does not collide with other packages' tests running concurrently.
-func freeEvenRange(t *testing.T, n int) int {
+func freeEvenRange(t testing.TB, n int) int {
 	t.Helper()
 	for base := 42000; base < 60000; base += 2 * n {
 		ok := true

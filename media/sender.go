@@ -45,6 +45,9 @@ type sendState struct {
 	// one, and its grid tick. Only the pacer's goroutine uses them.
 	paceIn   bool
 	paceTick int64
+	// viaPacer: the pacer's goroutine is sending (paceWake, paceDue), so a
+	// shared-port session's packet joins the pass's batch (shared.go).
+	viaPacer bool
 }
 
 func newSendState() *sendState {
@@ -114,6 +117,8 @@ func (s *Session) paceWake(p *pacer) {
 	s.txMu.Lock()
 	defer s.txMu.Unlock()
 	st := s.tx
+	st.viaPacer = true
+	defer func() { st.viaPacer = false }()
 	if st.stopped {
 		p.unschedule(st)
 		return
@@ -139,6 +144,8 @@ func (s *Session) paceDue(p *pacer, tick time.Time) {
 	s.txMu.Lock()
 	defer s.txMu.Unlock()
 	st := s.tx
+	st.viaPacer = true
+	defer func() { st.viaPacer = false }()
 	// WriteAudio may have ended the slots since.
 	if !st.active || st.stopped {
 		return
@@ -388,6 +395,12 @@ func (s *Session) writePacket(st *sendState, payload []byte) {
 		return
 	}
 	addr := *r.dest.Load()
+	if st.viaPacer && s.sh.port != nil {
+		s.sh.port.queue(pkt, addr) // sent with the tick's batch (shared.go)
+		s.st.pktSent.Add(1)
+		s.st.bytesSent.Add(uint64(len(pkt)))
+		return
+	}
 	if _, err := s.conn.WriteToUDPAddrPort(pkt, addr); err != nil {
 		if s.log.Enabled(context.Background(), slog.LevelDebug) {
 			s.log.Debug("send RTP", "to", addr, "error", err)

@@ -38,6 +38,12 @@ type SessionConfig struct {
 	// in-memory pipe, or a caller's own socket (sip.DialOptions.MediaConn).
 	// Close closes it.
 	Conn PacketConn
+	// Peer and PeerSignal are the far end's SDP RTP address and the IP its
+	// SIP came from, when known before the session is made (an inbound
+	// offer): with them a Pool in shared-port mode may put the call on a
+	// shared socket (shared.go). Zero: a per-call port.
+	Peer       netip.AddrPort
+	PeerSignal netip.Addr
 }
 
 // Remote is the negotiated far end (RFC 3264 answer) and where its
@@ -144,6 +150,8 @@ type Session struct {
 	// of Start or the end of a hold: the inactivity timeout runs from it.
 	lastRecv atomic.Int64
 	st       counters
+
+	sh sharedSlot // shared-port mode (shared.go); zero: a per-call port
 }
 
 // NewSession binds a socket (from the pool if set) and returns an idle
@@ -168,6 +176,8 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 		// Binding "all interfaces" by accident is a security surprise;
 		// pass netip.IPv4Unspecified() to mean it.
 		return nil, errors.New("media: SessionConfig.IP is not set")
+	case cfg.Pool != nil && s.joinShared():
+		// One socket for many calls; its reader serves them all.
 	case cfg.Pool != nil:
 		c, port, err := cfg.Pool.listen(cfg.IP)
 		if err != nil {
@@ -212,13 +222,20 @@ func (s *Session) Start(r Remote) error {
 	case s.started:
 		return ErrAlreadyStarted
 	}
+	if sp := s.sh.port; sp != nil {
+		if err := sp.move(s, r.Addr); err != nil {
+			return err
+		}
+	}
 	s.started = true
 	s.remote.Store(s.negotiate(r))
 	s.lastRecv.Store(int64(time.Since(s.epoch)))
 	if s.cfg.InactivityTimeout > 0 {
 		s.inact = time.AfterFunc(s.cfg.InactivityTimeout, s.inactivityCheck)
 	}
-	s.startReading() // recv_linux.go: a poller; else a reader goroutine
+	if s.sh.port == nil { // a shared socket's reader serves shared sessions
+		s.startReading() // recv_linux.go: a poller; else a reader goroutine
+	}
 	// Work handed over before Start (a nudge) starts now.
 	s.paced.Store(true)
 	s.pacer.wake(s)
@@ -242,6 +259,11 @@ func (s *Session) SetRemote(r Remote) error {
 	}
 	if s.remote.Load().Remote == r {
 		return nil
+	}
+	if sp := s.sh.port; sp != nil {
+		if err := sp.move(s, r.Addr); err != nil {
+			return err // the shared socket cannot tell the two calls apart
+		}
 	}
 	s.remote.Store(s.negotiate(r))
 	s.nudge()

@@ -10,6 +10,7 @@
 #   BENCH_BASE=REV  the base build (default HEAD~1; "none": head only)
 #   BENCH_HEAD=REV  the head build (default: the working tree as it is)
 #   SERVER_CPU, SIPP_CPU       cores (default 1 and 0)
+#   BENCH_SIPP_MP   sipp's RTP base port (run-load.sh -M; default a free pair in 1100-2000, sipp_media_port)
 #   DTMF_RATE, DTMF_SECS       the CPU-per-call/s run (100 calls/s, 20 s)
 #   DTMF_STEPS, DTMF_STEP_SECS the clean-rate sweep ("200 300 400", 10 s; quick "300", 6 s)
 #   QUEUE_STEPS                held-call levels ("1000 1500 2000"; quick "1000"); each reached
@@ -22,6 +23,10 @@
 #   BENCH_NICE=N    run the server and sipp (and its samplers) at nice N, e.g. -10 on a
 #                   machine whose cores are shared: a starved server does less work,
 #                   not the same work slower, and no figure then compares
+#   BENCH_SHARED_PORT=1  run the head build in shared-port media mode (media.shared_ports
+#                   $BENCH_SHARED_PORTS, default 31000, for callers on 127.0.0.0/8:
+#                   docs/configuration.md "Shared RTP port"); BENCH_BASE=HEAD then compares
+#                   the same commit with the mode off (base) and on (head)
 #   OUT             where every run's run-load.sh output stays (default /tmp/hotline-bench-ivr.<date>)
 #
 # Needs root (sipp's play_pcap_audio uses a raw socket), sipp, sysstat
@@ -92,6 +97,16 @@ else
 fi
 BUILDS=(head)
 declare -A LABEL=([head]="head $head_rev")
+SHARED=${BENCH_SHARED_PORT:-0}
+((SHARED)) && LABEL[head]+=" shared"
+# shared_yaml BUILD: the shared-port media keys, for the head build (and its
+# profile) when BENCH_SHARED_PORT=1; sipp's calls send RTP from their SDP
+# address ([auto_media_port]), one port per call, so every call can share.
+shared_yaml() {
+	if ((SHARED)) && [[ $1 == head || $1 == prof ]]; then
+		printf '  shared_ports: [%s]\n  shared_port_networks: [127.0.0.0/8]\n' "${BENCH_SHARED_PORTS:-31000}"
+	fi
+}
 if [[ $BENCH_BASE != none ]]; then
 	base_rev=$(git rev-parse --short "$BENCH_BASE^{commit}")
 	build_rev "$base_rev" base
@@ -130,6 +145,7 @@ media:
   port_max: 30000
   prompts: $TMP/prompts
   inactivity_timeout: 30s
+$(shared_yaml "$1")
 http:
   addr: 127.0.0.1:$HTTP_PORT
 flows:
@@ -220,7 +236,7 @@ run() {
 	rm -rf "$dir"
 	t0=$(cpu_ticks)
 	set +e
-	$NICE bench/ivr/run-load.sh "127.0.0.1:$SIP_PORT" -c "$SIPP_CPU" -p "$(($(free_block) + 1))" -M "$(sipp_media_port)" -P "$SRV_PID" -o "$dir" "$@" >"$dir.log" 2>&1
+	$NICE bench/ivr/run-load.sh "127.0.0.1:$SIP_PORT" -c "$SIPP_CPU" -p "$(($(free_block) + 1))" -M "${BENCH_SIPP_MP:-$(sipp_media_port)}" -P "$SRV_PID" -o "$dir" "$@" >"$dir.log" 2>&1
 	set -e
 	wait_idle
 	# The server's CPU time over the run and the RTP packets its finished

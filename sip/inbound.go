@@ -195,8 +195,12 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	log := s.log.With("call_id", callID)
-	sess, err := media.NewSession(media.SessionConfig{IP: s.mediaIP, Pool: s.cfg.RTP, Logger: log,
-		InactivityTimeout: s.cfg.InactivityTimeout, InbandDTMF: inband(s.cfg.InbandDTMF, late, neg)})
+	mcfg := media.SessionConfig{IP: s.mediaIP, Pool: s.cfg.RTP, Logger: log,
+		InactivityTimeout: s.cfg.InactivityTimeout, InbandDTMF: inband(s.cfg.InbandDTMF, late, neg)}
+	if !late { // the offer's address may put the call on a shared RTP port
+		mcfg.Peer, mcfg.PeerSignal = neg.Remote, src.Addr().Unmap()
+	}
+	sess, err := media.NewSession(mcfg)
 	if err != nil {
 		log.Error("media session", "err", err)
 		s.reject(req, tx, callID, statusErr(sip.StatusServiceUnavailable, "Service Unavailable", err))

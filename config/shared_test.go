@@ -1,0 +1,37 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+// The shared-port keys are validated together, each error naming its key.
+func TestSharedPortValidation(t *testing.T) {
+	for _, tc := range []struct {
+		ports []int
+		nets  []string
+		want  string // "" = valid
+	}{
+		{nil, nil, ""},
+		{[]int{40000, 40002}, []string{"10.1.0.0/16", "192.0.2.7"}, ""},
+		{[]int{40000}, nil, "media.shared_ports: needs media.shared_port_networks"},
+		{nil, []string{"10.0.0.0/8"}, "media.shared_port_networks: set, but media.shared_ports is empty"},
+		{[]int{40000}, []string{"10.0.0.0/33"}, `media.shared_port_networks[0]: "10.0.0.0/33" is not an IP or CIDR`},
+		{[]int{25000}, []string{"10.0.0.0/8"}, "media.shared_ports[0]: 25000 is inside media.port_min-port_max (20000-30000)"},
+		{[]int{40000, 70000}, []string{"10.0.0.0/8"}, "media.shared_ports[1]: 70000 is not a UDP port"},
+		{[]int{40000, 40000}, []string{"10.0.0.0/8"}, "media.shared_ports[1]: 40000 is listed twice"},
+	} {
+		c, err := Load("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Media.SharedPorts, c.Media.SharedPortNetworks = tc.ports, tc.nets
+		err = c.Validate()
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%v %v: %v, want valid", tc.ports, tc.nets, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%v %v: %v, want %q", tc.ports, tc.nets, err, tc.want)
+		}
+	}
+}
