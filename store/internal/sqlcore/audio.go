@@ -201,4 +201,3 @@ func (o *audioObject) Close() error {
 	o.data = nil
 	return nil
 }
-
