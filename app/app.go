@@ -60,7 +60,7 @@ type App struct {
 	webhooks   *webhook.Service    // helpdesk webhooks (docs/api.md "Webhooks")
 	callers    *callerBudget       // new customers per source and day
 	policy     *outbound.Policy
-	recordings recording.Store    // voicemail and call recording audio (recordings.dir)
+	recordings recording.Store    // voicemail and call recording audio (recordings.store)
 	sweeper    *recording.Sweeper // deletes call recordings past their queue's retention; nil without a store
 	// stopping is set when shutdown starts: /readyz fails from then on.
 	stopping atomic.Bool
@@ -157,18 +157,26 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	a.undo = append(a.undo, a.calls.Close)
 
 	a.callers = newCallerBudget(cfg.Customers, officeLocation(cfg))
-	// Voicemail messages and call recordings: files under recordings.dir,
-	// metadata with the call's record. (config.Validate always sets a dir;
-	// a configuration built without it has no recording store: voicemail
-	// nodes and recorded queues record nothing and the recordings route
-	// answers 503.) Before the ACD: its queues record.
-	if cfg.Recordings.Dir != "" {
+	// Voicemail messages and call recordings: files under recordings.dir
+	// or, with recordings.store: database (a cluster's default), the audio
+	// in the ticket database so any node serves what any node recorded;
+	// the metadata goes with the call's record either way. (config.Validate
+	// always sets a store; a configuration built without one and without a
+	// dir has no recording store: voicemail nodes and recorded queues
+	// record nothing and the recordings route answers 503.) Before the
+	// ACD: its queues record.
+	switch {
+	case cfg.Recordings.Store == config.RecordingsDatabase:
+		a.recordings = recording.NewDatabase(a.store)
+	case cfg.Recordings.Dir != "":
 		dir, err := recording.NewDir(cfg.Recordings.Dir)
 		if err != nil {
 			return nil, fmt.Errorf("recordings.dir: %w", err)
 		}
 		a.recordings = dir
-		a.sweeper = &recording.Sweeper{Store: dir, Index: a.store, Retention: recordingRetention(cfg.Queues), Logger: log}
+	}
+	if a.recordings != nil {
+		a.sweeper = &recording.Sweeper{Store: a.recordings, Index: a.store, Retention: recordingRetention(cfg.Queues), Logger: log}
 	}
 	if err = a.newACD(); err != nil {
 		return nil, err
