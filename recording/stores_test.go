@@ -19,14 +19,14 @@ type rowCounter func(t *testing.T, key string) int
 // recordings table.
 type impl struct {
 	name string
-	open func(t *testing.T) (recording.Store, store.Recordings, rowCounter)
+	open func(t testing.TB) (recording.Store, store.Recordings, rowCounter)
 }
 
 // impls: the filesystem Dir (with SQLite for the rows), and the database
 // store on real SQLite and on the real PostgreSQL (a fresh schema;
 // skipped without a server unless HOTLINE_REQUIRE_PG=1).
 var impls = []impl{
-	{name: "dir", open: func(t *testing.T) (recording.Store, store.Recordings, rowCounter) {
+	{name: "dir", open: func(t testing.TB) (recording.Store, store.Recordings, rowCounter) {
 		db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "h.db"), store.Options{DefaultCountry: "VN"})
 		if err != nil {
 			t.Fatal(err)
@@ -38,7 +38,7 @@ var impls = []impl{
 		}
 		return d, db, nil
 	}},
-	{name: "database-sqlite", open: func(t *testing.T) (recording.Store, store.Recordings, rowCounter) {
+	{name: "database-sqlite", open: func(t testing.TB) (recording.Store, store.Recordings, rowCounter) {
 		db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "h.db"), store.Options{DefaultCountry: "VN"})
 		if err != nil {
 			t.Fatal(err)
@@ -52,7 +52,7 @@ var impls = []impl{
 			return n
 		}
 	}},
-	{name: "database-postgres", open: func(t *testing.T) (recording.Store, store.Recordings, rowCounter) {
+	{name: "database-postgres", open: func(t testing.TB) (recording.Store, store.Recordings, rowCounter) {
 		db, err := postgres.Open(t.Context(), pgtest.Schema(t), store.Options{DefaultCountry: "VN"})
 		if err != nil {
 			t.Fatal(err)
