@@ -174,6 +174,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 			return nil, fmt.Errorf("recordings.dir: %w", err)
 		}
 		a.recordings = dir
+		if cfg.Cluster.Enabled {
+			// Allowed (the audio on a NAS), but nothing can check the
+			// directory is the same on every node.
+			log.Warn("recordings.store is dir in a cluster: recordings.dir must be shared storage every node mounts, or a recording made on one node is 404 on the others",
+				"dir", cfg.Recordings.Dir)
+		}
 	}
 	if a.recordings != nil {
 		a.sweeper = &recording.Sweeper{Store: a.recordings, Index: a.store, Retention: recordingRetention(cfg.Queues), Logger: log}
