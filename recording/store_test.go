@@ -116,3 +116,57 @@ func TestStore(t *testing.T) {
 type errReader struct{ err error }
 
 func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+// blockingReader gives first, then blocks until release closes, then
+// fails: a write stopped midway (a process killed mid-write rolls back
+// the same way).
+type blockingReader struct {
+	first   []byte
+	reached chan struct{}
+	release chan struct{}
+}
+
+func (b *blockingReader) Read(p []byte) (int, error) {
+	if len(b.first) > 0 {
+		n := copy(p, b.first)
+		b.first = b.first[n:]
+		return n, nil
+	}
+	close(b.reached)
+	<-b.release
+	return 0, errors.New("writer gone")
+}
+
+// TestDatabaseWriteInvisible: while a database Put is midway (two chunks
+// written in its open transaction), other connections see neither the
+// object nor its chunks; when it fails, nothing is left. On SQLite and
+// PostgreSQL.
+func TestDatabaseWriteInvisible(t *testing.T) {
+	for _, im := range impls[1:] {
+		t.Run(im.name, func(t *testing.T) {
+			s, _, left := im.open(t)
+			key := recording.Key(recording.NewID(), recording.FormatWAV)
+			r := &blockingReader{first: bytes.Repeat([]byte{7}, 600000), reached: make(chan struct{}), release: make(chan struct{})}
+			done := make(chan error, 1)
+			go func() { _, err := s.Put(t.Context(), key, r); done <- err }()
+			select {
+			case <-r.reached:
+			case err := <-done:
+				t.Fatalf("Put ended early: %v", err)
+			}
+			if _, err := s.Stat(t.Context(), key); !errors.Is(err, recording.ErrNotFound) {
+				t.Errorf("midway: Stat = %v, want ErrNotFound", err)
+			}
+			if n := left(t, key); n != 0 {
+				t.Errorf("midway: %d chunk rows visible", n)
+			}
+			close(r.release)
+			if err := <-done; err == nil {
+				t.Fatal("the stopped Put succeeded")
+			}
+			if n := left(t, key); n != 0 {
+				t.Errorf("after: %d chunk rows left", n)
+			}
+		})
+	}
+}
