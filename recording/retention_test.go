@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -205,5 +206,42 @@ func TestSweeperRun(t *testing.T) {
 	defer clock.mu.Unlock()
 	if clock.asked[0] != time.Hour {
 		t.Fatalf("Run waited %v, want its period 1h", clock.asked[0])
+	}
+}
+
+// TestSweepTwoNodesAtOnce: in a cluster every node sweeps the shared
+// database; two sweeps at once both succeed, every expired recording is
+// marked once (the first deletion's time stays) and no chunk row is left.
+// On the database store on SQLite and PostgreSQL.
+func TestSweepTwoNodesAtOnce(t *testing.T) {
+	for _, im := range impls[1:] {
+		t.Run(im.name, func(t *testing.T) {
+			r := newRig(t, im)
+			now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+			var ids []string
+			for i := range 30 {
+				id := fmt.Sprintf("rec_%03d", i)
+				r.add(t, id, store.RecordingCall, "sales", now.Add(-48*time.Hour), false)
+				ids = append(ids, id)
+			}
+			sweep := func() *recording.Sweeper {
+				return &recording.Sweeper{Store: r.dir, Index: r.index, Clock: &fakeClock{now: now},
+					Retention: map[string]time.Duration{"sales": 24 * time.Hour}}
+			}
+			var wg sync.WaitGroup
+			errs := make([]error, 2)
+			for n := range 2 {
+				wg.Go(func() { _, errs[n] = sweep().Sweep(t.Context()) })
+			}
+			wg.Wait()
+			if err := errors.Join(errs...); err != nil {
+				t.Fatalf("sweeps: %v", err)
+			}
+			for _, id := range ids {
+				if del, file := r.state(t, id); del == nil || !del.Equal(now) || file {
+					t.Errorf("%s: deleted_at %v, audio %v", id, del, file)
+				}
+			}
+		})
 	}
 }
