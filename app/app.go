@@ -60,8 +60,9 @@ type App struct {
 	webhooks   *webhook.Service    // helpdesk webhooks (docs/api.md "Webhooks")
 	callers    *callerBudget       // new customers per source and day
 	policy     *outbound.Policy
-	recordings recording.Store    // voicemail and call recording audio (recordings.store)
-	sweeper    *recording.Sweeper // deletes call recordings past their queue's retention; nil without a store
+	recordings recording.Store     // voicemail and call recording audio (recordings.store)
+	sweeper    *recording.Sweeper  // deletes call recordings past their queue's retention; nil without a store
+	spooled    *recording.Fallback // recordings.store database: the outage spool's mover; nil otherwise
 	// stopping is set when shutdown starts: /readyz fails from then on.
 	stopping atomic.Bool
 	// lost is set when the cluster declared this node lost (Run exits
@@ -167,7 +168,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	// ACD: its queues record.
 	switch {
 	case cfg.Recordings.Store == config.RecordingsDatabase:
-		a.recordings = recording.NewDatabase(a.store)
+		// A recording made while the database does not answer goes to
+		// this node's spool instead of being lost, and into the
+		// database once its call's record is there.
+		spool, err := recording.NewDir(filepath.Join(cfg.Recordings.Dir, "spool"))
+		if err != nil {
+			return nil, fmt.Errorf("recordings.dir (the database store's spool): %w", err)
+		}
+		a.spooled = &recording.Fallback{Primary: recording.NewDatabase(a.store), Spool: spool, Index: a.store, Logger: log}
+		a.recordings = a.spooled
 	case cfg.Recordings.Dir != "":
 		dir, err := recording.NewDir(cfg.Recordings.Dir)
 		if err != nil {

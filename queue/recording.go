@@ -105,7 +105,7 @@ func (q *Enqueuer) saveRecording(ctx context.Context, callID, queue, agent strin
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout(buf.Len()))
 	defer cancel()
 	id := recording.NewID()
-	info, err := q.cfg.Recordings.Put(sctx, recording.Key(id, recording.FormatWAV), &buf)
+	info, err := q.cfg.Recordings.Put(sctx, recording.Key(id, recording.FormatWAV), bytes.NewReader(buf.Bytes())) // seekable: a store may retry it elsewhere (recording.Fallback)
 	if err != nil {
 		log.Error("queue: call recording not saved", "err", err)
 		return ivr.Recorded{}, fmt.Errorf("queue: call recording: %w", err)
