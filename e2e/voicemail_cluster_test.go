@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"io/fs"
 	"net/http"
 	"path/filepath"
 	"strconv"
@@ -53,8 +54,16 @@ func TestVoicemailClusterDatabase(t *testing.T) {
 		t.Fatalf("Hotline did not hang up after the message; events:\n%s", a.dump())
 	}
 	rec, wav := checkVoicemail(t, a, id)
-	if left, _ := filepath.Glob(filepath.Join(cfg.Recordings.Dir, "*")); len(left) != 0 {
-		t.Fatalf("files under node A's recordings.dir: %v", left)
+	// Nothing on A's disk: not in recordings.dir, not in its outage spool.
+	var files []string
+	must(t, filepath.WalkDir(cfg.Recordings.Dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			files = append(files, p)
+		}
+		return err
+	}))
+	if len(files) != 0 {
+		t.Fatalf("files under node A's recordings.dir: %v", files)
 	}
 
 	// Node B: its own disk has nothing; its API serves A's recording.
