@@ -15,7 +15,8 @@ import (
 // browser's player can seek. Read and write tokens (and their sessions)
 // may fetch any recording; an agent's session or agent-bound token only
 // those of calls it answered (agentsRecording). A recording that is
-// unknown, deleted, or whose file is gone is 404.
+// unknown, deleted, or whose audio is gone (a file under recordings.dir,
+// or the database store's rows) is 404.
 func (s *Server) getRecording(w http.ResponseWriter, r *http.Request) {
 	p := principalOf(r.Context())
 	if p == nil {

@@ -60,8 +60,9 @@ type App struct {
 	webhooks   *webhook.Service    // helpdesk webhooks (docs/api.md "Webhooks")
 	callers    *callerBudget       // new customers per source and day
 	policy     *outbound.Policy
-	recordings recording.Store    // voicemail and call recording audio (recordings.dir)
-	sweeper    *recording.Sweeper // deletes call recordings past their queue's retention; nil without a store
+	recordings recording.Store     // voicemail and call recording audio (recordings.store)
+	sweeper    *recording.Sweeper  // deletes call recordings past their queue's retention; nil without a store
+	spooled    *recording.Fallback // recordings.store database: the outage spool's mover; nil otherwise
 	// stopping is set when shutdown starts: /readyz fails from then on.
 	stopping atomic.Bool
 	// lost is set when the cluster declared this node lost (Run exits
@@ -166,18 +167,40 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	a.undo = append(a.undo, a.calls.Close)
 
 	a.callers = newCallerBudget(cfg.Customers, officeLocation(cfg))
-	// Voicemail messages and call recordings: files under recordings.dir,
-	// metadata with the call's record. (config.Validate always sets a dir;
-	// a configuration built without it has no recording store: voicemail
-	// nodes and recorded queues record nothing and the recordings route
-	// answers 503.) Before the ACD: its queues record.
-	if cfg.Recordings.Dir != "" {
+	// Voicemail messages and call recordings: files under recordings.dir
+	// or, with recordings.store: database (a cluster's default), the audio
+	// in the ticket database so any node serves what any node recorded;
+	// the metadata goes with the call's record either way. (config.Validate
+	// always sets a store; a configuration built without one and without a
+	// dir has no recording store: voicemail nodes and recorded queues
+	// record nothing and the recordings route answers 503.) Before the
+	// ACD: its queues record.
+	switch {
+	case cfg.Recordings.Store == config.RecordingsDatabase:
+		// A recording made while the database does not answer goes to
+		// this node's spool instead of being lost, and into the
+		// database once its call's record is there.
+		spool, err := recording.NewDir(filepath.Join(cfg.Recordings.Dir, "spool"))
+		if err != nil {
+			return nil, fmt.Errorf("recordings.dir (the database store's spool): %w", err)
+		}
+		a.spooled = &recording.Fallback{Primary: recording.NewDatabase(a.store), Spool: spool, Index: a.store, Logger: log}
+		a.recordings = a.spooled
+	case cfg.Recordings.Dir != "":
 		dir, err := recording.NewDir(cfg.Recordings.Dir)
 		if err != nil {
 			return nil, fmt.Errorf("recordings.dir: %w", err)
 		}
 		a.recordings = dir
-		a.sweeper = &recording.Sweeper{Store: dir, Index: a.store, Retention: recordingRetention(cfg.Queues), Logger: log}
+		if cfg.Cluster.Enabled {
+			// Allowed (the audio on a NAS), but nothing can check the
+			// directory is the same on every node.
+			log.Warn("recordings.store is dir in a cluster: recordings.dir must be shared storage every node mounts, or a recording made on one node is 404 on the others",
+				"dir", cfg.Recordings.Dir)
+		}
+	}
+	if a.recordings != nil {
+		a.sweeper = &recording.Sweeper{Store: a.recordings, Index: a.store, Retention: recordingRetention(cfg.Queues), Logger: log}
 	}
 	if err = a.newACD(); err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/hotline-dev/hotline/calllog"
@@ -218,4 +219,24 @@ func (l *lazyStore) ExpiredRecordings(ctx context.Context, kind, queue string, b
 	return withPartT(ctx, l, func(s store.Recordings) ([]store.Recording, error) {
 		return s.ExpiredRecordings(ctx, kind, queue, before, limit)
 	})
+}
+
+// The recordings' audio in the database (recordings.store: database), on
+// the open store.
+var _ store.RecordingAudio = (*lazyStore)(nil)
+
+func (l *lazyStore) PutAudio(ctx context.Context, key string, r io.Reader) (store.AudioInfo, error) {
+	return withPartT(ctx, l, func(s store.RecordingAudio) (store.AudioInfo, error) { return s.PutAudio(ctx, key, r) })
+}
+
+func (l *lazyStore) OpenAudio(ctx context.Context, key string) (store.AudioObject, error) {
+	return withPartT(ctx, l, func(s store.RecordingAudio) (store.AudioObject, error) { return s.OpenAudio(ctx, key) })
+}
+
+func (l *lazyStore) StatAudio(ctx context.Context, key string) (store.AudioInfo, error) {
+	return withPartT(ctx, l, func(s store.RecordingAudio) (store.AudioInfo, error) { return s.StatAudio(ctx, key) })
+}
+
+func (l *lazyStore) DeleteAudio(ctx context.Context, key string) error {
+	return withPart(ctx, l, func(s store.RecordingAudio) error { return s.DeleteAudio(ctx, key) })
 }

@@ -59,6 +59,9 @@ func (a *App) Run(ctx context.Context) error {
 	if a.sweeper != nil {
 		g.Go(func() error { return a.sweeper.Run(serveCtx) }) // call recordings' retention
 	}
+	if a.spooled != nil {
+		g.Go(func() error { return a.spooled.Run(serveCtx) }) // recordings spooled in a database outage
+	}
 	if c := a.acd.cluster; c != nil {
 		// The cluster view (reads, positions, /readyz) and the event
 		// relay (SSE) stop with the node, before the database closes.

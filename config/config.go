@@ -47,7 +47,7 @@ type Config struct {
 	WebhookDelivery WebhookDelivery    `yaml:"webhook_delivery"`
 	Cluster         Cluster            `yaml:"cluster"`    // several nodes, one ACD (cluster.go, docs/cluster.md)
 	TTS             TTS                `yaml:"tts"`        // text-to-speech for {tts: var} (tts.go)
-	Recordings      Recordings         `yaml:"recordings"` // voicemail messages (recordings.go)
+	Recordings      Recordings         `yaml:"recordings"` // voicemail messages and call recordings (recordings.go)
 
 	// Version is the binary's (set by cmd/hotline, never by the file):
 	// the User-Agent default and the build-info metric report it.
@@ -651,8 +651,11 @@ func (c *Config) Validate() error {
 		return err
 	}
 	c.TTS = c.TTS.withDefaults()
-	c.Recordings = c.Recordings.withDefaults()
+	c.Recordings = c.Recordings.withDefaults(c.Cluster.Enabled)
 	if err := c.TTS.validate(); err != nil {
+		return err
+	}
+	if err := c.Recordings.validate(); err != nil {
 		return err
 	}
 	if err := c.validateCluster(); err != nil {

@@ -36,6 +36,8 @@ type harness struct {
 	stop func() error
 	dir  string
 	logs *logLines // every log line, as JSON
+	// recordings is recordings.store: where checkVoicemail looks for the audio.
+	recordings string
 }
 
 // start runs Hotline with the shipped prompts, the shipped support flow plus
@@ -108,7 +110,7 @@ func startWith(t *testing.T, dir string, cfg config.Config) *harness {
 		cancel()
 		t.Fatalf("app.New: %v", err)
 	}
-	h := &harness{t: t, app: a, sub: a.Bus().Subscribe(100000), dir: dir, logs: logs}
+	h := &harness{t: t, app: a, sub: a.Bus().Subscribe(100000), dir: dir, logs: logs, recordings: cfg.Recordings.Store}
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
 	// Start-up is over when the callback scheduler has loaded: its lines

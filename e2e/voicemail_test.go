@@ -73,19 +73,23 @@ const vmToneLen = 1500 * time.Millisecond
 // office closed today and tomorrow) and a read token for the recordings API.
 func startVoicemail(t *testing.T, src media.DigitSource) *harness {
 	t.Helper()
-	return start(t, func(c *config.Config) {
-		if src == media.SourceInband {
-			c.Media.InbandDTMF = "always"
-		}
-		// Closed today and tomorrow in the office's zone: after hours.
-		loc, err := time.LoadLocation("Asia/Ho_Chi_Minh")
-		must(t, err)
-		now := time.Now().In(loc)
-		cal := c.Calendars["office"]
-		cal.Holidays = []string{now.Format(time.DateOnly), now.AddDate(0, 0, 1).Format(time.DateOnly)}
-		c.Calendars["office"] = cal
-		c.HTTP.Tokens = append(c.HTTP.Tokens, config.Token{Name: "reader", Secret: vmReadToken, Scope: "read"})
-	})
+	return start(t, func(c *config.Config) { afterHours(t, c, src) })
+}
+
+// afterHours closes the office today and tomorrow in its zone (the
+// shipped flow then offers voicemail) and adds the read token.
+func afterHours(t *testing.T, c *config.Config, src media.DigitSource) {
+	t.Helper()
+	if src == media.SourceInband {
+		c.Media.InbandDTMF = "always"
+	}
+	loc, err := time.LoadLocation("Asia/Ho_Chi_Minh")
+	must(t, err)
+	now := time.Now().In(loc)
+	cal := c.Calendars["office"]
+	cal.Holidays = []string{now.Format(time.DateOnly), now.AddDate(0, 0, 1).Format(time.DateOnly)}
+	c.Calendars["office"] = cal
+	c.HTTP.Tokens = append(c.HTTP.Tokens, config.Token{Name: "reader", Secret: vmReadToken, Scope: "read"})
 }
 
 // waitBeep waits until the voicemail node has played its beep: the
@@ -105,8 +109,9 @@ func (h *harness) waitDigit(id, digit string) {
 }
 
 // checkVoicemail checks a call that left a vmToneLen 600 Hz tone as a
-// voicemail and has ended: the ticket, the stored file, the API and the audio.
-func checkVoicemail(t *testing.T, h *harness, id string) {
+// voicemail and has ended: the ticket, the stored file, the API and the
+// audio. It returns the recording and its WAV as the API served it.
+func checkVoicemail(t *testing.T, h *harness, id string) (store.Recording, []byte) {
 	t.Helper()
 	// The ticket history: one voice interaction with the message.
 	it := h.interaction(id)
@@ -125,8 +130,23 @@ func checkVoicemail(t *testing.T, h *harness, id string) {
 	if !slices.Contains(tk.Tags, "voicemail") {
 		t.Errorf("ticket tags %v, want voicemail", tk.Tags)
 	}
-	if _, err := os.Stat(filepath.Join(h.dir, "recordings", recording.Key(rec.ID, rec.Format))); err != nil {
-		t.Errorf("the file under recordings.dir: %v", err)
+	// The audio where recordings.store puts it: a file under
+	// recordings.dir, or rows in the database and no file.
+	key := recording.Key(rec.ID, rec.Format)
+	_, fileErr := os.Stat(filepath.Join(h.dir, "recordings", key))
+	switch h.recordings {
+	case config.RecordingsDatabase:
+		info, err := st.(store.RecordingAudio).StatAudio(t.Context(), key)
+		if err != nil || info.Size != rec.Size {
+			t.Errorf("the audio in the database: %+v, %v (recorded %d bytes)", info, err, rec.Size)
+		}
+		if !os.IsNotExist(fileErr) {
+			t.Errorf("a file under recordings.dir with recordings.store database: %v", fileErr)
+		}
+	default:
+		if fileErr != nil {
+			t.Errorf("the file under recordings.dir: %v", fileErr)
+		}
 	}
 
 	// The API: whole, by range, and not without a token.
@@ -183,4 +203,5 @@ func checkVoicemail(t *testing.T, h *harness, id string) {
 	if s := media.ToneShare(pcm[max(0, len(pcm)-1600):], 1477); s > 0.05 { // # is 941 + 1477 Hz
 		t.Errorf("the # tone is at the end of the message: share %.2f", s)
 	}
+	return rec, wav
 }

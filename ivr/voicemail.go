@@ -291,7 +291,7 @@ func (r *run) keepMessage(ctx context.Context, n *flows.Node, c *recording.Captu
 		return err
 	}
 	id := recording.NewID()
-	info, err := r.e.cfg.Recordings.Put(sctx, recording.Key(id, recording.FormatWAV), &buf)
+	info, err := r.e.cfg.Recordings.Put(sctx, recording.Key(id, recording.FormatWAV), bytes.NewReader(buf.Bytes())) // seekable: a store may retry it elsewhere (recording.Fallback)
 	if err != nil {
 		r.log.Error("ivr: voicemail not saved", "node", n.Name, "err", err)
 		return fmt.Errorf("voicemail %s: %w", n.Name, err)

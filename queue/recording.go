@@ -18,9 +18,19 @@ const (
 	// first two hours of a longer one are kept. The recording is in memory
 	// until the call ends (16 kB a second each way).
 	MaxCallRecording = 2 * time.Hour
-	// recordingSaveTimeout bounds storing a recording once the call ended.
+	// recordingSaveTimeout bounds storing a recording once the call ended,
+	// plus recordingSaveRate's time for its size: a 2-hour split
+	// recording is 230 MB, which the database store writes at about
+	// 24 MB/s on PostgreSQL under load (BenchmarkStorePut,
+	// docs/benchmarks.md), so a fixed 15 s would lose the longest calls.
 	recordingSaveTimeout = 15 * time.Second
+	recordingSaveRate    = 2 << 20 // bytes a second, at least
 )
+
+// saveTimeout is how long storing size bytes may take.
+func saveTimeout(size int) time.Duration {
+	return recordingSaveTimeout + time.Duration(size/recordingSaveRate)*time.Second
+}
 
 // recordingOf is the queue's recording setting when it can record: on,
 // with a store to keep the file.
@@ -87,15 +97,15 @@ func (r *callRecorder) tap(from bridge.Side, f media.Frame) {
 func (q *Enqueuer) saveRecording(ctx context.Context, callID, queue, agent string, r *callRecorder) (ivr.Recorded, error) {
 	r.rec.Close()
 	log := q.cfg.Logger.With("call_id", callID, "queue", queue, "agent", agent)
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordingSaveTimeout)
-	defer cancel()
 	var buf bytes.Buffer
 	if err := r.rec.WriteWAV(&buf, r.split); err != nil {
 		log.Error("queue: call recording not saved", "err", err)
 		return ivr.Recorded{}, err
 	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout(buf.Len()))
+	defer cancel()
 	id := recording.NewID()
-	info, err := q.cfg.Recordings.Put(sctx, recording.Key(id, recording.FormatWAV), &buf)
+	info, err := q.cfg.Recordings.Put(sctx, recording.Key(id, recording.FormatWAV), bytes.NewReader(buf.Bytes())) // seekable: a store may retry it elsewhere (recording.Fallback)
 	if err != nil {
 		log.Error("queue: call recording not saved", "err", err)
 		return ivr.Recorded{}, fmt.Errorf("queue: call recording: %w", err)

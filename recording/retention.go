@@ -96,9 +96,9 @@ func (s *Sweeper) log() *slog.Logger {
 }
 
 // Sweep deletes every expired recording once and reports how many. The
-// file goes first, then the row is marked: a crash between the two leaves
-// a row whose file is gone (the API answers 404 for it already), and the
-// next sweep marks it.
+// audio goes first (a file, or the database store's rows), then the row
+// is marked: a crash between the two leaves a row whose audio is gone
+// (the API answers 404 for it already), and the next sweep marks it.
 func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
 	deleted := 0
 	var errs []error

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -13,7 +13,6 @@ import (
 
 	"github.com/hotline-dev/hotline/recording"
 	"github.com/hotline-dev/hotline/store"
-	"github.com/hotline-dev/hotline/store/sqlite"
 )
 
 // fakeClock's After fires when the test says (tick), whatever d is.
@@ -51,8 +50,9 @@ func (c *fakeClock) tick(t *testing.T, d time.Duration) {
 }
 
 type rig struct {
-	dir   *recording.Dir
+	dir   recording.Store
 	index store.Recordings
+	left  rowCounter // nil for the Dir store
 	logs  *syncBuf
 }
 
@@ -64,18 +64,10 @@ type syncBuf struct {
 func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
 func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
-func newRig(t *testing.T) *rig {
+func newRig(t *testing.T, im impl) *rig {
 	t.Helper()
-	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "h.db"), store.Options{DefaultCountry: "VN"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	dir, err := recording.NewDir(filepath.Join(t.TempDir(), "recordings"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &rig{dir: dir, index: db, logs: &syncBuf{}}
+	s, index, left := im.open(t)
+	return &rig{dir: s, index: index, left: left, logs: &syncBuf{}}
 }
 
 // add stores a recording made at at in queue (with its file unless noFile).
@@ -103,19 +95,30 @@ func (r *rig) state(t *testing.T, id string) (deleted *time.Time, file bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = r.dir.Stat(t.Context(), recording.Key(id, recording.FormatWAV))
+	key := recording.Key(id, recording.FormatWAV)
+	_, err = r.dir.Stat(t.Context(), key)
 	if err != nil && !errors.Is(err, recording.ErrNotFound) {
 		t.Fatal(err)
 	}
-	return rec.DeletedAt, err == nil
+	file = err == nil
+	if r.left != nil && !file && r.left(t, key) != 0 {
+		t.Errorf("%s: the audio is gone but %d chunk rows are left", id, r.left(t, key))
+	}
+	return rec.DeletedAt, file
 }
 
 // TestSweepDeletesByQueueRetention: each queue's retention applies to its
 // recordings only; voicemail and queues without a retention entry are
 // left alone; a recording whose file is already gone is marked all the
-// same; each deletion is logged with the rule that applied.
+// same; each deletion is logged with the rule that applied. On every
+// Store: from the database store, the audio's rows go too.
 func TestSweepDeletesByQueueRetention(t *testing.T) {
-	r := newRig(t)
+	for _, im := range impls {
+		t.Run(im.name, func(t *testing.T) { sweepDeletesByQueueRetention(t, newRig(t, im)) })
+	}
+}
+
+func sweepDeletesByQueueRetention(t *testing.T, r *rig) {
 	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
 	day := 24 * time.Hour
 	r.add(t, "rec_sales_old", store.RecordingCall, "sales", now.Add(-31*day), false)
@@ -162,7 +165,7 @@ func TestSweepDeletesByQueueRetention(t *testing.T) {
 // TestSweeperRun: Run sweeps at once and then each time its period passes
 // (a fake clock), and returns nil when stopped.
 func TestSweeperRun(t *testing.T) {
-	r := newRig(t)
+	r := newRig(t, impls[0])
 	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
 	day := 24 * time.Hour
 	r.add(t, "rec_a", store.RecordingCall, "sales", now.Add(-8*day), false)
@@ -203,5 +206,42 @@ func TestSweeperRun(t *testing.T) {
 	defer clock.mu.Unlock()
 	if clock.asked[0] != time.Hour {
 		t.Fatalf("Run waited %v, want its period 1h", clock.asked[0])
+	}
+}
+
+// TestSweepTwoNodesAtOnce: in a cluster every node sweeps the shared
+// database; two sweeps at once both succeed, every expired recording is
+// marked once (the first deletion's time stays) and no chunk row is left.
+// On the database store on SQLite and PostgreSQL.
+func TestSweepTwoNodesAtOnce(t *testing.T) {
+	for _, im := range impls[1:] {
+		t.Run(im.name, func(t *testing.T) {
+			r := newRig(t, im)
+			now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+			var ids []string
+			for i := range 30 {
+				id := fmt.Sprintf("rec_%03d", i)
+				r.add(t, id, store.RecordingCall, "sales", now.Add(-48*time.Hour), false)
+				ids = append(ids, id)
+			}
+			sweep := func() *recording.Sweeper {
+				return &recording.Sweeper{Store: r.dir, Index: r.index, Clock: &fakeClock{now: now},
+					Retention: map[string]time.Duration{"sales": 24 * time.Hour}}
+			}
+			var wg sync.WaitGroup
+			errs := make([]error, 2)
+			for n := range 2 {
+				wg.Go(func() { _, errs[n] = sweep().Sweep(t.Context()) })
+			}
+			wg.Wait()
+			if err := errors.Join(errs...); err != nil {
+				t.Fatalf("sweeps: %v", err)
+			}
+			for _, id := range ids {
+				if del, file := r.state(t, id); del == nil || !del.Equal(now) || file {
+					t.Errorf("%s: deleted_at %v, audio %v", id, del, file)
+				}
+			}
+		})
 	}
 }

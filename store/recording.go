@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"io"
 	"time"
 )
 
@@ -51,4 +52,39 @@ type Recordings interface {
 	// before and not deleted, oldest first, at most limit (1..1000; 0 is
 	// 100): what a retention sweep deletes.
 	ExpiredRecordings(ctx context.Context, kind, queue string, before time.Time, limit int) ([]Recording, error)
+}
+
+// AudioInfo describes one stored audio object (RecordingAudio).
+type AudioInfo struct {
+	Key     string
+	Size    int64 // bytes
+	ModTime time.Time
+}
+
+// AudioObject is an opened audio object: seekable, so HTTP range
+// requests read only the chunks they need.
+type AudioObject interface {
+	io.ReadSeekCloser
+	Info() AudioInfo
+}
+
+// RecordingAudio keeps the recordings' audio in the database, for a
+// cluster whose nodes share no filesystem (recordings.store: database;
+// recording.Database adapts it to recording.Store). Both backends
+// implement it: the audio is split in chunks (PostgreSQL bytea, SQLite
+// blob) so a range request reads a few of them, not the whole object.
+type RecordingAudio interface {
+	// PutAudio stores r under key in one transaction: once it returns nil
+	// the object is committed (durable); before, readers see the old
+	// object or none, and a crash midway leaves nothing. Putting a key
+	// that exists replaces it.
+	PutAudio(ctx context.Context, key string, r io.Reader) (AudioInfo, error)
+	// OpenAudio opens key, or ErrNotFound. A Put or Delete of the same
+	// key while it is read makes the next chunk's Read fail (never a mix
+	// of two versions).
+	OpenAudio(ctx context.Context, key string) (AudioObject, error)
+	// StatAudio describes key, or ErrNotFound.
+	StatAudio(ctx context.Context, key string) (AudioInfo, error)
+	// DeleteAudio removes key and its chunks; ErrNotFound if missing.
+	DeleteAudio(ctx context.Context, key string) error
 }

@@ -20,11 +20,12 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"serve":   {"run the SIP and HTTP server", serveCmd},
-		"flows":   {"check or simulate flow files (flows check [DIR], flows simulate FILE --digits 1,2)", flowsCmd},
-		"dial":    {"place a test call: dial sip:100@127.0.0.1:5060 --digits 1@3s,2@6s --record out.wav", dialCmd},
-		"migrate": {"apply or show database migrations (migrate up|status)", migrateCmd},
-		"version": {"print the version", versionCmd},
+		"serve":      {"run the SIP and HTTP server", serveCmd},
+		"flows":      {"check or simulate flow files (flows check [DIR], flows simulate FILE --digits 1,2)", flowsCmd},
+		"dial":       {"place a test call: dial sip:100@127.0.0.1:5060 --digits 1@3s,2@6s --record out.wav", dialCmd},
+		"migrate":    {"apply or show database migrations (migrate up|status)", migrateCmd},
+		"recordings": {"copy recordings.dir's files into the database (recordings import [--dir DIR])", recordingsCmd},
+		"version":    {"print the version", versionCmd},
 	}
 }
 
@@ -55,8 +56,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 func usage(w io.Writer, cmds map[string]command) {
 	fmt.Fprintln(w, "usage: hotline <command> [flags]")
-	for _, name := range []string{"serve", "flows", "dial", "migrate", "version"} {
-		fmt.Fprintf(w, "  %-8s %s\n", name, cmds[name].summary)
+	for _, name := range []string{"serve", "flows", "dial", "migrate", "recordings", "version"} {
+		fmt.Fprintf(w, "  %-10s %s\n", name, cmds[name].summary)
 	}
 }
 

@@ -71,6 +71,7 @@ func Run(t *testing.T, open Factory) {
 		{"Recordings", testRecordings},
 		{"RecordingValidation", testRecordingValidation},
 		{"ExpiredRecordings", testExpiredRecordings},
+		{"RecordingAudio", testRecordingAudio},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
