@@ -127,5 +127,5 @@ func openConn(path string, timeout time.Duration) (*conn, error) {
 		return nil, fmt.Errorf("store sqlite %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(readers)
-	return &conn{w: w, r: r}, nil
+	return newConn(w, r), nil
 }
