@@ -256,9 +256,7 @@ echo "server on CPU $SERVER_CPU, sipp on CPU $SIPP_CPU${NICE:+, both at $NICE}; 
 echo
 echo "== ivr_dtmf at $DTMF_RATE calls/s for ${DTMF_SECS}s (CPU per call/s)"
 next_order
-# sipp's own RTP ports (-M, run-load.sh's default 6000) from free_block too in
-# the dtmf runs (no capture): another bench on the machine holds 6000 at times.
-for b in $ORDER; do run "$b" dtmf -s dtmf -r "$DTMF_RATE" -d "$DTMF_SECS" -M "$(free_block)"; done
+for b in $ORDER; do run "$b" dtmf -s dtmf -r "$DTMF_RATE" -d "$DTMF_SECS"; done
 
 echo
 echo "== ivr_dtmf clean-rate sweep: $DTMF_STEPS calls/s, ${DTMF_STEP_SECS}s each (stops at a build's first unclean step)"
@@ -267,7 +265,7 @@ for r in $DTMF_STEPS; do
 	next_order
 	for b in $ORDER; do
 		[[ -n ${STOPPED[$b]:-} ]] && continue
-		run "$b" "dtmf-$r" -s dtmf -r "$r" -d "$DTMF_STEP_SECS" -M "$(free_block)"
+		run "$b" "dtmf-$r" -s dtmf -r "$r" -d "$DTMF_STEP_SECS"
 		if clean "$OUT/dtmf-$r.$b" 4170; then BEST[$b]=$r; else STOPPED[$b]=1; fi
 	done
 done
@@ -317,7 +315,7 @@ if [[ ${IVR_PROFILE:-0} == 1 || ${IVR_PROFILE:-0} == dtmf ]]; then
 	) &
 	prof_pid=$!
 	if [[ $IVR_PROFILE == dtmf ]]; then
-		run prof "dtmf-prof" -s dtmf -r "$prate" -d 30 -M "$(free_block)"
+		run prof "dtmf-prof" -s dtmf -r "$prate" -d 30
 	else
 		run prof "queue-$n" -s queue -l "$n" -r $(((n + 10) / 11)) -d 30
 	fi
