@@ -13,13 +13,15 @@
 #   BENCH_SIPP_MP   sipp's RTP base port (run-load.sh -M; default a free pair in 1100-2000, sipp_media_port)
 #   DTMF_RATE, DTMF_SECS       the CPU-per-call/s run (100 calls/s, 20 s)
 #   DTMF_STEPS, DTMF_STEP_SECS the clean-rate sweep ("200 300 400", 10 s; quick "300", 6 s)
-#   QUEUE_STEPS                held-call levels ("1000 1500 2000"; quick "1000"); each reached
+#   QUEUE_STEPS                held-call levels ("1000 1500 2000"; quick "1000"; "": none); each reached
 #                              at N/11 calls/s (1,000 at 91/s as in run-load.sh's README) and
 #                              held QUEUE_SECS of call generation (25; quick 20), with a
 #                              tshark capture of RTP_SECS (10; quick 6) on the plateau
 #   IVR_PROFILE=1   also profile the head tree under ivr_queue at the first level
 #                   (bench/profserver: hotline serve + pprof): a 10 s CPU profile on the
 #                   plateau, goroutines, Go heap and stacks per call
+#   IVR_PROFILE=dtmf  the same under ivr_dtmf at PROFILE_RATE calls/s (default 150) for
+#                   30 s, the profile taken from 14 s on (the plateau: a call lasts ~5 s)
 #   BENCH_NICE=N    run the server and sipp (and its samplers) at nice N, e.g. -10 on a
 #                   machine whose cores are shared: a starved server does less work,
 #                   not the same work slower, and no figure then compares
@@ -49,10 +51,10 @@ DTMF_RATE=${DTMF_RATE:-100}
 DTMF_SECS=${DTMF_SECS:-20}
 if ((QUICK)); then
 	DTMF_STEPS=${DTMF_STEPS-300} DTMF_STEP_SECS=${DTMF_STEP_SECS:-6}
-	QUEUE_STEPS=${QUEUE_STEPS:-1000} QUEUE_SECS=${QUEUE_SECS:-20} RTP_SECS=${RTP_SECS:-6}
+	QUEUE_STEPS=${QUEUE_STEPS-1000} QUEUE_SECS=${QUEUE_SECS:-20} RTP_SECS=${RTP_SECS:-6}
 else
 	DTMF_STEPS=${DTMF_STEPS-"200 300 400"} DTMF_STEP_SECS=${DTMF_STEP_SECS:-10}
-	QUEUE_STEPS=${QUEUE_STEPS:-"1000 1500 2000"} QUEUE_SECS=${QUEUE_SECS:-25} RTP_SECS=${RTP_SECS:-10}
+	QUEUE_STEPS=${QUEUE_STEPS-"1000 1500 2000"} QUEUE_SECS=${QUEUE_SECS:-25} RTP_SECS=${RTP_SECS:-10}
 fi
 OUT=${OUT:-/tmp/hotline-bench-ivr.$(date -u +%Y%m%dT%H%M%S)}
 NICE=""
@@ -297,10 +299,15 @@ for n in $QUEUE_STEPS; do
 	done
 done
 
-if [[ ${IVR_PROFILE:-0} == 1 ]]; then
-	n=$(set -- $QUEUE_STEPS; echo "$1")
+if [[ ${IVR_PROFILE:-0} == 1 || ${IVR_PROFILE:-0} == dtmf ]]; then
+	n=$(set -- $QUEUE_STEPS; echo "${1:-1000}")
+	prate=${PROFILE_RATE:-150}
 	echo
-	echo "== profile: head under ivr_queue at $n held calls (bench/profserver), 10 s CPU profile on the plateau"
+	if [[ $IVR_PROFILE == dtmf ]]; then
+		echo "== profile: head under ivr_dtmf at $prate calls/s (bench/profserver), 10 s CPU profile on the plateau"
+	else
+		echo "== profile: head under ivr_queue at $n held calls (bench/profserver), 10 s CPU profile on the plateau"
+	fi
 	$GO build -o "$OUT/profserver" ./bench/profserver
 	pbase=$(free_block)
 	PPROF_PORT=$((pbase + 1)) NEXT_HTTP_PORT=$((pbase + 3))
@@ -323,7 +330,11 @@ if [[ ${IVR_PROFILE:-0} == 1 ]]; then
 		wait
 	) &
 	prof_pid=$!
-	run prof "queue-$n" -s queue -l "$n" -r $(((n + 10) / 11)) -d 30
+	if [[ $IVR_PROFILE == dtmf ]]; then
+		run prof "dtmf-prof" -s dtmf -r "$prate" -d 30
+	else
+		run prof "queue-$n" -s queue -l "$n" -r $(((n + 10) / 11)) -d 30
+	fi
 	wait "$prof_pid" || true
 	cat "$OUT/prof.txt" 2>/dev/null || true
 	echo "CPU profile ($OUT/cpu.pprof), top 30 by cumulative, then top 25 flat:"
@@ -332,7 +343,7 @@ if [[ ${IVR_PROFILE:-0} == 1 ]]; then
 fi
 
 # --- figures -----------------------------------------------------------------
-q1=$(set -- $QUEUE_STEPS; echo "$1")
+q1=$(set -- $QUEUE_STEPS; echo "${1:-}")
 fig() { # fig BUILD NAME: one figure of one build (empty when the run has none)
 	local b=$1 d
 	case $2 in
@@ -369,16 +380,18 @@ fi
 row dtmf_ms "ivr_dtmf: server CPU ms per successful call (at $DTMF_RATE/s)"
 row dtmf_cpu "ivr_dtmf: % of a core per call/s (at $DTMF_RATE/s)"
 row dtmf_best "ivr_dtmf: highest clean rate, calls/s (of $DTMF_STEPS)"
-row queue_us "ivr_queue: server CPU us per RTP packet sent+received (at $q1)"
-row queue_cpu "ivr_queue: % of a core per held call (at $q1)"
-row queue_held "ivr_queue: most held calls under 90 %, clean (of $QUEUE_STEPS)"
-row queue_est "ivr_queue: held calls at 90 % (estimate from the $q1 run)"
-row rss "ivr_queue: RSS per added held call, KiB (at $q1)"
-row queue_pps "RTP at $q1 held: packets/s per stream heard by sipp (50 = all)"
-row gap "RTP at $q1 held: max gap, ms"
-row mjit "RTP at $q1 held: mean jitter, ms"
-row xjit "RTP at $q1 held: max jitter, ms"
-row lost "RTP at $q1 held: lost packets"
+if [[ -n $q1 ]]; then # QUEUE_STEPS="": the dtmf rows only
+	row queue_us "ivr_queue: server CPU us per RTP packet sent+received (at $q1)"
+	row queue_cpu "ivr_queue: % of a core per held call (at $q1)"
+	row queue_held "ivr_queue: most held calls under 90 %, clean (of $QUEUE_STEPS)"
+	row queue_est "ivr_queue: held calls at 90 % (estimate from the $q1 run)"
+	row rss "ivr_queue: RSS per added held call, KiB (at $q1)"
+	row queue_pps "RTP at $q1 held: packets/s per stream heard by sipp (50 = all)"
+	row gap "RTP at $q1 held: max gap, ms"
+	row mjit "RTP at $q1 held: mean jitter, ms"
+	row xjit "RTP at $q1 held: max jitter, ms"
+	row lost "RTP at $q1 held: lost packets"
+fi
 for n in $QUEUE_STEPS; do
 	[[ $n == "$q1" ]] && continue
 	for b in "${BUILDS[@]}"; do
@@ -387,6 +400,6 @@ for n in $QUEUE_STEPS; do
 		echo "ivr_queue at $n, $b: $(kv "$d" failed) failed, cpu $(kv "$d" server_cpu_steady_avg_pct) %, RTP max gap $(kv "$d" rtp_max_delta_ms_max) ms, mean/max jitter $(kv "$d" rtp_mean_jitter_ms_avg)/$(kv "$d" rtp_max_jitter_ms_max) ms, lost $(kv "$d" rtp_lost), tshark dropped $(kv "$d" tshark_dropped)"
 	done
 done
-echo "load average at the end $(cut -d' ' -f1-3 /proc/loadavg); CPU $SIPP_CPU (sipp) busy at the $q1 plateau: $(for b in "${BUILDS[@]}"; do echo -n "$b $(kv "$OUT/queue-$q1.$b" "cpu${SIPP_CPU}_busy_steady_avg_pct") % "; done)"
+echo "load average at the end $(cut -d' ' -f1-3 /proc/loadavg)${q1:+; CPU $SIPP_CPU (sipp) busy at the $q1 plateau: $(for b in "${BUILDS[@]}"; do echo -n "$b $(kv "$OUT/queue-$q1.$b" "cpu${SIPP_CPU}_busy_steady_avg_pct") % "; done)}"
 exit 0
 }

@@ -20,6 +20,18 @@ func BenchmarkLogCalls(b *testing.B) {
 	storetest.BenchLogCalls(b, s, 256, 5000)
 }
 
+// BenchmarkLogCallsBatch4 is the call log's writer at a production rate
+// (~100 calls/s: a flush gathers a few records): the statements of a small
+// batch are short enough to be kept prepared (stmts.go), unlike 256's.
+func BenchmarkLogCallsBatch4(b *testing.B) {
+	s, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "bench.db"), store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	storetest.BenchLogCalls(b, s, 4, 5000)
+}
+
 // BenchmarkTimeline1M seeds 10,000 customers and 1,000,000 interactions
 // (HOTLINE_BENCH_1M=1) and measures Timeline.
 func BenchmarkTimeline1M(b *testing.B) {

@@ -40,10 +40,13 @@ func unavailable(err error) bool {
 
 // conn has one writer connection (SQLite allows one writer; serialising in
 // the pool avoids busy errors) and a small pool of readers (WAL lets them
-// read while the writer writes).
+// read while the writer writes), each with its kept statements (stmts.go).
 type conn struct {
-	w, r *sql.DB
+	w, r   *sql.DB
+	ws, rs *stmts
 }
+
+func newConn(w, r *sql.DB) *conn { return &conn{w: w, r: r, ws: newStmts(w), rs: newStmts(r)} }
 
 type querier interface {
 	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
@@ -51,28 +54,82 @@ type querier interface {
 	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
 }
 
-type adapter struct{ q querier }
+// adapter runs the store's statements on a pool (tx nil) or in a
+// transaction, through the kept statement of each text when there is one.
+type adapter struct {
+	q  querier
+	st *stmts
+	tx *txState
+}
+
+// txState is what a transaction's adapter tracks: the texts whose rows are
+// still open, because a kept statement is one SQLite statement on the
+// writer's connection and running it again would reset those rows.
+type txState struct {
+	tx   *sql.Tx
+	open map[string]int
+}
+
+// stmt is the kept statement to run q with, or nil to run q unprepared.
+func (a adapter) stmt(ctx context.Context, q string) *sql.Stmt {
+	if a.tx == nil {
+		return a.st.get(ctx, q)
+	}
+	if a.tx.open[q] > 0 {
+		return nil
+	}
+	st := a.st.lookup(q)
+	if st == nil {
+		return nil
+	}
+	return a.tx.tx.StmtContext(ctx, st)
+}
 
 func (a adapter) Exec(ctx context.Context, q string, args ...any) error {
+	if st := a.stmt(ctx, q); st != nil {
+		_, err := st.ExecContext(ctx, args...)
+		return err
+	}
 	_, err := a.q.ExecContext(ctx, positional(q), args...)
 	return err
 }
 
 func (a adapter) Query(ctx context.Context, q string, args ...any) (sqlcore.Rows, error) {
-	rows, err := a.q.QueryContext(ctx, positional(q), args...)
+	var rows *sql.Rows
+	var err error
+	if st := a.stmt(ctx, q); st != nil {
+		rows, err = st.QueryContext(ctx, args...)
+	} else {
+		rows, err = a.q.QueryContext(ctx, positional(q), args...)
+	}
 	if err != nil {
 		return nil, err
 	}
-	return sqlRows{rows}, nil
+	if a.tx == nil {
+		return sqlRows{Rows: rows}, nil
+	}
+	a.tx.open[q]++
+	return sqlRows{Rows: rows, done: func() { a.tx.open[q]-- }}, nil
 }
 
 func (a adapter) QueryRow(ctx context.Context, q string, args ...any) sqlcore.Row {
+	if st := a.stmt(ctx, q); st != nil {
+		return sqlRow{st.QueryRowContext(ctx, args...)}
+	}
 	return sqlRow{a.q.QueryRowContext(ctx, positional(q), args...)}
 }
 
-type sqlRows struct{ *sql.Rows }
+type sqlRows struct {
+	*sql.Rows
+	done func() // once, at Close (nil outside a transaction)
+}
 
-func (r sqlRows) Close() { _ = r.Rows.Close() }
+func (r sqlRows) Close() {
+	_ = r.Rows.Close()
+	if r.done != nil {
+		r.done()
+	}
+}
 
 type sqlRow struct{ r *sql.Row }
 
@@ -85,24 +142,25 @@ func (r sqlRow) Scan(dest ...any) error {
 }
 
 func (c *conn) Exec(ctx context.Context, q string, args ...any) error {
-	return adapter{c.r}.Exec(ctx, q, args...)
+	return adapter{q: c.r, st: c.rs}.Exec(ctx, q, args...)
 }
 
 func (c *conn) Query(ctx context.Context, q string, args ...any) (sqlcore.Rows, error) {
-	return adapter{c.r}.Query(ctx, q, args...)
+	return adapter{q: c.r, st: c.rs}.Query(ctx, q, args...)
 }
 
 func (c *conn) QueryRow(ctx context.Context, q string, args ...any) sqlcore.Row {
-	return adapter{c.r}.QueryRow(ctx, q, args...)
+	return adapter{q: c.r, st: c.rs}.QueryRow(ctx, q, args...)
 }
 
 // Tx runs fn on the writer in a BEGIN IMMEDIATE transaction.
 func (c *conn) Tx(ctx context.Context, fn func(sqlcore.Querier) error) error {
+	c.ws.prepareWanted(ctx) // while the writer's connection is free
 	tx, err := c.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	if err := fn(adapter{tx}); err != nil {
+	if err := fn(adapter{q: tx, st: c.ws, tx: &txState{tx: tx, open: map[string]int{}}}); err != nil {
 		_ = tx.Rollback()
 		return err
 	}
@@ -117,5 +175,5 @@ func (c *conn) Ping(ctx context.Context) error {
 }
 
 func (c *conn) Close() error {
-	return errors.Join(c.r.Close(), c.w.Close())
+	return errors.Join(c.rs.close(), c.ws.close(), c.r.Close(), c.w.Close())
 }

@@ -1,6 +1,7 @@
 // Package sqlite is the embedded store: a pure-Go SQLite file
 // (modernc.org/sqlite, no cgo) in WAL mode with foreign keys on, one writer
-// connection and a few readers.
+// connection and a few readers, each pool keeping its statements prepared
+// per query text (stmts.go).
 package sqlite
 
 import (
@@ -127,5 +128,5 @@ func openConn(path string, timeout time.Duration) (*conn, error) {
 		return nil, fmt.Errorf("store sqlite %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(readers)
-	return &conn{w: w, r: r}, nil
+	return newConn(w, r), nil
 }

@@ -266,6 +266,10 @@ func (s *Store) createCallers(ctx context.Context, q Querier, missing []callerKe
 	if len(missing) == 0 {
 		return nil
 	}
+	st, err := s.stamper(ctx, q)
+	if err != nil {
+		return err
+	}
 	a := s.newArgs()
 	var vals []string
 	byName := map[string]callerKey{}
@@ -276,14 +280,7 @@ func (s *Store) createCallers(ctx context.Context, q Querier, missing []callerKe
 			attrs["caller_raw"] = k.value
 		}
 		byName[name] = k
-		vals = append(vals, "("+a.list(name, string(store.TierNew), attrsJSON(attrs), s.d.Time(now), s.d.Time(now))+")")
-	}
-	st, err := s.stamp(ctx, q)
-	if err != nil {
-		return err
-	}
-	for i := range vals {
-		vals[i] = strings.TrimSuffix(vals[i], ")") + ", " + st + ")"
+		vals = append(vals, "("+a.list(name, string(store.TierNew), attrsJSON(attrs), s.d.Time(now), s.d.Time(now))+", "+st(a)+")")
 	}
 	terms := map[int64]string{}
 	rows, err := q.Query(ctx, `INSERT INTO customers (name, tier, attributes, created_at, updated_at, change_tx) VALUES `+
@@ -400,19 +397,16 @@ func (s *Store) attachTickets(ctx context.Context, q Querier, recs []store.CallR
 		}
 	}
 	if len(order) > 0 {
+		st, err := s.stamper(ctx, q)
+		if err != nil {
+			return err
+		}
 		a := s.newArgs()
 		var vals []string
 		for _, k := range order {
 			t := tickets[k]
 			vals = append(vals, "("+a.list(k.customer, t.subject, k.category, tagsJSON(t.tags), store.StatusOpen, "normal", "",
-				store.ChannelVoice, s.d.Time(now), s.d.Time(now))+")")
-		}
-		st, err := s.stamp(ctx, q)
-		if err != nil {
-			return err
-		}
-		for i := range vals {
-			vals[i] = strings.TrimSuffix(vals[i], ")") + ", " + st + ")"
+				store.ChannelVoice, s.d.Time(now), s.d.Time(now))+", "+st(a)+")")
 		}
 		terms := map[int64]string{}
 		rows, err := q.Query(ctx, `INSERT INTO tickets (customer_id, subject, category, tags, status, priority, assignee, channel, created_at, updated_at, change_tx)
@@ -457,15 +451,19 @@ func (s *Store) attachTickets(ctx context.Context, q Querier, recs []store.CallR
 	if len(touched) == 0 {
 		return nil
 	}
-	at := a.add(s.d.Time(now))
-	st, err := s.stamp(ctx, q)
+	st, err := s.stamper(ctx, q)
 	if err != nil {
 		return err
 	}
-	return q.Exec(ctx, `UPDATE tickets SET updated_at = `+at+`, change_tx = `+st+` WHERE id IN (`+a.list(touched...)+`)`, a.all()...)
+	at := a.add(s.d.Time(now))
+	return q.Exec(ctx, `UPDATE tickets SET updated_at = `+at+`, change_tx = `+st(a)+` WHERE id IN (`+a.list(touched...)+`)`, a.all()...)
 }
 
 func (s *Store) insertCalls(ctx context.Context, q Querier, recs []store.CallRecord, fresh []int, out []store.LogResult, now time.Time) error {
+	st, err := s.stamper(ctx, q)
+	if err != nil {
+		return err
+	}
 	a := s.newArgs()
 	var vals []string
 	for _, i := range fresh {
@@ -479,14 +477,7 @@ func (s *Store) insertCalls(ctx context.Context, q Querier, recs []store.CallRec
 			summary = callSummary(r)
 		}
 		vals = append(vals, "("+a.list(out[i].CustomerID, out[i].TicketID, store.ChannelVoice, r.Direction, s.d.Time(r.StartedAt),
-			ended, summary, "", s.d.Time(now))+")")
-	}
-	st, err := s.stamp(ctx, q)
-	if err != nil {
-		return err
-	}
-	for i := range vals {
-		vals[i] = strings.TrimSuffix(vals[i], ")") + ", " + st + ")"
+			ended, summary, "", s.d.Time(now))+", "+st(a)+")")
 	}
 	rows, err := q.Query(ctx, `INSERT INTO interactions (customer_id, ticket_id, channel, direction, started_at, ended_at, summary, body, created_at, change_tx)
 		VALUES `+strings.Join(vals, ", ")+` RETURNING id`, a.all()...)

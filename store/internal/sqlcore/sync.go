@@ -65,20 +65,23 @@ func decodeSyncCursor(s, kind string) (syncCursor, bool) {
 	return syncCursor{kind: "s" + kind, tx: tx, id: id, since: store.Since{Updated: upd, Created: crt}, present: true}, true
 }
 
-// stamp is the change_tx a batch statement writes into its rows, as SQL
-// (an integer literal): on SQLite the next value of the counter, one bump
-// for the whole statement instead of one per row in the triggers (which
-// skip rows stamped already); on PostgreSQL 0, which its trigger replaces
-// with the transaction id.
-func (s *Store) stamp(ctx context.Context, q Querier) (string, error) {
+// stamper gives the change_tx a batch statement writes into its rows: on
+// SQLite the next value of the counter, one bump for the whole statement
+// instead of one per row in the triggers (which skip rows stamped
+// already), bound as a parameter of each row (in order, so positional
+// still turns the text's $N into ?) so that a batch's text depends only on
+// its size and its prepared statement is kept (store/sqlite/stmts.go); on
+// PostgreSQL the literal 0, which its trigger replaces with the
+// transaction id.
+func (s *Store) stamper(ctx context.Context, q Querier) (func(*args) string, error) {
 	if s.d.Stamp == "" {
-		return "0", nil
+		return func(*args) string { return "0" }, nil
 	}
 	var n int64
 	if err := q.QueryRow(ctx, s.d.Stamp).Scan(&n); err != nil {
-		return "", err
+		return nil, err
 	}
-	return strconv.FormatInt(n, 10), nil
+	return func(a *args) string { return a.add(n) }, nil
 }
 
 // syncPlan is how one list call runs: ordinary (newest or id order, the
