@@ -126,3 +126,35 @@ func TestReinviteOnSharedPort(t *testing.T) {
 		t.Errorf("%d shared calls after hang-up", st.Calls)
 	}
 }
+
+// A hold re-INVITE that also names a new address, then a resume naming the
+// same one: the address is applied on resume (it is not while held), not
+// left at the pre-hold one because the resume's offer equals the held one.
+func TestReinviteResumeAppliesHeldAddress(t *testing.T) {
+	h := newWaitHandler()
+	r := newRig(t, h, nil)
+	oc := r.dial("100", DialOptions{})
+	c := <-h.calls
+	old := oc.Media().LocalAddr()
+	moved := netip.AddrPortFrom(old.Addr(), 40006)
+	for i, dir := range []string{SendOnly, SendRecv} {
+		offer, err := BuildOffer(LocalSDP{Addr: moved, SessionID: 9, Version: uint64(i + 2)}, []media.Codec{media.PCMU}, 0, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res := reinvite(t, r.ctx, oc, offer); res.StatusCode != 200 {
+			t.Fatalf("%s re-INVITE: %d", dir, res.StatusCode)
+		}
+		want := old
+		if dir == SendRecv {
+			want = moved
+		}
+		if got := c.Media().Stats().RemoteAddr; got != want {
+			t.Errorf("after the %s re-INVITE media goes to %v, want %v", dir, got, want)
+		}
+	}
+	if err := oc.Hangup(r.ctx); err != nil {
+		t.Fatal(err)
+	}
+	r.waitEnded()
+}
