@@ -55,9 +55,9 @@ type SharedConfig struct {
 	NoNAT []netip.Prefix
 }
 
-// ErrSharedAddrInUse is returned by Start or SetRemote of a shared-port
-// session when another call on the shared socket already uses the new
-// remote address; the session keeps its previous remote.
+// ErrSharedAddrInUse is returned by Start, SetRemote or PrepareRemote of a
+// shared-port session when another call on the shared socket already uses
+// the new remote address; the session keeps its previous remote.
 var ErrSharedAddrInUse = errors.New("media: remote address already used by another call on the shared port")
 
 // ErrSharedIneligible is returned by Start, SetRemote or PrepareRemote of a
