@@ -132,9 +132,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	if a.ports, err = media.NewPortPool(cfg.Media.PortMin, cfg.Media.PortMax); err != nil {
 		return nil, fmt.Errorf("media.port_min/port_max: %w", err)
 	}
-	if nets, err := cfg.Media.SharedNetworks(); err != nil {
+	nets, err := cfg.Media.SharedNetworks()
+	if err != nil {
 		return nil, err
-	} else if err := a.ports.SetShared(media.SharedConfig{Ports: cfg.Media.SharedPorts, Networks: nets}); err != nil {
+	}
+	noNAT, err := cfg.Media.SharedNoNATNetworks()
+	if err != nil {
+		return nil, err
+	}
+	if err := a.ports.SetShared(media.SharedConfig{Ports: cfg.Media.SharedPorts, Networks: nets, NoNAT: noNAT}); err != nil {
 		return nil, fmt.Errorf("media.shared_ports: %w", err)
 	}
 

@@ -120,19 +120,33 @@ type Media struct {
 	// these local ports, told apart by remote ip:port. Off when empty.
 	SharedPorts        []int    `yaml:"shared_ports"`
 	SharedPortNetworks []string `yaml:"shared_port_networks"` // CIDRs or IPs
+	// SharedPortNoNATNetworks are SDP addresses (within
+	// SharedPortNetworks) taken as not NATed although their SIP comes from
+	// another IP: an SBC that signals from one address and sends media
+	// from the one in its SDP.
+	SharedPortNoNATNetworks []string `yaml:"shared_port_no_nat_networks"` // CIDRs or IPs
 }
 
 // SharedNetworks parses media.shared_port_networks: CIDRs or single IPs.
 func (m Media) SharedNetworks() ([]netip.Prefix, error) {
+	return parsePrefixes("media.shared_port_networks", m.SharedPortNetworks)
+}
+
+// SharedNoNATNetworks parses media.shared_port_no_nat_networks.
+func (m Media) SharedNoNATNetworks() ([]netip.Prefix, error) {
+	return parsePrefixes("media.shared_port_no_nat_networks", m.SharedPortNoNATNetworks)
+}
+
+func parsePrefixes(key string, vs []string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
-	for i, v := range m.SharedPortNetworks {
+	for i, v := range vs {
 		if p, err := netip.ParsePrefix(v); err == nil {
 			out = append(out, p.Masked())
 			continue
 		}
 		ip, err := netip.ParseAddr(v)
 		if err != nil {
-			return nil, fmt.Errorf("media.shared_port_networks[%d]: %q is not an IP or CIDR", i, v)
+			return nil, fmt.Errorf("%s[%d]: %q is not an IP or CIDR", key, i, v)
 		}
 		out = append(out, netip.PrefixFrom(ip.Unmap(), ip.Unmap().BitLen()))
 	}
@@ -150,6 +164,20 @@ func (m Media) validateShared() error {
 		return errors.New("media.shared_port_networks: set, but media.shared_ports is empty (the mode is off)")
 	case len(m.SharedPorts) > 0 && len(nets) == 0:
 		return errors.New("media.shared_ports: needs media.shared_port_networks, the trunks' networks that may share")
+	}
+	noNAT, err := m.SharedNoNATNetworks()
+	if err != nil {
+		return err
+	}
+	// A no-NAT network only relaxes the NAT check of calls that may share:
+	// outside shared_port_networks it would do nothing, which is a mistake.
+	if len(noNAT) > 0 && len(m.SharedPorts) == 0 {
+		return errors.New("media.shared_port_no_nat_networks: set, but media.shared_ports is empty (the mode is off)")
+	}
+	for i, p := range noNAT {
+		if !slices.ContainsFunc(nets, func(n netip.Prefix) bool { return n.Bits() <= p.Bits() && n.Contains(p.Addr()) }) {
+			return fmt.Errorf("media.shared_port_no_nat_networks[%d]: %s is not inside media.shared_port_networks (%s)", i, m.SharedPortNoNATNetworks[i], strings.Join(m.SharedPortNetworks, ", "))
+		}
 	}
 	seen := map[int]bool{}
 	for i, p := range m.SharedPorts {

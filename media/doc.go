@@ -42,10 +42,13 @@
 //     inactivity watchdog is a timer (time.AfterFunc); the reader only
 //     stamps the time of the last accepted packet.
 //   - Shared-port mode (shared.go, opt-in: PortPool.SetShared): calls whose
-//     far end is in the configured networks and shows no NAT evidence share
+//     far end is in the configured networks and shows no NAT evidence (or
+//     is in a network declared not NATed) share
 //     one socket, demultiplexed by exact remote ip:port (no latching:
 //     unknown sources are dropped). The socket has one reader (recvmmsg,
 //     shared_linux.go) instead of a poller entry per call, and its calls
 //     are paced by one pacer, which sends each pass's frames in one
-//     sendmmsg.
+//     sendmmsg. A re-INVITE must pass the same rules (PrepareRemote, before
+//     the SIP layer answers). Close sends nothing after it returns, as for
+//     a per-call port: the pass's batch drops a closed session's frames.
 package media

@@ -396,7 +396,7 @@ func (s *Session) writePacket(st *sendState, payload []byte) {
 	}
 	addr := *r.dest.Load()
 	if st.viaPacer && s.sh.port != nil {
-		s.sh.port.queue(pkt, addr) // sent with the tick's batch (shared.go)
+		s.sh.port.queue(s, pkt, addr) // sent with the tick's batch (shared.go)
 		s.st.pktSent.Add(1)
 		s.st.bytesSent.Add(uint64(len(pkt)))
 		return

@@ -151,7 +151,8 @@ type Session struct {
 	lastRecv atomic.Int64
 	st       counters
 
-	sh sharedSlot // shared-port mode (shared.go); zero: a per-call port
+	sh     sharedSlot  // shared-port mode (shared.go); zero: a per-call port
+	shGone atomic.Bool // left its shared socket: its queued frames are not sent
 }
 
 // NewSession binds a socket (from the pool if set) and returns an idle
@@ -223,7 +224,7 @@ func (s *Session) Start(r Remote) error {
 		return ErrAlreadyStarted
 	}
 	if sp := s.sh.port; sp != nil {
-		if err := sp.move(s, r.Addr); err != nil {
+		if err := sp.move(s, r); err != nil {
 			return err
 		}
 	}
@@ -261,12 +262,37 @@ func (s *Session) SetRemote(r Remote) error {
 		return nil
 	}
 	if sp := s.sh.port; sp != nil {
-		if err := sp.move(s, r.Addr); err != nil {
-			return err // the shared socket cannot tell the two calls apart
+		if err := sp.move(s, r); err != nil {
+			return err // a collision, or an address that could not share
 		}
 	}
 	s.remote.Store(s.negotiate(r))
 	s.nudge()
+	return nil
+}
+
+// PrepareRemote checks, before a re-INVITE is answered, that SetRemote(r)
+// will be accepted: r is valid and, on a shared port, its address may
+// share and is not another call's (ErrSharedIneligible, ErrSharedAddrInUse).
+// A shared session's demux entry moves to r's address at once, so that no
+// other call can take it before SetRemote; RTP from the old address then
+// reaches no call, as after SetRemote. For a per-call port it only
+// validates r.
+func (s *Session) PrepareRemote(r Remote) error {
+	if err := r.normalise(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closed:
+		return s.closedErr()
+	case !s.started:
+		return ErrNotStarted
+	}
+	if sp := s.sh.port; sp != nil {
+		return sp.move(s, r)
+	}
 	return nil
 }
 

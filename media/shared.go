@@ -23,12 +23,21 @@ import (
 //   - its SDP address is in SharedConfig.Networks (the operator vouches for
 //     those peers), and
 //   - there is no NAT evidence: the SDP address's IP is the signalling
-//     source's IP (Remote.Signal), and
+//     source's IP (Remote.Signal), or it is in SharedConfig.NoNAT (the
+//     operator vouches that those peers send RTP from their SDP address
+//     even though their SIP comes from elsewhere: an SBC with separate
+//     signalling and media addresses), and
 //   - no other call on the shared socket already uses that exact ip:port
 //     (two calls to one far-end port could not be told apart).
 //
 // Everything else gets a per-call port from the pool with symmetric-RTP
-// latching (strictrtp.go). A third party cannot take a shared stream: its
+// latching (strictrtp.go). A re-INVITE (SetRemote) of a shared call obeys
+// the same rules: its new address must pass the first two and be free on
+// the socket, or it is refused (ErrSharedIneligible, ErrSharedAddrInUse)
+// and the call keeps its old media; the SIP layer checks it with
+// PrepareRemote before it answers, so the refusal is a 488, not a 200 whose
+// media never flows. A shared entry thus only ever holds an address that
+// could have shared at setup. A third party cannot take a shared stream: its
 // packets come from a source no call registered and are dropped and
 // counted (SharedStats.Unknown).
 
@@ -40,12 +49,23 @@ type SharedConfig struct {
 	Ports []int
 	// Networks are the remote SDP addresses whose calls may share.
 	Networks []netip.Prefix
+	// NoNAT are SDP addresses (within Networks) taken as not NATed even
+	// when the SIP came from another IP: peers that signal from one
+	// address and send RTP from the one in their SDP.
+	NoNAT []netip.Prefix
 }
 
-// ErrSharedAddrInUse is returned by Start or SetRemote of a shared-port
-// session when another call on the shared socket already uses the new
-// remote address; the session keeps its previous remote.
+// ErrSharedAddrInUse is returned by Start, SetRemote or PrepareRemote of a
+// shared-port session when another call on the shared socket already uses
+// the new remote address; the session keeps its previous remote.
 var ErrSharedAddrInUse = errors.New("media: remote address already used by another call on the shared port")
+
+// ErrSharedIneligible is returned by Start, SetRemote or PrepareRemote of a
+// shared-port session when the new remote could not have shared at setup
+// (outside SharedConfig.Networks, or NAT evidence): there is no latching on
+// a shared port, so its RTP would reach no call. The session keeps its
+// previous remote.
+var ErrSharedIneligible = errors.New("media: remote address may not use the shared port (outside the shared networks, or NAT evidence)")
 
 // maxSendBatch bounds one sendmmsg (the kernel's UIO_MAXIOV is 1024).
 const maxSendBatch = 1024
@@ -58,6 +78,9 @@ type sharedSet struct {
 	pool *PortPool
 	// bind opens a shared socket; tests substitute an in-memory one.
 	bind func(netip.AddrPort) (PacketConn, error)
+	// beforeFlush, if set (tests), runs on the pacer's goroutine before
+	// each shared socket's batch is sent.
+	beforeFlush func(*sharedPort)
 
 	mu     sync.Mutex
 	socks  map[netip.AddrPort]*sharedPort // by local address
@@ -138,10 +161,15 @@ type sharedPort struct {
 	mu    sync.RWMutex
 	peers map[netip.AddrPort]*sharedPeer
 
-	// Owned by the pacer's goroutine: the packets of the current pass.
-	pend   [][]byte
-	dst    []netip.AddrPort
-	n      int
+	// Owned by the pacer's goroutine: the packets of the current pass and
+	// the sessions they belong to.
+	pend [][]byte
+	dst  []netip.AddrPort
+	from []*Session
+	n    int
+	// sendMu is held by the pacer while it sends a pass's batch; a leaving
+	// session takes it once to wait for a send in progress (leave).
+	sendMu sync.Mutex
 	inPass bool
 	os     sharedOS // the platform's batch buffers (shared_linux.go)
 
@@ -168,10 +196,14 @@ type sharedSlot struct {
 // may share: in the networks, and no NAT evidence.
 func (ss *sharedSet) eligible(peer netip.AddrPort, signal netip.Addr) bool {
 	ip := peer.Addr().Unmap()
-	if !peer.IsValid() || peer.Port() == 0 || !signal.IsValid() || ip != signal.Unmap() {
+	if !peer.IsValid() || peer.Port() == 0 || !inPrefixes(ss.cfg.Networks, ip) {
 		return false
 	}
-	for _, n := range ss.cfg.Networks {
+	return (signal.IsValid() && ip == signal.Unmap()) || inPrefixes(ss.cfg.NoNAT, ip)
+}
+
+func inPrefixes(ps []netip.Prefix, ip netip.Addr) bool {
+	for _, n := range ps {
 		if n.Contains(ip) {
 			return true
 		}
@@ -250,14 +282,17 @@ func (ss *sharedSet) open(local netip.AddrPort) (*sharedPort, error) {
 	return sp, nil
 }
 
-// move re-keys s from its address to addr (a re-INVITE, or a Start whose
-// remote differs from NewSession's peer).
-func (sp *sharedPort) move(s *Session, addr netip.AddrPort) error {
-	addr = unmapAP(addr)
+// move re-keys s from its address to r's (a re-INVITE, or a Start whose
+// remote differs from NewSession's peer) if r passes the setup rules.
+func (sp *sharedPort) move(s *Session, r Remote) error {
+	addr := unmapAP(r.Addr)
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
 	if addr == s.sh.at {
 		return nil
+	}
+	if !sp.set.eligible(addr, r.Signal) {
+		return fmt.Errorf("%w: %s (SIP from %s)", ErrSharedIneligible, addr, r.Signal)
 	}
 	if _, taken := sp.peers[addr]; taken {
 		return fmt.Errorf("%w: %s", ErrSharedAddrInUse, addr)
@@ -272,6 +307,12 @@ func (sp *sharedPort) move(s *Session, addr netip.AddrPort) error {
 // leave frees s's demux entry (no packet reaches s after it returns) and
 // closes the socket when s was its last call.
 func (sp *sharedPort) leave(s *Session) {
+	// Nothing of s's is sent once Close returns: frames it queued in the
+	// pacer's current pass are dropped by flushBatch, which checks shGone
+	// under sendMu; taking sendMu here waits out a flush that began before.
+	s.shGone.Store(true)
+	sp.sendMu.Lock()
+	sp.sendMu.Unlock()
 	sp.mu.Lock()
 	if p := sp.peers[s.sh.at]; p != nil && p.s == s {
 		delete(sp.peers, s.sh.at)
@@ -322,11 +363,10 @@ func (sp *sharedPort) readGeneric() {
 	}
 }
 
-// queue adds a paced packet to the pass's batch; the pacer flushes it when
-// the pass ends. Called from the pacer's goroutine (Session.writePacket).
-// A session closed during the pass may so have its last frame sent just
-// after Close returns (within the same 1 ms pass), to its far end.
-func (sp *sharedPort) queue(pkt []byte, to netip.AddrPort) {
+// queue adds a paced packet of s to the pass's batch; the pacer flushes it
+// when the pass ends, without the packets of sessions closed meanwhile.
+// Called from the pacer's goroutine (Session.writePacket).
+func (sp *sharedPort) queue(s *Session, pkt []byte, to netip.AddrPort) {
 	if !sp.inPass {
 		sp.inPass = true
 		sp.pacer.flush = append(sp.pacer.flush, sp)
@@ -334,9 +374,10 @@ func (sp *sharedPort) queue(pkt []byte, to netip.AddrPort) {
 	if sp.n == len(sp.pend) {
 		sp.pend = append(sp.pend, make([]byte, 0, len(pkt)))
 		sp.dst = append(sp.dst, to)
+		sp.from = append(sp.from, s)
 	}
 	sp.pend[sp.n] = append(sp.pend[sp.n][:0], pkt...)
-	sp.dst[sp.n] = to
+	sp.dst[sp.n], sp.from[sp.n] = to, s
 	sp.n++
 }
 
@@ -344,6 +385,9 @@ func (sp *sharedPort) queue(pkt []byte, to netip.AddrPort) {
 // the pacer's loop after it ran the due ticks.
 func (p *pacer) flushShared() {
 	for i, sp := range p.flush {
+		if h := sp.set.beforeFlush; h != nil {
+			h(sp)
+		}
 		sp.flushBatch()
 		p.flush[i] = nil
 	}
@@ -352,6 +396,24 @@ func (p *pacer) flushShared() {
 
 func (sp *sharedPort) flushBatch() {
 	sp.inPass = false
+	sp.sendMu.Lock()
+	defer sp.sendMu.Unlock()
+	// Drop the frames of sessions that left since they were queued (their
+	// Close has returned, or is waiting for sendMu); the buffers are
+	// swapped, not lost, for the next pass.
+	k := 0
+	for i := range sp.n {
+		if sp.from[i].shGone.Load() {
+			continue
+		}
+		sp.pend[k], sp.pend[i] = sp.pend[i], sp.pend[k]
+		sp.dst[k], sp.from[k] = sp.dst[i], sp.from[i]
+		k++
+	}
+	for i := k; i < sp.n; i++ {
+		sp.from[i] = nil
+	}
+	sp.n = k
 	for off := 0; off < sp.n; off += maxSendBatch {
 		end := min(sp.n, off+maxSendBatch)
 		sent := sp.sendBatch(sp.pend[off:end], sp.dst[off:end])
@@ -361,6 +423,7 @@ func (sp *sharedPort) flushBatch() {
 		}
 	}
 	sp.batches.Add(1)
+	clear(sp.from[:sp.n]) // hold no closed session until the next pass
 	sp.n = 0
 }
 

@@ -122,6 +122,9 @@ func TestSharedPortLoopback(t *testing.T) {
 			t.Errorf("far end %d: received %d lost %d, want 15 and 0", i, st.PacketsReceived, st.Lost)
 		}
 	}
+	// The far ends may hear the last batch before its sendmmsg has returned
+	// and been counted.
+	waitFor(t, "the last batch counted", func() bool { return pool.SharedStats().Batched >= 3*15 })
 	st := pool.SharedStats()
 	if st.Batched != 3*15 || st.Syscalls >= st.Batched || st.Syscalls < st.Batches {
 		t.Errorf("batched %d packets in %d flushes with %d sendmmsg; want 45 in fewer syscalls than packets", st.Batched, st.Batches, st.Syscalls)
@@ -247,7 +250,8 @@ func TestSharedPortLoopback(t *testing.T) {
 func TestSharedPortEligibility(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	sharedNo := toolPorts.Block(t).Media()
-	pool := sharedPool(t, sharedNo, "127.0.0.2/32")
+	pool := sharedPool(t, sharedNo, "127.0.0.2/32", "127.0.0.4/32")
+	pool.shared.cfg.NoNAT = []netip.Prefix{netip.MustParsePrefix("127.0.0.4/32"), netip.MustParsePrefix("127.0.0.5/32")}
 	peer := netip.MustParseAddrPort("127.0.0.2:7000")
 	for _, tc := range []struct {
 		name   string
@@ -259,6 +263,9 @@ func TestSharedPortEligibility(t *testing.T) {
 		{"NAT: SIP from another IP", peer, netip.MustParseAddr("127.0.0.3"), false},
 		{"no signalling source", peer, netip.Addr{}, false},
 		{"outside the networks", netip.MustParseAddrPort("127.0.0.1:7000"), loopback, false},
+		{"NAT evidence, but declared not NATed", netip.MustParseAddrPort("127.0.0.4:7000"), netip.MustParseAddr("127.0.0.3"), true},
+		{"declared not NATed, no signalling source", netip.MustParseAddrPort("127.0.0.4:7002"), netip.Addr{}, true},
+		{"declared not NATed, outside the networks", netip.MustParseAddrPort("127.0.0.5:7000"), netip.MustParseAddr("127.0.0.3"), false},
 	} {
 		s, err := NewSession(SessionConfig{IP: loopback, Pool: pool, Peer: tc.peer, PeerSignal: tc.signal})
 		if err != nil {
@@ -362,6 +369,180 @@ func TestSharedPortBatchPerTick(t *testing.T) {
 		}
 		if st := pool.SharedStats(); st.Calls != 0 {
 			t.Errorf("%d shared calls after closing all", st.Calls)
+		}
+	})
+}
+
+// sharedMemPool is a pool in shared-port mode on 10.0.0.1:4000 of memNet n,
+// for SDP addresses in 10.0.0.0/8 (and noNAT, taken as not NATed).
+func sharedMemPool(t *testing.T, n *memNet, noNAT ...string) *PortPool {
+	t.Helper()
+	pool, err := NewPortPool(20000, 20100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := SharedConfig{Ports: []int{4000}, Networks: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
+	for _, p := range noNAT {
+		cfg.NoNAT = append(cfg.NoNAT, netip.MustParsePrefix(p))
+	}
+	if err := pool.SetShared(cfg); err != nil {
+		t.Fatal(err)
+	}
+	pool.shared.bind = func(ap netip.AddrPort) (PacketConn, error) { return n.listen(ap.String()), nil }
+	return pool
+}
+
+// Close of a shared session guarantees, as a per-call session's does, that
+// nothing of it is sent once it returns: a frame it queued in the pacer's
+// current pass is dropped from the pass's batch, while the other call's
+// frame of the same batch still leaves. The session is closed from the
+// pacer's goroutine between the queueing and the batch's send, the
+// window the guarantee is about.
+func TestSharedPortCloseSendsNothingAfter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newMemNet()
+		pool := sharedMemPool(t, n)
+		a, b := mustAP("10.0.0.2:5000"), mustAP("10.0.0.2:5002")
+		var sess []*Session
+		var peers []*memConn
+		for _, addr := range []netip.AddrPort{a, b} {
+			s, err := NewSession(SessionConfig{IP: netip.MustParseAddr("10.0.0.1"), Pool: pool, Peer: addr, PeerSignal: addr.Addr()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.sh.port == nil {
+				t.Fatalf("%v not shared", addr)
+			}
+			peers = append(peers, n.listen(addr.String()))
+			if err := s.Start(remoteAt(addr.String())); err != nil {
+				t.Fatal(err)
+			}
+			sess = append(sess, s)
+		}
+		victim := sess[0]
+		var (
+			closed    bool
+			deliverd  int // packets the victim's far end had when Close returned
+			batchedOf int // the victim's frames in the batch Close raced
+		)
+		pool.shared.beforeFlush = func(sp *sharedPort) {
+			if closed || victim.Stats().PacketsSent < 3 {
+				return
+			}
+			for _, s := range sp.from[:sp.n] {
+				if s == victim {
+					batchedOf++
+				}
+			}
+			if batchedOf == 0 {
+				return
+			}
+			closed = true
+			victim.Close() // on the pacer's goroutine: the batch is not sent yet
+			deliverd = len(peers[0].in)
+		}
+		prompt := NewPromptPCM("tone", Tone([]float64{440}, 200*time.Millisecond))
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for i, s := range sess {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = s.Play(context.Background(), prompt)
+			}()
+		}
+		wg.Wait()
+		if !closed || batchedOf == 0 {
+			t.Fatalf("the victim was not closed with a frame queued (closed %v)", closed)
+		}
+		if !errors.Is(errs[0], ErrSessionClosed) || errs[1] != nil {
+			t.Errorf("Play: victim %v, other %v; want ErrSessionClosed and nil", errs[0], errs[1])
+		}
+		synctest.Wait()
+		if got := len(drain(t, peers[0])); got != deliverd {
+			t.Errorf("the victim's far end got %d packets, %d when Close returned: %d sent after Close", got, deliverd, got-deliverd)
+		}
+		if got := len(drain(t, peers[1])); got != 10 {
+			t.Errorf("the other call's far end got %d packets, want its 10", got)
+		}
+		sess[1].Close()
+		if st := pool.SharedStats(); st.Calls != 0 {
+			t.Errorf("%d shared calls after closing all", st.Calls)
+		}
+	})
+}
+
+// A re-INVITE of a shared call is held to the setup rules: onto another
+// call's address (ErrSharedAddrInUse), outside the networks or with NAT
+// evidence (ErrSharedIneligible) it is refused by PrepareRemote and
+// SetRemote alike and the call keeps its address; an address in
+// SharedConfig.NoNAT may differ from the SIP source. PrepareRemote moves
+// the entry at once, so no other call can take the address before the
+// re-INVITE is answered.
+func TestSharedPortReinviteRules(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newMemNet()
+		pool := sharedMemPool(t, n, "10.9.0.0/16")
+		local := netip.MustParseAddr("10.0.0.1")
+		a, b := mustAP("10.0.0.2:5000"), mustAP("10.0.0.2:5002")
+		var sess []*Session
+		for _, addr := range []netip.AddrPort{a, b} {
+			s, err := NewSession(SessionConfig{IP: local, Pool: pool, Peer: addr, PeerSignal: addr.Addr()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Start(remoteAt(addr.String())); err != nil {
+				t.Fatal(err)
+			}
+			sess = append(sess, s)
+		}
+		s := sess[0]
+		natted := remoteAt("10.0.0.7:6000")
+		natted.Signal = netip.MustParseAddr("10.0.0.8")
+		outside := remoteAt("192.0.2.1:6000")
+		for _, tc := range []struct {
+			name string
+			r    Remote
+			want error
+		}{
+			{"onto the other call's address", remoteAt(b.String()), ErrSharedAddrInUse},
+			{"NAT evidence", natted, ErrSharedIneligible},
+			{"outside the networks", outside, ErrSharedIneligible},
+		} {
+			if err := s.PrepareRemote(tc.r); !errors.Is(err, tc.want) {
+				t.Errorf("PrepareRemote %s: %v, want %v", tc.name, err, tc.want)
+			}
+			if err := s.SetRemote(tc.r); !errors.Is(err, tc.want) {
+				t.Errorf("SetRemote %s: %v, want %v", tc.name, err, tc.want)
+			}
+			if s.sh.at != a || s.Stats().RemoteAddr != a {
+				t.Errorf("%s: entry %v, remote %v; want both still %v", tc.name, s.sh.at, s.Stats().RemoteAddr, a)
+			}
+		}
+		// An SBC's media address in NoNAT, signalled from elsewhere.
+		sbc := remoteAt("10.9.0.5:7000")
+		sbc.Signal = netip.MustParseAddr("10.0.0.8")
+		if err := s.PrepareRemote(sbc); err != nil {
+			t.Fatalf("PrepareRemote to a NoNAT address: %v", err)
+		}
+		if s.sh.at != sbc.Addr {
+			t.Errorf("entry %v after PrepareRemote, want %v", s.sh.at, sbc.Addr)
+		}
+		sp := s.sh.port
+		sp.mu.RLock()
+		p, old := sp.peers[sbc.Addr], sp.peers[a]
+		sp.mu.RUnlock()
+		if p == nil || p.s != s || old != nil {
+			t.Error("PrepareRemote left the demux entry where it was: another call could take the new address")
+		}
+		if err := s.SetRemote(sbc); err != nil {
+			t.Fatalf("SetRemote after PrepareRemote: %v", err)
+		}
+		if s.Stats().RemoteAddr != sbc.Addr {
+			t.Errorf("remote %v, want %v", s.Stats().RemoteAddr, sbc.Addr)
+		}
+		for _, s := range sess {
+			s.Close()
 		}
 	})
 }

@@ -135,6 +135,20 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		n.Signal = signalIP(req.Source()) // a roaming phone re-INVITEs from its new IP
 		next = n
 	}
+	// The new media address is applied after the 200 (below); whether the
+	// media layer will take it is settled before we answer, so a refusal
+	// is a 488 and the call keeps its old media, not a 200 whose media
+	// never flows. Resuming from hold applies the address the held offer
+	// named (it was not applied while held).
+	apply := !next.Hold && (next.remote() != prev.remote() || prev.Hold)
+	if apply {
+		if err := c.media.PrepareRemote(next.remote()); err != nil {
+			c.log.Warn("re-INVITE refused: its media address cannot be used", "remote", next.Remote.String(),
+				"signal", next.Signal.String(), "err", err)
+			s.respondError(req, tx, refuseRemote(err))
+			return
+		}
+	}
 	c.mu.Lock()
 	c.neg = next
 	c.version++
@@ -151,12 +165,31 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		c.log.Info("hold changed", "hold", next.Hold)
 		c.media.SetHold(next.Hold)
 	}
-	if !next.Hold && next.remote() != prev.remote() {
+	if apply {
 		c.log.Info("media changed", "codec", next.Codec.String(), "remote", next.Remote.String())
 		if err := c.media.SetRemote(next.remote()); err != nil {
 			c.log.Warn("media update", "err", err)
 		}
 	}
+}
+
+// refuseRemote is the 488 for a re-offer whose media the session refused
+// (Session.PrepareRemote). RFC 3261 §14.2: an unacceptable new session
+// description gets 488 with a Warning, and the old session goes on. Not
+// 500 with Retry-After: that is for an INVITE overlapping another, which
+// a retry after the other ends can fix; a retry of this offer fails the
+// same way as long as the other call holds the address (or for ever, for
+// an address that may not share).
+func refuseRemote(err error) *StatusError {
+	text := "media address not usable"
+	switch {
+	case errors.Is(err, media.ErrSharedAddrInUse):
+		text = "RTP address in use by another call on the shared port"
+	case errors.Is(err, media.ErrSharedIneligible):
+		text = "RTP address may not use the shared port"
+	}
+	return statusErr(sip.StatusNotAcceptableHere, "Not Acceptable Here", err,
+		sip.NewHeader("Warning", `399 hotline "`+text+`"`))
 }
 
 // contact is our Contact for responses on the given transport.
