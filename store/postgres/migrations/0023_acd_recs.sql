@@ -1,0 +1,16 @@
+-- Issue 12 (throughput): the leader's statistics records, one row per
+-- commit instead of one queue_recs row per record (five per routing
+-- decision, 28 % of the server's statement time in a sustained run:
+-- docs/cluster.md, "Benchmarks"). body is the commit's records in the
+-- leader's own text encoding (store/postgres/recs.go), written and read
+-- back whole; id is the first record's ID (unique per epoch and record);
+-- last_at the newest record's time, which a takeover prunes by (a row is
+-- deleted once all its records are older than the figures' window).
+-- queue_recs keeps a single node's records (the runstate writer) and the
+-- ones leaders wrote before this migration; a takeover reads both.
+CREATE TABLE acd_recs (
+    id      TEXT PRIMARY KEY,
+    last_at TIMESTAMPTZ NOT NULL,
+    body    TEXT NOT NULL
+);
+CREATE INDEX acd_recs_last_at ON acd_recs (last_at);
