@@ -7,7 +7,9 @@
 -- last_at the newest record's time, which a takeover prunes by (a row is
 -- deleted once all its records are older than the figures' window).
 -- queue_recs keeps a single node's records (the runstate writer) and the
--- ones leaders wrote before this migration; a takeover reads both.
+-- ones leaders wrote before this migration; a takeover reads both. A
+-- leader still on the older code does not read acd_recs: in a rolling
+-- upgrade its figures miss what newer leaders recorded.
 CREATE TABLE acd_recs (
     id      TEXT PRIMARY KEY,
     last_at TIMESTAMPTZ NOT NULL,
