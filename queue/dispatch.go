@@ -27,12 +27,19 @@ func (s *Service) dispatch() {
 			if done[i] {
 				continue
 			}
+			// A queue without a free agent first: most calls come
+			// after a join or a leave with every agent busy, and the
+			// walk below passes every caller ringing at the head.
+			if q.noFree {
+				done[i] = true
+				continue
+			}
 			h := pos[i].at()
 			for h != nil && !q.servable(h) {
 				pos[i].next()
 				h = pos[i].at()
 			}
-			if h == nil || q.noFree {
+			if h == nil {
 				done[i] = true
 				continue
 			}

@@ -130,8 +130,8 @@ type Batch struct {
 	DelOffers  []string
 	Out        []OutItem
 	LostNodes  []string // declared lost in this batch
-	// Recs are the statistics records the batch made (queue_recs: the
-	// store's table, which a single node's runstate writer fills).
+	// Recs are the statistics records the batch made, in the order made:
+	// one acd_recs row keyed by the first one's ID (migration 0023).
 	Recs []store.QueueRec
 	// View, when set, replaces the ACD's view (acd_view, JSON) that every
 	// node reads; fenced like the rest of the batch.
@@ -638,19 +638,7 @@ func (l *Leader) Load(ctx context.Context, since time.Time) (Snapshot, error) {
 		})
 	}
 	if err == nil {
-		_, err = l.c.Exec(ctx, `DELETE FROM queue_recs WHERE at < $1`, since)
-	}
-	if err == nil {
-		rows, err = l.c.Query(ctx, `SELECT id, queue, at, kind, call_id, duration_us, agent FROM queue_recs ORDER BY at, id`)
-	}
-	if err == nil {
-		s.Recs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.QueueRec, error) {
-			var q store.QueueRec
-			var us int64
-			err := r.Scan(&q.ID, &q.Queue, &q.At, &q.Kind, &q.CallID, &us, &q.Agent)
-			q.Duration = time.Duration(us) * time.Microsecond
-			return q, err
-		})
+		s.Recs, err = l.loadRecs(ctx, since)
 	}
 	if err == nil {
 		rows, err = l.c.Query(ctx, `SELECT offer_id, node, body FROM acd_offers ORDER BY offer_id`)
@@ -671,6 +659,57 @@ func (l *Leader) Load(ctx context.Context, since time.Time) (Snapshot, error) {
 		return Snapshot{}, fmt.Errorf("load acd snapshot: %w", err)
 	}
 	return s, nil
+}
+
+// loadRecs reads the statistics records at or after since, in (at, id)
+// order: the leaders' (acd_recs, a row per commit) and queue_recs' (a
+// single node's, and leaders' from before migration 0023). Rows whose
+// records are all older are deleted; a row partly older is kept whole and
+// filtered here.
+func (l *Leader) loadRecs(ctx context.Context, since time.Time) ([]store.QueueRec, error) {
+	_, err := l.c.Exec(ctx, `DELETE FROM queue_recs WHERE at < $1`, since)
+	if err == nil {
+		_, err = l.c.Exec(ctx, `DELETE FROM acd_recs WHERE last_at < $1`, since)
+	}
+	if err != nil {
+		return nil, err
+	}
+	rows, err := l.c.Query(ctx, `SELECT id, queue, at, kind, call_id, duration_us, agent FROM queue_recs`)
+	if err != nil {
+		return nil, err
+	}
+	recs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.QueueRec, error) {
+		var q store.QueueRec
+		var us int64
+		err := r.Scan(&q.ID, &q.Queue, &q.At, &q.Kind, &q.CallID, &us, &q.Agent)
+		q.Duration = time.Duration(us) * time.Microsecond
+		return q, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	rows, err = l.c.Query(ctx, `SELECT id, body FROM acd_recs`)
+	if err != nil {
+		return nil, err
+	}
+	var id, body string
+	_, err = pgx.ForEachRow(rows, []any{&id, &body}, func() error {
+		var err error
+		if recs, err = decodeRecs(recs, body, since); err != nil {
+			return fmt.Errorf("acd_recs %s: %w", id, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortStableFunc(recs, func(a, b store.QueueRec) int {
+		if c := a.At.Compare(b.At); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return recs, nil
 }
 
 // fenceCode is the SQLSTATE acd_fence raises (migration 0017).
@@ -762,16 +801,11 @@ func (l *Leader) Commit(ctx context.Context, b *Batch) error {
 				q.Queue(`SELECT pg_notify('`+ChanOutbox+`', current_schema() || '/' || $1)`, n)
 			}
 		}
-		if n := len(b.Recs); n > 0 {
-			ids, queues, ats, kinds, calls, durs, agents := make([]string, n), make([]string, n), make([]time.Time, n),
-				make([]string, n), make([]string, n), make([]int64, n), make([]string, n)
-			for i, r := range b.Recs {
-				ids[i], queues[i], ats[i], kinds[i], calls[i], durs[i], agents[i] = r.ID, r.Queue, r.At, r.Kind, r.CallID,
-					r.Duration.Microseconds(), r.Agent
-			}
-			q.Queue(`INSERT INTO queue_recs (id, queue, at, kind, call_id, duration_us, agent)
-				SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::bigint[], $7::text[])
-				ON CONFLICT (id) DO NOTHING`, ids, queues, ats, kinds, calls, durs, agents)
+		if len(b.Recs) > 0 {
+			// One row for the batch's records (0023, recs.go); the first
+			// record's ID keys it, so a batch sent twice is stored once.
+			body, last := encodeRecs(b.Recs)
+			q.Queue(`INSERT INTO acd_recs (id, last_at, body) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING`, b.Recs[0].ID, last, body)
 		}
 		if b.View != nil {
 			q.Queue(`UPDATE acd_view SET version = version + 1, epoch = $1, at = now(), body = $2::text WHERE id = 1`, l.Epoch, string(b.View))

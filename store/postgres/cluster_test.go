@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -346,5 +347,52 @@ func TestClusterQueuesMergedAndBeat(t *testing.T) {
 	exec(t, url, `UPDATE acd_leader SET epoch = epoch + 1`)
 	if err := l2.Beat(ctx); !errors.Is(err, postgres.ErrFenced) {
 		t.Fatalf("Beat of a superseded epoch = %v; want ErrFenced", err)
+	}
+}
+
+// A takeover's records: the leaders' rows (acd_recs, one per commit; a
+// batch sent twice is stored once) merged with queue_recs' (a single
+// node's, and leaders' from before migration 0023) in (at, id) order,
+// those before since left out and a row wholly before it deleted.
+func TestClusterLeaderRecs(t *testing.T) {
+	c, url := openCluster(t)
+	ctx := t.Context()
+	at := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	db, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(context.Background())
+	if _, err := db.Exec(ctx, `INSERT INTO queue_recs (id, queue, at, kind, call_id, duration_us, agent) VALUES
+		('old-1', 'q', $1, 'joined', 'c0', 0, ''), ('old-0', 'q', $2, 'joined', 'cx', 0, '')`, at.Add(time.Second), at.Add(-48*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	l, err := c.TryLead(ctx, "a")
+	if err != nil || l == nil {
+		t.Fatalf("TryLead = %v, %v", l, err)
+	}
+	defer l.Close()
+	batch := []store.QueueRec{{ID: "e1-1", Queue: "q", At: at, Kind: store.RecJoined, CallID: "c1"},
+		{ID: "e1-2", Queue: "q", At: at.Add(2 * time.Second), Kind: store.RecAnswered, CallID: "c1", Duration: time.Second}}
+	stale := []store.QueueRec{{ID: "e1-0", Queue: "q", At: at.Add(-47 * time.Hour), Kind: store.RecJoined, CallID: "cy"}}
+	for _, b := range []*postgres.Batch{{Recs: stale}, {Recs: batch}, {Recs: batch}} {
+		if err := l.Commit(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	snap, err := l.Load(ctx, at.Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, r := range snap.Recs {
+		ids = append(ids, r.ID)
+	}
+	if got := strings.Join(ids, ","); got != "e1-1,old-1,e1-2" || snap.Recs[2].Duration != time.Second || !snap.Recs[0].At.Equal(at) {
+		t.Fatalf("Load records = %s (%+v); want e1-1,old-1,e1-2", got, snap.Recs)
+	}
+	var rows int
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM acd_recs`).Scan(&rows); err != nil || rows != 1 {
+		t.Fatalf("acd_recs rows after Load = %d, %v; want the one batch (the stale row deleted, the repeat not stored)", rows, err)
 	}
 }
