@@ -135,8 +135,12 @@ func startCallbackNode(t *testing.T, url, id string, calls int, draining bool) *
 	n.calls.Store(int64(calls))
 	n.draining.Store(draining)
 	n.node, err = cluster.New(cluster.Config{ID: id, DB: openCluster(t, url),
-		ACD:        queueConfigForCallbacks(),
-		NodeExpiry: 2 * time.Second, Heartbeat: 100 * time.Millisecond, LeadEvery: 50 * time.Millisecond, LeaderExpiry: 2 * time.Second,
+		ACD: queueConfigForCallbacks(),
+		// Expiries of 4 s (40 heartbeats): with 2 s a node starved under
+		// -race on a loaded machine could be declared lost while it lived
+		// and its call dialled again, the likely cause of one "2 attempts"
+		// failure of TestClusterCallbackLeaderChangeMidDial at load ~10.
+		NodeExpiry: 4 * time.Second, Heartbeat: 100 * time.Millisecond, LeadEvery: 50 * time.Millisecond, LeaderExpiry: 4 * time.Second,
 		Leading: n.leadingHook, NodeLost: n.nodeLost, Callback: n.load,
 		Load: func() (int, bool) { return int(n.calls.Load()), n.draining.Load() },
 		Dial: n.dial,
