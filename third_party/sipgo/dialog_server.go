@@ -13,10 +13,10 @@ import (
 
 type DialogServerSession struct {
 	Dialog
-	// inviteTx is the INVITE's server transaction until the dialog is
-	// confirmed or the transaction terminates: after that the dialog has no
-	// use for it, and holding it would keep the INVITE, the final response
-	// and the ACK reachable for as long as the dialog lives. Under txMu.
+	// inviteTx is the INVITE's server transaction until it terminates (at
+	// a BYE, or at Timer L once confirmed): after that the dialog has no use
+	// for it, and holding it would keep the INVITE, the final response and
+	// the transaction reachable for as long as the dialog lives. Under txMu.
 	txMu     sync.Mutex
 	inviteTx sip.ServerTransaction
 	// s        *DialogServer
@@ -32,7 +32,6 @@ func (s *DialogServerSession) ReadAck(req *sip.Request, tx sip.ServerTransaction
 		return ErrDialogInvalidCseq
 	}
 	s.setState(sip.DialogStateConfirmed)
-	s.releaseInviteTx()
 	return nil
 }
 
@@ -285,7 +284,7 @@ func (s *DialogServerSession) authDigest(chal *digest.Challenge, opts digest.Opt
 func (s *DialogServerSession) WriteResponse(res *sip.Response) error {
 	tx := s.inviteTransaction()
 	if tx == nil {
-		// Confirmed (ACKed) or terminated: no response can go on the INVITE.
+		// Terminated and released: no response can go on the INVITE.
 		return sip.ErrTransactionTerminated
 	}
 
@@ -409,8 +408,8 @@ func (s *DialogServerSession) WriteBye(ctx context.Context, bye *sip.Request) er
 		return fmt.Errorf("can not send bye on NON success response")
 	}
 
-	// This is tricky. A released transaction (nil) is confirmed or
-	// terminated already: nothing to wait for.
+	// This is tricky. A released transaction (nil) has terminated: nothing
+	// to wait for.
 	inviteTx := s.inviteTransaction()
 	if inviteTx != nil {
 		defer inviteTx.Terminate() // Terminates INVITE in all cases

@@ -10,8 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// Hotline fork: a server dialog lets go of its INVITE transaction once it is
-// confirmed or the transaction has terminated (see NOTE.md). Before, the
+// Hotline fork: a server dialog lets go of its INVITE transaction once the
+// transaction has terminated (see NOTE.md). Before, the
 // dialog held the transaction, and with it the INVITE as received, the
 // final response and the ACK, for as long as the dialog lived.
 func TestDialogServerReleasesInviteTx(t *testing.T) {
@@ -53,14 +53,18 @@ func TestDialogServerReleasesInviteTx(t *testing.T) {
 		require.False(t, released(t, d, freed), "the dialog still needs the transaction to retransmit its 2xx")
 		require.NotNil(t, d.inviteTransaction())
 	})
-	t.Run("confirmed by ACK", func(t *testing.T) {
+	t.Run("confirmed, then BYE", func(t *testing.T) {
 		d, invite, freed := newDialog(t)
 		d.setState(sip.DialogStateEstablished)
 		ack := sip.NewRequest(sip.ACK, invite.Recipient)
 		ack.AppendHeader(&sip.CSeqHeader{SeqNo: invite.CSeq().SeqNo, MethodName: sip.ACK})
 		require.NoError(t, d.ReadAck(ack, nil))
 		require.Equal(t, sip.DialogStateConfirmed, d.LoadState())
-		require.True(t, released(t, d, freed), "a confirmed dialog still references its INVITE transaction")
+		// Kept while confirmed: a BYE still terminates it at once (it does
+		// not wait for Timer L).
+		require.False(t, released(t, d, freed))
+		d.inviteTransaction().Terminate() // what ReadBye and WriteBye do
+		require.True(t, released(t, d, freed), "the dialog still references its INVITE transaction after it terminated")
 		require.ErrorIs(t, d.WriteResponse(sip.NewResponseFromRequest(d.InviteRequest, 200, "OK", nil)), sip.ErrTransactionTerminated)
 	})
 	t.Run("transaction terminated", func(t *testing.T) {
