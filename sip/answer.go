@@ -86,10 +86,13 @@ func (s *Server) run(c *Call, tx sip.ServerTransaction, late bool) {
 	s.confirm(c.slot)
 	if late {
 		var ack *sip.Request
+		c.mu.Lock()
 		select {
 		case ack = <-c.ackCh:
 		default:
 		}
+		c.ackCh = nil // later ACKs (re-INVITEs') are not for us
+		c.mu.Unlock()
 		if ack == nil || len(ack.Body()) == 0 {
 			c.log.Warn("late offer: ACK carried no answer")
 			c.markEnded(CauseError, SideLocal) // finish sends the BYE

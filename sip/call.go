@@ -36,8 +36,11 @@ type Call struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	done   chan struct{}
-	ackCh  chan *sip.Request // ACK handed from the ACK handler (late offer answer)
-	bg     sync.WaitGroup    // the media watchdog's check once it runs, re-INVITE work
+	// ackCh hands a late offer's ACK (it carries the answer) from the ACK
+	// handler to run; nil otherwise and once run has it, so that no ACK is
+	// parked in it for the rest of the call (issue 15: ~2 KiB a call). Under mu.
+	ackCh chan *sip.Request
+	bg    sync.WaitGroup // the media watchdog's check once it runs, re-INVITE work
 
 	mu       sync.Mutex
 	neg      Negotiated // current negotiated stream

@@ -29,8 +29,11 @@ func (s *Server) onAck(req *sip.Request, tx sip.ServerTransaction) {
 	if c == nil {
 		return // ACK for a non-2xx is absorbed by the transaction layer
 	}
+	c.mu.Lock()
+	ackCh := c.ackCh // nil but while a late offer's answer is awaited
+	c.mu.Unlock()
 	select {
-	case c.ackCh <- req: // late offer: the answer is in this ACK (RFC 3264 §5)
+	case ackCh <- req: // late offer: the answer is in this ACK (RFC 3264 §5)
 	default:
 	}
 	// Confirm the dialog before waking the waiter: it may send BYE at once.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"runtime/debug"
 	"strings"
@@ -208,7 +209,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	admitted, claimed = false, false // the call owns the reservation and the Call-ID now
-	c := s.newCall(dialog, sess, callID, called, req, neg, claim)
+	c := s.newCall(dialog, sess, log, callID, called, req, neg, claim, late)
 	c.slot = slot
 	c.feature = feature
 	s.run(c, tx, late)
@@ -235,11 +236,16 @@ func isMime(req *sip.Request, want string) bool {
 	return strings.EqualFold(strings.TrimSpace(m), want)
 }
 
-func (s *Server) newCall(d *sipgo.DialogServerSession, sess *media.Session, callID, called string, req *sip.Request, neg Negotiated,
-	claim *callIDClaim) *Call {
+// newCall takes log, the call's logger (call_id attached), from onInvite,
+// which made it for the media session: one slog handler clone per call, not two.
+func (s *Server) newCall(d *sipgo.DialogServerSession, sess *media.Session, log *slog.Logger, callID, called string, req *sip.Request, neg Negotiated,
+	claim *callIDClaim, late bool) *Call {
 	c := &Call{id: callID, fromTag: fromTag(req), called: called, caller: cleanLimit(req.From().Address.User),
-		log: s.log.With("call_id", callID), srv: s, dialog: d, media: sess,
-		done: make(chan struct{}), ackCh: make(chan *sip.Request, 1), neg: neg, version: 1, sessID: randUint64()}
+		log: log, srv: s, dialog: d, media: sess,
+		done: make(chan struct{}), neg: neg, version: 1, sessID: randUint64()}
+	if late {
+		c.ackCh = make(chan *sip.Request, 1)
+	}
 	c.ctx, c.cancel = context.WithCancelCause(context.Background())
 	s.mu.Lock()
 	s.calls[d.ID] = c

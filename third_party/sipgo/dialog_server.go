@@ -13,6 +13,11 @@ import (
 
 type DialogServerSession struct {
 	Dialog
+	// inviteTx is the INVITE's server transaction until it terminates (at
+	// a BYE, or at Timer L once confirmed): after that the dialog has no use
+	// for it, and holding it would keep the INVITE, the final response and
+	// the transaction reachable for as long as the dialog lives. Under txMu.
+	txMu     sync.Mutex
 	inviteTx sip.ServerTransaction
 	// s        *DialogServer
 	ua *DialogUA
@@ -30,6 +35,22 @@ func (s *DialogServerSession) ReadAck(req *sip.Request, tx sip.ServerTransaction
 	return nil
 }
 
+// inviteTransaction is the INVITE server transaction, nil once released.
+func (s *DialogServerSession) inviteTransaction() sip.ServerTransaction {
+	s.txMu.Lock()
+	defer s.txMu.Unlock()
+	return s.inviteTx
+}
+
+// releaseInviteTx drops the dialog's reference to the INVITE transaction
+// (the transaction layer keeps it for its own timers). It is called from
+// the transaction's OnTerminate: it must not call into the transaction.
+func (s *DialogServerSession) releaseInviteTx() {
+	s.txMu.Lock()
+	s.inviteTx = nil
+	s.txMu.Unlock()
+}
+
 func (s *DialogServerSession) ReadBye(req *sip.Request, tx sip.ServerTransaction) error {
 	// Make sure this is bye for this dialog
 	if err := s.validateRequest(req); err != nil {
@@ -37,7 +58,9 @@ func (s *DialogServerSession) ReadBye(req *sip.Request, tx sip.ServerTransaction
 	}
 
 	defer s.Close()
-	defer s.inviteTx.Terminate() // Terminat`es Invite transaction
+	if inviteTx := s.inviteTransaction(); inviteTx != nil {
+		defer inviteTx.Terminate() // Terminates Invite transaction
+	}
 
 	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
 	if err := tx.Respond(res); err != nil {
@@ -259,7 +282,11 @@ func (s *DialogServerSession) authDigest(chal *digest.Challenge, opts digest.Opt
 // NOTE: Make sure you have built response based on dialog.InviteRequest which makes sure
 // that dialog ID do match
 func (s *DialogServerSession) WriteResponse(res *sip.Response) error {
-	tx := s.inviteTx
+	tx := s.inviteTransaction()
+	if tx == nil {
+		// Terminated and released: no response can go on the INVITE.
+		return sip.ErrTransactionTerminated
+	}
 
 	if res.Contact() == nil {
 		// Add our default contact header
@@ -381,13 +408,17 @@ func (s *DialogServerSession) WriteBye(ctx context.Context, bye *sip.Request) er
 		return fmt.Errorf("can not send bye on NON success response")
 	}
 
-	// This is tricky
-	defer s.inviteTx.Terminate() // Terminates INVITE in all cases
-	for {
+	// This is tricky. A released transaction (nil) has terminated: nothing
+	// to wait for.
+	inviteTx := s.inviteTransaction()
+	if inviteTx != nil {
+		defer inviteTx.Terminate() // Terminates INVITE in all cases
+	}
+	for inviteTx != nil {
 		state = s.state.Load()
 		if sip.DialogState(state) < sip.DialogStateConfirmed {
 			select {
-			case <-s.inviteTx.Done():
+			case <-inviteTx.Done():
 				// Wait until we timeout
 			case <-time.After(sip.T1):
 				// Recheck state

@@ -36,13 +36,16 @@ func (c *DialogUA) ReadInvite(inviteRequest *sip.Request, tx sip.ServerTransacti
 	if err != nil {
 		return nil, fmt.Errorf("generating dialog to tag failed: %w", err)
 	}
-	// As we are modifying request we need to perform shallow clone to avoid transaction races
-	inviteReq := inviteRequest.Clone()
-	to := inviteReq.To()
-	if to == nil {
+	// The dialog adds its tag to To: a shallow clone with To cloned leaves the
+	// transaction's request as it came, without holding every header twice
+	// for the dialog's lifetime (the transaction keeps the original).
+	if inviteRequest.To() == nil {
 		return nil, fmt.Errorf("no To header present")
 	}
+	inviteReq := inviteRequest.ShallowClone()
+	to := sip.HeaderClone(inviteReq.To()).(*sip.ToHeader)
 	to.Params.Add("tag", uuid.String())
+	inviteReq.ReplaceHeader(to)
 	id, err := sip.DialogIDFromRequestUAS(inviteReq)
 	if err != nil {
 		return nil, err
@@ -74,6 +77,7 @@ func (c *DialogUA) ReadInvite(inviteRequest *sip.Request, tx sip.ServerTransacti
 
 	if !tx.OnTerminate(func(key string, err error) {
 		// NOTE: do not call any here tx FSM related functions as they can cause deadlock
+		dtx.releaseInviteTx() // a terminated transaction is of no more use to the dialog
 		state := dtx.LoadState()
 		if state < sip.DialogStateEstablished {
 			// It is mostly canceled if transaction died before answer

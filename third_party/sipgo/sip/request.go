@@ -332,6 +332,30 @@ func (r *Request) remoteAddress() Addr {
 	return r.raddr
 }
 
+// ShallowClone returns a copy of req with a header list of its own that
+// shares the header values and the body with req: adding, removing or
+// replacing (ReplaceHeader) a header on either leaves the other as it is,
+// but a shared header changed in place changes in both, so clone a header
+// (HeaderClone) before changing it. It costs the list, not the headers: for
+// a copy kept as long as a dialog whose request stays reachable anyway (a
+// server transaction's origin), Clone would hold every header twice.
+func (req *Request) ShallowClone() *Request {
+	newReq := &Request{Method: req.Method, Recipient: req.Recipient, Laddr: req.Laddr, raddr: req.raddr}
+	if req.Recipient.UriParams != nil {
+		newReq.Recipient.UriParams = req.Recipient.UriParams.clone()
+	}
+	if req.Recipient.Headers != nil {
+		newReq.Recipient.Headers = req.Recipient.Headers.clone()
+	}
+	newReq.SipVersion = req.SipVersion
+	newReq.headers.headerOrder = make([]Header, 0, len(req.headers.headerOrder))
+	for _, h := range req.headers.headerOrder {
+		newReq.AppendHeader(h)
+	}
+	newReq.body, newReq.tp, newReq.src, newReq.dest = req.body, req.tp, req.src, req.dest
+	return newReq
+}
+
 func cloneRequest(req *Request) *Request {
 	newReq := NewRequest(
 		req.Method,
