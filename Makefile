@@ -21,7 +21,7 @@ run: build
 test: lint unit fuzz
 
 unit:
-	$(GO) test -race -count=1 -timeout 20m ./...
+	$(GO) test -race -count=1 -timeout 25m ./...
 	cd third_party/sipgo && $(GO) test -race -count=1 ./sip -run 'TestListenerAddrs|TestUDPListenerPool|TestClientTxTerminateErrBeforeDone'
 	# The root package's tests embed testdata/certs (left out of the published module): made once, gitignored.
 	cd third_party/sipgo/testdata && { [ -f certs/client.crt ] || bash generate_certs.sh >/dev/null 2>&1; }
