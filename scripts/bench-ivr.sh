@@ -207,25 +207,7 @@ wait_idle() {
 # bound pairs: with the fixed 6000 a second bench's sipp failed at once
 # ("Unable to bind audio RTP socket", 0 calls). 1100-2000 keeps every
 # per-call port under 12000 (testports' ranges and the server's RTP above).
-sipp_media_port() { python3 -c 'import random,socket
-bases = list(range(1100, 2001, 4))
-random.shuffle(bases)
-for base in bases:
-    held = []
-    try:
-        for port in (base, base + 2):
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            held.append(s)
-            s.bind(("127.0.0.1", port))
-    except OSError:
-        continue
-    finally:
-        for s in held:
-            s.close()
-    print(base)
-    break
-else:
-    raise SystemExit("no free sipp media port pair in 1100-2000")'; }
+sipp_media_port() { free_block 1100 2000; }
 
 # run BUILD NAME run-load.sh-ARGS...: one run on a fresh server; its summary
 # lands in $OUT/NAME.BUILD/summary.txt.
