@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -30,7 +31,13 @@ func recordingsCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fs.Usage()
 		return 2
 	}
-	if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 0 {
+	if err := fs.Parse(args[1:]); err != nil { // the flag package has printed the usage
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() != 0 {
 		fs.Usage()
 		return 2
 	}
