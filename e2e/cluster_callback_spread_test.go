@@ -11,9 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hotline-dev/hotline/callback"
-	"github.com/hotline-dev/hotline/internal/phonetest"
 	"github.com/hotline-dev/hotline/store"
-	"github.com/hotline-dev/hotline/store/postgres/pgtest"
 	"github.com/hotline-dev/hotline/testcall"
 )
 
@@ -26,22 +24,9 @@ import (
 // through b, and agent x (registered through b) hears the customer.
 // Completed by x, one call. Ports as in cluster_callback_test.go.
 func TestClusterCallbackPlacedByFollower(t *testing.T) {
-	url := pgtest.Schema(t)
-	line := phonetest.New(t, 26000, 26498, 660)
-	phone := phonetest.New(t, 26500, 26998, 440, 660)
-	a := start(t, clusterCallbackNode(url, "a", 20000, line, 1, time.Second))
-	waitLeader(t, url, "a", 10*time.Second, nil)
-	b := start(t, clusterCallbackNode(url, "b", 23000, line, 1, time.Second))
+	cl := callbackCluster(t, cbSetup{agent: true, listen: []float64{660}})
+	url, line, phone, a, b := cl.url, cl.line, cl.phone, cl.a, cl.b
 	ctx := within(t, 90*time.Second)
-	status, err := phone.Register(ctx, b.sipAddr("udp"), "x", "pw-x", 3600)
-	must(t, err)
-	if status != 200 {
-		t.Fatalf("REGISTER x at node b: %d", status)
-	}
-	waitBinding(t, url, "x", phone.URI("x"), 5*time.Second)
-	if code, _, body := apiDo(t, b, "POST", "/api/v1/agents/x/state", `{"state":"login"}`); code != 200 {
-		t.Fatalf("login x through node b: %d %s", code, body)
-	}
 
 	// A caller in a's IVR (the e2e flow's menus, about 35 s with a 1 at
 	// 7 s), until a's heartbeat says so.
