@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"io"
 	"io/fs"
 	"net/http"
 	"path/filepath"
@@ -68,20 +67,7 @@ func TestVoicemailClusterDatabase(t *testing.T) {
 
 	// Node B: its own disk has nothing; its API serves A's recording.
 	get := func(token string, header map[string]string) (int, http.Header, []byte) {
-		req, err := http.NewRequestWithContext(t.Context(), "GET", "http://"+b.http+"/api/v1/recordings/"+rec.ID, nil)
-		must(t, err)
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		for k, v := range header {
-			req.Header.Set(k, v)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		must(t, err)
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		must(t, err)
-		return resp.StatusCode, resp.Header, body
+		return getRecording(t, b.http, rec.ID, token, header)
 	}
 	status, hdr, whole := get(testToken, nil)
 	if status != 200 || hdr.Get("Content-Type") != "audio/wav" || !bytes.Equal(whole, wav) {

@@ -151,20 +151,7 @@ func checkVoicemail(t *testing.T, h *harness, id string) (store.Recording, []byt
 
 	// The API: whole, by range, and not without a token.
 	get := func(token string, header map[string]string) (int, http.Header, []byte) {
-		req, err := http.NewRequestWithContext(t.Context(), "GET", "http://"+h.app.HTTPAddr().String()+"/api/v1/recordings/"+rec.ID, nil)
-		must(t, err)
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		for k, v := range header {
-			req.Header.Set(k, v)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		must(t, err)
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		must(t, err)
-		return resp.StatusCode, resp.Header, b
+		return getRecording(t, h.app.HTTPAddr().String(), rec.ID, token, header)
 	}
 	status, hdr, wav := get(vmReadToken, nil)
 	if status != 200 || hdr.Get("Content-Type") != "audio/wav" || int64(len(wav)) != rec.Size {
@@ -204,4 +191,24 @@ func checkVoicemail(t *testing.T, h *harness, id string) (store.Recording, []byt
 		t.Errorf("the # tone is at the end of the message: share %.2f", s)
 	}
 	return rec, wav
+}
+
+// getRecording is GET /api/v1/recordings/{id} on addr with token (none when
+// empty) and extra headers (a Range): status, headers, body.
+func getRecording(t *testing.T, addr, id, token string, header map[string]string) (int, http.Header, []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), "GET", "http://"+addr+"/api/v1/recordings/"+id, nil)
+	must(t, err)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	must(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	must(t, err)
+	return resp.StatusCode, resp.Header, body
 }
