@@ -190,10 +190,13 @@ func TestEdgeTCPSlowAndIdle(t *testing.T) {
 	}
 }
 
-// TestEdgeAcceptEMFILE runs in a child process with a low RLIMIT_NOFILE
-// (the shared machine's descriptors stay untouched): descriptors run out,
-// accept fails with EMFILE, and the server must keep serving once some are
-// free (issue 8.3: sipgo's Serve returned and Hotline shut down).
+// TestEdgeAcceptEMFILE runs the server in a child process with a low
+// RLIMIT_NOFILE (the shared machine's descriptors stay untouched):
+// descriptors run out, accept fails with EMFILE, and the server must keep
+// serving once some are free (issue 8.3: sipgo's Serve returned and Hotline
+// shut down). The connections come from this, unlimited, process: dialled
+// from the child they would take the child's last descriptor on the client
+// side and leave no connection pending for accept to fail on.
 func TestEdgeAcceptEMFILE(t *testing.T) {
 	if os.Getenv("HOTLINE_EMFILE_CHILD") == "1" {
 		emfileChild(t)
@@ -201,9 +204,62 @@ func TestEdgeAcceptEMFILE(t *testing.T) {
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestEdgeAcceptEMFILE$", "-test.count=1", "-test.v")
 	cmd.Env = append(os.Environ(), "HOTLINE_EMFILE_CHILD=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "EMFILE-CHILD-OK") {
-		t.Fatalf("child: %v\n%s", err, out)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	addrc, seen, done := make(chan string, 1), make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			line := sc.Text()
+			out.WriteString(line + "\n")
+			if a, ok := strings.CutPrefix(line, "EMFILE-ADDR "); ok {
+				addrc <- a
+			}
+			if line == "EMFILE-SEEN" {
+				close(seen)
+			}
+		}
+	}()
+	var conns []net.Conn
+	select {
+	case addr := <-addrc:
+	dial:
+		for len(conns) < 200 {
+			select {
+			case <-seen:
+				break dial
+			default:
+			}
+			c, err := net.DialTimeout("tcp", addr, time.Second)
+			if err != nil {
+				break // the backlog is full: accept has stopped taking them
+			}
+			conns = append(conns, c)
+		}
+	case <-done:
+	}
+	// Free the descriptors (and the per-source connection slots) before the
+	// child checks that it serves again.
+	for _, c := range conns {
+		c.Close()
+	}
+	stdin.Write([]byte("closed\n"))
+	<-done
+	err = cmd.Wait()
+	if err != nil || !strings.Contains(out.String(), "EMFILE-CHILD-OK") {
+		t.Fatalf("child (%d connections dialled): %v\n%s", len(conns), err, out.String())
 	}
 }
 
@@ -214,27 +270,18 @@ func emfileChild(t *testing.T) {
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		t.Fatal(err)
 	}
-	// Leave room above what is open now for a few dozen connections.
+	// Leave room above what is open now for a few dozen accepted connections.
 	open := countFDs(t)
 	low := syscall.Rlimit{Cur: uint64(open + 40), Max: lim.Max}
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low); err != nil {
 		t.Fatal(err)
 	}
-	var conns []net.Conn
-	for {
-		c, err := net.DialTimeout("tcp", addr.String(), time.Second)
-		if err != nil {
-			break // out of descriptors on our side too
-		}
-		conns = append(conns, c)
-		if len(conns) > 200 {
-			t.Fatal("never ran out of descriptors")
-		}
-	}
-	eventually(t, 5*time.Second, func() bool { return r.srv.EdgeCounts()[EdgeTCPAcceptRetries] > 0 },
-		"accept never failed with EMFILE (%d connections)", len(conns))
-	for _, c := range conns[:len(conns)/2] {
-		c.Close()
+	os.Stdout.WriteString("EMFILE-ADDR " + addr.String() + "\n")
+	eventually(t, 10*time.Second, func() bool { return r.srv.EdgeCounts()[EdgeTCPAcceptRetries] > 0 },
+		"accept never failed with EMFILE")
+	os.Stdout.WriteString("EMFILE-SEEN\n")
+	if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
+		t.Fatalf("waiting for the parent to close its connections: %v", err)
 	}
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		t.Fatal(err)
@@ -247,9 +294,6 @@ func emfileChild(t *testing.T) {
 		t.Fatalf("after EMFILE: %q", res)
 	}
 	c.Close()
-	for _, c := range conns[len(conns)/2:] {
-		c.Close()
-	}
 	t.Log("EMFILE-CHILD-OK")
 }
 
