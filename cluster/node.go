@@ -548,6 +548,10 @@ func (n *Node) Step(ctx context.Context) (bool, error) {
 			}
 		}
 		if l != nil {
+			// Followers depose after LeaderExpiry without a beat; an idle
+			// leader commits every LeaderExpiry/4, so a commit need not
+			// write a beat younger than that.
+			l.BeatEvery = n.cfg.LeaderExpiry / 4
 			n.log.Info("cluster: leading", "epoch", l.Epoch)
 			if n.lead, err = n.takeOver(ctx, l); err != nil {
 				l.Close()

@@ -509,6 +509,10 @@ func (l *Listener) Close() { _ = l.c.Close(context.Background()) }
 type Leader struct {
 	c     *pgx.Conn
 	Epoch int64
+	// BeatEvery is how old acd_leader's beat may be before a commit writes
+	// it again (acd_fence, migration 0024); between, a commit only locks
+	// the leader row. Zero writes it on every commit.
+	BeatEvery time.Duration
 }
 
 // TryLead takes the leader lock if it is free: (nil, nil) when another
@@ -588,12 +592,12 @@ func (l *Leader) Close() { _ = l.c.Close(context.Background()) }
 // (tests: the server notices the closed socket and frees the lock).
 func (l *Leader) Kill() { _ = l.c.PgConn().Conn().Close() }
 
-// Beat sets acd_leader's beat without committing anything (acd_fence:
-// ErrFenced when a newer leader holds the epoch). A takeover calls it while
+// Beat sets acd_leader's beat without committing anything, whatever its
+// age (acd_fence: ErrFenced when a newer leader holds the epoch). A takeover calls it while
 // it rebuilds, so followers do not depose a leader that has not had the
 // time to commit yet.
 func (l *Leader) Beat(ctx context.Context) error {
-	_, err := l.c.Exec(ctx, `SELECT acd_fence($1)`, l.Epoch)
+	_, err := l.c.Exec(ctx, `SELECT acd_fence($1, 0)`, l.Epoch)
 	if pgCode(err) == fenceCode {
 		return fmt.Errorf("acd leader beat (epoch %d): %w: %w", l.Epoch, ErrFenced, err)
 	}
@@ -712,7 +716,7 @@ func (l *Leader) loadRecs(ctx context.Context, since time.Time) ([]store.QueueRe
 	return recs, nil
 }
 
-// fenceCode is the SQLSTATE acd_fence raises (migration 0017).
+// fenceCode is the SQLSTATE acd_fence raises (migrations 0017, 0024).
 const fenceCode = "HL409"
 
 // Commit writes b in one transaction that first checks the epoch (locking
@@ -726,7 +730,7 @@ func (l *Leader) Commit(ctx context.Context, b *Batch) error {
 		var q pgx.Batch
 		// The row lock orders this commit against a takeover; beat tells
 		// followers this leader still commits.
-		q.Queue(`SELECT acd_fence($1)`, l.Epoch)
+		q.Queue(`SELECT acd_fence($1, $2)`, l.Epoch, l.BeatEvery.Seconds())
 		if len(b.Consumed) > 0 {
 			q.Queue(`DELETE FROM acd_commands WHERE id = ANY($1)`, b.Consumed)
 		}
@@ -746,7 +750,10 @@ func (l *Leader) Commit(ctx context.Context, b *Batch) error {
 				SELECT c, q, n, p, s, b, st FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::bigint[], $6::text[], $7::text[])
 				AS t(c, q, n, p, s, b, st)
 				ON CONFLICT (call_id) DO UPDATE SET queue = EXCLUDED.queue, node = EXCLUDED.node, placed = EXCLUDED.placed,
-				seq = EXCLUDED.seq, body = EXCLUDED.body, state = EXCLUDED.state`, ids, queues, nodes, placed, seqs, bodies, states)
+				seq = EXCLUDED.seq, body = EXCLUDED.body, state = EXCLUDED.state
+				WHERE (acd_entries.queue, acd_entries.node, acd_entries.placed, acd_entries.seq, acd_entries.body, acd_entries.state)
+				IS DISTINCT FROM (EXCLUDED.queue, EXCLUDED.node, EXCLUDED.placed, EXCLUDED.seq, EXCLUDED.body, EXCLUDED.state)`,
+				ids, queues, nodes, placed, seqs, bodies, states)
 		}
 		if n := len(b.Agents); n > 0 {
 			ids, pres, reasons, calls, cqueues, cnodes, cbodies, states := make([]string, n), make([]string, n), make([]string, n),
@@ -759,7 +766,10 @@ func (l *Leader) Commit(ctx context.Context, b *Batch) error {
 				SELECT a, p, r, c, cq, cn, cb, st FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
 				AS t(a, p, r, c, cq, cn, cb, st)
 				ON CONFLICT (agent_id) DO UPDATE SET presence = EXCLUDED.presence, reason = EXCLUDED.reason, call_id = EXCLUDED.call_id,
-				call_queue = EXCLUDED.call_queue, call_node = EXCLUDED.call_node, call_body = EXCLUDED.call_body, state = EXCLUDED.state`,
+				call_queue = EXCLUDED.call_queue, call_node = EXCLUDED.call_node, call_body = EXCLUDED.call_body, state = EXCLUDED.state
+				WHERE (acd_agents.presence, acd_agents.reason, acd_agents.call_id, acd_agents.call_queue, acd_agents.call_node,
+				acd_agents.call_body, acd_agents.state) IS DISTINCT FROM (EXCLUDED.presence, EXCLUDED.reason, EXCLUDED.call_id,
+				EXCLUDED.call_queue, EXCLUDED.call_node, EXCLUDED.call_body, EXCLUDED.state)`,
 				ids, pres, reasons, calls, cqueues, cnodes, cbodies, states)
 		}
 		if n := len(b.Queues); n > 0 {
@@ -768,7 +778,8 @@ func (l *Leader) Commit(ctx context.Context, b *Batch) error {
 				names[i], states[i] = sq.Queue, string(sq.State)
 			}
 			q.Queue(`INSERT INTO acd_queues (queue, state) SELECT q, st::jsonb FROM unnest($1::text[], $2::text[]) AS t(q, st)
-				ON CONFLICT (queue) DO UPDATE SET state = acd_queues.state || EXCLUDED.state`, names, states)
+				ON CONFLICT (queue) DO UPDATE SET state = acd_queues.state || EXCLUDED.state
+				WHERE acd_queues.state IS DISTINCT FROM acd_queues.state || EXCLUDED.state`, names, states)
 		}
 		if len(b.DelOffers) > 0 {
 			q.Queue(`DELETE FROM acd_offers WHERE offer_id = ANY($1)`, b.DelOffers)
@@ -779,7 +790,8 @@ func (l *Leader) Commit(ctx context.Context, b *Batch) error {
 				ids[i], nodes[i], bodies[i] = o.OfferID, o.Node, string(o.Body)
 			}
 			q.Queue(`INSERT INTO acd_offers (offer_id, node, body) SELECT o, n, b FROM unnest($1::text[], $2::text[], $3::text[]) AS t(o, n, b)
-				ON CONFLICT (offer_id) DO UPDATE SET node = EXCLUDED.node, body = EXCLUDED.body`, ids, nodes, bodies)
+				ON CONFLICT (offer_id) DO UPDATE SET node = EXCLUDED.node, body = EXCLUDED.body
+				WHERE (acd_offers.node, acd_offers.body) IS DISTINCT FROM (EXCLUDED.node, EXCLUDED.body)`, ids, nodes, bodies)
 		}
 		if len(b.LostNodes) > 0 {
 			q.Queue(`UPDATE acd_nodes SET lost = TRUE WHERE id = ANY($1)`, b.LostNodes)

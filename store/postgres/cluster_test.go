@@ -396,3 +396,48 @@ func TestClusterLeaderRecs(t *testing.T) {
 		t.Fatalf("acd_recs rows after Load = %d, %v; want the one batch (the stale row deleted, the repeat not stored)", rows, err)
 	}
 }
+
+// With BeatEvery, a commit writes acd_leader's beat only when it is older
+// than that (migration 0024), and it is fenced all the same when it only
+// locks the row.
+func TestClusterCommitBeatEvery(t *testing.T) {
+	c, url := openCluster(t)
+	ctx := t.Context()
+	l, err := c.TryLead(ctx, "a")
+	if err != nil || l == nil {
+		t.Fatalf("TryLead = %v, %v", l, err)
+	}
+	defer l.Close()
+	l.BeatEvery = time.Hour
+	beatAge := func() time.Duration {
+		t.Helper()
+		pc, err := pgx.Connect(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pc.Close(context.Background())
+		var secs float64
+		if err := pc.QueryRow(ctx, `SELECT extract(epoch FROM now() - beat)::float8 FROM acd_leader WHERE id = 1`).Scan(&secs); err != nil {
+			t.Fatal(err)
+		}
+		return time.Duration(secs * float64(time.Second))
+	}
+	exec(t, url, `UPDATE acd_leader SET beat = now() - interval '1 minute'`)
+	if err := l.Commit(ctx, &postgres.Batch{DelEntries: []string{"x"}}); err != nil {
+		t.Fatal(err)
+	}
+	if age := beatAge(); age < time.Minute {
+		t.Fatalf("beat %s old after a commit with a beat younger than BeatEvery; want it left at 1 min", age)
+	}
+	exec(t, url, `UPDATE acd_leader SET beat = now() - interval '2 hours'`)
+	if err := l.Commit(ctx, &postgres.Batch{DelEntries: []string{"x"}}); err != nil {
+		t.Fatal(err)
+	}
+	if age := beatAge(); age > time.Minute {
+		t.Fatalf("beat %s old after a commit with a beat older than BeatEvery; want it written", age)
+	}
+	exec(t, url, `UPDATE acd_leader SET epoch = epoch + 1, beat = now()`)
+	if err := l.Commit(ctx, &postgres.Batch{DelEntries: []string{"x"}}); !errors.Is(err, postgres.ErrFenced) {
+		t.Fatalf("Commit of a superseded epoch with a fresh beat = %v; want ErrFenced", err)
+	}
+}
