@@ -441,3 +441,33 @@ func TestClusterCommitBeatEvery(t *testing.T) {
 		t.Fatalf("Commit of a superseded epoch with a fresh beat = %v; want ErrFenced", err)
 	}
 }
+
+// TestClusterFenceOneArgument: a leader still on the previous binary during
+// a rolling upgrade calls acd_fence(epoch); it must keep fencing (and beat)
+// as before, or that leader stops committing until it is deposed.
+func TestClusterFenceOneArgument(t *testing.T) {
+	c, url := openCluster(t)
+	ctx := t.Context()
+	l, err := c.TryLead(ctx, "old")
+	if err != nil || l == nil {
+		t.Fatalf("TryLead = %v, %v", l, err)
+	}
+	defer l.Close()
+	pc, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close(context.Background())
+	exec(t, url, `UPDATE acd_leader SET beat = now() - interval '1 minute'`)
+	var got int64
+	if err := pc.QueryRow(ctx, `SELECT acd_fence($1)`, l.Epoch).Scan(&got); err != nil || got != l.Epoch {
+		t.Fatalf("acd_fence(%d) = %d, %v", l.Epoch, got, err)
+	}
+	var secs float64
+	if err := pc.QueryRow(ctx, `SELECT extract(epoch FROM now() - beat)::float8 FROM acd_leader WHERE id = 1`).Scan(&secs); err != nil || secs > 30 {
+		t.Fatalf("beat %.0f s old after the one-argument fence (%v); want it written", secs, err)
+	}
+	if _, err := pc.Exec(ctx, `SELECT acd_fence($1)`, l.Epoch+1); err == nil || !strings.Contains(err.Error(), "epoch") {
+		t.Fatalf("acd_fence of a wrong epoch = %v; want the epoch error", err)
+	}
+}

@@ -7,8 +7,10 @@
 -- half of LeaderExpiry while the leader lives) and otherwise only locks
 -- the row: the lock still orders the commit against a takeover's epoch
 -- increment, which sets the beat itself. fresh_secs 0 always writes it
--- (Leader.Beat during a takeover's rebuild). The one-argument form is
--- dropped: one way to fence.
+-- (Leader.Beat during a takeover's rebuild). The one-argument form stays,
+-- as the two-argument one with fresh_secs 0, for one reason: in a rolling
+-- upgrade a leader still running the previous binary calls it, and without
+-- it that leader could not commit until a new node deposed it.
 DROP FUNCTION acd_fence(BIGINT);
 
 CREATE FUNCTION acd_fence(want BIGINT, fresh_secs DOUBLE PRECISION) RETURNS BIGINT LANGUAGE plpgsql AS $$
@@ -26,4 +28,9 @@ BEGIN
 	END IF;
 	RETURN got;
 END
+$$;
+
+-- Rolling upgrades only (see above); this binary never calls it.
+CREATE FUNCTION acd_fence(want BIGINT) RETURNS BIGINT LANGUAGE sql AS $$
+	SELECT acd_fence(want, 0)
 $$;
