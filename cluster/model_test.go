@@ -453,8 +453,8 @@ func (w *world) checkState() {
 	}
 	if w.prev != nil {
 		w.checkTakeover(svc)
-		w.checkQueues(svc)
 	}
+	w.checkQueues(svc)
 	// Work is conserved: no agent idle and available while a caller of
 	// its queue waits unoffered.
 	for _, a := range svc.Agents() {
@@ -656,7 +656,10 @@ func (w *world) exec(sql string, args ...any) {
 // nodes sharing one PostgreSQL schema, and checks after every step: no
 // agent offered two calls at once (nor while bridged) cluster-wide; every
 // caller whose call is up is in the leader's queue and its snapshot;
-// offers go in priority-then-join-time order; no idle agent while its
+// offers go in priority-then-join-time order; the leader's queues as
+// the wallboard reads them (callers in order, ringing, real waits;
+// agents' presence and free or busy state) are the world's, whoever
+// leads (checkQueues; after every takeover too); no idle agent while its
 // queue has a caller unoffered; each call lost with a node is handed to a
 // survivor once, and recorded failed once. HOTLINE_MODEL_SEED replays a
 // seed; HOTLINE_MODEL_STEPS sets the length.
