@@ -79,10 +79,14 @@ type world struct {
 	// penalty), wrap-ups (agent → when it ends), the figures (by queue).
 	members map[string]map[string]int
 	wrapEnd map[string]time.Time
-	counts  map[string]*queue.Totals   // joined, answered, abandoned as the world saw them
-	prev    *exported                  // the killed leader's state, checked against its successor's
-	checked int                        // takeovers checked against the killed leader's state
-	tried   map[string]map[string]bool // caller → agents who missed them
+	// presence is each agent's presence as the world set it (logins,
+	// pauses, logouts through any node).
+	presence map[string]queue.Presence
+	misses   map[string]int             // consecutive misses: MaxMisses pauses an available agent
+	counts   map[string]*queue.Totals   // joined, answered, abandoned as the world saw them
+	prev     *exported                  // the killed leader's state, checked against its successor's
+	checked  int                        // takeovers checked against the killed leader's state
+	tried    map[string]map[string]bool // caller → agents who missed them
 	// killed is when the leader was killed, until a survivor leads;
 	// takeovers are how long that took.
 	killed    time.Time
@@ -105,13 +109,14 @@ func newWorld(t *testing.T, seed uint64) *world {
 		clk:     &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)},
 		callers: map[string]*caller{}, offers: map[string]*caller{}, offerAgent: map[string]string{},
 		agentOffer: map[string]string{}, agentCall: map[string]string{}, expectLost: map[string]bool{}, gotLost: map[string]int{}, reasons: map[string]int{},
-		members: map[string]map[string]int{}, wrapEnd: map[string]time.Time{}, tried: map[string]map[string]bool{},
+		members: map[string]map[string]int{}, wrapEnd: map[string]time.Time{}, tried: map[string]map[string]bool{}, presence: map[string]queue.Presence{}, misses: map[string]int{},
 		counts: map[string]*queue.Totals{"sales": {}, "support": {}}}
 	var agents []config.Agent
 	for q, ids := range queueAgents {
 		for _, id := range ids {
 			agents = append(agents, config.Agent{ID: id, Username: id, Queues: map[string]int{q: 0}})
 			w.members[id] = map[string]int{q: 0}
+			w.presence[id] = queue.LoggedOut
 		}
 	}
 	slices.SortFunc(agents, func(a, b config.Agent) int { return cmpStr(a.ID, b.ID) })
@@ -326,6 +331,7 @@ func (w *world) checkItems() {
 				w.counts[c.queue].Answered++
 				w.endOffer(c.offer)
 				c.state, c.agent = "bridged", b.Outcome.Agent
+				w.misses[c.agent] = 0
 				w.agentCall[c.agent] = c.id
 			} else if c.state == "waiting" {
 				w.endOffer(c.offer)
@@ -351,6 +357,10 @@ func (w *world) miss(call, agent string) {
 		w.tried[call] = map[string]bool{}
 	}
 	w.tried[call][agent] = true
+	w.misses[agent]++
+	if c := w.callers[call]; c != nil && w.misses[agent] >= w.acd.Queues[c.queue].WithDefaults().MaxMisses && w.presence[agent] == queue.Available {
+		w.presence[agent], w.misses[agent] = queue.Paused, 0
+	}
 }
 
 func (w *world) endOffer(id string) {
@@ -444,6 +454,7 @@ func (w *world) checkState() {
 	if w.prev != nil {
 		w.checkTakeover(svc)
 	}
+	w.checkQueues(svc)
 	// Work is conserved: no agent idle and available while a caller of
 	// its queue waits unoffered.
 	for _, a := range svc.Agents() {
@@ -570,6 +581,14 @@ func (w *world) act(step int) string {
 		st := []string{"login", "login", "ready", "pause", "logout"}[w.rng.IntN(5)]
 		// A ringing offer the change ends comes back as a cancel item.
 		must(alive[w.rng.IntN(len(alive))].n.SetState(ctx, ag, st, ""))
+		switch p := w.presence[ag]; {
+		case st == "logout":
+			w.presence[ag] = queue.LoggedOut
+		case st == "login" && p == queue.LoggedOut, st == "ready" && p == queue.Paused:
+			w.presence[ag], w.misses[ag] = queue.Available, 0
+		case st == "pause" && p != queue.LoggedOut:
+			w.presence[ag] = queue.Paused
+		}
 		return st + " " + ag
 	case r < 97: // membership changes at run time, through any node
 		ag := w.acd.Agents[w.rng.IntN(len(w.acd.Agents))].ID
@@ -637,7 +656,10 @@ func (w *world) exec(sql string, args ...any) {
 // nodes sharing one PostgreSQL schema, and checks after every step: no
 // agent offered two calls at once (nor while bridged) cluster-wide; every
 // caller whose call is up is in the leader's queue and its snapshot;
-// offers go in priority-then-join-time order; no idle agent while its
+// offers go in priority-then-join-time order; the leader's queues as
+// the wallboard reads them (callers in order, ringing, real waits;
+// agents' presence and free or busy state) are the world's, whoever
+// leads (checkQueues; after every takeover too); no idle agent while its
 // queue has a caller unoffered; each call lost with a node is handed to a
 // survivor once, and recorded failed once. HOTLINE_MODEL_SEED replays a
 // seed; HOTLINE_MODEL_STEPS sets the length.
@@ -657,6 +679,7 @@ func TestModel(t *testing.T) {
 		if err := w.nodes[0].n.SetState(t.Context(), a.ID, "login", ""); err != nil {
 			t.Fatal(err)
 		}
+		w.presence[a.ID] = queue.Available
 	}
 	start := time.Now()
 	var trail []string
@@ -687,6 +710,8 @@ func TestModel(t *testing.T) {
 			break
 		}
 	}
+	w.settle()
+	w.checkQueues(w.leader().n.Service())
 	// The history holds one failed record per lost call.
 	for id := range w.expectLost {
 		var n int
@@ -794,6 +819,83 @@ func (w *world) checkTakeover(svc *queue.Service) {
 		want.Waiting -= x.lost[q]
 		if st, _ := svc.Stats().Queue(q, w.clk.Now()); st.Totals != want {
 			w.t.Fatalf("after the takeover %s totals %+v; the killed leader had %+v (and %d callers lost)", q, st.Totals, x.totals[q], x.lost[q])
+		}
+	}
+}
+
+// checkQueues compares the leader's queues as the wallboard and the
+// announcements read them (Service.Queue, Positions, Agents) with the
+// world's: each queue's waiting callers in service order (priority, then
+// the original join time), ringing or not, waited since their real join;
+// each caller's position; each agent's presence and free or busy state
+// (ringing for the world's offer, on the world's call, in wrap-up, idle).
+func (w *world) checkQueues(svc *queue.Service) {
+	w.t.Helper()
+	now := w.clk.Now()
+	pos := svc.Positions()
+	for q := range w.acd.Queues {
+		var want []*caller
+		for _, c := range w.callers {
+			if c.queue == q && c.state == "waiting" {
+				want = append(want, c)
+			}
+		}
+		slices.SortFunc(want, func(a, b *caller) int {
+			switch {
+			case before(a, b):
+				return -1
+			case before(b, a):
+				return 1
+			}
+			return 0
+		})
+		v, err := svc.Queue(q)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		line := func() string {
+			s := ""
+			for _, c := range want {
+				s += fmt.Sprintf("\n  %s %s placed %s offer %q", c.id, c.tier, c.placed.Format("15:04:05"), c.offer)
+			}
+			s += "\n the leader's:"
+			for _, c := range v.Callers {
+				s += fmt.Sprintf("\n  %s %s waited %.0f s ringing %v", c.CallID, c.Tier, c.WaitedSeconds, c.Ringing)
+			}
+			return s
+		}
+		if len(v.Callers) != len(want) {
+			w.t.Fatalf("%s: the leader lists %d callers; the world waits with %d:%s", q, len(v.Callers), len(want), line())
+		}
+		for i, c := range want {
+			got := v.Callers[i]
+			if got.CallID != c.id || got.Tier != c.tier || got.Ringing != (c.offer != "") || got.WaitedSeconds != now.Sub(c.placed).Seconds() {
+				w.t.Fatalf("%s: the leader's caller %d is %+v; the world's order:%s", q, i+1, got, line())
+			}
+			// A position is never raised (a VIP overtaking), so it is at
+			// most the place in the line.
+			if p, ok := pos[c.id]; !ok || p.Position < 1 || p.Position > i+1 {
+				w.t.Fatalf("%s: caller %s at place %d has position %+v (listed %v)", q, c.id, i+1, p, ok)
+			}
+		}
+	}
+	for _, a := range svc.Agents() {
+		want := queue.Idle
+		switch {
+		case w.agentCall[a.ID] != "":
+			want = queue.OnCall
+		case w.agentOffer[a.ID] != "":
+			want = queue.Ringing
+		case now.Before(w.wrapEnd[a.ID]):
+			want = queue.WrapUp
+		}
+		call := w.agentCall[a.ID]
+		if off := w.agentOffer[a.ID]; off != "" {
+			call = w.offers[off].id
+		}
+		if a.Presence != w.presence[a.ID] || a.Activity != want || (want != queue.WrapUp && a.CallID != call) {
+			w.t.Fatalf("agent %s is %s (%s), %s (call %q); the world has it %s, %s (call %q)", a.ID, a.Presence, a.Reason, a.Activity, a.CallID,
+				w.presence[a.ID], want, call)
 		}
 	}
 }

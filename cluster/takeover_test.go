@@ -3,7 +3,9 @@ package cluster_test
 import (
 	"context"
 	"maps"
+	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/hotline-dev/hotline/cluster"
 	"github.com/hotline-dev/hotline/config"
 	"github.com/hotline-dev/hotline/queue"
+	"github.com/hotline-dev/hotline/store"
 	"github.com/hotline-dev/hotline/store/postgres/pgtest"
 )
 
@@ -361,5 +364,135 @@ func TestSlowTakeoverNotDeposed(t *testing.T) {
 	stepAll(t, n2, n3)
 	if o := nextRing(t, rings); o.Agent != "ann" || o.CallID != "c0" {
 		t.Fatalf("after the takeover %s rings for %s; want ann for c0", o.Agent, o.CallID)
+	}
+}
+
+// A takeover step longer than LeaderExpiry with no beat in it (the
+// snapshot's one read is such a step; docs/cluster.md) is deposed: the
+// follower ends the new leader's session and takes over itself. There is
+// still one leader, the deposed one's rebuild fails at its next (fenced)
+// beat and it never leads, and the follower's rebuild from the same
+// snapshot loses no caller, no order and no figure. The long step is the
+// rebuild's first (the importing seam, called right after the read),
+// during which the follower steps until it leads.
+func TestTakeoverStepLongerThanExpiryDeposed(t *testing.T) {
+	url := pgtest.Schema(t)
+	const expiry = time.Second
+	acd := queue.Config{
+		Agents: []config.Agent{{ID: "ann", Queues: map[string]int{"q": 0}}},
+		Queues: map[string]config.Queue{"q": {JoinEmpty: true, RingTimeout: time.Hour, MaxWait: time.Hour}}}
+	rings := chanRinger(make(chan queue.Offer, 64))
+	var n3 *cluster.Node
+	var led sync.Map // node ID → times it took the lead
+	var took time.Duration
+	slow := func() {
+		if n3.Leading() {
+			return
+		}
+		began := time.Now()
+		for deadline := began.Add(10 * time.Second); !n3.Leading(); {
+			if _, err := n3.Step(t.Context()); err != nil {
+				t.Errorf("follower's step during the takeover: %v", err)
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Error("the follower did not depose the silent takeover within 10 s")
+				return
+			}
+			time.Sleep(20 * time.Millisecond) // polling the lock with a bound
+		}
+		took = time.Since(began)
+	}
+	mk := func(id string, hook func()) *cluster.Node {
+		cfg := cluster.Config{ID: id, DB: openDB(t, url), ACD: acd, LeadEvery: time.Nanosecond, LeaderExpiry: expiry, Ringer: rings,
+			Leading: func(on bool) {
+				if on {
+					k, _ := led.LoadOrStore(id, new(atomic.Int32))
+					k.(*atomic.Int32).Add(1)
+				}
+			}}
+		if hook != nil {
+			cfg = cluster.WithImporting(cfg, hook)
+		}
+		n, err := cluster.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := n.Register(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	timesLed := func(id string) int32 {
+		if k, ok := led.Load(id); ok {
+			return k.(*atomic.Int32).Load()
+		}
+		return 0
+	}
+	ctx := t.Context()
+	n1 := mk("n1", nil)
+	stepAll(t, n1)
+	n2 := mk("n2", slow)
+	n3 = mk("n3", nil)
+	const callers = 5
+	for i := range callers {
+		call := "c" + strconv.Itoa(i)
+		tier := store.TierStandard
+		if i == callers-1 {
+			tier = store.TierVIP // joins last, waits first
+		}
+		if _, err := n2.Join(ctx, cluster.JoinRequest{JoinRequest: queue.JoinRequest{CallID: call, Queue: "q", Tier: tier, Caller: "+84" + call}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stepAll(t, n1, n2)
+	order := func(n *cluster.Node) []string {
+		q, err := n.Service().Queue("q")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, c := range q.Callers {
+			ids = append(ids, c.CallID)
+		}
+		return ids
+	}
+	want := order(n1)
+	if len(want) != callers || want[0] != "c4" {
+		t.Fatalf("callers wait as %v; want %d with the VIP first", want, callers)
+	}
+	n1.Kill()
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); err == nil && !n2.Leading() && !n3.Leading(); {
+		_, err = n2.Step(ctx)
+		if time.Now().After(deadline) {
+			t.Fatal("nobody took over within 10 s")
+		}
+		time.Sleep(5 * time.Millisecond) // polling the lock with a bound
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+	if err == nil || n2.Leading() {
+		t.Fatalf("the deposed takeover ended with %v (n2 leads %v); want its session ended", err, n2.Leading())
+	}
+	t.Logf("deposed after %s of silence (LeaderExpiry %s): %v", took.Round(time.Millisecond), expiry, err)
+	stepAll(t, n2, n3)
+	if n2.Leading() || !n3.Leading() || timesLed("n2") != 0 || timesLed("n3") != 1 {
+		t.Fatalf("after the deposed takeover n2 leads %v (%d times), n3 %v (%d times); want n3 alone, once",
+			n2.Leading(), timesLed("n2"), n3.Leading(), timesLed("n3"))
+	}
+	if got := order(n3); !slices.Equal(got, want) {
+		t.Fatalf("the new leader's callers are %v; the old leader's were %v", got, want)
+	}
+	if st, _ := n3.Service().Stats().Queue("q", time.Now()); st.Totals.Joined != callers || st.Totals.Waiting != callers {
+		t.Fatalf("the new leader's totals are %+v; want %d joined and waiting", st.Totals, callers)
+	}
+	if err := n2.SetState(ctx, "ann", "login", ""); err != nil {
+		t.Fatal(err)
+	}
+	stepAll(t, n2, n3)
+	if o := nextRing(t, rings); o.Agent != "ann" || o.CallID != "c4" {
+		t.Fatalf("after the takeover %s rings for %s; want ann for the VIP c4", o.Agent, o.CallID)
 	}
 }
