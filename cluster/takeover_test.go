@@ -302,17 +302,7 @@ func TestSlowTakeoverNotDeposed(t *testing.T) {
 					n3Led.Add(1)
 				}
 			}}
-		if hook != nil {
-			cfg = cluster.WithImporting(cfg, hook)
-		}
-		n, err := cluster.New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := n.Register(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-		return n
+		return hookedNode(t, cfg, hook)
 	}
 	ctx := t.Context()
 	n1 := mk("n1", nil)
@@ -411,17 +401,7 @@ func TestTakeoverStepLongerThanExpiryDeposed(t *testing.T) {
 					k.(*atomic.Int32).Add(1)
 				}
 			}}
-		if hook != nil {
-			cfg = cluster.WithImporting(cfg, hook)
-		}
-		n, err := cluster.New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := n.Register(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-		return n
+		return hookedNode(t, cfg, hook)
 	}
 	timesLed := func(id string) int32 {
 		if k, ok := led.Load(id); ok {
@@ -495,4 +475,21 @@ func TestTakeoverStepLongerThanExpiryDeposed(t *testing.T) {
 	if o := nextRing(t, rings); o.Agent != "ann" || o.CallID != "c4" {
 		t.Fatalf("after the takeover %s rings for %s; want ann for the VIP c4", o.Agent, o.CallID)
 	}
+}
+
+// hookedNode registers a node whose takeover runs hook before each rebuild
+// step (nil: none), the seam the slow-takeover tests use.
+func hookedNode(t *testing.T, cfg cluster.Config, hook func()) *cluster.Node {
+	t.Helper()
+	if hook != nil {
+		cfg = cluster.WithImporting(cfg, hook)
+	}
+	n, err := cluster.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Register(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
