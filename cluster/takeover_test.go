@@ -277,9 +277,7 @@ func TestTakeoverKeepsRoundRobinAndEWT(t *testing.T) {
 func TestSlowTakeoverNotDeposed(t *testing.T) {
 	url := pgtest.Schema(t)
 	const expiry = time.Second
-	acd := queue.Config{
-		Agents: []config.Agent{{ID: "ann", Queues: map[string]int{"q": 0}}},
-		Queues: map[string]config.Queue{"q": {JoinEmpty: true, RingTimeout: time.Hour, MaxWait: time.Hour}}}
+	acd := annOnQ()
 	rings := chanRinger(make(chan queue.Offer, 64))
 	var n3 *cluster.Node
 	var steps, n3Led atomic.Int32
@@ -368,9 +366,7 @@ func TestSlowTakeoverNotDeposed(t *testing.T) {
 func TestTakeoverStepLongerThanExpiryDeposed(t *testing.T) {
 	url := pgtest.Schema(t)
 	const expiry = time.Second
-	acd := queue.Config{
-		Agents: []config.Agent{{ID: "ann", Queues: map[string]int{"q": 0}}},
-		Queues: map[string]config.Queue{"q": {JoinEmpty: true, RingTimeout: time.Hour, MaxWait: time.Hour}}}
+	acd := annOnQ()
 	rings := chanRinger(make(chan queue.Offer, 64))
 	var n3 *cluster.Node
 	var led sync.Map // node ID → times it took the lead
@@ -492,4 +488,12 @@ func hookedNode(t *testing.T, cfg cluster.Config, hook func()) *cluster.Node {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// annOnQ is the slow-takeover tests' contact centre: one agent, ann, on
+// one queue, q, whose rings and waits never time out during a test.
+func annOnQ() queue.Config {
+	return queue.Config{
+		Agents: []config.Agent{{ID: "ann", Queues: map[string]int{"q": 0}}},
+		Queues: map[string]config.Queue{"q": {JoinEmpty: true, RingTimeout: time.Hour, MaxWait: time.Hour}}}
 }
