@@ -696,15 +696,7 @@ func (l *Leader) loadRecs(ctx context.Context, since time.Time) ([]store.QueueRe
 	if err != nil {
 		return nil, err
 	}
-	var id, body string
-	_, err = pgx.ForEachRow(rows, []any{&id, &body}, func() error {
-		var err error
-		if recs, err = decodeRecs(recs, body, since); err != nil {
-			return fmt.Errorf("acd_recs %s: %w", id, err)
-		}
-		return nil
-	})
-	if err != nil {
+	if recs, err = appendLeaderRecs(rows, since, recs); err != nil {
 		return nil, err
 	}
 	slices.SortStableFunc(recs, func(a, b store.QueueRec) int {

@@ -397,6 +397,58 @@ func TestClusterLeaderRecs(t *testing.T) {
 	}
 }
 
+// A single node after a cluster (cluster.enabled turned off): the store's
+// QueueRecs, which the node restores its figures from, returns the
+// leaders' records (acd_recs) with its own (queue_recs), in (at, id)
+// order, those before since left out and a row wholly before it deleted.
+func TestQueueRecsAfterCluster(t *testing.T) {
+	c, url := openCluster(t)
+	ctx := t.Context()
+	at := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	l, err := c.TryLead(ctx, "a")
+	if err != nil || l == nil {
+		t.Fatalf("TryLead = %v, %v", l, err)
+	}
+	for _, b := range []*postgres.Batch{
+		{Recs: []store.QueueRec{{ID: "e1-0", Queue: "q", At: at.Add(-47 * time.Hour), Kind: store.RecJoined, CallID: "cy"}}},
+		{Recs: []store.QueueRec{{ID: "e1-1", Queue: "q", At: at, Kind: store.RecJoined, CallID: "c1"},
+			{ID: "e1-2", Queue: "q", At: at.Add(2 * time.Second), Kind: store.RecAnswered, CallID: "c1", Duration: time.Second, Agent: "ann"}}},
+	} {
+		if err := l.Commit(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Close()
+	s, err := postgres.Open(ctx, url, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.AppendQueueRecs(ctx, []store.QueueRec{{ID: "n-1", Queue: "q", At: at.Add(time.Second), Kind: store.RecJoined, CallID: "c2"}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.QueueRecs(ctx, at.Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, r := range got {
+		ids = append(ids, r.ID)
+	}
+	if g := strings.Join(ids, ","); g != "e1-1,n-1,e1-2" || got[2].Duration != time.Second || got[2].Agent != "ann" || !got[0].At.Equal(at) {
+		t.Fatalf("QueueRecs = %s (%+v); want e1-1,n-1,e1-2", g, got)
+	}
+	db, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(context.Background())
+	var rows int
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM acd_recs`).Scan(&rows); err != nil || rows != 1 {
+		t.Fatalf("acd_recs rows after QueueRecs = %d, %v; want 1 (the stale one deleted)", rows, err)
+	}
+}
+
 // With BeatEvery, a commit writes acd_leader's beat only when it is older
 // than that (migration 0024), and it is fenced all the same when it only
 // locks the row.

@@ -46,7 +46,8 @@ var dialect = sqlcore.Dialect{
 	ClaimLock: `SELECT pg_advisory_xact_lock(hashtext('hotline.webhook_claims.' || current_schema()))`,
 	// The callback request bounds: every node's requests count in turn
 	// (keyed by the schema, like ClaimLock).
-	BoundsLock: `SELECT pg_advisory_xact_lock(hashtext('hotline.callback_bounds.' || current_schema()))`,
+	BoundsLock:    `SELECT pg_advisory_xact_lock(hashtext('hotline.callback_bounds.' || current_schema()))`,
+	MoreQueueRecs: leaderRecs,
 }
 
 func pgCode(err error) string {

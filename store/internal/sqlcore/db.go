@@ -8,6 +8,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/hotline-dev/hotline/store"
 )
 
 // ErrNoRows is what adapters return from Row.Scan when nothing matched.
@@ -82,4 +84,10 @@ type Dialect struct {
 	// bounds' checks until the transaction ends (PostgreSQL: an advisory
 	// lock). "" when writing transactions are serial anyway (SQLite).
 	BoundsLock string
+	// MoreQueueRecs appends to out the queue records at or after since
+	// that the dialect keeps elsewhere, pruning older ones, in QueueRecs'
+	// transaction (PostgreSQL: a cluster leader's, in acd_recs, so a
+	// single node that follows a cluster keeps the window's figures).
+	// nil for none.
+	MoreQueueRecs func(ctx context.Context, q Querier, since time.Time, out []store.QueueRec) ([]store.QueueRec, error)
 }

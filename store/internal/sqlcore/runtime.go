@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/hotline-dev/hotline/store"
@@ -164,7 +166,22 @@ func (s *Store) QueueRecs(ctx context.Context, since time.Time) ([]store.QueueRe
 			r.Duration = time.Duration(us) * time.Microsecond
 			out = append(out, r)
 		}
-		return rows.Err()
+		if err := rows.Err(); err != nil || s.d.MoreQueueRecs == nil {
+			return err
+		}
+		n := len(out)
+		if out, err = s.d.MoreQueueRecs(ctx, q, since, out); err != nil {
+			return err
+		}
+		if len(out) > n {
+			slices.SortStableFunc(out, func(a, b store.QueueRec) int {
+				if c := a.At.Compare(b.At); c != 0 {
+					return c
+				}
+				return strings.Compare(a.ID, b.ID)
+			})
+		}
+		return nil
 	})
 	return out, s.wrap("load queue records", err)
 }
