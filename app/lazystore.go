@@ -240,3 +240,7 @@ func (l *lazyStore) StatAudio(ctx context.Context, key string) (store.AudioInfo,
 func (l *lazyStore) DeleteAudio(ctx context.Context, key string) error {
 	return withPart(ctx, l, func(s store.RecordingAudio) error { return s.DeleteAudio(ctx, key) })
 }
+
+func (l *lazyStore) DeleteAudioOrphans(ctx context.Context, age time.Duration) (int, error) {
+	return withPartT(ctx, l, func(s store.RecordingAudio) (int, error) { return s.DeleteAudioOrphans(ctx, age) })
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/hotline-dev/hotline/store"
 )
@@ -13,8 +14,9 @@ import (
 // every node of a cluster sharing the PostgreSQL database reads what any
 // node wrote, with no shared filesystem. The audio is in chunks
 // (store.RecordingAudio), so Open reads only what a range request needs.
-// Put returns once the transaction holding the whole object committed:
-// the recording's row, written after it, never names missing audio.
+// Put returns once the whole object committed (its chunks, then the
+// header naming them): the recording's row, written after it, never
+// names missing audio.
 type Database struct {
 	a store.RecordingAudio
 }
@@ -24,7 +26,7 @@ var _ Store = (*Database)(nil)
 // NewDatabase returns a Store over a.
 func NewDatabase(a store.RecordingAudio) *Database { return &Database{a: a} }
 
-// Put stores r under key in one transaction.
+// Put stores r under key (store.RecordingAudio.PutAudio).
 func (d *Database) Put(ctx context.Context, key string, r io.Reader) (Info, error) {
 	if !ValidKey(key) {
 		return Info{}, fmt.Errorf("%w: %q", ErrBadKey, key)
@@ -66,6 +68,27 @@ func (d *Database) Delete(ctx context.Context, key string) error {
 		return fmt.Errorf("%w: %q", ErrBadKey, key)
 	}
 	return dbErr("delete", key, d.a.DeleteAudio(ctx, key))
+}
+
+// orphanAge is how long a Put's chunks may stay unnamed before the sweep
+// deletes them: far longer than a Put of the longest recording takes.
+const orphanAge = 6 * time.Hour
+
+// orphanSweeper is a Store whose interrupted writes can leave pieces no
+// object names (Database: a node killed mid-Put); the retention sweep
+// removes them.
+type orphanSweeper interface {
+	SweepOrphans(ctx context.Context) (int, error)
+}
+
+// SweepOrphans deletes the chunks of Puts a crash cut short (begun over
+// orphanAge ago, named by no object) and reports how many.
+func (d *Database) SweepOrphans(ctx context.Context) (int, error) {
+	n, err := d.a.DeleteAudioOrphans(ctx, orphanAge)
+	if err != nil {
+		return n, fmt.Errorf("recording: sweep orphaned audio in the database: %w", err)
+	}
+	return n, nil
 }
 
 func dbErr(op, key string, err error) error {

@@ -57,6 +57,14 @@ func (f *Fallback) Put(ctx context.Context, key string, r io.Reader) (Info, erro
 	return info, nil
 }
 
+// SweepOrphans sweeps the database's (see Database.SweepOrphans).
+func (f *Fallback) SweepOrphans(ctx context.Context) (int, error) {
+	if o, ok := f.Primary.(orphanSweeper); ok {
+		return o.SweepOrphans(ctx)
+	}
+	return 0, nil
+}
+
 // Open reads from the database, or the spool.
 func (f *Fallback) Open(ctx context.Context, key string) (Object, error) {
 	o, err := f.Primary.Open(ctx, key)

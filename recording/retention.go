@@ -99,6 +99,8 @@ func (s *Sweeper) log() *slog.Logger {
 // audio goes first (a file, or the database store's rows), then the row
 // is marked: a crash between the two leaves a row whose audio is gone
 // (the API answers 404 for it already), and the next sweep marks it.
+// Last, the database store's chunks that a write cut short by a crash
+// left go too.
 func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
 	deleted := 0
 	var errs []error
@@ -129,6 +131,14 @@ func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
 			if len(batch) < sweepBatch || progress == 0 {
 				break
 			}
+		}
+	}
+	if o, ok := s.Store.(orphanSweeper); ok {
+		n, err := o.SweepOrphans(ctx)
+		if err != nil {
+			errs = append(errs, err)
+		} else if n > 0 {
+			s.log().Info("recording: deleted audio chunks a crashed write left", "chunks", n)
 		}
 	}
 	return deleted, errors.Join(errs...)

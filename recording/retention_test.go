@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/hotline-dev/hotline/recording"
 	"github.com/hotline-dev/hotline/store"
+	"github.com/hotline-dev/hotline/store/sqlite"
 )
 
 // fakeClock's After fires when the test says (tick), whatever d is.
@@ -243,5 +245,38 @@ func TestSweepTwoNodesAtOnce(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The sweep also removes the audio chunks a crashed Put left in the
+// database store (old, named by no object), through the Fallback the
+// server wraps it in, and says so in the log.
+func TestSweepDeletesOrphanedAudio(t *testing.T) {
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "h.db"), store.Options{DefaultCountry: "VN"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	spool, err := recording.NewDir(filepath.Join(t.TempDir(), "spool"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	crashed := time.Now().Add(-7*time.Hour).UnixMilli() << 20
+	if err := db.Conn().Exec(t.Context(), `INSERT INTO recording_audio_chunks (key, generation, seq, data) VALUES ('rec_x.wav', $1, 0, $2)`,
+		crashed, []byte{1}); err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuf{}
+	s := &recording.Sweeper{Store: &recording.Fallback{Primary: recording.NewDatabase(db), Spool: spool, Index: db}, Index: db,
+		Logger: slog.New(slog.NewJSONHandler(logs, nil))}
+	if _, err := s.Sweep(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := db.Conn().QueryRow(t.Context(), `SELECT count(*) FROM recording_audio_chunks`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("chunks after the sweep: %d, %v; want 0", n, err)
+	}
+	if got := logs.String(); !strings.Contains(got, `"msg":"recording: deleted audio chunks a crashed write left","chunks":1`) {
+		t.Fatalf("log: %s", got)
 	}
 }

@@ -74,10 +74,12 @@ type AudioObject interface {
 // implement it: the audio is split in chunks (PostgreSQL bytea, SQLite
 // blob) so a range request reads a few of them, not the whole object.
 type RecordingAudio interface {
-	// PutAudio stores r under key in one transaction: once it returns nil
-	// the object is committed (durable); before, readers see the old
-	// object or none, and a crash midway leaves nothing. Putting a key
-	// that exists replaces it.
+	// PutAudio stores r under key: its chunks a few per transaction, then
+	// the header that names them. Once it returns nil the object is
+	// committed (durable); before, readers see the old object or none. A
+	// Put that fails removes what it wrote; a crash midway leaves chunks
+	// no header names (never visible), removed when the key is put again.
+	// Putting a key that exists replaces it.
 	PutAudio(ctx context.Context, key string, r io.Reader) (AudioInfo, error)
 	// OpenAudio opens key, or ErrNotFound. A Put or Delete of the same
 	// key while it is read makes the next chunk's Read fail (never a mix
@@ -87,4 +89,8 @@ type RecordingAudio interface {
 	StatAudio(ctx context.Context, key string) (AudioInfo, error)
 	// DeleteAudio removes key and its chunks; ErrNotFound if missing.
 	DeleteAudio(ctx context.Context, key string) error
+	// DeleteAudioOrphans removes the chunks of Puts begun more than age
+	// ago that no object names (a crash cut them short) and reports how
+	// many chunks it removed.
+	DeleteAudioOrphans(ctx context.Context, age time.Duration) (int, error)
 }

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/hotline-dev/hotline/store"
 	"github.com/hotline-dev/hotline/store/internal/sqlcore"
@@ -202,4 +204,153 @@ func contextWithCancel(t *testing.T) (context.Context, context.CancelFunc) {
 	c, cancel := context.WithCancel(t.Context())
 	t.Cleanup(cancel)
 	return c, cancel
+}
+
+// pausingReader gives b, stopping once before byte at: it closes paused
+// and waits for resume.
+type pausingReader struct {
+	b              []byte
+	at             int
+	paused, resume chan struct{}
+}
+
+func (p *pausingReader) Read(dst []byte) (int, error) {
+	if p.at == 0 && p.paused != nil {
+		close(p.paused)
+		<-p.resume
+		p.paused = nil
+	}
+	if len(p.b) == 0 {
+		return 0, io.EOF
+	}
+	if p.at > 0 {
+		dst = dst[:min(len(dst), p.at)]
+	}
+	n := copy(dst, p.b)
+	p.b, p.at = p.b[n:], p.at-n
+	return n, nil
+}
+
+// testRecordingAudioLongPut: a long recording's Put does not hold the
+// store's writes up while it reads the audio (SQLite has one writer: the
+// call log waited seconds for a 2-hour call's audio), and its chunks are
+// invisible until it ends; one that fails past its first transactions
+// leaves the old object intact.
+func testRecordingAudioLongPut(t *testing.T, s store.Store) {
+	a := audioOf(t, s)
+	const chunk = sqlcore.AudioChunk
+	body := audioBytes(9*chunk+5, 7)
+	r := &pausingReader{b: body, at: 4*chunk + 1, paused: make(chan struct{}), resume: make(chan struct{})}
+	done := make(chan error, 1)
+	go func() {
+		_, err := a.PutAudio(ctx(t), "rec_long.wav", r)
+		done <- err
+	}()
+	select {
+	case <-r.paused:
+	case err := <-done:
+		t.Fatalf("PutAudio ended before reading its audio: %v", err)
+	}
+	// The put is waiting for more audio, past its first chunks.
+	wctx, cancel := context.WithTimeout(ctx(t), 5*time.Second)
+	err := s.CreateCustomer(wctx, &store.Customer{Name: "Lan"})
+	cancel()
+	if err != nil {
+		close(r.resume)
+		<-done
+		t.Fatalf("a write while a long PutAudio reads its audio: %v; want it done at once", err)
+	}
+	_, err = a.StatAudio(ctx(t), "rec_long.wav")
+	wantIs(t, err, store.ErrNotFound)
+	close(r.resume)
+	must(t, <-done)
+	o, err := a.OpenAudio(ctx(t), "rec_long.wav")
+	must(t, err)
+	got, err := io.ReadAll(o)
+	must(t, err)
+	_ = o.Close()
+	if !bytes.Equal(got, body) {
+		t.Fatalf("long put read back %d bytes, want %d", len(got), len(body))
+	}
+
+	boom := errors.New("the spool file went away")
+	_, err = a.PutAudio(ctx(t), "rec_long.wav", &failingReader{audioBytes(6*chunk, 8), boom})
+	wantIs(t, err, boom)
+	o, err = a.OpenAudio(ctx(t), "rec_long.wav")
+	must(t, err)
+	got, err = io.ReadAll(o)
+	must(t, err)
+	_ = o.Close()
+	if !bytes.Equal(got, body) {
+		t.Fatalf("after a failed long replace: %d bytes, want the old %d", len(got), len(body))
+	}
+}
+
+// testRecordingAudioOrphans: DeleteAudioOrphans removes the chunks of a
+// Put a crash cut short (old, named by no header) and keeps a running
+// Put's (recent) and every stored object's, also one stored before
+// generations carried their time; a Put that fails after some of its
+// chunk transactions committed deletes what it wrote.
+func testRecordingAudioOrphans(t *testing.T, s store.Store) {
+	a := audioOf(t, s)
+	db, ok := s.(interface{ Conn() sqlcore.Conn })
+	if !ok {
+		t.Skipf("%T has no SQL connection to look at its chunks with", s)
+	}
+	c := db.Conn()
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if err := c.Exec(ctx(t), q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	chunks := func() string {
+		t.Helper()
+		rows, err := c.Query(ctx(t), `SELECT key FROM recording_audio_chunks ORDER BY key`)
+		must(t, err)
+		defer rows.Close()
+		var keys []string
+		for rows.Next() {
+			var k string
+			must(t, rows.Scan(&k))
+			keys = append(keys, k)
+		}
+		must(t, rows.Err())
+		return strings.Join(keys, ",")
+	}
+	for _, key := range []string{"rec_kept.wav", "rec_old.wav"} {
+		_, err := a.PutAudio(ctx(t), key, bytes.NewReader([]byte("RIFF")))
+		must(t, err)
+	}
+	boom := errors.New("spool read failed")
+	for _, key := range []string{"rec_kept.wav", "rec_new.wav"} {
+		_, err := a.PutAudio(ctx(t), key, &failingReader{audioBytes(9*sqlcore.AudioChunk, 9), boom})
+		wantIs(t, err, boom)
+	}
+	if got := chunks(); got != "rec_kept.wav,rec_old.wav" {
+		t.Fatalf("chunks after two failed puts: %s; want only the stored objects'", got)
+	}
+
+	now := time.Now()
+	gen := func(ago time.Duration) int64 { return now.Add(-ago).UnixMilli() << 20 }
+	for _, o := range []struct {
+		key string
+		gen int64
+	}{
+		{"rec_crashed.wav", gen(7 * time.Hour)},   // orphan
+		{"rec_crashed.wav", gen(7*time.Hour) + 1}, // orphan, another attempt
+		{"rec_running.wav", gen(time.Minute)},     // a Put under way
+		{"rec_old.wav", 12345},                    // a random generation of before, with its header
+	} {
+		exec(`INSERT INTO recording_audio_chunks (key, generation, seq, data) VALUES ($1, $2, 0, $3)`, o.key, o.gen, []byte{0})
+	}
+	exec(`UPDATE recording_audio SET generation = 12345 WHERE key = 'rec_old.wav'`)
+	exec(`DELETE FROM recording_audio_chunks WHERE key = 'rec_old.wav' AND generation <> 12345`)
+	n, err := a.DeleteAudioOrphans(ctx(t), 6*time.Hour)
+	if err != nil || n != 2 {
+		t.Fatalf("DeleteAudioOrphans = %d, %v; want the crashed put's 2 chunks", n, err)
+	}
+	if got := chunks(); got != "rec_kept.wav,rec_old.wav,rec_running.wav" {
+		t.Fatalf("chunks left: %s", got)
+	}
 }

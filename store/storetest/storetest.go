@@ -72,6 +72,8 @@ func Run(t *testing.T, open Factory) {
 		{"RecordingValidation", testRecordingValidation},
 		{"ExpiredRecordings", testExpiredRecordings},
 		{"RecordingAudio", testRecordingAudio},
+		{"RecordingAudioLongPut", testRecordingAudioLongPut},
+		{"RecordingAudioOrphans", testRecordingAudioOrphans},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/hotline-dev/hotline/store"
 )
@@ -31,53 +32,129 @@ func checkAudioKey(key string) error {
 	return checkText("key", key, 200)
 }
 
-// PutAudio writes the object's chunks under a fresh generation, then
-// points the header at it and drops any older generation's chunks, all in
-// one transaction: until it commits, nobody sees the new chunks, and a
-// crash rolls all of them back.
+// audioChunksPerTx is how many chunks one of PutAudio's transactions
+// writes: 1 MiB, so SQLite's one writer lock is held for tens of
+// milliseconds at a time, not the seconds a 2-hour recording takes (the
+// call log's writes wait for that lock).
+const audioChunksPerTx = 4
+
+// audioGeneration is a fresh generation for a Put begun at t: its start
+// in milliseconds, then 20 random bits, so DeleteAudioOrphans tells a
+// crashed Put's chunks (old, no header) from a running Put's (recent).
+// Before this scheme generations were 63 random bits; those all have a
+// header (their Put was one transaction), so their value is never read.
+func audioGeneration(t time.Time) int64 {
+	var g [4]byte
+	_, _ = rand.Read(g[:]) // never fails (Go 1.24)
+	return t.UnixMilli()<<20 | int64(binary.BigEndian.Uint32(g[:])&(1<<20-1))
+}
+
+// DeleteAudioOrphans deletes the chunks of Puts begun more than age ago
+// that no header names: a Put cut short by a crash (one that fails
+// deletes its own) whose key was not put again.
+func (s *Store) DeleteAudioOrphans(ctx context.Context, age time.Duration) (int, error) {
+	cutoff := s.clock().Add(-age).UnixMilli() << 20
+	var n int
+	err := s.c.Tx(ctx, func(q Querier) error {
+		n = 0
+		rows, err := q.Query(ctx, `DELETE FROM recording_audio_chunks WHERE generation < $1 AND NOT EXISTS
+			(SELECT 1 FROM recording_audio a WHERE a.key = recording_audio_chunks.key AND a.generation = recording_audio_chunks.generation)
+			RETURNING seq`, cutoff)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			n++
+		}
+		return rows.Err()
+	})
+	return n, s.wrap("delete orphaned recording audio", err)
+}
+
+// PutAudio writes the object's chunks under a fresh generation, a few
+// per transaction, then in one last transaction points the header at
+// them and drops any older generation's chunks. Nobody reads a
+// generation before its header names it, so readers see the old object
+// or the whole new one. A Put that fails deletes the chunks it wrote; a
+// crash midway leaves chunks that no header names, deleted when the key
+// is put again (the recording spool puts it again at start).
 func (s *Store) PutAudio(ctx context.Context, key string, r io.Reader) (store.AudioInfo, error) {
 	op := "put recording audio " + key
 	if err := checkAudioKey(key); err != nil {
 		return store.AudioInfo{}, s.wrap(op, err)
 	}
-	var g [8]byte
-	_, _ = rand.Read(g[:]) // never fails (Go 1.24)
-	gen := int64(binary.BigEndian.Uint64(g[:]) >> 1)
 	info := store.AudioInfo{Key: key, ModTime: s.clock()}
-	err := s.c.Tx(ctx, func(q Querier) error {
-		info.Size = 0
-		buf := make([]byte, AudioChunk)
-		for seq := 0; ; seq++ {
-			if err := ctx.Err(); err != nil {
+	gen := audioGeneration(info.ModTime)
+	chunks, err := s.putAudioChunks(ctx, key, gen, r, &info.Size)
+	if err == nil {
+		err = s.c.Tx(ctx, func(q Querier) error {
+			// A Put of the same key that finished meanwhile deleted this
+			// generation's chunks: the header must not name missing audio.
+			var n int
+			if err := q.QueryRow(ctx, `SELECT count(*) FROM recording_audio_chunks WHERE key = $1 AND generation = $2`, key, gen).Scan(&n); err != nil {
 				return err
 			}
-			n, err := io.ReadFull(r, buf)
-			if n > 0 {
-				if err := q.Exec(ctx, `INSERT INTO recording_audio_chunks (key, generation, seq, data) VALUES ($1, $2, $3, $4)`,
-					key, gen, seq, buf[:n]); err != nil {
-					return err
-				}
-				info.Size += int64(n)
+			if n != chunks {
+				return fmt.Errorf("replaced by another put while written (%d of %d chunks left)", n, chunks)
 			}
-			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-				break
-			}
-			if err != nil {
-				return fmt.Errorf("read the audio: %w", err)
-			}
-		}
-		if err := q.Exec(ctx, `INSERT INTO recording_audio (key, generation, size, chunk_size, created_at) VALUES ($1, $2, $3, $4, $5)
+			if err := q.Exec(ctx, `INSERT INTO recording_audio (key, generation, size, chunk_size, created_at) VALUES ($1, $2, $3, $4, $5)
 			ON CONFLICT (key) DO UPDATE SET generation = excluded.generation, size = excluded.size,
 			chunk_size = excluded.chunk_size, created_at = excluded.created_at`,
-			key, gen, info.Size, AudioChunk, s.d.Time(info.ModTime)); err != nil {
-			return err
-		}
-		return q.Exec(ctx, `DELETE FROM recording_audio_chunks WHERE key = $1 AND generation <> $2`, key, gen)
-	})
+				key, gen, info.Size, AudioChunk, s.d.Time(info.ModTime)); err != nil {
+				return err
+			}
+			return q.Exec(ctx, `DELETE FROM recording_audio_chunks WHERE key = $1 AND generation <> $2`, key, gen)
+		})
+	}
 	if err != nil {
+		if chunks > 0 {
+			// The put's own context may be what ended it.
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			if e := s.c.Exec(dctx, `DELETE FROM recording_audio_chunks WHERE key = $1 AND generation = $2`, key, gen); e != nil {
+				err = fmt.Errorf("%w (and its chunks written so far stay until the key is put again: %v)", err, e)
+			}
+			cancel()
+		}
 		return store.AudioInfo{}, s.wrap(op, err)
 	}
 	return info, nil
+}
+
+// putAudioChunks writes r's chunks under gen, audioChunksPerTx per
+// transaction, read before the transaction begins, and returns how many
+// it committed (also when it fails).
+func (s *Store) putAudioChunks(ctx context.Context, key string, gen int64, r io.Reader, size *int64) (int, error) {
+	buf := make([]byte, audioChunksPerTx*AudioChunk)
+	committed := 0
+	for {
+		if err := ctx.Err(); err != nil {
+			return committed, err
+		}
+		n, rerr := io.ReadFull(r, buf)
+		if rerr != nil && !errors.Is(rerr, io.EOF) && !errors.Is(rerr, io.ErrUnexpectedEOF) {
+			return committed, fmt.Errorf("read the audio: %w", rerr)
+		}
+		if n > 0 {
+			err := s.c.Tx(ctx, func(q Querier) error {
+				for i, seq := 0, committed; i < n; i, seq = i+AudioChunk, seq+1 {
+					if err := q.Exec(ctx, `INSERT INTO recording_audio_chunks (key, generation, seq, data) VALUES ($1, $2, $3, $4)`,
+						key, gen, seq, buf[i:min(i+AudioChunk, n)]); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				return committed, err
+			}
+			committed += (n + AudioChunk - 1) / AudioChunk
+			*size += int64(n)
+		}
+		if rerr != nil {
+			return committed, nil
+		}
+	}
 }
 
 type audioHead struct {
