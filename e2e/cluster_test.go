@@ -26,6 +26,7 @@ import (
 	"github.com/hotline-dev/hotline/events"
 	"github.com/hotline-dev/hotline/internal/baresiptest"
 	"github.com/hotline-dev/hotline/internal/phonetest"
+	"github.com/hotline-dev/hotline/internal/testenv"
 	"github.com/hotline-dev/hotline/sip"
 	"github.com/hotline-dev/hotline/store/postgres/pgtest"
 )
@@ -193,12 +194,15 @@ func (p *clusterProc) took(callID string) bool {
 
 // TestClusterProcesses: issue 12's check with two `hotline serve`
 // processes (the test binary re-executed as a node) on one PostgreSQL,
-// behind the shipped Kamailio spreading calls round robin (DS_ALG 4). A
-// baresip agent registers through Kamailio; callers through Kamailio land
-// on both nodes, and each reaches that agent with audio both ways. Then
-// one node is killed (kill -9) with a caller waiting on it: the survivor
-// records that call as failed, node-lost, and new calls through Kamailio
-// go to the survivor and reach the agent.
+// behind the shipped Kamailio spreading calls round robin (DS_ALG 4).
+// sipp's callers through Kamailio land one on each node. A baresip agent
+// registers through Kamailio; callers through Kamailio land on both
+// nodes, and each reaches that agent with audio both ways. Then one node
+// is killed (kill -9) with the agent bridged on it and a caller waiting
+// on each node: the survivor records the dead node's two calls as failed,
+// node-lost, sets the agent free (its phone's BYE went to the dead node),
+// the caller waiting on the survivor reaches the agent, and new calls
+// through Kamailio go to the survivor and reach the agent.
 func TestClusterProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end with kamailio and two processes")
@@ -210,6 +214,18 @@ func TestClusterProcesses(t *testing.T) {
 	for _, n := range []string{a.sip, b.sip} {
 		k.poll(5*time.Second, "node "+n+" active", func() bool { return strings.HasPrefix(k.nodeFlags(n), "A") })
 	}
+	// sipp callers through Kamailio, an independent UA: two at once, one
+	// on each node (the shipped IVR's number 200, short calls).
+	sippThrough(t, k.addr, "200", "uac_short.xml", "-m", "2", "-l", "2", "-cid_str", "sipp-%u@cluster")
+	for _, id := range []string{"sipp-1@cluster", "sipp-2@cluster"} {
+		if a.took(id) == b.took(id) {
+			t.Errorf("sipp's call %s: answered by a %v, by b %v; want exactly one", id, a.took(id), b.took(id))
+		}
+	}
+	if a.took("sipp-1@cluster") == a.took("sipp-2@cluster") {
+		t.Error("sipp's two calls through kamailio landed on the same node; want one each (round robin)")
+	}
+
 	_, kport, _ := net.SplitHostPort(k.addr)
 	agent := baresiptest.Start(t, baresiptest.Config{Ports: toolPorts, Accounts: "accounts.agent.template", Tone: 440,
 		Vars: map[string]string{"AGENT_USER": "lan", "AGENT_PASSWORD": "s3cret", "HOTLINE_SIP_PORT": kport}})
@@ -237,71 +253,75 @@ func TestClusterProcesses(t *testing.T) {
 		t.Errorf("calls on node a %d, on node b %d: want one each (round robin)", onA, onB)
 	}
 
-	// kill -9 node b while a caller waits on it (lan paused: nobody free).
+	// kill -9 node b with lan bridged on it and a caller waiting on each
+	// node: the survivor records b's two calls failed, node-lost, sets lan
+	// free, and lan gets the caller waiting on a.
 	httpPost(t, a.http, "/api/v1/agents/lan/state", `{"state":"pause","reason":"test"}`)
-	var waiting *sip.OutboundCall
-	for i := 0; waiting == nil; i++ {
-		if i == 4 {
-			t.Fatal("no call through kamailio landed on node b")
-		}
-		_, c, _ := dial(t, nil, "sip:300@"+k.addr, sip.DialOptions{From: fmt.Sprintf("09220000%d", i)})
-		deadline := time.Now().Add(3 * time.Second)
-		for !a.took(c.ID()) && !b.took(c.ID()) && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond) // the node's stdout; bounded
-		}
-		if b.took(c.ID()) {
-			// Killed before it joined, the call would have no entry to
-			// lose: wait until the leader has it in the queue.
-			for deadline := time.Now().Add(5 * time.Second); !inQueue(c.ID(), a, b); {
-				if time.Now().After(deadline) {
-					t.Fatal("the call on node b did not join the queue within 5s")
-				}
-				time.Sleep(20 * time.Millisecond) // the nodes' stdout; bounded
-			}
-			waiting = c
-			continue
-		}
-		must(t, c.Hangup(within(t, 5*time.Second)))
+	bridged := waitingOn(t, k, b, a, "092200000")
+	httpPost(t, a.http, "/api/v1/agents/lan/state", `{"state":"ready"}`)
+	agent.WaitEvent(15*time.Second, "CALL_ESTABLISHED")
+	if !talk(t, bridged, 2*time.Second) {
+		t.Error("the caller on node b did not hear the agent")
 	}
+	survivorWaiting := waitingOn(t, k, a, b, "092210000")
+	lostWaiting := waitingOn(t, k, b, a, "092220000")
 	// Issue 12, "the wallboard API totals agree on both nodes": both
 	// processes serve the leader's view (within a second of each other).
 	for deadline := time.Now().Add(2 * time.Second); ; {
 		qa, qb := httpQueues(t, a.http)["technical"], httpQueues(t, b.http)["technical"]
-		if qa.Waiting == 1 && qa.Waiting == qb.Waiting && mapsEqual(qa.Totals, qb.Totals) {
+		if qa.Waiting == 2 && qa.Waiting == qb.Waiting && mapsEqual(qa.Totals, qb.Totals) {
 			t.Logf("technical on both nodes: waiting %d, totals %v", qa.Waiting, qa.Totals)
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("technical on node a %+v, on node b %+v: want the same figures, 1 waiting", qa, qb)
+			t.Fatalf("technical on node a %+v, on node b %+v: want the same figures, 2 waiting", qa, qb)
 		}
 		time.Sleep(20 * time.Millisecond) // polling the APIs; bounded
 	}
 	must(t, b.cmd.Process.Kill()) // by PID: kill -9 of the process we started
 	_ = b.cmd.Wait()
 	killed := time.Now()
+	// Lan hears silence and hangs up; the BYE goes to the dead node, so
+	// only the survivor's node-lost handling can free lan in the ACD.
+	agent.Command("hangup", "")
+	agent.WaitEvent(10*time.Second, "CALL_CLOSED")
 	k.poll(10*time.Second, "node b inactive after kill -9", func() bool { return strings.HasPrefix(k.nodeFlags(b.sip), "I") })
 	t.Logf("kamailio took node b out %s after kill -9", time.Since(killed).Round(time.Millisecond))
 
-	// The survivor records the waiting caller's call: failed, node-lost.
+	// The survivor records b's calls, the bridged one and the waiting one:
+	// failed, node-lost.
 	conn, err := pgx.Connect(t.Context(), db)
 	must(t, err)
 	defer conn.Close(context.Background())
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		var cause string
-		err := conn.QueryRow(t.Context(), `SELECT hangup_cause FROM voice_calls WHERE call_id = $1`, waiting.ID()).Scan(&cause)
-		if err == nil && cause == "node-lost" {
-			t.Logf("the waiting call was recorded node-lost %s after kill -9", time.Since(killed).Round(time.Millisecond))
-			break
+	for _, c := range []struct {
+		what string
+		call *sip.OutboundCall
+	}{{"bridged", bridged}, {"waiting", lostWaiting}} {
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			var cause, state string
+			err := conn.QueryRow(t.Context(), `SELECT hangup_cause, outcome FROM voice_calls WHERE call_id = $1`, c.call.ID()).Scan(&cause, &state)
+			if err == nil && cause == "node-lost" && state == "failed" {
+				t.Logf("the %s call on node b was recorded failed, node-lost %s after kill -9", c.what, time.Since(killed).Round(time.Millisecond))
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the %s call on node b has no failed node-lost record 15s after kill -9 (%v, %q, %q)", c.what, err, state, cause)
+			}
+			time.Sleep(100 * time.Millisecond) // polling the database; bounded
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the call waiting on node b has no node-lost record 15s after kill -9 (%v, cause %q)", err, cause)
-		}
-		time.Sleep(100 * time.Millisecond) // polling the database; bounded
 	}
 
-	// New calls go to the survivor and reach the agent, free again.
-	httpPost(t, a.http, "/api/v1/agents/lan/state", `{"state":"ready"}`)
+	// Lan is free again without anybody telling the ACD: the caller who
+	// waited on the survivor reaches lan.
+	agent.WaitEvent(15*time.Second, "CALL_ESTABLISHED")
+	if !talk(t, survivorWaiting, 2*time.Second) {
+		t.Error("the caller waiting on the survivor did not hear lan after the kill")
+	}
+	must(t, survivorWaiting.Hangup(within(t, 5*time.Second)))
+	agent.WaitEvent(10*time.Second, "CALL_CLOSED")
+
+	// New calls go to the survivor and reach the agent.
 	_, call, _ := dial(t, nil, "sip:300@"+k.addr, sip.DialOptions{From: "0933000001"})
 	agent.WaitEvent(15*time.Second, "CALL_ESTABLISHED")
 	if !a.took(call.ID()) {
@@ -312,6 +332,54 @@ func TestClusterProcesses(t *testing.T) {
 	}
 	must(t, call.Hangup(within(t, 5*time.Second)))
 	agent.WaitEvent(10*time.Second, "CALL_CLOSED")
+}
+
+// sippThrough runs a testdata/sipp scenario against addr (Kamailio) and
+// fails the test with sipp's trace if the calls were not what it expects.
+func sippThrough(t *testing.T, addr, service, scenario string, extra ...string) {
+	t.Helper()
+	testenv.Tool(t, "sipp", "Debian: apt-get install sip-tester")
+	b := toolPorts.Block(t)
+	errFile := filepath.Join(t.TempDir(), "sipp.err")
+	args := append([]string{"-sf", scenario, "-s", service, "-timeout", "30s", "-timeout_error",
+		"-i", "127.0.0.1", "-mi", "127.0.0.1", "-mp", strconv.Itoa(b.Media()), "-p", strconv.Itoa(b.SIP()),
+		"-trace_err", "-error_file", errFile, "-nostdin"}, extra...)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "sipp", append(args, addr)...)
+	cmd.Dir = "../testdata/sipp"
+	if out, err := cmd.CombinedOutput(); err != nil {
+		trace, _ := os.ReadFile(errFile)
+		t.Fatalf("sipp %s through %s: %v\n%s\nerrors:\n%s", scenario, addr, err, tail(out, 3000), trace)
+	}
+}
+
+// waitingOn dials technical through Kamailio until a call lands on want
+// (one landing on other is hung up), and returns it once the leader has
+// it in the queue (killed before it joined, the call would have no entry
+// to lose).
+func waitingOn(t *testing.T, k *kamailio, want, other *clusterProc, from string) *sip.OutboundCall {
+	t.Helper()
+	for i := range 4 {
+		_, c, _ := dial(t, nil, "sip:300@"+k.addr, sip.DialOptions{From: fmt.Sprintf("%s%d", from, i)})
+		deadline := time.Now().Add(3 * time.Second)
+		for !want.took(c.ID()) && !other.took(c.ID()) && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond) // the node's stdout; bounded
+		}
+		if !want.took(c.ID()) {
+			must(t, c.Hangup(within(t, 5*time.Second)))
+			continue
+		}
+		for deadline := time.Now().Add(5 * time.Second); !inQueue(c.ID(), want, other); {
+			if time.Now().After(deadline) {
+				t.Fatal("the call did not join the queue within 5s")
+			}
+			time.Sleep(20 * time.Millisecond) // the nodes' stdout; bounded
+		}
+		return c
+	}
+	t.Fatalf("no call through kamailio landed on node %s in 4", want.sip)
+	return nil
 }
 
 // httpQueues is GET /api/v1/queues of a node process, by queue name.
