@@ -197,7 +197,8 @@ func (p *clusterProc) took(callID string) bool {
 // behind the shipped Kamailio spreading calls round robin (DS_ALG 4).
 // sipp's callers through Kamailio land one on each node. A baresip agent
 // registers through Kamailio; callers through Kamailio land on both
-// nodes, and each reaches that agent with audio both ways. Then one node
+// nodes, and each reaches that agent with audio both ways; a VIP caller
+// on node b overtakes a standard caller waiting longer on node a. Then one node
 // is killed (kill -9) with the agent bridged on it and a caller waiting
 // on each node: the survivor records the dead node's two calls as failed,
 // node-lost, sets the agent free (its phone's BYE went to the dead node),
@@ -253,18 +254,22 @@ func TestClusterProcesses(t *testing.T) {
 		t.Errorf("calls on node a %d, on node b %d: want one each (round robin)", onA, onB)
 	}
 
-	// kill -9 node b with lan bridged on it and a caller waiting on each
-	// node: the survivor records b's two calls failed, node-lost, sets lan
-	// free, and lan gets the caller waiting on a.
+	// A VIP caller on node b overtakes a standard caller who waits longer
+	// on node a: lan, free again, gets the VIP.
 	httpPost(t, a.http, "/api/v1/agents/lan/state", `{"state":"pause","reason":"test"}`)
-	bridged := waitingOn(t, k, b, a, "092200000")
+	httpPost(t, b.http, "/api/v1/customers", `{"name":"Chị Mai","phones":["0912000001"],"tier":"vip"}`)
+	survivorWaiting := waitingOn(t, k, a, b, "0922100001")
+	bridged := waitingOn(t, k, b, a, "0912000001")
 	httpPost(t, a.http, "/api/v1/agents/lan/state", `{"state":"ready"}`)
 	agent.WaitEvent(15*time.Second, "CALL_ESTABLISHED")
 	if !talk(t, bridged, 2*time.Second) {
-		t.Error("the caller on node b did not hear the agent")
+		t.Error("the VIP caller on node b did not reach lan first (the standard caller on node a joined earlier)")
 	}
-	survivorWaiting := waitingOn(t, k, a, b, "092210000")
-	lostWaiting := waitingOn(t, k, b, a, "092220000")
+
+	// kill -9 node b with lan bridged on it and a caller waiting on each
+	// node: the survivor records b's two calls failed, node-lost, sets lan
+	// free, and lan gets the caller waiting on a.
+	lostWaiting := waitingOn(t, k, b, a, "0922200001")
 	// Issue 12, "the wallboard API totals agree on both nodes": both
 	// processes serve the leader's view (within a second of each other).
 	for deadline := time.Now().Add(2 * time.Second); ; {
@@ -355,13 +360,14 @@ func sippThrough(t *testing.T, addr, service, scenario string, extra ...string) 
 }
 
 // waitingOn dials technical through Kamailio until a call lands on want
-// (one landing on other is hung up), and returns it once the leader has
+// from the number from (one landing on other is hung up, and dialled
+// again), and returns it once the leader has
 // it in the queue (killed before it joined, the call would have no entry
 // to lose).
 func waitingOn(t *testing.T, k *kamailio, want, other *clusterProc, from string) *sip.OutboundCall {
 	t.Helper()
-	for i := range 4 {
-		_, c, _ := dial(t, nil, "sip:300@"+k.addr, sip.DialOptions{From: fmt.Sprintf("%s%d", from, i)})
+	for range 4 {
+		_, c, _ := dial(t, nil, "sip:300@"+k.addr, sip.DialOptions{From: from})
 		deadline := time.Now().Add(3 * time.Second)
 		for !want.took(c.ID()) && !other.took(c.ID()) && time.Now().Before(deadline) {
 			time.Sleep(20 * time.Millisecond) // the node's stdout; bounded
