@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/hotline-dev/hotline/store/postgres"
 )
 
 // errTakeoverTooLong ends a takeover whose long steps, beating aside,
@@ -39,8 +41,9 @@ func (n *Node) asideEvery() time.Duration {
 // keepBeat only beats between steps. The beat is fenced (BeatAside: the
 // epoch, and the lock still held by this leader's session), so a deposed
 // leader cannot beat. The takeover's steps beat aside for takeoverMax at
-// most in all; past it, or when a beat is refused, f's context is
-// cancelled and aside returns why (errTakeoverTooLong, the fence). The
+// most in all; past it, or when a beat is fenced, f's context is
+// cancelled and aside returns why (errTakeoverTooLong, ErrFenced); a beat
+// that fails otherwise (a timeout) is tried again at the next tick. The
 // goroutine ends before aside returns. A leader hung elsewhere (an
 // import, keepBeat's steps) does not beat and is deposed as before.
 func (l *leader) aside(ctx context.Context, what string, f func(context.Context) error) error {
@@ -75,13 +78,21 @@ func (l *leader) aside(ctx context.Context, what string, f func(context.Context)
 			bctx, bcancel := context.WithTimeout(sctx, every)
 			err := l.db.BeatAside(bctx)
 			bcancel()
-			if err != nil {
-				if sctx.Err() == nil {
-					cancel(fmt.Errorf("takeover: %s: %w", what, err))
-				}
+			switch {
+			case err == nil:
+				beat = time.Now()
+			case sctx.Err() != nil: // the step ended meanwhile
 				return
+			case errors.Is(err, postgres.ErrFenced):
+				// Deposed, or superseded: the step's work is for nothing.
+				cancel(fmt.Errorf("takeover: %s: %w", what, err))
+				return
+			default:
+				// A slow or unreachable server: the next tick tries again.
+				// Followers depose this leader if no beat lands for
+				// LeaderExpiry, as they should.
+				l.n.log.Warn("cluster: takeover's beat aside failed", "epoch", l.db.Epoch, "step", what, "err", err)
 			}
-			beat = time.Now()
 		}
 	}()
 	began := time.Now()

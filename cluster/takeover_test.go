@@ -17,6 +17,7 @@ import (
 	"github.com/hotline-dev/hotline/config"
 	"github.com/hotline-dev/hotline/queue"
 	"github.com/hotline-dev/hotline/store"
+	"github.com/hotline-dev/hotline/store/postgres"
 	"github.com/hotline-dev/hotline/store/postgres/pgtest"
 )
 
@@ -510,7 +511,10 @@ func annOnQ() queue.Config {
 //     with its first commit (fenced) through;
 //   - with no beat aside, the follower deposes it and leads itself;
 //   - past the beat's bound, the takeover gives up (not deposed) and the
-//     follower leads.
+//     follower leads;
+//   - superseded mid-read (the epoch moves on: a newer leader), its next
+//     beat aside is fenced and the takeover stops at once (not deposed,
+//     not at the bound), and the follower leads.
 //
 // Either way one node leads, with the same callers in the same order.
 func TestTakeoverSlowSnapshotRead(t *testing.T) {
@@ -519,6 +523,7 @@ func TestTakeoverSlowSnapshotRead(t *testing.T) {
 		leads = iota
 		deposed
 		gaveUp
+		fenced
 	)
 	for _, tc := range []struct {
 		name        string
@@ -528,6 +533,7 @@ func TestTakeoverSlowSnapshotRead(t *testing.T) {
 		{"beat aside: not deposed", 0, 0, leads},
 		{"no beat aside: deposed", time.Hour, 0, deposed},
 		{"past the bound: gives up", 0, 2 * expiry, gaveUp},
+		{"superseded: fenced", 0, 0, fenced},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			url := pgtest.Schema(t)
@@ -606,6 +612,17 @@ func TestTakeoverSlowSnapshotRead(t *testing.T) {
 			}()
 			pgtest.WaitLeaderWaits(t, url, "acd_entries")
 			blocked := time.Now()
+			if tc.want == fenced {
+				conn, err := pgx.Connect(ctx, url)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = conn.Exec(ctx, `UPDATE acd_leader SET epoch = epoch + 1`)
+				conn.Close(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
 			// The follower steps until it leads, or until told to stop.
 			stop, followed := make(chan struct{}), make(chan struct{})
 			go func() {
@@ -667,7 +684,7 @@ func TestTakeoverSlowSnapshotRead(t *testing.T) {
 					t.Fatalf("after the slow read n2 leads %v (%d times), n3 %v (%d times); want n2 alone, once",
 						n2.Leading(), timesLed("n2"), n3.Leading(), timesLed("n3"))
 				}
-			case deposed, gaveUp:
+			case deposed, gaveUp, fenced:
 				waitTook(10 * time.Second)
 				waited := time.Since(blocked)
 				if tookErr == nil || n2.Leading() || timesLed("n2") != 0 {
@@ -678,6 +695,9 @@ func TestTakeoverSlowSnapshotRead(t *testing.T) {
 				}
 				if tc.want == gaveUp && waited < expiry {
 					t.Fatalf("n2 gave up after %s; its bound is %s", waited, tc.most)
+				}
+				if got := errors.Is(tookErr, postgres.ErrFenced); got != (tc.want == fenced) {
+					t.Fatalf("n2's takeover ended after %s with %v; fenced %v, want %v", waited, tookErr, got, tc.want == fenced)
 				}
 				t.Logf("n2's takeover ended after %s of its read's wait (LeaderExpiry %s): %v", waited.Round(time.Millisecond), expiry, tookErr)
 				release() // the follower's own read, if it got that far, goes on
