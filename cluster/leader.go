@@ -44,6 +44,7 @@ type leader struct {
 	// with answers (EWT) not written yet, answersAt when each queue's were
 	// last written (at most every answersEvery).
 	beat       time.Time
+	asided     time.Duration // the takeover's long steps so far (aside)
 	answersDue map[string]bool
 	answersAt  map[string]time.Time
 
@@ -141,7 +142,14 @@ func (n *Node) takeOver(ctx context.Context, db *postgres.Leader) (*leader, erro
 	cfg := n.cfg.ACD
 	cfg.Ringer, cfg.State = l, l
 	l.svc = queue.New(cfg)
-	snap, err := db.Load(ctx, l.svc.Stats().Since(n.cfg.ACD.Now()))
+	// The read is one step on the lock's connection (a big snapshot, a
+	// slow or locked server): it beats aside.
+	var snap postgres.Snapshot
+	err := l.aside(ctx, "snapshot read", func(ctx context.Context) error {
+		var err error
+		snap, err = db.Load(ctx, l.svc.Stats().Since(n.cfg.ACD.Now()))
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -240,7 +248,10 @@ func (n *Node) takeOver(ctx context.Context, db *postgres.Leader) (*leader, erro
 	if err := l.keepBeat(ctx); err != nil {
 		return nil, err
 	}
-	l.svc.Resumed(snap.Recs)
+	// A day's records are replayed in one call: it beats aside too.
+	if err := l.aside(ctx, "statistics", func(context.Context) error { l.svc.Resumed(snap.Recs); return nil }); err != nil {
+		return nil, err
+	}
 	return l, nil
 }
 

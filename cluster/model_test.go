@@ -92,6 +92,10 @@ type world struct {
 	killed    time.Time
 	takeovers []time.Duration
 
+	// view is a follower's View of the ACD (its own pool, as on any
+	// node): checkView compares it with the leader's Service.
+	view *cluster.View
+
 	mu    sync.Mutex
 	items []postgres.OutItem // observed, not yet checked
 }
@@ -127,6 +131,12 @@ func newWorld(t *testing.T, seed uint64) *world {
 		"sales":   {Strategy: config.StrategyLongestIdle, RingTimeout: 20 * time.Second, WrapUp: 8 * time.Second, JoinEmpty: true, LeaveWhenEmpty: true},
 		"support": {Strategy: config.StrategyRoundRobin, RingTimeout: 20 * time.Second, MaxWait: 90 * time.Second},
 	}}
+	vdb, err := postgres.OpenCluster(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(vdb.Close)
+	w.view = cluster.NewView(cluster.ViewConfig{DB: vdb})
 	for range 3 {
 		w.spawn()
 	}
@@ -151,9 +161,10 @@ func (w *world) spawn() {
 		w.t.Fatal(err)
 	}
 	// Every step tries the lock and checks expiry: the test steps the
-	// nodes itself and ages dead nodes by hand.
+	// nodes itself and ages dead nodes by hand. Every change is in the
+	// next view (ViewEvery, stretched only by the view's cost): checkView.
 	n, err := cluster.New(cluster.Config{ID: id, DB: db, ACD: w.acd, NodeExpiry: time.Hour,
-		LeadEvery: time.Nanosecond, ExpiryEvery: time.Nanosecond,
+		LeadEvery: time.Nanosecond, ExpiryEvery: time.Nanosecond, ViewEvery: time.Nanosecond,
 		Observe: func(it postgres.OutItem) { w.mu.Lock(); w.items = append(w.items, it); w.mu.Unlock() },
 		Lost: func(lc cluster.LostCall) {
 			w.gotLost[lc.CallID]++
@@ -320,7 +331,7 @@ func (w *world) checkItems() {
 				w.t.Fatalf("outcome for unknown call %s", b.CallID)
 			}
 			if b.Outcome.Reason == queue.ReasonTimeout {
-				if due := c.placed.Add(w.acd.Queues[c.queue].MaxWait); w.clk.Now().Before(due) {
+				if due := c.placed.Add(w.maxWait(c.queue)); w.clk.Now().Before(due) {
 					w.t.Fatalf("caller %s timed out at %s; MaxWait ends at %s", c.id, w.clk.Now().Format("15:04:05"), due.Format("15:04:05"))
 				}
 			}
@@ -409,7 +420,7 @@ func (w *world) checkState() {
 	// MaxWait: no caller waits past it, across takeovers too (the clock
 	// starts at the real join, not at the takeover).
 	for _, c := range w.callers {
-		if mw := w.acd.Queues[c.queue].MaxWait; c.state == "waiting" && mw > 0 && !w.clk.Now().Before(c.placed.Add(mw)) {
+		if mw := w.maxWait(c.queue); c.state == "waiting" && !w.clk.Now().Before(c.placed.Add(mw)) {
 			w.t.Fatalf("caller %s (joined %s) still waits at %s, past MaxWait", c.id, c.placed.Format("15:04:05"), w.clk.Now().Format("15:04:05"))
 		}
 	}
@@ -455,6 +466,7 @@ func (w *world) checkState() {
 		w.checkTakeover(svc)
 	}
 	w.checkQueues(svc)
+	w.checkView(svc)
 	// Work is conserved: no agent idle and available while a caller of
 	// its queue waits unoffered.
 	for _, a := range svc.Agents() {
@@ -477,6 +489,62 @@ func (w *world) checkState() {
 	for id, k := range w.gotLost {
 		if !w.expectLost[id] {
 			w.t.Fatalf("call %s recorded lost %d times, but its node lives", id, k)
+		}
+	}
+}
+
+// maxWait is queue q's MaxWait as the Service applies it: unset (sales)
+// is the default, 10 minutes, not "none".
+func (w *world) maxWait(q string) time.Duration { return w.acd.Queues[q].WithDefaults().MaxWait }
+
+// checkView compares a follower's View with the leader's Service at a
+// quiescent point: the queues (callers in order, waits, figures) and the
+// agents as the wallboard reads them, byte for byte, and each waiting
+// caller's position and EWT. The leader writes a view at most every
+// ViewEvery stretched to ten times a view's cost, so it may not have
+// written the last change yet: the nodes step (nothing else to do: the
+// clock stands, and the one command sent changes nothing) until the view
+// is the Service's, for at most 10 s.
+func (w *world) checkView(svc *queue.Service) {
+	w.t.Helper()
+	ctx := w.t.Context()
+	// Waits move with the clock alone, and a view written only for that
+	// comes every ViewMax (a second): a command that changes nothing
+	// (a callback id no scheduler loads) makes the leader's next view due
+	// now, built at the clock the Service reads.
+	if err := w.nodes[0].n.Callback(ctx, 0); err != nil {
+		w.t.Fatal(err)
+	}
+	w.settle()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if _, err := w.view.Refresh(ctx); err != nil {
+			w.t.Fatalf("the follower's view: %v", err)
+		}
+		gotQ, wantQ := jsonOf(w.t, w.view.Queues()), jsonOf(w.t, svc.Queues())
+		gotA, wantA := jsonOf(w.t, w.view.Agents()), jsonOf(w.t, svc.Agents())
+		if gotQ == wantQ && gotA == wantA {
+			break
+		}
+		if time.Now().After(deadline) {
+			w.t.Fatalf("the follower's view after 10 s:\nqueues %s\nthe leader's %s\nagents %s\nthe leader's %s", gotQ, wantQ, gotA, wantA)
+		}
+		w.settle()
+		time.Sleep(time.Millisecond) // polling the view with a bound: the leader's next view is due after a gap
+	}
+	want := svc.Positions() // what the view was built from (each clamped to what the caller was told)
+	for _, c := range w.callers {
+		if c.state != "waiting" {
+			continue
+		}
+		got, err := w.view.Position(c.id)
+		if err != nil {
+			w.t.Fatalf("caller %s waits, but the follower's view has no position: %v", c.id, err)
+		}
+		// A follower never raises a position it gave (View.Position), and
+		// a new leader does not know what the old one told (a VIP joined
+		// ahead since): at most the leader's, with the leader's EWT.
+		if p := want[c.id]; got.Position < 1 || got.Position > p.Position || got.Known != p.Known || got.EWT != p.EWT {
+			w.t.Fatalf("caller %s: the follower's view has position %+v; the leader %+v", c.id, got, p)
 		}
 	}
 }
@@ -659,7 +727,8 @@ func (w *world) exec(sql string, args ...any) {
 // offers go in priority-then-join-time order; the leader's queues as
 // the wallboard reads them (callers in order, ringing, real waits;
 // agents' presence and free or busy state) are the world's, whoever
-// leads (checkQueues; after every takeover too); no idle agent while its
+// leads (checkQueues; after every takeover too), and a follower's View
+// reads the same (checkView); no idle agent while its
 // queue has a caller unoffered; each call lost with a node is handed to a
 // survivor once, and recorded failed once. HOTLINE_MODEL_SEED replays a
 // seed; HOTLINE_MODEL_STEPS sets the length.

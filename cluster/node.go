@@ -109,6 +109,10 @@ type Config struct {
 	Observe func(postgres.OutItem)
 
 	importing func() // tests: called at each step of a takeover's rebuild (export_test.go)
+	// tests: a takeover's long steps beat aside every everyAside and give
+	// up after maxAside in all (export_test.go); zero: LeaderExpiry/4 and
+	// 6 × LeaderExpiry (beat.go).
+	everyAside, maxAside time.Duration
 }
 
 // JoinRequest is a caller entering a queue through a node: the queue's

@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"slices"
 	"strconv"
@@ -16,6 +17,7 @@ import (
 	"github.com/hotline-dev/hotline/config"
 	"github.com/hotline-dev/hotline/queue"
 	"github.com/hotline-dev/hotline/store"
+	"github.com/hotline-dev/hotline/store/postgres"
 	"github.com/hotline-dev/hotline/store/postgres/pgtest"
 )
 
@@ -355,9 +357,11 @@ func TestSlowTakeoverNotDeposed(t *testing.T) {
 	}
 }
 
-// A takeover step longer than LeaderExpiry with no beat in it (the
-// snapshot's one read is such a step; docs/cluster.md) is deposed: the
-// follower ends the new leader's session and takes over itself. There is
+// A takeover step longer than LeaderExpiry with no beat in it (an import
+// of the rebuild that hangs: only the snapshot's read and Resumed beat
+// aside, TestTakeoverSlowSnapshotRead; docs/cluster.md) is deposed, as a
+// hung leader must be: the follower ends the new leader's session and
+// takes over itself. There is
 // still one leader, the deposed one's rebuild fails at its next (fenced)
 // beat and it never leads, and the follower's rebuild from the same
 // snapshot loses no caller, no order and no figure. The long step is the
@@ -496,4 +500,232 @@ func annOnQ() queue.Config {
 	return queue.Config{
 		Agents: []config.Agent{{ID: "ann", Queues: map[string]int{"q": 0}}},
 		Queues: map[string]config.Queue{"q": {JoinEmpty: true, RingTimeout: time.Hour, MaxWait: time.Hour}}}
+}
+
+// A takeover whose snapshot read waits longer than LeaderExpiry (the test
+// holds a lock on acd_entries that the read must wait for, and sees it
+// wait in pg_locks) while a follower steps (tries the lock, and deposes a
+// holder whose beat is stale):
+//   - beating aside (the default), the new leader is not deposed for
+//     2.5 × LeaderExpiry, and its takeover completes once the lock goes,
+//     with its first commit (fenced) through;
+//   - with no beat aside, the follower deposes it and leads itself;
+//   - past the beat's bound, the takeover gives up (not deposed) and the
+//     follower leads;
+//   - superseded mid-read (the epoch moves on: a newer leader), its next
+//     beat aside is fenced and the takeover stops at once (not deposed,
+//     not at the bound), and the follower leads.
+//
+// Either way one node leads, with the same callers in the same order.
+func TestTakeoverSlowSnapshotRead(t *testing.T) {
+	const expiry = time.Second
+	const (
+		leads = iota
+		deposed
+		gaveUp
+		fenced
+	)
+	for _, tc := range []struct {
+		name        string
+		every, most time.Duration // the beat aside's (WithAside; zero: the defaults)
+		want        int
+	}{
+		{"beat aside: not deposed", 0, 0, leads},
+		{"no beat aside: deposed", time.Hour, 0, deposed},
+		{"past the bound: gives up", 0, 2 * expiry, gaveUp},
+		{"superseded: fenced", 0, 0, fenced},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			url := pgtest.Schema(t)
+			acd := annOnQ()
+			rings := chanRinger(make(chan queue.Offer, 64))
+			var led sync.Map // node ID → times it took the lead
+			timesLed := func(id string) int32 {
+				if k, ok := led.Load(id); ok {
+					return k.(*atomic.Int32).Load()
+				}
+				return 0
+			}
+			mk := func(id string) *cluster.Node {
+				cfg := cluster.Config{ID: id, DB: openDB(t, url), ACD: acd, LeadEvery: time.Nanosecond, LeaderExpiry: expiry, Ringer: rings,
+					Leading: func(on bool) {
+						if on {
+							k, _ := led.LoadOrStore(id, new(atomic.Int32))
+							k.(*atomic.Int32).Add(1)
+						}
+					}}
+				if id == "n2" {
+					cfg = cluster.WithAside(cfg, tc.every, tc.most)
+				}
+				return hookedNode(t, cfg, nil)
+			}
+			ctx := t.Context()
+			n1 := mk("n1")
+			stepAll(t, n1)
+			n2, n3 := mk("n2"), mk("n3")
+			const callers = 5
+			for i := range callers {
+				call := "c" + strconv.Itoa(i)
+				tier := store.TierStandard
+				if i == callers-1 {
+					tier = store.TierVIP // joins last, waits first
+				}
+				if _, err := n2.Join(ctx, cluster.JoinRequest{JoinRequest: queue.JoinRequest{CallID: call, Queue: "q", Tier: tier, Caller: "+84" + call}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			stepAll(t, n1, n2)
+			order := func(n *cluster.Node) []string {
+				q, err := n.Service().Queue("q")
+				if err != nil {
+					t.Fatal(err)
+				}
+				var ids []string
+				for _, c := range q.Callers {
+					ids = append(ids, c.CallID)
+				}
+				return ids
+			}
+			want := order(n1)
+			if len(want) != callers || want[0] != "c4" {
+				t.Fatalf("callers wait as %v; want %d with the VIP first", want, callers)
+			}
+
+			release := pgtest.HoldTable(t, url, "acd_entries")
+			n1.Kill()
+			// n2 takes the lock and reads the snapshot, on a goroutine of
+			// its own: the read waits for the table.
+			took := make(chan error, 1)
+			go func() {
+				for deadline := time.Now().Add(20 * time.Second); ; {
+					_, err := n2.Step(ctx)
+					if err != nil || n2.Leading() {
+						took <- err
+						return
+					}
+					if time.Now().After(deadline) {
+						took <- errors.New("n2 did not take the lock within 20 s")
+						return
+					}
+					time.Sleep(5 * time.Millisecond) // polling the lock with a bound
+				}
+			}()
+			pgtest.WaitLeaderWaits(t, url, "acd_entries")
+			blocked := time.Now()
+			if tc.want == fenced {
+				conn, err := pgx.Connect(ctx, url)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = conn.Exec(ctx, `UPDATE acd_leader SET epoch = epoch + 1`)
+				conn.Close(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			// The follower steps until it leads, or until told to stop.
+			stop, followed := make(chan struct{}), make(chan struct{})
+			go func() {
+				defer close(followed)
+				for !n3.Leading() {
+					if _, err := n3.Step(ctx); err != nil {
+						t.Errorf("the follower's step: %v", err)
+						return
+					}
+					select {
+					case <-stop:
+						return
+					case <-time.After(20 * time.Millisecond): // polling the lock with a bound
+					}
+				}
+			}()
+			var once sync.Once
+			stopFollower := func() { once.Do(func() { close(stop) }) }
+			tookErr, tookDone := error(nil), false
+			defer func() { // whatever failed: no goroutine left behind
+				release() // a read waiting for the table, n2's or n3's, ends
+				stopFollower()
+				<-followed
+				if !tookDone {
+					<-took
+				}
+			}()
+			waitTook := func(within time.Duration) {
+				t.Helper()
+				select {
+				case tookErr = <-took:
+					tookDone = true
+				case <-time.After(within):
+					t.Fatalf("n2's takeover still runs after %s", within)
+				}
+			}
+
+			switch tc.want {
+			case leads:
+				select {
+				case err := <-took:
+					tookDone = true
+					t.Fatalf("n2's takeover ended after %s while its read waits: %v", time.Since(blocked), err)
+				case <-time.After(time.Until(blocked.Add(5 * expiry / 2))): // the read waits 2.5 × LeaderExpiry
+				}
+				pgtest.WaitLeaderWaits(t, url, "acd_entries") // still the read's wait, nothing else
+				stopFollower()
+				<-followed
+				if n3.Leading() || timesLed("n3") != 0 {
+					t.Fatalf("the follower took the lead (%d times) while n2's read waited", timesLed("n3"))
+				}
+				release()
+				if waitTook(10 * time.Second); tookErr != nil || !n2.Leading() {
+					t.Fatalf("n2's takeover after the read = %v (leads %v); want it leading", tookErr, n2.Leading())
+				}
+				t.Logf("the read waited %s (LeaderExpiry %s): not deposed", time.Since(blocked).Round(time.Millisecond), expiry)
+				stepAll(t, n2, n3) // the first commit is fenced: it fails if n2 was deposed
+				if !n2.Leading() || n3.Leading() || timesLed("n2") != 1 || timesLed("n3") != 0 {
+					t.Fatalf("after the slow read n2 leads %v (%d times), n3 %v (%d times); want n2 alone, once",
+						n2.Leading(), timesLed("n2"), n3.Leading(), timesLed("n3"))
+				}
+			case deposed, gaveUp, fenced:
+				waitTook(10 * time.Second)
+				waited := time.Since(blocked)
+				if tookErr == nil || n2.Leading() || timesLed("n2") != 0 {
+					t.Fatalf("n2's takeover = %v (leads %v); want it ended", tookErr, n2.Leading())
+				}
+				if got := errors.Is(tookErr, cluster.ErrTakeoverTooLong); got != (tc.want == gaveUp) {
+					t.Fatalf("n2's takeover ended after %s with %v; given up %v, want %v", waited, tookErr, got, tc.want == gaveUp)
+				}
+				if tc.want == gaveUp && waited < expiry {
+					t.Fatalf("n2 gave up after %s; its bound is %s", waited, tc.most)
+				}
+				if got := errors.Is(tookErr, postgres.ErrFenced); got != (tc.want == fenced) {
+					t.Fatalf("n2's takeover ended after %s with %v; fenced %v, want %v", waited, tookErr, got, tc.want == fenced)
+				}
+				t.Logf("n2's takeover ended after %s of its read's wait (LeaderExpiry %s): %v", waited.Round(time.Millisecond), expiry, tookErr)
+				release() // the follower's own read, if it got that far, goes on
+				select {
+				case <-followed:
+				case <-time.After(10 * time.Second):
+					t.Fatal("the follower did not lead within 10 s of the table's release")
+				}
+				stepAll(t, n2, n3)
+				if n2.Leading() || !n3.Leading() || timesLed("n2") != 0 || timesLed("n3") != 1 {
+					t.Fatalf("n2 leads %v (%d times), n3 %v (%d times); want n3 alone, once",
+						n2.Leading(), timesLed("n2"), n3.Leading(), timesLed("n3"))
+				}
+			}
+			lead := n2
+			if tc.want != leads {
+				lead = n3
+			}
+			if got := order(lead); !slices.Equal(got, want) {
+				t.Fatalf("the new leader's callers are %v; the old leader's were %v", got, want)
+			}
+			if err := n2.SetState(ctx, "ann", "login", ""); err != nil {
+				t.Fatal(err)
+			}
+			stepAll(t, n2, n3)
+			if o := nextRing(t, rings); o.Agent != "ann" || o.CallID != "c4" {
+				t.Fatalf("after the takeover %s rings for %s; want ann for the VIP c4", o.Agent, o.CallID)
+			}
+		})
+	}
 }

@@ -508,6 +508,8 @@ func (l *Listener) Close() { _ = l.c.Close(context.Background()) }
 // checks the epoch, so a leader whose session ended commits nothing.
 type Leader struct {
 	c     *pgx.Conn
+	p     *pgxpool.Pool // BeatAside's: the lock's connection is busy with the long step
+	pid   uint32        // the lock's session (its backend), for BeatAside
 	Epoch int64
 	// BeatEvery is how old acd_leader's beat may be before a commit writes
 	// it again (acd_fence, migration 0024); between, a commit only locks
@@ -552,7 +554,7 @@ func (c *Cluster) TryLead(ctx context.Context, node string) (*Leader, error) {
 		_ = pc.Close(context.Background())
 		return nil, fmt.Errorf("lead: new epoch: %w", err)
 	}
-	return &Leader{c: pc, Epoch: epoch}, nil
+	return &Leader{c: pc, p: c.p, pid: pc.PgConn().PID(), Epoch: epoch}, nil
 }
 
 // Depose ends the session of a leader that holds the lock but has not
@@ -603,6 +605,32 @@ func (l *Leader) Beat(ctx context.Context) error {
 	}
 	if err != nil {
 		return fmt.Errorf("acd leader beat (epoch %d): %w", l.Epoch, err)
+	}
+	return nil
+}
+
+// BeatAside is Beat on a pooled connection, for while the lock's own
+// connection is busy with one long statement (a takeover's snapshot read,
+// which may wait on locks or read a large snapshot): followers would
+// otherwise depose a leader that is only reading. It is fenced twice: by
+// the epoch (acd_fence, ErrFenced when a newer leader holds it) and by the
+// lock itself, which the lock's session must still hold (pg_locks, by its
+// backend's pid; a deposed or disconnected session frees the lock, and then
+// nothing is written and the answer is ErrFenced too), so a beat aside
+// never keeps a leader alive whose session is gone.
+func (l *Leader) BeatAside(ctx context.Context) error {
+	var epoch int64
+	err := l.p.QueryRow(ctx, `SELECT acd_fence($1, 0) FROM pg_locks l
+		WHERE l.pid = $2 AND l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+		AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+		AND l.classid = $3::int4::oid AND l.objid = hashtext(current_schema())::oid`, l.Epoch, l.pid, leaderLock).Scan(&epoch)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return fmt.Errorf("acd leader beat aside (epoch %d): the lock's session %d no longer holds the lock: %w", l.Epoch, l.pid, ErrFenced)
+	case pgCode(err) == fenceCode:
+		return fmt.Errorf("acd leader beat aside (epoch %d): %w: %w", l.Epoch, ErrFenced, err)
+	case err != nil:
+		return fmt.Errorf("acd leader beat aside (epoch %d): %w", l.Epoch, err)
 	}
 	return nil
 }

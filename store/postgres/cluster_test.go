@@ -523,3 +523,73 @@ func TestClusterFenceOneArgument(t *testing.T) {
 		t.Fatalf("acd_fence of a wrong epoch = %v; want the epoch error", err)
 	}
 }
+
+// A beat aside (on the pool) is what keeps a leader whose lock's connection
+// waits inside one long statement from being deposed: it writes the beat
+// while Load is blocked, and it is fenced by the epoch and by the lock, so
+// a superseded leader, or one whose lock's session is gone, writes nothing.
+func TestClusterBeatAside(t *testing.T) {
+	c, url := openCluster(t)
+	ctx := t.Context()
+	l1, err := c.TryLead(ctx, "a")
+	if err != nil || l1 == nil {
+		t.Fatalf("TryLead = %v, %v", l1, err)
+	}
+	defer l1.Close()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	stale := func() bool {
+		t.Helper()
+		var old bool
+		if err := conn.QueryRow(ctx, `SELECT beat < now() - interval '30 seconds' FROM acd_leader WHERE id = 1`).Scan(&old); err != nil {
+			t.Fatal(err)
+		}
+		return old
+	}
+
+	// The lock's connection waits on a table lock inside Load.
+	release := pgtest.HoldTable(t, url, "acd_entries")
+	loaded := make(chan error, 1)
+	go func() { _, err := l1.Load(ctx, time.Now().Add(-time.Hour)); loaded <- err }()
+	pgtest.WaitLeaderWaits(t, url, "acd_entries")
+	exec(t, url, `UPDATE acd_leader SET beat = now() - interval '1 minute'`)
+	if err := l1.BeatAside(ctx); err != nil {
+		t.Fatalf("BeatAside while Load waits = %v", err)
+	}
+	if ok, err := c.Depose(ctx, 10*time.Second); err != nil || ok {
+		t.Fatalf("Depose right after a beat aside = %v, %v; want false", ok, err)
+	}
+	release()
+	if err := <-loaded; err != nil {
+		t.Fatalf("Load after the table lock's release = %v", err)
+	}
+
+	exec(t, url, `UPDATE acd_leader SET epoch = epoch + 1, beat = now() - interval '1 minute'`)
+	if err := l1.BeatAside(ctx); !errors.Is(err, postgres.ErrFenced) || !stale() {
+		t.Fatalf("BeatAside of a superseded epoch = %v (beat stale %v); want ErrFenced, nothing written", err, stale())
+	}
+	exec(t, url, `UPDATE acd_leader SET epoch = epoch - 1`)
+
+	// The epoch is l1's again, but its session is gone (and with it the lock).
+	l1.Kill()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var held bool
+		if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
+			AND objid = hashtext(current_schema())::oid AND objsubid = 2)`).Scan(&held); err != nil {
+			t.Fatal(err)
+		}
+		if !held {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the killed leader's lock still held after 10 s")
+		}
+		time.Sleep(10 * time.Millisecond) // polling the server's view with a bound
+	}
+	if err := l1.BeatAside(ctx); !errors.Is(err, postgres.ErrFenced) || !stale() {
+		t.Fatalf("BeatAside of a leader whose session is gone = %v (beat stale %v); want ErrFenced, nothing written", err, stale())
+	}
+}
