@@ -415,29 +415,9 @@ func TestTakeoverStepLongerThanExpiryDeposed(t *testing.T) {
 	n2 := mk("n2", slow)
 	n3 = mk("n3", nil)
 	const callers = 5
-	for i := range callers {
-		call := "c" + strconv.Itoa(i)
-		tier := store.TierStandard
-		if i == callers-1 {
-			tier = store.TierVIP // joins last, waits first
-		}
-		if _, err := n2.Join(ctx, cluster.JoinRequest{JoinRequest: queue.JoinRequest{CallID: call, Queue: "q", Tier: tier, Caller: "+84" + call}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	joinVIPLast(t, n2, callers)
 	stepAll(t, n1, n2)
-	order := func(n *cluster.Node) []string {
-		q, err := n.Service().Queue("q")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ids []string
-		for _, c := range q.Callers {
-			ids = append(ids, c.CallID)
-		}
-		return ids
-	}
-	want := order(n1)
+	want := callerOrder(t, n1)
 	if len(want) != callers || want[0] != "c4" {
 		t.Fatalf("callers wait as %v; want %d with the VIP first", want, callers)
 	}
@@ -462,7 +442,7 @@ func TestTakeoverStepLongerThanExpiryDeposed(t *testing.T) {
 		t.Fatalf("after the deposed takeover n2 leads %v (%d times), n3 %v (%d times); want n3 alone, once",
 			n2.Leading(), timesLed("n2"), n3.Leading(), timesLed("n3"))
 	}
-	if got := order(n3); !slices.Equal(got, want) {
+	if got := callerOrder(t, n3); !slices.Equal(got, want) {
 		t.Fatalf("the new leader's callers are %v; the old leader's were %v", got, want)
 	}
 	if st, _ := n3.Service().Stats().Queue("q", time.Now()); st.Totals.Joined != callers || st.Totals.Waiting != callers {
@@ -564,29 +544,9 @@ func TestTakeoverSlowSnapshotRead(t *testing.T) {
 			stepAll(t, n1)
 			n2, n3 := mk("n2"), mk("n3")
 			const callers = 5
-			for i := range callers {
-				call := "c" + strconv.Itoa(i)
-				tier := store.TierStandard
-				if i == callers-1 {
-					tier = store.TierVIP // joins last, waits first
-				}
-				if _, err := n2.Join(ctx, cluster.JoinRequest{JoinRequest: queue.JoinRequest{CallID: call, Queue: "q", Tier: tier, Caller: "+84" + call}}); err != nil {
-					t.Fatal(err)
-				}
-			}
+			joinVIPLast(t, n2, callers)
 			stepAll(t, n1, n2)
-			order := func(n *cluster.Node) []string {
-				q, err := n.Service().Queue("q")
-				if err != nil {
-					t.Fatal(err)
-				}
-				var ids []string
-				for _, c := range q.Callers {
-					ids = append(ids, c.CallID)
-				}
-				return ids
-			}
-			want := order(n1)
+			want := callerOrder(t, n1)
 			if len(want) != callers || want[0] != "c4" {
 				t.Fatalf("callers wait as %v; want %d with the VIP first", want, callers)
 			}
@@ -716,7 +676,7 @@ func TestTakeoverSlowSnapshotRead(t *testing.T) {
 			if tc.want != leads {
 				lead = n3
 			}
-			if got := order(lead); !slices.Equal(got, want) {
+			if got := callerOrder(t, lead); !slices.Equal(got, want) {
 				t.Fatalf("the new leader's callers are %v; the old leader's were %v", got, want)
 			}
 			if err := n2.SetState(ctx, "ann", "login", ""); err != nil {
@@ -728,4 +688,34 @@ func TestTakeoverSlowSnapshotRead(t *testing.T) {
 			}
 		})
 	}
+}
+
+// joinVIPLast joins callers c0… to queue q through n, the last a VIP: it
+// joins last and waits first.
+func joinVIPLast(t *testing.T, n *cluster.Node, callers int) {
+	t.Helper()
+	for i := range callers {
+		call := "c" + strconv.Itoa(i)
+		tier := store.TierStandard
+		if i == callers-1 {
+			tier = store.TierVIP
+		}
+		if _, err := n.Join(t.Context(), cluster.JoinRequest{JoinRequest: queue.JoinRequest{CallID: call, Queue: "q", Tier: tier, Caller: "+84" + call}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// callerOrder is queue q's callers in n's Service, in their order.
+func callerOrder(t *testing.T, n *cluster.Node) []string {
+	t.Helper()
+	q, err := n.Service().Queue("q")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, c := range q.Callers {
+		ids = append(ids, c.CallID)
+	}
+	return ids
 }
