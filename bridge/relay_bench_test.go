@@ -245,7 +245,7 @@ func runRelay(b *testing.B, calls, secs int) relayResult {
 		args = append([]string{"taskset", "-c", cpu}, args...)
 	}
 	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Env = append(os.Environ(), "HOTLINE_RELAY_ENDPOINTS=1", "GOMAXPROCS=2",
+	cmd.Env = append(os.Environ(), "HOTLINE_RELAY_ENDPOINTS=1", "GOMAXPROCS=1",
 		"RELAY_CALLS="+strconv.Itoa(calls), "RELAY_SECS="+strconv.Itoa(secs))
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
@@ -414,16 +414,7 @@ func relayEndpoints(in io.Reader, out io.Writer, calls, secs int) error {
 		}()
 	}
 
-	// One sender paces every stream: 20 sub-slots of 1 ms per frame. It
-	// has a thread of its own at nice -10 (the process has two Ps on its
-	// one core): otherwise the 2 x calls readers' wake-ups hold it up and
-	// it sends late sub-slots as one burst, whose drain through the relay
-	// is then measured as the relay's delay.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	if err := syscall.Setpriority(syscall.PRIO_PROCESS, syscall.Gettid(), -10); err != nil {
-		fmt.Fprintf(os.Stderr, "relay endpoints: sender thread at nice -10: %v (sending at the process's priority)\n", err)
-	}
+	// One sender paces every stream: 20 sub-slots of 1 ms per frame.
 	var sent [2]uint64
 	var sendLate uint64
 	var sendLateMax time.Duration
