@@ -226,9 +226,9 @@ log:
 	after := memAt(t, pp, cmd.Process.Pid, os.Getenv("HELD_PROFILE"))
 	per := func(a, b int64) float64 { return float64(b-a) / float64(n) / 1024 }
 	heap, stack := per(before.heap, after.heap), per(before.stack, after.stack)
-	t.Logf("%d held calls (callers sending RTP: %v), per call: Go heap in use %.1f KiB (allocated %.1f), stacks %.1f KiB, goroutines %.2f, RSS %.1f KiB (server heap %d→%d KiB, RSS %d→%d KiB)",
+	t.Logf("%d held calls (callers sending RTP: %v), per call: Go heap in use %.1f KiB (allocated %.1f), stacks %.1f KiB, goroutines %.2f, RSS %.1f KiB, free but kept %.1f KiB (server heap %d→%d KiB, RSS %d→%d KiB)",
 		n, talk, heap, per(before.alloc, after.alloc), stack, float64(after.goroutines-before.goroutines)/float64(n), per(before.rss, after.rss),
-		before.heap>>10, after.heap>>10, before.rss>>10, after.rss>>10)
+		per(before.idle-before.released, after.idle-after.released), before.heap>>10, after.heap>>10, before.rss>>10, after.rss>>10)
 	if lim, _ := strconv.ParseFloat(os.Getenv("HELD_MAX_KIB"), 64); lim > 0 && heap+stack > lim {
 		t.Errorf("heap + stacks per held call %.1f KiB, want ≤ %.0f", heap+stack, lim)
 	}
@@ -238,7 +238,7 @@ log:
 	waiting(0)
 }
 
-type memSample struct{ heap, alloc, stack, rss, goroutines int64 }
+type memSample struct{ heap, alloc, stack, rss, goroutines, idle, released int64 }
 
 // memAt reads the server's memory after a forced GC: HeapInuse and
 // StackInuse from pprof's heap page, the goroutine count, VmRSS; keep, when
@@ -253,6 +253,12 @@ func memAt(t *testing.T, pp string, pid int, keep string) memSample {
 		}
 		if v, ok := strings.CutPrefix(line, "# HeapAlloc = "); ok {
 			s.alloc, _ = strconv.ParseInt(v, 10, 64)
+		}
+		if v, ok := strings.CutPrefix(line, "# HeapIdle = "); ok {
+			s.idle, _ = strconv.ParseInt(v, 10, 64)
+		}
+		if v, ok := strings.CutPrefix(line, "# HeapReleased = "); ok {
+			s.released, _ = strconv.ParseInt(v, 10, 64)
 		}
 		if v, ok := strings.CutPrefix(line, "# Stack = "); ok {
 			s.stack, _ = strconv.ParseInt(strings.Fields(v)[0], 10, 64)
