@@ -34,7 +34,8 @@ import (
 // 3,000, the media port range below), HELD_PROFILE=FILE keeps the heap
 // profile (4 KiB sampling) and FILE.base the one before the calls (go tool
 // pprof -diff_base FILE.base FILE: what the calls hold), HELD_GOGC / HELD_GOMEMLIMIT set the server's GOGC and
-// GOMEMLIMIT, HELD_MAX_KIB=K fails when the heap + stacks per call exceed K.
+// GOMEMLIMIT, HELD_MAX_KIB=K fails when the heap + stacks per call exceed K,
+// HELD_SETTLE=D waits D after the last call is up before measuring.
 func TestHeldCallMemory(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("HELD_CALLS"))
 	if n <= 0 {
@@ -222,6 +223,12 @@ log:
 	waiting(n)
 	if talk {
 		talked(calls)
+	}
+	// HELD_SETTLE=35s measures once the INVITE transactions have ended
+	// (Timer L, 64*T1 = 32 s after the 200, frees the INVITE as parsed):
+	// what a caller held for minutes keeps, not one placed seconds ago.
+	if d, err := time.ParseDuration(os.Getenv("HELD_SETTLE")); err == nil && d > 0 {
+		time.Sleep(d)
 	}
 	after := memAt(t, pp, cmd.Process.Pid, os.Getenv("HELD_PROFILE"))
 	per := func(a, b int64) float64 { return float64(b-a) / float64(n) / 1024 }

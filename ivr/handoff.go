@@ -37,7 +37,9 @@ func (r *run) queue(ctx context.Context, n *flows.Node) (*QueueResult, error) {
 	req := QueueRequest{Queue: n.Queue, Flow: r.flow, Node: n.Name, Language: r.lang, Vars: maps.Clone(r.vars),
 		Category: r.res.Category, Tags: append([]string(nil), r.res.Tags...), Priority: r.res.Priority}
 	qr, err := r.e.cfg.Enqueuer.Enqueue(ctx, r.call, req)
-	return &qr, err
+	p := new(QueueResult) // not &qr: that would be allocated before the wait, and kept during it
+	*p = qr
+	return p, err
 }
 
 // queued records what the queue said happened and picks the next node.

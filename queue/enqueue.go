@@ -155,7 +155,9 @@ func (q *Enqueuer) held(ctx context.Context, call ivr.Call, req *ivr.QueueReques
 	stopHold := q.hold(call, req.Queue, req.Language)
 	out, err := q.wait(ctx, call, tk)
 	stopHold()
-	return &out, err
+	p := new(Outcome) // not &out: that would be allocated before the wait, and kept during it
+	*p = out
+	return p, err
 }
 
 // served is the rest of stay once the caller left the queue: the leg, and
