@@ -45,13 +45,7 @@ func (a *App) ServeCall(ctx context.Context, c *sip.Call) {
 //go:noinline
 func (a *App) runFlow(ctx context.Context, c *sip.Call, flow *flows.Flow) (*ivr.Result, lookup, string) {
 	attrs, found, key := a.callerAttributes(ctx, c.Caller())
-	res := a.engine.Run(ctx, knownCall{Call: c, attrs: attrs}, flow)
-	// A copy made now: &res would have the compiler allocate res on the
-	// heap before Run, kept for the whole flow. A pointer: ServeCall's
-	// frame keeps no copy during the flow.
-	p := new(ivr.Result)
-	*p = res
-	return p, found, key
+	return a.engine.Serve(ctx, knownCall{Call: c, attrs: attrs}, flow), found, key
 }
 
 // callEnded hangs up a call whose flow ended and logs it.

@@ -155,9 +155,7 @@ func (q *Enqueuer) held(ctx context.Context, call ivr.Call, req *ivr.QueueReques
 	stopHold := q.hold(call, req.Queue, req.Language)
 	out, err := q.wait(ctx, call, tk)
 	stopHold()
-	p := new(Outcome) // not &out: that would be allocated before the wait, and kept during it
-	*p = out
-	return p, err
+	return out, err
 }
 
 // served is the rest of stay once the caller left the queue: the leg, and
@@ -243,12 +241,12 @@ func (q *Enqueuer) served(ctx context.Context, call ivr.Call, req *ivr.QueueRequ
 // wait blocks until the caller's place is done, handling exit keys. A caller whose
 // call ends (ctx done) leaves as abandoned, or as dropped when Hotline ended
 // the call (see leaveReason).
-func (q *Enqueuer) wait(ctx context.Context, call ivr.Call, tk Ticket) (Outcome, error) {
+func (q *Enqueuer) wait(ctx context.Context, call ivr.Call, tk Ticket) (*Outcome, error) {
 	digits := call.Digits()
 	for {
 		select {
 		case <-tk.Done():
-			return tk.Outcome(), nil
+			return outcomeOf(tk), nil
 		case <-ctx.Done():
 			return q.leave(ctx, call, tk)
 		case d, ok := <-digits:
@@ -261,6 +259,15 @@ func (q *Enqueuer) wait(ctx context.Context, call ivr.Call, tk Ticket) (Outcome,
 	}
 }
 
+// outcomeOf is tk's outcome on the heap: by value, wait's frame and its
+// caller's would each keep a slot for it during the wait.
+//
+//go:noinline
+func outcomeOf(tk Ticket) *Outcome {
+	o := tk.Outcome()
+	return &o
+}
+
 // key hands the ACD a key the waiting caller pressed.
 //
 //go:noinline
@@ -271,7 +278,7 @@ func (q *Enqueuer) key(ctx context.Context, call ivr.Call, k rune) {
 // leave takes a caller whose call ended out of the queue.
 //
 //go:noinline
-func (q *Enqueuer) leave(ctx context.Context, call ivr.Call, tk Ticket) (Outcome, error) {
+func (q *Enqueuer) leave(ctx context.Context, call ivr.Call, tk Ticket) (*Outcome, error) {
 	reason := leaveReason(call)
 	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaveWait)
 	defer cancel()
@@ -284,14 +291,14 @@ func (q *Enqueuer) leave(ctx context.Context, call ivr.Call, tk Ticket) (Outcome
 	case <-lctx.Done():
 		q.cfg.Logger.Warn("queue: the ACD did not confirm the caller's leave", "call_id", call.ID(), "err", errNoOutcome)
 		now := q.cfg.Service.cfg.Now()
-		return Outcome{Reason: reason, Joined: now, Wait: 0}, ctx.Err()
+		return &Outcome{Reason: reason, Joined: now, Wait: 0}, ctx.Err()
 	}
 	if out := tk.Outcome(); out.Reason == ReasonAnswered {
 		if ac, ok := q.cfg.Ringer.Take(out.Offer); ok {
 			_ = bridge.Hangup(lctx, ac)
 		}
 	}
-	return tk.Outcome(), ctx.Err()
+	return outcomeOf(tk), ctx.Err()
 }
 
 // endCause is how the caller's call ended, as its user agent saw it
@@ -338,7 +345,10 @@ func leaveReason(call ivr.Call) string {
 // hold starts the queue's music, interrupted every AnnounceEvery by the
 // announcement and (if configured) the caller's position, until stop. It
 // plays in the background (bridge.StartHold): no goroutine waits on it
-// while the caller's own waits in wait.
+// while the caller's own waits in wait. Not inlined: its locals (a copy of
+// the queue's configuration) would stay in held's frame during the wait.
+//
+//go:noinline
 func (q *Enqueuer) hold(call ivr.Call, name, lang string) (stop func()) {
 	qc := q.cfg.Service.cfg.Queues[name] // defaults filled by New
 	var music *media.Prompt
