@@ -35,7 +35,9 @@ import (
 // profile (4 KiB sampling) and FILE.base the one before the calls (go tool
 // pprof -diff_base FILE.base FILE: what the calls hold), HELD_GOGC / HELD_GOMEMLIMIT set the server's GOGC and
 // GOMEMLIMIT, HELD_MAX_KIB=K fails when the heap + stacks per call exceed K,
-// HELD_SETTLE=D waits D after the last call is up before measuring.
+// HELD_SETTLE=D waits D after the last call is up before measuring,
+// HELD_MAX_STACK_KIB=K fails when the stacks per call exceed K (10: the
+// held caller's goroutine on an 8 KiB stack).
 func TestHeldCallMemory(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("HELD_CALLS"))
 	if n <= 0 {
@@ -238,6 +240,9 @@ log:
 		per(before.idle-before.released, after.idle-after.released), before.heap>>10, after.heap>>10, before.rss>>10, after.rss>>10)
 	if lim, _ := strconv.ParseFloat(os.Getenv("HELD_MAX_KIB"), 64); lim > 0 && heap+stack > lim {
 		t.Errorf("heap + stacks per held call %.1f KiB, want ≤ %.0f", heap+stack, lim)
+	}
+	if lim, _ := strconv.ParseFloat(os.Getenv("HELD_MAX_STACK_KIB"), 64); lim > 0 && stack > lim {
+		t.Errorf("stacks per held call %.1f KiB, want ≤ %.0f (the frames parked under queue.Enqueuer.wait, see queue/enqueue.go)", stack, lim)
 	}
 	for _, call := range calls {
 		call.Hangup(ctx)
