@@ -23,9 +23,29 @@ func (r *run) enqueue(ctx context.Context, n *flows.Node) (string, error) {
 	if r.e.cfg.Enqueuer == nil {
 		return "", r.end(store.OutcomeCompleted, ReasonHandoff)
 	}
+	qr, err := r.queue(ctx, n)
+	return r.queued(ctx, n, qr, err)
+}
+
+// queue hands the caller to the Enqueuer, which returns when they leave
+// the queue. It and queued are apart from enqueue, and not inlined, so
+// that the frames a held caller keeps for minutes below the queue's wait
+// hold only the request, not the result's handling.
+//
+//go:noinline
+func (r *run) queue(ctx context.Context, n *flows.Node) (*QueueResult, error) {
 	req := QueueRequest{Queue: n.Queue, Flow: r.flow, Node: n.Name, Language: r.lang, Vars: maps.Clone(r.vars),
 		Category: r.res.Category, Tags: append([]string(nil), r.res.Tags...), Priority: r.res.Priority}
 	qr, err := r.e.cfg.Enqueuer.Enqueue(ctx, r.call, req)
+	p := new(QueueResult) // not &qr: that would be allocated before the wait, and kept during it
+	*p = qr
+	return p, err
+}
+
+// queued records what the queue said happened and picks the next node.
+//
+//go:noinline
+func (r *run) queued(ctx context.Context, n *flows.Node, qr *QueueResult, err error) (string, error) {
 	r.res.Legs = append(r.res.Legs, qr.Legs...)
 	r.res.Recordings = append(r.res.Recordings, qr.Recordings...)
 	r.queuePos = qr.Position

@@ -102,6 +102,11 @@ type pollEntry struct {
 	mu   sync.Mutex
 	dead bool
 	rs   *recvState // the session's receive state; guarded by mu
+	m    *mmsgBufs  // the loop's buffers while drain runs; guarded by mu
+	// read is e.readFD, made once: a closure built per drain escapes (it
+	// goes to RawConn.Control) and was 32 B of garbage per wakeup, about
+	// one per packet, which kept the GC cycling while callers were held.
+	read func(fd uintptr)
 }
 
 // add registers uc's socket with the poller; s's packets are handled from
@@ -120,6 +125,7 @@ func (p *poller) add(s *Session, uc *net.UDPConn, rs *recvState) (*pollEntry, er
 		}
 	}
 	e := &pollEntry{s: s, rc: rc, p: p, loop: l, rs: rs}
+	e.read = e.readFD
 	if k := len(l.free); k > 0 {
 		e.slot, l.free = l.free[k-1], l.free[:k-1]
 	} else {
@@ -265,7 +271,11 @@ func (e *pollEntry) drain(m *mmsgBufs) {
 	}
 	// Control holds the socket's fd open while it is read: a caller's
 	// own conn closed under us fails here instead of reading a reused fd.
-	if err := e.rc.Control(func(fd uintptr) { e.s.drain(fd, e.rs, m) }); err != nil {
+	e.m = m
+	if err := e.rc.Control(e.read); err != nil {
 		e.s.st.ignored.Add(1)
 	}
+	e.m = nil
 }
+
+func (e *pollEntry) readFD(fd uintptr) { e.s.drain(fd, e.rs, e.m) }

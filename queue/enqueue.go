@@ -76,7 +76,8 @@ const leaveWait = 5 * time.Second
 // the queue, or when the bridged call ends (Answered true), with every leg
 // of the way (transfers included).
 func (q *Enqueuer) Enqueue(ctx context.Context, call ivr.Call, req ivr.QueueRequest) (ivr.QueueResult, error) {
-	return q.enqueue(ctx, call, req, JoinRequest{CallID: call.ID(), Queue: req.Queue, Tier: ivr.CallerTier(req.Vars), Caller: call.Caller()})
+	jr := JoinRequest{CallID: call.ID(), Queue: req.Queue, Tier: ivr.CallerTier(req.Vars), Caller: call.Caller()}
+	return q.enqueue(ctx, call, &req, &jr)
 }
 
 // Rejoin is the place a confirmed callback customer takes back.
@@ -92,38 +93,78 @@ type Rejoin struct {
 // in req.Queue at their original place, ahead of everyone who joined after
 // it, and then holds and bridges them as Enqueue does a caller.
 func (q *Enqueuer) Rejoin(ctx context.Context, call ivr.Call, req ivr.QueueRequest, at Rejoin) (ivr.QueueResult, error) {
-	return q.enqueue(ctx, call, req, JoinRequest{CallID: call.ID(), Queue: req.Queue, Tier: at.Tier, Caller: call.Caller(),
-		JoinedAt: at.JoinedAt, Reservation: at.Reservation})
+	jr := JoinRequest{CallID: call.ID(), Queue: req.Queue, Tier: at.Tier, Caller: call.Caller(),
+		JoinedAt: at.JoinedAt, Reservation: at.Reservation}
+	return q.enqueue(ctx, call, &req, &jr)
 }
 
-func (q *Enqueuer) enqueue(ctx context.Context, call ivr.Call, req ivr.QueueRequest, jr JoinRequest) (ivr.QueueResult, error) {
-	if err := q.noticeFirst(ctx, call, req); err != nil { // hung up during the recording notice
+// A held caller's goroutine is parked for minutes in wait, and every frame
+// from the SIP call down to it stays on its stack: the runtime halves a
+// stack only while less than a quarter of it is used, so that chain must
+// stay under ~4 KiB for the stack to be 8 KiB rather than 16 (issue 15).
+// Hence the requests passed by pointer and the work before and after the
+// wait (join, served, leave) in functions of their own, not inlined: their
+// locals are gone from the stack while the caller waits.
+
+func (q *Enqueuer) enqueue(ctx context.Context, call ivr.Call, req *ivr.QueueRequest, jr *JoinRequest) (ivr.QueueResult, error) {
+	tk, early, err := q.join(ctx, call, req, jr)
+	if tk == nil {
+		return *early, err
+	}
+	return q.stay(ctx, call, req, tk)
+}
+
+// join plays the recording notice and joins the caller to the queue: a
+// nil Ticket when they did not stay, with the result to return.
+//
+//go:noinline
+func (q *Enqueuer) join(ctx context.Context, call ivr.Call, req *ivr.QueueRequest, jr *JoinRequest) (Ticket, *ivr.QueueResult, error) {
+	if err := q.noticeFirst(ctx, call, *req); err != nil { // hung up during the recording notice
 		now := q.cfg.Service.cfg.Now()
-		return ivr.QueueResult{Reason: ReasonAbandoned, Legs: []store.CallLeg{{Queue: req.Queue, JoinedAt: now, EndedAt: now,
+		return nil, &ivr.QueueResult{Reason: ReasonAbandoned, Legs: []store.CallLeg{{Queue: req.Queue, JoinedAt: now, EndedAt: now,
 			End: store.LegUnanswered, Reason: ReasonAbandoned, EndedBy: EndedBy(call)}}}, err
 	}
-	tk, err := q.cfg.Desk.Join(ctx, call, jr)
+	tk, err := q.cfg.Desk.Join(ctx, call, *jr)
 	var ee *ExitError
 	if errors.As(err, &ee) { // joined and left at once: full, or nobody logged in
 		now := q.cfg.Service.cfg.Now()
-		return ivr.QueueResult{Reason: ee.Reason, Next: ee.Exit, Legs: []store.CallLeg{{Queue: req.Queue, JoinedAt: now, EndedAt: now,
+		return nil, &ivr.QueueResult{Reason: ee.Reason, Next: ee.Exit, Legs: []store.CallLeg{{Queue: req.Queue, JoinedAt: now, EndedAt: now,
 			End: store.LegUnanswered, Reason: ee.Reason}}}, nil
 	}
 	if err != nil {
-		return ivr.QueueResult{}, err
+		return nil, &ivr.QueueResult{}, err
 	}
-	return q.stay(ctx, call, req, tk)
+	if tk == nil {
+		return nil, &ivr.QueueResult{}, fmt.Errorf("queue: join %s: no ticket", req.Queue)
+	}
+	return tk, nil, nil
 }
 
 // stay holds a joined caller until they leave the queue, then bridges them
 // to the agent who answered; an agent's blind transfer moves them on. The
 // result's legs start with this stay.
-func (q *Enqueuer) stay(ctx context.Context, call ivr.Call, req ivr.QueueRequest, tk Ticket) (ivr.QueueResult, error) {
-	svc := q.cfg.Service
-	rc, record := q.recordingOf(req.Queue)
-	stopHold := q.hold(call, req)
+func (q *Enqueuer) stay(ctx context.Context, call ivr.Call, req *ivr.QueueRequest, tk Ticket) (ivr.QueueResult, error) {
+	out, err := q.held(ctx, call, req, tk)
+	return q.served(ctx, call, req, out, err)
+}
+
+// held plays the hold music while the caller waits.
+//
+//go:noinline
+func (q *Enqueuer) held(ctx context.Context, call ivr.Call, req *ivr.QueueRequest, tk Ticket) (*Outcome, error) {
+	stopHold := q.hold(call, req.Queue, req.Language)
 	out, err := q.wait(ctx, call, tk)
 	stopHold()
+	return out, err
+}
+
+// served is the rest of stay once the caller left the queue: the leg, and
+// the bridge to the agent who answered.
+//
+//go:noinline
+func (q *Enqueuer) served(ctx context.Context, call ivr.Call, req *ivr.QueueRequest, out *Outcome, err error) (ivr.QueueResult, error) {
+	svc := q.cfg.Service
+	rc, record := q.recordingOf(req.Queue)
 	// Made after the wait: a logger with attributes is a handler clone
 	// (~0.3 KiB) that a held caller would otherwise keep for nothing.
 	log := q.cfg.Logger.With("call_id", call.ID(), "queue", req.Queue)
@@ -191,7 +232,7 @@ func (q *Enqueuer) stay(ctx context.Context, call ivr.Call, req ivr.QueueRequest
 	leg.End, leg.EndedBy, leg.TransferTo = store.LegTransferred, store.SideAgent, tr.target.name(tr.t)
 	log.Info("queue: bridged call transferred", "agent", out.Agent, "target", leg.TransferTo, "talk", leg.EndedAt.Sub(left))
 	hangup() // the agent wraps up; the caller may re-join a queue
-	next, err := q.transfer(ctx, call, req, out.Agent, caller, ac, tr)
+	next, err := q.transfer(ctx, call, *req, out.Agent, caller, ac, tr)
 	next.Legs = append([]store.CallLeg{leg}, next.Legs...)
 	next.Recordings = append(res.Recordings, next.Recordings...)
 	return next, err
@@ -200,41 +241,64 @@ func (q *Enqueuer) stay(ctx context.Context, call ivr.Call, req ivr.QueueRequest
 // wait blocks until the caller's place is done, handling exit keys. A caller whose
 // call ends (ctx done) leaves as abandoned, or as dropped when Hotline ended
 // the call (see leaveReason).
-func (q *Enqueuer) wait(ctx context.Context, call ivr.Call, tk Ticket) (Outcome, error) {
+func (q *Enqueuer) wait(ctx context.Context, call ivr.Call, tk Ticket) (*Outcome, error) {
 	digits := call.Digits()
 	for {
 		select {
 		case <-tk.Done():
-			return tk.Outcome(), nil
+			return outcomeOf(tk), nil
 		case <-ctx.Done():
-			reason := leaveReason(call)
-			lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaveWait)
-			defer cancel()
-			_ = q.cfg.Desk.Leave(lctx, call.ID(), reason)
-			// The outcome is there at once in one node; a cluster's
-			// leader confirms it with its next commit. It may say
-			// answered (in the same instant): the agent leg is ours to end.
-			select {
-			case <-tk.Done():
-			case <-lctx.Done():
-				q.cfg.Logger.Warn("queue: the ACD did not confirm the caller's leave", "call_id", call.ID(), "err", errNoOutcome)
-				now := q.cfg.Service.cfg.Now()
-				return Outcome{Reason: reason, Joined: now, Wait: 0}, ctx.Err()
-			}
-			if out := tk.Outcome(); out.Reason == ReasonAnswered {
-				if ac, ok := q.cfg.Ringer.Take(out.Offer); ok {
-					_ = bridge.Hangup(lctx, ac)
-				}
-			}
-			return tk.Outcome(), ctx.Err()
+			return q.leave(ctx, call, tk)
 		case d, ok := <-digits:
 			if !ok {
 				digits = nil
 				continue
 			}
-			_ = q.cfg.Desk.Key(ctx, call.ID(), string(d.Key)) // not an exit key: ignored
+			q.key(ctx, call, d.Key)
 		}
 	}
+}
+
+// outcomeOf is tk's outcome on the heap: by value, wait's frame and its
+// caller's would each keep a slot for it during the wait.
+//
+//go:noinline
+func outcomeOf(tk Ticket) *Outcome {
+	o := tk.Outcome()
+	return &o
+}
+
+// key hands the ACD a key the waiting caller pressed.
+//
+//go:noinline
+func (q *Enqueuer) key(ctx context.Context, call ivr.Call, k rune) {
+	_ = q.cfg.Desk.Key(ctx, call.ID(), string(k)) // not an exit key: ignored
+}
+
+// leave takes a caller whose call ended out of the queue.
+//
+//go:noinline
+func (q *Enqueuer) leave(ctx context.Context, call ivr.Call, tk Ticket) (*Outcome, error) {
+	reason := leaveReason(call)
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaveWait)
+	defer cancel()
+	_ = q.cfg.Desk.Leave(lctx, call.ID(), reason)
+	// The outcome is there at once in one node; a cluster's
+	// leader confirms it with its next commit. It may say
+	// answered (in the same instant): the agent leg is ours to end.
+	select {
+	case <-tk.Done():
+	case <-lctx.Done():
+		q.cfg.Logger.Warn("queue: the ACD did not confirm the caller's leave", "call_id", call.ID(), "err", errNoOutcome)
+		now := q.cfg.Service.cfg.Now()
+		return &Outcome{Reason: reason, Joined: now, Wait: 0}, ctx.Err()
+	}
+	if out := tk.Outcome(); out.Reason == ReasonAnswered {
+		if ac, ok := q.cfg.Ringer.Take(out.Offer); ok {
+			_ = bridge.Hangup(lctx, ac)
+		}
+	}
+	return outcomeOf(tk), ctx.Err()
 }
 
 // endCause is how the caller's call ended, as its user agent saw it
@@ -281,17 +345,19 @@ func leaveReason(call ivr.Call) string {
 // hold starts the queue's music, interrupted every AnnounceEvery by the
 // announcement and (if configured) the caller's position, until stop. It
 // plays in the background (bridge.StartHold): no goroutine waits on it
-// while the caller's own waits in wait.
-func (q *Enqueuer) hold(call ivr.Call, req ivr.QueueRequest) (stop func()) {
-	qc := q.cfg.Service.cfg.Queues[req.Queue] // defaults filled by New
+// while the caller's own waits in wait. Not inlined: its locals (a copy of
+// the queue's configuration) would stay in held's frame during the wait.
+//
+//go:noinline
+func (q *Enqueuer) hold(call ivr.Call, name, lang string) (stop func()) {
+	qc := q.cfg.Service.cfg.Queues[name] // defaults filled by New
 	var music *media.Prompt
-	if ps := bridge.Lookup(q.cfg.Prompts, req.Language, qc.Music); len(ps) > 0 {
+	if ps := bridge.Lookup(q.cfg.Prompts, lang, qc.Music); len(ps) > 0 {
 		music = ps[0]
 	}
 	// The announcer keeps only names, looking the queue up each time (its
-	// configuration is fixed at New): a captured copy of qc and req would
-	// stay on the heap for the whole wait (~0.5 KiB per held call).
-	name, lang := req.Queue, req.Language
+	// configuration is fixed at New): a captured copy of qc and the
+	// request would stay on the heap for the whole wait (~0.5 KiB per held call).
 	return bridge.StartHold(call, music, qc.AnnounceEvery, func() []*media.Prompt {
 		qc := q.cfg.Service.cfg.Queues[name]
 		var pos *Position

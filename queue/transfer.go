@@ -182,7 +182,7 @@ func (q *Enqueuer) transfer(ctx context.Context, call ivr.Call, req ivr.QueueReq
 		}
 		bridge.FinishTransfer(ctx, ac, p.t, 200, "OK")
 		publish("ok")
-		return q.stay(ctx, call, next, tk)
+		return q.stay(ctx, call, &next, tk)
 	}
 	dialled := svc.cfg.Now()
 	leg := store.CallLeg{Queue: req.Queue, Number: p.t.URI(), JoinedAt: dialled}
@@ -233,7 +233,7 @@ func (q *Enqueuer) dialTransfer(ctx context.Context, call ivr.Call, req ivr.Queu
 	defer cancel()
 	// uri passed the outbound policy (resolve): dialled as given.
 	tc, err := bridge.DialWhile(dctx, q.cfg.Transfer.Dialer, uri, dialOptions(req.Queue, call.Caller(), call.ID()),
-		func(ctx context.Context) { stop := q.hold(call, req); <-ctx.Done(); stop() })
+		func(ctx context.Context) { stop := q.hold(call, req.Queue, req.Language); <-ctx.Done(); stop() })
 	if err != nil {
 		return nil, fmt.Errorf("queue: transfer to %s: %w", uri, err)
 	}

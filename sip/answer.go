@@ -13,9 +13,44 @@ import (
 	"github.com/hotline-dev/hotline/events"
 )
 
-// run answers the call, serves it, and tears it down.
+// run answers the call on the INVITE's goroutine, then serves it on a
+// goroutine of its own (serve, which tears it down) and returns. A held
+// caller's goroutine is parked for minutes with every frame below its wait
+// on its stack: without sipgo's transaction frames, onInvite's and run's
+// (~3 KiB) the parked chain fits a smaller stack, and sipgo's handler frame
+// no longer keeps the INVITE as parsed for the whole call. sipgo's
+// Server.handleRequest then calls TerminateGracefully: the 200 is final by
+// then, so the transaction stays for its timers (RFC 6026) as it did at
+// the end of the call before.
 func (s *Server) run(c *Call, tx sip.ServerTransaction, late bool) {
+	served := false
+	defer func() {
+		if !served {
+			s.finish(c)
+		}
+	}()
+	if !s.answer(c, tx, late) {
+		return
+	}
+	served = true
+	go s.serve(c)
+}
+
+// serve runs the answered call's handler and tears the call down; it is
+// the call's goroutine (s.callWG and s.active count it until finish).
+func (s *Server) serve(c *Call) {
+	defer func() {
+		if r := recover(); r != nil { // finish's own: the handler's is in serveCall
+			c.log.Error("panic ending call", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+		}
+	}()
 	defer s.finish(c)
+	s.serveCall(c)
+}
+
+// answer sends the 200, waits for its ACK and starts the media: true when
+// the call is up, false when it ended before (finish still owed).
+func (s *Server) answer(c *Call, tx sip.ServerTransaction, late bool) bool {
 	c.log.Info("incoming call", "caller", c.caller, "called", c.called, "source", clean(c.dialog.InviteRequest.Source()))
 	started := CallStart{Caller: c.caller, Called: c.called}
 	if c.feature != nil { // not a customer call: the app may leave it out of the ticket history
@@ -35,11 +70,11 @@ func (s *Server) run(c *Call, tx sip.ServerTransaction, late bool) {
 	}
 	if c.dialog.Context().Err() != nil {
 		c.markEnded(CauseCancelled, SideRemote)
-		return
+		return false
 	}
 	if c.ctx.Err() != nil {
 		s.refuseDialog(c, s.errDraining)
-		return
+		return false
 	}
 	var body []byte
 	var err error
@@ -55,13 +90,13 @@ func (s *Server) run(c *Call, tx sip.ServerTransaction, late bool) {
 	if err != nil {
 		c.markEnded(CauseError, SideLocal)
 		s.refuseDialog(c, err)
-		return
+		return false
 	}
 	res := sip.NewSDPResponseFromRequest(c.dialog.InviteRequest, body)
 	s.decorate(res, c.dialog.InviteRequest)
 	if c.dialog.Context().Err() != nil { // CANCEL won the race (RFC 3261 §9.2)
 		c.markEnded(CauseCancelled, SideRemote)
-		return
+		return false
 	}
 	// We retransmit the 200 ourselves rather than with sipgo's
 	// WriteResponse, whose ACK wait is a fixed 64*T1 that ends as if the
@@ -81,7 +116,7 @@ func (s *Server) run(c *Call, tx sip.ServerTransaction, late bool) {
 			c.markEnded(CauseError, SideLocal)
 		}
 		s.edgeLog.Info("call not established", "call_id", c.id, "err", err)
-		return
+		return false
 	}
 	s.confirm(c.slot)
 	if late {
@@ -96,13 +131,13 @@ func (s *Server) run(c *Call, tx sip.ServerTransaction, late bool) {
 		if ack == nil || len(ack.Body()) == 0 {
 			c.log.Warn("late offer: ACK carried no answer")
 			c.markEnded(CauseError, SideLocal) // finish sends the BYE
-			return
+			return false
 		}
 		n, err := ParseAnswer(ack.Body(), s.cfg.Codecs)
 		if err != nil {
 			c.log.Warn("late offer: bad answer in ACK", "err", err)
 			c.markEnded(CauseError, SideLocal) // finish sends the BYE
-			return
+			return false
 		}
 		n.Signal = signalIP(ack.Source()) // the answer came in the ACK
 		c.mu.Lock()
@@ -118,7 +153,7 @@ func (s *Server) run(c *Call, tx sip.ServerTransaction, late bool) {
 	if err := c.media.Start(neg.remote()); err != nil {
 		c.log.Error("media start", "err", err)
 		c.markEnded(CauseError, SideLocal) // finish sends the BYE
-		return
+		return false
 	}
 	c.mu.Lock()
 	c.answered = time.Now()
@@ -126,7 +161,7 @@ func (s *Server) run(c *Call, tx sip.ServerTransaction, late bool) {
 	c.log.Info("call answered", "codec", neg.Codec.String(), "remote", neg.Remote.String(), "ptime", neg.Ptime)
 	s.publish(events.CallAnswered, c.id, CallAnswer{Codec: neg.Codec.String()})
 	c.watchMedia()
-	s.serveCall(c)
+	return true
 }
 
 func (s *Server) serveCall(c *Call) {

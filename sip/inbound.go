@@ -122,7 +122,8 @@ func (s *Server) reject(req *sip.Request, tx sip.ServerTransaction, callID strin
 	s.publish(events.CallRejected, callID, CallReject{Status: se.Code, Reason: se.Error()})
 }
 
-// onInvite runs a call from INVITE to its end on this goroutine (RFC 3261 §13.3).
+// onInvite sets a call up on this goroutine and answers it (RFC 3261 §13.3);
+// run then serves it on a goroutine of its own.
 func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if hasToTag(req) {
 		s.onReinvite(req, tx)
