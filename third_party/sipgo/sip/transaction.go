@@ -173,6 +173,12 @@ type baseTx struct {
 
 	log         *slog.Logger
 	onTerminate FnTxTerminate
+
+	// Hotline fork: termErr is Terminate's error, guarded by mu and set
+	// before done closes; Err returns it when the FSM set none. It is not
+	// fsmErr because Terminate must not take fsmMu: an FSM action holds it
+	// while it passes a response up (ClientTx.fsmPassUp), until done closes.
+	termErr error
 }
 
 func (tx *baseTx) String() string {
@@ -289,7 +295,24 @@ func (tx *baseTx) Err() error {
 	tx.fsmMu.Lock()
 	err := tx.fsmErr
 	tx.fsmMu.Unlock()
+	if err == nil {
+		tx.mu.Lock()
+		err = tx.termErr
+		tx.mu.Unlock()
+	}
 	return err
+}
+
+// setTermErr records Terminate's error before delete closes done: whoever
+// Done wakes reads it from Err. false when the transaction had ended.
+func (tx *baseTx) setTermErr(err error) bool {
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	if tx.closed {
+		return false
+	}
+	tx.termErr = err
+	return true
 }
 
 type FnTxTerminate func(key string, err error)

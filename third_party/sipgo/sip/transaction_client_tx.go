@@ -125,16 +125,11 @@ func (tx *ClientTx) Terminate() {
 
 	// Hotline fork: the error is set before delete closes done, so whoever
 	// Done wakes reads it from Err (set after, Err could still be nil, and
-	// Client.Do returned a nil response with a nil error).
-	tx.mu.Lock()
-	closed := tx.closed
-	tx.mu.Unlock()
-	if closed {
+	// Client.Do returned a nil response with a nil error). Not under fsmMu:
+	// fsmPassUp holds it until a reader takes the response or done closes.
+	if !tx.setTermErr(ErrTransactionCanceled) {
 		return
 	}
-	tx.fsmMu.Lock()
-	tx.fsmErr = ErrTransactionCanceled
-	tx.fsmMu.Unlock()
 	tx.delete(ErrTransactionTerminated)
 }
 

@@ -167,3 +167,47 @@ func TestClientTxTerminateErrBeforeDone(t *testing.T) {
 	<-terminated
 	require.ErrorIs(t, err, ErrTransactionCanceled)
 }
+
+// Hotline fork: Terminate while a final response is being passed up to a
+// reader that has gone (Dialog*.WriteBye returns on its context and
+// terminates the BYE's transaction as its 200 arrives) returns, and so
+// does the response's Receive: fsmPassUp holds the FSM's lock until a
+// reader takes the response or Done closes, so a Terminate that took that
+// lock before closing Done waited for it for ever (seen in Hotline's
+// shutdown with a call's BYE in flight).
+func TestClientTxTerminateWhileFinalPassedUp(t *testing.T) {
+	req, _, _ := testCreateInvite(t, "sip:127.0.0.99:5060", "udp", "127.0.0.2:5060")
+	req.raddr = Addr{IP: net.ParseIP("127.0.0.99"), Port: 5060}
+	conn := &UDPConnection{PacketConn: &fakes.UDPConn{
+		Reader:  bytes.NewBuffer(nil),
+		Writers: map[string]io.Writer{"127.0.0.99:5060": io.Discard},
+	}}
+	tx := NewClientTx("terminate-passup", req, conn, slog.Default())
+	require.NoError(t, tx.Init())
+
+	received := make(chan struct{})
+	go func() { defer close(received); tx.Receive(NewResponseFromRequest(req, 200, "OK", nil)) }()
+	// Receive is blocked in fsmPassUp, holding the FSM's lock, once the
+	// lock cannot be taken: nobody reads Responses.
+	for tx.fsmMu.TryLock() {
+		tx.fsmMu.Unlock()
+		select {
+		case <-received:
+			t.Fatal("Receive returned with nobody reading Responses")
+		case <-time.After(time.Millisecond): // Receive's goroutine takes the lock
+		}
+	}
+	terminated := make(chan struct{})
+	go func() { defer close(terminated); tx.Terminate() }()
+	for _, c := range []struct {
+		what string
+		ch   chan struct{}
+	}{{"Terminate", terminated}, {"Receive", received}} {
+		select {
+		case <-c.ch:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s still blocked 5 s after Terminate: deadlock on the FSM's lock", c.what)
+		}
+	}
+	require.ErrorIs(t, tx.Err(), ErrTransactionCanceled)
+}

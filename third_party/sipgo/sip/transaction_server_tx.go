@@ -158,15 +158,9 @@ func (tx *ServerTx) ackSendAsync(r *Request) {
 func (tx *ServerTx) Terminate() {
 	tx.log.Debug("Server transaction terminating", "tx", tx.Key())
 	// Hotline fork: the error before done closes (see ClientTx.Terminate).
-	tx.mu.Lock()
-	closed := tx.closed
-	tx.mu.Unlock()
-	if closed {
+	if !tx.setTermErr(ErrTransactionTerminated) {
 		return
 	}
-	tx.fsmMu.Lock()
-	tx.fsmErr = ErrTransactionTerminated
-	tx.fsmMu.Unlock()
 	tx.delete(ErrTransactionTerminated)
 }
 
