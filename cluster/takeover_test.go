@@ -414,13 +414,7 @@ func TestTakeoverStepLongerThanExpiryDeposed(t *testing.T) {
 	stepAll(t, n1)
 	n2 := mk("n2", slow)
 	n3 = mk("n3", nil)
-	const callers = 5
-	joinVIPLast(t, n2, callers)
-	stepAll(t, n1, n2)
-	want := callerOrder(t, n1)
-	if len(want) != callers || want[0] != "c4" {
-		t.Fatalf("callers wait as %v; want %d with the VIP first", want, callers)
-	}
+	want := waitingVIPFirst(t, n1, n2)
 	n1.Kill()
 	var err error
 	for deadline := time.Now().Add(10 * time.Second); err == nil && !n2.Leading() && !n3.Leading(); {
@@ -445,8 +439,8 @@ func TestTakeoverStepLongerThanExpiryDeposed(t *testing.T) {
 	if got := callerOrder(t, n3); !slices.Equal(got, want) {
 		t.Fatalf("the new leader's callers are %v; the old leader's were %v", got, want)
 	}
-	if st, _ := n3.Service().Stats().Queue("q", time.Now()); st.Totals.Joined != callers || st.Totals.Waiting != callers {
-		t.Fatalf("the new leader's totals are %+v; want %d joined and waiting", st.Totals, callers)
+	if st, _ := n3.Service().Stats().Queue("q", time.Now()); st.Totals.Joined != len(want) || st.Totals.Waiting != len(want) {
+		t.Fatalf("the new leader's totals are %+v; want %d joined and waiting", st.Totals, len(want))
 	}
 	if err := n2.SetState(ctx, "ann", "login", ""); err != nil {
 		t.Fatal(err)
@@ -543,13 +537,7 @@ func TestTakeoverSlowSnapshotRead(t *testing.T) {
 			n1 := mk("n1")
 			stepAll(t, n1)
 			n2, n3 := mk("n2"), mk("n3")
-			const callers = 5
-			joinVIPLast(t, n2, callers)
-			stepAll(t, n1, n2)
-			want := callerOrder(t, n1)
-			if len(want) != callers || want[0] != "c4" {
-				t.Fatalf("callers wait as %v; want %d with the VIP first", want, callers)
-			}
+			want := waitingVIPFirst(t, n1, n2)
 
 			release := pgtest.HoldTable(t, url, "acd_entries")
 			n1.Kill()
@@ -690,20 +678,28 @@ func TestTakeoverSlowSnapshotRead(t *testing.T) {
 	}
 }
 
-// joinVIPLast joins callers c0… to queue q through n, the last a VIP: it
-// joins last and waits first.
-func joinVIPLast(t *testing.T, n *cluster.Node, callers int) {
+// waitingVIPFirst joins five callers c0… to queue q through via, the
+// last a VIP (it joins last and waits first), steps lead and via, and
+// returns the line lead's Service has: the VIP first.
+func waitingVIPFirst(t *testing.T, lead, via *cluster.Node) []string {
 	t.Helper()
+	const callers = 5
 	for i := range callers {
 		call := "c" + strconv.Itoa(i)
 		tier := store.TierStandard
 		if i == callers-1 {
 			tier = store.TierVIP
 		}
-		if _, err := n.Join(t.Context(), cluster.JoinRequest{JoinRequest: queue.JoinRequest{CallID: call, Queue: "q", Tier: tier, Caller: "+84" + call}}); err != nil {
+		if _, err := via.Join(t.Context(), cluster.JoinRequest{JoinRequest: queue.JoinRequest{CallID: call, Queue: "q", Tier: tier, Caller: "+84" + call}}); err != nil {
 			t.Fatal(err)
 		}
 	}
+	stepAll(t, lead, via)
+	want := callerOrder(t, lead)
+	if len(want) != callers || want[0] != "c"+strconv.Itoa(callers-1) {
+		t.Fatalf("callers wait as %v; want %d with the VIP first", want, callers)
+	}
+	return want
 }
 
 // callerOrder is queue q's callers in n's Service, in their order.

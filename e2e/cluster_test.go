@@ -217,7 +217,8 @@ func TestClusterProcesses(t *testing.T) {
 	}
 	// sipp callers through Kamailio, an independent UA: two at once, one
 	// on each node (the shipped IVR's number 200, short calls).
-	sippThrough(t, k.addr, "200", "uac_short.xml", "-m", "2", "-l", "2", "-cid_str", "sipp-%u@cluster")
+	testenv.Tool(t, "sipp", "Debian: apt-get install sip-tester")
+	must(t, sippAt(t, k.addr, "../testdata/sipp", toolPorts.Block(t), "uac_short.xml", "200", "udp", "-m", "2", "-l", "2", "-cid_str", "sipp-%u@cluster"))
 	for _, id := range []string{"sipp-1@cluster", "sipp-2@cluster"} {
 		if a.took(id) == b.took(id) {
 			t.Errorf("sipp's call %s: answered by a %v, by b %v; want exactly one", id, a.took(id), b.took(id))
@@ -337,26 +338,6 @@ func TestClusterProcesses(t *testing.T) {
 	}
 	must(t, call.Hangup(within(t, 5*time.Second)))
 	agent.WaitEvent(10*time.Second, "CALL_CLOSED")
-}
-
-// sippThrough runs a testdata/sipp scenario against addr (Kamailio) and
-// fails the test with sipp's trace if the calls were not what it expects.
-func sippThrough(t *testing.T, addr, service, scenario string, extra ...string) {
-	t.Helper()
-	testenv.Tool(t, "sipp", "Debian: apt-get install sip-tester")
-	b := toolPorts.Block(t)
-	errFile := filepath.Join(t.TempDir(), "sipp.err")
-	args := append([]string{"-sf", scenario, "-s", service, "-timeout", "30s", "-timeout_error",
-		"-i", "127.0.0.1", "-mi", "127.0.0.1", "-mp", strconv.Itoa(b.Media()), "-p", strconv.Itoa(b.SIP()),
-		"-trace_err", "-error_file", errFile, "-nostdin"}, extra...)
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "sipp", append(args, addr)...)
-	cmd.Dir = "../testdata/sipp"
-	if out, err := cmd.CombinedOutput(); err != nil {
-		trace, _ := os.ReadFile(errFile)
-		t.Fatalf("sipp %s through %s: %v\n%s\nerrors:\n%s", scenario, addr, err, tail(out, 3000), trace)
-	}
 }
 
 // waitingOn dials technical through Kamailio until a call lands on want

@@ -42,12 +42,17 @@ func sippRun(h *harness, scenario, service, transport string, extra ...string) e
 // sippRunIn is sippRun from dir (where the scenario's pcap names resolve)
 // on ports b, for a test that must know sipp's SIP port.
 func sippRunIn(h *harness, dir string, b testports.Block, scenario, service, transport string, extra ...string) error {
+	return sippAt(h.t, h.sipAddr(transport), dir, b, scenario, service, transport, extra...)
+}
+
+// sippAt is sippRunIn against any SIP address (Kamailio in front of
+// nodes, say).
+func sippAt(t testing.TB, addr, dir string, b testports.Block, scenario, service, transport string, extra ...string) error {
 	bin, err := exec.LookPath("sipp")
 	if err != nil {
 		return err
 	}
-	errFile := filepath.Join(h.t.TempDir(), "sipp.err")
-	addr := h.sipAddr(transport)
+	errFile := filepath.Join(t.TempDir(), "sipp.err")
 	args := []string{"-sf", scenario, "-s", service, "-timeout", "60s", "-timeout_error",
 		"-i", "127.0.0.1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(b.Media()), "-p", fmt.Sprint(b.SIP()),
 		"-trace_err", "-error_file", errFile, "-nostdin"}

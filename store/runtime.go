@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -80,6 +82,17 @@ type QueueRec struct {
 	CallID   string
 	Duration time.Duration
 	Agent    string // agent_answered: who answered
+}
+
+// SortQueueRecs puts rs in (At, ID) order, the order the statistics
+// replay them in.
+func SortQueueRecs(rs []QueueRec) {
+	slices.SortStableFunc(rs, func(a, b QueueRec) int {
+		if c := a.At.Compare(b.At); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
 }
 
 // Queue record kinds.

@@ -36,6 +36,12 @@ const (
 // tests) in two schemas of one database do not share a leader.
 const leaderLock int32 = 0x484f544c
 
+// leaderLockHeld is the pg_locks row (as l) of a session holding this
+// schema's leader lock; $1 is leaderLock.
+const leaderLockHeld = `l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+	AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+	AND l.classid = $1::int4::oid AND l.objid = hashtext(current_schema())::oid`
+
 // Cluster errors.
 var (
 	// ErrNodeLost means this node's heartbeat expired and the leader
@@ -566,9 +572,7 @@ func (c *Cluster) TryLead(ctx context.Context, node string) (*Leader, error) {
 // role must be allowed to signal the leader's backend (the same role, or
 // pg_signal_backend).
 func (c *Cluster) Depose(ctx context.Context, stale time.Duration) (bool, error) {
-	rows, err := c.p.Query(ctx, `SELECT pg_terminate_backend(l.pid) FROM pg_locks l
-		WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-		AND l.classid = $1::int4::oid AND l.objid = hashtext(current_schema())::oid
+	rows, err := c.p.Query(ctx, `SELECT pg_terminate_backend(l.pid) FROM pg_locks l WHERE `+leaderLockHeld+`
 		AND EXISTS (SELECT 1 FROM acd_leader WHERE id = 1 AND beat < now() - make_interval(secs => $2))`, leaderLock, stale.Seconds())
 	if err != nil {
 		return false, fmt.Errorf("depose a stale leader: %w", err)
@@ -620,10 +624,8 @@ func (l *Leader) Beat(ctx context.Context) error {
 // never keeps a leader alive whose session is gone.
 func (l *Leader) BeatAside(ctx context.Context) error {
 	var epoch int64
-	err := l.p.QueryRow(ctx, `SELECT acd_fence($1, 0) FROM pg_locks l
-		WHERE l.pid = $2 AND l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
-		AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-		AND l.classid = $3::int4::oid AND l.objid = hashtext(current_schema())::oid`, l.Epoch, l.pid, leaderLock).Scan(&epoch)
+	err := l.p.QueryRow(ctx, `SELECT acd_fence($2, 0) FROM pg_locks l WHERE `+leaderLockHeld+` AND l.pid = $3`,
+		leaderLock, l.Epoch, l.pid).Scan(&epoch)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return fmt.Errorf("acd leader beat aside (epoch %d): the lock's session %d no longer holds the lock: %w", l.Epoch, l.pid, ErrFenced)
@@ -699,11 +701,7 @@ func (l *Leader) Load(ctx context.Context, since time.Time) (Snapshot, error) {
 // records are all older are deleted; a row partly older is kept whole and
 // filtered here.
 func (l *Leader) loadRecs(ctx context.Context, since time.Time) ([]store.QueueRec, error) {
-	_, err := l.c.Exec(ctx, `DELETE FROM queue_recs WHERE at < $1`, since)
-	if err == nil {
-		_, err = l.c.Exec(ctx, `DELETE FROM acd_recs WHERE last_at < $1`, since)
-	}
-	if err != nil {
+	if _, err := l.c.Exec(ctx, `DELETE FROM queue_recs WHERE at < $1`, since); err != nil {
 		return nil, err
 	}
 	rows, err := l.c.Query(ctx, `SELECT id, queue, at, kind, call_id, duration_us, agent FROM queue_recs`)
@@ -720,19 +718,10 @@ func (l *Leader) loadRecs(ctx context.Context, since time.Time) ([]store.QueueRe
 	if err != nil {
 		return nil, err
 	}
-	rows, err = l.c.Query(ctx, `SELECT id, body FROM acd_recs`)
-	if err != nil {
+	if recs, err = leaderRecs(ctx, adapter{l.c}, since, recs); err != nil {
 		return nil, err
 	}
-	if recs, err = appendLeaderRecs(rows, since, recs); err != nil {
-		return nil, err
-	}
-	slices.SortStableFunc(recs, func(a, b store.QueueRec) int {
-		if c := a.At.Compare(b.At); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
+	store.SortQueueRecs(recs)
 	return recs, nil
 }
 

@@ -71,38 +71,24 @@ func unavailable(err error) bool {
 // conn adapts a pgxpool.Pool to sqlcore.Conn.
 type conn struct{ p *pgxpool.Pool }
 
-type adapter struct {
-	exec  func(ctx context.Context, sql string, args ...any) error
-	query func(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	row   func(ctx context.Context, sql string, args ...any) pgx.Row
+// pgxQuerier is what a pool, a connection and a transaction of pgx have
+// in common.
+type pgxQuerier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-func poolAdapter(p *pgxpool.Pool) adapter {
-	return adapter{
-		exec: func(ctx context.Context, sql string, args ...any) error {
-			_, err := p.Exec(ctx, sql, args...)
-			return err
-		},
-		query: p.Query, row: p.QueryRow,
-	}
-}
-
-func txAdapter(tx pgx.Tx) adapter {
-	return adapter{
-		exec: func(ctx context.Context, sql string, args ...any) error {
-			_, err := tx.Exec(ctx, sql, args...)
-			return err
-		},
-		query: tx.Query, row: tx.QueryRow,
-	}
-}
+// adapter is a pgxQuerier as a sqlcore.Querier.
+type adapter struct{ q pgxQuerier }
 
 func (a adapter) Exec(ctx context.Context, q string, args ...any) error {
-	return a.exec(ctx, q, args...)
+	_, err := a.q.Exec(ctx, q, args...)
+	return err
 }
 
 func (a adapter) Query(ctx context.Context, q string, args ...any) (sqlcore.Rows, error) {
-	rows, err := a.query(ctx, q, args...)
+	rows, err := a.q.Query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +96,7 @@ func (a adapter) Query(ctx context.Context, q string, args ...any) (sqlcore.Rows
 }
 
 func (a adapter) QueryRow(ctx context.Context, q string, args ...any) sqlcore.Row {
-	return row{a.row(ctx, q, args...)}
+	return row{a.q.QueryRow(ctx, q, args...)}
 }
 
 type row struct{ r pgx.Row }
@@ -124,20 +110,20 @@ func (r row) Scan(dest ...any) error {
 }
 
 func (c *conn) Exec(ctx context.Context, q string, args ...any) error {
-	return poolAdapter(c.p).Exec(ctx, q, args...)
+	return adapter{c.p}.Exec(ctx, q, args...)
 }
 
 func (c *conn) Query(ctx context.Context, q string, args ...any) (sqlcore.Rows, error) {
-	return poolAdapter(c.p).Query(ctx, q, args...)
+	return adapter{c.p}.Query(ctx, q, args...)
 }
 
 func (c *conn) QueryRow(ctx context.Context, q string, args ...any) sqlcore.Row {
-	return poolAdapter(c.p).QueryRow(ctx, q, args...)
+	return adapter{c.p}.QueryRow(ctx, q, args...)
 }
 
 // Tx runs fn in a read-committed transaction.
 func (c *conn) Tx(ctx context.Context, fn func(sqlcore.Querier) error) error {
-	return pgx.BeginFunc(ctx, c.p, func(tx pgx.Tx) error { return fn(txAdapter(tx)) })
+	return pgx.BeginFunc(ctx, c.p, func(tx pgx.Tx) error { return fn(adapter{tx}) })
 }
 
 func (c *conn) Ping(ctx context.Context) error { return c.p.Ping(ctx) }

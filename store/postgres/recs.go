@@ -82,35 +82,11 @@ func decodeRecs(out []store.QueueRec, body string, since time.Time) ([]store.Que
 	return out, nil
 }
 
-// recRows is a result set of (id, body) rows of acd_recs: pgx's, or
-// sqlcore's in a store transaction.
-type recRows interface {
-	Next() bool
-	Scan(dest ...any) error
-	Err() error
-	Close()
-}
-
-// appendLeaderRecs appends the records at or after since of rows' bodies.
-func appendLeaderRecs(rows recRows, since time.Time, out []store.QueueRec) ([]store.QueueRec, error) {
-	defer rows.Close()
-	for rows.Next() {
-		var id, body string
-		if err := rows.Scan(&id, &body); err != nil {
-			return out, err
-		}
-		var err error
-		if out, err = decodeRecs(out, body, since); err != nil {
-			return out, fmt.Errorf("acd_recs %s: %w", id, err)
-		}
-	}
-	return out, rows.Err()
-}
-
-// leaderRecs is the dialect's MoreQueueRecs: the records cluster leaders
-// committed (acd_recs) join a single node's (queue_recs), so a node that
-// runs alone after the cluster (cluster.enabled turned off) starts with
-// the window's figures, as a takeover does. Older rows are pruned alike.
+// leaderRecs appends the records at or after since that cluster leaders
+// committed (acd_recs), pruning rows wholly older: a takeover's (Load)
+// and, as the dialect's MoreQueueRecs, a single node's after the cluster
+// (cluster.enabled turned off), which then starts with the window's
+// figures as a takeover does.
 func leaderRecs(ctx context.Context, q sqlcore.Querier, since time.Time, out []store.QueueRec) ([]store.QueueRec, error) {
 	if err := q.Exec(ctx, `DELETE FROM acd_recs WHERE last_at < $1`, since); err != nil {
 		return out, err
@@ -119,5 +95,15 @@ func leaderRecs(ctx context.Context, q sqlcore.Querier, since time.Time, out []s
 	if err != nil {
 		return out, err
 	}
-	return appendLeaderRecs(rows, since, out)
+	defer rows.Close()
+	for rows.Next() {
+		var id, body string
+		if err := rows.Scan(&id, &body); err != nil {
+			return out, err
+		}
+		if out, err = decodeRecs(out, body, since); err != nil {
+			return out, fmt.Errorf("acd_recs %s: %w", id, err)
+		}
+	}
+	return out, rows.Err()
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/hotline-dev/hotline/store"
@@ -174,12 +172,7 @@ func (s *Store) QueueRecs(ctx context.Context, since time.Time) ([]store.QueueRe
 			return err
 		}
 		if len(out) > n {
-			slices.SortStableFunc(out, func(a, b store.QueueRec) int {
-				if c := a.At.Compare(b.At); c != 0 {
-					return c
-				}
-				return strings.Compare(a.ID, b.ID)
-			})
+			store.SortQueueRecs(out)
 		}
 		return nil
 	})
